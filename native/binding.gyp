@@ -1,0 +1,10 @@
+{
+  "targets": [
+    {
+      "target_name": "kube_lb_native",
+      "sources": ["src/addon.c", "src/bpf.c", "src/arp.c"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-Werror=implicit-function-declaration", "-O2"],
+      "defines": ["NAPI_VERSION=9"]
+    }
+  ]
+}

@@ -1,0 +1,9 @@
+#ifndef KUBE_LB_ADDON_H
+#define KUBE_LB_ADDON_H
+#include <node_api.h>
+
+// Each returns exports on success, NULL with a pending JS exception on failure.
+napi_value kl_bpf_init(napi_env env, napi_value exports); // bpf.c: BPF maps
+napi_value kl_arp_init(napi_env env, napi_value exports); // arp.c: gratuitous ARP on a raw packet socket
+
+#endif

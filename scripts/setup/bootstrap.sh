@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One idempotent setup step for every project command. PURPOSE selects how much is needed:
+#   cli, build: Node + npm dependencies + native addon
+#   test, demo, bench: all of that + Debian packages + control-plane binaries + test BPF programs
+# Prints nothing but progress on stderr; a second run with nothing to do takes well under a second.
+set -euo pipefail
+purpose="${1:-test}"
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$root"
+
+full=0
+case "$purpose" in test|demo|bench) full=1 ;; esac
+
+[ "$full" = 1 ] && bash scripts/setup/packages.sh
+node_dir="$(bash scripts/setup/node.sh)"
+export PATH="$node_dir/bin:$PATH"
+export npm_config_nodedir="$node_dir"
+
+stamp="node_modules/.kube-lb-stamp"
+lock_sum="$(sha256sum package-lock.json package.json | sha256sum | cut -c1-16)-$(node -p process.versions.modules)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$lock_sum" ]; then
+  echo "bootstrap: npm ci" >&2
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  echo "$lock_sum" > "$stamp"
+fi
+
+bash scripts/setup/native.sh
+if [ "$full" = 1 ]; then
+  bash scripts/setup/controlplane.sh >/dev/null
+  [ -f scripts/setup/test-bpf.sh ] && bash scripts/setup/test-bpf.sh
+fi
+echo "$node_dir"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the dataplane, L2 and end-to-end tests need, only the ones missing.
+set -euo pipefail
+need=()
+have_cmd() { command -v "$1" >/dev/null 2>&1; }
+have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+have_cmd clang || need+=(clang)
+have_cmd llc || need+=(llvm)
+have_pkg libbpf-dev || need+=(libbpf-dev)
+have_cmd bpftool || need+=(bpftool)
+have_cmd ip || need+=(iproute2)
+have_cmd arping || need+=(arping)
+have_cmd tcpdump || need+=(tcpdump)
+have_cmd curl || need+=(curl)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" != 0 ]; then echo "packages.sh: missing ${need[*]} and not root to install them" >&2; exit 1; fi
+echo "packages.sh: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

@@ -1,0 +1,66 @@
+// Child processes for tests and the demo: recorded in the ledger, killed with the parent (PR_SET_PDEATHSIG via
+// setpriv) so that even a SIGKILLed test run leaves no server behind, and stopped politely on teardown.
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { createWriteStream, existsSync } from 'node:fs';
+import { processStartTime, type Ledger } from './ledger.ts';
+
+export interface TrackedProcess {
+  readonly child: ChildProcess;
+  readonly name: string;
+  readonly logFile: string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+  /** SIGKILL now, as a crash would. */
+  kill(): Promise<void>;
+  readonly exited: Promise<number | null>;
+}
+
+const SETPRIV = '/usr/bin/setpriv';
+
+export function spawnTracked(
+  ledger: Ledger,
+  name: string,
+  command: string,
+  args: readonly string[],
+  options: SpawnOptions & { logFile: string },
+): TrackedProcess {
+  const usePdeath = existsSync(SETPRIV);
+  const [cmd, argv] = usePdeath
+    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]]
+    : [command, [...args]];
+  const child = spawn(cmd, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  const log = createWriteStream(options.logFile, { flags: 'a' });
+  child.stdout?.pipe(log);
+  child.stderr?.pipe(log);
+  const pid = child.pid;
+  const entry = pid === undefined ? undefined : `${pid} ${processStartTime(pid)}`;
+  if (entry) ledger.record('proc', entry);
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => {
+      if (entry) ledger.release('proc', entry);
+      resolve(code);
+    });
+    child.once('error', () => resolve(null));
+  });
+  const waitExit = async (): Promise<void> => {
+    await exited;
+  };
+  return {
+    child,
+    name,
+    logFile: options.logFile,
+    exited,
+    async stop(graceMs = 5000) {
+      if (child.exitCode !== null || child.signalCode !== null) return waitExit();
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await waitExit();
+      clearTimeout(timer);
+    },
+    async kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+      return waitExit();
+    },
+  };
+}
+
