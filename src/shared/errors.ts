@@ -1,0 +1,58 @@
+// One base class for every error kube-lb raises on purpose. Each carries a stable `code` (documented in
+// docs/errors.md), the object it concerns when there is one, and whether retrying can help.
+
+export interface ObjectRef {
+  kind: string;
+  name: string;
+  namespace?: string;
+  /** The field at fault, as a JSON path ("spec.addresses[2]"). */
+  field?: string;
+}
+
+export interface KubeLbErrorOptions {
+  object?: ObjectRef | undefined;
+  cause?: unknown;
+  /** True when the same call may succeed later (API unreachable, conflict); false for bad input. */
+  transient?: boolean;
+}
+
+export class KubeLbError extends Error {
+  readonly code: string;
+  readonly object: ObjectRef | undefined;
+  readonly transient: boolean;
+
+  constructor(code: string, message: string, options: KubeLbErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = code;
+    this.object = options.object;
+    this.transient = options.transient ?? false;
+  }
+
+  /** "VIPClaim tenant-a/web spec.ports[0].port" — how logs, Events and conditions name the object. */
+  get subject(): string {
+    return describeObject(this.object);
+  }
+}
+
+export function describeObject(ref: ObjectRef | undefined): string {
+  if (!ref) return '';
+  const id = ref.namespace ? `${ref.namespace}/${ref.name}` : ref.name;
+  return `${ref.kind} ${id}${ref.field ? ` ${ref.field}` : ''}`;
+}
+
+/** Invalid configuration (flags, environment): names the flag and the bad value. */
+export class ConfigError extends KubeLbError {
+  readonly flag: string;
+  readonly value: string | undefined;
+
+  constructor(flag: string, value: string | undefined, reason: string) {
+    super('CONFIG_INVALID', `--${flag}${value === undefined ? '' : `=${JSON.stringify(value)}`}: ${reason}`);
+    this.flag = flag;
+    this.value = value;
+  }
+}
+
+export function isTransient(err: unknown): boolean {
+  return err instanceof KubeLbError ? err.transient : false;
+}
