@@ -1,0 +1,120 @@
+// A keyed work queue as controllers need it: a key is processed by one worker at a time, repeated adds while
+// it waits collapse into one, and a handler's closed result decides what happens next (done, retry with
+// exponential backoff, or retry after a fixed delay).
+
+export type HandlerResult =
+  | { kind: 'done' }
+  | { kind: 'retry'; reason: string }
+  | { kind: 'requeueAfter'; ms: number };
+
+export const done: HandlerResult = { kind: 'done' };
+export const retry = (reason: string): HandlerResult => ({ kind: 'retry', reason });
+export const requeueAfter = (ms: number): HandlerResult => ({ kind: 'requeueAfter', ms });
+
+export interface WorkQueueOptions {
+  concurrency?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+  /** Called when a handler throws: the key is retried with backoff. */
+  onError?: (key: string, err: unknown) => void;
+}
+
+export class WorkQueue {
+  private readonly pending = new Set<string>();
+  private readonly order: string[] = [];
+  private readonly active = new Set<string>();
+  private readonly dirty = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  private readonly handler: (key: string) => Promise<HandlerResult>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
+  private running = 0;
+  private stopped = false;
+  private idleWaiters: Array<() => void> = [];
+
+  constructor(handler: (key: string) => Promise<HandlerResult>, opts: WorkQueueOptions = {}) {
+    this.handler = handler;
+    this.opts = { concurrency: opts.concurrency ?? 4, baseBackoffMs: opts.baseBackoffMs ?? 200, maxBackoffMs: opts.maxBackoffMs ?? 30_000, onError: opts.onError };
+  }
+
+  add(key: string): void {
+    if (this.stopped) return;
+    const t = this.timers.get(key);
+    if (t) {
+      clearTimeout(t);
+      this.timers.delete(key);
+    }
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      return;
+    }
+    if (!this.pending.has(key)) {
+      this.pending.add(key);
+      this.order.push(key);
+    }
+    this.pump();
+  }
+
+  addAfter(key: string, ms: number): void {
+    if (this.stopped || this.timers.has(key)) return;
+    const t = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    t.unref();
+    this.timers.set(key, t);
+  }
+
+  get length(): number {
+    return this.pending.size + this.active.size + this.timers.size;
+  }
+
+  /** Resolves when nothing is queued or running (timers for later retries do not count). */
+  async idle(): Promise<void> {
+    if (this.pending.size === 0 && this.active.size === 0) return;
+    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.timers.clear();
+    this.pending.clear();
+    this.order.length = 0;
+  }
+
+  private pump(): void {
+    while (!this.stopped && this.running < this.opts.concurrency && this.order.length > 0) {
+      const key = this.order.shift()!;
+      this.pending.delete(key);
+      this.active.add(key);
+      this.running++;
+      void this.process(key);
+    }
+  }
+
+  private async process(key: string): Promise<void> {
+    let result: HandlerResult;
+    try {
+      result = await this.handler(key);
+    } catch (err) {
+      this.opts.onError?.(key, err);
+      result = retry(err instanceof Error ? err.message : String(err));
+    }
+    this.active.delete(key);
+    this.running--;
+    if (result.kind === 'done') this.failures.delete(key);
+    if (this.dirty.delete(key)) this.add(key);
+    else if (result.kind === 'retry') {
+      const n = (this.failures.get(key) ?? 0) + 1;
+      this.failures.set(key, n);
+      this.addAfter(key, Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** (n - 1)));
+    } else if (result.kind === 'requeueAfter') this.addAfter(key, result.ms);
+    this.pump();
+    if (this.pending.size === 0 && this.active.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      waiters.forEach((w) => w());
+    }
+  }
+}
