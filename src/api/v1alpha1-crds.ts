@@ -1,0 +1,433 @@
+// The CustomResourceDefinitions of kube-lb.io/v1alpha1, built as data so that shared pieces (label selectors,
+// conditions, address rules) are written once. `node scripts/gen-crds.ts` writes them to deploy/crds/*.yaml;
+// test/unit/api/crd-sync.test.ts checks that those files are fresh and that every schema has exactly the
+// fields, optionality and enums of the TypeScript types in v1alpha1.ts.
+//
+// What a single object can check lives here (OpenAPI + CEL); rules across objects (pool overlap, tenancy,
+// backends outside a tenant's networks) live in src/core/allocation/validate.ts, used by the webhook and the
+// allocator alike. Every list and string carries a bound so the apiserver's CEL cost estimate stays in budget.
+import { GROUP, VERSION, PLURALS } from './v1alpha1.ts';
+
+export interface Validation {
+  rule: string;
+  message?: string;
+  messageExpression?: string;
+  fieldPath?: string;
+  reason?: string;
+}
+
+export interface Schema {
+  type?: 'object' | 'array' | 'string' | 'integer' | 'boolean' | 'number';
+  description?: string;
+  properties?: Record<string, Schema>;
+  required?: string[];
+  items?: Schema;
+  additionalProperties?: Schema;
+  enum?: string[];
+  format?: string;
+  pattern?: string;
+  default?: unknown;
+  minimum?: number;
+  maximum?: number;
+  minLength?: number;
+  maxLength?: number;
+  minItems?: number;
+  maxItems?: number;
+  maxProperties?: number;
+  'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
+  'x-kubernetes-list-map-keys'?: string[];
+  'x-kubernetes-validations'?: Validation[];
+}
+
+export interface PrinterColumn {
+  name: string;
+  type: 'string' | 'integer' | 'date' | 'boolean' | 'number';
+  jsonPath: string;
+  description?: string;
+  priority?: number;
+}
+
+export interface CustomResourceDefinition {
+  apiVersion: 'apiextensions.k8s.io/v1';
+  kind: 'CustomResourceDefinition';
+  metadata: { name: string };
+  spec: {
+    group: string;
+    names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    scope: 'Namespaced' | 'Cluster';
+    versions: Array<{
+      name: string;
+      served: boolean;
+      storage: boolean;
+      subresources: { status: Record<string, never> };
+      additionalPrinterColumns: PrinterColumn[];
+      schema: { openAPIV3Schema: Schema };
+    }>;
+  };
+}
+
+// ---------------------------------------------------------------- building blocks
+
+type Extra = Omit<Schema, 'type' | 'properties' | 'required' | 'items'>;
+
+const str = (description: string, extra: Extra = {}): Schema => ({ type: 'string', description, maxLength: 253, ...extra });
+const int = (description: string, extra: Extra = {}): Schema => ({ type: 'integer', description, ...extra });
+const bool = (description: string, extra: Extra = {}): Schema => ({ type: 'boolean', description, ...extra });
+const oneOf = (description: string, values: string[], extra: Extra = {}): Schema => ({ type: 'string', description, enum: values, ...extra });
+const list = (description: string, items: Schema, maxItems: number, extra: Extra = {}): Schema => ({
+  type: 'array',
+  description,
+  items,
+  maxItems,
+  ...extra,
+});
+
+/** An object; properties named in `required` must be present. */
+function obj(description: string, properties: Record<string, Schema>, required: string[] = [], extra: Extra = {}): Schema {
+  return { type: 'object', description, properties, ...(required.length ? { required } : {}), ...extra };
+}
+
+const stringMap = (description: string, maxProperties: number): Schema => ({
+  type: 'object',
+  description,
+  additionalProperties: { type: 'string', maxLength: 63 },
+  maxProperties,
+});
+
+const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
+const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+const dnsLabel = (description: string): Schema => str(description, { maxLength: 63, minLength: 1, pattern: DNS_LABEL });
+const dnsSubdomain = (description: string): Schema => str(description, { minLength: 1, pattern: DNS_SUBDOMAIN });
+const port = (description: string): Schema => int(description, { minimum: 1, maximum: 65535 });
+
+const ipAddress = (description: string): Schema =>
+  str(description, {
+    maxLength: 45,
+    'x-kubernetes-validations': [
+      { rule: 'isIP(self)', messageExpression: "'not an IP address: ' + self", reason: 'FieldValueInvalid' },
+    ],
+  });
+
+const cidr = (description: string): Schema =>
+  str(description, {
+    maxLength: 49,
+    'x-kubernetes-validations': [
+      { rule: 'isCIDR(self)', messageExpression: "'not a CIDR: ' + self", reason: 'FieldValueInvalid' },
+      {
+        rule: '!isCIDR(self) || cidr(self) == cidr(self).masked()',
+        messageExpression: "'host bits set in ' + self + ': write the network address'",
+        reason: 'FieldValueInvalid',
+      },
+    ],
+  });
+
+// An inclusive range of one family, "10.0.0.10-10.0.0.20". IPv4 ranges are checked for order here; IPv6 ranges
+// are checked by the allocator's validation (CEL has no IPv6 ordering).
+const V4 = '[0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}[.][0-9]{1,3}';
+const V4_RANGE = `^${V4}-${V4}$`;
+// [start, end] of an IPv4 range as numbers (CRD CEL has no cel.bind, so `[x].all(n, ...)` names the pair).
+const V4_PAIR =
+  "[self.split('-').map(s, s.split('.')).map(o, int(o[0]) * 16777216 + int(o[1]) * 65536 + int(o[2]) * 256 + int(o[3]))]";
+/** Largest number of addresses in one entry of a pool: an IPv4 /8 or an IPv6 /104. */
+export const MAX_ADDRESSES_PER_ENTRY = 2 ** 24;
+
+const poolAddress: Schema = str('A CIDR ("192.0.2.0/24") or an inclusive range of one family ("192.0.2.10-192.0.2.20").', {
+  maxLength: 90,
+  'x-kubernetes-validations': [
+    {
+      rule: "self.contains('-') ? (self.split('-').size() == 2 && isIP(self.split('-')[0]) && isIP(self.split('-')[1])) : isCIDR(self)",
+      messageExpression:
+        "'invalid address ' + self + ': expected a CIDR (192.0.2.0/24) or a range (192.0.2.10-192.0.2.20)'",
+      reason: 'FieldValueInvalid',
+    },
+    {
+      rule: "!self.contains('-') || self.split('-').size() != 2 || !isIP(self.split('-')[0]) || !isIP(self.split('-')[1]) || ip(self.split('-')[0]).family() == ip(self.split('-')[1]).family()",
+      messageExpression: "'range ' + self + ' mixes IPv4 and IPv6'",
+      reason: 'FieldValueInvalid',
+    },
+    {
+      rule: `!self.matches('${V4_RANGE}') || !isIP(self.split('-')[0]) || !isIP(self.split('-')[1]) || ${V4_PAIR}.all(n, n[0] <= n[1])`,
+      messageExpression: "'range ' + self + ' is reversed: the first address must not be above the last'",
+      reason: 'FieldValueInvalid',
+    },
+    {
+      rule: `!self.matches('${V4_RANGE}') || !isIP(self.split('-')[0]) || !isIP(self.split('-')[1]) || ${V4_PAIR}.all(n, n[1] - n[0] < ${MAX_ADDRESSES_PER_ENTRY})`,
+      messageExpression: `'range ' + self + ' holds more than ${MAX_ADDRESSES_PER_ENTRY} addresses'`,
+      reason: 'FieldValueInvalid',
+    },
+    {
+      rule: "self.contains('-') || !isCIDR(self) || cidr(self) == cidr(self).masked()",
+      messageExpression: "'host bits set in ' + self + ': write the network address'",
+      reason: 'FieldValueInvalid',
+    },
+    {
+      rule: "self.contains('-') || !isCIDR(self) || cidr(self).prefixLength() >= (cidr(self).ip().family() == 4 ? 8 : 104)",
+      messageExpression: `'CIDR ' + self + ' is too large: at most ${MAX_ADDRESSES_PER_ENTRY} addresses per entry (IPv4 /8, IPv6 /104)'`,
+      reason: 'FieldValueInvalid',
+    },
+  ],
+});
+
+const labelSelector = (description: string): Schema =>
+  obj(description, {
+    matchLabels: stringMap('Labels that must all match.', 64),
+    matchExpressions: list(
+      'Requirements that must all hold.',
+      obj(
+        'A label requirement.',
+        {
+          key: str('Label key.', { minLength: 1, maxLength: 317 }),
+          operator: oneOf('How values are matched.', ['In', 'NotIn', 'Exists', 'DoesNotExist']),
+          values: list('Values for In and NotIn.', str('A label value.', { maxLength: 63 }), 64),
+        },
+        ['key', 'operator'],
+        {
+          'x-kubernetes-validations': [
+            {
+              rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
+              messageExpression: "'operator ' + self.operator + (self.operator in ['In', 'NotIn'] ? ' needs values' : ' takes no values')",
+              reason: 'FieldValueInvalid',
+            },
+          ],
+        },
+      ),
+      16,
+    ),
+  });
+
+const conditions: Schema = list(
+  'Observations of the object, one per type.',
+  obj(
+    'A status condition (metav1.Condition).',
+    {
+      type: str('Condition type, e.g. Allocated.', { maxLength: 316 }),
+      status: oneOf('True, False or Unknown.', ['True', 'False', 'Unknown']),
+      reason: str('Machine-readable reason in CamelCase.', { maxLength: 1024 }),
+      message: str('Human-readable details.', { maxLength: 32768 }),
+      lastTransitionTime: str('When the status last changed.', { format: 'date-time', maxLength: 64 }),
+      observedGeneration: int('Generation of the spec the condition describes.', { minimum: 0 }),
+    },
+    ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
+  ),
+  32,
+  { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
+);
+
+function crd(
+  kind: keyof typeof PLURALS,
+  scope: 'Namespaced' | 'Cluster',
+  shortNames: string[],
+  description: string,
+  spec: Schema,
+  status: Schema,
+  columns: PrinterColumn[],
+): CustomResourceDefinition {
+  const plural = PLURALS[kind];
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${plural}.${GROUP}` },
+    spec: {
+      group: GROUP,
+      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames, categories: ['kube-lb'] },
+      scope,
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: { status: {} },
+          additionalPrinterColumns: [...columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+          schema: {
+            openAPIV3Schema: obj(description, {
+              apiVersion: { type: 'string' },
+              kind: { type: 'string' },
+              metadata: { type: 'object' },
+              spec,
+              status,
+            }, ['spec']),
+          },
+        },
+      ],
+    },
+  };
+}
+
+// ---------------------------------------------------------------- the four kinds
+
+const vipPool = crd(
+  'VIPPool',
+  'Cluster',
+  ['vpool'],
+  'A set of VIPs the allocator hands out to consumer clusters.',
+  obj('Which addresses the pool holds and to whom they may go.', {
+    addresses: list('CIDRs and inclusive ranges; entries must not overlap each other or other pools.', poolAddress, 64, { minItems: 1 }),
+    autoAssign: bool('Whether claims that name no pool may get addresses from this pool.', { default: true }),
+    avoidBuggyIPs: bool('Skip addresses ending in .0 or .255, which some old client stacks mishandle.', { default: false }),
+    allocateTo: obj('Restricts the pool to some tenants, Service namespaces or Service labels. Unset: everyone.', {
+      clusterSelector: labelSelector('ConsumerCluster labels.'),
+      namespaces: list('Consumer-side Service namespaces.', dnsLabel('A namespace.'), 64),
+      serviceSelector: labelSelector('Consumer-side Service labels.'),
+    }),
+    priority: int('Among eligible pools, the lowest value is tried first.', { minimum: 0, maximum: 1_000_000, default: 1000 }),
+  }, ['addresses']),
+  obj('Observed by the allocator.', {
+    capacity: int('Addresses in the pool (after avoidBuggyIPs).', { minimum: 0 }),
+    allocated: int('Distinct VIPs handed out from the pool.', { minimum: 0 }),
+    conditions,
+    observedGeneration: int('Generation the status describes.', { minimum: 0 }),
+  }),
+  [
+    { name: 'Addresses', type: 'string', jsonPath: '.spec.addresses' },
+    { name: 'Used', type: 'integer', jsonPath: '.status.allocated' },
+    { name: 'Capacity', type: 'integer', jsonPath: '.status.capacity' },
+    { name: 'Priority', type: 'integer', jsonPath: '.spec.priority' },
+    { name: 'Auto', type: 'boolean', jsonPath: '.spec.autoAssign' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].status' },
+  ],
+);
+
+const consumerCluster = crd(
+  'ConsumerCluster',
+  'Cluster',
+  ['ccluster'],
+  'A tenant: one consumer Kubernetes cluster whose agent asks for VIPs.',
+  obj('Where the tenant writes its claims and what it may have.', {
+    tenantNamespace: dnsLabel('Namespace of the LB cluster where this tenant\'s agent writes its VIPClaims; immutable.'),
+    allowedBackendCIDRs: list('The consumer\'s node networks: claim backends must lie inside these.', cidr('A CIDR.'), 64, { minItems: 1 }),
+    maxVIPs: int('Quota on distinct VIPs. Unset: unlimited.', { minimum: 0, maximum: 1_000_000 }),
+    poolSelector: labelSelector('Which pools the tenant may use (by pool labels). Unset: all pools.'),
+  }, ['tenantNamespace', 'allowedBackendCIDRs'], {
+    'x-kubernetes-validations': [
+      { rule: 'self.tenantNamespace == oldSelf.tenantNamespace', message: 'tenantNamespace is immutable: delete and recreate the ConsumerCluster', fieldPath: '.tenantNamespace' },
+    ],
+  }),
+  obj('Observed by the allocator and the tenant\'s agent.', {
+    claims: int('VIPClaims in the tenant namespace.', { minimum: 0 }),
+    vips: int('Distinct VIPs held (counted against maxVIPs).', { minimum: 0 }),
+    lastHeartbeatTime: str('When the tenant\'s agent last reported.', { format: 'date-time', maxLength: 64 }),
+    agentVersion: str('Version of the tenant\'s agent.', { maxLength: 128 }),
+    conditions,
+  }),
+  [
+    { name: 'Tenant-Namespace', type: 'string', jsonPath: '.spec.tenantNamespace' },
+    { name: 'VIPs', type: 'integer', jsonPath: '.status.vips' },
+    { name: 'Max', type: 'integer', jsonPath: '.spec.maxVIPs' },
+    { name: 'Claims', type: 'integer', jsonPath: '.status.claims' },
+    { name: 'Heartbeat', type: 'date', jsonPath: '.status.lastHeartbeatTime' },
+  ],
+);
+
+const vipClaim = crd(
+  'VIPClaim',
+  'Namespaced',
+  ['vclaim'],
+  'One consumer LoadBalancer Service asking for a VIP, written by the tenant\'s agent in its tenant namespace.',
+  obj('The consumer Service as the LB cluster needs to see it.', {
+    service: obj('The consumer Service this claim stands for.', {
+      cluster: dnsSubdomain('ConsumerCluster name.'),
+      namespace: dnsLabel('Service namespace in the consumer cluster.'),
+      name: dnsLabel('Service name.'),
+      uid: str('Service UID.', { maxLength: 64, minLength: 1 }),
+    }, ['cluster', 'namespace', 'name', 'uid']),
+    serviceLabels: stringMap('Labels of the consumer Service, for pools\' allocateTo.serviceSelector.', 64),
+    pool: str('Pool to allocate from. Unset: any eligible pool with autoAssign.', { maxLength: 253 }),
+    requestedIPs: list('IPs to request, in order of preference (the first free one wins).', ipAddress('An IP.'), 8, {
+      'x-kubernetes-list-type': 'set',
+    }),
+    sharingKey: str('Claims of one tenant with the same key share a VIP when their ports do not overlap.', { maxLength: 253, minLength: 1 }),
+    ports: list('Service ports.', obj('A Service port.', {
+      name: str('Port name.', { maxLength: 63 }),
+      protocol: oneOf('IP protocol.', ['TCP', 'UDP', 'SCTP']),
+      port: port('Port on the VIP.'),
+      nodePort: port('NodePort on the consumer nodes.'),
+    }, ['protocol', 'port', 'nodePort']), 100, {
+      minItems: 1,
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['port', 'protocol'],
+    }),
+    backends: list('Consumer nodes that receive the traffic (node IP:NodePort).', obj('A consumer node.', {
+      nodeName: str('Node name.', { minLength: 1 }),
+      address: ipAddress('Node InternalIP.'),
+      ready: bool('False for nodes that should get no new flows.'),
+      zone: str('Topology zone.', { maxLength: 63 }),
+    }, ['nodeName', 'address', 'ready']), 5000, {
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['address'],
+    }),
+    externalTrafficPolicy: oneOf('Cluster or Local, as on the Service.', ['Cluster', 'Local']),
+    healthCheckNodePort: port('Health-check NodePort of an externalTrafficPolicy: Local Service.'),
+    loadBalancerSourceRanges: list('Client CIDRs allowed to reach the VIP. Unset: all.', cidr('A CIDR.'), 64),
+    sessionAffinity: obj('Session affinity of the Service.', {
+      type: oneOf('None or ClientIP.', ['None', 'ClientIP']),
+      timeoutSeconds: int('ClientIP affinity timeout.', { minimum: 1, maximum: 86400 }),
+    }, ['type'], {
+      'x-kubernetes-validations': [
+        { rule: "!has(self.timeoutSeconds) || self.type == 'ClientIP'", message: 'timeoutSeconds is only valid with type ClientIP', fieldPath: '.timeoutSeconds' },
+      ],
+    }),
+  }, ['service', 'ports', 'backends', 'externalTrafficPolicy'], {
+    'x-kubernetes-validations': [
+      {
+        rule: "!has(self.healthCheckNodePort) || self.externalTrafficPolicy == 'Local'",
+        message: 'healthCheckNodePort is only valid with externalTrafficPolicy Local',
+        fieldPath: '.healthCheckNodePort',
+      },
+      {
+        rule: 'self.service == oldSelf.service',
+        message: 'service is immutable: a claim stands for one Service',
+        fieldPath: '.service',
+      },
+    ],
+  }),
+  obj('Written by the allocator (vip, pool, Allocated) and the speakers (the rest).', {
+    vip: str('The allocated VIP.', { maxLength: 45 }),
+    pool: str('Pool the VIP came from.'),
+    programmedNodes: list('LB nodes whose maps hold this claim.', str('Node name.'), 256, { 'x-kubernetes-list-type': 'set' }),
+    announcedBy: str('LB node that answers ARP for the VIP.'),
+    backendHealth: list('Backend health as seen from the LB nodes.', obj('One backend.', {
+      address: str('Node InternalIP.', { maxLength: 45 }),
+      healthy: bool('Whether the backend passes its checks.'),
+      failingFrom: list('LB nodes that see it failing.', str('Node name.'), 256),
+    }, ['address', 'healthy']), 5000),
+    conditions,
+    observedGeneration: int('Generation the status describes.', { minimum: 0 }),
+  }),
+  [
+    { name: 'VIP', type: 'string', jsonPath: '.status.vip' },
+    { name: 'Cluster', type: 'string', jsonPath: '.spec.service.cluster' },
+    { name: 'Service', type: 'string', jsonPath: '.spec.service.name' },
+    { name: 'Svc-Namespace', type: 'string', jsonPath: '.spec.service.namespace', priority: 1 },
+    { name: 'Allocated', type: 'string', jsonPath: '.status.conditions[?(@.type=="Allocated")].reason' },
+    { name: 'Programmed', type: 'string', jsonPath: '.status.conditions[?(@.type=="Programmed")].status' },
+    { name: 'Announced', type: 'string', jsonPath: '.status.announcedBy' },
+    { name: 'Pool', type: 'string', jsonPath: '.status.pool', priority: 1 },
+  ],
+);
+
+const l2Announcement = crd(
+  'L2Announcement',
+  'Cluster',
+  ['l2a'],
+  'Which pools are announced on L2 (ARP), from which LB nodes and interfaces.',
+  obj('Pools, nodes and interfaces to announce from.', {
+    poolSelector: labelSelector('Pools whose VIPs are announced (by pool labels). Unset: all pools.'),
+    nodeSelector: labelSelector('LB nodes that may announce. Unset: every LB node running a speaker.'),
+    interfaces: list('Interface names, or regular expressions written as /regex/. Unset: the default route\'s interface.',
+      str('An interface name or /regex/.', { minLength: 1, maxLength: 128 }), 32),
+  }),
+  obj('Observed by the speakers.', { conditions }),
+  [
+    { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' },
+  ],
+);
+
+/** Every CRD of the API group, in file order. */
+export function customResourceDefinitions(): CustomResourceDefinition[] {
+  return [vipPool, consumerCluster, vipClaim, l2Announcement];
+}
+
+/** deploy/crds/<group>_<plural>.yaml */
+export function crdFileName(c: CustomResourceDefinition): string {
+  return `${c.spec.group}_${c.spec.names.plural}.yaml`;
+}
