@@ -1,7 +1,147 @@
-// Gratuitous ARP on a raw AF_PACKET socket (filled by the L2 work).
+// L2 syscalls for the speaker: send Ethernet frames on a raw AF_PACKET socket (gratuitous ARP), and create the
+// TAP link that VIP routes point at. Frames are built in TypeScript (src/core/l2/arp-frame.ts); this file only
+// moves bytes and reports errno. File descriptors go to JS as numbers; src/native/arp.ts closes them.
+//
+// Why a TAP link: the kernel answers ARP for a proxied VIP only while the VIP routes out of a device other than
+// the one the request came in on. A TAP link without TUNSETPERSIST disappears when its last descriptor closes,
+// so when the speaker dies — even by SIGKILL — the routes through it vanish and the node stops answering at once
+// instead of answering for VIPs that another node has taken over.
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/ethernet.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "addon.h"
 
+// Error with `code` = errno name, `errno` = number, `syscall` = what failed.
+static napi_value l2_throw(napi_env env, int err, const char *what) {
+  const char *name = strerrorname_np(err);
+  char msg[160];
+  snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
+  napi_value code, message, error, num, sys;
+  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
+  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, code, message, &error);
+  napi_create_int32(env, err, &num);
+  napi_set_named_property(env, error, "errno", num);
+  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &sys);
+  napi_set_named_property(env, error, "syscall", sys);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static napi_value l2_int(napi_env env, int64_t v) {
+  napi_value out;
+  napi_create_int64(env, v, &out);
+  return out;
+}
+
+// Reads `n` arguments; throws a TypeError when fewer were passed.
+static bool l2_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
+  size_t argc = n;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
+  if (argc < n) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "too few arguments");
+    return false;
+  }
+  return true;
+}
+
+static bool l2_i32(napi_env env, napi_value v, int32_t *out) {
+  if (napi_get_value_int32(env, v, out) == napi_ok) return true;
+  napi_throw_type_error(env, "ERR_INVALID_ARG", "expected an integer");
+  return false;
+}
+
+// l2PacketOpen(): fd. Protocol 0: the socket only sends, it never receives a copy of the segment's traffic.
+static napi_value packet_open(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+  if (fd < 0) return l2_throw(env, errno, "socket(AF_PACKET)");
+  return l2_int(env, fd);
+}
+
+// l2PacketSend(fd, ifindex, etherType, frame): bytes sent. `frame` is a whole Ethernet frame (header included);
+// its first six bytes, the destination MAC, also go in the link-layer address the kernel wants.
+static napi_value packet_send(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  int32_t fd, ifindex, ethertype;
+  if (!l2_args(env, info, 4, argv) || !l2_i32(env, argv[0], &fd) || !l2_i32(env, argv[1], &ifindex) ||
+      !l2_i32(env, argv[2], &ethertype)) {
+    return NULL;
+  }
+  void *data;
+  size_t len;
+  napi_typedarray_type type;
+  napi_value ab;
+  size_t offset;
+  if (napi_get_typedarray_info(env, argv[3], &type, &len, &data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "frame must be a Uint8Array");
+    return NULL;
+  }
+  if (len < ETH_HLEN) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG", "frame shorter than an Ethernet header");
+    return NULL;
+  }
+  struct sockaddr_ll to;
+  memset(&to, 0, sizeof(to));
+  to.sll_family = AF_PACKET;
+  to.sll_protocol = htons((uint16_t)ethertype);
+  to.sll_ifindex = ifindex;
+  to.sll_halen = ETH_ALEN;
+  memcpy(to.sll_addr, data, ETH_ALEN);
+  ssize_t sent = sendto(fd, data, len, 0, (struct sockaddr *)&to, sizeof(to));
+  if (sent < 0) return l2_throw(env, errno, "sendto(AF_PACKET)");
+  return l2_int(env, sent);
+}
+
+// l2TapOpen(name): fd of a new, non-persistent TAP link called `name` (no packet-information header).
+static napi_value tap_open(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!l2_args(env, info, 1, argv)) return NULL;
+  struct ifreq ifr;
+  memset(&ifr, 0, sizeof(ifr));
+  size_t len;
+  if (napi_get_value_string_utf8(env, argv[0], NULL, 0, &len) != napi_ok || len == 0 || len >= IFNAMSIZ ||
+      napi_get_value_string_utf8(env, argv[0], ifr.ifr_name, IFNAMSIZ, &len) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "name must be a string of 1 to 15 bytes");
+    return NULL;
+  }
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  if (fd < 0) return l2_throw(env, errno, "open(/dev/net/tun)");
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int err = errno;
+    close(fd);
+    return l2_throw(env, err, "ioctl(TUNSETIFF)");
+  }
+  return l2_int(env, fd);
+}
+
+// l2Close(fd)
+static napi_value close_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  int32_t fd;
+  if (!l2_args(env, info, 1, argv) || !l2_i32(env, argv[0], &fd)) return NULL;
+  if (close(fd) < 0) return l2_throw(env, errno, "close");
+  return NULL;
+}
+
 napi_value kl_arp_init(napi_env env, napi_value exports) {
-  (void)env;
+  const napi_property_descriptor props[] = {
+      {"l2PacketOpen", NULL, packet_open, NULL, NULL, NULL, napi_default, NULL},
+      {"l2PacketSend", NULL, packet_send, NULL, NULL, NULL, napi_default, NULL},
+      {"l2TapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
+      {"l2Close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
   return exports;
 }
