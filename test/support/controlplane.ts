@@ -215,13 +215,19 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
           `--service-account-private-key-file=${join(dir, 'sa.key')}`,
           `--root-ca-file=${join(dir, 'certs', 'apiserver.crt')}`,
           '--use-service-account-credentials=false',
-          '--concurrent-endpointslice-syncs=10',
           '--endpointslice-updates-batch-period=0s',
           '--v=0',
         ],
         { logFile: join(dir, 'kube-controller-manager.log') },
       );
       processes.push(kcm);
+      // Pods need the namespace's default ServiceAccount; waiting for it also proves the manager is working.
+      const wantsServiceAccounts = options.controllers.includes('serviceaccount');
+      await waitFor(`${options.name} kube-controller-manager`, kcm, dir, async () => {
+        if (!wantsServiceAccounts) return true;
+        await core.readNamespacedServiceAccount({ name: 'default', namespace: 'default' });
+        return true;
+      });
     }
 
     const cluster: TestCluster = {
