@@ -183,3 +183,22 @@ t.test('repeated Events aggregate into one with a count', async (t) => {
   t.equal(flapping[0]!.count, 2);
   t.equal(list.items.filter((e) => e.reason === 'Other').length, 1);
 });
+
+t.test('the CRDs from deploy/ are served and reject an invalid object with the apiserver validation error', async (t) => {
+  const api = lb.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const base = { group: 'kube-lb.io', version: 'v1alpha1', plural: 'vippools' };
+  const good = await api.createClusterCustomObject({
+    ...base,
+    body: { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'good' }, spec: { addresses: ['192.0.2.0/28'] } },
+  });
+  t.equal((good as { metadata: { name: string } }).metadata.name, 'good');
+  const err = (await api
+    .createClusterCustomObject({
+      ...base,
+      body: { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'bad' }, spec: { addresses: ['192.0.2.300/24'] } },
+    })
+    .then(() => undefined, (e: unknown) => e)) as { code?: number; body?: string } | undefined;
+  t.equal(err?.code, 422, 'rejected as Invalid');
+  t.match(String(err?.body), /spec\.addresses\[0\]/, 'the message names the field');
+  t.match(String(err?.body), /192\.0\.2\.300\/24/, 'and the bad value');
+});
