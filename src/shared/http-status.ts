@@ -1,0 +1,68 @@
+// The small HTTP server every program exposes: /metrics (Prometheus, from the registry passed in), /healthz
+// (the process is alive and its loops turn) and /readyz (it can do its job: caches synced, maps open, ...).
+import { createServer, type Server } from 'node:http';
+import type { Registry } from 'prom-client';
+import type { Logger } from './logger.ts';
+
+export interface Probe {
+  name: string;
+  /** Returns undefined when healthy, else a short reason. */
+  check(): string | undefined;
+}
+
+export interface StatusServerOptions {
+  host: string;
+  port: number;
+  registry: Registry;
+  liveness?: readonly Probe[];
+  readiness?: readonly Probe[];
+  logger: Logger;
+}
+
+export interface StatusServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+function failing(probes: readonly Probe[] | undefined): string[] {
+  return (probes ?? []).flatMap((p) => {
+    const reason = p.check();
+    return reason === undefined ? [] : [`${p.name}: ${reason}`];
+  });
+}
+
+export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
+  const server: Server = createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    if (path === '/metrics') {
+      opts.registry.metrics().then(
+        (text) => {
+          res.writeHead(200, { 'content-type': opts.registry.contentType });
+          res.end(text);
+        },
+        (err: unknown) => {
+          opts.logger.warn({ err }, 'metrics collection failed');
+          res.writeHead(500).end();
+        },
+      );
+      return;
+    }
+    const probes = path === '/healthz' ? opts.liveness : path === '/readyz' ? opts.readiness : undefined;
+    if (probes === undefined && path !== '/healthz' && path !== '/readyz') {
+      res.writeHead(404).end('not found\n');
+      return;
+    }
+    const bad = failing(probes);
+    res.writeHead(bad.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
+    res.end(bad.length === 0 ? 'ok\n' : `${bad.join('\n')}\n`);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, opts.host, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : opts.port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
