@@ -21,6 +21,7 @@ export interface InformerOptions<T> {
 }
 
 export interface TypedInformer<T> {
+  /** Resolves once the first full list is in the cache (not merely when a watch connects). */
   readonly synced: Promise<void>;
   get(name: string, namespace?: string): T | undefined;
   list(namespace?: string): readonly T[];
@@ -30,17 +31,23 @@ export interface TypedInformer<T> {
 }
 
 export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOptions<T>): TypedInformer<T> {
-  const informer = k8s.makeInformer<T>(opts.kubeConfig, opts.path, opts.list, opts.labelSelector);
-  const handlers: InformerHandlers<T>[] = [];
-  let resyncTimer: NodeJS.Timeout | undefined;
   let markSynced!: () => void;
   const synced = new Promise<void>((resolve) => (markSynced = resolve));
+  // Synced means the first full list is in the cache. client-node fills its cache synchronously right after
+  // the list promise resolves (and fires 'connect' before listing), so mark on the next macrotask.
+  const list = async (): Promise<k8s.KubernetesListObject<T>> => {
+    const result = await opts.list();
+    setImmediate(markSynced);
+    return result;
+  };
+  const informer = k8s.makeInformer<T>(opts.kubeConfig, opts.path, list, opts.labelSelector);
+  const handlers: InformerHandlers<T>[] = [];
+  let resyncTimer: NodeJS.Timeout | undefined;
   let stopped = false;
 
   informer.on('add', (o) => handlers.forEach((h) => h.onUpsert?.(o)));
   informer.on('update', (o) => handlers.forEach((h) => h.onUpsert?.(o)));
   informer.on('delete', (o) => handlers.forEach((h) => h.onDelete?.(o)));
-  informer.on('connect', () => markSynced());
   informer.on('error', (err) => {
     // client-node stops the informer on errors other than its own reconnects; restart it unless we stopped.
     opts.logger.warn({ err, path: opts.path }, 'watch failed; restarting');
