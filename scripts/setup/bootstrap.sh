@@ -7,6 +7,10 @@ set -euo pipefail
 purpose="${1:-test}"
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$root"
+# Concurrent commands in one checkout (two terminals, parallel CI steps) must not run npm ci over each other.
+mkdir -p .tools
+exec 9>.tools/bootstrap.lock
+flock 9
 
 full=0
 case "$purpose" in test|demo|bench) full=1 ;; esac
