@@ -27,11 +27,11 @@ export type OptionSpec =
   | OptionBase<'duration', number>
   | OptionBase<'list', string[]>;
 
-type ValueOf<S extends OptionSpec> = S extends OptionBase<Kind, infer T>
-  ? S extends { required: true } | { default: unknown }
-    ? T
-    : T | undefined
-  : never;
+// The value type follows from `kind` (inferring it from `default`/`check` fails for options that have neither).
+type KindValue<K extends Kind> = K extends 'string' ? string : K extends 'int' | 'duration' ? number : K extends 'bool' ? boolean : string[];
+type ValueOf<S extends OptionSpec> = S extends { required: true } | { default: unknown }
+  ? KindValue<S['kind']>
+  : KindValue<S['kind']> | undefined;
 
 export type ConfigOf<Specs extends Record<string, OptionSpec>> = { [K in keyof Specs]: ValueOf<Specs[K]> };
 
