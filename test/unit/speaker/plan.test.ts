@@ -1,0 +1,95 @@
+// From claims and this node's health view to the frontends its maps must hold.
+import t from 'tap';
+import { planFrontends, plannedTargets, type HealthView } from '../../../src/core/speaker/plan.ts';
+import type { HealthState } from '../../../src/core/health/state.ts';
+import { claim, TWO_NODES } from './fixtures.ts';
+
+const allUnknown: HealthView = () => 'unknown';
+const health = (states: Record<string, HealthState>): HealthView => (k) => states[k] ?? 'unknown';
+
+t.test('a served claim becomes one frontend per port, every backend active at its NodePort', async (t) => {
+  const c = claim({
+    ports: [
+      { name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 },
+      { name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 },
+    ],
+  });
+  const plan = planFrontends([c], allUnknown, new Map());
+  t.same(
+    plan.frontends.map((f) => [f.vip, f.port, f.protocol, f.backends.map((b) => `${b.address}:${b.port}/${b.state}`)]),
+    [
+      ['198.51.100.200', 80, 'TCP', ['10.200.0.11:30080/active', '10.200.0.12:30080/active']],
+      ['198.51.100.200', 53, 'UDP', ['10.200.0.11:30053/active', '10.200.0.12:30053/active']],
+    ],
+  );
+  t.equal(plan.owners.get('198.51.100.200:53/UDP'), 'tenant-a/default.web');
+  const p = plan.claims.get('tenant-a/default.web');
+  t.ok(p?.serve);
+  if (p?.serve) t.equal(p.fingerprint, 'tenant-a/default.web@1=198.51.100.200');
+  t.same([...plannedTargets(plan)].sort(), ['tcp://10.200.0.11:30080', 'tcp://10.200.0.12:30080']);
+});
+
+t.test('claims not to serve are planned with the reason and produce no frontend', async (t) => {
+  const plan = planFrontends(
+    [
+      claim({ name: 'novip', vip: undefined }),
+      claim({ name: 'deleting', deleting: true }),
+      claim({ name: 'refused', allocated: { status: 'False', reason: 'SharingConflict' } }),
+      claim({ name: 'kept', vip: '198.51.100.201', allocated: { status: 'False', reason: 'OutsidePool' } }),
+    ],
+    allUnknown,
+    new Map(),
+  );
+  const reasons = [...plan.claims.values()].map((c) => `${c.key}:${c.serve ? 'serve' : c.reason}`);
+  t.same(reasons, ['tenant-a/deleting:Deleting', 'tenant-a/kept:serve', 'tenant-a/novip:NoVIP', 'tenant-a/refused:NotAllocated']);
+  t.same(plan.frontends.map((f) => f.vip), ['198.51.100.201'], 'a VIP kept outside its pool is still served');
+});
+
+t.test('health: a failing backend is quarantined, a not-ready one terminating, the rest active', async (t) => {
+  const c = claim({ backends: [...TWO_NODES, { nodeName: 'node-c', address: '10.200.0.13', ready: false }] });
+  const plan = planFrontends([c], health({ 'tcp://10.200.0.12:30080': 'unhealthy' }), new Map());
+  t.same(plan.frontends[0]!.backends.map((b) => b.state), ['active', 'quarantined', 'terminating']);
+  const p = plan.claims.get('tenant-a/default.web');
+  if (p?.serve) t.equal(p.ports[0]!.selection, 'SomeUnhealthy');
+});
+
+t.test('all backends failing keeps the last selected set (memory carried between plans)', async (t) => {
+  const c = claim();
+  const first = planFrontends([c], health({ 'tcp://10.200.0.12:30080': 'unhealthy' }), new Map());
+  const second = planFrontends([c], health({ 'tcp://10.200.0.11:30080': 'unhealthy', 'tcp://10.200.0.12:30080': 'unhealthy' }), first.memory);
+  t.same(second.frontends[0]!.backends.map((b) => b.state), ['active', 'quarantined']);
+  const p = second.claims.get('tenant-a/default.web');
+  if (p?.serve) t.equal(p.ports[0]!.selection, 'AllUnhealthyKeptLast');
+});
+
+t.test('eTP Local uses the health check node port for every port; affinity and source ranges pass through', async (t) => {
+  const c = claim({ etp: 'Local', healthCheckNodePort: 31999 });
+  c.spec.sessionAffinity = { type: 'ClientIP', timeoutSeconds: 60 };
+  c.spec.loadBalancerSourceRanges = ['192.0.2.0/24'];
+  const plan = planFrontends([c], health({ 'http://10.200.0.11:31999/healthz': 'unhealthy' }), new Map());
+  const f = plan.frontends[0]!;
+  t.equal(f.externalTrafficPolicy, 'Local');
+  t.same(f.sessionAffinity, { timeoutSeconds: 60 });
+  t.same(f.sourceRanges, ['192.0.2.0/24']);
+  t.same(f.backends.map((b) => b.state), ['quarantined', 'active']);
+});
+
+t.test('two claims on one frontend: the older keeps it, the newer is not served at all', async (t) => {
+  const old = claim({ name: 'old', created: '2025-01-01T00:00:00Z' });
+  const young = claim({
+    name: 'young',
+    created: '2025-01-01T00:00:05Z',
+    ports: [
+      { protocol: 'TCP', port: 443, nodePort: 30443 },
+      { protocol: 'TCP', port: 80, nodePort: 30081 },
+    ],
+  });
+  const plan = planFrontends([young, old], allUnknown, new Map());
+  t.same(plan.frontends.map((f) => `${f.port}/${f.origin}`), ['80/tenant-a/old']);
+  const y = plan.claims.get('tenant-a/young');
+  t.equal(y?.serve, false);
+  if (y && !y.serve) {
+    t.equal(y.reason, 'FrontendConflict');
+    t.match(y.message, /198\.51\.100\.200:80\/TCP is already served for claim tenant-a\/old/);
+  }
+});

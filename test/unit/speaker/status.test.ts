@@ -1,0 +1,104 @@
+// A claim's status as the reporting speaker computes it from its own plan and its peers' published state.
+import t from 'tap';
+import type { ConditionInput } from '../../../src/core/conditions.ts';
+import { planFrontends } from '../../../src/core/speaker/plan.ts';
+import { bucketDigests, publishedState, type PublishedState } from '../../../src/core/speaker/published.ts';
+import { applyStatus, statusDiffers, wantedStatus, type StatusInput } from '../../../src/core/speaker/status.ts';
+import { claim } from './fixtures.ts';
+
+const c = claim();
+const plan = planFrontends([c], () => 'unknown', new Map());
+const claimPlan = plan.claims.get('tenant-a/default.web')!;
+const expected = new Map([['tenant-a/default.web', 'tenant-a/default.web@1=198.51.100.200']]);
+const upToDate = publishedState(expected, []);
+const behind = publishedState(new Map(), []);
+const announced = {
+  announcedBy: 'lb-2',
+  condition: { type: 'Announced', status: 'True', reason: 'Announced', message: 'node lb-2 answers ARP' } as ConditionInput,
+};
+
+function input(over: Partial<StatusInput> = {}, peers: Record<string, PublishedState | undefined> = { 'lb-2': upToDate, 'lb-3': upToDate }): StatusInput {
+  return {
+    claim: c,
+    plan: claimPlan,
+    expectedBuckets: bucketDigests(expected),
+    self: 'lb-1',
+    selfProgrammed: { ok: true },
+    selfFailing: new Set(),
+    live: ['lb-1', 'lb-2', 'lb-3'],
+    peers: new Map(Object.entries(peers).map(([n, state]) => [n, { state }])),
+    announced,
+    ...over,
+  };
+}
+const cond = (w: ReturnType<typeof wantedStatus>, type: string) => w.conditions.find((x) => x.type === type);
+
+t.test('programmed everywhere and healthy', async (t) => {
+  const w = wantedStatus(input());
+  t.same(w.programmedNodes, ['lb-1', 'lb-2', 'lb-3']);
+  t.same(w.announced, { by: 'lb-2' });
+  t.match(cond(w, 'Programmed'), { status: 'True', reason: 'Programmed', observedGeneration: 1 });
+  t.match(cond(w, 'BackendsHealthy'), { status: 'True', reason: 'AllHealthy' });
+  t.match(cond(w, 'Announced'), { status: 'True', reason: 'Announced' });
+  t.same(w.backendHealth, [
+    { address: '10.200.0.11', healthy: true },
+    { address: '10.200.0.12', healthy: true },
+  ]);
+});
+
+t.test('a peer that lags behind is not counted; traffic flows if the announcing node holds it', async (t) => {
+  const w = wantedStatus(input({}, { 'lb-2': upToDate, 'lb-3': behind }));
+  t.same(w.programmedNodes, ['lb-1', 'lb-2']);
+  t.match(cond(w, 'Programmed'), { status: 'True', reason: 'PartiallyProgrammed', message: /not yet on lb-3/ });
+  const owner = wantedStatus(input({}, { 'lb-2': behind, 'lb-3': undefined }));
+  t.match(cond(owner, 'Programmed'), { status: 'False', reason: 'NotProgrammed', message: /lb-2 does not hold it/ });
+});
+
+t.test('the dataplane refusing the claim everywhere is Rejected with its reason', async (t) => {
+  const w = wantedStatus(input({ selfProgrammed: { ok: false, reason: 'not an IPv4 CIDR: "x"' } }, { 'lb-2': behind, 'lb-3': behind }));
+  t.match(cond(w, 'Programmed'), { status: 'False', reason: 'Rejected', message: /IPv4 CIDR/ });
+});
+
+t.test('a backend failing from some LB nodes is reported with where it fails', async (t) => {
+  const failing = publishedState(expected, ['tcp://10.200.0.12:30080']);
+  const w = wantedStatus(input({ selfFailing: new Set(['tcp://10.200.0.12:30080']) }, { 'lb-2': upToDate, 'lb-3': failing }));
+  t.same(w.backendHealth, [
+    { address: '10.200.0.11', healthy: true },
+    { address: '10.200.0.12', healthy: false, failingFrom: ['lb-1', 'lb-3'] },
+  ]);
+  t.match(cond(w, 'BackendsHealthy'), { status: 'False', reason: 'SomeUnhealthy', message: /node-b \(10\.200\.0\.12\) from lb-1, lb-3/ });
+});
+
+t.test('every backend failing says the last set keeps traffic', async (t) => {
+  const w = wantedStatus(input({ selfFailing: new Set(['tcp://10.200.0.11:30080', 'tcp://10.200.0.12:30080']) }));
+  t.match(cond(w, 'BackendsHealthy'), { status: 'False', reason: 'AllUnhealthy', message: /last healthy set/ });
+});
+
+t.test('UDP-only eTP Cluster services are not checked', async (t) => {
+  const udp = claim({ ports: [{ protocol: 'UDP', port: 53, nodePort: 30053 }] });
+  const p = planFrontends([udp], () => 'unknown', new Map()).claims.get('tenant-a/default.web')!;
+  const w = wantedStatus(input({ claim: udp, plan: p }));
+  t.match(cond(w, 'BackendsHealthy'), { status: 'True', reason: 'NotChecked' });
+});
+
+t.test('a claim that is not served says why; no L2 decision leaves announcedBy alone', async (t) => {
+  const refused = claim({ allocated: { status: 'False', reason: 'SharingConflict' } });
+  const p = planFrontends([refused], () => 'unknown', new Map()).claims.get('tenant-a/default.web')!;
+  const w = wantedStatus(input({ claim: refused, plan: p, announced: undefined }));
+  t.same(w.programmedNodes, []);
+  t.equal(w.announced, undefined);
+  t.match(cond(w, 'Programmed'), { status: 'False', reason: 'NotServed' });
+  t.equal(cond(w, 'Announced'), undefined);
+});
+
+t.test('applying the wanted status once makes it not differ any more; other status fields stay', async (t) => {
+  const w = wantedStatus(input());
+  t.ok(statusDiffers(c.status, w));
+  const applied = applyStatus(c, w, new Date('2025-02-01T00:00:00Z'));
+  t.notOk(statusDiffers(applied.status, w));
+  t.equal(applied.status?.vip, '198.51.100.200');
+  t.ok(applied.status?.conditions?.some((x) => x.type === 'Allocated'), 'the allocator condition is kept');
+  t.equal(applied.status?.announcedBy, 'lb-2');
+  const again = applyStatus(applied, w, new Date('2025-03-01T00:00:00Z'));
+  t.same(again.status?.conditions, applied.status?.conditions, 'no timestamp churn for an unchanged status');
+});
