@@ -1,0 +1,156 @@
+// What the speaker wants in the maps, in domain terms (strings, host order), and its one validation step into
+// the numeric form the planner works with. The speaker wiring turns VIPClaims into DesiredFrontends.
+import { BACKEND_STATES, backendStateCode, type BackendState } from '../lb4/flags.ts';
+import { L4_PROTOCOLS, parseCidr4, parseIPv4, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
+import { keyProtoFor, type Lb4Profile } from '../lb4/profile.ts';
+
+export interface DesiredBackend {
+  /** Consumer node IPv4. */
+  readonly address: string;
+  /** The Service's NodePort on that node. */
+  readonly port: number;
+  /** Default 'active'. Non-active backends keep their slot (after `count`) so existing flows can drain. */
+  readonly state?: BackendState;
+  /** Maglev weight, default 1. */
+  readonly weight?: number;
+}
+
+export interface DesiredFrontend {
+  readonly vip: string;
+  readonly port: number;
+  readonly protocol: L4Protocol;
+  readonly backends: readonly DesiredBackend[];
+  readonly sessionAffinity?: { readonly timeoutSeconds: number };
+  /** loadBalancerSourceRanges: only clients inside these CIDRs reach the VIP. */
+  readonly sourceRanges?: readonly string[];
+  readonly externalTrafficPolicy?: 'Cluster' | 'Local';
+  /** Where this frontend comes from (e.g. "tenant-a/web"), for logs and status only. */
+  readonly origin?: string;
+}
+
+export interface Backend {
+  /** Identity across nodes and restarts: "10.1.0.5:30080/TCP". Also the maglev hash input. */
+  readonly name: string;
+  /** Identity of the lb4_backend entry in this profile (proto is 0 where the profile writes 0). */
+  readonly entryKey: string;
+  readonly address: number;
+  readonly port: number;
+  readonly proto: number;
+  readonly state: number;
+  readonly weight: number;
+}
+
+export interface Frontend {
+  /** "10.0.0.1:80/TCP". */
+  readonly name: string;
+  readonly address: number;
+  readonly port: number;
+  /** L4 protocol number. */
+  readonly proto: number;
+  /** lb4_key.proto in this profile. */
+  readonly keyProto: number;
+  /** Active backends first, then non-active, each group ordered by address and port. */
+  readonly backends: readonly Backend[];
+  readonly activeCount: number;
+  readonly affinityTimeout: number | undefined;
+  readonly sourceRanges: readonly Cidr4[];
+  readonly localScope: boolean;
+  readonly origin: string | undefined;
+}
+
+export interface RejectedFrontend {
+  readonly frontend: DesiredFrontend;
+  readonly reason: string;
+}
+
+export interface NormalizeResult {
+  readonly frontends: Frontend[];
+  readonly rejected: RejectedFrontend[];
+}
+
+/** A frontend's identity as a string, for logs and for sorting: "10.0.0.1:80/TCP". */
+export function frontendName(address: string, port: number, protocol: string): string {
+  return `${address}:${port}/${protocol}`;
+}
+
+function isPort(n: number): boolean {
+  return Number.isInteger(n) && n >= 1 && n <= 65535;
+}
+
+function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | string {
+  const proto = L4_PROTOCOLS[d.protocol];
+  if (proto === undefined) return `unknown protocol ${String(d.protocol)}`;
+  if (!isPort(d.port)) return `port ${d.port} is not 1..65535`;
+  let address: number;
+  let sourceRanges: Cidr4[];
+  try {
+    address = parseIPv4(d.vip);
+    sourceRanges = (d.sourceRanges ?? []).map(parseCidr4);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  const timeout = d.sessionAffinity?.timeoutSeconds;
+  if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= 0xffffff)) {
+    return `session affinity timeout ${timeout} is not 1..16777215 seconds`;
+  }
+  // One entry per backend identity: if a backend is listed twice, the most available state wins.
+  const byName = new Map<string, Backend>();
+  for (const b of d.backends) {
+    if (!isPort(b.port)) return `backend ${b.address}:${b.port}: port is not 1..65535`;
+    const state = b.state ?? 'active';
+    if (!BACKEND_STATES.includes(state)) return `backend ${b.address}: unknown state ${String(state)}`;
+    const weight = b.weight ?? 1;
+    if (!(Number.isInteger(weight) && weight >= 1 && weight <= 65535)) {
+      return `backend ${b.address}: weight ${weight} is not 1..65535`;
+    }
+    let baddr: number;
+    try {
+      baddr = parseIPv4(b.address);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    const name = frontendName(b.address, b.port, d.protocol);
+    const entryProto = profile.backendProto === 'l4' ? proto : 0;
+    const backend: Backend = {
+      name,
+      entryKey: `${baddr}:${b.port}:${entryProto}`,
+      address: baddr,
+      port: b.port,
+      proto,
+      state: backendStateCode(state),
+      weight,
+    };
+    const prev = byName.get(name);
+    if (!prev || backend.state < prev.state) byName.set(name, backend);
+  }
+  const backends = [...byName.values()].sort(
+    (a, b) =>
+      Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port || a.proto - b.proto,
+  );
+  return {
+    name: frontendName(d.vip, d.port, d.protocol),
+    address,
+    port: d.port,
+    proto,
+    keyProto: keyProtoFor(profile, proto),
+    backends,
+    activeCount: backends.filter((b) => b.state === 0).length,
+    affinityTimeout: timeout,
+    sourceRanges,
+    localScope: d.externalTrafficPolicy === 'Local',
+    origin: d.origin,
+  };
+}
+
+/** Validates and orders desired frontends; invalid ones are returned with the reason, never half-used. */
+export function normalizeFrontends(desired: readonly DesiredFrontend[], profile: Lb4Profile): NormalizeResult {
+  const frontends: Frontend[] = [];
+  const rejected: RejectedFrontend[] = [];
+  for (const d of desired) {
+    const r = normalizeOne(d, profile);
+    if (typeof r === 'string') rejected.push({ frontend: d, reason: r });
+    else frontends.push(r);
+  }
+  frontends.sort((a, b) => a.address - b.address || a.port - b.port || a.proto - b.proto);
+  return { frontends, rejected };
+}

@@ -1,0 +1,152 @@
+// Which entries in the maps are kube-lb's, decided from the maps alone (plus the backend IDs this process has
+// handed out). The rule, in order:
+//  - A frontend (lb4_key without slot) is ours if our ID table lists it and its master, when present, carries
+//    one of our service IDs. If the master carries another ID, someone else took the VIP over: not ours.
+//  - A services entry is ours if its frontend is ours and its rev_nat_index is one of our IDs.
+//  - Every ID that a foreign entry uses is foreign, even if our table lists it: we move off it, never write it.
+//  - A revNAT / maglev / source-range / affinity-match entry is ours if its service ID is ours.
+//  - A backend is ours if one of our slots (or a reservation of this process) points at it and no foreign slot
+//    does. Anything else is foreign and is never modified or deleted.
+import type { PackedEntries } from '../bpf/packed.ts';
+import { getHost16, getHost32, getNet16, getNet32, viewOf } from '../lb4/bytes.ts';
+import { LB4_BACKEND_OFFSETS } from '../lb4/backend.ts';
+import { LB4_KEY_OFFSETS } from '../lb4/service-key.ts';
+import { LB4_SERVICE_OFFSETS } from '../lb4/service-value.ts';
+import type { Lb4Profile } from '../lb4/profile.ts';
+import { frontendKeyOfServiceKey } from './id-table.ts';
+
+export interface MaglevObserved {
+  /** Kernel ID of the inner map the outer entry points at. */
+  readonly innerId: number;
+  /** Digest of the inner table's bytes (maglev-digest.ts), when known. */
+  readonly digest: string | undefined;
+}
+
+/** The maps as read at one moment. Optional maps are absent when Cilium does not create them. */
+export interface MapsSnapshot {
+  readonly services: PackedEntries;
+  readonly backends: PackedEntries;
+  readonly revNat: PackedEntries;
+  readonly idTable: PackedEntries;
+  readonly sourceRange?: PackedEntries | undefined;
+  readonly affinityMatch?: PackedEntries | undefined;
+  readonly maglev?: ReadonlyMap<number, MaglevObserved> | undefined;
+}
+
+export interface Ownership {
+  /** Our ID table: frontend key → service ID. */
+  readonly table: ReadonlyMap<string, number>;
+  /** Frontends in our table whose master now belongs to someone else. */
+  readonly takenOver: ReadonlySet<string>;
+  /** Frontend keys with at least one foreign services entry. */
+  readonly foreignFrontends: ReadonlySet<string>;
+  /** Table IDs that no foreign entry uses. */
+  readonly ourServiceIds: ReadonlySet<number>;
+  readonly foreignServiceIds: ReadonlySet<number>;
+  readonly ourBackendIds: ReadonlySet<number>;
+  readonly foreignBackendIds: ReadonlySet<number>;
+  /** Our backend entries by entry identity ("addr:port:proto" as numbers); the highest ID wins a duplicate. */
+  readonly ourBackendsByKey: ReadonlyMap<string, number>;
+  /** Services-map entry index → ours? (parallel to snapshot.services). */
+  readonly ourServiceEntry: Uint8Array;
+}
+
+export function backendEntryKey(address: number, port: number, proto: number): string {
+  return `${address}:${port}:${proto}`;
+}
+
+function serviceIdsOf(entries: PackedEntries | undefined, offset: number, into: (id: number) => void): void {
+  if (!entries) return;
+  const view = viewOf(entries.keys);
+  for (let i = 0; i < entries.count; i++) into(getNet16(view, i * entries.keySize + offset));
+}
+
+export function classify(
+  snapshot: MapsSnapshot,
+  profile: Lb4Profile,
+  reservedBackendIds: ReadonlySet<number> = new Set(),
+): Ownership {
+  const table = new Map<string, number>();
+  const idView = viewOf(snapshot.idTable.values);
+  for (let i = 0; i < snapshot.idTable.count; i++) {
+    const k = snapshot.idTable.keys;
+    const off = i * snapshot.idTable.keySize;
+    table.set(String.fromCharCode(...k.subarray(off, off + snapshot.idTable.keySize)), getHost32(idView, i * 4));
+  }
+  const tableIds = new Set(table.values());
+
+  const svc = snapshot.services;
+  const kView = viewOf(svc.keys);
+  const vView = viewOf(svc.values);
+  const fks: string[] = new Array<string>(svc.count);
+  const takenOver = new Set<string>();
+  for (let i = 0; i < svc.count; i++) {
+    const fk = frontendKeyOfServiceKey(svc.keys, i * svc.keySize);
+    fks[i] = fk;
+    if (getHost16(kView, i * svc.keySize + LB4_KEY_OFFSETS.backendSlot) !== 0) continue;
+    const revNat = getNet16(vView, i * svc.valueSize + LB4_SERVICE_OFFSETS.revNatIndex);
+    if (table.has(fk) && !tableIds.has(revNat)) takenOver.add(fk);
+  }
+
+  const foreignFrontends = new Set<string>();
+  const foreignServiceIds = new Set<number>();
+  const foreignBackendIds = new Set<number>();
+  const ourSlotBackends = new Set<number>();
+  const ourServiceEntry = new Uint8Array(svc.count);
+  for (let i = 0; i < svc.count; i++) {
+    const fk = fks[i]!;
+    const slot = getHost16(kView, i * svc.keySize + LB4_KEY_OFFSETS.backendSlot);
+    const revNat = getNet16(vView, i * svc.valueSize + LB4_SERVICE_OFFSETS.revNatIndex);
+    const backendId = getHost32(vView, i * svc.valueSize + LB4_SERVICE_OFFSETS.union);
+    if (table.has(fk) && !takenOver.has(fk) && tableIds.has(revNat)) {
+      ourServiceEntry[i] = 1;
+      if (slot !== 0) ourSlotBackends.add(backendId);
+    } else {
+      foreignFrontends.add(fk);
+      foreignServiceIds.add(revNat);
+      if (slot !== 0) foreignBackendIds.add(backendId);
+    }
+  }
+  const noteForeignService = (id: number): void => {
+    if (!tableIds.has(id)) foreignServiceIds.add(id);
+  };
+  serviceIdsOf(snapshot.revNat, 0, noteForeignService);
+  serviceIdsOf(snapshot.sourceRange, 4, noteForeignService);
+  serviceIdsOf(snapshot.affinityMatch, 4, noteForeignService);
+  for (const id of snapshot.maglev?.keys() ?? []) noteForeignService(id);
+  const ourServiceIds = new Set([...tableIds].filter((id) => !foreignServiceIds.has(id)));
+
+  const be = snapshot.backends;
+  const beKeys = viewOf(be.keys);
+  const beVals = viewOf(be.values);
+  const ourBackendIds = new Set<number>();
+  const ourBackendsByKey = new Map<string, number>();
+  const protoMatters = profile.backendProto === 'l4';
+  for (let i = 0; i < be.count; i++) {
+    const id = getHost32(beKeys, i * be.keySize);
+    if (foreignBackendIds.has(id) || !(ourSlotBackends.has(id) || reservedBackendIds.has(id))) {
+      foreignBackendIds.add(id);
+      continue;
+    }
+    ourBackendIds.add(id);
+    const o = i * be.valueSize;
+    const key = backendEntryKey(
+      getNet32(beVals, o + LB4_BACKEND_OFFSETS.address),
+      getNet16(beVals, o + LB4_BACKEND_OFFSETS.port),
+      protoMatters ? beVals.getUint8(o + LB4_BACKEND_OFFSETS.proto) : 0,
+    );
+    const prev = ourBackendsByKey.get(key);
+    if (prev === undefined || id > prev) ourBackendsByKey.set(key, id);
+  }
+  return {
+    table,
+    takenOver,
+    foreignFrontends,
+    ourServiceIds,
+    foreignServiceIds,
+    ourBackendIds,
+    foreignBackendIds,
+    ourBackendsByKey,
+    ourServiceEntry,
+  };
+}

@@ -1,0 +1,420 @@
+// The pure heart of the dataplane: from the desired frontends and a snapshot of the maps to an ordered list of
+// map operations that makes the maps match without a moment in which a packet can reach a dangling entry.
+//
+// Order (make before break):
+//   ids → backends → affinity-match, source ranges → slots → maglev tables → revNAT → masters
+//   then stale masters → stale slots → stale maglev, revNAT → stale source ranges, affinity-match
+//   → stale backends → stale ids.
+// A master's count only grows after its new slots exist and only shrinks before its old slots go; a backend
+// is written before anything points at it and deleted after nothing does. If applying stops part way, every
+// prefix of this list leaves the maps consistent, and the next plan simply continues.
+import { bytesKey, bytesEqual, packEntries, packKeys, type PackedEntries } from '../bpf/packed.ts';
+import { backendIdCodec } from '../lb4/backend.ts';
+import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
+import { encode } from '../lb4/codec.ts';
+import type { Lb4Profile } from '../lb4/profile.ts';
+import type { Frontend, RejectedFrontend } from './frontend.ts';
+import { frontendKeyString } from './id-table.ts';
+import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
+import { buildImage, type AssignedFrontend, type DesiredImage, type MaglevMemo } from './image.ts';
+import { classify, type MapsSnapshot, type Ownership } from './ownership.ts';
+
+export type MapName = 'idTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
+
+export type Step =
+  | 'ids'
+  | 'backends'
+  | 'affinity-match'
+  | 'source-ranges'
+  | 'slots'
+  | 'maglev'
+  | 'rev-nat'
+  | 'masters'
+  | 'stale-masters'
+  | 'stale-slots'
+  | 'stale-maglev'
+  | 'stale-rev-nat'
+  | 'stale-source-ranges'
+  | 'stale-affinity-match'
+  | 'stale-backends'
+  | 'stale-ids';
+
+export interface UpsertOp {
+  readonly kind: 'upsert';
+  readonly step: Step;
+  readonly map: MapName;
+  readonly entries: PackedEntries;
+  /** Entries that were missing / present with other bytes. */
+  readonly absent: number;
+  readonly changed: number;
+}
+
+export interface DeleteOp {
+  readonly kind: 'delete';
+  readonly step: Step;
+  readonly map: MapName;
+  readonly keys: PackedEntries;
+}
+
+export interface MaglevTableWrite {
+  readonly serviceId: number;
+  readonly bytes: Uint8Array;
+  readonly digest: string;
+}
+
+export interface MaglevSetOp {
+  readonly kind: 'maglev-set';
+  readonly step: 'maglev';
+  readonly tables: readonly MaglevTableWrite[];
+  readonly absent: number;
+  readonly changed: number;
+}
+
+export interface MaglevDeleteOp {
+  readonly kind: 'maglev-delete';
+  readonly step: 'stale-maglev';
+  readonly serviceIds: readonly number[];
+}
+
+export type MapOp = UpsertOp | DeleteOp | MaglevSetOp | MaglevDeleteOp;
+
+export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted';
+
+export interface FrontendStatus {
+  readonly name: string;
+  readonly origin: string | undefined;
+  readonly state: FrontendState;
+  /** Why it is not programmed, or 'ok'. */
+  readonly reason: string;
+  readonly serviceId?: number;
+  /** What was left out of a programmed frontend and why (e.g. affinity without the match map). */
+  readonly notes: readonly string[];
+}
+
+export interface PlanSummary {
+  readonly upserts: number;
+  readonly deletes: number;
+  /** Of the upserts: entries that were missing, and entries that held other bytes. */
+  readonly absent: number;
+  readonly changed: number;
+}
+
+export interface Plan {
+  readonly ops: readonly MapOp[];
+  readonly statuses: readonly FrontendStatus[];
+  readonly summary: PlanSummary;
+  /** The ownership the plan was made from (the CLI and stats read it). */
+  readonly ownership: Ownership;
+}
+
+export interface PlannerOptions {
+  readonly profile: Lb4Profile;
+  /** Set when Cilium's maglev outer map exists: tables are then written for every service. */
+  readonly maglev?: { readonly tableSize: number; readonly seed: number } | undefined;
+  readonly sourceRangeMap: boolean;
+  readonly affinityMatchMap: boolean;
+}
+
+interface Diff {
+  readonly upserts: Array<[string, Uint8Array]>;
+  readonly deletes: string[];
+  absent: number;
+  changed: number;
+}
+
+/**
+ * Plans map operations. Holds only memory that makes re-planning cheap or stable: backend IDs it has handed
+ * out (so an ID chosen but not yet written is not given away twice), the last desired image and a memo of
+ * maglev tables. It does no I/O.
+ */
+export class MapPlanner {
+  readonly options: PlannerOptions;
+  readonly #reserved = new Map<string, number>();
+  readonly #maglevMemo: MaglevMemo = new Map();
+  #cache: { frontends: readonly Frontend[]; signature: number[]; image: DesiredImage } | undefined;
+
+  constructor(options: PlannerOptions) {
+    this.options = options;
+  }
+
+  plan(frontends: readonly Frontend[], rejected: readonly RejectedFrontend[], snapshot: MapsSnapshot): Plan {
+    const { profile } = this.options;
+    const own = classify(snapshot, profile, new Set(this.#reserved.values()));
+    for (const [key, id] of this.#reserved) if (own.foreignBackendIds.has(id)) this.#reserved.delete(key);
+
+    const statuses: FrontendStatus[] = rejected.map((r) => ({
+      name: `${r.frontend.vip}:${r.frontend.port}/${r.frontend.protocol}`,
+      origin: r.frontend.origin,
+      state: 'rejected',
+      reason: r.reason,
+      notes: [],
+    }));
+    const assigned = this.#assign(frontends, own, statuses);
+    const image = this.#image(frontends, assigned);
+
+    const ops: MapOp[] = [];
+    let absent = 0;
+    let changed = 0;
+    let deletes = 0;
+    const upsert = (step: Step, map: MapName, d: Diff, keySize: number, valueSize: number): void => {
+      if (d.upserts.length === 0) return;
+      ops.push({
+        kind: 'upsert',
+        step,
+        map,
+        entries: packEntries(d.upserts, keySize, valueSize),
+        absent: d.absent,
+        changed: d.changed,
+      });
+      absent += d.absent;
+      changed += d.changed;
+    };
+    const remove = (step: Step, map: MapName, keys: string[], keySize: number): void => {
+      if (keys.length === 0) return;
+      ops.push({ kind: 'delete', step, map, keys: packKeys(keys, keySize) });
+      deletes += keys.length;
+    };
+
+    const ourService = (id: number): boolean => own.ourServiceIds.has(id);
+    const idsDiff = diffMap(snapshot.idTable, image.idTable, () => true);
+    const backendsDiff = diffMap(snapshot.backends, image.backends, (k, o) =>
+      own.ourBackendIds.has(getHost32(k, o)),
+    );
+    const servicesDiff = diffMap(snapshot.services, image.services, (_k, _o, i) => own.ourServiceEntry[i] === 1);
+    const revNatDiff = diffMap(snapshot.revNat, image.revNat, (k, o) => ourService(getNet16(k, o)));
+    const srcDiff = snapshot.sourceRange
+      ? diffMap(snapshot.sourceRange, image.sourceRange, (k, o) => ourService(getNet16(k, o + 4)))
+      : undefined;
+    const affDiff = snapshot.affinityMatch
+      ? diffMap(snapshot.affinityMatch, image.affinityMatch, (k, o) => ourService(getNet16(k, o + 4)))
+      : undefined;
+    const [slotUpserts, masterUpserts] = splitBySlot(servicesDiff);
+    const [slotDeletes, masterDeletes] = partition(servicesDiff.deletes, isMasterKey);
+
+    upsert('ids', 'idTable', idsDiff, snapshot.idTable.keySize, snapshot.idTable.valueSize);
+    upsert('backends', 'backends', backendsDiff, snapshot.backends.keySize, snapshot.backends.valueSize);
+    if (affDiff && snapshot.affinityMatch) {
+      upsert('affinity-match', 'affinityMatch', affDiff, snapshot.affinityMatch.keySize, snapshot.affinityMatch.valueSize);
+    }
+    if (srcDiff && snapshot.sourceRange) {
+      upsert('source-ranges', 'sourceRange', srcDiff, snapshot.sourceRange.keySize, snapshot.sourceRange.valueSize);
+    }
+    upsert('slots', 'services', slotUpserts, snapshot.services.keySize, snapshot.services.valueSize);
+    const maglevOps = this.#maglevOps(snapshot, image, own);
+    if (maglevOps.set) {
+      ops.push(maglevOps.set);
+      absent += maglevOps.set.absent;
+      changed += maglevOps.set.changed;
+    }
+    upsert('rev-nat', 'revNat', revNatDiff, snapshot.revNat.keySize, snapshot.revNat.valueSize);
+    upsert('masters', 'services', masterUpserts, snapshot.services.keySize, snapshot.services.valueSize);
+    remove('stale-masters', 'services', masterDeletes, snapshot.services.keySize);
+    remove('stale-slots', 'services', slotDeletes, snapshot.services.keySize);
+    if (maglevOps.remove) {
+      ops.push(maglevOps.remove);
+      deletes += maglevOps.remove.serviceIds.length;
+    }
+    remove('stale-rev-nat', 'revNat', revNatDiff.deletes, snapshot.revNat.keySize);
+    if (srcDiff && snapshot.sourceRange) {
+      remove('stale-source-ranges', 'sourceRange', srcDiff.deletes, snapshot.sourceRange.keySize);
+    }
+    if (affDiff && snapshot.affinityMatch) {
+      remove('stale-affinity-match', 'affinityMatch', affDiff.deletes, snapshot.affinityMatch.keySize);
+    }
+    remove('stale-backends', 'backends', backendsDiff.deletes, snapshot.backends.keySize);
+    remove('stale-ids', 'idTable', idsDiff.deletes, snapshot.idTable.keySize);
+
+    // Reservations for backends no longer wanted end once their entry is gone from the maps.
+    const wanted = new Set(image.backends.keys());
+    for (const [key, id] of this.#reserved) {
+      if (!own.ourBackendIds.has(id) && !wanted.has(backendIdKey(id))) this.#reserved.delete(key);
+    }
+    return {
+      ops,
+      statuses,
+      summary: { upserts: absent + changed, deletes, absent, changed },
+      ownership: own,
+    };
+  }
+
+  /** Decides service and backend IDs; records a status for every frontend. */
+  #assign(frontends: readonly Frontend[], own: Ownership, statuses: FrontendStatus[]): AssignedFrontend[] {
+    const { profile } = this.options;
+    const serviceIds = new TopDownIds(SERVICE_ID_TOP, [...own.table.values(), ...own.foreignServiceIds]);
+    const backendIds = new TopDownIds(BACKEND_ID_TOP, [
+      ...own.foreignBackendIds,
+      ...own.ourBackendIds,
+      ...this.#reserved.values(),
+    ]);
+    const byFrontendKey = new Map<string, Frontend>();
+    const chosen = new Map<string, number>();
+    const assigned: AssignedFrontend[] = [];
+    for (const f of frontends) {
+      const status = (state: FrontendState, reason: string, serviceId?: number, notes: string[] = []): void => {
+        statuses.push({ name: f.name, origin: f.origin, state, reason, notes, ...(serviceId ? { serviceId } : {}) });
+      };
+      const fk = frontendKeyString({ address: f.address, port: f.port, proto: f.keyProto, scope: 0 });
+      const twin = byFrontendKey.get(fk);
+      if (twin) {
+        status(
+          'conflict',
+          twin.proto === f.proto
+            ? `duplicate of ${twin.name}`
+            : `Cilium ${profile.version} keys services without protocol; ${twin.name} already uses this address and port`,
+        );
+        continue;
+      }
+      byFrontendKey.set(fk, f);
+      if (own.takenOver.has(fk) || own.foreignFrontends.has(fk)) {
+        status('conflict', `another owner (Cilium itself?) has service entries for ${f.name}`);
+        continue;
+      }
+      if (f.sourceRanges.length > 0 && !this.options.sourceRangeMap) {
+        status(
+          'unsupported',
+          'source ranges requested but Cilium has no cilium_lb4_source_range map (source-range checks off); ' +
+            'not exposing the VIP to every client',
+        );
+        continue;
+      }
+      let serviceId = own.table.get(fk);
+      if (serviceId === undefined || !own.ourServiceIds.has(serviceId)) serviceId = serviceIds.take();
+      if (serviceId === undefined) {
+        status('exhausted', 'no free service ID left');
+        continue;
+      }
+      const ids: number[] = [];
+      for (const b of f.backends) {
+        let id = chosen.get(b.entryKey) ?? own.ourBackendsByKey.get(b.entryKey) ?? this.#reserved.get(b.entryKey);
+        if (id === undefined || own.foreignBackendIds.has(id)) id = backendIds.take();
+        if (id === undefined) break;
+        chosen.set(b.entryKey, id);
+        this.#reserved.set(b.entryKey, id);
+        ids.push(id);
+      }
+      if (ids.length < f.backends.length) {
+        status('exhausted', 'no free backend ID left');
+        continue;
+      }
+      const notes: string[] = [];
+      const wantsAffinity = f.affinityTimeout !== undefined;
+      const affinity = wantsAffinity && this.options.affinityMatchMap;
+      if (wantsAffinity && !affinity) {
+        notes.push('session affinity left out: Cilium has no cilium_lb_affinity_match map (affinity disabled)');
+      }
+      assigned.push({ frontend: f, serviceId, backendIds: ids, affinity });
+      status('programmed', 'ok', serviceId, notes);
+    }
+    return assigned;
+  }
+
+  /** The desired image, rebuilt only when the frontends or any ID changed since the last plan. */
+  #image(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage {
+    const signature: number[] = [];
+    for (const a of assigned) {
+      signature.push(a.serviceId, a.affinity ? 1 : 0, ...a.backendIds, -1);
+    }
+    const c = this.#cache;
+    if (c && c.frontends === frontends && sameNumbers(c.signature, signature)) return c.image;
+    const { profile, maglev, affinityMatchMap } = this.options;
+    const image = buildImage(assigned, { profile, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo);
+    this.#cache = { frontends, signature, image };
+    return image;
+  }
+
+  #maglevOps(
+    snapshot: MapsSnapshot,
+    image: DesiredImage,
+    own: Ownership,
+  ): { set?: MaglevSetOp; remove?: MaglevDeleteOp } {
+    const current = snapshot.maglev;
+    if (!current || !this.options.maglev) return {};
+    const tables: MaglevTableWrite[] = [];
+    let absent = 0;
+    let changed = 0;
+    for (const [serviceId, want] of image.maglev) {
+      const cur = current.get(serviceId);
+      if (cur && cur.digest === want.digest) continue;
+      if (cur) changed++;
+      else absent++;
+      tables.push({ serviceId, bytes: want.bytes, digest: want.digest });
+    }
+    const stale = [...current.keys()].filter((id) => own.ourServiceIds.has(id) && !image.maglev.has(id));
+    return {
+      ...(tables.length ? { set: { kind: 'maglev-set', step: 'maglev', tables, absent, changed } as const } : {}),
+      ...(stale.length ? { remove: { kind: 'maglev-delete', step: 'stale-maglev', serviceIds: stale } as const } : {}),
+    };
+  }
+}
+
+function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function backendIdKey(id: number): string {
+  const k = encode(backendIdCodec, id);
+  return bytesKey(k, 0, k.length);
+}
+
+/**
+ * Entries of `desired` that `current` lacks or holds with other bytes, and current entries that are ours
+ * (`ours(keysView, offset, index)`) but not desired. A desired key held by a foreign entry is a planner bug.
+ */
+function diffMap(
+  current: PackedEntries,
+  desired: ReadonlyMap<string, Uint8Array>,
+  ours: (keys: DataView, offset: number, index: number) => boolean,
+): Diff {
+  const diff: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
+  const { keySize, valueSize } = current;
+  const keysView = viewOf(current.keys);
+  const seen = new Set<string>();
+  for (let i = 0; i < current.count; i++) {
+    const k = bytesKey(current.keys, i * keySize, keySize);
+    const want = desired.get(k);
+    const mine = ours(keysView, i * keySize, i);
+    if (want === undefined) {
+      if (mine) diff.deletes.push(k);
+      continue;
+    }
+    if (!mine) throw new Error(`planner bug: desired key ${JSON.stringify(k)} is held by a foreign entry`);
+    seen.add(k);
+    if (!bytesEqual(current.values, i * valueSize, want, 0, valueSize)) {
+      diff.upserts.push([k, want]);
+      diff.changed++;
+    }
+  }
+  for (const [k, v] of desired) {
+    if (seen.has(k)) continue;
+    diff.upserts.push([k, v]);
+    diff.absent++;
+  }
+  return diff;
+}
+
+/** lb4_key bytes 6–7 are the slot; both zero means master. */
+function isMasterKey(k: string): boolean {
+  return k.charCodeAt(6) === 0 && k.charCodeAt(7) === 0;
+}
+
+function partition<T>(items: readonly T[], pred: (t: T) => boolean): [T[], T[]] {
+  const no: T[] = [];
+  const yes: T[] = [];
+  for (const t of items) (pred(t) ? yes : no).push(t);
+  return [no, yes];
+}
+
+function splitBySlot(d: Diff): [Diff, Diff] {
+  const slots: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
+  const masters: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
+  // Recount absent/changed per side from the order diffMap produced: changed entries come first.
+  d.upserts.forEach((e, i) => {
+    const side = isMasterKey(e[0]) ? masters : slots;
+    side.upserts.push(e);
+    if (i < d.changed) side.changed++;
+    else side.absent++;
+  });
+  return [slots, masters];
+}

@@ -1,0 +1,303 @@
+// Opens Cilium's pinned lb4 maps (and kube-lb's ID table beside them) through the addon, after checking that
+// every map has exactly the shape kube-lb's codecs are written for and deciding the Cilium version profile.
+// Anything unexpected is refused before a single byte is written.
+import { join } from 'node:path';
+import type { PackedEntries } from '../../core/bpf/packed.ts';
+import { BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
+import { detectCiliumVersion, type Detection } from '../../core/dataplane/detect.ts';
+import { ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
+import { tableDigest } from '../../core/dataplane/maglev-digest.ts';
+import { classify, type MaglevObserved } from '../../core/dataplane/ownership.ts';
+import { getHost32, getNet16, putHost32, putNet16, viewOf } from '../../core/lb4/bytes.ts';
+import {
+  DEFAULT_MAGLEV_TABLE_SIZE,
+  MAGLEV_INNER_KEY_SIZE,
+  maglevInnerValueSize,
+} from '../../core/lb4/maglev.ts';
+import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapShape } from '../../core/lb4/maps.ts';
+import { profileFor, type Lb4Profile } from '../../core/lb4/profile.ts';
+import { BpfError, BpfMap } from '../../native/bpf.ts';
+import { DataplaneMapError } from './errors.ts';
+import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap } from './maps.ts';
+
+export class NativeByteMap implements ByteMap {
+  readonly name: string;
+  readonly map: BpfMap;
+
+  constructor(name: string, map: BpfMap) {
+    this.name = name;
+    this.map = map;
+  }
+  get keySize(): number {
+    return this.map.info.keySize;
+  }
+  get valueSize(): number {
+    return this.map.info.valueSize;
+  }
+  dump(): PackedEntries {
+    return this.map.dump();
+  }
+  upsert(e: PackedEntries): void {
+    this.map.updateMany(e.keys, e.values, e.count);
+  }
+  remove(keys: PackedEntries): void {
+    this.map.deleteMany(keys.keys, keys.count);
+  }
+}
+
+const INNER_KEY = new Uint8Array(MAGLEV_INNER_KEY_SIZE);
+/** Kernel name of the inner maps kube-lb creates, so bpftool shows whose they are. */
+const INNER_NAME = 'kube_lb_maglev';
+
+export class NativeMaglevMap implements MaglevMap {
+  readonly name: string;
+  readonly tableSize: number;
+  readonly #outer: BpfMap;
+  /** Inner map ID → digest of its table: read once per inner map, or known because we wrote it. */
+  readonly #digests = new Map<number, string>();
+
+  constructor(outer: BpfMap, tableSize: number) {
+    this.name = outer.path;
+    this.#outer = outer;
+    this.tableSize = tableSize;
+  }
+
+  read(): Map<number, MaglevObserved> {
+    const d = this.#outer.dump();
+    const kv = viewOf(d.keys);
+    const vv = viewOf(d.values);
+    const out = new Map<number, MaglevObserved>();
+    for (let i = 0; i < d.count; i++) {
+      const innerId = getHost32(vv, i * d.valueSize);
+      out.set(getNet16(kv, i * d.keySize), { innerId, digest: this.#digestOf(innerId) });
+    }
+    const live = new Set([...out.values()].map((o) => o.innerId));
+    for (const id of this.#digests.keys()) if (!live.has(id)) this.#digests.delete(id);
+    return out;
+  }
+
+  #digestOf(innerId: number): string | undefined {
+    const known = this.#digests.get(innerId);
+    if (known !== undefined) return known;
+    let inner: BpfMap | undefined;
+    try {
+      inner = BpfMap.fromId(innerId, `${this.name} inner map ${innerId}`);
+      const bytes = inner.lookup(INNER_KEY);
+      if (!bytes) return undefined;
+      const digest = tableDigest(bytes);
+      this.#digests.set(innerId, digest);
+      return digest;
+    } catch (err) {
+      // Replaced between the dump and the open: the next read sees the new one.
+      if (err instanceof BpfError && err.errno === 'ENOENT') return undefined;
+      throw err;
+    } finally {
+      inner?.close();
+    }
+  }
+
+  set(serviceId: number, table: Uint8Array, digest: string): void {
+    const inner = BpfMap.create({
+      type: BPF_MAP_TYPE.ARRAY,
+      keySize: MAGLEV_INNER_KEY_SIZE,
+      valueSize: maglevInnerValueSize(this.tableSize),
+      maxEntries: 1,
+      flags: 0,
+      name: INNER_NAME,
+    });
+    try {
+      inner.update(INNER_KEY, table);
+      const key = new Uint8Array(2);
+      putNet16(viewOf(key), 0, serviceId);
+      const value = new Uint8Array(4);
+      putHost32(viewOf(value), 0, inner.fd);
+      // One update swaps the whole table: the datapath sees the old or the new one, never a mix.
+      this.#outer.update(key, value);
+      this.#digests.set(inner.info.id, digest);
+    } finally {
+      inner.close();
+    }
+  }
+
+  remove(serviceIds: readonly number[]): void {
+    const keys = new Uint8Array(serviceIds.length * 2);
+    const view = viewOf(keys);
+    serviceIds.forEach((id, i) => putNet16(view, i * 2, id));
+    this.#outer.deleteMany(keys, serviceIds.length);
+  }
+
+  close(): void {
+    this.#outer.close();
+  }
+}
+
+export interface OpenLb4MapsOptions {
+  /** Directory of Cilium's pinned maps. Default /sys/fs/bpf/tc/globals. */
+  readonly dir?: string;
+  /** "auto" or a Cilium version ("1.16", "v1.18.3"). */
+  readonly ciliumVersion: string;
+  /** --bpf-lb-maglev-table-size; default: read from an existing table, else 16381. */
+  readonly maglevTableSize?: number;
+  /** Open read-only and never create kube-lb's ID table (the CLI). */
+  readonly readOnly?: boolean;
+}
+
+export interface OpenedLb4Maps {
+  readonly maps: Lb4Maps;
+  readonly profile: Lb4Profile;
+  readonly detection: Detection;
+  readonly dir: string;
+}
+
+function openShaped(dir: string, shape: Lb4MapShape | typeof ID_TABLE_SHAPE, readOnly: boolean): BpfMap | undefined {
+  const path = join(dir, shape.name);
+  let map: BpfMap;
+  try {
+    map = BpfMap.open(path, { readOnly });
+  } catch (err) {
+    if (err instanceof BpfError && err.errno === 'ENOENT') return undefined;
+    throw err;
+  }
+  const problem = shapeMismatch({ ...shape, role: 'services', optional: false }, map.info);
+  if (problem) {
+    map.close();
+    throw new DataplaneMapError('DATAPLANE_MAP_SHAPE', path, `${shape.name} is not shaped as expected`, [problem]);
+  }
+  return map;
+}
+
+function openIdTable(dir: string, readOnly: boolean): BpfMap | undefined {
+  const existing = openShaped(dir, ID_TABLE_SHAPE, readOnly);
+  if (existing || readOnly) return existing;
+  const created = BpfMap.create({ ...ID_TABLE_SHAPE, flags: 0 });
+  try {
+    created.pin(join(dir, ID_TABLE_SHAPE.name));
+  } catch (err) {
+    created.close();
+    // Another process pinned it first: use theirs.
+    if (err instanceof BpfError && err.errno === 'EEXIST') return openShaped(dir, ID_TABLE_SHAPE, readOnly);
+    throw err;
+  }
+  return created;
+}
+
+function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefined): number {
+  const d = outer.dump();
+  for (let i = 0; i < d.count; i++) {
+    let inner: BpfMap | undefined;
+    try {
+      inner = BpfMap.fromId(getHost32(viewOf(d.values), i * d.valueSize));
+      const size = inner.info.valueSize / 4;
+      if (wanted !== undefined && wanted !== size) {
+        throw new DataplaneMapError(
+          'DATAPLANE_MAGLEV_TABLE_SIZE',
+          join(dir, LB4_MAPS.maglev.name),
+          `configured maglev table size ${wanted} differs from the tables in the map (${size})`,
+        );
+      }
+      return size;
+    } catch (err) {
+      if (err instanceof BpfError && err.errno === 'ENOENT') continue;
+      throw err;
+    } finally {
+      inner?.close();
+    }
+  }
+  return wanted ?? DEFAULT_MAGLEV_TABLE_SIZE;
+}
+
+/** Opens every map, checks shapes, decides the profile. Closes what it opened if it refuses. */
+export function openLb4Maps(options: OpenLb4MapsOptions): OpenedLb4Maps {
+  const dir = options.dir ?? DEFAULT_MAP_DIR;
+  const readOnly = options.readOnly ?? false;
+  const opened: BpfMap[] = [];
+  const open = (shape: Lb4MapShape): BpfMap | undefined => {
+    const m = openShaped(dir, shape, readOnly);
+    if (m) opened.push(m);
+    else if (!shape.optional) {
+      throw new DataplaneMapError('DATAPLANE_MAP_MISSING', join(dir, shape.name), `${shape.name} does not exist; is Cilium running with kube-proxy replacement on this node?`);
+    }
+    return m;
+  };
+  try {
+    const services = open(LB4_MAPS.services)!;
+    const backends = open(LB4_MAPS.backends)!;
+    const revNat = open(LB4_MAPS.revNat)!;
+    const sourceRange = open(LB4_MAPS.sourceRange);
+    const affinityMatch = open(LB4_MAPS.affinityMatch);
+    const maglevOuter = open(LB4_MAPS.maglev);
+    const idTable = openIdTable(dir, readOnly);
+    if (idTable) opened.push(idTable);
+    const byte = (m: BpfMap): NativeByteMap => new NativeByteMap(m.path, m);
+    const maglev = maglevOuter
+      ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(maglevOuter, dir, options.maglevTableSize))
+      : undefined;
+    const maps: Lb4Maps = {
+      services: byte(services),
+      backends: byte(backends),
+      revNat: byte(revNat),
+      idTable: idTable ? byte(idTable) : emptyIdTable(),
+      sourceRange: sourceRange ? byte(sourceRange) : undefined,
+      affinityMatch: affinityMatch ? byte(affinityMatch) : undefined,
+      maglev,
+      close: () => {
+        for (const m of opened) m.close();
+      },
+    };
+    const { profile, detection } = chooseProfile(maps, options.ciliumVersion, join(dir, LB4_MAPS.services.name));
+    return { maps, profile, detection, dir };
+  } catch (err) {
+    for (const m of opened) m.close();
+    throw err;
+  }
+}
+
+/** The ID table of a read-only open where kube-lb never ran: empty. */
+function emptyIdTable(): ByteMap {
+  const empty: PackedEntries = { count: 0, keySize: 8, valueSize: 4, keys: new Uint8Array(0), values: new Uint8Array(0) };
+  return {
+    name: ID_TABLE_SHAPE.name,
+    keySize: 8,
+    valueSize: 4,
+    dump: () => empty,
+    upsert: () => {
+      throw new Error('read-only');
+    },
+    remove: () => {
+      throw new Error('read-only');
+    },
+  };
+}
+
+function chooseProfile(maps: Lb4Maps, configured: string, path: string): { profile: Lb4Profile; detection: Detection } {
+  const snapshot = readSnapshot({ ...maps, maglev: undefined });
+  // Evidence comes from Cilium's entries only; profile-independent parts of the ownership suffice here.
+  const own = classify(snapshot, profileFor('1.18'));
+  const detection = detectCiliumVersion({
+    services: snapshot.services,
+    backends: snapshot.backends,
+    ourServiceEntry: own.ourServiceEntry,
+    ourBackendIds: own.ourBackendIds,
+  });
+  if (configured === 'auto') {
+    if (!detection.profile) {
+      throw new DataplaneMapError(
+        'DATAPLANE_VERSION_UNKNOWN',
+        path,
+        `cannot tell the Cilium version from the maps (candidates: ${detection.candidates.join(', ') || 'none'}); set it explicitly`,
+        detection.reasons,
+      );
+    }
+    return { profile: detection.profile, detection };
+  }
+  const profile = profileFor(configured);
+  if (!detection.candidates.includes(profile.version)) {
+    throw new DataplaneMapError(
+      'DATAPLANE_VERSION_MISMATCH',
+      path,
+      `configured Cilium ${profile.version} contradicts what the agent wrote (fits ${detection.candidates.join(', ') || 'nothing'})`,
+      detection.reasons,
+    );
+  }
+  return { profile, detection };
+}

@@ -1,0 +1,266 @@
+// Keeps Cilium's lb4 maps equal to the desired frontends: one pass reads every map, plans with the pure
+// planner and applies the plan in its make-before-break order. Passes run when the desired state changes and
+// every `periodMs` (default 500 ms, so anything Cilium prunes is back within a second). Changes found while
+// the desired state is unchanged since the last successful pass are drift, and counted as repairs.
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { normalizeFrontends, type DesiredFrontend, type Frontend, type RejectedFrontend } from '../../core/dataplane/frontend.ts';
+import { MapPlanner, type FrontendState, type FrontendStatus, type MapName, type Plan } from '../../core/dataplane/planner.ts';
+import type { Lb4Profile } from '../../core/lb4/profile.ts';
+import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed } from '../../core/maglev/table.ts';
+import type { Logger } from '../../shared/logger.ts';
+import { readSnapshot, type ByteMap, type Lb4Maps } from './maps.ts';
+
+export const DEFAULT_RECONCILE_PERIOD_MS = 500;
+
+export interface ReconcilerOptions {
+  readonly maps: Lb4Maps;
+  readonly profile: Lb4Profile;
+  readonly logger: Logger;
+  readonly periodMs?: number;
+  /** Base64 maglev seed; every LB node must use the same one. Default: Cilium's default seed. */
+  readonly maglevSeed?: string;
+  readonly registry?: Registry;
+}
+
+export interface PassResult {
+  /** Entries written because they were missing / held other bytes, and our entries deleted. */
+  readonly absent: number;
+  readonly changed: number;
+  readonly deleted: number;
+  /** True when the desired state had not changed since the last successful pass: the work was drift repair. */
+  readonly repair: boolean;
+  readonly durationMs: number;
+  readonly error: Error | undefined;
+}
+
+export interface DataplaneStats {
+  readonly passes: number;
+  readonly failedPasses: number;
+  /** Entries rewritten or deleted to undo drift. */
+  readonly repairedEntries: number;
+  readonly repairPasses: number;
+  readonly lastPass: PassResult | undefined;
+  readonly frontends: Readonly<Record<FrontendState, number>>;
+}
+
+type Listener = (result: PassResult) => void;
+
+interface Metrics {
+  passes: Counter<'result'>;
+  repairs: Counter;
+  frontends: Gauge<'state'>;
+}
+
+function createMetrics(registry: Registry): Metrics {
+  return {
+    passes: new Counter({
+      name: 'kube_lb_dataplane_passes_total',
+      help: 'Map reconcile passes, by result (ok, error).',
+      labelNames: ['result'],
+      registers: [registry],
+    }),
+    repairs: new Counter({
+      name: 'kube_lb_dataplane_repaired_entries_total',
+      help: 'Map entries rewritten or deleted because something else changed them.',
+      registers: [registry],
+    }),
+    frontends: new Gauge({
+      name: 'kube_lb_dataplane_frontends',
+      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted).',
+      labelNames: ['state'],
+      registers: [registry],
+    }),
+  };
+}
+
+const EMPTY_COUNTS: Record<FrontendState, number> = {
+  programmed: 0,
+  conflict: 0,
+  rejected: 0,
+  unsupported: 0,
+  exhausted: 0,
+};
+
+export class DataplaneReconciler {
+  readonly profile: Lb4Profile;
+  readonly periodMs: number;
+  readonly #maps: Lb4Maps;
+  readonly #log: Logger;
+  readonly #planner: MapPlanner;
+  readonly #metrics: Metrics | undefined;
+  readonly #listeners = new Set<Listener>();
+  #frontends: readonly Frontend[] = [];
+  #rejected: readonly RejectedFrontend[] = [];
+  #generation = 0;
+  #appliedGeneration = -1;
+  #statuses: readonly FrontendStatus[] = [];
+  #lastPlan: Plan | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  #running = false;
+  #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0 };
+  #lastPass: PassResult | undefined;
+
+  constructor(options: ReconcilerOptions) {
+    this.profile = options.profile;
+    this.periodMs = options.periodMs ?? DEFAULT_RECONCILE_PERIOD_MS;
+    this.#maps = options.maps;
+    this.#log = options.logger;
+    const maglev = options.maps.maglev;
+    this.#planner = new MapPlanner({
+      profile: options.profile,
+      maglev: maglev
+        ? { tableSize: maglev.tableSize, seed: maglevMurmurSeed(options.maglevSeed ?? DEFAULT_MAGLEV_HASH_SEED) }
+        : undefined,
+      sourceRangeMap: options.maps.sourceRange !== undefined,
+      affinityMatchMap: options.maps.affinityMatch !== undefined,
+    });
+    this.#metrics = options.registry ? createMetrics(options.registry) : undefined;
+  }
+
+  /** Replaces the desired frontends; a running reconciler applies them right away. */
+  setDesired(desired: readonly DesiredFrontend[]): void {
+    const { frontends, rejected } = normalizeFrontends(desired, this.profile);
+    this.#frontends = frontends;
+    this.#rejected = rejected;
+    this.#generation++;
+    for (const r of rejected) this.#log.warn({ frontend: r.frontend, reason: r.reason }, 'desired frontend rejected');
+    if (this.#running) this.#schedule(0);
+  }
+
+  /** Runs passes now and every period until stop(). */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#schedule(0);
+  }
+
+  stop(): void {
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    if (this.#immediate) clearImmediate(this.#immediate);
+    this.#timer = undefined;
+    this.#immediate = undefined;
+  }
+
+  /** Called after every pass (tests and benchmarks wait on it). Returns an unsubscribe function. */
+  onPass(listener: Listener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** One read-plan-apply pass. Synchronous: every map call is a syscall that does not block. */
+  reconcileOnce(): PassResult {
+    const started = performance.now();
+    const generation = this.#generation;
+    const repair = generation === this.#appliedGeneration;
+    let error: Error | undefined;
+    let plan: Plan | undefined;
+    let applied = { absent: 0, changed: 0, deleted: 0 };
+    try {
+      plan = this.#planner.plan(this.#frontends, this.#rejected, readSnapshot(this.#maps));
+      this.#lastPlan = plan;
+      this.#statuses = plan.statuses;
+      applied = this.#apply(plan);
+      this.#appliedGeneration = generation;
+    } catch (err) {
+      error = err instanceof Error ? err : new Error(String(err));
+    }
+    const result: PassResult = { ...applied, repair, durationMs: performance.now() - started, error };
+    this.#record(result, plan);
+    return result;
+  }
+
+  stats(): DataplaneStats {
+    const frontends = { ...EMPTY_COUNTS };
+    for (const s of this.#statuses) frontends[s.state]++;
+    return { ...this.#stats, lastPass: this.#lastPass, frontends };
+  }
+
+  /** One status per desired frontend, from the last pass. */
+  statuses(): readonly FrontendStatus[] {
+    return this.#statuses;
+  }
+
+  /** The last plan (ownership, ops), for the CLI and tests. */
+  lastPlan(): Plan | undefined {
+    return this.#lastPlan;
+  }
+
+  #apply(plan: Plan): { absent: number; changed: number; deleted: number } {
+    const done = { absent: 0, changed: 0, deleted: 0 };
+    for (const op of plan.ops) {
+      switch (op.kind) {
+        case 'upsert':
+          this.#map(op.map).upsert(op.entries);
+          done.absent += op.absent;
+          done.changed += op.changed;
+          break;
+        case 'delete':
+          this.#map(op.map).remove(op.keys);
+          done.deleted += op.keys.count;
+          break;
+        case 'maglev-set':
+          for (const t of op.tables) this.#maps.maglev?.set(t.serviceId, t.bytes, t.digest);
+          done.absent += op.absent;
+          done.changed += op.changed;
+          break;
+        case 'maglev-delete':
+          this.#maps.maglev?.remove(op.serviceIds);
+          done.deleted += op.serviceIds.length;
+          break;
+      }
+    }
+    return done;
+  }
+
+  #map(name: MapName): ByteMap {
+    const m = this.#maps[name];
+    if (!m) throw new Error(`planner produced an operation for absent map ${name}`);
+    return m;
+  }
+
+  #record(result: PassResult, plan: Plan | undefined): void {
+    this.#stats.passes++;
+    this.#lastPass = result;
+    const touched = result.absent + result.changed + result.deleted;
+    if (result.error) {
+      this.#stats.failedPasses++;
+      this.#log.error({ err: result.error, ...result, error: undefined }, 'dataplane pass failed; retrying next period');
+    } else if (result.repair && touched > 0) {
+      this.#stats.repairedEntries += touched;
+      this.#stats.repairPasses++;
+      this.#metrics?.repairs.inc(touched);
+      this.#log.warn(
+        { absent: result.absent, changed: result.changed, deleted: result.deleted, steps: plan?.ops.map((o) => o.step) },
+        'repaired map entries changed by someone else',
+      );
+    } else if (touched > 0) {
+      this.#log.info({ absent: result.absent, changed: result.changed, deleted: result.deleted }, 'maps programmed');
+    }
+    if (this.#metrics) {
+      this.#metrics.passes.inc({ result: result.error ? 'error' : 'ok' });
+      const counts = this.stats().frontends;
+      for (const [state, n] of Object.entries(counts)) this.#metrics.frontends.set({ state }, n);
+    }
+    for (const l of this.#listeners) l(result);
+  }
+
+  #schedule(delayMs: number): void {
+    if (!this.#running) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const run = (): void => {
+      this.#immediate = undefined;
+      this.#timer = undefined;
+      if (!this.#running) return;
+      this.reconcileOnce();
+      this.#schedule(this.periodMs);
+    };
+    if (delayMs === 0) {
+      if (!this.#immediate) this.#immediate = setImmediate(run);
+    } else {
+      this.#timer = setTimeout(run, delayMs);
+    }
+  }
+}
