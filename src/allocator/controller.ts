@@ -1,0 +1,359 @@
+// The allocator's controller: informers on pools, tenants and claims (kept warm on every replica so a takeover
+// is fast), and, on the leader only, one Allocator rebuilt from every claim's status.vip before anything new
+// is decided, a work queue, and status writes when the allocator's part of a status changed.
+//
+// Queue keys: "claim:NS/NAME" (decide and write), "model" (re-validate pools and tenants, then re-decide every
+// claim), "pool:NAME" and "tenant:NAME" (status, debounced). Claims that could not get what they asked for
+// are remembered as pending and re-queued, oldest first, whenever capacity may have appeared: a VIP freed, a
+// pool or tenant changed.
+import type * as k8s from '@kubernetes/client-node';
+import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
+import { API_VERSION } from '../api/v1alpha1.ts';
+import { Allocator, SERVED_WHILE_FALSE, type Decision } from '../core/allocation/allocator.ts';
+import {
+  claimStatus, currentClaimFingerprint, poolStatus, tenantStatus, type OwnedStatus,
+} from '../core/allocation/status.ts';
+import { byAge, toClaimRequest, validate } from '../core/allocation/validate.ts';
+import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/client.ts';
+import { resourceClient, type Kind } from '../kube/custom-objects.ts';
+import type { EventRecorder } from '../kube/events.ts';
+import { createInformer, type TypedInformer } from '../kube/informer.ts';
+import { WorkQueue, done, retry, type HandlerResult } from '../kube/workqueue.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { AllocatorMetrics } from './metrics.ts';
+import type { StatusWriter } from './status-writer.ts';
+
+export interface AllocatorControllerOptions {
+  kubeConfig: k8s.KubeConfig;
+  writer: StatusWriter;
+  events: EventRecorder;
+  metrics: AllocatorMetrics;
+  logger: Logger;
+  workers: number;
+  resyncMs: number;
+  /** Pool and tenant status are written at most this often per object. */
+  statusDebounceMs: number;
+  now?: () => Date;
+}
+
+interface Leading {
+  readonly allocator: Allocator;
+  readonly queue: WorkQueue;
+  readonly pending: Set<string>;
+  /** Per claim: what we last applied, and the resourceVersion the cache showed then (to spot a stale cache). */
+  readonly written: Map<string, { fingerprint: string; baseRV: string | undefined }>;
+  readonly statusWritten: Map<string, string>;
+}
+
+/** What makes a pool or tenant matter to allocation: status-only updates (ours, the agent's) do not. */
+const specDigest = (o: VIPPool | ConsumerCluster): string =>
+  JSON.stringify([o.metadata.uid, o.metadata.generation, o.metadata.labels ?? {}, o.metadata.creationTimestamp]);
+
+export class AllocatorController {
+  private readonly opts: AllocatorControllerOptions;
+  readonly pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
+  readonly tenants: TypedInformer<ConsumerCluster & k8s.KubernetesObject>;
+  readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
+  private leading: Leading | undefined;
+  private readonly digests = new Map<string, string>();
+  private readonly now: () => Date;
+
+  constructor(opts: AllocatorControllerOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? (() => new Date());
+    const { kubeConfig, logger, resyncMs } = opts;
+    const informer = <T extends { metadata: object }>(kind: Kind) => {
+      const client = resourceClient<T & k8s.KubernetesObject & { metadata: { name?: string } }>(kubeConfig, kind);
+      return createInformer<T & k8s.KubernetesObject>({
+        kubeConfig,
+        path: client.path(),
+        list: () => client.list() as Promise<k8s.KubernetesListObject<T & k8s.KubernetesObject>>,
+        resyncMs,
+        logger: logger.child({ informer: kind }),
+      });
+    };
+    this.pools = informer<VIPPool>('VIPPool');
+    this.tenants = informer<ConsumerCluster>('ConsumerCluster');
+    this.claims = informer<VIPClaim>('VIPClaim');
+
+    const onConfig = (kind: string) => ({
+      onUpsert: (o: VIPPool | ConsumerCluster) => {
+        const key = `${kind}:${o.metadata.name}`;
+        const digest = specDigest(o);
+        if (this.digests.get(key) !== digest) {
+          this.digests.set(key, digest);
+          this.leading?.queue.add('model');
+        }
+        this.leading?.queue.addAfter(key, 0);
+      },
+      onDelete: (o: VIPPool | ConsumerCluster) => {
+        this.digests.delete(`${kind}:${o.metadata.name}`);
+        this.leading?.queue.add('model');
+      },
+    });
+    this.pools.on(onConfig('pool'));
+    this.tenants.on(onConfig('tenant'));
+    this.claims.on({
+      onUpsert: (c) => this.leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
+      onDelete: (c) => this.leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
+    });
+  }
+
+  /** Starts the informers (every replica) and resolves when their first lists are in the caches. */
+  async startInformers(): Promise<void> {
+    await Promise.all([this.pools.start(), this.tenants.start(), this.claims.start()]);
+    await Promise.all([this.pools.synced, this.tenants.synced, this.claims.synced]);
+  }
+
+  get synced(): Promise<void> {
+    return Promise.all([this.pools.synced, this.tenants.synced, this.claims.synced]).then(() => undefined);
+  }
+
+  get isLeading(): boolean {
+    return this.leading !== undefined;
+  }
+
+  /** The allocator of the current term, for tests and the benchmark. */
+  get allocator(): Allocator | undefined {
+    return this.leading?.allocator;
+  }
+
+  /** Runs the leader's loop until `signal` aborts: rebuild from claims' status, then follow events. */
+  async lead(signal: AbortSignal): Promise<void> {
+    await this.synced;
+    if (signal.aborted) return;
+    const { logger } = this.opts;
+    const allocator = new Allocator();
+    allocator.setModel(this.snapshotModel());
+    const pending = new Set<string>();
+    const queue = new WorkQueue((key) => this.handle(key), {
+      concurrency: this.opts.workers,
+      onError: (key, err) => logger.warn({ err, key }, 'reconcile failed'),
+    });
+    const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map() };
+
+    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out.
+    const claims = [...this.claims.list()].sort((a, b) => byAge(claimAge(a), claimAge(b)));
+    let adopted = 0;
+    for (const c of claims) {
+      const r = allocator.adopt(toClaimRequest(c));
+      if (r.kind === 'adopted') adopted++;
+      if (r.kind === 'conflict') this.conflict(c, r.vip, r.holder);
+    }
+    logger.info({ claims: claims.length, adopted, vips: allocator.size }, 'rebuilt allocations from claim status');
+    this.leading = leading;
+    this.opts.metrics.leading(true);
+    for (const c of claims) queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
+    for (const p of this.pools.list()) queue.addAfter(`pool:${p.metadata.name}`, 0);
+    for (const t of this.tenants.list()) queue.addAfter(`tenant:${t.metadata.name}`, 0);
+
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    queue.stop();
+    if (this.leading === leading) this.leading = undefined;
+    this.opts.metrics.leading(false);
+  }
+
+  async stop(): Promise<void> {
+    this.leading?.queue.stop();
+    this.leading = undefined;
+    await Promise.all([this.pools.stop(), this.tenants.stop(), this.claims.stop()]);
+  }
+
+  /** Resolves when the leader's queue has nothing to do (tests, benchmark). */
+  async idle(): Promise<void> {
+    await this.leading?.queue.idle();
+  }
+
+  private snapshotModel() {
+    return validate({ pools: this.pools.list(), tenants: this.tenants.list() });
+  }
+
+  private async handle(key: string): Promise<HandlerResult> {
+    const leading = this.leading;
+    if (!leading) return done;
+    const colon = key.indexOf(':');
+    const kind = colon === -1 ? key : key.slice(0, colon);
+    const name = key.slice(colon + 1);
+    switch (kind) {
+      case 'model':
+        return this.remodel(leading);
+      case 'claim':
+        return this.reconcileClaim(leading, name);
+      case 'pool':
+        return this.writePoolStatus(leading, name);
+      case 'tenant':
+        return this.writeTenantStatus(leading, name);
+      default:
+        return done;
+    }
+  }
+
+  private remodel(leading: Leading): HandlerResult {
+    leading.allocator.setModel(this.snapshotModel());
+    // Eligibility, quotas and pool contents may all have changed: decide every claim again (cheap; a write
+    // happens only where the outcome changed), oldest first so freed capacity goes to who waited longest.
+    const claims = [...this.claims.list()].sort((a, b) => byAge(claimAge(a), claimAge(b)));
+    for (const c of claims) leading.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
+    this.scheduleStatus(leading, undefined);
+    return done;
+  }
+
+  private retryPending(leading: Leading): void {
+    const waiting = [...leading.pending]
+      .map((k) => this.claimByKey(k))
+      .filter((c): c is VIPClaim & k8s.KubernetesObject => c !== undefined)
+      .sort((a, b) => byAge(claimAge(a), claimAge(b)));
+    for (const c of waiting) leading.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
+  }
+
+  private claimByKey(key: string): (VIPClaim & k8s.KubernetesObject) | undefined {
+    const slash = key.indexOf('/');
+    return this.claims.get(key.slice(slash + 1), key.slice(0, slash));
+  }
+
+  private async reconcileClaim(leading: Leading, key: string): Promise<HandlerResult> {
+    const { allocator, pending, written } = leading;
+    const claim = this.claimByKey(key);
+    if (!claim) {
+      pending.delete(key);
+      written.delete(key);
+      const freed = allocator.release(key);
+      if (freed) {
+        this.opts.logger.debug({ claim: key, vip: freed }, 'released');
+        this.retryPending(leading);
+      }
+      this.scheduleStatus(leading, key.slice(0, key.indexOf('/')));
+      this.reportState(leading);
+      return done;
+    }
+    const request = toClaimRequest(claim);
+    const adopted = allocator.adopt(request);
+    if (adopted.kind === 'conflict') this.conflict(claim, adopted.vip, adopted.holder);
+    const before = allocator.holding(key)?.vip;
+    const decision = allocator.assign(request);
+    const after = allocator.holding(key)?.vip;
+    if (isPending(decision)) pending.add(key);
+    else pending.delete(key);
+    if (before !== undefined && before !== after && allocator.holdersOf(before).length === 0) this.retryPending(leading);
+    this.reportState(leading);
+
+    const desired = claimStatus(claim, decision, this.now());
+    const last = written.get(key);
+    if (desired.fingerprint === currentClaimFingerprint(claim)) return done;
+    // The cache still shows the version our last write was based on: it has not caught up with that write.
+    if (last && last.fingerprint === desired.fingerprint && last.baseRV === claim.metadata.resourceVersion) return done;
+    try {
+      await this.opts.writer.apply('VIPClaim', claim.metadata.name!, claim.metadata.namespace, desired.status);
+    } catch (err) {
+      return this.writeFailed('VIPClaim', key, err);
+    }
+    written.set(key, { fingerprint: desired.fingerprint, baseRV: claim.metadata.resourceVersion });
+    this.opts.metrics.statusWrite('VIPClaim', 'ok');
+    this.opts.metrics.decided(decision.kind, decision.reason);
+    this.announce(claim, decision);
+    this.scheduleStatus(leading, claim.metadata.namespace);
+    return done;
+  }
+
+  private announce(claim: VIPClaim, decision: Decision): void {
+    const target = {
+      apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid,
+    };
+    const log = this.opts.logger.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, reason: decision.reason });
+    if (decision.kind === 'allocated') {
+      log.info({ vip: decision.vip, pool: decision.pool, change: decision.change }, 'allocated');
+      void this.opts.events.record(target, 'Normal', decision.change === 'moved' ? 'VIPMoved' : 'Allocated', decision.message);
+    } else {
+      log.info({ kind: decision.kind, vip: decision.kind === 'held' ? decision.vip : undefined }, decision.message);
+      void this.opts.events.record(target, 'Warning', decision.reason, decision.message);
+    }
+  }
+
+  private conflict(claim: VIPClaim, vip: string, holder: string): void {
+    const message = `status.vip ${vip} is also recorded by the older VIPClaim ${holder}; this claim gets a new VIP`;
+    this.opts.logger.warn({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, vip, holder }, message);
+    void this.opts.events.record(
+      { apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid },
+      'Warning', 'VIPConflict', message,
+    );
+  }
+
+  private writeFailed(kind: Kind, key: string, err: unknown): HandlerResult {
+    if (isNotFound(err)) {
+      this.opts.metrics.statusWrite(kind, 'gone');
+      return done;
+    }
+    this.opts.metrics.statusWrite(kind, 'failed');
+    if (isTransientApiError(err)) return retry(apiMessage(err));
+    this.opts.logger.error({ err, key, status: apiStatus(err) }, `${kind} status refused by the apiserver`);
+    return done;
+  }
+
+  /** Pool and tenant status change with allocations: write them soon, at most once per debounce window. */
+  private scheduleStatus(leading: Leading, namespace: string | undefined): void {
+    const ms = this.opts.statusDebounceMs;
+    for (const p of this.pools.list()) leading.queue.addAfter(`pool:${p.metadata.name}`, ms);
+    for (const t of this.tenants.list()) {
+      if (namespace === undefined || t.spec.tenantNamespace === namespace) leading.queue.addAfter(`tenant:${t.metadata.name}`, ms);
+    }
+  }
+
+  private async writePoolStatus(leading: Leading, name: string): Promise<HandlerResult> {
+    const pool = this.pools.get(name);
+    const model = leading.allocator.getModel().pools.get(name);
+    if (!pool || !model) return done;
+    const desired = poolStatus(model, leading.allocator.poolUsage(model), pool.status?.conditions, this.now());
+    const s = pool.status;
+    const unchanged = s?.capacity === desired.status.capacity && s?.allocated === desired.status.allocated &&
+      s?.observedGeneration === desired.status.observedGeneration && conditionsMatch(s?.conditions, desired.status.conditions);
+    return this.writeOwned(leading, 'VIPPool', name, undefined, desired, unchanged);
+  }
+
+  private async writeTenantStatus(leading: Leading, name: string): Promise<HandlerResult> {
+    const tenant = this.tenants.get(name);
+    const model = leading.allocator.getModel().tenants.get(name);
+    if (!tenant || !model) return done;
+    const ns = tenant.spec.tenantNamespace;
+    const claims = model.usable ? this.claims.list(ns).length : 0;
+    const desired = tenantStatus(model, claims, model.usable ? leading.allocator.tenantUsage(ns) : 0, tenant.status?.conditions, this.now());
+    const unchanged = tenant.status?.claims === desired.status.claims && tenant.status?.vips === desired.status.vips &&
+      conditionsMatch(tenant.status?.conditions, desired.status.conditions);
+    return this.writeOwned(leading, 'ConsumerCluster', name, undefined, desired, unchanged);
+  }
+
+  private async writeOwned(
+    leading: Leading, kind: Kind, name: string, namespace: string | undefined, desired: OwnedStatus<object>, unchanged: boolean,
+  ): Promise<HandlerResult> {
+    const key = `${kind}/${name}`;
+    if (unchanged || leading.statusWritten.get(key) === desired.fingerprint) return done;
+    try {
+      await this.opts.writer.apply(kind, name, namespace, desired.status);
+    } catch (err) {
+      return this.writeFailed(kind, key, err);
+    }
+    leading.statusWritten.set(key, desired.fingerprint);
+    this.opts.metrics.statusWrite(kind, 'ok');
+    return done;
+  }
+
+  private reportState(leading: Leading): void {
+    this.opts.metrics.state(leading.allocator.size, leading.pending.size);
+  }
+}
+
+function claimAge(c: VIPClaim): { created: string; name: string } {
+  return { created: c.metadata.creationTimestamp ?? '', name: `${c.metadata.namespace}/${c.metadata.name}` };
+}
+
+/** Claims that wait for something that may change without them changing: capacity, quota, a freed IP. */
+function isPending(d: Decision): boolean {
+  if (d.kind === 'refused') return true;
+  return d.kind === 'held' && SERVED_WHILE_FALSE.has(d.reason) && d.reason !== 'OutsidePool';
+}
+
+function conditionsMatch(
+  have: readonly { type: string; status: string; reason: string; message: string }[] | undefined,
+  want: readonly { type: string; status: string; reason: string; message: string }[],
+): boolean {
+  return want.every((w) => have?.some((h) => h.type === w.type && h.status === w.status && h.reason === w.reason && h.message === w.message));
+}

@@ -1,0 +1,37 @@
+// The allocator's flags (and environment variables), declared once; `node src/allocator/main.ts --help` lists them.
+import type { OptionSpec } from '../shared/config.ts';
+import { LOG_LEVELS } from '../shared/logger.ts';
+
+const hostPort = (v: string): string | undefined => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0');
+
+export const ALLOCATOR_OPTIONS = {
+  kubeconfig: { kind: 'string', help: 'Kubeconfig of the LB cluster (unset: in-cluster service account)' },
+  namespace: {
+    kind: 'string',
+    env: 'POD_NAMESPACE',
+    default: 'kube-lb-system',
+    help: 'Namespace of the leader Lease, the webhook certificate Secret and the webhook Service',
+  },
+  workers: { kind: 'int', default: 16, min: 1, max: 256, help: 'Claims whose status is written in parallel' },
+  resync: { kind: 'duration', default: 600_000, min: 0, help: 'Re-decide every claim this often (0: never)' },
+  'status-debounce': { kind: 'duration', default: 1000, min: 0, max: 60_000, help: 'Pool and tenant status are written at most this often' },
+  'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
+  'leader-elect': { kind: 'bool', default: true, help: 'Run as one of several replicas, only the Lease holder writing' },
+  'leader-election-id': { kind: 'string', default: 'kube-lb-allocator', help: 'Name of the leader Lease' },
+  'lease-duration': { kind: 'duration', default: 15_000, min: 1000, help: 'Leader Lease duration' },
+  'renew-deadline': { kind: 'duration', default: 10_000, min: 500, help: 'A leader that cannot renew within this steps down' },
+  'retry-period': { kind: 'duration', default: 2_000, min: 100, help: 'Leader election retry period' },
+  identity: { kind: 'string', env: 'POD_NAME', help: 'Leader election identity (default: hostname and pid)' },
+  webhook: { kind: 'bool', default: true, help: 'Serve the validating admission webhook and register it with the apiserver' },
+  'webhook-bind-address': { kind: 'string', default: '0.0.0.0:9443', check: hostPort, help: 'HOST:PORT the webhook listens on (HTTPS)' },
+  'webhook-url': {
+    kind: 'string',
+    help: 'Register the webhook with this URL (e.g. https://127.0.0.1:9443/validate) instead of the Service; its host must be in the certificate',
+  },
+  'webhook-service': { kind: 'string', default: 'kube-lb-allocator', help: 'Service (in --namespace) in front of the webhook' },
+  'webhook-configuration': { kind: 'string', default: 'kube-lb-allocator', help: 'Name of the ValidatingWebhookConfiguration the allocator keeps' },
+  'webhook-secret': { kind: 'string', default: 'kube-lb-allocator-webhook-tls', help: 'Secret (in --namespace) that holds the webhook CA and serving certificate' },
+  'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9090', check: hostPort, help: 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)' },
+  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
+  help: { kind: 'bool', default: false, help: 'Print this help' },
+} satisfies Record<string, OptionSpec>;

@@ -1,0 +1,153 @@
+// Certificate bootstrap for the webhook, so the operator never makes one by hand: a private CA and a serving
+// certificate (ECDSA P-256) are generated with @peculiar/x509 on WebCrypto and kept in a Secret, so every
+// replica serves the same certificate and the apiserver trusts it through the caBundle the allocator writes
+// into its ValidatingWebhookConfiguration. A certificate that does not name the hosts in use, or that
+// expires within 30 days, is replaced at start and by the daily check.
+import 'reflect-metadata';
+import { X509Certificate, webcrypto } from 'node:crypto';
+import { isIP } from 'node:net';
+import * as x509 from '@peculiar/x509';
+import * as k8s from '@kubernetes/client-node';
+import { isConflict, isNotFound } from '../../kube/client.ts';
+import type { Logger } from '../../shared/logger.ts';
+
+x509.cryptoProvider.set(globalThis.crypto);
+
+export interface WebhookCertificates {
+  caPEM: string;
+  certPEM: string;
+  keyPEM: string;
+}
+
+const ALG = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' } as const;
+const DAY = 86_400_000;
+export const RENEW_BEFORE_MS = 30 * DAY;
+
+function pem(label: string, der: ArrayBuffer): string {
+  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
+}
+
+function serial(): string {
+  const bytes = webcrypto.getRandomValues(new Uint8Array(16));
+  bytes[0]! &= 0x7f; // positive
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** A new CA (10 years) and a serving certificate for `hosts` (DNS names or IPs, 1 year) signed by it. */
+export async function generateCertificates(hosts: readonly string[], now = new Date()): Promise<WebhookCertificates> {
+  const subtle = webcrypto.subtle;
+  const caKeys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const ca = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: serial(),
+    name: 'CN=kube-lb-allocator webhook CA',
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 3650 * DAY),
+    signingAlgorithm: ALG,
+    keys: caKeys,
+    extensions: [
+      new x509.BasicConstraintsExtension(true, 0, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+    ],
+  });
+  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.create({
+    serialNumber: serial(),
+    subject: `CN=${hosts[0] ?? 'kube-lb-allocator'}`,
+    issuer: ca.subject,
+    notBefore: new Date(now.getTime() - 60_000),
+    notAfter: new Date(now.getTime() + 365 * DAY),
+    signingAlgorithm: ALG,
+    publicKey: keys.publicKey,
+    signingKey: caKeys.privateKey,
+    extensions: [
+      new x509.BasicConstraintsExtension(false, undefined, true),
+      new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+      new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
+      new x509.SubjectAlternativeNameExtension(hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
+      await x509.AuthorityKeyIdentifierExtension.create(ca),
+    ],
+  });
+  return {
+    caPEM: ca.toString('pem') + '\n',
+    certPEM: cert.toString('pem') + '\n',
+    keyPEM: pem('PRIVATE KEY', await subtle.exportKey('pkcs8', keys.privateKey)),
+  };
+}
+
+/** Why `certs` cannot serve `hosts` at `now`, or undefined when they can. */
+export function certificateProblem(certs: WebhookCertificates, hosts: readonly string[], now = new Date()): string | undefined {
+  let cert: X509Certificate;
+  let ca: X509Certificate;
+  try {
+    cert = new X509Certificate(certs.certPEM);
+    ca = new X509Certificate(certs.caPEM);
+  } catch (err) {
+    return `unreadable: ${(err as Error).message}`;
+  }
+  if (!cert.checkIssued(ca) || !cert.verify(ca.publicKey)) return 'not signed by the CA beside it';
+  if (Date.parse(cert.validTo) - now.getTime() < RENEW_BEFORE_MS) return `expires ${cert.validTo}`;
+  for (const h of hosts) {
+    const ok = isIP(h) ? cert.checkIP(h) !== undefined : cert.checkHost(h) !== undefined;
+    if (!ok) return `does not name ${h}`;
+  }
+  return undefined;
+}
+
+const KEYS = { ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key' } as const;
+
+function fromSecret(s: k8s.V1Secret): WebhookCertificates | undefined {
+  const get = (k: string): string | undefined => (s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined);
+  const [caPEM, certPEM, keyPEM] = [get(KEYS.ca), get(KEYS.cert), get(KEYS.key)];
+  return caPEM && certPEM && keyPEM ? { caPEM, certPEM, keyPEM } : undefined;
+}
+
+function toData(c: WebhookCertificates): Record<string, string> {
+  const b64 = (t: string): string => Buffer.from(t).toString('base64');
+  return { [KEYS.ca]: b64(c.caPEM), [KEYS.cert]: b64(c.certPEM), [KEYS.key]: b64(c.keyPEM) };
+}
+
+export interface EnsureCertificatesOptions {
+  kubeConfig: k8s.KubeConfig;
+  namespace: string;
+  secretName: string;
+  hosts: readonly string[];
+  logger: Logger;
+}
+
+/**
+ * The certificates in the Secret when they serve `hosts`, else new ones written there. Replicas racing at
+ * start converge on whichever write the apiserver accepted first (create conflicts, update is conditional).
+ */
+export async function ensureCertificates(opts: EnsureCertificatesOptions): Promise<WebhookCertificates> {
+  const core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const { namespace, secretName: name } = opts;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    let existing: k8s.V1Secret | undefined;
+    try {
+      existing = await core.readNamespacedSecret({ name, namespace });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+    const current = existing && fromSecret(existing);
+    const problem = current ? certificateProblem(current, opts.hosts) : 'missing';
+    if (current && !problem) return current;
+    opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts }, 'generating webhook certificates');
+    const fresh = await generateCertificates(opts.hosts);
+    try {
+      if (existing) {
+        await core.replaceNamespacedSecret({ name, namespace, body: { ...existing, type: 'kubernetes.io/tls', data: toData(fresh) } });
+      } else {
+        await core.createNamespacedSecret({
+          namespace,
+          body: { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'kube-lb-allocator' } }, type: 'kubernetes.io/tls', data: toData(fresh) },
+        });
+      }
+      return fresh;
+    } catch (err) {
+      if (!isConflict(err)) throw err; // another replica wrote first: use theirs
+    }
+  }
+  throw new Error(`could not settle the webhook certificates in Secret ${namespace}/${name}`);
+}

@@ -1,0 +1,74 @@
+// Wires the webhook: certificates from (or into) the Secret, the HTTPS server on the informer caches, and the
+// ValidatingWebhookConfiguration with the CA. A daily check renews the certificate before it expires.
+import type * as k8s from '@kubernetes/client-node';
+import type { Logger } from '../../shared/logger.ts';
+import type { AllocatorController } from '../controller.ts';
+import type { AllocatorMetrics } from '../metrics.ts';
+import { ensureCertificates } from './certs.ts';
+import { registerWebhook, webhookConfiguration, type Endpoint } from './registration.ts';
+import { startWebhookServer } from './server.ts';
+
+export interface StartWebhookOptions {
+  kubeConfig: k8s.KubeConfig;
+  controller: AllocatorController;
+  namespace: string;
+  bind: { host: string; port: number };
+  /** Register this URL (tests, out-of-cluster runs); unset: the Service. */
+  url: string | undefined;
+  service: string;
+  configurationName: string;
+  secretName: string;
+  metrics: AllocatorMetrics;
+  logger: Logger;
+}
+
+export interface RunningWebhook {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+const RECHECK_MS = 24 * 3_600_000;
+
+export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
+  const { controller, logger } = opts;
+  const endpoint: Endpoint = opts.url ? { url: opts.url } : { service: { namespace: opts.namespace, name: opts.service } };
+  const hosts = opts.url
+    ? [new URL(opts.url).hostname.replace(/^\[|\]$/g, '')]
+    : [`${opts.service}.${opts.namespace}.svc`, `${opts.service}.${opts.namespace}.svc.cluster.local`];
+  const certs = () => ensureCertificates({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, secretName: opts.secretName, hosts, logger });
+  let current = await certs();
+  const server = await startWebhookServer({
+    ...opts.bind,
+    certPEM: current.certPEM,
+    keyPEM: current.keyPEM,
+    world: () => ({ pools: controller.pools.list(), tenants: controller.tenants.list(), claims: controller.claims.list() }),
+    onVerdict: (kind, v) => opts.metrics.admission(kind, v.allowed),
+    logger,
+  });
+  const register = async (): Promise<void> => {
+    const wrote = await registerWebhook(opts.kubeConfig, webhookConfiguration(opts.configurationName, endpoint, current.caPEM));
+    if (wrote) logger.info({ configuration: opts.configurationName, endpoint }, 'webhook registered');
+  };
+  await register();
+  logger.info({ port: server.port, hosts }, 'webhook serving');
+
+  const timer = setInterval(() => {
+    void (async () => {
+      const next = await certs();
+      if (next.certPEM !== current.certPEM) {
+        current = next;
+        server.setCertificate(next.certPEM, next.keyPEM);
+        logger.info('webhook certificate renewed');
+      }
+      await register();
+    })().catch((err: unknown) => logger.warn({ err }, 'webhook certificate check failed'));
+  }, RECHECK_MS);
+  timer.unref();
+  return {
+    port: server.port,
+    async close() {
+      clearInterval(timer);
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,108 @@
+// The admission webhook's verdicts, pure: the object under review is put into the snapshot the allocator's
+// caches hold, and the same validate() the controller uses says what is wrong with it. The webhook is a
+// courtesy that refuses mistakes early with a clear message; the allocator re-checks everything itself.
+//
+// Rules across objects (what the CRDs' CEL cannot see):
+//  - VIPPool: no address in another pool (and no reserved block, no entry above the size limit, no overlap
+//    inside the pool, no IPv6 range reversed); shrinking or deleting a pool warns about claims left outside.
+//  - ConsumerCluster: its tenantNamespace is not another tenant's.
+//  - VIPClaim: its namespace is one tenant's, spec.service.cluster names that tenant, backends lie inside the
+//    tenant's allowedBackendCIDRs, requested IPs lie in pools the claim may use, a named pool exists and may
+//    serve it, and no claim of the tenant with the same sharing key uses one of its ports.
+import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { ipInAny, parseIP } from '../ip/index.ts';
+import { checkClaim, problemsOf, sharingProblems, toClaimRequest, validate } from './validate.ts';
+
+export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
+
+export interface AdmissionInput {
+  operation: Operation;
+  kind: string;
+  object?: unknown;
+  oldObject?: unknown;
+}
+
+export interface World {
+  pools: readonly VIPPool[];
+  tenants: readonly ConsumerCluster[];
+  claims: readonly VIPClaim[];
+}
+
+export interface Verdict {
+  allowed: boolean;
+  /** Why it was refused: every problem, each naming the object and the field. */
+  message?: string;
+  warnings: string[];
+}
+
+const allow = (warnings: string[] = []): Verdict => ({ allowed: true, warnings });
+const deny = (messages: string[]): Verdict => ({ allowed: false, message: messages.join('; '), warnings: [] });
+
+/** Newest possible creation time: an object under CREATE review is younger than everything stored. */
+const NEWEST = '9999-12-31T23:59:59Z';
+
+function withCreated<T extends { metadata: { creationTimestamp?: string } }>(o: T, old: T | undefined): T {
+  const created = o.metadata.creationTimestamp ?? old?.metadata.creationTimestamp ?? NEWEST;
+  return { ...o, metadata: { ...o.metadata, creationTimestamp: created } };
+}
+
+export function admit(input: AdmissionInput, world: World): Verdict {
+  switch (input.kind) {
+    case 'VIPPool':
+      return admitPool(input, world);
+    case 'ConsumerCluster':
+      return admitTenant(input, world);
+    case 'VIPClaim':
+      return admitClaim(input, world);
+    default:
+      return allow();
+  }
+}
+
+function admitPool(input: AdmissionInput, world: World): Verdict {
+  const old = input.oldObject as VIPPool | undefined;
+  if (input.operation === 'DELETE') {
+    const name = old?.metadata.name ?? '';
+    const holders = world.claims.filter((c) => c.status?.vip && c.status.pool === name);
+    return allow(holders.length > 0 ? [outsideWarning(name, holders.length, 'is deleted')] : []);
+  }
+  const pool = withCreated(input.object as VIPPool, old);
+  const name = pool.metadata.name ?? '';
+  const model = validate({ pools: [...world.pools.filter((p) => p.metadata.name !== name), pool], tenants: world.tenants });
+  const problems = problemsOf(model, 'VIPPool', name);
+  if (problems.length > 0) return deny(problems.map((p) => p.message));
+  const ranges = model.pools.get(name)?.ranges ?? [];
+  const outside = world.claims.filter((c) => {
+    const ip = c.status?.vip ? parseIP(c.status.vip) : undefined;
+    return ip !== undefined && c.status?.pool === name && !ipInAny(ip, ranges);
+  });
+  return allow(outside.length > 0 ? [outsideWarning(name, outside.length, 'no longer contains their VIPs')] : []);
+}
+
+function outsideWarning(pool: string, n: number, what: string): string {
+  return `VIPPool ${pool} ${what}: ${n} VIPClaim(s) keep their VIPs and are marked Allocated=False/OutsidePool; re-add the addresses to a pool, or recreate those Services to get new VIPs`;
+}
+
+function admitTenant(input: AdmissionInput, world: World): Verdict {
+  if (input.operation === 'DELETE') return allow();
+  const cc = input.object as ConsumerCluster;
+  const name = cc.metadata.name ?? '';
+  const messages: string[] = [];
+  const others = world.tenants.filter((t) => t.metadata.name !== name && t.spec.tenantNamespace === cc.spec.tenantNamespace);
+  if (others.length > 0) {
+    messages.push(`ConsumerCluster ${name} spec.tenantNamespace: namespace ${cc.spec.tenantNamespace} is already the tenant namespace of ConsumerCluster ${others.map((o) => o.metadata.name).join(', ')}`);
+  }
+  const model = validate({ pools: [], tenants: [withCreated(cc, input.oldObject as ConsumerCluster | undefined)] });
+  messages.push(...problemsOf(model, 'ConsumerCluster', name).map((p) => p.message));
+  return messages.length > 0 ? deny(messages) : allow();
+}
+
+function admitClaim(input: AdmissionInput, world: World): Verdict {
+  if (input.operation === 'DELETE') return allow();
+  const claim = input.object as VIPClaim;
+  const model = validate({ pools: world.pools, tenants: world.tenants });
+  const request = toClaimRequest(claim);
+  const others = world.claims.filter((c) => c.metadata.namespace === claim.metadata.namespace).map(toClaimRequest);
+  const problems = [...checkClaim(model, request), ...sharingProblems(request, others)];
+  return problems.length > 0 ? deny(problems.map((p) => p.message)) : allow();
+}

@@ -1,0 +1,308 @@
+// One pure function from a snapshot of custom resources to the validated model, used by the allocator's
+// controller and by its admission webhook alike, so admission and reconciliation can never disagree. It
+// re-checks what the CRDs' CEL rules check (an object may predate them, or come from a restore) and adds the
+// rules across objects: pool overlap, one tenant per namespace, backends and requested IPs of a claim inside
+// what its tenant may use.
+import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { matchesSelector } from '../labels.ts';
+import {
+  formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
+  ipInAny, formatIP, rangeSize, type IPRange,
+} from '../ip/index.ts';
+import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
+import type { ObjectRef } from '../../shared/errors.ts';
+
+export interface Snapshot {
+  readonly pools: readonly VIPPool[];
+  readonly tenants: readonly ConsumerCluster[];
+}
+
+/** Largest number of addresses in one entry of a pool (the CRD enforces it for CIDRs and IPv4 ranges). */
+export const MAX_ADDRESSES_PER_ENTRY = 2n ** 24n;
+export const DEFAULT_PRIORITY = 1000;
+
+const problem = (code: ProblemCode, object: ObjectRef, message: string): Problem => ({ code, object, message });
+const subject = (o: ObjectRef): string => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.field ?? ''}`.trim();
+
+/** Older first, then by name: the order that decides which of two conflicting objects keeps working. */
+export function byAge<T extends { created: string; name: string }>(a: T, b: T): number {
+  return a.created < b.created ? -1 : a.created > b.created ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+}
+
+interface ParsedPool {
+  name: string;
+  created: string;
+  entries: Array<{ index: number; text: string; range: IPRange }>;
+  problems: Problem[];
+}
+
+function parsePool(pool: VIPPool): ParsedPool {
+  const name = pool.metadata.name ?? '';
+  const problems: Problem[] = [];
+  const entries: ParsedPool['entries'] = [];
+  (pool.spec?.addresses ?? []).forEach((text, index) => {
+    const ref: ObjectRef = { kind: 'VIPPool', name, field: `spec.addresses[${index}]` };
+    const parsed = parsePoolEntry(text);
+    if (!parsed.ok) {
+      problems.push(problem('InvalidAddress', ref, `${subject(ref)}: ${parsed.reason}`));
+      return;
+    }
+    if (rangeSize(parsed.value) > MAX_ADDRESSES_PER_ENTRY) {
+      problems.push(problem('PoolTooLarge', ref, `${subject(ref)}: ${text} holds more than ${MAX_ADDRESSES_PER_ENTRY} addresses`));
+      return;
+    }
+    const reserved = reservedOverlap(parsed.value);
+    if (reserved) {
+      problems.push(problem('ReservedAddress', ref, `${subject(ref)}: ${text} overlaps the ${reserved} block, which is never a VIP`));
+      return;
+    }
+    for (const other of entries) {
+      if (rangesOverlap(other.range, parsed.value)) {
+        problems.push(problem('AddressOverlap', ref, `${subject(ref)}: ${text} overlaps spec.addresses[${other.index}] ${other.text} of the same pool`));
+        return;
+      }
+    }
+    entries.push({ index, text, range: parsed.value });
+  });
+  if ((pool.spec?.addresses ?? []).length === 0) {
+    problems.push(problem('InvalidAddress', { kind: 'VIPPool', name, field: 'spec.addresses' }, `VIPPool ${name} spec.addresses: at least one address is required`));
+  }
+  return { name, created: pool.metadata.creationTimestamp ?? '', entries, problems };
+}
+
+function poolModel(pool: VIPPool, parsed: ParsedPool, overlapsOlder: boolean): PoolModel {
+  const avoidBuggyIPs = pool.spec.avoidBuggyIPs ?? false;
+  const capacity = parsed.entries.reduce((n, e) => n + usableCount(e.range, avoidBuggyIPs), 0n);
+  return {
+    name: parsed.name,
+    created: parsed.created,
+    generation: pool.metadata.generation ?? 0,
+    labels: pool.metadata.labels ?? {},
+    ranges: parsed.entries.map((e) => e.range),
+    autoAssign: pool.spec.autoAssign ?? true,
+    avoidBuggyIPs,
+    priority: pool.spec.priority ?? DEFAULT_PRIORITY,
+    allocateTo: pool.spec.allocateTo,
+    capacity: Number(capacity),
+    usable: !overlapsOlder && parsed.entries.length > 0,
+    problems: parsed.problems,
+  };
+}
+
+function tenantModel(cc: ConsumerCluster, namespaceOwner: string | undefined): TenantModel {
+  const name = cc.metadata.name ?? '';
+  const problems: Problem[] = [];
+  const backendRanges: IPRange[] = [];
+  (cc.spec?.allowedBackendCIDRs ?? []).forEach((text, i) => {
+    const parsed = parseStrictCIDR(text);
+    const ref: ObjectRef = { kind: 'ConsumerCluster', name, field: `spec.allowedBackendCIDRs[${i}]` };
+    if (parsed.ok) backendRanges.push(parsed.value);
+    else problems.push(problem('InvalidCIDR', ref, `${subject(ref)}: ${parsed.reason}`));
+  });
+  const namespace = cc.spec?.tenantNamespace ?? '';
+  if (namespaceOwner !== undefined && namespaceOwner !== name) {
+    const ref: ObjectRef = { kind: 'ConsumerCluster', name, field: 'spec.tenantNamespace' };
+    problems.push(problem('NamespaceConflict', ref, `${subject(ref)}: namespace ${namespace} is already the tenant namespace of ConsumerCluster ${namespaceOwner}`));
+  }
+  return {
+    name,
+    created: cc.metadata.creationTimestamp ?? '',
+    labels: cc.metadata.labels ?? {},
+    namespace,
+    backendRanges,
+    maxVIPs: cc.spec?.maxVIPs,
+    poolSelector: cc.spec?.poolSelector,
+    usable: namespaceOwner === name,
+    problems,
+  };
+}
+
+/** The validated model of a snapshot. Never throws: everything wrong becomes a Problem on its object. */
+export function validate(snapshot: Snapshot): Model {
+  const parsedPools = snapshot.pools.map((p) => ({ pool: p, parsed: parsePool(p) })).sort((a, b) => byAge(a.parsed, b.parsed));
+  const pools = new Map<string, PoolModel>();
+  const problems: Problem[] = [];
+  for (let i = 0; i < parsedPools.length; i++) {
+    const { pool, parsed } = parsedPools[i]!;
+    let overlapsOlder = false;
+    for (let j = 0; j < parsedPools.length; j++) {
+      if (i === j) continue;
+      const other = parsedPools[j]!.parsed;
+      for (const mine of parsed.entries) {
+        const theirs = other.entries.find((e) => rangesOverlap(e.range, mine.range));
+        if (!theirs) continue;
+        if (j < i) overlapsOlder = true;
+        const ref: ObjectRef = { kind: 'VIPPool', name: parsed.name, field: `spec.addresses[${mine.index}]` };
+        const shared = formatRange(rangeIntersection(mine.range, theirs.range)!);
+        parsed.problems.push(problem('PoolOverlap', ref,
+          `${subject(ref)}: ${mine.text} overlaps VIPPool ${other.name} spec.addresses[${theirs.index}] ${theirs.text} (${shared})${j < i ? `; VIPPool ${other.name} is older and keeps these addresses, this pool hands out none until the overlap is removed` : ''}`));
+        break;
+      }
+    }
+    const model = poolModel(pool, parsed, overlapsOlder);
+    pools.set(model.name, model);
+    problems.push(...model.problems);
+  }
+
+  const sortedTenants = [...snapshot.tenants].sort((a, b) =>
+    byAge({ created: a.metadata.creationTimestamp ?? '', name: a.metadata.name ?? '' }, { created: b.metadata.creationTimestamp ?? '', name: b.metadata.name ?? '' }));
+  const namespaceOwner = new Map<string, string>();
+  for (const cc of sortedTenants) {
+    const ns = cc.spec?.tenantNamespace ?? '';
+    if (!namespaceOwner.has(ns)) namespaceOwner.set(ns, cc.metadata.name ?? '');
+  }
+  const tenants = new Map<string, TenantModel>();
+  const tenantByNamespace = new Map<string, TenantModel>();
+  for (const cc of sortedTenants) {
+    const model = tenantModel(cc, namespaceOwner.get(cc.spec?.tenantNamespace ?? ''));
+    tenants.set(model.name, model);
+    if (model.usable) tenantByNamespace.set(model.namespace, model);
+    problems.push(...model.problems);
+  }
+  return { pools, tenants, tenantByNamespace, problems };
+}
+
+/** Problems of one object, for the webhook and for conditions. */
+export function problemsOf(model: Model, kind: 'VIPPool' | 'ConsumerCluster', name: string): Problem[] {
+  return model.problems.filter((p) => p.object.kind === kind && p.object.name === name);
+}
+
+// ---------------------------------------------------------------- claims
+
+/** The allocator's view of a VIPClaim. IPs are canonicalised so that equal addresses are equal strings. */
+export function toClaimRequest(claim: VIPClaim): ClaimRequest {
+  const namespace = claim.metadata.namespace ?? '';
+  const name = claim.metadata.name ?? '';
+  const spec = claim.spec;
+  const recordedIP = claim.status?.vip ? parseIP(claim.status.vip) : undefined;
+  return {
+    key: `${namespace}/${name}`,
+    namespace,
+    name,
+    uid: claim.metadata.uid ?? '',
+    created: claim.metadata.creationTimestamp ?? '',
+    generation: claim.metadata.generation ?? 0,
+    cluster: spec.service?.cluster ?? '',
+    serviceNamespace: spec.service?.namespace ?? '',
+    serviceName: spec.service?.name ?? '',
+    serviceLabels: spec.serviceLabels ?? {},
+    pool: spec.pool || undefined,
+    requestedIPs: (spec.requestedIPs ?? []).map((t) => {
+      const ip = parseIP(t);
+      return ip ? formatIP(ip) : t;
+    }),
+    sharingKey: spec.sharingKey || undefined,
+    ports: (spec.ports ?? []).map((p) => ({ protocol: p.protocol, port: p.port })),
+    backends: (spec.backends ?? []).map((b) => ({ address: b.address, ip: parseIP(b.address) })),
+    recorded: recordedIP ? { vip: formatIP(recordedIP), pool: claim.status?.pool || undefined } : undefined,
+  };
+}
+
+export type TenancyResult = { ok: true; tenant: TenantModel } | { ok: false; problem: Problem };
+
+/** A claim is served only in the namespace of exactly one tenant, and only for that tenant's cluster name. */
+export function resolveTenant(model: Model, claim: ClaimRequest): TenancyResult {
+  const ref: ObjectRef = { kind: 'VIPClaim', name: claim.name, namespace: claim.namespace };
+  const tenant = model.tenantByNamespace.get(claim.namespace);
+  if (!tenant) {
+    const contested = [...model.tenants.values()].filter((t) => t.namespace === claim.namespace);
+    const message = contested.length > 0
+      ? `${subject(ref)}: namespace ${claim.namespace} is claimed by several ConsumerClusters (${contested.map((t) => t.name).join(', ')})`
+      : `${subject(ref)}: namespace ${claim.namespace} is not the tenantNamespace of any ConsumerCluster`;
+    return { ok: false, problem: problem('UnknownTenant', ref, message) };
+  }
+  if (claim.cluster !== tenant.name) {
+    const f: ObjectRef = { ...ref, field: 'spec.service.cluster' };
+    return {
+      ok: false,
+      problem: problem('ClusterMismatch', f, `${subject(f)}: "${claim.cluster}" is not the tenant of namespace ${claim.namespace} (ConsumerCluster ${tenant.name})`),
+    };
+  }
+  return { ok: true, tenant };
+}
+
+/** Pools the claim may be given addresses from, by priority then name; `forAuto` also requires autoAssign. */
+export function eligiblePools(model: Model, tenant: TenantModel, claim: ClaimRequest, forAuto: boolean): PoolModel[] {
+  return [...model.pools.values()]
+    .filter((p) => poolAllowed(p, tenant, claim) === undefined && (!forAuto || p.autoAssign || claim.pool === p.name))
+    .sort((a, b) => a.priority - b.priority || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** Why `pool` may not serve `claim`, or undefined when it may. */
+export function poolAllowed(pool: PoolModel, tenant: TenantModel, claim: ClaimRequest): string | undefined {
+  if (claim.pool !== undefined && claim.pool !== pool.name) return `the claim asks for pool ${claim.pool}`;
+  if (tenant.poolSelector && !matchesSelector(tenant.poolSelector, pool.labels)) {
+    return `ConsumerCluster ${tenant.name} spec.poolSelector does not select VIPPool ${pool.name}`;
+  }
+  const to = pool.allocateTo;
+  if (to?.clusterSelector && !matchesSelector(to.clusterSelector, tenant.labels)) {
+    return `VIPPool ${pool.name} spec.allocateTo.clusterSelector does not select ConsumerCluster ${tenant.name}`;
+  }
+  if (to?.namespaces && to.namespaces.length > 0 && !to.namespaces.includes(claim.serviceNamespace)) {
+    return `VIPPool ${pool.name} spec.allocateTo.namespaces does not include ${claim.serviceNamespace}`;
+  }
+  if (to?.serviceSelector && !matchesSelector(to.serviceSelector, claim.serviceLabels)) {
+    return `VIPPool ${pool.name} spec.allocateTo.serviceSelector does not select the Service's labels`;
+  }
+  return undefined;
+}
+
+/**
+ * What is wrong with a claim given the model, independent of what other claims hold: tenancy, backends
+ * outside the tenant's networks, malformed or unusable requested IPs, an unknown or forbidden pool.
+ */
+export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
+  const tenancy = resolveTenant(model, claim);
+  if (!tenancy.ok) return [tenancy.problem];
+  const tenant = tenancy.tenant;
+  const out: Problem[] = [];
+  const ref = (field: string): ObjectRef => ({ kind: 'VIPClaim', name: claim.name, namespace: claim.namespace, field });
+  claim.backends.forEach((b, i) => {
+    const f = ref(`spec.backends[${i}].address`);
+    if (!b.ip) out.push(problem('InvalidIP', f, `${subject(f)}: ${b.address} is not an IP address`));
+    else if (!ipInAny(b.ip, tenant.backendRanges)) {
+      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`));
+    }
+  });
+  if (claim.pool !== undefined) {
+    const pool = model.pools.get(claim.pool);
+    const f = ref('spec.pool');
+    if (!pool) out.push(problem('UnknownPool', f, `${subject(f)}: there is no VIPPool ${claim.pool}`));
+    else {
+      const why = poolAllowed(pool, tenant, claim);
+      if (why) out.push(problem('PoolNotAllowed', f, `${subject(f)}: VIPPool ${claim.pool} may not serve this claim: ${why}`));
+    }
+  }
+  const pools = eligiblePools(model, tenant, claim, false);
+  claim.requestedIPs.forEach((text, i) => {
+    const f = ref(`spec.requestedIPs[${i}]`);
+    const ip = parseIP(text);
+    if (!ip) out.push(problem('InvalidIP', f, `${subject(f)}: ${text} is not an IP address`));
+    else if (!pools.some((p) => ipInAny(ip, p.ranges))) {
+      out.push(problem('RequestedIPNotAllowed', f, `${subject(f)}: ${text} is not in any VIPPool this claim may use`));
+    }
+  });
+  return out;
+}
+
+/** Two claims of one tenant with the same sharing key that use the same port and protocol cannot share. */
+export function portClash(a: Pick<ClaimRequest, 'ports'>, b: Pick<ClaimRequest, 'ports'>): string | undefined {
+  for (const p of a.ports) {
+    if (b.ports.some((q) => q.port === p.port && q.protocol === p.protocol)) return `${p.protocol}/${p.port}`;
+  }
+  return undefined;
+}
+
+/** Sharing problems of `claim` against other claims of its namespace (the webhook's courtesy check). */
+export function sharingProblems(claim: ClaimRequest, others: readonly ClaimRequest[]): Problem[] {
+  if (claim.sharingKey === undefined) return [];
+  const f: ObjectRef = { kind: 'VIPClaim', name: claim.name, namespace: claim.namespace, field: 'spec.sharingKey' };
+  for (const o of others) {
+    if (o.key === claim.key || o.namespace !== claim.namespace || o.sharingKey !== claim.sharingKey) continue;
+    const clash = portClash(claim, o);
+    if (clash) {
+      return [problem('SharingConflict', f, `${subject(f)}: VIPClaim ${o.key} already uses ${clash} with sharing key "${claim.sharingKey}"`)];
+    }
+  }
+  return [];
+}
