@@ -339,6 +339,27 @@ export async function createNodes(kc: k8s.KubeConfig, nodes: readonly NodeSpec[]
 }
 
 /**
+ * Server-side apply of a CRD exactly as written. KubernetesObjectApi re-serializes bodies through client-node's
+ * typed models, whose JSONSchemaProps know `xKubernetesValidations` but not the JSON name
+ * `x-kubernetes-validations`: every CEL rule and list type under `properties` was silently dropped (rules
+ * under `items`, typed `any`, survived). CustomObjectsApi sends the body untouched.
+ */
+async function applyCRD(kc: k8s.KubeConfig, crd: k8s.KubernetesObject): Promise<void> {
+  await kc.makeApiClient(k8s.CustomObjectsApi).patchClusterCustomObject(
+    {
+      group: 'apiextensions.k8s.io',
+      version: 'v1',
+      plural: 'customresourcedefinitions',
+      name: crd.metadata!.name!,
+      body: crd,
+      fieldManager: 'kube-lb-test',
+      force: true,
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+  );
+}
+
+/**
  * Applies every YAML document in a folder (server-side apply) and waits for CRDs to be Established, so a
  * test can use them as soon as this returns.
  */
@@ -351,8 +372,12 @@ export async function installManifests(kc: k8s.KubeConfig, folder: string): Prom
     for (const doc of parseAllDocuments(readFileSync(join(folder, file), 'utf8'))) {
       const obj = doc.toJS() as k8s.KubernetesObject | null;
       if (!obj?.kind) continue;
-      await client.patch(obj, undefined, undefined, 'kube-lb-test', true, k8s.PatchStrategy.ServerSideApply);
-      if (obj.kind === 'CustomResourceDefinition' && obj.metadata?.name) crdNames.push(obj.metadata.name);
+      if (obj.kind === 'CustomResourceDefinition' && obj.metadata?.name) {
+        await applyCRD(kc, obj);
+        crdNames.push(obj.metadata.name);
+      } else {
+        await client.patch(obj, undefined, undefined, 'kube-lb-test', true, k8s.PatchStrategy.ServerSideApply);
+      }
     }
   }
   const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
