@@ -49,13 +49,13 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
   informer.on('update', (o) => handlers.forEach((h) => h.onUpsert?.(o)));
   informer.on('delete', (o) => handlers.forEach((h) => h.onDelete?.(o)));
   informer.on('error', (err) => {
-    // client-node stops the informer on errors other than its own reconnects; restart it unless we stopped.
+    // client-node stops the informer on errors other than its own reconnects; restart it unless we stopped
+    // (stopping aborts the watch, which client-node also reports as an error).
+    if (stopped) return;
     opts.logger.warn({ err, path: opts.path }, 'watch failed; restarting');
-    if (!stopped) {
-      setTimeout(() => {
-        if (!stopped) informer.start().catch((e: unknown) => opts.logger.warn({ err: e }, 'watch restart failed'));
-      }, 1000).unref();
-    }
+    setTimeout(() => {
+      if (!stopped) informer.start().catch((e: unknown) => opts.logger.warn({ err: e }, 'watch restart failed'));
+    }, 1000).unref();
   });
 
   return {

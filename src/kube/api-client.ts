@@ -1,0 +1,80 @@
+// A KubeConfig whose API clients time out and report each request. Without a timeout a request to an API server
+// that is partitioned away (or paused) hangs for minutes inside undici, and a controller's worker with it; the
+// request hook lets programs count API calls per verb and resource (metrics, benchmarks).
+//
+// Watches are unaffected: client-node's Watch has its own inactivity timeout (30 s) and reconnects.
+import * as k8s from '@kubernetes/client-node';
+import { loadKubeConfig, type KubeConfigSource } from './client.ts';
+
+export interface ApiRequestInfo {
+  /** GET, POST, PUT, PATCH, DELETE. */
+  method: string;
+  /** The resource path segment(s): "vipclaims", "services/status", "events". */
+  resource: string;
+}
+
+export interface ApiClientOptions {
+  /** Per-request deadline; the request fails with a TimeoutError (transient) when it passes. */
+  timeoutMs: number;
+  userAgent: string;
+  onRequest?: (info: ApiRequestInfo) => void;
+}
+
+/** "/apis/kube-lb.io/v1alpha1/namespaces/t/vipclaims/a.b/status" → "vipclaims/status". */
+export function resourceOf(url: string): string {
+  const path = new URL(url).pathname.split('/').filter(Boolean);
+  // Strip the group/version prefix: /api/v1/... or /apis/GROUP/VERSION/...
+  const rest = path[0] === 'api' ? path.slice(2) : path[0] === 'apis' ? path.slice(3) : path;
+  const parts = rest[0] === 'namespaces' && rest.length > 2 ? rest.slice(2) : rest;
+  const resource = parts[0] ?? '';
+  return parts.length >= 3 ? `${resource}/${parts[2]}` : resource;
+}
+
+class InstrumentedKubeConfig extends k8s.KubeConfig {
+  private options: ApiClientOptions = { timeoutMs: 30_000, userAgent: 'kube-lb' };
+
+  configure(options: ApiClientOptions): this {
+    this.options = options;
+    return this;
+  }
+
+  override makeApiClient<T extends k8s.ApiType>(apiClientType: k8s.ApiConstructor<T>): T {
+    const cluster = this.getCurrentCluster();
+    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    const { timeoutMs, onRequest } = this.options;
+    const instrument: k8s.ObservableMiddleware = {
+      pre: (ctx) => {
+        ctx.setSignal(AbortSignal.timeout(timeoutMs));
+        onRequest?.({ method: String(ctx.getHttpMethod()), resource: resourceOf(ctx.getUrl()) });
+        return new k8s.Observable(Promise.resolve(ctx));
+      },
+      post: (res) => new k8s.Observable(Promise.resolve(res)),
+    };
+    const config = k8s.createConfiguration({
+      baseServer: new k8s.ServerConfiguration(cluster.server, {}),
+      authMethods: { default: this },
+      middleware: [k8s.setHeaderMiddleware('User-Agent', this.options.userAgent), instrument],
+    });
+    return new apiClientType(config);
+  }
+}
+
+/**
+ * Like loadKubeConfig (or from kubeconfig text, e.g. a Secret's), with request deadlines and the request hook on
+ * every API client made from it.
+ */
+export function loadApiKubeConfig(source: KubeConfigSource | { text: string }, options: ApiClientOptions): k8s.KubeConfig {
+  const kc = new InstrumentedKubeConfig().configure(options);
+  let plain: k8s.KubeConfig;
+  if ('text' in source) {
+    plain = new k8s.KubeConfig();
+    plain.loadFromString(source.text);
+  } else plain = loadKubeConfig(source);
+  kc.loadFromOptions({
+    clusters: plain.clusters,
+    users: plain.users,
+    contexts: plain.contexts,
+    currentContext: plain.currentContext,
+  });
+  return kc;
+}

@@ -1,0 +1,171 @@
+// The agent against two real clusters, as a real process with its real RBAC on both sides: a LoadBalancer
+// Service gets a VIP in its status, follows port, node and endpoint changes, and releases its VIP when deleted;
+// a Service of another class is never touched.
+import t from 'tap';
+import * as k8s from '@kubernetes/client-node';
+import type { ConsumerCluster, VIPClaim } from '../../src/api/v1alpha1.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { FINALIZER } from '../../src/core/agent/naming.ts';
+import { SERVICE_CONDITIONS } from '../../src/core/agent/status.ts';
+import { Ledger } from '../support/ledger.ts';
+import { eventually, startAgentEnv, type AgentEnv } from '../support/agent-env.ts';
+import { ensureNamespace, lbService, runPod, setPodReady } from '../support/consumer-objects.ts';
+
+const ledger = Ledger.open('agent-lifecycle');
+let env: AgentEnv;
+
+t.before(async () => {
+  env = await startAgentEnv(ledger);
+  await ensureNamespace(env.core, 'shop');
+  await env.startAgent();
+});
+t.teardown(() => env?.stop());
+
+const getClaim = async (name: string): Promise<VIPClaim | undefined> => {
+  try {
+    return await env.claims.get(name, env.tenantNamespace);
+  } catch (err) {
+    if ((err as { code?: number }).code === 404) return undefined;
+    throw err;
+  }
+};
+const getService = (name: string, namespace = 'shop'): Promise<k8s.V1Service> => env.core.readNamespacedService({ name, namespace });
+const ingressIP = (svc: k8s.V1Service): string | undefined => svc.status?.loadBalancer?.ingress?.[0]?.ip;
+const labelNode = (name: string, labels: Record<string, string | null>): Promise<unknown> =>
+  env.core.patchNode({ name, body: { metadata: { labels } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+const backendNames = (c: VIPClaim | undefined): string => (c?.spec.backends ?? []).map((b) => `${b.nodeName}${b.ready ? '' : '(not ready)'}`).join(',');
+
+t.test('create → VIP in status (ipMode Proxy), claim complete, conditions and Events', async (t) => {
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'web', { annotations: { 'kube-lb.io/sharing-key': 'web' } }) });
+  const svc = await eventually('web has an EXTERNAL-IP', async () => {
+    const s = await getService('web');
+    return ingressIP(s) ? s : undefined;
+  });
+  t.same(svc.status?.loadBalancer?.ingress?.map((i) => i.ipMode), ['Proxy'], 'ipMode Proxy: kube-proxy must not claim the VIP on consumer nodes');
+  t.match(ingressIP(svc), /^192\.0\.2\./);
+  t.ok(svc.metadata?.finalizers?.includes(FINALIZER), 'finalizer set');
+  const cond = (type: string) => svc.status?.conditions?.find((c) => c.type === type);
+  t.equal(cond(SERVICE_CONDITIONS.Allocated)?.status, 'True');
+  t.equal(cond(SERVICE_CONDITIONS.ClaimSynced)?.status, 'True');
+
+  const claim = await getClaim('shop.web');
+  t.ok(claim, 'claim shop.web in the tenant namespace');
+  t.same(claim?.spec.service, { cluster: env.cluster, namespace: 'shop', name: 'web', uid: svc.metadata?.uid });
+  t.same(claim?.metadata.labels, { 'kube-lb.io/cluster': env.cluster, 'kube-lb.io/service-namespace': 'shop', 'kube-lb.io/service-name': 'web' });
+  t.same(claim?.spec.ports, [{ name: 'http', protocol: 'TCP', port: 80, nodePort: svc.spec?.ports?.[0]?.nodePort }]);
+  t.equal(backendNames(claim), 'node-a,node-b');
+  t.equal(claim?.spec.sharingKey, 'web');
+  t.equal(claim?.status?.vip, ingressIP(svc));
+
+  const events = await eventually('Events on the Service', async () => {
+    const list = await env.core.listNamespacedEvent({ namespace: 'shop', fieldSelector: 'involvedObject.name=web' });
+    const reasons = list.items.map((e) => e.reason);
+    return reasons.includes('ClaimCreated') && reasons.includes('Allocated') ? reasons : undefined;
+  });
+  t.ok(events.includes('ClaimCreated'));
+});
+
+t.test('update ports → claim updated (multi-port, mixed protocols)', async (t) => {
+  await env.core.patchNamespacedService(
+    {
+      name: 'web',
+      namespace: 'shop',
+      body: {
+        spec: {
+          ports: [
+            { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 },
+            { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
+            { name: 'dns-tcp', protocol: 'TCP', port: 53, targetPort: 5353 },
+          ],
+        },
+      },
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+  const claim = await eventually('claim has three ports', async () => {
+    const c = await getClaim('shop.web');
+    return c?.spec.ports.length === 3 ? c : undefined;
+  });
+  const svc = await getService('web');
+  t.same(
+    claim.spec.ports.map((p) => `${p.port}/${p.protocol}->${p.nodePort}`),
+    svc.spec!.ports!.map((p) => `${p.port}/${p.protocol}->${p.nodePort}`),
+  );
+  t.ok(ingressIP(svc), 'the VIP stays');
+});
+
+t.test('scale nodes → backends follow (join, exclusion label, not ready)', async (t) => {
+  await env.consumer.createNodes([{ name: 'node-c', internalIP: '10.0.0.3' }]);
+  await eventually('node-c joins', async () => backendNames(await getClaim('shop.web')) === 'node-a,node-b,node-c');
+  await labelNode('node-b', { 'node.kubernetes.io/exclude-from-external-load-balancers': 'true' });
+  await env.consumer.createNodes([{ name: 'node-c', internalIP: '10.0.0.3', ready: false }]);
+  await eventually('node-b excluded, node-c not ready', async () => backendNames(await getClaim('shop.web')) === 'node-a,node-c(not ready)');
+  await env.core.deleteNode({ name: 'node-c' });
+  await labelNode('node-b', { 'node.kubernetes.io/exclude-from-external-load-balancers': null });
+  const names = await eventually('node-c gone, node-b back', async () => {
+    const n = backendNames(await getClaim('shop.web'));
+    return n === 'node-a,node-b' ? n : undefined;
+  });
+  t.equal(names, 'node-a,node-b');
+});
+
+t.test('eTP Local → only nodes with ready endpoints; healthCheckNodePort passed', async (t) => {
+  await env.consumer.createNodes([{ name: 'node-c', internalIP: '10.0.0.3' }]);
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'local', { externalTrafficPolicy: 'Local' }) });
+  await runPod(env.core, 'shop', 'local-1', { nodeName: 'node-a', labels: { app: 'local' }, podIP: '10.244.0.11' });
+  await runPod(env.core, 'shop', 'local-2', { nodeName: 'node-c', labels: { app: 'local' }, podIP: '10.244.2.12', ready: false });
+  const claim = await eventually('only node-a has a ready endpoint', async () => {
+    const c = await getClaim('shop.local');
+    return c && backendNames(c) === 'node-a' ? c : undefined;
+  });
+  const svc = await getService('local');
+  t.equal(claim.spec.externalTrafficPolicy, 'Local');
+  t.ok(svc.spec?.healthCheckNodePort);
+  t.equal(claim.spec.healthCheckNodePort, svc.spec?.healthCheckNodePort);
+  await setPodReady(env.core, 'shop', 'local-2', '10.244.2.12', true);
+  await eventually('node-c follows its pod', async () => backendNames(await getClaim('shop.local')) === 'node-a,node-c');
+  await env.core.deleteNamespacedPod({ name: 'local-1', namespace: 'shop', gracePeriodSeconds: 0 });
+  await eventually('node-a leaves with its pod', async () => backendNames(await getClaim('shop.local')) === 'node-c');
+  t.pass('backends follow the endpoints');
+});
+
+t.test('a Service of another class is never touched', async (t) => {
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'theirs', { loadBalancerClass: 'example.com/other-lb' }) });
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'noclass', { loadBalancerClass: null }) });
+  // Something the agent does for certain after seeing both: a new Service of ours gets its IP.
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'marker') });
+  await eventually('marker has an IP', async () => ingressIP(await getService('marker')));
+  for (const name of ['theirs', 'noclass']) {
+    const svc = await getService(name);
+    t.notOk(svc.metadata?.finalizers?.length, `${name}: no finalizer`);
+    t.notOk(svc.status?.loadBalancer?.ingress?.length, `${name}: no ingress`);
+    t.notOk(svc.status?.conditions?.length, `${name}: no conditions`);
+    t.equal(await getClaim(`shop.${name}`), undefined, `${name}: no claim`);
+  }
+});
+
+t.test('heartbeat in the ConsumerCluster status', async (t) => {
+  const cc = await eventually('heartbeat', async () => {
+    const c = await resourceClient<ConsumerCluster>(env.lb.kubeConfig, 'ConsumerCluster').get(env.cluster);
+    return c.status?.lastHeartbeatTime ? c : undefined;
+  });
+  t.ok(Date.parse(cc.status!.lastHeartbeatTime!) > Date.now() - 60_000);
+  t.equal(cc.status?.agentVersion, '0.1.0');
+});
+
+t.test('delete → claim gone, Service gone, the IP free again', async (t) => {
+  const ip = ingressIP(await getService('web'))!;
+  await env.core.deleteNamespacedService({ name: 'web', namespace: 'shop' });
+  await eventually('claim gone', async () => (await getClaim('shop.web')) === undefined);
+  await eventually('Service gone (finalizer released)', async () => {
+    try {
+      await getService('web');
+      return false;
+    } catch (err) {
+      return (err as { code?: number }).code === 404;
+    }
+  });
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'reuse', { annotations: { 'kube-lb.io/ips': ip } }) });
+  const got = await eventually('the released IP is given again', async () => ingressIP(await getService('reuse')));
+  t.equal(got, ip);
+});
