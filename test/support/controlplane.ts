@@ -56,6 +56,15 @@ export interface TestCluster {
   kubeConfigForToken(token: string, user: string): { kubeConfig: k8s.KubeConfig; path: string };
   /** Stops every process and removes the cluster's directory. */
   stop(): Promise<void>;
+  /**
+   * Outages. stopApiserver/startApiserver: the kube-apiserver process exits and a new one starts on the same
+   * port, certificates and etcd (clients see refused connections, then a fresh server). pauseApiserver/
+   * resumeApiserver: SIGSTOP/SIGCONT, like a partition (connections open but hang until a client times out).
+   */
+  stopApiserver(): Promise<void>;
+  startApiserver(): Promise<void>;
+  pauseApiserver(): void;
+  resumeApiserver(): void;
 }
 
 export function controlPlaneBinDir(): string {
@@ -114,6 +123,8 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
   ledger.record('dir', dir);
   const processes: TrackedProcess[] = [];
   const stopAll = async (): Promise<void> => {
+    // A paused (SIGSTOPped) apiserver would only see SIGTERM once continued.
+    for (const p of processes) p.child.kill('SIGCONT');
     for (const p of [...processes].reverse()) await p.stop();
     rmSync(dir, { recursive: true, force: true });
     ledger.release('dir', dir);
@@ -150,7 +161,7 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
     const adminToken = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,"system:masters"\n`);
 
-    const apiserver = spawnTracked(
+    const spawnApiserver = (): TrackedProcess => spawnTracked(
       ledger,
       `${options.name}/kube-apiserver`,
       join(bin, 'kube-apiserver'),
@@ -176,6 +187,7 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
       ],
       { logFile: join(dir, 'kube-apiserver.log') },
     );
+    let apiserver = spawnApiserver();
     processes.push(apiserver);
     const server = `https://127.0.0.1:${securePort}`;
     await waitFor(`${options.name} kube-apiserver`, apiserver, dir, async () =>
@@ -247,6 +259,22 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
           stdio: ['pipe', 'pipe', 'pipe'],
         }),
       stop: stopAll,
+      async stopApiserver() {
+        apiserver.child.kill('SIGCONT');
+        await apiserver.stop();
+      },
+      async startApiserver() {
+        if (apiserver.child.exitCode === null && apiserver.child.signalCode === null) return;
+        const i = processes.indexOf(apiserver);
+        apiserver = spawnApiserver();
+        processes[i] = apiserver;
+        await waitFor(`${options.name} kube-apiserver restart`, apiserver, dir, async () => {
+          await core.readNamespace({ name: 'default' });
+          return true;
+        });
+      },
+      pauseApiserver: () => void apiserver.child.kill('SIGSTOP'),
+      resumeApiserver: () => void apiserver.child.kill('SIGCONT'),
     };
     if (options.installCRDs ?? existsSync(join(repoRoot, 'deploy/crds'))) {
       await installManifests(admin.kubeConfig, join(repoRoot, 'deploy/crds'));
