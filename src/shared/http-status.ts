@@ -13,6 +13,10 @@ export interface Probe {
 export interface StatusServerOptions {
   host: string;
   port: number;
+  /** Listen on this Unix socket instead of host:port (reachable from any network namespace on the host). */
+  socketPath?: string;
+  /** Extra read-only endpoints answered with the JSON of what the function returns (e.g. the speaker's /state). */
+  json?: Readonly<Record<string, () => unknown>>;
   registry: Registry;
   liveness?: readonly Probe[];
   readiness?: readonly Probe[];
@@ -47,6 +51,20 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
       );
       return;
     }
+    const json = path !== undefined && opts.json && Object.hasOwn(opts.json, path) ? opts.json[path] : undefined;
+    if (json) {
+      let body: string;
+      try {
+        body = `${JSON.stringify(json(), null, 2)}\n`;
+      } catch (err) {
+        opts.logger.warn({ err, path }, 'status endpoint failed');
+        res.writeHead(500).end();
+        return;
+      }
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(body);
+      return;
+    }
     const probes = path === '/healthz' ? opts.liveness : path === '/readyz' ? opts.readiness : undefined;
     if (probes === undefined && path !== '/healthz' && path !== '/readyz') {
       res.writeHead(404).end('not found\n');
@@ -58,7 +76,8 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(opts.port, opts.host, () => resolve());
+    if (opts.socketPath) server.listen(opts.socketPath, () => resolve());
+    else server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address();
   return {

@@ -1,0 +1,107 @@
+// The speaker's one view of the LB cluster: informers over VIPClaims (every tenant namespace), VIPPools,
+// L2Announcements and Nodes. The dataplane side and the L2 side read the same caches (it implements the L2
+// component's L2Inputs), so every object is watched once per speaker.
+import * as k8s from '@kubernetes/client-node';
+import type { L2Announcement, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
+import type { AnnouncementRule } from '../core/l2/ownership.ts';
+import { serveDecision } from '../core/speaker/claims.ts';
+import { resourceClient, type Kind } from '../kube/custom-objects.ts';
+import { createInformer, type TypedInformer } from '../kube/informer.ts';
+import type { Logger } from '../shared/logger.ts';
+import { parseRules, vipsFromClaims, type ClaimRef, type L2Inputs, type VipEntry } from './l2/inputs.ts';
+
+type Custom<T> = T & k8s.KubernetesObject;
+
+export class ClusterView implements L2Inputs {
+  readonly #logger: Logger;
+  readonly #claims: TypedInformer<Custom<VIPClaim>>;
+  readonly #pools: TypedInformer<Custom<VIPPool>>;
+  readonly #announcements: TypedInformer<Custom<L2Announcement>>;
+  readonly #nodes: TypedInformer<k8s.V1Node>;
+  readonly #listeners: (() => void)[] = [];
+  readonly #claimListeners: (() => void)[] = [];
+  #started: Promise<void> | undefined;
+  #stopped: Promise<void> | undefined;
+
+  constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
+    this.#logger = logger;
+    const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
+      const rc = resourceClient<T>(kubeConfig, kind);
+      return createInformer<Custom<T>>({
+        kubeConfig,
+        path: rc.path(),
+        list: async () => (await rc.list()) as k8s.KubernetesListObject<Custom<T>>,
+        // A periodic replay repairs anything a dropped watch event left stale.
+        resyncMs: 60_000,
+        logger,
+      });
+    };
+    this.#claims = custom<VIPClaim>('VIPClaim');
+    this.#pools = custom<VIPPool>('VIPPool');
+    this.#announcements = custom<L2Announcement>('L2Announcement');
+    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.#nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
+  }
+
+  /** Idempotent: the speaker starts the view before the L2 side, which starts its inputs too. */
+  start(): Promise<void> {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  stop(): Promise<void> {
+    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#announcements, this.#nodes].map((inf) => inf.stop())).then(() => undefined);
+    return this.#stopped;
+  }
+
+  async #start(): Promise<void> {
+    this.#claims.on({ onUpsert: () => this.#emitClaims(), onDelete: () => this.#emitClaims() });
+    for (const inf of [this.#pools, this.#announcements, this.#nodes] as const) {
+      inf.on({ onUpsert: () => this.#emit(), onDelete: () => this.#emit() });
+    }
+    const all = [this.#claims, this.#pools, this.#announcements, this.#nodes] as const;
+    await Promise.all(all.map((inf) => inf.start()));
+    await Promise.all(all.map((inf) => inf.synced));
+  }
+
+  /** Any input of the L2 side changed (claims included). */
+  onChange(fn: () => void): void {
+    this.#listeners.push(fn);
+  }
+
+  /** A claim changed. */
+  onClaims(fn: () => void): void {
+    this.#claimListeners.push(fn);
+  }
+
+  claims(): readonly VIPClaim[] {
+    return this.#claims.list();
+  }
+
+  /** VIPs of served claims only: a VIP kept for a refused claim is neither programmed nor announced. */
+  vips(): VipEntry[] {
+    const pools = new Map(this.#pools.list().map((p) => [p.metadata.name ?? '', p] as const));
+    return vipsFromClaims(this.#claims.list().filter((c) => serveDecision(c).serve), pools);
+  }
+
+  rules(): AnnouncementRule[] {
+    return parseRules(this.#announcements.list(), this.#logger);
+  }
+
+  nodeLabels(name: string): Readonly<Record<string, string>> {
+    return this.#nodes.get(name)?.metadata?.labels ?? {};
+  }
+
+  claim(ref: ClaimRef): VIPClaim | undefined {
+    return this.#claims.get(ref.name, ref.namespace);
+  }
+
+  #emitClaims(): void {
+    for (const fn of this.#claimListeners) fn();
+    this.#emit();
+  }
+
+  #emit(): void {
+    for (const fn of this.#listeners) fn();
+  }
+}

@@ -1,0 +1,204 @@
+// The speaker's loop between its inputs and its outputs:
+//   claims (ClusterView) + this node's health view ─plan─▶ desired frontends ─▶ dataplane reconciler
+//                                                    └──▶ health-check targets ─▶ HealthChecker
+//   each dataplane pass ─▶ what is programmed ─▶ published node state (Lease) + claim status
+// Re-planning is coalesced (one plan per turn of the event loop however many events arrived); planning is
+// pure and cheap, the reconciler diffs against the maps so an unchanged plan writes nothing.
+import type { VIPClaim } from '../api/v1alpha1.ts';
+import type { DesiredFrontend } from '../core/dataplane/frontend.ts';
+import type { FrontendStatus } from '../core/dataplane/planner.ts';
+import type { AnnouncedStatus } from '../core/l2/report.ts';
+import { claimKey } from '../core/speaker/claims.ts';
+import { planFrontends, plannedTargets, type ClaimPlan, type SelectionMemory, type SpeakerPlan } from '../core/speaker/plan.ts';
+import { bucketDigests, publishedState, type PublishedState } from '../core/speaker/published.ts';
+import type { StatusInput } from '../core/speaker/status.ts';
+import type { Logger } from '../shared/logger.ts';
+import type { HealthChecker, TargetReport } from './health/checker.ts';
+
+/** What the controller needs of the dataplane reconciler (src/speaker/dataplane/reconciler.ts). */
+export interface DataplaneSink {
+  setDesired(desired: readonly DesiredFrontend[]): void;
+  statuses(): readonly FrontendStatus[];
+  onPass(listener: (result: { readonly error: Error | undefined }) => void): () => void;
+}
+
+export interface ControllerDeps {
+  readonly nodeName: string;
+  readonly claims: () => readonly VIPClaim[];
+  readonly dataplane: DataplaneSink;
+  readonly health: HealthChecker;
+  /** Publishes this node's state (rate-limited by the publisher). */
+  readonly publish: (state: PublishedState) => void;
+  /** What every node published. */
+  readonly peers: () => ReadonlyMap<string, PublishedState | undefined>;
+  readonly live: () => readonly string[];
+  /** Claims whose status may need a fresh look (all when undefined). */
+  readonly invalidateStatus: (keys?: Iterable<string>) => void;
+  readonly logger: Logger;
+}
+
+/** Frontend states that every node reaches alike (the input is invalid or unsupported), not local trouble. */
+const DETERMINISTIC: ReadonlySet<string> = new Set(['rejected', 'unsupported']);
+
+export interface ClaimProgramming {
+  /** Fingerprint programmed, when every frontend of the claim is in the maps. */
+  readonly fingerprint: string | undefined;
+  /** Why not, from the dataplane. */
+  readonly problem: string | undefined;
+  readonly deterministic: boolean;
+}
+
+export class SpeakerController {
+  readonly #d: ControllerDeps;
+  #plan: SpeakerPlan = { frontends: [], owners: new Map(), claims: new Map(), memory: new Map() };
+  #memory: SelectionMemory = new Map();
+  /** The plan the reconciler holds (set with setDesired, synchronously). */
+  #programming = new Map<string, ClaimProgramming>();
+  #expectedBuckets: string[] = bucketDigests(new Map());
+  #published: PublishedState | undefined;
+  #scheduled: NodeJS.Immediate | undefined;
+  #unsubscribe: (() => void) | undefined;
+  #stopped = false;
+  plans = 0;
+
+  constructor(deps: ControllerDeps) {
+    this.#d = deps;
+  }
+
+  start(): void {
+    this.#unsubscribe = this.#d.dataplane.onPass((r) => {
+      if (!r.error) this.#afterPass();
+    });
+    this.#d.health.onTransition(() => {
+      this.schedule();
+      this.#publish();
+    });
+    // Synchronously, so the reconciler holds the first plan before its first pass.
+    this.#replan();
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    if (this.#scheduled) clearImmediate(this.#scheduled);
+    this.#unsubscribe?.();
+  }
+
+  /** Re-plan soon (coalesced). */
+  schedule(): void {
+    if (this.#stopped) return;
+    this.#scheduled ??= setImmediate(() => {
+      this.#scheduled = undefined;
+      this.#replan();
+    });
+  }
+
+  plan(): SpeakerPlan {
+    return this.#plan;
+  }
+
+  programming(): ReadonlyMap<string, ClaimProgramming> {
+    return this.#programming;
+  }
+
+  /** Everything the status writer needs for one claim, from the current state; undefined if not planned yet. */
+  statusInput(claim: VIPClaim, announced: AnnouncedStatus | undefined): StatusInput | undefined {
+    const key = claimKey(claim);
+    const plan = this.#plan.claims.get(key);
+    if (!plan) return undefined;
+    const prog = this.#programming.get(key);
+    const programmedNow = plan.serve && prog?.fingerprint !== undefined && prog.fingerprint === plan.fingerprint;
+    return {
+      claim,
+      plan,
+      expectedBuckets: this.#expectedBuckets,
+      self: this.#d.nodeName,
+      selfProgrammed: programmedNow ? { ok: true } : { ok: false, reason: prog?.problem ?? 'not programmed yet' },
+      selfFailing: new Set(this.#d.health.failing()),
+      live: this.#d.live(),
+      peers: new Map([...this.#d.peers()].map(([n, state]) => [n, { state }])),
+      announced,
+    };
+  }
+
+  #replan(): void {
+    const { health, dataplane, logger } = this.#d;
+    const plan = planFrontends(this.#d.claims(), (k) => health.state(k), this.#memory);
+    this.#memory = plan.memory;
+    this.#plan = plan;
+    this.plans++;
+    dataplane.setDesired(plan.frontends);
+    health.setTargets(plannedTargets(plan));
+    logger.debug({ frontends: plan.frontends.length, claims: plan.claims.size }, 'planned');
+    this.#d.invalidateStatus();
+  }
+
+  /** After a successful pass the reconciler's statuses describe the plan it holds, which is #plan. */
+  #afterPass(): void {
+    const byClaim = new Map<string, FrontendStatus[]>();
+    for (const s of this.#d.dataplane.statuses()) {
+      if (s.origin === undefined) continue;
+      const list = byClaim.get(s.origin) ?? [];
+      list.push(s);
+      byClaim.set(s.origin, list);
+    }
+    const next = new Map<string, ClaimProgramming>();
+    const expected = new Map<string, string>();
+    for (const c of this.#plan.claims.values()) {
+      if (!c.serve) continue;
+      next.set(c.key, programmingOf(c, byClaim.get(c.key) ?? []));
+      const p = next.get(c.key)!;
+      if (!(p.fingerprint === undefined && p.deterministic)) expected.set(c.key, c.fingerprint);
+    }
+    const changed = [...new Set([...next.keys(), ...this.#programming.keys()])].filter(
+      (k) => next.get(k)?.fingerprint !== this.#programming.get(k)?.fingerprint || next.get(k)?.problem !== this.#programming.get(k)?.problem,
+    );
+    this.#programming = next;
+    this.#expectedBuckets = bucketDigests(expected);
+    this.#publish();
+    if (changed.length > 0) this.#d.invalidateStatus(changed);
+  }
+
+  #publish(): void {
+    const programmed = new Map<string, string>();
+    for (const [key, p] of this.#programming) if (p.fingerprint) programmed.set(key, p.fingerprint);
+    this.#published = publishedState(programmed, this.#d.health.failing());
+    this.#d.publish(this.#published);
+  }
+
+  /** The node state for /state and the CLI. */
+  snapshot(extra: { health: readonly TargetReport[] }): Record<string, unknown> {
+    return {
+      node: this.#d.nodeName,
+      live: this.#d.live(),
+      published: this.#published,
+      claims: [...this.#plan.claims.values()].map((c) => describeClaim(c, this.#programming.get(c.key))),
+      health: extra.health,
+    };
+  }
+}
+
+function programmingOf(c: Extract<ClaimPlan, { serve: true }>, statuses: readonly FrontendStatus[]): ClaimProgramming {
+  const names = new Set(c.ports.map((p) => p.frontend));
+  const mine = statuses.filter((s) => names.has(s.name));
+  const bad = mine.filter((s) => s.state !== 'programmed');
+  if (mine.length === names.size && bad.length === 0) return { fingerprint: c.fingerprint, problem: undefined, deterministic: false };
+  const problem = bad.length > 0 ? bad.map((s) => `${s.name}: ${s.state} (${s.reason})`).join('; ') : 'not programmed yet';
+  return { fingerprint: undefined, problem, deterministic: bad.some((s) => DETERMINISTIC.has(s.state)) };
+}
+
+function describeClaim(c: ClaimPlan, p: ClaimProgramming | undefined): Record<string, unknown> {
+  if (!c.serve) return { claim: c.key, vip: c.vip, served: false, reason: c.reason, message: c.message };
+  return {
+    claim: c.key,
+    vip: c.vip,
+    served: true,
+    programmed: p?.fingerprint === c.fingerprint,
+    ...(p?.problem ? { problem: p.problem } : {}),
+    ports: c.ports.map((port) => ({
+      frontend: port.frontend,
+      nodePort: port.port.nodePort,
+      selection: port.selection,
+      backends: port.backends.map((b) => ({ node: b.nodeName, address: b.address, ready: b.ready, health: b.health, selected: b.selected })),
+    })),
+  };
+}

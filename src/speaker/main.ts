@@ -1,0 +1,194 @@
+// kube-lb speaker: runs on every LB node (privileged, host network). It programs every served VIPClaim into
+// the node's Cilium lb4 maps, answers ARP for the VIPs this node owns, health-checks the backends from here,
+// publishes what it holds on its node-state Lease, and writes the status of the claims whose VIP it owns.
+//   node src/speaker/main.ts --node-name lb-1 --kubeconfig K [--map-dir DIR] [--state-socket PATH] ...
+// SIGTERM hands the VIPs over to the other LB nodes before exiting; the map entries stay (a restart must not
+// disturb traffic), and the next speaker re-adopts them.
+import { rmSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { Counter, Gauge } from 'prom-client';
+import type { VIPClaim } from '../api/v1alpha1.ts';
+import { loadApiKubeConfig } from '../kube/api-client.ts';
+import { resourceClient } from '../kube/custom-objects.ts';
+import { startStatusServer, type StatusServer, type StatusServerOptions } from '../shared/http-status.ts';
+import { createLogger, type LogLevel } from '../shared/logger.ts';
+import { createRegistry } from '../shared/metrics.ts';
+import { packageVersion, parseFlagsOrExit } from '../shared/program.ts';
+import { ClusterView } from './cluster-view.ts';
+import { SpeakerController } from './controller.ts';
+import { openLb4Maps } from './dataplane/native-maps.ts';
+import { DataplaneReconciler } from './dataplane/reconciler.ts';
+import { HealthChecker } from './health/checker.ts';
+import { buildL2Speaker } from './l2/standalone.ts';
+import type { L2Speaker } from './l2/speaker.ts';
+import { SPEAKER_OPTIONS } from './options.ts';
+import { NodeStatePublisher } from './state/node-state.ts';
+import { ClaimStatusWriter } from './status/claim-status.ts';
+
+const version = packageVersion();
+const config = parseFlagsOrExit('speaker', SPEAKER_OPTIONS, version);
+const nodeName = config['node-name'];
+const logger = createLogger({ program: 'speaker', level: config['log-level'] as LogLevel }).child({ node: nodeName });
+const registry = createRegistry('speaker');
+const now = (): number => performance.now();
+
+const apiRequests = new Counter({
+  name: 'kube_lb_speaker_api_requests_total',
+  help: 'API requests by method and resource.',
+  labelNames: ['method', 'resource'],
+  registers: [registry],
+});
+const kubeConfig = loadApiKubeConfig(
+  { kubeconfig: config.kubeconfig },
+  {
+    timeoutMs: config['request-timeout'],
+    userAgent: `kube-lb-speaker/${version}`,
+    onRequest: (info) => apiRequests.inc({ method: info.method, resource: info.resource }),
+  },
+);
+
+const opened = openLb4Maps({
+  dir: config['map-dir'],
+  ciliumVersion: config['cilium-version'],
+  ...(config['maglev-table-size'] !== undefined ? { maglevTableSize: config['maglev-table-size'] } : {}),
+});
+logger.info({ dir: opened.dir, cilium: opened.profile.version, maglev: opened.maps.maglev?.tableSize }, 'lb4 maps opened');
+const dataplane = new DataplaneReconciler({
+  maps: opened.maps,
+  profile: opened.profile,
+  logger: logger.child({ part: 'dataplane' }),
+  periodMs: config['reconcile-period'],
+  ...(config['maglev-seed'] ? { maglevSeed: config['maglev-seed'] } : {}),
+  registry,
+});
+
+const view = new ClusterView(kubeConfig, logger.child({ part: 'cluster' }));
+const health = new HealthChecker({
+  intervalMs: config['health-interval'],
+  timeoutMs: config['health-timeout'],
+  thresholds: { rise: config['health-rise'], fall: config['health-fall'] },
+  logger: logger.child({ part: 'health' }),
+  registry,
+  now,
+});
+const publisher = new NodeStatePublisher({
+  kubeConfig,
+  namespace: config.namespace,
+  nodeName,
+  minIntervalMs: config['state-min-interval'],
+  logger: logger.child({ part: 'node-state' }),
+  now,
+});
+
+let l2: L2Speaker | undefined;
+const live = (): readonly string[] => {
+  const l = l2?.live() ?? [];
+  return l.length > 0 ? l : [nodeName];
+};
+// The controller and the status writer refer to each other through these closures only.
+let status: ClaimStatusWriter | undefined;
+const controller = new SpeakerController({
+  nodeName,
+  claims: () => view.claims(),
+  dataplane,
+  health,
+  publish: (s) => publisher.publish(s),
+  peers: () => publisher.peers(),
+  live,
+  invalidateStatus: (keys) => status?.invalidate(keys),
+  logger: logger.child({ part: 'controller' }),
+});
+status = new ClaimStatusWriter({
+  client: resourceClient<VIPClaim>(kubeConfig, 'VIPClaim'),
+  self: nodeName,
+  claims: () => view.claims(),
+  claim: (namespace, name) => view.claim({ namespace, name }),
+  input: (claim, announced) => controller.statusInput(claim, announced),
+  live,
+  logger: logger.child({ part: 'status' }),
+  now,
+  minIntervalMs: config['status-min-interval'],
+  debounceMs: config['status-debounce'],
+  concurrency: config['status-concurrency'],
+});
+const writer = status;
+
+new Gauge({
+  name: 'kube_lb_speaker_api_writes',
+  help: 'API writes made by this speaker since it started, by kind (claim-status, node-state).',
+  labelNames: ['kind'],
+  registers: [registry],
+  collect() {
+    this.set({ kind: 'claim-status' }, writer.writes);
+    this.set({ kind: 'node-state' }, publisher.writes);
+  },
+});
+
+let synced = false;
+const state = (): unknown => ({
+  version,
+  ...controller.snapshot({ health: health.report() }),
+  announcedVIPs: Object.entries(writer.owners())
+    .filter(([, owner]) => owner === nodeName)
+    .map(([vip]) => vip),
+  owners: writer.owners(),
+  dataplane: { dir: opened.dir, cilium: opened.profile.version, ...dataplane.stats(), statuses: dataplane.statuses() },
+  apiWrites: { claimStatus: writer.writes, nodeState: publisher.writes },
+});
+const serverOptions: Omit<StatusServerOptions, 'host' | 'port'> = {
+  registry,
+  json: { '/state': state },
+  liveness: [],
+  readiness: [
+    { name: 'caches', check: () => (synced ? undefined : 'informers not synced') },
+    { name: 'dataplane', check: () => dataplane.stats().lastPass?.error?.message },
+  ],
+  logger,
+};
+const servers: StatusServer[] = [];
+if (config['metrics-bind-address'] !== '0') {
+  const bind = config['metrics-bind-address'];
+  const colon = bind.lastIndexOf(':');
+  servers.push(await startStatusServer({ ...serverOptions, host: bind.slice(0, colon) || '0.0.0.0', port: Number(bind.slice(colon + 1)) }));
+}
+if (config['state-socket']) {
+  rmSync(config['state-socket'], { force: true });
+  servers.push(await startStatusServer({ ...serverOptions, host: '', port: 0, socketPath: config['state-socket'] }));
+}
+
+logger.info({ version, namespace: config.namespace }, 'kube-lb speaker starting');
+await Promise.all([view.start(), publisher.start()]);
+synced = true;
+view.onClaims(() => controller.schedule());
+publisher.onChange(() => writer.invalidate());
+// The first plan is in the reconciler before its first pass: a restart must not delete what is programmed.
+controller.start();
+dataplane.start();
+health.start();
+l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), { kubeConfig, inputs: view, status: writer });
+await l2.start();
+logger.info({ claims: view.claims().length }, 'kube-lb speaker started');
+
+let stopping = false;
+async function shutdown(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  logger.info({ signal }, 'stopping: handing VIPs over');
+  try {
+    await l2?.handover();
+  } catch (err) {
+    logger.error({ err }, 'handover failed');
+  }
+  controller.stop();
+  health.stop();
+  dataplane.stop();
+  await publisher.stop(true);
+  await view.stop();
+  opened.maps.close();
+  await Promise.all(servers.map((s) => s.close()));
+  if (config['state-socket']) rmSync(config['state-socket'], { force: true });
+  logger.info('stopped');
+  process.exit(0);
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'));
+process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,0 +1,30 @@
+// The speaker's flags (and environment variables), declared once; `node src/speaker/main.ts --help` lists them.
+// The L2 announcement options come from the L2 component (src/speaker/l2/config.ts).
+import type { OptionSpec } from '../shared/config.ts';
+import { LOG_LEVELS } from '../shared/logger.ts';
+import { L2_OPTIONS } from './l2/config.ts';
+
+const hostPort = (v: string): string | undefined => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0');
+
+export const SPEAKER_OPTIONS = {
+  ...L2_OPTIONS,
+  kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'Kubeconfig of the LB cluster (unset: in-cluster service account)' },
+  'map-dir': { kind: 'string', default: '/sys/fs/bpf/tc/globals', help: "Directory of Cilium's pinned lb4 maps" },
+  'cilium-version': { kind: 'string', default: 'auto', help: 'Cilium version whose map layout to write ("auto": detect from the maps)' },
+  'maglev-table-size': { kind: 'int', min: 251, help: "Cilium's --bpf-lb-maglev-table-size (default: read from the maps, else 16381)" },
+  'maglev-seed': { kind: 'string', help: "Cilium's --bpf-lb-maglev-hash-seed (base64; must match Cilium's and be the same on every LB node)" },
+  'reconcile-period': { kind: 'duration', default: 500, min: 50, help: 'How often the maps are re-read and repaired' },
+  'health-interval': { kind: 'duration', default: 2000, min: 100, help: 'Backend health probe period (per target)' },
+  'health-timeout': { kind: 'duration', default: 1000, min: 50, help: 'Deadline of one health probe' },
+  'health-rise': { kind: 'int', default: 2, min: 1, max: 100, help: 'Consecutive successful probes that bring a backend back' },
+  'health-fall': { kind: 'int', default: 3, min: 1, max: 100, help: 'Consecutive failed probes that take a backend out' },
+  'status-min-interval': { kind: 'duration', default: 1000, min: 0, help: 'Each claim status is written at most this often' },
+  'status-debounce': { kind: 'duration', default: 50, min: 0, max: 10_000, help: 'Window that gathers changes into one status pass' },
+  'status-concurrency': { kind: 'int', default: 4, min: 1, max: 64, help: 'Claim status writes in flight at once' },
+  'state-min-interval': { kind: 'duration', default: 1000, min: 0, help: "This node's published state (Lease annotations) is written at most this often" },
+  'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
+  'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9474', check: hostPort, help: 'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)' },
+  'state-socket': { kind: 'string', default: '', help: 'Also serve /state and /metrics on this Unix socket (for `kube-lb speaker state` from any network namespace)' },
+  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
+  help: { kind: 'bool', default: false, help: 'Print this help' },
+} satisfies Record<string, OptionSpec>;

@@ -1,0 +1,686 @@
+// The whole system in network namespaces, for the end-to-end tests, the demo and the end-to-end benchmark:
+//
+//   client 198.51.100.1 ─┐ client segment 198.51.100.0/24 (VIPs 198.51.100.200-250 are on it: ARP)
+//   lb-1 .11  lb-2 .12  lb-3 .13   eth0 on the client segment, the test tc datapath on eth0 and eth1 ingress
+//     eth1 10.200.0.11-13 ─┐ backend segment 10.200.0.0/16
+//   tenant k's consumer nodes 10.200.k.11, .12, …: a NodePort responder each (test/support/nodeport-responder.ts)
+//
+// Control planes: one LB cluster (CRDs, VIPPool, L2Announcement, one ConsumerCluster per tenant) and one
+// consumer cluster per tenant (with kube-controller-manager). Programs, each a real process: the allocator and
+// one agent per tenant (root namespace, talking to the API servers on loopback), and one speaker per LB node
+// inside its namespace (it reaches the LB API server through a relay, test/support/api-relay.ts) with its own
+// private bpffs holding Cilium-shaped maps. A kube-proxy stand-in in this process writes each tenant's NodePorts
+// for its responders. Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as k8s from '@kubernetes/client-node';
+import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
+import { PROFILES, type CiliumVersion } from '../../src/core/lb4/profile.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { createInformer, type TypedInformer } from '../../src/kube/informer.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../datapath/loader.ts';
+import type { Tally } from '../datapath/client-agent.ts';
+import { startApiRelay, type ApiRelay } from './api-relay.ts';
+import { mountBpffs, type Bpffs } from './bpffs.ts';
+import { createCiliumMaps } from './cilium-maps.ts';
+import { freePort, startClusters, type TestCluster } from './controlplane.ts';
+import type { Ledger } from './ledger.ts';
+import { L2Segment, Netns, run } from './netns.ts';
+import type { ResponderSpec } from './nodeport-responder.ts';
+import { eventually } from './eventually.ts';
+import { spawnTracked, type TrackedProcess } from './process.ts';
+
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const CONSUMER_CONTROLLERS = ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'];
+const RELAY_PORT = 6443;
+export const SPEAKER_NAMESPACE = 'kube-lb-system';
+export const CLIENT_IP = '198.51.100.1';
+export const DEFAULT_POOL = '198.51.100.200-198.51.100.250';
+
+export interface TenantSpec {
+  /** ConsumerCluster name; also the consumer cluster's name. */
+  readonly name: string;
+  /** Consumer nodes (default 2). */
+  readonly nodes?: number;
+}
+
+export interface TopologyOptions {
+  /** Names the ledger directory and temp dirs. */
+  readonly label: string;
+  readonly lbNodes?: number;
+  readonly tenants?: readonly TenantSpec[];
+  readonly ciliumVersion?: CiliumVersion;
+  readonly maglev?: boolean;
+  readonly pool?: string;
+  /** Extra speaker flags (health intervals, lease timing, …). */
+  readonly speakerArgs?: readonly string[];
+  /** Keep logs here instead of a temp dir removed on down(). */
+  readonly logDir?: string;
+  /** Progress lines (the demo prints them). */
+  readonly progress?: (line: string) => void;
+}
+
+export interface LbNode {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly frontIp: string;
+  readonly backendIp: string;
+  readonly mac: string;
+  readonly bpffs: Bpffs;
+  readonly mapDir: string;
+  readonly stateSocket: string;
+  speaker: TrackedProcess | undefined;
+}
+
+export interface ConsumerNode {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly ip: string;
+  responder: TrackedProcess | undefined;
+}
+
+export interface Tenant {
+  readonly name: string;
+  readonly index: number;
+  readonly tenantNamespace: string;
+  readonly cluster: TestCluster;
+  readonly core: k8s.CoreV1Api;
+  readonly nodes: ConsumerNode[];
+  readonly specFile: string;
+  readonly backendCidr: string;
+  agent: TrackedProcess | undefined;
+}
+
+export interface ServicePortSpec {
+  readonly name: string;
+  readonly protocol: 'TCP' | 'UDP';
+  readonly port: number;
+}
+
+export interface RequestResult {
+  readonly ok: boolean;
+  /** The responder's answer line, or the error. */
+  readonly text: string;
+}
+
+type Svc = k8s.V1Service;
+
+function unixGet(socketPath: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ socketPath, path, method: body === undefined ? 'GET' : 'POST', timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${path}: HTTP ${res.statusCode}: ${text}`))));
+    });
+    req.on('timeout', () => req.destroy(new Error(`${path}: timeout`)));
+    req.on('error', reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
+}
+
+export class Topology {
+  readonly ledger: Ledger;
+  readonly logDir: string;
+  readonly lb: TestCluster;
+  readonly lbNodes: LbNode[];
+  readonly tenants: Tenant[];
+  readonly client: Netns;
+  readonly pool: string;
+  readonly #opts: TopologyOptions;
+  readonly #relay: ApiRelay;
+  readonly #relays = new Map<string, TrackedProcess>();
+  readonly #clientSocket: string;
+  readonly #cleanups: (() => Promise<void> | void)[];
+  readonly #proxies: TypedInformer<Svc>[] = [];
+  #allocator: TrackedProcess | undefined;
+  #runs = 0;
+
+  private constructor(init: {
+    ledger: Ledger;
+    logDir: string;
+    lb: TestCluster;
+    lbNodes: LbNode[];
+    tenants: Tenant[];
+    client: Netns;
+    opts: TopologyOptions;
+    relay: ApiRelay;
+    clientSocket: string;
+    cleanups: (() => Promise<void> | void)[];
+  }) {
+    this.ledger = init.ledger;
+    this.logDir = init.logDir;
+    this.lb = init.lb;
+    this.lbNodes = init.lbNodes;
+    this.tenants = init.tenants;
+    this.client = init.client;
+    this.#opts = init.opts;
+    this.pool = init.opts.pool ?? DEFAULT_POOL;
+    this.#relay = init.relay;
+    this.#clientSocket = init.clientSocket;
+    this.#cleanups = init.cleanups;
+  }
+
+  /** Builds the networks, starts the control planes and every program; resolves when the speakers are ready. */
+  static async up(ledger: Ledger, opts: TopologyOptions): Promise<Topology> {
+    const say = opts.progress ?? (() => undefined);
+    const cleanups: (() => Promise<void> | void)[] = [];
+    const undo = async (): Promise<void> => {
+      for (const c of cleanups.splice(0).reverse()) {
+        try {
+          await c();
+        } catch {
+          // Best effort: the ledger catches the rest.
+        }
+      }
+    };
+    try {
+      let logDir = opts.logDir;
+      if (logDir) mkdirSync(logDir, { recursive: true });
+      else {
+        const dir = mkdtempSync(join(tmpdir(), `klb-${opts.label}-`));
+        ledger.record('dir', dir);
+        cleanups.push(() => {
+          rmSync(dir, { recursive: true, force: true });
+          ledger.release('dir', dir);
+        });
+        logDir = dir;
+      }
+      const tenantSpecs = opts.tenants ?? [{ name: 'c1' }];
+      say(`starting ${1 + tenantSpecs.length} control planes (LB cluster, ${tenantSpecs.map((t) => t.name).join(', ')})`);
+      const clustersP = startClusters(ledger, [
+        { name: 'lb' },
+        ...tenantSpecs.map((t) => ({ name: t.name, controllers: CONSUMER_CONTROLLERS, installCRDs: false })),
+      ]);
+      say('creating network namespaces: client, LB nodes, consumer nodes');
+      const net = await buildNetwork(ledger, opts, tenantSpecs, logDir, cleanups);
+      const clusters = await clustersP;
+      cleanups.push(async () => {
+        await Promise.all(clusters.map((c) => c.stop()));
+      });
+      const lb = clusters[0]!;
+      const relay = await startApiRelay(ledger, lb, logDir);
+      cleanups.push(() => relay.close());
+      const tenants: Tenant[] = tenantSpecs.map((t, i) => {
+        const cluster = clusters[i + 1]!;
+        return {
+          name: t.name,
+          index: i + 1,
+          tenantNamespace: `tenant-${t.name}`,
+          cluster,
+          core: cluster.kubeConfig.makeApiClient(k8s.CoreV1Api),
+          nodes: net.consumerNodes.get(t.name)!,
+          specFile: join(logDir, `nodeports-${t.name}.json`),
+          backendCidr: `10.200.${i + 1}.0/24`,
+          agent: undefined,
+        };
+      });
+      const topo = new Topology({ ledger, logDir, lb, lbNodes: net.lbNodes, tenants, client: net.client, opts, relay, clientSocket: net.clientSocket, cleanups });
+      await topo.#configureClusters();
+      say('starting NodePort responders and the kube-proxy stand-ins');
+      for (const t of tenants) {
+        await topo.#startProxy(t);
+        for (const n of t.nodes) topo.startResponder(t.name, n.name);
+      }
+      say('starting the allocator and the agents');
+      await topo.#startAllocator();
+      for (const t of tenants) await topo.startAgent(t.name);
+      say(`starting ${net.lbNodes.length} speakers in the LB node namespaces`);
+      for (const n of net.lbNodes) {
+        const r = await relay.startInNetns(n.ns.name, RELAY_PORT);
+        topo.#relays.set(n.name, r);
+      }
+      for (const n of net.lbNodes) topo.startSpeaker(n.name);
+      for (const n of net.lbNodes) await topo.waitSpeakerReady(n.name);
+      await topo.#waitAgentsHeartbeat();
+      return topo;
+    } catch (err) {
+      await undo();
+      throw err;
+    }
+  }
+
+  async down(): Promise<void> {
+    for (const p of this.#proxies.splice(0)) await p.stop().catch(() => undefined);
+    // Speakers first (graceful: they withdraw their announcements), then everything else in reverse order.
+    await Promise.all(this.lbNodes.map((n) => n.speaker?.stop(4000)));
+    await Promise.all(this.tenants.map((t) => t.agent?.stop(3000)));
+    await this.#allocator?.stop(3000);
+    for (const t of this.tenants) for (const n of t.nodes) await n.responder?.stop(1000);
+    for (const r of this.#relays.values()) await r.stop(1000);
+    for (const c of this.#cleanups.splice(0).reverse()) {
+      try {
+        await c();
+      } catch {
+        // Best effort: the ledger catches the rest.
+      }
+    }
+  }
+
+  tenant(name: string): Tenant {
+    const t = this.tenants.find((x) => x.name === name);
+    if (!t) throw new Error(`no tenant ${name}`);
+    return t;
+  }
+
+  lbNode(name: string): LbNode {
+    const n = this.lbNodes.find((x) => x.name === name);
+    if (!n) throw new Error(`no LB node ${name}`);
+    return n;
+  }
+
+  /** The kubeconfig a speaker in an LB node namespace uses (the relay's address). */
+  get speakerKubeconfig(): string {
+    return this.#relay.kubeconfigFor(RELAY_PORT);
+  }
+
+  // ------------------------------------------------------------------ programs
+
+  startSpeaker(name: string): TrackedProcess {
+    const n = this.lbNode(name);
+    const log = join(this.logDir, `speaker-${name}-${++this.#runs}.log`);
+    n.speaker = spawnTracked(
+      this.ledger,
+      `speaker-${name}`,
+      'ip',
+      [
+        'netns', 'exec', n.ns.name,
+        process.execPath, join(repoRoot, 'src/speaker/main.ts'),
+        `--node-name=${name}`,
+        `--kubeconfig=${this.speakerKubeconfig}`,
+        `--namespace=${SPEAKER_NAMESPACE}`,
+        `--map-dir=${n.mapDir}`,
+        `--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`,
+        `--peer-address=${n.frontIp}`,
+        `--state-socket=${n.stateSocket}`,
+        '--metrics-bind-address=127.0.0.1:9474',
+        '--log-level=info',
+        ...(this.#opts.speakerArgs ?? []),
+      ],
+      { logFile: log, cwd: repoRoot },
+    );
+    return n.speaker;
+  }
+
+  async waitSpeakerReady(name: string, timeoutMs = 90_000): Promise<void> {
+    const n = this.lbNode(name);
+    await eventually(`speaker ${name} ready`, async () => {
+      const p = n.speaker;
+      if (p && p.child.exitCode !== null) throw new Error(`speaker ${name} exited: ${tail(p.logFile)}`);
+      return (await unixGet(n.stateSocket, '/readyz').then(() => true, () => false)) || undefined;
+    }, timeoutMs, 200);
+  }
+
+  /** The speaker's /state, parsed. */
+  async speakerState(name: string): Promise<SpeakerState> {
+    return JSON.parse(await unixGet(this.lbNode(name).stateSocket, '/state')) as SpeakerState;
+  }
+
+  async stopSpeaker(name: string): Promise<void> {
+    await this.lbNode(name).speaker?.stop(8000);
+  }
+
+  /** SIGKILL: no handover; the node's maps and datapath stay, its proxy-ARP entries vanish with the process. */
+  async killSpeaker(name: string): Promise<void> {
+    await this.lbNode(name).speaker?.kill();
+  }
+
+  /** The node dies: its speaker is killed and its links go down, so it neither answers nor forwards. */
+  async crashNode(name: string): Promise<void> {
+    const n = this.lbNode(name);
+    await n.speaker?.kill();
+    await n.ns.ip('link', 'set', 'eth0', 'down');
+    await n.ns.ip('link', 'set', 'eth1', 'down');
+  }
+
+  /** Brings a crashed node's links back (its speaker is started separately). */
+  async reviveNode(name: string): Promise<void> {
+    const n = this.lbNode(name);
+    await n.ns.ip('link', 'set', 'eth0', 'up');
+    await n.ns.ip('link', 'set', 'eth1', 'up');
+  }
+
+  startResponder(tenant: string, node: string): TrackedProcess {
+    const t = this.tenant(tenant);
+    const n = t.nodes.find((x) => x.name === node);
+    if (!n) throw new Error(`no node ${node} in ${tenant}`);
+    n.responder = spawnTracked(
+      this.ledger,
+      `responder-${node}`,
+      'ip',
+      ['netns', 'exec', n.ns.name, process.execPath, join(repoRoot, 'test/support/nodeport-responder.ts'), node, t.specFile],
+      { logFile: join(this.logDir, `responder-${node}-${++this.#runs}.log`), cwd: repoRoot },
+    );
+    return n.responder;
+  }
+
+  async stopResponder(tenant: string, node: string): Promise<void> {
+    await this.tenant(tenant).nodes.find((x) => x.name === node)?.responder?.stop(1000);
+  }
+
+  async startAgent(tenant: string): Promise<TrackedProcess> {
+    const t = this.tenant(tenant);
+    const metricsPort = await freePort();
+    t.agent = spawnTracked(
+      this.ledger,
+      `agent-${t.name}`,
+      process.execPath,
+      [
+        join(repoRoot, 'src/agent/main.ts'),
+        `--kubeconfig=${t.cluster.kubeconfigPath}`,
+        `--lb-kubeconfig=${this.lb.kubeconfigPath}`,
+        `--cluster-name=${t.name}`,
+        `--tenant-namespace=${t.tenantNamespace}`,
+        '--default-class',
+        '--leader-elect=false',
+        '--debounce=100ms',
+        '--heartbeat-period=5s',
+        '--request-timeout=5s',
+        '--rejection-retry=2s',
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        '--log-level=info',
+      ],
+      { logFile: join(this.logDir, `agent-${t.name}-${++this.#runs}.log`), cwd: repoRoot },
+    );
+    const p = t.agent;
+    await eventually(`agent ${t.name}`, async () => {
+      if (p.child.exitCode !== null) throw new Error(`agent ${t.name} exited: ${tail(p.logFile)}`);
+      return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
+    }, 60_000, 200);
+    return p;
+  }
+
+  async #startAllocator(): Promise<void> {
+    const [webhookPort, metricsPort] = [await freePort(), await freePort()];
+    this.#allocator = spawnTracked(
+      this.ledger,
+      'allocator',
+      process.execPath,
+      [
+        join(repoRoot, 'src/allocator/main.ts'),
+        `--kubeconfig=${this.lb.kubeconfigPath}`,
+        `--namespace=${SPEAKER_NAMESPACE}`,
+        '--leader-elect=false',
+        '--status-debounce=200ms',
+        `--webhook-bind-address=127.0.0.1:${webhookPort}`,
+        `--webhook-url=https://127.0.0.1:${webhookPort}/validate`,
+        `--metrics-bind-address=127.0.0.1:${metricsPort}`,
+        '--log-level=info',
+      ],
+      { logFile: join(this.logDir, 'allocator.log'), cwd: repoRoot },
+    );
+    const p = this.#allocator;
+    await eventually('allocator ready', async () => {
+      if (p.child.exitCode !== null) throw new Error(`allocator exited: ${tail(p.logFile)}`);
+      return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok;
+    }, 60_000, 200);
+  }
+
+  async #waitAgentsHeartbeat(): Promise<void> {
+    const tenants = resourceClient<ConsumerCluster>(this.lb.kubeConfig, 'ConsumerCluster');
+    for (const t of this.tenants) {
+      await eventually(`agent ${t.name} heartbeat`, async () => (await tenants.get(t.name)).status?.lastHeartbeatTime !== undefined, 60_000, 200);
+    }
+  }
+
+  // ------------------------------------------------------------------ cluster objects
+
+  async #configureClusters(): Promise<void> {
+    const kc = this.lb.kubeConfig;
+    const core = kc.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: SPEAKER_NAMESPACE } } });
+    await this.lb.createNodes(this.lbNodes.map((n) => ({ name: n.name, internalIP: n.frontIp, labels: { 'kube-lb.io/lb-node': 'true' } })));
+    await resourceClient<VIPPool>(kc, 'VIPPool').create({
+      apiVersion: 'kube-lb.io/v1alpha1',
+      kind: 'VIPPool',
+      metadata: { name: 'default' },
+      spec: { addresses: [this.pool], autoAssign: true },
+    });
+    await resourceClient<L2Announcement>(kc, 'L2Announcement').create({
+      apiVersion: 'kube-lb.io/v1alpha1',
+      kind: 'L2Announcement',
+      metadata: { name: 'client-segment' },
+      spec: { interfaces: ['eth0'] },
+    });
+    for (const t of this.tenants) {
+      await core.createNamespace({ body: { metadata: { name: t.tenantNamespace } } });
+      await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create({
+        apiVersion: 'kube-lb.io/v1alpha1',
+        kind: 'ConsumerCluster',
+        metadata: { name: t.name },
+        spec: { tenantNamespace: t.tenantNamespace, allowedBackendCIDRs: [t.backendCidr] },
+      });
+      await t.cluster.createNodes(t.nodes.map((n) => ({ name: n.name, internalIP: n.ip })));
+    }
+  }
+
+  /** kube-proxy's NodePort half, as far as the responders need it: every Service's NodePorts, on every node. */
+  async #startProxy(t: Tenant): Promise<void> {
+    const logger = createLogger({ program: `proxy-${t.name}`, level: 'warn' });
+    const informer = createInformer<Svc>({
+      kubeConfig: t.cluster.kubeConfig,
+      path: '/api/v1/services',
+      list: () => t.core.listServiceForAllNamespaces(),
+      logger,
+    });
+    const write = (): void => {
+      const spec: ResponderSpec = {
+        services: informer
+          .list()
+          .filter((s) => s.spec?.type === 'NodePort' || s.spec?.type === 'LoadBalancer')
+          .map((s) => ({
+            service: `${s.metadata?.namespace}/${s.metadata?.name}`,
+            ports: (s.spec?.ports ?? [])
+              .filter((p) => p.nodePort)
+              .map((p) => ({ port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', nodePort: p.nodePort! })),
+            healthCheckNodePort: s.spec?.healthCheckNodePort,
+          })),
+      };
+      const tmp = `${t.specFile}.tmp`;
+      writeFileSync(tmp, JSON.stringify(spec));
+      renameSync(tmp, t.specFile);
+    };
+    informer.on({ onUpsert: write, onDelete: write });
+    write();
+    await informer.start();
+    await informer.synced;
+    write();
+    this.#proxies.push(informer);
+  }
+
+  // ------------------------------------------------------------------ services and traffic
+
+  /** Creates a LoadBalancer Service (no selector: every node is a backend with eTP Cluster). */
+  async createService(tenant: string, name: string, ports: readonly ServicePortSpec[], extra: Partial<k8s.V1ServiceSpec> = {}): Promise<Svc> {
+    return this.tenant(tenant).core.createNamespacedService({
+      namespace: 'default',
+      body: {
+        metadata: { name },
+        spec: { type: 'LoadBalancer', ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port })), ...extra },
+      },
+    });
+  }
+
+  async deleteService(tenant: string, name: string): Promise<void> {
+    await this.tenant(tenant).core.deleteNamespacedService({ namespace: 'default', name });
+  }
+
+  /** The Service's EXTERNAL-IP once the agent wrote it. */
+  async waitExternalIP(tenant: string, name: string, timeoutMs = 60_000, everyMs = 50): Promise<string> {
+    const core = this.tenant(tenant).core;
+    return eventually(`EXTERNAL-IP of ${tenant}/default/${name}`, async () => {
+      const s = await core.readNamespacedService({ namespace: 'default', name });
+      return s.status?.loadBalancer?.ingress?.[0]?.ip;
+    }, timeoutMs, everyMs);
+  }
+
+  /** One request from the client (a new flow each time). */
+  async request(proto: 'tcp' | 'udp', vip: string, port: number, timeoutMs = 1000): Promise<RequestResult> {
+    const tally = JSON.parse(await unixGet(this.#clientSocket, '/request', { proto, host: vip, port, count: 1, timeoutMs }, timeoutMs + 10_000)) as Tally;
+    const answer = Object.keys(tally.answers)[0];
+    return tally.ok > 0 && answer !== undefined ? { ok: true, text: answer } : { ok: false, text: tally.lastError ?? 'no answer' };
+  }
+
+  /** Requests until one succeeds; returns it (throws after the deadline). */
+  async requestUntilOk(proto: 'tcp' | 'udp', vip: string, port: number, timeoutMs = 30_000, attemptTimeoutMs = 300): Promise<RequestResult> {
+    return eventually(`a ${proto} answer from ${vip}:${port}`, async () => {
+      const r = await this.request(proto, vip, port, attemptTimeoutMs);
+      return r.ok ? r : undefined;
+    }, timeoutMs, 20);
+  }
+
+  async startLoop(proto: 'tcp' | 'udp', vip: string, port: number, intervalMs = 50, timeoutMs = 1000): Promise<void> {
+    await unixGet(this.#clientSocket, '/loop/start', { proto, host: vip, port, intervalMs, timeoutMs });
+  }
+
+  async loop(): Promise<Tally> {
+    return JSON.parse(await unixGet(this.#clientSocket, '/loop')) as Tally;
+  }
+
+  async stopLoop(): Promise<Tally> {
+    return JSON.parse(await unixGet(this.#clientSocket, '/loop/stop', {})) as Tally;
+  }
+
+  /** The LB node whose MAC the client's neighbour table holds for `vip` (after it talked to it). */
+  async arpOwner(vip: string): Promise<string | undefined> {
+    const out = await this.client.ip('neigh', 'show', vip, 'dev', 'eth0');
+    const mac = /lladdr ([0-9a-f:]{17})/.exec(out)?.[1];
+    return this.lbNodes.find((n) => n.mac === mac)?.name;
+  }
+
+  /** The node each speaker's L2 side names as the VIP's owner, when they agree. */
+  async announcedOwner(vip: string): Promise<string | undefined> {
+    const owners = new Set<string | undefined>();
+    for (const n of this.lbNodes) {
+      if (!n.speaker || n.speaker.child.exitCode !== null || n.speaker.child.signalCode !== null) continue;
+      owners.add((await this.speakerState(n.name)).owners[vip]);
+    }
+    return owners.size === 1 ? [...owners][0] : undefined;
+  }
+
+  /** The claim of a consumer Service, from the LB cluster. */
+  async claimOf(tenant: string, service: string): Promise<VIPClaim | undefined> {
+    const t = this.tenant(tenant);
+    const list = await resourceClient<VIPClaim>(this.lb.kubeConfig, 'VIPClaim').list(t.tenantNamespace);
+    return list.items.find((c) => c.spec.service.name === service && c.spec.service.namespace === 'default');
+  }
+
+  /** `kubectl get svc` of a tenant's default namespace, as text. */
+  kubectlGetServices(tenant: string): string {
+    return this.tenant(tenant).cluster.kubectl(['get', 'svc', '-n', 'default', '-o', 'wide']);
+  }
+}
+
+/** What a speaker's /state returns (the part tests read). */
+export interface SpeakerState {
+  readonly node: string;
+  readonly live: readonly string[];
+  readonly announcedVIPs: readonly string[];
+  readonly owners: Readonly<Record<string, string | undefined>>;
+  readonly claims: readonly {
+    claim: string;
+    vip?: string;
+    served: boolean;
+    programmed?: boolean;
+    ports?: { frontend: string; selection: string; backends: { node: string; address: string; health: string; selected: boolean }[] }[];
+  }[];
+  readonly health: readonly { key: string; state: string }[];
+  readonly apiWrites: { claimStatus: number; nodeState: number };
+}
+
+function tail(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-3000);
+  } catch {
+    return '(no log)';
+  }
+}
+
+interface Network {
+  client: Netns;
+  clientSocket: string;
+  lbNodes: LbNode[];
+  consumerNodes: Map<string, ConsumerNode[]>;
+}
+
+async function buildNetwork(
+  ledger: Ledger,
+  opts: TopologyOptions,
+  tenants: readonly TenantSpec[],
+  logDir: string,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<Network> {
+  const front = await L2Segment.create(ledger, 'fr');
+  cleanups.push(() => front.destroy());
+  const back = await L2Segment.create(ledger, 'bk');
+  cleanups.push(() => back.destroy());
+
+  const client = await Netns.create(ledger, 'cl');
+  cleanups.push(() => client.destroy());
+  await front.attach(client, `${CLIENT_IP}/24`);
+
+  const profile = PROFILES[opts.ciliumVersion ?? '1.18'];
+  const lbNodes: LbNode[] = [];
+  for (let i = 1; i <= (opts.lbNodes ?? 3); i++) {
+    const ns = await Netns.create(ledger, `lb${i}`);
+    cleanups.push(() => ns.destroy());
+    const frontIp = `198.51.100.${10 + i}`;
+    const backendIp = `10.200.0.${10 + i}`;
+    await front.attach(ns, `${frontIp}/24`, 'eth0');
+    await back.attach(ns, `${backendIp}/16`, 'eth1');
+    // Forwarding for the datapath's FIB lookups; the node's own connections (health probes) use ports below the
+    // ones the datapath SNATs to, so a reply to a probe is never mistaken for a reply to a client flow.
+    await ns.sysctl('net.ipv4.conf.all.forwarding', 1);
+    await ns.sysctl('net.ipv4.conf.eth0.forwarding', 1);
+    await ns.sysctl('net.ipv4.conf.eth1.forwarding', 1);
+    await ns.sysctl('net.ipv4.ip_local_port_range', '10000 20000');
+    // A default route (the L2 side announces on the default-route interface unless told otherwise).
+    await ns.addRoute('default', CLIENT_IP, 'eth0');
+    const bpffs = mountBpffs(ledger, `lb${i}`);
+    cleanups.push(() => bpffs.dispose());
+    const mapDir = join(bpffs.dir, 'tc', 'globals');
+    mkdirSync(mapDir, { recursive: true });
+    const maps = createCiliumMaps(mapDir, { profile, ...(opts.maglev ? { maglevTableSize: TEST_DATAPATH_MAGLEV_M } : {}) });
+    const dp = await attachTestDatapath({ maps, pinDir: bpffs.dir, ns, dev: 'eth0', nodeAddress: backendIp });
+    // Replies from the backends come in on eth1: the same program (same conntrack) must see them.
+    await ns.exec('tc', 'qdisc', 'add', 'dev', 'eth1', 'clsact');
+    await ns.exec('tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'bpf', 'direct-action', 'object-pinned', dp.progPath);
+    cleanups.push(() => dp.detach());
+    lbNodes.push({
+      name: `lb-${i}`,
+      ns,
+      frontIp,
+      backendIp,
+      mac: await ns.macOf('eth0'),
+      bpffs,
+      mapDir,
+      stateSocket: join(logDir, `speaker-lb-${i}.sock`),
+      speaker: undefined,
+    });
+  }
+
+  const consumerNodes = new Map<string, ConsumerNode[]>();
+  for (const [k, t] of tenants.entries()) {
+    const nodes: ConsumerNode[] = [];
+    for (let j = 0; j < (t.nodes ?? 2); j++) {
+      const ns = await Netns.create(ledger, `${t.name.slice(0, 3)}n${j}`);
+      cleanups.push(() => ns.destroy());
+      const ip = `10.200.${k + 1}.${11 + j}`;
+      await back.attach(ns, `${ip}/16`);
+      nodes.push({ name: `${t.name}-${String.fromCharCode(97 + j)}`, ns, ip, responder: undefined });
+    }
+    consumerNodes.set(t.name, nodes);
+  }
+
+  const clientSocket = join(logDir, 'client.sock');
+  const agent = client.spawn('client-agent', process.execPath, [join(repoRoot, 'test/datapath/client-agent.ts'), clientSocket], logDir);
+  cleanups.push(() => agent.stop(1000));
+  await eventually('the client agent', async () => existsSync(clientSocket) && (await unixGet(clientSocket, '/loop').then(() => true, () => false)), 30_000);
+  return { client, clientSocket, lbNodes, consumerNodes };
+}
+
+export { run, eventually };
