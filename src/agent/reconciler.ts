@@ -137,6 +137,13 @@ export class ServiceReconciler {
       const step = await this.serviceWrite(svc, (s) => d.servicePort.setStatus(s, status));
       if (!step.svc) return step.step;
       svc = step.svc;
+      log.info(
+        {
+          ip: status.loadBalancer?.ingress?.map((i) => i.ip).join(',') || undefined,
+          conditions: status.conditions?.map((c) => `${c.type}=${c.status}/${c.reason}`),
+        },
+        'service status updated',
+      );
     }
     if (svc) {
       const target = {
