@@ -10,3 +10,13 @@ export function renderCRDs(): Array<{ file: string; text: string }> {
     text: HEADER + stringify(c, { lineWidth: 0, aliasDuplicateObjects: false }),
   }));
 }
+
+/** Where the installable bundle lives: `kubectl apply -f deploy/kube-lb-cluster/` installs the CRDs with the rest. */
+export const CRD_BUNDLE_FILE = 'deploy/kube-lb-cluster/01-crds.yaml';
+
+/** Every CRD in one multi-document file, for the LB-cluster install folder. */
+export function renderCRDBundle(): string {
+  return HEADER + customResourceDefinitions()
+    .map((c) => stringify(c, { lineWidth: 0, aliasDuplicateObjects: false }))
+    .join('---\n');
+}
