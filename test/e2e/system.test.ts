@@ -1,0 +1,219 @@
+// The whole system in network namespaces (test/support/topology.ts): two consumer clusters (tenants c1 and c2),
+// an LB cluster, the allocator, one agent per tenant and three speakers as real processes, a client on the LB
+// segment. One topology is shared by the stories below, which run in order: each leaves the system as the next
+// one expects it. Every wait polls with a generous deadline; nothing asserts on timings.
+import t, { type Test } from 'tap';
+import type { VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { eventually } from '../support/eventually.ts';
+import { Ledger } from '../support/ledger.ts';
+import { parseAnswer } from '../support/nodeport-responder.ts';
+import { Topology } from '../support/topology.ts';
+
+const ledger = Ledger.open('e2e-system');
+const topo = await Topology.up(ledger, {
+  label: 'e2e-system',
+  tenants: [{ name: 'c1' }, { name: 'c2' }],
+  speakerArgs: [
+    '--health-interval=300ms',
+    '--health-timeout=500ms',
+    '--health-rise=2',
+    '--health-fall=2',
+    '--lease-duration=3s',
+    '--renew-period=500ms',
+    // A stalled speaker on a loaded 2-core machine must not look dead: heartbeats may be silent for 1 s.
+    '--probe-timeout=1s',
+    '--status-min-interval=300ms',
+    '--state-min-interval=300ms',
+  ],
+});
+t.teardown(() => topo.down());
+
+const claims = resourceClient<VIPClaim>(topo.lb.kubeConfig, 'VIPClaim');
+const pools = resourceClient<VIPPool>(topo.lb.kubeConfig, 'VIPPool');
+
+/** Sends `n` requests and counts answers by consumer node; every one must succeed. */
+async function spread(t: Test, proto: 'tcp' | 'udp', vip: string, port: number, n = 16): Promise<Map<string, number>> {
+  const byNode = new Map<string, number>();
+  const failed: string[] = [];
+  for (let i = 0; i < n; i++) {
+    const r = await topo.request(proto, vip, port, 2000);
+    const a = r.ok ? parseAnswer(r.text) : undefined;
+    if (a) byNode.set(a.node, (byNode.get(a.node) ?? 0) + 1);
+    else failed.push(r.text);
+  }
+  t.same(failed, [], `${n} ${proto} requests to ${vip}:${port} all answered`);
+  return byNode;
+}
+
+function condition(c: VIPClaim | undefined, type: string): { status: string; reason: string } | undefined {
+  return c?.status?.conditions?.find((x) => x.type === type);
+}
+
+/** Every running speaker's plan: is `address` selected (gets new flows) for `frontend`? */
+async function selectedEverywhere(frontend: string, address: string): Promise<boolean[]> {
+  const out: boolean[] = [];
+  for (const n of topo.lbNodes) {
+    if (!n.speaker || n.speaker.child.exitCode !== null || n.speaker.child.signalCode !== null) continue;
+    const s = await topo.speakerState(n.name);
+    const port = s.claims.flatMap((c) => c.ports ?? []).find((p) => p.frontend === frontend);
+    out.push(port?.backends.find((b) => b.address === address)?.selected ?? false);
+  }
+  return out;
+}
+
+let vip1 = '';
+
+t.test('a multi-port Service gets an EXTERNAL-IP and answers on every port, TCP and UDP, from both nodes', async (t) => {
+  await topo.createService('c1', 'multi', [
+    { name: 'http', protocol: 'TCP', port: 80 },
+    { name: 'alt', protocol: 'TCP', port: 8080 },
+    { name: 'dns', protocol: 'UDP', port: 53 },
+  ]);
+  vip1 = await topo.waitExternalIP('c1', 'multi');
+  t.match(vip1, /^198\.51\.100\.2\d\d$/, 'the VIP comes from the pool on the client segment');
+  t.match(topo.kubectlGetServices('c1'), new RegExp(`multi\\s+LoadBalancer\\s+\\S+\\s+${vip1.replace(/\./g, '\\.')}`), 'kubectl get svc shows it');
+  for (const [proto, port] of [['tcp', 80], ['tcp', 8080], ['udp', 53]] as const) {
+    const first = await topo.requestUntilOk(proto, vip1, port, 60_000);
+    t.match(parseAnswer(first.text), { service: 'default/multi', port: `${port}/${proto.toUpperCase()}` }, `${proto}/${port} reaches the right Service port`);
+    const byNode = await spread(t, proto, vip1, port);
+    t.same([...byNode.keys()].sort(), ['c1-a', 'c1-b'], `${proto}/${port} is answered by both consumer nodes`);
+  }
+  const claim = await eventually('the claim status from the speakers', async () => {
+    const c = await topo.claimOf('c1', 'multi');
+    return condition(c, 'Programmed')?.reason === 'Programmed' && condition(c, 'Announced')?.status === 'True' && condition(c, 'BackendsHealthy')?.status === 'True' ? c : undefined;
+  }, 60_000);
+  t.same(claim.status?.programmedNodes, ['lb-1', 'lb-2', 'lb-3'], 'every LB node holds it');
+  t.equal(claim.status?.announcedBy, await topo.announcedOwner(vip1), 'the status names the node the speakers agree on');
+});
+
+t.test('two tenants get distinct VIPs and each reaches only its own backends', async (t) => {
+  await topo.createService('c2', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }]);
+  const vip2 = await topo.waitExternalIP('c2', 'web');
+  t.not(vip2, vip1, 'distinct VIPs');
+  await topo.requestUntilOk('tcp', vip2, 80, 60_000);
+  const c2 = await spread(t, 'tcp', vip2, 80);
+  t.same([...c2.keys()].sort(), ['c2-a', 'c2-b'], "c2's VIP reaches c2's nodes only");
+  const c1 = await spread(t, 'tcp', vip1, 80);
+  t.same([...c1.keys()].sort(), ['c1-a', 'c1-b'], "c1's VIP reaches c1's nodes only");
+  const claim = await topo.claimOf('c2', 'web');
+  t.same(claim?.spec.backends.map((b) => b.address).sort(), ['10.200.2.11', '10.200.2.12']);
+});
+
+t.test("a backend's NodePort responder stops: health checks take it out, no request fails after that", async (t) => {
+  const frontend = `${vip1}:80/TCP`;
+  const c1b = topo.tenant('c1').nodes[1]!;
+  await topo.startLoop('tcp', vip1, 80, 40, 1000);
+  await topo.stopResponder('c1', c1b.name);
+  // The detection window is over when every speaker has taken c1-b out of selection.
+  await eventually('c1-b out of selection on every LB node', async () => (await selectedEverywhere(frontend, c1b.ip)).every((s) => !s), 60_000, 100);
+  const atDetection = await topo.loop();
+  t.comment(`requests failed before detection: ${atDetection.fail} of ${atDetection.ok + atDetection.fail}`);
+  const after = await eventually('50 more requests', async () => {
+    const l = await topo.loop();
+    return l.ok >= atDetection.ok + 50 ? l : undefined;
+  }, 60_000, 100);
+  t.equal(after.fail, atDetection.fail, 'no request failed after the detection window');
+  const claim = await eventually('BackendsHealthy=False naming c1-b', async () => {
+    const c = await topo.claimOf('c1', 'multi');
+    return condition(c, 'BackendsHealthy')?.reason === 'SomeUnhealthy' ? c : undefined;
+  }, 30_000);
+  t.match(claim.status?.backendHealth?.find((b) => b.address === c1b.ip), { healthy: false, failingFrom: ['lb-1', 'lb-2', 'lb-3'] });
+
+  topo.startResponder('c1', c1b.name);
+  await eventually('c1-b back in selection everywhere', async () => (await selectedEverywhere(frontend, c1b.ip)).every((s) => s), 60_000, 100);
+  await eventually('BackendsHealthy=True again', async () => condition(await topo.claimOf('c1', 'multi'), 'BackendsHealthy')?.status === 'True', 30_000);
+  await eventually('c1-b answers again', async () => (await spread(t, 'tcp', vip1, 80, 8)).has('c1-b'), 30_000);
+  await topo.stopLoop();
+});
+
+t.test('eTP Local is checked with HTTP /healthz on the healthCheckNodePort', async (t) => {
+  // No pods exist here, so the endpoints are written by hand: one ready endpoint on each node.
+  await topo.createService('c1', 'local', [{ name: 'http', protocol: 'TCP', port: 80 }], { externalTrafficPolicy: 'Local' });
+  const disco = topo.tenant('c1').cluster.kubectl;
+  const slice = {
+    apiVersion: 'discovery.k8s.io/v1',
+    kind: 'EndpointSlice',
+    metadata: { name: 'local-manual', namespace: 'default', labels: { 'kubernetes.io/service-name': 'local' } },
+    addressType: 'IPv4',
+    ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+    endpoints: topo.tenant('c1').nodes.map((n, i) => ({ addresses: [`10.244.${i}.10`], nodeName: n.name, conditions: { ready: true } })),
+  };
+  disco(['apply', '-f', '-'], JSON.stringify(slice));
+  const vip = await topo.waitExternalIP('c1', 'local');
+  await topo.requestUntilOk('tcp', vip, 80, 60_000);
+  const hc = (await topo.tenant('c1').core.readNamespacedService({ namespace: 'default', name: 'local' })).spec?.healthCheckNodePort;
+  t.ok(hc, 'the consumer API server allocated a healthCheckNodePort');
+  const state = await eventually('HTTP targets healthy on lb-1', async () => {
+    const s = await topo.speakerState('lb-1');
+    const http = s.health.filter((h) => h.key.startsWith('http://') && h.key.endsWith(`:${hc}/healthz`));
+    return http.length === 2 && http.every((h) => h.state === 'healthy') ? http : undefined;
+  }, 30_000);
+  t.equal(state.length, 2, 'one HTTP check per node');
+  await topo.deleteService('c1', 'local');
+});
+
+t.test('a consumer node removed: traffic continues on the other', async (t) => {
+  const c1b = topo.tenant('c1').nodes[1]!;
+  await topo.tenant('c1').core.deleteNode({ name: c1b.name });
+  await eventually('the claim drops c1-b', async () => {
+    const c = await topo.claimOf('c1', 'multi');
+    return c && c.spec.backends.length === 1 && c.spec.backends[0]!.nodeName === 'c1-a';
+  }, 60_000);
+  await eventually('no speaker sends new flows to c1-b', async () => (await selectedEverywhere(`${vip1}:80/TCP`, c1b.ip)).every((s) => !s), 30_000);
+  // The node is gone for good: nothing answers on it any more.
+  await topo.stopResponder('c1', c1b.name);
+  for (const [proto, port] of [['tcp', 80], ['udp', 53]] as const) {
+    const byNode = await spread(t, proto, vip1, port, 12);
+    t.same([...byNode.keys()], ['c1-a'], `${proto}/${port}: every request answered by c1-a`);
+  }
+});
+
+t.test('the owning LB node dies: traffic resumes through another LB node', async (t) => {
+  const owner = await eventually('an agreed owner', () => topo.announcedOwner(vip1), 30_000);
+  const before = parseAnswer((await topo.requestUntilOk('tcp', vip1, 80)).text);
+  t.equal(before?.from, topo.lbNode(owner).backendIp, `traffic flows through the owner ${owner}`);
+  t.equal(await topo.arpOwner(vip1), owner, "the client's ARP entry points at the owner");
+  const crashedAt = Date.now();
+  await topo.crashNode(owner);
+  const after = await topo.requestUntilOk('tcp', vip1, 80, 60_000, 300);
+  t.comment(`first successful request ${Date.now() - crashedAt} ms after the crash`);
+  const via = parseAnswer(after.text)?.from;
+  const survivor = topo.lbNodes.find((n) => n.backendIp === via)?.name;
+  t.ok(survivor && survivor !== owner, `traffic resumed through ${survivor}`);
+  t.equal(await topo.arpOwner(vip1), survivor, 'the client now resolves the VIP to that node');
+  const claim = await eventually('the status names the new owner', async () => {
+    const c = await topo.claimOf('c1', 'multi');
+    if (!c?.status || c.status.announcedBy !== survivor || c.status.programmedNodes?.includes(owner)) return undefined;
+    return c;
+  }, 60_000);
+  t.same(claim.status?.programmedNodes, topo.lbNodes.map((n) => n.name).filter((n) => n !== owner));
+
+  await topo.reviveNode(owner);
+  topo.startSpeaker(owner);
+  await topo.waitSpeakerReady(owner);
+  await eventually('all three speakers live again', async () => (await topo.speakerState(owner)).live.length === 3, 60_000);
+  const byNode = await spread(t, 'tcp', vip1, 80, 8);
+  t.same([...byNode.keys()], ['c1-a'], 'traffic flows after the node came back');
+});
+
+t.test('Service deleted: the VIP stops answering and returns to the pool', async (t) => {
+  const allocated = async (): Promise<number | undefined> => (await pools.get('default')).status?.allocated;
+  const before = await eventually('pool status', allocated, 30_000);
+  await topo.deleteService('c1', 'multi');
+  await eventually('the claim is gone', async () => (await topo.claimOf('c1', 'multi')) === undefined, 60_000);
+  await eventually('the VIP stops answering', async () => !(await topo.request('tcp', vip1, 80, 300)).ok, 30_000);
+  await eventually('no speaker programs or announces it', async () => {
+    for (const n of topo.lbNodes) {
+      const s = await topo.speakerState(n.name);
+      if (s.claims.some((c) => c.vip === vip1) || s.announcedVIPs.includes(vip1)) return false;
+    }
+    return true;
+  }, 30_000);
+  const after = await eventually('the pool counts one VIP less', async () => {
+    const a = await allocated();
+    return a !== undefined && a < before ? a : undefined;
+  }, 30_000);
+  t.equal(after, before - 1, 'the VIP is free again');
+  t.notOk((await claims.list('tenant-c1')).items.some((c) => c.status?.vip === vip1), 'no claim holds it');
+});
