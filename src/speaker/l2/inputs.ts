@@ -1,0 +1,155 @@
+// What the L2 speaker decides from besides membership: the VIPs (from VIPClaims' status), their pools' labels,
+// the L2Announcements, and the LB nodes' labels. KubeInputs watches them; StaticInputs serves a fixed list
+// (tests, and running the L2 part alone).
+import * as k8s from '@kubernetes/client-node';
+import type { L2Announcement, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { resourceClient } from '../../kube/custom-objects.ts';
+import { createInformer, type TypedInformer } from '../../kube/informer.ts';
+import { parseInterfaceSelection, type InterfacePatternError } from '../../core/l2/interfaces.ts';
+import type { AnnouncementRule, VipInput } from '../../core/l2/ownership.ts';
+import type { Logger } from '../../shared/logger.ts';
+
+/** A claim that carries a VIP, as far as the Announced status needs it. */
+export interface ClaimRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface VipEntry extends VipInput {
+  readonly claims: readonly ClaimRef[];
+}
+
+export interface L2Inputs {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  onChange(fn: () => void): void;
+  vips(): VipEntry[];
+  rules(): AnnouncementRule[];
+  nodeLabels(name: string): Readonly<Record<string, string>>;
+  /** The current claim object, for status writes; undefined for static VIPs. */
+  claim(ref: ClaimRef): VIPClaim | undefined;
+}
+
+/** Parses L2Announcements; ones with bad interface patterns are skipped (the CRD's validation should stop them). */
+export function parseRules(list: readonly L2Announcement[], logger: Logger): AnnouncementRule[] {
+  const rules: AnnouncementRule[] = [];
+  for (const a of list) {
+    try {
+      rules.push({
+        name: a.metadata.name ?? '',
+        poolSelector: a.spec?.poolSelector,
+        nodeSelector: a.spec?.nodeSelector,
+        interfaces: parseInterfaceSelection(a.spec?.interfaces),
+      });
+    } catch (err) {
+      logger.warn({ err, announcement: a.metadata.name, pattern: (err as InterfacePatternError).pattern }, 'L2Announcement ignored');
+    }
+  }
+  return rules.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+}
+
+/** Groups claims by VIP (claims sharing a VIP share its announcement). */
+export function vipsFromClaims(claims: readonly VIPClaim[], pools: ReadonlyMap<string, VIPPool>): VipEntry[] {
+  const byVip = new Map<string, { pool: string; claims: ClaimRef[] }>();
+  for (const c of claims) {
+    const vip = c.status?.vip;
+    if (!vip || c.metadata.deletionTimestamp) continue;
+    const entry = byVip.get(vip) ?? { pool: c.status?.pool ?? '', claims: [] };
+    entry.claims.push({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' });
+    byVip.set(vip, entry);
+  }
+  return [...byVip]
+    .map(([vip, e]) => ({ vip, pool: e.pool, poolLabels: pools.get(e.pool)?.metadata.labels ?? {}, claims: e.claims }))
+    .sort((a, b) => (a.vip < b.vip ? -1 : 1));
+}
+
+export class KubeInputs implements L2Inputs {
+  private readonly logger: Logger;
+  private readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
+  private readonly pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
+  private readonly announcements: TypedInformer<L2Announcement & k8s.KubernetesObject>;
+  private readonly nodes: TypedInformer<k8s.V1Node>;
+  private readonly listeners: (() => void)[] = [];
+
+  constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
+    this.logger = logger;
+    const custom = <T extends { metadata: { name?: string } }>(kind: 'VIPClaim' | 'VIPPool' | 'L2Announcement') => {
+      const rc = resourceClient<T>(kubeConfig, kind);
+      return createInformer<T & k8s.KubernetesObject>({
+        kubeConfig,
+        path: rc.path(),
+        list: async () => (await rc.list()) as k8s.KubernetesListObject<T & k8s.KubernetesObject>,
+        resyncMs: 0,
+        logger,
+      });
+    };
+    this.claims = custom<VIPClaim>('VIPClaim');
+    this.pools = custom<VIPPool>('VIPPool');
+    this.announcements = custom<L2Announcement>('L2Announcement');
+    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
+  }
+
+  async start(): Promise<void> {
+    const all = [this.claims, this.pools, this.announcements, this.nodes] as const;
+    for (const inf of all) inf.on({ onUpsert: () => this.emit(), onDelete: () => this.emit() });
+    await Promise.all(all.map((inf) => inf.start()));
+    await Promise.all(all.map((inf) => inf.synced));
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.claims, this.pools, this.announcements, this.nodes].map((inf) => inf.stop()));
+  }
+
+  onChange(fn: () => void): void {
+    this.listeners.push(fn);
+  }
+
+  vips(): VipEntry[] {
+    const pools = new Map(this.pools.list().map((p) => [p.metadata.name ?? '', p] as const));
+    return vipsFromClaims(this.claims.list(), pools);
+  }
+
+  rules(): AnnouncementRule[] {
+    return parseRules(this.announcements.list(), this.logger);
+  }
+
+  nodeLabels(name: string): Readonly<Record<string, string>> {
+    return this.nodes.get(name)?.metadata?.labels ?? {};
+  }
+
+  claim(ref: ClaimRef): VIPClaim | undefined {
+    return this.claims.get(ref.name, ref.namespace);
+  }
+
+  private emit(): void {
+    for (const fn of this.listeners) fn();
+  }
+}
+
+/** A fixed set of VIPs announced on fixed interface patterns by every node (pool "static"). */
+export class StaticInputs implements L2Inputs {
+  private readonly entries: VipEntry[];
+  private readonly rule: AnnouncementRule;
+
+  constructor(vips: readonly string[], interfaces: readonly string[]) {
+    this.entries = [...new Set(vips)].sort().map((vip) => ({ vip, pool: 'static', poolLabels: {}, claims: [] }));
+    this.rule = { name: 'static', interfaces: parseInterfaceSelection(interfaces) };
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+  onChange(): void {}
+  vips(): VipEntry[] {
+    return this.entries;
+  }
+  rules(): AnnouncementRule[] {
+    return [this.rule];
+  }
+  nodeLabels(): Readonly<Record<string, string>> {
+    return {};
+  }
+  claim(): VIPClaim | undefined {
+    return undefined;
+  }
+}

@@ -1,0 +1,267 @@
+// The L2 announcement component of the speaker: from membership (Leases, heartbeats), the VIPs and the
+// L2Announcements, decide which VIPs this node owns and make the kernel answer ARP for exactly those.
+// Every change (Lease, claim, announcement, link, heartbeat) schedules one reconcile; reconciles never overlap.
+// A short tick re-evaluates liveness alone (no netlink) so that expiries and silent peers are noticed quickly.
+//
+// Graceful stop (handover): mark our Lease leaving, tell peers "bye", keep answering until every live peer
+// acknowledged that it applied a view without us (or a timeout), then withdraw and delete the Lease.
+import { evaluateLiveness, type LivenessResult, type PeerObservation } from '../../core/l2/liveness.ts';
+import { decideOwnership, localAnnouncements, publishableInterfaces, type Member } from '../../core/l2/ownership.ts';
+import type { LinkInfo } from '../../core/l2/interfaces.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { Announcer } from './announcer.ts';
+import type { L2Inputs } from './inputs.ts';
+import type { LeaseMembership, PeerRecord } from './membership.ts';
+import { parsePeerAddress, type PeerAddress, type ProbeChannel } from './probes.ts';
+import type { Rtnl } from './rtnl.ts';
+import type { AnnouncedStatusWriter } from './status.ts';
+
+/** Where ownership decisions go after each reconcile: the Announced writer, or the full speaker's status writer. */
+export type L2StatusSink = Pick<AnnouncedStatusWriter, 'report' | 'stop'>;
+
+export interface L2SpeakerConfig {
+  readonly nodeName: string;
+  /** host:port advertised for heartbeats; undefined when there is no probe channel. */
+  readonly peerAddress: string | undefined;
+  /** Heartbeat silence that marks a peer dead; undefined: fast probes off (Leases alone). */
+  readonly probeTimeoutMs: number | undefined;
+  /** Longest wait for peers to take over on graceful stop. */
+  readonly handoverTimeoutMs: number;
+  /** Without a probe channel, how long to keep answering after marking the Lease leaving. */
+  readonly handoverGraceMs: number;
+  /** Liveness re-evaluation period. */
+  readonly tickMs: number;
+  /** Full reconcile period even without events (repairs kernel state changed behind our back). */
+  readonly resyncMs: number;
+}
+
+export interface L2SpeakerDeps {
+  readonly membership: LeaseMembership;
+  readonly probes: ProbeChannel | undefined;
+  readonly inputs: L2Inputs;
+  readonly rtnl: Rtnl;
+  readonly announcer: Announcer;
+  readonly status: L2StatusSink | undefined;
+  readonly logger: Logger;
+  readonly now: () => number;
+}
+
+export class L2Speaker {
+  private readonly cfg: L2SpeakerConfig;
+  private readonly d: L2SpeakerDeps;
+  private leaving = false;
+  private handingOver = false;
+  private everFresh = false;
+  private lastFreshLive: string[] = [];
+  private lastLive: LivenessResult | undefined;
+  private links: LinkInfo[] = [];
+  private advertisedInterfaces: string[] = [];
+  private defaultInterface: string | undefined;
+  private timers: NodeJS.Timeout[] = [];
+  private unwatch: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private again = false;
+  private lastTickAt: number | undefined;
+  /** Until then, heartbeat silence is not evidence (our own event loop was stalled). */
+  private stalledUntil = 0;
+  /** No more reconciles (set first on stop and on the last step of a handover). */
+  private stopped = false;
+  private closed = false;
+
+  constructor(cfg: L2SpeakerConfig, deps: L2SpeakerDeps) {
+    this.cfg = cfg;
+    this.d = deps;
+  }
+
+  async start(): Promise<void> {
+    const { announcer, probes, inputs, membership, rtnl } = this.d;
+    await announcer.start();
+    await probes?.start();
+    await inputs.start();
+    await this.readLinks();
+    await membership.start(this.advertisement());
+    membership.onChange(() => this.schedule());
+    inputs.onChange(() => this.schedule());
+    probes?.onMessage(() => this.schedule());
+    this.unwatch = rtnl.watch(() => this.schedule());
+    this.timers.push(setInterval(() => this.tick(), this.cfg.tickMs), setInterval(() => this.schedule(), this.cfg.resyncMs));
+    this.schedule();
+  }
+
+  /** Live nodes by the last evaluation (for tests and the benchmark). */
+  live(): readonly string[] {
+    return this.lastLive?.live ?? [];
+  }
+
+  /** Graceful stop: hand VIPs over, then withdraw and release the Lease. */
+  async handover(): Promise<void> {
+    const { membership, probes, logger } = this.d;
+    this.leaving = true;
+    this.handingOver = true;
+    const peers = (this.lastLive?.live ?? []).filter((n) => n !== this.cfg.nodeName);
+    const owned = this.d.announcer.current().size;
+    logger.info({ peers, vips: owned }, 'handing over before stopping');
+    await membership.markLeaving();
+    if (probes) {
+      const seq = probes.sendBye();
+      const missing = await probes.waitForAcks(seq, peers, this.cfg.handoverTimeoutMs);
+      if (missing.length > 0) logger.warn({ missing }, 'handover: peers did not acknowledge in time; withdrawing anyway');
+    } else {
+      await new Promise((r) => setTimeout(r, Math.min(this.cfg.handoverGraceMs, this.cfg.handoverTimeoutMs)));
+    }
+    this.handingOver = false;
+    await this.quiesce();
+    await this.d.announcer.withdrawAll(await this.d.rtnl.links());
+    await membership.release();
+    logger.info('handover done');
+    await this.stop();
+  }
+
+  /** Stops everything; whatever is still announced disappears with the sink link. */
+  async stop(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.quiesce();
+    this.unwatch?.();
+    this.d.status?.stop();
+    await this.d.membership.stop();
+    await this.d.inputs.stop();
+    await this.d.probes?.stop();
+    this.d.announcer.stop();
+    this.d.rtnl.close();
+  }
+
+  schedule(): void {
+    if (this.stopped) return;
+    this.again = true;
+    this.running ??= this.loop().finally(() => {
+      this.running = undefined;
+    });
+  }
+
+  private async quiesce(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    this.timers = [];
+    this.stopped = true;
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    while (this.again && !this.stopped) {
+      this.again = false;
+      try {
+        await this.reconcile();
+      } catch (err) {
+        this.d.logger.warn({ err }, 'L2 reconcile failed; retrying at the next event or resync');
+      }
+    }
+  }
+
+  /**
+   * Cheap liveness check between reconciles: reconcile when the live set changes. It runs from setImmediate,
+   * after the event loop's I/O phase, so heartbeats that queued up while this process was stalled are counted
+   * before silence is judged; and right after a stall of our own the heartbeats are not judged at all.
+   */
+  private tick(): void {
+    const firedAt = this.d.now();
+    const gapMs = this.lastTickAt === undefined ? 0 : firedAt - this.lastTickAt;
+    this.lastTickAt = firedAt;
+    if (this.cfg.probeTimeoutMs !== undefined && gapMs > this.cfg.tickMs + this.cfg.probeTimeoutMs / 2) {
+      this.stalledUntil = firedAt + this.cfg.probeTimeoutMs;
+      this.d.logger.warn({ gapMs: Math.round(gapMs) }, 'event loop stalled; not judging heartbeats for a moment');
+    }
+    setImmediate(() => {
+      const result = this.evaluate(this.d.membership.peers());
+      if (result && result.live.join(',') !== (this.lastLive?.live ?? []).join(',')) this.schedule();
+    });
+  }
+
+  private advertisement() {
+    return {
+      interfaces: this.advertisedInterfaces,
+      defaultInterface: this.defaultInterface,
+      peer: this.cfg.peerAddress,
+      leaving: this.leaving,
+    };
+  }
+
+  private async readLinks(): Promise<void> {
+    const { rtnl, inputs } = this.d;
+    this.links = await rtnl.links();
+    const def = await rtnl.defaultRouteInterface();
+    const usable = this.links.filter((l) => l.up && l.arpCapable).map((l) => l.name);
+    this.defaultInterface = def !== undefined && usable.includes(def) ? def : undefined;
+    this.advertisedInterfaces = publishableInterfaces(inputs.rules(), inputs.nodeLabels(this.cfg.nodeName), usable, this.defaultInterface);
+  }
+
+  private evaluate(peers: readonly PeerRecord[]): LivenessResult | undefined {
+    const { membership, probes } = this.d;
+    const fresh = membership.apiFresh();
+    if (fresh) this.everFresh = true;
+    // Until our own Lease was written once and the Leases listed, we know nothing: announce nothing.
+    if (!this.everFresh) return undefined;
+    const observations: PeerObservation[] = peers.map((p) => ({
+      name: p.name,
+      lease: { durationMs: p.durationMs, leaving: p.leaving },
+      leaseSeenRenewedAt: p.seenRenewedAt,
+      ...(probes ? probes.heardFrom(p.name) : {}),
+    }));
+    const result = evaluateLiveness({
+      self: this.cfg.nodeName,
+      selfLeaving: this.leaving,
+      now: this.d.now(),
+      apiFresh: fresh,
+      apiFreshSince: membership.apiFreshSince(),
+      lastFreshLive: this.lastFreshLive,
+      probeTimeoutMs: this.d.now() < this.stalledUntil ? undefined : this.cfg.probeTimeoutMs,
+      peers: observations,
+    });
+    if (fresh) this.lastFreshLive = result.live;
+    return result;
+  }
+
+  private async reconcile(): Promise<void> {
+    const { membership, probes, inputs, announcer, status, logger } = this.d;
+    const byes = probes?.pendingByes() ?? new Map<string, number>();
+    await this.readLinks();
+    membership.advertise(this.advertisement());
+    const peers = membership.peers();
+    probes?.setPeers(peers.map((p) => parsePeerAddress(p.name, p.peer)).filter((p): p is PeerAddress => p !== undefined));
+    const result = this.evaluate(peers);
+    if (!result) return;
+    this.logLivenessChanges(result);
+    this.lastLive = result;
+
+    const byName = new Map(peers.map((p) => [p.name, p] as const));
+    const members: Member[] = result.live.map((name) =>
+      name === this.cfg.nodeName
+        ? { name, labels: inputs.nodeLabels(name), interfaces: this.advertisedInterfaces, defaultInterface: this.defaultInterface }
+        : {
+            name,
+            labels: inputs.nodeLabels(name),
+            interfaces: byName.get(name)?.interfaces ?? [],
+            defaultInterface: byName.get(name)?.defaultInterface,
+          },
+    );
+    const rules = inputs.rules();
+    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.cfg.nodeName, entry, rules, members) }));
+    // While handing over, keep answering for what we have until the peers confirmed they took it.
+    const desired = this.handingOver ? announcer.current() : localAnnouncements(decided.map((x) => x.decision));
+    await announcer.apply(desired, this.links);
+    if (!this.leaving) status?.report(decided, result.live);
+    const gone = new Map([...byes].filter(([name]) => !result.live.includes(name)));
+    // A bye is acknowledged only after a reconcile in which its sender no longer counted (else the next one).
+    if (gone.size > 0) probes?.sendAcks(gone);
+    logger.debug({ live: result.live, vips: decided.length, owned: desired.size }, 'L2 reconciled');
+  }
+
+  private logLivenessChanges(next: LivenessResult): void {
+    const prev = this.lastLive;
+    if (prev && prev.live.join(',') === next.live.join(',')) return;
+    const changed = [...next.verdicts].filter(([name, v]) => prev?.verdicts.get(name)?.live !== v.live);
+    this.d.logger.info(
+      { live: next.live, changed: Object.fromEntries(changed.map(([name, v]) => [name, v.reason])) },
+      'LB node membership changed',
+    );
+  }
+}

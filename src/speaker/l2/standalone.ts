@@ -1,0 +1,129 @@
+// Runs L2 announcement alone, as its own process: used by the netns tests and the failover benchmark, and
+// until the full speaker (which wires the same parts next to the dataplane) exists.
+//   node src/speaker/l2/standalone.ts --node-name lb-1 --kubeconfig K [--vips 192.0.2.10,... --interfaces eth0]
+// SIGTERM and SIGINT hand the VIPs over to peers before exiting.
+import { performance } from 'node:perf_hooks';
+import type * as k8s from '@kubernetes/client-node';
+import { loadKubeConfig } from '../../kube/client.ts';
+import { PacketSocket, TapLink } from '../../native/arp.ts';
+import { describeOptions, parseConfig, type OptionSpec } from '../../shared/config.ts';
+import { ConfigError } from '../../shared/errors.ts';
+import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from '../../shared/logger.ts';
+import { Announcer } from './announcer.ts';
+import { L2_OPTIONS } from './config.ts';
+import { GarpSender } from './garp.ts';
+import { KubeInputs, StaticInputs, type L2Inputs } from './inputs.ts';
+import { LeaseMembership } from './membership.ts';
+import { ProbeChannel } from './probes.ts';
+import { openRtnl, type Rtnl } from './rtnl.ts';
+import { L2Speaker, type L2StatusSink } from './speaker.ts';
+import { AnnouncedStatusWriter } from './status.ts';
+
+const OPTIONS = {
+  ...L2_OPTIONS,
+  kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'kubeconfig file (default: in-cluster)' },
+  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'log level' },
+} satisfies Record<string, OptionSpec>;
+
+type Config = ReturnType<typeof parseConfig<typeof OPTIONS>>;
+
+async function peerAddress(cfg: Config, rtnl: Rtnl): Promise<string | undefined> {
+  if (cfg['peer-port'] === 0) return undefined;
+  let host = cfg['peer-address'];
+  if (!host) {
+    const ifname = await rtnl.defaultRouteInterface();
+    const link = (await rtnl.links()).find((l) => l.name === ifname);
+    host = link ? await rtnl.firstAddress(link.index) : undefined;
+  }
+  return host ? `${host}:${cfg['peer-port']}` : undefined;
+}
+
+/** Parts the full speaker shares with the L2 side instead of letting it build its own. */
+export interface SharedParts {
+  readonly kubeConfig?: k8s.KubeConfig;
+  readonly inputs?: L2Inputs;
+  readonly status?: L2StatusSink;
+}
+
+export async function buildL2Speaker(cfg: Config, logger: Logger, shared: SharedParts = {}): Promise<L2Speaker> {
+  const now = () => performance.now();
+  const kubeConfig = shared.kubeConfig ?? loadKubeConfig({ kubeconfig: cfg.kubeconfig });
+  const rtnl = openRtnl();
+  const garp = new GarpSender(
+    PacketSocket.open(),
+    { burstCount: cfg['garp-count'], burstIntervalMs: cfg['garp-interval'], refreshMs: cfg['garp-refresh'] },
+    logger.child({ part: 'garp' }),
+  );
+  garp.start();
+  const announcer = new Announcer({ rtnl, garp, logger: logger.child({ part: 'announcer' }), sinkName: cfg['sink-link'], openSink: (n) => TapLink.create(n) });
+  const peer = await peerAddress(cfg, rtnl);
+  const probes =
+    peer === undefined
+      ? undefined
+      : new ProbeChannel({
+          nodeName: cfg['node-name'],
+          bindAddress: peer.split(':')[0]!,
+          port: cfg['peer-port'],
+          intervalMs: cfg['probe-interval'],
+          logger: logger.child({ part: 'probes' }),
+          now,
+        });
+  const membership = new LeaseMembership({
+    kubeConfig,
+    namespace: cfg.namespace,
+    nodeName: cfg['node-name'],
+    leaseDurationMs: cfg['lease-duration'],
+    renewPeriodMs: cfg['renew-period'],
+    logger: logger.child({ part: 'membership' }),
+    now,
+  });
+  const inputs = shared.inputs ?? (cfg.vips ? new StaticInputs(cfg.vips, cfg.interfaces) : new KubeInputs(kubeConfig, logger.child({ part: 'inputs' })));
+  const status = shared.status ?? (cfg.vips ? undefined : new AnnouncedStatusWriter({ kubeConfig, inputs, self: cfg['node-name'], logger: logger.child({ part: 'status' }) }));
+  return new L2Speaker(
+    {
+      nodeName: cfg['node-name'],
+      peerAddress: peer,
+      probeTimeoutMs: probes && cfg['probe-interval'] > 0 ? cfg['probe-timeout'] : undefined,
+      handoverTimeoutMs: cfg['handover-timeout'],
+      handoverGraceMs: cfg['handover-grace'],
+      tickMs: Math.max(20, Math.min(100, Math.floor(cfg['probe-timeout'] / 4))),
+      resyncMs: cfg.resync,
+    },
+    { membership, probes, inputs, rtnl, announcer, status, logger, now },
+  );
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv.includes('--help')) {
+    console.log(`usage: standalone.ts [flags]\n${describeOptions(OPTIONS)}`);
+    return;
+  }
+  const cfg = parseConfig(OPTIONS, argv, process.env);
+  const logger = createLogger({ program: 'speaker-l2', level: cfg['log-level'] as LogLevel }).child({ node: cfg['node-name'] });
+  const speaker = await buildL2Speaker(cfg, logger);
+  let stopping = false;
+  const onSignal = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'stopping: handing over');
+    speaker.handover().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'handover failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+  await speaker.start();
+  logger.info({ peer: cfg['peer-port'] }, 'L2 speaker started');
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,64 @@
+// Runs the standalone L2 speaker (src/speaker/l2/standalone.ts) inside the LB-node namespaces of an
+// L2Topology, against a real API server reached through an ApiRelay. For the L2 tests and the benchmark.
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Ledger } from './ledger.ts';
+import { spawnTracked, type TrackedProcess } from './process.ts';
+import type { ApiRelay } from './api-relay.ts';
+import type { L2Topology } from './l2-topology.ts';
+
+const STANDALONE = fileURLToPath(new URL('../../src/speaker/l2/standalone.ts', import.meta.url));
+export const RELAY_PORT = 6443;
+
+export class L2Speakers {
+  private readonly ledger: Ledger;
+  private readonly topo: L2Topology;
+  private readonly kubeconfig: string;
+  private readonly relays = new Map<string, TrackedProcess>();
+  private readonly relay: ApiRelay;
+  readonly procs = new Map<string, TrackedProcess>();
+  private runs = 0;
+
+  constructor(ledger: Ledger, topo: L2Topology, relay: ApiRelay) {
+    this.ledger = ledger;
+    this.topo = topo;
+    this.relay = relay;
+    this.kubeconfig = relay.kubeconfigFor(RELAY_PORT);
+  }
+
+  /** Starts the namespace side of the API relay in every LB node (idempotent). */
+  async connectApi(): Promise<void> {
+    for (const n of this.topo.nodes) {
+      if (!this.relays.has(n.name)) this.relays.set(n.name, await this.relay.startInNetns(n.ns, RELAY_PORT));
+    }
+  }
+
+  /** Cuts one node (or all) off the API server, as a partition would. */
+  async disconnectApi(name?: string): Promise<void> {
+    for (const [node, proc] of this.relays) {
+      if (name !== undefined && node !== name) continue;
+      await proc.kill();
+      this.relays.delete(node);
+    }
+  }
+
+  start(name: string, args: readonly string[]): TrackedProcess {
+    const node = this.topo.nodes.find((n) => n.name === name)!;
+    const logFile = join(this.topo.dir, `speaker-${name}-${++this.runs}.log`);
+    const proc = spawnTracked(
+      this.ledger,
+      `speaker-${name}`,
+      'ip',
+      ['netns', 'exec', node.ns, process.execPath, STANDALONE, '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, ...args],
+      { logFile },
+    );
+    this.procs.set(name, proc);
+    return proc;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.procs.values()].map((p) => p.stop(8000)));
+    this.procs.clear();
+    await this.disconnectApi();
+  }
+}
