@@ -3,7 +3,7 @@
 // Anything unexpected is refused before a single byte is written.
 import { join } from 'node:path';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
-import { BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
+import { BPF_EXIST, BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
 import { detectCiliumVersion, type Detection } from '../../core/dataplane/detect.ts';
 import { ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
 import { tableDigest } from '../../core/dataplane/maglev-digest.ts';
@@ -12,10 +12,12 @@ import { getHost32, getNet16, putHost32, putNet16, viewOf } from '../../core/lb4
 import {
   DEFAULT_MAGLEV_TABLE_SIZE,
   MAGLEV_INNER_KEY_SIZE,
+  MAGLEV_OUTER_KEY_SIZE,
+  MAGLEV_TABLE_SIZES,
   maglevInnerValueSize,
 } from '../../core/lb4/maglev.ts';
 import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapShape } from '../../core/lb4/maps.ts';
-import { profileFor, type Lb4Profile } from '../../core/lb4/profile.ts';
+import { CILIUM_VERSIONS, profileFor, type Lb4Profile } from '../../core/lb4/profile.ts';
 import { BpfError, BpfMap } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
 import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap } from './maps.ts';
@@ -140,6 +142,11 @@ export interface OpenLb4MapsOptions {
   readonly maglevTableSize?: number;
   /** Open read-only and never create kube-lb's ID table (the CLI). */
   readonly readOnly?: boolean;
+  /**
+   * With "auto" and no decisive evidence, use the newest version the evidence allows instead of refusing.
+   * Only for reading: a wrong guess would misprint a field, never write one.
+   */
+  readonly guessVersion?: boolean;
 }
 
 export interface OpenedLb4Maps {
@@ -181,7 +188,38 @@ function openIdTable(dir: string, readOnly: boolean): BpfMap | undefined {
   return created;
 }
 
+/**
+ * Whether the outer map accepts inner tables of `size` entries, found without writing: an update with
+ * BPF_EXIST of key 0 (a service ID nobody uses) first checks the inner map against the outer map's template
+ * (EINVAL on mismatch), then fails with ENOENT because the key is absent.
+ */
+function acceptsTableSize(outer: BpfMap, size: number): boolean {
+  const inner = BpfMap.create({
+    type: BPF_MAP_TYPE.ARRAY,
+    keySize: MAGLEV_INNER_KEY_SIZE,
+    valueSize: maglevInnerValueSize(size),
+    maxEntries: 1,
+    flags: 0,
+    name: INNER_NAME,
+  });
+  try {
+    const value = new Uint8Array(4);
+    putHost32(viewOf(value), 0, inner.fd);
+    // The caller made sure key 0 is absent, so this cannot replace anything.
+    outer.update(new Uint8Array(MAGLEV_OUTER_KEY_SIZE), value, BPF_EXIST);
+    return true;
+  } catch (err) {
+    if (err instanceof BpfError && err.errno === 'ENOENT') return true;
+    if (err instanceof BpfError && err.errno === 'EINVAL') return false;
+    throw err;
+  } finally {
+    inner.close();
+  }
+}
+
+/** The maglev table size: from an existing inner table, else probed (configured size first). */
 function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefined): number {
+  const path = join(dir, LB4_MAPS.maglev.name);
   const d = outer.dump();
   for (let i = 0; i < d.count; i++) {
     let inner: BpfMap | undefined;
@@ -189,11 +227,7 @@ function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefine
       inner = BpfMap.fromId(getHost32(viewOf(d.values), i * d.valueSize));
       const size = inner.info.valueSize / 4;
       if (wanted !== undefined && wanted !== size) {
-        throw new DataplaneMapError(
-          'DATAPLANE_MAGLEV_TABLE_SIZE',
-          join(dir, LB4_MAPS.maglev.name),
-          `configured maglev table size ${wanted} differs from the tables in the map (${size})`,
-        );
+        throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', path, `configured maglev table size ${wanted} differs from the tables in the map (${size})`);
       }
       return size;
     } catch (err) {
@@ -203,7 +237,17 @@ function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefine
       inner?.close();
     }
   }
-  return wanted ?? DEFAULT_MAGLEV_TABLE_SIZE;
+  const keyZeroUsed = outer.lookup(new Uint8Array(MAGLEV_OUTER_KEY_SIZE)) !== undefined;
+  if (keyZeroUsed) return wanted ?? DEFAULT_MAGLEV_TABLE_SIZE; // service ID 0 is invalid; nobody writes it
+  const candidates = wanted !== undefined ? [wanted] : [DEFAULT_MAGLEV_TABLE_SIZE, ...MAGLEV_TABLE_SIZES];
+  for (const size of candidates) if (acceptsTableSize(outer, size)) return size;
+  throw new DataplaneMapError(
+    'DATAPLANE_MAGLEV_TABLE_SIZE',
+    path,
+    wanted !== undefined
+      ? `the maglev map does not take tables of ${wanted} entries (--bpf-lb-maglev-table-size differs)`
+      : `the maglev map takes none of Cilium's table sizes (${MAGLEV_TABLE_SIZES.join(', ')})`,
+  );
 }
 
 /** Opens every map, checks shapes, decides the profile. Closes what it opened if it refuses. */
@@ -244,7 +288,7 @@ export function openLb4Maps(options: OpenLb4MapsOptions): OpenedLb4Maps {
         for (const m of opened) m.close();
       },
     };
-    const { profile, detection } = chooseProfile(maps, options.ciliumVersion, join(dir, LB4_MAPS.services.name));
+    const { profile, detection } = chooseProfile(maps, options, join(dir, LB4_MAPS.services.name));
     return { maps, profile, detection, dir };
   } catch (err) {
     for (const m of opened) m.close();
@@ -269,7 +313,12 @@ function emptyIdTable(): ByteMap {
   };
 }
 
-function chooseProfile(maps: Lb4Maps, configured: string, path: string): { profile: Lb4Profile; detection: Detection } {
+function chooseProfile(
+  maps: Lb4Maps,
+  options: OpenLb4MapsOptions,
+  path: string,
+): { profile: Lb4Profile; detection: Detection } {
+  const configured = options.ciliumVersion;
   const snapshot = readSnapshot({ ...maps, maglev: undefined });
   // Evidence comes from Cilium's entries only; profile-independent parts of the ownership suffice here.
   const own = classify(snapshot, profileFor('1.18'));
@@ -280,6 +329,13 @@ function chooseProfile(maps: Lb4Maps, configured: string, path: string): { profi
     ourBackendIds: own.ourBackendIds,
   });
   if (configured === 'auto') {
+    if (!detection.profile && options.guessVersion) {
+      const guess = detection.candidates[detection.candidates.length - 1] ?? CILIUM_VERSIONS[CILIUM_VERSIONS.length - 1]!;
+      return {
+        profile: profileFor(guess),
+        detection: { ...detection, reasons: [...detection.reasons, `guessed ${guess} (reading only)`] },
+      };
+    }
     if (!detection.profile) {
       throw new DataplaneMapError(
         'DATAPLANE_VERSION_UNKNOWN',
