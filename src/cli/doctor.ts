@@ -1,0 +1,152 @@
+// `kube-lb doctor`: run on an LB node (or in the speaker's container, or `ip netns exec NODE` in the test
+// topology). Gathers what the speaker depends on and prints what would stop it: bpffs, Cilium's pinned lb4 maps
+// and their shapes, the Cilium version profile the entries match, capabilities, and the ARP sysctls of the
+// announcing interface. Exit 0 when ready, 1 when not, 2 on a usage error. Read-only: it opens maps read-only
+// and writes nothing.
+import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { diagnose, formatDiagnosis, parseCapEff, type DoctorFacts, type MapFact, type ProfileFact, type SysctlFact } from '../core/doctor/diagnose.ts';
+import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapRole } from '../core/lb4/maps.ts';
+import { BpfError, BpfMap } from '../native/bpf.ts';
+import { DataplaneMapError } from '../speaker/dataplane/errors.ts';
+import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
+import { describeOptions, type OptionSpec } from '../shared/config.ts';
+import { ConfigError } from '../shared/errors.ts';
+import { EXIT, parseCommand, type CliIO } from './command-args.ts';
+
+const OPTIONS = {
+  'map-dir': { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned lb4 maps" },
+  'cilium-version': { kind: 'string', default: 'auto', help: 'the speaker\'s --cilium-version ("auto": detect from the maps)' },
+  'proc-sys-dir': { kind: 'string', default: '/proc/sys', help: 'where the node\'s net sysctls are (/host/proc/sys in the speaker container)' },
+  interface: { kind: 'string', help: 'interface that answers ARP (default: the IPv4 default route\'s)' },
+  output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'text or json' },
+  help: { kind: 'bool', default: false, help: 'print this help' },
+} satisfies Record<string, OptionSpec>;
+
+const USAGE = `usage: kube-lb doctor [flags]   (on an LB node, as root)\n\n${describeOptions(OPTIONS)}\n`;
+
+export async function doctorCommand(argv: readonly string[], io: CliIO): Promise<number> {
+  let config;
+  try {
+    ({ config } = parseCommand(OPTIONS, argv, io.env));
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      io.err(`kube-lb doctor: ${err.message}\n\n${USAGE}`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  if (config.help) {
+    io.out(USAGE);
+    return EXIT.ok;
+  }
+  const facts = gatherFacts({ mapDir: config['map-dir'], ciliumVersion: config['cilium-version'], procSys: config['proc-sys-dir'], iface: config.interface });
+  const diagnosis = diagnose(facts);
+  if (config.output === 'json') {
+    io.out(`${JSON.stringify({ ready: diagnosis.ready, profile: diagnosis.profile ?? null, findings: diagnosis.findings }, null, 2)}\n`);
+  } else {
+    io.out(formatDiagnosis(diagnosis));
+  }
+  return diagnosis.ready ? EXIT.ok : EXIT.failed;
+}
+
+interface GatherOptions {
+  mapDir: string;
+  ciliumVersion: string;
+  procSys: string;
+  iface: string | undefined;
+}
+
+export function gatherFacts(o: GatherOptions): DoctorFacts {
+  const mapDirFsType = fsType(o.mapDir);
+  const maps = mapDirFsType === undefined ? [] : (Object.keys(LB4_MAPS) as Lb4MapRole[]).map((role) => mapFact(o.mapDir, role));
+  // The version decision reads the maps through the speaker's own open, which refuses any shape problem that
+  // the per-map findings already report: ask it only when every map is usable.
+  const mapsSound = maps.every((m) =>
+    m.state === 'present' ? shapeMismatch(LB4_MAPS[m.role], m.shape) === undefined : m.state === 'missing' && LB4_MAPS[m.role].optional,
+  );
+  const iface = o.iface ?? defaultRouteInterface();
+  return {
+    mapDir: o.mapDir,
+    mapDirFsType,
+    maps,
+    profile: mapDirFsType !== undefined && maps.length > 0 && mapsSound ? profileFact(o.mapDir, o.ciliumVersion) : { state: 'skipped' },
+    effectiveCaps: readOr('/proc/self/status', parseCapEff),
+    kernel: release(),
+    interface: iface,
+    sysctls: iface === undefined ? [] : arpSysctls(o.procSys, iface),
+  };
+}
+
+function fsType(path: string): number | undefined {
+  try {
+    return Number(statfsSync(path).type);
+  } catch {
+    return undefined;
+  }
+}
+
+function mapFact(dir: string, role: Lb4MapRole): MapFact {
+  const path = join(dir, LB4_MAPS[role].name);
+  if (!existsSync(path)) return { role, state: 'missing' };
+  try {
+    using map = BpfMap.open(path, { readOnly: true });
+    const { type, keySize, valueSize, maxEntries, flags } = map.info;
+    return { role, state: 'present', shape: { type, keySize, valueSize, maxEntries, flags } };
+  } catch (err) {
+    if (err instanceof BpfError) return { role, state: 'error', errno: err.errno, message: err.message };
+    return { role, state: 'error', errno: 'EUNKNOWN', message: (err as Error).message };
+  }
+}
+
+/** The speaker's own open (read-only): same shape checks and the same version decision it would make. */
+function profileFact(dir: string, configured: string): ProfileFact {
+  try {
+    const opened = openLb4Maps({ dir, ciliumVersion: configured, readOnly: true });
+    opened.maps.close();
+    return { state: 'decided', configured, version: opened.profile.version, detection: opened.detection };
+  } catch (err) {
+    if (err instanceof DataplaneMapError) return { state: 'refused', configured, code: err.code, message: err.message };
+    if (err instanceof ConfigError) return { state: 'refused', configured, code: err.code, message: err.message };
+    return { state: 'refused', configured, code: 'UNKNOWN', message: (err as Error).message };
+  }
+}
+
+/** Interface of the IPv4 default route in this network namespace (/proc/net/route: destination 00000000). */
+function defaultRouteInterface(): string | undefined {
+  return readOr('/proc/net/route', (text) => {
+    for (const line of text.split('\n').slice(1)) {
+      const [ifname, destination, , , , , , mask] = line.trim().split(/\s+/);
+      if (destination === '00000000' && mask === '00000000' && ifname) return ifname;
+    }
+    return undefined;
+  });
+}
+
+/** The per-interface settings the kernel needs to answer ARP for proxied VIPs (src/speaker/l2/sysctl.ts). */
+function arpSysctls(procSys: string, iface: string): SysctlFact[] {
+  const wanted: Array<[string, string]> = [
+    [`net/ipv4/conf/${iface}/forwarding`, '1'],
+    [`net/ipv4/neigh/${iface}/proxy_delay`, '0'],
+  ];
+  return wanted.map(([rel, value]) => {
+    const path = join(procSys, rel);
+    let writable = false;
+    try {
+      accessSync(path, constants.W_OK);
+      writable = true;
+    } catch {
+      // Read-only /proc/sys (a container without the host mount) or no such interface.
+    }
+    return { name: rel.replaceAll('/', '.'), value: readOr(path, (t) => t.trim()), wanted: value, writable };
+  });
+}
+
+function readOr<T>(path: string, parse: (text: string) => T): T | undefined {
+  try {
+    return parse(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
