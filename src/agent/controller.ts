@@ -50,6 +50,8 @@ export class AgentController {
   private readonly sliceIndex = new Map<string, Map<string, EndpointSliceView>>();
   private readonly endpointDigests = new Map<string, string>();
   private readonly nodeDigests = new Map<string, string>();
+  /** Every Service key we serve or hold a claim for; set once the caches are synced. */
+  private allKeys: () => Set<string> = () => new Set();
 
   constructor(opts: AgentControllerOptions) {
     this.opts = opts;
@@ -180,11 +182,24 @@ export class AgentController {
     // The sweep: every Service we serve or once served and every claim we hold, so what changed while no agent
     // was leading (Services created, deleted, re-classed; claims orphaned) is put right now.
     this.running = true;
-    const keys = new Set<string>();
-    for (const s of services.list().map(serviceView)) if (served(s)) keys.add(keyOf(s));
-    for (const key of this.claimIndex.keys()) keys.add(key);
+    this.allKeys = () => {
+      const keys = new Set<string>();
+      for (const s of services.list().map(serviceView)) if (served(s)) keys.add(keyOf(s));
+      for (const key of this.claimIndex.keys()) keys.add(key);
+      return keys;
+    };
+    const keys = this.allKeys();
     logger.info({ services: keys.size, claims: claims.list().length, nodes: nodes.list().length }, 'caches synced; reconciling everything once');
     for (const key of keys) queue.add(key);
+  }
+
+  /**
+   * Reconciles every Service again now, e.g. when the LB cluster is reachable again after an outage: keys that
+   * were backing off are retried at once (adding a key cancels its backoff timer).
+   */
+  kick(): void {
+    if (!this.running) return;
+    for (const key of this.allKeys()) this.queue?.add(key);
   }
 
   /** Resolves when no key is queued or being processed. */

@@ -1,7 +1,9 @@
 // The agent's heartbeat: a merge patch of its ConsumerCluster's status (lastHeartbeatTime, agentVersion) every
 // period, so LB-cluster operators see which tenants' agents are alive. A merge patch touches only those two
 // fields, so it never conflicts with the allocator writing the same status. Failures are normal weather (the LB
-// cluster may be unreachable): logged, counted, tried again next period.
+// cluster may be unreachable): logged, counted, and retried sooner (1 s, doubling up to the period), which makes
+// the heartbeat the agent's probe of the LB cluster: the first success after failures calls `onRecovered`, so
+// work that was backing off is retried at once instead of at its next backoff step.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, VERSION, PLURALS } from '../api/v1alpha1.ts';
 import { apiMessage } from '../kube/client.ts';
@@ -15,12 +17,17 @@ export interface HeartbeatOptions {
   periodMs: number;
   metrics: AgentMetrics;
   logger: Logger;
+  onRecovered?: () => void;
 }
+
+const FIRST_RETRY_MS = 1000;
 
 export class Heartbeat {
   private readonly opts: HeartbeatOptions;
   private timer: NodeJS.Timeout | undefined;
   private api: k8s.CustomObjectsApi | undefined;
+  private running = false;
+  private failures = 0;
 
   constructor(opts: HeartbeatOptions) {
     this.opts = opts;
@@ -28,14 +35,24 @@ export class Heartbeat {
 
   start(): void {
     this.api ??= this.opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    void this.beat();
-    this.timer = setInterval(() => void this.beat(), this.opts.periodMs);
-    this.timer.unref();
+    this.running = true;
+    void this.loop();
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
+    this.running = false;
+    if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+  }
+
+  private async loop(): Promise<void> {
+    const ok = await this.beat();
+    if (ok && this.failures > 0) this.opts.onRecovered?.();
+    this.failures = ok ? 0 : this.failures + 1;
+    if (!this.running) return;
+    const delay = ok ? this.opts.periodMs : Math.min(this.opts.periodMs, FIRST_RETRY_MS * 2 ** (this.failures - 1));
+    this.timer = setTimeout(() => void this.loop(), delay);
+    this.timer.unref();
   }
 
   async beat(): Promise<boolean> {

@@ -95,6 +95,10 @@ const heartbeat = new Heartbeat({
   periodMs: config['heartbeat-period'],
   metrics,
   logger,
+  onRecovered: () => {
+    logger.info('LB cluster reachable again; reconciling everything');
+    controller.kick();
+  },
 });
 
 let leading = false;

@@ -2,8 +2,9 @@
 // tenant namespace. Every write carries the resourceVersion it was computed from, so a concurrent change makes it
 // fail with a conflict instead of overwriting what the agent has not seen.
 import * as k8s from '@kubernetes/client-node';
-import type { VIPClaim } from '../api/v1alpha1.ts';
+import { GROUP, PLURALS, VERSION, type VIPClaim } from '../api/v1alpha1.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
+import type { JsonPatchOp } from '../core/agent/plan.ts';
 import type { ServiceStatusView, ServiceView } from '../core/agent/views.ts';
 
 export interface ServicePort {
@@ -15,7 +16,7 @@ export interface ServicePort {
 export interface ClaimPort {
   get(name: string): Promise<VIPClaim>;
   create(claim: VIPClaim): Promise<VIPClaim>;
-  replace(claim: VIPClaim): Promise<VIPClaim>;
+  patch(name: string, patch: JsonPatchOp[]): Promise<VIPClaim>;
   delete(name: string): Promise<void>;
 }
 
@@ -64,10 +65,15 @@ export function servicePort(kc: k8s.KubeConfig): ServicePort {
 
 export function claimPort(kc: k8s.KubeConfig, tenantNamespace: string): ClaimPort {
   const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
+  const custom = kc.makeApiClient(k8s.CustomObjectsApi);
   return {
     get: (name) => claims.get(name, tenantNamespace),
     create: (claim) => claims.create(claim),
-    replace: (claim) => claims.replace(claim),
+    patch: async (name, patch) =>
+      (await custom.patchNamespacedCustomObject(
+        { group: GROUP, version: VERSION, plural: PLURALS.VIPClaim, namespace: tenantNamespace, name, body: patch },
+        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      )) as VIPClaim,
     delete: (name) => claims.delete(name, tenantNamespace),
   };
 }

@@ -111,7 +111,7 @@ export class ServiceReconciler {
       svc = step.svc;
     }
     for (const claimName of plan.deleteClaims) {
-      const step = await this.claimWrite(key, 'delete', async () => {
+      const step = await this.claimWrite(key, 'delete', claimName, undefined, async () => {
         try {
           await d.claimPort.delete(claimName);
         } catch (err) {
@@ -124,12 +124,13 @@ export class ServiceReconciler {
     }
     if (plan.write.op !== 'none') {
       const write = plan.write;
-      const step = await this.claimWrite(key, write.op, async () => {
-        const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.replace(write.claim);
+      const name = write.op === 'create' ? write.claim.metadata.name! : write.name;
+      const step = await this.claimWrite(key, write.op, name, write.digest, async () => {
+        const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.patch(write.name, write.patch);
         d.claims.wrote(written);
         this.rejections.delete(key);
-        log.info({ claim: written.metadata.name, ...(write.op === 'replace' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
-      }, write.digest, write.claim);
+        log.info({ claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
+      });
       if (!step.next) return step;
     }
     if (svc && plan.status) {
@@ -190,22 +191,21 @@ export class ServiceReconciler {
     }
   }
 
-  /** A write to the LB cluster. */
+  /** A write to the LB cluster; `digest` identifies a create or patch, so a rejection can be remembered. */
   private async claimWrite(
     key: string,
-    op: 'create' | 'replace' | 'delete',
+    op: 'create' | 'patch' | 'delete',
+    name: string,
+    digest: string | undefined,
     write: () => Promise<void>,
-    digest?: string,
-    claim?: VIPClaim,
   ): Promise<Step> {
     const d = this.deps;
     try {
       await write();
       return ok;
     } catch (err) {
-      const name = claim?.metadata.name ?? '';
-      if (claim && (isConflict(err) || (op === 'replace' && isNotFound(err)))) {
-        // Create: it exists already (our cache is behind). Replace: it changed or vanished under us.
+      if ((op === 'create' && isConflict(err)) || (op === 'patch' && isNotFound(err))) {
+        // Create: it exists already (our cache is behind). Patch: it vanished under us.
         d.metrics.reconcileFailed('conflict');
         try {
           const fresh = await d.claimPort.get(name);

@@ -223,6 +223,7 @@ async function wire(
       if (keep) {
         mkdirSync(keep, { recursive: true });
         for (const a of agents) copyFileSync(a.proc.logFile, join(keep, `${a.identity}.log`));
+        if (existsSync(join(lb.dir, 'allocator.log'))) copyFileSync(join(lb.dir, 'allocator.log'), join(keep, 'allocator.log'));
       }
       await allocator.stop();
       await stopClusters();

@@ -51,8 +51,19 @@ export type PlanReason =
 export type ClaimWrite =
   | { op: 'none' }
   | { op: 'create'; claim: VIPClaim; digest: string }
-  /** `claim` carries the resourceVersion it was computed from: the write fails on a concurrent change. */
-  | { op: 'replace'; claim: VIPClaim; digest: string; changed: string[] };
+  /**
+   * A JSON Patch (RFC 6902) that replaces the whole spec and sets our labels. Not a PUT of the cached object: the
+   * allocator and speakers write the claim's status all the time, so a cached resourceVersion is often stale and
+   * a PUT would conflict (an extra round trip per change) or, without it, drop metadata others added. The spec is
+   * the agent's alone (one leader), so replacing it needs no precondition.
+   */
+  | { op: 'patch'; name: string; patch: JsonPatchOp[]; digest: string; changed: string[] };
+
+export interface JsonPatchOp {
+  op: 'add' | 'replace';
+  path: string;
+  value: unknown;
+}
 
 export interface ServicePlan {
   reason: PlanReason;
@@ -165,16 +176,11 @@ export function planService(input: PlanInput): ServicePlan {
 
   const changed = changedFields(current, desired.claim);
   if (changed.length === 0) return withStatus(base, decideServiceStatus(svc.status, current, ok, input.now));
-  const next: VIPClaim = {
-    ...current,
-    metadata: { ...current.metadata, labels: { ...current.metadata.labels, ...desired.claim.metadata.labels } },
-    spec: desired.claim.spec,
-  };
   return withStatus(
     {
       ...base,
       reason: 'Update',
-      write: { op: 'replace', claim: next, digest, changed },
+      write: { op: 'patch', name, patch: claimPatch(current, desired.claim), digest, changed },
       events: [{ type: 'Normal', reason: 'ClaimUpdated', message: `VIPClaim ${identity.tenantNamespace}/${name}: ${changed.join(', ')} changed` }],
     },
     decideServiceStatus(svc.status, current, ok, input.now),
@@ -193,6 +199,20 @@ export function changedFields(current: VIPClaim, desired: VIPClaim): string[] {
   const labels = current.metadata.labels ?? {};
   if (Object.entries(desired.metadata.labels ?? {}).some(([k, v]) => labels[k] !== v)) changed.push('labels');
   return changed;
+}
+
+/** Replace the spec; add or overwrite our labels, leaving others' labels alone. */
+export function claimPatch(current: VIPClaim, desired: VIPClaim): JsonPatchOp[] {
+  const ops: JsonPatchOp[] = [{ op: 'replace', path: '/spec', value: desired.spec }];
+  const want = desired.metadata.labels ?? {};
+  const have = current.metadata.labels;
+  if (!have) ops.push({ op: 'add', path: '/metadata/labels', value: want });
+  else {
+    for (const [k, v] of Object.entries(want)) {
+      if (have[k] !== v) ops.push({ op: 'add', path: `/metadata/labels/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: v });
+    }
+  }
+  return ops;
 }
 
 /** Identifies a desired claim (spec and labels), to remember which exact content the LB API refused. */

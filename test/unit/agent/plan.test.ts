@@ -51,19 +51,26 @@ t.test('life of a Service', async (t) => {
   const p4 = planService(input(svc3, [allocated(claim, '192.0.2.10')]));
   t.same([p4.write.op, p4.status, p4.events], ['none', undefined, []]);
 
-  // 5. Ports change: the claim is replaced (with its resourceVersion), the status untouched.
+  // 5. Ports change: the claim's spec is patched (a JSON Patch, so the allocator's status writes cannot make it
+  //    conflict), the status untouched.
   const svc5: ServiceView = { ...svc3, spec: { ...svc3.spec, ports: [...svc3.spec!.ports!, { name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 }] } };
   const p5 = planService(input(svc5, [allocated(claim, '192.0.2.10')]));
   t.equal(p5.reason, 'Update');
-  if (p5.write.op !== 'replace') return t.fail('expected replace');
+  if (p5.write.op !== 'patch') return t.fail('expected patch');
   t.same(p5.write.changed, ['ports']);
-  t.equal(p5.write.claim.metadata.resourceVersion, '10');
-  t.equal(p5.write.claim.spec.ports.length, 2);
+  t.same(p5.write.patch.map((o) => [o.op, o.path]), [['replace', '/spec']], 'labels already right: only the spec');
+  t.equal((p5.write.patch[0]!.value as VIPClaim['spec']).ports.length, 2);
   t.equal(p5.status, undefined);
+  const relabel = planService(input(svc5, [{ ...allocated(claim, '192.0.2.10'), metadata: { ...claim.metadata, labels: { 'kube-lb.io/cluster': 'c1', other: 'x' } } }]));
+  t.same(
+    relabel.write.op === 'patch' && relabel.write.patch.slice(1).map((o) => o.path),
+    ['/metadata/labels/kube-lb.io~1service-namespace', '/metadata/labels/kube-lb.io~1service-name'],
+    "missing labels added one by one, others' kept",
+  );
 
   // 6. A node joins: only the backends change.
   const p6 = planService(input(svc3, [allocated(claim, '192.0.2.10')], { nodes: [...nodes, node('n3', '10.0.0.3')] }));
-  t.same(p6.write.op === 'replace' && p6.write.changed, ['backends']);
+  t.same(p6.write.op === 'patch' && p6.write.changed, ['backends']);
 
   // 7. The LB cluster is unreachable: the cache still holds the last claim, so the status stays as it is.
   const p7 = planService(input(svc3, [allocated(claim, '192.0.2.10')]));

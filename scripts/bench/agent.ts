@@ -1,0 +1,217 @@
+// `npm run bench -- agent [--services=200]`: the agent between two real clusters with the real allocator.
+//
+// 1. Baseline, same run: VIPClaims written straight into the tenant namespace → status.vip (the LB side alone).
+// 2. Services created → EXTERNAL-IP in their status (p50/p99), with the agent at its production defaults
+//    (debounce 1 s, heartbeat 30 s).
+// 3. API requests per Service change, from the agent's own request counters: creates, port updates, a no-op
+//    touch (annotation the claim does not carry: 0 claim writes expected), a node joining (one backend change
+//    per claim), endpoint churn behind an eTP Local Service that does not change its node set (0 expected),
+//    deletes. The aim is one claim write per real change.
+//
+// Last stdout line: one JSON object (scripts/bench/README.md).
+import * as k8s from '@kubernetes/client-node';
+import type { VIPClaim } from '../../src/api/v1alpha1.ts';
+import { createInformer } from '../../src/kube/informer.ts';
+import { createLogger } from '../../src/shared/logger.ts';
+import { Ledger } from '../../test/support/ledger.ts';
+import { eventually, startAgentEnv, type AgentEnv, type AgentProcess } from '../../test/support/agent-env.ts';
+import { ensureNamespace, lbService, runPod } from '../../test/support/consumer-objects.ts';
+
+const arg = (name: string, def: number): number => {
+  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
+  return a ? Number(a.slice(name.length + 3)) : def;
+};
+const SERVICES = arg('services', 200);
+const BASELINE = arg('baseline', 50);
+const CONCURRENCY = arg('concurrency', 8);
+const NS = 'bench';
+const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+const log = (msg: string): void => console.error(`[bench agent] ${msg}`);
+
+function percentile(values: number[], p: number): number {
+  const s = [...values].sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))]!;
+}
+const round = (n: number): number => Math.round(n * 10) / 10;
+
+async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+async function claimWrites(agent: AgentProcess): Promise<number> {
+  let n = 0;
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) n += await agent.metric('kube_lb_agent_api_requests_total', { cluster: 'lb', method, resource: 'vipclaims' });
+  return n;
+}
+const requests = (agent: AgentProcess, cluster: 'lb' | 'consumer'): Promise<number> => agent.metric('kube_lb_agent_api_requests_total', { cluster });
+
+async function baseline(env: AgentEnv): Promise<number[]> {
+  const seen = new Map<string, number>();
+  const informer = createInformer<VIPClaim & k8s.KubernetesObject>({
+    kubeConfig: env.lb.kubeConfig,
+    path: env.claims.path(env.tenantNamespace),
+    list: () => env.claims.list(env.tenantNamespace) as Promise<k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>>,
+    logger: createLogger({ program: 'bench', level: 'silent' }),
+  });
+  informer.on({ onUpsert: (c) => void (c.status?.vip && !seen.has(c.metadata.name!) && seen.set(c.metadata.name!, performance.now())) });
+  await informer.start();
+  await informer.synced;
+  const started = new Map<string, number>();
+  const names = Array.from({ length: BASELINE }, (_, i) => `baseline.b${i}`);
+  await inParallel(names, CONCURRENCY, async (name) => {
+    started.set(name, performance.now());
+    await env.claims.create({
+      apiVersion: 'kube-lb.io/v1alpha1',
+      kind: 'VIPClaim',
+      // No kube-lb.io/cluster label: the agent does not see these.
+      metadata: { name, namespace: env.tenantNamespace },
+      spec: {
+        service: { cluster: env.cluster, namespace: 'baseline', name: name.slice('baseline.'.length), uid: name },
+        ports: [{ protocol: 'TCP', port: 80, nodePort: 30080 }],
+        backends: [{ nodeName: 'node-1', address: '10.0.0.1', ready: true }],
+        externalTrafficPolicy: 'Cluster',
+      },
+    });
+  });
+  await eventually('baseline claims allocated', () => seen.size === BASELINE, 120_000);
+  await informer.stop();
+  await inParallel(names, CONCURRENCY, (name) => env.claims.delete(name, env.tenantNamespace));
+  return names.map((n) => seen.get(n)! - started.get(n)!);
+}
+
+async function main(): Promise<void> {
+  const ledger = Ledger.open('bench-agent');
+  const nodes = Array.from({ length: 5 }, (_, i) => ({ name: `node-${i + 1}`, internalIP: `10.0.0.${i + 1}` }));
+  log('starting two clusters, the allocator and the agent');
+  const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24'], nodes, allocator: 'real' });
+  try {
+    await ensureNamespace(env.core, NS);
+    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
+    await eventually('agent leading', async () => (await agent.metric('kube_lb_agent_leader')) === 1);
+
+    log(`baseline: ${BASELINE} claims written directly`);
+    const base = await baseline(env);
+
+    // Watch Services for the first EXTERNAL-IP.
+    const ipSeen = new Map<string, number>();
+    const svcInformer = createInformer<k8s.V1Service>({
+      kubeConfig: env.consumer.kubeConfig,
+      path: `/api/v1/namespaces/${NS}/services`,
+      list: () => env.core.listNamespacedService({ namespace: NS }),
+      logger: createLogger({ program: 'bench', level: 'silent' }),
+    });
+    svcInformer.on({
+      onUpsert: (s) => void (s.status?.loadBalancer?.ingress?.[0]?.ip && !ipSeen.has(s.metadata!.name!) && ipSeen.set(s.metadata!.name!, performance.now())),
+    });
+    await svcInformer.start();
+    await svcInformer.synced;
+
+    const names = Array.from({ length: SERVICES }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
+    const created = new Map<string, number>();
+    const changes: Record<string, { changes: number; claimWrites: number; lbRequests: number; consumerRequests: number }> = {};
+    const measure = async (phase: string, realChanges: number, act: () => Promise<void>, settled: () => Promise<boolean>): Promise<void> => {
+      const [w0, l0, c0] = [await claimWrites(agent), await requests(agent, 'lb'), await requests(agent, 'consumer')];
+      const t0 = performance.now();
+      await act();
+      await eventually(`${phase} settled`, settled, 300_000, 200);
+      // Let debounce windows and follow-up reconciles finish before reading the counters.
+      await new Promise((r) => setTimeout(r, 2500));
+      const [w1, l1, c1] = [await claimWrites(agent), await requests(agent, 'lb'), await requests(agent, 'consumer')];
+      changes[phase] = { changes: realChanges, claimWrites: w1 - w0, lbRequests: l1 - l0, consumerRequests: c1 - c0 };
+      log(`${phase}: ${realChanges} changes, ${w1 - w0} claim writes, ${l1 - l0} LB requests, ${c1 - c0} consumer requests, ${Math.round(performance.now() - t0)} ms`);
+    };
+    const claimsNow = async (): Promise<VIPClaim[]> => (await env.claims.list(env.tenantNamespace, `kube-lb.io/cluster=${env.cluster}`)).items;
+
+    log(`creating ${SERVICES} Services (${CONCURRENCY} at a time)`);
+    await measure('create', SERVICES, () =>
+      inParallel(names, CONCURRENCY, async (name) => {
+        created.set(name, performance.now());
+        await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, name) });
+      }),
+      async () => ipSeen.size >= SERVICES,
+    );
+    const latencies = names.map((n) => ipSeen.get(n)! - created.get(n)!);
+
+    const updated = names.slice(0, Math.min(50, SERVICES));
+    await measure('update ports', updated.length, () =>
+      inParallel(updated, CONCURRENCY, async (name) => {
+        await env.core.patchNamespacedService(
+          { name, namespace: NS, body: { spec: { ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }, { name: 'https', protocol: 'TCP', port: 443, targetPort: 8443 }] } } },
+          mergePatch,
+        );
+      }),
+      async () => (await claimsNow()).filter((c) => c.spec.ports.length === 2).length === updated.length,
+    );
+
+    const touched = names.slice(50, Math.min(100, SERVICES));
+    await measure('no-op touch', 0, () =>
+      inParallel(touched, CONCURRENCY, async (name) => {
+        await env.core.patchNamespacedService({ name, namespace: NS, body: { metadata: { annotations: { 'example.com/touched': 'yes' } } } }, mergePatch);
+      }),
+      async () => true,
+    );
+
+    await measure('node joins', SERVICES, () => env.consumer.createNodes([{ name: 'node-6', internalIP: '10.0.0.6' }]), async () =>
+      (await claimsNow()).filter((c) => c.spec.backends.length === 6).length === SERVICES,
+    );
+
+    // eTP Local Service with ready pods on two nodes; then pods come and go on those nodes only (a rolling update
+    // that never empties a node): the claim's backends do not change.
+    await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, 'local', { externalTrafficPolicy: 'Local' }) });
+    await runPod(env.core, NS, 'local-a0', { nodeName: 'node-1', labels: { app: 'local' }, podIP: '10.244.1.10' });
+    await runPod(env.core, NS, 'local-b0', { nodeName: 'node-2', labels: { app: 'local' }, podIP: '10.244.2.10' });
+    await eventually('local has two backends', async () => (await claimsNow()).find((c) => c.metadata.name === `${NS}.local`)?.spec.backends.length === 2, 60_000);
+    await measure('rolling update (eTP Local, node set unchanged)', 0, async () => {
+      for (let i = 1; i <= 5; i++) {
+        for (const [side, node, net] of [['a', 'node-1', 1], ['b', 'node-2', 2]] as const) {
+          await runPod(env.core, NS, `local-${side}${i}`, { nodeName: node, labels: { app: 'local' }, podIP: `10.244.${net}.${10 + i}` });
+          await env.core.deleteNamespacedPod({ name: `local-${side}${i - 1}`, namespace: NS, gracePeriodSeconds: 0 });
+        }
+      }
+    }, async () => true);
+    await env.core.deleteNamespacedService({ name: 'local', namespace: NS });
+    await eventually('local released', async () => !(await claimsNow()).some((c) => c.metadata.name === `${NS}.local`), 60_000);
+
+    await measure('delete', SERVICES, () =>
+      inParallel(names, CONCURRENCY, async (name) => {
+        await env.core.deleteNamespacedService({ name, namespace: NS });
+      }),
+      async () => (await claimsNow()).length === 0,
+    );
+    await svcInformer.stop();
+
+    const totals = Object.values(changes).reduce(
+      (a, p) => ({ changes: a.changes + p.changes, claimWrites: a.claimWrites + p.claimWrites, lb: a.lb + p.lbRequests, consumer: a.consumer + p.consumerRequests }),
+      { changes: 0, claimWrites: 0, lb: 0, consumer: 0 },
+    );
+    const result = {
+      services: SERVICES,
+      status_ms_p50: round(percentile(latencies, 50)),
+      status_ms_p99: round(percentile(latencies, 99)),
+      status_ms_max: round(Math.max(...latencies)),
+      baseline_claims: BASELINE,
+      baseline_claim_vip_ms_p50: round(percentile(base, 50)),
+      baseline_claim_vip_ms_p99: round(percentile(base, 99)),
+      claim_writes_per_change: round((totals.claimWrites / totals.changes) * 100) / 100,
+      lb_requests_per_change: round((totals.lb / totals.changes) * 100) / 100,
+      consumer_requests_per_change: round((totals.consumer / totals.changes) * 100) / 100,
+      noop_claim_writes: changes['no-op touch']!.claimWrites + changes['rolling update (eTP Local, node set unchanged)']!.claimWrites,
+      phases: changes,
+      allocator: env.allocator.kind,
+      create_concurrency: CONCURRENCY,
+    };
+    await env.stop();
+    console.log(JSON.stringify(result));
+  } catch (err) {
+    await env.stop();
+    throw err;
+  }
+}
+
+await main();
