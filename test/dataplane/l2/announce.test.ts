@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import { Ledger } from '../../support/ledger.ts';
 import { startCluster } from '../../support/controlplane.ts';
 import { startApiRelay } from '../../support/api-relay.ts';
-import { createL2Topology, arpingReplies, inNs, SetupStack } from '../../support/l2-topology.ts';
+import { createL2Topology, arpingDots, arpingReplies, inNs, SetupStack } from '../../support/l2-topology.ts';
 import { L2Speakers } from '../../support/l2-speakers.ts';
 import { startCapture } from '../../support/pcap.ts';
 import { spawnTracked } from '../../support/process.ts';
@@ -55,17 +55,6 @@ t.test('every VIP is answered exactly once per request, by its rendezvous owner,
   t.same([...owners.keys()].sort(), names, 'every node owns some');
   for (const [node, n] of owners) t.ok(n <= 15, `${node} owns ${n} of 30`);
 });
-
-/** arping in "dots" mode: one '!' per answered request, one '.' per unanswered one. */
-async function arpingDots(vip: string, count: number, intervalS: number): Promise<string> {
-  let out: string;
-  try {
-    out = await inNs(topo.client.ns, 'arping', ['-D', '-c', String(count), '-W', String(intervalS), '-w', String(count * intervalS + 2), '-i', 'eth0', vip]);
-  } catch (err) {
-    out = (err as { stdout?: string }).stdout ?? '';
-  }
-  return (/^[!.]*/.exec(out.trim()) ?? [''])[0];
-}
 
 t.test('the VIP is not a local address: a host service on the owner is not reachable through it', async (t) => {
   const vip = vips[0]!;
@@ -116,7 +105,7 @@ t.test('graceful stop hands over with no unanswered ARP', async (t) => {
   const leaver = rendezvousOwner(vip, names)!;
   const heir = rendezvousOwner(vip, names.filter((n) => n !== leaver))!;
   await answeredBy(vip, macOf.get(leaver)!);
-  const dots = arpingDots(vip, 60, 0.05);
+  const dots = arpingDots(topo, vip, 60, 0.05);
   await sleep(500);
   const code = await (async () => {
     const proc = speakers.procs.get(leaver)!;
