@@ -30,8 +30,38 @@ export function resourceOf(url: string): string {
   return parts.length >= 3 ? `${resource}/${parts[2]}` : resource;
 }
 
+/** Connections are re-established this often at most, so rotated client certificates and CAs are picked up. */
+const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
+
+type Dispatcher = NonNullable<ReturnType<k8s.RequestContext['getDispatcher']>>;
+
 class InstrumentedKubeConfig extends k8s.KubeConfig {
   private options: ApiClientOptions = { timeoutMs: 30_000, userAgent: 'kube-lb' };
+  private shared: { key: string; dispatcher: Dispatcher; at: number } | undefined;
+
+  /**
+   * client-node 2.0 builds a new undici Agent for every request, so every request paid a TLS handshake (most of
+   * a controller's CPU under load). Requests to the same server with the same credentials share one Agent,
+   * and with it kept-alive connections.
+   */
+  override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
+    await super.applySecurityAuthentication(context);
+    const fresh = context.getDispatcher();
+    if (!fresh) return;
+    const c = this.getCurrentCluster();
+    const u = this.getCurrentUser();
+    const key = JSON.stringify([c?.server, c?.caData, c?.caFile, c?.skipTLSVerify, c?.proxyUrl, u?.certData, u?.certFile, u?.keyData, u?.keyFile]);
+    const now = Date.now();
+    if (this.shared && this.shared.key === key && now - this.shared.at < DISPATCHER_MAX_AGE_MS) {
+      context.setDispatcher(this.shared.dispatcher);
+      fresh.close().catch(() => undefined);
+      return;
+    }
+    const old = this.shared;
+    this.shared = { key, dispatcher: fresh, at: now };
+    // Closing lets in-flight requests finish, then drops the old connections.
+    old?.dispatcher.close().catch(() => undefined);
+  }
 
   configure(options: ApiClientOptions): this {
     this.options = options;
