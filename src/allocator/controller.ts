@@ -6,6 +6,7 @@
 // claim), "pool:NAME" and "tenant:NAME" (status, debounced). Claims that could not get what they asked for
 // are remembered as pending and re-queued, oldest first, whenever capacity may have appeared: a VIP freed, a
 // pool or tenant changed.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { API_VERSION } from '../api/v1alpha1.ts';
@@ -15,7 +16,7 @@ import {
 } from '../core/allocation/status.ts';
 import { byAge, toClaimRequest, validate } from '../core/allocation/validate.ts';
 import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/client.ts';
-import { resourceClient, type Kind } from '../kube/custom-objects.ts';
+import { resourceClient, type Kind, type ResourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import { WorkQueue, done, retry, type HandlerResult } from '../kube/workqueue.ts';
@@ -57,6 +58,7 @@ export class AllocatorController {
   private leading: Leading | undefined;
   private readonly digests = new Map<string, string>();
   private readonly now: () => Date;
+  private readonly claimClient: ResourceClient<VIPClaim>;
 
   constructor(opts: AllocatorControllerOptions) {
     this.opts = opts;
@@ -72,6 +74,7 @@ export class AllocatorController {
         logger: logger.child({ informer: kind }),
       });
     };
+    this.claimClient = resourceClient<VIPClaim>(kubeConfig, 'VIPClaim');
     this.pools = informer<VIPPool>('VIPPool');
     this.tenants = informer<ConsumerCluster>('ConsumerCluster');
     this.claims = informer<VIPClaim>('VIPClaim');
@@ -132,8 +135,21 @@ export class AllocatorController {
     });
     const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map() };
 
-    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out.
-    const claims = [...this.claims.list()].sort((a, b) => byAge(claimAge(a), claimAge(b)));
+    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out. From a
+    // fresh list, not the informer cache: a stand-by's cache may not have seen the last writes of the leader it
+    // replaces, and adopting from it would hand those VIPs out a second time.
+    let listed: VIPClaim[];
+    for (;;) {
+      try {
+        listed = (await this.claimClient.list()).items;
+        break;
+      } catch (err) {
+        logger.warn({ err }, 'listing claims to rebuild failed; retrying');
+        if (signal.aborted) return;
+        await sleep(1000);
+      }
+    }
+    const claims = listed.sort((a, b) => byAge(claimAge(a), claimAge(b)));
     let adopted = 0;
     for (const c of claims) {
       const r = allocator.adopt(toClaimRequest(c));
