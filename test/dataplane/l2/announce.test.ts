@@ -21,8 +21,13 @@ const cluster = await setup.step(startCluster(ledger, { name: 'l2' }), (c) => c.
 const topo = await setup.step(createL2Topology(ledger, 3), (tp) => tp.destroy());
 const relay = await setup.step(startApiRelay(ledger, cluster, topo.dir), (r) => r.close());
 const speakers = await setup.step(Promise.resolve(new L2Speakers(ledger, topo, relay)), (s) => s.stopAll());
-await cluster.kubeConfig.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
-await setup.step(speakers.connectApi(), async () => undefined);
+await setup.step(
+  (async () => {
+    await cluster.kubeConfig.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
+    await speakers.connectApi();
+  })(),
+  async () => undefined,
+);
 
 const names = topo.nodes.map((n) => n.name);
 const macOf = new Map(topo.nodes.map((n) => [n.name, n.mac] as const));

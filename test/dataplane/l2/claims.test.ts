@@ -21,27 +21,12 @@ const topo = await setup.step(createL2Topology(ledger, 3), (tp) => tp.destroy())
 const relay = await setup.step(startApiRelay(ledger, cluster, topo.dir), (r) => r.close());
 const speakers = await setup.step(Promise.resolve(new L2Speakers(ledger, topo, relay)), (s) => s.stopAll());
 const kc = cluster.kubeConfig;
-const core = kc.makeApiClient(k8s.CoreV1Api);
-await core.createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
-await core.createNamespace({ body: { metadata: { name: 'tenant-a' } } });
-const publicLabel: Record<string, string> = { 'kube-lb.io/public': 'true' };
-await createNodes(kc, topo.nodes.map((n, i) => ({ name: n.name, internalIP: n.ip, labels: i < 2 ? publicLabel : {} })));
-await setup.step(speakers.connectApi(), async () => undefined);
-
 const pools = resourceClient<VIPPool>(kc, 'VIPPool');
 const announcements = resourceClient<L2Announcement>(kc, 'L2Announcement');
 const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
-await pools.create({ apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'public', labels: { exposure: 'public' } }, spec: { addresses: ['10.66.0.100-10.66.0.120'] } });
-await pools.create({ apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'private', labels: { exposure: 'private' } }, spec: { addresses: ['10.66.0.150-10.66.0.160'] } });
-await announcements.create({
-  apiVersion: API_VERSION,
-  kind: 'L2Announcement',
-  metadata: { name: 'public' },
-  spec: { poolSelector: { matchLabels: { exposure: 'public' } }, nodeSelector: { matchLabels: { 'kube-lb.io/public': 'true' } }, interfaces: ['/^eth/'] },
-});
-
 const publicVips = ['10.66.0.100', '10.66.0.101', '10.66.0.102', '10.66.0.103'];
 const privateVip = '10.66.0.150';
+
 async function claim(name: string, vip: string, pool: string): Promise<void> {
   const created = await claims.create({
     apiVersion: API_VERSION,
@@ -57,8 +42,29 @@ async function claim(name: string, vip: string, pool: string): Promise<void> {
   // What the allocator would write.
   await claims.replaceStatus({ ...created, status: { vip, pool } });
 }
-for (const [i, vip] of publicVips.entries()) await claim(`web-${i}`, vip, 'public');
-await claim('internal', privateVip, 'private');
+
+/** The API objects the speakers read; a failure here unwinds the setup before it propagates. */
+async function createObjects(): Promise<void> {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
+  await core.createNamespace({ body: { metadata: { name: 'tenant-a' } } });
+  const publicLabel: Record<string, string> = { 'kube-lb.io/public': 'true' };
+  await createNodes(kc, topo.nodes.map((n, i) => ({ name: n.name, internalIP: n.ip, labels: i < 2 ? publicLabel : {} })));
+  await speakers.connectApi();
+
+  await pools.create({ apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'public', labels: { exposure: 'public' } }, spec: { addresses: ['10.66.0.100-10.66.0.120'] } });
+  await pools.create({ apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'private', labels: { exposure: 'private' } }, spec: { addresses: ['10.66.0.150-10.66.0.160'] } });
+  await announcements.create({
+    apiVersion: API_VERSION,
+    kind: 'L2Announcement',
+    metadata: { name: 'public' },
+    spec: { poolSelector: { matchLabels: { exposure: 'public' } }, nodeSelector: { matchLabels: { 'kube-lb.io/public': 'true' } }, interfaces: ['/^eth/'] },
+  });
+
+  for (const [i, vip] of publicVips.entries()) await claim(`web-${i}`, vip, 'public');
+  await claim('internal', privateVip, 'private');
+}
+await setup.step(createObjects(), async () => undefined);
 
 const macOf = new Map(topo.nodes.map((n) => [n.name, n.mac] as const));
 const announcedBy = async (name: string) => (await claims.get(name, 'tenant-a')).status;
