@@ -106,7 +106,7 @@ t.test('agent down while Services are created, deleted, re-typed and orphaned: r
   t.equal((await service('s1'))?.metadata?.deletionTimestamp !== undefined, true, 's1 waits for the agent');
   t.same(await claimNames(), ['app.s1', 'app.s2', 'app.s4', 'app.s5']);
 
-  await env.startAgent({ identity: 'restarted' });
+  await env.startAgent({ identity: 'restarted', lbCredentials: 'secret' });
   const started = Date.now();
   await eventually('state put right', async () => {
     const names = await claimNames();

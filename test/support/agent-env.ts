@@ -66,7 +66,11 @@ export interface AgentEnv {
   /** Agent credentials (ServiceAccount tokens). */
   readonly agentLbKubeconfig: string;
   readonly agentConsumerKubeconfig: string;
-  startAgent(opts?: { identity?: string; extraArgs?: string[] }): Promise<AgentProcess>;
+  /**
+   * `lbCredentials: 'secret'` hands the agent its LB kubeconfig through a consumer-cluster Secret
+   * (kube-lb-system/kube-lb-agent-lb-kubeconfig, as deploy/agent/rbac.yaml allows) instead of a file.
+   */
+  startAgent(opts?: { identity?: string; extraArgs?: string[]; lbCredentials?: 'file' | 'secret' }): Promise<AgentProcess>;
   stop(): Promise<void>;
 }
 
@@ -162,6 +166,7 @@ async function wire(
   await allocator.start();
 
   const agents: AgentProcess[] = [];
+  const consumerCore = consumer.kubeConfig.makeApiClient(k8s.CoreV1Api);
   let n = 0;
   return {
     consumer,
@@ -170,12 +175,21 @@ async function wire(
     tenantNamespace,
     allocator,
     claims: resourceClient<VIPClaim>(lb.kubeConfig, 'VIPClaim'),
-    core: consumer.kubeConfig.makeApiClient(k8s.CoreV1Api),
+    core: consumerCore,
     agentLbKubeconfig,
     agentConsumerKubeconfig,
     async startAgent(o = {}) {
       const identity = o.identity ?? `agent-${++n}`;
       const metricsPort = await freePort();
+      let lbFlag = `--lb-kubeconfig=${agentLbKubeconfig}`;
+      if (o.lbCredentials === 'secret') {
+        const name = 'kube-lb-agent-lb-kubeconfig';
+        const body = { metadata: { name, namespace: 'kube-lb-system' }, stringData: { kubeconfig: readFileSync(agentLbKubeconfig, 'utf8') } };
+        await consumerCore.createNamespacedSecret({ namespace: 'kube-lb-system', body }).catch((err: { code?: number }) => {
+          if (err.code !== 409) throw err;
+        });
+        lbFlag = `--lb-kubeconfig-secret=kube-lb-system/${name}`;
+      }
       const proc = spawnTracked(
         ledger,
         identity,
@@ -183,7 +197,7 @@ async function wire(
         [
           join(repoRoot, 'src/agent/main.ts'),
           `--kubeconfig=${agentConsumerKubeconfig}`,
-          `--lb-kubeconfig=${agentLbKubeconfig}`,
+          lbFlag,
           `--cluster-name=${cluster}`,
           `--tenant-namespace=${tenantNamespace}`,
           `--identity=${identity}`,
