@@ -35,6 +35,13 @@ export interface ControllerDeps {
   /** Claims whose status may need a fresh look (all when undefined). */
   readonly invalidateStatus: (keys?: Iterable<string>) => void;
   readonly logger: Logger;
+  /** Monotonic clock (ms). */
+  readonly now: () => number;
+  /**
+   * How long a peer's bucket may differ from the expected digest before it counts against the claims of that
+   * bucket (peers publish at a bounded pace, so they lag behind every change for a moment).
+   */
+  readonly settleMs: number;
 }
 
 /** Frontend states that every node reaches alike (the input is invalid or unsupported), not local trouble. */
@@ -57,6 +64,9 @@ export class SpeakerController {
   #expectedBuckets: string[] = bucketDigests(new Map());
   #published: PublishedState | undefined;
   #scheduled: NodeJS.Immediate | undefined;
+  /** "peer/bucket" → when its digest started to differ from the expected one. */
+  readonly #mismatchSince = new Map<string, number>();
+  #settleTimer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void) | undefined;
   #stopped = false;
   plans = 0;
@@ -80,6 +90,7 @@ export class SpeakerController {
   stop(): void {
     this.#stopped = true;
     if (this.#scheduled) clearImmediate(this.#scheduled);
+    if (this.#settleTimer) clearTimeout(this.#settleTimer);
     this.#unsubscribe?.();
   }
 
@@ -107,6 +118,7 @@ export class SpeakerController {
     if (!plan) return undefined;
     const prog = this.#programming.get(key);
     const programmedNow = plan.serve && prog?.fingerprint !== undefined && prog.fingerprint === plan.fingerprint;
+    const peers = this.#d.peers();
     return {
       claim,
       plan,
@@ -115,9 +127,42 @@ export class SpeakerController {
       selfProgrammed: programmedNow ? { ok: true } : { ok: false, reason: prog?.problem ?? 'not programmed yet' },
       selfFailing: new Set(this.#d.health.failing()),
       live: this.#d.live(),
-      peers: new Map([...this.#d.peers()].map(([n, state]) => [n, { state }])),
+      peers: new Map([...peers].map(([n, state]) => [n, { state }])),
+      settling: this.#settling(peers),
       announced,
     };
+  }
+
+  /** Per peer, the buckets whose mismatch is younger than settleMs; arms a re-check for when they expire. */
+  #settling(peers: ReadonlyMap<string, PublishedState | undefined>): Map<string, Set<number>> {
+    const now = this.#d.now();
+    const seen = new Set<string>();
+    const out = new Map<string, Set<number>>();
+    let nextExpiry = Number.POSITIVE_INFINITY;
+    for (const [node, state] of peers) {
+      if (node === this.#d.nodeName || !state) continue;
+      state.buckets.forEach((digest, bucket) => {
+        if (digest === this.#expectedBuckets[bucket]) return;
+        const k = `${node}/${bucket}`;
+        seen.add(k);
+        const since = this.#mismatchSince.get(k) ?? now;
+        this.#mismatchSince.set(k, since);
+        if (now - since < this.#d.settleMs) {
+          const set = out.get(node) ?? new Set<number>();
+          set.add(bucket);
+          out.set(node, set);
+          nextExpiry = Math.min(nextExpiry, since + this.#d.settleMs);
+        }
+      });
+    }
+    for (const k of this.#mismatchSince.keys()) if (!seen.has(k)) this.#mismatchSince.delete(k);
+    if (Number.isFinite(nextExpiry) && !this.#settleTimer && !this.#stopped) {
+      this.#settleTimer = setTimeout(() => {
+        this.#settleTimer = undefined;
+        this.#d.invalidateStatus();
+      }, Math.max(10, nextExpiry - now + 10));
+    }
+    return out;
   }
 
   #replan(): void {

@@ -97,6 +97,8 @@ const controller = new SpeakerController({
   live,
   invalidateStatus: (keys) => status?.invalidate(keys),
   logger: logger.child({ part: 'controller' }),
+  now,
+  settleMs: Math.max(3000, 3 * config['state-min-interval']),
 });
 status = new ClaimStatusWriter({
   client: resourceClient<VIPClaim>(kubeConfig, 'VIPClaim'),

@@ -2,7 +2,7 @@
 // owner, else the rendezvous winner among live nodes: core/l2/report.ts), from its own plan and what every live
 // peer published (published.ts). Pure: returns the wanted fields and whether the current status differs.
 import { CLAIM_CONDITIONS, type BackendHealth, type VIPClaim, type VIPClaimStatus } from '../../api/v1alpha1.ts';
-import { conditionUnchanged, setCondition, type ConditionInput } from '../conditions.ts';
+import { conditionUnchanged, findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import type { AnnouncedStatus } from '../l2/report.ts';
 import type { ClaimPlan } from './plan.ts';
 import { bucketOf, type PublishedState } from './published.ts';
@@ -49,6 +49,13 @@ export interface StatusInput {
   /** Live LB nodes, self included. */
   readonly live: readonly string[];
   readonly peers: ReadonlyMap<string, NodeReport>;
+  /**
+   * Buckets in which a peer's published digest differs from the expected one only since recently (the peer has
+   * not caught up with a change yet, usually of another claim in the same bucket). For those, a peer that the
+   * claim's current status lists as programmed stays listed, so one claim's change does not make the status of
+   * its bucket neighbours flap. Past the grace period the mismatch counts.
+   */
+  readonly settling?: ReadonlyMap<string, ReadonlySet<number>>;
   /** The Announced part (core/l2/report.ts), when the L2 side decided for this VIP. */
   readonly announced: AnnouncedStatus | undefined;
 }
@@ -63,6 +70,11 @@ export interface WantedStatus {
 
 function programmedOn(input: StatusInput, key: string): string[] {
   const bucket = bucketOf(key);
+  const { claim } = input;
+  // What the status says now holds only if it was computed for this generation of the claim.
+  const current = findCondition(claim.status?.conditions, CLAIM_CONDITIONS.Programmed)?.observedGeneration === claim.metadata.generation
+    ? new Set(claim.status?.programmedNodes ?? [])
+    : new Set<string>();
   const nodes: string[] = [];
   for (const node of input.live) {
     if (node === input.self) {
@@ -71,6 +83,7 @@ function programmedOn(input: StatusInput, key: string): string[] {
     }
     const state = input.peers.get(node)?.state;
     if (state && state.buckets[bucket] === input.expectedBuckets[bucket]) nodes.push(node);
+    else if (current.has(node) && input.settling?.get(node)?.has(bucket)) nodes.push(node);
   }
   return nodes.sort();
 }

@@ -2,7 +2,7 @@
 import t from 'tap';
 import type { ConditionInput } from '../../../src/core/conditions.ts';
 import { planFrontends } from '../../../src/core/speaker/plan.ts';
-import { bucketDigests, publishedState, type PublishedState } from '../../../src/core/speaker/published.ts';
+import { bucketDigests, bucketOf, publishedState, type PublishedState } from '../../../src/core/speaker/published.ts';
 import { applyStatus, statusDiffers, wantedStatus, type StatusInput } from '../../../src/core/speaker/status.ts';
 import { claim } from './fixtures.ts';
 
@@ -101,4 +101,22 @@ t.test('applying the wanted status once makes it not differ any more; other stat
   t.equal(applied.status?.announcedBy, 'lb-2');
   const again = applyStatus(applied, w, new Date('2025-03-01T00:00:00Z'));
   t.same(again.status?.conditions, applied.status?.conditions, 'no timestamp churn for an unchanged status');
+});
+
+t.test("a peer lagging behind another claim's change keeps its place while settling, not after", async (t) => {
+  const programmed = applyStatus(c, wantedStatus(input()), new Date('2025-02-01T00:00:00Z'));
+  const bucket = bucketOf('tenant-a/default.web');
+  // Another claim of the same bucket that lb-3 programmed while the reporter does not expect it (yet).
+  let n = 0;
+  while (bucketOf(`tenant-a/other-${n}`) !== bucket) n++;
+  const lagging = publishedState(new Map([...expected, [`tenant-a/other-${n}`, `tenant-a/other-${n}@1=198.51.100.201`]]), []);
+  const peers = { 'lb-2': upToDate, 'lb-3': lagging };
+  const settling = wantedStatus(input({ claim: programmed, settling: new Map([['lb-3', new Set([bucket])]]) }, peers));
+  t.same(settling.programmedNodes, ['lb-1', 'lb-2', 'lb-3'], 'kept while settling');
+  t.notOk(statusDiffers(programmed.status, settling), 'so nothing is written');
+  const settled = wantedStatus(input({ claim: programmed, settling: new Map() }, peers));
+  t.same(settled.programmedNodes, ['lb-1', 'lb-2'], 'a mismatch past the grace period counts');
+  const newer = { ...programmed, metadata: { ...programmed.metadata, generation: 2 } };
+  const fresh = wantedStatus(input({ claim: newer, settling: new Map([['lb-3', new Set([bucket])]]) }, { 'lb-2': behind, 'lb-3': behind }));
+  t.same(fresh.programmedNodes, ['lb-1'], 'a status computed for an older generation proves nothing');
 });
