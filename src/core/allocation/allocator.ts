@@ -66,6 +66,8 @@ export class Allocator {
   private readonly holders = new Map<string, Set<string>>();
   /** tenant namespace → VIP → number of its claims holding it (the size is the quota usage). */
   private readonly tenantVIPs = new Map<string, Map<string, number>>();
+  /** pool name (as recorded when the VIP was handed out or last confirmed) → VIP → holders. */
+  private readonly poolVIPs = new Map<string, Map<string, number>>();
   /** tenant namespace + sharing key → VIP → holders. */
   private readonly groups = new Map<string, Map<string, number>>();
   /** Per pool, the lowest position that may be free, so repeated allocations do not rescan taken addresses. */
@@ -101,14 +103,12 @@ export class Allocator {
     return this.holders.size;
   }
 
-  /** Distinct held VIPs inside a pool's ranges. */
-  poolUsage(pool: PoolModel): number {
-    let n = 0;
-    for (const vip of this.holders.keys()) {
-      const ip = parseIP(vip);
-      if (ip && ipInAny(ip, pool.ranges)) n++;
-    }
-    return n;
+  /**
+   * Distinct VIPs handed out from a pool and still held, including any that a shrink left outside it (they
+   * are the pool's until their claims go or move).
+   */
+  poolUsage(pool: Pick<PoolModel, 'name'>): number {
+    return this.poolVIPs.get(pool.name)?.size ?? 0;
   }
 
   /**
@@ -136,6 +136,7 @@ export class Allocator {
     const set = this.holders.get(h.vip)!;
     set.delete(key);
     decrement(this.tenantVIPs, h.namespace, h.vip);
+    if (h.pool !== undefined) decrement(this.poolVIPs, h.pool, h.vip);
     if (h.sharingKey !== undefined) decrement(this.groups, groupKey(h.namespace, h.sharingKey), h.vip);
     if (set.size > 0) return undefined;
     this.holders.delete(h.vip);
@@ -370,6 +371,7 @@ export class Allocator {
     if (!set) this.holders.set(vip, (set = new Set()));
     set.add(claim.key);
     increment(this.tenantVIPs, claim.namespace, vip);
+    if (pool !== undefined) increment(this.poolVIPs, pool, vip);
     if (claim.sharingKey !== undefined) increment(this.groups, groupKey(claim.namespace, claim.sharingKey), vip);
   }
 

@@ -1,0 +1,90 @@
+// validate(): one pure parse of pools and tenants into the model, with a problem (code, object, field,
+// message) for everything wrong across objects. The webhook and the controller both use it.
+import t from 'tap';
+import { validate, problemsOf, checkClaim, toClaimRequest, sharingProblems } from '../../../src/core/allocation/validate.ts';
+import { claim, pool, tenant } from '../../support/allocation-fixtures.ts';
+
+const older = { created: '2026-01-01T00:00:00Z' };
+const younger = { created: '2026-02-01T00:00:00Z' };
+
+t.test('pool problems name the pool, the field and the other object', async (t) => {
+  const m = validate({
+    pools: [
+      pool('a', ['192.0.2.0/25'], {}, older),
+      pool('b', ['198.51.100.0/24', '192.0.2.100-192.0.2.130'], {}, younger),
+      pool('c', ['127.0.0.1/32', '2001:db8::ff-2001:db8::1', '203.0.113.0/24', '203.0.113.128/25', '2001:db8::/96'], {}, older),
+    ],
+    tenants: [],
+  });
+  const codes = (name: string) => problemsOf(m, 'VIPPool', name).map((p) => `${p.code} ${p.object.field}`);
+  t.same(codes('a'), ['PoolOverlap spec.addresses[0]'], 'the older pool is told too');
+  t.same(codes('b'), ['PoolOverlap spec.addresses[1]']);
+  t.same(codes('c'), [
+    'ReservedAddress spec.addresses[0]',
+    'InvalidAddress spec.addresses[1]',
+    'AddressOverlap spec.addresses[3]',
+    'PoolTooLarge spec.addresses[4]',
+  ]);
+  t.match(problemsOf(m, 'VIPPool', 'b')[0]!.message,
+    /^VIPPool b spec\.addresses\[1\]: 192\.0\.2\.100-192\.0\.2\.130 overlaps VIPPool a spec\.addresses\[0\] 192\.0\.2\.0\/25 \(192\.0\.2\.100-192\.0\.2\.127\); VIPPool a is older/);
+  t.equal(m.pools.get('a')!.usable, true, 'the older pool keeps working');
+  t.equal(m.pools.get('b')!.usable, false, 'the younger hands out nothing');
+  t.equal(m.pools.get('c')!.capacity, 256, 'only the valid entry counts');
+  t.equal(m.pools.get('c')!.usable, true);
+});
+
+t.test('capacity after avoidBuggyIPs; defaults', async (t) => {
+  const m = validate({ pools: [pool('p', ['10.0.0.0/23'], { avoidBuggyIPs: true }), pool('q', ['10.1.0.0/30'])], tenants: [] });
+  t.equal(m.pools.get('p')!.capacity, 512 - 4);
+  const q = m.pools.get('q')!;
+  t.same([q.capacity, q.autoAssign, q.avoidBuggyIPs, q.priority], [4, true, false, 1000]);
+});
+
+t.test('tenants: one per namespace, the older keeps it', async (t) => {
+  const m = validate({
+    pools: [],
+    tenants: [tenant('late', 'shared', ['10.0.0.0/8'], {}, younger), tenant('early', 'shared', ['10.0.0.0/8'], {}, older), tenant('bad', 'bad', ['10.0.0.1/8'])],
+  });
+  t.equal(m.tenantByNamespace.get('shared')?.name, 'early');
+  t.same(problemsOf(m, 'ConsumerCluster', 'late').map((p) => p.message), [
+    'ConsumerCluster late spec.tenantNamespace: namespace shared is already the tenant namespace of ConsumerCluster early',
+  ]);
+  t.match(problemsOf(m, 'ConsumerCluster', 'bad')[0]!.message, /spec\.allowedBackendCIDRs\[0\]: host bits set in 10\.0\.0\.1\/8/);
+});
+
+t.test('claim checks: tenancy, backends, requested IPs, pool', async (t) => {
+  const m = validate({
+    pools: [pool('open', ['192.0.2.0/24']), pool('gold', ['198.51.100.0/24'], {}, { labels: { tier: 'gold' } })],
+    tenants: [tenant('t1', 't1', ['10.10.0.0/16'], { poolSelector: { matchLabels: { tier: 'open' } } }), tenant('t2', 't2')],
+  });
+  const check = (ns: string, name: string, opts: Parameters<typeof claim>[2]) =>
+    checkClaim(m, toClaimRequest(claim(ns, name, opts))).map((p) => `${p.code}: ${p.message}`);
+  t.same(check('nobody', 'x', {}), ['UnknownTenant: VIPClaim nobody/x: namespace nobody is not the tenantNamespace of any ConsumerCluster']);
+  t.same(check('t2', 'x', { cluster: 't1' }), ['ClusterMismatch: VIPClaim t2/x spec.service.cluster: "t1" is not the tenant of namespace t2 (ConsumerCluster t2)']);
+  t.same(check('t2', 'x', { backends: [{ nodeName: 'a', address: '10.10.0.1', ready: true }, { nodeName: 'b', address: '10.11.0.1', ready: true }] }), [
+    'BackendNotAllowed: VIPClaim t2/x spec.backends[1].address: 10.11.0.1 is outside ConsumerCluster t2 spec.allowedBackendCIDRs',
+  ]);
+  t.same(check('t2', 'x', { requestedIPs: ['192.0.2.9', '203.0.113.1'] }), [
+    'RequestedIPNotAllowed: VIPClaim t2/x spec.requestedIPs[1]: 203.0.113.1 is not in any VIPPool this claim may use',
+  ]);
+  t.same(check('t1', 'x', { pool: 'gold' }), [
+    'PoolNotAllowed: VIPClaim t1/x spec.pool: VIPPool gold may not serve this claim: ConsumerCluster t1 spec.poolSelector does not select VIPPool gold',
+  ]);
+  t.same(check('t2', 'x', { pool: 'nope' }), ['UnknownPool: VIPClaim t2/x spec.pool: there is no VIPPool nope']);
+  t.same(check('t2', 'ok', { pool: 'gold', requestedIPs: ['198.51.100.7'] }), []);
+});
+
+t.test('sharing problems: same key, same port and protocol', async (t) => {
+  const a = toClaimRequest(claim('t1', 'a', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 80, nodePort: 30080 }] }));
+  const b = toClaimRequest(claim('t1', 'b', { sharingKey: 'k', ports: [{ protocol: 'UDP', port: 80, nodePort: 30081 }] }));
+  const c = toClaimRequest(claim('t1', 'c', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 80, nodePort: 30082 }] }));
+  const other = toClaimRequest(claim('t2', 'd', { sharingKey: 'k', ports: [{ protocol: 'TCP', port: 80, nodePort: 30083 }] }));
+  t.same(sharingProblems(b, [a, other]), [], 'UDP/80 beside TCP/80 is fine; another tenant is irrelevant');
+  t.same(sharingProblems(c, [a, b]).map((p) => p.message), ['VIPClaim t1/c spec.sharingKey: VIPClaim t1/a already uses TCP/80 with sharing key "k"']);
+});
+
+t.test('claims are read canonically', async (t) => {
+  const r = toClaimRequest(claim('t1', 'a', { requestedIPs: ['2001:DB8::0:1', 'bogus'], vip: '2001:0db8::2', statusPool: 'p' }));
+  t.same(r.requestedIPs, ['2001:db8::1', 'bogus']);
+  t.same(r.recorded, { vip: '2001:db8::2', pool: 'p' });
+});

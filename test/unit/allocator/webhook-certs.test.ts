@@ -1,0 +1,35 @@
+// Webhook certificate bootstrap and registration, without a cluster: what is generated verifies, names the
+// hosts asked for, and is judged stale when it should be; the configuration carries the failure policies.
+import t from 'tap';
+import { X509Certificate } from 'node:crypto';
+import { certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
+import { webhookConfiguration } from '../../../src/allocator/webhook/registration.ts';
+
+t.test('a CA and a serving certificate for the hosts', async (t) => {
+  const hosts = ['kube-lb-allocator.kube-lb-system.svc', '127.0.0.1'];
+  const certs = await generateCertificates(hosts, new Date());
+  t.equal(certificateProblem(certs, hosts), undefined);
+  const cert = new X509Certificate(certs.certPEM);
+  t.ok(cert.checkIssued(new X509Certificate(certs.caPEM)));
+  t.match(cert.subjectAltName, /DNS:kube-lb-allocator\.kube-lb-system\.svc/);
+  t.match(cert.subjectAltName, /IP Address:127\.0\.0\.1/);
+  t.equal(certificateProblem(certs, ['10.0.0.1']), 'does not name 10.0.0.1');
+  const late = new Date(Date.parse(cert.validTo) - RENEW_BEFORE_MS + 1000);
+  t.match(certificateProblem(certs, hosts, late), /^expires /);
+  const other = await generateCertificates(hosts);
+  t.equal(certificateProblem({ ...certs, caPEM: other.caPEM }, hosts), 'not signed by the CA beside it');
+  t.match(certificateProblem({ ...certs, certPEM: 'junk' }, hosts), /^unreadable/);
+});
+
+t.test('the configuration: one endpoint, the CA, a failure policy per rule', async (t) => {
+  const c = webhookConfiguration('kube-lb-allocator', { service: { namespace: 'kube-lb-system', name: 'kube-lb-allocator' } }, 'PEM');
+  t.same(c.webhooks!.map((w) => `${w.name} ${w.rules![0]!.operations!.join('+')} ${w.failurePolicy}`), [
+    'vippools.kube-lb.io CREATE+UPDATE Fail',
+    'vippools-delete.kube-lb.io DELETE Ignore',
+    'consumerclusters.kube-lb.io CREATE+UPDATE Fail',
+    'vipclaims.kube-lb.io CREATE+UPDATE Ignore',
+  ]);
+  t.same(c.webhooks![0]!.clientConfig.service, { namespace: 'kube-lb-system', name: 'kube-lb-allocator', path: '/validate', port: 443 });
+  t.equal(Buffer.from(c.webhooks![0]!.clientConfig.caBundle!, 'base64').toString(), 'PEM');
+  t.ok(c.webhooks!.every((w) => w.sideEffects === 'None' && w.rules![0]!.resources!.every((r) => !r.includes('/'))), 'no status subresources');
+});
