@@ -13,11 +13,132 @@ export function emptyEntries(keySize: number, valueSize: number): PackedEntries 
   return { count: 0, keySize, valueSize, keys: new Uint8Array(0), values: new Uint8Array(0) };
 }
 
-/** The bytes [off, off+len) as a string with one char code per byte. */
-export function bytesKey(bytes: Uint8Array, off: number, len: number): string {
-  let s = '';
-  for (let i = 0; i < len; i++) s += String.fromCharCode(bytes[off + i]!);
-  return s;
+/**
+ * The bytes [off, off+len) as a string with one char code per byte. The common key sizes build the string in
+ * one call (a flat string, no concatenation), which matters at hundreds of thousands of keys per pass.
+ */
+export function bytesKey(b: Uint8Array, o: number, len: number): string {
+  const c = String.fromCharCode;
+  switch (len) {
+    case 2:
+      return c(b[o]!, b[o + 1]!);
+    case 4:
+      return c(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!);
+    case 8:
+      return c(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!);
+    case 12:
+      return c(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!, b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!);
+    default: {
+      let s = '';
+      for (let i = 0; i < len; i++) s += c(b[o + i]!);
+      return s;
+    }
+  }
+}
+
+/** Whether two dumps hold the same entries in the same order, byte for byte. */
+export function sameEntries(a: PackedEntries, b: PackedEntries): boolean {
+  return (
+    a.count === b.count &&
+    a.keySize === b.keySize &&
+    a.valueSize === b.valueSize &&
+    Buffer.compare(a.keys, b.keys) === 0 &&
+    Buffer.compare(a.values, b.values) === 0
+  );
+}
+
+/**
+ * Entries appended one at a time into growing packed buffers: how the desired image is built without an object
+ * per entry. The caller keeps keys unique. The index by key bytes is built on first use (a plan against empty
+ * maps never needs it).
+ */
+export class EntryTable implements PackedEntries {
+  readonly keySize: number;
+  readonly valueSize: number;
+  count = 0;
+  keys: Uint8Array;
+  values: Uint8Array;
+  keyView: DataView;
+  valueView: DataView;
+  #index: Map<string, number> | undefined;
+
+  constructor(keySize: number, valueSize: number, capacity = 64) {
+    this.keySize = keySize;
+    this.valueSize = valueSize;
+    this.keys = new Uint8Array(Math.max(1, capacity) * keySize);
+    this.values = new Uint8Array(Math.max(1, capacity) * valueSize);
+    this.keyView = new DataView(this.keys.buffer);
+    this.valueView = new DataView(this.values.buffer);
+  }
+
+  /** Appends room for one entry and returns its index; write the key and value at index * size. */
+  push(): number {
+    if ((this.count + 1) * this.keySize > this.keys.length) {
+      const keys = new Uint8Array(this.keys.length * 2);
+      keys.set(this.keys);
+      const values = new Uint8Array(this.values.length * 2);
+      values.set(this.values);
+      this.keys = keys;
+      this.values = values;
+      this.keyView = new DataView(keys.buffer);
+      this.valueView = new DataView(values.buffer);
+    }
+    this.#index = undefined;
+    return this.count++;
+  }
+
+  /** Entry index by key bytes (bytesKey). */
+  get index(): ReadonlyMap<string, number> {
+    if (!this.#index) {
+      this.#index = new Map();
+      for (let i = 0; i < this.count; i++) this.#index.set(bytesKey(this.keys, i * this.keySize, this.keySize), i);
+    }
+    return this.#index;
+  }
+
+  keyAt(i: number): Uint8Array {
+    return this.keys.subarray(i * this.keySize, (i + 1) * this.keySize);
+  }
+
+  valueAt(i: number): Uint8Array {
+    return this.values.subarray(i * this.valueSize, (i + 1) * this.valueSize);
+  }
+}
+
+/** Copies the entries at `indexes` of `from` into one packed batch (keys only for a delete batch). */
+export function pickEntries(from: PackedEntries, indexes: readonly number[], keysOnly = false): PackedEntries {
+  const { keySize } = from;
+  const valueSize = keysOnly ? 0 : from.valueSize;
+  const n = indexes.length;
+  // A run of consecutive entries (what a table written from empty yields): share the buffers, copy nothing.
+  const first = indexes[0] ?? 0;
+  if (n > 0 && indexes[n - 1] === first + n - 1 && isRun(indexes)) {
+    return {
+      count: n,
+      keySize,
+      valueSize,
+      keys: from.keys.subarray(first * keySize, (first + n) * keySize),
+      values: keysOnly ? new Uint8Array(0) : from.values.subarray(first * valueSize, (first + n) * valueSize),
+    };
+  }
+  const keys = new Uint8Array(n * keySize);
+  const values = new Uint8Array(n * valueSize);
+  for (let k = 0; k < n; k++) {
+    const i = indexes[k]!;
+    copy(from.keys, i * keySize, keys, k * keySize, keySize);
+    if (valueSize) copy(from.values, i * valueSize, values, k * valueSize, valueSize);
+  }
+  return { count: n, keySize, valueSize, keys, values };
+}
+
+function isRun(indexes: readonly number[]): boolean {
+  const first = indexes[0] ?? 0;
+  for (let k = 1; k < indexes.length; k++) if (indexes[k] !== first + k) return false;
+  return true;
+}
+
+function copy(from: Uint8Array, fromOff: number, to: Uint8Array, toOff: number, len: number): void {
+  for (let b = 0; b < len; b++) to[toOff + b] = from[fromOff + b]!;
 }
 
 /** Inverse of bytesKey, written into `out` at `off`. */
@@ -28,26 +149,4 @@ export function writeBytesKey(key: string, out: Uint8Array, off: number): void {
 export function bytesEqual(a: Uint8Array, aOff: number, b: Uint8Array, bOff: number, len: number): boolean {
   for (let i = 0; i < len; i++) if (a[aOff + i] !== b[bOff + i]) return false;
   return true;
-}
-
-/** Packs string keys and byte values into one PackedEntries (what a batch update takes). */
-export function packEntries(
-  entries: ReadonlyArray<readonly [string, Uint8Array]>,
-  keySize: number,
-  valueSize: number,
-): PackedEntries {
-  const keys = new Uint8Array(entries.length * keySize);
-  const values = new Uint8Array(entries.length * valueSize);
-  entries.forEach(([k, v], i) => {
-    writeBytesKey(k, keys, i * keySize);
-    values.set(v, i * valueSize);
-  });
-  return { count: entries.length, keySize, valueSize, keys, values };
-}
-
-/** Packs string keys only (what a batch delete takes). */
-export function packKeys(keys: readonly string[], keySize: number): PackedEntries {
-  const out = new Uint8Array(keys.length * keySize);
-  keys.forEach((k, i) => writeBytesKey(k, out, i * keySize));
-  return { count: keys.length, keySize, valueSize: 0, keys: out, values: new Uint8Array(0) };
 }

@@ -31,8 +31,8 @@ export interface DesiredFrontend {
 export interface Backend {
   /** Identity across nodes and restarts: "10.1.0.5:30080/TCP". Also the maglev hash input. */
   readonly name: string;
-  /** Identity of the lb4_backend entry in this profile (proto is 0 where the profile writes 0). */
-  readonly entryKey: string;
+  /** Identity of the lb4_backend entry in this profile (backendEntryKey; proto 0 where the profile writes 0). */
+  readonly entryKey: number;
   readonly address: number;
   readonly port: number;
   readonly proto: number;
@@ -68,6 +68,16 @@ export interface NormalizeResult {
   readonly rejected: RejectedFrontend[];
 }
 
+const PROTO_SLOT: Readonly<Record<number, number>> = { 0: 0, 6: 1, 17: 2, 132: 3 };
+
+/**
+ * The identity of an lb4_backend entry (address, port, proto) as one exact number (50 bits), so hundreds of
+ * thousands of backends are matched without building strings.
+ */
+export function backendEntryKey(address: number, port: number, proto: number): number {
+  return (address * 65536 + port) * 4 + (PROTO_SLOT[proto] ?? 0);
+}
+
 /** A frontend's identity as a string, for logs and for sorting: "10.0.0.1:80/TCP". */
 export function frontendName(address: string, port: number, protocol: string): string {
   return `${address}:${port}/${protocol}`;
@@ -85,7 +95,8 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
   let sourceRanges: Cidr4[];
   try {
     address = parseIPv4(d.vip);
-    sourceRanges = (d.sourceRanges ?? []).map(parseCidr4);
+    const unique = new Map((d.sourceRanges ?? []).map(parseCidr4).map((c) => [`${c.address}/${c.bits}`, c] as const));
+    sourceRanges = [...unique.values()];
   } catch (err) {
     return (err as Error).message;
   }
@@ -113,7 +124,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     const entryProto = profile.backendProto === 'l4' ? proto : 0;
     const backend: Backend = {
       name,
-      entryKey: `${baddr}:${b.port}:${entryProto}`,
+      entryKey: backendEntryKey(baddr, b.port, entryProto),
       address: baddr,
       port: b.port,
       proto,

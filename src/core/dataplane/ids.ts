@@ -7,27 +7,21 @@
 export const SERVICE_ID_TOP = 0xfffe;
 export const BACKEND_ID_TOP = 0xfffffffe;
 
-/** Hands out IDs from `top` downwards, never one in `taken` and never 0. */
+/** Hands out IDs from `top` downwards, never one that `taken` reports and never 0. */
 export class TopDownIds {
-  readonly #taken: Set<number>;
+  readonly #taken: (id: number) => boolean;
   #next: number;
 
-  constructor(top: number, taken: Iterable<number>) {
-    this.#taken = new Set(taken);
+  /** `taken` is asked only while allocating, so large sets of used IDs are consulted, never copied. */
+  constructor(top: number, taken: (id: number) => boolean) {
+    this.#taken = taken;
     this.#next = top;
   }
 
-  /** The next free ID, or undefined when the space is exhausted. */
+  /** The next free ID, or undefined when the space is exhausted. Each ID is handed out once. */
   take(): number | undefined {
-    while (this.#next >= 1 && this.#taken.has(this.#next)) this.#next--;
+    while (this.#next >= 1 && this.#taken(this.#next)) this.#next--;
     if (this.#next < 1) return undefined;
-    const id = this.#next--;
-    this.#taken.add(id);
-    return id;
-  }
-
-  /** Marks an ID as used (e.g. one kept from before) so `take` skips it. */
-  reserve(id: number): void {
-    this.#taken.add(id);
+    return this.#next--;
   }
 }

@@ -1,19 +1,20 @@
-// The exact bytes kube-lb wants in each map for a set of frontends whose IDs are decided: the "desired image".
-// The planner diffs it against what the maps hold. Keys are byte strings (packed.ts), values raw bytes.
-import { bytesKey } from '../bpf/packed.ts';
-import { affinityMatchKeyCodec } from '../lb4/affinity-match.ts';
-import { backendIdCodec, lb4BackendCodec } from '../lb4/backend.ts';
-import { encode } from '../lb4/codec.ts';
+// The exact bytes kube-lb wants in each map for a set of frontends whose IDs are decided: the "desired image",
+// written straight into packed buffers (one per map, indexed by key bytes) that the planner diffs against
+// what the maps hold and slices into batches.
+import { EntryTable } from '../bpf/packed.ts';
+import { AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE, affinityMatchKeyCodec } from '../lb4/affinity-match.ts';
+import { BACKEND_ID_SIZE, backendIdCodec, LB4_BACKEND_SIZE, lb4BackendCodec } from '../lb4/backend.ts';
+import type { StructCodec } from '../lb4/codec.ts';
 import { LB_VIP_FLAGS, SVC_FLAG, SVC_FLAG2 } from '../lb4/flags.ts';
 import { encodeMaglevTable } from '../lb4/maglev.ts';
-import { lb4ReverseNatCodec, revNatKeyCodec } from '../lb4/reverse-nat.ts';
-import { LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.ts';
-import { lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
-import { sourceRangeKeyCodec } from '../lb4/source-range.ts';
+import { LB4_REVERSE_NAT_SIZE, lb4ReverseNatCodec, REV_NAT_KEY_SIZE, revNatKeyCodec } from '../lb4/reverse-nat.ts';
+import { LB4_KEY_SIZE, LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.ts';
+import { LB4_SERVICE_SIZE, lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
+import { SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE, sourceRangeKeyCodec } from '../lb4/source-range.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { maglevTable } from '../maglev/table.ts';
 import type { Frontend } from './frontend.ts';
-import { idTableKeyCodec, idTableValueCodec } from './id-table.ts';
+import { ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, idTableKeyCodec, idTableValueCodec } from './id-table.ts';
 import { tableDigest } from './maglev-digest.ts';
 
 export interface MaglevWant {
@@ -21,13 +22,14 @@ export interface MaglevWant {
   readonly digest: string;
 }
 
+/** Per map, the entries kube-lb wants, packed, each indexed by its key bytes. */
 export interface DesiredImage {
-  readonly idTable: Map<string, Uint8Array>;
-  readonly backends: Map<string, Uint8Array>;
-  readonly services: Map<string, Uint8Array>;
-  readonly revNat: Map<string, Uint8Array>;
-  readonly sourceRange: Map<string, Uint8Array>;
-  readonly affinityMatch: Map<string, Uint8Array>;
+  readonly idTable: EntryTable;
+  readonly backends: EntryTable;
+  readonly services: EntryTable;
+  readonly revNat: EntryTable;
+  readonly sourceRange: EntryTable;
+  readonly affinityMatch: EntryTable;
   /** Service ID → lookup table, for services with at least one active backend when maglev is on. */
   readonly maglev: Map<number, MaglevWant>;
 }
@@ -47,7 +49,23 @@ export interface AssignedFrontend {
   readonly affinity: boolean;
 }
 
-const ZERO_BYTE = new Uint8Array(1);
+/** The u8 value of the source-range and affinity-match maps: always 0. */
+const zeroByte: StructCodec<number> = {
+  struct: 'u8',
+  size: 1,
+  write(v, o) {
+    v.setUint8(o, 0);
+  },
+  read(v, o) {
+    return v.getUint8(o);
+  },
+};
+
+function put<K, V>(t: EntryTable, keyCodec: StructCodec<K>, key: K, valueCodec: StructCodec<V>, value: V): void {
+  const i = t.push();
+  keyCodec.write(t.keyView, i * t.keySize, key);
+  valueCodec.write(t.valueView, i * t.valueSize, value);
+}
 
 /** Master flags: a routable LoadBalancer VIP, plus what the frontend asks for. */
 export function masterFlags(a: AssignedFrontend, profile: Lb4Profile): number {
@@ -77,21 +95,24 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
   const { profile } = options;
   const serviceCodec = lb4ServiceCodec(profile);
   const backendCodec = lb4BackendCodec(profile);
+  const slots = assigned.reduce((n, a) => n + a.backendIds.length, 0);
   const image: DesiredImage = {
-    idTable: new Map(),
-    backends: new Map(),
-    services: new Map(),
-    revNat: new Map(),
-    sourceRange: new Map(),
-    affinityMatch: new Map(),
+    idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, assigned.length),
+    backends: new EntryTable(BACKEND_ID_SIZE, LB4_BACKEND_SIZE, slots),
+    services: new EntryTable(LB4_KEY_SIZE, LB4_SERVICE_SIZE, slots + assigned.length),
+    revNat: new EntryTable(REV_NAT_KEY_SIZE, LB4_REVERSE_NAT_SIZE, assigned.length),
+    sourceRange: new EntryTable(SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE),
+    affinityMatch: new EntryTable(AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE),
     maglev: new Map(),
   };
   const usedMemo = new Set<string>();
+  // A backend shared by several frontends is one entry (the first frontend's view of its state wins).
+  const backendsWritten = new Set<number>();
+  const masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
   for (const a of assigned) {
     const f = a.frontend;
-    const key = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT };
-    const idKey = encode(idTableKeyCodec, key);
-    image.idTable.set(bytesKey(idKey, 0, idKey.length), encode(idTableValueCodec, a.serviceId));
+    const frontendKey = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT };
+    put(image.idTable, idTableKeyCodec, frontendKey, idTableValueCodec, a.serviceId);
 
     const master: Lb4Service = {
       union: a.affinity ? packAffinity(profile, { timeoutSeconds: f.affinityTimeout ?? 0, algorithm: 0 }) : 0,
@@ -101,33 +122,37 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
       flags2: 0,
       qcount: profile.serviceTail === 'qcount' ? f.backends.length - f.activeCount : 0,
     };
-    const setService = (slot: number, value: Lb4Service): void => {
-      const k = encode(lb4KeyCodec, { ...key, slot });
-      image.services.set(bytesKey(k, 0, k.length), encode(serviceCodec, value));
-    };
     f.backends.forEach((b, i) => {
       const id = a.backendIds[i]!;
-      const k = encode(backendIdCodec, id);
-      const entryProto = profile.backendProto === 'l4' ? b.proto : 0;
-      image.backends.set(
-        bytesKey(k, 0, k.length),
-        encode(backendCodec, { address: b.address, port: b.port, proto: entryProto, state: b.state, clusterId: 0, zone: 0 }),
-      );
+      if (!backendsWritten.has(id)) {
+        backendsWritten.add(id);
+        const entryProto = profile.backendProto === 'l4' ? b.proto : 0;
+        put(image.backends, backendIdCodec, id, backendCodec, {
+          address: b.address,
+          port: b.port,
+          proto: entryProto,
+          state: b.state,
+          clusterId: 0,
+          zone: 0,
+        });
+      }
       const [flags, flags2] = slotFlags(profile, b.state === 0, master);
-      setService(i + 1, { union: id, count: 0, revNat: a.serviceId, flags, flags2, qcount: 0 });
+      put(image.services, lb4KeyCodec, { ...frontendKey, slot: i + 1 }, serviceCodec, {
+        union: id,
+        count: 0,
+        revNat: a.serviceId,
+        flags,
+        flags2,
+        qcount: 0,
+      });
       if (a.affinity) {
-        const mk = encode(affinityMatchKeyCodec, { backendId: id, revNat: a.serviceId });
-        image.affinityMatch.set(bytesKey(mk, 0, mk.length), ZERO_BYTE);
+        put(image.affinityMatch, affinityMatchKeyCodec, { backendId: id, revNat: a.serviceId }, zeroByte, 0);
       }
     });
-    setService(0, master);
-
-    const rk = encode(revNatKeyCodec, a.serviceId);
-    image.revNat.set(bytesKey(rk, 0, rk.length), encode(lb4ReverseNatCodec, { address: f.address, port: f.port }));
-
+    masters.push([frontendKey, master]);
+    put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, { address: f.address, port: f.port });
     for (const cidr of f.sourceRanges) {
-      const sk = encode(sourceRangeKeyCodec, { revNat: a.serviceId, address: cidr.address, bits: cidr.bits });
-      image.sourceRange.set(bytesKey(sk, 0, sk.length), ZERO_BYTE);
+      put(image.sourceRange, sourceRangeKeyCodec, { revNat: a.serviceId, address: cidr.address, bits: cidr.bits }, zeroByte, 0);
     }
 
     if (options.maglev && f.activeCount > 0) {
@@ -143,6 +168,10 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
       usedMemo.add(memoKey);
       image.maglev.set(a.serviceId, want);
     }
+  }
+  // Masters after every slot: each group is then one run of the table, written without copying.
+  for (const [frontendKey, master] of masters) {
+    put(image.services, lb4KeyCodec, { ...frontendKey, slot: 0 }, serviceCodec, master);
   }
   for (const k of memo.keys()) if (!usedMemo.has(k)) memo.delete(k);
   return image;

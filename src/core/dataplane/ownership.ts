@@ -7,12 +7,13 @@
 //  - A revNAT / maglev / source-range / affinity-match entry is ours if its service ID is ours.
 //  - A backend is ours if one of our slots (or a reservation of this process) points at it and no foreign slot
 //    does. Anything else is foreign and is never modified or deleted.
-import type { PackedEntries } from '../bpf/packed.ts';
+import { bytesKey, type PackedEntries } from '../bpf/packed.ts';
 import { getHost16, getHost32, getNet16, getNet32, viewOf } from '../lb4/bytes.ts';
 import { LB4_BACKEND_OFFSETS } from '../lb4/backend.ts';
 import { LB4_KEY_OFFSETS } from '../lb4/service-key.ts';
 import { LB4_SERVICE_OFFSETS } from '../lb4/service-value.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
+import { backendEntryKey } from './frontend.ts';
 import { frontendKeyOfServiceKey } from './id-table.ts';
 
 export interface MaglevObserved {
@@ -45,15 +46,12 @@ export interface Ownership {
   readonly foreignServiceIds: ReadonlySet<number>;
   readonly ourBackendIds: ReadonlySet<number>;
   readonly foreignBackendIds: ReadonlySet<number>;
-  /** Our backend entries by entry identity ("addr:port:proto" as numbers); the highest ID wins a duplicate. */
-  readonly ourBackendsByKey: ReadonlyMap<string, number>;
+  /** Our backend entries by entry identity (backendEntryKey); the highest ID wins a duplicate. */
+  readonly ourBackendsByKey: ReadonlyMap<number, number>;
   /** Services-map entry index → ours? (parallel to snapshot.services). */
   readonly ourServiceEntry: Uint8Array;
 }
 
-export function backendEntryKey(address: number, port: number, proto: number): string {
-  return `${address}:${port}:${proto}`;
-}
 
 function serviceIdsOf(entries: PackedEntries | undefined, offset: number, into: (id: number) => void): void {
   if (!entries) return;
@@ -69,9 +67,8 @@ export function classify(
   const table = new Map<string, number>();
   const idView = viewOf(snapshot.idTable.values);
   for (let i = 0; i < snapshot.idTable.count; i++) {
-    const k = snapshot.idTable.keys;
-    const off = i * snapshot.idTable.keySize;
-    table.set(String.fromCharCode(...k.subarray(off, off + snapshot.idTable.keySize)), getHost32(idView, i * 4));
+    const size = snapshot.idTable.keySize;
+    table.set(bytesKey(snapshot.idTable.keys, i * size, size), getHost32(idView, i * 4));
   }
   const tableIds = new Set(table.values());
 
@@ -120,7 +117,7 @@ export function classify(
   const beKeys = viewOf(be.keys);
   const beVals = viewOf(be.values);
   const ourBackendIds = new Set<number>();
-  const ourBackendsByKey = new Map<string, number>();
+  const ourBackendsByKey = new Map<number, number>();
   const protoMatters = profile.backendProto === 'l4';
   for (let i = 0; i < be.count; i++) {
     const id = getHost32(beKeys, i * be.keySize);

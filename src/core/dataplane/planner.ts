@@ -8,10 +8,8 @@
 // A master's count only grows after its new slots exist and only shrinks before its old slots go; a backend
 // is written before anything points at it and deleted after nothing does. If applying stops part way, every
 // prefix of this list leaves the maps consistent, and the next plan simply continues.
-import { bytesKey, bytesEqual, packEntries, packKeys, type PackedEntries } from '../bpf/packed.ts';
-import { backendIdCodec } from '../lb4/backend.ts';
+import { bytesKey, bytesEqual, pickEntries, type EntryTable, type PackedEntries } from '../bpf/packed.ts';
 import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
-import { encode } from '../lb4/codec.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import type { Frontend, RejectedFrontend } from './frontend.ts';
 import { frontendKeyString } from './id-table.ts';
@@ -115,9 +113,10 @@ export interface PlannerOptions {
   readonly affinityMatchMap: boolean;
 }
 
+/** Indexes of desired entries to write (changed ones first) and of current entries to delete. */
 interface Diff {
-  readonly upserts: Array<[string, Uint8Array]>;
-  readonly deletes: string[];
+  readonly upserts: number[];
+  readonly deletes: number[];
   absent: number;
   changed: number;
 }
@@ -129,7 +128,7 @@ interface Diff {
  */
 export class MapPlanner {
   readonly options: PlannerOptions;
-  readonly #reserved = new Map<string, number>();
+  readonly #reserved = new Map<number, number>();
   readonly #maglevMemo: MaglevMemo = new Map();
   #cache: { frontends: readonly Frontend[]; signature: number[]; image: DesiredImage } | undefined;
 
@@ -150,36 +149,27 @@ export class MapPlanner {
       notes: [],
     }));
     const assigned = this.#assign(frontends, own, statuses);
-    const image = this.#image(frontends, assigned);
+    const image = this.#image(frontends, assigned.frontends);
 
     const ops: MapOp[] = [];
     let absent = 0;
     let changed = 0;
     let deletes = 0;
-    const upsert = (step: Step, map: MapName, d: Diff, keySize: number, valueSize: number): void => {
+    const upsert = (step: Step, map: MapName, d: Diff, from: EntryTable): void => {
       if (d.upserts.length === 0) return;
-      ops.push({
-        kind: 'upsert',
-        step,
-        map,
-        entries: packEntries(d.upserts, keySize, valueSize),
-        absent: d.absent,
-        changed: d.changed,
-      });
+      ops.push({ kind: 'upsert', step, map, entries: pickEntries(from, d.upserts), absent: d.absent, changed: d.changed });
       absent += d.absent;
       changed += d.changed;
     };
-    const remove = (step: Step, map: MapName, keys: string[], keySize: number): void => {
-      if (keys.length === 0) return;
-      ops.push({ kind: 'delete', step, map, keys: packKeys(keys, keySize) });
-      deletes += keys.length;
+    const remove = (step: Step, map: MapName, indexes: number[], from: PackedEntries): void => {
+      if (indexes.length === 0) return;
+      ops.push({ kind: 'delete', step, map, keys: pickEntries(from, indexes, true) });
+      deletes += indexes.length;
     };
 
     const ourService = (id: number): boolean => own.ourServiceIds.has(id);
     const idsDiff = diffMap(snapshot.idTable, image.idTable, () => true);
-    const backendsDiff = diffMap(snapshot.backends, image.backends, (k, o) =>
-      own.ourBackendIds.has(getHost32(k, o)),
-    );
+    const backendsDiff = diffMap(snapshot.backends, image.backends, (k, o) => own.ourBackendIds.has(getHost32(k, o)));
     const servicesDiff = diffMap(snapshot.services, image.services, (_k, _o, i) => own.ourServiceEntry[i] === 1);
     const revNatDiff = diffMap(snapshot.revNat, image.revNat, (k, o) => ourService(getNet16(k, o)));
     const srcDiff = snapshot.sourceRange
@@ -188,46 +178,39 @@ export class MapPlanner {
     const affDiff = snapshot.affinityMatch
       ? diffMap(snapshot.affinityMatch, image.affinityMatch, (k, o) => ourService(getNet16(k, o + 4)))
       : undefined;
-    const [slotUpserts, masterUpserts] = splitBySlot(servicesDiff);
-    const [slotDeletes, masterDeletes] = partition(servicesDiff.deletes, isMasterKey);
+    const [slotUpserts, masterUpserts] = splitBySlot(servicesDiff, image.services.keys);
+    const [slotDeletes, masterDeletes] = partition(servicesDiff.deletes, (i) => isMaster(snapshot.services.keys, i));
 
-    upsert('ids', 'idTable', idsDiff, snapshot.idTable.keySize, snapshot.idTable.valueSize);
-    upsert('backends', 'backends', backendsDiff, snapshot.backends.keySize, snapshot.backends.valueSize);
-    if (affDiff && snapshot.affinityMatch) {
-      upsert('affinity-match', 'affinityMatch', affDiff, snapshot.affinityMatch.keySize, snapshot.affinityMatch.valueSize);
-    }
-    if (srcDiff && snapshot.sourceRange) {
-      upsert('source-ranges', 'sourceRange', srcDiff, snapshot.sourceRange.keySize, snapshot.sourceRange.valueSize);
-    }
-    upsert('slots', 'services', slotUpserts, snapshot.services.keySize, snapshot.services.valueSize);
+    upsert('ids', 'idTable', idsDiff, image.idTable);
+    upsert('backends', 'backends', backendsDiff, image.backends);
+    if (affDiff) upsert('affinity-match', 'affinityMatch', affDiff, image.affinityMatch);
+    if (srcDiff) upsert('source-ranges', 'sourceRange', srcDiff, image.sourceRange);
+    upsert('slots', 'services', slotUpserts, image.services);
     const maglevOps = this.#maglevOps(snapshot, image, own);
     if (maglevOps.set) {
       ops.push(maglevOps.set);
       absent += maglevOps.set.absent;
       changed += maglevOps.set.changed;
     }
-    upsert('rev-nat', 'revNat', revNatDiff, snapshot.revNat.keySize, snapshot.revNat.valueSize);
-    upsert('masters', 'services', masterUpserts, snapshot.services.keySize, snapshot.services.valueSize);
-    remove('stale-masters', 'services', masterDeletes, snapshot.services.keySize);
-    remove('stale-slots', 'services', slotDeletes, snapshot.services.keySize);
+    upsert('rev-nat', 'revNat', revNatDiff, image.revNat);
+    upsert('masters', 'services', masterUpserts, image.services);
+    remove('stale-masters', 'services', masterDeletes, snapshot.services);
+    remove('stale-slots', 'services', slotDeletes, snapshot.services);
     if (maglevOps.remove) {
       ops.push(maglevOps.remove);
       deletes += maglevOps.remove.serviceIds.length;
     }
-    remove('stale-rev-nat', 'revNat', revNatDiff.deletes, snapshot.revNat.keySize);
-    if (srcDiff && snapshot.sourceRange) {
-      remove('stale-source-ranges', 'sourceRange', srcDiff.deletes, snapshot.sourceRange.keySize);
-    }
+    remove('stale-rev-nat', 'revNat', revNatDiff.deletes, snapshot.revNat);
+    if (srcDiff && snapshot.sourceRange) remove('stale-source-ranges', 'sourceRange', srcDiff.deletes, snapshot.sourceRange);
     if (affDiff && snapshot.affinityMatch) {
-      remove('stale-affinity-match', 'affinityMatch', affDiff.deletes, snapshot.affinityMatch.keySize);
+      remove('stale-affinity-match', 'affinityMatch', affDiff.deletes, snapshot.affinityMatch);
     }
-    remove('stale-backends', 'backends', backendsDiff.deletes, snapshot.backends.keySize);
-    remove('stale-ids', 'idTable', idsDiff.deletes, snapshot.idTable.keySize);
+    remove('stale-backends', 'backends', backendsDiff.deletes, snapshot.backends);
+    remove('stale-ids', 'idTable', idsDiff.deletes, snapshot.idTable);
 
     // Reservations for backends no longer wanted end once their entry is gone from the maps.
-    const wanted = new Set(image.backends.keys());
     for (const [key, id] of this.#reserved) {
-      if (!own.ourBackendIds.has(id) && !wanted.has(backendIdKey(id))) this.#reserved.delete(key);
+      if (!own.ourBackendIds.has(id) && !assigned.wantedBackendIds.has(id)) this.#reserved.delete(key);
     }
     return {
       ops,
@@ -238,62 +221,60 @@ export class MapPlanner {
   }
 
   /** Decides service and backend IDs; records a status for every frontend. */
-  #assign(frontends: readonly Frontend[], own: Ownership, statuses: FrontendStatus[]): AssignedFrontend[] {
-    const { profile } = this.options;
-    const serviceIds = new TopDownIds(SERVICE_ID_TOP, [...own.table.values(), ...own.foreignServiceIds]);
-    const backendIds = new TopDownIds(BACKEND_ID_TOP, [
-      ...own.foreignBackendIds,
-      ...own.ourBackendIds,
-      ...this.#reserved.values(),
-    ]);
+  #assign(
+    frontends: readonly Frontend[],
+    own: Ownership,
+    statuses: FrontendStatus[],
+  ): { frontends: AssignedFrontend[]; wantedBackendIds: ReadonlySet<number> } {
+    const tableIds = new Set(own.table.values());
+    const newServiceIds = new Set<number>();
+    const serviceIds = new TopDownIds(
+      SERVICE_ID_TOP,
+      (id) => tableIds.has(id) || own.foreignServiceIds.has(id) || newServiceIds.has(id),
+    );
+    const reservedIds = new Set(this.#reserved.values());
+    const backendIds = new TopDownIds(
+      BACKEND_ID_TOP,
+      (id) => own.foreignBackendIds.has(id) || own.ourBackendIds.has(id) || reservedIds.has(id),
+    );
     const byFrontendKey = new Map<string, Frontend>();
-    const chosen = new Map<string, number>();
+    const wanted = new Set<number>();
     const assigned: AssignedFrontend[] = [];
     for (const f of frontends) {
-      const status = (state: FrontendState, reason: string, serviceId?: number, notes: string[] = []): void => {
-        statuses.push({ name: f.name, origin: f.origin, state, reason, notes, ...(serviceId ? { serviceId } : {}) });
-      };
       const fk = frontendKeyString({ address: f.address, port: f.port, proto: f.keyProto, scope: 0 });
-      const twin = byFrontendKey.get(fk);
-      if (twin) {
-        status(
-          'conflict',
-          twin.proto === f.proto
-            ? `duplicate of ${twin.name}`
-            : `Cilium ${profile.version} keys services without protocol; ${twin.name} already uses this address and port`,
-        );
+      const refusal = this.#refusal(f, fk, byFrontendKey.get(fk), own);
+      if (refusal) {
+        statuses.push({ name: f.name, origin: f.origin, state: refusal[0], reason: refusal[1], notes: [] });
         continue;
       }
       byFrontendKey.set(fk, f);
-      if (own.takenOver.has(fk) || own.foreignFrontends.has(fk)) {
-        status('conflict', `another owner (Cilium itself?) has service entries for ${f.name}`);
-        continue;
-      }
-      if (f.sourceRanges.length > 0 && !this.options.sourceRangeMap) {
-        status(
-          'unsupported',
-          'source ranges requested but Cilium has no cilium_lb4_source_range map (source-range checks off); ' +
-            'not exposing the VIP to every client',
-        );
-        continue;
-      }
       let serviceId = own.table.get(fk);
-      if (serviceId === undefined || !own.ourServiceIds.has(serviceId)) serviceId = serviceIds.take();
+      if (serviceId === undefined || !own.ourServiceIds.has(serviceId)) {
+        serviceId = serviceIds.take();
+        if (serviceId !== undefined) newServiceIds.add(serviceId);
+      }
       if (serviceId === undefined) {
-        status('exhausted', 'no free service ID left');
+        statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free service ID left', notes: [] });
         continue;
       }
       const ids: number[] = [];
       for (const b of f.backends) {
-        let id = chosen.get(b.entryKey) ?? own.ourBackendsByKey.get(b.entryKey) ?? this.#reserved.get(b.entryKey);
-        if (id === undefined || own.foreignBackendIds.has(id)) id = backendIds.take();
-        if (id === undefined) break;
-        chosen.set(b.entryKey, id);
+        // The entry in the maps is authoritative; else what this process handed out before; else a new ID.
+        let id = own.ourBackendsByKey.get(b.entryKey);
+        if (id === undefined) {
+          id = this.#reserved.get(b.entryKey);
+          if (id === undefined || own.foreignBackendIds.has(id)) {
+            id = backendIds.take();
+            if (id === undefined) break;
+            reservedIds.add(id);
+          }
+        }
         this.#reserved.set(b.entryKey, id);
+        wanted.add(id);
         ids.push(id);
       }
       if (ids.length < f.backends.length) {
-        status('exhausted', 'no free backend ID left');
+        statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free backend ID left', notes: [] });
         continue;
       }
       const notes: string[] = [];
@@ -303,9 +284,32 @@ export class MapPlanner {
         notes.push('session affinity left out: Cilium has no cilium_lb_affinity_match map (affinity disabled)');
       }
       assigned.push({ frontend: f, serviceId, backendIds: ids, affinity });
-      status('programmed', 'ok', serviceId, notes);
+      statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
     }
-    return assigned;
+    return { frontends: assigned, wantedBackendIds: wanted };
+  }
+
+  /** Why a frontend cannot be programmed at all, or undefined. */
+  #refusal(f: Frontend, fk: string, twin: Frontend | undefined, own: Ownership): [FrontendState, string] | undefined {
+    if (twin) {
+      return [
+        'conflict',
+        twin.proto === f.proto
+          ? `duplicate of ${twin.name}`
+          : `Cilium ${this.options.profile.version} keys services without protocol; ${twin.name} already uses this address and port`,
+      ];
+    }
+    if (own.takenOver.has(fk) || own.foreignFrontends.has(fk)) {
+      return ['conflict', `another owner (Cilium itself?) has service entries for ${f.name}`];
+    }
+    if (f.sourceRanges.length > 0 && !this.options.sourceRangeMap) {
+      return [
+        'unsupported',
+        'source ranges requested but Cilium has no cilium_lb4_source_range map (source-range checks off); ' +
+          'not exposing the VIP to every client',
+      ];
+    }
+    return undefined;
   }
 
   /** The desired image, rebuilt only when the frontends or any ID changed since the last plan. */
@@ -353,50 +357,44 @@ function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
   return true;
 }
 
-function backendIdKey(id: number): string {
-  const k = encode(backendIdCodec, id);
-  return bytesKey(k, 0, k.length);
-}
-
 /**
  * Entries of `desired` that `current` lacks or holds with other bytes, and current entries that are ours
  * (`ours(keysView, offset, index)`) but not desired. A desired key held by a foreign entry is a planner bug.
  */
 function diffMap(
   current: PackedEntries,
-  desired: ReadonlyMap<string, Uint8Array>,
+  desired: EntryTable,
   ours: (keys: DataView, offset: number, index: number) => boolean,
 ): Diff {
   const diff: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
   const { keySize, valueSize } = current;
   const keysView = viewOf(current.keys);
-  const seen = new Set<string>();
+  const seen = new Uint8Array(desired.count);
   for (let i = 0; i < current.count; i++) {
-    const k = bytesKey(current.keys, i * keySize, keySize);
-    const want = desired.get(k);
+    const want = desired.index.get(bytesKey(current.keys, i * keySize, keySize));
     const mine = ours(keysView, i * keySize, i);
     if (want === undefined) {
-      if (mine) diff.deletes.push(k);
+      if (mine) diff.deletes.push(i);
       continue;
     }
-    if (!mine) throw new Error(`planner bug: desired key ${JSON.stringify(k)} is held by a foreign entry`);
-    seen.add(k);
-    if (!bytesEqual(current.values, i * valueSize, want, 0, valueSize)) {
-      diff.upserts.push([k, want]);
+    if (!mine) throw new Error(`planner bug: a desired ${keySize}-byte key is held by a foreign entry`);
+    seen[want] = 1;
+    if (!bytesEqual(current.values, i * valueSize, desired.values, want * valueSize, valueSize)) {
+      diff.upserts.push(want);
       diff.changed++;
     }
   }
-  for (const [k, v] of desired) {
-    if (seen.has(k)) continue;
-    diff.upserts.push([k, v]);
+  for (let j = 0; j < desired.count; j++) {
+    if (seen[j]) continue;
+    diff.upserts.push(j);
     diff.absent++;
   }
   return diff;
 }
 
 /** lb4_key bytes 6–7 are the slot; both zero means master. */
-function isMasterKey(k: string): boolean {
-  return k.charCodeAt(6) === 0 && k.charCodeAt(7) === 0;
+function isMaster(keys: Uint8Array, index: number): boolean {
+  return keys[index * 12 + 6] === 0 && keys[index * 12 + 7] === 0;
 }
 
 function partition<T>(items: readonly T[], pred: (t: T) => boolean): [T[], T[]] {
@@ -406,12 +404,12 @@ function partition<T>(items: readonly T[], pred: (t: T) => boolean): [T[], T[]] 
   return [no, yes];
 }
 
-function splitBySlot(d: Diff): [Diff, Diff] {
+function splitBySlot(d: Diff, desiredKeys: Uint8Array): [Diff, Diff] {
   const slots: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
   const masters: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
   // Recount absent/changed per side from the order diffMap produced: changed entries come first.
   d.upserts.forEach((e, i) => {
-    const side = isMasterKey(e[0]) ? masters : slots;
+    const side = isMaster(desiredKeys, e) ? masters : slots;
     side.upserts.push(e);
     if (i < d.changed) side.changed++;
     else side.absent++;

@@ -2,16 +2,28 @@
 // byte order on the wire; everything above them uses these host-order values.
 import { Lb4CodecError } from './errors.ts';
 
+/** Dotted quad to number; one pass over the characters (hundreds of thousands of backends per plan). */
 export function parseIPv4(text: string): number {
-  const parts = text.split('.');
-  if (parts.length !== 4) throw new Lb4CodecError('ipv4', 'address', `not an IPv4 address: ${JSON.stringify(text)}`);
   let value = 0;
-  for (const part of parts) {
-    if (!/^\d{1,3}$/.test(part) || Number(part) > 255) {
-      throw new Lb4CodecError('ipv4', 'address', `not an IPv4 address: ${JSON.stringify(text)}`);
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = 0; i <= text.length; i++) {
+    const c = i < text.length ? text.charCodeAt(i) : 46; // a final '.' closes the last part
+    if (c >= 48 && c <= 57 && digits < 3) {
+      part = part * 10 + (c - 48);
+      digits++;
+    } else if (c === 46 && digits > 0 && part <= 255) {
+      value = value * 256 + part;
+      part = 0;
+      digits = 0;
+      dots++;
+    } else {
+      dots = -1;
+      break;
     }
-    value = value * 256 + Number(part);
   }
+  if (dots !== 4) throw new Lb4CodecError('ipv4', 'address', `not an IPv4 address: ${JSON.stringify(text)}`);
   return value;
 }
 

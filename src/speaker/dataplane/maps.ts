@@ -1,7 +1,7 @@
 // The one interface the reconciler sees the maps through, composed of small per-map interfaces. Three
 // implementations: native (bpf(2) via the addon), fake (byte-keyed, behaves like the kernel) and faulty
 // (fails at a set rate, for fault-injection tests).
-import type { PackedEntries } from '../../core/bpf/packed.ts';
+import { sameEntries, type PackedEntries } from '../../core/bpf/packed.ts';
 import type { MapsSnapshot, MaglevObserved } from '../../core/dataplane/ownership.ts';
 
 /** A map seen as packed bytes. Removing a key that is not there is not an error. */
@@ -47,4 +47,21 @@ export function readSnapshot(maps: Lb4Maps): MapsSnapshot {
     affinityMatch: maps.affinityMatch?.dump(),
     maglev: maps.maglev?.read(),
   };
+}
+
+/** Whether two snapshots hold exactly the same bytes (in the same order) and the same maglev inner maps. */
+export function sameSnapshot(a: MapsSnapshot, b: MapsSnapshot): boolean {
+  const same = (x: PackedEntries | undefined, y: PackedEntries | undefined): boolean =>
+    x === undefined || y === undefined ? x === y : sameEntries(x, y);
+  if (!same(a.services, b.services) || !same(a.backends, b.backends) || !same(a.revNat, b.revNat)) return false;
+  if (!same(a.idTable, b.idTable) || !same(a.sourceRange, b.sourceRange) || !same(a.affinityMatch, b.affinityMatch)) {
+    return false;
+  }
+  if (a.maglev === undefined || b.maglev === undefined) return a.maglev === b.maglev;
+  if (a.maglev.size !== b.maglev.size) return false;
+  for (const [id, x] of a.maglev) {
+    const y = b.maglev.get(id);
+    if (!y || y.innerId !== x.innerId || y.digest !== x.digest) return false;
+  }
+  return true;
 }

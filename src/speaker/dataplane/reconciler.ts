@@ -8,7 +8,8 @@ import { MapPlanner, type FrontendState, type FrontendStatus, type MapName, type
 import type { Lb4Profile } from '../../core/lb4/profile.ts';
 import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed } from '../../core/maglev/table.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { readSnapshot, type ByteMap, type Lb4Maps } from './maps.ts';
+import { readSnapshot, sameSnapshot, type ByteMap, type Lb4Maps } from './maps.ts';
+import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
 
 export const DEFAULT_RECONCILE_PERIOD_MS = 500;
 
@@ -100,6 +101,8 @@ export class DataplaneReconciler {
   #running = false;
   #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0 };
   #lastPass: PassResult | undefined;
+  /** The maps as read after the last successful pass. */
+  #baseline: MapsSnapshot | undefined;
 
   constructor(options: ReconcilerOptions) {
     this.profile = options.profile;
@@ -149,7 +152,11 @@ export class DataplaneReconciler {
     return () => this.#listeners.delete(listener);
   }
 
-  /** One read-plan-apply pass. Synchronous: every map call is a syscall that does not block. */
+  /**
+   * One read-plan-apply pass. Synchronous: every map call is a syscall that does not block. When nothing
+   * desired changed and every map reads back byte for byte as after the last pass (the common periodic case),
+   * planning is skipped: a pass then costs the map reads and a memory compare.
+   */
   reconcileOnce(): PassResult {
     const started = performance.now();
     const generation = this.#generation;
@@ -158,11 +165,17 @@ export class DataplaneReconciler {
     let plan: Plan | undefined;
     let applied = { absent: 0, changed: 0, deleted: 0 };
     try {
-      plan = this.#planner.plan(this.#frontends, this.#rejected, readSnapshot(this.#maps));
-      this.#lastPlan = plan;
-      this.#statuses = plan.statuses;
-      applied = this.#apply(plan);
-      this.#appliedGeneration = generation;
+      const snapshot = readSnapshot(this.#maps);
+      if (!(repair && this.#baseline && sameSnapshot(this.#baseline, snapshot))) {
+        this.#baseline = undefined;
+        plan = this.#planner.plan(this.#frontends, this.#rejected, snapshot);
+        this.#lastPlan = plan;
+        this.#statuses = plan.statuses;
+        applied = this.#apply(plan);
+        this.#appliedGeneration = generation;
+        // After writes the next pass re-plans once against what it reads, then compares against that.
+        this.#baseline = plan.ops.length === 0 ? snapshot : undefined;
+      }
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
     }
