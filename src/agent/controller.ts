@@ -14,7 +14,7 @@ import type { VIPClaim } from '../api/v1alpha1.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
-import { WorkQueue } from '../kube/workqueue.ts';
+import { WorkQueue, type WorkQueueOptions } from '../kube/workqueue.ts';
 import type { Logger } from '../shared/logger.ts';
 import { localEndpointsByNode, nodeCandidate } from '../core/agent/backends.ts';
 import { FINALIZER, claimSelector } from '../core/agent/naming.ts';
@@ -39,6 +39,8 @@ export interface AgentControllerOptions {
   events: EventRecorder;
   metrics: AgentMetrics;
   logger: Logger;
+  /** Reconcile latency (src/shared/reconcile-metrics.ts). */
+  onReconciled?: WorkQueueOptions['onProcessed'];
 }
 
 export class AgentController {
@@ -118,6 +120,7 @@ export class AgentController {
       concurrency: this.opts.concurrency,
       maxBackoffMs: 5_000,
       onError: (key, err) => logger.error({ err, service: key }, 'reconcile threw'),
+      onProcessed: this.opts.onReconciled,
     });
     this.queue = queue;
 

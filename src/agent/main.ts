@@ -15,6 +15,7 @@ import { ConfigError, KubeLbError } from '../shared/errors.ts';
 import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
+import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
 import { AgentController } from './controller.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createAgentMetrics } from './metrics.ts';
@@ -87,6 +88,7 @@ const controller = new AgentController({
   events: createEventRecorder({ kubeConfig: consumer, component: 'kube-lb-agent', instance: identity, logger }),
   metrics,
   logger,
+  onReconciled: reconcileDurationObserver(registry, 'agent'),
 });
 const heartbeat = new Heartbeat({
   kubeConfig: lb,

@@ -19,7 +19,7 @@ import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/
 import { resourceClient, type Kind, type ResourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
-import { WorkQueue, done, retry, type HandlerResult } from '../kube/workqueue.ts';
+import { WorkQueue, done, retry, type HandlerResult, type WorkQueueOptions } from '../kube/workqueue.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import type { StatusWriter } from './status-writer.ts';
@@ -35,6 +35,8 @@ export interface AllocatorControllerOptions {
   /** Pool and tenant status are written at most this often per object. */
   statusDebounceMs: number;
   now?: () => Date;
+  /** Reconcile latency (src/shared/reconcile-metrics.ts). */
+  onReconciled?: WorkQueueOptions['onProcessed'];
 }
 
 interface Leading {
@@ -132,6 +134,7 @@ export class AllocatorController {
     const queue = new WorkQueue((key) => this.handle(key), {
       concurrency: this.opts.workers,
       onError: (key, err) => logger.warn({ err, key }, 'reconcile failed'),
+      onProcessed: this.opts.onReconciled,
     });
     const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map() };
 

@@ -8,8 +8,10 @@ import { LeaderElector } from '../kube/leader-election.ts';
 import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
+import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
 import { packageVersion, parseFlagsOrExit } from '../shared/program.ts';
 import { AllocatorController } from './controller.ts';
+import { registerInventoryMetrics } from './inventory-metrics.ts';
 import { createAllocatorMetrics } from './metrics.ts';
 import { ALLOCATOR_OPTIONS } from './options.ts';
 import { createStatusWriter } from './status-writer.ts';
@@ -36,6 +38,12 @@ const controller = new AllocatorController({
   workers: config.workers,
   resyncMs: config.resync,
   statusDebounceMs: config['status-debounce'],
+  onReconciled: reconcileDurationObserver(registry, 'allocator'),
+});
+registerInventoryMetrics(registry, {
+  pools: () => controller.pools.list(),
+  tenants: () => controller.tenants.list(),
+  claims: () => controller.claims.list(),
 });
 
 let synced = false;

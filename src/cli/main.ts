@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `kube-lb COMMAND ...`: a table of subcommands, each in its own module taking (argv, io) and returning the
 // exit code. Add a command by adding a row.
+import { doctorCommand } from './doctor.ts';
 import { mapsCommand } from './maps-list.ts';
+import { statusCommand } from './status.ts';
 import { speakerCommand } from './speaker-state.ts';
 import { tenantCommand } from './tenant.ts';
 import { EXIT, processIO, type CliIO } from './command-args.ts';
@@ -9,6 +11,8 @@ import { EXIT, processIO, type CliIO } from './command-args.ts';
 type Command = (argv: readonly string[], io: CliIO) => Promise<number>;
 
 const COMMANDS: Readonly<Record<string, { run: Command; help: string }>> = {
+  status: { run: statusCommand, help: 'claims across tenants: VIP, owner node, programmed count, health; tenants; pools' },
+  doctor: { run: doctorCommand, help: 'on an LB node: bpffs, Cilium maps and version profile, capabilities, sysctls' },
   maps: { run: mapsCommand, help: "maps list: Cilium's lb4 frontends on this node, kube-lb's marked" },
   tenant: { run: tenantCommand, help: 'tenant add|remove: onboard a consumer cluster' },
   speaker: { run: speakerCommand, help: "speaker state: one speaker's claims, backend selection and health checks" },

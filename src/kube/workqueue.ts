@@ -17,6 +17,8 @@ export interface WorkQueueOptions {
   maxBackoffMs?: number;
   /** Called when a handler throws: the key is retried with backoff. */
   onError?: (key: string, err: unknown) => void;
+  /** Called after every handler run with its result and duration (reconcile-latency metrics). */
+  onProcessed?: (key: string, result: HandlerResult, durationMs: number) => void;
 }
 
 export class WorkQueue {
@@ -27,14 +29,20 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
   private readonly handler: (key: string) => Promise<HandlerResult>;
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onError'>> & Pick<WorkQueueOptions, 'onError'>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed'>;
   private running = 0;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
 
   constructor(handler: (key: string) => Promise<HandlerResult>, opts: WorkQueueOptions = {}) {
     this.handler = handler;
-    this.opts = { concurrency: opts.concurrency ?? 4, baseBackoffMs: opts.baseBackoffMs ?? 200, maxBackoffMs: opts.maxBackoffMs ?? 30_000, onError: opts.onError };
+    this.opts = {
+      concurrency: opts.concurrency ?? 4,
+      baseBackoffMs: opts.baseBackoffMs ?? 200,
+      maxBackoffMs: opts.maxBackoffMs ?? 30_000,
+      onError: opts.onError,
+      onProcessed: opts.onProcessed,
+    };
   }
 
   add(key: string): void {
@@ -95,12 +103,14 @@ export class WorkQueue {
 
   private async process(key: string): Promise<void> {
     let result: HandlerResult;
+    const started = performance.now();
     try {
       result = await this.handler(key);
     } catch (err) {
       this.opts.onError?.(key, err);
       result = retry(err instanceof Error ? err.message : String(err));
     }
+    this.opts.onProcessed?.(key, result, performance.now() - started);
     this.active.delete(key);
     this.running--;
     if (result.kind === 'done') this.failures.delete(key);

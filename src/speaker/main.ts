@@ -19,6 +19,7 @@ import { SpeakerController } from './controller.ts';
 import { openLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { HealthChecker } from './health/checker.ts';
+import { registerDataplaneMetrics } from './metrics.ts';
 import { buildL2Speaker } from './l2/standalone.ts';
 import type { L2Speaker } from './l2/speaker.ts';
 import { SPEAKER_OPTIONS } from './options.ts';
@@ -61,6 +62,7 @@ const dataplane = new DataplaneReconciler({
   ...(config['maglev-seed'] ? { maglevSeed: config['maglev-seed'] } : {}),
   registry,
 });
+registerDataplaneMetrics(registry, { maps: opened.maps, profile: opened.profile, onPass: (l) => dataplane.onPass(l) });
 
 const view = new ClusterView(kubeConfig, logger.child({ part: 'cluster' }));
 const health = new HealthChecker({
@@ -167,7 +169,7 @@ publisher.onChange(() => writer.invalidate());
 controller.start();
 dataplane.start();
 health.start();
-l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), { kubeConfig, inputs: view, status: writer });
+l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), { kubeConfig, inputs: view, status: writer, registry });
 await l2.start();
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');
 

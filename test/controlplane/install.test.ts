@@ -24,6 +24,7 @@ import { eventually, serviceAccountKubeconfig, repoRoot } from '../support/agent
 import { lbService, ensureNamespace } from '../support/consumer-objects.ts';
 import { controlPlaneBinDir, freePort, startClusters, type TestCluster } from '../support/controlplane.ts';
 import { Ledger } from '../support/ledger.ts';
+import { documentedMetrics } from '../support/metrics-doc.ts';
 import { spawnTracked } from '../support/process.ts';
 
 const SYSTEM = 'kube-lb-system';
@@ -215,6 +216,18 @@ t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC,
   t.equal(claimsA.items[0]?.status?.vip, vip);
   const heartbeat = await eventually('agent heartbeat in ConsumerCluster status', async () => (await tenants.get('tenant-a')).status?.lastHeartbeatTime);
   t.ok(heartbeat, 'the agent reports to its own ConsumerCluster');
+
+  // ---------------------------------------------------------------- status endpoints and documented metrics
+  for (const [program, port] of [['allocator', allocator.metricsPort], ['agent', agentMetrics]] as const) {
+    const base = `http://127.0.0.1:${port}`;
+    t.equal((await fetch(`${base}/healthz`)).status, 200, `${program} /healthz`);
+    t.equal((await fetch(`${base}/readyz`)).status, 200, `${program} /readyz`);
+    const text = await (await fetch(`${base}/metrics`)).text();
+    t.same(documentedMetrics(program).filter((name) => !text.includes(`# HELP ${name} `)), [], `every documented ${program} metric is exported`);
+  }
+  const allocatorMetrics = await (await fetch(`http://127.0.0.1:${allocator.metricsPort}/metrics`)).text();
+  t.match(allocatorMetrics, /kube_lb_pool_addresses\{pool="public",state="capacity",program="allocator"\} 16/);
+  t.match(allocatorMetrics, /kube_lb_claims\{tenant="tenant-a",condition="Allocated",status="True",program="allocator"\} 1/);
 
   // ---------------------------------------------------------------- isolation, with the real tokens
   const tenantA = new k8s.KubeConfig();

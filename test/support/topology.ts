@@ -280,7 +280,8 @@ export class Topology {
 
   // ------------------------------------------------------------------ programs
 
-  startSpeaker(name: string): TrackedProcess {
+  /** `extraArgs` come last, so they override (e.g. another --kubeconfig to run with the manifests' RBAC). */
+  startSpeaker(name: string, extraArgs: readonly string[] = []): TrackedProcess {
     const n = this.lbNode(name);
     const log = join(this.logDir, `speaker-${name}-${++this.#runs}.log`);
     n.speaker = spawnTracked(
@@ -300,6 +301,7 @@ export class Topology {
         '--metrics-bind-address=127.0.0.1:9474',
         '--log-level=info',
         ...(this.#opts.speakerArgs ?? []),
+        ...extraArgs,
       ],
       { logFile: log, cwd: repoRoot },
     );

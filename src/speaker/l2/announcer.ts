@@ -27,6 +27,8 @@ export interface AnnouncerOptions {
   readonly logger: Logger;
   readonly sinkName: string;
   readonly openSink: (name: string) => SinkLink;
+  /** Called after every apply, with the VIPs announced now (metrics: ownership changes). */
+  readonly onApplied?: (result: ApplyResult, announced: ReadonlyMap<string, readonly string[]>) => void;
 }
 
 export interface ApplyResult {
@@ -130,7 +132,9 @@ export class Announcer {
       logger.info({ added: added.map((c) => `${c.vip}@${c.ifname}`), removed: remove.map((c) => `${c.vip}@${c.ifname}`) }, 'announcements changed');
     }
     for (const e of errors) logger.warn({ err: e.error, op: e.op }, 'announcement step failed; will retry');
-    return { added, removed: remove, errors };
+    const result = { added, removed: remove, errors };
+    this.opts.onApplied?.(result, this.announced);
+    return result;
   }
 
   /** Stops answering for every VIP (proxy entries first, then routes). */

@@ -4,6 +4,7 @@
 // SIGTERM and SIGINT hand the VIPs over to peers before exiting.
 import { performance } from 'node:perf_hooks';
 import type * as k8s from '@kubernetes/client-node';
+import type { Registry } from 'prom-client';
 import { loadKubeConfig } from '../../kube/client.ts';
 import { PacketSocket, TapLink } from '../../native/arp.ts';
 import { describeOptions, parseConfig, type OptionSpec } from '../../shared/config.ts';
@@ -12,6 +13,7 @@ import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from '../../shar
 import { Announcer } from './announcer.ts';
 import { L2_OPTIONS } from './config.ts';
 import { GarpSender } from './garp.ts';
+import { createL2Metrics } from './metrics.ts';
 import { KubeInputs, StaticInputs, type L2Inputs } from './inputs.ts';
 import { LeaseMembership } from './membership.ts';
 import { ProbeChannel } from './probes.ts';
@@ -43,6 +45,8 @@ export interface SharedParts {
   readonly kubeConfig?: k8s.KubeConfig;
   readonly inputs?: L2Inputs;
   readonly status?: L2StatusSink;
+  /** Where to register the L2 metrics (src/speaker/l2/metrics.ts); unset: none. */
+  readonly registry?: Registry;
 }
 
 export async function buildL2Speaker(cfg: Config, logger: Logger, shared: SharedParts = {}): Promise<L2Speaker> {
@@ -55,7 +59,15 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
     logger.child({ part: 'garp' }),
   );
   garp.start();
-  const announcer = new Announcer({ rtnl, garp, logger: logger.child({ part: 'announcer' }), sinkName: cfg['sink-link'], openSink: (n) => TapLink.create(n) });
+  const metrics = shared.registry ? createL2Metrics(shared.registry, garp) : undefined;
+  const announcer = new Announcer({
+    rtnl,
+    garp,
+    logger: logger.child({ part: 'announcer' }),
+    sinkName: cfg['sink-link'],
+    openSink: (n) => TapLink.create(n),
+    ...(metrics ? { onApplied: metrics.applied } : {}),
+  });
   const peer = await peerAddress(cfg, rtnl);
   const probes =
     peer === undefined

@@ -1,0 +1,38 @@
+// The speaker's dataplane metrics beside the reconciler's own counters: how long each map pass takes, and how
+// many entries of each Cilium map are kube-lb's and Cilium's (read from the maps at scrape time, read-only,
+// maglev tables excluded).
+import { Gauge, Histogram, type Registry } from 'prom-client';
+import { classify } from '../core/dataplane/ownership.ts';
+import type { Lb4Profile } from '../core/lb4/profile.ts';
+import { mapEntryCounts } from '../core/metrics/map-entries.ts';
+import { readSnapshot, type Lb4Maps } from './dataplane/maps.ts';
+import type { PassResult } from './dataplane/reconciler.ts';
+
+export interface DataplaneMetricsSource {
+  readonly maps: Lb4Maps;
+  readonly profile: Lb4Profile;
+  onPass(listener: (result: PassResult) => void): () => void;
+}
+
+const BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+
+export function registerDataplaneMetrics(registry: Registry, source: DataplaneMetricsSource): () => void {
+  const duration = new Histogram({
+    name: 'kube_lb_dataplane_pass_duration_seconds',
+    help: 'Time one map reconcile pass took (read every map, plan, apply), by result (ok, error).',
+    labelNames: ['result'] as const,
+    buckets: BUCKETS,
+    registers: [registry],
+  });
+  new Gauge({
+    name: 'kube_lb_dataplane_map_entries',
+    help: "Entries in Cilium's lb4 maps (services, backends, revNat) by owner (kube-lb, other).",
+    labelNames: ['map', 'owner'] as const,
+    registers: [registry],
+    collect() {
+      const snapshot = readSnapshot({ ...source.maps, maglev: undefined });
+      for (const c of mapEntryCounts(snapshot, classify(snapshot, source.profile))) this.set({ map: c.map, owner: c.owner }, c.count);
+    },
+  });
+  return source.onPass((r) => duration.observe({ result: r.error ? 'error' : 'ok' }, r.durationMs / 1000));
+}

@@ -1,0 +1,119 @@
+// Operating a running system (test/support/topology.ts: LB nodes in network namespaces with Cilium-shaped maps,
+// real control planes, every program a process):
+// - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml (their ServiceAccount's token):
+//   they program, announce and write claim status, and are refused what their code never does;
+// - `kube-lb status` shows the claim with its VIP, owner node, programmed count and health;
+// - `kube-lb doctor`, run inside an LB node's namespace as an operator would on the node, reports ready, and
+//   says what is wrong when pointed at a directory that is not bpffs;
+// - the speaker's /metrics carries every name docs/metrics.md lists for it.
+import t from 'tap';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
+import { main } from '../../src/cli/main.ts';
+import type { CliIO } from '../../src/cli/command-args.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { applyYaml } from '../support/agent-env.ts';
+import { eventually } from '../support/eventually.ts';
+import { Ledger } from '../support/ledger.ts';
+import { documentedMetrics } from '../support/metrics-doc.ts';
+import { SPEAKER_NAMESPACE, Topology } from '../support/topology.ts';
+
+const root = join(import.meta.dirname, '../..');
+const ledger = Ledger.open('e2e-operate');
+const topo = await Topology.up(ledger, { label: 'e2e-operate', lbNodes: 2, tenants: [{ name: 'c1', nodes: 1 }] });
+t.teardown(() => topo.down());
+
+function unixGet(socketPath: string, path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, path, timeout: 10_000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (text += c));
+      res.on('end', () => resolve(text));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function forbidden(op: () => Promise<unknown>): Promise<boolean> {
+  try {
+    await op();
+    return false;
+  } catch (err) {
+    return (err as { code?: number }).code === 403;
+  }
+}
+
+t.test('speakers with the manifests\' RBAC program, announce and report', async (t) => {
+  await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/11-speaker-rbac.yaml'), 'utf8'));
+  const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const tr = await core.createNamespacedServiceAccountToken({ name: 'kube-lb-speaker', namespace: SPEAKER_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  // The relay kubeconfig the speakers use inside their namespaces, with the ServiceAccount's token instead of admin's.
+  const relay = JSON.parse(readFileSync(topo.speakerKubeconfig, 'utf8')) as { users: Array<{ user: Record<string, unknown> }> };
+  for (const u of relay.users) u.user = { token: tr.status!.token! };
+  const kubeconfig = join(topo.logDir, 'speaker-sa.kubeconfig.json');
+  writeFileSync(kubeconfig, JSON.stringify(relay), { mode: 0o600 });
+  for (const n of topo.lbNodes) {
+    await topo.stopSpeaker(n.name);
+    topo.startSpeaker(n.name, [`--kubeconfig=${kubeconfig}`]);
+  }
+  for (const n of topo.lbNodes) await topo.waitSpeakerReady(n.name);
+
+  await topo.createService('c1', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }]);
+  const vip = await topo.waitExternalIP('c1', 'web');
+  const answer = await topo.requestUntilOk('tcp', vip, 80);
+  t.ok(answer.ok, `traffic to ${vip}:80 flows: ${answer.text}`);
+  const claim = await eventually('claim status from the speakers', async () => {
+    const c = await topo.claimOf('c1', 'web');
+    const ok = (type: string) => c?.status?.conditions?.some((x) => x.type === type && x.status === 'True');
+    return c && ok('Programmed') && ok('Announced') && c.status?.programmedNodes?.length === 2 ? c : undefined;
+  }, 60_000);
+  t.ok(claim.status?.announcedBy, `announced by ${claim.status?.announcedBy}`);
+
+  const speakerKc = new k8s.KubeConfig();
+  speakerKc.loadFromOptions({
+    clusters: [{ name: 'lb', server: topo.lb.server, caData: Buffer.from(topo.lb.caData).toString('base64') }],
+    users: [{ name: 'speaker', token: tr.status!.token! }],
+    contexts: [{ name: 'speaker', cluster: 'lb', user: 'speaker' }],
+    currentContext: 'speaker',
+  });
+  const speakerClaims = resourceClient<VIPClaim>(speakerKc, 'VIPClaim');
+  t.ok(await forbidden(() => speakerClaims.replace({ ...claim, spec: { ...claim.spec, backends: [] } })), 'a speaker cannot change a claim spec');
+  t.ok(await forbidden(() => speakerKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces()), 'a speaker reads no Secrets');
+  t.ok(
+    await forbidden(() => resourceClient<VIPPool>(speakerKc, 'VIPPool').create({ apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'x' }, spec: { addresses: ['192.0.2.0/30'] } })),
+    'a speaker cannot create pools',
+  );
+
+  // ------------------------------------------------------------ kube-lb status
+  let out = '';
+  const io: CliIO = { out: (s) => void (out += s), err: (s) => void (out += s), env: { KUBECONFIG: topo.lb.kubeconfigPath } };
+  t.equal(await main(['status'], io), 0, out);
+  const row = out.split('\n').find((l) => l.includes('default/web'));
+  t.match(row, new RegExp(`^c1\\s+default/web\\s+${vip.replaceAll('.', '\\.')}\\s+${claim.status!.announcedBy}\\s+2/2\\s+1/1\\s+Ready$`), `status row: ${row}`);
+  t.match(out, /c1\s+tenant-c1\s+1\s+1\/∞\s+\d+s/, 'tenant row with heartbeat age');
+
+  // ------------------------------------------------------------ metrics
+  const metrics = await unixGet(topo.lbNodes[0]!.stateSocket, '/metrics');
+  const missing = documentedMetrics('speaker').filter((name) => !metrics.includes(`# HELP ${name} `));
+  t.same(missing, [], 'every documented speaker metric is exported');
+});
+
+t.test('kube-lb doctor inside an LB node reports ready, and what is wrong elsewhere', async (t) => {
+  const node = topo.lbNodes[0]!;
+  const doctor = (...args: string[]) =>
+    spawnSync('ip', ['netns', 'exec', node.ns.name, process.execPath, join(root, 'src/cli/main.ts'), 'doctor', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const ok = doctor(`--map-dir=${node.mapDir}`, '--cilium-version=1.18');
+  t.equal(ok.status, 0, ok.stdout + ok.stderr);
+  t.match(ok.stdout, /READY: kube-lb can run on this node \(Cilium 1\.18 profile\)/);
+  t.match(ok.stdout, /\[ok  \] map cilium_lb4_services_v2/);
+  const notBpffs = doctor(`--map-dir=${topo.logDir}`);
+  t.equal(notBpffs.status, 1);
+  t.match(notBpffs.stdout, /\[FAIL\] bpffs: .* is not on a BPF filesystem/);
+  t.match(notBpffs.stdout, /NOT READY/);
+});
