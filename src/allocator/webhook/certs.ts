@@ -1,8 +1,9 @@
 // Certificate bootstrap for the webhook, so the operator never makes one by hand: a private CA and a serving
 // certificate (ECDSA P-256) are generated with @peculiar/x509 on WebCrypto and kept in a Secret, so every
 // replica serves the same certificate and the apiserver trusts it through the caBundle the allocator writes
-// into its ValidatingWebhookConfiguration. A certificate that does not name the hosts in use, or that
-// expires within 30 days, is replaced at start and by the daily check.
+// into its ValidatingWebhookConfiguration. A serving certificate that does not name the hosts in use, or that
+// expires within 30 days, is re-issued from the same CA (so the caBundle, and the certificate a replica that
+// has not reloaded yet still serves, stay valid); the CA itself is replaced only when it nears its own end.
 import 'reflect-metadata';
 import { X509Certificate, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
@@ -15,6 +16,8 @@ x509.cryptoProvider.set(globalThis.crypto);
 
 export interface WebhookCertificates {
   caPEM: string;
+  /** The CA's private key, so any replica can re-issue the serving certificate under the same CA. */
+  caKeyPEM: string;
   certPEM: string;
   keyPEM: string;
 }
@@ -34,24 +37,41 @@ function serial(): string {
   return Buffer.from(bytes).toString('hex');
 }
 
-/** A new CA (10 years) and a serving certificate for `hosts` (DNS names or IPs, 1 year) signed by it. */
-export async function generateCertificates(hosts: readonly string[], now = new Date()): Promise<WebhookCertificates> {
-  const subtle = webcrypto.subtle;
-  const caKeys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+async function newCA(now: Date): Promise<{ ca: x509.X509Certificate; key: webcrypto.CryptoKey; caKeyPEM: string }> {
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const ca = await x509.X509CertificateGenerator.createSelfSigned({
     serialNumber: serial(),
     name: 'CN=kube-lb-allocator webhook CA',
     notBefore: new Date(now.getTime() - 60_000),
     notAfter: new Date(now.getTime() + 3650 * DAY),
     signingAlgorithm: ALG,
-    keys: caKeys,
+    keys,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-      await x509.SubjectKeyIdentifierExtension.create(caKeys.publicKey),
+      await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  const keys = (await subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+  return { ca, key: keys.privateKey, caKeyPEM: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+}
+
+async function loadCA(caPEM: string, caKeyPEM: string): Promise<{ ca: x509.X509Certificate; key: webcrypto.CryptoKey }> {
+  const der = Buffer.from(caKeyPEM.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
+  const key = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
+  return { ca: new x509.X509Certificate(caPEM), key };
+}
+
+/**
+ * A serving certificate for `hosts` (DNS names or IPs, 1 year), signed by the CA in `reuse` when given, else by
+ * a new CA (10 years).
+ */
+export async function generateCertificates(
+  hosts: readonly string[],
+  now = new Date(),
+  reuse?: Pick<WebhookCertificates, 'caPEM' | 'caKeyPEM'>,
+): Promise<WebhookCertificates> {
+  const { ca, key: caKey, caKeyPEM } = reuse ? { ...(await loadCA(reuse.caPEM, reuse.caKeyPEM)), caKeyPEM: reuse.caKeyPEM } : await newCA(now);
+  const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
     subject: `CN=${hosts[0] ?? 'kube-lb-allocator'}`,
@@ -60,7 +80,7 @@ export async function generateCertificates(hosts: readonly string[], now = new D
     notAfter: new Date(now.getTime() + 365 * DAY),
     signingAlgorithm: ALG,
     publicKey: keys.publicKey,
-    signingKey: caKeys.privateKey,
+    signingKey: caKey,
     extensions: [
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
@@ -70,14 +90,25 @@ export async function generateCertificates(hosts: readonly string[], now = new D
     ],
   });
   return {
-    caPEM: ca.toString('pem') + '\n',
+    caPEM: reuse ? reuse.caPEM : ca.toString('pem') + '\n',
+    caKeyPEM,
     certPEM: cert.toString('pem') + '\n',
-    keyPEM: pem('PRIVATE KEY', await subtle.exportKey('pkcs8', keys.privateKey)),
+    keyPEM: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
   };
 }
 
+/** Whether the CA can keep signing: readable, its key present, and not within the renewal window of its end. */
+export function caUsable(certs: Partial<WebhookCertificates>, now = new Date()): boolean {
+  if (!certs.caPEM || !certs.caKeyPEM) return false;
+  try {
+    return Date.parse(new X509Certificate(certs.caPEM).validTo) - now.getTime() > RENEW_BEFORE_MS;
+  } catch {
+    return false;
+  }
+}
+
 /** Why `certs` cannot serve `hosts` at `now`, or undefined when they can. */
-export function certificateProblem(certs: WebhookCertificates, hosts: readonly string[], now = new Date()): string | undefined {
+export function certificateProblem(certs: Pick<WebhookCertificates, 'caPEM' | 'certPEM'>, hosts: readonly string[], now = new Date()): string | undefined {
   let cert: X509Certificate;
   let ca: X509Certificate;
   try {
@@ -95,17 +126,20 @@ export function certificateProblem(certs: WebhookCertificates, hosts: readonly s
   return undefined;
 }
 
-const KEYS = { ca: 'ca.crt', cert: 'tls.crt', key: 'tls.key' } as const;
+const KEYS = { ca: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
 
-function fromSecret(s: k8s.V1Secret): WebhookCertificates | undefined {
+function fromSecret(s: k8s.V1Secret): Partial<WebhookCertificates> {
   const get = (k: string): string | undefined => (s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined);
-  const [caPEM, certPEM, keyPEM] = [get(KEYS.ca), get(KEYS.cert), get(KEYS.key)];
-  return caPEM && certPEM && keyPEM ? { caPEM, certPEM, keyPEM } : undefined;
+  return { caPEM: get(KEYS.ca), caKeyPEM: get(KEYS.caKey), certPEM: get(KEYS.cert), keyPEM: get(KEYS.key) };
+}
+
+function complete(c: Partial<WebhookCertificates>): c is WebhookCertificates {
+  return !!(c.caPEM && c.caKeyPEM && c.certPEM && c.keyPEM);
 }
 
 function toData(c: WebhookCertificates): Record<string, string> {
   const b64 = (t: string): string => Buffer.from(t).toString('base64');
-  return { [KEYS.ca]: b64(c.caPEM), [KEYS.cert]: b64(c.certPEM), [KEYS.key]: b64(c.keyPEM) };
+  return { [KEYS.ca]: b64(c.caPEM), [KEYS.caKey]: b64(c.caKeyPEM), [KEYS.cert]: b64(c.certPEM), [KEYS.key]: b64(c.keyPEM) };
 }
 
 export interface EnsureCertificatesOptions {
@@ -130,11 +164,12 @@ export async function ensureCertificates(opts: EnsureCertificatesOptions): Promi
     } catch (err) {
       if (!isNotFound(err)) throw err;
     }
-    const current = existing && fromSecret(existing);
-    const problem = current ? certificateProblem(current, opts.hosts) : 'missing';
-    if (current && !problem) return current;
-    opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts }, 'generating webhook certificates');
-    const fresh = await generateCertificates(opts.hosts);
+    const current = existing ? fromSecret(existing) : {};
+    const problem = complete(current) ? certificateProblem(current, opts.hosts) : 'missing';
+    if (complete(current) && !problem) return current;
+    const reuse = caUsable(current) ? { caPEM: current.caPEM!, caKeyPEM: current.caKeyPEM! } : undefined;
+    opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts, newCA: !reuse }, 'issuing the webhook certificate');
+    const fresh = await generateCertificates(opts.hosts, new Date(), reuse);
     try {
       if (existing) {
         await core.replaceNamespacedSecret({ name, namespace, body: { ...existing, type: 'kubernetes.io/tls', data: toData(fresh) } });

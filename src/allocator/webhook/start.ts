@@ -1,5 +1,5 @@
 // Wires the webhook: certificates from (or into) the Secret, the HTTPS server on the informer caches, and the
-// ValidatingWebhookConfiguration with the CA. A daily check renews the certificate before it expires.
+// ValidatingWebhookConfiguration with the CA. An hourly check renews the certificate before it expires.
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../shared/logger.ts';
 import type { AllocatorController } from '../controller.ts';
@@ -27,7 +27,8 @@ export interface RunningWebhook {
   close(): Promise<void>;
 }
 
-const RECHECK_MS = 24 * 3_600_000;
+// Hourly: a replica picks up a certificate another replica re-issued (same CA, so both stay valid meanwhile).
+const RECHECK_MS = 3_600_000;
 
 export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
   const { controller, logger } = opts;

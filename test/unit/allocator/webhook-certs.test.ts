@@ -2,7 +2,7 @@
 // hosts asked for, and is judged stale when it should be; the configuration carries the failure policies.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
+import { caUsable, certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
 import { webhookConfiguration } from '../../../src/allocator/webhook/registration.ts';
 
 t.test('a CA and a serving certificate for the hosts', async (t) => {
@@ -19,6 +19,17 @@ t.test('a CA and a serving certificate for the hosts', async (t) => {
   const other = await generateCertificates(hosts);
   t.equal(certificateProblem({ ...certs, caPEM: other.caPEM }, hosts), 'not signed by the CA beside it');
   t.match(certificateProblem({ ...certs, certPEM: 'junk' }, hosts), /^unreadable/);
+});
+
+t.test('a renewal re-issues the serving certificate under the same CA', async (t) => {
+  const certs = await generateCertificates(['a.svc']);
+  t.ok(caUsable(certs));
+  const renewed = await generateCertificates(['a.svc', 'b.svc'], new Date(), certs);
+  t.equal(renewed.caPEM, certs.caPEM, 'same CA: the caBundle in the apiserver stays valid');
+  t.not(renewed.certPEM, certs.certPEM);
+  t.equal(certificateProblem(renewed, ['a.svc', 'b.svc']), undefined);
+  t.notOk(caUsable({ ...certs, caKeyPEM: undefined }), 'no CA key: a new CA is needed');
+  t.notOk(caUsable(certs, new Date(Date.now() + 3650 * 86_400_000)), 'a CA near its end is replaced');
 });
 
 t.test('the configuration: one endpoint, the CA, a failure policy per rule', async (t) => {
