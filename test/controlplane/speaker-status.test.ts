@@ -109,8 +109,16 @@ async function allClaims(check: (c: VIPClaim) => boolean, what: string): Promise
 }
 const cond = (c: VIPClaim, type: string) => c.status?.conditions?.find((x) => x.type === type);
 
-t.test('each claim is written once, by the node that reports for its VIP', async (t) => {
+t.test("nothing is written before the L2 side's first report says who is live", async (t) => {
+  const before = await claims.list('tenant-a');
   invalidateAll();
+  await new Promise((r) => setTimeout(r, 500));
+  t.equal(totalWrites(), 0, 'no status writes');
+  t.same((await claims.list('tenant-a')).items.map((c) => c.metadata.resourceVersion), before.items.map((c) => c.metadata.resourceVersion));
+});
+
+t.test('each claim is written once, by the node that reports for its VIP', async (t) => {
+  for (const w of writers) w.report([], NODES);
   await allClaims((c) => cond(c, 'Programmed')?.reason === 'Programmed' && cond(c, 'BackendsHealthy')?.reason === 'AllHealthy', 'every claim Programmed and healthy');
   await eventually('writes settle', () => totalWrites() === COUNT, 10_000);
   for (const [i, w] of writers.entries()) {
@@ -163,4 +171,25 @@ t.test('the published node state is written when it changes, at a bounded pace, 
   publishers[0]!.publish(last!);
   await new Promise((r) => setTimeout(r, 800));
   t.equal(publishers[0]!.writes, again, 'publishing the same state again writes nothing');
+});
+
+t.test('a node state Lease deleted or changed by someone else is written again', async (t) => {
+  const p = new NodeStatePublisher({ kubeConfig: kc, namespace: 'kube-lb-system', nodeName: 'lb-9', minIntervalMs: 100, logger, now: () => performance.now() });
+  t.teardown(() => p.stop(true));
+  await p.start();
+  const state = publishedState(new Map([['tenant-a/y', 'tenant-a/y@1=198.51.100.251']]), ['tcp://10.200.1.12:30000']);
+  p.publish(state);
+  const leases = kc.makeApiClient(k8s.CoordinationV1Api);
+  const read = () => leases.readNamespacedLease({ name: 'speaker-state-lb-9', namespace: 'kube-lb-system' });
+  await eventually('written', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  await leases.deleteNamespacedLease({ name: 'speaker-state-lb-9', namespace: 'kube-lb-system' });
+  await eventually('written again after deletion', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  const cur = await read();
+  await leases.replaceNamespacedLease({
+    name: 'speaker-state-lb-9',
+    namespace: 'kube-lb-system',
+    body: { ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata?.annotations, 'kube-lb.io/failing-targets': 'bogus' } } },
+  });
+  await eventually('repaired after a foreign change', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  t.pass('repaired');
 });

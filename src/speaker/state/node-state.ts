@@ -58,7 +58,28 @@ export class NodeStatePublisher {
   }
 
   async start(): Promise<void> {
-    this.#informer.on({ onUpsert: () => this.#emit(), onDelete: () => this.#emit() });
+    const own = stateLeaseName(this.#opts.nodeName);
+    // Someone else changed or deleted our Lease: write it again (once the state is known).
+    const check = (lease: k8s.V1Lease, deleted: boolean): void => {
+      if (lease.metadata?.name !== own || !this.#written) return;
+      const a = lease.metadata?.annotations ?? {};
+      const enc = encodePublished(this.#written);
+      if (deleted || a[STATE_ANNOTATIONS.programmed] !== enc.programmed || (a[STATE_ANNOTATIONS.failing] ?? '') !== enc.failing) {
+        if (deleted) this.#own = undefined;
+        this.#written = undefined;
+        this.#kick();
+      }
+    };
+    this.#informer.on({
+      onUpsert: (l) => {
+        check(l, false);
+        this.#emit();
+      },
+      onDelete: (l) => {
+        check(l, true);
+        this.#emit();
+      },
+    });
     await this.#informer.start();
     await this.#informer.synced;
   }

@@ -41,6 +41,8 @@ interface L2View {
 export class ClaimStatusWriter {
   readonly #d: ClaimStatusDeps;
   #l2: L2View = { byVip: new Map() };
+  /** Until the L2 side reported once, this node does not know its peers: it would take itself for the only one. */
+  #l2Reported = false;
   readonly #dirty = new Set<string>();
   #allDirty = false;
   readonly #lastWrite = new Map<string, number>();
@@ -63,6 +65,7 @@ export class ClaimStatusWriter {
       byVip.set(entry.vip, { announced: announcedStatus(decision, entry.pool), reporter: reporterFor(decision, live) });
     }
     this.#l2 = { byVip };
+    this.#l2Reported = true;
     this.invalidate();
   }
 
@@ -97,9 +100,15 @@ export class ClaimStatusWriter {
   }
 
   #pass(): void {
-    const candidates = this.#allDirty ? this.#d.claims() : [...this.#dirty].flatMap((k) => this.#byKey(k) ?? []);
+    if (!this.#l2Reported) return; // report() invalidates everything once it comes
+    const all = this.#allDirty;
+    const candidates = all ? this.#d.claims() : [...this.#dirty].flatMap((k) => this.#byKey(k) ?? []);
     this.#allDirty = false;
     this.#dirty.clear();
+    if (all) {
+      const present = new Set(candidates.map(claimKey));
+      for (const k of this.#lastWrite.keys()) if (!present.has(k)) this.#lastWrite.delete(k);
+    }
     for (const c of candidates) {
       if (this.reporterOf(c) !== this.#d.self) continue;
       const want = this.#want(c);
