@@ -30,7 +30,7 @@ const options = parseConfig(
     services: { kind: 'int', default: 10_000, min: 1, max: 60_000, help: 'services' },
     backends: { kind: 'int', default: 10, min: 1, max: 64, help: 'backends per service' },
     trials: { kind: 'int', default: 7, min: 1, help: 'repair trials' },
-    'bpftool-sample': { kind: 'int', default: 300, min: 10, help: 'entries written with bpftool' },
+    'bpftool-sample': { kind: 'int', default: 150, min: 10, help: 'entries written with bpftool' },
   },
   process.argv.slice(2),
   {},
