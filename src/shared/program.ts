@@ -16,6 +16,11 @@ export function packageVersion(): string {
  * the program declares it) prints usage and exits 0.
  */
 export function parseFlagsOrExit<Specs extends Record<string, OptionSpec>>(program: string, specs: Specs, version: string): ConfigOf<Specs> {
+  // --help before parsing, so a program with required flags can still show its usage.
+  if ('help' in specs && process.argv.slice(2).includes('--help')) {
+    console.log(`kube-lb ${program} ${version}\n${describeOptions(specs)}`);
+    process.exit(0);
+  }
   let config: ConfigOf<Specs>;
   try {
     config = parseConfig(specs, process.argv.slice(2), process.env);
