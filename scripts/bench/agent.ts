@@ -2,13 +2,15 @@
 //
 // 1. Baseline, same run: VIPClaims written straight into the tenant namespace → status.vip (the LB side alone).
 // 2. Services created → EXTERNAL-IP in their status (p50/p99), with the agent at its production defaults
-//    (debounce 1 s, heartbeat 30 s).
+//    (debounce 1 s, heartbeat 30 s): a burst of 200 created 8 at a time (queueing included), then 20 created one
+//    at a time (the pipeline alone: finalizer, claim, allocator, status).
 // 3. API requests per Service change, from the agent's own request counters: creates, port updates, a no-op
 //    touch (annotation the claim does not carry: 0 claim writes expected), a node joining (one backend change
 //    per claim), endpoint churn behind an eTP Local Service that does not change its node set (0 expected),
 //    deletes. The aim is one claim write per real change.
 //
 // Last stdout line: one JSON object (scripts/bench/README.md).
+import { writeFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
 import { createInformer } from '../../src/kube/informer.ts';
@@ -24,6 +26,7 @@ const arg = (name: string, def: number): number => {
 const SERVICES = arg('services', 200);
 const BASELINE = arg('baseline', 50);
 const CONCURRENCY = arg('concurrency', 8);
+const SEQUENTIAL = arg('sequential', 20);
 const NS = 'bench';
 const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 const log = (msg: string): void => console.error(`[bench agent] ${msg}`);
@@ -92,7 +95,7 @@ async function main(): Promise<void> {
   const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24'], nodes, allocator: 'real' });
   try {
     await ensureNamespace(env.core, NS);
-    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
+    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--request-timeout=10s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
     await eventually('agent leading', async () => (await agent.metric('kube_lb_agent_leader')) === 1);
 
     log(`baseline: ${BASELINE} claims written directly`);
@@ -137,6 +140,25 @@ async function main(): Promise<void> {
       async () => ipSeen.size >= SERVICES,
     );
     const latencies = names.map((n) => ipSeen.get(n)! - created.get(n)!);
+    // For digging into a slow run: KUBE_LB_BENCH_TRACE=FILE writes each Service's create and first-IP wall times.
+    const trace = process.env['KUBE_LB_BENCH_TRACE'];
+    if (trace) {
+      const wall = Date.now() - performance.now();
+      writeFileSync(trace, names.map((n) => `${n} ${new Date(wall + created.get(n)!).toISOString()} ${new Date(wall + ipSeen.get(n)!).toISOString()}`).join('\n') + '\n');
+    }
+
+    // The pipeline without queueing: Services created one at a time, each waiting for its IP.
+    const sequential: number[] = [];
+    for (let i = 0; i < SEQUENTIAL; i++) {
+      const name = `seq-${i}`;
+      const t0 = performance.now();
+      await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, name) });
+      await eventually(`${name} IP`, () => ipSeen.has(name), 60_000, 5);
+      sequential.push(ipSeen.get(name)! - t0);
+      await env.core.deleteNamespacedService({ name, namespace: NS });
+    }
+    await eventually('sequential Services released', async () => !(await claimsNow()).some((c) => c.metadata.name!.startsWith(`${NS}.seq-`)), 60_000);
+    log(`sequential: ${SEQUENTIAL} Services one at a time, p50 ${round(percentile(sequential, 50))} ms`);
 
     const updated = names.slice(0, Math.min(50, SERVICES));
     await measure('update ports', updated.length, () =>
@@ -185,6 +207,18 @@ async function main(): Promise<void> {
       async () => (await claimsNow()).length === 0,
     );
     await svcInformer.stop();
+    const meanMs = async (cluster: string, op: string): Promise<number> =>
+      round(
+        ((await agent.metric('kube_lb_agent_write_duration_seconds_sum', { cluster, op })) /
+          (await agent.metric('kube_lb_agent_write_duration_seconds_count', { cluster, op }))) *
+          1000,
+      );
+    const agentCpuSeconds = round(await agent.metric('kube_lb_process_process_cpu_seconds_total'));
+    const writeMs = {
+      consumer_service_write_ms_mean: await meanMs('consumer', 'service'),
+      lb_claim_create_ms_mean: await meanMs('lb', 'claim-create'),
+      lb_claim_patch_ms_mean: await meanMs('lb', 'claim-patch'),
+    };
 
     const totals = Object.values(changes).reduce(
       (a, p) => ({ changes: a.changes + p.changes, claimWrites: a.claimWrites + p.claimWrites, lb: a.lb + p.lbRequests, consumer: a.consumer + p.consumerRequests }),
@@ -202,6 +236,10 @@ async function main(): Promise<void> {
       lb_requests_per_change: round((totals.lb / totals.changes) * 100) / 100,
       consumer_requests_per_change: round((totals.consumer / totals.changes) * 100) / 100,
       noop_claim_writes: changes['no-op touch']!.claimWrites + changes['rolling update (eTP Local, node set unchanged)']!.claimWrites,
+      ...writeMs,
+      agent_cpu_seconds: agentCpuSeconds,
+      sequential_status_ms_p50: round(percentile(sequential, 50)),
+      sequential_status_ms_max: round(Math.max(...sequential)),
       phases: changes,
       allocator: env.allocator.kind,
       create_concurrency: CONCURRENCY,

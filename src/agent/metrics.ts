@@ -1,12 +1,14 @@
 // The agent's metrics, registered on the registry main creates. API requests are counted per cluster, method and
 // resource straight from the API clients, so "how many writes did one Service change cost" is measurable.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ApiRequestInfo } from '../kube/api-client.ts';
 
 export type ApiCluster = 'consumer' | 'lb';
 
 export interface AgentMetrics {
   apiRequest(cluster: ApiCluster, info: ApiRequestInfo): void;
+  /** How long one write of a reconcile took, failed or not (finalizer, status, claim create/patch/delete). */
+  writeDuration(cluster: ApiCluster, op: string, seconds: number): void;
   reconciled(reason: string): void;
   reconcileFailed(kind: 'transient' | 'rejected' | 'conflict'): void;
   heartbeat(ok: boolean, at: Date): void;
@@ -18,6 +20,13 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     name: 'kube_lb_agent_api_requests_total',
     help: 'API requests sent, by cluster (consumer, lb), HTTP method and resource.',
     labelNames: ['cluster', 'method', 'resource'] as const,
+    registers: [registry],
+  });
+  const writes = new Histogram({
+    name: 'kube_lb_agent_write_duration_seconds',
+    help: 'Duration of the API writes a reconcile waits for, by cluster and operation.',
+    labelNames: ['cluster', 'op'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [registry],
   });
   const reconciles = new Counter({
@@ -50,6 +59,7 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
   });
   return {
     apiRequest: (cluster, info) => requests.inc({ cluster, method: info.method, resource: info.resource }),
+    writeDuration: (cluster, op, seconds) => writes.observe({ cluster, op }, seconds),
     reconciled: (reason) => reconciles.inc({ reason }),
     reconcileFailed: (kind) => failures.inc({ kind }),
     heartbeat(ok, at) {

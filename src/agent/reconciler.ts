@@ -10,7 +10,7 @@ import { apiMessage, isConflict, isNotFound, isTransientApiError } from '../kube
 import type { EventRecorder } from '../kube/events.ts';
 import { done, requeueAfter, retry, type HandlerResult } from '../kube/workqueue.ts';
 import type { Logger } from '../shared/logger.ts';
-import { FINALIZER } from '../core/agent/naming.ts';
+import { FINALIZER, claimName } from '../core/agent/naming.ts';
 import { planService, type AgentIdentity, type ServicePlan } from '../core/agent/plan.ts';
 import { parseServiceKey, type EndpointSliceView, type NodeView, type ServiceView } from '../core/agent/views.ts';
 import type { FreshCache } from './fresh-cache.ts';
@@ -70,7 +70,8 @@ export class ServiceReconciler {
     const d = this.deps;
     const now = this.now();
     const service = d.services.get(name, namespace);
-    const claims = [...new Set(d.claimNamesFor(key))]
+    // The index follows the informer; the claim we may have just written is found by its name.
+    const claims = [...new Set([claimName(namespace, name), ...d.claimNamesFor(key)])]
       .map((n) => d.claims.get(n, d.identity.tenantNamespace))
       .filter((c): c is VIPClaim => c !== undefined && c.spec?.service?.namespace === namespace && c.spec.service.name === name);
     let rejection = this.rejections.get(key);
@@ -169,8 +170,9 @@ export class ServiceReconciler {
     write: (svc: ServiceView) => Promise<ServiceView>,
   ): Promise<{ svc: ServiceView; step?: never } | { svc?: undefined; step: Step }> {
     const d = this.deps;
+    const started = performance.now();
     try {
-      const next = await write(svc);
+      const next = await write(svc).finally(() => d.metrics.writeDuration('consumer', 'service', (performance.now() - started) / 1000));
       d.services.wrote(next);
       return { svc: next };
     } catch (err) {
@@ -200,8 +202,9 @@ export class ServiceReconciler {
     write: () => Promise<void>,
   ): Promise<Step> {
     const d = this.deps;
+    const started = performance.now();
     try {
-      await write();
+      await write().finally(() => d.metrics.writeDuration('lb', `claim-${op}`, (performance.now() - started) / 1000));
       return ok;
     } catch (err) {
       if ((op === 'create' && isConflict(err)) || (op === 'patch' && isNotFound(err))) {
