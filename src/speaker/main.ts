@@ -169,7 +169,13 @@ publisher.onChange(() => writer.invalidate());
 controller.start();
 dataplane.start();
 health.start();
-l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), { kubeConfig, inputs: view, status: writer, registry });
+l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), {
+  kubeConfig,
+  inputs: view,
+  status: writer,
+  registry,
+  procSysDir: config['proc-sys-dir'],
+});
 await l2.start();
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');
 

@@ -25,6 +25,12 @@ export const SPEAKER_OPTIONS = {
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
   'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9474', check: hostPort, help: 'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)' },
   'state-socket': { kind: 'string', default: '', help: 'Also serve /state and /metrics on this Unix socket (for `kube-lb speaker state` from any network namespace)' },
+  'proc-sys-dir': {
+    kind: 'string',
+    env: 'KUBE_LB_PROC_SYS_DIR',
+    default: '/proc/sys',
+    help: "Where the node's sysctls are written (a container's own /proc/sys is read-only: the DaemonSet mounts the host's /proc/sys/net under /host/proc/sys)",
+  },
   'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
   help: { kind: 'bool', default: false, help: 'Print this help' },
 } satisfies Record<string, OptionSpec>;

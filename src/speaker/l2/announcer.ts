@@ -27,6 +27,8 @@ export interface AnnouncerOptions {
   readonly logger: Logger;
   readonly sinkName: string;
   readonly openSink: (name: string) => SinkLink;
+  /** Root of the sysctls to write (default /proc/sys; the speaker container mounts the host's elsewhere). */
+  readonly procSysDir?: string;
   /** Called after every apply, with the VIPs announced now (metrics: ownership changes). */
   readonly onApplied?: (result: ApplyResult, announced: ReadonlyMap<string, readonly string[]>) => void;
 }
@@ -59,7 +61,7 @@ export class Announcer {
     const link = (await rtnl.links()).find((l) => l.name === this.opts.sinkName);
     if (!link) throw new Error(`sink link ${this.opts.sinkName} did not appear`);
     this.sinkIndex = link.index;
-    await applySysctls(sinkSettings(this.opts.sinkName), { optional: true });
+    await applySysctls(sinkSettings(this.opts.sinkName, this.opts.procSysDir), { optional: true });
     await rtnl.setUpNoArp(link.index);
     const stale = (await rtnl.proxyEntries()).filter((e) => e.ours);
     for (const e of stale) await rtnl.delProxy(e.ifindex, e.ip);
@@ -104,7 +106,7 @@ export class Announcer {
       for (const ifname of ifs) {
         const link = this.linkIndex.get(ifname)!;
         if (!prepared.has(ifname)) {
-          if (!(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname))))) continue;
+          if (!(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname, this.opts.procSysDir))))) continue;
           prepared.add(ifname);
         }
         if (!proxies.has(pairKey(link.index, vip)) && !(await attempt(`proxy ${vip}@${ifname}`, () => rtnl.addProxy(link.index, vip)))) {

@@ -47,6 +47,8 @@ export interface SharedParts {
   readonly status?: L2StatusSink;
   /** Where to register the L2 metrics (src/speaker/l2/metrics.ts); unset: none. */
   readonly registry?: Registry;
+  /** Root of the node's sysctls (default /proc/sys). */
+  readonly procSysDir?: string;
 }
 
 export async function buildL2Speaker(cfg: Config, logger: Logger, shared: SharedParts = {}): Promise<L2Speaker> {
@@ -67,6 +69,7 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
     sinkName: cfg['sink-link'],
     openSink: (n) => TapLink.create(n),
     ...(metrics ? { onApplied: metrics.applied } : {}),
+    ...(shared.procSysDir ? { procSysDir: shared.procSysDir } : {}),
   });
   const peer = await peerAddress(cfg, rtnl);
   const probes =

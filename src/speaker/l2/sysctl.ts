@@ -19,16 +19,19 @@ export interface SysctlSetting {
   readonly value: string;
 }
 
-export function proxyArpSettings(ifname: string): SysctlSetting[] {
+/** Where the node's sysctls are: /proc/sys, or the host's mounted elsewhere in a container (/host/proc/sys). */
+export const DEFAULT_PROC_SYS_DIR = '/proc/sys';
+
+export function proxyArpSettings(ifname: string, procSys = DEFAULT_PROC_SYS_DIR): SysctlSetting[] {
   return [
-    { path: `/proc/sys/net/ipv4/conf/${ifname}/forwarding`, value: '1' },
-    { path: `/proc/sys/net/ipv4/neigh/${ifname}/proxy_delay`, value: '0' },
+    { path: `${procSys}/net/ipv4/conf/${ifname}/forwarding`, value: '1' },
+    { path: `${procSys}/net/ipv4/neigh/${ifname}/proxy_delay`, value: '0' },
   ];
 }
 
 /** The sink link has no business with IPv6 (no link-local address, no router solicitations). */
-export function sinkSettings(ifname: string): SysctlSetting[] {
-  return [{ path: `/proc/sys/net/ipv6/conf/${ifname}/disable_ipv6`, value: '1' }];
+export function sinkSettings(ifname: string, procSys = DEFAULT_PROC_SYS_DIR): SysctlSetting[] {
+  return [{ path: `${procSys}/net/ipv6/conf/${ifname}/disable_ipv6`, value: '1' }];
 }
 
 /** Writes each setting whose current value differs; returns the paths it changed. */
