@@ -78,7 +78,7 @@ async function main(): Promise<void> {
   cleanupStale();
   const ledger = Ledger.open('bench-e2e');
   const started = performance.now();
-  const topo = await Topology.up(ledger, { label: 'bench-e2e', tenants: [{ name: 'c1' }], progress: (l) => log(`- ${l}`) });
+  const topo = await Topology.up(ledger, { label: 'bench-e2e', tenants: [{ name: 'c1' }], speakerDefaults: true, progress: (l) => log(`- ${l}`) });
   try {
     log(`topology up in ${Math.round(performance.now() - started)} ms`);
     const created = await createToTraffic(topo, services);

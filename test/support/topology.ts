@@ -40,6 +40,8 @@ const RELAY_PORT = 6443;
 export const SPEAKER_NAMESPACE = 'kube-lb-system';
 export const CLIENT_IP = '198.51.100.1';
 export const DEFAULT_POOL = '198.51.100.200-198.51.100.250';
+/** Speaker settings for a loaded test machine (see TopologyOptions.speakerDefaults). */
+export const TEST_SPEAKER_ARGS: readonly string[] = ['--probe-timeout=1s'];
 
 export interface TenantSpec {
   /** ConsumerCluster name; also the consumer cluster's name. */
@@ -56,8 +58,14 @@ export interface TopologyOptions {
   readonly ciliumVersion?: CiliumVersion;
   readonly maglev?: boolean;
   readonly pool?: string;
-  /** Extra speaker flags (health intervals, lease timing, …). */
+  /** Extra speaker flags (health intervals, lease timing, …); they override the topology's. */
   readonly speakerArgs?: readonly string[];
+  /**
+   * Run the speakers at the product's defaults. Otherwise the topology lets a peer's heartbeats be silent for
+   * 1 s before it counts as dead (the default is tighter): on a loaded 2-core test machine a speaker stalls for
+   * half a second often enough to make ownership, and with it the claims' status, flap.
+   */
+  readonly speakerDefaults?: boolean;
   /** Keep logs here instead of a temp dir removed on down(). */
   readonly logDir?: string;
   /** Progress lines (the demo prints them). */
@@ -300,6 +308,7 @@ export class Topology {
         `--state-socket=${n.stateSocket}`,
         '--metrics-bind-address=127.0.0.1:9474',
         '--log-level=info',
+        ...(this.#opts.speakerDefaults ? [] : TEST_SPEAKER_ARGS),
         ...(this.#opts.speakerArgs ?? []),
         ...extraArgs,
       ],
