@@ -18,6 +18,7 @@ t.before(async () => {
   env = await startAgentEnv(ledger);
   await ensureNamespace(env.core, 'shop');
   await env.startAgent();
+  t.comment(`allocator: ${env.allocator.kind}`);
 });
 t.teardown(() => env?.stop());
 
@@ -142,6 +143,29 @@ t.test('a Service of another class is never touched', async (t) => {
     t.notOk(svc.status?.conditions?.length, `${name}: no conditions`);
     t.equal(await getClaim(`shop.${name}`), undefined, `${name}: no claim`);
   }
+});
+
+t.test("refusals reach the user: the allocator's reason, or the LB API's rejection, as a condition and a Warning", async (t) => {
+  const taken = ingressIP(await getService('marker'))!;
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'clash', { annotations: { 'kube-lb.io/ips': taken } }) });
+  await env.core.createNamespacedService({ namespace: 'shop', body: lbService('shop', 'outside', { annotations: { 'kube-lb.io/ips': '198.51.100.7' } }) });
+  for (const name of ['clash', 'outside']) {
+    const svc = await eventually(`${name} refused`, async () => {
+      const s = await getService(name);
+      const bad = s.status?.conditions?.find((c) => c.status === 'False' && (c.type === SERVICE_CONDITIONS.Allocated || c.type === SERVICE_CONDITIONS.ClaimSynced));
+      return bad ? s : undefined;
+    });
+    const bad = svc.status!.conditions!.find((c) => c.status === 'False')!;
+    t.comment(`${name}: ${bad.type} ${bad.reason}: ${bad.message}`);
+    t.notOk(ingressIP(svc), `${name}: no IP`);
+    const warning = await eventually(`${name}: Warning Event`, async () => {
+      const list = await env.core.listNamespacedEvent({ namespace: 'shop', fieldSelector: `involvedObject.name=${name}` });
+      return list.items.find((e) => e.type === 'Warning' && e.reason === bad.reason);
+    });
+    t.ok(warning.message, `${name}: Warning ${warning.reason}`);
+  }
+  await env.core.deleteNamespacedService({ name: 'clash', namespace: 'shop' });
+  await env.core.deleteNamespacedService({ name: 'outside', namespace: 'shop' });
 });
 
 t.test('heartbeat in the ConsumerCluster status', async (t) => {
