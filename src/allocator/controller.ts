@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { API_VERSION } from '../api/v1alpha1.ts';
-import { Allocator, SERVED_WHILE_FALSE, type Decision } from '../core/allocation/allocator.ts';
+import { Allocator, type AllocationReason, type Decision } from '../core/allocation/allocator.ts';
 import {
   claimStatus, currentClaimFingerprint, poolStatus, tenantStatus, type OwnedStatus,
 } from '../core/allocation/status.ts';
@@ -42,10 +42,13 @@ export interface AllocatorControllerOptions {
 interface Leading {
   readonly allocator: Allocator;
   readonly queue: WorkQueue;
-  readonly pending: Set<string>;
+  /** Claims waiting for something another claim or the model may change, with the reason they wait. */
+  readonly pending: Map<string, AllocationReason>;
   /** Per claim: what we last applied, and the resourceVersion the cache showed then (to spot a stale cache). */
   readonly written: Map<string, { fingerprint: string; baseRV: string | undefined }>;
   readonly statusWritten: Map<string, string>;
+  /** The spec generation last decided per claim, to tell an edit from a re-check. */
+  readonly generations: Map<string, number>;
 }
 
 /** What makes a pool or tenant matter to allocation: status-only updates (ours, the agent's) do not. */
@@ -130,13 +133,13 @@ export class AllocatorController {
     const { logger } = this.opts;
     const allocator = new Allocator();
     allocator.setModel(this.snapshotModel());
-    const pending = new Set<string>();
+    const pending = new Map<string, AllocationReason>();
     const queue = new WorkQueue((key) => this.handle(key), {
       concurrency: this.opts.workers,
       onError: (key, err) => logger.warn({ err, key }, 'reconcile failed'),
       onProcessed: this.opts.onReconciled,
     });
-    const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map() };
+    const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map() };
 
     // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out. From a
     // fresh list, not the informer cache: a stand-by's cache may not have seen the last writes of the leader it
@@ -217,9 +220,11 @@ export class AllocatorController {
     return done;
   }
 
-  private retryPending(leading: Leading): void {
+  /** Re-queues waiting claims, oldest first: all of them, or those of one namespace waiting for one reason. */
+  private retryPending(leading: Leading, only?: { namespace: string; reason: AllocationReason }): void {
     const waiting = [...leading.pending]
-      .map((k) => this.claimByKey(k))
+      .filter(([k, reason]) => !only || (reason === only.reason && k.startsWith(`${only.namespace}/`)))
+      .map(([k]) => this.claimByKey(k))
       .filter((c): c is VIPClaim & k8s.KubernetesObject => c !== undefined)
       .sort((a, b) => byAge(claimAge(a), claimAge(b)));
     for (const c of waiting) leading.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
@@ -236,10 +241,16 @@ export class AllocatorController {
     if (!claim) {
       pending.delete(key);
       written.delete(key);
+      leading.generations.delete(key);
+      const namespace = key.slice(0, key.indexOf('/'));
+      const held = allocator.holding(key);
       const freed = allocator.release(key);
       if (freed) {
         this.opts.logger.debug({ claim: key, vip: freed }, 'released');
         this.retryPending(leading);
+      } else if (held) {
+        // It left a shared VIP: a claim refused for a port clash on it may fit now.
+        this.retryPending(leading, { namespace, reason: 'SharingConflict' });
       }
       this.scheduleStatus(leading, key.slice(0, key.indexOf('/')));
       this.reportState(leading);
@@ -251,9 +262,18 @@ export class AllocatorController {
     const before = allocator.holding(key)?.vip;
     const decision = allocator.assign(request);
     const after = allocator.holding(key)?.vip;
-    if (isPending(decision)) pending.add(key);
+    if (isPending(decision)) pending.set(key, decision.reason);
     else pending.delete(key);
-    if (before !== undefined && before !== after && allocator.holdersOf(before).length === 0) this.retryPending(leading);
+    const generation = claim.metadata.generation ?? 0;
+    const edited = leading.generations.get(key) !== generation;
+    leading.generations.set(key, generation);
+    if (before !== undefined && before !== after) {
+      if (allocator.holdersOf(before).length === 0) this.retryPending(leading);
+      else this.retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
+    } else if (edited && before !== undefined && request.sharingKey !== undefined) {
+      // A sharer's spec changed (ports, say): claims refused for a clash on its group may fit now.
+      this.retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
+    }
     this.reportState(leading);
 
     const desired = claimStatus(claim, decision, this.now());
@@ -364,11 +384,18 @@ function claimAge(c: VIPClaim): { created: string; name: string } {
   return { created: c.metadata.creationTimestamp ?? '', name: `${c.metadata.namespace}/${c.metadata.name}` };
 }
 
-/** Claims that wait for something that may change without them changing: capacity, quota, a freed IP. */
+/**
+ * Claims that wait for something that may change without them changing: capacity, quota, a freed IP, a clashing
+ * sharer leaving. (Pool and tenant changes re-decide every claim anyway.)
+ */
 function isPending(d: Decision): boolean {
   if (d.kind === 'refused') return true;
-  return d.kind === 'held' && SERVED_WHILE_FALSE.has(d.reason) && d.reason !== 'OutsidePool';
+  return d.kind === 'held' && WAITING_WHILE_HELD.has(d.reason);
 }
+
+const WAITING_WHILE_HELD: ReadonlySet<AllocationReason> = new Set<AllocationReason>([
+  'SharingConflict', 'RequestedIPUnavailable', 'PoolExhausted', 'QuotaExceeded',
+]);
 
 function conditionsMatch(
   have: readonly { type: string; status: string; reason: string; message: string }[] | undefined,

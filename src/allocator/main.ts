@@ -14,6 +14,7 @@ import { AllocatorController } from './controller.ts';
 import { registerInventoryMetrics } from './inventory-metrics.ts';
 import { createAllocatorMetrics } from './metrics.ts';
 import { ALLOCATOR_OPTIONS } from './options.ts';
+import { PacedEvents } from './paced-events.ts';
 import { createStatusWriter } from './status-writer.ts';
 import { startWebhook, type RunningWebhook } from './webhook/start.ts';
 
@@ -32,7 +33,12 @@ const kubeConfig = loadApiKubeConfig(
 const controller = new AllocatorController({
   kubeConfig,
   writer: createStatusWriter(kubeConfig),
-  events: createEventRecorder({ kubeConfig, component: 'kube-lb-allocator', instance: identity, logger }),
+  events: new PacedEvents({
+    recorder: createEventRecorder({ kubeConfig, component: 'kube-lb-allocator', instance: identity, logger }),
+    concurrency: 2,
+    maxBacklog: 1000,
+    onDropped: () => metrics.eventDropped(),
+  }),
   metrics,
   logger,
   workers: config.workers,

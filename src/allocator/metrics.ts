@@ -9,6 +9,7 @@ export interface AllocatorMetrics {
   state(vips: number, pending: number): void;
   leading(yes: boolean): void;
   admission(kind: string, allowed: boolean): void;
+  eventDropped(): void;
 }
 
 export function createAllocatorMetrics(registry: Registry): AllocatorMetrics {
@@ -43,7 +44,13 @@ export function createAllocatorMetrics(registry: Registry): AllocatorMetrics {
     labelNames: ['kind', 'verdict'] as const,
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: 'kube_lb_allocator_events_dropped_total',
+    help: 'Normal Events not written because the Event backlog was full (a burst of decisions); Warnings are never dropped.',
+    registers: [registry],
+  });
   return {
+    eventDropped: () => dropped.inc(),
     apiRequest: (info) => requests.inc({ method: info.method, resource: info.resource }),
     decided: (kind, reason) => decisions.inc({ kind, reason }),
     statusWrite: (kind, result) => writes.inc({ kind, result }),

@@ -63,6 +63,23 @@ t.test('pending claims are retried when capacity appears', async (t) => {
   t.equal((await waitClaim(kc, 'team', 'c5', reason('Allocated'))).status?.vip, '192.0.2.13', 'a raised quota serves it');
 });
 
+t.test('a claim refused for a port clash gets the shared VIP when the clashing sharer leaves', async (t) => {
+  const tcp = (port: number) => [{ protocol: 'TCP' as const, port, nodePort: 31000 + port }];
+  await pools.update('small', undefined, (p) => ({ ...p, spec: { ...p.spec, addresses: [...p.spec.addresses, '192.0.2.20/31'] } }));
+  await tenants.update('team', undefined, (x) => ({ ...x, spec: { ...x.spec, maxVIPs: 5 } }));
+  await create('s-http', { sharingKey: 'web', ports: tcp(80) });
+  await create('s-https', { sharingKey: 'web', ports: tcp(443) });
+  const http = await waitClaim(kc, 'team', 's-http', reason('Allocated'));
+  await create('s-clash', { sharingKey: 'web', ports: tcp(80) });
+  await waitClaim(kc, 'team', 's-clash', reason('SharingConflict'));
+  await claims.delete('s-http', 'team');
+  const shared = await waitClaim(kc, 'team', 's-clash', reason('Allocated'));
+  t.equal(shared.status?.vip, http.status?.vip, 'retried at once, not at the next resync');
+  for (const n of ['s-https', 's-clash']) await claims.delete(n, 'team');
+  await tenants.update('team', undefined, (x) => ({ ...x, spec: { ...x.spec, maxVIPs: 4 } }));
+  await pools.update('small', undefined, (p) => ({ ...p, spec: { ...p.spec, addresses: p.spec.addresses.filter((a) => a !== '192.0.2.20/31') } }));
+});
+
 t.test('a shrunk or deleted pool marks its claims and revokes nothing', async (t) => {
   const before = new Map((await claims.list('team')).items.map((c) => [c.metadata.name!, c.status?.vip]));
   await setAddresses('small', ['192.0.2.10-192.0.2.11']);
