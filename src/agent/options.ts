@@ -15,7 +15,7 @@ export const AGENT_OPTIONS = {
   'lb-kubeconfig-secret': {
     kind: 'string',
     env: 'KUBE_LB_LB_KUBECONFIG_SECRET',
-    help: 'Read the LB kubeconfig from this consumer-cluster Secret instead, as NAMESPACE/NAME (key "kubeconfig")',
+    help: 'Read the LB kubeconfig from this consumer-cluster Secret instead, as NAMESPACE/NAME (key "kubeconfig"; needs get on that Secret)',
     check: (v: string) => (/^[a-z0-9-]+\/[a-z0-9.-]+$/.test(v) ? undefined : 'must be NAMESPACE/NAME'),
   },
   'cluster-name': {

@@ -2,7 +2,7 @@
 // - an LB cluster with the CRDs, one VIPPool, one ConsumerCluster and its tenant RBAC (deploy/tenant), and an
 //   allocator: the real one (src/allocator/main.ts as a process) once it is on main, else the test stand-in;
 // - a consumer cluster with kube-controller-manager (EndpointSlices, namespaces, GC, service accounts), the
-//   agent's consumer-side RBAC (deploy/agent) and a few Nodes;
+//   agent's consumer-side namespace and RBAC as installed (deploy/lb-consumer-cluster) and a few Nodes;
 // - kubeconfigs for the agent that authenticate as its real ServiceAccounts (TokenRequest) on both sides, so
 //   every test also proves the RBAC is sufficient.
 import { execFileSync } from 'node:child_process';
@@ -68,11 +68,27 @@ export interface AgentEnv {
   readonly agentConsumerKubeconfig: string;
   /**
    * `lbCredentials: 'secret'` hands the agent its LB kubeconfig through a consumer-cluster Secret
-   * (kube-lb-system/kube-lb-agent-lb-kubeconfig, as deploy/agent/rbac.yaml allows) instead of a file.
+   * (kube-lb-system/kube-lb-agent-lb-kubeconfig) instead of a file, with the one extra grant that needs (the
+   * installed RBAC assumes the Secret is mounted as a file and gives no Secret access).
    */
   startAgent(opts?: { identity?: string; extraArgs?: string[]; lbCredentials?: 'file' | 'secret' }): Promise<AgentProcess>;
   stop(): Promise<void>;
 }
+
+/** What --lb-kubeconfig-secret needs on top of the installed consumer RBAC. */
+const SECRET_READER = `
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: kube-lb-agent-lb-kubeconfig-reader, namespace: kube-lb-system}
+rules:
+  - {apiGroups: [""], resources: [secrets], resourceNames: [kube-lb-agent-lb-kubeconfig], verbs: [get]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: kube-lb-agent-lb-kubeconfig-reader, namespace: kube-lb-system}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: kube-lb-agent-lb-kubeconfig-reader}
+subjects: [{kind: ServiceAccount, name: kube-lb-agent, namespace: kube-lb-system}]
+`;
 
 /** Server-side applies every document of a YAML text. */
 export async function applyYaml(kc: k8s.KubeConfig, text: string): Promise<void> {
@@ -150,7 +166,9 @@ async function wire(
     metadata: { name: cluster },
     spec: { tenantNamespace, allowedBackendCIDRs: opts.allowedBackendCIDRs ?? ['10.0.0.0/16'] },
   });
-  await applyYaml(consumer.kubeConfig, readFileSync(join(repoRoot, 'deploy/agent/rbac.yaml'), 'utf8'));
+  for (const file of ['00-namespace.yaml', '10-agent-rbac.yaml']) {
+    await applyYaml(consumer.kubeConfig, readFileSync(join(repoRoot, 'deploy/lb-consumer-cluster', file), 'utf8'));
+  }
   await consumer.createNodes(opts.nodes ?? [
     { name: 'node-a', internalIP: '10.0.0.1' },
     { name: 'node-b', internalIP: '10.0.0.2' },
@@ -188,6 +206,7 @@ async function wire(
         await consumerCore.createNamespacedSecret({ namespace: 'kube-lb-system', body }).catch((err: { code?: number }) => {
           if (err.code !== 409) throw err;
         });
+        await applyYaml(consumer.kubeConfig, SECRET_READER);
         lbFlag = `--lb-kubeconfig-secret=kube-lb-system/${name}`;
       }
       const proc = spawnTracked(
