@@ -44,6 +44,7 @@ const percentile = (xs: number[], p: number): number => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
 };
 const round = (n: number): number => Math.round(n * 10) / 10;
+const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
 /** The same services the C baseline writes: VIP 10.128.0.0+i:80/TCP, backends 10.(64+j).(i>>8).(i&255):30080. */
 function desired(): DesiredFrontend[] {
@@ -74,15 +75,16 @@ const ciliumEntries = S * B * 2 + S * 2; // backends + slots + revNAT + masters
 
 try {
   // 1. C, raw bpf(): one update per entry, then one batch per map.
-  const c = (mode: 'single' | 'batch'): { entries: number; ms: number } =>
+  const c = (mode: 'single' | 'batch'): { entries: number; ms: number; cpu_ms: number } =>
     JSON.parse(execFileSync(BASELINE, [freshMaps(), String(S), String(B), mode], { encoding: 'utf8' })) as {
       entries: number;
       ms: number;
+      cpu_ms: number;
     };
   const cSingle = c('single');
-  log(`C single updates: ${cSingle.entries} entries in ${round(cSingle.ms)} ms`);
+  log(`C single updates: ${cSingle.entries} entries in ${round(cSingle.ms)} ms (CPU ${round(cSingle.cpu_ms)} ms)`);
   const cBatch = c('batch');
-  log(`C batch updates: ${cBatch.entries} entries in ${round(cBatch.ms)} ms`);
+  log(`C batch updates: ${cBatch.entries} entries in ${round(cBatch.ms)} ms (CPU ${round(cBatch.cpu_ms)} ms)`);
 
   // 2. The reconciler, from empty maps: normalize, read, plan, write (its own ID table included).
   const dir = freshMaps();
@@ -90,12 +92,17 @@ try {
   const logger = createLogger({ program: 'bench', level: 'silent' });
   const reconciler = new DataplaneReconciler({ maps: opened.maps, profile: opened.profile, logger });
   const frontends = desired();
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   reconciler.setDesired(frontends);
   const first = reconciler.reconcileOnce();
   const fullMs = performance.now() - t0;
+  const fullCpuMs = cpuMs(process.cpuUsage(cpu0));
   if (first.error) throw first.error;
-  log(`reconciler: ${first.absent} entries (${ciliumEntries} Cilium + ${first.absent - ciliumEntries} ID records) in ${round(fullMs)} ms`);
+  log(
+    `reconciler: ${first.absent} entries (${ciliumEntries} Cilium + ${first.absent - ciliumEntries} ID records) ` +
+      `in ${round(fullMs)} ms (CPU ${round(fullCpuMs)} ms)`,
+  );
   const steady: number[] = [];
   for (let i = 0; i < 5; i++) steady.push(reconciler.reconcileOnce().durationMs);
   log(`steady-state pass (re-read ${ciliumEntries} entries, nothing to do): p50 ${round(percentile(steady, 50))} ms`);
@@ -127,6 +134,7 @@ try {
   reconciler.start();
   const random = seededRandom(42);
   const repairMs: number[] = [];
+  const repairCpuMs: number[] = [];
   for (let trial = 0; trial < options.trials; trial++) {
     await new Promise((r) => setTimeout(r, random() * DEFAULT_RECONCILE_PERIOD_MS));
     let deleted = 0;
@@ -144,8 +152,12 @@ try {
       m.close();
     }
     const deletedAt = performance.now();
+    let passCpu = 0;
     const pass = await new Promise<PassResult>((resolve) => {
+      let before = process.cpuUsage();
       const off = reconciler.onPass((r) => {
+        passCpu = cpuMs(process.cpuUsage(before));
+        before = process.cpuUsage();
         if (r.absent > 0) {
           off();
           resolve(r);
@@ -153,9 +165,13 @@ try {
       });
     });
     const ms = performance.now() - deletedAt;
+    repairCpuMs.push(passCpu);
     if (pass.absent !== deleted) throw new Error(`trial ${trial}: deleted ${deleted}, repaired ${pass.absent}`);
     repairMs.push(ms);
-    log(`repair trial ${trial + 1}: ${deleted} entries deleted, all back after ${round(ms)} ms (pass ${round(pass.durationMs)} ms)`);
+    log(
+      `repair trial ${trial + 1}: ${deleted} entries deleted, all back after ${round(ms)} ms ` +
+        `(repair pass ${round(pass.durationMs)} ms, CPU ${round(passCpu)} ms)`,
+    );
   }
   reconciler.stop();
   opened.maps.close();
@@ -171,6 +187,10 @@ try {
     c_baseline_entries_per_s: Math.round(cPerS),
     c_batch_entries_per_s: Math.round(cBatch.entries / (cBatch.ms / 1000)),
     ratio_to_c_baseline: Math.round((cPerS / entriesPerS) * 100) / 100,
+    // The VM is shared and loaded: CPU time (user+system, syscalls included) is the steadier comparison.
+    full_program_cpu_ms: round(fullCpuMs),
+    c_baseline_cpu_ms: round(cSingle.cpu_ms),
+    cpu_ratio_to_c_baseline: Math.round((fullCpuMs / cSingle.cpu_ms) * 100) / 100,
     bpftool_entries_per_s: Math.round(sample.length / (bpftoolMs / 1000)),
     bpftool_sample_entries: sample.length,
     steady_pass_ms_p50: round(percentile(steady, 50)),
@@ -179,6 +199,7 @@ try {
     repair_trials: repairMs.length,
     repair_detect_ms_p50: round(percentile(repairMs, 50)),
     repair_detect_ms_max: round(Math.max(...repairMs)),
+    repair_pass_cpu_ms_p50: round(percentile(repairCpuMs, 50)),
   };
   console.log(JSON.stringify(result));
 } finally {

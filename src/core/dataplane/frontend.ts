@@ -104,8 +104,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
   if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= 0xffffff)) {
     return `session affinity timeout ${timeout} is not 1..16777215 seconds`;
   }
-  // One entry per backend identity: if a backend is listed twice, the most available state wins.
-  const byName = new Map<string, Backend>();
+  const listed: Backend[] = [];
   for (const b of d.backends) {
     if (!isPort(b.port)) return `backend ${b.address}:${b.port}: port is not 1..65535`;
     const state = b.state ?? 'active';
@@ -131,13 +130,13 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
       state: backendStateCode(state),
       weight,
     };
-    const prev = byName.get(name);
-    if (!prev || backend.state < prev.state) byName.set(name, backend);
+    listed.push(backend);
   }
-  const backends = [...byName.values()].sort(
-    (a, b) =>
-      Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port || a.proto - b.proto,
-  );
+  // One entry per backend identity: if a backend is listed twice, the most available state wins.
+  listed.sort((a, b) => a.address - b.address || a.port - b.port || a.state - b.state);
+  const backends = listed.filter((b, i) => i === 0 || b.address !== listed[i - 1]!.address || b.port !== listed[i - 1]!.port);
+  // Active first (slots 1..count), each group by address and port.
+  backends.sort((a, b) => Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port);
   return {
     name: frontendName(d.vip, d.port, d.protocol),
     address,
@@ -145,7 +144,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     proto,
     keyProto: keyProtoFor(profile, proto),
     backends,
-    activeCount: backends.filter((b) => b.state === 0).length,
+    activeCount: backends.reduce((n, b) => (b.state === 0 ? n + 1 : n), 0),
     affinityTimeout: timeout,
     sourceRanges,
     localScope: d.externalTrafficPolicy === 'Local',

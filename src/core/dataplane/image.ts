@@ -77,14 +77,15 @@ export function masterFlags(a: AssignedFrontend, profile: Lb4Profile): number {
   return flags;
 }
 
-function slotFlags(profile: Lb4Profile, active: boolean, master: Lb4Service): [number, number] {
+/** Byte 0 (flags) or 1 (flags2) of a slot entry, as this Cilium version writes slots. */
+function slotFlagsOf(profile: Lb4Profile, active: boolean, master: Lb4Service, which: 0 | 1): number {
   switch (profile.slotFlags) {
     case 'zero':
-      return [0, 0];
+      return 0;
     case 'quarantine':
-      return [0, active ? 0 : SVC_FLAG2.QUARANTINED_OR_DENY];
+      return which === 1 && !active ? SVC_FLAG2.QUARANTINED_OR_DENY : 0;
     case 'master':
-      return [master.flags, master.flags2];
+      return which === 0 ? master.flags : master.flags2;
   }
 }
 
@@ -106,9 +107,15 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
     maglev: new Map(),
   };
   const usedMemo = new Set<string>();
-  // A backend shared by several frontends is one entry (the first frontend's view of its state wins).
+  // A backend shared by several frontends is one entry (the first frontend's view of its state wins). IDs are
+  // kept as int32 (`id | 0`): kube-lb's IDs sit just below 2^32 and would otherwise be boxed numbers.
   const backendsWritten = new Set<number>();
   const masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
+  // Scratch structs, rewritten for every entry (hundreds of thousands of entries, no garbage).
+  const slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
+  const slotValue = { union: 0, count: 0, revNat: 0, flags: 0, flags2: 0, qcount: 0 };
+  const backendValue = { address: 0, port: 0, proto: 0, state: 0, clusterId: 0, zone: 0 };
+  const matchKey = { backendId: 0, revNat: 0 };
   for (const a of assigned) {
     const f = a.frontend;
     const frontendKey = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT };
@@ -122,33 +129,32 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
       flags2: 0,
       qcount: profile.serviceTail === 'qcount' ? f.backends.length - f.activeCount : 0,
     };
-    f.backends.forEach((b, i) => {
+    slotKey.address = f.address;
+    slotKey.port = f.port;
+    slotKey.proto = f.keyProto;
+    slotValue.revNat = a.serviceId;
+    matchKey.revNat = a.serviceId;
+    for (let i = 0; i < f.backends.length; i++) {
+      const b = f.backends[i]!;
       const id = a.backendIds[i]!;
-      if (!backendsWritten.has(id)) {
-        backendsWritten.add(id);
-        const entryProto = profile.backendProto === 'l4' ? b.proto : 0;
-        put(image.backends, backendIdCodec, id, backendCodec, {
-          address: b.address,
-          port: b.port,
-          proto: entryProto,
-          state: b.state,
-          clusterId: 0,
-          zone: 0,
-        });
+      if (!backendsWritten.has(id | 0)) {
+        backendsWritten.add(id | 0);
+        backendValue.address = b.address;
+        backendValue.port = b.port;
+        backendValue.proto = profile.backendProto === 'l4' ? b.proto : 0;
+        backendValue.state = b.state;
+        put(image.backends, backendIdCodec, id, backendCodec, backendValue);
       }
-      const [flags, flags2] = slotFlags(profile, b.state === 0, master);
-      put(image.services, lb4KeyCodec, { ...frontendKey, slot: i + 1 }, serviceCodec, {
-        union: id,
-        count: 0,
-        revNat: a.serviceId,
-        flags,
-        flags2,
-        qcount: 0,
-      });
+      slotKey.slot = i + 1;
+      slotValue.union = id;
+      slotValue.flags = slotFlagsOf(profile, b.state === 0, master, 0);
+      slotValue.flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
+      put(image.services, lb4KeyCodec, slotKey, serviceCodec, slotValue);
       if (a.affinity) {
-        put(image.affinityMatch, affinityMatchKeyCodec, { backendId: id, revNat: a.serviceId }, zeroByte, 0);
+        matchKey.backendId = id;
+        put(image.affinityMatch, affinityMatchKeyCodec, matchKey, zeroByte, 0);
       }
-    });
+    }
     masters.push([frontendKey, master]);
     put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, { address: f.address, port: f.port });
     for (const cidr of f.sourceRanges) {

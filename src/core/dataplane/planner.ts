@@ -130,7 +130,7 @@ export class MapPlanner {
   readonly options: PlannerOptions;
   readonly #reserved = new Map<number, number>();
   readonly #maglevMemo: MaglevMemo = new Map();
-  #cache: { frontends: readonly Frontend[]; signature: number[]; image: DesiredImage } | undefined;
+  #cache: { frontends: readonly Frontend[]; assigned: readonly AssignedFrontend[]; image: DesiredImage } | undefined;
 
   constructor(options: PlannerOptions) {
     this.options = options;
@@ -210,7 +210,7 @@ export class MapPlanner {
 
     // Reservations for backends no longer wanted end once their entry is gone from the maps.
     for (const [key, id] of this.#reserved) {
-      if (!own.ourBackendIds.has(id) && !assigned.wantedBackendIds.has(id)) this.#reserved.delete(key);
+      if (!own.ourBackendIds.has(id) && !assigned.wantedBackendIds.has(id | 0)) this.#reserved.delete(key);
     }
     return {
       ops,
@@ -225,17 +225,21 @@ export class MapPlanner {
     frontends: readonly Frontend[],
     own: Ownership,
     statuses: FrontendStatus[],
-  ): { frontends: AssignedFrontend[]; wantedBackendIds: ReadonlySet<number> } {
+  ): { frontends: AssignedFrontend[]; /** As int32. */ wantedBackendIds: ReadonlySet<number> } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
     const serviceIds = new TopDownIds(
       SERVICE_ID_TOP,
       (id) => tableIds.has(id) || own.foreignServiceIds.has(id) || newServiceIds.has(id),
     );
-    const reservedIds = new Set(this.#reserved.values());
+    // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, just below 2^32, stay small integers.
+    const reservedIds = new Set<number>();
+    for (const id of this.#reserved.values()) reservedIds.add(id | 0);
+    const foreignIds = int32Set(own.foreignBackendIds);
+    const ourIds = int32Set(own.ourBackendIds);
     const backendIds = new TopDownIds(
       BACKEND_ID_TOP,
-      (id) => own.foreignBackendIds.has(id) || own.ourBackendIds.has(id) || reservedIds.has(id),
+      (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || reservedIds.has(id | 0),
     );
     const byFrontendKey = new Map<string, Frontend>();
     const wanted = new Set<number>();
@@ -263,14 +267,16 @@ export class MapPlanner {
         let id = own.ourBackendsByKey.get(b.entryKey);
         if (id === undefined) {
           id = this.#reserved.get(b.entryKey);
-          if (id === undefined || own.foreignBackendIds.has(id)) {
+          if (id === undefined || foreignIds.has(id | 0)) {
             id = backendIds.take();
             if (id === undefined) break;
-            reservedIds.add(id);
+            reservedIds.add(id | 0);
+            this.#reserved.set(b.entryKey, id);
           }
+        } else if (this.#reserved.get(b.entryKey) !== id) {
+          this.#reserved.set(b.entryKey, id);
         }
-        this.#reserved.set(b.entryKey, id);
-        wanted.add(id);
+        wanted.add(id | 0);
         ids.push(id);
       }
       if (ids.length < f.backends.length) {
@@ -314,15 +320,11 @@ export class MapPlanner {
 
   /** The desired image, rebuilt only when the frontends or any ID changed since the last plan. */
   #image(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage {
-    const signature: number[] = [];
-    for (const a of assigned) {
-      signature.push(a.serviceId, a.affinity ? 1 : 0, ...a.backendIds, -1);
-    }
     const c = this.#cache;
-    if (c && c.frontends === frontends && sameNumbers(c.signature, signature)) return c.image;
+    if (c && c.frontends === frontends && sameAssignment(c.assigned, assigned)) return c.image;
     const { profile, maglev, affinityMatchMap } = this.options;
     const image = buildImage(assigned, { profile, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo);
-    this.#cache = { frontends, signature, image };
+    this.#cache = { frontends, assigned, image };
     return image;
   }
 
@@ -351,9 +353,21 @@ export class MapPlanner {
   }
 }
 
-function sameNumbers(a: readonly number[], b: readonly number[]): boolean {
+function int32Set(ids: ReadonlySet<number>): Set<number> {
+  const out = new Set<number>();
+  for (const id of ids) out.add(id | 0);
+  return out;
+}
+
+function sameAssignment(a: readonly AssignedFrontend[], b: readonly AssignedFrontend[]): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i]!;
+    const y = b[i]!;
+    if (x.frontend !== y.frontend || x.serviceId !== y.serviceId || x.affinity !== y.affinity) return false;
+    if (x.backendIds.length !== y.backendIds.length) return false;
+    for (let j = 0; j < x.backendIds.length; j++) if (x.backendIds[j] !== y.backendIds[j]) return false;
+  }
   return true;
 }
 
