@@ -10,6 +10,7 @@ import { Counter, Gauge } from 'prom-client';
 import type { VIPClaim } from '../api/v1alpha1.ts';
 import { loadApiKubeConfig } from '../kube/api-client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
+import { createEventRecorder } from '../kube/events.ts';
 import { startStatusServer, type StatusServer, type StatusServerOptions } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
@@ -19,6 +20,7 @@ import { SpeakerController } from './controller.ts';
 import { openLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { HealthChecker } from './health/checker.ts';
+import { announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
 import { buildL2Speaker } from './l2/standalone.ts';
 import type { L2Speaker } from './l2/speaker.ts';
@@ -175,6 +177,11 @@ l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), {
   status: writer,
   registry,
   procSysDir: config['proc-sys-dir'],
+  onAcquired: announcementEvents(
+    createEventRecorder({ kubeConfig, component: 'kube-lb-speaker', instance: nodeName, logger }),
+    nodeName,
+    () => view.claims(),
+  ),
 });
 await l2.start();
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');

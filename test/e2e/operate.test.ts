@@ -74,6 +74,11 @@ t.test('speakers with the manifests\' RBAC program, announce and report', async 
     return c && ok('Programmed') && ok('Announced') && c.status?.programmedNodes?.length === 2 ? c : undefined;
   }, 60_000);
   t.ok(claim.status?.announcedBy, `announced by ${claim.status?.announcedBy}`);
+  const event = await eventually('the owner\'s Announcing Event on the claim', async () => {
+    const events = await core.listNamespacedEvent({ namespace: claim.metadata.namespace!, fieldSelector: `involvedObject.name=${claim.metadata.name}` });
+    return events.items.find((e) => e.reason === 'Announcing' && e.source?.component === 'kube-lb-speaker');
+  }, 30_000);
+  t.match(event.message, new RegExp(`answers ARP for ${vip.replaceAll('.', '\\.')}`), 'recorded by a speaker with its own RBAC');
 
   const speakerKc = new k8s.KubeConfig();
   speakerKc.loadFromOptions({

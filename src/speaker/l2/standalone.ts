@@ -13,7 +13,7 @@ import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from '../../shar
 import { Announcer } from './announcer.ts';
 import { L2_OPTIONS } from './config.ts';
 import { GarpSender } from './garp.ts';
-import { createL2Metrics } from './metrics.ts';
+import { createL2Observer } from './metrics.ts';
 import { KubeInputs, StaticInputs, type L2Inputs } from './inputs.ts';
 import { LeaseMembership } from './membership.ts';
 import { ProbeChannel } from './probes.ts';
@@ -49,6 +49,8 @@ export interface SharedParts {
   readonly registry?: Registry;
   /** Root of the node's sysctls (default /proc/sys). */
   readonly procSysDir?: string;
+  /** Called with the VIPs this node has just started answering for (the speaker records Events). */
+  readonly onAcquired?: (vips: readonly string[]) => void;
 }
 
 export async function buildL2Speaker(cfg: Config, logger: Logger, shared: SharedParts = {}): Promise<L2Speaker> {
@@ -61,14 +63,14 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
     logger.child({ part: 'garp' }),
   );
   garp.start();
-  const metrics = shared.registry ? createL2Metrics(shared.registry, garp) : undefined;
+  const observer = createL2Observer({ garp, registry: shared.registry, onAcquired: shared.onAcquired });
   const announcer = new Announcer({
     rtnl,
     garp,
     logger: logger.child({ part: 'announcer' }),
     sinkName: cfg['sink-link'],
     openSink: (n) => TapLink.create(n),
-    ...(metrics ? { onApplied: metrics.applied } : {}),
+    onApplied: observer.applied,
     ...(shared.procSysDir ? { procSysDir: shared.procSysDir } : {}),
   });
   const peer = await peerAddress(cfg, rtnl);
