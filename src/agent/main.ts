@@ -16,6 +16,7 @@ import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
+import { PacedEvents } from '../kube/paced-events.ts';
 import { AgentController } from './controller.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createAgentMetrics } from './metrics.ts';
@@ -85,7 +86,12 @@ const controller = new AgentController({
   resyncMs: config.resync,
   rejectionRetryMs: config['rejection-retry'],
   concurrency: config.concurrency,
-  events: createEventRecorder({ kubeConfig: consumer, component: 'kube-lb-agent', instance: identity, logger }),
+  events: new PacedEvents({
+    recorder: createEventRecorder({ kubeConfig: consumer, component: 'kube-lb-agent', instance: identity, logger }),
+    concurrency: 2,
+    maxBacklog: 1000,
+    onDropped: () => metrics.eventDropped(),
+  }),
   metrics,
   logger,
   onReconciled: reconcileDurationObserver(registry, 'agent'),

@@ -13,6 +13,7 @@ export interface AgentMetrics {
   reconcileFailed(kind: 'transient' | 'rejected' | 'conflict'): void;
   heartbeat(ok: boolean, at: Date): void;
   leading(yes: boolean): void;
+  eventDropped(): void;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -52,6 +53,11 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     help: 'When the LB cluster last accepted a heartbeat: a stale value means the LB cluster is unreachable.',
     registers: [registry],
   });
+  const dropped = new Counter({
+    name: 'kube_lb_agent_events_dropped_total',
+    help: 'Normal Events on Services not written because the Event backlog was full (status writes go first).',
+    registers: [registry],
+  });
   const leader = new Gauge({
     name: 'kube_lb_agent_leader',
     help: '1 while this replica holds the leader Lease.',
@@ -67,5 +73,6 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
       if (ok) lastHeartbeat.set(at.getTime() / 1000);
     },
     leading: (yes) => leader.set(yes ? 1 : 0),
+    eventDropped: () => dropped.inc(),
   };
 }

@@ -14,7 +14,7 @@ import { AllocatorController } from './controller.ts';
 import { registerInventoryMetrics } from './inventory-metrics.ts';
 import { createAllocatorMetrics } from './metrics.ts';
 import { ALLOCATOR_OPTIONS } from './options.ts';
-import { PacedEvents } from './paced-events.ts';
+import { PacedEvents } from '../kube/paced-events.ts';
 import { createStatusWriter } from './status-writer.ts';
 import { startWebhook, type RunningWebhook } from './webhook/start.ts';
 

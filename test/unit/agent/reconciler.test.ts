@@ -99,7 +99,7 @@ class World {
   reconciler(): ServiceReconciler {
     const silent = createLogger({ program: 'test', level: 'silent' });
     const noop = (): void => undefined;
-    const metrics: AgentMetrics = { apiRequest: noop, writeDuration: noop, reconciled: noop, reconcileFailed: noop, heartbeat: noop, leading: noop };
+    const metrics: AgentMetrics = { apiRequest: noop, writeDuration: noop, reconciled: noop, reconcileFailed: noop, heartbeat: noop, leading: noop, eventDropped: noop };
     const events: EventRecorder = { record: async (_t, type, reason) => void this.events.push(`${type} ${reason}`) };
     return new ServiceReconciler({
       identity,

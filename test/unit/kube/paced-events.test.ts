@@ -1,6 +1,6 @@
 // Events behind the status path: a few in flight, Warnings first, Normal ones dropped beyond the backlog.
 import t from 'tap';
-import { PacedEvents } from '../../../src/allocator/paced-events.ts';
+import { PacedEvents } from '../../../src/kube/paced-events.ts';
 import type { EventRecorder } from '../../../src/kube/events.ts';
 
 t.test('order, concurrency and dropping', async (t) => {

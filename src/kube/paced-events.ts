@@ -1,8 +1,9 @@
-// Events behind the status path. A claim's Allocated condition is what agents and speakers act on; its Event is
-// for humans. In a burst (a thousand Services created at once, a takeover) an Event per decision would double
-// the allocator's writes and slow the status writes down, so Events go through their own small queue: a
-// few in flight, Warnings before Normal ones, and Normal Events dropped (counted) when the backlog is full.
-import type { EventRecorder, EventTarget, EventType } from '../kube/events.ts';
+// Events behind the status path. Status is what controllers and users act on (a claim's Allocated condition, a
+// Service's EXTERNAL-IP); Events are for humans. In a burst (a thousand Services created at once, a takeover) an
+// Event per decision would double a program's writes and slow its status writes down, so Events go through their
+// own small queue: a few in flight, Warnings before Normal ones, and Normal Events dropped (counted) when the
+// backlog is full. Used by the allocator (claims) and the agent (Services).
+import type { EventRecorder, EventTarget, EventType } from './events.ts';
 
 export interface PacedEventsOptions {
   recorder: EventRecorder;
