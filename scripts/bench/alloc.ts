@@ -4,7 +4,7 @@
 //   backlog: 2,000 claims created while no allocator runs, then one starts: its pure decide-and-write rate.
 // Latency is per claim, from the create response to the watch event that shows Allocated=True. The baseline,
 // measured in the same run, is how fast the apiserver accepted the creates (the allocator cannot beat it in
-// the first two phases). Usage: npm run bench -- alloc [--small N] [--big N] [--backlog N]
+// the first two phases); core_decisions_per_s is the pure allocator without any API, for scale. Usage: npm run bench -- alloc [--small N] [--big N] [--backlog N]
 // Last stdout line: one JSON object (scripts/bench/README.md).
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
@@ -18,6 +18,8 @@ import { Ledger } from '../../test/support/ledger.ts';
 import { startClusters } from '../../test/support/controlplane.ts';
 import { claim, pool, tenant } from '../../test/support/allocation-fixtures.ts';
 import { allocatedOf, eventually, inParallel, startAllocator, waitReady, type AllocatorProcess } from '../../test/support/allocator.ts';
+import { Allocator } from '../../src/core/allocation/allocator.ts';
+import { toClaimRequest, validate } from '../../src/core/allocation/validate.ts';
 
 const opts = parseConfig(
   {
@@ -31,6 +33,17 @@ const opts = parseConfig(
 );
 const TENANTS = 5;
 const log = (msg: string): void => console.error(`[bench alloc] ${msg}`);
+
+/** The pure allocator alone, no API: decisions per second for `n` claims, to show where the time goes. */
+function coreDecisionsPerSecond(n: number): number {
+  const alloc = new Allocator();
+  alloc.setModel(validate({ pools: [pool('bench', ['198.18.0.0/16'])], tenants: Array.from({ length: TENANTS }, (_, i) => tenant(`t${i}`, `t${i}`, ['10.0.0.0/8'])) }));
+  const requests = Array.from({ length: n }, (_, i) => toClaimRequest(claim(`t${i % TENANTS}`, `c-${i}`, { backends: [{ nodeName: 'n', address: '10.1.2.3', ready: true }] })));
+  const t0 = performance.now();
+  for (const r of requests) alloc.assign(r);
+  for (const r of requests) alloc.assign(r); // the re-check every status echo and resync costs
+  return Math.round((2 * n) / ((performance.now() - t0) / 1000));
+}
 
 const ledger = Ledger.open('bench-alloc');
 const [cluster] = await startClusters(ledger, [{ name: 'bench', apiserverFlags: ['--max-requests-inflight=4000'] }]);
@@ -159,6 +172,7 @@ try {
     rss_mb: rss,
     rss_mb_note: `allocator RSS holding ${dup.total} claims`,
     baseline_apiserver_creates_per_s: big['baseline_apiserver_creates_per_s'],
+    core_decisions_per_s: coreDecisionsPerSecond(opts.big),
     small,
     backlog,
   };
