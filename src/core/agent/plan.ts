@@ -9,7 +9,6 @@ import { FINALIZER, claimName } from './naming.ts';
 import { selectService, type SelectionPolicy } from './selection.ts';
 import {
   SERVICE_CONDITIONS,
-  claimVerdict,
   decideServiceStatus,
   releasedServiceStatus,
   type ServiceEvent,
@@ -186,9 +185,6 @@ export function planService(input: PlanInput): ServicePlan {
     decideServiceStatus(svc.status, current, ok, input.now),
   );
 }
-
-/** The IP a claim currently grants, for logs and Events. */
-export const grantedVIP = (claim: VIPClaim | undefined): string | undefined => claimVerdict(claim) ?? undefined;
 
 /** Top-level spec fields (and "labels") whose content differs: empty when the claim needs no write. */
 export function changedFields(current: VIPClaim, desired: VIPClaim): string[] {
