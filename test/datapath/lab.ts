@@ -47,9 +47,13 @@ export interface Lab {
   readonly backends: readonly LabBackend[];
   readonly lb: Netns;
   readonly client: Netns;
-  /** Requests from the client; each request is a new flow. */
-  request(proto: 'tcp' | 'udp', vip: string, port: number, count?: number): Promise<Tally>;
-  startLoop(proto: 'tcp' | 'udp', vip: string, port: number, intervalMs?: number): Promise<void>;
+  /**
+   * Requests from the client, one after the other, each a new flow. A request fails without an answer within
+   * `timeoutMs` (default 3 s, generous for a loaded VM; pass less where failure is the expected outcome).
+   */
+  request(proto: 'tcp' | 'udp', vip: string, port: number, count?: number, timeoutMs?: number): Promise<Tally>;
+  /** A background loop of requests; a request counts as failed without an answer within `timeoutMs`. */
+  startLoop(proto: 'tcp' | 'udp', vip: string, port: number, intervalMs?: number, timeoutMs?: number): Promise<void>;
   loop(): Promise<Tally>;
   stopLoop(): Promise<Tally>;
   destroy(): Promise<void>;
@@ -142,7 +146,7 @@ export async function createLab(label: string, options: LabOptions): Promise<Lab
       await waitFor(`${b.name} to listen`, async () => (await b.ns.exec('ss', '-Hltn', `sport = :${NODE_PORT_TCP}`)).includes('LISTEN'));
     }
 
-    const target = (proto: 'tcp' | 'udp', host: string, port: number): Target => ({ proto, host, port, timeoutMs: 1000 });
+    const target = (proto: 'tcp' | 'udp', host: string, port: number, timeoutMs = 3000): Target => ({ proto, host, port, timeoutMs });
     return {
       ledger,
       profile,
@@ -153,9 +157,10 @@ export async function createLab(label: string, options: LabOptions): Promise<Lab
       backends,
       lb,
       client,
-      request: (proto, vip, port, count = 1) => call(socketPath, '/request', { ...target(proto, vip, port), count }),
-      startLoop: async (proto, vip, port, intervalMs = 50) => {
-        await call(socketPath, '/loop/start', { ...target(proto, vip, port), intervalMs });
+      request: (proto, vip, port, count = 1, timeoutMs = 3000) =>
+        call(socketPath, '/request', { ...target(proto, vip, port, timeoutMs), count }),
+      startLoop: async (proto, vip, port, intervalMs = 50, timeoutMs = 1000) => {
+        await call(socketPath, '/loop/start', { ...target(proto, vip, port, timeoutMs), intervalMs });
       },
       loop: () => call(socketPath, '/loop'),
       stopLoop: () => call(socketPath, '/loop/stop', {}),

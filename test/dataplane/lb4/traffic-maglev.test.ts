@@ -14,5 +14,5 @@ t.test('source ranges: clients inside answer, clients outside are dropped', asyn
   ]);
   t.equal(reconciler.reconcileOnce().error, undefined);
   t.equal((await lab.request('tcp', VIP, 80, 5)).ok, 5, 'client 10.10.0.10 is inside 10.10.0.0/24');
-  t.equal((await lab.request('tcp', VIP, 81, 3)).fail, 3, 'and outside 192.168.0.0/16');
+  t.equal((await lab.request('tcp', VIP, 81, 3, 1000)).fail, 3, 'and outside 192.168.0.0/16');
 });

@@ -31,7 +31,7 @@ export function trafficStory(version: CiliumVersion, maglev: boolean): void {
 
     reconciler.setDesired([dns(lab)]);
     t.equal(reconciler.reconcileOnce().error, undefined);
-    const gone = await lab.request('tcp', VIP, 80, 3);
+    const gone = await lab.request('tcp', VIP, 80, 3, 1000);
     t.same([gone.ok, gone.fail], [0, 3], 'the removed service no longer answers');
     const still = await lab.request('udp', VIP, 53, 5);
     t.equal(still.ok, 5, 'the other service still does');
