@@ -18,7 +18,12 @@ import { EXIT, parseCommand, type CliIO } from './command-args.ts';
 const OPTIONS = {
   'map-dir': { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned lb4 maps" },
   'cilium-version': { kind: 'string', default: 'auto', help: 'the speaker\'s --cilium-version ("auto": detect from the maps)' },
-  'proc-sys-dir': { kind: 'string', default: '/proc/sys', help: 'where the node\'s net sysctls are (/host/proc/sys in the speaker container)' },
+  'proc-sys-dir': {
+    kind: 'string',
+    env: 'KUBE_LB_PROC_SYS_DIR',
+    default: '/proc/sys',
+    help: "where the node's net sysctls are (the speaker container sets KUBE_LB_PROC_SYS_DIR=/host/proc/sys)",
+  },
   interface: { kind: 'string', help: 'interface that answers ARP (default: the IPv4 default route\'s)' },
   output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'text or json' },
   help: { kind: 'bool', default: false, help: 'print this help' },
