@@ -1,4 +1,4 @@
-// `npm run bench -- e2e [--services 50] [--failover-runs 5]`: the whole system, end to end, in the topology of
+// `npm run bench -- e2e [--services 50] [--failover-runs 5] [--log-dir DIR]`: the whole system, end to end, in the topology of
 // test/support/topology.ts with every program as a real process and the speakers at their default settings.
 //  - create → traffic: a LoadBalancer Service is created in the consumer cluster; the clock stops at the first
 //    successful HTTP request from the client through its VIP (the VIP is read from the Service's status, as a
@@ -78,7 +78,15 @@ async function main(): Promise<void> {
   cleanupStale();
   const ledger = Ledger.open('bench-e2e');
   const started = performance.now();
-  const topo = await Topology.up(ledger, { label: 'bench-e2e', tenants: [{ name: 'c1' }], speakerDefaults: true, progress: (l) => log(`- ${l}`) });
+  const logIndex = process.argv.indexOf('--log-dir');
+  const logDir = logIndex === -1 ? undefined : process.argv[logIndex + 1];
+  const topo = await Topology.up(ledger, {
+    label: 'bench-e2e',
+    tenants: [{ name: 'c1' }],
+    speakerDefaults: true,
+    ...(logDir ? { logDir } : {}),
+    progress: (l) => log(`- ${l}`),
+  });
   try {
     log(`topology up in ${Math.round(performance.now() - started)} ms`);
     const created = await createToTraffic(topo, services);

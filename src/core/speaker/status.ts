@@ -189,8 +189,19 @@ function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condi
 export function wantedStatus(input: StatusInput): WantedStatus {
   const generation = input.claim.metadata.generation;
   const withGeneration = (c: ConditionInput): ConditionInput => (generation === undefined ? c : { ...c, observedGeneration: generation });
+  const { plan } = input;
+  if (!plan.serve) {
+    // A claim that holds a VIP but is not served: nothing is programmed, announced or checked for it.
+    const why = { reason: PROGRAMMED_REASONS.NotServed, message: plan.message };
+    const conditions: ConditionInput[] = [
+      programmedCondition(input, [], undefined),
+      { type: CLAIM_CONDITIONS.Announced, status: 'False', ...why },
+      { type: CLAIM_CONDITIONS.BackendsHealthy, status: 'Unknown', ...why },
+    ];
+    return { programmedNodes: [], announced: { by: undefined }, backendHealth: [], conditions: conditions.map(withGeneration) };
+  }
   const owner = input.announced?.announcedBy;
-  const programmedNodes = input.plan.serve ? programmedOn(input, input.plan.key) : [];
+  const programmedNodes = programmedOn(input, plan.key);
   const health = healthPart(input);
   const conditions = [programmedCondition(input, programmedNodes, owner), health.condition];
   if (input.announced) conditions.push(input.announced.condition);

@@ -81,14 +81,18 @@ t.test('UDP-only eTP Cluster services are not checked', async (t) => {
   t.match(cond(w, 'BackendsHealthy'), { status: 'True', reason: 'NotChecked' });
 });
 
-t.test('a claim that is not served says why; no L2 decision leaves announcedBy alone', async (t) => {
+t.test('a claim that is not served says why in every condition; no L2 decision leaves announcedBy alone', async (t) => {
   const refused = claim({ allocated: { status: 'False', reason: 'SharingConflict' } });
   const p = planFrontends([refused], () => 'unknown', new Map()).claims.get('tenant-a/default.web')!;
   const w = wantedStatus(input({ claim: refused, plan: p, announced: undefined }));
   t.same(w.programmedNodes, []);
-  t.equal(w.announced, undefined);
-  t.match(cond(w, 'Programmed'), { status: 'False', reason: 'NotServed' });
-  t.equal(cond(w, 'Announced'), undefined);
+  t.same(w.announced, { by: undefined }, 'nobody announces it');
+  t.match(cond(w, 'Programmed'), { status: 'False', reason: 'NotServed', message: /SharingConflict/ });
+  t.match(cond(w, 'Announced'), { status: 'False', reason: 'NotServed' });
+  t.match(cond(w, 'BackendsHealthy'), { status: 'Unknown', reason: 'NotServed' });
+  const served = wantedStatus(input({ announced: undefined }));
+  t.equal(served.announced, undefined, 'no L2 decision yet: announcedBy is left alone');
+  t.equal(cond(served, 'Announced'), undefined);
 });
 
 t.test('applying the wanted status once makes it not differ any more; other status fields stay', async (t) => {
