@@ -1,8 +1,9 @@
 // `npm run bench -- agent [--services=200]`: the agent between two real clusters with the real allocator.
 //
-// 1. Baseline, same run: VIPClaims written straight into the tenant namespace → status.vip (the LB side alone).
+// 1. Baseline, same run: VIPClaims written straight into the tenant namespace → status.vip (the LB side alone),
+//    the same number and concurrency as the Services below.
 // 2. Services created → EXTERNAL-IP in their status (p50/p99), with the agent at its production defaults
-//    (debounce 1 s, heartbeat 30 s): a burst of 200 created 8 at a time (queueing included), then 20 created one
+//    (debounce 1 s, heartbeat 30 s, leader election 15/10/2 s): a burst of 200 created 8 at a time (queueing included), then 20 created one
 //    at a time (the pipeline alone: finalizer, claim, allocator, status).
 // 3. API requests per Service change, from the agent's own request counters: creates, port updates, a no-op
 //    touch (annotation the claim does not carry: 0 claim writes expected), a node joining (one backend change
@@ -24,7 +25,8 @@ const arg = (name: string, def: number): number => {
   return a ? Number(a.slice(name.length + 3)) : def;
 };
 const SERVICES = arg('services', 200);
-const BASELINE = arg('baseline', 50);
+// The same burst as the Services (same count, same concurrency), so the two are comparable.
+const BASELINE = arg('baseline', SERVICES);
 const CONCURRENCY = arg('concurrency', 8);
 const SEQUENTIAL = arg('sequential', 20);
 const NS = 'bench';
@@ -95,7 +97,7 @@ async function main(): Promise<void> {
   const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24'], nodes, allocator: 'real' });
   try {
     await ensureNamespace(env.core, NS);
-    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--request-timeout=10s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
+    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--request-timeout=10s', '--lease-duration=15s', '--renew-deadline=10s', '--retry-period=2s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
     await eventually('agent leading', async () => (await agent.metric('kube_lb_agent_leader')) === 1);
 
     log(`baseline: ${BASELINE} claims written directly`);
@@ -213,6 +215,8 @@ async function main(): Promise<void> {
           (await agent.metric('kube_lb_agent_write_duration_seconds_count', { cluster, op }))) *
           1000,
       );
+    const metricsText = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
+    log(`API requests over the whole run:\n${metricsText.split('\n').filter((l) => l.startsWith('kube_lb_agent_api_requests_total{')).join('\n')}`);
     const agentCpuSeconds = round(await agent.metric('kube_lb_process_process_cpu_seconds_total'));
     const writeMs = {
       consumer_service_write_ms_mean: await meanMs('consumer', 'service'),
