@@ -20,6 +20,7 @@ export class ClusterView implements L2Inputs {
   readonly #nodes: TypedInformer<k8s.V1Node>;
   readonly #listeners: (() => void)[] = [];
   readonly #claimListeners: (() => void)[] = [];
+  #vipSignature = '';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
@@ -96,8 +97,15 @@ export class ClusterView implements L2Inputs {
     return this.#claims.get(ref.name, ref.namespace);
   }
 
+  /**
+   * Claims change all the time (the speakers write their status); the L2 side only cares when the set of served
+   * VIPs or their pools change, and each of its reconciles costs netlink dumps, so it hears of those changes only.
+   */
   #emitClaims(): void {
     for (const fn of this.#claimListeners) fn();
+    const signature = JSON.stringify(this.vips().map((v) => [v.vip, v.pool, v.claims.length]));
+    if (signature === this.#vipSignature) return;
+    this.#vipSignature = signature;
     this.#emit();
   }
 
