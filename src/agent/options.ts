@@ -52,7 +52,7 @@ export const AGENT_OPTIONS = {
     min: 1000,
     help: 'After the LB cluster rejects a claim (validation, admission, quota), wait this long before sending the same claim again',
   },
-  concurrency: { kind: 'int', default: 8, min: 1, max: 64, help: 'Services reconciled in parallel (the work is API round trips, not CPU)' },
+  concurrency: { kind: 'int', default: 16, min: 1, max: 64, help: 'Services reconciled in parallel (the work is API round trips, not CPU)' },
   'leader-elect': { kind: 'bool', default: true, help: 'Run as one of several replicas, only the Lease holder acting' },
   'leader-election-namespace': {
     kind: 'string',
