@@ -6,6 +6,8 @@
 //    Baseline measured in the same run: create → EXTERNAL-IP (the control-plane part alone).
 //  - failover gap: the LB node that answers ARP for a VIP dies (speaker SIGKILLed, links down); the clock stops at
 //    the client's first successful request afterwards (100 ms per attempt). The node is revived between runs.
+//  - speaker killed: only the owner's speaker is SIGKILLed (the node keeps forwarding); failed requests of a
+//    client loop (one request every 20 ms) across the ownership change.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
 import { cleanupStale } from '../../test/support/cleanup-stale.ts';
@@ -67,6 +69,29 @@ async function failoverRun(topo: Topology, vip: string): Promise<number> {
   return gap;
 }
 
+/**
+ * Only the owner's speaker dies (SIGKILL), its node keeps forwarding: the client keeps sending to it until the new
+ * owner's gratuitous ARP arrives, and both nodes hold the same entries, so no request should fail.
+ */
+async function speakerKill(topo: Topology, vip: string): Promise<{ ok: number; fail: number }> {
+  const owner = await eventually('an agreed owner', () => topo.announcedOwner(vip), 60_000, 100);
+  await topo.startLoop('tcp', vip, 80, 20, 1000);
+  await eventually('the loop runs', async () => (await topo.loop()).ok >= 10, 30_000, 100);
+  await topo.killSpeaker(owner);
+  await eventually('another node owns the VIP', async () => {
+    const o = await topo.announcedOwner(vip);
+    return o !== undefined && o !== owner;
+  }, 60_000, 100);
+  const at = await topo.loop();
+  await eventually('100 more requests', async () => (await topo.loop()).ok >= at.ok + 100, 60_000, 100);
+  const tally = await topo.stopLoop();
+  log(`speaker of ${owner} killed: ${tally.fail} of ${tally.ok + tally.fail} requests failed`);
+  topo.startSpeaker(owner);
+  await topo.waitSpeakerReady(owner);
+  await eventually('three live speakers', async () => (await topo.speakerState(owner)).live.length === topo.lbNodes.length, 60_000, 200);
+  return { ok: tally.ok, fail: tally.fail };
+}
+
 async function apiWrites(topo: Topology): Promise<{ claimStatus: number; nodeState: number }> {
   const all = await Promise.all(topo.lbNodes.map(async (n) => (await topo.speakerState(n.name)).apiWrites));
   return all.reduce((a, w) => ({ claimStatus: a.claimStatus + w.claimStatus, nodeState: a.nodeState + w.nodeState }), { claimStatus: 0, nodeState: 0 });
@@ -95,6 +120,7 @@ async function main(): Promise<void> {
     const afterCreate = await apiWrites(topo);
     const gaps: number[] = [];
     for (let r = 0; r < runs; r++) gaps.push(await failoverRun(topo, created.vips[r % created.vips.length]!));
+    const killed = await speakerKill(topo, created.vips[0]!);
     const result = {
       services,
       lb_nodes: topo.lbNodes.length,
@@ -106,6 +132,8 @@ async function main(): Promise<void> {
       failover_runs: runs,
       failover_gap_ms_p50: round(percentile(gaps, 50)),
       failover_gap_ms_max: round(Math.max(...gaps)),
+      speaker_kill_requests: killed.ok + killed.fail,
+      speaker_kill_failed_requests: killed.fail,
       // API writes by all speakers while the Services were created (all three nodes together).
       speaker_claim_status_writes: afterCreate.claimStatus,
       speaker_node_state_writes: afterCreate.nodeState,
