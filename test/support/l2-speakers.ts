@@ -28,9 +28,12 @@ export class L2Speakers {
 
   /** Starts the namespace side of the API relay in every LB node (idempotent). */
   async connectApi(): Promise<void> {
-    for (const n of this.topo.nodes) {
-      if (!this.relays.has(n.name)) this.relays.set(n.name, await this.relay.startInNetns(n.ns, RELAY_PORT));
-    }
+    // All at once: nodes that get the API back seconds apart see each other's Leases expire meanwhile.
+    await Promise.all(
+      this.topo.nodes
+        .filter((n) => !this.relays.has(n.name))
+        .map(async (n) => this.relays.set(n.name, await this.relay.startInNetns(n.ns, RELAY_PORT))),
+    );
   }
 
   /** Cuts one node (or all) off the API server, as a partition would. */
@@ -49,7 +52,7 @@ export class L2Speakers {
       this.ledger,
       `speaker-${name}`,
       'ip',
-      ['netns', 'exec', node.ns, process.execPath, STANDALONE, '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, ...args],
+      ['netns', 'exec', node.ns, process.execPath, ...(process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean), STANDALONE, '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, ...args],
       { logFile },
     );
     this.procs.set(name, proc);

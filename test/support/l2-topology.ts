@@ -30,6 +30,8 @@ export interface L2Node extends L2Host {
 }
 
 export interface L2Topology {
+  /** The namespace holding the bridge (br0). */
+  readonly switchNs: Netns;
   readonly client: L2Host;
   readonly nodes: readonly L2Node[];
   /** Logs, kubeconfigs, captures. */
@@ -56,6 +58,7 @@ export async function createL2Topology(ledger: Ledger, nodeCount: number): Promi
     const nodes: L2Node[] = [];
     for (let i = 0; i < nodeCount; i++) nodes.push({ name: `lb-${i + 1}`, ...(await attach(`l2n${i}`, `${L2_SUBNET}.${11 + i}`, client.ip)) });
     return {
+      switchNs: segment.switchNs,
       client,
       nodes,
       dir,

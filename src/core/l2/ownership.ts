@@ -57,7 +57,16 @@ export function eligibleInterfaces(rules: readonly AnnouncementRule[], member: M
   return [...picked].sort();
 }
 
-export function decideOwnership(self: string, vip: VipInput, rules: readonly AnnouncementRule[], members: readonly Member[]): OwnershipDecision {
+/** Picks the owner among candidates; rendezvousOwner, or a memoizing equivalent (RendezvousScores.owner). */
+export type OwnerPicker = (vip: string, candidates: Iterable<string>) => string | undefined;
+
+export function decideOwnership(
+  self: string,
+  vip: VipInput,
+  rules: readonly AnnouncementRule[],
+  members: readonly Member[],
+  pick: OwnerPicker = rendezvousOwner,
+): OwnershipDecision {
   const matching = rules.filter((r) => !r.poolSelector || matchesSelector(r.poolSelector, vip.poolLabels));
   if (matching.length === 0) {
     return { vip: vip.vip, reason: 'noMatchingAnnouncement', owner: undefined, interfaces: [], eligible: 0 };
@@ -67,7 +76,7 @@ export function decideOwnership(self: string, vip: VipInput, rules: readonly Ann
     const ifs = eligibleInterfaces(matching, m, vip.poolLabels);
     if (ifs.length > 0) byNode.set(m.name, ifs);
   }
-  const owner = rendezvousOwner(vip.vip, byNode.keys());
+  const owner = pick(vip.vip, byNode.keys());
   if (owner === undefined) return { vip: vip.vip, reason: 'noEligibleNode', owner: undefined, interfaces: [], eligible: 0 };
   return {
     vip: vip.vip,

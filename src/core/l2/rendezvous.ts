@@ -28,3 +28,37 @@ export function rendezvousOwner(vip: string, candidates: Iterable<string>): stri
   }
   return best?.node;
 }
+
+/**
+ * Remembers scores, so a speaker re-deciding every VIP on every change hashes each (node, VIP) pair once. Owned by
+ * its caller (no module state); forgets everything past `maxEntries` pairs (a few MB) and starts over.
+ */
+export class RendezvousScores {
+  private readonly scores = new Map<string, bigint>();
+  private readonly maxEntries: number;
+
+  constructor(maxEntries = 200_000) {
+    this.maxEntries = maxEntries;
+  }
+
+  score(node: string, vip: string): bigint {
+    const key = `${node}\0${vip}`;
+    let s = this.scores.get(key);
+    if (s === undefined) {
+      if (this.scores.size >= this.maxEntries) this.scores.clear();
+      s = rendezvousScore(node, vip);
+      this.scores.set(key, s);
+    }
+    return s;
+  }
+
+  /** Same answer as rendezvousOwner. */
+  owner(vip: string, candidates: Iterable<string>): string | undefined {
+    let best: { node: string; score: bigint } | undefined;
+    for (const node of candidates) {
+      const score = this.score(node, vip);
+      if (!best || score > best.score || (score === best.score && node < best.node)) best = { node, score };
+    }
+    return best?.node;
+  }
+}

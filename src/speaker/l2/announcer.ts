@@ -120,10 +120,13 @@ export class Announcer {
       }
     }
 
-    // Withdraw what is announced (by us or by an earlier run) and not wanted.
+    // Withdraw what is announced (by us or by an earlier run) and not wanted: the dump above holds everything
+    // of ours that existed before this apply, and this apply only added wanted entries.
     const wanted = new Set([...next].flatMap(([vip, ifs]) => ifs.map((n) => pairKey(this.linkIndex.get(n)!.index, vip))));
-    for (const entry of (await rtnl.proxyEntries()).filter((e) => e.ours && !wanted.has(pairKey(e.ifindex, e.ip)))) {
-      await attempt(`unproxy ${entry.ip}@${entry.ifindex}`, () => rtnl.delProxy(entry.ifindex, entry.ip));
+    for (const key of proxies) {
+      if (wanted.has(key)) continue;
+      const [ifindex, ip] = key.split('/') as [string, string];
+      await attempt(`unproxy ${ip}@${ifindex}`, () => rtnl.delProxy(Number(ifindex), ip));
     }
     for (const vip of routes) {
       if (!next.has(vip)) await attempt(`unroute ${vip}`, () => rtnl.delRoute(vip, this.sinkIndex));

@@ -70,6 +70,7 @@ export class KubeInputs implements L2Inputs {
   private readonly announcements: TypedInformer<L2Announcement & k8s.KubernetesObject>;
   private readonly nodes: TypedInformer<k8s.V1Node>;
   private readonly listeners: (() => void)[] = [];
+  private readonly fingerprints = new Map<string, string>();
 
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
     this.logger = logger;
@@ -91,8 +92,13 @@ export class KubeInputs implements L2Inputs {
   }
 
   async start(): Promise<void> {
+    // Only what decides announcements counts as a change: a claim's VIP and pool (not its status conditions,
+    // which the speakers themselves keep writing), pool and node labels, announcement specs.
+    this.watch('claim', this.claims, (c) => `${c.status?.vip ?? ''}|${c.status?.pool ?? ''}|${c.metadata.deletionTimestamp ? 'deleting' : ''}`);
+    this.watch('pool', this.pools, (p) => JSON.stringify(p.metadata.labels ?? {}));
+    this.watch('announcement', this.announcements, (a) => JSON.stringify(a.spec ?? {}));
+    this.watch('node', this.nodes, (n) => JSON.stringify(n.metadata?.labels ?? {}));
     const all = [this.claims, this.pools, this.announcements, this.nodes] as const;
-    for (const inf of all) inf.on({ onUpsert: () => this.emit(), onDelete: () => this.emit() });
     await Promise.all(all.map((inf) => inf.start()));
     await Promise.all(all.map((inf) => inf.synced));
   }
@@ -120,6 +126,22 @@ export class KubeInputs implements L2Inputs {
 
   claim(ref: ClaimRef): VIPClaim | undefined {
     return this.claims.get(ref.name, ref.namespace);
+  }
+
+  private watch<T extends k8s.KubernetesObject>(kind: string, informer: TypedInformer<T>, fingerprint: (o: T) => string): void {
+    const key = (o: T) => `${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
+    informer.on({
+      onUpsert: (o) => {
+        const fp = fingerprint(o);
+        if (this.fingerprints.get(key(o)) === fp) return;
+        this.fingerprints.set(key(o), fp);
+        this.emit();
+      },
+      onDelete: (o) => {
+        this.fingerprints.delete(key(o));
+        this.emit();
+      },
+    });
   }
 
   private emit(): void {

@@ -66,6 +66,7 @@ export class LeaseMembership {
   private readonly api: k8s.CoordinationV1Api;
   private informer: TypedInformer<k8s.V1Lease> | undefined;
   private readonly seen = new Map<string, { renewTime: string; at: number }>();
+  private readonly fingerprints = new Map<string, string>();
   private advertised: Advertised = { interfaces: [], leaving: false };
   private own: k8s.V1Lease | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -73,6 +74,7 @@ export class LeaseMembership {
   private dirty = false;
   private stopped = false;
   private freshSince = 0;
+  private renewFailing = false;
   private wasFresh = false;
   private readonly listeners: (() => void)[] = [];
   /** API writes made (creates, replaces, deletes), for the benchmark and metrics. */
@@ -127,7 +129,9 @@ export class LeaseMembership {
   apiFresh(): boolean {
     const ownSeen = this.seen.get(leaseName(this.opts.nodeName))?.at ?? Number.NEGATIVE_INFINITY;
     const window = this.opts.leaseDurationMs - this.opts.renewPeriodMs * 1.25;
-    const fresh = this.opts.now() - ownSeen < window;
+    // A failed renewal is immediate evidence (refused, reset, 5xx): no need to wait for the window to run out,
+    // during which a peer that renewed a little late could "expire" in our eyes.
+    const fresh = !this.renewFailing && this.opts.now() - ownSeen < window;
     if (fresh && !this.wasFresh) this.freshSince = this.opts.now();
     this.wasFresh = fresh;
     return fresh;
@@ -211,10 +215,11 @@ export class LeaseMembership {
     this.dirty = false;
     try {
       await this.writeOwn();
+      this.renewFailing = false;
     } catch (err) {
+      this.renewFailing = true;
       this.opts.logger.warn({ err }, 'Lease renewal failed; keeping the last known announcements');
     }
-    this.emit();
   }
 
   private desiredLease(base: k8s.V1Lease | undefined): k8s.V1Lease {
@@ -276,17 +281,29 @@ export class LeaseMembership {
     }
   }
 
+  /**
+   * Renewals only move the time a Lease was seen renewed (the speaker's liveness tick reads it); listeners hear
+   * about new, deleted and changed Leases (holder, duration, advertised interfaces, peer, leaving) — with many
+   * VIPs a full reconcile on every renewal of every node would be most of the speaker's work.
+   */
   private observe(lease: k8s.V1Lease): void {
     const key = lease.metadata?.name;
     if (!key) return;
     const renewTime = lease.spec?.renewTime ? new Date(lease.spec.renewTime).toISOString() : '';
     const prev = this.seen.get(key);
     if (!prev || prev.renewTime !== renewTime) this.seen.set(key, { renewTime, at: this.opts.now() });
+    const a = lease.metadata?.annotations ?? {};
+    const fingerprint = JSON.stringify([lease.spec?.holderIdentity, lease.spec?.leaseDurationSeconds, ...Object.values(ANNOTATIONS).map((k) => a[k])]);
+    if (this.fingerprints.get(key) === fingerprint) return;
+    this.fingerprints.set(key, fingerprint);
     this.emit();
   }
 
   private forget(lease: k8s.V1Lease): void {
-    if (lease.metadata?.name) this.seen.delete(lease.metadata.name);
+    if (lease.metadata?.name) {
+      this.seen.delete(lease.metadata.name);
+      this.fingerprints.delete(lease.metadata.name);
+    }
     this.emit();
   }
 

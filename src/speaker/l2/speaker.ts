@@ -7,6 +7,7 @@
 // acknowledged that it applied a view without us (or a timeout), then withdraw and delete the Lease.
 import { evaluateLiveness, type LivenessResult, type PeerObservation } from '../../core/l2/liveness.ts';
 import { decideOwnership, localAnnouncements, publishableInterfaces, type Member } from '../../core/l2/ownership.ts';
+import { RendezvousScores } from '../../core/l2/rendezvous.ts';
 import type { LinkInfo } from '../../core/l2/interfaces.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Announcer } from './announcer.ts';
@@ -18,6 +19,9 @@ import type { AnnouncedStatusWriter } from './status.ts';
 
 /** Where ownership decisions go after each reconcile: the Announced writer, or the full speaker's status writer. */
 export type L2StatusSink = Pick<AnnouncedStatusWriter, 'report' | 'stop'>;
+
+/** How long input events are gathered before deciding whether they changed anything. */
+const INPUT_GATHER_MS = 50;
 
 export interface L2SpeakerConfig {
   readonly nodeName: string;
@@ -67,6 +71,10 @@ export class L2Speaker {
   /** No more reconciles (set first on stop and on the last step of a handover). */
   private stopped = false;
   private closed = false;
+  private readonly scores = new RendezvousScores();
+  private inputsTimer: NodeJS.Timeout | undefined;
+  /** Fingerprint of the inputs the last reconcile decided from. */
+  private lastInputs = '';
 
   constructor(cfg: L2SpeakerConfig, deps: L2SpeakerDeps) {
     this.cfg = cfg;
@@ -81,7 +89,7 @@ export class L2Speaker {
     await this.readLinks();
     await membership.start(this.advertisement());
     membership.onChange(() => this.schedule());
-    inputs.onChange(() => this.schedule());
+    inputs.onChange(() => this.inputsChanged());
     probes?.onMessage(() => this.schedule());
     this.unwatch = rtnl.watch(() => this.schedule());
     this.timers.push(setInterval(() => this.tick(), this.cfg.tickMs), setInterval(() => this.schedule(), this.cfg.resyncMs));
@@ -139,7 +147,28 @@ export class L2Speaker {
     });
   }
 
+  /**
+   * Input events are gathered for a moment, then compared with what the last reconcile used: status-only claim
+   * updates (the speakers' own Announced writes, other programs' conditions) and informer replays change nothing
+   * here, and with many VIPs a reconcile for each of them would be most of the speaker's work.
+   */
+  private inputsChanged(): void {
+    if (this.inputsTimer || this.stopped) return;
+    this.inputsTimer = setTimeout(() => {
+      this.inputsTimer = undefined;
+      if (this.inputsFingerprint() !== this.lastInputs) this.schedule();
+    }, INPUT_GATHER_MS);
+  }
+
+  private inputsFingerprint(): string {
+    const { inputs, membership } = this.d;
+    const nodes = [this.cfg.nodeName, ...membership.peers().map((p) => p.name)].sort();
+    const rules = inputs.rules().map((r) => [r.name, r.poolSelector, r.nodeSelector, r.interfaces.map((i) => (i.kind === 'name' ? i.name : `/${i.source}/`))]);
+    return JSON.stringify([inputs.vips(), rules, nodes.map((n) => [n, inputs.nodeLabels(n)])]);
+  }
+
   private async quiesce(): Promise<void> {
+    if (this.inputsTimer) clearTimeout(this.inputsTimer);
     for (const t of this.timers) clearInterval(t);
     this.timers = [];
     this.stopped = true;
@@ -223,6 +252,7 @@ export class L2Speaker {
   private async reconcile(): Promise<void> {
     const { membership, probes, inputs, announcer, status, logger } = this.d;
     const byes = probes?.pendingByes() ?? new Map<string, number>();
+    this.lastInputs = this.inputsFingerprint();
     await this.readLinks();
     membership.advertise(this.advertisement());
     const peers = membership.peers();
@@ -244,7 +274,8 @@ export class L2Speaker {
           },
     );
     const rules = inputs.rules();
-    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.cfg.nodeName, entry, rules, members) }));
+    const pick = (vip: string, candidates: Iterable<string>) => this.scores.owner(vip, candidates);
+    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.cfg.nodeName, entry, rules, members, pick) }));
     // While handing over, keep answering for what we have until the peers confirmed they took it.
     const desired = this.handingOver ? announcer.current() : localAnnouncements(decided.map((x) => x.decision));
     await announcer.apply(desired, this.links);

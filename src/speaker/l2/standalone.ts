@@ -95,7 +95,11 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
     now,
   });
   const inputs = shared.inputs ?? (cfg.vips ? new StaticInputs(cfg.vips, cfg.interfaces) : new KubeInputs(kubeConfig, logger.child({ part: 'inputs' })));
-  const status = shared.status ?? (cfg.vips ? undefined : new AnnouncedStatusWriter({ kubeConfig, inputs, self: cfg['node-name'], logger: logger.child({ part: 'status' }) }));
+  const status =
+    shared.status ??
+    (cfg.vips
+      ? undefined
+      : new AnnouncedStatusWriter({ kubeConfig, inputs, self: cfg['node-name'], logger: logger.child({ part: 'status' }), settleMs: cfg['status-settle'], now }));
   return new L2Speaker(
     {
       nodeName: cfg['node-name'],

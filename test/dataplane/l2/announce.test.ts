@@ -154,9 +154,9 @@ t.test('with the API server unreachable, every node keeps announcing what it had
     t.same(await arpingReplies(topo, vip, 1, 0.05), [macOf.get(owner)], `${vip} still answered by ${owner}`);
   }
   await speakers.connectApi();
-  await sleep(3000);
   for (const vip of vips.slice(0, 5)) {
-    const mac = macOf.get(rendezvousOwner(vip, names)!)!;
-    t.same(await arpingReplies(topo, vip, 2, 0.05), [mac, mac], `${vip} unchanged after the API returns`);
+    const owner = rendezvousOwner(vip, names)!;
+    await answeredBy(vip, macOf.get(owner)!);
+    t.pass(`${vip} answered by ${owner} after the API returns`);
   }
 });

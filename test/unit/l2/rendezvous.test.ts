@@ -1,5 +1,5 @@
 import t from 'tap';
-import { rankCandidates, rendezvousOwner, rendezvousScore } from '../../../src/core/l2/rendezvous.ts';
+import { rankCandidates, rendezvousOwner, rendezvousScore, RendezvousScores } from '../../../src/core/l2/rendezvous.ts';
 
 const nodes = ['lb-1', 'lb-2', 'lb-3'];
 const vips = Array.from({ length: 30 }, (_, i) => `192.0.2.${10 + i}`);
@@ -45,4 +45,12 @@ t.test('a joining node takes VIPs only for itself', async (t) => {
 t.test('no candidates: no owner; duplicates do not count twice', async (t) => {
   t.equal(rendezvousOwner('192.0.2.1', []), undefined);
   t.same(rankCandidates('192.0.2.1', ['a', 'a', 'b']).sort(), ['a', 'b']);
+});
+
+t.test('the memoizing picker agrees with the plain one, also after it forgets', async (t) => {
+  const scores = new RendezvousScores(10);
+  for (const vip of vips) {
+    t.equal(scores.owner(vip, nodes), rendezvousOwner(vip, nodes));
+    t.equal(scores.score('lb-2', vip), rendezvousScore('lb-2', vip));
+  }
 });

@@ -1,0 +1,332 @@
+// L2 failover benchmark: how long clients lose a VIP when its owner dies, and what announcing costs the API server.
+//
+// Setup: a real kube-apiserver; a client, a backend and three LB nodes in network namespaces on one bridge. Each
+// LB node runs the test datapath (test/datapath, tc on eth0 reading Cilium-shaped maps) with the same UDP
+// service per VIP → backend, and the standalone L2 speaker (src/speaker/l2/standalone.ts) with its default
+// timings. The client sends a UDP request to the VIP every 10 ms, each from a new socket.
+//
+// One run: the VIP's owner "dies" — its speaker gets SIGKILL and its eth0 goes down at the same moment (a node
+// crash; killing only the speaker would leave the node forwarding for clients that cached its MAC). The gap is
+// the time from the kill to the first reply to a request sent after it: failure detection, takeover, gratuitous
+// ARP and the client's next request. Then the node comes back and the next run takes the next VIP (so the
+// owners vary). 10 runs with fast probes (UDP heartbeats), 10 with Leases alone.
+//
+// API writes: three speakers announcing 10 and then 1,000 VIPs (VIPClaims with a VIP in their status, one
+// VIPPool, one L2Announcement), counted by the apiserver itself (apiserver_request_total, write verbs) over a
+// steady-state window, minus the apiserver's own writes measured over the same window before the speakers start.
+//
+// Usage: npm run bench -- failover [--runs N] [--window-s S]
+// Last line: {"runs", "gap_ms_p50", "gap_ms_max", "gap_ms_p50_no_probes", "api_writes_per_s_10_vips", ...}
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { mkdirSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import * as k8s from '@kubernetes/client-node';
+import { Ledger } from '../../test/support/ledger.ts';
+import { controlPlaneBinDir, startCluster, type TestCluster } from '../../test/support/controlplane.ts';
+import { startApiRelay } from '../../test/support/api-relay.ts';
+import { createL2Topology, arpingReplies, SetupStack, type L2Topology } from '../../test/support/l2-topology.ts';
+import { L2Speakers } from '../../test/support/l2-speakers.ts';
+import { eventually } from '../../test/support/eventually.ts';
+import { mountBpffs } from '../../test/support/bpffs.ts';
+import { createCiliumMaps } from '../../test/support/cilium-maps.ts';
+import { foreignServiceEntries } from '../../test/support/lb4-fixtures.ts';
+import { attachTestDatapath } from '../../test/datapath/loader.ts';
+import { PROFILES } from '../../src/core/lb4/profile.ts';
+import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
+import { BpfMap } from '../../src/native/bpf.ts';
+import { rendezvousOwner } from '../../src/core/l2/rendezvous.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { apiMessage, isConflict, isTransientApiError } from '../../src/kube/client.ts';
+import { API_VERSION, type L2Announcement, type VIPClaim, type VIPPool } from '../../src/api/v1alpha1.ts';
+import { L2_OPTIONS } from '../../src/speaker/l2/config.ts';
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name: string, def: number): number => {
+  const i = args.indexOf(`--${name}`);
+  return i === -1 ? def : Number(args[i + 1]);
+};
+const RUNS = flag('runs', 10);
+/** --skip-failover: only the API-write figures (for profiling the speaker with many VIPs). */
+const SKIP_FAILOVER = args.includes('--skip-failover');
+const WINDOW_S = flag('window-s', 15);
+const VIP_PORT = 53;
+const BACKEND_IP = '10.66.0.50';
+const BACKEND_UDP = 30053;
+const FAILOVER_VIPS = 10;
+const log = (msg: string) => console.error(`[failover] ${msg}`);
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length === 0 ? NaN : s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+/** Sum of apiserver_request_total over write verbs, from the apiserver's own /metrics (several MB of text). */
+function apiWrites(cluster: TestCluster): number {
+  const text = execFileSync(join(controlPlaneBinDir(), 'kubectl'), ['--kubeconfig', cluster.kubeconfigPath, 'get', '--raw', '/metrics'], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
+  let sum = 0;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('apiserver_request_total{')) continue;
+    if (!/verb="(POST|PUT|PATCH|DELETE|APPLY)"/.test(line)) continue;
+    sum += Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/**
+ * The switch stops flooding unknown unicast to the LB nodes' ports. When a node dies its switch port's FDB
+ * entries go, and frames still addressed to its MAC would otherwise be flooded to the other LB nodes, whose tc
+ * datapath would serve them: the benchmark would measure the flood, not the ARP takeover. With flooding off
+ * toward LB nodes, frames for the dead MAC reach nobody until the client has learned the new owner's MAC.
+ */
+async function noUnknownUnicastFloodToNodes(topo: L2Topology): Promise<void> {
+  for (const node of topo.nodes) {
+    const [eth0] = JSON.parse(await node.host.ip('-j', 'link', 'show', 'eth0')) as { link_index: number }[];
+    const ports = JSON.parse(await topo.switchNs.ip('-j', 'link', 'show')) as { ifindex: number; ifname: string }[];
+    const port = ports.find((p) => p.ifindex === eth0!.link_index)!;
+    await topo.switchNs.exec('bridge', 'link', 'set', 'dev', port.ifname, 'flood', 'off');
+  }
+}
+
+async function programDatapath(ledger: Ledger, topo: L2Topology, setup: SetupStack, vips: readonly string[]): Promise<void> {
+  const profile = PROFILES['1.18'];
+  for (const node of topo.nodes) {
+    // The datapath forwards with bpf_fib_lookup, which needs forwarding on; the speaker only sets it on eth0 once it owns a VIP.
+    await node.host.sysctl('net.ipv4.conf.all.forwarding', 1);
+    await node.host.sysctl('net.ipv4.conf.eth0.forwarding', 1);
+    const fs = await setup.step(Promise.resolve(mountBpffs(ledger, `bench-${node.name}`)), async (b) => b.dispose());
+    const dir = join(fs.dir, 'tc', 'globals');
+    mkdirSync(dir, { recursive: true });
+    const maps = createCiliumMaps(dir, { profile });
+    vips.forEach((vip, i) => {
+      for (const e of foreignServiceEntries(profile, {
+        vip,
+        port: VIP_PORT,
+        proto: 17,
+        revNat: 100 + i,
+        backends: [{ id: 100 + i, address: BACKEND_IP, port: BACKEND_UDP }],
+      })) {
+        using m = BpfMap.open(join(dir, LB4_MAPS[e.map].name));
+        m.update(e.key, e.value);
+      }
+    });
+    await setup.step(attachTestDatapath({ maps, pinDir: fs.dir, ns: node.host, dev: 'eth0', nodeAddress: node.ip }), (d) => d.detach());
+  }
+}
+
+interface Prober {
+  /** Resolves with the reply time of the first request sent at or after `since` (ms since the epoch). */
+  firstReplySentAfter(since: number, timeoutMs: number): Promise<number>;
+  replies(): number;
+  stop(): Promise<void>;
+}
+
+function startProber(topo: L2Topology, vip: string): Prober {
+  const proc = topo.client.host.spawn(`prober-${vip}`, process.execPath, [join(here, '_failover-prober.ts'), vip, String(VIP_PORT), '10', '2000'], topo.dir);
+  const replies: { sent: number; recv: number }[] = [];
+  let buf = '';
+  proc.child.stdout?.on('data', (d: Buffer) => {
+    buf += d.toString();
+    let nl;
+    while ((nl = buf.indexOf('\n')) !== -1) {
+      const line = buf.slice(0, nl);
+      buf = buf.slice(nl + 1);
+      const m = /^ok (\d+) (\d+)/.exec(line);
+      if (m) replies.push({ sent: Number(m[1]), recv: Number(m[2]) });
+    }
+  });
+  return {
+    replies: () => replies.length,
+    async firstReplySentAfter(since, timeoutMs) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const hit = replies.find((r) => r.sent >= since);
+        if (hit) return hit.recv;
+        if (Date.now() > deadline) throw new Error(`no reply from ${vip} within ${timeoutMs} ms of the kill`);
+        await sleep(5);
+      }
+    },
+    stop: () => proc.stop(1000),
+  };
+}
+
+async function waitOwners(topo: L2Topology, vips: readonly string[], names: readonly string[]): Promise<void> {
+  for (const vip of vips) {
+    const mac = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!.mac;
+    await eventually(`${vip} answered by its owner`, async () => {
+      const r = await arpingReplies(topo, vip, 2, 0.05);
+      return r.length === 2 && r.every((m) => m === mac);
+    }, 60_000, 200);
+  }
+}
+
+async function failoverRuns(
+  mode: string,
+  topo: L2Topology,
+  speakers: L2Speakers,
+  speakerArgs: readonly string[],
+  vips: readonly string[],
+): Promise<number[]> {
+  const names = topo.nodes.map((n) => n.name);
+  for (const n of names) speakers.start(n, speakerArgs);
+  await waitOwners(topo, vips, names);
+  const gaps: number[] = [];
+  for (let run = 0; run < RUNS; run++) {
+    const vip = vips[run % vips.length]!;
+    const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
+    const prober = startProber(topo, vip);
+    await eventually(`${vip} serving requests`, async () => prober.replies() >= 20, 60_000, 50);
+    // The gap starts before the kill is issued; only requests sent after the node is surely gone count (replies
+    // to earlier ones may still come from it while `ip` and the signal take effect), so the figure errs high.
+    const killedAt = Date.now();
+    await Promise.all([owner.host.ip('link', 'set', 'eth0', 'down'), speakers.procs.get(owner.name)!.kill()]);
+    const goneAt = Date.now();
+    const recoveredAt = await prober.firstReplySentAfter(goneAt, 60_000);
+    gaps.push(recoveredAt - killedAt);
+    log(`${mode} run ${run + 1}/${RUNS}: ${vip} owner ${owner.name} killed, first reply after ${recoveredAt - killedAt} ms`);
+    await prober.stop();
+    // The node comes back; the next run starts from a settled segment.
+    await owner.host.ip('link', 'set', 'eth0', 'up');
+    await owner.host.ip('route', 'replace', 'default', 'via', topo.client.ip, 'dev', 'eth0');
+    speakers.start(owner.name, speakerArgs);
+    await waitOwners(topo, vips, names);
+  }
+  await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
+  speakers.procs.clear();
+  return gaps;
+}
+
+/** Retries API calls the server refused for now (429 while a resource's storage initializes, 5xx). */
+async function retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= 20 || !isTransientApiError(err) || isConflict(err)) throw err;
+      log(`${what}: ${apiMessage(err)}; retrying`);
+      await sleep(250 * attempt);
+    }
+  }
+}
+
+/** Writes per second of three speakers announcing `count` VIPs, in steady state, net of the apiserver's own. */
+async function apiWriteRate(cluster: TestCluster, topo: L2Topology, speakers: L2Speakers, count: number, baselinePerS: number): Promise<{ perS: number; initialWrites: number }> {
+  const kc = cluster.kubeConfig;
+  const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
+  const existing = (await retrying('list claims', () => claims.list('tenant-bench'))).items.length;
+  const queue = Array.from({ length: count - existing }, (_, k) => existing + k);
+  const create = async (i: number): Promise<void> => {
+    const name = `svc-${i}`;
+    const created = await retrying(`create ${name}`, () => claims.create({
+      apiVersion: API_VERSION,
+      kind: 'VIPClaim',
+      metadata: { name, namespace: 'tenant-bench' },
+      spec: {
+        service: { cluster: 'bench', namespace: 'default', name, uid: `uid-${i}` },
+        ports: [{ protocol: 'UDP', port: VIP_PORT, nodePort: BACKEND_UDP }],
+        backends: [{ nodeName: 'backend', address: BACKEND_IP, ready: true }],
+        externalTrafficPolicy: 'Cluster',
+      },
+    }));
+    const vip = `10.67.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+    await retrying(`status of ${name}`, () => claims.replaceStatus({ ...created, status: { vip, pool: 'bench' } }));
+  };
+  await Promise.all(Array.from({ length: 8 }, async () => {
+    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await create(i);
+  }));
+  const before = apiWrites(cluster);
+  for (const n of topo.nodes) speakers.start(n.name, []);
+  await eventually(`${count} claims announced`, async () => {
+    const items = (await claims.list('tenant-bench')).items;
+    return items.length === count && items.every((c) => c.status?.conditions?.some((x) => x.type === 'Announced' && x.status === 'True'));
+  }, 300_000, 1000);
+  await sleep(3000);
+  const start = apiWrites(cluster);
+  const t0 = Date.now();
+  await sleep(WINDOW_S * 1000);
+  const writes = apiWrites(cluster) - start;
+  const perS = writes / ((Date.now() - t0) / 1000) - baselinePerS;
+  log(`${count} VIPs: ${(start - before)} writes to get announced, then ${perS.toFixed(2)} writes/s (net of the apiserver's own)`);
+  await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
+  speakers.procs.clear();
+  return { perS, initialWrites: start - before };
+}
+
+async function main(): Promise<void> {
+  const ledger = Ledger.open('bench-failover');
+  const setup = new SetupStack();
+  try {
+    log('starting the API server and the segment');
+    const cluster = await setup.step(startCluster(ledger, { name: 'bench-l2' }), (c) => c.stop());
+    const topo = await setup.step(createL2Topology(ledger, 3), (tp) => tp.destroy());
+    const backend = await topo.addHost('l2be', BACKEND_IP);
+    const server = backend.host.spawn('backend', process.execPath, [join(here, '../../test/datapath/backend-server.ts'), 'backend', '30080', String(BACKEND_UDP)], topo.dir);
+    await setup.step(Promise.resolve(server), (s) => s.stop(1000));
+    const vips = Array.from({ length: FAILOVER_VIPS }, (_, i) => topo.vip(i));
+    await noUnknownUnicastFloodToNodes(topo);
+    await programDatapath(ledger, topo, setup, vips);
+    const relay = await setup.step(startApiRelay(ledger, cluster, topo.dir), (r) => r.close());
+    const speakers = await setup.step(Promise.resolve(new L2Speakers(ledger, topo, relay)), (s) => s.stopAll());
+    const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
+    await core.createNamespace({ body: { metadata: { name: 'tenant-bench' } } });
+    await speakers.connectApi();
+
+    const staticArgs = ['--vips', vips.join(','), '--interfaces', 'eth0'];
+    log('failover with fast probes (default timings)');
+    const gaps = SKIP_FAILOVER ? [] : await failoverRuns('probes', topo, speakers, staticArgs, vips);
+    log('failover with Leases alone (--probe-interval 0s)');
+    const gapsNoProbes = SKIP_FAILOVER ? [] : await failoverRuns('no-probes', topo, speakers, [...staticArgs, '--probe-interval', '0s'], vips);
+
+    log('API writes: baseline without speakers');
+    const kc = cluster.kubeConfig;
+    await resourceClient<VIPPool>(kc, 'VIPPool').create({
+      apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'bench', labels: { bench: 'true' } }, spec: { addresses: ['10.67.0.0/22'] },
+    });
+    await resourceClient<L2Announcement>(kc, 'L2Announcement').create({
+      apiVersion: API_VERSION, kind: 'L2Announcement', metadata: { name: 'bench' }, spec: { poolSelector: { matchLabels: { bench: 'true' } }, interfaces: ['eth0'] },
+    });
+    const b0 = apiWrites(cluster);
+    const tb = Date.now();
+    await sleep(WINDOW_S * 1000);
+    const baselinePerS = (apiWrites(cluster) - b0) / ((Date.now() - tb) / 1000);
+    const w10 = await apiWriteRate(cluster, topo, speakers, 10, baselinePerS);
+    const w1000 = await apiWriteRate(cluster, topo, speakers, 1000, baselinePerS);
+
+    const round = (x: number) => Math.round(x * 100) / 100;
+    const result = {
+      runs: RUNS,
+      gap_ms_p50: median(gaps),
+      gap_ms_max: Math.max(...gaps),
+      gap_ms_p50_no_probes: median(gapsNoProbes),
+      gap_ms_max_no_probes: Math.max(...gapsNoProbes),
+      gaps_ms: gaps,
+      gaps_ms_no_probes: gapsNoProbes,
+      api_writes_per_s_10_vips: round(w10.perS),
+      api_writes_per_s_1000_vips: round(w1000.perS),
+      api_writes_baseline_per_s: round(baselinePerS),
+      api_writes_to_announce_10_vips: w10.initialWrites,
+      api_writes_to_announce_1000_vips: w1000.initialWrites,
+      lb_nodes: topo.nodes.length,
+      lease_duration_ms: L2_OPTIONS['lease-duration'].default,
+      renew_period_ms: L2_OPTIONS['renew-period'].default,
+      probe_interval_ms: L2_OPTIONS['probe-interval'].default,
+      probe_timeout_ms: L2_OPTIONS['probe-timeout'].default,
+      kill: 'SIGKILL of the owner speaker + owner eth0 down (node crash)',
+      segment: 'bridge with unknown-unicast flooding off toward LB nodes (frames for the dead MAC reach nobody)',
+      request: 'UDP to VIP through the test datapath, one new socket every 10 ms',
+      window_s: WINDOW_S,
+    };
+    console.log(JSON.stringify(result));
+  } finally {
+    await setup.unwind();
+  }
+}
+
+await main();
