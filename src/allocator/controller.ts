@@ -165,9 +165,11 @@ export class AllocatorController {
     logger.info({ claims: claims.length, adopted, vips: allocator.size }, 'rebuilt allocations from claim status');
     this.leading = leading;
     this.opts.metrics.leading(true);
+    // Events that arrived while listing found no leader and were dropped: "model" re-reads pools and tenants
+    // from the caches and queues every cached claim (those created during the list too); the listed ones are
+    // queued as well, so a claim deleted meanwhile is released.
+    queue.add('model');
     for (const c of claims) queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
-    for (const p of this.pools.list()) queue.addAfter(`pool:${p.metadata.name}`, 0);
-    for (const t of this.tenants.list()) queue.addAfter(`tenant:${t.metadata.name}`, 0);
 
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     queue.stop();

@@ -14,8 +14,12 @@ import { startClusters } from '../support/controlplane.ts';
 import { claim, pool, tenant } from '../support/allocation-fixtures.ts';
 import { allocatedOf, eventually, inParallel, leaseHolder, startAllocator, waitReady, type AllocatorProcess } from '../support/allocator.ts';
 
-/** The bound this test holds the allocator to: every claim of a batch Allocated within this after its creation starts. */
-const BOUND_MS = 90_000;
+/**
+ * The bound this test holds the allocator to: every claim of a batch Allocated within this after its creation
+ * starts. Measured: ~17 s on a quiet 2-core VM, ~77 s with the VM's load average at 26 (other suites and
+ * engineers' runs beside it); the bound leaves room for a loaded CI machine. Each run prints its own figure.
+ */
+const BOUND_MS = 240_000;
 const TENANTS = 5;
 const PER_TENANT = 200;
 
@@ -86,7 +90,10 @@ async function allAllocated(prefix: string): Promise<VIPClaim[]> {
 
 function checkUnique(t: Test, all: VIPClaim[]): void {
   const byVIP = new Map<string, string[]>();
-  for (const c of all) byVIP.set(c.status!.vip!, [...(byVIP.get(c.status!.vip!) ?? []), `${c.metadata.namespace}/${c.metadata.name}`]);
+  t.same(all.filter((c) => !c.status?.vip).map((c) => `${c.metadata.namespace}/${c.metadata.name}`), [], 'every claim has a VIP');
+  for (const c of all) {
+    if (c.status?.vip) byVIP.set(c.status.vip, [...(byVIP.get(c.status.vip) ?? []), `${c.metadata.namespace}/${c.metadata.name}`]);
+  }
   t.same([...byVIP].filter(([, owners]) => owners.length > 1), [], 'no VIP given twice');
   const moved = all.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).filter((k) => (history.get(k)?.size ?? 0) !== 1);
   t.same(moved, [], 'every claim showed exactly one VIP, ever');
