@@ -221,12 +221,14 @@ async function wire(
           `--tenant-namespace=${tenantNamespace}`,
           `--identity=${identity}`,
           '--leader-election-namespace=kube-lb-system',
-          '--lease-duration=3s',
-          '--renew-deadline=2s',
-          '--retry-period=250ms',
+          // Short enough for a quick failover test, long enough that a leader on a loaded CI machine (several
+          // suites on 2 cores) does not miss its renew deadline and exit.
+          '--lease-duration=8s',
+          '--renew-deadline=6s',
+          '--retry-period=500ms',
           '--debounce=200ms',
           '--heartbeat-period=1s',
-          '--request-timeout=2s',
+          '--request-timeout=5s',
           '--rejection-retry=2s',
           `--metrics-bind-address=127.0.0.1:${metricsPort}`,
           '--log-level=debug',
