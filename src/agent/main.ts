@@ -135,9 +135,12 @@ if (bind !== '0') {
   logger.info({ port: statusServer.port }, 'status server listening');
 }
 
+// Lease requests get a deadline of a third of the renew deadline, so one hung request leaves time for retries
+// before the leader has to step down (and exit).
+const leaseTimeoutMs = Math.max(500, Math.min(config['request-timeout'], Math.floor(config['renew-deadline'] / 3)));
 const elector = config['leader-elect']
   ? new LeaderElector({
-      kubeConfig: consumer,
+      kubeConfig: loadApiKubeConfig({ kubeconfig: config.kubeconfig }, { ...clientOptions('consumer'), timeoutMs: leaseTimeoutMs }),
       namespace: config['leader-election-namespace'],
       name: config['leader-election-id'],
       identity,
