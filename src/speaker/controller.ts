@@ -63,6 +63,10 @@ export class SpeakerController {
   #programming = new Map<string, ClaimProgramming>();
   #expectedBuckets: string[] = bucketDigests(new Map());
   #published: PublishedState | undefined;
+  #publishedSignature = '';
+  /** This node's failing targets, kept between health transitions (every status computation reads it). */
+  #failing: ReadonlySet<string> | undefined;
+  #expectedSignature: string | undefined;
   #scheduled: NodeJS.Immediate | undefined;
   /** "peer/bucket" → when its digest started to differ from the expected one. */
   readonly #mismatchSince = new Map<string, number>();
@@ -80,6 +84,7 @@ export class SpeakerController {
       if (!r.error) this.#afterPass();
     });
     this.#d.health.onTransition(() => {
+      this.#failing = undefined;
       this.schedule();
       this.#publish();
     });
@@ -125,7 +130,7 @@ export class SpeakerController {
       expectedBuckets: this.#expectedBuckets,
       self: this.#d.nodeName,
       selfProgrammed: programmedNow ? { ok: true } : { ok: false, reason: prog?.problem ?? 'not programmed yet' },
-      selfFailing: new Set(this.#d.health.failing()),
+      selfFailing: (this.#failing ??= new Set(this.#d.health.failing())),
       live: this.#d.live(),
       peers: new Map([...peers].map(([n, state]) => [n, { state }])),
       settling: this.#settling(peers),
@@ -173,6 +178,7 @@ export class SpeakerController {
     this.plans++;
     dataplane.setDesired(plan.frontends);
     health.setTargets(plannedTargets(plan));
+    this.#failing = undefined;
     logger.debug({ frontends: plan.frontends.length, claims: plan.claims.size }, 'planned');
     this.#d.invalidateStatus();
   }
@@ -198,15 +204,24 @@ export class SpeakerController {
       (k) => next.get(k)?.fingerprint !== this.#programming.get(k)?.fingerprint || next.get(k)?.problem !== this.#programming.get(k)?.problem,
     );
     this.#programming = next;
-    this.#expectedBuckets = bucketDigests(expected);
-    this.#publish();
+    // Passes run every reconcile period; hashing is only redone when what is expected or held changed.
+    const expectedSignature = [...expected.values()].join('\n');
+    if (expectedSignature !== this.#expectedSignature) {
+      this.#expectedSignature = expectedSignature;
+      this.#expectedBuckets = bucketDigests(expected);
+    }
+    if (changed.length > 0 || this.#published === undefined) this.#publish();
     if (changed.length > 0) this.#d.invalidateStatus(changed);
   }
 
   #publish(): void {
     const programmed = new Map<string, string>();
     for (const [key, p] of this.#programming) if (p.fingerprint) programmed.set(key, p.fingerprint);
-    this.#published = publishedState(programmed, this.#d.health.failing());
+    const failing = this.#d.health.failing();
+    const signature = `${[...programmed.values()].join('\n')}\n--\n${failing.join('\n')}`;
+    if (this.#published && signature === this.#publishedSignature) return;
+    this.#publishedSignature = signature;
+    this.#published = publishedState(programmed, failing);
     this.#d.publish(this.#published);
   }
 
