@@ -89,8 +89,8 @@ const live = (): readonly string[] => {
   const l = l2?.live() ?? [];
   return l.length > 0 ? l : [nodeName];
 };
-// The controller and the status writer refer to each other through these closures only.
-let status: ClaimStatusWriter | undefined;
+// The controller and the status writer refer to each other; the writer is made second, before anything runs.
+let writer!: ClaimStatusWriter;
 const controller = new SpeakerController({
   nodeName,
   claims: () => view.claims(),
@@ -99,12 +99,12 @@ const controller = new SpeakerController({
   publish: (s) => publisher.publish(s),
   peers: () => publisher.peers(),
   live,
-  invalidateStatus: (keys) => status?.invalidate(keys),
+  invalidateStatus: (keys) => writer.invalidate(keys),
   logger: logger.child({ part: 'controller' }),
   now,
   settleMs: Math.max(3000, 3 * config['state-min-interval']),
 });
-status = new ClaimStatusWriter({
+writer = new ClaimStatusWriter({
   client: resourceClient<VIPClaim>(kubeConfig, 'VIPClaim'),
   self: nodeName,
   claims: () => view.claims(),
@@ -117,7 +117,6 @@ status = new ClaimStatusWriter({
   debounceMs: config['status-debounce'],
   concurrency: config['status-concurrency'],
 });
-const writer = status;
 
 new Gauge({
   name: 'kube_lb_speaker_api_writes',
