@@ -28,7 +28,7 @@ function needsWrite(claim: VIPClaim | undefined, want: AnnouncedStatus): boolean
 }
 
 export class AnnouncedStatusWriter {
-  private readonly client: ResourceClient<VIPClaim>;
+  private readonly client: Pick<ResourceClient<VIPClaim>, 'replaceStatus' | 'updateStatus'>;
   private readonly inputs: L2Inputs;
   private readonly self: string;
   private readonly logger: Logger;
@@ -43,8 +43,17 @@ export class AnnouncedStatusWriter {
   /** Status writes made, for the benchmark and metrics. */
   writes = 0;
 
-  constructor(opts: { kubeConfig: k8s.KubeConfig; inputs: L2Inputs; self: string; logger: Logger; settleMs: number; now: () => number }) {
-    this.client = resourceClient<VIPClaim>(opts.kubeConfig, 'VIPClaim');
+  constructor(opts: {
+    kubeConfig: k8s.KubeConfig;
+    inputs: L2Inputs;
+    self: string;
+    logger: Logger;
+    settleMs: number;
+    now: () => number;
+    /** For tests: the claims API. */
+    client?: Pick<ResourceClient<VIPClaim>, 'replaceStatus' | 'updateStatus'>;
+  }) {
+    this.client = opts.client ?? resourceClient<VIPClaim>(opts.kubeConfig, 'VIPClaim');
     this.inputs = opts.inputs;
     this.self = opts.self;
     this.logger = opts.logger;
