@@ -9,6 +9,7 @@
 import { CLAIM_CONDITIONS, type Condition, type VIPClaim } from '../../api/v1alpha1.ts';
 import { findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import type { LoadBalancerIngressView, ServiceStatusView } from './views.ts';
+import { isServable } from '../allocation/status.ts';
 
 export const CONDITION_PREFIX = 'kube-lb.io/';
 
@@ -62,7 +63,9 @@ function sanitize(c: Condition, type: string): Condition {
 export function claimVerdict(claim: VIPClaim | undefined): string | null | undefined {
   const allocated = findCondition(claim?.status?.conditions, CLAIM_CONDITIONS.Allocated);
   if (!allocated || allocated.status === 'Unknown') return undefined;
-  if (allocated.status === 'True' && claim?.status?.vip) return claim.status.vip;
+  // A VIP the speakers still serve (e.g. Allocated=False/OutsidePool after a pool shrank) stays on the
+  // Service: the user keeps a working address until the operator decides, never loses it to a status flip.
+  if (claim && isServable(claim)) return claim.status!.vip!;
   return allocated.status === 'False' ? null : undefined;
 }
 

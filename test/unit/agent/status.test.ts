@@ -83,3 +83,16 @@ t.test('release keeps what is not ours', async (t) => {
   t.same(d.status, { loadBalancer: { ingress: [{ hostname: 'lb.example.com' }] }, conditions: [cond('example.com/X', 'True', 'Y')] });
   t.notOk(releasedServiceStatus(d.status, '192.0.2.10').changed);
 });
+
+t.test('a VIP the speakers still serve stays on the Service; a refusal without one clears it', async (t) => {
+  const outside: VIPClaim = {
+    ...base,
+    status: { vip: '192.0.2.10', conditions: [cond('Allocated', 'False', 'OutsidePool', 'pool shrank')] },
+  };
+  const kept = decideServiceStatus(shown, outside, undefined, now);
+  t.same(kept.status.loadBalancer?.ingress, [{ ip: '192.0.2.10', ipMode: 'Proxy' }], 'OutsidePool keeps the IP');
+  t.equal(kept.status.conditions?.find((c) => c.type === SERVICE_CONDITIONS.Allocated)?.reason, 'OutsidePool', 'and says why');
+
+  const refused: VIPClaim = { ...base, status: { conditions: [cond('Allocated', 'False', 'PoolExhausted', 'no free IP')] } };
+  t.same(decideServiceStatus(shown, refused, undefined, now).status.loadBalancer?.ingress, [], 'no VIP held: cleared');
+});
