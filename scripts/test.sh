@@ -16,5 +16,6 @@ out="$(mktemp)"; trap 'rm -f "$out"' EXIT
 tap --reporter=tap --disable-coverage --timeout="${KUBE_LB_TEST_TIMEOUT:-900}" --jobs="${KUBE_LB_TEST_JOBS:-2}" \
   "${files[@]}" 2>&1 | tee "$out"
 status=${PIPESTATUS[0]}
+node test/support/cleanup-stale.ts
 node scripts/tap-count.ts < "$out"
 exit "$status"

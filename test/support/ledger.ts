@@ -2,7 +2,7 @@
 // links, mounts, directories. It lives in a directory under /tmp/kube-lb-test named after the owning process,
 // so that a run killed midway is cleaned up by the next one (test/support/cleanup-stale.ts), while runs that
 // are still alive are left alone.
-import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
@@ -30,6 +30,10 @@ export class Ledger {
     const dir = mkdtempSync(join(LEDGER_ROOT, `${label.replace(/[^a-z0-9-]/gi, '')}-${process.pid}-`));
     writeFileSync(join(dir, 'owner'), `${process.pid} ${processStartTime(process.pid)}\n`);
     writeFileSync(join(dir, 'resources'), '');
+    // A run that released everything leaves no trace; one that did not is undone by the next cleanup-stale.
+    process.once('exit', () => {
+      if (Ledger.outstanding(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+    });
     return new Ledger(dir);
   }
 
