@@ -32,7 +32,11 @@ export class Ledger {
     writeFileSync(join(dir, 'resources'), '');
     // A run that released everything leaves no trace; one that did not is undone by the next cleanup-stale.
     process.once('exit', () => {
-      if (Ledger.outstanding(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+      try {
+        if (Ledger.outstanding(dir).length === 0) rmSync(dir, { recursive: true, force: true });
+      } catch {
+        // The owner already removed the directory (the demo and topology teardown do).
+      }
     });
     return new Ledger(dir);
   }
