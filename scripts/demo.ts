@@ -1,9 +1,11 @@
 // `npm run demo`: the main job, on this machine. Brings up the end-to-end topology (test/support/topology.ts:
-// a client, three LB nodes with Cilium-shaped BPF maps and a test datapath, two consumer nodes, an LB cluster
+// a client, three LB nodes each running a real cilium-agent as its datapath, two consumer nodes, an LB cluster
 // and a consumer cluster, the allocator, the agent and three speakers as real processes), creates a LoadBalancer
 // Service in the consumer cluster, shows its EXTERNAL-IP, curls it from the client, shows which LB node answers
 // ARP for the VIP, then keeps running with instructions until Ctrl-C, and removes everything.
-//   npm run demo -- --once   the walk-through only; exits 0 only if traffic flowed through the VIP
+//   npm run demo -- --once              the walk-through only; exits 0 only if traffic flowed through the VIP
+//   npm run demo -- --cilium 1.19       another real Cilium line (default the newest)
+//   npm run demo -- --datapath mimic    the test tc program instead of Cilium: a quick look, not proof
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +14,7 @@ import { cleanupStale } from '../test/support/cleanup-stale.ts';
 import { Ledger } from '../test/support/ledger.ts';
 import { parseAnswer } from '../test/support/nodeport-responder.ts';
 import { eventually, Topology } from '../test/support/topology.ts';
-import { describeTopology } from './topology.ts';
+import { datapathFlags, describeTopology } from './topology.ts';
 
 const execFileAsync = promisify(execFile);
 const once = process.argv.includes('--once');
@@ -114,7 +116,9 @@ async function main(): Promise<number> {
   cleanupStale();
   const ledger = Ledger.open('demo');
   step('bringing the topology up');
-  const topo = await Topology.up(ledger, { label: 'demo', tenants: [{ name: TENANT }], progress: (l) => console.log(`- ${l}`) });
+  const datapath = datapathFlags(process.argv.slice(2));
+  const topo = await Topology.up(ledger, { label: 'demo', tenants: [{ name: TENANT }], ...datapath, progress: (l) => console.log(`- ${l}`) });
+  if (topo.cilium) console.log(`- the LB nodes' datapath: cilium-agent ${topo.cilium.version}, built from the github.com/cilium/cilium Go module`);
   let stopping = false;
   const stop = async (code: number): Promise<never> => {
     if (!stopping) {

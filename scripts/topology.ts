@@ -1,17 +1,39 @@
 // The end-to-end topology (test/support/topology.ts) as one command:
-//   node scripts/topology.ts up [--tenants c1,c2] [--cilium 1.18] [--maglev]   builds it, prints how to reach
-//                                                                               it, runs until Ctrl-C, removes it
-//   node scripts/topology.ts down                                               removes what a killed run left
+//   node scripts/topology.ts up [--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev]
+//       builds it, prints how to reach it, runs until Ctrl-C, removes it. --datapath cilium (the default) runs a
+//       real cilium-agent of line LINE (default the newest, test/cilium/lines.json) on every LB node; --datapath
+//       mimic runs the test tc program on maps laid out as Cilium LINE would (default 1.18): quick, not proof.
+//   node scripts/topology.ts down    removes what a killed run left
 // Nothing is left behind: every namespace, mount, process and directory is in a ledger under /tmp/kube-lb-test.
 import { rmSync } from 'node:fs';
 import { cleanupStale } from '../test/support/cleanup-stale.ts';
 import { Ledger } from '../test/support/ledger.ts';
-import { Topology } from '../test/support/topology.ts';
+import { CILIUM_LINES } from '../test/support/cilium-agent.ts';
+import { Topology, type TopologyOptions } from '../test/support/topology.ts';
 import { isCiliumVersion } from '../src/core/lb4/profile.ts';
 
-function flag(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
-  return i === -1 ? undefined : process.argv[i + 1];
+function flag(argv: readonly string[], name: string): string | undefined {
+  const i = argv.indexOf(`--${name}`);
+  return i === -1 ? undefined : argv[i + 1];
+}
+
+export const TOPOLOGY_USAGE = '[--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev]';
+
+/** The datapath part of the topology options from the command line (shared by the demo and `topology up`). */
+export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {
+  const datapath = flag(argv, 'datapath') ?? 'cilium';
+  const line = flag(argv, 'cilium');
+  const maglev = argv.includes('--maglev');
+  if (datapath === 'cilium') {
+    if (line !== undefined && !CILIUM_LINES.includes(line)) throw new Error(`--cilium ${line}: real Cilium lines are ${CILIUM_LINES.join(', ')}`);
+    return { datapath, maglev, ...(line ? { ciliumLine: line } : {}) };
+  }
+  if (datapath === 'mimic') {
+    const version = line ?? '1.18';
+    if (!isCiliumVersion(version)) throw new Error(`--cilium ${version}: not a Cilium version the mimic lays maps out for`);
+    return { datapath, maglev, ciliumVersion: version };
+  }
+  throw new Error(`--datapath ${datapath}: use cilium or mimic`);
 }
 
 export function describeTopology(topo: Topology): string {
@@ -34,18 +56,17 @@ async function main(): Promise<void> {
     return;
   }
   if (cmd !== 'up') {
-    console.error('usage: node scripts/topology.ts up [--tenants c1,c2] [--cilium 1.18] [--maglev] | down');
+    console.error(`usage: node scripts/topology.ts up ${TOPOLOGY_USAGE} | down`);
     process.exit(2);
   }
   cleanupStale();
-  const cilium = flag('cilium') ?? '1.18';
-  if (!isCiliumVersion(cilium)) throw new Error(`--cilium ${cilium}: not a supported version`);
+  const argv = process.argv.slice(3);
+  const datapath = datapathFlags(argv);
   const ledger = Ledger.open('topology');
   const topo = await Topology.up(ledger, {
     label: 'topology',
-    tenants: (flag('tenants') ?? 'c1').split(',').map((name) => ({ name })),
-    ciliumVersion: cilium,
-    maglev: process.argv.includes('--maglev'),
+    tenants: (flag(argv, 'tenants') ?? 'c1').split(',').map((name) => ({ name })),
+    ...datapath,
     progress: (l) => console.log(`- ${l}`),
   });
   console.log(`\ntopology up\n${describeTopology(topo)}\n\nCtrl-C tears it down.`);

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # One idempotent setup step for every project command. PURPOSE selects how much is needed:
 #   cli, build: Node + npm dependencies + native addon
-#   test, demo, bench: all of that + Debian packages + control-plane binaries + test BPF programs
+#   test, demo, bench: all of that + Debian packages + control-plane binaries + test BPF programs + the newest
+#                      Cilium line (cilium-agent, cilium-dbg, its bpf/ tree and CRDs: scripts/setup/cilium.sh)
+#   test-cilium: the same with every Cilium line of test/cilium/lines.json (npm run test:cilium)
 # Prints nothing but progress on stderr; a second run with nothing to do takes well under a second.
 set -euo pipefail
 purpose="${1:-test}"
@@ -13,7 +15,7 @@ exec 9>.tools/bootstrap.lock
 flock 9
 
 full=0
-case "$purpose" in test|demo|bench) full=1 ;; esac
+case "$purpose" in test|demo|bench|test-cilium) full=1 ;; esac
 
 [ "$full" = 1 ] && bash scripts/setup/packages.sh
 node_dir="$(bash scripts/setup/node.sh)"
@@ -32,5 +34,10 @@ bash scripts/setup/native.sh
 if [ "$full" = 1 ]; then
   bash scripts/setup/controlplane.sh >/dev/null
   [ -f scripts/setup/test-bpf.sh ] && bash scripts/setup/test-bpf.sh
+  if [ "$purpose" = test-cilium ]; then
+    bash scripts/setup/cilium.sh $(node -p "Object.keys(require('./test/cilium/lines.json').lines).join(' ')") >/dev/null
+  else
+    bash scripts/setup/cilium.sh >/dev/null
+  fi
 fi
 echo "$node_dir"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the dataplane, L2 and end-to-end tests need, only the ones missing.
+# Installs the Debian packages the dataplane, L2, Cilium and end-to-end tests need, only the ones missing.
 set -euo pipefail
 need=()
 have_cmd() { command -v "$1" >/dev/null 2>&1; }
@@ -12,6 +12,11 @@ have_cmd ip || need+=(iproute2)
 have_cmd arping || need+=(arping)
 have_cmd tcpdump || need+=(tcpdump)
 have_cmd curl || need+=(curl)
+# Real Cilium agents compile their datapath with clang/llc 19 at run time (test/cilium/lines.json names the
+# version per line); 1.20 runs its iptables reconciler under kube-proxy replacement.
+have_cmd clang-19 || need+=(clang-19)
+have_cmd llc-19 || need+=(llvm-19)
+have_cmd iptables || need+=(iptables)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then echo "packages.sh: missing ${need[*]} and not root to install them" >&2; exit 1; fi
 echo "packages.sh: installing ${need[*]}" >&2

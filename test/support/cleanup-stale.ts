@@ -1,6 +1,6 @@
 // Undoes what crashed earlier runs left behind: for every ledger whose owner process is gone, kill its
 // processes, delete its namespaces and links, unmount its mounts and remove its directories.
-import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { Ledger, LEDGER_ROOT, processStartTime, type LedgerEntry } from './ledger.ts';
@@ -42,6 +42,23 @@ export function undo(entry: LedgerEntry): void {
     case 'dir':
       rmSync(entry.value, { recursive: true, force: true });
       break;
+    case 'cgroup':
+      removeCgroup(entry.value);
+      break;
+  }
+}
+
+/** A cgroup directory holds only kernel files: kill what is inside, then rmdir (never a recursive remove). */
+export function removeCgroup(dir: string): void {
+  try {
+    writeFileSync(join(dir, 'cgroup.kill'), '1');
+  } catch {
+    // Gone already, or an old kernel without cgroup.kill: the processes died with their namespace.
+  }
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Already removed.
   }
 }
 

@@ -35,6 +35,8 @@ export interface NodeSpec {
   internalIP: string;
   labels?: Record<string, string>;
   ready?: boolean;
+  /** spec.podCIDR, as the node IPAM controller would set it (a Cilium agent with ipam=kubernetes needs it). */
+  podCIDR?: string;
 }
 
 export interface TestCluster {
@@ -332,7 +334,10 @@ function tail(file: string, lines = 20): string {
 export async function createNodes(kc: k8s.KubeConfig, nodes: readonly NodeSpec[]): Promise<void> {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (const spec of nodes) {
-    const body: k8s.V1Node = { metadata: { name: spec.name, labels: spec.labels ?? {} } };
+    const body: k8s.V1Node = {
+      metadata: { name: spec.name, labels: spec.labels ?? {} },
+      ...(spec.podCIDR ? { spec: { podCIDR: spec.podCIDR, podCIDRs: [spec.podCIDR] } } : {}),
+    };
     try {
       await core.createNode({ body });
     } catch (err) {

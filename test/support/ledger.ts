@@ -1,5 +1,5 @@
 // A ledger of everything a test run creates outside its own process: child processes, network namespaces,
-// links, mounts, directories. It lives in a directory under /tmp/kube-lb-test named after the owning process,
+// links, mounts, directories, cgroups. It lives in a directory under /tmp/kube-lb-test named after the owning process,
 // so that a run killed midway is cleaned up by the next one (test/support/cleanup-stale.ts), while runs that
 // are still alive are left alone.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,7 @@ import { join } from 'node:path';
 
 export const LEDGER_ROOT = process.env['KUBE_LB_LEDGER_ROOT'] ?? '/tmp/kube-lb-test';
 
-export type ResourceKind = 'proc' | 'netns' | 'link' | 'mount' | 'dir';
+export type ResourceKind = 'proc' | 'netns' | 'link' | 'mount' | 'dir' | 'cgroup';
 
 export interface LedgerEntry {
   readonly kind: ResourceKind;

@@ -1,7 +1,8 @@
 // The whole system in network namespaces, for the end-to-end tests, the demo and the end-to-end benchmark:
 //
 //   client 198.51.100.1 ─┐ client segment 198.51.100.0/24 (VIPs 198.51.100.200-250 are on it: ARP)
-//   lb-1 .11  lb-2 .12  lb-3 .13   eth0 on the client segment, the test tc datapath on eth0 and eth1 ingress
+//   lb-1 .11  lb-2 .12  lb-3 .13   eth0 on the client segment; the datapath on eth0 and eth1: a real cilium-agent
+//                                  (datapath 'cilium', the default) or the test tc program (datapath 'mimic')
 //     eth1 10.200.0.11-13 ─┐ backend segment 10.200.0.0/16
 //   tenant k's consumer nodes 10.200.k.11, .12, …: a NodePort responder each (test/support/nodeport-responder.ts)
 //
@@ -9,7 +10,7 @@
 // consumer cluster per tenant (with kube-controller-manager). Programs, each a real process: the allocator and
 // one agent per tenant (root namespace, talking to the API servers on loopback), and one speaker per LB node
 // inside its namespace (it reaches the LB API server through a relay, test/support/api-relay.ts) with its own
-// private bpffs holding Cilium-shaped maps. A kube-proxy stand-in in this process writes each tenant's NodePorts
+// private bpffs: a real agent's pinned maps (test/support/cilium-agent.ts), or Cilium-shaped maps for the mimic. A kube-proxy stand-in in this process writes each tenant's NodePorts
 // for its responders. Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
@@ -26,6 +27,7 @@ import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../datapath/loader.t
 import type { Tally } from '../datapath/client-agent.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { mountBpffs, type Bpffs } from './bpffs.ts';
+import { CiliumAgent, ciliumBuild, installCiliumCrds, labCiliumConfig, NEWEST_CILIUM_LINE, type CiliumBuild } from './cilium-agent.ts';
 import { createCiliumMaps } from './cilium-maps.ts';
 import { freePort, startClusters, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
@@ -50,12 +52,22 @@ export interface TenantSpec {
   readonly nodes?: number;
 }
 
+export type Datapath = 'cilium' | 'mimic';
+
 export interface TopologyOptions {
   /** Names the ledger directory and temp dirs. */
   readonly label: string;
   readonly lbNodes?: number;
   readonly tenants?: readonly TenantSpec[];
+  /**
+   * 'cilium' (default): a real cilium-agent per LB node, of line `ciliumLine` (default the newest). 'mimic': the
+   * test tc program on Cilium-shaped maps, laid out as `ciliumVersion` (fast, for narrow tests only).
+   */
+  readonly datapath?: Datapath;
+  readonly ciliumLine?: string;
   readonly ciliumVersion?: CiliumVersion;
+  /** Extra Cilium config-dir keys (datapath 'cilium'). */
+  readonly ciliumConfig?: Readonly<Record<string, string>>;
   readonly maglev?: boolean;
   readonly pool?: string;
   /** Extra speaker flags (health intervals, lease timing, …); they override the topology's. */
@@ -82,6 +94,8 @@ export interface LbNode {
   readonly mapDir: string;
   readonly stateSocket: string;
   speaker: TrackedProcess | undefined;
+  /** The node's real Cilium agent (datapath 'cilium'). */
+  cilium: CiliumAgent | undefined;
 }
 
 export interface ConsumerNode {
@@ -139,6 +153,9 @@ export class Topology {
   readonly tenants: Tenant[];
   readonly client: Netns;
   readonly pool: string;
+  readonly datapath: Datapath;
+  /** The Cilium build the LB nodes run (datapath 'cilium'). */
+  readonly cilium: CiliumBuild | undefined;
   readonly #opts: TopologyOptions;
   readonly #relay: ApiRelay;
   readonly #relays = new Map<string, TrackedProcess>();
@@ -159,6 +176,7 @@ export class Topology {
     relay: ApiRelay;
     clientSocket: string;
     cleanups: (() => Promise<void> | void)[];
+    cilium: CiliumBuild | undefined;
   }) {
     this.ledger = init.ledger;
     this.logDir = init.logDir;
@@ -168,6 +186,8 @@ export class Topology {
     this.client = init.client;
     this.#opts = init.opts;
     this.pool = init.opts.pool ?? DEFAULT_POOL;
+    this.datapath = init.opts.datapath ?? 'cilium';
+    this.cilium = init.cilium;
     this.#relay = init.relay;
     this.#clientSocket = init.clientSocket;
     this.#cleanups = init.cleanups;
@@ -199,6 +219,8 @@ export class Topology {
         logDir = dir;
       }
       const tenantSpecs = opts.tenants ?? [{ name: 'c1' }];
+      // Resolved first: a missing build fails the run at once, naming what to build, instead of falling back.
+      const cilium = (opts.datapath ?? 'cilium') === 'cilium' ? ciliumBuild(opts.ciliumLine ?? NEWEST_CILIUM_LINE) : undefined;
       say(`starting ${1 + tenantSpecs.length} control planes (LB cluster, ${tenantSpecs.map((t) => t.name).join(', ')})`);
       const clustersP = startClusters(ledger, [
         { name: 'lb' },
@@ -227,8 +249,16 @@ export class Topology {
           agent: undefined,
         };
       });
-      const topo = new Topology({ ledger, logDir, lb, lbNodes: net.lbNodes, tenants, client: net.client, opts, relay, clientSocket: net.clientSocket, cleanups });
+      const topo = new Topology({ ledger, logDir, lb, lbNodes: net.lbNodes, tenants, client: net.client, opts, relay, clientSocket: net.clientSocket, cleanups, cilium });
       await topo.#configureClusters();
+      for (const n of net.lbNodes) {
+        const r = await relay.startInNetns(n.ns.name, RELAY_PORT);
+        topo.#relays.set(n.name, r);
+      }
+      if (cilium) {
+        say(`starting cilium-agent ${cilium.version} on ${net.lbNodes.length} LB nodes (each compiles its datapath: about a minute)`);
+        await topo.#startCiliumAgents(cilium);
+      }
       say('starting NodePort responders and the kube-proxy stand-ins');
       for (const t of tenants) {
         await topo.#startProxy(t);
@@ -238,10 +268,6 @@ export class Topology {
       await topo.#startAllocator();
       for (const t of tenants) await topo.startAgent(t.name);
       say(`starting ${net.lbNodes.length} speakers in the LB node namespaces`);
-      for (const n of net.lbNodes) {
-        const r = await relay.startInNetns(n.ns.name, RELAY_PORT);
-        topo.#relays.set(n.name, r);
-      }
       for (const n of net.lbNodes) topo.startSpeaker(n.name);
       for (const n of net.lbNodes) await topo.waitSpeakerReady(n.name);
       await topo.#waitAgentsHeartbeat();
@@ -303,7 +329,7 @@ export class Topology {
         `--kubeconfig=${this.speakerKubeconfig}`,
         `--namespace=${SPEAKER_NAMESPACE}`,
         `--map-dir=${n.mapDir}`,
-        `--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`,
+        ...this.#datapathArgs(n),
         `--peer-address=${n.frontIp}`,
         `--state-socket=${n.stateSocket}`,
         '--metrics-bind-address=127.0.0.1:9474',
@@ -315,6 +341,37 @@ export class Topology {
       { logFile: log, cwd: repoRoot },
     );
     return n.speaker;
+  }
+
+  /** What the speaker is told about the node's datapath: the real agent's line and configuration, or the mimic's layout. */
+  #datapathArgs(n: LbNode): string[] {
+    if (n.cilium) return [`--cilium-version=${n.cilium.options.build.line}`, `--cilium-config-dir=${n.cilium.configDir}`];
+    return [`--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`];
+  }
+
+  async #startCiliumAgents(build: CiliumBuild): Promise<void> {
+    installCiliumCrds((args) => this.lb.kubectl(args), build);
+    const config = labCiliumConfig(build.line, {
+      ...(this.#opts.maglev ? { 'bpf-lb-algorithm': 'maglev' } : {}),
+      ...(this.#opts.ciliumConfig ?? {}),
+    });
+    for (const n of this.lbNodes) {
+      n.cilium = CiliumAgent.create({
+        ledger: this.ledger,
+        build,
+        ns: n.ns,
+        nodeName: n.name,
+        bpffsDir: n.bpffs.dir,
+        kubeconfig: this.speakerKubeconfig,
+        dir: join(this.logDir, `cilium-${n.name}`),
+        devices: ['eth0', 'eth1'],
+        config,
+      });
+      const agent = n.cilium;
+      this.#cleanups.push(() => agent.dispose());
+      agent.start();
+    }
+    await Promise.all(this.lbNodes.map((n) => n.cilium!.waitReady()));
   }
 
   async waitSpeakerReady(name: string, timeoutMs = 90_000): Promise<void> {
@@ -444,7 +501,9 @@ export class Topology {
     const kc = this.lb.kubeConfig;
     const core = kc.makeApiClient(k8s.CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: SPEAKER_NAMESPACE } } });
-    await this.lb.createNodes(this.lbNodes.map((n) => ({ name: n.name, internalIP: n.frontIp, labels: { 'kube-lb.io/lb-node': 'true' } })));
+    await this.lb.createNodes(
+      this.lbNodes.map((n, i) => ({ name: n.name, internalIP: n.frontIp, labels: { 'kube-lb.io/lb-node': 'true' }, podCIDR: `10.100.${i + 1}.0/24` })),
+    );
     await resourceClient<VIPPool>(kc, 'VIPPool').create({
       apiVersion: 'kube-lb.io/v1alpha1',
       kind: 'VIPPool',
@@ -634,6 +693,7 @@ async function buildNetwork(
   cleanups.push(() => client.destroy());
   await front.attach(client, `${CLIENT_IP}/24`);
 
+  const mimic = opts.datapath === 'mimic';
   const profile = PROFILES[opts.ciliumVersion ?? '1.18'];
   const lbNodes: LbNode[] = [];
   for (let i = 1; i <= (opts.lbNodes ?? 3); i++) {
@@ -643,24 +703,29 @@ async function buildNetwork(
     const backendIp = `10.200.0.${10 + i}`;
     await front.attach(ns, `${frontIp}/24`, 'eth0');
     await back.attach(ns, `${backendIp}/16`, 'eth1');
-    // Forwarding for the datapath's FIB lookups; the node's own connections (health probes) use ports below the
-    // ones the datapath SNATs to, so a reply to a probe is never mistaken for a reply to a client flow.
+    // Forwarding for the datapath's FIB lookups.
     await ns.sysctl('net.ipv4.conf.all.forwarding', 1);
     await ns.sysctl('net.ipv4.conf.eth0.forwarding', 1);
     await ns.sysctl('net.ipv4.conf.eth1.forwarding', 1);
-    await ns.sysctl('net.ipv4.ip_local_port_range', '10000 20000');
+    // The mimic: the node's own connections (health probes) use ports below the ones it SNATs to, so a reply to a
+    // probe is never mistaken for a reply to a client flow. Cilium refuses an ephemeral range that ends past its
+    // NodePort range (30000-32767) and keeps its own SNAT apart from the node's connections.
+    await ns.sysctl('net.ipv4.ip_local_port_range', mimic ? '10000 20000' : '32768 60999');
     // A default route (the L2 side announces on the default-route interface unless told otherwise).
     await ns.addRoute('default', CLIENT_IP, 'eth0');
     const bpffs = mountBpffs(ledger, `lb${i}`);
     cleanups.push(() => bpffs.dispose());
     const mapDir = join(bpffs.dir, 'tc', 'globals');
+    // Cilium 1.20 does not create tc/globals itself before its first pin.
     mkdirSync(mapDir, { recursive: true });
-    const maps = createCiliumMaps(mapDir, { profile, ...(opts.maglev ? { maglevTableSize: TEST_DATAPATH_MAGLEV_M } : {}) });
-    const dp = await attachTestDatapath({ maps, pinDir: bpffs.dir, ns, dev: 'eth0', nodeAddress: backendIp });
-    // Replies from the backends come in on eth1: the same program (same conntrack) must see them.
-    await ns.exec('tc', 'qdisc', 'add', 'dev', 'eth1', 'clsact');
-    await ns.exec('tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'bpf', 'direct-action', 'object-pinned', dp.progPath);
-    cleanups.push(() => dp.detach());
+    if (mimic) {
+      const maps = createCiliumMaps(mapDir, { profile, ...(opts.maglev ? { maglevTableSize: TEST_DATAPATH_MAGLEV_M } : {}) });
+      const dp = await attachTestDatapath({ maps, pinDir: bpffs.dir, ns, dev: 'eth0', nodeAddress: backendIp });
+      // Replies from the backends come in on eth1: the same program (same conntrack) must see them.
+      await ns.exec('tc', 'qdisc', 'add', 'dev', 'eth1', 'clsact');
+      await ns.exec('tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'bpf', 'direct-action', 'object-pinned', dp.progPath);
+      cleanups.push(() => dp.detach());
+    }
     lbNodes.push({
       name: `lb-${i}`,
       ns,
@@ -671,6 +736,7 @@ async function buildNetwork(
       mapDir,
       stateSocket: join(logDir, `speaker-lb-${i}.sock`),
       speaker: undefined,
+      cilium: undefined,
     });
   }
 
