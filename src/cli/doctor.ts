@@ -1,23 +1,36 @@
 // `kube-lb doctor`: run on an LB node (or in the speaker's container, or `ip netns exec NODE` in the test
 // topology). Gathers what the speaker depends on and prints what would stop it: bpffs, Cilium's pinned lb4 maps
-// and their shapes, the Cilium version profile the entries match, capabilities, and the ARP sysctls of the
-// announcing interface. Exit 0 when ready, 1 when not, 2 on a usage error. Read-only: it opens maps read-only
-// and writes nothing.
+// and their shapes, the Cilium version profile the entries match, whether Cilium's configuration
+// (--cilium-config-dir) is one kube-lb can serve, capabilities, and the ARP sysctls of the announcing interface.
+// Exit 0 when ready, 1 when not, 2 on a usage error. Read-only: it opens maps read-only and writes nothing.
 import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { diagnose, formatDiagnosis, parseCapEff, type DoctorFacts, type MapFact, type ProfileFact, type SysctlFact } from '../core/doctor/diagnose.ts';
+import { declaredProtoDiff, parseCiliumConfig, servability } from '../core/cilium/config.ts';
+import {
+  diagnose,
+  formatDiagnosis,
+  parseCapEff,
+  type CiliumConfigFact,
+  type DoctorFacts,
+  type MapFact,
+  type ProfileFact,
+  type SysctlFact,
+} from '../core/doctor/diagnose.ts';
+import { isCiliumVersion, profileFor, type CiliumVersion } from '../core/lb4/profile.ts';
+import { DEFAULT_CILIUM_CONFIG_DIR, readCiliumConfigDir } from '../speaker/cilium-config-dir.ts';
 import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapRole } from '../core/lb4/maps.ts';
 import { BpfError, BpfMap } from '../native/bpf.ts';
 import { DataplaneMapError } from '../speaker/dataplane/errors.ts';
 import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
 import { describeOptions, type OptionSpec } from '../shared/config.ts';
-import { ConfigError } from '../shared/errors.ts';
+import { ConfigError, KubeLbError } from '../shared/errors.ts';
 import { EXIT, parseCommand, type CliIO } from './command-args.ts';
 
 const OPTIONS = {
   'map-dir': { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned lb4 maps" },
   'cilium-version': { kind: 'string', default: 'auto', help: 'the speaker\'s --cilium-version ("auto": detect from the maps)' },
+  'cilium-config-dir': { kind: 'string', default: DEFAULT_CILIUM_CONFIG_DIR, help: "the speaker's --cilium-config-dir: Cilium's configuration directory" },
   'proc-sys-dir': {
     kind: 'string',
     env: 'KUBE_LB_PROC_SYS_DIR',
@@ -46,7 +59,13 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
     io.out(USAGE);
     return EXIT.ok;
   }
-  const facts = gatherFacts({ mapDir: config['map-dir'], ciliumVersion: config['cilium-version'], procSys: config['proc-sys-dir'], iface: config.interface });
+  const facts = gatherFacts({
+    mapDir: config['map-dir'],
+    ciliumVersion: config['cilium-version'],
+    ciliumConfigDir: config['cilium-config-dir'],
+    procSys: config['proc-sys-dir'],
+    iface: config.interface,
+  });
   const diagnosis = diagnose(facts);
   if (config.output === 'json') {
     io.out(`${JSON.stringify({ ready: diagnosis.ready, profile: diagnosis.profile ?? null, findings: diagnosis.findings }, null, 2)}\n`);
@@ -59,6 +78,7 @@ export async function doctorCommand(argv: readonly string[], io: CliIO): Promise
 interface GatherOptions {
   mapDir: string;
   ciliumVersion: string;
+  ciliumConfigDir: string;
   procSys: string;
   iface: string | undefined;
 }
@@ -72,11 +92,13 @@ export function gatherFacts(o: GatherOptions): DoctorFacts {
     m.state === 'present' ? shapeMismatch(LB4_MAPS[m.role], m.shape) === undefined : m.state === 'missing' && LB4_MAPS[m.role].optional,
   );
   const iface = o.iface ?? defaultRouteInterface();
+  const profile: ProfileFact = mapDirFsType !== undefined && maps.length > 0 && mapsSound ? profileFact(o.mapDir, o.ciliumVersion, o.ciliumConfigDir) : { state: 'skipped' };
   return {
     mapDir: o.mapDir,
     mapDirFsType,
     maps,
-    profile: mapDirFsType !== undefined && maps.length > 0 && mapsSound ? profileFact(o.mapDir, o.ciliumVersion) : { state: 'skipped' },
+    profile,
+    ciliumConfig: ciliumConfigFact(o.ciliumConfigDir, o.ciliumVersion, profile),
     effectiveCaps: readOr('/proc/self/status', parseCapEff),
     kernel: release(),
     interface: iface,
@@ -106,15 +128,41 @@ function mapFact(dir: string, role: Lb4MapRole): MapFact {
 }
 
 /** The speaker's own open (read-only): same shape checks and the same version decision it would make. */
-function profileFact(dir: string, configured: string): ProfileFact {
+function profileFact(dir: string, configured: string, configDir: string): ProfileFact {
+  let protoDiff: boolean | undefined;
   try {
-    const opened = openLb4Maps({ dir, ciliumVersion: configured, readOnly: true });
+    protoDiff = declaredProtoDiff(readCiliumConfigDir(configDir));
+  } catch {
+    // Reported by the Cilium configuration check.
+  }
+  try {
+    const opened = openLb4Maps({ dir, ciliumVersion: configured, readOnly: true, ...(protoDiff === undefined ? {} : { protoDiff }) });
     opened.maps.close();
     return { state: 'decided', configured, version: opened.profile.version, detection: opened.detection };
   } catch (err) {
     if (err instanceof DataplaneMapError) return { state: 'refused', configured, code: err.code, message: err.message };
     if (err instanceof ConfigError) return { state: 'refused', configured, code: err.code, message: err.message };
     return { state: 'refused', configured, code: 'UNKNOWN', message: (err as Error).message };
+  }
+}
+
+/** The speaker's reading of Cilium's configuration, for the line the maps (or --cilium-version) decide. */
+function ciliumConfigFact(dir: string, configured: string, profile: ProfileFact): CiliumConfigFact {
+  let line: CiliumVersion;
+  if (profile.state === 'decided' && isCiliumVersion(profile.version)) line = profile.version;
+  else if (configured !== 'auto') {
+    try {
+      line = profileFor(configured).version;
+    } catch (err) {
+      return { state: 'skipped', dir, why: (err as Error).message };
+    }
+  } else return { state: 'skipped', dir, why: 'the Cilium line is not decided (see "cilium version")' };
+  try {
+    const config = parseCiliumConfig(readCiliumConfigDir(dir), line, dir);
+    return { state: 'read', dir, config, servability: servability(config) };
+  } catch (err) {
+    if (err instanceof KubeLbError) return { state: 'refused', dir, code: err.code, message: err.message };
+    throw err;
   }
 }
 

@@ -3,6 +3,7 @@
 import { classify } from '../core/dataplane/ownership.ts';
 import { formatListing, listFrontends } from '../core/dataplane/listing.ts';
 import { DEFAULT_MAP_DIR } from '../core/lb4/maps.ts';
+import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
 import { describeOptions, type OptionSpec } from '../shared/config.ts';
 import { KubeLbError } from '../shared/errors.ts';
 import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
@@ -12,7 +13,7 @@ import { EXIT, parseCommand, type CliIO } from './command-args.ts';
 const OPTIONS = {
   dir: { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned maps" },
   output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'output format (-o json)' },
-  'cilium-version': { kind: 'string', default: 'auto', help: 'Cilium version (1.14–1.19) or auto' },
+  'cilium-version': { kind: 'string', default: 'auto', help: `Cilium version (${CILIUM_VERSION_RANGE}) or auto` },
 } as const satisfies Record<string, OptionSpec>;
 
 const USAGE = `usage: kube-lb maps list [--dir DIR] [-o json] [--cilium-version auto|1.x]\n${describeOptions(OPTIONS)}\n`;

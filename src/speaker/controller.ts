@@ -52,6 +52,8 @@ export interface ClaimProgramming {
   readonly fingerprint: string | undefined;
   /** Why not, from the dataplane. */
   readonly problem: string | undefined;
+  /** The stable reason of the problem when it has one (a node-wide refusal: CiliumDSRMode, ...). */
+  readonly code?: string | undefined;
   readonly deterministic: boolean;
 }
 
@@ -129,7 +131,9 @@ export class SpeakerController {
       plan,
       expectedBuckets: this.#expectedBuckets,
       self: this.#d.nodeName,
-      selfProgrammed: programmedNow ? { ok: true } : { ok: false, reason: prog?.problem ?? 'not programmed yet' },
+      selfProgrammed: programmedNow
+        ? { ok: true }
+        : { ok: false, reason: prog?.problem ?? 'not programmed yet', ...(prog?.code ? { code: prog.code } : {}) },
       selfFailing: (this.#failing ??= new Set(this.#d.health.failing())),
       live: this.#d.live(),
       peers: new Map([...peers].map(([n, state]) => [n, { state }])),
@@ -242,8 +246,15 @@ function programmingOf(c: Extract<ClaimPlan, { serve: true }>, statuses: readonl
   const mine = statuses.filter((s) => names.has(s.name));
   const bad = mine.filter((s) => s.state !== 'programmed');
   if (mine.length === names.size && bad.length === 0) return { fingerprint: c.fingerprint, problem: undefined, deterministic: false };
-  const problem = bad.length > 0 ? bad.map((s) => `${s.name}: ${s.state} (${s.reason})`).join('; ') : 'not programmed yet';
-  return { fingerprint: undefined, problem, deterministic: bad.some((s) => DETERMINISTIC.has(s.state)) };
+  // A node-wide refusal says the same for every frontend: once is enough, under its stable reason.
+  const code = bad.find((s) => s.code !== undefined)?.code;
+  const refusal = bad.find((s) => s.state === 'refused');
+  const problem = refusal
+    ? refusal.reason
+    : bad.length > 0
+      ? bad.map((s) => `${s.name}: ${s.state} (${s.reason})`).join('; ')
+      : 'not programmed yet';
+  return { fingerprint: undefined, problem, code, deterministic: bad.some((s) => DETERMINISTIC.has(s.state)) };
 }
 
 function describeClaim(c: ClaimPlan, p: ClaimProgramming | undefined): Record<string, unknown> {

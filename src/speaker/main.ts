@@ -17,6 +17,8 @@ import { createRegistry } from '../shared/metrics.ts';
 import { packageVersion, parseFlagsOrExit } from '../shared/program.ts';
 import { ClusterView } from './cluster-view.ts';
 import { SpeakerController } from './controller.ts';
+import { declaredProtoDiff, parseCiliumConfig } from '../core/cilium/config.ts';
+import { readCiliumConfigDir } from './cilium-config-dir.ts';
 import { openLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { HealthChecker } from './health/checker.ts';
@@ -50,21 +52,36 @@ const kubeConfig = loadApiKubeConfig(
   },
 );
 
+// Cilium's configuration says what the datapath does with kube-lb's entries (algorithm, maglev table size and
+// seed, forwarding mode, ...); it is read once: Cilium itself applies a changed ConfigMap only on restart.
+const ciliumConfigDir = config['cilium-config-dir'];
+const ciliumEntries = readCiliumConfigDir(ciliumConfigDir);
 const opened = openLb4Maps({
   dir: config['map-dir'],
   ciliumVersion: config['cilium-version'],
-  ...(config['maglev-table-size'] !== undefined ? { maglevTableSize: config['maglev-table-size'] } : {}),
+  protoDiff: declaredProtoDiff(ciliumEntries),
+  cilium: (line) => parseCiliumConfig(ciliumEntries, line, ciliumConfigDir),
 });
-logger.info({ dir: opened.dir, cilium: opened.profile.version, maglev: opened.maps.maglev?.tableSize }, 'lb4 maps opened');
+const cilium = opened.cilium!;
 const dataplane = new DataplaneReconciler({
   maps: opened.maps,
   profile: opened.profile,
+  cilium,
   logger: logger.child({ part: 'dataplane' }),
   periodMs: config['reconcile-period'],
-  ...(config['maglev-seed'] ? { maglevSeed: config['maglev-seed'] } : {}),
   registry,
 });
-registerDataplaneMetrics(registry, { maps: opened.maps, profile: opened.profile, onPass: (l) => dataplane.onPass(l) });
+const ciliumFacts = Object.fromEntries(cilium.settings.map((x) => [x.key, x.value]));
+logger.info({ dir: opened.dir, cilium: opened.profile.version, config: ciliumConfigDir, settings: ciliumFacts }, 'lb4 maps opened');
+if (!dataplane.servability.ok) {
+  logger.error({ reason: dataplane.servability.reason }, `kube-lb cannot serve this node and programs nothing: ${dataplane.servability.message}`);
+}
+registerDataplaneMetrics(registry, {
+  maps: opened.maps,
+  profile: dataplane.profile,
+  servability: dataplane.servability,
+  onPass: (l) => dataplane.onPass(l),
+});
 
 const view = new ClusterView(kubeConfig, logger.child({ part: 'cluster' }));
 const health = new HealthChecker({
@@ -137,7 +154,14 @@ const state = (): unknown => ({
     .filter(([, owner]) => owner === nodeName)
     .map(([vip]) => vip),
   owners: writer.owners(),
-  dataplane: { dir: opened.dir, cilium: opened.profile.version, ...dataplane.stats(), statuses: dataplane.statuses() },
+  dataplane: {
+    dir: opened.dir,
+    cilium: opened.profile.version,
+    ciliumConfig: { dir: ciliumConfigDir, settings: cilium.settings },
+    servability: dataplane.servability,
+    ...dataplane.stats(),
+    statuses: dataplane.statuses(),
+  },
   apiWrites: { claimStatus: writer.writes, nodeState: publisher.writes },
 });
 const serverOptions: Omit<StatusServerOptions, 'host' | 'port'> = {

@@ -1,7 +1,8 @@
-// The speaker's dataplane metrics beside the reconciler's own counters: how long each map pass takes, and how
+// The speaker's dataplane metrics beside the reconciler's own counters: how long each map pass takes, how
 // many entries of each Cilium map are kube-lb's and Cilium's (read from the maps at scrape time, read-only,
-// maglev tables excluded).
+// maglev tables excluded), and whether the node's Cilium configuration lets kube-lb serve at all.
 import { Gauge, Histogram, type Registry } from 'prom-client';
+import { REFUSAL_REASONS, type Servability } from '../core/cilium/config.ts';
 import { classify } from '../core/dataplane/ownership.ts';
 import type { Lb4Profile } from '../core/lb4/profile.ts';
 import { mapEntryCounts } from '../core/metrics/map-entries.ts';
@@ -11,6 +12,8 @@ import type { PassResult } from './dataplane/reconciler.ts';
 export interface DataplaneMetricsSource {
   readonly maps: Lb4Maps;
   readonly profile: Lb4Profile;
+  /** Whether kube-lb can serve this node (core/cilium/config.ts); decided once at start. */
+  readonly servability: Servability;
   onPass(listener: (result: PassResult) => void): () => void;
 }
 
@@ -34,5 +37,14 @@ export function registerDataplaneMetrics(registry: Registry, source: DataplaneMe
       for (const c of mapEntryCounts(snapshot, classify(snapshot, source.profile))) this.set({ map: c.map, owner: c.owner }, c.count);
     },
   });
+  const refused = new Gauge({
+    name: 'kube_lb_dataplane_refused',
+    help: "1 when this node's Cilium configuration is one kube-lb cannot serve, by reason (CiliumKubeProxyReplacementOff, CiliumDSRMode, CiliumHybridMode); kube-lb then programs nothing here.",
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  // Every reason is exported (0 or 1), so an alert can be written before the first refusal.
+  const s = source.servability;
+  for (const reason of REFUSAL_REASONS) refused.set({ reason }, !s.ok && s.reason === reason ? 1 : 0);
   return source.onPass((r) => duration.observe({ result: r.error ? 'error' : 'ok' }, r.durationMs / 1000));
 }

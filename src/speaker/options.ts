@@ -3,6 +3,8 @@
 import type { OptionSpec } from '../shared/config.ts';
 import { LOG_LEVELS } from '../shared/logger.ts';
 import { L2_OPTIONS } from './l2/config.ts';
+import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
+import { DEFAULT_CILIUM_CONFIG_DIR } from './cilium-config-dir.ts';
 
 const hostPort = (v: string): string | undefined => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0');
 
@@ -10,9 +12,12 @@ export const SPEAKER_OPTIONS = {
   ...L2_OPTIONS,
   kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'Kubeconfig of the LB cluster (unset: in-cluster service account)' },
   'map-dir': { kind: 'string', default: '/sys/fs/bpf/tc/globals', help: "Directory of Cilium's pinned lb4 maps" },
-  'cilium-version': { kind: 'string', default: 'auto', help: 'Cilium version whose map layout to write ("auto": detect from the maps)' },
-  'maglev-table-size': { kind: 'int', min: 251, help: "Cilium's --bpf-lb-maglev-table-size (default: read from the maps, else 16381)" },
-  'maglev-seed': { kind: 'string', help: "Cilium's --bpf-lb-maglev-hash-seed (base64; must match Cilium's and be the same on every LB node)" },
+  'cilium-version': { kind: 'string', default: 'auto', help: `Cilium line whose map layout to write, ${CILIUM_VERSION_RANGE} ("auto": detect from the maps)` },
+  'cilium-config-dir': {
+    kind: 'string',
+    default: DEFAULT_CILIUM_CONFIG_DIR,
+    help: "Cilium's configuration directory (the cilium-config ConfigMap mounted, or what cilium-agent --config-dir reads): kube-proxy replacement, LB mode, algorithm, maglev table size and seed, ...",
+  },
   'reconcile-period': { kind: 'duration', default: 500, min: 50, help: 'How often the maps are re-read and repaired' },
   'health-interval': { kind: 'duration', default: 2000, min: 100, help: 'Backend health probe period (per target)' },
   'health-timeout': { kind: 'duration', default: 1000, min: 50, help: 'Deadline of one health probe' },

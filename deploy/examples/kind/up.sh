@@ -26,6 +26,10 @@ for c in lb shop bank; do kind load docker-image "$image" --name "$c"; done
 echo "== kube-lb in the LB cluster"
 kubectl --context kind-lb label node lb-worker lb-worker2 kube-lb.io/lb-node=true --overwrite
 kubectl --context kind-lb apply --server-side -f "$root/deploy/kube-lb-cluster/"
+# The speakers read Cilium's configuration from a copy of its ConfigMap in their own namespace (docs/cilium.md).
+kubectl --context kind-lb -n kube-lb-system create configmap cilium-config --dry-run=client -o yaml --from-env-file=<(
+  kubectl --context kind-lb -n kube-system get configmap cilium-config \
+    -o go-template='{{range $k, $v := .data}}{{$k}}={{$v}}{{"\n"}}{{end}}') | kubectl --context kind-lb apply -f -
 kubectl --context kind-lb -n kube-lb-system rollout status deploy/kube-lb-allocator --timeout=180s
 kubectl --context kind-lb -n kube-lb-system rollout status ds/kube-lb-speaker --timeout=180s
 

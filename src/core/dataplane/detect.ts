@@ -1,4 +1,4 @@
-// Guessing the Cilium version from what its agent wrote. Map names and sizes are the same in 1.14–1.19, so only
+// Guessing the Cilium version from what its agent wrote. Map names and sizes are the same in 1.14–1.20, so only
 // entries can tell, and only Cilium's own (never kube-lb's). Each piece of evidence rules versions out; the
 // answer is the newest version left, with the reasons. No evidence, or evidence that rules everything out,
 // yields no answer: the operator must then say which version runs.
@@ -24,6 +24,11 @@ interface Evidence {
   /** Indexes into `services` / backend IDs that are kube-lb's and must not count as evidence. */
   readonly ourServiceEntry?: Uint8Array;
   readonly ourBackendIds?: ReadonlySet<number>;
+  /**
+   * Cilium's bpf-lb-proto-diff as its configuration says (default true). With it off, 1.17 writes protocol-less
+   * keys too, so such keys no longer point at 1.14–1.16.
+   */
+  readonly protoDiff?: boolean;
 }
 
 const atLeast = (v: CiliumVersion): CiliumVersion[] => CILIUM_VERSIONS.filter((x) => x >= v);
@@ -73,7 +78,7 @@ export function detectCiliumVersion(e: Evidence): Detection {
   }
 
   if (protoMasters > 0) rule(atLeast('1.17'), `${protoMasters} Cilium service key(s) carry an L4 protocol (1.17+)`);
-  if (protoLessPorts > 0) {
+  if (protoLessPorts > 0 && e.protoDiff !== false) {
     rule(atMost('1.16'), `${protoLessPorts} Cilium service key(s) with a port have protocol 0 (1.14–1.16)`);
   }
   if (qcount) rule(atLeast('1.17'), 'a Cilium master has a non-zero qcount (1.17+)');

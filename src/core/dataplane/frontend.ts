@@ -3,6 +3,7 @@
 import { BACKEND_STATES, backendStateCode, type BackendState } from '../lb4/flags.ts';
 import { L4_PROTOCOLS, parseCidr4, parseIPv4, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
 import { keyProtoFor, type Lb4Profile } from '../lb4/profile.ts';
+import { maglevHashString } from '../maglev/table.ts';
 
 export interface DesiredBackend {
   /** Consumer node IPv4. */
@@ -29,7 +30,7 @@ export interface DesiredFrontend {
 }
 
 export interface Backend {
-  /** Identity across nodes and restarts: "10.1.0.5:30080/TCP". Also the maglev hash input. */
+  /** Cilium's maglev hash string, the same on every node: "[10.1.0.5:30080/TCP,State:active]". */
   readonly name: string;
   /** Identity of the lb4_backend entry in this profile (backendEntryKey; proto 0 where the profile writes 0). */
   readonly entryKey: number;
@@ -119,7 +120,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     } catch (err) {
       return (err as Error).message;
     }
-    const name = frontendName(b.address, b.port, d.protocol);
+    const name = maglevHashString(b.address, b.port, profile.maglevHashProto === 'l4' ? d.protocol : 'ANY');
     const entryProto = profile.backendProto === 'l4' ? proto : 0;
     const backend: Backend = {
       name,

@@ -12,6 +12,7 @@ import { LB4_KEY_SIZE, LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.t
 import { LB4_SERVICE_SIZE, lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
 import { SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE, sourceRangeKeyCodec } from '../lb4/source-range.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
+import { algorithmCode, type LbAlgorithm } from '../cilium/config.ts';
 import { maglevTable } from '../maglev/table.ts';
 import type { Frontend } from './frontend.ts';
 import { ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, idTableKeyCodec, idTableValueCodec } from './id-table.ts';
@@ -36,6 +37,8 @@ export interface DesiredImage {
 
 export interface ImageOptions {
   readonly profile: Lb4Profile;
+  /** The node's backend selection, written into every master's algorithm byte (1.17+). */
+  readonly algorithm: LbAlgorithm;
   readonly maglev: { readonly tableSize: number; readonly seed: number } | undefined;
   /** Write affinity-match entries (the map exists). */
   readonly affinityMatch: boolean;
@@ -94,6 +97,8 @@ export type MaglevMemo = Map<string, MaglevWant>;
 
 export function buildImage(assigned: readonly AssignedFrontend[], options: ImageOptions, memo: MaglevMemo): DesiredImage {
   const { profile } = options;
+  // The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection.
+  const algorithm = profile.affinityUnion === 'timeout24-algorithm8' ? algorithmCode(options.algorithm) : 0;
   const serviceCodec = lb4ServiceCodec(profile);
   const backendCodec = lb4BackendCodec(profile);
   const slots = assigned.reduce((n, a) => n + a.backendIds.length, 0);
@@ -122,7 +127,7 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
     put(image.idTable, idTableKeyCodec, frontendKey, idTableValueCodec, a.serviceId);
 
     const master: Lb4Service = {
-      union: a.affinity ? packAffinity(profile, { timeoutSeconds: f.affinityTimeout ?? 0, algorithm: 0 }) : 0,
+      union: packAffinity(profile, { timeoutSeconds: a.affinity ? (f.affinityTimeout ?? 0) : 0, algorithm }),
       count: f.activeCount,
       revNat: a.serviceId,
       flags: masterFlags(a, profile),
@@ -150,7 +155,9 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
       slotValue.flags = slotFlagsOf(profile, b.state === 0, master, 0);
       slotValue.flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
       put(image.services, lb4KeyCodec, slotKey, serviceCodec, slotValue);
-      if (a.affinity) {
+      // As Cilium writes them: the datapath follows an affinity entry without looking at the backend's state,
+      // so a match entry for a draining backend would keep sending new flows of that client to it.
+      if (a.affinity && b.state === 0) {
         matchKey.backendId = id;
         put(image.affinityMatch, affinityMatchKeyCodec, matchKey, zeroByte, 0);
       }

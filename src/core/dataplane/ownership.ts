@@ -7,6 +7,8 @@
 //  - A revNAT / maglev / source-range / affinity-match entry is ours if its service ID is ours.
 //  - A backend is ours if one of our slots (or a reservation of this process) points at it and no foreign slot
 //    does. Anything else is foreign and is never modified or deleted.
+//  - A foreign master with port 0 and protocol 0 is a wildcard (Cilium 1.19+ writes one per LB IP it manages, to
+//    drop traffic to ports it does not serve): its address belongs to someone else as a whole.
 import { bytesKey, type PackedEntries } from '../bpf/packed.ts';
 import { getHost16, getHost32, getNet16, getNet32, viewOf } from '../lb4/bytes.ts';
 import { LB4_BACKEND_OFFSETS } from '../lb4/backend.ts';
@@ -41,6 +43,8 @@ export interface Ownership {
   readonly takenOver: ReadonlySet<string>;
   /** Frontend keys with at least one foreign services entry. */
   readonly foreignFrontends: ReadonlySet<string>;
+  /** Addresses (host-order u32) of foreign wildcard masters {address, dport 0, proto 0}. */
+  readonly foreignWildcards: ReadonlySet<number>;
   /** Table IDs that no foreign entry uses. */
   readonly ourServiceIds: ReadonlySet<number>;
   readonly foreignServiceIds: ReadonlySet<number>;
@@ -52,6 +56,11 @@ export interface Ownership {
   readonly ourServiceEntry: Uint8Array;
 }
 
+
+/** lb4_key with dport 0 and proto 0 (the slot is checked by the caller). */
+function isWildcardKey(keys: DataView, offset: number): boolean {
+  return keys.getUint16(offset + LB4_KEY_OFFSETS.dport) === 0 && keys.getUint8(offset + LB4_KEY_OFFSETS.proto) === 0;
+}
 
 function serviceIdsOf(entries: PackedEntries | undefined, offset: number, into: (id: number) => void): void {
   if (!entries) return;
@@ -86,6 +95,7 @@ export function classify(
   }
 
   const foreignFrontends = new Set<string>();
+  const foreignWildcards = new Set<number>();
   const foreignServiceIds = new Set<number>();
   const foreignBackendIds = new Set<number>();
   const ourSlotBackends = new Set<number>();
@@ -102,6 +112,7 @@ export function classify(
       foreignFrontends.add(fk);
       foreignServiceIds.add(revNat);
       if (slot !== 0) foreignBackendIds.add(backendId);
+      else if (isWildcardKey(kView, i * svc.keySize)) foreignWildcards.add(getNet32(kView, i * svc.keySize + LB4_KEY_OFFSETS.address));
     }
   }
   const noteForeignService = (id: number): void => {
@@ -139,6 +150,7 @@ export function classify(
     table,
     takenOver,
     foreignFrontends,
+    foreignWildcards,
     ourServiceIds,
     foreignServiceIds,
     ourBackendIds,

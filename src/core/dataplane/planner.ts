@@ -11,6 +11,8 @@
 import { bytesKey, bytesEqual, pickEntries, type EntryTable, type PackedEntries } from '../bpf/packed.ts';
 import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
+import { formatIPv4 } from '../lb4/ipv4.ts';
+import type { LbAlgorithm } from '../cilium/config.ts';
 import type { Frontend, RejectedFrontend } from './frontend.ts';
 import { frontendKeyString } from './id-table.ts';
 import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
@@ -76,7 +78,8 @@ export interface MaglevDeleteOp {
 
 export type MapOp = UpsertOp | DeleteOp | MaglevSetOp | MaglevDeleteOp;
 
-export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted';
+/** 'refused': the node's Cilium configuration is one kube-lb cannot serve (core/cilium/config.ts servability). */
+export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted' | 'refused';
 
 export interface FrontendStatus {
   readonly name: string;
@@ -84,6 +87,8 @@ export interface FrontendStatus {
   readonly state: FrontendState;
   /** Why it is not programmed, or 'ok'. */
   readonly reason: string;
+  /** A stable reason (a claim condition reason) when the refusal has one: CiliumDSRMode, ... */
+  readonly code?: string;
   readonly serviceId?: number;
   /** What was left out of a programmed frontend and why (e.g. affinity without the match map). */
   readonly notes: readonly string[];
@@ -107,9 +112,13 @@ export interface Plan {
 
 export interface PlannerOptions {
   readonly profile: Lb4Profile;
-  /** Set when Cilium's maglev outer map exists: tables are then written for every service. */
+  /** The node's backend selection (Cilium's bpf-lb-algorithm), written into each master's algorithm byte. */
+  readonly algorithm: LbAlgorithm;
+  /** Set when the node selects with maglev: a table is then written for every service with active backends. */
   readonly maglev?: { readonly tableSize: number; readonly seed: number } | undefined;
+  /** Source ranges are enforced (Cilium's check is on and its map is open). */
   readonly sourceRangeMap: boolean;
+  /** Session affinity is compiled in and the match map is open. */
   readonly affinityMatchMap: boolean;
 }
 
@@ -287,7 +296,7 @@ export class MapPlanner {
       const wantsAffinity = f.affinityTimeout !== undefined;
       const affinity = wantsAffinity && this.options.affinityMatchMap;
       if (wantsAffinity && !affinity) {
-        notes.push('session affinity left out: Cilium has no cilium_lb_affinity_match map (affinity disabled)');
+        notes.push('session affinity left out: Cilium has session affinity off on this node (enable-session-affinity, or no cilium_lb_affinity_match map)');
       }
       assigned.push({ frontend: f, serviceId, backendIds: ids, affinity });
       statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
@@ -308,11 +317,17 @@ export class MapPlanner {
     if (own.takenOver.has(fk) || own.foreignFrontends.has(fk)) {
       return ['conflict', `another owner (Cilium itself?) has service entries for ${f.name}`];
     }
+    if (own.foreignWildcards.has(f.address)) {
+      return [
+        'conflict',
+        `Cilium has a wildcard entry for ${formatIPv4(f.address)} (port 0, protocol 0: it serves this IP itself and drops ports it does not know)`,
+      ];
+    }
     if (f.sourceRanges.length > 0 && !this.options.sourceRangeMap) {
       return [
         'unsupported',
-        'source ranges requested but Cilium has no cilium_lb4_source_range map (source-range checks off); ' +
-          'not exposing the VIP to every client',
+        'source ranges requested but Cilium does not enforce them on this node (enable-svc-source-range-check ' +
+          'off, no kube-proxy replacement, or no cilium_lb4_source_range map); not exposing the VIP to every client',
       ];
     }
     return undefined;
@@ -322,8 +337,8 @@ export class MapPlanner {
   #image(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage {
     const c = this.#cache;
     if (c && c.frontends === frontends && sameAssignment(c.assigned, assigned)) return c.image;
-    const { profile, maglev, affinityMatchMap } = this.options;
-    const image = buildImage(assigned, { profile, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo);
+    const { profile, algorithm, maglev, affinityMatchMap } = this.options;
+    const image = buildImage(assigned, { profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo);
     this.#cache = { frontends, assigned, image };
     return image;
   }

@@ -1,6 +1,7 @@
 // `kube-lb doctor` as a pure decision: facts gathered on an LB node (bpffs, Cilium's pinned maps and their
 // shapes, the Cilium version the maps reveal, capabilities, sysctls) in, findings out. Each finding says what is
 // wrong and what to do; `ready` is false exactly when the speaker would refuse to start or could not work.
+import type { CiliumDatapathConfig, RefusalReason, Servability } from '../cilium/config.ts';
 import type { Detection } from '../dataplane/detect.ts';
 import { LB4_MAPS, shapeMismatch, type Lb4MapRole, type ObservedMapShape } from '../lb4/maps.ts';
 
@@ -31,6 +32,12 @@ export type ProfileFact =
   | { state: 'refused'; configured: string; code: string; message: string; detection?: Detection }
   | { state: 'skipped' };
 
+/** Cilium's configuration directory, parsed for the decided line (core/cilium/config.ts). */
+export type CiliumConfigFact =
+  | { state: 'read'; dir: string; config: CiliumDatapathConfig; servability: Servability }
+  | { state: 'refused'; dir: string; code: string; message: string }
+  | { state: 'skipped'; dir: string; why: string };
+
 export interface SysctlFact {
   readonly name: string;
   /** Current value, or undefined when unreadable (missing interface, no /proc/sys). */
@@ -47,6 +54,7 @@ export interface DoctorFacts {
   readonly mapDirFsType: number | undefined;
   readonly maps: readonly MapFact[];
   readonly profile: ProfileFact;
+  readonly ciliumConfig: CiliumConfigFact;
   /** CapEff of the process, or undefined when unknown. */
   readonly effectiveCaps: bigint | undefined;
   /** Kernel release ("6.8.0-31-generic"). */
@@ -139,6 +147,27 @@ export function diagnose(f: DoctorFacts): Diagnosis {
     add('cilium version', 'fail', p.message, hint);
   }
 
+  // -------------------------------------------------------------------- Cilium configuration
+  const c = f.ciliumConfig;
+  switch (c.state) {
+    case 'read': {
+      const cfg = c.config;
+      const what = `${cfg.algorithm}${cfg.algorithm === 'maglev' ? ` (table ${cfg.maglev.tableSize})` : ''}, mode ${cfg.mode}${cfg.modeAnnotation ? ' with per-service annotation' : ''}, source ranges ${cfg.sourceRangeCheck ? 'enforced' : 'not enforced'}, protocol in keys ${cfg.protoDiff ? 'yes' : 'no (bpf-lb-proto-diff=false)'}`;
+      if (c.servability.ok) add('cilium config', 'ok', `${c.servability.message}; ${what}`);
+      else add('cilium config', 'fail', `${c.servability.reason}: ${c.servability.message}`, refusalHint(c.servability.reason));
+      if (cfg.algorithm === 'maglev' && f.maps.some((m) => m.role === 'maglev' && m.state === 'missing')) {
+        add('cilium config', 'fail', `bpf-lb-algorithm=maglev in ${c.dir}, but Cilium's maglev map is missing`, 'is --cilium-config-dir the configuration of the agent that runs here, and has the agent been restarted since it changed?');
+      }
+      break;
+    }
+    case 'refused':
+      add('cilium config', 'fail', `${c.code}: ${c.message}`, 'the speaker refuses to start with this configuration; mount the cilium-config ConfigMap (see docs/cilium.md) and pass its directory as --cilium-config-dir');
+      break;
+    case 'skipped':
+      add('cilium config', 'warn', `not checked: ${c.why}`);
+      break;
+  }
+
   // -------------------------------------------------------------------- capabilities
   if (f.effectiveCaps === undefined) {
     add('capabilities', 'warn', 'cannot read the effective capabilities (/proc/self/status)');
@@ -172,6 +201,17 @@ export function diagnose(f: DoctorFacts): Diagnosis {
 
   const ready = mapsUsable && !findings.some((x) => x.severity === 'fail');
   return { ready, findings, profile };
+}
+
+function refusalHint(reason: RefusalReason): string {
+  switch (reason) {
+    case 'CiliumKubeProxyReplacementOff':
+      return 'run Cilium on the LB nodes with kubeProxyReplacement=true (kube-proxy-replacement: "true" in cilium-config)';
+    case 'CiliumDSRMode':
+      return 'use bpf-lb-mode=snat on the LB nodes, or keep dsr as the default and set bpf-lb-mode-annotation=true: kube-lb\'s services then use SNAT';
+    case 'CiliumHybridMode':
+      return 'use bpf-lb-mode=snat on the LB nodes (Cilium 1.19+ also serves kube-lb in hybrid mode)';
+  }
 }
 
 function optionalMeaning(role: Lb4MapRole): string {

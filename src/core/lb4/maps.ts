@@ -1,5 +1,5 @@
 // The Cilium maps kube-lb reads and writes: pinned names, kernel types, key/value sizes. These are the same
-// in 1.14–1.19 (shared/reference/cilium-lb4-maps.md §1); max_entries and preallocation are agent options,
+// in 1.14–1.20 (shared/reference/cilium-lb4-maps.md §1); max_entries and preallocation are agent options,
 // so they are reported but never required.
 import { BPF_MAP_TYPE } from '../bpf/uapi.ts';
 import { AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE } from './affinity-match.ts';

@@ -1,10 +1,16 @@
 // What differs between Cilium releases in the lb4 maps, as data. Sizes, map names and types are the same in
-// 1.14–1.19; the bytes inside some fields and a few datapath rules are not (shared/reference/cilium-lb4-maps.md
-// §2, §3, §7). Every codec and the planner take a profile instead of testing versions.
+// 1.14–1.20; the bytes inside some fields and a few datapath rules are not (shared/reference/cilium-lb4-maps.md
+// §2, §3, §7). Every codec and the planner take a profile instead of testing versions. 1.20 writes the same
+// lb4 structs under the same map names as 1.19 (bpf/lib/lb.h of v1.20.2; its maps only gain
+// BPF_F_RDONLY_PROG, which restricts programs, not bpf(2) from user space), so its profile is 1.19's.
+// What a node's Cilium *configuration* changes on top of its line (bpf-lb-proto-diff, ...) is applied by
+// core/cilium/config.ts, not here.
 import { ConfigError } from '../../shared/errors.ts';
 
-export const CILIUM_VERSIONS = ['1.14', '1.15', '1.16', '1.17', '1.18', '1.19'] as const;
+export const CILIUM_VERSIONS = ['1.14', '1.15', '1.16', '1.17', '1.18', '1.19', '1.20'] as const;
 export type CiliumVersion = (typeof CILIUM_VERSIONS)[number];
+/** "1.14–1.20", for help texts and messages. */
+export const CILIUM_VERSION_RANGE = `${CILIUM_VERSIONS[0]}–${CILIUM_VERSIONS[CILIUM_VERSIONS.length - 1]}`;
 
 export interface Lb4Profile {
   readonly version: CiliumVersion;
@@ -32,6 +38,11 @@ export interface Lb4Profile {
    * consumer-cluster nodes kube-lb points at never are, so kube-lb does not set the flag on such versions.
    */
   readonly datapathReadsLocalScope: boolean;
+  /**
+   * The protocol in a backend's maglev hash string: the L4 protocol, or "ANY" where Cilium strips it (1.17 with
+   * bpf-lb-proto-diff off; set by core/cilium/config.ts). Not verified for 1.14–1.16 (no sources at hand).
+   */
+  readonly maglevHashProto: 'l4' | 'any';
 }
 
 const BASE = {
@@ -43,6 +54,7 @@ const BASE = {
   slotFlags: 'zero',
   flags2HighBits: false,
   datapathReadsLocalScope: false,
+  maglevHashProto: 'l4',
 } as const;
 
 const L4 = {
@@ -54,6 +66,7 @@ const L4 = {
   affinityUnion: 'timeout24-algorithm8',
   flags2HighBits: true,
   datapathReadsLocalScope: false,
+  maglevHashProto: 'l4',
 } as const;
 
 export const PROFILES: Readonly<Record<CiliumVersion, Lb4Profile>> = {
@@ -63,13 +76,14 @@ export const PROFILES: Readonly<Record<CiliumVersion, Lb4Profile>> = {
   '1.17': { ...L4, version: '1.17', slotFlags: 'quarantine' },
   '1.18': { ...L4, version: '1.18', slotFlags: 'master' },
   '1.19': { ...L4, version: '1.19', slotFlags: 'master', protoFallback: false, datapathReadsLocalScope: true },
+  '1.20': { ...L4, version: '1.20', slotFlags: 'master', protoFallback: false, datapathReadsLocalScope: true },
 };
 
 export function isCiliumVersion(value: string): value is CiliumVersion {
   return (CILIUM_VERSIONS as readonly string[]).includes(value);
 }
 
-/** The profile for "1.16", "v1.16" or "1.16.15"; a ConfigError for anything else. */
+/** The profile for "1.20", "v1.20" or "v1.20.2"; a ConfigError for anything else. */
 export function profileFor(version: string, flag = 'cilium-version'): Lb4Profile {
   const m = /^v?(\d+\.\d+)(?:\.\d+)?$/.exec(version.trim());
   const minor = m?.[1];

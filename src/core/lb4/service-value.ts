@@ -54,7 +54,12 @@ export function lb4ServiceCodec(profile: Lb4Profile): StructCodec<Lb4Service> {
   };
 }
 
-/** Per-service backend selection in the master's high byte (1.17+ with bpf-lb-algorithm-annotation). */
+/**
+ * Per-service backend selection in the master's high byte (1.17+ with bpf-lb-algorithm-annotation):
+ * LB_SELECTION_RANDOM 1 and LB_SELECTION_MAGLEV 2 in every line (1.17/1.18 pkg/datapath/linux/config,
+ * 1.20 bpf/include/bpf/lb_selection.h). 0 means "node default" from 1.18 on, but in 1.17 the datapath has no
+ * fallback and selects no backend, so kube-lb always writes the node's own algorithm.
+ */
 export const LB_ALGORITHM = { DEFAULT: 0, RANDOM: 1, MAGLEV: 2 } as const;
 
 export interface Affinity {

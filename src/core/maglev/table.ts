@@ -1,15 +1,25 @@
-// Maglev lookup tables the way Cilium computes them (pkg/maglev): each backend's permutation comes from
-// murmur3 of its name with the cluster's hash seed; backends are sorted by name and take turns filling the
-// table, weighted turns when weights differ. The table depends only on names, weights, M and the seed, never
-// on node-local backend IDs, so every LB node builds the same mapping from flow hash to backend.
+// Maglev lookup tables the way Cilium computes them (pkg/maglev, the same in 1.17–1.20): each backend's
+// permutation comes from murmur3 of its hash string with the cluster's hash seed; backends are sorted by that
+// string and take turns filling the table, weighted turns when weights differ. The table depends only on the
+// strings, weights, M and the seed, never on node-local backend IDs, so every LB node builds the same mapping
+// from flow hash to backend, and it is the table Cilium itself would build for the same backends.
 import { KubeLbError } from '../../shared/errors.ts';
 import { murmur3x64_128 } from './murmur3.ts';
 
 /** Cilium's default --bpf-lb-maglev-hash-seed (base64 of 12 bytes). */
 export const DEFAULT_MAGLEV_HASH_SEED = 'JLfvgnHc2kaSUFaI';
 
+/**
+ * Cilium's hash string of an IPv4 backend in cluster 0, external scope: "[10.0.0.1:30080/TCP,State:active]"
+ * (pkg/maglev BackendInfo.setHashString; the state part is constant, only active backends are hashed).
+ * `protocol` is Cilium's L4Type name: TCP, UDP, SCTP, or ANY where the agent strips protocols.
+ */
+export function maglevHashString(address: string, port: number, protocol: string): string {
+  return `[${address}:${port}/${protocol},State:active]`;
+}
+
 export interface MaglevBackend {
-  /** What the permutation is derived from; the same on every node ("10.0.0.1:30080/TCP"). */
+  /** What the permutation is derived from; the same on every node (maglevHashString). */
   readonly name: string;
   /** Node-local backend ID written into the table. */
   readonly id: number;
@@ -17,13 +27,18 @@ export interface MaglevBackend {
   readonly weight: number;
 }
 
+/** Whether Cilium accepts this --bpf-lb-maglev-hash-seed: standard base64 of exactly 12 bytes. */
+export function isMaglevHashSeed(base64Seed: string): boolean {
+  const bytes = Buffer.from(base64Seed, 'base64');
+  return bytes.length === 12 && bytes.toString('base64') === base64Seed;
+}
+
 /** The murmur seed: the first 4 bytes of the 12-byte base64 seed, big-endian (the rest seed jhash). */
 export function maglevMurmurSeed(base64Seed: string): number {
-  const bytes = Buffer.from(base64Seed, 'base64');
-  if (bytes.length !== 12 || bytes.toString('base64') !== base64Seed) {
+  if (!isMaglevHashSeed(base64Seed)) {
     throw new KubeLbError('MAGLEV_SEED_INVALID', `maglev hash seed must be base64 of 12 bytes: ${base64Seed}`);
   }
-  return bytes.readUInt32BE(0);
+  return Buffer.from(base64Seed, 'base64').readUInt32BE(0);
 }
 
 export function maglevOffsetAndSkip(name: string, m: number, seed: number): { offset: number; skip: number } {

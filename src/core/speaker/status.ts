@@ -4,6 +4,7 @@
 import { CLAIM_CONDITIONS, type BackendHealth, type VIPClaim, type VIPClaimStatus } from '../../api/v1alpha1.ts';
 import { conditionUnchanged, findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import type { AnnouncedStatus } from '../l2/report.ts';
+import type { RefusalReason } from '../cilium/config.ts';
 import type { ClaimPlan } from './plan.ts';
 import { bucketOf, type PublishedState } from './published.ts';
 
@@ -19,7 +20,13 @@ export const PROGRAMMED_REASONS = {
   FrontendConflict: 'FrontendConflict',
   /** The claim holds a VIP but is not to be served (allocation refused, being deleted, no ports). */
   NotServed: 'NotServed',
-} as const;
+  /** The LB nodes' Cilium runs without kube-proxy replacement: no node-port path, kube-lb programs nothing. */
+  CiliumKubeProxyReplacementOff: 'CiliumKubeProxyReplacementOff',
+  /** The LB nodes' Cilium forwards with DSR and has no per-service SNAT (bpf-lb-mode=dsr, no annotation mode). */
+  CiliumDSRMode: 'CiliumDSRMode',
+  /** The LB nodes' Cilium 1.17/1.18 forwards TCP with DSR in hybrid mode, with no per-service SNAT. */
+  CiliumHybridMode: 'CiliumHybridMode',
+} as const satisfies Record<string, string> & Record<RefusalReason, RefusalReason>;
 
 export const HEALTH_REASONS = {
   AllHealthy: 'AllHealthy',
@@ -43,8 +50,11 @@ export interface StatusInput {
   /** Bucket digests of every claim this node expects to be programmed (published.ts bucketDigests). */
   readonly expectedBuckets: readonly string[];
   readonly self: string;
-  /** Whether this node's maps hold the claim, or why the dataplane refused it. */
-  readonly selfProgrammed: { readonly ok: true } | { readonly ok: false; readonly reason: string };
+  /**
+   * Whether this node's maps hold the claim, or why the dataplane refused it; `code`, when given, is the
+   * Programmed reason to use (a node-wide refusal from the Cilium configuration).
+   */
+  readonly selfProgrammed: { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly code?: string };
   readonly selfFailing: ReadonlySet<string>;
   /** Live LB nodes, self included. */
   readonly live: readonly string[];
@@ -96,7 +106,8 @@ function programmedCondition(input: StatusInput, nodes: readonly string[], owner
     return { type, status: 'False', reason, message: plan.message };
   }
   if (!input.selfProgrammed.ok && nodes.length === 0) {
-    return { type, status: 'False', reason: PROGRAMMED_REASONS.Rejected, message: input.selfProgrammed.reason };
+    const reason = input.selfProgrammed.code ?? PROGRAMMED_REASONS.Rejected;
+    return { type, status: 'False', reason, message: input.selfProgrammed.reason };
   }
   const live = input.live.length;
   const missing = input.live.filter((n) => !nodes.includes(n));

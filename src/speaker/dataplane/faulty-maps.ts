@@ -80,7 +80,7 @@ class FaultyMaglevMap implements MaglevMap {
   get name(): string {
     return this.#inner.name;
   }
-  get tableSize(): number {
+  get tableSize(): number | undefined {
     return this.#inner.tableSize;
   }
   read(): ReturnType<MaglevMap['read']> {

@@ -17,7 +17,8 @@ export interface ByteMap {
 /** cilium_lb4_maglev: one inner lookup table per service ID. */
 export interface MaglevMap {
   readonly name: string;
-  readonly tableSize: number;
+  /** Entries per inner table (bpf-lb-maglev-table-size); undefined for a reader that found no table. */
+  readonly tableSize: number | undefined;
   /** Every outer entry with its inner map ID and, where known or readable, the table's digest. */
   read(): Map<number, MaglevObserved>;
   /** Replaces (atomically, by swapping the inner map) the table of a service. */

@@ -3,30 +3,41 @@
 // Anything unexpected is refused before a single byte is written.
 import { join } from 'node:path';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
-import { BPF_EXIST, BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
+import { BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
 import { detectCiliumVersion, type Detection } from '../../core/dataplane/detect.ts';
 import { ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
 import { tableDigest } from '../../core/dataplane/maglev-digest.ts';
 import { classify, type MaglevObserved } from '../../core/dataplane/ownership.ts';
 import { getHost32, getNet16, putHost32, putNet16, viewOf } from '../../core/lb4/bytes.ts';
-import {
-  DEFAULT_MAGLEV_TABLE_SIZE,
-  MAGLEV_INNER_KEY_SIZE,
-  MAGLEV_OUTER_KEY_SIZE,
-  MAGLEV_TABLE_SIZES,
-  maglevInnerValueSize,
-} from '../../core/lb4/maglev.ts';
+import { MAGLEV_INNER_KEY_SIZE, maglevInnerValueSize } from '../../core/lb4/maglev.ts';
 import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapShape } from '../../core/lb4/maps.ts';
-import { CILIUM_VERSIONS, profileFor, type Lb4Profile } from '../../core/lb4/profile.ts';
-import { BpfError, BpfMap } from '../../native/bpf.ts';
+import { CILIUM_VERSIONS, profileFor, type CiliumVersion, type Lb4Profile } from '../../core/lb4/profile.ts';
+import type { CiliumDatapathConfig } from '../../core/cilium/config.ts';
+import { BpfError, BpfMap, type MapSpec } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
 import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap } from './maps.ts';
 
+/** What this module uses of an open map (src/native/bpf.ts BpfMap). */
+export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'>;
+
+/** How this module reaches bpf(2): the addon in production, a recording fake in unit tests. */
+export interface BpfPort {
+  open(path: string, options: { readOnly?: boolean }): BpfMapHandle;
+  create(spec: MapSpec): BpfMapHandle;
+  fromId(id: number, label?: string): BpfMapHandle;
+}
+
+export const NATIVE_BPF: BpfPort = {
+  open: (path, options) => BpfMap.open(path, options),
+  create: (spec) => BpfMap.create(spec),
+  fromId: (id, label) => BpfMap.fromId(id, label),
+};
+
 export class NativeByteMap implements ByteMap {
   readonly name: string;
-  readonly map: BpfMap;
+  readonly map: BpfMapHandle;
 
-  constructor(name: string, map: BpfMap) {
+  constructor(name: string, map: BpfMapHandle) {
     this.name = name;
     this.map = map;
   }
@@ -53,14 +64,16 @@ const INNER_NAME = 'kube_lb_maglev';
 
 export class NativeMaglevMap implements MaglevMap {
   readonly name: string;
-  readonly tableSize: number;
-  readonly #outer: BpfMap;
+  readonly tableSize: number | undefined;
+  readonly #outer: BpfMapHandle;
+  readonly #bpf: BpfPort;
   /** Inner map ID → digest of its table: read once per inner map, or known because we wrote it. */
   readonly #digests = new Map<number, string>();
 
-  constructor(outer: BpfMap, tableSize: number) {
+  constructor(outer: BpfMapHandle, tableSize: number | undefined, bpf: BpfPort = NATIVE_BPF) {
     this.name = outer.path;
     this.#outer = outer;
+    this.#bpf = bpf;
     this.tableSize = tableSize;
   }
 
@@ -81,9 +94,9 @@ export class NativeMaglevMap implements MaglevMap {
   #digestOf(innerId: number): string | undefined {
     const known = this.#digests.get(innerId);
     if (known !== undefined) return known;
-    let inner: BpfMap | undefined;
+    let inner: BpfMapHandle | undefined;
     try {
-      inner = BpfMap.fromId(innerId, `${this.name} inner map ${innerId}`);
+      inner = this.#bpf.fromId(innerId, `${this.name} inner map ${innerId}`);
       const bytes = inner.lookup(INNER_KEY);
       if (!bytes) return undefined;
       const digest = tableDigest(bytes);
@@ -99,7 +112,8 @@ export class NativeMaglevMap implements MaglevMap {
   }
 
   set(serviceId: number, table: Uint8Array, digest: string): void {
-    const inner = BpfMap.create({
+    if (this.tableSize === undefined) throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', this.name, 'maglev table size unknown (read-only open)');
+    const inner = this.#bpf.create({
       type: BPF_MAP_TYPE.ARRAY,
       keySize: MAGLEV_INNER_KEY_SIZE,
       valueSize: maglevInnerValueSize(this.tableSize),
@@ -138,8 +152,18 @@ export interface OpenLb4MapsOptions {
   readonly dir?: string;
   /** "auto" or a Cilium version ("1.16", "v1.18.3"). */
   readonly ciliumVersion: string;
-  /** --bpf-lb-maglev-table-size; default: read from an existing table, else 16381. */
+  /**
+   * Cilium's bpf-lb-maglev-table-size, from its configuration (a writer passes it). Without it the size is read
+   * from an existing inner table, if any; an existing table of another size is refused.
+   */
   readonly maglevTableSize?: number;
+  /**
+   * Parses the node's Cilium configuration once the line is decided (the speaker: its config directory). Its
+   * maglev table size is the one a writer uses unless `maglevTableSize` is given.
+   */
+  readonly cilium?: (line: CiliumVersion) => CiliumDatapathConfig;
+  /** Cilium's bpf-lb-proto-diff from its configuration, for the version detection (default true). */
+  readonly protoDiff?: boolean;
   /** Open read-only and never create kube-lb's ID table (the CLI). */
   readonly readOnly?: boolean;
   /**
@@ -154,13 +178,15 @@ export interface OpenedLb4Maps {
   readonly profile: Lb4Profile;
   readonly detection: Detection;
   readonly dir: string;
+  /** What `options.cilium` returned for the line. */
+  readonly cilium?: CiliumDatapathConfig;
 }
 
-function openShaped(dir: string, shape: Lb4MapShape | typeof ID_TABLE_SHAPE, readOnly: boolean): BpfMap | undefined {
+function openShaped(bpf: BpfPort, dir: string, shape: Lb4MapShape | typeof ID_TABLE_SHAPE, readOnly: boolean): BpfMapHandle | undefined {
   const path = join(dir, shape.name);
-  let map: BpfMap;
+  let map: BpfMapHandle;
   try {
-    map = BpfMap.open(path, { readOnly });
+    map = bpf.open(path, { readOnly });
   } catch (err) {
     if (err instanceof BpfError && err.errno === 'ENOENT') return undefined;
     throw err;
@@ -173,61 +199,40 @@ function openShaped(dir: string, shape: Lb4MapShape | typeof ID_TABLE_SHAPE, rea
   return map;
 }
 
-function openIdTable(dir: string, readOnly: boolean): BpfMap | undefined {
-  const existing = openShaped(dir, ID_TABLE_SHAPE, readOnly);
+function openIdTable(bpf: BpfPort, dir: string, readOnly: boolean): BpfMapHandle | undefined {
+  const existing = openShaped(bpf, dir, ID_TABLE_SHAPE, readOnly);
   if (existing || readOnly) return existing;
-  const created = BpfMap.create({ ...ID_TABLE_SHAPE, flags: 0 });
+  const created = bpf.create({ ...ID_TABLE_SHAPE, flags: 0 });
   try {
     created.pin(join(dir, ID_TABLE_SHAPE.name));
   } catch (err) {
     created.close();
     // Another process pinned it first: use theirs.
-    if (err instanceof BpfError && err.errno === 'EEXIST') return openShaped(dir, ID_TABLE_SHAPE, readOnly);
+    if (err instanceof BpfError && err.errno === 'EEXIST') return openShaped(bpf, dir, ID_TABLE_SHAPE, readOnly);
     throw err;
   }
   return created;
 }
 
 /**
- * Whether the outer map accepts inner tables of `size` entries, found without writing: an update with
- * BPF_EXIST of key 0 (a service ID nobody uses) first checks the inner map against the outer map's template
- * (EINVAL on mismatch), then fails with ENOENT because the key is absent.
+ * The maglev table size of the inner maps in the outer map, read from the first inner map that still exists
+ * (its value size / 4), or undefined when there is none. Nothing is ever written to find out: Cilium's
+ * configuration says the size (the writer passes it), and a reader of an empty maglev map has no table to read.
  */
-function acceptsTableSize(outer: BpfMap, size: number): boolean {
-  const inner = BpfMap.create({
-    type: BPF_MAP_TYPE.ARRAY,
-    keySize: MAGLEV_INNER_KEY_SIZE,
-    valueSize: maglevInnerValueSize(size),
-    maxEntries: 1,
-    flags: 0,
-    name: INNER_NAME,
-  });
-  try {
-    const value = new Uint8Array(4);
-    putHost32(viewOf(value), 0, inner.fd);
-    // The caller made sure key 0 is absent, so this cannot replace anything.
-    outer.update(new Uint8Array(MAGLEV_OUTER_KEY_SIZE), value, BPF_EXIST);
-    return true;
-  } catch (err) {
-    if (err instanceof BpfError && err.errno === 'ENOENT') return true;
-    if (err instanceof BpfError && err.errno === 'EINVAL') return false;
-    throw err;
-  } finally {
-    inner.close();
-  }
-}
-
-/** The maglev table size: from an existing inner table, else probed (configured size first). */
-function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefined): number {
+function maglevTableSizeOf(bpf: BpfPort, outer: BpfMapHandle, dir: string, configured: number | undefined): number | undefined {
   const path = join(dir, LB4_MAPS.maglev.name);
   const d = outer.dump();
   for (let i = 0; i < d.count; i++) {
-    let inner: BpfMap | undefined;
+    let inner: BpfMapHandle | undefined;
     try {
-      inner = BpfMap.fromId(getHost32(viewOf(d.values), i * d.valueSize));
+      inner = bpf.fromId(getHost32(viewOf(d.values), i * d.valueSize));
       const size = inner.info.valueSize / 4;
-      if (wanted !== undefined && wanted !== size) {
-        throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', path, `configured maglev table size ${wanted} differs from the tables in the map (${size})`);
+      if (configured !== undefined && configured !== size) {
+        throw new DataplaneMapError(
+          'DATAPLANE_MAGLEV_TABLE_SIZE',
+          path,
+          `Cilium's configured maglev table size ${configured} differs from the tables in the map (${size}); has the agent been restarted since bpf-lb-maglev-table-size changed?`,
+        );
       }
       return size;
     } catch (err) {
@@ -237,26 +242,16 @@ function maglevTableSizeOf(outer: BpfMap, dir: string, wanted: number | undefine
       inner?.close();
     }
   }
-  const keyZeroUsed = outer.lookup(new Uint8Array(MAGLEV_OUTER_KEY_SIZE)) !== undefined;
-  if (keyZeroUsed) return wanted ?? DEFAULT_MAGLEV_TABLE_SIZE; // service ID 0 is invalid; nobody writes it
-  const candidates = wanted !== undefined ? [wanted] : [DEFAULT_MAGLEV_TABLE_SIZE, ...MAGLEV_TABLE_SIZES];
-  for (const size of candidates) if (acceptsTableSize(outer, size)) return size;
-  throw new DataplaneMapError(
-    'DATAPLANE_MAGLEV_TABLE_SIZE',
-    path,
-    wanted !== undefined
-      ? `the maglev map does not take tables of ${wanted} entries (--bpf-lb-maglev-table-size differs)`
-      : `the maglev map takes none of Cilium's table sizes (${MAGLEV_TABLE_SIZES.join(', ')})`,
-  );
+  return configured;
 }
 
 /** Opens every map, checks shapes, decides the profile. Closes what it opened if it refuses. */
-export function openLb4Maps(options: OpenLb4MapsOptions): OpenedLb4Maps {
+export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_BPF): OpenedLb4Maps {
   const dir = options.dir ?? DEFAULT_MAP_DIR;
   const readOnly = options.readOnly ?? false;
-  const opened: BpfMap[] = [];
-  const open = (shape: Lb4MapShape): BpfMap | undefined => {
-    const m = openShaped(dir, shape, readOnly);
+  const opened: BpfMapHandle[] = [];
+  const open = (shape: Lb4MapShape): BpfMapHandle | undefined => {
+    const m = openShaped(bpf, dir, shape, readOnly);
     if (m) opened.push(m);
     else if (!shape.optional) {
       throw new DataplaneMapError('DATAPLANE_MAP_MISSING', join(dir, shape.name), `${shape.name} does not exist; is Cilium running with kube-proxy replacement on this node?`);
@@ -270,26 +265,26 @@ export function openLb4Maps(options: OpenLb4MapsOptions): OpenedLb4Maps {
     const sourceRange = open(LB4_MAPS.sourceRange);
     const affinityMatch = open(LB4_MAPS.affinityMatch);
     const maglevOuter = open(LB4_MAPS.maglev);
-    const idTable = openIdTable(dir, readOnly);
+    const idTable = openIdTable(bpf, dir, readOnly);
     if (idTable) opened.push(idTable);
-    const byte = (m: BpfMap): NativeByteMap => new NativeByteMap(m.path, m);
-    const maglev = maglevOuter
-      ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(maglevOuter, dir, options.maglevTableSize))
-      : undefined;
-    const maps: Lb4Maps = {
+    const byte = (m: BpfMapHandle): NativeByteMap => new NativeByteMap(m.path, m);
+    const base: Omit<Lb4Maps, 'maglev'> = {
       services: byte(services),
       backends: byte(backends),
       revNat: byte(revNat),
       idTable: idTable ? byte(idTable) : emptyIdTable(),
       sourceRange: sourceRange ? byte(sourceRange) : undefined,
       affinityMatch: affinityMatch ? byte(affinityMatch) : undefined,
-      maglev,
       close: () => {
         for (const m of opened) m.close();
       },
     };
-    const { profile, detection } = chooseProfile(maps, options, join(dir, LB4_MAPS.services.name));
-    return { maps, profile, detection, dir };
+    const { profile, detection } = chooseProfile({ ...base, maglev: undefined }, options, join(dir, LB4_MAPS.services.name));
+    // The configuration is the line's: known only now. It says the maglev table size a writer must use.
+    const cilium = options.cilium?.(profile.version);
+    const tableSize = options.maglevTableSize ?? cilium?.maglev.tableSize;
+    const maglev = maglevOuter ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(bpf, maglevOuter, dir, tableSize), bpf) : undefined;
+    return { maps: { ...base, maglev }, profile, detection, dir, ...(cilium ? { cilium } : {}) };
   } catch (err) {
     for (const m of opened) m.close();
     throw err;
@@ -327,6 +322,7 @@ function chooseProfile(
     backends: snapshot.backends,
     ourServiceEntry: own.ourServiceEntry,
     ourBackendIds: own.ourBackendIds,
+    ...(options.protoDiff === undefined ? {} : { protoDiff: options.protoDiff }),
   });
   if (configured === 'auto') {
     if (!detection.profile && options.guessVersion) {

@@ -4,9 +4,18 @@
 // the desired state is unchanged since the last successful pass are drift, and counted as repairs.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { normalizeFrontends, type DesiredFrontend, type Frontend, type RejectedFrontend } from '../../core/dataplane/frontend.ts';
-import { MapPlanner, type FrontendState, type FrontendStatus, type MapName, type Plan } from '../../core/dataplane/planner.ts';
+import {
+  MapPlanner,
+  type FrontendState,
+  type FrontendStatus,
+  type MapName,
+  type Plan,
+  type PlannerOptions,
+} from '../../core/dataplane/planner.ts';
 import type { Lb4Profile } from '../../core/lb4/profile.ts';
+import { profileUnder, servability, type CiliumDatapathConfig, type Servability } from '../../core/cilium/config.ts';
 import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed } from '../../core/maglev/table.ts';
+import { DataplaneMapError } from './errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { readSnapshot, sameSnapshot, type ByteMap, type Lb4Maps } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
@@ -15,11 +24,17 @@ export const DEFAULT_RECONCILE_PERIOD_MS = 500;
 
 export interface ReconcilerOptions {
   readonly maps: Lb4Maps;
+  /** The line's profile; the Cilium configuration may adjust it (see `profile` of the reconciler). */
   readonly profile: Lb4Profile;
+  /**
+   * The node's Cilium configuration: algorithm, maglev table size and seed, source-range and affinity support,
+   * the protocol rule, and whether kube-lb can serve the node at all. The speaker always passes it. Without it
+   * (tests, the standalone tool) the reconciler assumes a serveable node with Cilium's default seed, selects
+   * with maglev exactly when the maglev map is open, and takes the table size from that map.
+   */
+  readonly cilium?: CiliumDatapathConfig;
   readonly logger: Logger;
   readonly periodMs?: number;
-  /** Base64 maglev seed; every LB node must use the same one. Default: Cilium's default seed. */
-  readonly maglevSeed?: string;
   readonly registry?: Registry;
 }
 
@@ -52,6 +67,37 @@ interface Metrics {
   frontends: Gauge<'state'>;
 }
 
+/** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
+function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapathConfig | undefined): PlannerOptions {
+  const maglevMap = maps.maglev;
+  if (cilium) {
+    const maglev = cilium.algorithm === 'maglev';
+    if (maglev && !maglevMap) {
+      throw new DataplaneMapError('DATAPLANE_MAP_MISSING', 'cilium_lb4_maglev', `Cilium's configuration (${cilium.source}) selects backends with maglev, but its maglev map is not there`);
+    }
+    if (maglev && maglevMap?.tableSize !== undefined && maglevMap.tableSize !== cilium.maglev.tableSize) {
+      throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', maglevMap.name, `Cilium's configured maglev table size ${cilium.maglev.tableSize} differs from its maps' (${maglevMap.tableSize})`);
+    }
+    return {
+      profile,
+      algorithm: cilium.algorithm,
+      maglev: maglev ? { tableSize: cilium.maglev.tableSize, seed: maglevMurmurSeed(cilium.maglev.hashSeed) } : undefined,
+      sourceRangeMap: cilium.sourceRangeCheck && maps.sourceRange !== undefined,
+      affinityMatchMap: cilium.sessionAffinity && maps.affinityMatch !== undefined,
+    };
+  }
+  if (maglevMap && maglevMap.tableSize === undefined) {
+    throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', maglevMap.name, 'maglev table size unknown: pass Cilium\'s configuration (bpf-lb-maglev-table-size)');
+  }
+  return {
+    profile,
+    algorithm: maglevMap ? 'maglev' : 'random',
+    maglev: maglevMap?.tableSize !== undefined ? { tableSize: maglevMap.tableSize, seed: maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED) } : undefined,
+    sourceRangeMap: maps.sourceRange !== undefined,
+    affinityMatchMap: maps.affinityMatch !== undefined,
+  };
+}
+
 function createMetrics(registry: Registry): Metrics {
   return {
     passes: new Counter({
@@ -67,7 +113,7 @@ function createMetrics(registry: Registry): Metrics {
     }),
     frontends: new Gauge({
       name: 'kube_lb_dataplane_frontends',
-      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted).',
+      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted, refused).',
       labelNames: ['state'],
       registers: [registry],
     }),
@@ -80,10 +126,14 @@ const EMPTY_COUNTS: Record<FrontendState, number> = {
   rejected: 0,
   unsupported: 0,
   exhausted: 0,
+  refused: 0,
 };
 
 export class DataplaneReconciler {
+  /** The profile kube-lb writes with: the line's, as the node's Cilium configuration adjusts it. */
   readonly profile: Lb4Profile;
+  /** Whether kube-lb can serve this node; when not, it programs nothing and every frontend is 'refused'. */
+  readonly servability: Servability;
   readonly periodMs: number;
   readonly #maps: Lb4Maps;
   readonly #log: Logger;
@@ -105,19 +155,13 @@ export class DataplaneReconciler {
   #baseline: MapsSnapshot | undefined;
 
   constructor(options: ReconcilerOptions) {
-    this.profile = options.profile;
+    const { cilium } = options;
+    this.profile = cilium ? profileUnder(options.profile, cilium) : options.profile;
+    this.servability = cilium ? servability(cilium) : { ok: true, message: 'no Cilium configuration given: assumed serveable' };
     this.periodMs = options.periodMs ?? DEFAULT_RECONCILE_PERIOD_MS;
     this.#maps = options.maps;
     this.#log = options.logger;
-    const maglev = options.maps.maglev;
-    this.#planner = new MapPlanner({
-      profile: options.profile,
-      maglev: maglev
-        ? { tableSize: maglev.tableSize, seed: maglevMurmurSeed(options.maglevSeed ?? DEFAULT_MAGLEV_HASH_SEED) }
-        : undefined,
-      sourceRangeMap: options.maps.sourceRange !== undefined,
-      affinityMatchMap: options.maps.affinityMatch !== undefined,
-    });
+    this.#planner = new MapPlanner(plannerOptions(options.maps, this.profile, cilium));
     this.#metrics = options.registry ? createMetrics(options.registry) : undefined;
   }
 
@@ -168,7 +212,7 @@ export class DataplaneReconciler {
       const snapshot = readSnapshot(this.#maps);
       if (!(repair && this.#baseline && sameSnapshot(this.#baseline, snapshot))) {
         this.#baseline = undefined;
-        plan = this.#planner.plan(this.#frontends, this.#rejected, snapshot);
+        plan = this.#plan(snapshot);
         this.#lastPlan = plan;
         this.#statuses = plan.statuses;
         applied = this.#apply(plan);
@@ -198,6 +242,25 @@ export class DataplaneReconciler {
   /** The last plan (ownership, ops), for the CLI and tests. */
   lastPlan(): Plan | undefined {
     return this.#lastPlan;
+  }
+
+  /**
+   * On a node kube-lb cannot serve, the plan wants nothing of kube-lb in the maps (entries left from before the
+   * configuration changed are removed: they would carry traffic the wrong way), and every frontend says why.
+   */
+  #plan(snapshot: MapsSnapshot): Plan {
+    const s = this.servability;
+    if (s.ok) return this.#planner.plan(this.#frontends, this.#rejected, snapshot);
+    const plan = this.#planner.plan([], this.#rejected, snapshot);
+    const refused = this.#frontends.map((f): FrontendStatus => ({
+      name: f.name,
+      origin: f.origin,
+      state: 'refused',
+      reason: s.message,
+      code: s.reason,
+      notes: [],
+    }));
+    return { ...plan, statuses: [...plan.statuses, ...refused] };
   }
 
   #apply(plan: Plan): { absent: number; changed: number; deleted: number } {

@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import type { DesiredFrontend } from '../../core/dataplane/frontend.ts';
 import { DEFAULT_MAP_DIR } from '../../core/lb4/maps.ts';
+import { CILIUM_VERSION_RANGE } from '../../core/lb4/profile.ts';
 import { parseConfig } from '../../shared/config.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../shared/logger.ts';
 import { openLb4Maps } from './native-maps.ts';
@@ -16,7 +17,7 @@ import { DataplaneReconciler, DEFAULT_RECONCILE_PERIOD_MS } from './reconciler.t
 const OPTIONS = {
   desired: { kind: 'string', required: true, help: 'JSON file with the desired frontends' },
   'map-dir': { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned maps" },
-  'cilium-version': { kind: 'string', default: 'auto', help: 'Cilium version (1.14–1.19) or auto' },
+  'cilium-version': { kind: 'string', default: 'auto', help: `Cilium version (${CILIUM_VERSION_RANGE}) or auto` },
   period: { kind: 'duration', default: DEFAULT_RECONCILE_PERIOD_MS, min: 10, help: 're-read and repair period' },
   'maglev-table-size': { kind: 'int', min: 0, default: 0, help: 'maglev table size (0: from the maps)' },
   'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'log level' },

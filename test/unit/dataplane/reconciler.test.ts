@@ -48,10 +48,10 @@ t.test('a frontend from empty maps, then the same desired state again', async (t
     'be 4294967294 => 10.1.0.5:30080/TCP active cluster=0 zone=0',
     'ids 10.0.0.1:80/TCP scope=0 => 65534',
     'rnat 65534 => 10.0.0.1:80',
-    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=0 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
+    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
     'svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=4294967294 count=0 revnat=65534 flags=0x60/0x00 qcount=0',
     'svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=4294967293 count=0 revnat=65534 flags=0x60/0x00 qcount=0',
-  ], 'IDs from the top; slots ordered by backend address; 1.18 slots carry the master flags');
+  ], 'IDs from the top; slots ordered by backend address; 1.18 slots carry the master flags; the master names the node algorithm (random: 1 << 24)');
   t.same(reconciler.statuses().map((s) => [s.name, s.state, s.serviceId]), [['10.0.0.1:80/TCP', 'programmed', 65534]]);
   const again = reconciler.reconcileOnce();
   t.same([again.absent, again.changed, again.deleted], [0, 0, 0], 'nothing to do the second time');
@@ -65,7 +65,7 @@ t.test('backends come and go in make-before-break order', async (t) => {
   reconciler.setDesired([web([A, B, C])]);
   reconciler.reconcileOnce();
   t.same(reconciler.lastPlan()?.ops.map((o) => o.step), ['backends', 'slots', 'masters'], 'new slot before the count');
-  t.match(dump().join('\n'), /slot=0 => u32=0 count=3/);
+  t.match(dump().join('\n'), /slot=0 => u32=16777216 count=3/);
 
   reconciler.setDesired([web([A, C])]);
   reconciler.reconcileOnce();
@@ -79,23 +79,23 @@ t.test('backends come and go in make-before-break order', async (t) => {
     'be 4294967294 => 10.1.0.5:30080/TCP active cluster=0 zone=0',
     'ids 10.0.0.1:80/TCP scope=0 => 65534',
     'rnat 65534 => 10.0.0.1:80',
-    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=0 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
+    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
     'svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=4294967294 count=0 revnat=65534 flags=0x60/0x00 qcount=0',
     'svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=4294967292 count=0 revnat=65534 flags=0x60/0x00 qcount=0',
   ]);
 });
 
 t.test('non-active backends stay in slots after count (1.17 marks them quarantined, 1.16 has no qcount)', async (t) => {
-  for (const [version, expectSlot2, expectQcount] of [
-    ['1.17', 'flags=0x00/0x40', 'qcount=1'],
-    ['1.16', 'flags=0x00/0x00', 'qcount=0'],
+  for (const [version, expectSlot2, expectQcount, union] of [
+    ['1.17', 'flags=0x00/0x40', 'qcount=1', '16777216'],
+    ['1.16', 'flags=0x00/0x00', 'qcount=0', '0'],
   ] as const) {
     const { reconciler, dump } = setup(version);
     reconciler.setDesired([web([{ ...A, state: 'terminating' }, B])]);
     reconciler.reconcileOnce();
     const d = dump().join('\n');
     const proto = version === '1.16' ? 'ANY' : 'TCP';
-    t.match(d, new RegExp(`svc 10.0.0.1:80/${proto} scope=0 slot=0 => u32=0 count=1 .* ${expectQcount}`), version);
+    t.match(d, new RegExp(`svc 10.0.0.1:80/${proto} scope=0 slot=0 => u32=${union} count=1 .* ${expectQcount}`), version);
     t.match(d, /be 4294967294 => 10.1.0.6:30080\/\w+ active/, `${version}: active B first, so it gets the first ID`);
     t.match(d, /be 4294967293 => 10.1.0.5:30080\/\w+ terminating/);
     t.match(d, new RegExp(`slot=1 => u32=4294967294 .* flags=0x00/0x00`), `${version}: B in slot 1`);
@@ -111,7 +111,7 @@ t.test('removing a frontend removes all of its entries and its ID, nothing else'
   reconciler.reconcileOnce();
   t.match(dump().join('\n'), /aff 65534 backend=4294967294/);
   t.match(dump().join('\n'), /src 65534 192.168.0.0\/16/);
-  t.match(dump().join('\n'), /slot=0 => u32=600 count=2 revnat=65534 flags=0xf0/, 'affinity timeout, AFFINITY|SOURCE_RANGE');
+  t.match(dump().join('\n'), /slot=0 => u32=16777816 count=2 revnat=65534 flags=0xf0/, 'affinity timeout 600 under algorithm 1, AFFINITY|SOURCE_RANGE');
   reconciler.setDesired([]);
   reconciler.reconcileOnce();
   t.same(
@@ -232,7 +232,7 @@ t.test('features Cilium lacks: source ranges fail closed, affinity is left out w
   t.equal(ranged?.state, 'unsupported');
   t.equal(sticky?.state, 'programmed');
   t.match(sticky?.notes[0], /affinity left out/);
-  t.match(dump().join('\n'), /10.0.0.1:443\/TCP scope=0 slot=0 => u32=0 count=1 revnat=\d+ flags=0x60/);
+  t.match(dump().join('\n'), /10.0.0.1:443\/TCP scope=0 slot=0 => u32=16777216 count=1 revnat=\d+ flags=0x60/);
   t.notMatch(dump().join('\n'), /10.0.0.1:80\//);
 });
 
@@ -254,6 +254,6 @@ t.test('eTP=Local sets EXT_LOCAL_SCOPE only where the datapath ignores it', asyn
     const { reconciler, dump } = setup(version);
     reconciler.setDesired([web([A], { externalTrafficPolicy: 'Local' })]);
     reconciler.reconcileOnce();
-    t.match(dump().join('\n'), new RegExp(`slot=0 => u32=0 count=1 revnat=65534 flags=${flags}`), version);
+    t.match(dump().join('\n'), new RegExp(`slot=0 => u32=16777216 count=1 revnat=65534 flags=${flags}`), version);
   }
 });

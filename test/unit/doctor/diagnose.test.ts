@@ -3,6 +3,13 @@
 import t from 'tap';
 import { BPF_FS_MAGIC, diagnose, formatDiagnosis, hasCap, parseCapEff, type DoctorFacts } from '../../../src/core/doctor/diagnose.ts';
 import { LB4_MAPS, type Lb4MapRole } from '../../../src/core/lb4/maps.ts';
+import { parseCiliumConfig, servability } from '../../../src/core/cilium/config.ts';
+
+const DIR = '/etc/cilium/config-map';
+const ciliumRead = (entries: Record<string, string>) => {
+  const config = parseCiliumConfig(entries, '1.18', DIR);
+  return { state: 'read' as const, dir: DIR, config, servability: servability(config) };
+};
 
 const present = (role: Lb4MapRole) => {
   const s = LB4_MAPS[role];
@@ -16,6 +23,7 @@ function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
     mapDirFsType: BPF_FS_MAGIC,
     maps: [present('services'), present('backends'), present('revNat'), { role: 'maglev', state: 'missing' }],
     profile: { state: 'decided', configured: '1.18', version: '1.18', detection: { profile: undefined, candidates: ['1.18', '1.19'], reasons: [] } },
+    ciliumConfig: ciliumRead({ 'kube-proxy-replacement': 'true' }),
     effectiveCaps: ALL_CAPS,
     kernel: '6.8.0-31-generic',
     interface: 'eth0',
@@ -63,4 +71,18 @@ t.test('an old kernel and no default route are warnings, not blockers', async (t
   const d = diagnose(facts({ kernel: '5.4.0-150-generic', interface: undefined, sysctls: [] }));
   t.equal(d.ready, true);
   t.same(d.findings.filter((f) => f.severity === 'warn').map((f) => f.check), ['kernel', 'sysctls']);
+});
+
+t.test("Cilium's configuration: a mode kube-lb cannot serve, an unreadable directory, maglev without its map", async (t) => {
+  const dsr = diagnose(facts({ ciliumConfig: ciliumRead({ 'kube-proxy-replacement': 'true', 'bpf-lb-mode': 'dsr' }) }));
+  t.equal(dsr.ready, false);
+  t.match(dsr.findings.find((f) => f.check === 'cilium config'), { severity: 'fail', message: /^CiliumDSRMode: /, hint: /bpf-lb-mode-annotation=true/ });
+  const noKpr = diagnose(facts({ ciliumConfig: ciliumRead({}) }));
+  t.match(noKpr.findings.find((f) => f.check === 'cilium config'), { severity: 'fail', message: /^CiliumKubeProxyReplacementOff: / });
+  const missing = diagnose(facts({ ciliumConfig: { state: 'refused', dir: DIR, code: 'CILIUM_CONFIG_DIR', message: 'cannot read' } }));
+  t.equal(missing.ready, false);
+  const maglev = diagnose(facts({ ciliumConfig: ciliumRead({ 'kube-proxy-replacement': 'true', 'bpf-lb-algorithm': 'maglev' }) }));
+  t.match(maglev.findings.filter((f) => f.check === 'cilium config').map((f) => f.severity), ['ok', 'fail'], "maglev configured, but the maps have no maglev map");
+  const annotated = diagnose(facts({ ciliumConfig: ciliumRead({ 'kube-proxy-replacement': 'true', 'bpf-lb-mode': 'dsr', 'bpf-lb-mode-annotation': 'true' }) }));
+  t.equal(annotated.ready, true, 'DSR by default, SNAT per service for kube-lb');
 });

@@ -6,8 +6,8 @@ import { formatCidr4, formatIPv4, parseCidr4, parseIPv4 } from '../../../src/cor
 import { Lb4CodecError } from '../../../src/core/lb4/errors.ts';
 
 t.test('profiles follow the compatibility matrix', async (t) => {
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].keyProto), ['any', 'any', 'any', 'l4', 'l4', 'l4']);
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].protoFallback), [false, false, false, true, true, false]);
+  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].keyProto), ['any', 'any', 'any', 'l4', 'l4', 'l4', 'l4']);
+  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].protoFallback), [false, false, false, true, true, false, false]);
   t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].backendTail), [
     'cluster8',
     'cluster16',
@@ -15,8 +15,12 @@ t.test('profiles follow the compatibility matrix', async (t) => {
     'cluster16-zone',
     'cluster16-zone',
     'cluster16-zone',
+    'cluster16-zone',
   ]);
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].slotFlags), ['zero', 'zero', 'zero', 'quarantine', 'master', 'master']);
+  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].slotFlags), ['zero', 'zero', 'zero', 'quarantine', 'master', 'master', 'master']);
+  const { version: _v, ...v20 } = PROFILES['1.20'];
+  const { version: _w, ...v19 } = PROFILES['1.19'];
+  t.same(v20, v19, '1.20 writes what 1.19 writes (same lb4 structs and map names in bpf/lib/lb.h of v1.20.2)');
   t.equal(keyProtoFor(PROFILES['1.16'], 6), 0);
   t.equal(keyProtoFor(PROFILES['1.17'], 17), 17);
 });
@@ -24,6 +28,9 @@ t.test('profiles follow the compatibility matrix', async (t) => {
 t.test('profileFor accepts minor and patch versions, refuses others', async (t) => {
   t.equal(profileFor('1.16').version, '1.16');
   t.equal(profileFor('v1.18.3').version, '1.18');
+  t.equal(profileFor('1.20').version, '1.20');
+  t.equal(profileFor('v1.20.2').version, '1.20');
+  t.throws(() => profileFor('1.21'), ConfigError);
   t.throws(() => profileFor('1.13'), ConfigError);
   t.throws(() => profileFor('latest'), ConfigError);
 });

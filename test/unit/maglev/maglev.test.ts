@@ -1,6 +1,8 @@
 import t from 'tap';
 import { murmur3x64_128 } from '../../../src/core/maglev/murmur3.ts';
-import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed, maglevTable } from '../../../src/core/maglev/table.ts';
+import { DEFAULT_MAGLEV_HASH_SEED, maglevHashString, maglevMurmurSeed, maglevTable } from '../../../src/core/maglev/table.ts';
+import { normalizeFrontends } from '../../../src/core/dataplane/frontend.ts';
+import { PROFILES } from '../../../src/core/lb4/profile.ts';
 
 const seed = maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED);
 
@@ -54,4 +56,51 @@ t.test('removing a backend moves little else (minimal disruption)', async (t) =>
 t.test('seed validation', async (t) => {
   t.throws(() => maglevMurmurSeed('short'));
   t.equal(maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED), 0x24b7ef82);
+});
+
+// Cilium's pkg/maglev TestReproducible (the same expected table in v1.18.11, v1.19.7 and v1.20.2): backends
+// 0.0.0.1:1, 0.0.0.3:3, 0.0.0.4:4, 0.0.0.5:5 over TCP with weights 2, 13, 111, 10 and IDs 0..3, M=251 and the
+// default seed, as runs of <id>(<count>). kube-lb hashes each backend by Cilium's string and must fill every cell
+// with the same backend.
+const CILIUM_REPRODUCIBLE =
+  '2(5),3(1),2(3),1(1),2(2),0(1),2(1),3(1),2(1),3(1),2(1),1(1),2(7),1(1),2(14),3(1),2(1),' +
+  '1(2),2(12),3(1),2(3),1(1),2(4),3(1),2(8),3(1),2(2),1(1),2(16),1(2),2(3),3(1),2(11),1(2),2(4),3(1),2(3),' +
+  '1(1),2(4),3(1),2(1),0(1),1(1),2(8),1(1),2(7),1(1),2(4),3(1),2(1),3(1),2(9),1(2),2(5),1(1),2(7),3(1),2(1),' +
+  '3(1),1(1),2(8),1(1),2(4),0(1),2(1),1(1),2(5),3(1),2(3),1(1),2(4),3(1),2(3),1(1),2(12),0(1),3(1),2(3),3(1),' +
+  '2(4),3(1),2(2),1(1),2(7)';
+
+function runs(table: Uint32Array): string {
+  const out: string[] = [];
+  for (let i = 0; i < table.length; ) {
+    let j = i;
+    while (j < table.length && table[j] === table[i]) j++;
+    out.push(`${table[i]}(${j - i})`);
+    i = j;
+  }
+  return out.join(',');
+}
+
+t.test("Cilium's backend hash string, and the very table Cilium computes for the same backends", async (t) => {
+  t.equal(maglevHashString('10.1.0.5', 30080, 'TCP'), '[10.1.0.5:30080/TCP,State:active]');
+  const backends = [
+    { n: 1, weight: 2 },
+    { n: 3, weight: 13 },
+    { n: 4, weight: 111 },
+    { n: 5, weight: 10 },
+  ].map((b, id) => ({ name: maglevHashString(`0.0.0.${b.n}`, b.n, 'TCP'), id, weight: b.weight }));
+  t.equal(runs(maglevTable(backends, 251, seed)), CILIUM_REPRODUCIBLE);
+});
+
+t.test('equal weights are plain turns, so weight 1 (kube-lb) and 100 (Cilium\'s default) give one table', async (t) => {
+  const names = ['[10.1.0.5:30080/TCP,State:active]', '[10.1.0.6:30080/TCP,State:active]', '[10.1.0.7:30080/TCP,State:active]'];
+  const one = maglevTable(names.map((name, id) => ({ name, id, weight: 1 })), 251, seed);
+  const hundred = maglevTable(names.map((name, id) => ({ name, id, weight: 100 })), 251, seed);
+  t.same([...one], [...hundred]);
+});
+
+t.test('the frontends name backends by Cilium\'s hash string (ANY where 1.17 strips protocols)', async (t) => {
+  const desired = [{ vip: '10.0.0.1', port: 53, protocol: 'UDP' as const, backends: [{ address: '10.1.0.5', port: 30053 }] }];
+  t.equal(normalizeFrontends(desired, PROFILES['1.19']).frontends[0]!.backends[0]!.name, '[10.1.0.5:30053/UDP,State:active]');
+  const stripped = { ...PROFILES['1.17'], keyProto: 'any', protoFallback: false, maglevHashProto: 'any' } as const;
+  t.equal(normalizeFrontends(desired, stripped).frontends[0]!.backends[0]!.name, '[10.1.0.5:30053/ANY,State:active]');
 });

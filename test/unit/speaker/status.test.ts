@@ -59,6 +59,12 @@ t.test('the dataplane refusing the claim everywhere is Rejected with its reason'
   t.match(cond(w, 'Programmed'), { status: 'False', reason: 'Rejected', message: /IPv4 CIDR/ });
 });
 
+t.test("LB nodes whose Cilium kube-lb cannot serve: Programmed=False under the refusal's own reason", async (t) => {
+  const message = 'Cilium 1.19 (/etc/cilium/config-map) forwards every service with DSR';
+  const w = wantedStatus(input({ selfProgrammed: { ok: false, reason: message, code: 'CiliumDSRMode' } }, { 'lb-2': behind, 'lb-3': behind }));
+  t.match(cond(w, 'Programmed'), { status: 'False', reason: 'CiliumDSRMode', message });
+});
+
 t.test('a backend failing from some LB nodes is reported with where it fails', async (t) => {
   const failing = publishedState(expected, ['tcp://10.200.0.12:30080']);
   const w = wantedStatus(input({ selfFailing: new Set(['tcp://10.200.0.12:30080']) }, { 'lb-2': upToDate, 'lb-3': failing }));
