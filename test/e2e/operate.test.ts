@@ -1,4 +1,4 @@
-// Operating a running system (test/support/topology.ts: LB nodes in network namespaces with Cilium-shaped maps,
+// Operating a running system (test/support/topology.ts: LB nodes in network namespaces running real Cilium,
 // real control planes, every program a process):
 // - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml (their ServiceAccount's token):
 //   they program, announce and write claim status, and are refused what their code never does;
@@ -113,9 +113,10 @@ t.test('kube-lb doctor inside an LB node reports ready, and what is wrong elsewh
   const node = topo.lbNodes[0]!;
   const doctor = (...args: string[]) =>
     spawnSync('ip', ['netns', 'exec', node.ns.name, process.execPath, join(root, 'src/cli/main.ts'), 'doctor', ...args], { encoding: 'utf8', timeout: 60_000 });
-  const ok = doctor(`--map-dir=${node.mapDir}`, '--cilium-version=1.18');
+  const line = topo.cilium!.line;
+  const ok = doctor(`--map-dir=${node.mapDir}`, `--cilium-version=${line}`, `--cilium-config-dir=${node.cilium!.configDir}`);
   t.equal(ok.status, 0, ok.stdout + ok.stderr);
-  t.match(ok.stdout, /READY: kube-lb can run on this node \(Cilium 1\.18 profile\)/);
+  t.match(ok.stdout, new RegExp(`READY: kube-lb can run on this node \\(Cilium ${line.replace('.', '\\.')} profile\\)`));
   t.match(ok.stdout, /\[ok  \] map cilium_lb4_services_v2/);
   const notBpffs = doctor(`--map-dir=${topo.logDir}`);
   t.equal(notBpffs.status, 1);

@@ -1,0 +1,185 @@
+// What proves kube-lb on one real Cilium line (test/cilium/lines.test.ts runs it for every line, the dataplane
+// suite for the newest): a topology whose LB node runs that line's cilium-agent, a Service Cilium itself serves
+// in the LB cluster (ClusterIP plus externalIPs), then a multi-port kube-lb Service from a consumer cluster.
+//   - kube-lb's VIP carries TCP and UDP on every port, answered by every consumer node;
+//   - Cilium's own entries are byte-identical before and after kube-lb programs, and its Service still answers;
+//   - cilium-dbg of the same version lists kube-lb's frontends with the right backends;
+//   - bpftool's dump of the maps decodes with kube-lb's codecs.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import type { Test } from 'tap';
+import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
+import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';
+import { lb4BackendCodec } from '../../src/core/lb4/backend.ts';
+import { profileFor } from '../../src/core/lb4/profile.ts';
+import { decode } from '../../src/core/lb4/codec.ts';
+import { formatIP, uint32ToIPv4 } from '../../src/core/ip/address.ts';
+import { BpfMap } from '../../src/native/bpf.ts';
+import { eventually } from '../support/eventually.ts';
+import { Ledger } from '../support/ledger.ts';
+import { parseAnswer } from '../support/nodeport-responder.ts';
+import { Topology } from '../support/topology.ts';
+
+/** An address on the client segment, outside the kube-lb pool, for the Service Cilium serves itself. */
+const CILIUM_EXTERNAL_IP = '198.51.100.180';
+const CILIUM_BACKEND_PORT = 8080;
+const LB_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat'] as const;
+
+export interface StoryOptions {
+  readonly line: string;
+  readonly maglev: boolean;
+}
+
+type Entries = Map<string, string>;
+
+const ipText = (n: number): string => formatIP(uint32ToIPv4(n));
+
+function hex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString('hex');
+}
+
+/** Every entry of the three lb4 maps, key → value, as hex. */
+function dumpEntries(mapDir: string): Map<string, Entries> {
+  const out = new Map<string, Entries>();
+  for (const name of LB_MAPS) {
+    const map = BpfMap.open(join(mapDir, name), { readOnly: true });
+    try {
+      const d = map.dump();
+      const entries: Entries = new Map();
+      for (let i = 0; i < d.count; i++) {
+        entries.set(hex(d.keys.subarray(i * d.keySize, (i + 1) * d.keySize)), hex(d.values.subarray(i * d.valueSize, (i + 1) * d.valueSize)));
+      }
+      out.set(name, entries);
+    } finally {
+      map.close();
+    }
+  }
+  return out;
+}
+
+/** `cilium-dbg bpf lb list`: frontend ("198.51.100.200:80/TCP") → backend addresses without protocol. */
+export function parseLbList(text: string): Map<string, Set<string>> {
+  const out = new Map<string, Set<string>>();
+  for (const line of text.split('\n')) {
+    const m = /^(\S+)\s+\((\d+)\)\s+(\S+)\s+\((\d+)\)\s+\((\d+)\)/.exec(line.trim());
+    if (!m) continue;
+    const frontend = m[1]!.replace(/\/(TCP|UDP|ANY|SCTP)$/i, '');
+    const set = out.get(frontend) ?? new Set<string>();
+    if (m[2] !== '0') set.add(m[3]!.replace(/\/(TCP|UDP|ANY|SCTP)$/i, ''));
+    out.set(frontend, set);
+  }
+  return out;
+}
+
+/** bpftool's JSON dump of a pinned map: [{ key: ["0x0a", …], value: [...] }]. */
+function bpftoolDump(path: string): { key: Uint8Array; value: Uint8Array }[] {
+  const json = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', path], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+    key: string[];
+    value: string[];
+  }[];
+  const bytes = (xs: string[]): Uint8Array => Uint8Array.from(xs.map((x) => Number.parseInt(x, 16)));
+  return json.map((e) => ({ key: bytes(e.key), value: bytes(e.value) }));
+}
+
+async function ciliumOwnService(topo: Topology): Promise<void> {
+  const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const discovery = topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+  const backend = topo.tenants[0]!.nodes[0]!;
+  await core.createNamespacedService({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'cilium-own' },
+      spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: CILIUM_BACKEND_PORT, protocol: 'TCP' }], externalIPs: [CILIUM_EXTERNAL_IP] },
+    },
+  });
+  await discovery.createNamespacedEndpointSlice({
+    namespace: 'default',
+    body: {
+      metadata: { name: 'cilium-own-1', labels: { 'kubernetes.io/service-name': 'cilium-own' } },
+      addressType: 'IPv4',
+      ports: [{ name: 'http', port: CILIUM_BACKEND_PORT, protocol: 'TCP' }],
+      endpoints: [{ addresses: [backend.ip], conditions: { ready: true } }],
+    },
+  });
+  // Nothing answers ARP for an externalIP in this setup: the client routes it to the LB node.
+  await topo.client.ip('route', 'add', `${CILIUM_EXTERNAL_IP}/32`, 'via', topo.lbNodes[0]!.frontIp);
+  backend.ns.spawn('cilium-own-backend', process.execPath, [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'], topo.logDir);
+}
+
+export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
+  const label = `cilium-${o.line.replace('.', '')}-${o.maglev ? 'maglev' : 'random'}`;
+  const ledger = Ledger.open(label);
+  const topo = await Topology.up(ledger, { label, lbNodes: 1, datapath: 'cilium', ciliumLine: o.line, maglev: o.maglev });
+  t.teardown(() => topo.down());
+  const node = topo.lbNodes[0]!;
+  const agent = node.cilium!;
+  t.ok(agent, `LB node runs cilium-agent ${topo.cilium?.version}`);
+  const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
+  t.match(cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
+
+  await ciliumOwnService(topo);
+  const ciliumList = await eventually('Cilium to program its own Service', async () => {
+    const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
+    return (list.get(`${CILIUM_EXTERNAL_IP}:80`)?.size ?? 0) > 0 ? list : undefined;
+  }, 60_000, 500);
+  t.same([...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!], [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`], 'Cilium serves its externalIP Service');
+  const own = await topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000);
+  t.equal(own.text, 'cilium-own', 'Cilium\'s own Service answers before kube-lb programs anything');
+  const before = dumpEntries(node.mapDir);
+
+  const ports = [
+    { name: 'http', protocol: 'TCP' as const, port: 80 },
+    { name: 'alt', protocol: 'TCP' as const, port: 8443 },
+    { name: 'dns', protocol: 'UDP' as const, port: 53 },
+  ];
+  await topo.createService('c1', 'web', ports);
+  const vip = await topo.waitExternalIP('c1', 'web');
+  const consumerNodes = topo.tenants[0]!.nodes.map((n) => n.name).sort();
+  for (const p of ports) {
+    const proto = p.protocol === 'TCP' ? 'tcp' : 'udp';
+    await topo.requestUntilOk(proto, vip, p.port, 60_000);
+    const seen = new Set<string>();
+    let failed = 0;
+    for (let i = 0; i < 24 && (i < 8 || seen.size < consumerNodes.length); i++) {
+      const r = await topo.request(proto, vip, p.port, 3000);
+      const a = r.ok ? parseAnswer(r.text) : undefined;
+      if (a && a.port === `${p.port}/${p.protocol}`) seen.add(a.node);
+      else failed++;
+    }
+    t.equal(failed, 0, `${p.protocol} ${vip}:${p.port}: every request answered through Cilium's datapath`);
+    t.same([...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
+  }
+
+  // What kube-lb asked for, from the consumer Service, against what Cilium's own tool reads in the maps.
+  const svc = await topo.tenant('c1').core.readNamespacedService({ namespace: 'default', name: 'web' });
+  const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
+  for (const p of svc.spec!.ports!) {
+    const want = topo.tenants[0]!.nodes.map((n) => `${n.ip}:${p.nodePort}`).sort();
+    t.same([...(list.get(`${vip}:${p.port}`) ?? [])].sort(), want, `cilium-dbg bpf lb list: ${vip}:${p.port}/${p.protocol} → every consumer node's NodePort`);
+  }
+  if (o.maglev) {
+    const maglev = await agent.dbg(['bpf', 'lb', 'maglev', 'list']);
+    const revNats = new Set([...(await agent.dbg(['bpf', 'lb', 'list', '--revnat'])).matchAll(/^(\d+)\s+198\.51\.100\.2\d\d:/gm)].map((m) => m[1]));
+    t.ok(revNats.size === ports.length && [...revNats].every((id) => maglev.includes(`[${id}]`)), 'cilium-dbg bpf lb maglev list shows a table for every kube-lb frontend');
+  }
+
+  // bpftool's view of the same maps decodes with kube-lb's codecs.
+  const profile = profileFor(o.line);
+  const masters = bpftoolDump(join(node.mapDir, 'cilium_lb4_services_v2'))
+    .map((e) => ({ key: decode(lb4KeyCodec, e.key), value: decode(lb4ServiceCodec(profile), e.value) }))
+    .filter((e) => ipText(e.key.address) === vip && e.key.slot === 0);
+  t.same(masters.map((m) => m.key.port).sort((a, b) => a - b), ports.map((p) => p.port).sort((a, b) => a - b), 'bpftool dump: a master per kube-lb port decodes');
+  t.ok(masters.every((m) => m.value.count === consumerNodes.length), 'bpftool dump: each master counts every consumer node');
+  const backends = bpftoolDump(join(node.mapDir, 'cilium_lb4_backends_v3')).map((e) => decode(lb4BackendCodec(profile), e.value));
+  t.ok(topo.tenants[0]!.nodes.every((n) => backends.some((b) => ipText(b.address) === n.ip)), 'bpftool dump: kube-lb\'s backends decode to the consumer nodes');
+
+  // Cilium's entries, untouched; its Service still answers.
+  const after = dumpEntries(node.mapDir);
+  for (const [map, entries] of before) {
+    const changed = [...entries].filter(([k, v]) => after.get(map)?.get(k) !== v);
+    t.same(changed, [], `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`);
+  }
+  const again = await topo.request('tcp', CILIUM_EXTERNAL_IP, 80, 3000);
+  t.equal(again.text, 'cilium-own', 'Cilium\'s own Service still answers');
+}

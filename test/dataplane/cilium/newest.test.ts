@@ -1,0 +1,9 @@
+// The dataplane suite's proof on real Cilium: the newest line, random and maglev (test/cilium/story.ts). Every
+// line is proven by npm run test:cilium.
+import t from 'tap';
+import { NEWEST_CILIUM_LINE } from '../../support/cilium-agent.ts';
+import { provesLine } from '../../cilium/story.ts';
+
+for (const maglev of [false, true]) {
+  await t.test(`Cilium ${NEWEST_CILIUM_LINE}, ${maglev ? 'maglev' : 'random'}`, (t) => provesLine(t, { line: NEWEST_CILIUM_LINE, maglev }));
+}
