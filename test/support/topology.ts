@@ -346,7 +346,21 @@ export class Topology {
   /** What the speaker is told about the node's datapath: the real agent's line and configuration, or the mimic's layout. */
   #datapathArgs(n: LbNode): string[] {
     if (n.cilium) return [`--cilium-version=${n.cilium.options.build.line}`, `--cilium-config-dir=${n.cilium.configDir}`];
-    return [`--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`];
+    return [`--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`, `--cilium-config-dir=${this.#mimicConfigDir()}`];
+  }
+
+  /** What a Cilium running the mimic's way would have in its config dir: kube-proxy replacement, SNAT, the algorithm. */
+  #mimicConfigDir(): string {
+    const dir = join(this.logDir, 'mimic-cilium-config');
+    mkdirSync(dir, { recursive: true });
+    const config: Record<string, string> = {
+      'kube-proxy-replacement': 'true',
+      'bpf-lb-mode': 'snat',
+      'bpf-lb-algorithm': this.#opts.maglev ? 'maglev' : 'random',
+      ...(this.#opts.maglev ? { 'bpf-lb-maglev-table-size': String(TEST_DATAPATH_MAGLEV_M) } : {}),
+    };
+    for (const [k, v] of Object.entries(config)) writeFileSync(join(dir, k), v);
+    return dir;
   }
 
   async #startCiliumAgents(build: CiliumBuild): Promise<void> {

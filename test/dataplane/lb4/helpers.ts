@@ -21,7 +21,11 @@ export async function labFor(t: Test, label: string, options: LabOptions): Promi
 }
 
 export function reconcilerFor(t: Test, lab: Lab, periodMs?: number): { reconciler: DataplaneReconciler; opened: OpenedLb4Maps } {
-  const opened = openLb4Maps({ dir: lab.mapDir, ciliumVersion: lab.profile.version });
+  const opened = openLb4Maps({
+    dir: lab.mapDir,
+    ciliumVersion: lab.profile.version,
+    ...(lab.maps.maglevTableSize !== undefined ? { maglevTableSize: lab.maps.maglevTableSize } : {}),
+  });
   const reconciler = new DataplaneReconciler({
     maps: opened.maps,
     profile: opened.profile,

@@ -66,7 +66,7 @@ t.test('bpftool -j map dump of what the reconciler wrote decodes to the desired 
   const dir = freshDir();
   const profile = PROFILES['1.17'];
   createCiliumMaps(dir, { profile, maglevTableSize: 251 });
-  const opened = openLb4Maps({ dir, ciliumVersion: '1.17' });
+  const opened = openLb4Maps({ dir, ciliumVersion: '1.17', maglevTableSize: 251 });
   t.teardown(() => opened.maps.close());
   const reconciler = new DataplaneReconciler({ maps: opened.maps, profile, logger });
   reconciler.setDesired([
@@ -164,7 +164,7 @@ t.test("the Cilium version is read from Cilium's own entries", async (t) => {
   t.throws(() => openLb4Maps({ dir: old.dir, ciliumVersion: '1.18' }), { code: 'DATAPLANE_VERSION_MISMATCH' });
 
   const recent = detect('1.18');
-  t.same(recent.opened.detection.candidates, ['1.18', '1.19'], 'L4 protocol in keys, slots carry master flags');
+  t.same(recent.opened.detection.candidates, ['1.18', '1.19', '1.20'], 'L4 protocol in keys, slots carry master flags');
   t.equal(recent.opened.profile.keyProto, 'l4');
   t.throws(() => openLb4Maps({ dir: recent.dir, ciliumVersion: '1.16' }), { code: 'DATAPLANE_VERSION_MISMATCH' });
 });

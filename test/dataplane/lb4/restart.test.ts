@@ -22,7 +22,11 @@ t.test('kill -9 and restart of the reconciler process costs no request and chang
       lab.ledger,
       label,
       process.execPath,
-      [STANDALONE, '--desired', desiredFile, '--map-dir', lab.mapDir, '--cilium-version', '1.18', '--log-level', 'info'],
+      [
+        STANDALONE, '--desired', desiredFile, '--map-dir', lab.mapDir, '--cilium-version', '1.18',
+        // What Cilium's configuration says (the speaker reads it from --cilium-config-dir).
+        '--maglev-table-size', String(lab.maps.maglevTableSize), '--log-level', 'info',
+      ],
       { logFile: join(lab.logDir, `${label}.log`) },
     );
     t.teardown(() => proc.kill());

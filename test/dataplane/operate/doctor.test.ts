@@ -4,7 +4,7 @@
 // (The run inside a test-topology LB node's namespace is in test/e2e/operate.test.ts.)
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE } from '../../../src/core/bpf/uapi.ts';
@@ -27,7 +27,18 @@ interface Report {
   findings: Array<{ check: string; severity: string; message: string; hint?: string }>;
 }
 
-async function doctor(args: string[]): Promise<{ code: number; report: Report; text: string }> {
+/** A Cilium config dir as the cilium-config ConfigMap is mounted: kube-proxy replacement, random selection. */
+const configDir = mkdtempSync(join(tmpdir(), 'klb-doctor-config-'));
+ledger.record('dir', configDir);
+t.teardown(() => {
+  rmSync(configDir, { recursive: true, force: true });
+  ledger.release('dir', configDir);
+});
+writeFileSync(join(configDir, 'kube-proxy-replacement'), 'true');
+
+/** Runs doctor (JSON and text) with the config dir above unless `args` names another. */
+async function doctor(given: string[]): Promise<{ code: number; report: Report; text: string }> {
+  const args = given.some((a) => a.startsWith('--cilium-config-dir=')) ? given : [...given, `--cilium-config-dir=${configDir}`];
   let out = '';
   const io: CliIO = { out: (s) => void (out += s), err: (s) => void (out += s), env: {} };
   const code = await doctorCommand([...args, '--output=json'], io);
@@ -45,8 +56,8 @@ function bpffs(label: string) {
   return fs.dir;
 }
 
-/** Cilium 1.16's maps holding one service Cilium wrote (evidence for the version). */
-function ciliumNode(version: '1.16' | '1.18', maglev = false): string {
+/** A Cilium line's maps holding one service Cilium wrote (evidence for the version). */
+function ciliumNode(version: '1.17' | '1.18', maglev = false): string {
   const dir = bpffs(`doctor-${version}`);
   const profile = PROFILES[version];
   createCiliumMaps(dir, { profile, ...(maglev ? { maglevTableSize: 251 } : {}) });
@@ -75,13 +86,14 @@ function ciliumNode(version: '1.16' | '1.18', maglev = false): string {
 }
 
 t.test('a Cilium node is ready, with the profile detected from its entries', async (t) => {
-  const dir = ciliumNode('1.16');
+  // 1.18's slots carry their master's flags: 1.18 or newer, which all write alike (the newest is taken).
+  const dir = ciliumNode('1.18');
   const { code, report, text } = await doctor([`--map-dir=${dir}`]);
   t.equal(code, 0, text);
   t.equal(report.ready, true);
-  t.equal(report.profile, '1.16');
+  t.equal(report.profile, '1.20');
   t.same(failures(report), []);
-  t.match(text, /READY: kube-lb can run on this node \(Cilium 1\.16 profile\)/);
+  t.match(text, /READY: kube-lb can run on this node \(Cilium 1\.20 profile\)/);
   t.match(text, /cilium_lb4_maglev: absent \(optional: Cilium does not use maglev here\)/);
   t.match(text, /CAP_SYS_ADMIN is not needed/);
 });
@@ -91,7 +103,7 @@ t.test('maglev makes CAP_SYS_ADMIN required, and a configured version must fit t
   const ok = await doctor([`--map-dir=${dir}`, '--cilium-version=1.18']);
   t.equal(ok.code, 0, ok.text);
   t.match(ok.text, /CAP_BPF, CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN present/);
-  const wrong = await doctor([`--map-dir=${dir}`, '--cilium-version=1.15']);
+  const wrong = await doctor([`--map-dir=${dir}`, '--cilium-version=1.17']);
   t.equal(wrong.code, 1);
   t.match(failures(wrong.report)[0]?.message ?? '', /contradicts what the agent wrote/);
   t.match(wrong.text, /NOT READY: 1 problem\(s\) would stop kube-lb: cilium version/);
@@ -141,10 +153,10 @@ t.test('an empty Cilium map set cannot tell the version: the speaker would need 
 });
 
 t.test('without CAP_BPF and CAP_SYS_ADMIN doctor says which capability is missing', async (t) => {
-  const dir = ciliumNode('1.16');
+  const dir = ciliumNode('1.18');
   const script = `import { doctorCommand } from ${JSON.stringify(join(root, 'src/cli/doctor.ts'))};
     const io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: {} };
-    process.exitCode = await doctorCommand(['--map-dir=${dir}', '--output=json'], io);`;
+    process.exitCode = await doctorCommand(['--map-dir=${dir}', '--cilium-config-dir=${configDir}', '--output=json'], io);`;
   const r = spawnSync('setpriv', ['--bounding-set=-bpf,-sys_admin', '--inh-caps=-all', '--', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   t.equal(r.status, 1, r.stderr);
   const report = JSON.parse(r.stdout) as Report;
