@@ -6,8 +6,10 @@
 //   - cilium-dbg of the same version lists kube-lb's frontends with the right backends;
 //   - bpftool's dump of the maps decodes with kube-lb's codecs.
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
 import type { Test } from 'tap';
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';
@@ -26,9 +28,68 @@ const CILIUM_EXTERNAL_IP = '198.51.100.180';
 const CILIUM_BACKEND_PORT = 8080;
 const LB_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat'] as const;
 
+/** What each check proves; the benchmark reports one boolean per group and line. */
+export type CheckGroup = 'traffic' | 'ciliumService' | 'ciliumDbg' | 'bpftool' | 'refusal';
+
+/** The story's assertions: tap's in the suites (tapChecks), a recorder in the benchmark (recordingChecks). */
+export interface Checks {
+  ok(group: CheckGroup, cond: unknown, name: string): void;
+  same(group: CheckGroup, found: unknown, wanted: unknown, name: string): void;
+  match(group: CheckGroup, text: string, re: RegExp, name: string): void;
+  teardown(fn: () => Promise<void> | void): void;
+}
+
+export function tapChecks(t: Test): Checks {
+  return {
+    ok: (_g, cond, name) => void t.ok(cond, name),
+    same: (_g, found, wanted, name) => void t.same(found, wanted, name),
+    match: (_g, text, re, name) => void t.match(text, re, name),
+    teardown: (fn) => t.teardown(fn),
+  };
+}
+
+export interface RecordingChecks extends Checks {
+  /** Per group: true when every check of it passed (and there was one). */
+  readonly passed: (group: CheckGroup) => boolean;
+  readonly failures: readonly string[];
+  runTeardowns(): Promise<void>;
+}
+
+export function recordingChecks(): RecordingChecks {
+  const results = new Map<CheckGroup, boolean>();
+  const failures: string[] = [];
+  const teardowns: (() => Promise<void> | void)[] = [];
+  const record = (g: CheckGroup, ok: boolean, name: string): void => {
+    results.set(g, (results.get(g) ?? true) && ok);
+    if (!ok) failures.push(name);
+  };
+  return {
+    ok: (g, cond, name) => record(g, Boolean(cond), name),
+    same: (g, found, wanted, name) => record(g, isDeepStrictEqual(found, wanted), name),
+    match: (g, text, re, name) => record(g, re.test(text), name),
+    teardown: (fn) => void teardowns.push(fn),
+    passed: (g) => results.get(g) === true,
+    failures,
+    async runTeardowns() {
+      for (const fn of teardowns.splice(0).reverse()) await fn();
+    },
+  };
+}
+
 export interface StoryOptions {
   readonly line: string;
   readonly maglev: boolean;
+  /** Also restart the agent in each mode kube-lb cannot serve and check the refusal (see refusedModes). */
+  readonly refusals?: boolean;
+}
+
+/** What kube-lb must refuse on each line, as config-dir keys → the claim's Programmed reason (docs/cilium.md). */
+export function modesToRefuse(line: string): { mode: string; config: Record<string, string>; reason: string }[] {
+  return [
+    { mode: 'bpf-lb-mode=dsr', config: { 'bpf-lb-mode': 'dsr' }, reason: 'CiliumDSRMode' },
+    ...(line === '1.17' || line === '1.18' ? [{ mode: 'bpf-lb-mode=hybrid', config: { 'bpf-lb-mode': 'hybrid' }, reason: 'CiliumHybridMode' }] : []),
+    { mode: 'kube-proxy-replacement=false', config: { 'kube-proxy-replacement': 'false' }, reason: 'CiliumKubeProxyReplacementOff' },
+  ];
 }
 
 type Entries = Map<string, string>;
@@ -107,25 +168,58 @@ async function ciliumOwnService(topo: Topology): Promise<void> {
   backend.ns.spawn('cilium-own-backend', process.execPath, [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'], topo.logDir);
 }
 
-export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
+/**
+ * For each mode the line cannot be served in: the agent restarted in that mode, the speaker refuses (claim
+ * Programmed=False with the reason, the metric at 1) and removes its entries; back to SNAT, traffic returns.
+ * Returns the refused modes, for the benchmark's report.
+ */
+export async function refusedModes(t: Checks, topo: Topology, line: string, vip: string): Promise<string[]> {
+  const node = topo.lbNodes[0]!;
+  const base = node.cilium!.config;
+  const refused: string[] = [];
+  for (const m of modesToRefuse(line)) {
+    await topo.restartCilium(node.name, { ...base, ...m.config });
+    const claim = await eventually(`the claim to say ${m.reason}`, async () => {
+      const c = await topo.claimOf('c1', 'web');
+      const p = c?.status?.conditions?.find((x) => x.type === 'Programmed');
+      return p?.status === 'False' && p.reason === m.reason ? p : undefined;
+    }, 60_000, 500).catch(() => undefined);
+    t.ok('refusal', claim, `${m.mode}: the claim says Programmed=False, ${m.reason}`);
+    const metrics = await topo.speakerMetrics(node.name);
+    t.match('refusal', metrics, new RegExp(`^kube_lb_dataplane_refused\\{reason="${m.reason}"[^}]*\\} 1$`, 'm'), `${m.mode}: kube_lb_dataplane_refused{reason="${m.reason}"} is 1`);
+    const list = parseLbList(await node.cilium!.dbg(['bpf', 'lb', 'list']));
+    t.ok('refusal', ![...list.keys()].some((f) => f.startsWith(`${vip}:`)), `${m.mode}: kube-lb has no entry in the maps`);
+    if (claim) refused.push(m.mode);
+  }
+  await topo.restartCilium(node.name, base);
+  const back = await topo.requestUntilOk('tcp', vip, 80, 60_000).catch(() => undefined);
+  t.ok('refusal', back, 'back on SNAT: the VIP answers again');
+  return refused;
+}
+
+/** The whole story on a fresh topology; returns the modes kube-lb refused (with `refusals`). */
+export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> {
   const label = `cilium-${o.line.replace('.', '')}-${o.maglev ? 'maglev' : 'random'}`;
   const ledger = Ledger.open(label);
   const topo = await Topology.up(ledger, { label, lbNodes: 1, datapath: 'cilium', ciliumLine: o.line, maglev: o.maglev });
-  t.teardown(() => topo.down());
+  t.teardown(async () => {
+    await topo.down();
+    rmSync(ledger.dir, { recursive: true, force: true });
+  });
   const node = topo.lbNodes[0]!;
   const agent = node.cilium!;
-  t.ok(agent, `LB node runs cilium-agent ${topo.cilium?.version}`);
+  t.ok('ciliumDbg', agent, `LB node runs cilium-agent ${topo.cilium?.version}`);
   const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
-  t.match(cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
+  t.match('ciliumDbg', cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
 
   await ciliumOwnService(topo);
   const ciliumList = await eventually('Cilium to program its own Service', async () => {
     const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
     return (list.get(`${CILIUM_EXTERNAL_IP}:80`)?.size ?? 0) > 0 ? list : undefined;
   }, 60_000, 500);
-  t.same([...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!], [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`], 'Cilium serves its externalIP Service');
-  const own = await topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000);
-  t.equal(own.text, 'cilium-own', 'Cilium\'s own Service answers before kube-lb programs anything');
+  t.same('ciliumService', [...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!], [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`], 'Cilium serves its externalIP Service');
+  const own = await topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000).catch((e: unknown) => ({ text: String(e) }));
+  t.same('ciliumService', own.text, 'cilium-own', 'Cilium\'s own Service answers before kube-lb programs anything');
   const before = dumpEntries(node.mapDir);
 
   const ports = [
@@ -138,7 +232,7 @@ export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
   const consumerNodes = topo.tenants[0]!.nodes.map((n) => n.name).sort();
   for (const p of ports) {
     const proto = p.protocol === 'TCP' ? 'tcp' : 'udp';
-    await topo.requestUntilOk(proto, vip, p.port, 60_000);
+    await topo.requestUntilOk(proto, vip, p.port, 60_000).catch(() => undefined);
     const seen = new Set<string>();
     let failed = 0;
     for (let i = 0; i < 24 && (i < 8 || seen.size < consumerNodes.length); i++) {
@@ -147,8 +241,8 @@ export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
       if (a && a.port === `${p.port}/${p.protocol}`) seen.add(a.node);
       else failed++;
     }
-    t.equal(failed, 0, `${p.protocol} ${vip}:${p.port}: every request answered through Cilium's datapath`);
-    t.same([...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
+    t.same('traffic', failed, 0, `${p.protocol} ${vip}:${p.port}: every request answered through Cilium's datapath`);
+    t.same('traffic', [...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
   }
 
   // What kube-lb asked for, from the consumer Service, against what Cilium's own tool reads in the maps.
@@ -156,12 +250,12 @@ export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
   const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
   for (const p of svc.spec!.ports!) {
     const want = topo.tenants[0]!.nodes.map((n) => `${n.ip}:${p.nodePort}`).sort();
-    t.same([...(list.get(`${vip}:${p.port}`) ?? [])].sort(), want, `cilium-dbg bpf lb list: ${vip}:${p.port}/${p.protocol} → every consumer node's NodePort`);
+    t.same('ciliumDbg', [...(list.get(`${vip}:${p.port}`) ?? [])].sort(), want, `cilium-dbg bpf lb list: ${vip}:${p.port}/${p.protocol} → every consumer node's NodePort`);
   }
   if (o.maglev) {
     const maglev = await agent.dbg(['bpf', 'lb', 'maglev', 'list']);
     const revNats = new Set([...(await agent.dbg(['bpf', 'lb', 'list', '--revnat'])).matchAll(/^(\d+)\s+198\.51\.100\.2\d\d:/gm)].map((m) => m[1]));
-    t.ok(revNats.size === ports.length && [...revNats].every((id) => maglev.includes(`[${id}]`)), 'cilium-dbg bpf lb maglev list shows a table for every kube-lb frontend');
+    t.ok('ciliumDbg', revNats.size === ports.length && [...revNats].every((id) => maglev.includes(`[${id}]`)), 'cilium-dbg bpf lb maglev list shows a table for every kube-lb frontend');
   }
 
   // bpftool's view of the same maps decodes with kube-lb's codecs.
@@ -169,17 +263,18 @@ export async function provesLine(t: Test, o: StoryOptions): Promise<void> {
   const masters = bpftoolDump(join(node.mapDir, 'cilium_lb4_services_v2'))
     .map((e) => ({ key: decode(lb4KeyCodec, e.key), value: decode(lb4ServiceCodec(profile), e.value) }))
     .filter((e) => ipText(e.key.address) === vip && e.key.slot === 0);
-  t.same(masters.map((m) => m.key.port).sort((a, b) => a - b), ports.map((p) => p.port).sort((a, b) => a - b), 'bpftool dump: a master per kube-lb port decodes');
-  t.ok(masters.every((m) => m.value.count === consumerNodes.length), 'bpftool dump: each master counts every consumer node');
+  t.same('bpftool', masters.map((m) => m.key.port).sort((a, b) => a - b), ports.map((p) => p.port).sort((a, b) => a - b), 'bpftool dump: a master per kube-lb port decodes');
+  t.ok('bpftool', masters.every((m) => m.value.count === consumerNodes.length), 'bpftool dump: each master counts every consumer node');
   const backends = bpftoolDump(join(node.mapDir, 'cilium_lb4_backends_v3')).map((e) => decode(lb4BackendCodec(profile), e.value));
-  t.ok(topo.tenants[0]!.nodes.every((n) => backends.some((b) => ipText(b.address) === n.ip)), 'bpftool dump: kube-lb\'s backends decode to the consumer nodes');
+  t.ok('bpftool', topo.tenants[0]!.nodes.every((n) => backends.some((b) => ipText(b.address) === n.ip)), 'bpftool dump: kube-lb\'s backends decode to the consumer nodes');
 
   // Cilium's entries, untouched; its Service still answers.
   const after = dumpEntries(node.mapDir);
   for (const [map, entries] of before) {
     const changed = [...entries].filter(([k, v]) => after.get(map)?.get(k) !== v);
-    t.same(changed, [], `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`);
+    t.same('ciliumService', changed, [], `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`);
   }
   const again = await topo.request('tcp', CILIUM_EXTERNAL_IP, 80, 3000);
-  t.equal(again.text, 'cilium-own', 'Cilium\'s own Service still answers');
+  t.same('ciliumService', again.text, 'cilium-own', 'Cilium\'s own Service still answers');
+  return o.refusals ? refusedModes(t, topo, o.line, vip) : [];
 }

@@ -123,6 +123,8 @@ export class CiliumAgent {
   readonly cgroup: string;
   readonly logFile: string;
   process: TrackedProcess | undefined;
+  /** What the config directory holds now. */
+  config: Readonly<Record<string, string>> = {};
   #starts = 0;
   #disposed = false;
 
@@ -160,6 +162,7 @@ export class CiliumAgent {
     rmSync(this.configDir, { recursive: true, force: true });
     mkdirSync(this.configDir, { recursive: true });
     for (const [k, v] of Object.entries(config)) writeFileSync(join(this.configDir, k), v);
+    this.config = { ...config };
   }
 
   start(): TrackedProcess {

@@ -402,6 +402,27 @@ export class Topology {
     return JSON.parse(await unixGet(this.lbNode(name).stateSocket, '/state')) as SpeakerState;
   }
 
+  /** The speaker's Prometheus metrics, as text. */
+  async speakerMetrics(name: string): Promise<string> {
+    return unixGet(this.lbNode(name).stateSocket, '/metrics');
+  }
+
+  /**
+   * Restarts the node's Cilium agent, with `config` (config-dir keys) replacing its configuration when given, and
+   * the node's speaker after it, since the speaker reads Cilium's configuration when it starts.
+   */
+  async restartCilium(name: string, config?: Readonly<Record<string, string>>): Promise<void> {
+    const n = this.lbNode(name);
+    if (!n.cilium) throw new Error(`${name} runs no Cilium agent (datapath ${this.datapath})`);
+    await this.stopSpeaker(name);
+    await n.cilium.stop();
+    if (config) n.cilium.writeConfig(config);
+    n.cilium.start();
+    await n.cilium.waitReady();
+    this.startSpeaker(name);
+    await this.waitSpeakerReady(name);
+  }
+
   async stopSpeaker(name: string): Promise<void> {
     await this.lbNode(name).speaker?.stop(8000);
   }
