@@ -1,11 +1,13 @@
 // What proves kube-lb on one real Cilium line (test/cilium/lines.test.ts runs it for every line, the dataplane
 // suite for the newest): a topology whose LB node runs that line's cilium-agent, a Service Cilium itself serves
 // in the LB cluster (ClusterIP plus externalIPs), then a multi-port kube-lb Service from a consumer cluster.
-//   - kube-lb's VIP carries TCP and UDP on every port, answered by every consumer node;
+//   - kube-lb's VIP carries TCP and UDP on every port, answered by every consumer node, and a process on the LB
+//     node reaches it through Cilium's socket LB;
 //   - Cilium's own entries are byte-identical before and after kube-lb programs, and its Service still answers;
 //   - cilium-dbg of the same version lists kube-lb's frontends with the right backends;
 //   - bpftool's dump of the maps decodes with kube-lb's codecs.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -94,6 +96,7 @@ export function modesToRefuse(line: string): { mode: string; config: Record<stri
 
 type Entries = Map<string, string>;
 
+const execFileAsync = promisify(execFile);
 const ipText = (n: number): string => formatIP(uint32ToIPv4(n));
 
 function hex(bytes: Uint8Array): string {
@@ -141,6 +144,19 @@ function bpftoolDump(path: string): { key: Uint8Array; value: Uint8Array }[] {
   }[];
   const bytes = (xs: string[]): Uint8Array => Uint8Array.from(xs.map((x) => Number.parseInt(x, 16)));
   return json.map((e) => ({ key: bytes(e.key), value: bytes(e.value) }));
+}
+
+/** curl from the LB node's netns, in the cgroup where the agent attached its socket-LB programs. */
+async function fromLbNodeUnderSocketLb(topo: Topology, url: string): Promise<string> {
+  const n = topo.lbNodes[0]!;
+  // nsenter, not `ip netns exec`: the latter remounts /sys, and the cgroup is reached through the host's.
+  const script = `echo $$ > ${n.cilium!.cgroup}/cgroup.procs && exec curl -sS -m 5 ${url}`;
+  try {
+    const { stdout } = await execFileAsync('nsenter', [`--net=/run/netns/${n.ns.name}`, 'sh', '-c', script], { timeout: 20_000 });
+    return stdout.trim();
+  } catch (err) {
+    return `failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`;
+  }
 }
 
 async function ciliumOwnService(topo: Topology): Promise<void> {
@@ -244,6 +260,11 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
     t.same('traffic', failed, 0, `${p.protocol} ${vip}:${p.port}: every request answered through Cilium's datapath`);
     t.same('traffic', [...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
   }
+
+  // A process on the LB node itself meets Cilium's socket LB (attached, in the lab, to the agent's child cgroup:
+  // the process joins it), which translates its connect() with kube-lb's entries.
+  const local = await fromLbNodeUnderSocketLb(topo, `http://${vip}/`);
+  t.ok('traffic', parseAnswer(local)?.port === '80/TCP', `a process on the LB node reaches ${vip}:80 through Cilium's socket LB: ${local}`);
 
   // What kube-lb asked for, from the consumer Service, against what Cilium's own tool reads in the maps.
   const svc = await topo.tenant('c1').core.readNamespacedService({ namespace: 'default', name: 'web' });

@@ -1,9 +1,9 @@
 // A real cilium-agent (built from the github.com/cilium/cilium Go module by scripts/setup/cilium.sh) as one LB
 // node's datapath, confined so that nothing it does reaches the machine:
 //   - network: the node's namespace (nsenter --net); sysctls it sets under net.* are that namespace's;
-//   - mounts: a private mount namespace with a fresh sysfs, the node's own bpffs at /sys/fs/bpf, a private /run
-//     (the agent writes /var/run/cilium whatever its flags say) and /proc/sys read-only except /proc/sys/net
-//     (it tries kernel.* sysctls, ignoring failures);
+//   - mounts: a private mount namespace with a fresh sysfs, the node's own bpffs at /sys/fs/bpf and no other, a
+//     private /run (the agent writes /var/run/cilium whatever its flags say) and /proc/sys read-only except
+//     /proc/sys/net (it tries kernel.* sysctls, ignoring failures);
 //   - cgroups: --cgroup-root is an empty child cgroup of this run, bind-mounted into the namespace, so its
 //     socket-LB hooks attach there and never to the machine's cgroup root (they would intercept every connect()).
 // Everything is in the ledger. Configuration goes through a config directory (one file per key, as Kubernetes
@@ -26,7 +26,10 @@ const CGROUP2_ROOT = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => ex
 
 interface LinesFile {
   readonly newest: string;
-  readonly lines: Record<string, { readonly module: string; readonly config?: Record<string, string>; readonly clang: string }>;
+  readonly lines: Record<
+    string,
+    { readonly module: string; readonly config?: Record<string, string>; readonly clang: string; readonly procModulesShim?: string }
+  >;
 }
 
 const LINES = JSON.parse(readFileSync(join(repoRoot, 'test/cilium/lines.json'), 'utf8')) as LinesFile;
@@ -43,6 +46,8 @@ export interface CiliumBuild {
   readonly libDir: string;
   readonly crdDir: string;
   readonly clang: string;
+  /** Why the agent needs a /proc with a modules file (lines.json), if it does. */
+  readonly procModulesShim: string | undefined;
 }
 
 /** The cached build of a line; throws naming what is missing (a suite never falls back to the mimic). */
@@ -69,6 +74,7 @@ export function ciliumBuild(line: string): CiliumBuild {
     libDir: join(dir, 'lib'),
     crdDir: join(dir, 'crds'),
     clang: spec.clang,
+    procModulesShim: spec.procModulesShim,
   };
 }
 
@@ -188,11 +194,12 @@ export class CiliumAgent {
       'umount -l /sys',
       'mount -t sysfs sysfs /sys',
       `mount --bind "${o.bpffsDir}" /sys/fs/bpf`,
+      // Only this node's bpffs stays visible: Cilium's tools take the first bpffs in /proc/mounts, and other
+      // nodes' (or other runs') are mounted on the host too.
+      `awk '$3 == "bpf" && $2 != "/sys/fs/bpf" { print $2 }' /proc/mounts | while read -r m; do umount -l "$m"; done`,
       `mount --bind "${this.runDir}" /run`,
-      'mount --bind /proc/sys /proc/sys',
-      'mount -o remount,bind,ro /proc/sys',
-      'mount --bind /proc/sys/net /proc/sys/net',
-      'mount -o remount,bind,rw /proc/sys/net',
+      ...procMounts(o.build.procModulesShim ? join(o.dir, 'proc') : '/proc'),
+      ...(o.build.procModulesShim ? procModulesShim(join(o.dir, 'proc')) : []),
       `export PATH="${toolDir}:$PATH" K8S_NODE_NAME="${o.nodeName}"`,
       `exec "${o.build.agent}" --config-dir="${this.configDir}" --lib-dir="${o.build.libDir}" --cgroup-root="${cgroupMount}"` +
         ` --k8s-kubeconfig-path="${o.kubeconfig}" --devices="${o.devices.join(',')}" --direct-routing-device="${o.devices[o.devices.length - 1]}"`,
@@ -266,6 +273,26 @@ export class CiliumAgent {
     rmSync(this.options.dir, { recursive: true, force: true });
     this.options.ledger.release('dir', this.options.dir);
   }
+}
+
+/** /proc/sys read-only but for /proc/sys/net (per netns), on the procfs mounted at `proc`. */
+function procMounts(proc: string): string[] {
+  return [
+    ...(proc === '/proc' ? [] : [`mkdir -p "${proc}"`, `mount -t proc proc "${proc}"`]),
+    `mount --bind "${proc}/sys" "${proc}/sys"`,
+    `mount -o remount,bind,ro "${proc}/sys"`,
+    `mount --bind "${proc}/sys/net" "${proc}/sys/net"`,
+    `mount -o remount,bind,rw "${proc}/sys/net"`,
+  ];
+}
+
+/**
+ * A /proc that also has an (empty) modules file, for agents that refuse to start without one on a kernel built
+ * without loadable modules: a tmpfs of links into the real procfs at `real`. `self` and `thread-self` stay
+ * per-reader (they resolve inside procfs); pids that appear later are absent from the listing only.
+ */
+function procModulesShim(real: string): string[] {
+  return ['mount -t tmpfs kube-lb-proc /proc', `for e in "${real}"/*; do ln -s "$e" "/proc/\${e##*/}"; done`, ': > /proc/modules'];
 }
 
 /** Installs the line's CRDs (the operator does this in a real cluster; the lab runs no operator). */
