@@ -159,11 +159,12 @@ async function fromLbNodeUnderSocketLb(topo: Topology, url: string): Promise<str
   }
 }
 
-async function ciliumOwnService(topo: Topology): Promise<void> {
+/** Creates it; returns its ClusterIP. */
+async function ciliumOwnService(topo: Topology): Promise<string> {
   const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const discovery = topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
   const backend = topo.tenants[0]!.nodes[0]!;
-  await core.createNamespacedService({
+  const svc = await core.createNamespacedService({
     namespace: 'default',
     body: {
       metadata: { name: 'cilium-own' },
@@ -182,6 +183,7 @@ async function ciliumOwnService(topo: Topology): Promise<void> {
   // Nothing answers ARP for an externalIP in this setup: the client routes it to the LB node.
   await topo.client.ip('route', 'add', `${CILIUM_EXTERNAL_IP}/32`, 'via', topo.lbNodes[0]!.frontIp);
   backend.ns.spawn('cilium-own-backend', process.execPath, [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'], topo.logDir);
+  return svc.spec!.clusterIP!;
 }
 
 /**
@@ -228,14 +230,15 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
   const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
   t.match('ciliumDbg', cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
 
-  await ciliumOwnService(topo);
+  const clusterIP = await ciliumOwnService(topo);
   const ciliumList = await eventually('Cilium to program its own Service', async () => {
     const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
     return (list.get(`${CILIUM_EXTERNAL_IP}:80`)?.size ?? 0) > 0 ? list : undefined;
   }, 60_000, 500);
   t.same('ciliumService', [...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!], [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`], 'Cilium serves its externalIP Service');
   const own = await topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000).catch((e: unknown) => ({ text: String(e) }));
-  t.same('ciliumService', own.text, 'cilium-own', 'Cilium\'s own Service answers before kube-lb programs anything');
+  t.same('ciliumService', own.text, 'cilium-own', 'Cilium\'s own Service answers on its externalIP before kube-lb programs anything');
+  t.same('ciliumService', await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`), 'cilium-own', `its ClusterIP ${clusterIP} answers a process on the LB node`);
   const before = dumpEntries(node.mapDir);
 
   const ports = [
@@ -296,6 +299,7 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
     t.same('ciliumService', changed, [], `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`);
   }
   const again = await topo.request('tcp', CILIUM_EXTERNAL_IP, 80, 3000);
-  t.same('ciliumService', again.text, 'cilium-own', 'Cilium\'s own Service still answers');
+  t.same('ciliumService', again.text, 'cilium-own', 'Cilium\'s own Service still answers on its externalIP');
+  t.same('ciliumService', await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`), 'cilium-own', 'and on its ClusterIP');
   return o.refusals ? refusedModes(t, topo, o.line, vip) : [];
 }
