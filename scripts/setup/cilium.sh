@@ -17,6 +17,8 @@ root="$(cd "$here/../.." && pwd)"
 lines_json="$root/test/cilium/lines.json"
 cache="${KUBE_LB_CACHE:-$HOME/.cache/kube-lb}"
 command -v node >/dev/null || { echo "cilium: node is required (run through scripts/with-toolchain.sh)" >&2; exit 1; }
+# shellcheck source=progress.sh
+. "$here/progress.sh"
 q() { node -e "const l=require('$lines_json'); const v=($1); process.stdout.write(typeof v==='string'?v:JSON.stringify(v))"; }
 
 lines=("$@")
@@ -73,12 +75,10 @@ build_line() {
   echo "cilium: building cilium-agent $version (first time on this machine only; about $estimate min on 2 cores, then cached in $out)" >&2
   local ldflags="-s -w -X 'github.com/cilium/cilium/pkg/version.ciliumVersion=${version#v} kube-lb-lab'"
   local start=$SECONDS
-  ( while sleep 30; do echo "cilium: still building cilium-agent $version: $(( (SECONDS - start) / 60 ))m$(( (SECONDS - start) % 60 ))s of about ${estimate}m" >&2; done ) &
-  local ticker=$!
-  trap "kill $ticker 2>/dev/null || true" EXIT
+  progress_start "building cilium-agent $version" "$estimate"
   (cd "$wrap" && go build -trimpath -tags osusergo -ldflags "$ldflags" -o "$out/cilium-agent.tmp" github.com/cilium/cilium/daemon)
   (cd "$wrap" && go build -trimpath -tags osusergo -ldflags "$ldflags" -o "$out/cilium-dbg.tmp" github.com/cilium/cilium/cilium-dbg)
-  kill $ticker 2>/dev/null || true
+  progress_stop
   echo "cilium: built cilium-agent and cilium-dbg $version in $((SECONDS - start)) s" >&2
   rm -rf "$out/lib" "$out/crds"; mkdir -p "$out/lib" "$out/crds"
   cp -r "$dir/bpf" "$out/lib/bpf"; chmod -R u+w "$out/lib"

@@ -26,10 +26,14 @@ for p in "${pkgs[@]}"; do
 done
 cd "$mod"
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
-echo "controlplane: building Kubernetes $k8s_version and etcd $etcd_version into $out (first time only, ~15 min)" >&2
+echo "controlplane: building Kubernetes $k8s_version and etcd $etcd_version into $out (first time on this machine only, about 8 min on 2 cores)" >&2
+# shellcheck source=progress.sh
+. "$here/progress.sh"
+progress_start "building Kubernetes $k8s_version" 8
 for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3; do
   name="$(basename "$target")"; [ "$name" = v3 ] && name=etcd
   go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$target"
   mv "$out/$name.tmp" "$out/$name"
 done
+progress_stop
 echo "$out"
