@@ -1,5 +1,7 @@
-// Entries "Cilium itself" wrote, for tests that prove kube-lb leaves foreign entries alone. Produces raw
-// (map, key, value) triples so they can be written into fake maps and real pinned maps alike.
+// Synthetic foreign entries: encoded by kube-lb's own codecs, in the layout the profile says Cilium uses. Only for
+// tests that need IDs or addresses of their own choosing (collisions with the IDs kube-lb prefers, a foreign
+// service on a lab backend that carries traffic) or lines without golden dumps (1.14–1.16). What a real agent
+// writes is in test/fixtures/cilium (test/support/cilium-golden.ts); prefer that wherever it fits.
 import { encode } from '../../src/core/lb4/codec.ts';
 import { backendIdCodec, lb4BackendCodec } from '../../src/core/lb4/backend.ts';
 import { LB_VIP_FLAGS } from '../../src/core/lb4/flags.ts';

@@ -48,7 +48,7 @@ export function describeServiceFlags(flags: number, flags2: number, profile: Lb4
   const words: string[] = [];
   if (flags & SVC_FLAG.LOADBALANCER) words.push('LoadBalancer');
   else if (flags & SVC_FLAG.NODEPORT) words.push('NodePort');
-  else if (flags & SVC_FLAG.EXTERNAL_IP) words.push('ExternalIP');
+  else if (flags & SVC_FLAG.EXTERNAL_IP) words.push('ExternalIPs');
   else if (flags & SVC_FLAG.HOSTPORT) words.push('HostPort');
   else if (flags2 & SVC_FLAG2.LOCALREDIRECT) words.push('LocalRedirect');
   else words.push('ClusterIP');

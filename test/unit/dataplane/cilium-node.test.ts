@@ -10,7 +10,7 @@ import { createLogger } from '../../../src/shared/logger.ts';
 import { createFakeLb4Maps, type FakeMapsOptions } from '../../../src/speaker/dataplane/fake-maps.ts';
 import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
-import { foreignServiceEntries, type ForeignService } from '../../support/lb4-fixtures.ts';
+import { goldenCiliumEntries } from '../../support/cilium-golden.ts';
 
 const logger = createLogger({ program: 'test', level: 'silent' });
 const KPR = { 'kube-proxy-replacement': 'true' };
@@ -20,10 +20,11 @@ function node(line: '1.17' | '1.18' | '1.19' | '1.20', entries: Record<string, s
   const cilium = parseCiliumConfig(entries, line, '/etc/cilium/config-map');
   const reconciler = new DataplaneReconciler({ maps, profile: PROFILES[line], cilium, logger });
   const dump = (): string => canonicalDump(readSnapshot(maps), reconciler.profile).join('\n');
-  const seed = (f: ForeignService): void => {
-    for (const e of foreignServiceEntries(reconciler.profile, f)) maps[e.map].set(e.key, e.value);
+  /** Everything a real agent of this line wrote in the golden lab (test/fixtures/cilium). */
+  const seedCilium = (golden: '1.19' | '1.20'): void => {
+    for (const e of goldenCiliumEntries(golden)) maps[e.map].set(e.key, e.value);
   };
-  return { maps, reconciler, dump, seed };
+  return { maps, reconciler, dump, seedCilium };
 }
 
 const web = (extra: Partial<DesiredFrontend> = {}): DesiredFrontend => ({
@@ -94,17 +95,21 @@ t.test('source ranges only where Cilium enforces them: 1.18 with the check off k
 });
 
 t.test("a foreign wildcard entry on the VIP is a conflict, and kube-lb writes nothing for that address", async (t) => {
-  const { reconciler, dump, seed } = node('1.19', KPR);
-  seed({ vip: '10.0.0.1', port: 0, proto: 0, revNat: 7, backends: [] });
+  const { reconciler, dump, seedCilium } = node('1.19', KPR);
+  // A real 1.19 agent's entries: among them the wildcard {198.51.100.190, 0, 0} of its LoadBalancer Service (which
+  // serves port 443 only), and none for its externalIP 198.51.100.180.
+  seedCilium('1.19');
   const before = dump();
-  reconciler.setDesired([web(), web({ vip: '10.0.0.2' })]);
+  t.match(before, /svc 198.51.100.190:0\/ANY scope=0 slot=0 => u32=0 count=0 revnat=0 flags=0x20\/0x00/, 'the wildcard as Cilium writes it');
+  reconciler.setDesired([web({ vip: '198.51.100.190' }), web({ vip: '198.51.100.180', port: 81 }), web({ vip: '10.0.0.2' })]);
   reconciler.reconcileOnce();
   t.match(reconciler.statuses(), [
-    { name: '10.0.0.1:80/TCP', state: 'conflict', reason: /wildcard entry for 10.0.0.1/ },
     { name: '10.0.0.2:80/TCP', state: 'programmed' },
+    { name: '198.51.100.180:81/TCP', state: 'programmed' },
+    { name: '198.51.100.190:80/TCP', state: 'conflict', reason: /wildcard entry for 198.51.100.190/ },
   ]);
-  t.notMatch(dump(), /svc 10.0.0.1:80\//);
-  t.ok(before.split('\n').every((l) => dump().includes(l)), "Cilium's wildcard and revNAT untouched");
+  t.notMatch(dump(), /svc 198.51.100.190:80\//);
+  t.ok(before.split('\n').every((l) => dump().includes(l)), "Cilium's entries untouched");
 });
 
 t.test('a node kube-lb cannot serve: nothing programmed, what was programmed removed, every frontend says why', async (t) => {

@@ -12,10 +12,13 @@ import { faultyLb4Maps, seededRandom } from '../../../src/speaker/dataplane/faul
 import { readSnapshot, type ByteMap, type Lb4Maps } from '../../../src/speaker/dataplane/maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
 import { lb4Violations } from '../../support/lb4-invariants.ts';
-import { foreignServiceEntries } from '../../support/lb4-fixtures.ts';
+import { goldenCiliumEntries, goldenCiliumIds } from '../../support/cilium-golden.ts';
 
 const logger = createLogger({ program: 'test', level: 'silent' });
 const profile = PROFILES['1.18'];
+/** What a real Cilium 1.18 agent wrote (test/fixtures/cilium): foreign entries that must survive every fault. */
+const CILIUM = goldenCiliumEntries('1.18');
+const CILIUM_IDS = goldenCiliumIds('1.18');
 
 function tables(maps: FakeLb4Maps): Map<number, Uint8Array> | undefined {
   return maps.maglev ? new Map([...maps.maglev.tables].map(([id, tb]) => [id, tb.bytes])) : undefined;
@@ -92,21 +95,13 @@ for (const maglev of [false, true]) {
   t.test(`random desired states under 30% write failures (${maglev ? 'maglev' : 'random'} mode)`, async (t) => {
     const random = seededRandom(maglev ? 7 : 3);
     const fake = createFakeLb4Maps(maglev ? { maglevTableSize: 251 } : {});
-    for (const e of foreignServiceEntries(profile, {
-      vip: '10.96.0.1',
-      port: 443,
-      proto: 6,
-      revNat: 1,
-      backends: [{ id: 1, address: '192.168.0.10', port: 6443 }],
-    })) {
-      fake[e.map].set(e.key, e.value);
-    }
+    for (const e of CILIUM) fake[e.map].set(e.key, e.value);
     const foreign = canonicalDump(readSnapshot(fake), profile);
     const violations: string[] = [];
     let writes = 0;
     const check = (): void => {
       writes++;
-      violations.push(...lb4Violations(readSnapshot(fake), tables(fake), (id) => id !== 1));
+      violations.push(...lb4Violations(readSnapshot(fake), tables(fake), (id) => !CILIUM_IDS.revNats.has(id)));
     };
     const faulty = faultyLb4Maps(observed(fake, check), 0.3, maglev ? 11 : 5);
     const reconciler = new DataplaneReconciler({ maps: faulty, profile, logger });
@@ -121,7 +116,7 @@ for (const maglev of [false, true]) {
       }
       t.equal(pass.error, undefined, `step ${step} converged`);
       const clean = createFakeLb4Maps(maglev ? { maglevTableSize: 251 } : {});
-      for (const [k, v] of fake.services.entries) if (k.startsWith('\x0a\x60\x00\x01')) clean.services.entries.set(k, v);
+      for (const e of CILIUM) clean[e.map].set(e.key, e.value);
       const reference = new DataplaneReconciler({ maps: clean, profile, logger });
       reference.setDesired(desired);
       reference.reconcileOnce();
@@ -133,6 +128,6 @@ for (const maglev of [false, true]) {
     }
     t.ok(failures > 20, `${failures} failed passes were injected`);
     t.same(violations.slice(0, 5), [], `no dangling reference after any of ${writes} writes`);
-    t.same(canonicalDump(readSnapshot(fake), profile), foreign, 'only the foreign service is left at the end');
+    t.same(canonicalDump(readSnapshot(fake), profile), foreign, 'only Cilium\'s entries are left at the end');
   });
 }

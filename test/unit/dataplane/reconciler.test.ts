@@ -8,7 +8,13 @@ import { createLogger } from '../../../src/shared/logger.ts';
 import { createFakeLb4Maps, type FakeLb4Maps, type FakeMapsOptions } from '../../../src/speaker/dataplane/fake-maps.ts';
 import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
+import { bytesKey } from '../../../src/core/bpf/packed.ts';
+import { LB4_MAPS } from '../../../src/core/lb4/maps.ts';
+import { goldenCiliumEntries } from '../../support/cilium-golden.ts';
 import { foreignServiceEntries, type ForeignService } from '../../support/lb4-fixtures.ts';
+
+/** What a real Cilium 1.18 agent wrote (test/fixtures/cilium): the foreign entries kube-lb must leave alone. */
+const CILIUM_118 = goldenCiliumEntries('1.18');
 
 const logger = createLogger({ program: 'test', level: 'silent' });
 
@@ -17,10 +23,15 @@ function setup(version: CiliumVersion = '1.18', options: FakeMapsOptions = {}) {
   const maps = createFakeLb4Maps(options);
   const reconciler = new DataplaneReconciler({ maps, profile, logger });
   const dump = (): string[] => canonicalDump(readSnapshot(maps), profile, maglevTables(maps));
+  /** Synthetic foreign entries, for IDs of the test's choosing. */
   const seed = (f: ForeignService): void => {
     for (const e of foreignServiceEntries(profile, f)) maps[e.map].set(e.key, e.value);
   };
-  return { profile, maps, reconciler, dump, seed };
+  /** Everything a real Cilium 1.18 agent wrote in the golden lab. */
+  const seedCilium = (): void => {
+    for (const e of CILIUM_118) maps[e.map].set(e.key, e.value);
+  };
+  return { profile, maps, reconciler, dump, seed, seedCilium };
 }
 
 function maglevTables(maps: FakeLb4Maps): Map<number, Uint8Array> | undefined {
@@ -104,8 +115,8 @@ t.test('non-active backends stay in slots after count (1.17 marks them quarantin
 });
 
 t.test('removing a frontend removes all of its entries and its ID, nothing else', async (t) => {
-  const { reconciler, dump, seed } = setup('1.18');
-  seed({ vip: '10.96.0.1', port: 443, proto: 6, revNat: 1, backends: [{ id: 1, address: '192.168.0.10', port: 6443 }] });
+  const { reconciler, dump, seedCilium } = setup('1.18');
+  seedCilium();
   const foreign = dump();
   reconciler.setDesired([web([A, B], { sessionAffinity: { timeoutSeconds: 600 }, sourceRanges: ['192.168.0.0/16'] })]);
   reconciler.reconcileOnce();
@@ -118,7 +129,7 @@ t.test('removing a frontend removes all of its entries and its ID, nothing else'
     reconciler.lastPlan()?.ops.map((o) => o.step),
     ['stale-masters', 'stale-slots', 'stale-rev-nat', 'stale-source-ranges', 'stale-affinity-match', 'stale-backends', 'stale-ids'],
   );
-  t.same(dump(), foreign, "only Cilium's own service is left");
+  t.same(dump(), foreign, "only Cilium's own entries are left");
 });
 
 t.test("foreign entries on the IDs kube-lb prefers are skipped and never touched", async (t) => {
@@ -134,10 +145,10 @@ t.test("foreign entries on the IDs kube-lb prefers are skipped and never touched
 });
 
 t.test('a VIP:port that Cilium already serves is a conflict, and nothing is written for it', async (t) => {
-  const { reconciler, dump, seed } = setup('1.18');
-  seed({ vip: '10.0.0.1', port: 80, proto: 6, revNat: 7, backends: [{ id: 9, address: '10.244.0.9', port: 8080 }] });
+  const { reconciler, dump, seedCilium } = setup('1.18');
+  seedCilium(); // among them the externalIP Service 198.51.100.180:80/TCP
   const before = dump();
-  reconciler.setDesired([web([A])]);
+  reconciler.setDesired([web([A], { vip: '198.51.100.180' })]);
   reconciler.reconcileOnce();
   t.same(dump(), before);
   t.equal(reconciler.statuses()[0]?.state, 'conflict');
@@ -155,8 +166,8 @@ t.test('Cilium 1.16 keys services without protocol: TCP and UDP on one port coll
 });
 
 t.test('drift: deleted and changed entries are repaired and counted, foreign ones are not', async (t) => {
-  const { reconciler, dump, seed, maps } = setup('1.18');
-  seed({ vip: '10.96.0.1', port: 443, proto: 6, revNat: 1, backends: [{ id: 1, address: '192.168.0.10', port: 6443 }] });
+  const { reconciler, dump, seedCilium, maps } = setup('1.18');
+  seedCilium();
   reconciler.setDesired([web([A, B]), web([C], { port: 443 })]);
   reconciler.reconcileOnce();
   const good = dump();
@@ -179,11 +190,10 @@ t.test('drift: deleted and changed entries are repaired and counted, foreign one
   t.same(dump(), good);
 });
 
+const CILIUM_KEYS = new Set(CILIUM_118.map((e) => `${LB4_MAPS[e.map].name} ${bytesKey(e.key, 0, e.key.length)}`));
+
 function foreignKey(map: string, key: string): boolean {
-  // The seeded foreign service: revNAT 1 / backend 1 / VIP 10.96.0.1.
-  if (map === 'cilium_lb4_services_v2') return key.startsWith('\x0a\x60\x00\x01');
-  if (map === 'cilium_lb4_backends_v3') return key === '\x01\x00\x00\x00';
-  return key === '\x00\x01';
+  return CILIUM_KEYS.has(`${map} ${key}`);
 }
 
 t.test('restart: a new reconciler over the same maps changes nothing', async (t) => {
