@@ -8,6 +8,10 @@
 //  - on the newest line, three LB nodes: create → first answer through the VIP for `services` Services, one after
 //    the other (baseline from the same run: create → EXTERNAL-IP), and the failover gap when the owning LB node
 //    dies (as scripts/bench/e2e.ts measures them).
+//  - with --recreate, only this instead: per line (default the newest), the agent restarted with another
+//    bpf-lb-map-max while the speaker keeps running (test/dataplane/cilium/recreate-story.ts), a 10 ms client
+//    loop on the VIP: recreate_detect_ms (services pin re-created → the speaker found it), recreate_repair_ms
+//    (agent ready → first answer after the last failed request) and recreate_failed_requests.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
 import { cleanupStale } from '../../test/support/cleanup-stale.ts';
@@ -15,6 +19,7 @@ import { CILIUM_LINES, ciliumBuild, NEWEST_CILIUM_LINE } from '../../test/suppor
 import { Ledger } from '../../test/support/ledger.ts';
 import { Topology } from '../../test/support/topology.ts';
 import { provesLine, recordingChecks } from '../../test/cilium/story.ts';
+import { recreateLab, recreateRun } from '../../test/dataplane/cilium/recreate-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
 interface LineResult {
@@ -100,10 +105,40 @@ async function newestFigures(services: number, runs: number): Promise<Record<str
   }
 }
 
+async function recreateFigures(line: string): Promise<[string, Record<string, number | string | undefined>]> {
+  const version = ciliumBuild(line).version.replace(/^v/, '');
+  log(`Cilium ${version}: lb maps re-created under a running speaker`);
+  const lab = await recreateLab({ label: 'bench-recreate', line, progress: (l) => log(`- ${l}`) });
+  try {
+    const f = await recreateRun(lab);
+    const figures = {
+      recreate_detect_ms: f.detectMs,
+      recreate_repair_ms: f.repairMs,
+      recreate_failed_requests: f.failedRequests,
+      recreate_requests: f.failedRequests + f.okRequests,
+      ...(f.newMaxEntries === 131072 ? {} : { error: `the services map was not re-created (max_entries ${f.newMaxEntries})` }),
+    };
+    log(`Cilium ${version}: ${JSON.stringify(figures)}`);
+    return [version, figures];
+  } finally {
+    await lab.down();
+  }
+}
+
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--lines');
-  const lines = i === -1 ? CILIUM_LINES : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
   cleanupStale();
+  if (process.argv.includes('--recreate')) {
+    const lines = i === -1 ? [NEWEST_CILIUM_LINE] : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
+    const out: Record<string, unknown> = {};
+    for (const line of lines) {
+      const [version, figures] = await recreateFigures(line);
+      out[version] = figures;
+    }
+    console.log(JSON.stringify(out));
+    return;
+  }
+  const lines = i === -1 ? CILIUM_LINES : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
   const perLine: Record<string, LineResult> = {};
   for (const line of lines) {
     const [version, result] = await proveLine(line);

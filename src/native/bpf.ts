@@ -198,6 +198,30 @@ export class BpfMap {
     return new BpfMap(api, fd, label);
   }
 
+  /**
+   * The kernel ID of the map pinned at `path` now, or undefined when nothing is pinned there. Cheap (open,
+   * BPF_OBJ_GET_INFO_BY_FD, close: no dump); compared with `info.id` of a map held open, it tells whether the pin
+   * still names that map or someone re-created or re-pinned it.
+   */
+  static pinnedId(path: string): number | undefined {
+    const api = native();
+    let fd: number;
+    try {
+      fd = api.bpfObjGet(path, BPF_F_RDONLY);
+    } catch (err) {
+      const e = wrap(err, path, 'BPF_OBJ_GET');
+      if (e.errno === 'ENOENT') return undefined;
+      throw e;
+    }
+    try {
+      return api.bpfMapInfo(fd).id;
+    } catch (err) {
+      throw wrap(err, path, 'BPF_OBJ_GET_INFO_BY_FD');
+    } finally {
+      api.bpfClose(fd);
+    }
+  }
+
   /** The raw descriptor, for writing this map as the value of a map-of-maps. */
   get fd(): number {
     if (this.#fd < 0) throw new BpfError('use', this.path, 'EBADF', undefined, undefined);

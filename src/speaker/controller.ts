@@ -19,7 +19,8 @@ import type { HealthChecker, TargetReport } from './health/checker.ts';
 export interface DataplaneSink {
   setDesired(desired: readonly DesiredFrontend[]): void;
   statuses(): readonly FrontendStatus[];
-  onPass(listener: (result: { readonly error: Error | undefined }) => void): () => void;
+  /** `unavailable`: the pass failed, but statuses() are current (maps replaced, every frontend unavailable). */
+  onPass(listener: (result: { readonly error: Error | undefined; readonly unavailable: boolean }) => void): () => void;
 }
 
 export interface ControllerDeps {
@@ -83,7 +84,7 @@ export class SpeakerController {
 
   start(): void {
     this.#unsubscribe = this.#d.dataplane.onPass((r) => {
-      if (!r.error) this.#afterPass();
+      if (!r.error || r.unavailable) this.#afterPass();
     });
     this.#d.health.onTransition(() => {
       this.#failing = undefined;
@@ -187,7 +188,10 @@ export class SpeakerController {
     this.#d.invalidateStatus();
   }
 
-  /** After a successful pass the reconciler's statuses describe the plan it holds, which is #plan. */
+  /**
+   * After a successful pass the reconciler's statuses describe the plan it holds, which is #plan; after a failed
+   * one they do only when the maps were replaced (every frontend 'unavailable' then).
+   */
   #afterPass(): void {
     const byClaim = new Map<string, FrontendStatus[]>();
     for (const s of this.#d.dataplane.statuses()) {
@@ -246,9 +250,9 @@ function programmingOf(c: Extract<ClaimPlan, { serve: true }>, statuses: readonl
   const mine = statuses.filter((s) => names.has(s.name));
   const bad = mine.filter((s) => s.state !== 'programmed');
   if (mine.length === names.size && bad.length === 0) return { fingerprint: c.fingerprint, problem: undefined, deterministic: false };
-  // A node-wide refusal says the same for every frontend: once is enough, under its stable reason.
+  // A node-wide refusal or replaced maps say the same for every frontend: once is enough, under its stable reason.
   const code = bad.find((s) => s.code !== undefined)?.code;
-  const refusal = bad.find((s) => s.state === 'refused');
+  const refusal = bad.find((s) => s.state === 'refused' || s.state === 'unavailable');
   const problem = refusal
     ? refusal.reason
     : bad.length > 0

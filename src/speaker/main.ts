@@ -19,7 +19,7 @@ import { ClusterView } from './cluster-view.ts';
 import { SpeakerController } from './controller.ts';
 import { declaredProtoDiff, parseCiliumConfig } from '../core/cilium/config.ts';
 import { readCiliumConfigDir } from './cilium-config-dir.ts';
-import { openLb4Maps } from './dataplane/native-maps.ts';
+import { openLb4Maps, type OpenedLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { HealthChecker } from './health/checker.ts';
 import { announcementEvents } from './events.ts';
@@ -56,15 +56,20 @@ const kubeConfig = loadApiKubeConfig(
 // seed, forwarding mode, ...); it is read once: Cilium itself applies a changed ConfigMap only on restart.
 const ciliumConfigDir = config['cilium-config-dir'];
 const ciliumEntries = readCiliumConfigDir(ciliumConfigDir);
-const opened = openLb4Maps({
-  dir: config['map-dir'],
-  ciliumVersion: config['cilium-version'],
-  protoDiff: declaredProtoDiff(ciliumEntries),
-  cilium: (line) => parseCiliumConfig(ciliumEntries, line, ciliumConfigDir),
-});
+const openMaps = (ciliumVersion: string): OpenedLb4Maps =>
+  openLb4Maps({
+    dir: config['map-dir'],
+    ciliumVersion,
+    protoDiff: declaredProtoDiff(ciliumEntries),
+    cilium: (line) => parseCiliumConfig(ciliumEntries, line, ciliumConfigDir),
+  });
+const opened = openMaps(config['cilium-version']);
 const cilium = opened.cilium!;
 const dataplane = new DataplaneReconciler({
   maps: opened.maps,
+  pins: opened.pins,
+  // A map Cilium re-created is opened again with the line decided now (its entries may be gone: no evidence).
+  reopen: () => openMaps(opened.profile.version),
   profile: opened.profile,
   cilium,
   logger: logger.child({ part: 'dataplane' }),
@@ -77,7 +82,7 @@ if (!dataplane.servability.ok) {
   logger.error({ reason: dataplane.servability.reason }, `kube-lb cannot serve this node and programs nothing: ${dataplane.servability.message}`);
 }
 registerDataplaneMetrics(registry, {
-  maps: opened.maps,
+  maps: () => dataplane.maps(),
   profile: dataplane.profile,
   servability: dataplane.servability,
   onPass: (l) => dataplane.onPass(l),
@@ -221,10 +226,9 @@ async function shutdown(signal: string): Promise<void> {
   }
   controller.stop();
   health.stop();
-  dataplane.stop();
+  dataplane.close();
   await publisher.stop(true);
   await view.stop();
-  opened.maps.close();
   await Promise.all(servers.map((s) => s.close()));
   if (config['state-socket']) rmSync(config['state-socket'], { force: true });
   logger.info('stopped');

@@ -10,7 +10,8 @@ import { readSnapshot, type Lb4Maps } from './dataplane/maps.ts';
 import type { PassResult } from './dataplane/reconciler.ts';
 
 export interface DataplaneMetricsSource {
-  readonly maps: Lb4Maps;
+  /** The maps written now (they change when Cilium re-creates one); undefined while none is held. */
+  readonly maps: () => Lb4Maps | undefined;
   readonly profile: Lb4Profile;
   /** Whether kube-lb can serve this node (core/cilium/config.ts); decided once at start. */
   readonly servability: Servability;
@@ -33,7 +34,9 @@ export function registerDataplaneMetrics(registry: Registry, source: DataplaneMe
     labelNames: ['map', 'owner'] as const,
     registers: [registry],
     collect() {
-      const snapshot = readSnapshot({ ...source.maps, maglev: undefined });
+      const maps = source.maps();
+      if (!maps) return;
+      const snapshot = readSnapshot({ ...maps, maglev: undefined });
       for (const c of mapEntryCounts(snapshot, classify(snapshot, source.profile))) this.set({ map: c.map, owner: c.owner }, c.count);
     },
   });

@@ -78,8 +78,12 @@ export interface MaglevDeleteOp {
 
 export type MapOp = UpsertOp | DeleteOp | MaglevSetOp | MaglevDeleteOp;
 
-/** 'refused': the node's Cilium configuration is one kube-lb cannot serve (core/cilium/config.ts servability). */
-export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted' | 'refused';
+/**
+ * 'refused': the node's Cilium configuration is one kube-lb cannot serve (core/cilium/config.ts servability).
+ * 'unavailable': the maps kube-lb held were re-created or removed under it, and the ones pinned now are not
+ * (yet) re-opened and programmed.
+ */
+export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted' | 'refused' | 'unavailable';
 
 export interface FrontendStatus {
   readonly name: string;
@@ -135,6 +139,17 @@ interface Diff {
  * out (so an ID chosen but not yet written is not given away twice), the last desired image and a memo of
  * maglev tables. It does no I/O.
  */
+/** The statuses of frontends that normalisation rejected (they never reach the maps). */
+export function rejectedStatuses(rejected: readonly RejectedFrontend[]): FrontendStatus[] {
+  return rejected.map((r) => ({
+    name: `${r.frontend.vip}:${r.frontend.port}/${r.frontend.protocol}`,
+    origin: r.frontend.origin,
+    state: 'rejected',
+    reason: r.reason,
+    notes: [],
+  }));
+}
+
 export class MapPlanner {
   readonly options: PlannerOptions;
   readonly #reserved = new Map<number, number>();
@@ -150,13 +165,7 @@ export class MapPlanner {
     const own = classify(snapshot, profile, new Set(this.#reserved.values()));
     for (const [key, id] of this.#reserved) if (own.foreignBackendIds.has(id)) this.#reserved.delete(key);
 
-    const statuses: FrontendStatus[] = rejected.map((r) => ({
-      name: `${r.frontend.vip}:${r.frontend.port}/${r.frontend.protocol}`,
-      origin: r.frontend.origin,
-      state: 'rejected',
-      reason: r.reason,
-      notes: [],
-    }));
+    const statuses: FrontendStatus[] = rejectedStatuses(rejected);
     const assigned = this.#assign(frontends, own, statuses);
     const image = this.#image(frontends, assigned.frontends);
 

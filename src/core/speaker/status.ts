@@ -26,6 +26,11 @@ export const PROGRAMMED_REASONS = {
   CiliumDSRMode: 'CiliumDSRMode',
   /** The LB nodes' Cilium 1.17/1.18 forwards TCP with DSR in hybrid mode, with no per-service SNAT. */
   CiliumHybridMode: 'CiliumHybridMode',
+  /**
+   * The node's Cilium re-created (or removed) a pinned lb map that kube-lb held; until the map pinned now is
+   * re-opened and fully programmed, the node does not carry the claim.
+   */
+  CiliumMapsReplaced: 'CiliumMapsReplaced',
 } as const satisfies Record<string, string> & Record<RefusalReason, RefusalReason>;
 
 export const HEALTH_REASONS = {

@@ -3,20 +3,24 @@
 import { bytesKey, writeBytesKey, type PackedEntries } from '../../core/bpf/packed.ts';
 import type { MaglevObserved } from '../../core/dataplane/ownership.ts';
 import { KubeLbError } from '../../shared/errors.ts';
-import type { ByteMap, Lb4Maps, MaglevMap } from './maps.ts';
+import { DataplaneMapError } from './errors.ts';
+import type { ByteMap, Lb4Maps, MaglevMap, PinChange, PinnedLb4Maps } from './maps.ts';
 
 export class FakeByteMap implements ByteMap {
   readonly name: string;
   readonly keySize: number;
   readonly valueSize: number;
   readonly maxEntries: number;
+  /** The kernel's map ID, as a FakeBpffs hands them out (0 outside one). */
+  readonly id: number;
   readonly entries = new Map<string, Uint8Array>();
 
-  constructor(name: string, keySize: number, valueSize: number, maxEntries = 65536) {
+  constructor(name: string, keySize: number, valueSize: number, maxEntries = 65536, id = 0) {
     this.name = name;
     this.keySize = keySize;
     this.valueSize = valueSize;
     this.maxEntries = maxEntries;
+    this.id = id;
   }
 
   dump(): PackedEntries {
@@ -65,11 +69,13 @@ export class FakeByteMap implements ByteMap {
 export class FakeMaglevMap implements MaglevMap {
   readonly name = 'cilium_lb4_maglev';
   readonly tableSize: number;
+  readonly id: number;
   readonly tables = new Map<number, { innerId: number; bytes: Uint8Array; digest: string }>();
   #nextInnerId = 1000;
 
-  constructor(tableSize: number) {
+  constructor(tableSize: number, id = 0) {
     this.tableSize = tableSize;
+    this.id = id;
   }
 
   read(): Map<number, MaglevObserved> {
@@ -103,16 +109,113 @@ export interface FakeMapsOptions {
   maxEntries?: number;
 }
 
+/** Name, key size and value size of each byte map, as Cilium (and kube-lb, for its ID table) pins them. */
+const BYTE_MAPS = {
+  services: ['cilium_lb4_services_v2', 12, 12],
+  backends: ['cilium_lb4_backends_v3', 4, 12],
+  revNat: ['cilium_lb4_reverse_nat', 2, 6],
+  idTable: ['kube_lb_svc_ids', 8, 4],
+  sourceRange: ['cilium_lb4_source_range', 12, 1],
+  affinityMatch: ['cilium_lb_affinity_match', 8, 1],
+} as const satisfies Record<string, readonly [string, number, number]>;
+
+type ByteRole = keyof typeof BYTE_MAPS;
+/** The maps a FakeBpffs pins, by their place in Lb4Maps. */
+export type FakeMapRole = ByteRole | 'maglev';
+const REQUIRED: readonly FakeMapRole[] = ['services', 'backends', 'revNat'];
+const ROLES: readonly FakeMapRole[] = ['services', 'backends', 'revNat', 'idTable', 'sourceRange', 'affinityMatch', 'maglev'];
+
+function byteMap(role: ByteRole, max: number, id = 0): FakeByteMap {
+  const [name, keySize, valueSize] = BYTE_MAPS[role];
+  return new FakeByteMap(name, keySize, valueSize, role === 'idTable' ? 65536 : max, id);
+}
+
 export function createFakeLb4Maps(options: FakeMapsOptions = {}): FakeLb4Maps {
   const max = options.maxEntries ?? 65536;
   return {
-    services: new FakeByteMap('cilium_lb4_services_v2', 12, 12, max),
-    backends: new FakeByteMap('cilium_lb4_backends_v3', 4, 12, max),
-    revNat: new FakeByteMap('cilium_lb4_reverse_nat', 2, 6, max),
-    idTable: new FakeByteMap('kube_lb_svc_ids', 8, 4, 65536),
-    sourceRange: options.sourceRange === false ? undefined : new FakeByteMap('cilium_lb4_source_range', 12, 1, max),
-    affinityMatch: options.affinityMatch === false ? undefined : new FakeByteMap('cilium_lb_affinity_match', 8, 1, max),
+    services: byteMap('services', max),
+    backends: byteMap('backends', max),
+    revNat: byteMap('revNat', max),
+    idTable: byteMap('idTable', max),
+    sourceRange: options.sourceRange === false ? undefined : byteMap('sourceRange', max),
+    affinityMatch: options.affinityMatch === false ? undefined : byteMap('affinityMatch', max),
     maglev: options.maglevTableSize ? new FakeMaglevMap(options.maglevTableSize) : undefined,
     close() {},
   };
+}
+
+/**
+ * A bpffs directory of fake maps, for what happens when Cilium re-creates or unpins a map that kube-lb holds
+ * open. `open()` binds to the maps pinned now, as BPF_OBJ_GET does; maps held from an earlier open stay
+ * readable and writable (an fd keeps a map alive) but are no longer the pinned ones. Every map created gets a
+ * fresh ID.
+ */
+export class FakeBpffs {
+  readonly dir: string;
+  readonly pinned = new Map<FakeMapRole, FakeByteMap | FakeMaglevMap>();
+  readonly #options: FakeMapsOptions;
+  #nextId = 1;
+
+  constructor(options: FakeMapsOptions = {}, dir = '/sys/fs/bpf/tc/globals') {
+    this.dir = dir;
+    this.#options = options;
+    for (const role of ROLES) {
+      if (role === 'idTable') continue; // kube-lb pins its own table on the first open
+      if (role === 'sourceRange' && options.sourceRange === false) continue;
+      if (role === 'affinityMatch' && options.affinityMatch === false) continue;
+      if (role === 'maglev' && !options.maglevTableSize) continue;
+      this.pinned.set(role, this.#create(role));
+    }
+  }
+
+  /** Cilium's re-creation: the pin names a new, empty map of the same shape (`maxEntries` changed, say). */
+  recreate(role: FakeMapRole, maxEntries?: number): FakeByteMap | FakeMaglevMap {
+    const map = this.#create(role, maxEntries);
+    this.pinned.set(role, map);
+    return map;
+  }
+
+  /** The pin is removed (a remounted bpffs, an agent between unpinning and re-pinning). */
+  unpin(role: FakeMapRole): void {
+    this.pinned.delete(role);
+  }
+
+  /** Opens what is pinned now; a required map missing is refused, the ID table is created when missing. */
+  open(): PinnedLb4Maps & { readonly maps: FakeLb4Maps } {
+    for (const role of REQUIRED) {
+      if (!this.pinned.has(role)) {
+        const name = BYTE_MAPS[role as ByteRole][0];
+        throw new DataplaneMapError('DATAPLANE_MAP_MISSING', `${this.dir}/${name}`, `${name} does not exist`);
+      }
+    }
+    if (!this.pinned.has('idTable')) this.pinned.set('idTable', this.#create('idTable'));
+    const held = new Map(this.pinned);
+    const bytes = (role: ByteRole): FakeByteMap | undefined => held.get(role) as FakeByteMap | undefined;
+    const maps: FakeLb4Maps = {
+      services: bytes('services')!,
+      backends: bytes('backends')!,
+      revNat: bytes('revNat')!,
+      idTable: bytes('idTable')!,
+      sourceRange: bytes('sourceRange'),
+      affinityMatch: bytes('affinityMatch'),
+      maglev: held.get('maglev') as FakeMaglevMap | undefined,
+      close() {},
+    };
+    const pins = {
+      changes: (): readonly PinChange[] =>
+        ROLES.flatMap((role): PinChange[] => {
+          const was = held.get(role)?.id;
+          const now = this.pinned.get(role)?.id;
+          const name = role === 'maglev' ? 'cilium_lb4_maglev' : BYTE_MAPS[role][0];
+          return was === now ? [] : [{ name, path: `${this.dir}/${name}`, held: was, pinned: now }];
+        }),
+    };
+    return { maps, pins };
+  }
+
+  #create(role: FakeMapRole, maxEntries?: number): FakeByteMap | FakeMaglevMap {
+    const id = this.#nextId++;
+    if (role === 'maglev') return new FakeMaglevMap(this.#options.maglevTableSize ?? 251, id);
+    return byteMap(role, maxEntries ?? this.#options.maxEntries ?? 65536, id);
+  }
 }

@@ -38,6 +38,39 @@ export interface Lb4Maps {
   close(): void;
 }
 
+/**
+ * A pinned map that is no longer the one held open: re-created or re-pinned (`pinned` is another map ID),
+ * vanished (`pinned` undefined), or an optional map that appeared since the open (`held` undefined).
+ */
+export interface PinChange {
+  readonly name: string;
+  readonly path: string;
+  readonly held: number | undefined;
+  readonly pinned: number | undefined;
+}
+
+/**
+ * Whether each pin behind a set of open maps still names the map held. Cilium unpins and re-creates a map when
+ * its size or flags change (`--bpf-lb-map-max`, upgrades), and a remounted bpffs loses every pin: an fd held
+ * from before then points at a map the datapath no longer reads.
+ */
+export interface PinIdentity {
+  /** Empty when every pin is the map held. Cheap: one open and one info call per pin, no dump. */
+  changes(): readonly PinChange[];
+}
+
+/** Maps as opened from their pins, with the means to tell when the pins moved on. */
+export interface PinnedLb4Maps {
+  readonly maps: Lb4Maps;
+  readonly pins: PinIdentity;
+}
+
+export function describePinChange(c: PinChange): string {
+  if (c.pinned === undefined) return `${c.name} vanished (held map ${c.held})`;
+  if (c.held === undefined) return `${c.name} appeared (map ${c.pinned})`;
+  return `${c.name} re-created (held map ${c.held}, pinned map ${c.pinned})`;
+}
+
 export function readSnapshot(maps: Lb4Maps): MapsSnapshot {
   return {
     services: maps.services.dump(),

@@ -15,7 +15,7 @@ import { CILIUM_VERSIONS, profileFor, type CiliumVersion, type Lb4Profile } from
 import type { CiliumDatapathConfig } from '../../core/cilium/config.ts';
 import { BpfError, BpfMap, type MapSpec } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
-import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap } from './maps.ts';
+import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap, type PinChange, type PinIdentity } from './maps.ts';
 
 /** What this module uses of an open map (src/native/bpf.ts BpfMap). */
 export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'>;
@@ -25,12 +25,15 @@ export interface BpfPort {
   open(path: string, options: { readOnly?: boolean }): BpfMapHandle;
   create(spec: MapSpec): BpfMapHandle;
   fromId(id: number, label?: string): BpfMapHandle;
+  /** The ID of the map pinned at `path` now; undefined when nothing is pinned there. */
+  pinnedId(path: string): number | undefined;
 }
 
 export const NATIVE_BPF: BpfPort = {
   open: (path, options) => BpfMap.open(path, options),
   create: (spec) => BpfMap.create(spec),
   fromId: (id, label) => BpfMap.fromId(id, label),
+  pinnedId: (path) => BpfMap.pinnedId(path),
 };
 
 export class NativeByteMap implements ByteMap {
@@ -175,6 +178,8 @@ export interface OpenLb4MapsOptions {
 
 export interface OpenedLb4Maps {
   readonly maps: Lb4Maps;
+  /** Whether each pin still names the map opened (see PinIdentity). */
+  readonly pins: PinIdentity;
   readonly profile: Lb4Profile;
   readonly detection: Detection;
   readonly dir: string;
@@ -250,8 +255,11 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
   const dir = options.dir ?? DEFAULT_MAP_DIR;
   const readOnly = options.readOnly ?? false;
   const opened: BpfMapHandle[] = [];
+  /** Every pin looked at, with the ID of the map opened from it (undefined: there was none). */
+  const held: { name: string; path: string; id: number | undefined }[] = [];
   const open = (shape: Lb4MapShape): BpfMapHandle | undefined => {
     const m = openShaped(bpf, dir, shape, readOnly);
+    held.push({ name: shape.name, path: join(dir, shape.name), id: m?.info.id });
     if (m) opened.push(m);
     else if (!shape.optional) {
       throw new DataplaneMapError('DATAPLANE_MAP_MISSING', join(dir, shape.name), `${shape.name} does not exist; is Cilium running with kube-proxy replacement on this node?`);
@@ -266,6 +274,7 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
     const affinityMatch = open(LB4_MAPS.affinityMatch);
     const maglevOuter = open(LB4_MAPS.maglev);
     const idTable = openIdTable(bpf, dir, readOnly);
+    held.push({ name: ID_TABLE_SHAPE.name, path: join(dir, ID_TABLE_SHAPE.name), id: idTable?.info.id });
     if (idTable) opened.push(idTable);
     const byte = (m: BpfMapHandle): NativeByteMap => new NativeByteMap(m.path, m);
     const base: Omit<Lb4Maps, 'maglev'> = {
@@ -284,7 +293,14 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
     const cilium = options.cilium?.(profile.version);
     const tableSize = options.maglevTableSize ?? cilium?.maglev.tableSize;
     const maglev = maglevOuter ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(bpf, maglevOuter, dir, tableSize), bpf) : undefined;
-    return { maps: { ...base, maglev }, profile, detection, dir, ...(cilium ? { cilium } : {}) };
+    const pins: PinIdentity = {
+      changes: () =>
+        held.flatMap((h): PinChange[] => {
+          const pinned = bpf.pinnedId(h.path);
+          return pinned === h.id ? [] : [{ name: h.name, path: h.path, held: h.id, pinned }];
+        }),
+    };
+    return { maps: { ...base, maglev }, pins, profile, detection, dir, ...(cilium ? { cilium } : {}) };
   } catch (err) {
     for (const m of opened) m.close();
     throw err;

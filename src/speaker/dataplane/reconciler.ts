@@ -2,10 +2,14 @@
 // planner and applies the plan in its make-before-break order. Passes run when the desired state changes and
 // every `periodMs` (default 500 ms, so anything Cilium prunes is back within a second). Changes found while
 // the desired state is unchanged since the last successful pass are drift, and counted as repairs.
+// Every pass starts by checking that each pin still names the map held (no dump: one open and info call per
+// pin). A map Cilium re-created or removed is re-opened and fully programmed; until that is done, every frontend
+// is 'unavailable', so the node's claims do not say Programmed.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { normalizeFrontends, type DesiredFrontend, type Frontend, type RejectedFrontend } from '../../core/dataplane/frontend.ts';
 import {
   MapPlanner,
+  rejectedStatuses,
   type FrontendState,
   type FrontendStatus,
   type MapName,
@@ -17,8 +21,18 @@ import { profileUnder, servability, type CiliumDatapathConfig, type Servability 
 import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed } from '../../core/maglev/table.ts';
 import { DataplaneMapError } from './errors.ts';
 import type { Logger } from '../../shared/logger.ts';
-import { readSnapshot, sameSnapshot, type ByteMap, type Lb4Maps } from './maps.ts';
+import {
+  describePinChange,
+  readSnapshot,
+  sameSnapshot,
+  type ByteMap,
+  type Lb4Maps,
+  type PinChange,
+  type PinIdentity,
+  type PinnedLb4Maps,
+} from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
+import type { PackedEntries } from '../../core/bpf/packed.ts';
 
 export const DEFAULT_RECONCILE_PERIOD_MS = 500;
 
@@ -36,7 +50,29 @@ export interface ReconcilerOptions {
   readonly logger: Logger;
   readonly periodMs?: number;
   readonly registry?: Registry;
+  /**
+   * Whether each pin behind `maps` still names the map held; checked at the start of every pass. Without it
+   * (maps that are not pinned) nothing is checked.
+   */
+  readonly pins?: PinIdentity;
+  /**
+   * Opens every map again, shape-checked as at start, after a pin changed (the speaker: openLb4Maps with the
+   * line it decided at start). Without it a changed pin leaves the node 'unavailable'.
+   */
+  readonly reopen?: () => PinnedLb4Maps;
+  /** Wall clock in ms since the epoch, for the times in stats(); default Date.now. */
+  readonly now?: () => number;
+  /**
+   * How often a running reconciler checks the pins between passes (default 100 ms; 0: only at each pass). A
+   * check costs one open and info call per pin, so a replaced map is found well within a period.
+   */
+  readonly pinCheckMs?: number;
 }
+
+export const DEFAULT_PIN_CHECK_MS = 100;
+
+/** Code (and claim reason) of the 'unavailable' state. */
+export const MAPS_REPLACED = 'CiliumMapsReplaced';
 
 export interface PassResult {
   /** Entries written because they were missing / held other bytes, and our entries deleted. */
@@ -47,6 +83,23 @@ export interface PassResult {
   readonly repair: boolean;
   readonly durationMs: number;
   readonly error: Error | undefined;
+  /** Pins found naming another map than the one held, in this pass (re-opened, if `error` is undefined). */
+  readonly replaced: readonly PinChange[];
+  /**
+   * True when the maps were replaced and are not re-programmed yet: statuses() then say 'unavailable' for every
+   * frontend even though the pass failed (a failed pass otherwise leaves the last successful pass's statuses).
+   */
+  readonly unavailable: boolean;
+}
+
+export interface MapReplacement {
+  /** When the changed pins were found (ms since the epoch). */
+  readonly detectedAt: number;
+  readonly changes: readonly PinChange[];
+  /** When a pass had re-opened and fully programmed the maps pinned now; undefined until then. */
+  readonly reprogrammedAt: number | undefined;
+  /** Failed passes in between (re-open or writes). */
+  readonly failedPasses: number;
 }
 
 export interface DataplaneStats {
@@ -57,6 +110,9 @@ export interface DataplaneStats {
   readonly repairPasses: number;
   readonly lastPass: PassResult | undefined;
   readonly frontends: Readonly<Record<FrontendState, number>>;
+  /** Pins found naming another map (or none) than the one held, since start. */
+  readonly mapReplacements: number;
+  readonly lastReplacement: MapReplacement | undefined;
 }
 
 type Listener = (result: PassResult) => void;
@@ -65,6 +121,8 @@ interface Metrics {
   passes: Counter<'result'>;
   repairs: Counter;
   frontends: Gauge<'state'>;
+  replacements: Counter<'map' | 'change'>;
+  current: Gauge;
 }
 
 /** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
@@ -113,12 +171,41 @@ function createMetrics(registry: Registry): Metrics {
     }),
     frontends: new Gauge({
       name: 'kube_lb_dataplane_frontends',
-      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted, refused).',
+      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted, refused, unavailable).',
       labelNames: ['state'],
+      registers: [registry],
+    }),
+    replacements: new Counter({
+      name: 'kube_lb_dataplane_map_replacements_total',
+      help: 'Pinned maps found re-created (or re-pinned), vanished or appeared under kube-lb, by map and change; each is re-opened and fully re-programmed.',
+      labelNames: ['map', 'change'],
+      registers: [registry],
+    }),
+    current: new Gauge({
+      name: 'kube_lb_dataplane_maps_current',
+      help: '1 when the maps kube-lb writes are the pinned ones, 0 from finding a map replaced until the maps pinned now are re-opened and programmed.',
       registers: [registry],
     }),
   };
 }
+
+function changeKind(c: PinChange): 'recreated' | 'vanished' | 'appeared' {
+  return c.pinned === undefined ? 'vanished' : c.held === undefined ? 'appeared' : 'recreated';
+}
+
+/** Whether two planner options plan alike (the profile is the reconciler's, never changed). */
+function samePlanning(a: PlannerOptions, b: PlannerOptions): boolean {
+  return (
+    a.algorithm === b.algorithm &&
+    a.maglev?.tableSize === b.maglev?.tableSize &&
+    a.maglev?.seed === b.maglev?.seed &&
+    a.sourceRangeMap === b.sourceRangeMap &&
+    a.affinityMatchMap === b.affinityMatchMap
+  );
+}
+
+/** How often a repeated failure or replacement is logged again (in between it is counted). */
+const LOG_EVERY_MS = 60_000;
 
 const EMPTY_COUNTS: Record<FrontendState, number> = {
   programmed: 0,
@@ -127,6 +214,7 @@ const EMPTY_COUNTS: Record<FrontendState, number> = {
   unsupported: 0,
   exhausted: 0,
   refused: 0,
+  unavailable: 0,
 };
 
 export class DataplaneReconciler {
@@ -135,9 +223,14 @@ export class DataplaneReconciler {
   /** Whether kube-lb can serve this node; when not, it programs nothing and every frontend is 'refused'. */
   readonly servability: Servability;
   readonly periodMs: number;
-  readonly #maps: Lb4Maps;
+  readonly #cilium: CiliumDatapathConfig | undefined;
+  /** The maps written, and their pins; undefined after a replacement until a re-open succeeds. */
+  #maps: Lb4Maps | undefined;
+  #pins: PinIdentity | undefined;
+  readonly #reopen: (() => PinnedLb4Maps) | undefined;
   readonly #log: Logger;
-  readonly #planner: MapPlanner;
+  readonly #now: () => number;
+  #planner: MapPlanner;
   readonly #metrics: Metrics | undefined;
   readonly #listeners = new Set<Listener>();
   #frontends: readonly Frontend[] = [];
@@ -148,21 +241,37 @@ export class DataplaneReconciler {
   #lastPlan: Plan | undefined;
   #timer: NodeJS.Timeout | undefined;
   #immediate: NodeJS.Immediate | undefined;
+  readonly #pinCheckMs: number;
+  #pinTimer: NodeJS.Timeout | undefined;
   #running = false;
-  #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0 };
+  #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0, mapReplacements: 0 };
   #lastPass: PassResult | undefined;
   /** The maps as read after the last successful pass. */
   #baseline: MapsSnapshot | undefined;
+  /** The last replacement; `reprogrammedAt` undefined while its maps are not programmed yet. */
+  #replacement: MapReplacement | undefined;
+  /** A run of failed passes with the same message: logged once, then every LOG_EVERY_MS with the count. */
+  #failing: { message: string; count: number; loggedAt: number } | undefined;
+  #replacementLoggedAt = Number.NEGATIVE_INFINITY;
+  /** The records of an ID table found replaced, for the one opened next. */
+  #carriedIds: PackedEntries | undefined;
+  #replacementsUnlogged = 0;
 
   constructor(options: ReconcilerOptions) {
     const { cilium } = options;
     this.profile = cilium ? profileUnder(options.profile, cilium) : options.profile;
     this.servability = cilium ? servability(cilium) : { ok: true, message: 'no Cilium configuration given: assumed serveable' };
     this.periodMs = options.periodMs ?? DEFAULT_RECONCILE_PERIOD_MS;
+    this.#pinCheckMs = options.pinCheckMs ?? DEFAULT_PIN_CHECK_MS;
+    this.#cilium = cilium;
     this.#maps = options.maps;
+    this.#pins = options.pins;
+    this.#reopen = options.reopen;
     this.#log = options.logger;
+    this.#now = options.now ?? Date.now;
     this.#planner = new MapPlanner(plannerOptions(options.maps, this.profile, cilium));
     this.#metrics = options.registry ? createMetrics(options.registry) : undefined;
+    this.#metrics?.current.set(1);
   }
 
   /** Replaces the desired frontends; a running reconciler applies them right away. */
@@ -180,14 +289,42 @@ export class DataplaneReconciler {
     if (this.#running) return;
     this.#running = true;
     this.#schedule(0);
+    if (this.#pins && this.#pinCheckMs > 0) this.#pinTimer = setInterval(() => this.#watchPins(), this.#pinCheckMs);
+  }
+
+  /** Between passes: a pin that names another map brings the next pass forward (the pass handles it). */
+  #watchPins(): void {
+    if (!this.#maps || !this.#pins) return;
+    let changed: boolean;
+    try {
+      changed = this.#pins.changes().length > 0;
+    } catch {
+      changed = true; // the pass says what is wrong
+    }
+    if (changed) this.#schedule(0);
   }
 
   stop(): void {
     this.#running = false;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
+    if (this.#pinTimer) clearInterval(this.#pinTimer);
     this.#timer = undefined;
     this.#immediate = undefined;
+    this.#pinTimer = undefined;
+  }
+
+  /** Stops and closes the maps held (the ones given, or the ones re-opened since). */
+  close(): void {
+    this.stop();
+    this.#maps?.close();
+    this.#maps = undefined;
+    this.#pins = undefined;
+  }
+
+  /** The maps written now; undefined while replaced maps could not be re-opened. */
+  maps(): Lb4Maps | undefined {
+    return this.#maps;
   }
 
   /** Called after every pass (tests and benchmarks wait on it). Returns an unsubscribe function. */
@@ -197,9 +334,9 @@ export class DataplaneReconciler {
   }
 
   /**
-   * One read-plan-apply pass. Synchronous: every map call is a syscall that does not block. When nothing
+   * One check-read-plan-apply pass. Synchronous: every map call is a syscall that does not block. When nothing
    * desired changed and every map reads back byte for byte as after the last pass (the common periodic case),
-   * planning is skipped: a pass then costs the map reads and a memory compare.
+   * planning is skipped: a pass then costs the pin checks, the map reads and a memory compare.
    */
   reconcileOnce(): PassResult {
     const started = performance.now();
@@ -207,15 +344,18 @@ export class DataplaneReconciler {
     const repair = generation === this.#appliedGeneration;
     let error: Error | undefined;
     let plan: Plan | undefined;
+    let replaced: readonly PinChange[] = [];
     let applied = { absent: 0, changed: 0, deleted: 0 };
     try {
-      const snapshot = readSnapshot(this.#maps);
+      replaced = this.#checkPins();
+      const maps = this.#maps ?? this.#reopenMaps(replaced);
+      const snapshot = readSnapshot(maps);
       if (!(repair && this.#baseline && sameSnapshot(this.#baseline, snapshot))) {
         this.#baseline = undefined;
         plan = this.#plan(snapshot);
         this.#lastPlan = plan;
         this.#statuses = plan.statuses;
-        applied = this.#apply(plan);
+        applied = this.#apply(maps, plan);
         this.#appliedGeneration = generation;
         // After writes the next pass re-plans once against what it reads, then compares against that.
         this.#baseline = plan.ops.length === 0 ? snapshot : undefined;
@@ -223,7 +363,8 @@ export class DataplaneReconciler {
     } catch (err) {
       error = err instanceof Error ? err : new Error(String(err));
     }
-    const result: PassResult = { ...applied, repair, durationMs: performance.now() - started, error };
+    const unavailable = this.#afterReplacement(error);
+    const result: PassResult = { ...applied, repair, durationMs: performance.now() - started, error, replaced, unavailable };
     this.#record(result, plan);
     return result;
   }
@@ -231,7 +372,7 @@ export class DataplaneReconciler {
   stats(): DataplaneStats {
     const frontends = { ...EMPTY_COUNTS };
     for (const s of this.#statuses) frontends[s.state]++;
-    return { ...this.#stats, lastPass: this.#lastPass, frontends };
+    return { ...this.#stats, lastPass: this.#lastPass, frontends, lastReplacement: this.#replacement };
   }
 
   /** One status per desired frontend, from the last pass. */
@@ -242,6 +383,109 @@ export class DataplaneReconciler {
   /** The last plan (ownership, ops), for the CLI and tests. */
   lastPlan(): Plan | undefined {
     return this.#lastPlan;
+  }
+
+  /**
+   * Whether every pin still names the map held. When one does not, the maps held are closed (the datapath no
+   * longer reads them) and the pass goes on to open the pinned ones in their place. Returns the changes found.
+   */
+  #checkPins(): readonly PinChange[] {
+    if (!this.#maps) return [];
+    const changes = this.#pins?.changes() ?? [];
+    if (changes.length === 0) return changes;
+    this.#replaced(changes);
+    // kube-lb's own ID table lost (removed, a bpffs remounted): without its records kube-lb's entries still in
+    // Cilium's maps would look foreign. The held table is still readable; its records go into the new one.
+    if (changes.some((c) => c.name === this.#maps!.idTable.name)) this.#carriedIds = this.#maps.idTable.dump();
+    this.#maps.close();
+    this.#maps = undefined;
+    this.#pins = undefined;
+    return changes;
+  }
+
+  /**
+   * Opens the maps pinned now, shape-checked as at start. A re-open that fails (a map missing, a shape kube-lb
+   * cannot write) fails the pass, and the next pass tries again.
+   */
+  #reopenMaps(changes: readonly PinChange[]): Lb4Maps {
+    if (!this.#reopen) throw new DataplaneMapError('DATAPLANE_MAP_MISSING', changes[0]?.path ?? 'lb4 maps', 'the maps were replaced and this reconciler cannot re-open them');
+    const opened = this.#reopen();
+    try {
+      const options = plannerOptions(opened.maps, this.profile, this.#cilium);
+      // Backend IDs reserved by the planner survive a re-open unless the node now plans differently.
+      if (!samePlanning(options, this.#planner.options)) this.#planner = new MapPlanner(options);
+    } catch (err) {
+      opened.maps.close();
+      throw err;
+    }
+    const carried = this.#carriedIds;
+    if (carried && carried.count > 0 && opened.maps.idTable.dump().count === 0) opened.maps.idTable.upsert(carried);
+    this.#carriedIds = undefined;
+    this.#maps = opened.maps;
+    this.#pins = opened.pins;
+    this.#baseline = undefined;
+    this.#log.info({ maps: this.#replacement?.changes.map(describePinChange) }, 'maps re-opened; programming them in full');
+    return opened.maps;
+  }
+
+  #replaced(changes: readonly PinChange[]): void {
+    const now = this.#now();
+    this.#stats.mapReplacements += changes.length;
+    const prior = this.#replacement;
+    this.#replacement = {
+      detectedAt: now,
+      changes,
+      reprogrammedAt: undefined,
+      failedPasses: prior && prior.reprogrammedAt === undefined ? prior.failedPasses : 0,
+    };
+    this.#statuses = this.#unavailableStatuses(changes);
+    this.#metrics?.current.set(0);
+    for (const c of changes) this.#metrics?.replacements.inc({ map: c.name, change: changeKind(c) });
+    // Rare, but a pin that flaps would log every pass: once a minute at most, with what was not logged.
+    const at = performance.now();
+    if (at - this.#replacementLoggedAt < LOG_EVERY_MS) {
+      this.#replacementsUnlogged++;
+      return;
+    }
+    this.#log.warn(
+      { maps: changes.map(describePinChange), notLogged: this.#replacementsUnlogged || undefined },
+      "Cilium's pinned maps are not the ones kube-lb holds (re-created or removed); re-opening and re-programming them, the node's claims are not Programmed until then",
+    );
+    this.#replacementLoggedAt = at;
+    this.#replacementsUnlogged = 0;
+  }
+
+  /** After a pass: while a replacement is not programmed, statuses say 'unavailable'. Returns whether they do. */
+  #afterReplacement(error: Error | undefined): boolean {
+    const r = this.#replacement;
+    if (!r || r.reprogrammedAt !== undefined) return false;
+    if (error) {
+      this.#replacement = { ...r, failedPasses: r.failedPasses + 1 };
+      this.#statuses = this.#unavailableStatuses(r.changes, error);
+      return true;
+    }
+    const now = this.#now();
+    this.#replacement = { ...r, reprogrammedAt: now };
+    this.#metrics?.current.set(1);
+    this.#log.info(
+      { maps: r.changes.map(describePinChange), afterMs: now - r.detectedAt, failedPasses: r.failedPasses },
+      're-created maps programmed in full; the node carries its claims again',
+    );
+    return false;
+  }
+
+  #unavailableStatuses(changes: readonly PinChange[], error?: Error): FrontendStatus[] {
+    const what = changes.map(describePinChange).join(', ');
+    const reason = `Cilium's lb maps were replaced under kube-lb (${what}); ${error ? `re-programming failed: ${error.message}` : 'not re-programmed yet'}`;
+    const unavailable = this.#frontends.map((f): FrontendStatus => ({
+      name: f.name,
+      origin: f.origin,
+      state: 'unavailable',
+      reason,
+      code: MAPS_REPLACED,
+      notes: [],
+    }));
+    return [...rejectedStatuses(this.#rejected), ...unavailable];
   }
 
   /**
@@ -263,37 +507,36 @@ export class DataplaneReconciler {
     return { ...plan, statuses: [...plan.statuses, ...refused] };
   }
 
-  #apply(plan: Plan): { absent: number; changed: number; deleted: number } {
+  #apply(maps: Lb4Maps, plan: Plan): { absent: number; changed: number; deleted: number } {
     const done = { absent: 0, changed: 0, deleted: 0 };
+    const byteMap = (name: MapName): ByteMap => {
+      const m = maps[name];
+      if (!m) throw new Error(`planner produced an operation for absent map ${name}`);
+      return m;
+    };
     for (const op of plan.ops) {
       switch (op.kind) {
         case 'upsert':
-          this.#map(op.map).upsert(op.entries);
+          byteMap(op.map).upsert(op.entries);
           done.absent += op.absent;
           done.changed += op.changed;
           break;
         case 'delete':
-          this.#map(op.map).remove(op.keys);
+          byteMap(op.map).remove(op.keys);
           done.deleted += op.keys.count;
           break;
         case 'maglev-set':
-          for (const t of op.tables) this.#maps.maglev?.set(t.serviceId, t.bytes, t.digest);
+          for (const t of op.tables) maps.maglev?.set(t.serviceId, t.bytes, t.digest);
           done.absent += op.absent;
           done.changed += op.changed;
           break;
         case 'maglev-delete':
-          this.#maps.maglev?.remove(op.serviceIds);
+          maps.maglev?.remove(op.serviceIds);
           done.deleted += op.serviceIds.length;
           break;
       }
     }
     return done;
-  }
-
-  #map(name: MapName): ByteMap {
-    const m = this.#maps[name];
-    if (!m) throw new Error(`planner produced an operation for absent map ${name}`);
-    return m;
   }
 
   #record(result: PassResult, plan: Plan | undefined): void {
@@ -302,17 +545,23 @@ export class DataplaneReconciler {
     const touched = result.absent + result.changed + result.deleted;
     if (result.error) {
       this.#stats.failedPasses++;
-      this.#log.error({ err: result.error, ...result, error: undefined }, 'dataplane pass failed; retrying next period');
-    } else if (result.repair && touched > 0) {
-      this.#stats.repairedEntries += touched;
-      this.#stats.repairPasses++;
-      this.#metrics?.repairs.inc(touched);
-      this.#log.warn(
-        { absent: result.absent, changed: result.changed, deleted: result.deleted, steps: plan?.ops.map((o) => o.step) },
-        'repaired map entries changed by someone else',
-      );
-    } else if (touched > 0) {
-      this.#log.info({ absent: result.absent, changed: result.changed, deleted: result.deleted }, 'maps programmed');
+      this.#logFailure(result);
+    } else {
+      if (this.#failing) {
+        this.#log.info({ failedPasses: this.#failing.count, lastError: this.#failing.message }, 'dataplane passes succeed again');
+        this.#failing = undefined;
+      }
+      if (result.repair && touched > 0) {
+        this.#stats.repairedEntries += touched;
+        this.#stats.repairPasses++;
+        this.#metrics?.repairs.inc(touched);
+        this.#log.warn(
+          { absent: result.absent, changed: result.changed, deleted: result.deleted, steps: plan?.ops.map((o) => o.step) },
+          'repaired map entries changed by someone else',
+        );
+      } else if (touched > 0) {
+        this.#log.info({ absent: result.absent, changed: result.changed, deleted: result.deleted }, 'maps programmed');
+      }
     }
     if (this.#metrics) {
       this.#metrics.passes.inc({ result: result.error ? 'error' : 'ok' });
@@ -320,6 +569,22 @@ export class DataplaneReconciler {
       for (const [state, n] of Object.entries(counts)) this.#metrics.frontends.set({ state }, n);
     }
     for (const l of this.#listeners) l(result);
+  }
+
+  /** A pass failing every period logs once, then once a minute with the count, and says when it recovers. */
+  #logFailure(result: PassResult): void {
+    const message = result.error?.message ?? '';
+    const at = performance.now();
+    const f = this.#failing;
+    if (f && f.message === message && at - f.loggedAt < LOG_EVERY_MS) {
+      f.count++;
+      return;
+    }
+    this.#log.error(
+      { err: result.error, absent: result.absent, changed: result.changed, deleted: result.deleted, failedPasses: f ? f.count + 1 : 1 },
+      'dataplane pass failed; retrying every period',
+    );
+    this.#failing = { message, count: f ? f.count + 1 : 1, loggedAt: at };
   }
 
   #schedule(delayMs: number): void {

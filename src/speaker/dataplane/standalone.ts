@@ -11,7 +11,7 @@ import { DEFAULT_MAP_DIR } from '../../core/lb4/maps.ts';
 import { CILIUM_VERSION_RANGE } from '../../core/lb4/profile.ts';
 import { parseConfig } from '../../shared/config.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../shared/logger.ts';
-import { openLb4Maps } from './native-maps.ts';
+import { openLb4Maps, type OpenedLb4Maps } from './native-maps.ts';
 import { DataplaneReconciler, DEFAULT_RECONCILE_PERIOD_MS } from './reconciler.ts';
 
 const OPTIONS = {
@@ -25,17 +25,21 @@ const OPTIONS = {
 
 const config = parseConfig(OPTIONS, process.argv.slice(2), process.env);
 const logger = createLogger({ program: 'dataplane', level: config['log-level'] as LogLevel });
-const opened = openLb4Maps({
-  dir: config['map-dir'],
-  ciliumVersion: config['cilium-version'],
-  ...(config['maglev-table-size'] ? { maglevTableSize: config['maglev-table-size'] } : {}),
-});
+const openMaps = (ciliumVersion: string): OpenedLb4Maps =>
+  openLb4Maps({
+    dir: config['map-dir'],
+    ciliumVersion,
+    ...(config['maglev-table-size'] ? { maglevTableSize: config['maglev-table-size'] } : {}),
+  });
+const opened = openMaps(config['cilium-version']);
 logger.info(
   { dir: opened.dir, profile: opened.profile.version, evidence: opened.detection.reasons, maglev: opened.maps.maglev?.tableSize },
   'maps opened',
 );
 const reconciler = new DataplaneReconciler({
   maps: opened.maps,
+  pins: opened.pins,
+  reopen: () => openMaps(opened.profile.version),
   profile: opened.profile,
   logger,
   periodMs: config.period,
@@ -49,8 +53,7 @@ logger.info({ ...first, error: first.error?.message, statuses: reconciler.status
 reconciler.start();
 process.on('SIGHUP', load);
 const shutdown = (): void => {
-  reconciler.stop();
-  opened.maps.close();
+  reconciler.close();
   process.exit(0);
 };
 process.on('SIGTERM', shutdown);

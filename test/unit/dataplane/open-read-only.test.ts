@@ -58,6 +58,10 @@ function ciliumNode(options: { innerTableSize?: number } = {}): Recorder {
       calls.push(`fromId ${id}`);
       return handle(calls, `inner ${id}`, { type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 4 * (options.innerTableSize ?? 0) });
     },
+    pinnedId(path) {
+      calls.push(`pinnedId ${path}`);
+      return 1;
+    },
   };
   return { calls, port };
 }
