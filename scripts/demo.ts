@@ -68,6 +68,12 @@ async function walkThrough(topo: Topology): Promise<{ vip: string; flowed: boole
   const node = owner ? topo.lbNode(owner) : undefined;
   console.log(`the speakers agree: ${owner ?? 'no owner'} answers ARP for ${vip}${node ? ` (MAC ${node.mac})` : ''}`);
   console.log(`the client's neighbour table resolves ${vip} to ${arp ?? 'nothing'}`);
+  if (node?.cilium) {
+    step(`what Cilium's own tool reads in ${owner}'s maps (cilium-dbg ${topo.cilium?.version} bpf lb list)`);
+    const listing = await node.cilium.dbg(['bpf', 'lb', 'list']).catch((e: unknown) => `cilium-dbg failed: ${String(e)}`);
+    const lines = listing.split('\n');
+    console.log([lines[0], ...lines.filter((l) => l.includes(vip)).sort()].join('\n'));
+  }
   // The speakers' status converges within a few seconds (published node state and status writes are rate-limited).
   const settled = (c: Awaited<ReturnType<Topology['claimOf']>>): boolean =>
     ['Programmed', 'Announced', 'BackendsHealthy'].every((type) => c?.status?.conditions?.some((x) => x.type === type && x.status === 'True')) &&
@@ -97,6 +103,9 @@ function instructions(topo: Topology, vip: string): string {
       (n) => `    ${n.name}:  kill -9 ${n.speaker?.child.pid ?? '?'}  # its speaker; then crash the node:  ip -n ${n.ns.name} link set eth0 down; ip -n ${n.ns.name} link set eth1 down`,
     ),
     `  stop a backend:  kill ${c1.nodes[1]?.responder?.child.pid ?? '?'}   # ${c1.nodes[1]?.name}'s NodePort responder: health checks take it out`,
+    ...(owner.cilium
+      ? [`  Cilium's view:   nsenter -t ${owner.cilium.process?.child.pid ?? '?'} -m -n ${owner.cilium.options.build.dbg} bpf lb list   # ${owner.name}'s agent; its log: ${owner.cilium.logFile}`]
+      : []),
     '',
     describeTopology(topo),
     '',
