@@ -18,7 +18,7 @@ import { cleanupStale } from '../../test/support/cleanup-stale.ts';
 import { CILIUM_LINES, ciliumBuild, NEWEST_CILIUM_LINE } from '../../test/support/cilium-agent.ts';
 import { Ledger } from '../../test/support/ledger.ts';
 import { Topology } from '../../test/support/topology.ts';
-import { provesLine, recordingChecks } from '../../test/cilium/story.ts';
+import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
 import { recreateLab, recreateRun } from '../../test/dataplane/cilium/recreate-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
@@ -28,6 +28,9 @@ interface LineResult {
   cilium_dbg_ok: boolean;
   bpftool_ok: boolean;
   refused_modes: string[];
+  /** The agent's start to ready (datapath attached) and its RSS while serving, in random mode. */
+  agent_ready_ms?: number;
+  agent_rss_mib?: number;
   seconds: number;
   failures?: string[];
   error?: string;
@@ -40,10 +43,10 @@ async function proveLine(line: string): Promise<[string, LineResult]> {
     version = ciliumBuild(line).version.replace(/^v/, '');
     const random = recordingChecks();
     const maglev = recordingChecks();
-    let refused: string[] = [];
+    let figures: StoryFigures | undefined;
     try {
       log(`Cilium ${version}: random mode, then each mode kube-lb must refuse`);
-      refused = await provesLine(random, { line, maglev: false, refusals: true });
+      figures = await provesLine(random, { line, maglev: false, refusals: true });
     } finally {
       await random.runTeardowns();
     }
@@ -60,7 +63,9 @@ async function proveLine(line: string): Promise<[string, LineResult]> {
       cilium_service_ok: both('ciliumService'),
       cilium_dbg_ok: both('ciliumDbg'),
       bpftool_ok: both('bpftool'),
-      refused_modes: refused,
+      refused_modes: figures?.refused ?? [],
+      ...(figures?.agentReadyMs !== undefined ? { agent_ready_ms: Math.round(figures.agentReadyMs) } : {}),
+      ...(figures?.agentRssMiB !== undefined ? { agent_rss_mib: Math.round(figures.agentRssMiB) } : {}),
       seconds: round((performance.now() - started) / 1000),
       ...(failures.length > 0 ? { failures } : {}),
     };

@@ -215,8 +215,16 @@ export async function refusedModes(t: Checks, topo: Topology, line: string, vip:
   return refused;
 }
 
-/** The whole story on a fresh topology; returns the modes kube-lb refused (with `refusals`). */
-export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> {
+export interface StoryFigures {
+  /** The modes kube-lb refused (with `refusals`). */
+  readonly refused: string[];
+  /** The agent's first start to ready (datapath attached), and its memory once kube-lb's Service carried traffic. */
+  readonly agentReadyMs: number | undefined;
+  readonly agentRssMiB: number | undefined;
+}
+
+/** The whole story on a fresh topology. */
+export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigures> {
   const label = `cilium-${o.line.replace('.', '')}-${o.maglev ? 'maglev' : 'random'}`;
   const ledger = Ledger.open(label);
   const topo = await Topology.up(ledger, { label, lbNodes: 1, datapath: 'cilium', ciliumLine: o.line, maglev: o.maglev });
@@ -226,6 +234,7 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
   });
   const node = topo.lbNodes[0]!;
   const agent = node.cilium!;
+  const agentReadyMs = agent.readyMs;
   t.ok('ciliumDbg', agent, `LB node runs cilium-agent ${topo.cilium?.version}`);
   const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
   t.match('ciliumDbg', cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
@@ -264,6 +273,7 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
     t.same('traffic', [...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
   }
 
+  const agentRssMiB = agent.rssMiB();
   // A process on the LB node itself meets Cilium's socket LB (attached, in the lab, to the agent's child cgroup:
   // the process joins it), which translates its connect() with kube-lb's entries.
   const local = await fromLbNodeUnderSocketLb(topo, `http://${vip}/`);
@@ -301,5 +311,6 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<string[]> 
   const again = await topo.request('tcp', CILIUM_EXTERNAL_IP, 80, 3000);
   t.same('ciliumService', again.text, 'cilium-own', 'Cilium\'s own Service still answers on its externalIP');
   t.same('ciliumService', await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`), 'cilium-own', 'and on its ClusterIP');
-  return o.refusals ? refusedModes(t, topo, o.line, vip) : [];
+  const refused = o.refusals ? await refusedModes(t, topo, o.line, vip) : [];
+  return { refused, agentReadyMs, agentRssMiB };
 }

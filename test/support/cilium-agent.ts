@@ -131,6 +131,9 @@ export class CiliumAgent {
   process: TrackedProcess | undefined;
   /** What the config directory holds now. */
   config: Readonly<Record<string, string>> = {};
+  /** Milliseconds from the last start() to waitReady() resolving. */
+  readyMs: number | undefined;
+  #startedAt = 0;
   #starts = 0;
   #disposed = false;
 
@@ -205,6 +208,8 @@ export class CiliumAgent {
         ` --k8s-kubeconfig-path="${o.kubeconfig}" --devices="${o.devices.join(',')}" --direct-routing-device="${o.devices[o.devices.length - 1]}"`,
     ].join('\n');
     this.#starts++;
+    this.#startedAt = performance.now();
+    this.readyMs = undefined;
     writeFileSync(this.logFile, `--- start ${this.#starts}\n`, { flag: 'a' });
     this.process = spawnTracked(
       o.ledger,
@@ -239,6 +244,7 @@ export class CiliumAgent {
       }, timeoutMs, 500),
     ]);
     ready = true;
+    this.readyMs = performance.now() - this.#startedAt;
   }
 
   /**
@@ -253,6 +259,18 @@ export class CiliumAgent {
       timeout: 60_000,
     });
     return stdout;
+  }
+
+  /** The agent's resident memory now, in MiB (VmRSS). */
+  rssMiB(): number | undefined {
+    const pid = this.process?.child.pid;
+    if (pid === undefined) return undefined;
+    try {
+      const kb = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+      return kb === undefined ? undefined : Number(kb) / 1024;
+    } catch {
+      return undefined;
+    }
   }
 
   async stop(graceMs = 10_000): Promise<void> {
