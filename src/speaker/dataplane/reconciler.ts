@@ -113,7 +113,11 @@ export interface DataplaneStats {
   /** Pins found naming another map (or none) than the one held, since start. */
   readonly mapReplacements: number;
   readonly lastReplacement: MapReplacement | undefined;
+  /** The last few replacements, oldest first (one agent restart can re-create maps at different moments). */
+  readonly recentReplacements: readonly MapReplacement[];
 }
+
+const RECENT_REPLACEMENTS = 8;
 
 type Listener = (result: PassResult) => void;
 
@@ -250,6 +254,8 @@ export class DataplaneReconciler {
   #baseline: MapsSnapshot | undefined;
   /** The last replacement; `reprogrammedAt` undefined while its maps are not programmed yet. */
   #replacement: MapReplacement | undefined;
+  /** The ones before it. */
+  #recent: MapReplacement[] = [];
   /** A run of failed passes with the same message: logged once, then every LOG_EVERY_MS with the count. */
   #failing: { message: string; count: number; loggedAt: number } | undefined;
   #replacementLoggedAt = Number.NEGATIVE_INFINITY;
@@ -372,7 +378,8 @@ export class DataplaneReconciler {
   stats(): DataplaneStats {
     const frontends = { ...EMPTY_COUNTS };
     for (const s of this.#statuses) frontends[s.state]++;
-    return { ...this.#stats, lastPass: this.#lastPass, frontends, lastReplacement: this.#replacement };
+    const recent = this.#replacement ? [...this.#recent, this.#replacement] : [];
+    return { ...this.#stats, lastPass: this.#lastPass, frontends, lastReplacement: this.#replacement, recentReplacements: recent };
   }
 
   /** One status per desired frontend, from the last pass. */
@@ -432,6 +439,7 @@ export class DataplaneReconciler {
     const now = this.#now();
     this.#stats.mapReplacements += changes.length;
     const prior = this.#replacement;
+    if (prior) this.#recent = [...this.#recent, prior].slice(-(RECENT_REPLACEMENTS - 1));
     this.#replacement = {
       detectedAt: now,
       changes,

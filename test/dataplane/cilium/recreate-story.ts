@@ -27,6 +27,7 @@ interface Replacement {
 interface DataplaneState {
   readonly mapReplacements: number;
   readonly lastReplacement?: Replacement;
+  readonly recentReplacements: readonly Replacement[];
 }
 
 /** A claim's Programmed condition as seen at one moment. */
@@ -191,7 +192,8 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
   await Promise.all([pinWatch, claimWatch]);
   const metrics = await topo.speakerMetrics(node.name);
   const replacementsMetric = new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'm').exec(metrics)?.[0];
-  const r = after?.lastReplacement;
+  // The first replacement of the services map found after its pin changed (the agent may re-create others later).
+  const r = after?.recentReplacements.find((x) => x.changes.some((c) => c.name === SERVICES_MAP) && x.detectedAt >= (pinChangedAt ?? 0) - 5);
   const staleUntil = r?.reprogrammedAt ?? Date.now();
   return {
     heldId,
