@@ -4,6 +4,7 @@
 #   test, demo, bench: all of that + Debian packages + control-plane binaries + test BPF programs + the newest
 #                      Cilium line (cilium-agent, cilium-dbg, its bpf/ tree and CRDs: scripts/setup/cilium.sh)
 #   test-cilium: the same with every Cilium line of test/cilium/lines.json (npm run test:cilium)
+#   test, test-cilium also build helm (scripts/setup/helm.sh), which the chart tests run
 # Prints nothing but progress on stderr; a second run with nothing to do takes well under a second.
 set -euo pipefail
 purpose="${1:-test}"
@@ -39,5 +40,6 @@ if [ "$full" = 1 ]; then
   else
     bash scripts/setup/cilium.sh >/dev/null
   fi
+  case "$purpose" in test|test-cilium) bash scripts/setup/helm.sh >/dev/null ;; esac
 fi
 echo "$node_dir"

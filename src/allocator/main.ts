@@ -90,6 +90,7 @@ if (config.webhook) {
     service: config['webhook-service'],
     configurationName: config['webhook-configuration'],
     secretName: config['webhook-secret'],
+    certDir: config['webhook-cert-dir'],
     metrics,
     logger: logger.child({ part: 'webhook' }),
   });

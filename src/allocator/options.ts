@@ -31,6 +31,10 @@ export const ALLOCATOR_OPTIONS = {
   'webhook-service': { kind: 'string', default: 'kube-lb-allocator', help: 'Service (in --namespace) in front of the webhook' },
   'webhook-configuration': { kind: 'string', default: 'kube-lb-allocator', help: 'Name of the ValidatingWebhookConfiguration the allocator keeps' },
   'webhook-secret': { kind: 'string', default: 'kube-lb-allocator-webhook-tls', help: 'Secret (in --namespace) that holds the webhook CA and serving certificate' },
+  'webhook-cert-dir': {
+    kind: 'string',
+    help: 'Serve tls.crt and tls.key from this directory (cert-manager, GitOps), re-read every minute; the allocator then neither keeps --webhook-secret nor registers the webhook configuration (unset: it manages both)',
+  },
   'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9090', check: hostPort, help: 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)' },
   'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
   help: { kind: 'bool', default: false, help: 'Print this help' },

@@ -11,6 +11,12 @@ export function renderCRDs(): Array<{ file: string; text: string }> {
   }));
 }
 
+/**
+ * The Helm chart's crds/ folder: the same one-file-per-kind YAML as deploy/crds. Helm installs these before the
+ * templates on first install and never upgrades or deletes them (docs/install.md, "Upgrading with Helm").
+ */
+export const HELM_CRD_DIR = 'deploy/helm/kube-lb/crds';
+
 /** Where the installable bundle lives: `kubectl apply -f deploy/kube-lb-cluster/` installs the CRDs with the rest. */
 export const CRD_BUNDLE_FILE = 'deploy/kube-lb-cluster/01-crds.yaml';
 

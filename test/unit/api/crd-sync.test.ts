@@ -3,11 +3,11 @@
 // `spec` and `status` (names, required/optional, scalar types, enums, list and map shapes) derived from the
 // TypeScript types with the compiler API must equal the one derived from the OpenAPI schema.
 import t from 'tap';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
-import { renderCRDs } from '../../../src/api/render-crds.ts';
+import { HELM_CRD_DIR, renderCRDs } from '../../../src/api/render-crds.ts';
 import { customResourceDefinitions, type Schema } from '../../../src/api/v1alpha1-crds.ts';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -83,9 +83,11 @@ function typeShapes(): Map<string, ts.Type> & { shape(type: ts.Type): Shape } {
   return Object.assign(types, { shape });
 }
 
-t.test('deploy/crds is what scripts/gen-crds.ts renders (run it after editing src/api/v1alpha1-crds.ts)', async (t) => {
-  for (const { file, text } of renderCRDs()) {
-    t.equal(readFileSync(join(root, 'deploy/crds', file), 'utf8'), text, file);
+t.test('deploy/crds and the Helm chart\'s crds/ are what scripts/gen-crds.ts renders (run it after editing src/api/v1alpha1-crds.ts)', async (t) => {
+  const rendered = renderCRDs();
+  for (const dir of ['deploy/crds', HELM_CRD_DIR]) {
+    t.same(readdirSync(join(root, dir)).sort(), rendered.map((r) => r.file).sort(), `${dir} holds exactly the rendered files`);
+    for (const { file, text } of rendered) t.equal(readFileSync(join(root, dir, file), 'utf8'), text, `${dir}/${file}`);
   }
 });
 
