@@ -71,7 +71,7 @@ build_line() {
     (cd "$wrap" && go mod edit -replace "$r")
   done
 
-  local estimate=7
+  local estimate=9
   echo "cilium: building cilium-agent $version (first time on this machine only; about $estimate min on 2 cores, then cached in $out)" >&2
   local ldflags="-s -w -X 'github.com/cilium/cilium/pkg/version.ciliumVersion=${version#v} kube-lb-lab'"
   local start=$SECONDS
