@@ -54,7 +54,8 @@ export interface RecreateFigures {
   /** Every run of failed requests: from the first failure to the next answer (ms since the epoch). */
   readonly outages: readonly { from: number; to: number | undefined }[];
   readonly okRequests: number;
-  readonly replacementsMetric: string | undefined;
+  /** The metric's lines for the services map. */
+  readonly replacementsMetric: string;
   /** Programmed as the claim said it while the speaker held the stale map (pinChangedAt .. reprogrammedAt). */
   readonly programmedWhileStale: readonly ProgrammedSample[];
 }
@@ -191,7 +192,11 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
   watching = false;
   await Promise.all([pinWatch, claimWatch]);
   const metrics = await topo.speakerMetrics(node.name);
-  const replacementsMetric = new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'm').exec(metrics)?.[0];
+  // Every series of the services map: the speaker may look between Cilium's unpin and its new pin ("vanished",
+  // then "appeared") or after both ("recreated").
+  const replacementsMetric = [...metrics.matchAll(new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'gm'))]
+    .map((m) => m[0])
+    .join('\n');
   // The first replacement of the services map found after its pin changed (the agent may re-create others later).
   const r = after?.recentReplacements.find((x) => x.changes.some((c) => c.name === SERVICES_MAP) && x.detectedAt >= (pinChangedAt ?? 0) - 5);
   const staleUntil = r?.reprogrammedAt ?? Date.now();
