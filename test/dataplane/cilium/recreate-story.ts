@@ -161,6 +161,7 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
 
   await topo.startLoop('tcp', vip, 80, loopIntervalMs, 1000);
   await sleep(500);
+  const restartAt = Date.now();
   await agent.stop();
   agent.writeConfig({ ...agent.config, 'bpf-lb-map-max': String(NEW_MAP_MAX) });
   agent.start();
@@ -197,8 +198,11 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
   const replacementsMetric = [...metrics.matchAll(new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'gm'))]
     .map((m) => m[0])
     .join('\n');
-  // The first replacement of the services map found after its pin changed (the agent may re-create others later).
-  const r = after?.recentReplacements.find((x) => x.changes.some((c) => c.name === SERVICES_MAP) && x.detectedAt >= (pinChangedAt ?? 0) - 5);
+  // The replacement in which the speaker found the new services map: "recreated", or "appeared" when it had
+  // looked between Cilium's unpin and new pin and recorded a "vanished" first.
+  const r = after?.recentReplacements.find(
+    (x) => x.detectedAt >= restartAt && x.changes.some((c) => c.name === SERVICES_MAP && c.pinned !== undefined),
+  );
   const staleUntil = r?.reprogrammedAt ?? Date.now();
   return {
     heldId,
