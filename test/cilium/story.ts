@@ -7,11 +7,10 @@
 //   - cilium-dbg of the same version lists kube-lb's frontends with the right backends;
 //   - bpftool's dump of the maps decodes with kube-lb's codecs.
 import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { isDeepStrictEqual } from 'node:util';
+import { isDeepStrictEqual, promisify } from 'node:util';
 import type { Test } from 'tap';
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';

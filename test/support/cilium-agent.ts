@@ -10,8 +10,7 @@
 // mounts the cilium-config ConfigMap), which the speaker reads too: one source for what the datapath does.
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { removeCgroup } from './cleanup-stale.ts';
