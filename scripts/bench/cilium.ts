@@ -9,7 +9,7 @@
 //    the other (baseline from the same run: create → EXTERNAL-IP), and the failover gap when the owning LB node
 //    dies (as scripts/bench/e2e.ts measures them).
 //  - with --recreate, only this instead: per line (default the newest), the agent restarted with another
-//    bpf-lb-map-max while the speaker keeps running (test/dataplane/cilium/recreate-story.ts), a 10 ms client
+//    bpf-lb-map-max while the speaker keeps running (test/cilium/recreate-story.ts), a 10 ms client
 //    loop on the VIP: recreate_detect_ms (services pin re-created → the speaker found it), recreate_repair_ms
 //    (agent ready → first answer after the last failed request) and recreate_failed_requests.
 // Progress goes to stderr; the last stdout line is one JSON object.
@@ -19,7 +19,7 @@ import { CILIUM_LINES, ciliumBuild, NEWEST_CILIUM_LINE } from '../../test/suppor
 import { Ledger } from '../../test/support/ledger.ts';
 import { Topology } from '../../test/support/topology.ts';
 import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
-import { recreateLab, recreateRun } from '../../test/dataplane/cilium/recreate-story.ts';
+import { recreateLab, recreateRun } from '../../test/cilium/recreate-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
 interface LineResult {
