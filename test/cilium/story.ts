@@ -234,7 +234,10 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigur
   const node = topo.lbNodes[0]!;
   const agent = node.cilium!;
   const agentReadyMs = agent.readyMs;
-  t.ok('ciliumDbg', agent, `LB node runs cilium-agent ${topo.cilium?.version}`);
+  // The agent answering is the one built for the line (its version is stamped at build time).
+  const version = await agent.dbg(['version']).catch((e: unknown) => String(e));
+  const wanted = agent.options.build.version.replace(/^v/, '').replaceAll('.', '\\.');
+  t.match('ciliumDbg', version, new RegExp(`Daemon: ${wanted}\\b`), `the LB node's agent reports ${agent.options.build.version}`);
   const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
   t.match('ciliumDbg', cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
 
