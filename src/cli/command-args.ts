@@ -1,6 +1,10 @@
-// What the kube-lb subcommands share: positional arguments before flags, repeatable list flags
-// (`--backend-cidr A --backend-cidr B` means both), and output streams passed in so tests capture them.
-import { parseConfig, type ConfigOf, type OptionSpec } from '../shared/config.ts';
+// What the kube-lb subcommands share: the output streams (passed in so tests capture them), the exit codes, and
+// the flags several commands take, declared once (-o, --kubeconfig, --context) with commander.
+import { InvalidArgumentError, Option, type Command } from 'commander';
+import type * as k8s from '@kubernetes/client-node';
+import { loadMergedKubeConfig } from '../kube/kubeconfig.ts';
+import { parseDuration } from '../shared/config.ts';
+import { OUTPUT_FORMATS, type OutputFormat } from './output.ts';
 
 export interface CliIO {
   out(text: string): void;
@@ -14,40 +18,47 @@ export const processIO: CliIO = {
   env: process.env,
 };
 
-/** Exit codes: 0 ok, 1 the command ran and found a problem (or refused), 2 usage error. */
+/** Exit codes: 0 ok, 1 the command ran and found a problem (or refused, or the API failed), 2 usage error. */
 export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
 
-export interface ParsedCommand<Specs extends Record<string, OptionSpec>> {
-  positionals: string[];
-  config: ConfigOf<Specs>;
+/** `-o FORMAT`, the same choices on every command; `fallback` is the format when -o is not given. */
+export function outputOption(fallback: OutputFormat = 'table'): Option {
+  return new Option('-o, --output <format>', 'output format').choices(OUTPUT_FORMATS).default(fallback);
 }
 
-/**
- * Splits leading positionals from flags, joins repeated list flags with commas, then parses with the shared
- * option table (unknown flags and bad values are ConfigErrors naming the flag).
- */
-export function parseCommand<Specs extends Record<string, OptionSpec>>(
-  specs: Specs,
-  argv: readonly string[],
-  env: Readonly<Record<string, string | undefined>>,
-): ParsedCommand<Specs> {
-  const positionals: string[] = [];
-  let i = 0;
-  while (i < argv.length && !argv[i]!.startsWith('--')) positionals.push(argv[i++]!);
-  const lists = new Map<string, string[]>();
-  const rest: string[] = [];
-  for (; i < argv.length; i++) {
-    const arg = argv[i]!;
-    const eq = arg.indexOf('=');
-    const name = arg.startsWith('--') ? arg.slice(2, eq === -1 ? undefined : eq) : '';
-    if (specs[name]?.kind === 'list') {
-      const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value !== undefined) lists.set(name, [...(lists.get(name) ?? []), value]);
-      else rest.push(arg);
-      continue;
-    }
-    rest.push(arg);
-  }
-  for (const [name, values] of lists) rest.push(`--${name}=${values.join(',')}`);
-  return { positionals, config: parseConfig(specs, rest, env) };
+export interface ConnectionFlags {
+  kubeconfig?: string;
+  context?: string;
+}
+
+/** --kubeconfig and --context, for the commands that talk to the LB cluster's API. */
+export function withConnection(command: Command): Command {
+  return command
+    .option('--kubeconfig <file>', 'kubeconfig of the LB cluster (default: $KUBECONFIG, merged as kubectl does, else ~/.kube/config)')
+    .option('--context <name>', 'kubeconfig context to use instead of the current one');
+}
+
+export function kubeConfigFor(flags: ConnectionFlags, io: CliIO): k8s.KubeConfig {
+  return loadMergedKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env });
+}
+
+// Value parsers for commander options: a bad value is a usage error naming the flag (commander adds the flag).
+
+export function wholeNumber(text: string): number {
+  if (!/^\d+$/.test(text)) throw new InvalidArgumentError('must be a whole number');
+  return Number(text);
+}
+
+export function duration(min: number): (text: string) => number {
+  return (text) => {
+    const ms = text === '0' ? 0 : parseDuration(text);
+    if (ms === undefined) throw new InvalidArgumentError('must be a duration such as 500ms, 2s or 1h');
+    if (ms < min) throw new InvalidArgumentError(`must be at least ${min} ms`);
+    return ms;
+  };
+}
+
+/** Repeatable and comma-separated: `--backend-cidr A --backend-cidr B,C` is [A, B, C]. */
+export function collect(text: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), ...text.split(',').filter((x) => x !== '')];
 }

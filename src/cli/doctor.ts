@@ -12,6 +12,7 @@ import {
   formatDiagnosis,
   parseCapEff,
   type CiliumConfigFact,
+  type Diagnosis,
   type DoctorFacts,
   type MapFact,
   type ProfileFact,
@@ -23,56 +24,61 @@ import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapRole } from '../co
 import { BpfError, BpfMap } from '../native/bpf.ts';
 import { DataplaneMapError } from '../speaker/dataplane/errors.ts';
 import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
-import { describeOptions, type OptionSpec } from '../shared/config.ts';
+import type { Command } from 'commander';
 import { ConfigError, KubeLbError } from '../shared/errors.ts';
-import { EXIT, parseCommand, type CliIO } from './command-args.ts';
+import { EXIT, outputOption, processIO, type CliIO } from './command-args.ts';
+import { render, type OutputFormat, type View } from './output.ts';
+import type { CliContext } from './program.ts';
 
-const OPTIONS = {
-  'map-dir': { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned lb4 maps" },
-  'cilium-version': { kind: 'string', default: 'auto', help: 'the speaker\'s --cilium-version ("auto": detect from the maps)' },
-  'cilium-config-dir': { kind: 'string', default: DEFAULT_CILIUM_CONFIG_DIR, help: "the speaker's --cilium-config-dir: Cilium's configuration directory" },
-  'proc-sys-dir': {
-    kind: 'string',
-    env: 'KUBE_LB_PROC_SYS_DIR',
-    default: '/proc/sys',
-    help: "where the node's net sysctls are (the speaker container sets KUBE_LB_PROC_SYS_DIR=/host/proc/sys)",
-  },
-  interface: { kind: 'string', help: 'interface that answers ARP (default: the IPv4 default route\'s)' },
-  output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'text or json' },
-  help: { kind: 'bool', default: false, help: 'print this help' },
-} satisfies Record<string, OptionSpec>;
+interface DoctorFlags {
+  mapDir: string;
+  ciliumVersion: string;
+  ciliumConfigDir: string;
+  procSysDir?: string;
+  interface?: string;
+  output: OutputFormat;
+}
 
-const USAGE = `usage: kube-lb doctor [flags]   (on an LB node, as root)\n\n${describeOptions(OPTIONS)}\n`;
+export function registerDoctor(parent: Command, ctx: CliContext): void {
+  parent
+    .command('doctor')
+    .description('on an LB node (as root): bpffs, Cilium maps and version profile, Cilium configuration, capabilities, ARP sysctls')
+    .option('--map-dir <dir>', "directory of Cilium's pinned lb4 maps", DEFAULT_MAP_DIR)
+    .option('--cilium-version <version>', 'the speaker\'s --cilium-version ("auto": detect from the maps)', 'auto')
+    .option('--cilium-config-dir <dir>', "the speaker's --cilium-config-dir: Cilium's configuration directory", DEFAULT_CILIUM_CONFIG_DIR)
+    .option('--proc-sys-dir <dir>', "where the node's net sysctls are (default $KUBE_LB_PROC_SYS_DIR, else /proc/sys; the speaker container sets /host/proc/sys)")
+    .option('--interface <name>', "interface that answers ARP (default: the IPv4 default route's)")
+    .addOption(outputOption())
+    .action((flags: DoctorFlags) => ctx.finish(doctor(flags, ctx.io)));
+}
 
-export async function doctorCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  let config;
-  try {
-    ({ config } = parseCommand(OPTIONS, argv, io.env));
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.err(`kube-lb doctor: ${err.message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    throw err;
-  }
-  if (config.help) {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
-  const facts = gatherFacts({
-    mapDir: config['map-dir'],
-    ciliumVersion: config['cilium-version'],
-    ciliumConfigDir: config['cilium-config-dir'],
-    procSys: config['proc-sys-dir'],
-    iface: config.interface,
-  });
-  const diagnosis = diagnose(facts);
-  if (config.output === 'json') {
-    io.out(`${JSON.stringify({ ready: diagnosis.ready, profile: diagnosis.profile ?? null, findings: diagnosis.findings }, null, 2)}\n`);
-  } else {
-    io.out(formatDiagnosis(diagnosis));
-  }
+function doctor(flags: DoctorFlags, io: CliIO): number {
+  const diagnosis = diagnose(
+    gatherFacts({
+      mapDir: flags.mapDir,
+      ciliumVersion: flags.ciliumVersion,
+      ciliumConfigDir: flags.ciliumConfigDir,
+      procSys: flags.procSysDir ?? io.env['KUBE_LB_PROC_SYS_DIR'] ?? '/proc/sys',
+      iface: flags.interface,
+    }),
+  );
+  io.out(render(flags.output, doctorView(diagnosis)));
   return diagnosis.ready ? EXIT.ok : EXIT.failed;
+}
+
+/** table: the findings with their hints and the verdict; name: the checks that fail (none when ready). */
+export function doctorView(diagnosis: Diagnosis): View {
+  return {
+    data: { ready: diagnosis.ready, profile: diagnosis.profile ?? null, findings: diagnosis.findings },
+    names: diagnosis.findings.filter((f) => f.severity === 'fail').map((f) => `check/${f.check.replaceAll(' ', '-')}`),
+    human: () => [{ text: formatDiagnosis(diagnosis) }],
+  };
+}
+
+/** `kube-lb doctor ARGS…` (kept for callers that run the one command; the same as main(['doctor', …])). */
+export async function doctorCommand(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  const { main } = await import('./main.ts');
+  return main(['doctor', ...argv], io);
 }
 
 interface GatherOptions {

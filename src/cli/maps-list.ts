@@ -1,71 +1,59 @@
-// `kube-lb maps list [--dir DIR] [-o json] [--cilium-version auto|1.x]`: prints Cilium's lb4 frontends with
+// `kube-lb maps list [--dir DIR] [--cilium-version auto|1.x] [-o FORMAT]`: prints Cilium's lb4 frontends with
 // their backends, reverse NAT and flags, marking which belong to kube-lb. Opens the maps read-only; never writes.
+import type { Command } from 'commander';
 import { classify } from '../core/dataplane/ownership.ts';
-import { formatListing, listFrontends } from '../core/dataplane/listing.ts';
+import { formatListing, listFrontends, type ListedFrontend } from '../core/dataplane/listing.ts';
 import { DEFAULT_MAP_DIR } from '../core/lb4/maps.ts';
 import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
-import { describeOptions, type OptionSpec } from '../shared/config.ts';
-import { KubeLbError } from '../shared/errors.ts';
 import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
 import { readSnapshot } from '../speaker/dataplane/maps.ts';
-import { EXIT, parseCommand, type CliIO } from './command-args.ts';
+import { EXIT, outputOption, type CliIO } from './command-args.ts';
+import { render, type OutputFormat, type View } from './output.ts';
+import type { CliContext } from './program.ts';
 
-const OPTIONS = {
-  dir: { kind: 'string', default: DEFAULT_MAP_DIR, help: "directory of Cilium's pinned maps" },
-  output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'output format (-o json)' },
-  'cilium-version': { kind: 'string', default: 'auto', help: `Cilium version (${CILIUM_VERSION_RANGE}) or auto` },
-} as const satisfies Record<string, OptionSpec>;
-
-const USAGE = `usage: kube-lb maps list [--dir DIR] [-o json] [--cilium-version auto|1.x]\n${describeOptions(OPTIONS)}\n`;
-
-/** `-o json` and `-o=json` as the long flag. */
-function expandShortFlags(argv: readonly string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '-o') out.push(`--output=${argv[++i] ?? ''}`);
-    else if (a.startsWith('-o=')) out.push(`--output=${a.slice(3)}`);
-    else out.push(a);
-  }
-  return out;
+interface MapsListFlags {
+  dir: string;
+  ciliumVersion: string;
+  output: OutputFormat;
 }
 
-export async function mapsCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'list') {
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  let config;
-  try {
-    config = parseCommand(OPTIONS, expandShortFlags(rest), io.env).config;
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
-  let opened;
-  try {
-    opened = openLb4Maps({ dir: config.dir, ciliumVersion: config['cilium-version'], readOnly: true, guessVersion: true });
-  } catch (err) {
-    io.err(`kube-lb maps list: ${err instanceof KubeLbError ? `${err.code}: ` : ''}${(err as Error).message}\n`);
-    return EXIT.failed;
-  }
+export function registerMaps(parent: Command, ctx: CliContext): void {
+  const maps = parent.command('maps').description("Cilium's lb4 maps on this node");
+  maps
+    .command('list')
+    .description("Cilium's lb4 frontends on this node with backends, reverse NAT and flags; kube-lb's marked")
+    .option('--dir <dir>', "directory of Cilium's pinned maps", DEFAULT_MAP_DIR)
+    .option('--cilium-version <version>', `Cilium version (${CILIUM_VERSION_RANGE}) or auto`, 'auto')
+    .addOption(outputOption())
+    .action((flags: MapsListFlags) => ctx.finish(mapsList(flags, ctx.io)));
+}
+
+function mapsList(flags: MapsListFlags, io: CliIO): number {
+  // A refusal (no bpffs, a map of the wrong shape) is a KubeLbError: the program prints its code and exits 1.
+  const opened = openLb4Maps({ dir: flags.dir, ciliumVersion: flags.ciliumVersion, readOnly: true, guessVersion: true });
   try {
     const snapshot = readSnapshot(opened.maps);
     const frontends = listFrontends(snapshot, opened.profile, classify(snapshot, opened.profile));
-    if (config.output === 'json') {
-      io.out(
-        `${JSON.stringify(
-          { dir: opened.dir, ciliumVersion: opened.profile.version, evidence: opened.detection.reasons, frontends },
-          null,
-          2,
-        )}\n`,
-      );
-    } else {
-      io.out(formatListing(frontends));
-    }
+    io.out(render(flags.output, mapsListView({ dir: opened.dir, ciliumVersion: opened.profile.version, evidence: opened.detection.reasons, frontends })));
     return EXIT.ok;
   } finally {
     opened.maps.close();
   }
+}
+
+export interface MapsListing {
+  dir: string;
+  ciliumVersion: string;
+  /** Why this version profile was chosen. */
+  evidence: readonly string[];
+  frontends: readonly ListedFrontend[];
+}
+
+/** table: cilium-dbg's service-list layout; name: every frontend as frontend/ADDRESS:PORT/PROTO (internal: /i). */
+export function mapsListView(listing: MapsListing): View {
+  return {
+    data: listing,
+    names: listing.frontends.map((f) => `frontend/${f.frontend}${f.scope === 'internal' ? '/i' : ''}`),
+    human: () => [{ text: formatListing(listing.frontends) }],
+  };
 }

@@ -1,20 +1,33 @@
-// `kube-lb speaker state [--url URL | --socket PATH] [-o json]`: what one speaker holds and decided, read from
+// `kube-lb speaker state [--url URL | --socket PATH] [-o FORMAT]`: what one speaker holds and decided, read from
 // its /state endpoint: live LB nodes, the VIPs it answers ARP for, every claim with its frontends and which
 // backends get new flows (and why not), the health of every probed target, and its API writes.
 //   on an LB node:      kubectl exec ds/kube-lb-speaker -- kube-lb speaker state      (default URL)
 //   in the test setup:  kube-lb speaker state --socket /tmp/klb-…/speaker-lb-1.sock    (any network namespace)
 import { request } from 'node:http';
-import { describeOptions, type OptionSpec } from '../shared/config.ts';
-import { EXIT, parseCommand, type CliIO } from './command-args.ts';
+import { Option, type Command } from 'commander';
+import { KubeLbError } from '../shared/errors.ts';
+import { EXIT, duration, outputOption, type CliIO } from './command-args.ts';
+import { render, type OutputFormat, type View } from './output.ts';
+import type { CliContext } from './program.ts';
 
-const OPTIONS = {
-  url: { kind: 'string', default: 'http://127.0.0.1:9474/state', help: "the speaker's /state URL (its --metrics-bind-address)" },
-  socket: { kind: 'string', help: "the speaker's --state-socket (overrides --url)" },
-  output: { kind: 'string', default: 'text', oneOf: ['text', 'json'], help: 'output format (-o json)' },
-  timeout: { kind: 'duration', default: 5000, min: 100, help: 'how long to wait for the answer' },
-} as const satisfies Record<string, OptionSpec>;
+interface SpeakerStateFlags {
+  url: string;
+  socket?: string;
+  timeout: number;
+  output: OutputFormat;
+}
 
-const USAGE = `usage: kube-lb speaker state [--url URL | --socket PATH] [-o json]\n${describeOptions(OPTIONS)}\n`;
+export function registerSpeaker(parent: Command, ctx: CliContext): void {
+  const speaker = parent.command('speaker').description('one speaker, through its status endpoint');
+  speaker
+    .command('state')
+    .description("one speaker's claims, backend selection and health checks, from its /state")
+    .option('--url <url>', "the speaker's /state URL (its --metrics-bind-address)", 'http://127.0.0.1:9474/state')
+    .option('--socket <path>', "the speaker's --state-socket (overrides --url)")
+    .addOption(new Option('--timeout <duration>', 'how long to wait for the answer').argParser(duration(100)).default(5000, '5s'))
+    .addOption(outputOption())
+    .action(async (flags: SpeakerStateFlags) => ctx.finish(await speakerState(flags, ctx.io)));
+}
 
 /** The part of the speaker's /state this command prints (src/speaker/controller.ts snapshot, src/speaker/main.ts). */
 export interface SpeakerStateView {
@@ -42,16 +55,16 @@ export interface SpeakerStateView {
   dataplane?: { cilium?: string; passes?: number; repairedEntries?: number };
 }
 
-function fetchState(config: { url: string; socket: string | undefined; timeout: number }): Promise<string> {
+function fetchState(config: Pick<SpeakerStateFlags, 'url' | 'socket' | 'timeout'>): Promise<string> {
   return new Promise((resolve, reject) => {
     const target = config.socket ? { socketPath: config.socket, path: '/state' } : new URL(config.url);
     const req = request({ ...(target instanceof URL ? { host: target.hostname, port: target.port, path: target.pathname } : target), timeout: config.timeout }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (text += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`HTTP ${res.statusCode}: ${text.trim()}`))));
+      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new KubeLbError('CLI_SPEAKER_STATE', `HTTP ${res.statusCode}: ${text.trim()}`))));
     });
-    req.on('timeout', () => req.destroy(new Error(`no answer within ${config.timeout} ms`)));
+    req.on('timeout', () => req.destroy(new KubeLbError('CLI_SPEAKER_STATE', `no answer within ${config.timeout} ms`, { transient: true })));
     req.on('error', reject);
     req.end();
   });
@@ -87,28 +100,23 @@ export function formatSpeakerState(s: SpeakerStateView): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function speakerCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const [sub, ...rest] = argv;
-  if (sub !== 'state') {
-    io.err(USAGE);
-    return EXIT.usage;
-  }
-  let config;
-  try {
-    const expanded = rest.flatMap((a, i, all) => (a === '-o' ? [`--output=${all[i + 1] ?? ''}`] : all[i - 1] === '-o' ? [] : [a]));
-    config = parseCommand(OPTIONS, expanded, io.env).config;
-  } catch (err) {
-    io.err(`${(err as Error).message}\n${USAGE}`);
-    return EXIT.usage;
-  }
+async function speakerState(flags: SpeakerStateFlags, io: CliIO): Promise<number> {
   let text: string;
   try {
-    text = await fetchState(config);
+    text = await fetchState(flags);
   } catch (err) {
-    io.err(`kube-lb speaker state: ${config.socket ?? config.url}: ${(err as Error).message}\n`);
-    return EXIT.failed;
+    throw new KubeLbError('CLI_SPEAKER_STATE', `${flags.socket ?? flags.url}: ${(err as Error).message}`, { cause: err });
   }
-  if (config.output === 'json') io.out(text.endsWith('\n') ? text : `${text}\n`);
-  else io.out(formatSpeakerState(JSON.parse(text) as SpeakerStateView));
+  io.out(render(flags.output, speakerStateView(JSON.parse(text) as SpeakerStateView)));
   return EXIT.ok;
+}
+
+/** json/yaml: the speaker's /state as it answered; name: the claims it knows, as kubectl names them. */
+export function speakerStateView(state: SpeakerStateView): View {
+  return {
+    data: state,
+    // kubectl prints NAME without the namespace (claim keys are NAMESPACE/NAME).
+    names: state.claims.map((c) => `vipclaim.kube-lb.io/${c.claim.slice(c.claim.indexOf('/') + 1)}`),
+    human: () => [{ text: formatSpeakerState(state) }],
+  };
 }

@@ -3,8 +3,8 @@
 //
 // add: applies (server-side, idempotent) the tenant's objects rendered from deploy/tenant/*.yaml (namespace,
 // ServiceAccount, RBAC scoped to that namespace and its own ConsumerCluster) and the ConsumerCluster, gets a token
-// for the ServiceAccount, and prints the consumer-cluster Secret (kubeconfig + names) on stdout. Progress goes
-// to stderr, so `kube-lb tenant add a ... | kubectl --context consumer apply -f -` works.
+// for the ServiceAccount, and prints the consumer-cluster Secret (kubeconfig + names) on stdout, as YAML unless -o
+// says otherwise. Progress goes to stderr, so `kube-lb tenant add a ... | kubectl --context consumer apply -f -` works.
 // remove: refuses while the tenant has claims unless --force; then deletes the claims, the rendered objects and
 // the ConsumerCluster.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -30,120 +30,93 @@ import {
   TENANT_TOKEN_SECRET,
   type TenantRequest,
 } from '../core/tenant/onboarding.ts';
-import { apiMessage, isNotFound, loadKubeConfig } from '../kube/client.ts';
+import { Option, type Command } from 'commander';
+import { apiMessage, isNotFound } from '../kube/client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
-import { describeOptions, type ConfigOf, type OptionSpec } from '../shared/config.ts';
-import { ConfigError, KubeLbError } from '../shared/errors.ts';
-import { EXIT, parseCommand, type CliIO } from './command-args.ts';
+import { KubeLbError, UsageError } from '../shared/errors.ts';
+import { EXIT, collect, duration, kubeConfigFor, outputOption, processIO, wholeNumber, withConnection, type CliIO, type ConnectionFlags } from './command-args.ts';
+import { render, type OutputFormat, type View } from './output.ts';
+import type { CliContext } from './program.ts';
 
 const TEMPLATE_DIR = fileURLToPath(new URL('../../deploy/tenant/', import.meta.url));
 const FIELD_MANAGER = 'kube-lb-cli';
 
-const CONNECTION = {
-  kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'kubeconfig of the LB cluster (administrator)' },
-  context: { kind: 'string', help: 'kubeconfig context' },
-  help: { kind: 'bool', default: false, help: 'print this help' },
-} satisfies Record<string, OptionSpec>;
-
-const ADD_OPTIONS = {
-  'backend-cidr': { kind: 'list', required: true, help: "the consumer cluster's node network(s); repeat or comma-separate" },
-  'max-vips': { kind: 'int', min: 0, help: 'quota on distinct VIPs (unset: unlimited)' },
-  'tenant-namespace': { kind: 'string', help: 'LB-cluster namespace of the tenant\'s claims (default kube-lb-tenant-NAME)' },
-  'pool-selector': { kind: 'string', help: 'pools the tenant may use, as KEY=VALUE[,KEY=VALUE] (unset: all pools)' },
-  server: { kind: 'string', help: 'LB API server URL as the consumer cluster reaches it (default: the kubeconfig\'s)' },
-  'certificate-authority': { kind: 'string', help: 'PEM file that verifies that server (default: the kubeconfig\'s CA)' },
-  'token-ttl': {
-    kind: 'duration',
-    default: 0,
-    min: 0,
-    help: 'issue a time-bound token (TokenRequest) valid this long; 0: a long-lived token Secret, revoked by tenant remove',
-  },
-  'wait-timeout': { kind: 'duration', default: 30_000, min: 1000, help: 'how long to wait for the token controller' },
-  ...CONNECTION,
-} satisfies Record<string, OptionSpec>;
-
-const REMOVE_OPTIONS = {
-  force: { kind: 'bool', default: false, help: 'delete the tenant even though it still has claims (their VIPs stop)' },
-  ...CONNECTION,
-} satisfies Record<string, OptionSpec>;
-
-const USAGE = `usage:
-  kube-lb tenant add NAME --backend-cidr CIDR [--backend-cidr CIDR...] [--max-vips N] [flags]
-  kube-lb tenant remove NAME [--force] [flags]
-
-add flags:
-${describeOptions(ADD_OPTIONS)}
-
-remove flags:
-${describeOptions(REMOVE_OPTIONS)}
-`;
-
-export async function tenantCommand(argv: readonly string[], io: CliIO): Promise<number> {
-  const [verb, ...rest] = argv;
-  try {
-    if (verb === 'add') return await add(rest, io);
-    if (verb === 'remove' || verb === 'rm' || verb === 'delete') return await remove(rest, io);
-    if (verb === undefined || verb === '--help' || verb === 'help') {
-      io.out(USAGE);
-      return verb === undefined ? EXIT.usage : EXIT.ok;
-    }
-    io.err(`kube-lb tenant: unknown subcommand "${verb}"\n${USAGE}`);
-    return EXIT.usage;
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      io.err(`kube-lb tenant ${verb}: ${err.message}\n\n${USAGE}`);
-      return EXIT.usage;
-    }
-    io.err(`kube-lb tenant ${verb}: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT.failed;
-  }
+interface AddFlags extends ConnectionFlags {
+  backendCidr: string[];
+  maxVips?: number;
+  tenantNamespace?: string;
+  poolSelector?: string;
+  server?: string;
+  certificateAuthority?: string;
+  tokenTtl: number;
+  waitTimeout: number;
+  output: OutputFormat;
 }
 
-/** Flags and the one tenant NAME, or the exit code when there is nothing to do (--help) or no single name. */
-function parseNamed<Specs extends Record<string, OptionSpec>>(
-  specs: Specs,
-  argv: readonly string[],
-  io: CliIO,
-): { name: string; config: ConfigOf<Specs> } | number {
-  const { positionals, config } = parseCommand(specs, argv, io.env);
-  if ((config as { help?: boolean }).help) {
-    io.out(USAGE);
-    return EXIT.ok;
-  }
-  if (positionals.length === 1) return { name: positionals[0]!, config };
-  io.err(`kube-lb tenant: expected exactly one tenant NAME, got ${positionals.length}\n\n${USAGE}`);
-  return EXIT.usage;
+interface RemoveFlags extends ConnectionFlags {
+  force: boolean;
+  output: OutputFormat;
+}
+
+export function registerTenant(parent: Command, ctx: CliContext): void {
+  const tenant = parent.command('tenant').description('onboard (add) or offboard (remove) a consumer cluster');
+  withConnection(
+    tenant
+      .command('add')
+      .description("create a tenant's namespace, RBAC and ConsumerCluster; print the Secret its agent needs")
+      .argument('<name>', 'the tenant (ConsumerCluster) name')
+      .requiredOption('--backend-cidr <cidr>', "the consumer cluster's node network(s); repeat or comma-separate", collect)
+      .option('--max-vips <n>', 'quota on distinct VIPs (unset: unlimited)', wholeNumber)
+      .option('--tenant-namespace <ns>', "LB-cluster namespace of the tenant's claims (default kube-lb-tenant-NAME)")
+      .option('--pool-selector <labels>', 'pools the tenant may use, as KEY=VALUE[,KEY=VALUE] (unset: all pools)')
+      .option('--server <url>', "LB API server URL as the consumer cluster reaches it (default: the kubeconfig's)")
+      .option('--certificate-authority <file>', "PEM file that verifies that server (default: the kubeconfig's CA)")
+      .addOption(
+        new Option('--token-ttl <duration>', 'issue a time-bound token (TokenRequest) valid this long; 0: a long-lived token Secret, revoked by tenant remove')
+          .argParser(duration(0))
+          .default(0, '0'),
+      )
+      .addOption(new Option('--wait-timeout <duration>', 'how long to wait for the token controller').argParser(duration(1000)).default(30_000, '30s'))
+      // The Secret is a manifest to apply in the consumer cluster, so it prints as YAML unless asked otherwise.
+      .addOption(outputOption('yaml')),
+  ).action(async (name: string, flags: AddFlags) => ctx.finish(await add(name, flags, ctx.io)));
+  withConnection(
+    tenant
+      .command('remove')
+      .aliases(['rm', 'delete'])
+      .description("delete a tenant: its claims (with --force), RBAC, token, namespace and ConsumerCluster")
+      .argument('<name>', 'the tenant (ConsumerCluster) name')
+      .option('--force', 'delete the tenant even though it still has claims (their VIPs stop)', false)
+      .addOption(outputOption()),
+  ).action(async (name: string, flags: RemoveFlags) => ctx.finish(await remove(name, flags, ctx.io)));
+}
+
+/** `kube-lb tenant ARGS…` (kept for callers that run the one command; the same as main(['tenant', …])). */
+export async function tenantCommand(argv: readonly string[], io: CliIO = processIO): Promise<number> {
+  const { main } = await import('./main.ts');
+  return main(['tenant', ...argv], io);
 }
 
 // ------------------------------------------------------------------------------------------------ add
 
-async function add(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseNamed(ADD_OPTIONS, argv, io);
-  if (typeof parsed === 'number') return parsed;
-  const { name, config } = parsed;
-  const selector = parsePoolSelector(config['pool-selector']);
+async function add(name: string, config: AddFlags, io: CliIO): Promise<number> {
+  const selector = parsePoolSelector(config.poolSelector);
   const checked = selector.ok
     ? checkTenantRequest({
         name,
-        tenantNamespace: config['tenant-namespace'] ?? defaultTenantNamespace(name),
-        backendCIDRs: config['backend-cidr'],
-        maxVIPs: config['max-vips'],
+        tenantNamespace: config.tenantNamespace ?? defaultTenantNamespace(name),
+        backendCIDRs: config.backendCidr,
+        maxVIPs: config.maxVips,
         poolSelector: selector.value,
       })
     : selector;
-  if (!checked.ok) {
-    io.err(`kube-lb tenant add: ${checked.problems.join('\n  ')}\n`);
-    return EXIT.usage;
-  }
+  if (!checked.ok) throw new UsageError(checked.problems.join('\n  '), { object: { kind: 'ConsumerCluster', name } });
   const req = checked.value;
-  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig, context: config.context });
+  const kc = kubeConfigFor(config, io);
 
   const clusters = resourceClient<ConsumerCluster>(kc, 'ConsumerCluster');
   const conflict = tenantConflict(req, (await clusters.list()).items);
-  if (conflict) {
-    io.err(`kube-lb tenant add: refused (${conflict.reason}): ${conflict.message}\n`);
-    return EXIT.failed;
-  }
+  if (conflict) throw new KubeLbError('CLI_REFUSED', `refused (${conflict.reason}): ${conflict.message}`, { object: { kind: 'ConsumerCluster', name } });
 
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   for (const obj of renderTenantObjects(req)) await apply(objects, obj);
@@ -151,10 +124,10 @@ async function add(argv: readonly string[], io: CliIO): Promise<number> {
   io.err(`tenant ${req.name}: ConsumerCluster, namespace ${req.tenantNamespace}, ServiceAccount and RBAC applied\n`);
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const issued = config['token-ttl'] > 0
-    ? await requestToken(core, req, config['token-ttl'])
-    : await longLivedToken(objects, core, req, config['wait-timeout']);
-  const caPem = await certificateAuthority(kc, core, req, config['certificate-authority'], issued.caPem);
+  const issued = config.tokenTtl > 0
+    ? await requestToken(core, req, config.tokenTtl)
+    : await longLivedToken(objects, core, req, config.waitTimeout);
+  const caPem = await certificateAuthority(kc, core, req, config.certificateAuthority, issued.caPem);
   const server = config.server ?? kc.getCurrentCluster()?.server;
   if (!server) throw new KubeLbError('CLI_NO_SERVER', 'the kubeconfig has no server; pass --server');
   if (/^https?:\/\/(127\.|localhost|\[::1\])/.test(server) && !config.server) {
@@ -162,13 +135,31 @@ async function add(argv: readonly string[], io: CliIO): Promise<number> {
   }
   const credentials = { clusterName: req.name, tenantNamespace: req.tenantNamespace, server, caPem, token: issued.token };
   const kubeconfigText = stringify(agentKubeconfig(credentials), { lineWidth: 0 });
-  io.out(`# kube-lb: credentials of tenant ${req.name} for its agent. Apply in the consumer cluster:\n`);
-  io.out(`#   kubectl apply -f deploy/lb-consumer-cluster/ && kubectl apply -f THIS_FILE\n`);
-  io.out(stringify(consumerSecretFor(credentials, kubeconfigText), { lineWidth: 0 }));
+  io.out(render(config.output, tenantAddView(consumerSecretFor(credentials, kubeconfigText) as SecretManifest)));
   io.err(
-    `tenant ${req.name}: agent credentials printed (${config['token-ttl'] > 0 ? `token valid ${Math.round(config['token-ttl'] / 1000)} s` : 'long-lived token; revoked by tenant remove'})\n`,
+    `tenant ${req.name}: agent credentials printed (${config.tokenTtl > 0 ? `token valid ${Math.round(config.tokenTtl / 1000)} s` : 'long-lived token; revoked by tenant remove'});` +
+      ' apply them in the consumer cluster after deploy/lb-consumer-cluster/\n',
   );
   return EXIT.ok;
+}
+
+/** The consumer-cluster Secret as consumerSecretFor builds it. */
+export interface SecretManifest {
+  kind: string;
+  type: string;
+  metadata: { name: string; namespace: string };
+  stringData: Record<string, string>;
+}
+
+/** yaml/json: the Secret to apply in the consumer cluster; table: it as `kubectl get secret` shows one. */
+export function tenantAddView(secret: SecretManifest): View {
+  return {
+    data: secret,
+    names: [`secret/${secret.metadata.name}`],
+    human: () => [
+      { headers: ['NAMESPACE', 'NAME', 'TYPE', 'DATA'], rows: [[secret.metadata.namespace, secret.metadata.name, secret.type, String(Object.keys(secret.stringData).length)]] },
+    ],
+  };
 }
 
 /** The deploy/tenant templates rendered for this tenant, every document of every file, in file order. */
@@ -266,19 +257,15 @@ async function certificateAuthority(
 
 // ------------------------------------------------------------------------------------------------ remove
 
-async function remove(argv: readonly string[], io: CliIO): Promise<number> {
-  const parsed = parseNamed(REMOVE_OPTIONS, argv, io);
-  if (typeof parsed === 'number') return parsed;
-  const { name, config } = parsed;
-  const kc = loadKubeConfig({ kubeconfig: config.kubeconfig, context: config.context });
+async function remove(name: string, config: RemoveFlags, io: CliIO): Promise<number> {
+  const kc = kubeConfigFor(config, io);
   const clusters = resourceClient<ConsumerCluster>(kc, 'ConsumerCluster');
   let cc: ConsumerCluster;
   try {
     cc = await clusters.get(name);
   } catch (err) {
     if (!isNotFound(err)) throw err;
-    io.err(`kube-lb tenant remove: no ConsumerCluster ${name}\n`);
-    return EXIT.failed;
+    throw new KubeLbError('CLI_NOT_FOUND', `no ConsumerCluster ${name}`, { object: { kind: 'ConsumerCluster', name } });
   }
   const ns = cc.spec.tenantNamespace;
   const claimsApi = resourceClient<VIPClaim>(kc, 'VIPClaim');
@@ -289,21 +276,52 @@ async function remove(argv: readonly string[], io: CliIO): Promise<number> {
     if (!isNotFound(err)) throw err;
   }
   const decision = decideRemoval(claims, config.force);
-  if (!decision.allowed) {
-    io.err(`kube-lb tenant remove: refused (${decision.reason}): ${decision.message}\n`);
-    return EXIT.failed;
-  }
+  if (!decision.allowed) throw new KubeLbError('CLI_REFUSED', `refused (${decision.reason}): ${decision.message}`, { object: { kind: 'ConsumerCluster', name } });
   for (const claim of decision.deleteClaims) await ignoreNotFound(() => claimsApi.delete(claim, ns));
   if (decision.deleteClaims.length) io.err(`tenant ${name}: deleted ${decision.deleteClaims.length} claim(s)\n`);
 
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   // Reverse order: bindings and roles before the ServiceAccount, the namespace last.
-  for (const obj of renderTenantObjects({ name, tenantNamespace: ns }).reverse()) {
-    await ignoreNotFound(() => objects.delete(obj));
-  }
+  const rendered = renderTenantObjects({ name, tenantNamespace: ns }).reverse();
+  for (const obj of rendered) await ignoreNotFound(() => objects.delete(obj));
   await ignoreNotFound(() => clusters.delete(name));
   io.err(`tenant ${name}: ConsumerCluster, RBAC, token and namespace ${ns} deleted (the namespace finishes terminating on its own)\n`);
+  const deleted: RemovedObject[] = [
+    ...decision.deleteClaims.map((claim) => ({ kind: 'VIPClaim', apiVersion: 'kube-lb.io/v1alpha1', name: claim, namespace: ns })),
+    ...rendered.map((o) => ({ kind: o.kind ?? '', apiVersion: o.apiVersion ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) })),
+    { kind: 'ConsumerCluster', apiVersion: 'kube-lb.io/v1alpha1', name },
+  ];
+  io.out(render(config.output, tenantRemoveView({ tenant: name, tenantNamespace: ns, deleted })));
   return EXIT.ok;
+}
+
+export interface RemovedObject {
+  kind: string;
+  apiVersion: string;
+  name: string;
+  namespace?: string;
+}
+
+export interface TenantRemoval {
+  tenant: string;
+  tenantNamespace: string;
+  /** What was deleted (or was already gone), in the order it was deleted. */
+  deleted: RemovedObject[];
+}
+
+/** table: one row per object deleted (or found gone already); name: KIND[.GROUP]/NAME as kubectl prints them. */
+export function tenantRemoveView(removal: TenantRemoval): View {
+  return {
+    data: removal,
+    names: removal.deleted.map((o) => `${kubectlKind(o)}/${o.name}`),
+    human: () => [{ headers: ['DELETED', 'NAMESPACE', 'NAME'], rows: removal.deleted.map((o) => [o.kind, o.namespace ?? '', o.name]) }],
+  };
+}
+
+/** "vipclaim.kube-lb.io", "rolebinding.rbac.authorization.k8s.io", "namespace": kubectl's resource naming. */
+function kubectlKind(o: RemovedObject): string {
+  const group = o.apiVersion.includes('/') ? o.apiVersion.slice(0, o.apiVersion.indexOf('/')) : '';
+  return `${o.kind.toLowerCase()}${group ? `.${group}` : ''}`;
 }
 
 async function ignoreNotFound(op: () => Promise<unknown>): Promise<void> {

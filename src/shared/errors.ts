@@ -53,6 +53,13 @@ export class ConfigError extends KubeLbError {
   }
 }
 
+/** A command line that cannot be run as given (a bad argument, a request that fails its checks): exit 2. */
+export class UsageError extends KubeLbError {
+  constructor(message: string, options: KubeLbErrorOptions = {}) {
+    super('USAGE', message, options);
+  }
+}
+
 export function isTransient(err: unknown): boolean {
   return err instanceof KubeLbError ? err.transient : false;
 }

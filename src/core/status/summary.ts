@@ -109,26 +109,26 @@ export function summarize(snap: StatusSnapshot): StatusSummary {
   return { claims, tenants, pools };
 }
 
-/** Left-aligned columns, two spaces apart, upper-case headers (kubectl's look). */
-export function table(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n');
+/** One of status's tables: headers, rows, and what to say when there are none. */
+export interface SummaryTable {
+  headers: string[];
+  rows: string[][];
+  empty?: string;
 }
 
-export function formatSummary(s: StatusSummary, wide: boolean): string {
-  const claimHeaders = ['TENANT', 'SERVICE', 'VIP', 'OWNER', 'PROGRAMMED', 'HEALTHY', 'STATE', ...(wide ? ['POOL', 'PORTS', 'MESSAGE'] : [])];
-  const claimRows = s.claims.map((r) => [r.tenant, r.service, r.vip, r.owner, r.programmed, r.health, r.state, ...(wide ? [r.pool, r.ports, r.message] : [])]);
-  const parts = [
-    s.claims.length ? table(claimHeaders, claimRows) : 'No claims.',
-    '',
-    table(['TENANT', 'NAMESPACE', 'CLAIMS', 'VIPS/QUOTA', 'HEARTBEAT'], s.tenants.map((r) => [r.name, r.namespace, String(r.claims), r.vips, r.heartbeat])),
-    '',
-    table(['POOL', 'USED', 'ADDRESSES'], s.pools.map((r) => [r.name, r.used, r.addresses])),
+/** Claims (wide adds pool, ports and the message), then tenants, then pools; the CLI's printer lays them out. */
+export function summaryTables(s: StatusSummary, wide: boolean): SummaryTable[] {
+  return [
+    {
+      headers: ['TENANT', 'SERVICE', 'VIP', 'OWNER', 'PROGRAMMED', 'HEALTHY', 'STATE', ...(wide ? ['POOL', 'PORTS', 'MESSAGE'] : [])],
+      rows: s.claims.map((r) => [r.tenant, r.service, r.vip, r.owner, r.programmed, r.health, r.state, ...(wide ? [r.pool, r.ports, r.message] : [])]),
+      empty: 'No claims.',
+    },
+    {
+      headers: ['TENANT', 'NAMESPACE', 'CLAIMS', 'VIPS/QUOTA', 'HEARTBEAT'],
+      rows: s.tenants.map((r) => [r.name, r.namespace, String(r.claims), r.vips, r.heartbeat]),
+      empty: 'No tenants.',
+    },
+    { headers: ['POOL', 'USED', 'ADDRESSES'], rows: s.pools.map((r) => [r.name, r.used, r.addresses]), empty: 'No pools.' },
   ];
-  return `${parts.join('\n')}\n`;
 }

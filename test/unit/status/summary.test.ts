@@ -2,7 +2,11 @@
 // counts against live LB nodes; tenants with quota and heartbeat age; pools with usage.
 import t from 'tap';
 import type { Condition, ConsumerCluster, VIPClaim, VIPPool } from '../../../src/api/v1alpha1.ts';
-import { age, formatSummary, summarize } from '../../../src/core/status/summary.ts';
+import { age, summarize, summaryTables } from '../../../src/core/status/summary.ts';
+import { render, type View } from '../../../src/cli/output.ts';
+
+const asText = (s: ReturnType<typeof summarize>, wide: boolean) =>
+  render(wide ? 'wide' : 'table', { data: s, names: [], human: (w) => summaryTables(s, w) } satisfies View);
 
 const now = new Date('2026-01-01T12:00:00Z');
 const cond = (type: string, status: 'True' | 'False', reason = type): Condition => ({ type, status, reason, message: `${type} ${status}`, lastTransitionTime: '2026-01-01T11:00:00Z' });
@@ -44,11 +48,11 @@ t.test('claims, tenants and pools', async (t) => {
   ]);
   t.same(s.tenants.map((r) => [r.name, r.claims, r.vips, r.heartbeat]), [['bank', 1, '0/∞', '-'], ['shop', 2, '1/5', '30s']]);
   t.same(s.pools, [{ name: 'public', addresses: '198.51.100.0/28', used: '1/16' }]);
-  const text = formatSummary(s, false);
+  const text = asText(s, false);
   t.match(text, /^TENANT\s+SERVICE\s+VIP\s+OWNER\s+PROGRAMMED\s+HEALTHY\s+STATE\n/);
   t.match(text, /shop\s+web\/front\s+198\.51\.100\.10\s+lb-2\s+3\/3\s+1\/2\s+Ready/);
-  t.match(formatSummary(s, true), /POOL\s+PORTS\s+MESSAGE/);
-  t.match(formatSummary(summarize({ claims: [], tenants: [], pools: [], lbNodes: undefined, now }), false), /^No claims\./);
+  t.match(asText(s, true), /POOL\s+PORTS\s+MESSAGE/);
+  t.match(asText(summarize({ claims: [], tenants: [], pools: [], lbNodes: undefined, now }), false), /^No claims\./);
 });
 
 t.test('ages read like kubectl\'s', async (t) => {
