@@ -217,7 +217,7 @@ async function main(): Promise<void> {
       );
     const metricsText = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
     log(`API requests over the whole run:\n${metricsText.split('\n').filter((l) => l.startsWith('kube_lb_agent_api_requests_total{')).join('\n')}`);
-    const agentCpuSeconds = round(await agent.metric('kube_lb_process_process_cpu_seconds_total'));
+    const agentCpuSeconds = round(await agent.metric('process_cpu_seconds_total'));
     const writeMs = {
       consumer_service_write_ms_mean: await meanMs('consumer', 'service'),
       lb_claim_create_ms_mean: await meanMs('lb', 'claim-create'),

@@ -41,6 +41,8 @@ export interface AgentControllerOptions {
   logger: Logger;
   /** Reconcile latency (src/shared/reconcile-metrics.ts). */
   onReconciled?: WorkQueueOptions['onProcessed'];
+  /** client-go's workqueue metrics (src/shared/workqueue-metrics.ts). */
+  queueMetrics?: WorkQueueOptions['metrics'];
 }
 
 export class AgentController {
@@ -121,6 +123,7 @@ export class AgentController {
       maxBackoffMs: 5_000,
       onError: (key, err) => logger.error({ err, service: key }, 'reconcile threw'),
       onProcessed: this.opts.onReconciled,
+      metrics: this.opts.queueMetrics,
     });
     this.queue = queue;
 

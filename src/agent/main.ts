@@ -16,6 +16,7 @@ import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
+import { workQueueMetrics } from '../shared/workqueue-metrics.ts';
 import { PacedEvents } from '../kube/paced-events.ts';
 import { AgentController } from './controller.ts';
 import { Heartbeat } from './heartbeat.ts';
@@ -95,6 +96,7 @@ const controller = new AgentController({
   metrics,
   logger,
   onReconciled: reconcileDurationObserver(registry, 'agent'),
+  queueMetrics: workQueueMetrics(registry, 'agent'),
 });
 const heartbeat = new Heartbeat({
   kubeConfig: lb,

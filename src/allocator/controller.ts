@@ -37,6 +37,8 @@ export interface AllocatorControllerOptions {
   now?: () => Date;
   /** Reconcile latency (src/shared/reconcile-metrics.ts). */
   onReconciled?: WorkQueueOptions['onProcessed'];
+  /** client-go's workqueue metrics (src/shared/workqueue-metrics.ts). */
+  queueMetrics?: WorkQueueOptions['metrics'];
 }
 
 interface Leading {
@@ -138,6 +140,7 @@ export class AllocatorController {
       concurrency: this.opts.workers,
       onError: (key, err) => logger.warn({ err, key }, 'reconcile failed'),
       onProcessed: this.opts.onReconciled,
+      metrics: this.opts.queueMetrics,
     });
     const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map() };
 

@@ -9,6 +9,7 @@ import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
 import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
+import { workQueueMetrics } from '../shared/workqueue-metrics.ts';
 import { packageVersion, parseFlagsOrExit } from '../shared/program.ts';
 import { AllocatorController } from './controller.ts';
 import { registerInventoryMetrics } from './inventory-metrics.ts';
@@ -45,6 +46,7 @@ const controller = new AllocatorController({
   resyncMs: config.resync,
   statusDebounceMs: config['status-debounce'],
   onReconciled: reconcileDurationObserver(registry, 'allocator'),
+  queueMetrics: workQueueMetrics(registry, 'allocator'),
 });
 registerInventoryMetrics(registry, {
   pools: () => controller.pools.list(),

@@ -1,6 +1,7 @@
 // A keyed work queue as controllers need it: a key is processed by one worker at a time, repeated adds while
 // it waits collapse into one, and a handler's closed result decides what happens next (done, retry with
-// exponential backoff, or retry after a fixed delay).
+// exponential backoff, or retry after a fixed delay). What client-go's queues report (depth, adds, time waited,
+// retries) leaves through a narrow metrics port, so the queue itself knows no metrics library.
 
 export type HandlerResult =
   | { kind: 'done' }
@@ -11,6 +12,18 @@ export const done: HandlerResult = { kind: 'done' };
 export const retry = (reason: string): HandlerResult => ({ kind: 'retry', reason });
 export const requeueAfter = (ms: number): HandlerResult => ({ kind: 'requeueAfter', ms });
 
+/** client-go's workqueue metrics, as events (src/shared/workqueue-metrics.ts turns them into Prometheus series). */
+export interface WorkQueueMetrics {
+  /** A key was added and was not already waiting (an add that collapses into a waiting key is not counted). */
+  added(): void;
+  /** Keys waiting for a worker now (including one added again while a worker has it). */
+  depth(keys: number): void;
+  /** A worker took a key this long after it was added. */
+  waited(seconds: number): void;
+  /** A handler asked for a retry (or threw): the key comes back after a backoff. */
+  retried(): void;
+}
+
 export interface WorkQueueOptions {
   concurrency?: number;
   baseBackoffMs?: number;
@@ -19,6 +32,7 @@ export interface WorkQueueOptions {
   onError?: (key: string, err: unknown) => void;
   /** Called after every handler run with its result and duration (reconcile-latency metrics). */
   onProcessed?: (key: string, result: HandlerResult, durationMs: number) => void;
+  metrics?: WorkQueueMetrics;
 }
 
 export class WorkQueue {
@@ -28,8 +42,10 @@ export class WorkQueue {
   private readonly dirty = new Set<string>();
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** When each waiting key was first added (performance.now()), for the time it waited. */
+  private readonly addedAt = new Map<string, number>();
   private readonly handler: (key: string) => Promise<HandlerResult>;
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed'>;
+  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>;
   private running = 0;
   private stopped = false;
   private idleWaiters: Array<() => void> = [];
@@ -42,25 +58,32 @@ export class WorkQueue {
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
       onError: opts.onError,
       onProcessed: opts.onProcessed,
+      metrics: opts.metrics,
     };
   }
 
   add(key: string): void {
     if (this.stopped) return;
+    this.cancelTimer(key);
+    if (this.pending.has(key) || this.dirty.has(key)) return;
+    this.addedAt.set(key, performance.now());
+    this.opts.metrics?.added();
+    if (this.active.has(key)) {
+      this.dirty.add(key);
+      this.reportDepth();
+      return;
+    }
+    this.pending.add(key);
+    this.order.push(key);
+    this.pump();
+  }
+
+  private cancelTimer(key: string): void {
     const t = this.timers.get(key);
     if (t) {
       clearTimeout(t);
       this.timers.delete(key);
     }
-    if (this.active.has(key)) {
-      this.dirty.add(key);
-      return;
-    }
-    if (!this.pending.has(key)) {
-      this.pending.add(key);
-      this.order.push(key);
-    }
-    this.pump();
   }
 
   addAfter(key: string, ms: number): void {
@@ -89,16 +112,35 @@ export class WorkQueue {
     this.timers.clear();
     this.pending.clear();
     this.order.length = 0;
+    this.dirty.clear();
+    this.addedAt.clear();
+    this.reportDepth();
+  }
+
+  private reportDepth(): void {
+    this.opts.metrics?.depth(this.pending.size + this.dirty.size);
   }
 
   private pump(): void {
     while (!this.stopped && this.running < this.opts.concurrency && this.order.length > 0) {
       const key = this.order.shift()!;
       this.pending.delete(key);
+      const added = this.addedAt.get(key);
+      this.addedAt.delete(key);
+      if (added !== undefined) this.opts.metrics?.waited((performance.now() - added) / 1000);
       this.active.add(key);
       this.running++;
       void this.process(key);
     }
+    this.reportDepth();
+  }
+
+  /** A key added again while a worker had it: already counted and timed when it was added; now it waits. */
+  private requeueDirty(key: string): void {
+    if (this.stopped) return;
+    this.cancelTimer(key);
+    this.pending.add(key);
+    this.order.push(key);
   }
 
   private async process(key: string): Promise<void> {
@@ -114,8 +156,9 @@ export class WorkQueue {
     this.active.delete(key);
     this.running--;
     if (result.kind === 'done') this.failures.delete(key);
-    if (this.dirty.delete(key)) this.add(key);
+    if (this.dirty.delete(key)) this.requeueDirty(key);
     else if (result.kind === 'retry') {
+      this.opts.metrics?.retried();
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
       this.addAfter(key, Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** (n - 1)));

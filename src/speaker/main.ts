@@ -6,7 +6,7 @@
 // disturb traffic), and the next speaker re-adopts them.
 import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { Counter, Gauge } from 'prom-client';
+import { Counter } from 'prom-client';
 import type { VIPClaim } from '../api/v1alpha1.ts';
 import { loadApiKubeConfig } from '../kube/api-client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
@@ -140,14 +140,18 @@ writer = new ClaimStatusWriter({
   concurrency: config['status-concurrency'],
 });
 
-new Gauge({
-  name: 'kube_lb_speaker_api_writes',
+// A count of writes is a counter. The writers keep their own totals, so each scrape adds what is new since the last.
+const counted = { 'claim-status': 0, 'node-state': 0 };
+new Counter({
+  name: 'kube_lb_speaker_api_writes_total',
   help: 'API writes made by this speaker since it started, by kind (claim-status, node-state).',
   labelNames: ['kind'],
   registers: [registry],
   collect() {
-    this.set({ kind: 'claim-status' }, writer.writes);
-    this.set({ kind: 'node-state' }, publisher.writes);
+    for (const [kind, total] of [['claim-status', writer.writes], ['node-state', publisher.writes]] as const) {
+      this.inc({ kind }, total - counted[kind]);
+      counted[kind] = total;
+    }
   },
 });
 
