@@ -2,7 +2,6 @@
 // the flags several commands take, declared once (-o, --kubeconfig, --context) with commander.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type * as k8s from '@kubernetes/client-node';
-import { loadMergedKubeConfig } from '../kube/kubeconfig.ts';
 import { parseDuration } from '../shared/config.ts';
 import { OUTPUT_FORMATS, type OutputFormat } from './output.ts';
 
@@ -38,7 +37,9 @@ export function withConnection(command: Command): Command {
     .option('--context <name>', 'kubeconfig context to use instead of the current one');
 }
 
-export function kubeConfigFor(flags: ConnectionFlags, io: CliIO): k8s.KubeConfig {
+/** The kubeconfig --kubeconfig, --context and KUBECONFIG choose (loaded on use: the client is slow to import). */
+export async function kubeConfigFor(flags: ConnectionFlags, io: CliIO): Promise<k8s.KubeConfig> {
+  const { loadMergedKubeConfig } = await import('../kube/kubeconfig.ts');
   return loadMergedKubeConfig({ kubeconfig: flags.kubeconfig, context: flags.context, env: io.env });
 }
 

@@ -5,7 +5,6 @@
 // scripts that `kube-lb completion SHELL` prints read it too.
 import type { Command, Option } from 'commander';
 import { Argument } from 'commander';
-import { loadMergedKubeConfig } from '../kube/kubeconfig.ts';
 import { EXIT, type CliIO } from './command-args.ts';
 import type { CliContext } from './program.ts';
 
@@ -42,14 +41,14 @@ As the kubectl plugin, put bin/kubectl_complete-kube_lb on PATH beside kubectl-k
 }
 
 /** Answers `__complete WORD... CURRENT` in cobra's format. */
-export function printCompletion(program: Command, words: readonly string[], io: CliIO): number {
-  const { candidates, directive } = complete(program, words, io);
+export async function printCompletion(program: Command, words: readonly string[], io: CliIO): Promise<number> {
+  const { candidates, directive } = await complete(program, words, io);
   io.out(candidates.map((c) => (c.description ? `${c.value}\t${c.description}\n` : `${c.value}\n`)).join('') + `:${directive}\n`);
   return EXIT.ok;
 }
 
 /** What may stand at the last word, given the words before it (the program's name not included). */
-export function complete(program: Command, words: readonly string[], io: CliIO): Completion {
+export async function complete(program: Command, words: readonly string[], io: CliIO): Promise<Completion> {
   const current = words.at(-1) ?? '';
   const before = words.slice(0, -1);
   let command = program;
@@ -102,16 +101,18 @@ function none(): Completion {
 }
 
 /** An option's value: its choices, the kubeconfig's contexts, or file names for the flags that take a path. */
-function values(option: Option, current: string, prefix: string, given: ReadonlyMap<string, string>, io: CliIO): Completion {
+async function values(option: Option, current: string, prefix: string, given: ReadonlyMap<string, string>, io: CliIO): Promise<Completion> {
   let candidates: string[];
   if (option.argChoices) candidates = option.argChoices;
-  else if (option.long === '--context') candidates = contexts(given.get('kubeconfig'), io);
+  else if (option.long === '--context') candidates = await contexts(given.get('kubeconfig'), io);
   else if (/<(file|dir|path)>/.test(option.flags)) return { candidates: [], directive: DIRECTIVE.files };
   else return none();
   return { candidates: candidates.filter((c) => c.startsWith(current)).map((c) => ({ value: `${prefix}${c}` })), directive: DIRECTIVE.noFiles };
 }
 
-function contexts(kubeconfig: string | undefined, io: CliIO): string[] {
+async function contexts(kubeconfig: string | undefined, io: CliIO): Promise<string[]> {
+  // Loaded only for this flag: every other TAB stays quick without the Kubernetes client.
+  const { loadMergedKubeConfig } = await import('../kube/kubeconfig.ts');
   try {
     return loadMergedKubeConfig({ kubeconfig, env: io.env }).contexts.map((c) => c.name);
   } catch {

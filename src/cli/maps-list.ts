@@ -5,8 +5,6 @@ import { classify } from '../core/dataplane/ownership.ts';
 import { formatListing, listFrontends, type ListedFrontend } from '../core/dataplane/listing.ts';
 import { DEFAULT_MAP_DIR } from '../core/lb4/maps.ts';
 import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
-import { openLb4Maps } from '../speaker/dataplane/native-maps.ts';
-import { readSnapshot } from '../speaker/dataplane/maps.ts';
 import { EXIT, outputOption, type CliIO } from './command-args.ts';
 import { render, type OutputFormat, type View } from './output.ts';
 import type { CliContext } from './program.ts';
@@ -25,10 +23,13 @@ export function registerMaps(parent: Command, ctx: CliContext): void {
     .option('--dir <dir>', "directory of Cilium's pinned maps", DEFAULT_MAP_DIR)
     .option('--cilium-version <version>', `Cilium version (${CILIUM_VERSION_RANGE}) or auto`, 'auto')
     .addOption(outputOption())
-    .action((flags: MapsListFlags) => ctx.finish(mapsList(flags, ctx.io)));
+    .action(async (flags: MapsListFlags) => ctx.finish(await mapsList(flags, ctx.io)));
 }
 
-function mapsList(flags: MapsListFlags, io: CliIO): number {
+async function mapsList(flags: MapsListFlags, io: CliIO): Promise<number> {
+  // Imported here, not above: they load the native addon, which help and completion do not need.
+  const { openLb4Maps } = await import('../speaker/dataplane/native-maps.ts');
+  const { readSnapshot } = await import('../speaker/dataplane/maps.ts');
   // A refusal (no bpffs, a map of the wrong shape) is a KubeLbError: the program prints its code and exits 1.
   const opened = openLb4Maps({ dir: flags.dir, ciliumVersion: flags.ciliumVersion, readOnly: true, guessVersion: true });
   try {

@@ -4,7 +4,6 @@
 // or "kubectl kube-lb" when run as the kubectl plugin), help and error output through the run's streams, and the
 // exit codes (0 ok, 1 failed, 2 usage).
 import { Command, CommanderError } from 'commander';
-import { apiMessage } from '../kube/client.ts';
 import { ConfigError, KubeLbError, UsageError } from '../shared/errors.ts';
 import { packageVersion } from '../shared/program.ts';
 import { EXIT, type CliIO } from './command-args.ts';
@@ -69,6 +68,8 @@ export async function parseProgram(program: Command, io: CliIO, argv: readonly s
       return EXIT.usage;
     }
     const code = err instanceof KubeLbError ? `${err.code}: ` : '';
+    // The API's own words for an API error; loaded only on this path, as the client is slow to import.
+    const { apiMessage } = await import('../kube/client.ts');
     io.err(`${commandPath(running)}: ${code}${apiMessage(err)}\n`);
     return EXIT.failed;
   }

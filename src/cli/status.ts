@@ -1,11 +1,8 @@
 // `kube-lb status`: every claim across tenants (VIP, owner node, programmed count, backend health, what is not
 // right), then tenants and pools, from the LB cluster's API (read-only; an operator's kubeconfig).
-import * as k8s from '@kubernetes/client-node';
 import type { Command } from 'commander';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { summarize, summaryTables, type StatusSnapshot } from '../core/status/summary.ts';
-import { KubeApiError } from '../kube/client.ts';
-import { resourceClient } from '../kube/custom-objects.ts';
 import { EXIT, kubeConfigFor, outputOption, withConnection, type CliIO, type ConnectionFlags } from './command-args.ts';
 import { render, type OutputFormat, type View } from './output.ts';
 import type { CliContext } from './program.ts';
@@ -31,7 +28,12 @@ export function registerStatus(parent: Command, ctx: CliContext): void {
 }
 
 async function status(flags: StatusFlags, io: CliIO): Promise<number> {
-  const kc = kubeConfigFor(flags, io);
+  // Imported here, not above: the Kubernetes client takes most of the CLI's start-up, and help and completion
+  // do not need it.
+  const k8s = await import('@kubernetes/client-node');
+  const { KubeApiError } = await import('../kube/client.ts');
+  const { resourceClient } = await import('../kube/custom-objects.ts');
+  const kc = await kubeConfigFor(flags, io);
   let lists;
   try {
     lists = await Promise.all([
