@@ -1,8 +1,9 @@
 // `npm run demo`: the main job, on this machine. Brings up the end-to-end topology (test/support/topology.ts:
-// a client, three LB nodes each running a real cilium-agent as its datapath, two consumer nodes, an LB cluster
-// and a consumer cluster, the allocator, the agent and three speakers as real processes), creates a LoadBalancer
-// Service in the consumer cluster, shows its EXTERNAL-IP, curls it from the client, shows which LB node answers
-// ARP for the VIP, then keeps running with instructions until Ctrl-C, and removes everything.
+// a client, three LB nodes each running a real cilium-agent as its datapath, two consumer nodes each running a
+// real kube-proxy and a backend pod, an LB cluster and a consumer cluster, the allocator, the agent and three
+// speakers as real processes), creates a LoadBalancer Service in the consumer cluster, shows its EXTERNAL-IP and
+// EndpointSlice, curls it from the client, shows which LB node answers ARP for the VIP, then keeps running with
+// instructions until Ctrl-C, and removes everything.
 //   npm run demo -- --once              the walk-through only; exits 0 only if traffic flowed through the VIP
 //   npm run demo -- --cilium 1.19       another real Cilium line (default the newest)
 //   npm run demo -- --datapath mimic    the test tc program instead of Cilium: a quick look, not proof
@@ -12,8 +13,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { cleanupStale } from '../test/support/cleanup-stale.ts';
 import { Ledger } from '../test/support/ledger.ts';
-import { parseAnswer } from '../test/support/nodeport-responder.ts';
-import { eventually, Topology } from '../test/support/topology.ts';
+import { parseAnswer } from '../test/support/backend-pod.ts';
+import { BACKEND_LABELS, eventually, Topology } from '../test/support/topology.ts';
 import { datapathFlags, describeTopology } from './topology.ts';
 
 const execFileAsync = promisify(execFile);
@@ -38,13 +39,20 @@ async function walkThrough(topo: Topology): Promise<{ vip: string; flowed: boole
   const kubectlLb = `kubectl --kubeconfig ${topo.lb.kubeconfigPath}`;
   const kubectlC1 = `kubectl --kubeconfig ${topo.tenant(TENANT).cluster.kubeconfigPath}`;
 
-  step(`creating a type: LoadBalancer Service in the consumer cluster: ${kubectlC1} create service loadbalancer ${SERVICE} --tcp=80:80`);
+  step(`creating a type: LoadBalancer Service in the consumer cluster selecting the backend pods: ${kubectlC1} create -f -`);
   const created = Date.now();
   await topo.createService(TENANT, SERVICE, [{ name: 'http', protocol: 'TCP', port: 80 }]);
   const vip = await topo.waitExternalIP(TENANT, SERVICE, 60_000);
   console.log(`EXTERNAL-IP ${vip} after ${Date.now() - created} ms\n`);
   console.log(`$ ${kubectlC1} get svc -o wide`);
   console.log(topo.kubectlGetServices(TENANT).trimEnd());
+  const pods = topo.tenant(TENANT).nodes.map((n) => n.pod.ip);
+  const slices = await eventually('the EndpointSlice', async () => {
+    const out = topo.kubectlGetEndpointSlices(TENANT);
+    return pods.every((ip) => out.includes(ip)) ? out : undefined;
+  }, 30_000, 200).catch(() => topo.kubectlGetEndpointSlices(TENANT));
+  console.log(`\n$ ${kubectlC1} get endpointslices -o wide   # the backend pods, one per node; kube-proxy on each node serves the NodePorts`);
+  console.log(slices.trimEnd());
 
   step(`curl from the client namespace (${topo.client.name}, 198.51.100.1) to http://${vip}/`);
   await eventually('the first answer through the VIP', async () => (await curl(topo, vip)).ok, 60_000, 200).catch(() => undefined);
@@ -94,7 +102,8 @@ function instructions(topo: Topology, vip: string): string {
     'The demo keeps running. Try:',
     `  export PATH=${process.env['KUBE_LB_CONTROLPLANE_BIN'] ?? '<control-plane bin dir>'}:$PATH   # kubectl`,
     `  watch traffic:   ip netns exec ${topo.client.name} sh -c 'while :; do curl -s -m1 http://${vip}/ || echo FAIL; sleep 0.2; done'`,
-    `  add a Service:   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} create service loadbalancer api --tcp=8080:8080`,
+    `  add a Service:   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} create service loadbalancer api --tcp=8080:20080`,
+    `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} set selector svc api ${Object.entries(BACKEND_LABELS).map(([k, v]) => `${k}=${v}`).join(',')}   # the backend pods answer on its target port`,
     `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} get svc -w`,
     `  claims:          kubectl --kubeconfig ${topo.lb.kubeconfigPath} get vipclaims -A -o wide`,
     `  speaker state:   curl -s --unix-socket ${owner.stateSocket} http://x/state`,
@@ -102,7 +111,7 @@ function instructions(topo: Topology, vip: string): string {
     ...topo.lbNodes.map(
       (n) => `    ${n.name}:  kill -9 ${n.speaker?.child.pid ?? '?'}  # its speaker; then crash the node:  ip -n ${n.ns.name} link set eth0 down; ip -n ${n.ns.name} link set eth1 down`,
     ),
-    `  stop a backend:  kill ${c1.nodes[1]?.responder?.child.pid ?? '?'}   # ${c1.nodes[1]?.name}'s NodePort responder: health checks take it out`,
+    `  stop a node:     kill ${c1.nodes[1]?.kubeProxy?.process?.child.pid ?? '?'}; ip netns exec ${c1.nodes[1]?.ns.name} ${c1.nodes[1]?.kubeProxy?.binary} --cleanup   # ${c1.nodes[1]?.name}'s kube-proxy and its rules: its NodePorts close, health checks take it out`,
     ...(owner.cilium
       ? [`  Cilium's view:   nsenter -t ${owner.cilium.process?.child.pid ?? '?'} -m -n ${owner.cilium.options.build.dbg} bpf lb list   # ${owner.name}'s agent; its log: ${owner.cilium.logFile}`]
       : []),

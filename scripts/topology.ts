@@ -42,7 +42,9 @@ export function describeTopology(topo: Topology): string {
     ...topo.tenants.map((t) => `consumer ${t.name.padEnd(8)} kubectl --kubeconfig ${t.cluster.kubeconfigPath} get svc -A`),
     `client:            ip netns exec ${topo.client.name} curl http://VIP/`,
     ...topo.lbNodes.map((n) => `${n.name} (${n.frontIp}, ${n.mac}): netns ${n.ns.name}, state: curl -s --unix-socket ${n.stateSocket} http://x/state`),
-    ...topo.tenants.flatMap((t) => t.nodes.map((n) => `${n.name} (${n.ip}): netns ${n.ns.name}`)),
+    ...topo.tenants.flatMap((t) =>
+      t.nodes.map((n) => `${n.name} (${n.ip}): netns ${n.ns.name}, kube-proxy ${n.kubeProxy?.mode ?? '-'} (log ${n.kubeProxy?.logFile ?? '-'}); pod ${n.pod.name} ${n.pod.ip}: netns ${n.pod.ns.name}`),
+    ),
     `logs:              ${topo.logDir}`,
   ];
   return lines.join('\n');

@@ -1,5 +1,4 @@
 // Figures measured on a running topology (test/support/topology.ts), shared by the e2e and cilium benchmarks.
-import { parseAnswer } from '../../test/support/nodeport-responder.ts';
 import { eventually, type Topology } from '../../test/support/topology.ts';
 
 export function intFlag(name: string, fallback: number): number {
@@ -41,8 +40,9 @@ export async function createToTraffic(topo: Topology, count: number): Promise<{ 
 export async function failoverRun(topo: Topology, vip: string): Promise<number> {
   const owner = await eventually('an agreed owner', () => topo.announcedOwner(vip), 60_000, 100);
   await eventually(`traffic through ${owner}`, async () => {
+    // eTP Cluster: kube-proxy masquerades, so the pod cannot name the LB node; the client's ARP entry does.
     const r = await topo.request('tcp', vip, 80, 500);
-    return r.ok && parseAnswer(r.text)?.from === topo.lbNode(owner).backendIp;
+    return r.ok && (await topo.arpOwner(vip)) === owner;
   }, 60_000, 100);
   const crashed = performance.now();
   await topo.crashNode(owner);

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager, kubectl and etcd from Go modules (no Docker, no downloads
-# of prebuilt binaries) into a cache outside the work tree, keyed by version. A second run is a no-op.
+# Builds kube-apiserver, kube-controller-manager, kubectl, kube-proxy and etcd from Go modules (no Docker, no
+# downloads of prebuilt binaries) into a cache outside the work tree, keyed by version. Only missing binaries are
+# built (kube-proxy joined later: a cache holding the other four builds just kube-proxy, about 2 min). A second
+# run is a no-op.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 mod="$here/../../test/controlplane/gobuild"
@@ -8,14 +10,20 @@ k8s_version="$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$mod
 etcd_version="$(awk '$1=="go.etcd.io/etcd/server/v3" {print $2; exit}' "$mod/go.mod")"
 cache="${KUBE_LB_CACHE:-$HOME/.cache/kube-lb}"
 out="$cache/controlplane/$k8s_version-etcd$etcd_version"
-bins=(kube-apiserver kube-controller-manager kubectl etcd)
+bins=(kube-apiserver kube-controller-manager kubectl kube-proxy etcd)
 
-complete=1
-for b in "${bins[@]}"; do [ -x "$out/$b" ] || complete=0; done
-if [ "$complete" = 1 ]; then echo "$out"; exit 0; fi
+missing=()
+for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "$out"; exit 0; fi
 
 command -v go >/dev/null || { echo "controlplane: Go is required to build the test control plane" >&2; exit 1; }
 mkdir -p "$out"
+# Two test processes asking at once: one builds, the other waits and finds the binaries there.
+exec 8>"$out.lock"
+flock 8
+missing=()
+for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done
+if [ ${#missing[@]} -eq 0 ]; then echo "$out"; exit 0; fi
 minor="$(echo "$k8s_version" | cut -d. -f2)"
 pkgs=(k8s.io/component-base/version k8s.io/client-go/pkg/version)
 ldflags="-s -w"
@@ -26,12 +34,13 @@ for p in "${pkgs[@]}"; do
 done
 cd "$mod"
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
-echo "controlplane: building Kubernetes $k8s_version and etcd $etcd_version into $out (first time on this machine only, about 8 min on 2 cores)" >&2
+minutes=$(( ${#missing[@]} * 2 ))
+echo "controlplane: building ${missing[*]} (Kubernetes $k8s_version, etcd $etcd_version) into $out (first time on this machine only, about $minutes min on 2 cores)" >&2
 # shellcheck source=progress.sh
 . "$here/progress.sh"
-progress_start "building Kubernetes $k8s_version" 8
-for target in k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager k8s.io/kubernetes/cmd/kubectl go.etcd.io/etcd/server/v3; do
-  name="$(basename "$target")"; [ "$name" = v3 ] && name=etcd
+progress_start "building ${missing[*]}" "$minutes"
+for name in "${missing[@]}"; do
+  case "$name" in etcd) target=go.etcd.io/etcd/server/v3 ;; *) target="k8s.io/kubernetes/cmd/$name" ;; esac
   go build -trimpath -ldflags "$ldflags" -o "$out/$name.tmp" "$target"
   mv "$out/$name.tmp" "$out/$name"
 done

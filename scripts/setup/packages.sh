@@ -17,6 +17,8 @@ have_cmd curl || need+=(curl)
 have_cmd clang-19 || need+=(clang-19)
 have_cmd llc-19 || need+=(llvm-19)
 have_cmd iptables || need+=(iptables)
+# The lab's consumer nodes run real kube-proxy in nftables mode, which drives the kernel through the nft command.
+have_cmd nft || need+=(nftables)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then echo "packages.sh: missing ${need[*]} and not root to install them" >&2; exit 1; fi
 echo "packages.sh: installing ${need[*]}" >&2

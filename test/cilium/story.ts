@@ -21,7 +21,7 @@ import { formatIP, uint32ToIPv4 } from '../../src/core/ip/address.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
 import { eventually } from '../support/eventually.ts';
 import { Ledger } from '../support/ledger.ts';
-import { parseAnswer } from '../support/nodeport-responder.ts';
+import { parseAnswer } from '../support/backend-pod.ts';
 import { Topology } from '../support/topology.ts';
 
 /** An address on the client segment, outside the kube-lb pool, for the Service Cilium serves itself. */

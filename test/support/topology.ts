@@ -4,14 +4,20 @@
 //   lb-1 .11  lb-2 .12  lb-3 .13   eth0 on the client segment; the datapath on eth0 and eth1: a real cilium-agent
 //                                  (datapath 'cilium', the default) or the test tc program (datapath 'mimic')
 //     eth1 10.200.0.11-13 ─┐ backend segment 10.200.0.0/16
-//   tenant k's consumer nodes 10.200.k.11, .12, …: a NodePort responder each (test/support/nodeport-responder.ts)
+//   tenant k's consumer nodes 10.200.k.11, .12, …: each runs a real kube-proxy (nftables mode; iptables when nft
+//     is missing) in its namespace, and holds one backend pod: a process in a namespace of its own behind a veth,
+//     pod IP 10.(240+k).j.10 from the node's pod CIDR 10.(240+k).j.0/24 (test/support/backend-pod.ts)
 //
 // Control planes: one LB cluster (CRDs, VIPPool, L2Announcement, one ConsumerCluster per tenant) and one
 // consumer cluster per tenant (with kube-controller-manager). Programs, each a real process: the allocator and
 // one agent per tenant (root namespace, talking to the API servers on loopback), and one speaker per LB node
 // inside its namespace (it reaches the LB API server through a relay, test/support/api-relay.ts) with its own
-// private bpffs: a real agent's pinned maps (test/support/cilium-agent.ts), or Cilium-shaped maps for the mimic. A kube-proxy stand-in in this process writes each tenant's NodePorts
-// for its responders. Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
+// private bpffs: a real agent's pinned maps (test/support/cilium-agent.ts), or Cilium-shaped maps for the mimic.
+// Consumer side, as in a real cluster: the backend pods are Pod objects (bound to their nodes, status written as a
+// kubelet would), kube-controller-manager publishes them in EndpointSlices for the Services that select them, and
+// kube-proxy on each node (test/support/kube-proxy.ts, reaching its API server through a relay like the
+// speakers) serves the NodePorts, externalTrafficPolicy Local and the healthCheckNodePorts the speakers probe.
+// Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -31,8 +37,11 @@ import { CiliumAgent, ciliumBuild, installCiliumCrds, labCiliumConfig, NEWEST_CI
 import { createCiliumMaps } from './cilium-maps.ts';
 import { freePort, startClusters, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
-import { L2Segment, Netns, run } from './netns.ts';
-import type { ResponderSpec } from './nodeport-responder.ts';
+import { L2Segment, Netns, run, vethPair } from './netns.ts';
+import type { BackendSpec } from './backend-pod.ts';
+import { runPod, setPodReady } from './consumer-objects.ts';
+import { KubeProxy, proxyMode } from './kube-proxy.ts';
+import { controlPlaneBinDir } from './controlplane.ts';
 import { eventually } from './eventually.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 
@@ -98,12 +107,27 @@ export interface LbNode {
   cilium: CiliumAgent | undefined;
 }
 
+/** The one backend pod on a consumer node: a Pod object and a process in a namespace of its own. */
+export interface BackendPod {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly ip: string;
+  process: TrackedProcess | undefined;
+}
+
 export interface ConsumerNode {
   readonly name: string;
   readonly ns: Netns;
   readonly ip: string;
-  responder: TrackedProcess | undefined;
+  readonly podCidr: string;
+  readonly pod: BackendPod;
+  kubeProxy: KubeProxy | undefined;
+  /** Milliseconds from spawning kube-proxy to its /healthz answering 200, at its last start. */
+  kubeProxyStartMs: number | undefined;
 }
+
+/** The labels of the backend pods; createService selects them. */
+export const BACKEND_LABELS: Readonly<Record<string, string>> = { 'app.kubernetes.io/name': 'kube-lb-lab-backend' };
 
 export interface Tenant {
   readonly name: string;
@@ -112,8 +136,13 @@ export interface Tenant {
   readonly cluster: TestCluster;
   readonly core: k8s.CoreV1Api;
   readonly nodes: ConsumerNode[];
-  readonly specFile: string;
+  /** What the backend pods listen on (written from the Services that select them). */
+  readonly podSpecFile: string;
   readonly backendCidr: string;
+  /** The cluster's pod CIDR: 10.(240+k).0.0/16. */
+  readonly clusterCidr: string;
+  /** The consumer API server, reachable from inside the consumer nodes (kube-proxy). */
+  readonly relay: ApiRelay;
   agent: TrackedProcess | undefined;
 }
 
@@ -161,7 +190,8 @@ export class Topology {
   readonly #relays = new Map<string, TrackedProcess>();
   readonly #clientSocket: string;
   readonly #cleanups: (() => Promise<void> | void)[];
-  readonly #proxies: TypedInformer<Svc>[] = [];
+  readonly #podApps: TypedInformer<Svc>[] = [];
+  #nextTargetPort = 20_000;
   #allocator: TrackedProcess | undefined;
   #runs = 0;
 
@@ -235,20 +265,27 @@ export class Topology {
       const lb = clusters[0]!;
       const relay = await startApiRelay(ledger, lb, logDir);
       cleanups.push(() => relay.close());
-      const tenants: Tenant[] = tenantSpecs.map((t, i) => {
+      const tenants: Tenant[] = [];
+      for (const [i, t] of tenantSpecs.entries()) {
         const cluster = clusters[i + 1]!;
-        return {
+        const relayDir = join(logDir, `relay-${t.name}`);
+        mkdirSync(relayDir, { recursive: true });
+        const tenantRelay = await startApiRelay(ledger, cluster, relayDir);
+        cleanups.push(() => tenantRelay.close());
+        tenants.push({
           name: t.name,
           index: i + 1,
           tenantNamespace: `tenant-${t.name}`,
           cluster,
           core: cluster.kubeConfig.makeApiClient(k8s.CoreV1Api),
           nodes: net.consumerNodes.get(t.name)!,
-          specFile: join(logDir, `nodeports-${t.name}.json`),
+          podSpecFile: join(logDir, `pods-${t.name}.json`),
           backendCidr: `10.200.${i + 1}.0/24`,
+          clusterCidr: tenantClusterCidr(i + 1),
+          relay: tenantRelay,
           agent: undefined,
-        };
-      });
+        });
+      }
       const topo = new Topology({ ledger, logDir, lb, lbNodes: net.lbNodes, tenants, client: net.client, opts, relay, clientSocket: net.clientSocket, cleanups, cilium });
       await topo.#configureClusters();
       for (const n of net.lbNodes) {
@@ -259,11 +296,16 @@ export class Topology {
         say(`starting cilium-agent ${cilium.version} on ${net.lbNodes.length} LB nodes (each compiles its datapath: about a minute)`);
         await topo.#startCiliumAgents(cilium);
       }
-      say('starting NodePort responders and the kube-proxy stand-ins');
+      const consumerNodes = tenants.flatMap((t) => t.nodes);
+      say(`starting kube-proxy (${proxyMode()}) and a backend pod on ${consumerNodes.length} consumer nodes`);
       for (const t of tenants) {
-        await topo.#startProxy(t);
-        for (const n of t.nodes) topo.startResponder(t.name, n.name);
+        await topo.#startPodApps(t);
+        for (const n of t.nodes) {
+          topo.#relays.set(n.name, await t.relay.startInNetns(n.ns.name, RELAY_PORT));
+          await topo.startConsumerNode(t.name, n.name);
+        }
       }
+      say(`kube-proxy started (spawn to /healthz 200): ${consumerNodes.map((n) => `${n.name} ${Math.round(n.kubeProxyStartMs ?? 0)} ms`).join(', ')}`);
       say('starting the allocator and the agents');
       await topo.#startAllocator();
       for (const t of tenants) await topo.startAgent(t.name);
@@ -279,12 +321,17 @@ export class Topology {
   }
 
   async down(): Promise<void> {
-    for (const p of this.#proxies.splice(0)) await p.stop().catch(() => undefined);
+    for (const p of this.#podApps.splice(0)) await p.stop().catch(() => undefined);
     // Speakers first (graceful: they withdraw their announcements), then everything else in reverse order.
     await Promise.all(this.lbNodes.map((n) => n.speaker?.stop(4000)));
     await Promise.all(this.tenants.map((t) => t.agent?.stop(3000)));
     await this.#allocator?.stop(3000);
-    for (const t of this.tenants) for (const n of t.nodes) await n.responder?.stop(1000);
+    for (const t of this.tenants) {
+      for (const n of t.nodes) {
+        await n.pod.process?.stop(1000);
+        await n.kubeProxy?.process?.stop(3000);
+      }
+    }
     for (const r of this.#relays.values()) await r.stop(1000);
     for (const c of this.#cleanups.splice(0).reverse()) {
       try {
@@ -447,22 +494,79 @@ export class Topology {
     await n.ns.ip('link', 'set', 'eth1', 'up');
   }
 
-  startResponder(tenant: string, node: string): TrackedProcess {
-    const t = this.tenant(tenant);
-    const n = t.nodes.find((x) => x.name === node);
+  consumerNode(tenant: string, node: string): ConsumerNode {
+    const n = this.tenant(tenant).nodes.find((x) => x.name === node);
     if (!n) throw new Error(`no node ${node} in ${tenant}`);
-    n.responder = spawnTracked(
-      this.ledger,
-      `responder-${node}`,
-      'ip',
-      ['netns', 'exec', n.ns.name, process.execPath, join(repoRoot, 'test/support/nodeport-responder.ts'), node, t.specFile],
-      { logFile: join(this.logDir, `responder-${node}-${++this.#runs}.log`), cwd: repoRoot },
-    );
-    return n.responder;
+    return n;
   }
 
-  async stopResponder(tenant: string, node: string): Promise<void> {
-    await this.tenant(tenant).nodes.find((x) => x.name === node)?.responder?.stop(1000);
+  /**
+   * The node starts serving, as a node coming up does: its kube-proxy starts (and syncs its rules), its backend
+   * pod's process starts, and the pod is reported Running and Ready (the kubelet's part), so the EndpointSlices
+   * list it as a ready endpoint on this node.
+   */
+  async startConsumerNode(tenant: string, node: string): Promise<void> {
+    const t = this.tenant(tenant);
+    const n = this.consumerNode(tenant, node);
+    n.kubeProxy ??= new KubeProxy({
+      ledger: this.ledger,
+      binDir: controlPlaneBinDir(),
+      ns: n.ns,
+      nodeName: n.name,
+      kubeconfig: t.relay.kubeconfigFor(RELAY_PORT),
+      clusterCidr: t.clusterCidr,
+      dir: this.logDir,
+    });
+    n.kubeProxyStartMs = await n.kubeProxy.start();
+    const p = spawnTracked(
+      this.ledger,
+      `pod-${n.pod.name}`,
+      'ip',
+      ['netns', 'exec', n.pod.ns.name, process.execPath, join(repoRoot, 'test/support/backend-pod.ts'), n.name, t.podSpecFile],
+      { logFile: join(this.logDir, `${n.pod.name}-${++this.#runs}.log`), cwd: repoRoot },
+    );
+    n.pod.process = p;
+    await eventually(`backend pod ${n.pod.name} up`, async () => {
+      if (p.child.exitCode !== null) throw new Error(`backend pod ${n.pod.name} exited: ${tail(p.logFile)}`);
+      return tail(p.logFile).includes('ready') || undefined;
+    }, 30_000, 50);
+    const exists = await t.core.readNamespacedPod({ namespace: 'default', name: n.pod.name }).then(() => true, () => false);
+    if (exists) await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, true);
+    else await runPod(t.core, 'default', n.pod.name, { nodeName: n.name, labels: { ...BACKEND_LABELS }, podIP: n.pod.ip });
+  }
+
+  /**
+   * The node stops serving, as when it goes down: its pod turns not Ready (its endpoints leave every node's rules:
+   * this waits until the other nodes' kube-proxies no longer send flows to it), then the pod's process stops, and
+   * its kube-proxy stops and removes its rules, so its NodePorts refuse connections.
+   */
+  async stopConsumerNode(tenant: string, node: string): Promise<void> {
+    const n = this.consumerNode(tenant, node);
+    await this.setPodReady(tenant, node, false);
+    await n.pod.process?.stop(1000);
+    await n.kubeProxy?.stopAndCleanup();
+  }
+
+  /**
+   * The kubelet's readiness report for the node's backend pod. Not ready: resolves once no running kube-proxy of
+   * the tenant forwards to the pod any more; ready: once every running kube-proxy does.
+   */
+  async setPodReady(tenant: string, node: string, ready: boolean): Promise<void> {
+    const t = this.tenant(tenant);
+    const n = this.consumerNode(tenant, node);
+    await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, ready);
+    const proxies = t.nodes.filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null).map((x) => x.kubeProxy!);
+    const services = await this.#servicesSelectingPods(t);
+    if (services === 0) return;
+    await eventually(`every kube-proxy of ${tenant} ${ready ? 'forwarding' : 'no longer forwarding'} to ${n.pod.ip}`, async () => {
+      const seen = await Promise.all(proxies.map((p) => p.forwardsTo(n.pod.ip)));
+      return seen.every((s) => s === ready) || undefined;
+    }, 30_000, 100);
+  }
+
+  async #servicesSelectingPods(t: Tenant): Promise<number> {
+    const list = await t.core.listServiceForAllNamespaces();
+    return list.items.filter((s) => selectsBackends(s)).length;
   }
 
   async startAgent(tenant: string): Promise<TrackedProcess> {
@@ -559,13 +663,16 @@ export class Topology {
         metadata: { name: t.name },
         spec: { tenantNamespace: t.tenantNamespace, allowedBackendCIDRs: [t.backendCidr] },
       });
-      await t.cluster.createNodes(t.nodes.map((n) => ({ name: n.name, internalIP: n.ip })));
+      await t.cluster.createNodes(t.nodes.map((n) => ({ name: n.name, internalIP: n.ip, podCIDR: n.podCidr })));
     }
   }
 
-  /** kube-proxy's NodePort half, as far as the responders need it: every Service's NodePorts, on every node. */
-  async #startProxy(t: Tenant): Promise<void> {
-    const logger = createLogger({ program: `proxy-${t.name}`, level: 'warn' });
+  /**
+   * The backend pods' configuration: the target port of every Service port that selects them (what a Deployment's
+   * container ports and its app's listeners would be). Not a proxy: traffic reaches the pods only through kube-proxy.
+   */
+  async #startPodApps(t: Tenant): Promise<void> {
+    const logger = createLogger({ program: `pods-${t.name}`, level: 'warn' });
     const informer = createInformer<Svc>({
       kubeConfig: t.cluster.kubeConfig,
       path: '/api/v1/services',
@@ -573,41 +680,54 @@ export class Topology {
       logger,
     });
     const write = (): void => {
-      const spec: ResponderSpec = {
+      const spec: BackendSpec = {
         services: informer
           .list()
-          .filter((s) => s.spec?.type === 'NodePort' || s.spec?.type === 'LoadBalancer')
+          .filter(selectsBackends)
           .map((s) => ({
             service: `${s.metadata?.namespace}/${s.metadata?.name}`,
-            ports: (s.spec?.ports ?? [])
-              .filter((p) => p.nodePort)
-              .map((p) => ({ port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', nodePort: p.nodePort! })),
-            healthCheckNodePort: s.spec?.healthCheckNodePort,
+            ports: (s.spec?.ports ?? []).flatMap((p) => {
+              const target = p.targetPort === undefined ? p.port : Number(p.targetPort);
+              return Number.isInteger(target) ? [{ port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', targetPort: target }] : [];
+            }),
           })),
       };
-      const tmp = `${t.specFile}.tmp`;
+      const tmp = `${t.podSpecFile}.tmp`;
       writeFileSync(tmp, JSON.stringify(spec));
-      renameSync(tmp, t.specFile);
+      renameSync(tmp, t.podSpecFile);
     };
     informer.on({ onUpsert: write, onDelete: write });
     write();
     await informer.start();
     await informer.synced;
     write();
-    this.#proxies.push(informer);
+    this.#podApps.push(informer);
   }
 
   // ------------------------------------------------------------------ services and traffic
 
-  /** Creates a LoadBalancer Service (no selector: every node is a backend with eTP Cluster). */
+  /**
+   * Creates a LoadBalancer Service selecting the backend pods (one on every node), each port with a target port
+   * of its own, so that an answer names the Service port that kube-proxy delivered it for.
+   */
   async createService(tenant: string, name: string, ports: readonly ServicePortSpec[], extra: Partial<k8s.V1ServiceSpec> = {}): Promise<Svc> {
     return this.tenant(tenant).core.createNamespacedService({
       namespace: 'default',
       body: {
         metadata: { name },
-        spec: { type: 'LoadBalancer', ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port })), ...extra },
+        spec: {
+          type: 'LoadBalancer',
+          selector: { ...BACKEND_LABELS },
+          ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: this.#nextTargetPort++ })),
+          ...extra,
+        },
       },
     });
+  }
+
+  /** `kubectl get endpointslices` of a tenant's default namespace, as text. */
+  kubectlGetEndpointSlices(tenant: string): string {
+    return this.tenant(tenant).cluster.kubectl(['get', 'endpointslices', '-n', 'default', '-o', 'wide']);
   }
 
   async deleteService(tenant: string, name: string): Promise<void> {
@@ -697,6 +817,16 @@ export interface SpeakerState {
   readonly apiWrites: { claimStatus: number; nodeState: number };
 }
 
+/** The consumer cluster pod CIDR of the k-th tenant (1-based); node j's pod CIDR is 10.(240+k).j.0/24. */
+function tenantClusterCidr(k: number): string {
+  return `10.${240 + k}.0.0/16`;
+}
+
+function selectsBackends(s: Svc): boolean {
+  const sel = s.spec?.selector ?? {};
+  return Object.keys(sel).length > 0 && Object.entries(sel).every(([k, v]) => BACKEND_LABELS[k] === v);
+}
+
 function tail(file: string): string {
   try {
     return readFileSync(file, 'utf8').slice(-3000);
@@ -783,8 +913,30 @@ async function buildNetwork(
       cleanups.push(() => ns.destroy());
       const ip = `10.200.${k + 1}.${11 + j}`;
       await back.attach(ns, `${ip}/16`);
-      nodes.push({ name: `${t.name}-${String.fromCharCode(97 + j)}`, ns, ip, responder: undefined });
+      // The pod: its own namespace behind a veth, the node's end the pod's gateway; the node routes for it.
+      const podNet = `10.${240 + k + 1}.${j}`;
+      const podNs = await Netns.create(ledger, `${t.name.slice(0, 3)}p${j}`);
+      cleanups.push(() => podNs.destroy());
+      await vethPair(ns, 'pod0', podNs, 'eth0');
+      await ns.addAddress('pod0', `${podNet}.1/24`);
+      await ns.up('pod0');
+      await podNs.addAddress('eth0', `${podNet}.10/24`);
+      await podNs.up('eth0');
+      await podNs.addRoute('default', `${podNet}.1`, 'eth0');
+      await ns.sysctl('net.ipv4.conf.all.forwarding', 1);
+      const name = `${t.name}-${String.fromCharCode(97 + j)}`;
+      nodes.push({
+        name,
+        ns,
+        ip,
+        podCidr: `${podNet}.0/24`,
+        pod: { name: `backend-${name}`, ns: podNs, ip: `${podNet}.10`, process: undefined },
+        kubeProxy: undefined,
+        kubeProxyStartMs: undefined,
+      });
     }
+    // Pod traffic between nodes: every node routes the others' pod CIDRs to them over the backend segment.
+    for (const n of nodes) for (const o of nodes) if (o !== n) await n.ns.addRoute(o.podCidr, o.ip, 'eth0');
     consumerNodes.set(t.name, nodes);
   }
 

@@ -1,36 +1,39 @@
-// A consumer node's NodePorts, as kube-proxy plus a pod would serve them, for the end-to-end topology and the
-// demo. Runs inside a consumer-node namespace and serves what a spec file lists (written by the kube-proxy
-// stand-in in test/support/topology.ts from the consumer cluster's Services; the file system is shared across
-// namespaces). Every answer says which node and which Service answered, and from which address the request
-// came (the LB node's SNAT address), so a test can tell both the backend and the LB node that carried it:
-//   TCP (HTTP on the NodePort):  "node=c1-a service=default/web port=80/TCP from=10.200.0.12"
-//   UDP (any datagram):          the same line
-//   healthCheckNodePort:         GET /healthz → 200 {"service": ..., "localEndpoints": 1}, as kube-proxy answers
-//                                for a node with a ready local endpoint (eTP Local)
-// Usage: node nodeport-responder.ts NODE_NAME SPEC_FILE
+// The application in the lab's backend pods (test/support/topology.ts): one pod per consumer node, a real
+// process in a network namespace of its own (the pod's), reached only through the node's real kube-proxy, which
+// learns the pod from the EndpointSlices kube-controller-manager publishes for it. The app listens on the
+// target port of every Service port that selects it (the topology writes them to a spec file, as a Deployment's
+// container ports would be configured; the file system is shared across namespaces; each Service port gets a
+// target port of its own) and answers every request with one line naming its node, the Service and port, and the
+// source address it saw:
+//   TCP (HTTP):   "node=c1-a service=default/web port=80/TCP from=10.200.0.12"
+//   UDP (any datagram): the same line
+// `from` is what kube-proxy let through: with externalTrafficPolicy Cluster the node masquerades (the consumer
+// node's address), with Local the source is kept (the LB node that forwarded the flow).
+// Usage: node backend-pod.ts NODE_NAME SPEC_FILE
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { existsSync, readFileSync, watch } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { basename, dirname } from 'node:path';
 
-export interface ResponderPort {
+export interface BackendPort {
+  /** The Service port. */
   readonly port: number;
   readonly protocol: 'TCP' | 'UDP' | 'SCTP';
-  readonly nodePort: number;
+  /** Where the pod listens. */
+  readonly targetPort: number;
 }
 
-export interface ResponderService {
+export interface BackendService {
   /** "namespace/name". */
   readonly service: string;
-  readonly ports: readonly ResponderPort[];
-  readonly healthCheckNodePort?: number | undefined;
+  readonly ports: readonly BackendPort[];
 }
 
-export interface ResponderSpec {
-  readonly services: readonly ResponderService[];
+export interface BackendSpec {
+  readonly services: readonly BackendService[];
 }
 
-export function answerLine(node: string, service: string, port: ResponderPort, from: string): string {
+export function answerLine(node: string, service: string, port: BackendPort, from: string): string {
   return `node=${node} service=${service} port=${port.port}/${port.protocol} from=${from}`;
 }
 
@@ -49,52 +52,35 @@ function stripMapped(addr: string | undefined): string {
 function main(): void {
   const [node, specFile] = process.argv.slice(2);
   if (!node || !specFile) {
-    console.error('usage: nodeport-responder.ts NODE_NAME SPEC_FILE');
+    console.error('usage: backend-pod.ts NODE_NAME SPEC_FILE');
     process.exit(2);
   }
   const listeners = new Map<string, Listener>();
 
-  const open = (key: string, make: () => Listener): void => {
-    const l = make();
-    listeners.set(key, l);
-  };
-
-  const apply = (spec: ResponderSpec): void => {
+  const apply = (spec: BackendSpec): void => {
+    // One listener per target port and protocol; a key names what it answers for, so a change reopens it.
     const wanted = new Map<string, () => Listener>();
     for (const svc of spec.services) {
       for (const p of svc.ports) {
         if (p.protocol === 'TCP') {
-          wanted.set(`tcp/${p.nodePort}/${svc.service}/${p.port}`, () => {
+          wanted.set(`tcp/${p.targetPort}/${svc.service}/${p.port}`, () => {
             const server = createServer((req, res) => {
               res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
               res.end(`${answerLine(node, svc.service, p, stripMapped(req.socket.remoteAddress))}\n`);
             });
-            server.on('error', (err) => console.error(`tcp/${p.nodePort}: ${err.message}`));
-            server.listen(p.nodePort, '0.0.0.0');
+            server.on('error', (err) => console.error(`tcp/${p.targetPort}: ${err.message}`));
+            server.listen(p.targetPort, '0.0.0.0');
             return { kind: 'tcp', server };
           });
         } else if (p.protocol === 'UDP') {
-          wanted.set(`udp/${p.nodePort}/${svc.service}/${p.port}`, () => {
+          wanted.set(`udp/${p.targetPort}/${svc.service}/${p.port}`, () => {
             const socket = createSocket('udp4');
             socket.on('message', (_msg, rinfo) => socket.send(answerLine(node, svc.service, p, rinfo.address), rinfo.port, rinfo.address));
-            socket.on('error', (err) => console.error(`udp/${p.nodePort}: ${err.message}`));
-            socket.bind(p.nodePort, '0.0.0.0');
+            socket.on('error', (err) => console.error(`udp/${p.targetPort}: ${err.message}`));
+            socket.bind(p.targetPort, '0.0.0.0');
             return { kind: 'udp', socket };
           });
         }
-      }
-      const hc = svc.healthCheckNodePort;
-      if (hc) {
-        wanted.set(`tcp/${hc}/${svc.service}/healthz`, () => {
-          const server = createServer((req, res) => {
-            const ok = (req.url ?? '').split('?')[0] === '/healthz';
-            res.writeHead(ok ? 200 : 404, { 'content-type': 'application/json', connection: 'close' });
-            res.end(ok ? `${JSON.stringify({ service: { namespace: svc.service.split('/')[0], name: svc.service.split('/')[1] }, localEndpoints: 1 })}\n` : '');
-          });
-          server.on('error', (err) => console.error(`healthz/${hc}: ${err.message}`));
-          server.listen(hc, '0.0.0.0');
-          return { kind: 'tcp', server };
-        });
       }
     }
     for (const [key, l] of listeners) {
@@ -105,7 +91,7 @@ function main(): void {
       } else l.socket.close();
       listeners.delete(key);
     }
-    for (const [key, make] of wanted) if (!listeners.has(key)) open(key, make);
+    for (const [key, make] of wanted) if (!listeners.has(key)) listeners.set(key, make());
   };
 
   let last = '';
@@ -118,7 +104,7 @@ function main(): void {
     }
     if (text === last) return;
     try {
-      apply(JSON.parse(text) as ResponderSpec);
+      apply(JSON.parse(text) as BackendSpec);
       last = text;
       console.log(`serving ${[...listeners.keys()].join(' ') || 'nothing'}`);
     } catch (err) {
@@ -132,7 +118,7 @@ function main(): void {
   setInterval(reload, 1000);
   reload();
   process.on('SIGTERM', () => process.exit(0));
-  console.log(`responder ${node} ready`);
+  console.log(`backend pod on ${node} ready`);
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) main();
