@@ -13,7 +13,7 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.
 import { OUTPUT_FORMATS, render } from '../../src/cli/output.ts';
 import { statusView } from '../../src/cli/status.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { cliFixtures } from '../unit/cli/fixtures.ts';
+import { cliFixtures, kubeconfigText } from '../unit/cli/fixtures.ts';
 import { startClusters } from '../support/controlplane.ts';
 import { Ledger } from '../support/ledger.ts';
 
@@ -49,17 +49,7 @@ for (const claim of snapshot.claims) await createWithStatus<VIPClaim>('VIPClaim'
 
 // First in KUBECONFIG: a file whose current context is a server nobody listens on.
 const nowhere = join(lb!.dir, 'nowhere.kubeconfig');
-writeFileSync(
-  nowhere,
-  JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'nowhere', cluster: { server: 'https://127.0.0.1:1' } }],
-    users: [{ name: 'nowhere', user: { token: 'x' } }],
-    contexts: [{ name: 'nowhere', context: { cluster: 'nowhere', user: 'nowhere' } }],
-    'current-context': 'nowhere',
-  }),
-);
+writeFileSync(nowhere, kubeconfigText({ server: 'https://127.0.0.1:1', names: ['nowhere'], current: 'nowhere' }));
 const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: lb!.dir, KUBECONFIG: [nowhere, lb!.kubeconfigPath].join(delimiter) };
 const plugin = (args: string[]) => spawnSync(join(root, 'bin/kubectl-kube_lb'), args, { encoding: 'utf8', env, timeout: 60_000 });
 

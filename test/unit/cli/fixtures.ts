@@ -151,3 +151,15 @@ const speakerState: SpeakerStateView = {
 };
 
 export const cliFixtures = { status, diagnosis, listing, speakerState };
+
+/** A kubeconfig (as JSON text): per name a cluster, a token user (token PREFIX+name) and a context. */
+export function kubeconfigText(o: { server: string; names: readonly string[]; current?: string; tokenPrefix?: string; caFile?: string }): string {
+  return JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'Config',
+    clusters: o.names.map((n) => ({ name: n, cluster: { server: o.server, ...(o.caFile ? { 'certificate-authority': o.caFile } : {}) } })),
+    users: o.names.map((n) => ({ name: n, user: { token: `${o.tokenPrefix ?? ''}${n}` } })),
+    contexts: o.names.map((n) => ({ name: n, context: { cluster: n, user: n } })),
+    ...(o.current ? { 'current-context': o.current } : {}),
+  });
+}

@@ -7,23 +7,14 @@ import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { kubeconfigFiles, loadMergedKubeConfig } from '../../../src/kube/kubeconfig.ts';
 import { ConfigError, KubeLbError } from '../../../src/shared/errors.ts';
+import { kubeconfigText } from './fixtures.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'kube-lb-kubeconfig-'));
 t.teardown(() => rmSync(dir, { recursive: true, force: true }));
 
 function kubeconfig(file: string, o: { current?: string; server: string; names: string[]; caFile?: string }): string {
   const path = join(dir, file);
-  writeFileSync(
-    path,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: o.names.map((n) => ({ name: n, cluster: { server: o.server, ...(o.caFile ? { 'certificate-authority': o.caFile } : {}) } })),
-      users: o.names.map((n) => ({ name: n, user: { token: `${file}-${n}` } })),
-      contexts: o.names.map((n) => ({ name: n, context: { cluster: n, user: n } })),
-      ...(o.current ? { 'current-context': o.current } : {}),
-    }),
-  );
+  writeFileSync(path, kubeconfigText({ ...o, tokenPrefix: `${file}-` }));
   return path;
 }
 

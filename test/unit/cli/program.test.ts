@@ -13,7 +13,7 @@ import { completionScript } from '../../../src/cli/completion.ts';
 import { COMMANDS, main } from '../../../src/cli/main.ts';
 import { OUTPUT_FORMATS } from '../../../src/cli/output.ts';
 import { buildProgram } from '../../../src/cli/program.ts';
-import { cliFixtures } from './fixtures.ts';
+import { cliFixtures, kubeconfigText } from './fixtures.ts';
 
 interface Run {
   code: number;
@@ -105,17 +105,7 @@ t.test('status against an API server that is not there fails with 1', async (t) 
   const dir = mkdtempSync(join(tmpdir(), 'kube-lb-cli-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const kubeconfig = join(dir, 'config');
-  writeFileSync(
-    kubeconfig,
-    JSON.stringify({
-      apiVersion: 'v1',
-      kind: 'Config',
-      clusters: [{ name: 'c', cluster: { server: 'http://127.0.0.1:9' } }],
-      users: [{ name: 'u', user: { token: 't' } }],
-      contexts: [{ name: 'x', context: { cluster: 'c', user: 'u' } }],
-      'current-context': 'x',
-    }),
-  );
+  writeFileSync(kubeconfig, kubeconfigText({ server: 'http://127.0.0.1:9', names: ['x'], current: 'x' }));
   const r = await run(['status', '--kubeconfig', kubeconfig, '-o', 'yaml']);
   t.equal(r.code, 1);
   t.match(r.err, /^kube-lb status: KUBE_API: listing claims, tenants and pools: /);
