@@ -21,6 +21,7 @@ const execFileAsync = promisify(execFile);
 const once = process.argv.includes('--once');
 const TENANT = 'c1';
 const SERVICE = 'web';
+const BACKEND_SELECTOR = Object.entries(BACKEND_LABELS).map(([k, v]) => `${k}=${v}`).join(',');
 
 function step(text: string): void {
   console.log(`\n== ${text}`);
@@ -39,11 +40,13 @@ async function walkThrough(topo: Topology): Promise<{ vip: string; flowed: boole
   const kubectlLb = `kubectl --kubeconfig ${topo.lb.kubeconfigPath}`;
   const kubectlC1 = `kubectl --kubeconfig ${topo.tenant(TENANT).cluster.kubeconfigPath}`;
 
-  step(`creating a type: LoadBalancer Service in the consumer cluster selecting the backend pods: ${kubectlC1} create -f -`);
+  step(`creating a type: LoadBalancer Service in the consumer cluster, selecting the backend pods (${BACKEND_SELECTOR})`);
   const created = Date.now();
-  await topo.createService(TENANT, SERVICE, [{ name: 'http', protocol: 'TCP', port: 80 }]);
+  await topo.createService(TENANT, SERVICE, [{ name: 'http', protocol: 'TCP', port: 80 }], {}, { waitProxied: false });
   const vip = await topo.waitExternalIP(TENANT, SERVICE, 60_000);
-  console.log(`EXTERNAL-IP ${vip} after ${Date.now() - created} ms\n`);
+  console.log(`EXTERNAL-IP ${vip} after ${Date.now() - created} ms`);
+  await topo.waitProxied(TENANT, SERVICE).catch(() => undefined);
+  console.log(`kube-proxy on every consumer node forwards its NodePort to both pods after ${Date.now() - created} ms\n`);
   console.log(`$ ${kubectlC1} get svc -o wide`);
   console.log(topo.kubectlGetServices(TENANT).trimEnd());
   const pods = topo.tenant(TENANT).nodes.map((n) => n.pod.ip);
@@ -68,7 +71,8 @@ async function walkThrough(topo: Topology): Promise<{ vip: string; flowed: boole
       if (a) seen.add(a.node);
     } else failed++;
   }
-  console.log(`${ok} answered, ${failed} failed; consumer nodes that answered: ${[...seen].sort().join(', ') || 'none'}`);
+  console.log(`${ok} answered, ${failed} failed; consumer nodes whose pod answered: ${[...seen].sort().join(', ') || 'none'}`);
+  console.log("(from= is the source the pod saw: the Service is externalTrafficPolicy Cluster, so kube-proxy on the node the LB node picked masqueraded the flow, to its pod-side address or, when it sent the flow to the other node's pod, to its node address)");
 
   step('which LB node owns the VIP');
   const owner = await eventually('the speakers to agree on an owner', () => topo.announcedOwner(vip), 30_000).catch(() => undefined);
@@ -103,7 +107,7 @@ function instructions(topo: Topology, vip: string): string {
     `  export PATH=${process.env['KUBE_LB_CONTROLPLANE_BIN'] ?? '<control-plane bin dir>'}:$PATH   # kubectl`,
     `  watch traffic:   ip netns exec ${topo.client.name} sh -c 'while :; do curl -s -m1 http://${vip}/ || echo FAIL; sleep 0.2; done'`,
     `  add a Service:   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} create service loadbalancer api --tcp=8080:20080`,
-    `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} set selector svc api ${Object.entries(BACKEND_LABELS).map(([k, v]) => `${k}=${v}`).join(',')}   # the backend pods answer on its target port`,
+    `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} set selector svc api ${BACKEND_SELECTOR}   # the backend pods answer on its target port`,
     `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} get svc -w`,
     `  claims:          kubectl --kubeconfig ${topo.lb.kubeconfigPath} get vipclaims -A -o wide`,
     `  speaker state:   curl -s --unix-socket ${owner.stateSocket} http://x/state`,
@@ -111,7 +115,7 @@ function instructions(topo: Topology, vip: string): string {
     ...topo.lbNodes.map(
       (n) => `    ${n.name}:  kill -9 ${n.speaker?.child.pid ?? '?'}  # its speaker; then crash the node:  ip -n ${n.ns.name} link set eth0 down; ip -n ${n.ns.name} link set eth1 down`,
     ),
-    `  stop a node:     kill ${c1.nodes[1]?.kubeProxy?.process?.child.pid ?? '?'}; ip netns exec ${c1.nodes[1]?.ns.name} ${c1.nodes[1]?.kubeProxy?.binary} --cleanup   # ${c1.nodes[1]?.name}'s kube-proxy and its rules: its NodePorts close, health checks take it out`,
+    `  stop a node:     kill ${c1.nodes[1]?.kubeProxy?.process?.child.pid ?? '?'}; ip netns exec ${c1.nodes[1]?.ns.name} ${c1.nodes[1]?.kubeProxy?.binary} --cleanup --proxy-mode=${c1.nodes[1]?.kubeProxy?.mode}   # ${c1.nodes[1]?.name}'s kube-proxy and its rules: its NodePorts close, health checks take it out`,
     ...(owner.cilium
       ? [`  Cilium's view:   nsenter -t ${owner.cilium.process?.child.pid ?? '?'} -m -n ${owner.cilium.options.build.dbg} bpf lb list   # ${owner.name}'s agent; its log: ${owner.cilium.logFile}`]
       : []),

@@ -24,7 +24,7 @@ export async function createToTraffic(topo: Topology, count: number): Promise<{ 
   for (let i = 0; i < count; i++) {
     const name = `svc-${String(i).padStart(3, '0')}`;
     const t0 = performance.now();
-    await topo.createService('c1', name, [{ name: 'http', protocol: 'TCP', port: 80 }]);
+    await topo.createService('c1', name, [{ name: 'http', protocol: 'TCP', port: 80 }], {}, { waitProxied: false });
     const vip = await topo.waitExternalIP('c1', name, 60_000, 10);
     const t1 = performance.now();
     await topo.requestUntilOk('tcp', vip, 80, 60_000, 200);

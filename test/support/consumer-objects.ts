@@ -1,5 +1,5 @@
-// Consumer-cluster objects for agent tests: LoadBalancer Services, and Pods made "ready" without a kubelet
-// (status written directly) so the EndpointSlice controller lists them as endpoints on their nodes.
+// Consumer-cluster objects for agent tests and the lab topology's backend pods: LoadBalancer Services, and Pods made
+// "ready" without a kubelet (status written directly) so the EndpointSlice controller lists them as endpoints on their nodes.
 import * as k8s from '@kubernetes/client-node';
 import { LOAD_BALANCER_CLASS } from '../../src/api/v1alpha1.ts';
 

@@ -121,11 +121,11 @@ export class KubeProxy {
     return (await this.get(url)).status;
   }
 
-  /** Whether any of its NAT rules sends flows to `ip` (a ready endpoint somewhere in the cluster). */
-  async forwardsTo(ip: string): Promise<boolean> {
+  /** Whether any of its NAT rules sends flows to `ip` (on `port`, or any port): a ready endpoint in the cluster. */
+  async forwardsTo(ip: string, port?: number): Promise<boolean> {
     const ns = this.options.ns;
     const rules = this.mode === 'nftables' ? await ns.exec('nft', 'list', 'ruleset') : await ns.exec('iptables-save', '-t', 'nat');
-    return new RegExp(`(dnat to |--to-destination )${ip.replaceAll('.', '\\.')}:`).test(rules);
+    return new RegExp(`(dnat to |--to-destination )${ip.replaceAll('.', '\\.')}:${port ?? '\\d+'}(?!\\d)`).test(rules);
   }
 
   /**

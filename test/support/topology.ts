@@ -113,6 +113,8 @@ export interface BackendPod {
   readonly ns: Netns;
   readonly ip: string;
   process: TrackedProcess | undefined;
+  /** What the lab last reported as the Pod's Ready condition. */
+  ready: boolean;
 }
 
 export interface ConsumerNode {
@@ -154,7 +156,7 @@ export interface ServicePortSpec {
 
 export interface RequestResult {
   readonly ok: boolean;
-  /** The responder's answer line, or the error. */
+  /** The backend pod's answer line, or the error. */
   readonly text: string;
 }
 
@@ -533,6 +535,7 @@ export class Topology {
     const exists = await t.core.readNamespacedPod({ namespace: 'default', name: n.pod.name }).then(() => true, () => false);
     if (exists) await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, true);
     else await runPod(t.core, 'default', n.pod.name, { nodeName: n.name, labels: { ...BACKEND_LABELS }, podIP: n.pod.ip });
+    n.pod.ready = true;
   }
 
   /**
@@ -555,6 +558,7 @@ export class Topology {
     const t = this.tenant(tenant);
     const n = this.consumerNode(tenant, node);
     await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, ready);
+    n.pod.ready = ready;
     const proxies = t.nodes.filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null).map((x) => x.kubeProxy!);
     const services = await this.#servicesSelectingPods(t);
     if (services === 0) return;
@@ -562,6 +566,23 @@ export class Topology {
       const seen = await Promise.all(proxies.map((p) => p.forwardsTo(n.pod.ip)));
       return seen.every((s) => s === ready) || undefined;
     }, 30_000, 100);
+  }
+
+  /**
+   * Resolves once every running kube-proxy of the tenant forwards each port of the Service to every ready backend
+   * pod (on the port's target port): until then a node that has not synced yet refuses the NodePort.
+   */
+  async waitProxied(tenant: string, name: string, timeoutMs = 30_000): Promise<void> {
+    const t = this.tenant(tenant);
+    const svc = await t.core.readNamespacedService({ namespace: 'default', name });
+    if (!selectsBackends(svc)) return;
+    const targets = (svc.spec?.ports ?? []).map((p) => Number(p.targetPort ?? p.port)).filter((p) => Number.isInteger(p));
+    const pods = t.nodes.filter((n) => n.pod.ready).map((n) => n.pod.ip);
+    const proxies = t.nodes.filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null).map((x) => x.kubeProxy!);
+    await eventually(`every kube-proxy of ${tenant} forwarding default/${name}`, async () => {
+      for (const p of proxies) for (const ip of pods) for (const port of targets) if (!(await p.forwardsTo(ip, port))) return undefined;
+      return true;
+    }, timeoutMs, 100);
   }
 
   async #servicesSelectingPods(t: Tenant): Promise<number> {
@@ -708,10 +729,17 @@ export class Topology {
 
   /**
    * Creates a LoadBalancer Service selecting the backend pods (one on every node), each port with a target port
-   * of its own, so that an answer names the Service port that kube-proxy delivered it for.
+   * of its own, so that an answer names the Service port that kube-proxy delivered it for. Resolves once every
+   * node's kube-proxy forwards it (waitProxied), unless `opts.waitProxied` is false (timings of the whole path).
    */
-  async createService(tenant: string, name: string, ports: readonly ServicePortSpec[], extra: Partial<k8s.V1ServiceSpec> = {}): Promise<Svc> {
-    return this.tenant(tenant).core.createNamespacedService({
+  async createService(
+    tenant: string,
+    name: string,
+    ports: readonly ServicePortSpec[],
+    extra: Partial<k8s.V1ServiceSpec> = {},
+    opts: { waitProxied?: boolean } = {},
+  ): Promise<Svc> {
+    const svc = await this.tenant(tenant).core.createNamespacedService({
       namespace: 'default',
       body: {
         metadata: { name },
@@ -723,6 +751,8 @@ export class Topology {
         },
       },
     });
+    if (opts.waitProxied ?? true) await this.waitProxied(tenant, name);
+    return svc;
   }
 
   /** `kubectl get endpointslices` of a tenant's default namespace, as text. */
@@ -930,7 +960,7 @@ async function buildNetwork(
         ns,
         ip,
         podCidr: `${podNet}.0/24`,
-        pod: { name: `backend-${name}`, ns: podNs, ip: `${podNet}.10`, process: undefined },
+        pod: { name: `backend-${name}`, ns: podNs, ip: `${podNet}.10`, process: undefined, ready: false },
         kubeProxy: undefined,
         kubeProxyStartMs: undefined,
       });
