@@ -31,13 +31,20 @@ export function buildProgram(ctx: CliContext, commands: readonly Register[]): Co
   const program = new Command(programName(ctx.io))
     .description('kube-lb: L4 LoadBalancer for bare-metal Kubernetes; operate the LB cluster and its nodes')
     .version(packageVersion(), '--version', 'print the version')
-    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s), outputError: (s, write) => write(s) })
+    .configureOutput({ writeOut: (s) => ctx.io.out(s), writeErr: (s) => ctx.io.err(s) })
     .exitOverride()
     .showHelpAfterError('(add --help for usage)')
     .helpCommand('help [command]', 'help for a command')
     .addHelpText('afterAll', EXIT_CODES_HELP);
   for (const register of commands) register(program, ctx);
+  nameErrors(program);
   return program;
+}
+
+/** Commander's own errors ("error: unknown option …") start with the command's path, as the actions' errors do. */
+function nameErrors(command: Command): void {
+  command.configureOutput({ outputError: (text, write) => write(`${commandPath(command)}: ${text.replace(/^error: /, '')}`) });
+  for (const sub of command.commands) nameErrors(sub);
 }
 
 /** "kube-lb tenant add" for a command of the tree. */

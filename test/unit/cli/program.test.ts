@@ -41,11 +41,11 @@ t.test('exit codes and help', async (t) => {
 
   const unknown = await run(['nope']);
   t.equal(unknown.code, 2, 'unknown command');
-  t.match(unknown.err, /unknown command 'nope'/);
+  t.match(unknown.err, /^kube-lb: unknown command 'nope'/, "commander's errors name the command, as the actions' errors do");
   t.match(unknown.err, /\(add --help for usage\)/);
   const badFormat = await run(['status', '-o', 'text']);
   t.equal(badFormat.code, 2, 'a format that is not one of the five');
-  t.match(badFormat.err, /Allowed choices are table, wide, json, yaml, name/);
+  t.match(badFormat.err, /^kube-lb status: option '-o, --output <format>' argument 'text' is invalid\. Allowed choices are table, wide, json, yaml, name/);
   t.equal((await run(['status', '--no-such-flag'])).code, 2, 'unknown flag');
   t.equal((await run(['tenant'])).code, 2, 'a group without its subcommand');
   t.equal((await run(['tenant', 'add'])).code, 2, 'missing NAME');
