@@ -40,7 +40,7 @@ import type { Ledger } from './ledger.ts';
 import { L2Segment, Netns, run, vethPair } from './netns.ts';
 import type { BackendSpec } from './backend-pod.ts';
 import { runPod, setPodReady } from './consumer-objects.ts';
-import { KubeProxy, proxyMode } from './kube-proxy.ts';
+import { KubeProxy, proxyMode, type ProxyMode } from './kube-proxy.ts';
 import { controlPlaneBinDir } from './controlplane.ts';
 import { eventually } from './eventually.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
@@ -91,6 +91,8 @@ export interface TopologyOptions {
   readonly logDir?: string;
   /** Progress lines (the demo prints them). */
   readonly progress?: (line: string) => void;
+  /** kube-proxy's mode on the consumer nodes (default nftables when `nft` is installed, else iptables). */
+  readonly proxyMode?: ProxyMode;
 }
 
 export interface LbNode {
@@ -299,7 +301,7 @@ export class Topology {
         await topo.#startCiliumAgents(cilium);
       }
       const consumerNodes = tenants.flatMap((t) => t.nodes);
-      say(`starting kube-proxy (${proxyMode()}) and a backend pod on ${consumerNodes.length} consumer nodes`);
+      say(`starting kube-proxy (${opts.proxyMode ?? proxyMode()}) and a backend pod on ${consumerNodes.length} consumer nodes`);
       for (const t of tenants) {
         await topo.#startPodApps(t);
         for (const n of t.nodes) {
@@ -518,6 +520,7 @@ export class Topology {
       kubeconfig: t.relay.kubeconfigFor(RELAY_PORT),
       clusterCidr: t.clusterCidr,
       dir: this.logDir,
+      ...(this.#opts.proxyMode ? { mode: this.#opts.proxyMode } : {}),
     });
     n.kubeProxyStartMs = await n.kubeProxy.start();
     const p = spawnTracked(
