@@ -21,6 +21,7 @@ import { declaredProtoDiff, parseCiliumConfig } from '../core/cilium/config.ts';
 import { readCiliumConfigDir } from './cilium-config-dir.ts';
 import { openLb4Maps, type OpenedLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
+import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
 import { announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
@@ -65,7 +66,10 @@ const openMaps = (ciliumVersion: string): OpenedLb4Maps =>
   });
 const opened = openMaps(config['cilium-version']);
 const cilium = opened.cilium!;
+const changes = config['change-events'] ? openChangeFeed() : undefined;
 const dataplane = new DataplaneReconciler({
+  changes,
+  verifyPeriodMs: config['verify-period'],
   maps: opened.maps,
   pins: opened.pins,
   // A map Cilium re-created is opened again with the line decided now (its entries may be gone: no evidence).
@@ -231,6 +235,7 @@ async function shutdown(signal: string): Promise<void> {
   controller.stop();
   health.stop();
   dataplane.close();
+  changes?.close();
   await publisher.stop(true);
   await view.stop();
   await Promise.all(servers.map((s) => s.close()));

@@ -160,6 +160,11 @@ export class MapPlanner {
     this.options = options;
   }
 
+  /** The desired image of the last plan: kube-lb's entries as the maps hold them once that plan is applied. */
+  get image(): DesiredImage | undefined {
+    return this.#cache?.image;
+  }
+
   plan(frontends: readonly Frontend[], rejected: readonly RejectedFrontend[], snapshot: MapsSnapshot): Plan {
     const { profile } = this.options;
     const own = classify(snapshot, profile, new Set(this.#reserved.values()));

@@ -2,11 +2,14 @@
 // implementations: native (bpf(2) via the addon), fake (byte-keyed, behaves like the kernel) and faulty
 // (fails at a set rate, for fault-injection tests).
 import { sameEntries, type PackedEntries } from '../../core/bpf/packed.ts';
+import type { DriftMap } from '../../core/dataplane/drift.ts';
 import type { MapsSnapshot, MaglevObserved } from '../../core/dataplane/ownership.ts';
 
 /** A map seen as packed bytes. Removing a key that is not there is not an error. */
 export interface ByteMap {
   readonly name: string;
+  /** The kernel's ID of the map, where there is a kernel map (change events name maps by it). */
+  readonly kernelId?: number | undefined;
   readonly keySize: number;
   readonly valueSize: number;
   dump(): PackedEntries;
@@ -17,6 +20,8 @@ export interface ByteMap {
 /** cilium_lb4_maglev: one inner lookup table per service ID. */
 export interface MaglevMap {
   readonly name: string;
+  /** The kernel's ID of the outer map, where there is a kernel map. */
+  readonly kernelId?: number | undefined;
   /** Entries per inner table (bpf-lb-maglev-table-size); undefined for a reader that found no table. */
   readonly tableSize: number | undefined;
   /** Every outer entry with its inner map ID and, where known or readable, the table's digest. */
@@ -63,6 +68,31 @@ export interface PinIdentity {
 export interface PinnedLb4Maps {
   readonly maps: Lb4Maps;
   readonly pins: PinIdentity;
+}
+
+/** The maps of Lb4Maps that change events and drift repair name (the maglev outer map included). */
+export type WatchedMap = DriftMap;
+
+/** A change another process made to one of the maps followed: the key as written or deleted. */
+export interface MapChange {
+  readonly map: WatchedMap;
+  readonly op: 'update' | 'delete' | 'batch';
+  readonly key: Uint8Array;
+}
+
+/**
+ * Events of changes that others make to the maps kube-lb writes (src/speaker/dataplane/change-feed.ts: a BPF
+ * program on bpf(2) syscall exit). Lets the reconciler put a deleted entry back within milliseconds, and skip
+ * re-reading maps that nobody else touched.
+ */
+export interface MapChangeFeed {
+  /** Follows these maps from now on, instead of any before; throws when it cannot. */
+  follow(maps: Lb4Maps): void;
+  /** Changes by others since follow(), plus any that could not be reported: unchanged means nobody wrote. */
+  foreignChanges(): number;
+  /** `lost`: some changes could not be reported (re-read the maps). */
+  onChanges(listener: (changes: readonly MapChange[], lost: boolean) => void): () => void;
+  close(): void;
 }
 
 export function describePinChange(c: PinChange): string {

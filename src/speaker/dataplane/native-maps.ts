@@ -44,6 +44,9 @@ export class NativeByteMap implements ByteMap {
     this.name = name;
     this.map = map;
   }
+  get kernelId(): number {
+    return this.map.info.id;
+  }
   get keySize(): number {
     return this.map.info.keySize;
   }
@@ -78,6 +81,10 @@ export class NativeMaglevMap implements MaglevMap {
     this.#outer = outer;
     this.#bpf = bpf;
     this.tableSize = tableSize;
+  }
+
+  get kernelId(): number {
+    return this.#outer.info.id;
   }
 
   read(): Map<number, MaglevObserved> {

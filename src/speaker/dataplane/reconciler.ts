@@ -30,8 +30,12 @@ import {
   type PinChange,
   type PinIdentity,
   type PinnedLb4Maps,
+  type MapChange,
+  type MapChangeFeed,
 } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
+import { findDrift, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
+import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 
 export const DEFAULT_RECONCILE_PERIOD_MS = 500;
@@ -67,9 +71,18 @@ export interface ReconcilerOptions {
    * check costs one open and info call per pin, so a replaced map is found well within a period.
    */
   readonly pinCheckMs?: number;
+  /**
+   * Events of changes others make to the maps (the speaker: NativeMapChangeFeed). With it, a deleted entry of
+   * kube-lb's is written back as soon as the event arrives, and a pass skips re-reading maps that nobody else
+   * changed, except once every `verifyPeriodMs`. Without it (or when it fails) every pass re-reads every map.
+   */
+  readonly changes?: MapChangeFeed;
+  /** With change events: how often a pass re-reads every map anyway, as a safety net (default 10 s). */
+  readonly verifyPeriodMs?: number;
 }
 
 export const DEFAULT_PIN_CHECK_MS = 100;
+export const DEFAULT_VERIFY_PERIOD_MS = 10_000;
 
 /** Code (and claim reason) of the 'unavailable' state. */
 export const MAPS_REPLACED = 'CiliumMapsReplaced';
@@ -81,6 +94,12 @@ export interface PassResult {
   readonly deleted: number;
   /** True when the desired state had not changed since the last successful pass: the work was drift repair. */
   readonly repair: boolean;
+  /**
+   * How the pass decided: 'idle' (change events say nobody else wrote; no map read), 'unchanged' (read, same
+   * bytes), 'restored' (read; only entries of ours were missing, written back from the last image without
+   * planning), 'planned' (the full planner ran), or 'failed'.
+   */
+  readonly mode: PassMode;
   readonly durationMs: number;
   readonly error: Error | undefined;
   /** Pins found naming another map than the one held, in this pass (re-opened, if `error` is undefined). */
@@ -91,6 +110,8 @@ export interface PassResult {
    */
   readonly unavailable: boolean;
 }
+
+export type PassMode = 'idle' | 'unchanged' | 'restored' | 'planned' | 'failed';
 
 export interface MapReplacement {
   /** When the changed pins were found (ms since the epoch). */
@@ -115,6 +136,10 @@ export interface DataplaneStats {
   readonly lastReplacement: MapReplacement | undefined;
   /** The last few replacements, oldest first (one agent restart can re-create maps at different moments). */
   readonly recentReplacements: readonly MapReplacement[];
+  /** 'events' when change events are followed, 'polling' when every pass re-reads the maps (and why). */
+  readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
+  /** Entries written back on a change event, without waiting for a pass. */
+  readonly eventRestoredEntries: number;
 }
 
 const RECENT_REPLACEMENTS = 8;
@@ -127,6 +152,9 @@ interface Metrics {
   frontends: Gauge<'state'>;
   replacements: Counter<'map' | 'change'>;
   current: Gauge;
+  detection: Gauge<'mode'>;
+  foreignChanges: Counter<'map' | 'op'>;
+  restored: Counter<'trigger'>;
 }
 
 /** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
@@ -188,6 +216,24 @@ function createMetrics(registry: Registry): Metrics {
     current: new Gauge({
       name: 'kube_lb_dataplane_maps_current',
       help: '1 when the maps kube-lb writes are the pinned ones, 0 from finding a map replaced until the maps pinned now are re-opened and programmed.',
+      registers: [registry],
+    }),
+    detection: new Gauge({
+      name: 'kube_lb_dataplane_change_detection',
+      help: 'How changes made by others are found: 1 for the mode in use (events: a BPF program reports them as they happen; polling: every pass re-reads every map).',
+      labelNames: ['mode'],
+      registers: [registry],
+    }),
+    foreignChanges: new Counter({
+      name: 'kube_lb_dataplane_foreign_changes_total',
+      help: 'Changes other processes made to the maps kube-lb writes, as change events reported them, by map and op (update, delete, batch).',
+      labelNames: ['map', 'op'],
+      registers: [registry],
+    }),
+    restored: new Counter({
+      name: 'kube_lb_dataplane_restored_entries_total',
+      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (event, pass).',
+      labelNames: ['trigger'],
       registers: [registry],
     }),
   };
@@ -262,6 +308,25 @@ export class DataplaneReconciler {
   /** The records of an ID table found replaced, for the one opened next. */
   #carriedIds: PackedEntries | undefined;
   #replacementsUnlogged = 0;
+  readonly #feed: MapChangeFeed | undefined;
+  readonly #verifyPeriodMs: number;
+  /** Whether the feed follows the maps held now; why not when it does not. */
+  #detection: { mode: 'events' | 'polling'; reason: string };
+  #offFeed: (() => void) | undefined;
+  /** The feed's count of foreign changes when the maps were last read and found as wanted. */
+  #foreignSeen = -1;
+  #lastReadAt = Number.NEGATIVE_INFINITY;
+  /**
+   * kube-lb's entries as the last plan wrote them, and the foreign entries' fingerprint beside them: what lets a
+   * pass (or an event) put lost entries back without planning. Undefined until a plan succeeded, and again
+   * whenever the desired state or the maps held change.
+   */
+  #owned: { image: DesiredImage; generation: number; print: ForeignPrint | undefined; foreignAtPlan: number } | undefined;
+  #pendingLost: LostEntry[] = [];
+  #restoreImmediate: NodeJS.Immediate | undefined;
+  #eventRestored = 0;
+  #eventLogAt = Number.NEGATIVE_INFINITY;
+  #eventUnlogged = 0;
 
   constructor(options: ReconcilerOptions) {
     const { cilium } = options;
@@ -278,6 +343,97 @@ export class DataplaneReconciler {
     this.#planner = new MapPlanner(plannerOptions(options.maps, this.profile, cilium));
     this.#metrics = options.registry ? createMetrics(options.registry) : undefined;
     this.#metrics?.current.set(1);
+    this.#feed = options.changes;
+    this.#verifyPeriodMs = options.verifyPeriodMs ?? DEFAULT_VERIFY_PERIOD_MS;
+    this.#detection = { mode: 'polling', reason: 'no change events configured' };
+    if (this.#feed) this.#offFeed = this.#feed.onChanges((changes, lost) => this.#onChanges(changes, lost));
+    this.#follow(options.maps);
+  }
+
+  /** Points the change feed at the maps held now; on failure every pass re-reads the maps, and says so once. */
+  #follow(maps: Lb4Maps): void {
+    this.#foreignSeen = -1;
+    if (!this.#feed) return this.#setDetection('polling', 'no change events configured');
+    try {
+      this.#feed.follow(maps);
+      this.#setDetection('events', 'a BPF program on bpf(2) syscall exit reports changes made by other processes');
+    } catch (err) {
+      this.#setDetection('polling', `change events unavailable (${(err as Error).message.split('\n')[0]}); every pass re-reads every map`);
+    }
+  }
+
+  #setDetection(mode: 'events' | 'polling', reason: string): void {
+    const before = this.#detection;
+    this.#detection = { mode, reason };
+    this.#metrics?.detection.set({ mode: 'events' }, mode === 'events' ? 1 : 0);
+    this.#metrics?.detection.set({ mode: 'polling' }, mode === 'polling' ? 1 : 0);
+    if (before?.mode === mode && before.reason === reason) return;
+    if (mode === 'events') this.#log.info({ detection: mode }, `map changes by others are detected by events: ${reason}`);
+    else if (this.#feed) this.#log.warn({ detection: mode }, `map changes by others are detected by polling every ${this.periodMs} ms: ${reason}`);
+  }
+
+  /**
+   * Change events: a deleted entry of ours goes back at once (coalesced with the others of this wake-up);
+   * anything else another process did brings the next pass forward, which reads and decides.
+   */
+  #onChanges(changes: readonly MapChange[], lost: boolean): void {
+    let pass = lost;
+    const owned = this.#owned;
+    const current = owned !== undefined && owned.generation === this.#generation;
+    for (const c of changes) {
+      this.#metrics?.foreignChanges.inc({ map: c.map, op: c.op });
+      if (c.op === 'delete' && current) {
+        this.#pendingLost.push({ map: c.map, key: c.key });
+        continue;
+      }
+      // An update after a delete of the same key in this batch: someone else wrote it; the pass decides.
+      if (c.op === 'update' && this.#pendingLost.length > 0) {
+        this.#pendingLost = this.#pendingLost.filter((l) => l.map !== c.map || Buffer.compare(l.key, c.key) !== 0);
+      }
+      pass = true;
+    }
+    if (this.#pendingLost.length > 0 && !this.#restoreImmediate) {
+      this.#restoreImmediate = setImmediate(() => this.#restorePending());
+    }
+    if (pass) this.#schedule(0);
+  }
+
+  /** Writes the entries that change events reported deleted back from the last plan's image. */
+  #restorePending(): void {
+    this.#restoreImmediate = undefined;
+    const lost = this.#pendingLost;
+    this.#pendingLost = [];
+    const owned = this.#owned;
+    const maps = this.#maps;
+    if (lost.length === 0 || !owned || !maps || owned.generation !== this.#generation) return;
+    const started = performance.now();
+    let restored = 0;
+    try {
+      const r = restoreOps(owned.image, lost);
+      this.#apply(maps, r);
+      restored = r.restored;
+    } catch (err) {
+      this.#log.warn({ err }, 'writing back deleted entries failed; the next pass re-reads the maps');
+      this.#schedule(0);
+      return;
+    }
+    if (restored === 0) return;
+    this.#eventRestored += restored;
+    this.#stats.repairedEntries += restored;
+    this.#metrics?.repairs.inc(restored);
+    this.#metrics?.restored.inc({ trigger: 'event' }, restored);
+    // A prune deletes entries one by one: one line a minute at most, with what was not logged.
+    const at = performance.now();
+    if (at - this.#eventLogAt < LOG_EVERY_MS) {
+      this.#eventUnlogged += restored;
+      return;
+    }
+    this.#log.warn(
+      { restored, maps: [...new Set(lost.map((l) => l.map))], ms: Math.round((at - started) * 10) / 10, restoredNotLogged: this.#eventUnlogged || undefined },
+      'entries deleted by someone else written back on their change event',
+    );
+    this.#eventLogAt = at;
+    this.#eventUnlogged = 0;
   }
 
   /** Replaces the desired frontends; a running reconciler applies them right away. */
@@ -312,6 +468,8 @@ export class DataplaneReconciler {
 
   stop(): void {
     this.#running = false;
+    if (this.#restoreImmediate) clearImmediate(this.#restoreImmediate);
+    this.#restoreImmediate = undefined;
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
     if (this.#pinTimer) clearInterval(this.#pinTimer);
@@ -323,6 +481,8 @@ export class DataplaneReconciler {
   /** Stops and closes the maps held (the ones given, or the ones re-opened since). */
   close(): void {
     this.stop();
+    this.#offFeed?.();
+    this.#offFeed = undefined;
     this.#maps?.close();
     this.#maps = undefined;
     this.#pins = undefined;
@@ -352,34 +512,101 @@ export class DataplaneReconciler {
     let plan: Plan | undefined;
     let replaced: readonly PinChange[] = [];
     let applied = { absent: 0, changed: 0, deleted: 0 };
+    let mode: PassMode = 'failed';
     try {
       replaced = this.#checkPins();
       const maps = this.#maps ?? this.#reopenMaps(replaced);
-      const snapshot = readSnapshot(maps);
-      if (!(repair && this.#baseline && sameSnapshot(this.#baseline, snapshot))) {
-        this.#baseline = undefined;
-        plan = this.#plan(snapshot);
-        this.#lastPlan = plan;
-        this.#statuses = plan.statuses;
-        applied = this.#apply(maps, plan);
-        this.#appliedGeneration = generation;
-        // After writes the next pass re-plans once against what it reads, then compares against that.
-        this.#baseline = plan.ops.length === 0 ? snapshot : undefined;
+      const foreign = this.#foreignCount();
+      if (repair && this.#baseline && foreign >= 0 && foreign === this.#foreignSeen && started - this.#lastReadAt < this.#verifyPeriodMs) {
+        mode = 'idle';
+      } else {
+        const snapshot = readSnapshot(maps);
+        this.#lastReadAt = started;
+        const owned = this.#owned;
+        if (repair && this.#baseline && sameSnapshot(this.#baseline, snapshot)) {
+          mode = 'unchanged';
+          this.#foreignSeen = foreign;
+        } else if (
+          repair &&
+          owned &&
+          owned.generation === generation &&
+          this.#planner.image === owned.image &&
+          // Right after a plan that wrote, the foreign entries' reference is taken from this read: only when
+          // change events say nobody else wrote in between (else the planner looks at them first).
+          (owned.print !== undefined || (foreign >= 0 && foreign === owned.foreignAtPlan))
+        ) {
+          const drift = findDrift(owned.image, snapshot, owned.print);
+          if (drift.changed === 0 && drift.foreignChanged.length === 0) {
+            this.#owned = { ...owned, print: drift.print };
+            if (drift.lost.length === 0) {
+              mode = 'unchanged';
+              this.#baseline = snapshot;
+              this.#foreignSeen = foreign;
+            } else {
+              mode = 'restored';
+              const r = restoreOps(owned.image, drift.lost);
+              applied = this.#apply(maps, r);
+              this.#metrics?.restored.inc({ trigger: 'pass' }, r.restored);
+              this.#baseline = undefined;
+            }
+          }
+        }
+        if (mode === 'failed') {
+          mode = 'planned';
+          this.#baseline = undefined;
+          this.#owned = undefined;
+          plan = this.#plan(snapshot);
+          this.#lastPlan = plan;
+          this.#statuses = plan.statuses;
+          applied = this.#apply(maps, plan);
+          this.#appliedGeneration = generation;
+          // The image is what the maps hold for kube-lb once the plan is applied. The foreign fingerprint is
+          // taken at the next read (so a plan is never followed by a second one just to learn the baseline).
+          const image = this.#planner.image;
+          if (image && this.servability.ok) {
+            const print = plan.ops.length === 0 ? findDrift(image, snapshot, undefined).print : undefined;
+            this.#owned = { image, generation, print, foreignAtPlan: foreign };
+          }
+          if (plan.ops.length === 0) {
+            this.#baseline = snapshot;
+            this.#foreignSeen = foreign;
+          }
+        }
       }
     } catch (err) {
+      mode = 'failed';
       error = err instanceof Error ? err : new Error(String(err));
     }
     const unavailable = this.#afterReplacement(error);
-    const result: PassResult = { ...applied, repair, durationMs: performance.now() - started, error, replaced, unavailable };
+    const result: PassResult = { ...applied, repair, mode, durationMs: performance.now() - started, error, replaced, unavailable };
     this.#record(result, plan);
     return result;
+  }
+
+  /** The feed's foreign-change count, or -1 when changes are found by polling only. */
+  #foreignCount(): number {
+    if (!this.#feed || this.#detection.mode !== 'events') return -1;
+    try {
+      return this.#feed.foreignChanges();
+    } catch (err) {
+      this.#setDetection('polling', `change events stopped (${(err as Error).message}); every pass re-reads every map`);
+      return -1;
+    }
   }
 
   stats(): DataplaneStats {
     const frontends = { ...EMPTY_COUNTS };
     for (const s of this.#statuses) frontends[s.state]++;
     const recent = this.#replacement ? [...this.#recent, this.#replacement] : [];
-    return { ...this.#stats, lastPass: this.#lastPass, frontends, lastReplacement: this.#replacement, recentReplacements: recent };
+    return {
+      ...this.#stats,
+      lastPass: this.#lastPass,
+      frontends,
+      lastReplacement: this.#replacement,
+      recentReplacements: recent,
+      detection: this.#detection,
+      eventRestoredEntries: this.#eventRestored,
+    };
   }
 
   /** One status per desired frontend, from the last pass. */
@@ -407,6 +634,8 @@ export class DataplaneReconciler {
     this.#maps.close();
     this.#maps = undefined;
     this.#pins = undefined;
+    this.#owned = undefined;
+    this.#pendingLost = [];
     return changes;
   }
 
@@ -431,6 +660,8 @@ export class DataplaneReconciler {
     this.#maps = opened.maps;
     this.#pins = opened.pins;
     this.#baseline = undefined;
+    this.#owned = undefined;
+    this.#follow(opened.maps);
     this.#log.info({ maps: this.#replacement?.changes.map(describePinChange) }, 'maps re-opened; programming them in full');
     return opened.maps;
   }
@@ -515,7 +746,7 @@ export class DataplaneReconciler {
     return { ...plan, statuses: [...plan.statuses, ...refused] };
   }
 
-  #apply(maps: Lb4Maps, plan: Plan): { absent: number; changed: number; deleted: number } {
+  #apply(maps: Lb4Maps, plan: Pick<Plan, 'ops'>): { absent: number; changed: number; deleted: number } {
     const done = { absent: 0, changed: 0, deleted: 0 };
     const byteMap = (name: MapName): ByteMap => {
       const m = maps[name];

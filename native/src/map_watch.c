@@ -1,0 +1,338 @@
+// Loads native/bpf/map-watch.bpf.o with libbpf, attaches its program and delivers the ring buffer's
+// events to JS on the Node event loop (a uv_poll on the ring buffer's epoll fd: no thread, no polling timer).
+// Everything else (which maps, what an event means, what to repair) lives in src/native/map-watch.ts and the
+// dataplane. Loading needs CAP_BPF + CAP_PERFMON (or root) and a kernel with BTF; every
+// failure throws with libbpf's own words, and the caller falls back to polling.
+#define _GNU_SOURCE
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+#include "addon.h"
+
+#define MAX_WATCHED 16
+#define MAX_LINKS 8
+#define EVENT_SIZE 32 // struct event in map-watch.bpf.c
+#define COUNTS_SIZE 24
+
+struct watch {
+  napi_env env;
+  napi_ref callback;
+  napi_async_context async;
+  struct bpf_object *obj;
+  struct bpf_link *links[MAX_LINKS];
+  int nlinks;
+  struct ring_buffer *rb;
+  int watched_fd, counters_fd;
+  uv_poll_t poll;
+  bool polling;
+  // Events consumed but not yet handed to JS.
+  unsigned char *buf;
+  size_t n, cap;
+  bool oom;
+};
+
+// libbpf reports why a load failed through its print callback: keep the tail for the error message.
+static char libbpf_log[2048];
+
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  vsnprintf(line, sizeof(line), fmt, ap);
+  size_t used = strlen(libbpf_log), add = strlen(line);
+  if (add >= sizeof(libbpf_log)) return 0;
+  if (used + add >= sizeof(libbpf_log)) {
+    memmove(libbpf_log, libbpf_log + add, used - add + 1);
+    used -= add;
+  }
+  memcpy(libbpf_log + used, line, add + 1);
+  return 0;
+}
+
+static void throw_libbpf(napi_env env, const char *what, int err) {
+  char msg[2600];
+  snprintf(msg, sizeof(msg), "%s: %s%s%s", what, strerror(err < 0 ? -err : err), libbpf_log[0] ? "\n" : "",
+           libbpf_log);
+  napi_throw_error(env, "EMAPWATCH", msg);
+}
+
+static int on_sample(void *ctx, void *data, size_t size) {
+  struct watch *w = ctx;
+  if (size < EVENT_SIZE) return 0;
+  if (w->n == w->cap) {
+    size_t cap = w->cap ? w->cap * 2 : 1024;
+    unsigned char *grown = realloc(w->buf, cap * EVENT_SIZE);
+    if (!grown) {
+      w->oom = true; // counted as lost by the caller: it re-reads the maps
+      return 0;
+    }
+    w->buf = grown;
+    w->cap = cap;
+  }
+  memcpy(w->buf + w->n * EVENT_SIZE, data, EVENT_SIZE);
+  w->n++;
+  return 0;
+}
+
+// Moves the pending events into a Buffer (undefined when there are none). `lost` is set when memory ran out.
+static napi_value take_events(napi_env env, struct watch *w) {
+  ring_buffer__consume(w->rb);
+  napi_value out;
+  if (w->n == 0 && !w->oom) {
+    napi_get_undefined(env, &out);
+    return out;
+  }
+  void *data;
+  napi_create_buffer_copy(env, w->n * EVENT_SIZE, w->buf, &data, &out);
+  if (w->oom) {
+    napi_value t;
+    napi_get_boolean(env, true, &t);
+    napi_set_named_property(env, out, "lost", t);
+  }
+  w->n = 0;
+  w->oom = false;
+  return out;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  (void)events;
+  struct watch *w = handle->data;
+  if (status < 0 || !w->polling) return;
+  napi_env env = w->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value buf = take_events(env, w);
+  napi_valuetype type;
+  napi_typeof(env, buf, &type);
+  if (type != napi_undefined) {
+    napi_value cb, recv, result;
+    napi_get_reference_value(env, w->callback, &cb);
+    napi_get_global(env, &recv); // MakeCallback wants an object receiver
+    if (napi_make_callback(env, w->async, recv, cb, 1, &buf, &result) == napi_pending_exception) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void free_watch(struct watch *w) {
+  if (w->rb) ring_buffer__free(w->rb);
+  for (int i = 0; i < w->nlinks; i++) bpf_link__destroy(w->links[i]);
+  if (w->obj) bpf_object__close(w->obj);
+  free(w->buf);
+  free(w);
+}
+
+static void on_closed(uv_handle_t *handle) { free_watch(handle->data); }
+
+// The open watch passed as the first of `want` arguments (argv gets all of them); NULL with an exception set.
+static struct watch *watch_arg(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
+  size_t argc = want;
+  struct watch *w = NULL;
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  if (argc != want || napi_get_value_external(env, argv[0], (void **)&w) != napi_ok || w == NULL || w->obj == NULL) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "not an open map watch");
+    return NULL;
+  }
+  return w;
+}
+
+static napi_value undefined_value(napi_env env) {
+  napi_value v;
+  napi_get_undefined(env, &v);
+  return v;
+}
+
+// mapWatchOpen(objectPath, selfTgid, onEvents) → handle
+static napi_value watch_open(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  char path[4096];
+  size_t len;
+  uint32_t tgid;
+  if (argc < 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &tgid) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchOpen(objectPath, selfTgid, onEvents)");
+    return NULL;
+  }
+  libbpf_log[0] = '\0';
+  libbpf_set_print(capture_print);
+  struct watch *w = calloc(1, sizeof(*w));
+  if (!w) {
+    napi_throw_error(env, "ENOMEM", "mapWatchOpen: out of memory");
+    return NULL;
+  }
+  w->env = env;
+  int err = 0;
+  const char *step = "open";
+  w->obj = bpf_object__open_file(path, NULL);
+  if (!w->obj) {
+    err = -errno;
+    goto fail;
+  }
+  step = "load";
+  if ((err = bpf_object__load(w->obj)) != 0) goto fail;
+  step = "attach";
+  struct bpf_program *prog;
+  bpf_object__for_each_program(prog, w->obj) {
+    if (w->nlinks == MAX_LINKS) {
+      err = -E2BIG;
+      goto fail;
+    }
+    struct bpf_link *link = bpf_program__attach(prog);
+    if (!link) {
+      err = -errno;
+      goto fail;
+    }
+    w->links[w->nlinks++] = link;
+  }
+  step = "maps";
+  struct bpf_map *watched = bpf_object__find_map_by_name(w->obj, "watched");
+  struct bpf_map *counters = bpf_object__find_map_by_name(w->obj, "counters");
+  struct bpf_map *self = bpf_object__find_map_by_name(w->obj, "self");
+  struct bpf_map *events = bpf_object__find_map_by_name(w->obj, "events");
+  if (!watched || !counters || !self || !events) {
+    err = -ENOENT;
+    goto fail;
+  }
+  w->watched_fd = bpf_map__fd(watched);
+  w->counters_fd = bpf_map__fd(counters);
+  uint32_t zero = 0;
+  if (bpf_map_update_elem(bpf_map__fd(self), &zero, &tgid, BPF_ANY) != 0) {
+    err = -errno;
+    goto fail;
+  }
+  step = "ring buffer";
+  w->rb = ring_buffer__new(bpf_map__fd(events), on_sample, w, NULL);
+  if (!w->rb) {
+    err = -errno;
+    goto fail;
+  }
+  uv_loop_t *loop;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &w->poll, ring_buffer__epoll_fd(w->rb)) != 0) {
+    err = -EINVAL;
+    goto fail;
+  }
+  w->poll.data = w;
+  uv_poll_start(&w->poll, UV_READABLE, on_readable);
+  uv_unref((uv_handle_t *)&w->poll); // a watch never keeps the process alive on its own
+  w->polling = true;
+  napi_value name;
+  napi_create_string_utf8(env, "kube-lb map watch", NAPI_AUTO_LENGTH, &name);
+  napi_value resource;
+  napi_create_object(env, &resource);
+  napi_create_reference(env, argv[2], 1, &w->callback);
+  napi_async_init(env, resource, name, &w->async);
+  napi_value handle;
+  napi_create_external(env, w, NULL, NULL, &handle);
+  return handle;
+fail:
+  free_watch(w);
+  char what[64];
+  snprintf(what, sizeof(what), "map watch %s", step);
+  throw_libbpf(env, what, err);
+  return NULL;
+}
+
+// mapWatchSet(handle, ids: Uint32Array): watch exactly these map IDs (slot i counts ids[i]); counters reset.
+static napi_value watch_set(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct watch *w = watch_arg(env, info, 2, argv);
+  if (!w) return NULL;
+  napi_typedarray_type type;
+  size_t count;
+  void *data;
+  if (napi_get_typedarray_info(env, argv[1], &type, &count, &data, NULL, NULL) != napi_ok || type != napi_uint32_array ||
+      count > MAX_WATCHED) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchSet(handle, Uint32Array of at most 16 map IDs)");
+    return NULL;
+  }
+  uint32_t key, next;
+  void *prev = NULL;
+  // Empty the filter first: stale IDs would count changes to maps that are gone (IDs are not reused soon, but
+  // counters must start from zero with the new set).
+  while (bpf_map_get_next_key(w->watched_fd, prev, &next) == 0) {
+    bpf_map_delete_elem(w->watched_fd, &next);
+    prev = NULL;
+  }
+  unsigned char zeros[COUNTS_SIZE] = {0};
+  for (uint32_t slot = 0; slot < MAX_WATCHED; slot++) bpf_map_update_elem(w->counters_fd, &slot, zeros, BPF_ANY);
+  const uint32_t *ids = data;
+  for (uint32_t slot = 0; slot < count; slot++) {
+    key = ids[slot];
+    if (bpf_map_update_elem(w->watched_fd, &key, &slot, BPF_ANY) != 0) {
+      throw_libbpf(env, "map watch set", -errno);
+      return NULL;
+    }
+  }
+  return undefined_value(env);
+}
+
+// mapWatchCounters(handle, out: Uint8Array of 16 × 24 bytes): {changes, foreign, dropped} per slot, host order.
+static napi_value watch_counters(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct watch *w = watch_arg(env, info, 2, argv);
+  if (!w) return NULL;
+  void *out;
+  size_t len;
+  if (napi_get_buffer_info(env, argv[1], &out, &len) != napi_ok || len < MAX_WATCHED * COUNTS_SIZE) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchCounters(handle, Uint8Array(384))");
+    return NULL;
+  }
+  for (uint32_t slot = 0; slot < MAX_WATCHED; slot++) {
+    if (bpf_map_lookup_elem(w->counters_fd, &slot, (unsigned char *)out + slot * COUNTS_SIZE) != 0) {
+      throw_libbpf(env, "map watch counters", -errno);
+      return NULL;
+    }
+  }
+  return undefined_value(env);
+}
+
+// mapWatchDrain(handle) → Buffer of pending events, or undefined: what the next readable callback would get.
+static napi_value watch_drain(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct watch *w = watch_arg(env, info, 1, argv);
+  if (!w) return NULL;
+  return take_events(env, w);
+}
+
+// mapWatchClose(handle): detaches the programs and frees everything once the poll handle is closed.
+static napi_value watch_close(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct watch *w = watch_arg(env, info, 1, argv);
+  if (!w) return NULL;
+  w->polling = false;
+  napi_delete_reference(env, w->callback);
+  napi_async_destroy(env, w->async);
+  // Links go now, so nothing fires after close returns; memory goes when libuv has closed the handle.
+  for (int i = 0; i < w->nlinks; i++) bpf_link__destroy(w->links[i]);
+  w->nlinks = 0;
+  uv_poll_stop(&w->poll);
+  ring_buffer__free(w->rb);
+  w->rb = NULL;
+  bpf_object__close(w->obj);
+  w->obj = NULL;
+  uv_close((uv_handle_t *)&w->poll, on_closed);
+  return undefined_value(env);
+}
+
+napi_value kl_map_watch_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"mapWatchOpen", NULL, watch_open, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchSet", NULL, watch_set, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchCounters", NULL, watch_counters, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchDrain", NULL, watch_drain, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchClose", NULL, watch_close, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}

@@ -1,0 +1,165 @@
+// Typed facade over the addon's map watch (native/src/map_watch.c, native/bpf/map-watch.bpf.c): a BPF program on
+// syscall exit reports every bpf(2) update or delete another process makes to the maps named by ID, and counts
+// all of them. Events arrive on the event loop as soon as the kernel wakes the ring
+// buffer's epoll fd; no timer, no thread. Opening needs root (CAP_BPF + CAP_PERFMON) and a kernel with BTF:
+// callers treat a MapWatchError as "no events here" and poll instead.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeLbError } from '../shared/errors.ts';
+import { loadAddon } from './load.ts';
+
+/** Map IDs one watch can follow (MAX_WATCHED in the BPF program). */
+export const MAP_WATCH_SLOTS = 16;
+const EVENT_SIZE = 32;
+const MAX_KEY = 16;
+const COUNTS_SIZE = 24;
+
+/** 'batch': a batch update or delete, reported without its keys. */
+export type MapChangeOp = 'update' | 'delete' | 'batch';
+
+export interface MapChangeEvent {
+  readonly mapId: number;
+  readonly op: MapChangeOp;
+  /** The key's bytes (the first 16 for longer keys); empty for a batch. */
+  readonly key: Uint8Array;
+  /** For a batch: how many elements the kernel handled. */
+  readonly count: number;
+  /** Process that made the change. */
+  readonly tgid: number;
+}
+
+export interface MapChangeCounts {
+  /** Successful updates and deletes, kube-lb's own included. */
+  readonly changes: number;
+  /** Of those, made by another process. */
+  readonly foreign: number;
+  /** Foreign changes that could not be reported (ring buffer full): the maps must be re-read. */
+  readonly dropped: number;
+}
+
+interface NativeMapWatch {
+  mapWatchOpen(objectPath: string, selfTgid: number, onEvents: (events: Buffer & { lost?: boolean }) => void): unknown;
+  mapWatchSet(handle: unknown, ids: Uint32Array): void;
+  mapWatchCounters(handle: unknown, out: Buffer): void;
+  mapWatchDrain(handle: unknown): (Buffer & { lost?: boolean }) | undefined;
+  mapWatchClose(handle: unknown): void;
+}
+
+/** The map watch could not start here; `message` says why in libbpf's and the kernel's words. */
+export class MapWatchError extends KubeLbError {
+  constructor(message: string, cause?: unknown) {
+    super('MAP_WATCH_UNAVAILABLE', message, { cause });
+  }
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+const OBJECT_CANDIDATES = [
+  process.env['KUBE_LB_MAP_WATCH_OBJECT'],
+  join(here, '../../native/build/Release/map-watch.bpf.o'),
+  join(here, '../../../native/build/Release/map-watch.bpf.o'), // from dist/src/native
+].filter((p): p is string => typeof p === 'string');
+
+function native(): NativeMapWatch {
+  const addon = loadAddon() as Partial<NativeMapWatch>;
+  if (typeof addon.mapWatchOpen !== 'function') {
+    throw new MapWatchError('the native addon has no map watch; rebuild it (npm run setup)');
+  }
+  return addon as NativeMapWatch;
+}
+
+const OPS: Record<number, MapChangeOp> = { 1: 'update', 2: 'delete', 3: 'batch' };
+
+/** Reads the packed events (layout: struct event in map-watch.bpf.c). */
+export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const out: MapChangeEvent[] = [];
+  for (let o = 0; o + EVENT_SIZE <= buf.byteLength; o += EVENT_SIZE) {
+    const keySize = Math.min(view.getUint8(o + 9), MAX_KEY);
+    out.push({
+      mapId: view.getUint32(o, true),
+      tgid: view.getUint32(o + 4, true),
+      op: OPS[view.getUint8(o + 8)] ?? 'batch',
+      count: view.getUint32(o + 12, true),
+      key: buf.slice(o + 16, o + 16 + keySize),
+    });
+  }
+  return out;
+}
+
+export type MapChangeListener = (events: readonly MapChangeEvent[], lost: boolean) => void;
+
+export class MapWatch {
+  #handle: unknown;
+  readonly #api: NativeMapWatch;
+  readonly #counts = Buffer.alloc(MAP_WATCH_SLOTS * COUNTS_SIZE);
+  #ids: readonly number[] = [];
+  readonly #listeners = new Set<MapChangeListener>();
+
+  private constructor(api: NativeMapWatch, objectPath: string) {
+    this.#api = api;
+    try {
+      this.#handle = api.mapWatchOpen(objectPath, process.pid, (buf) => this.#deliver(buf));
+    } catch (err) {
+      throw new MapWatchError(`cannot load the map watch (${objectPath}): ${(err as Error).message}`, err);
+    }
+  }
+
+  /** Loads and attaches the programs; throws MapWatchError where that cannot be done. */
+  static open(objectPath?: string): MapWatch {
+    const path = objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
+    if (!path) throw new MapWatchError(`map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`);
+    return new MapWatch(native(), path);
+  }
+
+  /** Follows exactly these map IDs from now on; counters start again from zero. */
+  watch(ids: readonly number[]): void {
+    if (ids.length > MAP_WATCH_SLOTS) throw new MapWatchError(`at most ${MAP_WATCH_SLOTS} maps can be watched, asked for ${ids.length}`);
+    this.#api.mapWatchSet(this.#open(), Uint32Array.from(ids));
+    this.#ids = [...ids];
+  }
+
+  /** Counts per watched map ID since watch(). */
+  counts(): Map<number, MapChangeCounts> {
+    this.#api.mapWatchCounters(this.#open(), this.#counts);
+    const out = new Map<number, MapChangeCounts>();
+    this.#ids.forEach((id, slot) => {
+      const o = slot * COUNTS_SIZE;
+      out.set(id, {
+        changes: Number(this.#counts.readBigUInt64LE(o)),
+        foreign: Number(this.#counts.readBigUInt64LE(o + 8)),
+        dropped: Number(this.#counts.readBigUInt64LE(o + 16)),
+      });
+    });
+    return out;
+  }
+
+  /** Delivers whatever the ring buffer holds now, without waiting for the event loop's wake-up. */
+  drain(): void {
+    const buf = this.#api.mapWatchDrain(this.#open());
+    if (buf) this.#deliver(buf);
+  }
+
+  onEvents(listener: MapChangeListener): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  close(): void {
+    if (this.#handle === undefined) return;
+    this.#api.mapWatchClose(this.#handle);
+    this.#handle = undefined;
+    this.#listeners.clear();
+  }
+
+  #open(): unknown {
+    if (this.#handle === undefined) throw new MapWatchError('map watch is closed');
+    return this.#handle;
+  }
+
+  #deliver(buf: Buffer & { lost?: boolean }): void {
+    const events = decodeMapChangeEvents(buf);
+    const lost = buf.lost === true;
+    for (const l of this.#listeners) l(events, lost);
+  }
+}
