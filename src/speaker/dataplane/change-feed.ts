@@ -14,8 +14,8 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   /** Loads the watch program; throws MapWatchError where the kernel or the privileges do not allow it. */
-  static open(): NativeMapChangeFeed {
-    return new NativeMapChangeFeed(MapWatch.open());
+  static open(objectPath?: string): NativeMapChangeFeed {
+    return new NativeMapChangeFeed(MapWatch.open(objectPath));
   }
 
   follow(maps: Lb4Maps): void {
@@ -80,10 +80,13 @@ class UnavailableChangeFeed implements MapChangeFeed {
   close(): void {}
 }
 
-/** The node's change feed, or one that says why there is none (no privilege, no BTF, no BPF object). */
-export function openChangeFeed(): MapChangeFeed {
+/**
+ * The node's change feed, or one that says why there is none (no privilege, no BTF, no BPF object). The program
+ * is the one built next to the addon unless `objectPath` names another.
+ */
+export function openChangeFeed(objectPath?: string): MapChangeFeed {
   try {
-    return NativeMapChangeFeed.open();
+    return NativeMapChangeFeed.open(objectPath);
   } catch (err) {
     return new UnavailableChangeFeed(err instanceof Error ? err : new Error(String(err)));
   }

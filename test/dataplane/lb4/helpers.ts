@@ -3,7 +3,7 @@ import type { Test } from 'tap';
 import type { DesiredFrontend } from '../../../src/core/dataplane/frontend.ts';
 import { hex } from '../../../src/core/lb4/bytes.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
-import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
+import { readSnapshot, type MapChangeFeed } from '../../../src/speaker/dataplane/maps.ts';
 import { openLb4Maps, type OpenedLb4Maps } from '../../../src/speaker/dataplane/native-maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
 import { BpfMap } from '../../../src/native/bpf.ts';
@@ -20,7 +20,12 @@ export async function labFor(t: Test, label: string, options: LabOptions): Promi
   return lab;
 }
 
-export function reconcilerFor(t: Test, lab: Lab, periodMs?: number): { reconciler: DataplaneReconciler; opened: OpenedLb4Maps } {
+export function reconcilerFor(
+  t: Test,
+  lab: Lab,
+  periodMs?: number,
+  changes?: MapChangeFeed,
+): { reconciler: DataplaneReconciler; opened: OpenedLb4Maps } {
   const opened = openLb4Maps({
     dir: lab.mapDir,
     ciliumVersion: lab.profile.version,
@@ -31,9 +36,11 @@ export function reconcilerFor(t: Test, lab: Lab, periodMs?: number): { reconcile
     profile: opened.profile,
     logger: createLogger({ program: 'test', level: 'silent' }),
     ...(periodMs ? { periodMs } : {}),
+    ...(changes ? { changes } : {}),
   });
   t.teardown(() => {
     reconciler.stop();
+    changes?.close();
     opened.maps.close();
   });
   return { reconciler, opened };

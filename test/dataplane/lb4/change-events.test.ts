@@ -1,0 +1,109 @@
+// Change events on the real kernel: another process deletes or overwrites kube-lb's entries (Cilium's prune, an
+// operator's bpftool) and kube-lb writes exactly those back within milliseconds, without waiting for a pass.
+// The reconcile and verify periods are set to a minute here, so only the events can repair within the bound.
+// Without the tracing program (it cannot load), the reconciler says so and repairs on its polling period.
+import t from 'tap';
+import { execFileSync } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
+import { tmpdir } from 'node:os';
+import { hex } from '../../../src/core/lb4/bytes.ts';
+import { LB4_MAPS } from '../../../src/core/lb4/maps.ts';
+import { BpfMap } from '../../../src/native/bpf.ts';
+import { openChangeFeed } from '../../../src/speaker/dataplane/change-feed.ts';
+import { waitFor } from '../../datapath/lab.ts';
+import { pruneFromAnotherProcess } from '../../support/lb4-pruner.ts';
+import { labFor, rawDump, reconcilerFor, VIP, violations, web } from './helpers.ts';
+
+/** What kube-lb promises: a deleted entry is back within this long (measured: a few ms; the margin is generous). */
+const EVENT_REPAIR_BOUND_MS = 1000;
+const MINUTE = 60_000;
+
+/** Resolves with the ms from `sinceNs` (CLOCK_MONOTONIC) until the maps dump as `expected`. */
+async function restoredAfter(dir: string, expected: string[], sinceNs: bigint, limitMs: number): Promise<number> {
+  for (;;) {
+    const elapsed = Number(process.hrtime.bigint() - sinceNs) / 1e6;
+    if (JSON.stringify(rawDump(dir)) === JSON.stringify(expected)) return elapsed;
+    if (elapsed > limitMs) return elapsed;
+    await sleep(1);
+  }
+}
+
+t.test('a prune by another process is written back from change events, within the bound', async (t) => {
+  const lab = await labFor(t, 'events', { version: '1.18' });
+  const { reconciler, opened } = reconcilerFor(t, lab, MINUTE, openChangeFeed());
+  reconciler.setDesired([web(lab)]);
+  reconciler.start();
+  await waitFor('first pass', async () => reconciler.stats().passes > 0);
+  t.equal(reconciler.stats().detection.mode, 'events', `detection: ${reconciler.stats().detection.reason}`);
+  const programmed = rawDump(lab.mapDir);
+  await lab.startLoop('tcp', VIP, 80, 10);
+  await waitFor('the client loop to run', async () => (await lab.loop()).ok >= 10);
+
+  for (let round = 1; round <= 3; round++) {
+    const before = reconciler.stats();
+    const loopBefore = await lab.loop();
+    const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
+    const deleted = Object.values(pruned.deleted).reduce((a, b) => a + b, 0);
+    t.equal(deleted, 6, `round ${round}: the pruner deleted the master, 2 slots, 2 backends and the revNAT entry`);
+    const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
+    t.ok(ms <= EVENT_REPAIR_BOUND_MS, `round ${round}: all back ${ms.toFixed(1)} ms after the pruner's last delete (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
+    await waitFor('the counters', async () => reconciler.stats().eventRestoredEntries - before.eventRestoredEntries >= deleted);
+    const after = reconciler.stats();
+    t.equal(after.passes - before.passes <= 1, true, 'written back without pass after pass (at most one pass to confirm)');
+    t.equal(after.eventRestoredEntries - before.eventRestoredEntries, deleted, 'each deleted entry written back once, from its event');
+    const loop = await lab.loop();
+    t.comment(`round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`);
+  }
+  t.same(violations(opened), []);
+  const loop = await lab.stopLoop();
+  t.ok(loop.ok > 0, 'traffic flowed');
+});
+
+t.test('an entry another process overwrites is rewritten; entries kube-lb deletes itself are not reported back', async (t) => {
+  const lab = await labFor(t, 'evupd', { version: '1.18' });
+  const { reconciler } = reconcilerFor(t, lab, MINUTE, openChangeFeed());
+  reconciler.setDesired([web(lab)]);
+  reconciler.start();
+  await waitFor('first pass', async () => reconciler.stats().passes > 0);
+  const programmed = rawDump(lab.mapDir);
+
+  // bpftool, another process, points kube-lb's first backend at another port.
+  const path = join(lab.mapDir, LB4_MAPS.backends.name);
+  const map = BpfMap.open(path, { readOnly: true });
+  const d = map.dump();
+  map.close();
+  const key = d.keys.subarray(0, d.keySize);
+  const value = Uint8Array.from(d.values.subarray(0, d.valueSize));
+  value[4] ^= 0xff; // first byte of the port
+  const at = process.hrtime.bigint();
+  execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', 'hex', ...hex(key).split(' '), 'value', 'hex', ...hex(value).split(' ')]);
+  const ms = await restoredAfter(lab.mapDir, programmed, at, 10_000);
+  t.ok(ms <= EVENT_REPAIR_BOUND_MS, `overwritten backend rewritten ${ms.toFixed(1)} ms after bpftool started (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
+
+  // kube-lb's own writes are counted but never come back as events to act on.
+  const before = reconciler.stats();
+  reconciler.setDesired([]);
+  reconciler.reconcileOnce();
+  await sleep(50);
+  t.equal(reconciler.stats().eventRestoredEntries, before.eventRestoredEntries, 'its own deletes restored nothing');
+  t.same(rawDump(lab.mapDir).filter((l) => !l.startsWith('cilium_lb4_maglev')), [], 'the maps are empty');
+});
+
+t.test('without the tracing program the reconciler says so and repairs on its polling period', async (t) => {
+  const lab = await labFor(t, 'evpoll', { version: '1.18' });
+  const feed = openChangeFeed(join(tmpdir(), `kube-lb-${process.pid}-no-such-object.bpf.o`));
+  const periodMs = 200;
+  const { reconciler } = reconcilerFor(t, lab, periodMs, feed);
+  reconciler.setDesired([web(lab)]);
+  reconciler.start();
+  await waitFor('first pass', async () => reconciler.stats().passes > 0);
+  const { detection } = reconciler.stats();
+  t.equal(detection.mode, 'polling');
+  t.match(detection.reason, /no-such-object\.bpf\.o.*No such file/s, `the reason names what failed: ${detection.reason}`);
+  const programmed = rawDump(lab.mapDir);
+  const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
+  const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
+  t.ok(ms <= periodMs + EVENT_REPAIR_BOUND_MS, `repaired by a pass ${ms.toFixed(1)} ms after the prune (period ${periodMs} ms)`);
+  t.equal(reconciler.stats().eventRestoredEntries, 0, 'nothing came from events');
+});
