@@ -81,6 +81,7 @@ struct event {
   __u8 key_size;
   __u16 pad;
   __u32 count;
+  __u64 ns; // bpf_ktime_get_ns(): CLOCK_MONOTONIC, comparable with any process's clock on the node
   __u8 key[MAX_KEY];
 };
 
@@ -189,6 +190,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
   e->key_size = size;
   e->pad = 0;
   e->count = count;
+  e->ns = bpf_ktime_get_ns();
   __builtin_memset(e->key, 0, sizeof(e->key));
   if (size) bpf_probe_read_user(e->key, size, (const void *)ukey);
   bpf_ringbuf_submit(e, 0);

@@ -18,7 +18,7 @@
 
 #define MAX_WATCHED 16
 #define MAX_LINKS 8
-#define EVENT_SIZE 32 // struct event in map-watch.bpf.c
+#define EVENT_SIZE 40 // struct event in map-watch.bpf.c
 #define COUNTS_SIZE 24
 
 struct watch {

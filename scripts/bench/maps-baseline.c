@@ -4,6 +4,7 @@
 // (entries are encoded before).
 //   maps-baseline DIR SERVICES BACKENDS single|batch
 // single: one BPF_MAP_UPDATE_ELEM per entry (what a tight C writer does); batch: one BPF_MAP_UPDATE_BATCH per map.
+#include "bpf-pinned.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/bpf.h>
@@ -15,21 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static long sys_bpf(enum bpf_cmd cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
-
-static int open_pinned(const char *dir, const char *name) {
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.pathname = (uint64_t)(uintptr_t)path;
-  long fd = sys_bpf(BPF_OBJ_GET, &attr);
-  if (fd < 0) {
-    fprintf(stderr, "open %s: %s\n", path, strerror(errno));
-    exit(1);
-  }
-  return (int)fd;
-}
 
 struct packed {
   uint8_t *keys, *values;
@@ -80,9 +66,9 @@ int main(int argc, char **argv) {
   const char *dir = argv[1];
   size_t services = strtoul(argv[2], NULL, 10), backends = strtoul(argv[3], NULL, 10);
   int batch = strcmp(argv[4], "batch") == 0;
-  int svc_fd = open_pinned(dir, "cilium_lb4_services_v2");
-  int be_fd = open_pinned(dir, "cilium_lb4_backends_v3");
-  int rn_fd = open_pinned(dir, "cilium_lb4_reverse_nat");
+  int svc_fd = open_pinned(dir, "cilium_lb4_services_v2", 0);
+  int be_fd = open_pinned(dir, "cilium_lb4_backends_v3", 0);
+  int rn_fd = open_pinned(dir, "cilium_lb4_reverse_nat", 0);
 
   size_t nb = services * backends;
   struct packed be = alloc_packed(nb, 4, 12), slots = alloc_packed(nb, 12, 12);

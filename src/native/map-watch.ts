@@ -11,7 +11,7 @@ import { loadAddon } from './load.ts';
 
 /** Map IDs one watch can follow (MAX_WATCHED in the BPF program). */
 export const MAP_WATCH_SLOTS = 16;
-const EVENT_SIZE = 32;
+const EVENT_SIZE = 40;
 const MAX_KEY = 16;
 const COUNTS_SIZE = 24;
 
@@ -27,6 +27,8 @@ export interface MapChangeEvent {
   readonly count: number;
   /** Process that made the change. */
   readonly tgid: number;
+  /** When the kernel completed it: CLOCK_MONOTONIC, as process.hrtime.bigint() in any process on the node. */
+  readonly ns: bigint;
 }
 
 export interface MapChangeCounts {
@@ -81,7 +83,8 @@ export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
       tgid: view.getUint32(o + 4, true),
       op: OPS[view.getUint8(o + 8)] ?? 'batch',
       count: view.getUint32(o + 12, true),
-      key: buf.slice(o + 16, o + 16 + keySize),
+      ns: view.getBigUint64(o + 16, true),
+      key: buf.slice(o + 24, o + 24 + keySize),
     });
   }
   return out;
@@ -96,20 +99,23 @@ export class MapWatch {
   #ids: readonly number[] = [];
   readonly #listeners = new Set<MapChangeListener>();
 
-  private constructor(api: NativeMapWatch, objectPath: string) {
+  private constructor(api: NativeMapWatch, objectPath: string, selfTgid: number) {
     this.#api = api;
     try {
-      this.#handle = api.mapWatchOpen(objectPath, process.pid, (buf) => this.#deliver(buf));
+      this.#handle = api.mapWatchOpen(objectPath, selfTgid, (buf) => this.#deliver(buf));
     } catch (err) {
       throw new MapWatchError(`cannot load the map watch (${objectPath}): ${(err as Error).message}`, err);
     }
   }
 
-  /** Loads and attaches the programs; throws MapWatchError where that cannot be done. */
-  static open(objectPath?: string): MapWatch {
+  /**
+   * Loads and attaches the programs; throws MapWatchError where that cannot be done. Changes made by `selfTgid`
+   * (this process by default) are counted but not reported; 0 reports every process's (an observer's view).
+   */
+  static open(objectPath?: string, selfTgid = process.pid): MapWatch {
     const path = objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
     if (!path) throw new MapWatchError(`map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`);
-    return new MapWatch(native(), path);
+    return new MapWatch(native(), path, selfTgid);
   }
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */

@@ -78,6 +78,11 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
 }
 
 /** The service ID of a maglev key, when the image has a table for it (the ID stands in for an index). */
+/** Whether `key` in `map` is one of kube-lb's entries in the image. */
+export function ownsKey(image: DesiredImage, map: DriftMap, key: Uint8Array): boolean {
+  return map === 'maglev' ? maglevIndex(image, key) !== undefined : image[map].index.has(bytesKey(key, 0, key.length));
+}
+
 function maglevIndex(image: DesiredImage, key: Uint8Array): number | undefined {
   if (key.length < 2) return undefined;
   const id = (key[0]! << 8) | key[1]!;

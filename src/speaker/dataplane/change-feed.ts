@@ -35,6 +35,10 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   foreignChanges(): number {
+    // Events already in the ring buffer (its wake-up still queued behind this pass) go to the listeners first,
+    // so that what they handled can be compared with the count. Counted after: a change another CPU makes in
+    // between is counted and not yet delivered, never the other way round.
+    this.#watch.drain();
     let n = 0;
     for (const c of this.#watch.counts().values()) n += c.foreign + c.dropped;
     return n;
@@ -55,7 +59,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     for (const e of events) {
       const map = this.#names.get(e.mapId);
       // An event for a map followed before the last follow(): that map is no longer the one written.
-      if (map !== undefined) changes.push({ map, op: e.op, key: e.key });
+      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns });
     }
     if (changes.length === 0 && !lost) return;
     for (const l of this.#listeners) l(changes, lost);

@@ -78,6 +78,8 @@ export interface MapChange {
   readonly map: WatchedMap;
   readonly op: 'update' | 'delete' | 'batch';
   readonly key: Uint8Array;
+  /** When the kernel made the change (CLOCK_MONOTONIC ns, as process.hrtime.bigint()), where known. */
+  readonly ns?: bigint;
 }
 
 /**
@@ -88,7 +90,10 @@ export interface MapChange {
 export interface MapChangeFeed {
   /** Follows these maps from now on, instead of any before; throws when it cannot. */
   follow(maps: Lb4Maps): void;
-  /** Changes by others since follow(), plus any that could not be reported: unchanged means nobody wrote. */
+  /**
+   * Changes by others since follow(), plus any that could not be reported: unchanged means nobody wrote. Events
+   * counted here are delivered to the listeners before it returns.
+   */
   foreignChanges(): number;
   /** `lost`: some changes could not be reported (re-read the maps). */
   onChanges(listener: (changes: readonly MapChange[], lost: boolean) => void): () => void;

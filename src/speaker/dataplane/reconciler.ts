@@ -5,7 +5,7 @@
 // Every pass starts by checking that each pin still names the map held (no dump: one open and info call per
 // pin). A map Cilium re-created or removed is re-opened and fully programmed; until that is done, every frontend
 // is 'unavailable', so the node's claims do not say Programmed.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { normalizeFrontends, type DesiredFrontend, type Frontend, type RejectedFrontend } from '../../core/dataplane/frontend.ts';
 import {
   MapPlanner,
@@ -34,7 +34,7 @@ import {
   type MapChangeFeed,
 } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
-import { findDrift, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
+import { findDrift, ownsKey, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 
@@ -83,6 +83,9 @@ export interface ReconcilerOptions {
 
 export const DEFAULT_PIN_CHECK_MS = 100;
 export const DEFAULT_VERIFY_PERIOD_MS = 10_000;
+/** Others' changes this recent mean more are on their way: a read waits this long (see #putOffRead). */
+const SETTLE_MS = 50;
+const MAX_PUT_OFF_MS = 2_000;
 
 /** Code (and claim reason) of the 'unavailable' state. */
 export const MAPS_REPLACED = 'CiliumMapsReplaced';
@@ -140,6 +143,8 @@ export interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   /** Entries written back on a change event, without waiting for a pass. */
   readonly eventRestoredEntries: number;
+  /** The longest time from the kernel's delete to the write-back on its event, since start (ms; 0 if none). */
+  readonly eventRestoreGapMaxMs: number;
 }
 
 const RECENT_REPLACEMENTS = 8;
@@ -153,6 +158,7 @@ interface Metrics {
   replacements: Counter<'map' | 'change'>;
   current: Gauge;
   detection: Gauge<'mode'>;
+  eventRestoreGap: Histogram;
   foreignChanges: Counter<'map' | 'op'>;
   restored: Counter<'trigger'>;
 }
@@ -228,6 +234,12 @@ function createMetrics(registry: Registry): Metrics {
       name: 'kube_lb_dataplane_foreign_changes_total',
       help: 'Changes other processes made to the maps kube-lb writes, as change events reported them, by map and op (update, delete, batch).',
       labelNames: ['map', 'op'],
+      registers: [registry],
+    }),
+    eventRestoreGap: new Histogram({
+      name: 'kube_lb_dataplane_event_restore_gap_seconds',
+      help: 'For each write-back on change events: time from the kernel deleting the oldest entry of the batch to kube-lb writing it back (the longest a lookup could miss it).',
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
     restored: new Counter({
@@ -315,6 +327,18 @@ export class DataplaneReconciler {
   #offFeed: (() => void) | undefined;
   /** The feed's count of foreign changes when the maps were last read and found as wanted. */
   #foreignSeen = -1;
+  /**
+   * Foreign changes the events fully dealt with (deletes queued for write-back): a pass subtracts them from the
+   * feed's count, so a prune handled entry by entry does not also make every pass re-read the maps.
+   */
+  #handled = 0;
+  /** Change events asked for a read (one of ours overwritten, a batch, events lost): the next pass does one. */
+  #mustRead = false;
+  #lastEventAt = Number.NEGATIVE_INFINITY;
+  /** Since when reads have been put off because others' changes keep arriving; undefined when not. */
+  #deferredSince: number | undefined;
+  /** The next pass comes after SETTLE_MS instead of the period (a read was put off). */
+  #recheckSoon = false;
   #lastReadAt = Number.NEGATIVE_INFINITY;
   /**
    * kube-lb's entries as the last plan wrote them, and the foreign entries' fingerprint beside them: what lets a
@@ -323,6 +347,9 @@ export class DataplaneReconciler {
    */
   #owned: { image: DesiredImage; generation: number; print: ForeignPrint | undefined; foreignAtPlan: number } | undefined;
   #pendingLost: LostEntry[] = [];
+  /** The kernel time of the oldest delete in #pendingLost (0n: unknown). */
+  #pendingSince = 0n;
+  #eventRestoreGapMaxMs = 0;
   #restoreImmediate: NodeJS.Immediate | undefined;
   #eventRestored = 0;
   #eventLogAt = Number.NEGATIVE_INFINITY;
@@ -353,6 +380,7 @@ export class DataplaneReconciler {
   /** Points the change feed at the maps held now; on failure every pass re-reads the maps, and says so once. */
   #follow(maps: Lb4Maps): void {
     this.#foreignSeen = -1;
+    this.#handled = 0;
     if (!this.#feed) return this.#setDetection('polling', 'no change events configured');
     try {
       this.#feed.follow(maps);
@@ -373,39 +401,60 @@ export class DataplaneReconciler {
   }
 
   /**
-   * Change events: a deleted entry of ours goes back at once (coalesced with the others of this wake-up);
-   * anything else another process did brings the next pass forward, which reads and decides.
+   * Change events: a deleted entry of ours goes back at once (coalesced with the others of this wake-up). A
+   * change to someone else's entry needs nothing now (the next verify read sees it). One of ours overwritten, a
+   * batch (no key) or lost events bring a pass forward that must read the maps and decide.
    */
   #onChanges(changes: readonly MapChange[], lost: boolean): void {
-    let pass = lost;
+    let read = lost;
     const owned = this.#owned;
-    const current = owned !== undefined && owned.generation === this.#generation;
+    const image = owned !== undefined && owned.generation === this.#generation ? owned.image : undefined;
+    if (changes.length > 0) this.#lastEventAt = performance.now();
     for (const c of changes) {
       this.#metrics?.foreignChanges.inc({ map: c.map, op: c.op });
-      if (c.op === 'delete' && current) {
-        this.#pendingLost.push({ map: c.map, key: c.key });
+      if (!image || c.op === 'batch') {
+        read = true;
         continue;
       }
-      // An update after a delete of the same key in this batch: someone else wrote it; the pass decides.
-      if (c.op === 'update' && this.#pendingLost.length > 0) {
+      const ours = ownsKey(image, c.map, c.key);
+      if (c.op === 'delete') {
+        if (ours) {
+          if (this.#pendingLost.length === 0) this.#pendingSince = c.ns ?? 0n;
+          this.#pendingLost.push({ map: c.map, key: c.key });
+        }
+        this.#handled++;
+      } else if (ours) {
+        // Another value under one of our keys (an ID Cilium allocated too, an operator's edit): only a read and
+        // the planner can decide who moves. A write-back of the same key still queued would undo it: dropped.
         this.#pendingLost = this.#pendingLost.filter((l) => l.map !== c.map || Buffer.compare(l.key, c.key) !== 0);
+        read = true;
+      } else {
+        this.#handled++;
       }
-      pass = true;
     }
     if (this.#pendingLost.length > 0 && !this.#restoreImmediate) {
       this.#restoreImmediate = setImmediate(() => this.#restorePending());
     }
-    if (pass) this.#schedule(0);
+    if (read) {
+      this.#mustRead = true;
+      this.#schedule(0);
+    }
   }
 
   /** Writes the entries that change events reported deleted back from the last plan's image. */
   #restorePending(): void {
     this.#restoreImmediate = undefined;
     const lost = this.#pendingLost;
+    const since = this.#pendingSince;
     this.#pendingLost = [];
     const owned = this.#owned;
     const maps = this.#maps;
-    if (lost.length === 0 || !owned || !maps || owned.generation !== this.#generation) return;
+    if (lost.length === 0) return;
+    if (!owned || !maps || owned.generation !== this.#generation) {
+      // Not written back here: the next pass must read the maps.
+      this.#foreignSeen = -1;
+      return;
+    }
     const started = performance.now();
     let restored = 0;
     try {
@@ -414,10 +463,17 @@ export class DataplaneReconciler {
       restored = r.restored;
     } catch (err) {
       this.#log.warn({ err }, 'writing back deleted entries failed; the next pass re-reads the maps');
+      this.#foreignSeen = -1;
       this.#schedule(0);
       return;
     }
     if (restored === 0) return;
+    // Delete-to-rewrite time of the oldest entry of this batch: how long a VIP could have missed a lookup.
+    const gapMs = since > 0n ? Number(process.hrtime.bigint() - since) / 1e6 : undefined;
+    if (gapMs !== undefined) {
+      this.#metrics?.eventRestoreGap.observe(gapMs / 1000);
+      this.#eventRestoreGapMaxMs = Math.max(this.#eventRestoreGapMaxMs, gapMs);
+    }
     this.#eventRestored += restored;
     this.#stats.repairedEntries += restored;
     this.#metrics?.repairs.inc(restored);
@@ -517,11 +573,14 @@ export class DataplaneReconciler {
       replaced = this.#checkPins();
       const maps = this.#maps ?? this.#reopenMaps(replaced);
       const foreign = this.#foreignCount();
-      if (repair && this.#baseline && foreign >= 0 && foreign === this.#foreignSeen && started - this.#lastReadAt < this.#verifyPeriodMs) {
+      const due = started - this.#lastReadAt >= this.#verifyPeriodMs;
+      if (repair && this.#baseline && foreign >= 0 && !this.#mustRead && ((foreign === this.#foreignSeen && !due) || this.#putOffRead(started))) {
         mode = 'idle';
       } else {
         const snapshot = readSnapshot(maps);
         this.#lastReadAt = started;
+        this.#mustRead = false;
+        this.#deferredSince = undefined;
         const owned = this.#owned;
         if (repair && this.#baseline && sameSnapshot(this.#baseline, snapshot)) {
           mode = 'unchanged';
@@ -583,11 +642,28 @@ export class DataplaneReconciler {
     return result;
   }
 
+  /**
+   * Whether this pass leaves out a read it would otherwise do (an unexplained count, the verify period): while
+   * others' changes keep arriving (a prune, entry by entry) the count runs a little ahead of the events, and a
+   * full read would stall the write-backs for its whole length. Reads are put off SETTLE_MS at a time, and never
+   * for longer than MAX_PUT_OFF_MS.
+   */
+  #putOffRead(now: number): boolean {
+    if (now - this.#lastEventAt >= SETTLE_MS) {
+      this.#deferredSince = undefined;
+      return false;
+    }
+    this.#deferredSince ??= now;
+    if (now - this.#deferredSince >= MAX_PUT_OFF_MS) return false;
+    this.#recheckSoon = true;
+    return true;
+  }
+
   /** The feed's foreign-change count, or -1 when changes are found by polling only. */
   #foreignCount(): number {
     if (!this.#feed || this.#detection.mode !== 'events') return -1;
     try {
-      return this.#feed.foreignChanges();
+      return this.#feed.foreignChanges() - this.#handled;
     } catch (err) {
       this.#setDetection('polling', `change events stopped (${(err as Error).message}); every pass re-reads every map`);
       return -1;
@@ -606,6 +682,7 @@ export class DataplaneReconciler {
       recentReplacements: recent,
       detection: this.#detection,
       eventRestoredEntries: this.#eventRestored,
+      eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,
     };
   }
 
@@ -835,7 +912,9 @@ export class DataplaneReconciler {
       this.#timer = undefined;
       if (!this.#running) return;
       this.reconcileOnce();
-      this.#schedule(this.periodMs);
+      const soon = this.#recheckSoon;
+      this.#recheckSoon = false;
+      this.#schedule(soon ? SETTLE_MS : this.periodMs);
     };
     if (delayMs === 0) {
       if (!this.#immediate) this.#immediate = setImmediate(run);

@@ -75,7 +75,7 @@ t.test('an entry another process overwrites is rewritten; entries kube-lb delete
   map.close();
   const key = d.keys.subarray(0, d.keySize);
   const value = Uint8Array.from(d.values.subarray(0, d.valueSize));
-  value[4] ^= 0xff; // first byte of the port
+  value[4] = value[4]! ^ 0xff; // first byte of the port
   const at = process.hrtime.bigint();
   execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', 'hex', ...hex(key).split(' '), 'value', 'hex', ...hex(value).split(' ')]);
   const ms = await restoredAfter(lab.mapDir, programmed, at, 10_000);
