@@ -11,6 +11,8 @@ FROM node:${NODE_VERSION}-bookworm AS build
 WORKDIR /src
 # node-gyp compiles against the headers the Node image ships instead of downloading them.
 ENV npm_config_nodedir=/usr/local
+# clang compiles the map-watch BPF program; the addon links libbpf, which loads it.
+RUN apt-get update && apt-get install -y --no-install-recommends clang libbpf-dev && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -24,11 +26,13 @@ LABEL org.opencontainers.image.title="kube-lb" \
       org.opencontainers.image.description="L4 LoadBalancer for bare-metal Kubernetes through Cilium's lb4 maps" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
+RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules/ node_modules/
 COPY --from=build /src/dist/ dist/
 COPY --from=build /src/native/build/Release/kube_lb_native.node native/build/Release/kube_lb_native.node
+COPY --from=build /src/native/build/Release/map-watch.bpf.o native/build/Release/map-watch.bpf.o
 # `kube-lb tenant add` renders these templates.
 COPY deploy/tenant/ deploy/tenant/
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-lb-entrypoint

@@ -1,6 +1,6 @@
 // What `kube-lb doctor` reads on an LB node: bpffs, Cilium's pinned lb4 maps and their shapes (through the
 // speaker's own read-only open), Cilium's configuration directory, capabilities, the kernel, and the ARP sysctls
-// of the announcing interface. Read-only. Loaded only when doctor runs (it loads the native addon).
+// of the announcing interface, and whether the change-events program loads. Read-only. Loaded only when doctor runs (it loads the native addon).
 import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { parseCapEff, type CiliumConfigFact, type DoctorFacts, type MapFact, typ
 import { isCiliumVersion, profileFor, type CiliumVersion } from '../core/lb4/profile.ts';
 import { LB4_MAPS, shapeMismatch, type Lb4MapRole } from '../core/lb4/maps.ts';
 import { BpfError, BpfMap } from '../native/bpf.ts';
+import { MapWatch } from '../native/map-watch.ts';
 import { ConfigError, KubeLbError } from '../shared/errors.ts';
 import { readCiliumConfigDir } from '../speaker/cilium-config-dir.ts';
 import { DataplaneMapError } from '../speaker/dataplane/errors.ts';
@@ -42,7 +43,18 @@ export function gatherFacts(o: GatherOptions): DoctorFacts {
     kernel: release(),
     interface: iface,
     sysctls: iface === undefined ? [] : arpSysctls(o.procSys, iface),
+    changeEvents: changeEventsFact(),
   };
+}
+
+/** Loads the speaker's change-events program and detaches it at once (it writes nothing). */
+function changeEventsFact(): DoctorFacts['changeEvents'] {
+  try {
+    MapWatch.open().close();
+    return { state: 'available' };
+  } catch (err) {
+    return { state: 'unavailable', message: (err as Error).message };
+  }
 }
 
 function fsType(path: string): number | undefined {

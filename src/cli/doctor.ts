@@ -2,7 +2,8 @@
 // topology). Gathers what the speaker depends on and prints what would stop it: bpffs, Cilium's pinned lb4 maps
 // and their shapes, the Cilium version profile the entries match, whether Cilium's configuration
 // (--cilium-config-dir) is one kube-lb can serve, capabilities, and the ARP sysctls of the announcing interface.
-// Exit 0 when ready, 1 when not, 2 on a usage error. Read-only: it opens maps read-only and writes nothing.
+// Exit 0 when ready, 1 when not, 2 on a usage error. Read-only: it opens maps read-only and writes nothing (the
+// change-events program is loaded and detached again, to tell whether the speaker can use it).
 import type { Command } from 'commander';
 import { diagnose, formatDiagnosis, type Diagnosis } from '../core/doctor/diagnose.ts';
 import { DEFAULT_MAP_DIR } from '../core/lb4/maps.ts';
@@ -23,7 +24,7 @@ interface DoctorFlags {
 export function registerDoctor(parent: Command, ctx: CliContext): void {
   parent
     .command('doctor')
-    .description('on an LB node (as root): bpffs, Cilium maps and version profile, Cilium configuration, capabilities, ARP sysctls')
+    .description('on an LB node (as root): bpffs, Cilium maps and version profile, Cilium configuration, capabilities, change events, ARP sysctls')
     .option('--map-dir <dir>', "directory of Cilium's pinned lb4 maps", DEFAULT_MAP_DIR)
     .option('--cilium-version <version>', 'the speaker\'s --cilium-version ("auto": detect from the maps)', 'auto')
     .option('--cilium-config-dir <dir>', "the speaker's --cilium-config-dir: Cilium's configuration directory", DEFAULT_CILIUM_CONFIG_DIR)

@@ -61,6 +61,8 @@ export interface DoctorFacts {
   readonly kernel: string;
   readonly interface: string | undefined;
   readonly sysctls: readonly SysctlFact[];
+  /** Whether the change-events program loads here (undefined: not tried). */
+  readonly changeEvents?: { readonly state: 'available' } | { readonly state: 'unavailable'; readonly message: string };
 }
 
 export interface Diagnosis {
@@ -187,6 +189,18 @@ export function diagnose(f: DoctorFacts): Diagnosis {
   }
   if (kernelAtLeast(f.kernel, 5, 8) === false) {
     add('kernel', 'warn', `kernel ${f.kernel} predates CAP_BPF (5.8)`, 'the speaker then needs CAP_SYS_ADMIN for every bpf(2) call');
+  }
+
+  // -------------------------------------------------------------------- change events
+  if (f.changeEvents?.state === 'available') {
+    add('change events', 'ok', "the map-watch program loads: others' writes to the lb maps are seen as they happen, and a prune is written back entry by entry");
+  } else if (f.changeEvents?.state === 'unavailable') {
+    add(
+      'change events',
+      'warn',
+      `unavailable, the speaker will poll: ${f.changeEvents.message}`,
+      'it needs CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN), kernel BTF (/sys/kernel/btf/vmlinux) and the BPF ring buffer (5.8+). Polling re-reads every map each --reconcile-period, so a Cilium prune leaves VIPs down until the next pass',
+    );
   }
 
   // -------------------------------------------------------------------- sysctls

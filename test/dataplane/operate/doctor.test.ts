@@ -96,6 +96,7 @@ t.test('a Cilium node is ready, with the profile detected from its entries', asy
   t.match(text, /READY: kube-lb can run on this node \(Cilium 1\.20 profile\)/);
   t.match(text, /cilium_lb4_maglev: absent \(optional: Cilium does not use maglev here\)/);
   t.match(text, /CAP_SYS_ADMIN is not needed/);
+  t.match(report.findings.find((f) => f.check === 'change events'), { severity: 'ok' }, 'the change-events program loads here');
 });
 
 t.test('maglev makes CAP_SYS_ADMIN required, and a configured version must fit the entries', async (t) => {

@@ -86,3 +86,16 @@ t.test("Cilium's configuration: a mode kube-lb cannot serve, an unreadable direc
   const annotated = diagnose(facts({ ciliumConfig: ciliumRead({ 'kube-proxy-replacement': 'true', 'bpf-lb-mode': 'dsr', 'bpf-lb-mode-annotation': 'true' }) }));
   t.equal(annotated.ready, true, 'DSR by default, SNAT per service for kube-lb');
 });
+
+t.test('change events: available is ok; unavailable is a warning that names the reason and the fallback', async (t) => {
+  const on = diagnose(facts({ changeEvents: { state: 'available' } }));
+  t.match(on.findings.find((f) => f.check === 'change events'), { severity: 'ok' });
+  const off = diagnose(facts({ changeEvents: { state: 'unavailable', message: 'map watch load: Operation not permitted' } }));
+  t.equal(off.ready, true, 'the speaker polls instead');
+  t.match(off.findings.find((f) => f.check === 'change events'), {
+    severity: 'warn',
+    message: /will poll: map watch load: Operation not permitted/,
+    hint: /CAP_PERFMON.*--reconcile-period/s,
+  });
+  t.notOk(diagnose(facts()).findings.some((f) => f.check === 'change events'), 'not tried: no finding');
+});
