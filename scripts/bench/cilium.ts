@@ -8,10 +8,13 @@
 //  - on the newest line, three LB nodes: create → first answer through the VIP for `services` Services, one after
 //    the other (baseline from the same run: create → EXTERNAL-IP), and the failover gap when the owning LB node
 //    dies (as scripts/bench/e2e.ts measures them).
-//  - with --recreate, only this instead: per line (default the newest), the agent restarted with another
-//    bpf-lb-map-max while the speaker keeps running (test/cilium/recreate-story.ts), a 10 ms client
-//    loop on the VIP: recreate_detect_ms (services pin re-created → the speaker found it), recreate_repair_ms
-//    (agent ready → first answer after the last failed request) and recreate_failed_requests.
+//  - with --housekeeping, only this instead: per line (default the newest), Cilium's housekeeping under a running
+//    speaker, each with a 10 ms client loop on the VIP (test/cilium/housekeeping-story.ts, recreate-story.ts):
+//    an on-demand prune (1.18+; prune_failed_requests, prune_restored_entries), an agent restart
+//    (restart_failed_requests, restart_gap_ms: the longest run of failed requests), and the agent restarted with
+//    another bpf-lb-map-max (recreate_detect_ms: services pin re-created → the speaker found it;
+//    recreate_repair_ms: agent ready → first answer after the last failed request; recreate_failed_requests);
+//    rewrite_gap_ms_max is the speaker's longest delete-to-rewrite over the prune and the restart.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
 import { cleanupStale } from '../../test/support/cleanup-stale.ts';
@@ -20,6 +23,7 @@ import { Ledger } from '../../test/support/ledger.ts';
 import { Topology } from '../../test/support/topology.ts';
 import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
 import { recreateLab, recreateRun } from '../../test/cilium/recreate-story.ts';
+import { pruneRun, restartRun } from '../../test/cilium/housekeeping-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
 interface LineResult {
@@ -110,21 +114,53 @@ async function newestFigures(services: number, runs: number): Promise<Record<str
   }
 }
 
-async function recreateFigures(line: string): Promise<[string, Record<string, number | string | undefined>]> {
+/** The longest run of failed requests (ms), 0 when none; an outage that never ended counts to now. */
+function longestOutage(outages: readonly { from: number; to: number | undefined }[]): number {
+  return Math.max(0, ...outages.map((o) => (o.to ?? o.from) - o.from));
+}
+
+async function housekeepingFigures(line: string): Promise<[string, Record<string, number | string | undefined>]> {
   const version = ciliumBuild(line).version.replace(/^v/, '');
-  log(`Cilium ${version}: lb maps re-created under a running speaker`);
-  const lab = await recreateLab({ label: 'bench-recreate', line, progress: (l) => log(`- ${l}`) });
+  const lab = await recreateLab({ label: 'bench-housekeeping', line, progress: (l) => log(`- ${l}`) });
   try {
+    const figures: Record<string, number | string | undefined> = {};
+    // lb/prune is the statedb reconciler's command: 1.18 and newer.
+    if (Number(line.split('.')[1]) >= 18) {
+      log(`Cilium ${version}: lb/prune under a running speaker`);
+      const p = await pruneRun(lab);
+      Object.assign(figures, {
+        prune_failed_requests: p.failedRequests,
+        prune_requests: p.failedRequests + p.okRequests,
+        prune_restored_entries: p.eventRestored,
+        prune_pass_repaired_entries: p.passRepaired,
+      });
+    }
+    log(`Cilium ${version}: agent restart under a running speaker`);
+    const r = await restartRun(lab);
+    const detection = r.detection.mode;
+    Object.assign(figures, {
+      change_detection: detection,
+      restart_failed_requests: r.failedRequests,
+      restart_requests: r.failedRequests + r.okRequests,
+      restart_gap_ms: longestOutage(r.outages),
+      restart_restored_entries: r.eventRestored,
+      rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,
+    });
+    log(`Cilium ${version}: lb maps re-created under a running speaker`);
     const f = await recreateRun(lab);
-    const figures = {
+    Object.assign(figures, {
       recreate_detect_ms: f.detectMs,
       recreate_repair_ms: f.repairMs,
       recreate_failed_requests: f.failedRequests,
       recreate_requests: f.failedRequests + f.okRequests,
       ...(f.newMaxEntries === 131072 ? {} : { error: `the services map was not re-created (max_entries ${f.newMaxEntries})` }),
-    };
+    });
     log(`Cilium ${version}: ${JSON.stringify(figures)}`);
     return [version, figures];
+  } catch (err) {
+    const error = err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err);
+    log(`Cilium ${version}: ${error}`);
+    return [version, { error }];
   } finally {
     await lab.down();
   }
@@ -133,11 +169,11 @@ async function recreateFigures(line: string): Promise<[string, Record<string, nu
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--lines');
   cleanupStale();
-  if (process.argv.includes('--recreate')) {
+  if (process.argv.includes('--housekeeping')) {
     const lines = i === -1 ? [NEWEST_CILIUM_LINE] : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
     const out: Record<string, unknown> = {};
     for (const line of lines) {
-      const [version, figures] = await recreateFigures(line);
+      const [version, figures] = await housekeepingFigures(line);
       out[version] = figures;
     }
     console.log(JSON.stringify(out));

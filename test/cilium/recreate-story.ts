@@ -5,7 +5,7 @@
 //   - repair: from the agent being ready again to the first answered request after the last failed one.
 // Then the pin is removed outright while the agent is stopped (a remounted bpffs): the claim must stop saying
 // Programmed until the agent pins a new map and the speaker has programmed it.
-// Used by recreate.test.ts (asserts) and `npm run bench -- cilium --recreate` (reports).
+// Used by recreate.test.ts (asserts) and `npm run bench -- cilium --housekeeping` (reports).
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';

@@ -1,0 +1,93 @@
+// Cilium's housekeeping under a running speaker, on a real cilium-agent (issue 11): its prune (`cilium-dbg shell
+// -- lb/prune`, what 1.18+ runs every 30 minutes) and an agent restart (which prunes once its tables are
+// initialised), each with a client loop on the VIP. The speaker learns of every kube-lb entry Cilium deletes from
+// its change events and writes it back; the figures say how many, how fast, and what the client saw.
+// Used by test/dataplane/cilium/housekeeping.test.ts (asserts) and `npm run bench -- cilium --housekeeping`.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { RecreateLab } from './recreate-story.ts';
+import type { Topology } from '../support/topology.ts';
+
+interface DataplaneStats {
+  readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
+  readonly eventRestoredEntries: number;
+  readonly eventRestoreGapMaxMs: number;
+  readonly repairedEntries: number;
+  readonly passes: number;
+}
+
+export interface HousekeepingFigures {
+  readonly detection: DataplaneStats['detection'];
+  /** kube-lb entries written back from change events (each one Cilium deleted). */
+  readonly eventRestored: number;
+  /** Entries repaired by passes that read the maps (anything the events did not deal with). */
+  readonly passRepaired: number;
+  /** The speaker's longest delete-to-rewrite since it started (ms). */
+  readonly gapMaxMs: number;
+  readonly okRequests: number;
+  readonly failedRequests: number;
+  /** Every run of failed requests: from the first failure to the next answer, ms after the action started. */
+  readonly outages: readonly { from: number; to: number | undefined }[];
+}
+
+async function stats(topo: Topology, node: string): Promise<DataplaneStats> {
+  return ((await topo.speakerState(node)) as unknown as { dataplane: DataplaneStats }).dataplane;
+}
+
+/** Runs `action` under a client loop (every `intervalMs`, 1 s timeout) and records what the loop and the speaker saw. */
+async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs: number, intervalMs: number): Promise<HousekeepingFigures> {
+  const { topo, vip } = lab;
+  const node = topo.lbNodes[0]!.name;
+  await topo.startLoop('tcp', vip, 80, intervalMs, 1000);
+  await sleep(1000);
+  const before = await stats(topo, node);
+  const start = await topo.loop();
+  const startedAt = Date.now();
+  await action();
+  const outages: { from: number; to: number | undefined }[] = [];
+  let seen = start;
+  for (const until = Date.now() + settleMs; ; ) {
+    await sleep(20);
+    const now = await topo.loop();
+    const open = outages.at(-1);
+    if (now.fail > seen.fail && (!open || open.to !== undefined)) outages.push({ from: (now.lastFailAt ?? Date.now()) - startedAt, to: undefined });
+    if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0)) open.to = (now.lastOkAt ?? Date.now()) - startedAt;
+    seen = now;
+    const steady = now.lastOkAt !== undefined && now.lastOkAt - (now.lastFailAt ?? 0) > 2000;
+    if ((Date.now() > until && steady) || Date.now() > until + 60_000) break;
+  }
+  const tally = await topo.stopLoop();
+  const after = await stats(topo, node);
+  const eventRestored = after.eventRestoredEntries - before.eventRestoredEntries;
+  return {
+    detection: after.detection,
+    eventRestored,
+    passRepaired: after.repairedEntries - before.repairedEntries - eventRestored,
+    gapMaxMs: after.eventRestoreGapMaxMs,
+    okRequests: tally.ok - start.ok,
+    failedRequests: tally.fail - start.fail,
+    outages,
+  };
+}
+
+/** `cilium-dbg shell -- lb/prune` (1.18+) with the loop running. */
+export function pruneRun(lab: RecreateLab, intervalMs = 10): Promise<HousekeepingFigures> {
+  const agent = lab.topo.lbNodes[0]!.cilium!;
+  return underLoop(lab, async () => void (await agent.dbg(['shell', '--', 'lb/prune'])), 3000, intervalMs);
+}
+
+/** The agent stopped and started again with the same configuration, the speaker left running, the loop on. */
+export function restartRun(lab: RecreateLab, intervalMs = 10): Promise<HousekeepingFigures> {
+  const agent = lab.topo.lbNodes[0]!.cilium!;
+  return underLoop(
+    lab,
+    async () => {
+      await agent.stop();
+      agent.start();
+      await agent.waitReady();
+      // The new agent prunes once its tables are initialised; ask for one more so the run always covers one.
+      await agent.dbg(['shell', '--', 'lb/prune']).catch(() => undefined);
+    },
+    5000,
+    intervalMs,
+  );
+}
