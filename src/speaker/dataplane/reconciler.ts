@@ -84,8 +84,8 @@ export interface ReconcilerOptions {
 export const DEFAULT_PIN_CHECK_MS = 100;
 export const DEFAULT_VERIFY_PERIOD_MS = 10_000;
 /** Others' changes this recent mean more are on their way: a read waits this long (see #putOffRead). */
-const SETTLE_MS = 50;
-const MAX_PUT_OFF_MS = 2_000;
+const SETTLE_MS = 250;
+const MAX_PUT_OFF_MS = 5_000;
 
 /** Code (and claim reason) of the 'unavailable' state. */
 export const MAPS_REPLACED = 'CiliumMapsReplaced';

@@ -169,7 +169,7 @@ t.test('while events keep arriving, a change they did not explain waits for them
   const foreignKey = Uint8Array.of(0xde, 0xad, 0xbe, 0xef);
   feed.emit([{ map: 'backends', op: 'delete', key: foreignKey }]); // events are flowing
   t.equal(reconciler.reconcileOnce().mode, 'idle', 'put off: the count runs ahead of the events while they flow');
-  await new Promise((r) => setTimeout(r, 80));
+  await new Promise((r) => setTimeout(r, 300));
   t.equal(reconciler.reconcileOnce().mode, 'restored', 'once they stop, the read finds what no event explained');
   t.same(dump(), good);
 });
