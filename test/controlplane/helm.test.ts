@@ -183,7 +183,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
     '--map-dir=/sys/fs/bpf/cilium/globals', '--cilium-version=1.18', '--log-level=debug']);
   t.equal(speaker.volumes?.find((v) => v.name === 'cilium-config')?.configMap?.name, 'cilium-config-copy');
   t.equal(speaker.containers[0]!.volumeMounts?.find((m) => m.name === 'cilium-config')?.mountPath, '/etc/cilium/cfg');
-  t.strictSame(speaker.containers[0]!.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'NET_ADMIN', 'NET_RAW'] }, 'no SYS_ADMIN without maglev');
+  t.strictSame(speaker.containers[0]!.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW'] }, 'no SYS_ADMIN without maglev');
   t.equal(speaker.containers[0]!.securityContext?.allowPrivilegeEscalation, false);
   t.ok(allocator.containers[0]!.args!.includes('--log-level=warn'), 'the global log level where no program-specific one is set');
   t.same(allocator.nodeSelector, { zone: 'a' });
