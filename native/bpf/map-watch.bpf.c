@@ -80,11 +80,14 @@ struct event {
   __u32 tgid;
   __u8 op;
   __u8 key_size;
-  __u16 pad;
+  __u16 flags;
   __u32 count;
   __u64 ns; // bpf_ktime_get_ns(): CLOCK_MONOTONIC, comparable with any process's clock on the node
   __u8 key[MAX_KEY];
 };
+
+// event.flags
+#define FLAG_WRITTEN_BACK 1 // the kernel write-back below put the deleted entry back before the syscall returned
 
 struct counts {
   __u64 changes; // successful changes, kube-lb's own included (a batch counts as one)
@@ -117,6 +120,51 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 1 << 22); // 4 MiB: about 130,000 queued events
 } events SEC(".maps");
+
+// Kernel write-back. kube-lb mirrors its own entries of the services, backends and revNAT maps into own_*; when
+// another process deletes one of them, it goes back into the map from here, in the deleting process's own
+// syscall exit, before that process sees its delete return: a lookup can only miss it in between. Only with
+// BPF_NOEXIST, so nothing anyone wrote meanwhile is overwritten. lb_* are placeholders that the loader replaces
+// with the real maps (bpf_map__reuse_fd) and own_* get their shapes; `writeback` holds the three maps' kernel IDs
+// (0: off). Without them, the placeholders stay unused.
+#define LB_MAP(name)                              \
+  struct {                                        \
+    __uint(type, BPF_MAP_TYPE_HASH);              \
+    __uint(max_entries, 1);                       \
+    __uint(key_size, 4);                          \
+    __uint(value_size, 4);                        \
+    __uint(map_flags, BPF_F_NO_PREALLOC);         \
+  } name SEC(".maps")
+LB_MAP(lb_services);
+LB_MAP(lb_backends);
+LB_MAP(lb_rev_nat);
+LB_MAP(own_services);
+LB_MAP(own_backends);
+LB_MAP(own_rev_nat);
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 3);
+  __type(key, __u32);
+  __type(value, __u32); // kernel map ID of services, backends, revNAT
+} writeback SEC(".maps");
+
+#define WRITE_BACK(role, own, lb)                                      \
+  do {                                                                 \
+    __u32 r = role;                                                    \
+    __u32 *w = bpf_map_lookup_elem(&writeback, &r);                    \
+    if (w && *w == id) {                                               \
+      void *v = bpf_map_lookup_elem(&own, key);                        \
+      return v && bpf_map_update_elem(&lb, key, v, BPF_NOEXIST) == 0;  \
+    }                                                                  \
+  } while (0)
+
+static __always_inline int write_back(__u32 id, const void *key) {
+  WRITE_BACK(0, own_services, lb_services);
+  WRITE_BACK(1, own_backends, lb_backends);
+  WRITE_BACK(2, own_rev_nat, lb_rev_nat);
+  return 0;
+}
 
 // The leading fields of union bpf_attr for the element and the batch commands.
 struct elem_attr {
@@ -178,22 +226,24 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret) {
   __u32 tgid = bpf_get_current_pid_tgid() >> 32;
   if (me && *me == tgid) return 0;
   __sync_fetch_and_add(&c->foreign, 1);
+  __u32 size = op == OP_BATCH ? 0 : BPF_CORE_READ(map, key_size);
+  if (size > MAX_KEY) size = MAX_KEY;
+  __u8 key[MAX_KEY] = {};
+  if (size && bpf_probe_read_user(key, size, (const void *)ukey)) size = 0;
+  __u16 flags = op == OP_DELETE && size && write_back(id, key) ? FLAG_WRITTEN_BACK : 0;
   struct event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
   if (!e) {
     __sync_fetch_and_add(&c->dropped, 1);
     return 0;
   }
-  __u32 size = op == OP_BATCH ? 0 : BPF_CORE_READ(map, key_size);
-  if (size > MAX_KEY) size = MAX_KEY;
   e->map_id = id;
   e->tgid = tgid;
   e->op = op;
   e->key_size = size;
-  e->pad = 0;
+  e->flags = flags;
   e->count = count;
   e->ns = bpf_ktime_get_ns();
-  __builtin_memset(e->key, 0, sizeof(e->key));
-  if (size) bpf_probe_read_user(e->key, size, (const void *)ukey);
+  __builtin_memcpy(e->key, key, sizeof(e->key));
   bpf_ringbuf_submit(e, 0);
   return 0;
 }

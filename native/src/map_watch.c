@@ -7,6 +7,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +21,7 @@
 #define MAX_LINKS 8
 #define EVENT_SIZE 40 // struct event in map-watch.bpf.c
 #define COUNTS_SIZE 24
+#define WRITE_BACK_ROLES 3 // services, backends, revNAT: the order of the writeback map in map-watch.bpf.c
 
 struct watch {
   napi_env env;
@@ -30,6 +32,7 @@ struct watch {
   int nlinks;
   struct ring_buffer *rb;
   int watched_fd, counters_fd;
+  uint32_t write_back_ids[WRITE_BACK_ROLES];
   uv_poll_t poll;
   bool polling;
   // Events consumed but not yet handed to JS.
@@ -151,18 +154,63 @@ static napi_value undefined_value(napi_env env) {
   return v;
 }
 
-// mapWatchOpen(objectPath, selfTgid, onEvents) → handle
+static const char *const LB_MAPS[WRITE_BACK_ROLES] = {"lb_services", "lb_backends", "lb_rev_nat"};
+static const char *const OWN_MAPS[WRITE_BACK_ROLES] = {"own_services", "own_backends", "own_rev_nat"};
+
+// Points the write-back at the real maps before load: lb_* become them, own_* take their shapes. Returns 0 or
+// -errno; ids[] gets each map's kernel ID (0 for a role left off, or for a map programs may not write).
+static int prepare_write_back(struct bpf_object *obj, const int32_t *fds, uint32_t *ids) {
+  for (int r = 0; r < WRITE_BACK_ROLES; r++) {
+    ids[r] = 0;
+    if (fds[r] < 0) continue;
+    struct bpf_map_info info;
+    uint32_t len = sizeof(info);
+    memset(&info, 0, len);
+    if (bpf_obj_get_info_by_fd(fds[r], &info, &len) != 0) return -errno;
+    // A map its owner made read-only to programs (Cilium's services map) cannot be written from here.
+    if (info.map_flags & BPF_F_RDONLY_PROG) continue;
+    struct bpf_map *lb = bpf_object__find_map_by_name(obj, LB_MAPS[r]);
+    struct bpf_map *own = bpf_object__find_map_by_name(obj, OWN_MAPS[r]);
+    if (!lb || !own) return -ENOENT;
+    int err = bpf_map__reuse_fd(lb, fds[r]);
+    if (!err) err = bpf_map__set_key_size(own, info.key_size);
+    if (!err) err = bpf_map__set_value_size(own, info.value_size);
+    if (!err) err = bpf_map__set_max_entries(own, info.max_entries);
+    if (err) return err;
+    ids[r] = info.id;
+  }
+  return 0;
+}
+
+// mapWatchOpen(objectPath, selfTgid, onEvents, writeBackFds?: Int32Array(3) of services, backends, revNAT map fds,
+// -1 to leave a role off) → handle
 static napi_value watch_open(napi_env env, napi_callback_info info) {
-  size_t argc = 3;
-  napi_value argv[3];
+  size_t argc = 4;
+  napi_value argv[4];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   char path[4096];
   size_t len;
   uint32_t tgid;
+  int32_t fds[WRITE_BACK_ROLES] = {-1, -1, -1};
   if (argc < 3 || napi_get_value_string_utf8(env, argv[0], path, sizeof(path), &len) != napi_ok ||
       napi_get_value_uint32(env, argv[1], &tgid) != napi_ok) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchOpen(objectPath, selfTgid, onEvents)");
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchOpen(objectPath, selfTgid, onEvents, writeBackFds?)");
     return NULL;
+  }
+  if (argc >= 4) {
+    napi_valuetype t;
+    napi_typeof(env, argv[3], &t);
+    if (t != napi_undefined) {
+      napi_typedarray_type type;
+      size_t count;
+      void *data;
+      if (napi_get_typedarray_info(env, argv[3], &type, &count, &data, NULL, NULL) != napi_ok || type != napi_int32_array ||
+          count != WRITE_BACK_ROLES) {
+        napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchOpen: writeBackFds must be an Int32Array(3)");
+        return NULL;
+      }
+      memcpy(fds, data, sizeof(fds));
+    }
   }
   libbpf_log[0] = '\0';
   libbpf_set_print(capture_print);
@@ -179,8 +227,24 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
     err = -errno;
     goto fail;
   }
+  step = "write-back maps";
+  uint32_t ids[WRITE_BACK_ROLES];
+  if ((err = prepare_write_back(w->obj, fds, ids)) != 0) goto fail;
   step = "load";
   if ((err = bpf_object__load(w->obj)) != 0) goto fail;
+  step = "write-back IDs";
+  struct bpf_map *writeback = bpf_object__find_map_by_name(w->obj, "writeback");
+  if (!writeback) {
+    err = -ENOENT;
+    goto fail;
+  }
+  memcpy(w->write_back_ids, ids, sizeof(ids));
+  for (uint32_t r = 0; r < WRITE_BACK_ROLES; r++) {
+    if (bpf_map_update_elem(bpf_map__fd(writeback), &r, &ids[r], BPF_ANY) != 0) {
+      err = -errno;
+      goto fail;
+    }
+  }
   step = "attach";
   struct bpf_program *prog;
   bpf_object__for_each_program(prog, w->obj) {
@@ -297,6 +361,40 @@ static napi_value watch_counters(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
+// mapWatchWriteBackIds(handle) → Uint32Array(3): the kernel ID each role's write-back covers, 0 where it is off.
+static napi_value watch_write_back_ids(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct watch *w = watch_arg(env, info, 1, argv);
+  if (!w) return NULL;
+  napi_value ab, out;
+  void *data;
+  napi_create_arraybuffer(env, sizeof(w->write_back_ids), &data, &ab);
+  memcpy(data, w->write_back_ids, sizeof(w->write_back_ids));
+  napi_create_typedarray(env, napi_uint32_array, WRITE_BACK_ROLES, ab, 0, &out);
+  return out;
+}
+
+// mapWatchOwnFd(handle, role) → a new fd (the caller closes it) of own_services, own_backends or own_rev_nat.
+static napi_value watch_own_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[2];
+  struct watch *w = watch_arg(env, info, 2, argv);
+  if (!w) return NULL;
+  uint32_t role;
+  if (napi_get_value_uint32(env, argv[1], &role) != napi_ok || role >= WRITE_BACK_ROLES) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "mapWatchOwnFd(handle, role 0..2)");
+    return NULL;
+  }
+  struct bpf_map *own = bpf_object__find_map_by_name(w->obj, OWN_MAPS[role]);
+  int fd = own ? fcntl(bpf_map__fd(own), F_DUPFD_CLOEXEC, 0) : -1;
+  if (fd < 0) {
+    throw_libbpf(env, "map watch own map", own ? -errno : -ENOENT);
+    return NULL;
+  }
+  napi_value out;
+  napi_create_int32(env, fd, &out);
+  return out;
+}
+
 // mapWatchDrain(handle) → Buffer of pending events, or undefined: what the next readable callback would get.
 static napi_value watch_drain(napi_env env, napi_callback_info info) {
   napi_value argv[1];
@@ -331,6 +429,8 @@ napi_value kl_map_watch_init(napi_env env, napi_value exports) {
       {"mapWatchSet", NULL, watch_set, NULL, NULL, NULL, napi_default, NULL},
       {"mapWatchCounters", NULL, watch_counters, NULL, NULL, NULL, napi_default, NULL},
       {"mapWatchDrain", NULL, watch_drain, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchOwnFd", NULL, watch_own_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"mapWatchWriteBackIds", NULL, watch_write_back_ids, NULL, NULL, NULL, napi_default, NULL},
       {"mapWatchClose", NULL, watch_close, NULL, NULL, NULL, napi_default, NULL},
   };
   if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;

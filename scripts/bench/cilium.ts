@@ -131,7 +131,8 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       Object.assign(figures, {
         prune_failed_requests: p.failedRequests,
         prune_requests: p.failedRequests + p.okRequests,
-        prune_restored_entries: p.eventRestored,
+        prune_kernel_restored_entries: p.kernelRestored,
+        prune_event_restored_entries: p.eventRestored,
         prune_pass_repaired_entries: p.passRepaired,
       });
     }
@@ -143,7 +144,8 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       restart_failed_requests: r.failedRequests,
       restart_requests: r.failedRequests + r.okRequests,
       restart_gap_ms: longestOutage(r.outages),
-      restart_restored_entries: r.eventRestored,
+      restart_kernel_restored_entries: r.kernelRestored,
+      restart_event_restored_entries: r.eventRestored,
       rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,
     });
     log(`Cilium ${version}: lb maps re-created under a running speaker`);

@@ -186,6 +186,11 @@ export class BpfMap {
     return new BpfMap(api, fd, `map ${spec.name}`);
   }
 
+  /** Takes over a map file descriptor someone handed over (it is closed with this object). */
+  static fromOwnedFd(fd: number, label: string): BpfMap {
+    return new BpfMap(native(), fd, label);
+  }
+
   /** Opens a map by kernel ID (the inner maps of a map-of-maps are only reachable this way). */
   static fromId(id: number, label = `map id ${id}`): BpfMap {
     const api = native();

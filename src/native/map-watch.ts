@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeLbError } from '../shared/errors.ts';
+import { BpfMap } from './bpf.ts';
 import { loadAddon } from './load.ts';
 
 /** Map IDs one watch can follow (MAX_WATCHED in the BPF program). */
@@ -29,6 +30,8 @@ export interface MapChangeEvent {
   readonly tgid: number;
   /** When the kernel completed it: CLOCK_MONOTONIC, as process.hrtime.bigint() in any process on the node. */
   readonly ns: bigint;
+  /** A delete the kernel write-back already undid (the entry was kube-lb's, mirrored in its own map). */
+  readonly writtenBack: boolean;
 }
 
 export interface MapChangeCounts {
@@ -41,7 +44,9 @@ export interface MapChangeCounts {
 }
 
 interface NativeMapWatch {
-  mapWatchOpen(objectPath: string, selfTgid: number, onEvents: (events: Buffer & { lost?: boolean }) => void): unknown;
+  mapWatchOpen(objectPath: string, selfTgid: number, onEvents: (events: Buffer & { lost?: boolean }) => void, writeBackFds?: Int32Array): unknown;
+  mapWatchOwnFd(handle: unknown, role: number): number;
+  mapWatchWriteBackIds(handle: unknown): Uint32Array;
   mapWatchSet(handle: unknown, ids: Uint32Array): void;
   mapWatchCounters(handle: unknown, out: Buffer): void;
   mapWatchDrain(handle: unknown): (Buffer & { lost?: boolean }) | undefined;
@@ -71,6 +76,11 @@ function native(): NativeMapWatch {
 }
 
 const OPS: Record<number, MapChangeOp> = { 1: 'update', 2: 'delete', 3: 'batch' };
+const FLAG_WRITTEN_BACK = 1;
+
+/** The maps the kernel write-back covers, in the order of the program's `writeback` map. */
+export const WRITE_BACK_ROLES = ['services', 'backends', 'revNat'] as const;
+export type WriteBackRole = (typeof WRITE_BACK_ROLES)[number];
 
 /** Reads the packed events (layout: struct event in map-watch.bpf.c). */
 export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
@@ -84,10 +94,20 @@ export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
       op: OPS[view.getUint8(o + 8)] ?? 'batch',
       count: view.getUint32(o + 12, true),
       ns: view.getBigUint64(o + 16, true),
+      writtenBack: (view.getUint16(o + 10, true) & FLAG_WRITTEN_BACK) !== 0,
       key: buf.slice(o + 24, o + 24 + keySize),
     });
   }
   return out;
+}
+
+export interface MapWatchOptions {
+  /** The BPF object; by default the one built next to the addon. */
+  readonly objectPath?: string;
+  /** Changes this process makes are counted, not reported (default: this process; 0 reports everyone's). */
+  readonly selfTgid?: number;
+  /** The maps whose deleted entries the kernel puts back from the mirror (ownMap); none by default. */
+  readonly writeBack?: Partial<Record<WriteBackRole, { readonly fd: number }>>;
 }
 
 export type MapChangeListener = (events: readonly MapChangeEvent[], lost: boolean) => void;
@@ -99,10 +119,10 @@ export class MapWatch {
   #ids: readonly number[] = [];
   readonly #listeners = new Set<MapChangeListener>();
 
-  private constructor(api: NativeMapWatch, objectPath: string, selfTgid: number) {
+  private constructor(api: NativeMapWatch, objectPath: string, selfTgid: number, writeBack: Int32Array | undefined) {
     this.#api = api;
     try {
-      this.#handle = api.mapWatchOpen(objectPath, selfTgid, (buf) => this.#deliver(buf));
+      this.#handle = api.mapWatchOpen(objectPath, selfTgid, (buf) => this.#deliver(buf), writeBack);
     } catch (err) {
       throw new MapWatchError(`cannot load the map watch (${objectPath}): ${(err as Error).message}`, err);
     }
@@ -112,10 +132,12 @@ export class MapWatch {
    * Loads and attaches the programs; throws MapWatchError where that cannot be done. Changes made by `selfTgid`
    * (this process by default) are counted but not reported; 0 reports every process's (an observer's view).
    */
-  static open(objectPath?: string, selfTgid = process.pid): MapWatch {
-    const path = objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
+  static open(options: MapWatchOptions = {}): MapWatch {
+    const path = options.objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
     if (!path) throw new MapWatchError(`map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`);
-    return new MapWatch(native(), path, selfTgid);
+    const wb = options.writeBack;
+    const fds = wb ? Int32Array.from(WRITE_BACK_ROLES, (r) => wb[r]?.fd ?? -1) : undefined;
+    return new MapWatch(native(), path, options.selfTgid ?? process.pid, fds);
   }
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */
@@ -138,6 +160,21 @@ export class MapWatch {
       });
     });
     return out;
+  }
+
+  /**
+   * The program's mirror of kube-lb's own entries of one map of the write-back (a new descriptor: close it). What
+   * it holds goes back into the real map as soon as another process deletes it there.
+   */
+  /** The roles the kernel write-back covers: asked for, and writable by programs (not BPF_F_RDONLY_PROG). */
+  writeBackRoles(): WriteBackRole[] {
+    const ids = this.#api.mapWatchWriteBackIds(this.#open());
+    return WRITE_BACK_ROLES.filter((_, i) => ids[i] !== 0);
+  }
+
+  ownMap(role: WriteBackRole): BpfMap {
+    const fd = this.#api.mapWatchOwnFd(this.#open(), WRITE_BACK_ROLES.indexOf(role));
+    return BpfMap.fromOwnedFd(fd, `map watch own_${role}`);
   }
 
   /** Delivers whatever the ring buffer holds now, without waiting for the event loop's wake-up. */

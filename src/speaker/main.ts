@@ -66,7 +66,7 @@ const openMaps = (ciliumVersion: string): OpenedLb4Maps =>
   });
 const opened = openMaps(config['cilium-version']);
 const cilium = opened.cilium!;
-const changes = config['change-events'] ? openChangeFeed() : undefined;
+const changes = config['change-events'] ? openChangeFeed({ writeBack: config['kernel-write-back'] }) : undefined;
 const dataplane = new DataplaneReconciler({
   changes,
   verifyPeriodMs: config['verify-period'],

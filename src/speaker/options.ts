@@ -24,6 +24,11 @@ export const SPEAKER_OPTIONS = {
     default: true,
     help: 'Learn of changes others make to the maps from a BPF program on bpf(2) syscall exit, and write deleted entries back at once (false: re-read every map every pass)',
   },
+  'kernel-write-back': {
+    kind: 'bool',
+    default: true,
+    help: "With change events: the BPF program itself puts kube-lb's services, backends and revNAT entries back when another process deletes them, before that process's delete returns (false: written back from the event, milliseconds later)",
+  },
   'verify-period': { kind: 'duration', default: 10_000, min: 100, help: 'With change events: how often the maps are re-read in full anyway, as a safety net' },
   'health-interval': { kind: 'duration', default: 2000, min: 100, help: 'Backend health probe period (per target)' },
   'health-timeout': { kind: 'duration', default: 1000, min: 50, help: 'Deadline of one health probe' },

@@ -1,7 +1,8 @@
 // Cilium's housekeeping under a running speaker, on a real cilium-agent (issue 11): its prune (`cilium-dbg shell
 // -- lb/prune`, what 1.18+ runs every 30 minutes) and an agent restart (which prunes once its tables are
-// initialised), each with a client loop on the VIP. The speaker learns of every kube-lb entry Cilium deletes from
-// its change events and writes it back; the figures say how many, how fast, and what the client saw.
+// initialised), each with a client loop on the VIP. Every kube-lb entry Cilium deletes goes back at once: backends
+// and revNAT by the kernel write-back before Cilium's delete returns, the rest (services: read-only to programs,
+// maglev, source ranges) from its change event; the figures say how many, how fast, and what the client saw.
 // Used by test/dataplane/cilium/housekeeping.test.ts (asserts) and `npm run bench -- cilium --housekeeping`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecreateLab } from './recreate-story.ts';
@@ -10,6 +11,7 @@ import type { Topology } from '../support/topology.ts';
 interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   readonly eventRestoredEntries: number;
+  readonly kernelRestoredEntries: number;
   readonly eventRestoreGapMaxMs: number;
   readonly repairedEntries: number;
   readonly passes: number;
@@ -17,7 +19,9 @@ interface DataplaneStats {
 
 export interface HousekeepingFigures {
   readonly detection: DataplaneStats['detection'];
-  /** kube-lb entries written back from change events (each one Cilium deleted). */
+  /** kube-lb entries the kernel write-back put back before Cilium's delete returned. */
+  readonly kernelRestored: number;
+  /** kube-lb entries written back from change events. */
   readonly eventRestored: number;
   /** Entries repaired by passes that read the maps (anything the events did not deal with). */
   readonly passRepaired: number;
@@ -58,10 +62,12 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
   const tally = await topo.stopLoop();
   const after = await stats(topo, node);
   const eventRestored = after.eventRestoredEntries - before.eventRestoredEntries;
+  const kernelRestored = after.kernelRestoredEntries - before.kernelRestoredEntries;
   return {
     detection: after.detection,
+    kernelRestored,
     eventRestored,
-    passRepaired: after.repairedEntries - before.repairedEntries - eventRestored,
+    passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - kernelRestored,
     gapMaxMs: after.eventRestoreGapMaxMs,
     okRequests: tally.ok - start.ok,
     failedRequests: tally.fail - start.fail,

@@ -3,7 +3,7 @@
 // the test datapath against them. Shapes are the same in 1.14–1.19; the profile only decides what the test
 // datapath does with them (test/datapath/loader.ts).
 import { join } from 'node:path';
-import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE } from '../../src/core/bpf/uapi.ts';
+import { BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../../src/core/bpf/uapi.ts';
 import { DEFAULT_LB_MAP_MAX_ENTRIES, LB4_MAPS, type Lb4MapRole, type Lb4MapShape } from '../../src/core/lb4/maps.ts';
 import { MAGLEV_INNER_KEY_SIZE, maglevInnerValueSize } from '../../src/core/lb4/maglev.ts';
 import type { Lb4Profile } from '../../src/core/lb4/profile.ts';
@@ -72,7 +72,9 @@ export function createCiliumMaps(dir: string, options: CiliumMapsOptions): Ciliu
         keySize: shape.keySize,
         valueSize: shape.valueSize,
         maxEntries,
-        flags: flagsFor(shape, preallocate),
+        // Cilium's agent makes its services map read-only to programs (flags 0x80 on 1.20.2); so does the lab,
+        // since the kernel write-back must then leave it to the events.
+        flags: flagsFor(shape, preallocate) | (role === 'services' ? BPF_F_RDONLY_PROG : 0),
         name: shape.name,
         ...(inner ? { innerMap: inner } : {}),
       });

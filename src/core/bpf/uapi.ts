@@ -25,6 +25,8 @@ export function mapTypeName(type: number): string {
 
 /** Map creation flags. */
 export const BPF_F_NO_PREALLOC = 1 << 0;
+/** Programs may only read the map (Cilium creates its services map so, as seen on 1.20.2). */
+export const BPF_F_RDONLY_PROG = 1 << 7;
 export const BPF_F_RDONLY = 1 << 3;
 
 /** Element update flags. */

@@ -1,24 +1,88 @@
 // The reconciler's MapChangeFeed on a real node: the addon's map watch (src/native/map-watch.ts) pointed at the
-// kernel IDs of the maps the reconciler holds, its events translated to the reconciler's map names.
-import { MapWatch, type MapChangeEvent } from '../../native/map-watch.ts';
+// kernel IDs of the maps the reconciler holds, its events translated to the reconciler's map names; and the
+// kernel write-back, whose mirrors of kube-lb's services, backends and revNAT entries it keeps equal to the
+// reconciler's image.
+import { bytesEqual, bytesKey, pickEntries, type EntryTable } from '../../core/bpf/packed.ts';
+import type { DesiredImage } from '../../core/dataplane/image.ts';
+import type { BpfMap } from '../../native/bpf.ts';
+import { MapWatch, WRITE_BACK_ROLES, type MapChangeEvent, type WriteBackRole } from '../../native/map-watch.ts';
 import type { Lb4Maps, MapChange, MapChangeFeed, WatchedMap } from './maps.ts';
 
+/** Brings a mirror from holding `before` (undefined: nothing) to holding `after` (undefined: nothing). */
+function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTable | undefined): void {
+  if (before === after) return;
+  const gone: number[] = [];
+  if (before) {
+    const keep = after?.index;
+    for (let i = 0; i < before.count; i++) {
+      if (!keep?.has(bytesKey(before.keys, i * before.keySize, before.keySize))) gone.push(i);
+    }
+  }
+  if (gone.length > 0) {
+    const keys = pickEntries(before!, gone, true);
+    own.deleteMany(keys.keys, keys.count);
+  }
+  if (!after) return;
+  const changed: number[] = [];
+  const had = before?.index;
+  for (let i = 0; i < after.count; i++) {
+    const j = had?.get(bytesKey(after.keys, i * after.keySize, after.keySize));
+    if (j === undefined || !bytesEqual(before!.values, j * before!.valueSize, after.values, i * after.valueSize, after.valueSize)) changed.push(i);
+  }
+  if (changed.length === 0) return;
+  const e = changed.length === after.count ? after : pickEntries(after, changed);
+  own.updateMany(e.keys, e.values, e.count);
+}
+
+export interface ChangeFeedOptions {
+  /** The BPF object; by default the one built next to the addon. */
+  readonly objectPath?: string;
+  /** The kernel write-back of kube-lb's deleted services, backends and revNAT entries (default on). */
+  readonly writeBack?: boolean;
+}
+
 export class NativeMapChangeFeed implements MapChangeFeed {
-  readonly #watch: MapWatch;
+  readonly #objectPath: string | undefined;
+  readonly #writeBack: boolean;
+  #watch: MapWatch;
   #names = new Map<number, WatchedMap>();
   readonly #listeners = new Set<(changes: readonly MapChange[], lost: boolean) => void>();
+  /** The write-back's mirrors of the maps followed now, and the image each holds. */
+  #own: Partial<Record<WriteBackRole, BpfMap>> = {};
+  #mirrored: Partial<Record<WriteBackRole, EntryTable>> = {};
 
-  private constructor(watch: MapWatch) {
+  private constructor(watch: MapWatch, options: ChangeFeedOptions) {
+    this.#objectPath = options.objectPath;
+    this.#writeBack = options.writeBack ?? true;
     this.#watch = watch;
     watch.onEvents((events, lost) => this.#deliver(events, lost));
   }
 
   /** Loads the watch program; throws MapWatchError where the kernel or the privileges do not allow it. */
-  static open(objectPath?: string): NativeMapChangeFeed {
-    return new NativeMapChangeFeed(MapWatch.open(objectPath));
+  static open(options: ChangeFeedOptions = {}): NativeMapChangeFeed {
+    return new NativeMapChangeFeed(MapWatch.open(options.objectPath === undefined ? {} : { objectPath: options.objectPath }), options);
   }
 
+  /**
+   * Follows these maps from now on. The program is loaded again, pointed at the services, backends and revNAT
+   * maps for the kernel write-back (the maps a program writes are fixed when it loads), with empty mirrors until
+   * mirror() fills them.
+   */
   follow(maps: Lb4Maps): void {
+    const writeBack: Partial<Record<WriteBackRole, { fd: number }>> = {};
+    for (const role of WRITE_BACK_ROLES) {
+      const fd = maps[role].kernelFd;
+      if (fd !== undefined && this.#writeBack) writeBack[role] = { fd };
+    }
+    const watch = MapWatch.open({ ...(this.#objectPath === undefined ? {} : { objectPath: this.#objectPath }), writeBack });
+    const own: Partial<Record<WriteBackRole, BpfMap>> = {};
+    try {
+      for (const role of watch.writeBackRoles()) own[role] = watch.ownMap(role);
+    } catch (err) {
+      for (const m of Object.values(own)) m.close();
+      watch.close();
+      throw err;
+    }
     const names = new Map<number, WatchedMap>();
     const add = (name: WatchedMap, id: number | undefined): void => {
       if (id !== undefined) names.set(id, name);
@@ -30,8 +94,28 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     add('sourceRange', maps.sourceRange?.kernelId);
     add('affinityMatch', maps.affinityMatch?.kernelId);
     add('maglev', maps.maglev?.kernelId);
-    this.#watch.watch([...names.keys()]);
+    watch.watch([...names.keys()]);
+    watch.onEvents((events, lost) => this.#deliver(events, lost));
+    this.#closeWatch();
+    this.#watch = watch;
+    this.#own = own;
+    this.#mirrored = {};
     this.#names = names;
+  }
+
+  /**
+   * Makes the write-back's mirrors hold exactly kube-lb's entries of `image` (undefined: none), writing only the
+   * difference from what they held.
+   */
+  mirror(image: DesiredImage | undefined): void {
+    for (const role of WRITE_BACK_ROLES) {
+      const own = this.#own[role];
+      if (!own) continue;
+      const next = image?.[role];
+      syncMirror(own, this.#mirrored[role], next);
+      if (next) this.#mirrored[role] = next;
+      else delete this.#mirrored[role];
+    }
   }
 
   foreignChanges(): number {
@@ -50,8 +134,14 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   close(): void {
-    this.#watch.close();
+    this.#closeWatch();
     this.#listeners.clear();
+  }
+
+  #closeWatch(): void {
+    for (const m of Object.values(this.#own)) m.close();
+    this.#own = {};
+    this.#watch.close();
   }
 
   #deliver(events: readonly MapChangeEvent[], lost: boolean): void {
@@ -59,7 +149,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     for (const e of events) {
       const map = this.#names.get(e.mapId);
       // An event for a map followed before the last follow(): that map is no longer the one written.
-      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns });
+      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns, writtenBack: e.writtenBack });
     }
     if (changes.length === 0 && !lost) return;
     for (const l of this.#listeners) l(changes, lost);
@@ -88,9 +178,9 @@ class UnavailableChangeFeed implements MapChangeFeed {
  * The node's change feed, or one that says why there is none (no privilege, no BTF, no BPF object). The program
  * is the one built next to the addon unless `objectPath` names another.
  */
-export function openChangeFeed(objectPath?: string): MapChangeFeed {
+export function openChangeFeed(options: ChangeFeedOptions = {}): MapChangeFeed {
   try {
-    return NativeMapChangeFeed.open(objectPath);
+    return NativeMapChangeFeed.open(options);
   } catch (err) {
     return new UnavailableChangeFeed(err instanceof Error ? err : new Error(String(err)));
   }

@@ -4,12 +4,15 @@
 import { sameEntries, type PackedEntries } from '../../core/bpf/packed.ts';
 import type { DriftMap } from '../../core/dataplane/drift.ts';
 import type { MapsSnapshot, MaglevObserved } from '../../core/dataplane/ownership.ts';
+import type { DesiredImage } from '../../core/dataplane/image.ts';
 
 /** A map seen as packed bytes. Removing a key that is not there is not an error. */
 export interface ByteMap {
   readonly name: string;
   /** The kernel's ID of the map, where there is a kernel map (change events name maps by it). */
   readonly kernelId?: number | undefined;
+  /** A file descriptor of it, where there is a kernel map (the kernel write-back is loaded against it). */
+  readonly kernelFd?: number | undefined;
   readonly keySize: number;
   readonly valueSize: number;
   dump(): PackedEntries;
@@ -80,6 +83,8 @@ export interface MapChange {
   readonly key: Uint8Array;
   /** When the kernel made the change (CLOCK_MONOTONIC ns, as process.hrtime.bigint()), where known. */
   readonly ns?: bigint;
+  /** A delete the kernel write-back already undid: nothing left to write. */
+  readonly writtenBack?: boolean;
 }
 
 /**
@@ -97,6 +102,11 @@ export interface MapChangeFeed {
   foreignChanges(): number;
   /** `lost`: some changes could not be reported (re-read the maps). */
   onChanges(listener: (changes: readonly MapChange[], lost: boolean) => void): () => void;
+  /**
+   * Where the feed has a kernel write-back: makes it hold exactly kube-lb's entries of this image (after a plan
+   * is applied), or none.
+   */
+  mirror?(image: DesiredImage | undefined): void;
   close(): void;
 }
 

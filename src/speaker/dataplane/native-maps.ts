@@ -47,6 +47,9 @@ export class NativeByteMap implements ByteMap {
   get kernelId(): number {
     return this.map.info.id;
   }
+  get kernelFd(): number {
+    return this.map.fd;
+  }
   get keySize(): number {
     return this.map.info.keySize;
   }

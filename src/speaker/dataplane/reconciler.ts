@@ -143,6 +143,8 @@ export interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   /** Entries written back on a change event, without waiting for a pass. */
   readonly eventRestoredEntries: number;
+  /** Deletes the kernel write-back undid before the deleting call returned (reported by their events). */
+  readonly kernelRestoredEntries: number;
   /** The longest time from the kernel's delete to the write-back on its event, since start (ms; 0 if none). */
   readonly eventRestoreGapMaxMs: number;
 }
@@ -244,7 +246,7 @@ function createMetrics(registry: Registry): Metrics {
     }),
     restored: new Counter({
       name: 'kube_lb_dataplane_restored_entries_total',
-      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (event, pass).',
+      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; event; pass).',
       labelNames: ['trigger'],
       registers: [registry],
     }),
@@ -350,6 +352,7 @@ export class DataplaneReconciler {
   /** The kernel time of the oldest delete in #pendingLost (0n: unknown). */
   #pendingSince = 0n;
   #eventRestoreGapMaxMs = 0;
+  #kernelRestored = 0;
   #restoreImmediate: NodeJS.Immediate | undefined;
   #eventRestored = 0;
   #eventLogAt = Number.NEGATIVE_INFINITY;
@@ -407,6 +410,7 @@ export class DataplaneReconciler {
    */
   #onChanges(changes: readonly MapChange[], lost: boolean): void {
     let read = lost;
+    let kernel = 0;
     const owned = this.#owned;
     const image = owned !== undefined && owned.generation === this.#generation ? owned.image : undefined;
     if (changes.length > 0) this.#lastEventAt = performance.now();
@@ -418,7 +422,8 @@ export class DataplaneReconciler {
       }
       const ours = ownsKey(image, c.map, c.key);
       if (c.op === 'delete') {
-        if (ours) {
+        if (ours && c.writtenBack) kernel++;
+        else if (ours) {
           if (this.#pendingLost.length === 0) this.#pendingSince = c.ns ?? 0n;
           this.#pendingLost.push({ map: c.map, key: c.key });
         }
@@ -431,6 +436,12 @@ export class DataplaneReconciler {
       } else {
         this.#handled++;
       }
+    }
+    if (kernel > 0) {
+      this.#kernelRestored += kernel;
+      this.#stats.repairedEntries += kernel;
+      this.#metrics?.repairs.inc(kernel);
+      this.#metrics?.restored.inc({ trigger: 'kernel' }, kernel);
     }
     if (this.#pendingLost.length > 0 && !this.#restoreImmediate) {
       this.#restoreImmediate = setImmediate(() => this.#restorePending());
@@ -626,6 +637,7 @@ export class DataplaneReconciler {
             const print = plan.ops.length === 0 ? findDrift(image, snapshot, undefined).print : undefined;
             this.#owned = { image, generation, print, foreignAtPlan: foreign };
           }
+          this.#mirror(this.#owned?.image);
           if (plan.ops.length === 0) {
             this.#baseline = snapshot;
             this.#foreignSeen = foreign;
@@ -659,6 +671,16 @@ export class DataplaneReconciler {
     return true;
   }
 
+  /** The kernel write-back's mirrors follow the image (a failure only costs the write-back: events remain). */
+  #mirror(image: DesiredImage | undefined): void {
+    if (!this.#feed?.mirror || this.#detection.mode !== 'events') return;
+    try {
+      this.#feed.mirror(image);
+    } catch (err) {
+      this.#log.warn({ err }, 'the kernel write-back could not be updated; deleted entries are written back from their events');
+    }
+  }
+
   /** The feed's foreign-change count, or -1 when changes are found by polling only. */
   #foreignCount(): number {
     if (!this.#feed || this.#detection.mode !== 'events') return -1;
@@ -682,6 +704,7 @@ export class DataplaneReconciler {
       recentReplacements: recent,
       detection: this.#detection,
       eventRestoredEntries: this.#eventRestored,
+      kernelRestoredEntries: this.#kernelRestored,
       eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,
     };
   }

@@ -1,5 +1,6 @@
 // Cilium's prune and an agent restart on the newest line, with a 10 ms client loop on a kube-lb VIP: Cilium
-// deletes kube-lb's entries, the speaker's change events see each delete and write it back (housekeeping-story.ts).
+// deletes kube-lb's entries; the kernel write-back puts backends and revNAT back before Cilium's delete returns,
+// the change events write the service entries back within milliseconds (housekeeping-story.ts).
 import t, { type Test } from 'tap';
 import { NEWEST_CILIUM_LINE } from '../../support/cilium-agent.ts';
 import { recreateLab } from '../../cilium/recreate-story.ts';
@@ -13,7 +14,7 @@ t.teardown(() => lab.down());
 
 function report(t: Test, what: string, f: HousekeepingFigures): void {
   t.comment(
-    `${what}: ${f.eventRestored} entries written back from events, ${f.passRepaired} by passes, longest delete-to-rewrite ${f.gapMaxMs.toFixed(1)} ms; ` +
+    `${what}: ${f.kernelRestored} entries written back by the kernel, ${f.eventRestored} from events, ${f.passRepaired} by passes, longest event delete-to-rewrite ${f.gapMaxMs.toFixed(1)} ms; ` +
       `client ${f.failedRequests} failed of ${f.okRequests + f.failedRequests}, outages ${JSON.stringify(f.outages)}`,
   );
 }
@@ -22,17 +23,19 @@ await t.test(`Cilium ${NEWEST_CILIUM_LINE}: lb/prune`, async (t) => {
   const f = await pruneRun(lab);
   report(t, 'prune', f);
   t.equal(f.detection.mode, 'events', `the speaker follows change events: ${f.detection.reason}`);
-  t.ok(f.eventRestored > 0, 'Cilium deleted kube-lb entries, and the speaker wrote each back from its event');
-  t.equal(f.passRepaired, 0, 'no pass had to repair anything: the events dealt with the whole prune');
-  t.ok(f.gapMaxMs <= REPAIR_BOUND_MS, `every entry back within ${REPAIR_BOUND_MS} ms of its delete (longest ${f.gapMaxMs.toFixed(1)} ms)`);
-  t.ok(f.failedRequests <= 1, `the client loop: ${f.failedRequests} failed (a SYN can still meet a gap of a millisecond)`);
+  t.ok(f.kernelRestored > 0, "Cilium deleted kube-lb entries; the kernel write-back put its backends and revNAT entries back before Cilium's deletes returned");
+  t.ok(f.eventRestored > 0, 'and the events wrote back the service entries (Cilium makes that map read-only to programs)');
+  t.equal(f.passRepaired, 0, 'no pass had to repair anything: the write-back and the events dealt with the whole prune');
+  t.ok(f.gapMaxMs <= REPAIR_BOUND_MS, `any entry written back from its event was back within ${REPAIR_BOUND_MS} ms (longest ${f.gapMaxMs.toFixed(1)} ms)`);
+  // The service entries' gap is the event's (a millisecond or so): a request can still meet it, rarely.
+  t.ok(f.failedRequests <= 1, `the client loop: ${f.failedRequests} failed`);
 });
 
 await t.test(`Cilium ${NEWEST_CILIUM_LINE}: agent restart, speaker running`, async (t) => {
   const f = await restartRun(lab);
   report(t, 'restart', f);
   t.equal(f.detection.mode, 'events');
-  t.ok(f.eventRestored > 0, 'the restarted agent pruned kube-lb entries, written back from events');
+  t.ok(f.kernelRestored + f.eventRestored > 0, 'the restarted agent pruned kube-lb entries, and they were written back');
   t.ok(f.gapMaxMs <= REPAIR_BOUND_MS, `every entry back within ${REPAIR_BOUND_MS} ms of its delete`);
   t.ok(f.outages.every((o) => o.to !== undefined), 'traffic came back after every outage');
 });

@@ -29,36 +29,51 @@ async function restoredAfter(dir: string, expected: string[], sinceNs: bigint, l
   }
 }
 
-t.test('a prune by another process is written back from change events, within the bound', async (t) => {
-  const lab = await labFor(t, 'events', { version: '1.18' });
-  const { reconciler, opened } = reconcilerFor(t, lab, MINUTE, openChangeFeed());
-  reconciler.setDesired([web(lab)]);
-  reconciler.start();
-  await waitFor('first pass', async () => reconciler.stats().passes > 0);
-  t.equal(reconciler.stats().detection.mode, 'events', `detection: ${reconciler.stats().detection.reason}`);
-  const programmed = rawDump(lab.mapDir);
-  await lab.startLoop('tcp', VIP, 80, 10);
-  await waitFor('the client loop to run', async () => (await lab.loop()).ok >= 10);
+for (const writeBack of [true, false]) {
+  const how = writeBack ? 'by the kernel write-back (backends, revNAT) and change events (services)' : 'from change events, within the bound';
+  t.test(`a prune by another process is written back ${how}`, async (t) => {
+    const lab = await labFor(t, writeBack ? 'evkwb' : 'events', { version: '1.18' });
+    const { reconciler, opened } = reconcilerFor(t, lab, MINUTE, openChangeFeed({ writeBack }));
+    reconciler.setDesired([web(lab)]);
+    reconciler.start();
+    await waitFor('first pass', async () => reconciler.stats().passes > 0);
+    t.equal(reconciler.stats().detection.mode, 'events', `detection: ${reconciler.stats().detection.reason}`);
+    const programmed = rawDump(lab.mapDir);
+    await lab.startLoop('tcp', VIP, 80, 10);
+    await waitFor('the client loop to run', async () => (await lab.loop()).ok >= 10);
 
-  for (let round = 1; round <= 3; round++) {
-    const before = reconciler.stats();
-    const loopBefore = await lab.loop();
-    const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
-    const deleted = Object.values(pruned.deleted).reduce((a, b) => a + b, 0);
-    t.equal(deleted, 6, `round ${round}: the pruner deleted the master, 2 slots, 2 backends and the revNAT entry`);
-    const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
-    t.ok(ms <= EVENT_REPAIR_BOUND_MS, `round ${round}: all back ${ms.toFixed(1)} ms after the pruner's last delete (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
-    await waitFor('the counters', async () => reconciler.stats().eventRestoredEntries - before.eventRestoredEntries >= deleted);
-    const after = reconciler.stats();
-    t.equal(after.passes - before.passes <= 1, true, 'written back without pass after pass (at most one pass to confirm)');
-    t.equal(after.eventRestoredEntries - before.eventRestoredEntries, deleted, 'each deleted entry written back once, from its event');
-    const loop = await lab.loop();
-    t.comment(`round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`);
-  }
-  t.same(violations(opened), []);
-  const loop = await lab.stopLoop();
-  t.ok(loop.ok > 0, 'traffic flowed');
-});
+    for (let round = 1; round <= 3; round++) {
+      const before = reconciler.stats();
+      const loopBefore = await lab.loop();
+      const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
+      const deleted = Object.values(pruned.deleted).reduce((a, b) => a + b, 0);
+      t.equal(deleted, 6, `round ${round}: the pruner deleted the master, 2 slots, 2 backends and the revNAT entry`);
+      if (writeBack) {
+        // Backends and revNAT are back before each delete returned; the services map is read-only to programs.
+        const notServices = (lines: string[]): string[] => lines.filter((l) => !l.startsWith(LB4_MAPS.services.name));
+        t.same(notServices(rawDump(lab.mapDir)), notServices(programmed), `round ${round}: backends and revNAT as programmed the moment the pruner has exited`);
+      }
+      const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
+      t.ok(ms <= EVENT_REPAIR_BOUND_MS, `round ${round}: all back ${ms.toFixed(1)} ms after the pruner's last delete (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
+      const restored = (): number => {
+        const s = reconciler.stats();
+        return s.eventRestoredEntries + s.kernelRestoredEntries - before.eventRestoredEntries - before.kernelRestoredEntries;
+      };
+      await waitFor('the counters', async () => restored() >= deleted);
+      const after = reconciler.stats();
+      t.equal(after.passes - before.passes <= 1, true, 'written back without pass after pass (at most one pass to confirm)');
+      const kernel = after.kernelRestoredEntries - before.kernelRestoredEntries;
+      t.equal(kernel, writeBack ? 3 : 0, writeBack ? 'the kernel put back the 2 backends and the revNAT entry' : 'no kernel write-back');
+      t.equal(after.eventRestoredEntries - before.eventRestoredEntries, deleted - kernel, 'the events wrote back the rest');
+      t.equal(restored(), deleted, 'each deleted entry written back once, and by nothing else');
+      const loop = await lab.loop();
+      t.comment(`round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`);
+    }
+    t.same(violations(opened), []);
+    const loop = await lab.stopLoop();
+    t.ok(loop.ok > 0, 'traffic flowed');
+  });
+}
 
 t.test('an entry another process overwrites is rewritten; entries kube-lb deletes itself are not reported back', async (t) => {
   const lab = await labFor(t, 'evupd', { version: '1.18' });
@@ -87,12 +102,21 @@ t.test('an entry another process overwrites is rewritten; entries kube-lb delete
   reconciler.reconcileOnce();
   await sleep(50);
   t.equal(reconciler.stats().eventRestoredEntries, before.eventRestoredEntries, 'its own deletes restored nothing');
+  t.equal(reconciler.stats().kernelRestoredEntries, before.kernelRestoredEntries, 'nor did the kernel write-back');
   t.same(rawDump(lab.mapDir).filter((l) => !l.startsWith('cilium_lb4_maglev')), [], 'the maps are empty');
+
+  // A key that was kube-lb's, written and deleted by someone else once kube-lb let it go, stays deleted: the
+  // write-back's mirror follows the plan.
+  execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', 'hex', ...hex(key).split(' '), 'value', 'hex', ...hex(value).split(' ')]);
+  execFileSync('bpftool', ['map', 'delete', 'pinned', path, 'key', 'hex', ...hex(key).split(' ')]);
+  await sleep(50);
+  t.same(rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.backends.name)), [], 'no longer kube-lb\'s: not written back');
+  t.equal(reconciler.stats().kernelRestoredEntries, before.kernelRestoredEntries);
 });
 
 t.test('without the tracing program the reconciler says so and repairs on its polling period', async (t) => {
   const lab = await labFor(t, 'evpoll', { version: '1.18' });
-  const feed = openChangeFeed(join(tmpdir(), `kube-lb-${process.pid}-no-such-object.bpf.o`));
+  const feed = openChangeFeed({ objectPath: join(tmpdir(), `kube-lb-${process.pid}-no-such-object.bpf.o`) });
   const periodMs = 200;
   const { reconciler } = reconcilerFor(t, lab, periodMs, feed);
   reconciler.setDesired([web(lab)]);
