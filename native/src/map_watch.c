@@ -33,6 +33,11 @@ struct watch {
   struct ring_buffer *rb;
   int watched_fd, counters_fd;
   uint32_t write_back_ids[WRITE_BACK_ROLES];
+  // Roles the program may not write (BPF_F_RDONLY_PROG): the addon writes them back itself as each event is
+  // consumed, from the same mirror, before any JavaScript runs. -1 / 0 where off.
+  int user_fd[WRITE_BACK_ROLES];
+  uint32_t user_id[WRITE_BACK_ROLES];
+  int own_fd[WRITE_BACK_ROLES];
   uv_poll_t poll;
   bool polling;
   // Events consumed but not yet handed to JS.
@@ -65,6 +70,35 @@ static void throw_libbpf(napi_env env, const char *what, int err) {
   napi_throw_error(env, "EMAPWATCH", msg);
 }
 
+#define EV_MAP_ID 0
+#define EV_OP 8
+#define EV_KEY_SIZE 9
+#define EV_FLAGS 10
+#define EV_KEY 24
+#define OP_DELETE 2
+#define FLAG_WRITTEN_BACK_KERNEL 1
+#define FLAG_WRITTEN_BACK_ADDON 2
+
+// The addon's write-back of an event just consumed (see struct watch): a delete of a mirrored key on a map the
+// program cannot write goes back now, only where nothing took its place (BPF_NOEXIST).
+static void write_back_in_addon(struct watch *w, unsigned char *ev) {
+  uint16_t flags;
+  uint32_t id;
+  memcpy(&flags, ev + EV_FLAGS, 2);
+  memcpy(&id, ev + EV_MAP_ID, 4);
+  if (ev[EV_OP] != OP_DELETE || (flags & FLAG_WRITTEN_BACK_KERNEL) || ev[EV_KEY_SIZE] == 0) return;
+  for (int r = 0; r < WRITE_BACK_ROLES; r++) {
+    if (w->user_fd[r] < 0 || w->user_id[r] != id) continue;
+    unsigned char value[256];
+    if (bpf_map_lookup_elem(w->own_fd[r], ev + EV_KEY, value) == 0 &&
+        bpf_map_update_elem(w->user_fd[r], ev + EV_KEY, value, BPF_NOEXIST) == 0) {
+      flags |= FLAG_WRITTEN_BACK_ADDON;
+      memcpy(ev + EV_FLAGS, &flags, 2);
+    }
+    return;
+  }
+}
+
 static int on_sample(void *ctx, void *data, size_t size) {
   struct watch *w = ctx;
   if (size < EVENT_SIZE) return 0;
@@ -79,6 +113,7 @@ static int on_sample(void *ctx, void *data, size_t size) {
     w->cap = cap;
   }
   memcpy(w->buf + w->n * EVENT_SIZE, data, EVENT_SIZE);
+  write_back_in_addon(w, w->buf + w->n * EVENT_SIZE);
   w->n++;
   return 0;
 }
@@ -127,6 +162,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
 }
 
 static void free_watch(struct watch *w) {
+  for (int r = 0; r < WRITE_BACK_ROLES; r++)
+    if (w->user_fd[r] >= 0) close(w->user_fd[r]);
   if (w->rb) ring_buffer__free(w->rb);
   for (int i = 0; i < w->nlinks; i++) bpf_link__destroy(w->links[i]);
   if (w->obj) bpf_object__close(w->obj);
@@ -159,7 +196,7 @@ static const char *const OWN_MAPS[WRITE_BACK_ROLES] = {"own_services", "own_back
 
 // Points the write-back at the real maps before load: lb_* become them, own_* take their shapes. Returns 0 or
 // -errno; ids[] gets each map's kernel ID (0 for a role left off, or for a map programs may not write).
-static int prepare_write_back(struct bpf_object *obj, const int32_t *fds, uint32_t *ids) {
+static int prepare_write_back(struct watch *w, const int32_t *fds, uint32_t *ids) {
   for (int r = 0; r < WRITE_BACK_ROLES; r++) {
     ids[r] = 0;
     if (fds[r] < 0) continue;
@@ -167,16 +204,22 @@ static int prepare_write_back(struct bpf_object *obj, const int32_t *fds, uint32
     uint32_t len = sizeof(info);
     memset(&info, 0, len);
     if (bpf_obj_get_info_by_fd(fds[r], &info, &len) != 0) return -errno;
-    // A map its owner made read-only to programs (Cilium's services map) cannot be written from here.
-    if (info.map_flags & BPF_F_RDONLY_PROG) continue;
-    struct bpf_map *lb = bpf_object__find_map_by_name(obj, LB_MAPS[r]);
-    struct bpf_map *own = bpf_object__find_map_by_name(obj, OWN_MAPS[r]);
+    if (info.value_size > 256) return -E2BIG;
+    struct bpf_map *lb = bpf_object__find_map_by_name(w->obj, LB_MAPS[r]);
+    struct bpf_map *own = bpf_object__find_map_by_name(w->obj, OWN_MAPS[r]);
     if (!lb || !own) return -ENOENT;
-    int err = bpf_map__reuse_fd(lb, fds[r]);
-    if (!err) err = bpf_map__set_key_size(own, info.key_size);
+    int err = bpf_map__set_key_size(own, info.key_size);
     if (!err) err = bpf_map__set_value_size(own, info.value_size);
     if (!err) err = bpf_map__set_max_entries(own, info.max_entries);
     if (err) return err;
+    if (info.map_flags & BPF_F_RDONLY_PROG) {
+      // A map its owner made read-only to programs (Cilium's services map): the addon writes it back instead.
+      w->user_fd[r] = fcntl(fds[r], F_DUPFD_CLOEXEC, 0);
+      if (w->user_fd[r] < 0) return -errno;
+      w->user_id[r] = info.id;
+      continue;
+    }
+    if ((err = bpf_map__reuse_fd(lb, fds[r])) != 0) return err;
     ids[r] = info.id;
   }
   return 0;
@@ -220,6 +263,7 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   w->env = env;
+  for (int r = 0; r < WRITE_BACK_ROLES; r++) w->user_fd[r] = -1;
   int err = 0;
   const char *step = "open";
   w->obj = bpf_object__open_file(path, NULL);
@@ -229,7 +273,7 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
   }
   step = "write-back maps";
   uint32_t ids[WRITE_BACK_ROLES];
-  if ((err = prepare_write_back(w->obj, fds, ids)) != 0) goto fail;
+  if ((err = prepare_write_back(w, fds, ids)) != 0) goto fail;
   step = "load";
   if ((err = bpf_object__load(w->obj)) != 0) goto fail;
   step = "write-back IDs";
@@ -239,6 +283,7 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
     goto fail;
   }
   memcpy(w->write_back_ids, ids, sizeof(ids));
+  for (int r = 0; r < WRITE_BACK_ROLES; r++) w->own_fd[r] = bpf_map__fd(bpf_object__find_map_by_name(w->obj, OWN_MAPS[r]));
   for (uint32_t r = 0; r < WRITE_BACK_ROLES; r++) {
     if (bpf_map_update_elem(bpf_map__fd(writeback), &r, &ids[r], BPF_ANY) != 0) {
       err = -errno;
@@ -361,7 +406,8 @@ static napi_value watch_counters(napi_env env, napi_callback_info info) {
   return undefined_value(env);
 }
 
-// mapWatchWriteBackIds(handle) → Uint32Array(3): the kernel ID each role's write-back covers, 0 where it is off.
+// mapWatchWriteBackIds(handle) → Uint32Array(3): the kernel ID of the map each role's write-back covers (by the
+// program, or by the addon for a map programs may not write), 0 where it is off.
 static napi_value watch_write_back_ids(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct watch *w = watch_arg(env, info, 1, argv);
@@ -369,7 +415,8 @@ static napi_value watch_write_back_ids(napi_env env, napi_callback_info info) {
   napi_value ab, out;
   void *data;
   napi_create_arraybuffer(env, sizeof(w->write_back_ids), &data, &ab);
-  memcpy(data, w->write_back_ids, sizeof(w->write_back_ids));
+  uint32_t *ids = data;
+  for (int r = 0; r < WRITE_BACK_ROLES; r++) ids[r] = w->write_back_ids[r] ? w->write_back_ids[r] : w->user_id[r];
   napi_create_typedarray(env, napi_uint32_array, WRITE_BACK_ROLES, ab, 0, &out);
   return out;
 }

@@ -131,7 +131,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       Object.assign(figures, {
         prune_failed_requests: p.failedRequests,
         prune_requests: p.failedRequests + p.okRequests,
-        prune_kernel_restored_entries: p.kernelRestored,
+        prune_written_back_entries: p.writtenBack,
         prune_event_restored_entries: p.eventRestored,
         prune_pass_repaired_entries: p.passRepaired,
       });
@@ -144,7 +144,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       restart_failed_requests: r.failedRequests,
       restart_requests: r.failedRequests + r.okRequests,
       restart_gap_ms: longestOutage(r.outages),
-      restart_kernel_restored_entries: r.kernelRestored,
+      restart_written_back_entries: r.writtenBack,
       restart_event_restored_entries: r.eventRestored,
       rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,
     });

@@ -30,8 +30,8 @@ export interface MapChangeEvent {
   readonly tgid: number;
   /** When the kernel completed it: CLOCK_MONOTONIC, as process.hrtime.bigint() in any process on the node. */
   readonly ns: bigint;
-  /** A delete the kernel write-back already undid (the entry was kube-lb's, mirrored in its own map). */
-  readonly writtenBack: boolean;
+  /** A delete the write-back already undid (the entry was kube-lb's, mirrored in its own map), and by whom. */
+  readonly writtenBack: WrittenBackBy | undefined;
 }
 
 export interface MapChangeCounts {
@@ -76,7 +76,21 @@ function native(): NativeMapWatch {
 }
 
 const OPS: Record<number, MapChangeOp> = { 1: 'update', 2: 'delete', 3: 'batch' };
-const FLAG_WRITTEN_BACK = 1;
+/** event.flags: who already undid a delete (map-watch.bpf.c, map_watch.c). */
+const FLAG_WRITTEN_BACK_KERNEL = 1;
+const FLAG_WRITTEN_BACK_ADDON = 2;
+
+function writtenBackBy(flags: number): WrittenBackBy | undefined {
+  if (flags & FLAG_WRITTEN_BACK_KERNEL) return 'kernel';
+  if (flags & FLAG_WRITTEN_BACK_ADDON) return 'addon';
+  return undefined;
+}
+
+/**
+ * Who put a deleted entry back before JavaScript saw its event: the program itself, in the deleting process's
+ * syscall exit, or the addon as it consumed the event (for maps programs may not write).
+ */
+export type WrittenBackBy = 'kernel' | 'addon';
 
 /** The maps the kernel write-back covers, in the order of the program's `writeback` map. */
 export const WRITE_BACK_ROLES = ['services', 'backends', 'revNat'] as const;
@@ -94,7 +108,7 @@ export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
       op: OPS[view.getUint8(o + 8)] ?? 'batch',
       count: view.getUint32(o + 12, true),
       ns: view.getBigUint64(o + 16, true),
-      writtenBack: (view.getUint16(o + 10, true) & FLAG_WRITTEN_BACK) !== 0,
+      writtenBack: writtenBackBy(view.getUint16(o + 10, true)),
       key: buf.slice(o + 24, o + 24 + keySize),
     });
   }
@@ -166,7 +180,7 @@ export class MapWatch {
    * The program's mirror of kube-lb's own entries of one map of the write-back (a new descriptor: close it). What
    * it holds goes back into the real map as soon as another process deletes it there.
    */
-  /** The roles the kernel write-back covers: asked for, and writable by programs (not BPF_F_RDONLY_PROG). */
+  /** The roles the write-back covers (by the program, or by the addon where programs may not write the map). */
   writeBackRoles(): WriteBackRole[] {
     const ids = this.#api.mapWatchWriteBackIds(this.#open());
     return WRITE_BACK_ROLES.filter((_, i) => ids[i] !== 0);

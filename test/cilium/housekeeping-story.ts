@@ -1,8 +1,9 @@
 // Cilium's housekeeping under a running speaker, on a real cilium-agent (issue 11): its prune (`cilium-dbg shell
 // -- lb/prune`, what 1.18+ runs every 30 minutes) and an agent restart (which prunes once its tables are
 // initialised), each with a client loop on the VIP. Every kube-lb entry Cilium deletes goes back at once: backends
-// and revNAT by the kernel write-back before Cilium's delete returns, the rest (services: read-only to programs,
-// maglev, source ranges) from its change event; the figures say how many, how fast, and what the client saw.
+// and revNAT by the kernel write-back before Cilium's delete returns, services (read-only to programs) by the
+// addon as it consumes the event, the rest (maglev, source ranges) from its change event in JavaScript; the figures
+// say how many, how fast, and what the client saw.
 // Used by test/dataplane/cilium/housekeeping.test.ts (asserts) and `npm run bench -- cilium --housekeeping`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecreateLab } from './recreate-story.ts';
@@ -11,7 +12,7 @@ import type { Topology } from '../support/topology.ts';
 interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   readonly eventRestoredEntries: number;
-  readonly kernelRestoredEntries: number;
+  readonly writtenBackEntries: number;
   readonly eventRestoreGapMaxMs: number;
   readonly repairedEntries: number;
   readonly passes: number;
@@ -19,8 +20,8 @@ interface DataplaneStats {
 
 export interface HousekeepingFigures {
   readonly detection: DataplaneStats['detection'];
-  /** kube-lb entries the kernel write-back put back before Cilium's delete returned. */
-  readonly kernelRestored: number;
+  /** kube-lb entries the write-back put back before any JavaScript ran (the program, or the addon). */
+  readonly writtenBack: number;
   /** kube-lb entries written back from change events. */
   readonly eventRestored: number;
   /** Entries repaired by passes that read the maps (anything the events did not deal with). */
@@ -62,12 +63,12 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
   const tally = await topo.stopLoop();
   const after = await stats(topo, node);
   const eventRestored = after.eventRestoredEntries - before.eventRestoredEntries;
-  const kernelRestored = after.kernelRestoredEntries - before.kernelRestoredEntries;
+  const writtenBack = after.writtenBackEntries - before.writtenBackEntries;
   return {
     detection: after.detection,
-    kernelRestored,
+    writtenBack,
     eventRestored,
-    passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - kernelRestored,
+    passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - writtenBack,
     gapMaxMs: after.eventRestoreGapMaxMs,
     okRequests: tally.ok - start.ok,
     failedRequests: tally.fail - start.fail,

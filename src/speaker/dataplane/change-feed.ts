@@ -149,7 +149,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     for (const e of events) {
       const map = this.#names.get(e.mapId);
       // An event for a map followed before the last follow(): that map is no longer the one written.
-      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns, writtenBack: e.writtenBack });
+      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns, ...(e.writtenBack ? { writtenBack: e.writtenBack } : {}) });
     }
     if (changes.length === 0 && !lost) return;
     for (const l of this.#listeners) l(changes, lost);

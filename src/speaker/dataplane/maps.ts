@@ -83,8 +83,8 @@ export interface MapChange {
   readonly key: Uint8Array;
   /** When the kernel made the change (CLOCK_MONOTONIC ns, as process.hrtime.bigint()), where known. */
   readonly ns?: bigint;
-  /** A delete the kernel write-back already undid: nothing left to write. */
-  readonly writtenBack?: boolean;
+  /** A delete the write-back already undid, and by whom ('kernel' or 'addon'): nothing left to write. */
+  readonly writtenBack?: 'kernel' | 'addon' | undefined;
 }
 
 /**

@@ -143,8 +143,11 @@ export interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   /** Entries written back on a change event, without waiting for a pass. */
   readonly eventRestoredEntries: number;
-  /** Deletes the kernel write-back undid before the deleting call returned (reported by their events). */
-  readonly kernelRestoredEntries: number;
+  /**
+   * Deletes the write-back undid before any JavaScript ran: the program, before the deleting call returned
+   * (backends, revNAT), or the addon as it consumed the event (services, which programs may not write).
+   */
+  readonly writtenBackEntries: number;
   /** The longest time from the kernel's delete to the write-back on its event, since start (ms; 0 if none). */
   readonly eventRestoreGapMaxMs: number;
 }
@@ -246,7 +249,7 @@ function createMetrics(registry: Registry): Metrics {
     }),
     restored: new Counter({
       name: 'kube_lb_dataplane_restored_entries_total',
-      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; event; pass).',
+      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; addon: by the addon as it consumed the event; event; pass).',
       labelNames: ['trigger'],
       registers: [registry],
     }),
@@ -352,7 +355,7 @@ export class DataplaneReconciler {
   /** The kernel time of the oldest delete in #pendingLost (0n: unknown). */
   #pendingSince = 0n;
   #eventRestoreGapMaxMs = 0;
-  #kernelRestored = 0;
+  #writtenBack = 0;
   #restoreImmediate: NodeJS.Immediate | undefined;
   #eventRestored = 0;
   #eventLogAt = Number.NEGATIVE_INFINITY;
@@ -410,7 +413,7 @@ export class DataplaneReconciler {
    */
   #onChanges(changes: readonly MapChange[], lost: boolean): void {
     let read = lost;
-    let kernel = 0;
+    const writtenBack = { kernel: 0, addon: 0 };
     const owned = this.#owned;
     const image = owned !== undefined && owned.generation === this.#generation ? owned.image : undefined;
     if (changes.length > 0) this.#lastEventAt = performance.now();
@@ -422,7 +425,7 @@ export class DataplaneReconciler {
       }
       const ours = ownsKey(image, c.map, c.key);
       if (c.op === 'delete') {
-        if (ours && c.writtenBack) kernel++;
+        if (ours && c.writtenBack) writtenBack[c.writtenBack]++;
         else if (ours) {
           if (this.#pendingLost.length === 0) this.#pendingSince = c.ns ?? 0n;
           this.#pendingLost.push({ map: c.map, key: c.key });
@@ -437,11 +440,13 @@ export class DataplaneReconciler {
         this.#handled++;
       }
     }
-    if (kernel > 0) {
-      this.#kernelRestored += kernel;
-      this.#stats.repairedEntries += kernel;
-      this.#metrics?.repairs.inc(kernel);
-      this.#metrics?.restored.inc({ trigger: 'kernel' }, kernel);
+    for (const by of ['kernel', 'addon'] as const) {
+      const n = writtenBack[by];
+      if (n === 0) continue;
+      this.#writtenBack += n;
+      this.#stats.repairedEntries += n;
+      this.#metrics?.repairs.inc(n);
+      this.#metrics?.restored.inc({ trigger: by }, n);
     }
     if (this.#pendingLost.length > 0 && !this.#restoreImmediate) {
       this.#restoreImmediate = setImmediate(() => this.#restorePending());
@@ -704,7 +709,7 @@ export class DataplaneReconciler {
       recentReplacements: recent,
       detection: this.#detection,
       eventRestoredEntries: this.#eventRestored,
-      kernelRestoredEntries: this.#kernelRestored,
+      writtenBackEntries: this.#writtenBack,
       eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,
     };
   }
