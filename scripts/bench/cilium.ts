@@ -10,7 +10,8 @@
 //    dies (as scripts/bench/e2e.ts measures them).
 //  - with --housekeeping, only this instead: per line (default the newest), Cilium's housekeeping under a running
 //    speaker, each with a 10 ms client loop on the VIP (test/cilium/housekeeping-story.ts, recreate-story.ts):
-//    an on-demand prune (1.18+; prune_failed_requests, prune_restored_entries), an agent restart
+//    the loop alone as the control (quiet_failed_requests), an on-demand prune (1.18+; prune_failed_requests,
+//    prune_written_back_entries: back before JavaScript saw them), an agent restart
 //    (restart_failed_requests, restart_gap_ms: the longest run of failed requests), and the agent restarted with
 //    another bpf-lb-map-max (recreate_detect_ms: services pin re-created → the speaker found it;
 //    recreate_repair_ms: agent ready → first answer after the last failed request; recreate_failed_requests);
@@ -23,7 +24,7 @@ import { Ledger } from '../../test/support/ledger.ts';
 import { Topology } from '../../test/support/topology.ts';
 import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
 import { recreateLab, recreateRun } from '../../test/cilium/recreate-story.ts';
-import { pruneRun, restartRun } from '../../test/cilium/housekeeping-story.ts';
+import { pruneRun, quietRun, restartRun } from '../../test/cilium/housekeeping-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
 interface LineResult {
@@ -123,13 +124,20 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
   const version = ciliumBuild(line).version.replace(/^v/, '');
   const lab = await recreateLab({ label: 'bench-housekeeping', line, progress: (l) => log(`- ${l}`) });
   try {
-    const figures: Record<string, number | string | undefined> = {};
+    log(`Cilium ${version}: the client loop alone (the control)`);
+    const q = await quietRun(lab);
+    const figures: Record<string, number | string | undefined> = {
+      quiet_failed_requests: q.failedRequests,
+      quiet_requests: q.failedRequests + q.okRequests,
+    };
     // lb/prune is the statedb reconciler's command: 1.18 and newer.
     if (Number(line.split('.')[1]) >= 18) {
       log(`Cilium ${version}: lb/prune under a running speaker`);
       const p = await pruneRun(lab);
       Object.assign(figures, {
         prune_failed_requests: p.failedRequests,
+        // When requests failed: [from, to] ms after the prune command started.
+        prune_outages_ms: JSON.stringify(p.outages.map((o) => [o.from, o.to ?? null])),
         prune_requests: p.failedRequests + p.okRequests,
         prune_written_back_entries: p.writtenBack,
         prune_event_restored_entries: p.eventRestored,
@@ -144,6 +152,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       restart_failed_requests: r.failedRequests,
       restart_requests: r.failedRequests + r.okRequests,
       restart_gap_ms: longestOutage(r.outages),
+      restart_outages_ms: JSON.stringify(r.outages.map((o) => [o.from, o.to ?? null])),
       restart_written_back_entries: r.writtenBack,
       restart_event_restored_entries: r.eventRestored,
       rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,

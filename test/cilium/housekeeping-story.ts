@@ -76,6 +76,11 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
   };
 }
 
+/** The control: the same loop and window with nothing done, to tell the loop's own failures from the action's. */
+export function quietRun(lab: RecreateLab, intervalMs = 10): Promise<HousekeepingFigures> {
+  return underLoop(lab, async () => undefined, 3000, intervalMs);
+}
+
 /** `cilium-dbg shell -- lb/prune` (1.18+) with the loop running. */
 export function pruneRun(lab: RecreateLab, intervalMs = 10): Promise<HousekeepingFigures> {
   const agent = lab.topo.lbNodes[0]!.cilium!;
