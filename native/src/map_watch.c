@@ -1,5 +1,7 @@
-// Loads native/bpf/map-watch.bpf.o with libbpf, attaches its program and delivers the ring buffer's
-// events to JS on the Node event loop (a uv_poll on the ring buffer's epoll fd: no thread, no polling timer).
+// Loads native/bpf/map-watch.bpf.o with libbpf, attaches its program, and consumes the ring buffer on a thread of
+// its own: each event is seen within microseconds whatever the JavaScript thread is doing (a pass, a garbage
+// collection), so the addon's write-back (below) does not wait for it. Events are then handed to JS through a
+// uv_async wake-up.
 // Everything else (which maps, what an event means, what to repair) lives in src/native/map-watch.ts and the
 // dataplane. Loading needs CAP_BPF + CAP_PERFMON (or root) and a kernel with BTF; every
 // failure throws with libbpf's own words, and the caller falls back to polling.
@@ -8,6 +10,9 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -38,9 +43,14 @@ struct watch {
   int user_fd[WRITE_BACK_ROLES];
   uint32_t user_id[WRITE_BACK_ROLES];
   int own_fd[WRITE_BACK_ROLES];
-  uv_poll_t poll;
-  bool polling;
-  // Events consumed but not yet handed to JS.
+  // The consumer thread, woken by the ring buffer or by stop_fd (close).
+  pthread_t thread;
+  bool thread_started;
+  int stop_fd;
+  uv_async_t wake; // the thread's "events pending" to the JS thread
+  bool delivering;
+  // Events consumed but not yet handed to JS, guarded by lock.
+  pthread_mutex_t lock;
   unsigned char *buf;
   size_t n, cap;
   bool oom;
@@ -99,49 +109,78 @@ static void write_back_in_addon(struct watch *w, unsigned char *ev) {
   }
 }
 
+// On the consumer thread, for each event: the addon's write-back first, then the event is queued for JS.
 static int on_sample(void *ctx, void *data, size_t size) {
   struct watch *w = ctx;
   if (size < EVENT_SIZE) return 0;
+  unsigned char ev[EVENT_SIZE];
+  memcpy(ev, data, EVENT_SIZE);
+  write_back_in_addon(w, ev);
+  pthread_mutex_lock(&w->lock);
   if (w->n == w->cap) {
     size_t cap = w->cap ? w->cap * 2 : 1024;
     unsigned char *grown = realloc(w->buf, cap * EVENT_SIZE);
     if (!grown) {
       w->oom = true; // counted as lost by the caller: it re-reads the maps
+      pthread_mutex_unlock(&w->lock);
       return 0;
     }
     w->buf = grown;
     w->cap = cap;
   }
-  memcpy(w->buf + w->n * EVENT_SIZE, data, EVENT_SIZE);
-  write_back_in_addon(w, w->buf + w->n * EVENT_SIZE);
+  memcpy(w->buf + w->n * EVENT_SIZE, ev, EVENT_SIZE);
   w->n++;
+  pthread_mutex_unlock(&w->lock);
   return 0;
+}
+
+static void *consume(void *arg) {
+  struct watch *w = arg;
+  int ep = epoll_create1(EPOLL_CLOEXEC);
+  struct epoll_event in = {.events = EPOLLIN};
+  in.data.fd = ring_buffer__epoll_fd(w->rb);
+  epoll_ctl(ep, EPOLL_CTL_ADD, in.data.fd, &in);
+  in.data.fd = w->stop_fd;
+  epoll_ctl(ep, EPOLL_CTL_ADD, w->stop_fd, &in);
+  for (;;) {
+    struct epoll_event out[2];
+    int n = epoll_wait(ep, out, 2, -1);
+    if (n < 0 && errno == EINTR) continue;
+    bool stop = n < 0;
+    for (int i = 0; i < n; i++) stop |= out[i].data.fd == w->stop_fd;
+    if (stop) break;
+    if (ring_buffer__consume(w->rb) > 0) uv_async_send(&w->wake);
+  }
+  close(ep);
+  return NULL;
 }
 
 // Moves the pending events into a Buffer (undefined when there are none). `lost` is set when memory ran out.
 static napi_value take_events(napi_env env, struct watch *w) {
-  ring_buffer__consume(w->rb);
   napi_value out;
-  if (w->n == 0 && !w->oom) {
+  pthread_mutex_lock(&w->lock);
+  bool oom = w->oom;
+  if (w->n == 0 && !oom) {
+    pthread_mutex_unlock(&w->lock);
     napi_get_undefined(env, &out);
     return out;
   }
   void *data;
   napi_create_buffer_copy(env, w->n * EVENT_SIZE, w->buf, &data, &out);
-  if (w->oom) {
+  w->n = 0;
+  w->oom = false;
+  pthread_mutex_unlock(&w->lock);
+  if (oom) {
     napi_value t;
     napi_get_boolean(env, true, &t);
     napi_set_named_property(env, out, "lost", t);
   }
-  w->n = 0;
-  w->oom = false;
   return out;
 }
 
-static void on_readable(uv_poll_t *handle, int status, int events) {
-  (void)events;
+static void on_wake(uv_async_t *handle) {
   struct watch *w = handle->data;
-  if (status < 0 || !w->polling) return;
+  if (!w->delivering) return;
   napi_env env = w->env;
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
@@ -161,7 +200,21 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+// Stops and joins the consumer thread (nothing is consumed or written back after this returns).
+static void stop_thread(struct watch *w) {
+  if (!w->thread_started) return;
+  uint64_t one = 1;
+  if (write(w->stop_fd, &one, sizeof(one)) != sizeof(one)) {
+    // An eventfd write only fails on overflow, which a single write cannot cause.
+  }
+  pthread_join(w->thread, NULL);
+  w->thread_started = false;
+}
+
 static void free_watch(struct watch *w) {
+  stop_thread(w);
+  if (w->stop_fd >= 0) close(w->stop_fd);
+  pthread_mutex_destroy(&w->lock);
   for (int r = 0; r < WRITE_BACK_ROLES; r++)
     if (w->user_fd[r] >= 0) close(w->user_fd[r]);
   if (w->rb) ring_buffer__free(w->rb);
@@ -263,6 +316,8 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
     return NULL;
   }
   w->env = env;
+  w->stop_fd = -1;
+  pthread_mutex_init(&w->lock, NULL);
   for (int r = 0; r < WRITE_BACK_ROLES; r++) w->user_fd[r] = -1;
   int err = 0;
   const char *step = "open";
@@ -326,15 +381,27 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
     err = -errno;
     goto fail;
   }
+  step = "consumer thread";
+  w->stop_fd = eventfd(0, EFD_CLOEXEC);
+  if (w->stop_fd < 0) {
+    err = -errno;
+    goto fail;
+  }
   uv_loop_t *loop;
-  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &w->poll, ring_buffer__epoll_fd(w->rb)) != 0) {
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_async_init(loop, &w->wake, on_wake) != 0) {
     err = -EINVAL;
     goto fail;
   }
-  w->poll.data = w;
-  uv_poll_start(&w->poll, UV_READABLE, on_readable);
-  uv_unref((uv_handle_t *)&w->poll); // a watch never keeps the process alive on its own
-  w->polling = true;
+  w->wake.data = w;
+  uv_unref((uv_handle_t *)&w->wake); // a watch never keeps the process alive on its own
+  w->delivering = true;
+  if ((err = -pthread_create(&w->thread, NULL, consume, w)) != 0) {
+    w->delivering = false;
+    uv_close((uv_handle_t *)&w->wake, on_closed); // frees w (the thread never ran)
+    w = NULL;
+    goto fail_freed;
+  }
+  w->thread_started = true;
   napi_value name;
   napi_create_string_utf8(env, "kube-lb map watch", NAPI_AUTO_LENGTH, &name);
   napi_value resource;
@@ -346,6 +413,7 @@ static napi_value watch_open(napi_env env, napi_callback_info info) {
   return handle;
 fail:
   free_watch(w);
+fail_freed:;
   char what[64];
   snprintf(what, sizeof(what), "map watch %s", step);
   throw_libbpf(env, what, err);
@@ -450,23 +518,25 @@ static napi_value watch_drain(napi_env env, napi_callback_info info) {
   return take_events(env, w);
 }
 
-// mapWatchClose(handle): detaches the programs and frees everything once the poll handle is closed.
+// mapWatchClose(handle): stops the thread, detaches the programs and frees everything once the wake-up handle is
+// closed.
 static napi_value watch_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   struct watch *w = watch_arg(env, info, 1, argv);
   if (!w) return NULL;
-  w->polling = false;
+  w->delivering = false;
   napi_delete_reference(env, w->callback);
   napi_async_destroy(env, w->async);
-  // Links go now, so nothing fires after close returns; memory goes when libuv has closed the handle.
+  // The thread and the links go now, so nothing is consumed, written back or fires after close returns; memory
+  // goes when libuv has closed the wake-up handle.
+  stop_thread(w);
   for (int i = 0; i < w->nlinks; i++) bpf_link__destroy(w->links[i]);
   w->nlinks = 0;
-  uv_poll_stop(&w->poll);
   ring_buffer__free(w->rb);
   w->rb = NULL;
   bpf_object__close(w->obj);
   w->obj = NULL;
-  uv_close((uv_handle_t *)&w->poll, on_closed);
+  uv_close((uv_handle_t *)&w->wake, on_closed);
   return undefined_value(env);
 }
 
