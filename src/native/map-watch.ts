@@ -191,7 +191,7 @@ export class MapWatch {
     return BpfMap.fromOwnedFd(fd, `map watch own_${role}`);
   }
 
-  /** Delivers whatever the ring buffer holds now, without waiting for the event loop's wake-up. */
+  /** Delivers what the consumer thread has queued now, without waiting for the event loop's wake-up. */
   drain(): void {
     const buf = this.#api.mapWatchDrain(this.#open());
     if (buf) this.#deliver(buf);

@@ -119,9 +119,9 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   foreignChanges(): number {
-    // Events already in the ring buffer (its wake-up still queued behind this pass) go to the listeners first,
-    // so that what they handled can be compared with the count. Counted after: a change another CPU makes in
-    // between is counted and not yet delivered, never the other way round.
+    // Events the consumer thread has queued (their wake-up still waits behind this pass) go to the listeners
+    // first, so that what they handled can be compared with the count. Counted after: a change made in between
+    // is counted and not yet delivered, never the other way round (the reconciler waits for those to settle).
     this.#watch.drain();
     let n = 0;
     for (const c of this.#watch.counts().values()) n += c.foreign + c.dropped;
