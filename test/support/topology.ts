@@ -534,7 +534,10 @@ export class Topology {
     await eventually(`backend pod ${n.pod.name} up`, async () => {
       if (p.child.exitCode !== null) throw new Error(`backend pod ${n.pod.name} exited: ${tail(p.logFile)}`);
       return tail(p.logFile).includes('ready') || undefined;
-    }, 30_000, 50);
+    }, 30_000, 50).catch((err: unknown) => {
+      // Once seen in CI (no log kept): say what the pod had printed, and whether it was still running.
+      throw new Error(`${(err as Error).message} (pid ${p.child.pid}, exit ${p.child.exitCode}); its log: ${JSON.stringify(tail(p.logFile))}`);
+    });
     const exists = await t.core.readNamespacedPod({ namespace: 'default', name: n.pod.name }).then(() => true, () => false);
     if (exists) await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, true);
     else await runPod(t.core, 'default', n.pod.name, { nodeName: n.name, labels: { ...BACKEND_LABELS }, podIP: n.pod.ip });
