@@ -8,7 +8,7 @@
 //  - on the newest line, three LB nodes: create → first answer through the VIP for `services` Services, one after
 //    the other (baseline from the same run: create → EXTERNAL-IP), and the failover gap when the owning LB node
 //    dies (as scripts/bench/e2e.ts measures them).
-//  - with --housekeeping, only this instead: per line (default the newest), Cilium's housekeeping under a running
+//  - per line too, and with --housekeeping only this (default line: the newest): Cilium's housekeeping under a running
 //    speaker, each with a 10 ms client loop on the VIP (test/cilium/housekeeping-story.ts, recreate-story.ts):
 //    the loop alone as the control (quiet_failed_requests), an on-demand prune (1.18+; prune_failed_requests,
 //    prune_written_back_entries: back before JavaScript saw them), an agent restart
@@ -191,10 +191,11 @@ async function main(): Promise<void> {
     return;
   }
   const lines = i === -1 ? CILIUM_LINES : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
-  const perLine: Record<string, LineResult> = {};
+  const perLine: Record<string, LineResult & Record<string, unknown>> = {};
   for (const line of lines) {
     const [version, result] = await proveLine(line);
-    perLine[version] = result;
+    const [, housekeeping] = await housekeepingFigures(line);
+    perLine[version] = { ...result, ...housekeeping };
   }
   const newest = await newestFigures(intFlag('services', 50), intFlag('failover-runs', 5));
   console.log(JSON.stringify({ ...perLine, ...newest }));
