@@ -1,8 +1,8 @@
 // Typed facade over the addon's map watch (native/src/map_watch.c, native/bpf/map-watch.bpf.c): a BPF program on
 // syscall exit reports every bpf(2) update or delete another process makes to the maps named by ID, and counts
-// all of them. Events arrive on the event loop as soon as the kernel wakes the ring
-// buffer's epoll fd; no timer, no thread. Opening needs root (CAP_BPF + CAP_PERFMON) and a kernel with BTF:
-// callers treat a MapWatchError as "no events here" and poll instead.
+// all of them. The addon consumes the ring buffer on a thread of its own (where it also does the write-back of
+// maps programs may not write) and hands the events to the event loop through a uv_async wake-up. Opening needs
+// root (CAP_BPF + CAP_PERFMON) and a kernel with BTF: callers treat a MapWatchError as "no events here" and poll.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -118,9 +118,7 @@ export function decodeMapChangeEvents(buf: Uint8Array): MapChangeEvent[] {
 export interface MapWatchOptions {
   /** The BPF object; by default the one built next to the addon. */
   readonly objectPath?: string;
-  /** Changes this process makes are counted, not reported (default: this process; 0 reports everyone's). */
-  readonly selfTgid?: number;
-  /** The maps whose deleted entries the kernel puts back from the mirror (ownMap); none by default. */
+  /** The maps whose deleted entries are put back from the mirror (ownMap); none by default. */
   readonly writeBack?: Partial<Record<WriteBackRole, { readonly fd: number }>>;
 }
 
@@ -143,15 +141,15 @@ export class MapWatch {
   }
 
   /**
-   * Loads and attaches the programs; throws MapWatchError where that cannot be done. Changes made by `selfTgid`
-   * (this process by default) are counted but not reported; 0 reports every process's (an observer's view).
+   * Loads and attaches the programs; throws MapWatchError where that cannot be done. Changes this process makes
+   * are counted but not reported.
    */
   static open(options: MapWatchOptions = {}): MapWatch {
     const path = options.objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
     if (!path) throw new MapWatchError(`map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`);
     const wb = options.writeBack;
     const fds = wb ? Int32Array.from(WRITE_BACK_ROLES, (r) => wb[r]?.fd ?? -1) : undefined;
-    return new MapWatch(native(), path, options.selfTgid ?? process.pid, fds);
+    return new MapWatch(native(), path, process.pid, fds);
   }
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */
@@ -176,16 +174,16 @@ export class MapWatch {
     return out;
   }
 
-  /**
-   * The program's mirror of kube-lb's own entries of one map of the write-back (a new descriptor: close it). What
-   * it holds goes back into the real map as soon as another process deletes it there.
-   */
   /** The roles the write-back covers (by the program, or by the addon where programs may not write the map). */
   writeBackRoles(): WriteBackRole[] {
     const ids = this.#api.mapWatchWriteBackIds(this.#open());
     return WRITE_BACK_ROLES.filter((_, i) => ids[i] !== 0);
   }
 
+  /**
+   * The program's mirror of kube-lb's own entries of one map of the write-back (a new descriptor: close it). What
+   * it holds goes back into the real map as soon as another process deletes it there.
+   */
   ownMap(role: WriteBackRole): BpfMap {
     const fd = this.#api.mapWatchOwnFd(this.#open(), WRITE_BACK_ROLES.indexOf(role));
     return BpfMap.fromOwnedFd(fd, `map watch own_${role}`);

@@ -44,29 +44,23 @@ export interface ChangeFeedOptions {
 export class NativeMapChangeFeed implements MapChangeFeed {
   readonly #objectPath: string | undefined;
   readonly #writeBack: boolean;
-  #watch: MapWatch;
+  /** Loaded by follow(): the maps a program writes are fixed when it loads. */
+  #watch: MapWatch | undefined;
   #names = new Map<number, WatchedMap>();
   readonly #listeners = new Set<(changes: readonly MapChange[], lost: boolean) => void>();
   /** The write-back's mirrors of the maps followed now, and the image each holds. */
   #own: Partial<Record<WriteBackRole, BpfMap>> = {};
   #mirrored: Partial<Record<WriteBackRole, EntryTable>> = {};
 
-  private constructor(watch: MapWatch, options: ChangeFeedOptions) {
+  constructor(options: ChangeFeedOptions = {}) {
     this.#objectPath = options.objectPath;
     this.#writeBack = options.writeBack ?? true;
-    this.#watch = watch;
-    watch.onEvents((events, lost) => this.#deliver(events, lost));
-  }
-
-  /** Loads the watch program; throws MapWatchError where the kernel or the privileges do not allow it. */
-  static open(options: ChangeFeedOptions = {}): NativeMapChangeFeed {
-    return new NativeMapChangeFeed(MapWatch.open(options.objectPath === undefined ? {} : { objectPath: options.objectPath }), options);
   }
 
   /**
-   * Follows these maps from now on. The program is loaded again, pointed at the services, backends and revNAT
-   * maps for the kernel write-back (the maps a program writes are fixed when it loads), with empty mirrors until
-   * mirror() fills them.
+   * Follows these maps from now on: the program is loaded, pointed at the services, backends and revNAT maps for
+   * the write-back, with empty mirrors until mirror() fills them. Throws MapWatchError where the kernel or the
+   * privileges do not allow it (the reconciler then polls, and says why).
    */
   follow(maps: Lb4Maps): void {
     const writeBack: Partial<Record<WriteBackRole, { fd: number }>> = {};
@@ -119,6 +113,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   foreignChanges(): number {
+    if (!this.#watch) throw new Error('change events: no maps followed');
     // Events the consumer thread has queued (their wake-up still waits behind this pass) go to the listeners
     // first, so that what they handled can be compared with the count. Counted after: a change made in between
     // is counted and not yet delivered, never the other way round (the reconciler waits for those to settle).
@@ -141,7 +136,8 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   #closeWatch(): void {
     for (const m of Object.values(this.#own)) m.close();
     this.#own = {};
-    this.#watch.close();
+    this.#watch?.close();
+    this.#watch = undefined;
   }
 
   #deliver(events: readonly MapChangeEvent[], lost: boolean): void {
@@ -156,32 +152,11 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 }
 
-/** A feed that could not start: follow() fails with the reason, so the reconciler reports it and polls. */
-class UnavailableChangeFeed implements MapChangeFeed {
-  readonly #reason: Error;
-  constructor(reason: Error) {
-    this.#reason = reason;
-  }
-  follow(): void {
-    throw this.#reason;
-  }
-  foreignChanges(): number {
-    throw this.#reason;
-  }
-  onChanges(): () => void {
-    return () => undefined;
-  }
-  close(): void {}
-}
-
 /**
- * The node's change feed, or one that says why there is none (no privilege, no BTF, no BPF object). The program
- * is the one built next to the addon unless `objectPath` names another.
+ * The node's change feed. Nothing is loaded until the reconciler follows its maps; where the program cannot load
+ * (no privilege, no BTF, no BPF object) follow() throws the reason. The program is the one built next to the
+ * addon unless `objectPath` names another.
  */
 export function openChangeFeed(options: ChangeFeedOptions = {}): MapChangeFeed {
-  try {
-    return NativeMapChangeFeed.open(options);
-  } catch (err) {
-    return new UnavailableChangeFeed(err instanceof Error ? err : new Error(String(err)));
-  }
+  return new NativeMapChangeFeed(options);
 }
