@@ -12,7 +12,7 @@ import { lb4ReverseNatCodec, revNatKeyCodec } from '../lb4/reverse-nat.ts';
 import { lb4KeyCodec } from '../lb4/service-key.ts';
 import { lb4ServiceCodec } from '../lb4/service-value.ts';
 import { sourceRangeKeyCodec } from '../lb4/source-range.ts';
-import { idTableKeyCodec, idTableValueCodec } from './id-table.ts';
+import { backendIdTableKeyCodec, backendIdTableValueCodec, idTableKeyCodec, idTableValueCodec } from './id-table.ts';
 import type { MapsSnapshot } from './ownership.ts';
 
 const hex2 = (n: number): string => `0x${n.toString(16).padStart(2, '0')}`;
@@ -80,6 +80,10 @@ export function canonicalDump(
     ...lines(s.idTable, (k, v) => {
       const f = decode(idTableKeyCodec, k);
       return `ids ${formatIPv4(f.address)}:${f.port}/${protocolName(f.proto)} scope=${f.scope} => ${decode(idTableValueCodec, v)}`;
+    }),
+    ...lines(s.backendIdTable, (k, v) => {
+      const b = decode(backendIdTableKeyCodec, k);
+      return `beids ${formatIPv4(b.address)}:${b.port}/${protocolName(b.proto)} => ${decode(backendIdTableValueCodec, v)}`;
     }),
   ];
   return out.sort();

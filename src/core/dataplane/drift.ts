@@ -59,6 +59,7 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
   };
   const master = (i: number): boolean => isMasterKey(image.services.keys, i * image.services.keySize);
   upsert('ids', 'idTable');
+  upsert('ids', 'backendIdTable');
   upsert('backends', 'backends');
   upsert('affinity-match', 'affinityMatch');
   upsert('source-ranges', 'sourceRange');
@@ -78,6 +79,31 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
 }
 
 /** The service ID of a maglev key, when the image has a table for it (the ID stands in for an index). */
+/**
+ * The IDs a key of `map` is filed under: when another process writes a new value under one of kube-lb's keys
+ * there, it uses that ID for itself (Cilium's allocator reached it), and kube-lb must move off it.
+ * Services and kube-lb's own tables are keyed by frontend or backend address, not by ID: nothing.
+ */
+export function idsOfKey(map: DriftMap, key: Uint8Array): { serviceIds: number[]; backendIds: number[] } {
+  const u16be = (o: number): number => (key[o]! << 8) | key[o + 1]!;
+  const u32 = (o: number): number => new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(o, true);
+  switch (map) {
+    case 'backends':
+      return { serviceIds: [], backendIds: key.length >= 4 ? [u32(0)] : [] };
+    case 'revNat':
+    case 'maglev':
+      return { serviceIds: key.length >= 2 ? [u16be(0)] : [], backendIds: [] };
+    case 'sourceRange':
+      return { serviceIds: key.length >= 6 ? [u16be(4)] : [], backendIds: [] };
+    case 'affinityMatch':
+      return { serviceIds: key.length >= 6 ? [u16be(4)] : [], backendIds: key.length >= 4 ? [u32(0)] : [] };
+    case 'services':
+    case 'idTable':
+    case 'backendIdTable':
+      return { serviceIds: [], backendIds: [] };
+  }
+}
+
 /** Whether `key` in `map` is one of kube-lb's entries in the image. */
 export function ownsKey(image: DesiredImage, map: DriftMap, key: Uint8Array): boolean {
   return map === 'maglev' ? maglevIndex(image, key) !== undefined : image[map].index.has(bytesKey(key, 0, key.length));
@@ -103,7 +129,7 @@ export interface Drift {
   readonly print: ForeignPrint;
 }
 
-const DRIFT_MAPS: readonly Exclude<MapName, never>[] = ['idTable', 'backends', 'services', 'revNat', 'sourceRange', 'affinityMatch'];
+const DRIFT_MAPS: readonly Exclude<MapName, never>[] = ['idTable', 'backendIdTable', 'backends', 'services', 'revNat', 'sourceRange', 'affinityMatch'];
 
 /**
  * Compares a snapshot with the image key by key (not by dump order, which a delete and re-insert changes):

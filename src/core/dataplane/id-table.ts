@@ -1,8 +1,13 @@
-// kube-lb's own pinned map beside Cilium's: which frontends (lb4_key without the slot) are kube-lb's and
-// their service IDs. It is what makes an entry "ours", and it survives speaker restarts (a bpffs pin lives as
-// long as Cilium's maps do). Cilium's map sweeper only removes names it knows, all starting with "cilium_".
-//   key (8 bytes):  0 address (NBO) | 4 port (NBO) | 6 proto | 7 scope      value (4 bytes): service ID (host)
-import { BPF_MAP_TYPE } from '../bpf/uapi.ts';
+// kube-lb's own pinned maps beside Cilium's, which survive speaker and agent restarts (a bpffs pin lives as
+// long as Cilium's maps do; Cilium's map sweeper only removes names it knows, all starting with "cilium_"):
+//  - kube_lb_svc_ids: which frontends (lb4_key without the slot) are kube-lb's, and their service IDs. It is
+//    what makes an entry "ours".
+//      key (8 bytes): 0 address (NBO) | 4 port (NBO) | 6 proto | 7 scope      value (4 bytes): service ID (host)
+//  - kube_lb_backend_ids: the backend ID of each of kube-lb's backends. Conntrack entries carry backend IDs,
+//    so a backend that came back under another ID (both restarted, Cilium's prune in between) would send the
+//    established flows it carried to whatever now holds the old ID.
+//      key (8 bytes): 0 address (NBO) | 4 port (NBO) | 6 proto | 7 zero       value (4 bytes): backend ID (host)
+import { BPF_F_NO_PREALLOC, BPF_MAP_TYPE } from '../bpf/uapi.ts';
 import { getHost32, getNet16, getNet32, putHost32, putNet16, putNet32 } from '../lb4/bytes.ts';
 import { checkUint, type StructCodec } from '../lb4/codec.ts';
 
@@ -16,7 +21,26 @@ export const ID_TABLE_SHAPE = {
   valueSize: ID_TABLE_VALUE_SIZE,
   /** One record per frontend; the service ID space has 65535 values anyway. */
   maxEntries: 65536,
+  flags: 0,
 } as const;
+
+export const BACKEND_ID_TABLE_NAME = 'kube_lb_backend_ids';
+export const BACKEND_ID_TABLE_SHAPE = {
+  name: BACKEND_ID_TABLE_NAME,
+  type: BPF_MAP_TYPE.HASH,
+  keySize: 8,
+  valueSize: 4,
+  /** Above any lb4 backends map a node runs (Cilium's default is 65536); allocated per entry, not up front. */
+  maxEntries: 1 << 20,
+  flags: BPF_F_NO_PREALLOC,
+} as const;
+
+/** A backend as kube-lb's backend ID table keys it (proto 0 where the line's backends carry none). */
+export interface BackendIdKey {
+  readonly address: number;
+  readonly port: number;
+  readonly proto: number;
+}
 
 /** A frontend as the services map keys it, minus the slot. */
 export interface FrontendKey {
@@ -47,6 +71,33 @@ export const idTableValueCodec: StructCodec<number> = {
   size: ID_TABLE_VALUE_SIZE,
   write(v, o, id) {
     putHost32(v, o, checkUint('kube_lb_svc_ids_value', 'service_id', id, 16));
+  },
+  read(v, o) {
+    return getHost32(v, o);
+  },
+};
+
+const B = 'kube_lb_backend_ids_key';
+
+export const backendIdTableKeyCodec: StructCodec<BackendIdKey> = {
+  struct: B,
+  size: 8,
+  write(v, o, k) {
+    putNet32(v, o, checkUint(B, 'address', k.address, 32));
+    putNet16(v, o + 4, checkUint(B, 'port', k.port, 16));
+    v.setUint8(o + 6, checkUint(B, 'proto', k.proto, 8));
+    v.setUint8(o + 7, 0);
+  },
+  read(v, o) {
+    return { address: getNet32(v, o), port: getNet16(v, o + 4), proto: v.getUint8(o + 6) };
+  },
+};
+
+export const backendIdTableValueCodec: StructCodec<number> = {
+  struct: 'kube_lb_backend_ids_value',
+  size: 4,
+  write(v, o, id) {
+    putHost32(v, o, checkUint('kube_lb_backend_ids_value', 'backend_id', id, 32));
   },
   read(v, o) {
     return getHost32(v, o);

@@ -15,7 +15,15 @@ import type { Lb4Profile } from '../lb4/profile.ts';
 import { algorithmCode, type LbAlgorithm } from '../cilium/config.ts';
 import { maglevTable } from '../maglev/table.ts';
 import type { Frontend } from './frontend.ts';
-import { ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, idTableKeyCodec, idTableValueCodec } from './id-table.ts';
+import {
+  BACKEND_ID_TABLE_SHAPE,
+  backendIdTableKeyCodec,
+  backendIdTableValueCodec,
+  ID_TABLE_KEY_SIZE,
+  ID_TABLE_VALUE_SIZE,
+  idTableKeyCodec,
+  idTableValueCodec,
+} from './id-table.ts';
 import { tableDigest } from './maglev-digest.ts';
 
 export interface MaglevWant {
@@ -26,6 +34,7 @@ export interface MaglevWant {
 /** Per map, the entries kube-lb wants, packed, each indexed by its key bytes. */
 export interface DesiredImage {
   readonly idTable: EntryTable;
+  readonly backendIdTable: EntryTable;
   readonly backends: EntryTable;
   readonly services: EntryTable;
   readonly revNat: EntryTable;
@@ -104,6 +113,7 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
   const slots = assigned.reduce((n, a) => n + a.backendIds.length, 0);
   const image: DesiredImage = {
     idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, assigned.length),
+    backendIdTable: new EntryTable(BACKEND_ID_TABLE_SHAPE.keySize, BACKEND_ID_TABLE_SHAPE.valueSize, slots),
     backends: new EntryTable(BACKEND_ID_SIZE, LB4_BACKEND_SIZE, slots),
     services: new EntryTable(LB4_KEY_SIZE, LB4_SERVICE_SIZE, slots + assigned.length),
     revNat: new EntryTable(REV_NAT_KEY_SIZE, LB4_REVERSE_NAT_SIZE, assigned.length),
@@ -149,6 +159,7 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
         backendValue.proto = profile.backendProto === 'l4' ? b.proto : 0;
         backendValue.state = b.state;
         put(image.backends, backendIdCodec, id, backendCodec, backendValue);
+        put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
       }
       slotKey.slot = i + 1;
       slotValue.union = id;

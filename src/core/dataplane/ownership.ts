@@ -1,17 +1,19 @@
-// Which entries in the maps are kube-lb's, decided from the maps alone (plus the backend IDs this process has
-// handed out). The rule, in order:
+// Which entries in the maps are kube-lb's, decided from the maps alone (plus the IDs that change events showed
+// someone else writing). The rule, in order:
 //  - A frontend (lb4_key without slot) is ours if our ID table lists it and its master, when present, carries
 //    one of our service IDs. If the master carries another ID, someone else took the VIP over: not ours.
 //  - A services entry is ours if its frontend is ours and its rev_nat_index is one of our IDs.
-//  - Every ID that a foreign entry uses is foreign, even if our table lists it: we move off it, never write it.
+//  - Every ID that a foreign entry uses is foreign, even if our tables list it: we move off it, never write it.
+//    A revNAT entry under one of our IDs that names another frontend than our table's is foreign too: Cilium's
+//    allocator reached our ID (it writes revNAT before its master); so is a backend whose address is not the
+//    one our backend table records for its ID (Cilium writes backends before the slots that point at them).
 //  - A revNAT / maglev / source-range / affinity-match entry is ours if its service ID is ours.
-//  - A backend is ours if one of our slots (or a reservation of this process) points at it and no foreign slot
-//    does. Anything else is foreign and is never modified or deleted.
+//  - A backend is ours if our backend table or one of our slots names its ID and no foreign slot points at it.
+//    Anything else is foreign and is never modified or deleted.
 //  - A foreign master with port 0 and protocol 0 is a wildcard (Cilium 1.19+ writes one per LB IP it manages, to
 //    drop traffic to ports it does not serve): its address belongs to someone else as a whole.
 import { bytesKey, type PackedEntries } from '../bpf/packed.ts';
 import { getHost16, getHost32, getNet16, getNet32, viewOf } from '../lb4/bytes.ts';
-import { LB4_BACKEND_OFFSETS } from '../lb4/backend.ts';
 import { LB4_KEY_OFFSETS } from '../lb4/service-key.ts';
 import { LB4_SERVICE_OFFSETS } from '../lb4/service-value.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
@@ -31,6 +33,7 @@ export interface MapsSnapshot {
   readonly backends: PackedEntries;
   readonly revNat: PackedEntries;
   readonly idTable: PackedEntries;
+  readonly backendIdTable: PackedEntries;
   readonly sourceRange?: PackedEntries | undefined;
   readonly affinityMatch?: PackedEntries | undefined;
   readonly maglev?: ReadonlyMap<number, MaglevObserved> | undefined;
@@ -52,6 +55,10 @@ export interface Ownership {
   readonly foreignBackendIds: ReadonlySet<number>;
   /** Our backend entries by entry identity (backendEntryKey); the highest ID wins a duplicate. */
   readonly ourBackendsByKey: ReadonlyMap<number, number>;
+  /** Our backend table: entry identity → ID, foreign IDs included (a backend whose ID is foreign moves). */
+  readonly backendTable: ReadonlyMap<number, number>;
+  /** Every backend ID our backend table lists (never handed out anew while listed). */
+  readonly backendTableIds: ReadonlySet<number>;
   /** Services-map entry index → ours? (parallel to snapshot.services). */
   readonly ourServiceEntry: Uint8Array;
 }
@@ -68,16 +75,29 @@ function serviceIdsOf(entries: PackedEntries | undefined, offset: number, into: 
   for (let i = 0; i < entries.count; i++) into(getNet16(view, i * entries.keySize + offset));
 }
 
-export function classify(
-  snapshot: MapsSnapshot,
-  profile: Lb4Profile,
-  reservedBackendIds: ReadonlySet<number> = new Set(),
-): Ownership {
+/** IDs that change events showed another process writing under (see MapPlanner.contest). */
+export interface ContestedIds {
+  readonly serviceIds: ReadonlySet<number>;
+  readonly backendIds: ReadonlySet<number>;
+}
+
+const NONE_CONTESTED: ContestedIds = { serviceIds: new Set(), backendIds: new Set() };
+
+/** The entry identity (backendEntryKey) of a backend table key or an lb4_backend: both start address, port, proto. */
+function backendIdentity(view: DataView, offset: number, protoMatters: boolean): number {
+  return backendEntryKey(getNet32(view, offset), getNet16(view, offset + 4), protoMatters ? view.getUint8(offset + 6) : 0);
+}
+
+export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested: ContestedIds = NONE_CONTESTED): Ownership {
   const table = new Map<string, number>();
+  const frontendOf = new Map<number, string>();
   const idView = viewOf(snapshot.idTable.values);
   for (let i = 0; i < snapshot.idTable.count; i++) {
     const size = snapshot.idTable.keySize;
-    table.set(bytesKey(snapshot.idTable.keys, i * size, size), getHost32(idView, i * 4));
+    const fk = bytesKey(snapshot.idTable.keys, i * size, size);
+    const id = getHost32(idView, i * 4);
+    table.set(fk, id);
+    frontendOf.set(id, fk);
   }
   const tableIds = new Set(table.values());
 
@@ -118,34 +138,54 @@ export function classify(
   const noteForeignService = (id: number): void => {
     if (!tableIds.has(id)) foreignServiceIds.add(id);
   };
-  serviceIdsOf(snapshot.revNat, 0, noteForeignService);
+  for (const id of contested.serviceIds) foreignServiceIds.add(id);
+  // revNAT values hold the frontend's address and port, as the first 6 bytes of our table's key do.
+  const rn = snapshot.revNat;
+  const rnKeys = viewOf(rn.keys);
+  for (let i = 0; i < rn.count; i++) {
+    const id = getNet16(rnKeys, i * rn.keySize);
+    const fk = frontendOf.get(id);
+    if (fk === undefined) foreignServiceIds.add(id);
+    else if (bytesKey(rn.values, i * rn.valueSize, 6) !== fk.slice(0, 6)) foreignServiceIds.add(id);
+  }
   serviceIdsOf(snapshot.sourceRange, 4, noteForeignService);
   serviceIdsOf(snapshot.affinityMatch, 4, noteForeignService);
   for (const id of snapshot.maglev?.keys() ?? []) noteForeignService(id);
   const ourServiceIds = new Set([...tableIds].filter((id) => !foreignServiceIds.has(id)));
+
+  const protoMatters = profile.backendProto === 'l4';
+  const bt = snapshot.backendIdTable;
+  const btKeys = viewOf(bt.keys);
+  const btVals = viewOf(bt.values);
+  const recorded = new Map<number, number>();
+  const backendTableIds = new Set<number>();
+  for (let i = 0; i < bt.count; i++) {
+    const id = getHost32(btVals, i * bt.valueSize);
+    recorded.set(id, backendIdentity(btKeys, i * bt.keySize, protoMatters));
+    backendTableIds.add(id);
+  }
+  for (const id of contested.backendIds) foreignBackendIds.add(id);
 
   const be = snapshot.backends;
   const beKeys = viewOf(be.keys);
   const beVals = viewOf(be.values);
   const ourBackendIds = new Set<number>();
   const ourBackendsByKey = new Map<number, number>();
-  const protoMatters = profile.backendProto === 'l4';
   for (let i = 0; i < be.count; i++) {
     const id = getHost32(beKeys, i * be.keySize);
-    if (foreignBackendIds.has(id) || !(ourSlotBackends.has(id) || reservedBackendIds.has(id))) {
+    const key = backendIdentity(beVals, i * be.valueSize, protoMatters);
+    const record = recorded.get(id);
+    const ours = record !== undefined ? record === key : ourSlotBackends.has(id);
+    if (foreignBackendIds.has(id) || !ours) {
       foreignBackendIds.add(id);
       continue;
     }
     ourBackendIds.add(id);
-    const o = i * be.valueSize;
-    const key = backendEntryKey(
-      getNet32(beVals, o + LB4_BACKEND_OFFSETS.address),
-      getNet16(beVals, o + LB4_BACKEND_OFFSETS.port),
-      protoMatters ? beVals.getUint8(o + LB4_BACKEND_OFFSETS.proto) : 0,
-    );
     const prev = ourBackendsByKey.get(key);
     if (prev === undefined || id > prev) ourBackendsByKey.set(key, id);
   }
+  const backendTable = new Map<number, number>();
+  for (const [id, key] of recorded) backendTable.set(key, id);
   return {
     table,
     takenOver,
@@ -156,6 +196,8 @@ export function classify(
     ourBackendIds,
     foreignBackendIds,
     ourBackendsByKey,
+    backendTable,
+    backendTableIds,
     ourServiceEntry,
   };
 }

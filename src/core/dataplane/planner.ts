@@ -19,7 +19,7 @@ import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
 import { buildImage, type AssignedFrontend, type DesiredImage, type MaglevMemo } from './image.ts';
 import { classify, type MapsSnapshot, type Ownership } from './ownership.ts';
 
-export type MapName = 'idTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
+export type MapName = 'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
 
 export type Step =
   | 'ids'
@@ -112,6 +112,11 @@ export interface Plan {
   readonly summary: PlanSummary;
   /** The ownership the plan was made from (the CLI and stats read it). */
   readonly ownership: Ownership;
+  /**
+   * IDs kube-lb moved off in this plan because someone else now uses them (a service ID its table or a backend
+   * ID its backend table held): each move rewrites that frontend's or backend's entries under a new ID.
+   */
+  readonly moves: { readonly serviceIds: number; readonly backendIds: number };
 }
 
 export interface PlannerOptions {
@@ -134,11 +139,6 @@ interface Diff {
   changed: number;
 }
 
-/**
- * Plans map operations. Holds only memory that makes re-planning cheap or stable: backend IDs it has handed
- * out (so an ID chosen but not yet written is not given away twice), the last desired image and a memo of
- * maglev tables. It does no I/O.
- */
 /** The statuses of frontends that normalisation rejected (they never reach the maps). */
 export function rejectedStatuses(rejected: readonly RejectedFrontend[]): FrontendStatus[] {
   return rejected.map((r) => ({
@@ -150,9 +150,14 @@ export function rejectedStatuses(rejected: readonly RejectedFrontend[]): Fronten
   }));
 }
 
+/**
+ * Plans map operations. IDs live in the maps (kube-lb's pinned ID tables), so a new process plans as the last
+ * one did. Holds only memory that makes re-planning cheap or safe: the last desired image, a memo of maglev
+ * tables, and the IDs change events showed someone else writing under. It does no I/O.
+ */
 export class MapPlanner {
   readonly options: PlannerOptions;
-  readonly #reserved = new Map<number, number>();
+  readonly #contested = { serviceIds: new Set<number>(), backendIds: new Set<number>() };
   readonly #maglevMemo: MaglevMemo = new Map();
   #cache: { frontends: readonly Frontend[]; assigned: readonly AssignedFrontend[]; image: DesiredImage } | undefined;
 
@@ -165,10 +170,42 @@ export class MapPlanner {
     return this.#cache?.image;
   }
 
+  /**
+   * IDs that another process wrote under, as its change events show (an update of one of our revNAT, maglev or
+   * backend entries, say): they are foreign from the next plan on, so kube-lb moves off them and never writes or
+   * deletes an entry under them, even before the maps show whose they are. Each is forgotten once no entry
+   * under it is left.
+   */
+  contest(ids: { readonly serviceIds?: Iterable<number>; readonly backendIds?: Iterable<number> }): void {
+    for (const id of ids.serviceIds ?? []) this.#contested.serviceIds.add(id);
+    for (const id of ids.backendIds ?? []) this.#contested.backendIds.add(id);
+  }
+
+  /** The IDs held contested now (for stats and tests). */
+  get contested(): { readonly serviceIds: ReadonlySet<number>; readonly backendIds: ReadonlySet<number> } {
+    return this.#contested;
+  }
+
+  #forgetContested(snapshot: MapsSnapshot): void {
+    const { serviceIds, backendIds } = this.#contested;
+    if (serviceIds.size > 0) {
+      const present = new Set<number>(snapshot.maglev?.keys() ?? []);
+      const rn = viewOf(snapshot.revNat.keys);
+      for (let i = 0; i < snapshot.revNat.count; i++) present.add(getNet16(rn, i * snapshot.revNat.keySize));
+      for (const id of serviceIds) if (!present.has(id)) serviceIds.delete(id);
+    }
+    if (backendIds.size > 0) {
+      const present = new Set<number>();
+      const be = viewOf(snapshot.backends.keys);
+      for (let i = 0; i < snapshot.backends.count; i++) present.add(getHost32(be, i * snapshot.backends.keySize));
+      for (const id of backendIds) if (!present.has(id)) backendIds.delete(id);
+    }
+  }
+
   plan(frontends: readonly Frontend[], rejected: readonly RejectedFrontend[], snapshot: MapsSnapshot): Plan {
     const { profile } = this.options;
-    const own = classify(snapshot, profile, new Set(this.#reserved.values()));
-    for (const [key, id] of this.#reserved) if (own.foreignBackendIds.has(id)) this.#reserved.delete(key);
+    this.#forgetContested(snapshot);
+    const own = classify(snapshot, profile, this.#contested);
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
     const assigned = this.#assign(frontends, own, statuses);
@@ -192,6 +229,7 @@ export class MapPlanner {
 
     const ourService = (id: number): boolean => own.ourServiceIds.has(id);
     const idsDiff = diffMap(snapshot.idTable, image.idTable, () => true);
+    const backendIdsDiff = diffMap(snapshot.backendIdTable, image.backendIdTable, () => true);
     const backendsDiff = diffMap(snapshot.backends, image.backends, (k, o) => own.ourBackendIds.has(getHost32(k, o)));
     const servicesDiff = diffMap(snapshot.services, image.services, (_k, _o, i) => own.ourServiceEntry[i] === 1);
     const revNatDiff = diffMap(snapshot.revNat, image.revNat, (k, o) => ourService(getNet16(k, o)));
@@ -205,6 +243,7 @@ export class MapPlanner {
     const [slotDeletes, masterDeletes] = partition(servicesDiff.deletes, (i) => isMaster(snapshot.services.keys, i));
 
     upsert('ids', 'idTable', idsDiff, image.idTable);
+    upsert('ids', 'backendIdTable', backendIdsDiff, image.backendIdTable);
     upsert('backends', 'backends', backendsDiff, image.backends);
     if (affDiff) upsert('affinity-match', 'affinityMatch', affDiff, image.affinityMatch);
     if (srcDiff) upsert('source-ranges', 'sourceRange', srcDiff, image.sourceRange);
@@ -230,16 +269,13 @@ export class MapPlanner {
     }
     remove('stale-backends', 'backends', backendsDiff.deletes, snapshot.backends);
     remove('stale-ids', 'idTable', idsDiff.deletes, snapshot.idTable);
-
-    // Reservations for backends no longer wanted end once their entry is gone from the maps.
-    for (const [key, id] of this.#reserved) {
-      if (!own.ourBackendIds.has(id) && !assigned.wantedBackendIds.has(id | 0)) this.#reserved.delete(key);
-    }
+    remove('stale-ids', 'backendIdTable', backendIdsDiff.deletes, snapshot.backendIdTable);
     return {
       ops,
       statuses,
       summary: { upserts: absent + changed, deletes, absent, changed },
       ownership: own,
+      moves: assigned.moves,
     };
   }
 
@@ -248,7 +284,7 @@ export class MapPlanner {
     frontends: readonly Frontend[],
     own: Ownership,
     statuses: FrontendStatus[],
-  ): { frontends: AssignedFrontend[]; /** As int32. */ wantedBackendIds: ReadonlySet<number> } {
+  ): { frontends: AssignedFrontend[]; moves: Plan['moves'] } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
     const serviceIds = new TopDownIds(
@@ -256,16 +292,17 @@ export class MapPlanner {
       (id) => tableIds.has(id) || own.foreignServiceIds.has(id) || newServiceIds.has(id),
     );
     // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, just below 2^32, stay small integers.
-    const reservedIds = new Set<number>();
-    for (const id of this.#reserved.values()) reservedIds.add(id | 0);
     const foreignIds = int32Set(own.foreignBackendIds);
     const ourIds = int32Set(own.ourBackendIds);
+    const recordedIds = int32Set(own.backendTableIds);
     const backendIds = new TopDownIds(
       BACKEND_ID_TOP,
-      (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || reservedIds.has(id | 0),
+      (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0),
     );
     const byFrontendKey = new Map<string, Frontend>();
-    const wanted = new Set<number>();
+    const moves = { serviceIds: 0, backendIds: 0 };
+    /** Backends given a new ID in this plan (one backend can serve several frontends). */
+    const newIds = new Map<number, number>();
     const assigned: AssignedFrontend[] = [];
     for (const f of frontends) {
       const fk = frontendKeyString({ address: f.address, port: f.port, proto: f.keyProto, scope: 0 });
@@ -277,6 +314,7 @@ export class MapPlanner {
       byFrontendKey.set(fk, f);
       let serviceId = own.table.get(fk);
       if (serviceId === undefined || !own.ourServiceIds.has(serviceId)) {
+        if (serviceId !== undefined && !own.takenOver.has(fk)) moves.serviceIds++;
         serviceId = serviceIds.take();
         if (serviceId !== undefined) newServiceIds.add(serviceId);
       }
@@ -286,20 +324,17 @@ export class MapPlanner {
       }
       const ids: number[] = [];
       for (const b of f.backends) {
-        // The entry in the maps is authoritative; else what this process handed out before; else a new ID.
-        let id = own.ourBackendsByKey.get(b.entryKey);
+        // The entry in the maps, else the backend table (the entry was deleted: it comes back under its ID, so
+        // conntrack entries that name the ID still reach it), else a new ID. Each ID serves one backend.
+        const recorded = own.backendTable.get(b.entryKey);
+        const usable = recorded !== undefined && !foreignIds.has(recorded | 0) ? recorded : undefined;
+        let id = own.ourBackendsByKey.get(b.entryKey) ?? usable ?? newIds.get(b.entryKey);
         if (id === undefined) {
-          id = this.#reserved.get(b.entryKey);
-          if (id === undefined || foreignIds.has(id | 0)) {
-            id = backendIds.take();
-            if (id === undefined) break;
-            reservedIds.add(id | 0);
-            this.#reserved.set(b.entryKey, id);
-          }
-        } else if (this.#reserved.get(b.entryKey) !== id) {
-          this.#reserved.set(b.entryKey, id);
+          id = backendIds.take();
+          if (id === undefined) break;
+          newIds.set(b.entryKey, id);
+          if (recorded !== undefined) moves.backendIds++;
         }
-        wanted.add(id | 0);
         ids.push(id);
       }
       if (ids.length < f.backends.length) {
@@ -315,7 +350,7 @@ export class MapPlanner {
       assigned.push({ frontend: f, serviceId, backendIds: ids, affinity });
       statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
     }
-    return { frontends: assigned, wantedBackendIds: wanted };
+    return { frontends: assigned, moves };
   }
 
   /** Why a frontend cannot be programmed at all, or undefined. */

@@ -85,6 +85,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     add('backends', maps.backends.kernelId);
     add('revNat', maps.revNat.kernelId);
     add('idTable', maps.idTable.kernelId);
+    add('backendIdTable', maps.backendIdTable.kernelId);
     add('sourceRange', maps.sourceRange?.kernelId);
     add('affinityMatch', maps.affinityMatch?.kernelId);
     add('maglev', maps.maglev?.kernelId);

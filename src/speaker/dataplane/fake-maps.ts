@@ -4,6 +4,7 @@ import { bytesKey, writeBytesKey, type PackedEntries } from '../../core/bpf/pack
 import type { MaglevObserved } from '../../core/dataplane/ownership.ts';
 import { KubeLbError } from '../../shared/errors.ts';
 import { DataplaneMapError } from './errors.ts';
+import { BACKEND_ID_TABLE_SHAPE, ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
 import type { ByteMap, Lb4Maps, MaglevMap, PinChange, PinnedLb4Maps } from './maps.ts';
 
 export class FakeByteMap implements ByteMap {
@@ -97,6 +98,7 @@ export interface FakeLb4Maps extends Lb4Maps {
   readonly backends: FakeByteMap;
   readonly revNat: FakeByteMap;
   readonly idTable: FakeByteMap;
+  readonly backendIdTable: FakeByteMap;
   readonly sourceRange: FakeByteMap | undefined;
   readonly affinityMatch: FakeByteMap | undefined;
   readonly maglev: FakeMaglevMap | undefined;
@@ -115,6 +117,7 @@ const BYTE_MAPS = {
   backends: ['cilium_lb4_backends_v3', 4, 12],
   revNat: ['cilium_lb4_reverse_nat', 2, 6],
   idTable: ['kube_lb_svc_ids', 8, 4],
+  backendIdTable: ['kube_lb_backend_ids', 8, 4],
   sourceRange: ['cilium_lb4_source_range', 12, 1],
   affinityMatch: ['cilium_lb_affinity_match', 8, 1],
 } as const satisfies Record<string, readonly [string, number, number]>;
@@ -123,11 +126,12 @@ type ByteRole = keyof typeof BYTE_MAPS;
 /** The maps a FakeBpffs pins, by their place in Lb4Maps. */
 export type FakeMapRole = ByteRole | 'maglev';
 const REQUIRED: readonly FakeMapRole[] = ['services', 'backends', 'revNat'];
-const ROLES: readonly FakeMapRole[] = ['services', 'backends', 'revNat', 'idTable', 'sourceRange', 'affinityMatch', 'maglev'];
+const ROLES: readonly FakeMapRole[] = ['services', 'backends', 'revNat', 'idTable', 'backendIdTable', 'sourceRange', 'affinityMatch', 'maglev'];
 
 function byteMap(role: ByteRole, max: number, id = 0): FakeByteMap {
   const [name, keySize, valueSize] = BYTE_MAPS[role];
-  return new FakeByteMap(name, keySize, valueSize, role === 'idTable' ? 65536 : max, id);
+  const size = role === 'idTable' ? ID_TABLE_SHAPE.maxEntries : role === 'backendIdTable' ? BACKEND_ID_TABLE_SHAPE.maxEntries : max;
+  return new FakeByteMap(name, keySize, valueSize, size, id);
 }
 
 export function createFakeLb4Maps(options: FakeMapsOptions = {}): FakeLb4Maps {
@@ -137,6 +141,7 @@ export function createFakeLb4Maps(options: FakeMapsOptions = {}): FakeLb4Maps {
     backends: byteMap('backends', max),
     revNat: byteMap('revNat', max),
     idTable: byteMap('idTable', max),
+    backendIdTable: byteMap('backendIdTable', max),
     sourceRange: options.sourceRange === false ? undefined : byteMap('sourceRange', max),
     affinityMatch: options.affinityMatch === false ? undefined : byteMap('affinityMatch', max),
     maglev: options.maglevTableSize ? new FakeMaglevMap(options.maglevTableSize) : undefined,
@@ -160,7 +165,7 @@ export class FakeBpffs {
     this.dir = dir;
     this.#options = options;
     for (const role of ROLES) {
-      if (role === 'idTable') continue; // kube-lb pins its own table on the first open
+      if (role === 'idTable' || role === 'backendIdTable') continue; // kube-lb pins its own tables on the first open
       if (role === 'sourceRange' && options.sourceRange === false) continue;
       if (role === 'affinityMatch' && options.affinityMatch === false) continue;
       if (role === 'maglev' && !options.maglevTableSize) continue;
@@ -188,7 +193,7 @@ export class FakeBpffs {
         throw new DataplaneMapError('DATAPLANE_MAP_MISSING', `${this.dir}/${name}`, `${name} does not exist`);
       }
     }
-    if (!this.pinned.has('idTable')) this.pinned.set('idTable', this.#create('idTable'));
+    for (const role of ['idTable', 'backendIdTable'] as const) if (!this.pinned.has(role)) this.pinned.set(role, this.#create(role));
     const held = new Map(this.pinned);
     const bytes = (role: ByteRole): FakeByteMap | undefined => held.get(role) as FakeByteMap | undefined;
     const maps: FakeLb4Maps = {
@@ -196,6 +201,7 @@ export class FakeBpffs {
       backends: bytes('backends')!,
       revNat: bytes('revNat')!,
       idTable: bytes('idTable')!,
+      backendIdTable: bytes('backendIdTable')!,
       sourceRange: bytes('sourceRange'),
       affinityMatch: bytes('affinityMatch'),
       maglev: held.get('maglev') as FakeMaglevMap | undefined,

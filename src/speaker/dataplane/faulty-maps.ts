@@ -106,6 +106,7 @@ export function faultyLb4Maps(inner: Lb4Maps, rate: number, seed: number): Lb4Ma
     backends: new FaultyByteMap(inner.backends, fail, random),
     revNat: new FaultyByteMap(inner.revNat, fail, random),
     idTable: new FaultyByteMap(inner.idTable, fail, random),
+    backendIdTable: new FaultyByteMap(inner.backendIdTable, fail, random),
     sourceRange: wrap(inner.sourceRange),
     affinityMatch: wrap(inner.affinityMatch),
     maglev: inner.maglev ? new FaultyMaglevMap(inner.maglev, fail) : undefined,

@@ -38,8 +38,9 @@ export interface Lb4Maps {
   readonly services: ByteMap;
   readonly backends: ByteMap;
   readonly revNat: ByteMap;
-  /** kube-lb's own ID table. */
+  /** kube-lb's own tables (id-table.ts): service IDs by frontend, backend IDs by backend. */
   readonly idTable: ByteMap;
+  readonly backendIdTable: ByteMap;
   readonly sourceRange: ByteMap | undefined;
   readonly affinityMatch: ByteMap | undefined;
   readonly maglev: MaglevMap | undefined;
@@ -122,6 +123,7 @@ export function readSnapshot(maps: Lb4Maps): MapsSnapshot {
     backends: maps.backends.dump(),
     revNat: maps.revNat.dump(),
     idTable: maps.idTable.dump(),
+    backendIdTable: maps.backendIdTable.dump(),
     sourceRange: maps.sourceRange?.dump(),
     affinityMatch: maps.affinityMatch?.dump(),
     maglev: maps.maglev?.read(),
@@ -133,9 +135,8 @@ export function sameSnapshot(a: MapsSnapshot, b: MapsSnapshot): boolean {
   const same = (x: PackedEntries | undefined, y: PackedEntries | undefined): boolean =>
     x === undefined || y === undefined ? x === y : sameEntries(x, y);
   if (!same(a.services, b.services) || !same(a.backends, b.backends) || !same(a.revNat, b.revNat)) return false;
-  if (!same(a.idTable, b.idTable) || !same(a.sourceRange, b.sourceRange) || !same(a.affinityMatch, b.affinityMatch)) {
-    return false;
-  }
+  if (!same(a.idTable, b.idTable) || !same(a.backendIdTable, b.backendIdTable)) return false;
+  if (!same(a.sourceRange, b.sourceRange) || !same(a.affinityMatch, b.affinityMatch)) return false;
   if (a.maglev === undefined || b.maglev === undefined) return a.maglev === b.maglev;
   if (a.maglev.size !== b.maglev.size) return false;
   for (const [id, x] of a.maglev) {

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 import { BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
 import { detectCiliumVersion, type Detection } from '../../core/dataplane/detect.ts';
-import { ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
+import { BACKEND_ID_TABLE_SHAPE, ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
 import { tableDigest } from '../../core/dataplane/maglev-digest.ts';
 import { classify, type MaglevObserved } from '../../core/dataplane/ownership.ts';
 import { getHost32, getNet16, putHost32, putNet16, viewOf } from '../../core/lb4/bytes.ts';
@@ -197,7 +197,9 @@ export interface OpenedLb4Maps {
   readonly cilium?: CiliumDatapathConfig;
 }
 
-function openShaped(bpf: BpfPort, dir: string, shape: Lb4MapShape | typeof ID_TABLE_SHAPE, readOnly: boolean): BpfMapHandle | undefined {
+type IdTableShape = typeof ID_TABLE_SHAPE | typeof BACKEND_ID_TABLE_SHAPE;
+
+function openShaped(bpf: BpfPort, dir: string, shape: Lb4MapShape | IdTableShape, readOnly: boolean): BpfMapHandle | undefined {
   const path = join(dir, shape.name);
   let map: BpfMapHandle;
   try {
@@ -214,16 +216,17 @@ function openShaped(bpf: BpfPort, dir: string, shape: Lb4MapShape | typeof ID_TA
   return map;
 }
 
-function openIdTable(bpf: BpfPort, dir: string, readOnly: boolean): BpfMapHandle | undefined {
-  const existing = openShaped(bpf, dir, ID_TABLE_SHAPE, readOnly);
+/** One of kube-lb's own tables, created and pinned when missing (unless read-only). */
+function openIdTable(bpf: BpfPort, dir: string, shape: IdTableShape, readOnly: boolean): BpfMapHandle | undefined {
+  const existing = openShaped(bpf, dir, shape, readOnly);
   if (existing || readOnly) return existing;
-  const created = bpf.create({ ...ID_TABLE_SHAPE, flags: 0 });
+  const created = bpf.create({ ...shape });
   try {
-    created.pin(join(dir, ID_TABLE_SHAPE.name));
+    created.pin(join(dir, shape.name));
   } catch (err) {
     created.close();
     // Another process pinned it first: use theirs.
-    if (err instanceof BpfError && err.errno === 'EEXIST') return openShaped(bpf, dir, ID_TABLE_SHAPE, readOnly);
+    if (err instanceof BpfError && err.errno === 'EEXIST') return openShaped(bpf, dir, shape, readOnly);
     throw err;
   }
   return created;
@@ -283,15 +286,22 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
     const sourceRange = open(LB4_MAPS.sourceRange);
     const affinityMatch = open(LB4_MAPS.affinityMatch);
     const maglevOuter = open(LB4_MAPS.maglev);
-    const idTable = openIdTable(bpf, dir, readOnly);
-    held.push({ name: ID_TABLE_SHAPE.name, path: join(dir, ID_TABLE_SHAPE.name), id: idTable?.info.id });
-    if (idTable) opened.push(idTable);
     const byte = (m: BpfMapHandle): NativeByteMap => new NativeByteMap(m.path, m);
+    const own = (shape: IdTableShape): ByteMap => {
+      const m = openIdTable(bpf, dir, shape, readOnly);
+      held.push({ name: shape.name, path: join(dir, shape.name), id: m?.info.id });
+      if (!m) return emptyIdTable(shape);
+      opened.push(m);
+      return byte(m);
+    };
+    const idTable = own(ID_TABLE_SHAPE);
+    const backendIdTable = own(BACKEND_ID_TABLE_SHAPE);
     const base: Omit<Lb4Maps, 'maglev'> = {
       services: byte(services),
       backends: byte(backends),
       revNat: byte(revNat),
-      idTable: idTable ? byte(idTable) : emptyIdTable(),
+      idTable,
+      backendIdTable,
       sourceRange: sourceRange ? byte(sourceRange) : undefined,
       affinityMatch: affinityMatch ? byte(affinityMatch) : undefined,
       close: () => {
@@ -317,11 +327,11 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
   }
 }
 
-/** The ID table of a read-only open where kube-lb never ran: empty. */
-function emptyIdTable(): ByteMap {
+/** An ID table of a read-only open where kube-lb never ran: empty. */
+function emptyIdTable(shape: IdTableShape): ByteMap {
   const empty: PackedEntries = { count: 0, keySize: 8, valueSize: 4, keys: new Uint8Array(0), values: new Uint8Array(0) };
   return {
-    name: ID_TABLE_SHAPE.name,
+    name: shape.name,
     keySize: 8,
     valueSize: 4,
     dump: () => empty,

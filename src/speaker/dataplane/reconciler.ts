@@ -34,7 +34,7 @@ import {
   type MapChangeFeed,
 } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
-import { findDrift, ownsKey, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
+import { findDrift, idsOfKey, ownsKey, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 
@@ -150,6 +150,10 @@ export interface DataplaneStats {
   readonly writtenBackEntries: number;
   /** The longest time from the kernel's delete to the write-back on its event, since start (ms; 0 if none). */
   readonly eventRestoreGapMaxMs: number;
+  /** IDs kube-lb moved off since start because someone else took them (Plan.moves, summed). */
+  readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
+  /** IDs change events showed another writer using, held off until nothing is left under them. */
+  readonly contestedIds: { readonly serviceIds: readonly number[]; readonly backendIds: readonly number[] };
 }
 
 const RECENT_REPLACEMENTS = 8;
@@ -166,6 +170,7 @@ interface Metrics {
   eventRestoreGap: Histogram;
   foreignChanges: Counter<'map' | 'op'>;
   restored: Counter<'trigger'>;
+  idMoves: Counter<'kind'>;
 }
 
 /** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
@@ -247,6 +252,12 @@ function createMetrics(registry: Registry): Metrics {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
       registers: [registry],
     }),
+    idMoves: new Counter({
+      name: 'kube_lb_dataplane_id_moves_total',
+      help: 'Service and backend IDs kube-lb moved off because another writer (Cilium\'s allocator reaching them, an operator) used them; each move rewrites that service\'s or backend\'s entries under a new ID.',
+      labelNames: ['kind'],
+      registers: [registry],
+    }),
     restored: new Counter({
       name: 'kube_lb_dataplane_restored_entries_total',
       help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; addon: by the addon as it consumed the event; event; pass).',
@@ -312,6 +323,7 @@ export class DataplaneReconciler {
   #pinTimer: NodeJS.Timeout | undefined;
   #running = false;
   #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0, mapReplacements: 0 };
+  readonly #idMoves = { serviceIds: 0, backendIds: 0 };
   #lastPass: PassResult | undefined;
   /** The maps as read after the last successful pass. */
   #baseline: MapsSnapshot | undefined;
@@ -322,8 +334,8 @@ export class DataplaneReconciler {
   /** A run of failed passes with the same message: logged once, then every LOG_EVERY_MS with the count. */
   #failing: { message: string; count: number; loggedAt: number } | undefined;
   #replacementLoggedAt = Number.NEGATIVE_INFINITY;
-  /** The records of an ID table found replaced, for the one opened next. */
-  #carriedIds: PackedEntries | undefined;
+  /** The records of kube-lb's ID tables found replaced, for the ones opened next. */
+  #carried: { idTable?: PackedEntries; backendIdTable?: PackedEntries } = {};
   #replacementsUnlogged = 0;
   readonly #feed: MapChangeFeed | undefined;
   readonly #verifyPeriodMs: number;
@@ -432,8 +444,13 @@ export class DataplaneReconciler {
         }
         this.#handled++;
       } else if (ours) {
-        // Another value under one of our keys (an ID Cilium allocated too, an operator's edit): only a read and
-        // the planner can decide who moves. A write-back of the same key still queued would undo it: dropped.
+        // Another value under one of our keys: someone else uses that ID now (Cilium's allocator reached it, an
+        // operator's edit). kube-lb moves off it in the pass this brings forward and never writes under it
+        // again; a write-back of the same key still queued would undo their write: dropped.
+        // The last image holds entries under that ID: nothing is written back from it (a new generation), the
+        // pass plans again.
+        this.#planner.contest(idsOfKey(c.map, c.key));
+        this.#generation++;
         this.#pendingLost = this.#pendingLost.filter((l) => l.map !== c.map || Buffer.compare(l.key, c.key) !== 0);
         read = true;
       } else {
@@ -711,6 +728,11 @@ export class DataplaneReconciler {
       eventRestoredEntries: this.#eventRestored,
       writtenBackEntries: this.#writtenBack,
       eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,
+      idMoves: { ...this.#idMoves },
+      contestedIds: {
+        serviceIds: [...this.#planner.contested.serviceIds],
+        backendIds: [...this.#planner.contested.backendIds],
+      },
     };
   }
 
@@ -733,9 +755,12 @@ export class DataplaneReconciler {
     const changes = this.#pins?.changes() ?? [];
     if (changes.length === 0) return changes;
     this.#replaced(changes);
-    // kube-lb's own ID table lost (removed, a bpffs remounted): without its records kube-lb's entries still in
-    // Cilium's maps would look foreign. The held table is still readable; its records go into the new one.
-    if (changes.some((c) => c.name === this.#maps!.idTable.name)) this.#carriedIds = this.#maps.idTable.dump();
+    // kube-lb's own ID tables lost (removed, a bpffs remounted): without their records kube-lb's entries still in
+    // Cilium's maps would look foreign, and its backends would come back under new IDs. The held tables are still
+    // readable; their records go into the new ones.
+    for (const table of ['idTable', 'backendIdTable'] as const) {
+      if (changes.some((c) => c.name === this.#maps![table].name)) this.#carried[table] = this.#maps[table].dump();
+    }
     this.#maps.close();
     this.#maps = undefined;
     this.#pins = undefined;
@@ -753,15 +778,17 @@ export class DataplaneReconciler {
     const opened = this.#reopen();
     try {
       const options = plannerOptions(opened.maps, this.profile, this.#cilium);
-      // Backend IDs reserved by the planner survive a re-open unless the node now plans differently.
+      // The planner's memory (contested IDs, maglev tables) survives a re-open unless the node now plans differently.
       if (!samePlanning(options, this.#planner.options)) this.#planner = new MapPlanner(options);
     } catch (err) {
       opened.maps.close();
       throw err;
     }
-    const carried = this.#carriedIds;
-    if (carried && carried.count > 0 && opened.maps.idTable.dump().count === 0) opened.maps.idTable.upsert(carried);
-    this.#carriedIds = undefined;
+    for (const table of ['idTable', 'backendIdTable'] as const) {
+      const carried = this.#carried[table];
+      if (carried && carried.count > 0 && opened.maps[table].dump().count === 0) opened.maps[table].upsert(carried);
+    }
+    this.#carried = {};
     this.#maps = opened.maps;
     this.#pins = opened.pins;
     this.#baseline = undefined;
@@ -895,6 +922,7 @@ export class DataplaneReconciler {
         this.#log.info({ failedPasses: this.#failing.count, lastError: this.#failing.message }, 'dataplane passes succeed again');
         this.#failing = undefined;
       }
+      if (plan && plan.moves.serviceIds + plan.moves.backendIds > 0) this.#recordMoves(plan.moves);
       if (result.repair && touched > 0) {
         this.#stats.repairedEntries += touched;
         this.#stats.repairPasses++;
@@ -913,6 +941,18 @@ export class DataplaneReconciler {
       for (const [state, n] of Object.entries(counts)) this.#metrics.frontends.set({ state }, n);
     }
     for (const l of this.#listeners) l(result);
+  }
+
+  /** Moves are rare (another writer reaching kube-lb's IDs), and each is logged with what it cost. */
+  #recordMoves(moves: Plan['moves']): void {
+    this.#idMoves.serviceIds += moves.serviceIds;
+    this.#idMoves.backendIds += moves.backendIds;
+    this.#metrics?.idMoves.inc({ kind: 'service' }, moves.serviceIds);
+    this.#metrics?.idMoves.inc({ kind: 'backend' }, moves.backendIds);
+    this.#log.warn(
+      { serviceIds: moves.serviceIds, backendIds: moves.backendIds },
+      "moved off IDs another writer uses now (Cilium's allocator reached them); their entries were written under new IDs, the other writer's were not touched",
+    );
   }
 
   /** A pass failing every period logs once, then once a minute with the count, and says when it recovers. */

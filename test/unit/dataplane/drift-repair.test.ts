@@ -8,38 +8,14 @@ import { bytesKey } from '../../../src/core/bpf/packed.ts';
 import { PROFILES } from '../../../src/core/lb4/profile.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { createFakeLb4Maps, type FakeByteMap, type FakeLb4Maps } from '../../../src/speaker/dataplane/fake-maps.ts';
-import { readSnapshot, type Lb4Maps, type MapChange, type MapChangeFeed, type WatchedMap } from '../../../src/speaker/dataplane/maps.ts';
+import { readSnapshot, type WatchedMap } from '../../../src/speaker/dataplane/maps.ts';
+import { ScriptedFeed } from '../../support/scripted-feed.ts';
 import { DataplaneReconciler, type ReconcilerOptions } from '../../../src/speaker/dataplane/reconciler.ts';
 import { goldenCiliumEntries } from '../../support/cilium-golden.ts';
 
 const profile = PROFILES['1.18'];
 const logger = createLogger({ program: 'test', level: 'silent' });
 const CILIUM_118 = goldenCiliumEntries('1.18');
-
-/** A feed the test drives: it reports what the test says another process did, and counts it. */
-class ScriptedFeed implements MapChangeFeed {
-  foreign = 0;
-  followed = 0;
-  failFollow: Error | undefined;
-  #listener: ((changes: readonly MapChange[], lost: boolean) => void) | undefined;
-  follow(_maps: Lb4Maps): void {
-    if (this.failFollow) throw this.failFollow;
-    this.followed++;
-  }
-  foreignChanges(): number {
-    return this.foreign;
-  }
-  onChanges(listener: (changes: readonly MapChange[], lost: boolean) => void): () => void {
-    this.#listener = listener;
-    return () => (this.#listener = undefined);
-  }
-  close(): void {}
-  /** Another process changed the maps: counted, and reported unless `silent` (an event lost). */
-  emit(changes: MapChange[], lost = false): void {
-    this.foreign += changes.length + (lost ? 1 : 0);
-    this.#listener?.(changes, lost);
-  }
-}
 
 const web = (port: number, backends: DesiredFrontend['backends']): DesiredFrontend => ({ vip: '10.0.0.1', port, protocol: 'TCP', backends });
 const A = { address: '10.1.0.5', port: 30080 };

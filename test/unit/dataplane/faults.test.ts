@@ -46,6 +46,7 @@ function observed(inner: FakeLb4Maps, check: () => void): Lb4Maps {
     backends: wrap(inner.backends)!,
     revNat: wrap(inner.revNat)!,
     idTable: wrap(inner.idTable)!,
+    backendIdTable: wrap(inner.backendIdTable)!,
     sourceRange: wrap(inner.sourceRange),
     affinityMatch: wrap(inner.affinityMatch),
     maglev: inner.maglev && {

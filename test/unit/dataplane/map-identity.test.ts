@@ -187,17 +187,19 @@ t.test('a vanished map leaves the node unavailable, retried every pass until the
   t.match(await registry.metrics(), /kube_lb_dataplane_map_replacements_total\{map="cilium_lb4_services_v2",change="vanished"[^}]*\} 1/);
 });
 
-t.test('a removed ID table is created again with the records of the one held; an optional map that appears is opened', async (t) => {
+t.test('removed ID tables are created again with the records of the ones held; an optional map that appears is opened', async (t) => {
   const { fs, reconciler, dump } = setup({ sourceRange: false });
   reconciler.setDesired([web()]);
   reconciler.reconcileOnce();
   const before = dump();
   fs.unpin('idTable');
+  fs.unpin('backendIdTable');
   fs.recreate('sourceRange');
   const pass = reconciler.reconcileOnce();
   t.equal(pass.error, undefined);
   t.same(pass.replaced.map((c) => [c.name, c.held === undefined ? 'appeared' : c.pinned === undefined ? 'vanished' : 're-created']).sort(), [
     ['cilium_lb4_source_range', 'appeared'],
+    ['kube_lb_backend_ids', 'vanished'],
     ['kube_lb_svc_ids', 'vanished'],
   ]);
   t.same(dump(), before, 'kube-lb\'s entries are still its own: the same IDs, the same bytes');

@@ -57,6 +57,8 @@ t.test('a frontend from empty maps, then the same desired state again', async (t
   t.same(dump(), [
     'be 4294967293 => 10.1.0.6:30080/TCP active cluster=0 zone=0',
     'be 4294967294 => 10.1.0.5:30080/TCP active cluster=0 zone=0',
+    'beids 10.1.0.5:30080/TCP => 4294967294',
+    'beids 10.1.0.6:30080/TCP => 4294967293',
     'ids 10.0.0.1:80/TCP scope=0 => 65534',
     'rnat 65534 => 10.0.0.1:80',
     'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
@@ -75,19 +77,21 @@ t.test('backends come and go in make-before-break order', async (t) => {
 
   reconciler.setDesired([web([A, B, C])]);
   reconciler.reconcileOnce();
-  t.same(reconciler.lastPlan()?.ops.map((o) => o.step), ['backends', 'slots', 'masters'], 'new slot before the count');
+  t.same(reconciler.lastPlan()?.ops.map((o) => o.step), ['ids', 'backends', 'slots', 'masters'], "the new backend's ID recorded first, its slot before the count");
   t.match(dump().join('\n'), /slot=0 => u32=16777216 count=3/);
 
   reconciler.setDesired([web([A, C])]);
   reconciler.reconcileOnce();
   t.same(
     reconciler.lastPlan()?.ops.map((o) => o.step),
-    ['slots', 'masters', 'stale-slots', 'stale-backends'],
-    'slot 2 rewritten, count shrinks, then slot 3 and the backend go',
+    ['slots', 'masters', 'stale-slots', 'stale-backends', 'stale-ids'],
+    "slot 2 rewritten, count shrinks, then slot 3 and the backend go, and the backend's ID record last",
   );
   t.same(dump(), [
     'be 4294967292 => 10.1.0.7:30080/TCP active cluster=0 zone=0',
     'be 4294967294 => 10.1.0.5:30080/TCP active cluster=0 zone=0',
+    'beids 10.1.0.5:30080/TCP => 4294967294',
+    'beids 10.1.0.7:30080/TCP => 4294967292',
     'ids 10.0.0.1:80/TCP scope=0 => 65534',
     'rnat 65534 => 10.0.0.1:80',
     'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
@@ -127,7 +131,7 @@ t.test('removing a frontend removes all of its entries and its ID, nothing else'
   reconciler.reconcileOnce();
   t.same(
     reconciler.lastPlan()?.ops.map((o) => o.step),
-    ['stale-masters', 'stale-slots', 'stale-rev-nat', 'stale-source-ranges', 'stale-affinity-match', 'stale-backends', 'stale-ids'],
+    ['stale-masters', 'stale-slots', 'stale-rev-nat', 'stale-source-ranges', 'stale-affinity-match', 'stale-backends', 'stale-ids', 'stale-ids'],
   );
   t.same(dump(), foreign, "only Cilium's own entries are left");
 });
@@ -221,11 +225,11 @@ t.test('maglev: one table per service with active backends, the same for the sam
   const before = node1.dump();
   node1.reconciler.setDesired([web([A, B])]);
   node1.reconciler.reconcileOnce();
-  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['masters', 'stale-slots', 'stale-backends']);
+  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['masters', 'stale-slots', 'stale-backends', 'stale-ids']);
   t.same(node1.dump().filter((l) => l.startsWith('mag')), before.filter((l) => l.startsWith('mag')), 'same table');
   node1.reconciler.setDesired([web([A])]);
   node1.reconciler.reconcileOnce();
-  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['maglev', 'masters', 'stale-slots', 'stale-backends']);
+  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['maglev', 'masters', 'stale-slots', 'stale-backends', 'stale-ids']);
   node1.reconciler.setDesired([]);
   node1.reconciler.reconcileOnce();
   t.same(node1.dump(), [], 'empty again');

@@ -38,6 +38,7 @@ t.test('map entries by owner', async (t) => {
     backends: packed(4, [[1, 0, 0, 0], [0xff, 0xff, 0xff, 0xff]]),
     revNat: packed(2, [[0xff, 0x00], [0x00, 0x01]]),
     idTable: packed(8, []),
+    backendIdTable: packed(8, []),
   } as unknown as MapsSnapshot;
   const own = { ourServiceEntry: new Uint8Array([0, 1, 1]), ourBackendIds: new Set([0xffffffff]), ourServiceIds: new Set([0xff00]) } as unknown as Ownership;
   t.same(mapEntryCounts(snapshot, own), [
