@@ -16,6 +16,10 @@ interface DataplaneStats {
   readonly eventRestoreGapMaxMs: number;
   readonly repairedEntries: number;
   readonly passes: number;
+  readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
+  readonly mapReplacements: number;
+  readonly lastReplacement?: { readonly changes: readonly { readonly name: string }[] };
+  readonly lastPass?: { readonly mode: string; readonly absent: number; readonly changed: number; readonly deleted: number };
 }
 
 export interface HousekeepingFigures {
@@ -26,6 +30,12 @@ export interface HousekeepingFigures {
   readonly eventRestored: number;
   /** Entries repaired by passes that read the maps (anything the events did not deal with). */
   readonly passRepaired: number;
+  /** Pins the speaker found naming another map (Cilium re-created one): those are re-programmed by a pass. */
+  readonly mapReplacements: number;
+  /** The maps of the last replacement, when there was one. */
+  readonly replacedMaps: readonly string[];
+  /** Service and backend IDs the speaker moved off (none expected: Cilium's housekeeping only deletes). */
+  readonly idMoves: number;
   /** The speaker's longest delete-to-rewrite since it started (ms). */
   readonly gapMaxMs: number;
   readonly okRequests: number;
@@ -70,6 +80,9 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
     eventRestored,
     passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - writtenBack,
     gapMaxMs: after.eventRestoreGapMaxMs,
+    mapReplacements: after.mapReplacements - before.mapReplacements,
+    replacedMaps: after.mapReplacements > before.mapReplacements ? (after.lastReplacement?.changes.map((c) => c.name) ?? []) : [],
+    idMoves: after.idMoves.serviceIds + after.idMoves.backendIds - before.idMoves.serviceIds - before.idMoves.backendIds,
     okRequests: tally.ok - start.ok,
     failedRequests: tally.fail - start.fail,
     outages,

@@ -1,13 +1,18 @@
 // The client host's traffic generator, run inside the client namespace and driven by the test over a unix
 // socket (reachable from the root namespace through the filesystem). Every request uses a fresh connection
-// or socket, so every request is a new flow for the datapath.
+// or socket, so every request is a new flow for the datapath; except the held flows, which are TCP connections
+// kept open to ask again later on the same connection (an established flow across a restart).
 //   POST /request {proto, host, port, count, timeoutMs}         → Tally of `count` sequential requests
 //   POST /loop/start {proto, host, port, intervalMs, timeoutMs}  → starts one background loop
 //   GET  /loop                                                   → the loop's Tally so far
 //   POST /loop/stop                                              → stops it, final Tally
+//   POST /flows/open {host, port, count, timeoutMs}              → opens `count` held flows: FlowAnswer[]
+//   POST /flows/ask {timeoutMs}                                  → one more request on each: FlowAnswer[]
+//   POST /flows/close                                            → closes them
 // Usage: client-agent.ts SOCKET_PATH
 import { createServer, request as httpRequest, type IncomingMessage } from 'node:http';
 import { createSocket } from 'node:dgram';
+import { connect, type Socket } from 'node:net';
 
 export interface Target {
   proto: 'tcp' | 'udp';
@@ -79,6 +84,74 @@ async function once(t: Target, tally: Tally): Promise<void> {
 
 const newTally = (): Tally => ({ ok: 0, fail: 0, answers: {} });
 
+/** What one held flow answered: the client port names the flow (the same connection, or it failed). */
+export interface FlowAnswer {
+  readonly localPort: number;
+  readonly answer?: string;
+  readonly error?: string;
+}
+
+/** A TCP connection kept open, asking with HTTP/1.1 keep-alive requests one at a time. */
+class HeldFlow {
+  readonly #socket: Socket;
+  #buffer = '';
+  #waiter: { resolve: (body: string) => void; reject: (err: Error) => void } | undefined;
+  #failed: Error | undefined;
+  localPort = 0;
+
+  constructor(host: string, port: number) {
+    this.#socket = connect({ host, port });
+    this.#socket.setEncoding('utf8');
+    this.#socket.on('connect', () => (this.localPort = this.#socket.localPort ?? 0));
+    this.#socket.on('data', (chunk: string) => {
+      this.#buffer += chunk;
+      this.#deliver();
+    });
+    const fail = (err: Error): void => {
+      this.#failed ??= err;
+      this.#waiter?.reject(err);
+      this.#waiter = undefined;
+    };
+    this.#socket.on('error', fail);
+    this.#socket.on('close', () => fail(new Error('connection closed')));
+  }
+
+  /** One complete response (headers with content-length, then the body) hands its body to the waiter. */
+  #deliver(): void {
+    const end = this.#buffer.indexOf('\r\n\r\n');
+    if (end < 0 || !this.#waiter) return;
+    const length = Number(/content-length:\s*(\d+)/i.exec(this.#buffer.slice(0, end))?.[1] ?? 0);
+    if (this.#buffer.length < end + 4 + length) return;
+    const body = this.#buffer.slice(end + 4, end + 4 + length);
+    this.#buffer = this.#buffer.slice(end + 4 + length);
+    this.#waiter.resolve(body.trim());
+    this.#waiter = undefined;
+  }
+
+  async ask(timeoutMs: number): Promise<FlowAnswer> {
+    try {
+      if (this.#failed) throw this.#failed;
+      const body = await new Promise<string>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
+        this.#waiter = {
+          resolve: (b) => (clearTimeout(timer), resolve(b)),
+          reject: (e) => (clearTimeout(timer), reject(e)),
+        };
+        this.#socket.write('GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n');
+      });
+      return { localPort: this.localPort, answer: body };
+    } catch (err) {
+      return { localPort: this.localPort, error: (err as Error).message };
+    }
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+let flows: HeldFlow[] = [];
+
 let loop: { tally: Tally; running: boolean; done: Promise<void> } | undefined;
 
 async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -115,6 +188,16 @@ const server = createServer(async (req, res) => {
     })();
     loop = state;
     out = state.tally;
+  } else if (req.url === '/flows/open') {
+    for (const f of flows) f.close();
+    flows = Array.from({ length: Number(b['count'] ?? 1) }, () => new HeldFlow(String(b['host']), Number(b['port'])));
+    out = await Promise.all(flows.map((f) => f.ask(Number(b['timeoutMs'] ?? 1000))));
+  } else if (req.url === '/flows/ask') {
+    out = await Promise.all(flows.map((f) => f.ask(Number(b['timeoutMs'] ?? 1000))));
+  } else if (req.url === '/flows/close') {
+    for (const f of flows) f.close();
+    flows = [];
+    out = {};
   } else if (req.url === '/loop') {
     out = loop?.tally ?? newTally();
   } else if (req.url === '/loop/stop') {

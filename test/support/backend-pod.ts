@@ -64,9 +64,11 @@ function main(): void {
       for (const p of svc.ports) {
         if (p.protocol === 'TCP') {
           wanted.set(`tcp/${p.targetPort}/${svc.service}/${p.port}`, () => {
-            const server = createServer((req, res) => {
-              res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
-              res.end(`${answerLine(node, svc.service, p, stripMapped(req.socket.remoteAddress))}\n`);
+            // A client that asks to keep the connection open (a held flow) keeps it, idle for as long as it likes.
+            const server = createServer({ keepAliveTimeout: 0 }, (req, res) => {
+              const body = `${answerLine(node, svc.service, p, stripMapped(req.socket.remoteAddress))}\n`;
+              res.writeHead(200, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body) });
+              res.end(body);
             });
             server.on('error', (err) => console.error(`tcp/${p.targetPort}: ${err.message}`));
             server.listen(p.targetPort, '0.0.0.0');

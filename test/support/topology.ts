@@ -30,7 +30,7 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { createInformer, type TypedInformer } from '../../src/kube/informer.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../datapath/loader.ts';
-import type { Tally } from '../datapath/client-agent.ts';
+import type { FlowAnswer, Tally } from '../datapath/client-agent.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { mountBpffs, type Bpffs } from './bpffs.ts';
 import { CiliumAgent, ciliumBuild, installCiliumCrds, labCiliumConfig, NEWEST_CILIUM_LINE, type CiliumBuild } from './cilium-agent.ts';
@@ -792,6 +792,20 @@ export class Topology {
       const r = await this.request(proto, vip, port, attemptTimeoutMs);
       return r.ok ? r : undefined;
     }, timeoutMs, 20);
+  }
+
+  /** Opens `count` TCP connections to vip:port kept open, each asked once: what each answered. */
+  async openFlows(vip: string, port: number, count: number, timeoutMs = 2000): Promise<FlowAnswer[]> {
+    return JSON.parse(await unixGet(this.#clientSocket, '/flows/open', { host: vip, port, count, timeoutMs }, timeoutMs + 10_000)) as FlowAnswer[];
+  }
+
+  /** One more request on each connection openFlows() left open. */
+  async askFlows(timeoutMs = 2000): Promise<FlowAnswer[]> {
+    return JSON.parse(await unixGet(this.#clientSocket, '/flows/ask', { timeoutMs }, timeoutMs + 10_000)) as FlowAnswer[];
+  }
+
+  async closeFlows(): Promise<void> {
+    await unixGet(this.#clientSocket, '/flows/close', {});
   }
 
   async startLoop(proto: 'tcp' | 'udp', vip: string, port: number, intervalMs = 50, timeoutMs = 1000): Promise<void> {
