@@ -3,48 +3,23 @@
 // can only make a peer look dead sooner, and a Lease renewed after the heartbeats stopped overrules them
 // (src/core/l2/liveness.ts).
 //
-// Datagram: JSON {"v":1,"t":"hb"|"bye"|"ack","n":"<sender node>","s":<seq>}, well under 100 bytes.
 //   hb   every interval to every peer
 //   bye  "I am leaving; take over my VIPs" (graceful stop), repeated until acknowledged or timed out
 //   ack  "I have applied a view without you" — sent by each peer after the reconcile that follows a bye
 // A datagram counts only when it comes from the address the sender advertises in its Lease, so a stray host on
 // the segment cannot speak for a node (this is not authentication against a determined attacker on the segment).
-import { createSocket, type Socket } from 'node:dgram';
+//
+// The socket lives on a worker thread (probe-worker.ts): heartbeats are sent and stamped on arrival there, so a
+// busy main thread neither silences this node nor ages what it heard. This class is the main thread's half:
+// peers, byes and acks, and what was heard, read from memory the worker writes.
+import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/logger.ts';
+import type { FromWorker, ProbeWorkerData, ToWorker } from './probe-worker.ts';
+import type { PeerAddress, ProbeMessage } from './probe-wire.ts';
 
-export interface ProbeMessage {
-  readonly v: 1;
-  readonly t: 'hb' | 'bye' | 'ack';
-  readonly n: string;
-  readonly s: number;
-}
-
-export function encodeProbe(m: ProbeMessage): Buffer {
-  return Buffer.from(JSON.stringify(m));
-}
-
-export function decodeProbe(buf: Buffer): ProbeMessage | undefined {
-  try {
-    const m = JSON.parse(buf.toString('utf8')) as Partial<ProbeMessage>;
-    if (m.v !== 1 || (m.t !== 'hb' && m.t !== 'bye' && m.t !== 'ack') || typeof m.n !== 'string' || typeof m.s !== 'number') return undefined;
-    return { v: 1, t: m.t, n: m.n, s: m.s };
-  } catch {
-    return undefined;
-  }
-}
-
-export interface PeerAddress {
-  readonly name: string;
-  readonly host: string;
-  readonly port: number;
-}
-
-export function parsePeerAddress(name: string, text: string | undefined): PeerAddress | undefined {
-  const m = text ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text) : null;
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port > 0 && port < 65536 ? { name, host: m[1]!, port } : undefined;
-}
+/** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
+const MAX_PEER_SLOTS = 4096;
+const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './probe-worker.ts' : './probe-worker.js', import.meta.url);
 
 export interface ProbeOptions {
   readonly nodeName: string;
@@ -53,7 +28,6 @@ export interface ProbeOptions {
   /** Heartbeat period; 0: no heartbeats (bye/ack still work). */
   readonly intervalMs: number;
   readonly logger: Logger;
-  readonly now: () => number;
 }
 
 export interface HeardFrom {
@@ -62,58 +36,83 @@ export interface HeardFrom {
   readonly byeSeq?: number | undefined;
 }
 
+/** Times are on this thread's performance.now() clock (the speaker's `now`). */
 export class ProbeChannel {
-  private readonly opts: ProbeOptions;
-  private socket: Socket | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private peers: readonly PeerAddress[] = [];
-  private readonly heard = new Map<string, HeardFrom>();
-  private readonly pendingAcks = new Map<string, number>();
-  private readonly acked = new Map<number, Set<string>>();
+  readonly #opts: ProbeOptions;
+  #worker: Worker | undefined;
+  #exited: Promise<number> | undefined;
+  readonly #heardAt = new Float64Array(new SharedArrayBuffer(MAX_PEER_SLOTS * 8));
+  readonly #slots = new Map<string, number>();
+  #peers: readonly PeerAddress[] = [];
+  readonly #byes = new Map<string, { byeAt: number; byeSeq: number }>();
+  readonly #pendingAcks = new Map<string, number>();
+  readonly #acked = new Map<number, Set<string>>();
   /** Random start, so a restarted speaker's byes never repeat the sequence numbers of its previous life. */
-  private seq = Math.floor(Math.random() * 2 ** 30);
-  private readonly listeners: ((m: ProbeMessage) => void)[] = [];
+  #seq = Math.floor(Math.random() * 2 ** 30);
+  readonly #listeners: ((m: ProbeMessage) => void)[] = [];
 
   constructor(opts: ProbeOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   /** Called with every accepted bye and ack (heartbeats only update the record). */
   onMessage(fn: (m: ProbeMessage) => void): void {
-    this.listeners.push(fn);
+    this.#listeners.push(fn);
   }
 
+  /** Binds the socket on its thread and starts heartbeats; rejects when the address cannot be bound. */
   async start(): Promise<void> {
-    const sock = createSocket({ type: 'udp4', reuseAddr: false });
-    sock.on('message', (buf, rinfo) => this.receive(buf, rinfo.address));
-    sock.on('error', (err) => this.opts.logger.warn({ err }, 'heartbeat socket error'));
-    await new Promise<void>((resolve, reject) => {
-      sock.once('error', reject);
-      sock.bind(this.opts.port, this.opts.bindAddress, () => {
-        sock.off('error', reject);
-        resolve();
+    const data: ProbeWorkerData = {
+      nodeName: this.#opts.nodeName,
+      bindAddress: this.#opts.bindAddress,
+      port: this.#opts.port,
+      intervalMs: this.#opts.intervalMs,
+      heard: this.#heardAt.buffer as SharedArrayBuffer,
+      debug: this.#opts.logger.isLevelEnabled('debug'),
+    };
+    const worker = new Worker(WORKER_URL, { workerData: data, name: 'kube-lb-probes' });
+    const exited = new Promise<number>((r) => worker.once('exit', r));
+    try {
+      await new Promise<void>((resolve, reject) => {
+        worker.on('message', (m: FromWorker) => {
+          if (m.t === 'bound') resolve();
+          else if (m.t === 'bind-error') reject(new Error(`heartbeat socket ${this.#opts.bindAddress}:${this.#opts.port}: ${m.message}`));
+          else this.#fromWorker(m);
+        });
+        worker.once('error', reject);
+        void exited.then((code) => reject(new Error(`heartbeat thread exited (${code}) before binding`)));
       });
-    });
-    this.socket = sock;
-    if (this.opts.intervalMs > 0) {
-      this.timer = setInterval(() => this.broadcast('hb'), this.opts.intervalMs);
+    } catch (err) {
+      await Promise.race([exited, worker.terminate()]);
+      throw err;
     }
+    this.#worker = worker;
+    this.#exited = exited;
+    worker.on('error', (err) => this.#opts.logger.error({ err }, 'heartbeat thread failed; peers will see this node only through its Lease'));
+    this.#sendPeers();
   }
 
   /** The peers to heartbeat, from their Leases. */
   setPeers(peers: readonly PeerAddress[]): void {
-    this.peers = peers.filter((p) => p.name !== this.opts.nodeName);
+    this.#peers = peers.filter((p) => p.name !== this.#opts.nodeName);
+    this.#sendPeers();
   }
 
   heardFrom(name: string): HeardFrom {
-    return this.heard.get(name) ?? {};
+    const slot = this.#slots.get(name);
+    const at = slot === undefined ? 0 : this.#heardAt[slot]!;
+    const bye = this.#byes.get(name);
+    return {
+      ...(at > 0 ? { lastHeardAt: at - performance.timeOrigin } : {}),
+      ...(bye ? { byeAt: bye.byeAt, byeSeq: bye.byeSeq } : {}),
+    };
   }
 
   /** Sends a bye to every peer; returns its sequence number for waitForAcks. */
   sendBye(): number {
-    const seq = ++this.seq;
-    this.acked.set(seq, new Set());
-    this.broadcast('bye', seq);
+    const seq = ++this.#seq;
+    this.#acked.set(seq, new Set());
+    this.#send('bye', seq);
     return seq;
   }
 
@@ -122,70 +121,92 @@ export class ProbeChannel {
    * `timeoutMs`. Returns the peers that did not answer.
    */
   async waitForAcks(seq: number, from: readonly string[], timeoutMs: number, resendMs = 100): Promise<string[]> {
-    const deadline = this.opts.now() + timeoutMs;
-    const missing = (): string[] => from.filter((n) => !this.acked.get(seq)?.has(n));
-    while (missing().length > 0 && this.opts.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.min(resendMs, Math.max(1, deadline - this.opts.now()))));
-      if (missing().length > 0) this.broadcast('bye', seq, missing());
+    const deadline = performance.now() + timeoutMs;
+    const missing = (): string[] => from.filter((n) => !this.#acked.get(seq)?.has(n));
+    while (missing().length > 0 && performance.now() < deadline) {
+      await new Promise((r) => setTimeout(r, Math.min(resendMs, Math.max(1, deadline - performance.now()))));
+      if (missing().length > 0) this.#send('bye', seq, missing());
     }
     return missing();
   }
 
   /** Byes received and not yet acknowledged (node → sequence); the caller acks them once it applied a view without them. */
   pendingByes(): ReadonlyMap<string, number> {
-    return new Map(this.pendingAcks);
+    return new Map(this.#pendingAcks);
   }
 
   /** Acknowledges the given byes. */
   sendAcks(byes: ReadonlyMap<string, number>): void {
     for (const [name, seq] of byes) {
-      const peer = this.peers.find((p) => p.name === name);
-      if (peer) this.sendTo(peer, { v: 1, t: 'ack', n: this.opts.nodeName, s: seq });
-      if (this.pendingAcks.get(name) === seq) this.pendingAcks.delete(name);
+      this.#post({ t: 'send', m: { v: 1, t: 'ack', n: this.#opts.nodeName, s: seq }, to: [name] });
+      if (this.#pendingAcks.get(name) === seq) this.#pendingAcks.delete(name);
     }
   }
 
   async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
-    const sock = this.socket;
-    this.socket = undefined;
-    if (sock) await new Promise<void>((r) => sock.close(() => r()));
+    const worker = this.#worker;
+    const exited = this.#exited;
+    this.#worker = undefined;
+    this.#exited = undefined;
+    if (!worker || !exited) return;
+    worker.postMessage({ t: 'stop' } satisfies ToWorker);
+    // The worker closes its socket and its port, and exits; a stuck one is terminated.
+    const timer = setTimeout(() => void worker.terminate(), 2000);
+    await exited;
+    clearTimeout(timer);
   }
 
-  private broadcast(t: ProbeMessage['t'], seq = ++this.seq, only?: readonly string[]): void {
-    for (const p of this.peers) {
-      if (!only || only.includes(p.name)) this.sendTo(p, { v: 1, t, n: this.opts.nodeName, s: seq });
+  #post(m: ToWorker): void {
+    this.#worker?.postMessage(m);
+  }
+
+  #send(t: 'bye', seq: number, only?: readonly string[]): void {
+    this.#post({ t: 'send', m: { v: 1, t, n: this.#opts.nodeName, s: seq }, to: only });
+  }
+
+  /** The peer list with each name's slot; a name keeps its slot for the life of the process. */
+  #sendPeers(): void {
+    const peers: (PeerAddress & { slot: number })[] = [];
+    for (const p of this.#peers) {
+      let slot = this.#slots.get(p.name);
+      if (slot === undefined && this.#slots.size < MAX_PEER_SLOTS) {
+        slot = this.#slots.size;
+        this.#slots.set(p.name, slot);
+      }
+      if (slot === undefined) {
+        this.#opts.logger.warn({ peer: p.name }, 'no heartbeat slot left for this peer; its Lease alone decides its liveness');
+        continue;
+      }
+      peers.push({ ...p, slot });
     }
+    this.#post({ t: 'peers', peers });
   }
 
-  private sendTo(peer: PeerAddress, m: ProbeMessage): void {
-    this.socket?.send(encodeProbe(m), peer.port, peer.host, (err) => {
-      // Unreachable peers are the normal case for a dead node; the Lease decides.
-      if (err) this.opts.logger.debug({ err, peer: peer.name }, 'heartbeat send failed');
-    });
-  }
-
-  private receive(buf: Buffer, from: string): void {
-    const m = decodeProbe(buf);
-    if (!m) return;
-    const peer = this.peers.find((p) => p.name === m.n);
-    if (!peer || peer.host !== from) return;
-    const now = this.opts.now();
-    const prev = this.heard.get(m.n) ?? {};
-    switch (m.t) {
-      case 'hb':
-        this.heard.set(m.n, { ...prev, lastHeardAt: now });
+  #fromWorker(msg: FromWorker): void {
+    switch (msg.t) {
+      case 'message': {
+        const { m } = msg;
+        const at = msg.at - performance.timeOrigin;
+        if (m.t === 'bye') {
+          // Re-sent byes keep the time of the first; a bye of a later stop (after a restart) starts a new one.
+          if (this.#byes.get(m.n)?.byeSeq !== m.s) this.#byes.set(m.n, { byeAt: at, byeSeq: m.s });
+          this.#pendingAcks.set(m.n, m.s);
+        } else if (m.t === 'ack') {
+          this.#acked.get(m.s)?.add(m.n);
+        }
+        for (const fn of this.#listeners) fn(m);
         return;
-      case 'bye':
-        // Re-sent byes keep the time of the first; a bye of a later stop (after a restart) starts a new one.
-        if (prev.byeSeq !== m.s) this.heard.set(m.n, { ...prev, byeAt: now, byeSeq: m.s });
-        this.pendingAcks.set(m.n, m.s);
-        break;
-      case 'ack':
-        this.acked.get(m.s)?.add(m.n);
-        break;
+      }
+      case 'send-error':
+        // Unreachable peers are the normal case for a dead node; the Lease decides.
+        this.#opts.logger.debug({ peer: msg.peer, err: msg.message }, 'heartbeat send failed');
+        return;
+      case 'socket-error':
+        this.#opts.logger.warn({ err: msg.message }, 'heartbeat socket error');
+        return;
+      case 'bound':
+      case 'bind-error':
+        return;
     }
-    for (const fn of this.listeners) fn(m);
   }
 }

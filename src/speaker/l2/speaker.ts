@@ -13,7 +13,8 @@ import type { Logger } from '../../shared/logger.ts';
 import type { Announcer } from './announcer.ts';
 import type { L2Inputs } from './inputs.ts';
 import type { LeaseMembership, PeerRecord } from './membership.ts';
-import { parsePeerAddress, type PeerAddress, type ProbeChannel } from './probes.ts';
+import { parsePeerAddress, type PeerAddress } from './probe-wire.ts';
+import type { ProbeChannel } from './probes.ts';
 import type { Rtnl } from './rtnl.ts';
 import type { AnnouncedStatusWriter } from './status.ts';
 

@@ -83,7 +83,6 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
           port: cfg['peer-port'],
           intervalMs: cfg['probe-interval'],
           logger: logger.child({ part: 'probes' }),
-          now,
         });
   const membership = new LeaseMembership({
     kubeConfig,

@@ -2,7 +2,7 @@
 // (bad ones skipped, not fatal), the datagram codec and peer addresses from Lease annotations.
 import t from 'tap';
 import { parseRules, vipsFromClaims } from '../../../src/speaker/l2/inputs.ts';
-import { decodeProbe, encodeProbe, parsePeerAddress } from '../../../src/speaker/l2/probes.ts';
+import { decodeProbe, encodeProbe, parsePeerAddress } from '../../../src/speaker/l2/probe-wire.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import type { L2Announcement, VIPClaim, VIPPool } from '../../../src/api/v1alpha1.ts';
 

@@ -1,0 +1,61 @@
+// Heartbeats live on a thread of their own (issue 11, item 6; issue 13): while the speaker's main thread is busy
+// (a dataplane pass, here a 1.5 s busy loop), every channel keeps sending on time, and what it heard is stamped
+// on arrival, so right after the stall a peer does not look silent. Loopback only.
+import t from 'tap';
+import { createLogger } from '../../../src/shared/logger.ts';
+import { ProbeChannel } from '../../../src/speaker/l2/probes.ts';
+
+const logger = createLogger({ program: 'test', level: 'silent' });
+const INTERVAL_MS = 50;
+const STALL_MS = 1500;
+
+function busy(ms: number): void {
+  const until = performance.now() + ms;
+  while (performance.now() < until) {
+    // The main thread does nothing else: as a 220k-entry pass would.
+  }
+}
+
+t.test('a stalled main thread neither silences its heartbeats nor ages what it heard', async (t) => {
+  const port = 40000 + (process.pid % 10000);
+  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: INTERVAL_MS, logger });
+  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port: port + 1, intervalMs: INTERVAL_MS, logger });
+  await a.start();
+  await b.start();
+  t.teardown(async () => {
+    await a.stop();
+    await b.stop();
+  });
+  a.setPeers([{ name: 'b', host: '127.0.0.1', port: port + 1 }]);
+  b.setPeers([{ name: 'a', host: '127.0.0.1', port }]);
+  await new Promise((r) => setTimeout(r, 300));
+  t.ok(a.heardFrom('b').lastHeardAt !== undefined && b.heardFrom('a').lastHeardAt !== undefined, 'both hear each other');
+
+  busy(STALL_MS);
+  const now = performance.now();
+  const ageA = now - a.heardFrom('b').lastHeardAt!;
+  const ageB = now - b.heardFrom('a').lastHeardAt!;
+  t.ok(ageA < 5 * INTERVAL_MS, `right after a ${STALL_MS} ms stall, a's last heartbeat from b is ${ageA.toFixed(0)} ms old`);
+  t.ok(ageB < 5 * INTERVAL_MS, `and b's from a ${ageB.toFixed(0)} ms old (a's heartbeats kept going out)`);
+
+  // Byes and acks still reach the main thread, in order.
+  const got: string[] = [];
+  b.onMessage((m) => got.push(`${m.t}:${m.n}`));
+  const seq = a.sendBye();
+  await new Promise((r) => setTimeout(r, 100));
+  t.same(got, ['bye:a']);
+  t.equal(b.pendingByes().get('a'), seq);
+  b.sendAcks(b.pendingByes());
+  t.same(await a.waitForAcks(seq, ['b'], 1000), [], 'the bye was acknowledged');
+  t.ok(b.heardFrom('a').byeAt !== undefined);
+});
+
+t.test('a port that cannot be bound is refused at start, naming the address', async (t) => {
+  const port = 40000 + (process.pid % 10000) + 2;
+  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: 0, logger });
+  await a.start();
+  t.teardown(() => a.stop());
+  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port, intervalMs: 0, logger });
+  await t.rejects(b.start(), new RegExp(`heartbeat socket 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
+  await b.stop();
+});
