@@ -7,8 +7,9 @@
 //     would not hand them out; with the table emptied while the speaker was down, 3 of 8 connections were reset.
 //  2. Cilium's allocator walks into kube-lb's service ID: its restore sets the next ID past the highest ID it
 //     finds (a foreign master planted at 0xFFF0 stands for a long-lived cluster's counter), and Cilium Services
-//     are then created one by one until one gets kube-lb's ID. kube-lb moves off it at Cilium's first write and
-//     never touches Cilium's entries; Cilium's entries stay as Cilium wrote them, kube-lb's VIP keeps answering.
+//     are then created one by one until one gets kube-lb's ID. kube-lb moves off it at Cilium's first write, to
+//     behind Cilium's cursor (so the three Services created next collide with nothing), and never touches
+//     Cilium's entries; Cilium's entries stay as Cilium wrote them, kube-lb's VIP keeps answering.
 import type { Test } from 'tap';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -167,7 +168,16 @@ export async function collisionRun(t: Test, lab: RecreateLab, vip: string): Prom
     const id = m.masterId(vip, 8080);
     return (id !== undefined && id !== ours && m.revNatOf(id) === `${vip}:8080`) || undefined;
   }, 10_000, 20);
-  t.ok((await m.dataplane()).idMoves.serviceIds > movesBefore, 'the speaker counted the move');
+  // Cilium goes on: kube-lb moved behind its cursor, so the next IDs it hands out (0xfffe, then from 1) are free.
+  for (let i = 1; i <= 3; i++) {
+    const name = `klb-ids-after-${i}`;
+    topo.lb.kubectl(['create', 'service', 'clusterip', name, '--tcp=80:80', '-n', 'default']);
+    const ip = topo.lb.kubectl(['get', 'service', name, '-n', 'default', '-o', 'jsonpath={.spec.clusterIP}']).trim();
+    created.push({ name, ip, id: await eventually(`Cilium to program ${name} (${ip})`, async () => m.masterId(ip, 80), 30_000, 50) });
+  }
+  await sleep(500);
+  t.equal((await m.dataplane()).idMoves.serviceIds - movesBefore, 1, `one move, none after it (Cilium went on with ${created.slice(-3).map((c) => c.id.toString(16)).join(', ')})`);
+  t.equal(created.filter((c) => m.revNatOf(c.id) === `${c.ip}:80`).length, created.length, 'every revNAT Cilium wrote names its Service');
 
   for (const c of created) topo.lb.kubectl(['delete', 'service', c.name, '-n', 'default', '--wait=false']);
   await eventually("Cilium's Services gone", async () => created.every((c) => m.masterId(c.ip, 80) === undefined) || undefined, 30_000, 100);

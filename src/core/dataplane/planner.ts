@@ -158,6 +158,8 @@ export function rejectedStatuses(rejected: readonly RejectedFrontend[]): Fronten
 export class MapPlanner {
   readonly options: PlannerOptions;
   readonly #contested = { serviceIds: new Set<number>(), backendIds: new Set<number>() };
+  /** Just above where new IDs start: the other allocator's position once it reached ours (see ids.ts). */
+  readonly #cursor = { service: SERVICE_ID_TOP + 1, backend: BACKEND_ID_TOP + 1 };
   readonly #maglevMemo: MaglevMemo = new Map();
   #cache: { frontends: readonly Frontend[]; assigned: readonly AssignedFrontend[]; image: DesiredImage } | undefined;
 
@@ -177,8 +179,27 @@ export class MapPlanner {
    * under it is left.
    */
   contest(ids: { readonly serviceIds?: Iterable<number>; readonly backendIds?: Iterable<number> }): void {
-    for (const id of ids.serviceIds ?? []) this.#contested.serviceIds.add(id);
-    for (const id of ids.backendIds ?? []) this.#contested.backendIds.add(id);
+    for (const id of ids.serviceIds ?? []) {
+      this.#contested.serviceIds.add(id);
+      this.#cursor.service = id;
+    }
+    for (const id of ids.backendIds ?? []) {
+      this.#contested.backendIds.add(id);
+      this.#cursor.backend = id;
+    }
+  }
+
+  /**
+   * Where the other allocator stands, from the IDs of ours it took in this snapshot (the highest is its latest:
+   * it walks up). New IDs are taken below it (ids.ts); until a collision, from the top.
+   */
+  #followCollisions(own: Ownership): void {
+    let service = 0;
+    for (const [fk, id] of own.table) if (!own.ourServiceIds.has(id) && !own.takenOver.has(fk)) service = Math.max(service, id);
+    if (service > 0) this.#cursor.service = service;
+    let backend = 0;
+    for (const id of own.backendTable.values()) if (own.foreignBackendIds.has(id)) backend = Math.max(backend, id);
+    if (backend > 0) this.#cursor.backend = backend;
   }
 
   /** The IDs held contested now (for stats and tests). */
@@ -287,9 +308,11 @@ export class MapPlanner {
   ): { frontends: AssignedFrontend[]; moves: Plan['moves'] } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
+    this.#followCollisions(own);
     const serviceIds = new TopDownIds(
       SERVICE_ID_TOP,
       (id) => tableIds.has(id) || own.foreignServiceIds.has(id) || newServiceIds.has(id),
+      this.#cursor.service - 1,
     );
     // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, just below 2^32, stay small integers.
     const foreignIds = int32Set(own.foreignBackendIds);
@@ -298,6 +321,7 @@ export class MapPlanner {
     const backendIds = new TopDownIds(
       BACKEND_ID_TOP,
       (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0),
+      this.#cursor.backend - 1,
     );
     const byFrontendKey = new Map<string, Frontend>();
     const moves = { serviceIds: 0, backendIds: 0 };

@@ -12,6 +12,7 @@ import { createFakeLb4Maps, type FakeByteMap, type FakeLb4Maps } from '../../../
 import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
 import { ScriptedFeed } from '../../support/scripted-feed.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
+import { TopDownIds } from '../../../src/core/dataplane/ids.ts';
 import { foreignServiceEntries, type RawEntry } from '../../support/lb4-fixtures.ts';
 
 const profile = PROFILES['1.18'];
@@ -158,4 +159,37 @@ t.test('a maglev table replaced under one of our IDs (its content cannot say who
   reconciler.setDesired([web([A])]);
   reconciler.reconcileOnce();
   t.same(reconciler.stats().contestedIds.serviceIds, [], 'forgotten at the next plan once nothing is left under it');
+});
+
+t.test('IDs are handed out from a start downwards, then from the top down to just above the start', async (t) => {
+  const take = (ids: TopDownIds): (number | undefined)[] => Array.from({ length: 11 }, () => ids.take());
+  t.same(take(new TopDownIds(10, () => false)), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1, undefined]);
+  t.same(take(new TopDownIds(10, () => false, 5)), [5, 4, 3, 2, 1, 10, 9, 8, 7, 6, undefined]);
+  t.same(take(new TopDownIds(10, (id) => id % 2 === 0, 5)), [5, 3, 1, 9, 7, undefined, undefined, undefined, undefined, undefined, undefined]);
+});
+
+t.test("Cilium's allocator sweeping up through kube-lb's IDs: kube-lb moves behind it, once", async (t) => {
+  const maps = createFakeLb4Maps();
+  const reconciler = new DataplaneReconciler({ maps, profile, logger });
+  const other = (backends: DesiredFrontend['backends']): DesiredFrontend => ({ ...web(backends), vip: '10.0.0.2' });
+  reconciler.setDesired([other([B])]);
+  reconciler.reconcileOnce();
+  reconciler.setDesired([other([B]), web([A])]);
+  reconciler.reconcileOnce();
+  t.same(reconciler.statuses().map((s) => [s.name, s.serviceId]), [['10.0.0.1:80/TCP', 0xfffd], ['10.0.0.2:80/TCP', 0xfffe]]);
+  reconciler.setDesired([web([A])]); // 0xfffe is free again, right above kube-lb's remaining ID
+  reconciler.reconcileOnce();
+
+  const written: RawEntry[] = [];
+  for (let id = 0xfffa; id <= 0xfffe; id++) {
+    for (const e of foreignServiceEntries(profile, { vip: `10.96.1.${id & 0xff}`, port: 443, proto: 6, revNat: id, backends: [] })) {
+      (maps[e.map] as FakeByteMap).set(e.key, e.value);
+      written.push(e);
+      reconciler.reconcileOnce();
+      t.ok(written.every((w) => holds(maps, w)), `Cilium's entries for ${id.toString(16)} untouched`);
+      t.equal(vipIsWhole(dumpOf(maps), [A]), undefined);
+    }
+  }
+  t.equal(reconciler.stats().idMoves.serviceIds, 1, 'one move: from 0xfffd to below the sweep, not to 0xfffe, which Cilium took next');
+  t.ok(reconciler.statuses()[0]!.serviceId! < 0xfffa, `now at ${reconciler.statuses()[0]!.serviceId!.toString(16)}`);
 });
