@@ -5,7 +5,7 @@
 import { execFileSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -77,6 +77,17 @@ export function controlPlaneBinDir(): string {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'inherit'],
   }).trim();
+}
+
+/** Whether something accepts TCP connections on 127.0.0.1:port. */
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
 }
 
 export async function freePort(): Promise<number> {
@@ -192,8 +203,10 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
     let apiserver = spawnApiserver();
     processes.push(apiserver);
     const server = `https://127.0.0.1:${securePort}`;
+    // The apiserver writes its self-signed certificate and then listens: the file is complete once the port
+    // accepts connections (read earlier, under load, it was once half written and every request failed TLS).
     await waitFor(`${options.name} kube-apiserver`, apiserver, dir, async () =>
-      existsSync(join(dir, 'certs', 'apiserver.crt')),
+      existsSync(join(dir, 'certs', 'apiserver.crt')) && (await accepts(securePort)),
     );
     const caData = readFileSync(join(dir, 'certs', 'apiserver.crt'), 'utf8');
 
