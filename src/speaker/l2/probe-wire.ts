@@ -35,3 +35,9 @@ export function parsePeerAddress(name: string, text: string | undefined): PeerAd
   const port = Number(m[2]);
   return port > 0 && port < 65536 ? { name, host: m[1]!, port } : undefined;
 }
+
+/**
+ * The memory the heartbeat thread shares with the main thread (float64 slots, epoch ms): until when its own
+ * stall voids silence, when its timer last ran, then one slot per peer for its last heartbeat.
+ */
+export const SHARED_SLOTS = { stalledUntil: 0, timerRanAt: 1, firstPeer: 2 } as const;

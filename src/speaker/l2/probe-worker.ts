@@ -1,13 +1,16 @@
-// The socket half of the heartbeat channel (probes.ts), on a thread of its own: heartbeats go out on time and
+// The socket half of the heartbeat channel (probes.ts), on a thread of its own (this module runs only there;
+// the main thread imports its types alone): heartbeats go out on time and
 // arrivals are stamped when they arrive, however long the speaker's main thread is busy (a dataplane pass over
 // 220k entries, a GC pause). Without it a node programming its maps stopped sending, and its peers declared it
 // dead and took its VIPs over.
 //
 // Arrival times of heartbeats are written into shared memory (one float64 per peer slot, epoch milliseconds),
-// which the main thread reads when it judges liveness; byes and acks, which start work, are posted to it.
+// which the main thread reads when it judges liveness; byes and acks, which start work, are posted to it. The
+// thread also says there when its own timer ran late: then it may have missed arrivals too (a machine loaded
+// enough to starve this thread), and silence is not judged for a moment.
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeProbe, encodeProbe, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { decodeProbe, encodeProbe, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
 
 /** What the main thread starts the worker with. */
 export interface ProbeWorkerData {
@@ -15,7 +18,9 @@ export interface ProbeWorkerData {
   readonly bindAddress: string;
   readonly port: number;
   readonly intervalMs: number;
-  /** Float64Array over it: per slot, when the peer's last heartbeat arrived (epoch ms; 0: never). */
+  /** Heartbeat silence after which a peer counts as dead: a timer late by half of it is a stall of this thread. */
+  readonly timeoutMs: number;
+  /** Float64Array over it (SHARED_SLOTS): this thread's health, then per peer slot its last heartbeat (epoch ms; 0: never). */
   readonly heard: SharedArrayBuffer;
   /** Report failed sends (a dead peer makes one every interval). */
   readonly debug: boolean;
@@ -70,6 +75,10 @@ socket.bind(data.port, data.bindAddress, () => {
   socket.on('error', (err) => post({ t: 'socket-error', message: err.message }));
   if (data.intervalMs > 0) {
     timer = setInterval(() => {
+      const now = epochNow();
+      const last = heard[SHARED_SLOTS.timerRanAt]!;
+      if (last > 0 && now - last > data.intervalMs + data.timeoutMs / 2) heard[SHARED_SLOTS.stalledUntil] = now + data.timeoutMs;
+      heard[SHARED_SLOTS.timerRanAt] = now;
       seq++;
       for (const p of peers) sendTo(socket, p, { v: 1, t: 'hb', n: data.nodeName, s: seq });
     }, data.intervalMs);

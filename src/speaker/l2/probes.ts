@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/logger.ts';
 import type { FromWorker, ProbeWorkerData, ToWorker } from './probe-worker.ts';
-import type { PeerAddress, ProbeMessage } from './probe-wire.ts';
+import { SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
 
 /** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
 const MAX_PEER_SLOTS = 4096;
@@ -27,6 +27,8 @@ export interface ProbeOptions {
   readonly port: number;
   /** Heartbeat period; 0: no heartbeats (bye/ack still work). */
   readonly intervalMs: number;
+  /** Heartbeat silence after which a peer counts as dead (the speaker's --probe-timeout). */
+  readonly timeoutMs: number;
   readonly logger: Logger;
 }
 
@@ -41,7 +43,7 @@ export class ProbeChannel {
   readonly #opts: ProbeOptions;
   #worker: Worker | undefined;
   #exited: Promise<number> | undefined;
-  readonly #heardAt = new Float64Array(new SharedArrayBuffer(MAX_PEER_SLOTS * 8));
+  readonly #heardAt = new Float64Array(new SharedArrayBuffer((SHARED_SLOTS.firstPeer + MAX_PEER_SLOTS) * 8));
   readonly #slots = new Map<string, number>();
   #peers: readonly PeerAddress[] = [];
   readonly #byes = new Map<string, { byeAt: number; byeSeq: number }>();
@@ -67,6 +69,7 @@ export class ProbeChannel {
       bindAddress: this.#opts.bindAddress,
       port: this.#opts.port,
       intervalMs: this.#opts.intervalMs,
+      timeoutMs: this.#opts.timeoutMs,
       heard: this.#heardAt.buffer as SharedArrayBuffer,
       debug: this.#opts.logger.isLevelEnabled('debug'),
     };
@@ -96,6 +99,18 @@ export class ProbeChannel {
   setPeers(peers: readonly PeerAddress[]): void {
     this.#peers = peers.filter((p) => p.name !== this.#opts.nodeName);
     this.#sendPeers();
+  }
+
+  /**
+   * Whether silence is evidence now: false while the heartbeat thread's own timer runs late, and for a timeout
+   * after it did (it may have missed arrivals). A busy main thread does not matter: arrivals are stamped there.
+   */
+  judgeable(): boolean {
+    if (this.#opts.intervalMs <= 0) return true;
+    const now = performance.timeOrigin + performance.now();
+    if (now < this.#heardAt[SHARED_SLOTS.stalledUntil]!) return false;
+    const ran = this.#heardAt[SHARED_SLOTS.timerRanAt]!;
+    return !(ran > 0 && now - ran > this.#opts.intervalMs + this.#opts.timeoutMs / 2);
   }
 
   heardFrom(name: string): HeardFrom {
@@ -170,7 +185,7 @@ export class ProbeChannel {
     for (const p of this.#peers) {
       let slot = this.#slots.get(p.name);
       if (slot === undefined && this.#slots.size < MAX_PEER_SLOTS) {
-        slot = this.#slots.size;
+        slot = SHARED_SLOTS.firstPeer + this.#slots.size;
         this.#slots.set(p.name, slot);
       }
       if (slot === undefined) {

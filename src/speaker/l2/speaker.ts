@@ -66,9 +66,8 @@ export class L2Speaker {
   private unwatch: (() => void) | undefined;
   private running: Promise<void> | undefined;
   private again = false;
-  private lastTickAt: number | undefined;
-  /** Until then, heartbeat silence is not evidence (our own event loop was stalled). */
-  private stalledUntil = 0;
+  /** Whether the last tick found heartbeat silence judgeable (for logging the change). */
+  private judging = true;
   /** No more reconciles (set first on stop and on the last step of a handover). */
   private stopped = false;
   private closed = false;
@@ -188,17 +187,16 @@ export class L2Speaker {
   }
 
   /**
-   * Cheap liveness check between reconciles: reconcile when the live set changes. It runs from setImmediate,
-   * after the event loop's I/O phase, so heartbeats that queued up while this process was stalled are counted
-   * before silence is judged; and right after a stall of our own the heartbeats are not judged at all.
+   * Cheap liveness check between reconciles: reconcile when the live set changes. Heartbeats are stamped on
+   * arrival by their own thread, so a stall of this one (a dataplane pass) costs judging no accuracy; only a
+   * stall of that thread voids silence for a moment (ProbeChannel.judgeable).
    */
   private tick(): void {
-    const firedAt = this.d.now();
-    const gapMs = this.lastTickAt === undefined ? 0 : firedAt - this.lastTickAt;
-    this.lastTickAt = firedAt;
-    if (this.cfg.probeTimeoutMs !== undefined && gapMs > this.cfg.tickMs + this.cfg.probeTimeoutMs / 2) {
-      this.stalledUntil = firedAt + this.cfg.probeTimeoutMs;
-      this.d.logger.warn({ gapMs: Math.round(gapMs) }, 'event loop stalled; not judging heartbeats for a moment');
+    const judging = this.d.probes?.judgeable() ?? true;
+    if (judging !== this.judging) {
+      this.judging = judging;
+      if (!judging) this.d.logger.warn('the heartbeat thread ran late; not judging heartbeat silence for a moment');
+      else this.d.logger.info('judging heartbeat silence again');
     }
     setImmediate(() => {
       const result = this.evaluate(this.d.membership.peers());
@@ -243,7 +241,7 @@ export class L2Speaker {
       apiFresh: fresh,
       apiFreshSince: membership.apiFreshSince(),
       lastFreshLive: this.lastFreshLive,
-      probeTimeoutMs: this.d.now() < this.stalledUntil ? undefined : this.cfg.probeTimeoutMs,
+      probeTimeoutMs: this.d.probes?.judgeable() === false ? undefined : this.cfg.probeTimeoutMs,
       peers: observations,
     });
     if (fresh) this.lastFreshLive = result.live;

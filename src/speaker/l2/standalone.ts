@@ -82,6 +82,7 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
           bindAddress: peer.split(':')[0]!,
           port: cfg['peer-port'],
           intervalMs: cfg['probe-interval'],
+          timeoutMs: cfg['probe-timeout'],
           logger: logger.child({ part: 'probes' }),
         });
   const membership = new LeaseMembership({

@@ -1,6 +1,7 @@
 // Heartbeats live on a thread of their own (issue 11, item 6; issue 13): while the speaker's main thread is busy
 // (a dataplane pass, here a 1.5 s busy loop), every channel keeps sending on time, and what it heard is stamped
-// on arrival, so right after the stall a peer does not look silent. Loopback only.
+// on arrival, so right after the stall a peer does not look silent, and silence can be judged at once (a dead
+// peer is not noticed later because this node was programming). Loopback only.
 import t from 'tap';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { ProbeChannel } from '../../../src/speaker/l2/probes.ts';
@@ -18,8 +19,8 @@ function busy(ms: number): void {
 
 t.test('a stalled main thread neither silences its heartbeats nor ages what it heard', async (t) => {
   const port = 40000 + (process.pid % 10000);
-  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: INTERVAL_MS, logger });
-  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port: port + 1, intervalMs: INTERVAL_MS, logger });
+  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: INTERVAL_MS, timeoutMs: 500, logger });
+  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port: port + 1, intervalMs: INTERVAL_MS, timeoutMs: 500, logger });
   await a.start();
   await b.start();
   t.teardown(async () => {
@@ -37,6 +38,7 @@ t.test('a stalled main thread neither silences its heartbeats nor ages what it h
   const ageB = now - b.heardFrom('a').lastHeardAt!;
   t.ok(ageA < 5 * INTERVAL_MS, `right after a ${STALL_MS} ms stall, a's last heartbeat from b is ${ageA.toFixed(0)} ms old`);
   t.ok(ageB < 5 * INTERVAL_MS, `and b's from a ${ageB.toFixed(0)} ms old (a's heartbeats kept going out)`);
+  t.ok(a.judgeable() && b.judgeable(), 'silence is judged right away: the stall was not the heartbeat thread\'s');
 
   // Byes and acks still reach the main thread, in order.
   const got: string[] = [];
@@ -52,10 +54,10 @@ t.test('a stalled main thread neither silences its heartbeats nor ages what it h
 
 t.test('a port that cannot be bound is refused at start, naming the address', async (t) => {
   const port = 40000 + (process.pid % 10000) + 2;
-  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: 0, logger });
+  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: 0, timeoutMs: 500, logger });
   await a.start();
   t.teardown(() => a.stop());
-  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port, intervalMs: 0, logger });
+  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port, intervalMs: 0, timeoutMs: 500, logger });
   await t.rejects(b.start(), new RegExp(`heartbeat socket 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
   await b.stop();
 });
