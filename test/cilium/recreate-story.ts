@@ -45,7 +45,7 @@ export interface RecreateFigures {
   readonly readyAt: number;
   readonly detectedAt: number | undefined;
   readonly reprogrammedAt: number | undefined;
-  /** detectedAt − pinChangedAt. */
+  /** detectedAt − pinChangedAt; 0 when the speaker saw the old pin vanish before the new one existed. */
   readonly detectMs: number | undefined;
   /** The answer that ended the last outage, minus readyAt (0 without outage; undefined: it never ended). */
   readonly repairMs: number | undefined;
@@ -198,11 +198,10 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
   const replacementsMetric = [...metrics.matchAll(new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'gm'))]
     .map((m) => m[0])
     .join('\n');
-  // The replacement in which the speaker found the new services map: "recreated", or "appeared" when it had
-  // looked between Cilium's unpin and new pin and recorded a "vanished" first.
-  const r = after?.recentReplacements.find(
-    (x) => x.detectedAt >= restartAt && x.changes.some((c) => c.name === SERVICES_MAP && c.pinned !== undefined),
-  );
+  // The first replacement after the restart that involves the services map: "recreated"; or "vanished" when the
+  // speaker looked between Cilium's unpin and its new pin. Its re-open then fails until the new pin exists and
+  // opens that one (reprogrammedAt), with no "appeared" of its own.
+  const r = after?.recentReplacements.find((x) => x.detectedAt >= restartAt && x.changes.some((c) => c.name === SERVICES_MAP));
   const staleUntil = r?.reprogrammedAt ?? Date.now();
   return {
     heldId,
@@ -212,7 +211,7 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
     readyAt,
     detectedAt: r?.detectedAt,
     reprogrammedAt: r?.reprogrammedAt,
-    detectMs: r && pinChangedAt !== undefined ? r.detectedAt - pinChangedAt : undefined,
+    detectMs: r && pinChangedAt !== undefined ? Math.max(0, r.detectedAt - pinChangedAt) : undefined,
     repairMs,
     failedRequests: tally.fail,
     outages,

@@ -1,5 +1,6 @@
-// In npm run test:cilium, not npm test: in fresh-clone CI runs on a loaded machine the speaker once recorded no
-// replacement of the services map at all (traffic unharmed); until that is understood it does not gate CI.
+// In npm run test:cilium, not npm test. It used to fail now and then with "no replacement of the services map"
+// (traffic unharmed): the speaker had looked between Cilium's unpin and its new pin, recorded the map as
+// vanished and re-opened the new one on a later pass, and this test only accepted "recreated" or "appeared".
 // Map identity on a real cilium-agent (newest line): Cilium re-creates its lb maps under a running speaker
 // (restart with another bpf-lb-map-max) and later loses a pin outright; kube-lb notices, re-opens, programs the
 // new maps in full, and its claim does not say Programmed while it cannot (recreate-story.ts does the work).
@@ -25,7 +26,9 @@ await t.test('agent restarted with another bpf-lb-map-max, speaker left running'
   t.ok(f.repairMs !== undefined && f.repairMs < 10_000, `traffic to the VIP resumed ${f.repairMs} ms after the agent was ready (goal ≤ 1,000)`);
   // The claim can only be wrong until the speaker looks: at most about one reconcile period (500 ms).
   t.ok(f.detectMs !== undefined && f.detectMs < 2000, `the speaker noticed the new map ${f.detectMs} ms after it was pinned`);
-  const wrong = f.programmedWhileStale.filter((s) => s.status === 'True' && f.detectedAt !== undefined && s.at > f.detectedAt + 100);
+  // The claim changes only by the speaker's status write, which follows its finding by an API round trip (slower
+  // under load): a True read within a second of the finding is that write still on its way.
+  const wrong = f.programmedWhileStale.filter((s) => s.status === 'True' && f.detectedAt !== undefined && s.at > f.detectedAt + 1000);
   t.same(wrong, [], 'the claim did not say Programmed after the speaker found the map stale and before it had re-programmed it');
 });
 
