@@ -15,7 +15,9 @@
 //    (restart_failed_requests, restart_gap_ms: the longest run of failed requests), and the agent restarted with
 //    another bpf-lb-map-max (recreate_detect_ms: services pin re-created → the speaker found it;
 //    recreate_repair_ms: agent ready → first answer after the last failed request; recreate_failed_requests);
-//    rewrite_gap_ms_max is the speaker's longest delete-to-rewrite over the prune and the restart.
+//    rewrite_gap_ms_max is the speaker's longest delete-to-rewrite over the prune and the restart;
+//    prune_id_moves and restart_id_moves count IDs kube-lb gave up (0 expected: housekeeping only deletes), and
+//    restart_maps_replaced the maps the restarted agent re-created.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
 import { cleanupStale } from '../../test/support/cleanup-stale.ts';
@@ -142,6 +144,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
         prune_written_back_entries: p.writtenBack,
         prune_event_restored_entries: p.eventRestored,
         prune_pass_repaired_entries: p.passRepaired,
+        prune_id_moves: p.idMoves,
       });
     }
     log(`Cilium ${version}: agent restart under a running speaker`);
@@ -155,6 +158,8 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       restart_outages_ms: JSON.stringify(r.outages.map((o) => [o.from, o.to ?? null])),
       restart_written_back_entries: r.writtenBack,
       restart_event_restored_entries: r.eventRestored,
+      restart_id_moves: r.idMoves,
+      restart_maps_replaced: r.mapReplacements,
       rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,
     });
     log(`Cilium ${version}: lb maps re-created under a running speaker`);
