@@ -21,8 +21,9 @@ import { profileFor } from '../../src/core/lb4/profile.ts';
 import { lb4ReverseNatCodec, revNatKeyCodec } from '../../src/core/lb4/reverse-nat.ts';
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';
+import { BACKEND_ID_TABLE_NAME, backendIdTableKeyCodec, backendIdTableValueCodec } from '../../src/core/dataplane/id-table.ts';
 import { eventually } from '../support/eventually.ts';
-import type { RecreateLab } from './recreate-story.ts';
+import { programmed, type RecreateLab } from './recreate-story.ts';
 
 interface SpeakerDataplane {
   readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
@@ -46,10 +47,10 @@ function mapsOf(lab: RecreateLab) {
     /** kube-lb's backend table: "address:port" → backend ID. */
     backendTable: (): Map<string, number> =>
       new Map(
-        dump('kube_lb_backend_ids').map((e) => [
-          `${formatIPv4(new DataView(e.key.buffer).getUint32(0))}:${new DataView(e.key.buffer).getUint16(4)}`,
-          new DataView(e.value.buffer).getUint32(0, true),
-        ]),
+        dump(BACKEND_ID_TABLE_NAME).map((e) => {
+          const b = decode(backendIdTableKeyCodec, e.key);
+          return [`${formatIPv4(b.address)}:${b.port}`, decode(backendIdTableValueCodec, e.value)];
+        }),
       ),
     /** The service ID of the master for address:port/TCP, or undefined when there is none. */
     masterId: (address: string, port: number): number | undefined => {
@@ -72,11 +73,8 @@ function mapsOf(lab: RecreateLab) {
   };
 }
 
-async function programmed(lab: RecreateLab, service: string): Promise<void> {
-  await eventually(`${service} Programmed`, async () => {
-    const c = (await lab.topo.claimOf('c1', service))?.status?.conditions?.find((x) => x.type === 'Programmed');
-    return c?.status === 'True' || undefined;
-  }, 60_000, 200);
+async function waitProgrammed(lab: RecreateLab, service: string): Promise<void> {
+  await eventually(`${service} Programmed`, async () => programmed(await lab.topo.claimOf('c1', service)).status === 'True' || undefined, 60_000, 200);
 }
 
 /**
@@ -87,7 +85,7 @@ export async function lateService(lab: RecreateLab): Promise<string> {
   const { topo } = lab;
   await topo.createService('c1', 'late', [{ name: 'http', protocol: 'TCP', port: 8080 }]);
   const vip = await topo.waitExternalIP('c1', 'late');
-  await programmed(lab, 'late');
+  await waitProgrammed(lab, 'late');
   await topo.requestUntilOk('tcp', vip, 8080, 60_000);
   await topo.deleteService('c1', 'web');
   const m = mapsOf(lab);

@@ -75,7 +75,7 @@ export interface RecreateLab {
   down(): Promise<void>;
 }
 
-function programmed(claim: VIPClaim | undefined): ProgrammedSample {
+export function programmed(claim: VIPClaim | undefined): ProgrammedSample {
   const c = claim?.status?.conditions?.find((x) => x.type === 'Programmed');
   return { at: Date.now(), status: c?.status, reason: c?.reason };
 }

@@ -4,6 +4,7 @@
 // (one of ours holding other bytes, a foreign entry added or changed) can move ownership or IDs, and goes to the
 // full planner instead.
 import { bytesEqual, bytesKey, pickEntries, type PackedEntries } from '../bpf/packed.ts';
+import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { DesiredImage } from './image.ts';
 import type { MapsSnapshot } from './ownership.ts';
 import type { MaglevTableWrite, MapName, MapOp, Step } from './planner.ts';
@@ -78,15 +79,15 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
   return { ops, restored, notOurs };
 }
 
-/** The service ID of a maglev key, when the image has a table for it (the ID stands in for an index). */
 /**
  * The IDs a key of `map` is filed under: when another process writes a new value under one of kube-lb's keys
  * there, it uses that ID for itself (Cilium's allocator reached it), and kube-lb must move off it.
  * Services and kube-lb's own tables are keyed by frontend or backend address, not by ID: nothing.
  */
 export function idsOfKey(map: DriftMap, key: Uint8Array): { serviceIds: number[]; backendIds: number[] } {
-  const u16be = (o: number): number => (key[o]! << 8) | key[o + 1]!;
-  const u32 = (o: number): number => new DataView(key.buffer, key.byteOffset, key.byteLength).getUint32(o, true);
+  const view = viewOf(key);
+  const u16be = (o: number): number => getNet16(view, o);
+  const u32 = (o: number): number => getHost32(view, o);
   switch (map) {
     case 'backends':
       return { serviceIds: [], backendIds: key.length >= 4 ? [u32(0)] : [] };
@@ -109,6 +110,7 @@ export function ownsKey(image: DesiredImage, map: DriftMap, key: Uint8Array): bo
   return map === 'maglev' ? maglevIndex(image, key) !== undefined : image[map].index.has(bytesKey(key, 0, key.length));
 }
 
+/** The service ID of a maglev key, when the image has a table for it (the ID stands in for an index). */
 function maglevIndex(image: DesiredImage, key: Uint8Array): number | undefined {
   if (key.length < 2) return undefined;
   const id = (key[0]! << 8) | key[1]!;

@@ -57,8 +57,6 @@ export interface Ownership {
   readonly ourBackendsByKey: ReadonlyMap<number, number>;
   /** Our backend table: entry identity → ID, foreign IDs included (a backend whose ID is foreign moves). */
   readonly backendTable: ReadonlyMap<number, number>;
-  /** Every backend ID our backend table lists (never handed out anew while listed). */
-  readonly backendTableIds: ReadonlySet<number>;
   /** Services-map entry index → ours? (parallel to snapshot.services). */
   readonly ourServiceEntry: Uint8Array;
 }
@@ -157,12 +155,14 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
   const bt = snapshot.backendIdTable;
   const btKeys = viewOf(bt.keys);
   const btVals = viewOf(bt.values);
+  /** Backend ID → the backend identity our table records for it; and the table itself, identity → ID. */
   const recorded = new Map<number, number>();
-  const backendTableIds = new Set<number>();
+  const backendTable = new Map<number, number>();
   for (let i = 0; i < bt.count; i++) {
     const id = getHost32(btVals, i * bt.valueSize);
-    recorded.set(id, backendIdentity(btKeys, i * bt.keySize, protoMatters));
-    backendTableIds.add(id);
+    const key = backendIdentity(btKeys, i * bt.keySize, protoMatters);
+    recorded.set(id, key);
+    backendTable.set(key, id);
   }
   for (const id of contested.backendIds) foreignBackendIds.add(id);
 
@@ -184,8 +184,6 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     const prev = ourBackendsByKey.get(key);
     if (prev === undefined || id > prev) ourBackendsByKey.set(key, id);
   }
-  const backendTable = new Map<number, number>();
-  for (const [id, key] of recorded) backendTable.set(key, id);
   return {
     table,
     takenOver,
@@ -197,7 +195,6 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     foreignBackendIds,
     ourBackendsByKey,
     backendTable,
-    backendTableIds,
     ourServiceEntry,
   };
 }

@@ -317,7 +317,7 @@ export class MapPlanner {
     // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, just below 2^32, stay small integers.
     const foreignIds = int32Set(own.foreignBackendIds);
     const ourIds = int32Set(own.ourBackendIds);
-    const recordedIds = int32Set(own.backendTableIds);
+    const recordedIds = int32Set(own.backendTable.values());
     const backendIds = new TopDownIds(
       BACKEND_ID_TOP,
       (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0),
@@ -441,7 +441,7 @@ export class MapPlanner {
   }
 }
 
-function int32Set(ids: ReadonlySet<number>): Set<number> {
+function int32Set(ids: Iterable<number>): Set<number> {
   const out = new Set<number>();
   for (const id of ids) out.add(id | 0);
   return out;

@@ -943,7 +943,7 @@ export class DataplaneReconciler {
     for (const l of this.#listeners) l(result);
   }
 
-  /** Moves are rare (another writer reaching kube-lb's IDs), and each is logged with what it cost. */
+  /** Moves are rare (another writer reaching kube-lb's IDs): each pass that moves is counted and logged. */
   #recordMoves(moves: Plan['moves']): void {
     this.#idMoves.serviceIds += moves.serviceIds;
     this.#idMoves.backendIds += moves.backendIds;
