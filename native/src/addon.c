@@ -8,6 +8,7 @@ static napi_value init(napi_env env, napi_value exports) {
   if (kl_bpf_init(env, exports) == NULL) return NULL;
   if (kl_arp_init(env, exports) == NULL) return NULL;
   if (kl_map_watch_init(env, exports) == NULL) return NULL;
+  if (kl_write_behind_init(env, exports) == NULL) return NULL;
   return exports;
 }
 

@@ -6,5 +6,6 @@
 napi_value kl_bpf_init(napi_env env, napi_value exports); // bpf.c: BPF maps
 napi_value kl_arp_init(napi_env env, napi_value exports); // arp.c: gratuitous ARP on a raw packet socket
 napi_value kl_map_watch_init(napi_env env, napi_value exports); // map_watch.c: events of changed BPF maps
+napi_value kl_write_behind_init(napi_env env, napi_value exports); // write_behind.c: ordered map writes off the JS thread
 
 #endif

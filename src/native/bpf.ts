@@ -52,6 +52,8 @@ interface NativeBpf {
   ): NativeBatchResult;
   bpfMapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number): number;
   bpfMapDeleteBatch(fd: number, keys: Uint8Array, count: number): number;
+  bpfQueueUpdate(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number): number;
+  bpfQueueSettle(): { seq: number; code: string; processed: number } | undefined;
 }
 
 interface NativeErrorShape {
@@ -133,6 +135,23 @@ export interface MapSpec {
 export type MapDump = PackedEntries;
 
 const DUMP_CHUNK = 4096;
+
+/** The map of each queued write not yet settled, by the writer thread's sequence number (for its error). */
+const queuedPaths = new Map<number, string>();
+
+/**
+ * Waits until the writer thread has written everything queued (BpfMap.queueUpdateMany), and throws the first
+ * write that failed since the last settle; the writes queued after it were dropped unwritten.
+ */
+export function settleQueuedWrites(): void {
+  if (queuedPaths.size === 0) return;
+  const failure = native().bpfQueueSettle();
+  const paths = new Map(queuedPaths);
+  queuedPaths.clear();
+  if (failure) {
+    throw new BpfError('BPF_MAP_UPDATE_BATCH', paths.get(failure.seq) ?? 'a queued map write', failure.code, failure.processed, undefined);
+  }
+}
 
 export class BpfMap {
   readonly path: string;
@@ -392,6 +411,17 @@ export class BpfMap {
         flags,
       );
     }
+  }
+
+  /**
+   * Queues `count` packed entries for the process's writer thread (native/src/write_behind.c), which writes
+   * them as updateMany does, after everything queued before, while the caller goes on. Nothing is written
+   * after a failed write. settleQueuedWrites() waits for the queue and throws that failure.
+   */
+  queueUpdateMany(keys: Uint8Array, values: Uint8Array, count: number, flags: number = BPF_ANY): void {
+    if (count === 0) return;
+    const seq = this.#api.bpfQueueUpdate(this.fd, keys, values, count, flags);
+    queuedPaths.set(seq, this.path);
   }
 
   /** Deletes `count` packed keys; keys already absent are skipped. Returns how many were deleted. */

@@ -1,10 +1,12 @@
 // IDs on a real cilium-agent (issue 11), run on the housekeeping lab (housekeeping.test.ts) after its prune and
 // restart runs:
-//  1. kube-lb and Cilium restarted together with flows open: the speaker is stopped, the agent restarted and its
-//     prune deletes every kube-lb entry, then the speaker starts again. The backends come back under the IDs
-//     their conntrack entries name (kube_lb_backend_ids), so every held connection keeps its backend. The
-//     history (the lab's first Service deleted after this one was created) leaves the IDs where a fresh start
-//     would not hand them out; with the table emptied while the speaker was down, 3 of 8 connections were reset.
+//  1. kube-lb and Cilium restarted together with flows open. A backend's ID is its hashed one unless that was in
+//     use; to exercise the record too, another writer's backend is planted under one of the Service's backend
+//     IDs, and kube-lb moves that backend to another ID, which its table records. Then the speaker is stopped,
+//     the agent restarted and its prune deletes every kube-lb entry (and the planted backend, freeing the
+//     hashed ID), and the speaker starts again. Every backend comes back under the ID its conntrack entries
+//     name: the moved one under its recorded ID, not its free hashed one, so every held connection keeps its
+//     backend.
 //  2. Cilium's allocator walks into kube-lb's service ID: its restore sets the next ID past the highest ID it
 //     finds (a foreign master planted at 0xFFF0 stands for a long-lived cluster's counter), and Cilium Services
 //     are then created one by one until one gets kube-lb's ID. kube-lb moves off it at Cilium's first write, to
@@ -22,6 +24,9 @@ import { lb4ReverseNatCodec, revNatKeyCodec } from '../../src/core/lb4/reverse-n
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';
 import { BACKEND_ID_TABLE_NAME, backendIdTableKeyCodec, backendIdTableValueCodec } from '../../src/core/dataplane/id-table.ts';
+import { hashedBackendId } from '../../src/core/dataplane/ids.ts';
+import { backendIdCodec, lb4BackendCodec } from '../../src/core/lb4/backend.ts';
+import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
 import { eventually } from '../support/eventually.ts';
 import { programmed, type RecreateLab } from './recreate-story.ts';
 
@@ -32,7 +37,9 @@ interface SpeakerDataplane {
 /** Reads the node's maps and kube-lb's tables from the test's namespace (the lab's private bpffs). */
 function mapsOf(lab: RecreateLab) {
   const node = lab.topo.lbNodes[0]!;
-  const svcCodec = lb4ServiceCodec(profileFor(node.cilium!.options.build.line));
+  const profile = profileFor(node.cilium!.options.build.line);
+  const svcCodec = lb4ServiceCodec(profile);
+  const beCodec = lb4BackendCodec(profile);
   const dump = (name: string): { key: Uint8Array; value: Uint8Array }[] => {
     using m = BpfMap.open(join(node.mapDir, name), { readOnly: true });
     const d = m.dump();
@@ -52,6 +59,29 @@ function mapsOf(lab: RecreateLab) {
           return [`${formatIPv4(b.address)}:${b.port}`, decode(backendIdTableValueCodec, e.value)];
         }),
       ),
+    /** "address:port" of each backend the slots of address:port/TCP point at → its backend ID. */
+    backendIds: (address: string, port: number): Map<string, number> => {
+      const want = parseIPv4(address);
+      const ids = new Set<number>();
+      for (const e of dump(LB4_MAPS.services.name)) {
+        const k = decode(lb4KeyCodec, e.key);
+        if (k.address === want && k.port === port && k.slot > 0) ids.add(decode(svcCodec, e.value).union);
+      }
+      const out = new Map<string, number>();
+      for (const e of dump(LB4_MAPS.backends.name)) {
+        const id = decode(backendIdCodec, e.key);
+        if (!ids.has(id)) continue;
+        const b = decode(beCodec, e.value);
+        out.set(`${formatIPv4(b.address)}:${b.port}`, id);
+      }
+      return out;
+    },
+    /** Another writer's backend under `id` (what Cilium's allocator would write, had it reached the ID). */
+    plantBackend: (id: number): void => {
+      using backends = BpfMap.open(join(node.mapDir, LB4_MAPS.backends.name));
+      const squatter = { address: parseIPv4('10.99.0.9'), port: 80, proto: 6, state: 0, clusterId: 0, zone: 0 };
+      backends.update(encode(backendIdCodec, id), encode(beCodec, squatter));
+    },
     /** The service ID of the master for address:port/TCP, or undefined when there is none. */
     masterId: (address: string, port: number): number | undefined => {
       const want = parseIPv4(address);
@@ -78,8 +108,10 @@ async function waitProgrammed(lab: RecreateLab, service: string): Promise<void> 
 }
 
 /**
- * A second Service (`late`, port 8080) after the lab's `web`, then `web` deleted: `late`'s backends hold IDs
- * below the top ones, where a fresh hand-out would not put them. Returns late's VIP.
+ * A second Service (`late`, port 8080) after the lab's `web`, then `web` deleted (so late's service ID is the
+ * only one of kube-lb's that the collision run's Cilium counter walks into). Then one of late's backends finds
+ * another writer's backend under its ID: kube-lb moves it to another ID, which its backend table records.
+ * Returns late's VIP.
  */
 export async function lateService(lab: RecreateLab): Promise<string> {
   const { topo } = lab;
@@ -89,7 +121,11 @@ export async function lateService(lab: RecreateLab): Promise<string> {
   await topo.requestUntilOk('tcp', vip, 8080, 60_000);
   await topo.deleteService('c1', 'web');
   const m = mapsOf(lab);
-  await eventually("web's backends gone from kube-lb's table", async () => m.backendTable().size === 2 || undefined, 60_000, 200);
+  await eventually("web's entries gone", async () => m.masterId(lab.vip, 80) === undefined || undefined, 60_000, 200);
+  const [victim, id] = [...m.backendIds(vip, 8080)][0]!;
+  m.plantBackend(id);
+  await eventually(`kube-lb to move ${victim} off ${id}`, async () => m.backendTable().has(victim) || undefined, 30_000, 50);
+  await topo.requestUntilOk('tcp', vip, 8080, 60_000);
   return vip;
 }
 
@@ -98,8 +134,15 @@ export async function restartTogetherRun(t: Test, lab: RecreateLab, vip: string)
   const { topo } = lab;
   const m = mapsOf(lab);
   const agent = m.node.cilium!;
-  const ids = m.backendTable();
-  t.notOk([...ids.values()].includes(0xfffffffe), `the history left the backends off the top IDs (${[...ids.values()].join(', ')}): a fresh hand-out would differ`);
+  const ids = m.backendIds(vip, 8080);
+  const recorded = m.backendTable();
+  t.equal(recorded.size, 1, `only the moved backend is recorded (${JSON.stringify([...recorded])})`);
+  for (const [backend, id] of ids) {
+    const [address, port] = backend.split(':');
+    const hashed = hashedBackendId(parseIPv4(address!), Number(port), 6);
+    if (recorded.has(backend)) t.not(id, hashed, `${backend} moved off its hashed ID ${hashed} to ${id}, recorded`);
+    else t.equal(id, hashed, `${backend} under its hashed ID`);
+  }
   const opened = await topo.openFlows(vip, 8080, 8);
   t.ok(opened.every((f) => f.answer !== undefined), `8 held connections answered: ${JSON.stringify(opened)}`);
   t.ok(new Set(opened.map((f) => f.answer?.split(' ')[0])).size > 1, 'spread over both backends');
@@ -110,12 +153,12 @@ export async function restartTogetherRun(t: Test, lab: RecreateLab, vip: string)
   await agent.waitReady();
   await agent.dbg(['shell', '--', 'lb/prune']).catch(() => undefined);
   await eventually("Cilium's prune to delete kube-lb's VIP", async () => m.masterId(vip, 8080) === undefined || undefined, 60_000, 100);
-  t.pass("the restarted agent deleted kube-lb's entries while the speaker was down");
+  t.pass("the restarted agent deleted kube-lb's entries (and the planted backend) while the speaker was down");
   topo.startSpeaker(m.node.name);
   await topo.waitSpeakerReady(m.node.name);
   await topo.requestUntilOk('tcp', vip, 8080, 60_000);
 
-  t.same(m.backendTable(), ids, 'every backend is back under its ID');
+  t.same(m.backendIds(vip, 8080), ids, 'every backend is back under its ID, the moved one under its recorded ID');
   const asked = await topo.askFlows();
   for (const [i, f] of asked.entries()) {
     t.same(f, opened[i], `connection ${f.localPort}: the same backend answered on the same connection`);

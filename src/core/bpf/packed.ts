@@ -105,6 +105,18 @@ export class EntryTable implements PackedEntries {
   }
 }
 
+/** Entries [start, end) of `from`, sharing its buffers. */
+export function sliceEntries(from: PackedEntries, start: number, end: number): PackedEntries {
+  const { keySize, valueSize } = from;
+  return {
+    count: end - start,
+    keySize,
+    valueSize,
+    keys: from.keys.subarray(start * keySize, end * keySize),
+    values: from.values.subarray(start * valueSize, end * valueSize),
+  };
+}
+
 /** Copies the entries at `indexes` of `from` into one packed batch (keys only for a delete batch). */
 export function pickEntries(from: PackedEntries, indexes: readonly number[], keysOnly = false): PackedEntries {
   const { keySize } = from;
@@ -113,13 +125,8 @@ export function pickEntries(from: PackedEntries, indexes: readonly number[], key
   // A run of consecutive entries (what a table written from empty yields): share the buffers, copy nothing.
   const first = indexes[0] ?? 0;
   if (n > 0 && indexes[n - 1] === first + n - 1 && isRun(indexes)) {
-    return {
-      count: n,
-      keySize,
-      valueSize,
-      keys: from.keys.subarray(first * keySize, (first + n) * keySize),
-      values: keysOnly ? new Uint8Array(0) : from.values.subarray(first * valueSize, (first + n) * valueSize),
-    };
+    const run = sliceEntries(from, first, first + n);
+    return keysOnly ? { ...run, valueSize: 0, values: new Uint8Array(0) } : run;
   }
   const keys = new Uint8Array(n * keySize);
   const values = new Uint8Array(n * valueSize);

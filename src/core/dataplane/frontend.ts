@@ -4,6 +4,7 @@ import { BACKEND_STATES, backendStateCode, type BackendState } from '../lb4/flag
 import { L4_PROTOCOLS, parseCidr4, parseIPv4, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
 import { keyProtoFor, type Lb4Profile } from '../lb4/profile.ts';
 import { maglevHashString } from '../maglev/table.ts';
+import { hashedBackendId } from './ids.ts';
 
 export interface DesiredBackend {
   /** Consumer node IPv4. */
@@ -34,6 +35,8 @@ export interface Backend {
   readonly name: string;
   /** Identity of the lb4_backend entry in this profile (backendEntryKey; proto 0 where the profile writes 0). */
   readonly entryKey: number;
+  /** The backend ID it takes unless another entry holds it (ids.ts). */
+  readonly hashedId: number;
   readonly address: number;
   readonly port: number;
   readonly proto: number;
@@ -125,6 +128,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     const backend: Backend = {
       name,
       entryKey: backendEntryKey(baddr, b.port, entryProto),
+      hashedId: hashedBackendId(baddr, b.port, entryProto),
       address: baddr,
       port: b.port,
       proto,

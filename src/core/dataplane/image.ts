@@ -3,7 +3,7 @@
 // what the maps hold and slices into batches.
 import { EntryTable } from '../bpf/packed.ts';
 import { AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE, affinityMatchKeyCodec } from '../lb4/affinity-match.ts';
-import { BACKEND_ID_SIZE, backendIdCodec, LB4_BACKEND_SIZE, lb4BackendCodec } from '../lb4/backend.ts';
+import { BACKEND_ID_SIZE, backendIdCodec, LB4_BACKEND_SIZE, lb4BackendCodec, type Lb4Backend } from '../lb4/backend.ts';
 import type { StructCodec } from '../lb4/codec.ts';
 import { LB_VIP_FLAGS, SVC_FLAG, SVC_FLAG2 } from '../lb4/flags.ts';
 import { encodeMaglevTable } from '../lb4/maglev.ts';
@@ -104,40 +104,80 @@ function slotFlagsOf(profile: Lb4Profile, active: boolean, master: Lb4Service, w
 /** Memo of maglev tables by their inputs, so a periodic re-plan does not recompute unchanged tables. */
 export type MaglevMemo = Map<string, MaglevWant>;
 
-export function buildImage(assigned: readonly AssignedFrontend[], options: ImageOptions, memo: MaglevMemo): DesiredImage {
-  const { profile } = options;
-  // The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection.
-  const algorithm = profile.affinityUnion === 'timeout24-algorithm8' ? algorithmCode(options.algorithm) : 0;
-  const serviceCodec = lb4ServiceCodec(profile);
-  const backendCodec = lb4BackendCodec(profile);
-  const slots = assigned.reduce((n, a) => n + a.backendIds.length, 0);
-  const image: DesiredImage = {
-    idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, assigned.length),
-    backendIdTable: new EntryTable(BACKEND_ID_TABLE_SHAPE.keySize, BACKEND_ID_TABLE_SHAPE.valueSize, slots),
-    backends: new EntryTable(BACKEND_ID_SIZE, LB4_BACKEND_SIZE, slots),
-    services: new EntryTable(LB4_KEY_SIZE, LB4_SERVICE_SIZE, slots + assigned.length),
-    revNat: new EntryTable(REV_NAT_KEY_SIZE, LB4_REVERSE_NAT_SIZE, assigned.length),
-    sourceRange: new EntryTable(SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE),
-    affinityMatch: new EntryTable(AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE),
-    maglev: new Map(),
-  };
-  const usedMemo = new Set<string>();
+/** How many entries each table of an image holds: where a chunk of frontends starts and ends. */
+export type ImageMarks = Readonly<Record<'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch', number>>;
+
+/**
+ * Builds a desired image frontend by frontend, in chunks: each chunk's entries are final once endChunk()
+ * returns (its masters follow its slots), so the planner can diff and hand them to the writer while the next
+ * chunk is built.
+ */
+export class ImageBuilder {
+  readonly image: DesiredImage;
+  readonly #options: ImageOptions;
+  readonly #memo: MaglevMemo;
+  readonly #usedMemo = new Set<string>();
+  readonly #serviceCodec: StructCodec<Lb4Service>;
+  readonly #backendCodec: StructCodec<Lb4Backend>;
+  /** The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection. */
+  readonly #algorithm: number;
   // A backend shared by several frontends is one entry (the first frontend's view of its state wins). IDs are
-  // kept as int32 (`id | 0`): kube-lb's IDs sit just below 2^32 and would otherwise be boxed numbers.
-  const backendsWritten = new Set<number>();
-  const masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
+  // kept as int32 (`id | 0`): kube-lb's IDs sit above 2^31 and would otherwise be boxed numbers.
+  readonly #backendsWritten = new Set<number>();
+  #masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
   // Scratch structs, rewritten for every entry (hundreds of thousands of entries, no garbage).
-  const slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
-  const slotValue = { union: 0, count: 0, revNat: 0, flags: 0, flags2: 0, qcount: 0 };
-  const backendValue = { address: 0, port: 0, proto: 0, state: 0, clusterId: 0, zone: 0 };
-  const matchKey = { backendId: 0, revNat: 0 };
-  for (const a of assigned) {
+  readonly #slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
+  readonly #slotValue = { union: 0, count: 0, revNat: 0, flags: 0, flags2: 0, qcount: 0 };
+  readonly #backendValue = { address: 0, port: 0, proto: 0, state: 0, clusterId: 0, zone: 0 };
+  readonly #matchKey = { backendId: 0, revNat: 0 };
+
+  /** `capacity`: how many frontends and slots are coming, so the tables are allocated once. */
+  constructor(options: ImageOptions, memo: MaglevMemo, capacity: { frontends: number; slots: number }) {
+    const { profile } = options;
+    this.#options = options;
+    this.#memo = memo;
+    this.#algorithm = profile.affinityUnion === 'timeout24-algorithm8' ? algorithmCode(options.algorithm) : 0;
+    this.#serviceCodec = lb4ServiceCodec(profile);
+    this.#backendCodec = lb4BackendCodec(profile);
+    const { frontends, slots } = capacity;
+    this.image = {
+      idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, frontends),
+      backendIdTable: new EntryTable(BACKEND_ID_TABLE_SHAPE.keySize, BACKEND_ID_TABLE_SHAPE.valueSize),
+      backends: new EntryTable(BACKEND_ID_SIZE, LB4_BACKEND_SIZE, slots),
+      services: new EntryTable(LB4_KEY_SIZE, LB4_SERVICE_SIZE, slots + frontends),
+      revNat: new EntryTable(REV_NAT_KEY_SIZE, LB4_REVERSE_NAT_SIZE, frontends),
+      sourceRange: new EntryTable(SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE),
+      affinityMatch: new EntryTable(AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE),
+      maglev: new Map(),
+    };
+  }
+
+  marks(): ImageMarks {
+    const i = this.image;
+    return {
+      idTable: i.idTable.count,
+      backendIdTable: i.backendIdTable.count,
+      backends: i.backends.count,
+      services: i.services.count,
+      revNat: i.revNat.count,
+      sourceRange: i.sourceRange.count,
+      affinityMatch: i.affinityMatch.count,
+    };
+  }
+
+  add(a: AssignedFrontend): void {
+    const { profile } = this.#options;
+    const image = this.image;
+    const slotKey = this.#slotKey;
+    const slotValue = this.#slotValue;
+    const backendValue = this.#backendValue;
+    const matchKey = this.#matchKey;
     const f = a.frontend;
     const frontendKey = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT };
     put(image.idTable, idTableKeyCodec, frontendKey, idTableValueCodec, a.serviceId);
 
     const master: Lb4Service = {
-      union: packAffinity(profile, { timeoutSeconds: a.affinity ? (f.affinityTimeout ?? 0) : 0, algorithm }),
+      union: packAffinity(profile, { timeoutSeconds: a.affinity ? (f.affinityTimeout ?? 0) : 0, algorithm: this.#algorithm }),
       count: f.activeCount,
       revNat: a.serviceId,
       flags: masterFlags(a, profile),
@@ -152,20 +192,21 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
     for (let i = 0; i < f.backends.length; i++) {
       const b = f.backends[i]!;
       const id = a.backendIds[i]!;
-      if (!backendsWritten.has(id | 0)) {
-        backendsWritten.add(id | 0);
+      if (!this.#backendsWritten.has(id | 0)) {
+        this.#backendsWritten.add(id | 0);
         backendValue.address = b.address;
         backendValue.port = b.port;
         backendValue.proto = profile.backendProto === 'l4' ? b.proto : 0;
         backendValue.state = b.state;
-        put(image.backends, backendIdCodec, id, backendCodec, backendValue);
-        put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
+        put(image.backends, backendIdCodec, id, this.#backendCodec, backendValue);
+        // Only a backend that could not take its hashed ID needs a record to get the same ID next time.
+        if (id !== b.hashedId) put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
       }
       slotKey.slot = i + 1;
       slotValue.union = id;
       slotValue.flags = slotFlagsOf(profile, b.state === 0, master, 0);
       slotValue.flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
-      put(image.services, lb4KeyCodec, slotKey, serviceCodec, slotValue);
+      put(image.services, lb4KeyCodec, slotKey, this.#serviceCodec, slotValue);
       // As Cilium writes them: the datapath follows an affinity entry without looking at the backend's state,
       // so a match entry for a draining backend would keep sending new flows of that client to it.
       if (a.affinity && b.state === 0) {
@@ -173,30 +214,40 @@ export function buildImage(assigned: readonly AssignedFrontend[], options: Image
         put(image.affinityMatch, affinityMatchKeyCodec, matchKey, zeroByte, 0);
       }
     }
-    masters.push([frontendKey, master]);
+    this.#masters.push([frontendKey, master]);
     put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, { address: f.address, port: f.port });
     for (const cidr of f.sourceRanges) {
       put(image.sourceRange, sourceRangeKeyCodec, { revNat: a.serviceId, address: cidr.address, bits: cidr.bits }, zeroByte, 0);
     }
 
-    if (options.maglev && f.activeCount > 0) {
-      const { tableSize, seed } = options.maglev;
+    const { maglev } = this.#options;
+    if (maglev && f.activeCount > 0) {
+      const { tableSize, seed } = maglev;
       const active = f.backends.slice(0, f.activeCount).map((b, i) => ({ name: b.name, id: a.backendIds[i]!, weight: b.weight }));
       const memoKey = `${tableSize}/${seed}/${active.map((b) => `${b.name}=${b.id}*${b.weight}`).join(',')}`;
-      let want = memo.get(memoKey);
+      let want = this.#memo.get(memoKey);
       if (!want) {
         const bytes = encodeMaglevTable(maglevTable(active, tableSize, seed));
         want = { bytes, digest: tableDigest(bytes) };
-        memo.set(memoKey, want);
+        this.#memo.set(memoKey, want);
       }
-      usedMemo.add(memoKey);
+      this.#usedMemo.add(memoKey);
       image.maglev.set(a.serviceId, want);
     }
   }
-  // Masters after every slot: each group is then one run of the table, written without copying.
-  for (const [frontendKey, master] of masters) {
-    put(image.services, lb4KeyCodec, { ...frontendKey, slot: 0 }, serviceCodec, master);
+
+  /** Ends a chunk: its masters go after its slots, so each group is one run of the table, written without copying. */
+  endChunk(): void {
+    for (const [frontendKey, master] of this.#masters) {
+      put(this.image.services, lb4KeyCodec, { ...frontendKey, slot: 0 }, this.#serviceCodec, master);
+    }
+    this.#masters = [];
   }
-  for (const k of memo.keys()) if (!usedMemo.has(k)) memo.delete(k);
-  return image;
+
+  /** The whole image; the maglev memo keeps only the tables it uses. */
+  finish(): DesiredImage {
+    this.endChunk();
+    for (const k of this.#memo.keys()) if (!this.#usedMemo.has(k)) this.#memo.delete(k);
+    return this.image;
+  }
 }

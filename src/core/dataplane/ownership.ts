@@ -5,10 +5,13 @@
 //  - A services entry is ours if its frontend is ours and its rev_nat_index is one of our IDs.
 //  - Every ID that a foreign entry uses is foreign, even if our tables list it: we move off it, never write it.
 //    A revNAT entry under one of our IDs that names another frontend than our table's is foreign too: Cilium's
-//    allocator reached our ID (it writes revNAT before its master); so is a backend whose address is not the
-//    one our backend table records for its ID (Cilium writes backends before the slots that point at them).
+//    allocator reached our ID (it writes revNAT before its master).
 //  - A revNAT / maglev / source-range / affinity-match entry is ours if its service ID is ours.
-//  - A backend is ours if our backend table or one of our slots names its ID and no foreign slot points at it.
+//  - A backend is ours if our backend table records it under its ID, or, with no record for the ID, if the ID
+//    is the one its content hashes to (ids.ts); and no foreign slot points at it. Cilium counts up from 1: to
+//    hand out the hashed ID of that very backend, it would first have to hand out 2^31 others. So a backend of
+//    another content under one of our IDs is someone else's, as Cilium writes backends before the slots that
+//    point at them.
 //    Anything else is foreign and is never modified or deleted.
 //  - A foreign master with port 0 and protocol 0 is a wildcard (Cilium 1.19+ writes one per LB IP it manages, to
 //    drop traffic to ports it does not serve): its address belongs to someone else as a whole.
@@ -18,6 +21,7 @@ import { LB4_KEY_OFFSETS } from '../lb4/service-key.ts';
 import { LB4_SERVICE_OFFSETS } from '../lb4/service-value.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { backendEntryKey } from './frontend.ts';
+import { hashedBackendId } from './ids.ts';
 import { frontendKeyOfServiceKey } from './id-table.ts';
 
 export interface MaglevObserved {
@@ -55,7 +59,10 @@ export interface Ownership {
   readonly foreignBackendIds: ReadonlySet<number>;
   /** Our backend entries by entry identity (backendEntryKey); the highest ID wins a duplicate. */
   readonly ourBackendsByKey: ReadonlyMap<number, number>;
-  /** Our backend table: entry identity → ID, foreign IDs included (a backend whose ID is foreign moves). */
+  /**
+   * Our backend table: entry identity → ID of the backends whose ID is not their hashed one, foreign IDs
+   * included (a backend whose ID is foreign moves).
+   */
   readonly backendTable: ReadonlyMap<number, number>;
   /** Services-map entry index → ours? (parallel to snapshot.services). */
   readonly ourServiceEntry: Uint8Array;
@@ -116,7 +123,6 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
   const foreignWildcards = new Set<number>();
   const foreignServiceIds = new Set<number>();
   const foreignBackendIds = new Set<number>();
-  const ourSlotBackends = new Set<number>();
   const ourServiceEntry = new Uint8Array(svc.count);
   for (let i = 0; i < svc.count; i++) {
     const fk = fks[i]!;
@@ -125,7 +131,6 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     const backendId = getHost32(vView, i * svc.valueSize + LB4_SERVICE_OFFSETS.union);
     if (table.has(fk) && !takenOver.has(fk) && tableIds.has(revNat)) {
       ourServiceEntry[i] = 1;
-      if (slot !== 0) ourSlotBackends.add(backendId);
     } else {
       foreignFrontends.add(fk);
       foreignServiceIds.add(revNat);
@@ -173,9 +178,13 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
   const ourBackendsByKey = new Map<number, number>();
   for (let i = 0; i < be.count; i++) {
     const id = getHost32(beKeys, i * be.keySize);
-    const key = backendIdentity(beVals, i * be.valueSize, protoMatters);
+    const off = i * be.valueSize;
+    const key = backendIdentity(beVals, off, protoMatters);
     const record = recorded.get(id);
-    const ours = record !== undefined ? record === key : ourSlotBackends.has(id);
+    const ours =
+      record !== undefined
+        ? record === key
+        : id === hashedBackendId(getNet32(beVals, off), getNet16(beVals, off + 4), protoMatters ? beVals.getUint8(off + 6) : 0);
     if (foreignBackendIds.has(id) || !ours) {
       foreignBackendIds.add(id);
       continue;

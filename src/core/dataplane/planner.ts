@@ -8,7 +8,7 @@
 // A master's count only grows after its new slots exist and only shrinks before its old slots go; a backend
 // is written before anything points at it and deleted after nothing does. If applying stops part way, every
 // prefix of this list leaves the maps consistent, and the next plan simply continues.
-import { bytesKey, bytesEqual, pickEntries, type EntryTable, type PackedEntries } from '../bpf/packed.ts';
+import { bytesKey, bytesEqual, pickEntries, sliceEntries, type EntryTable, type PackedEntries } from '../bpf/packed.ts';
 import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { formatIPv4 } from '../lb4/ipv4.ts';
@@ -16,7 +16,7 @@ import type { LbAlgorithm } from '../cilium/config.ts';
 import type { Frontend, RejectedFrontend } from './frontend.ts';
 import { frontendKeyString } from './id-table.ts';
 import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
-import { buildImage, type AssignedFrontend, type DesiredImage, type MaglevMemo } from './image.ts';
+import { ImageBuilder, type AssignedFrontend, type DesiredImage, type ImageMarks, type MaglevMemo } from './image.ts';
 import { classify, type MapsSnapshot, type Ownership } from './ownership.ts';
 
 export type MapName = 'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
@@ -131,13 +131,16 @@ export interface PlannerOptions {
   readonly affinityMatchMap: boolean;
 }
 
-/** Indexes of desired entries to write (changed ones first) and of current entries to delete. */
+/** Indexes of desired entries to write, changed ones first; or one run of them, all absent. */
 interface Diff {
   readonly upserts: number[];
-  readonly deletes: number[];
+  readonly run?: { readonly from: number; readonly to: number };
   absent: number;
   changed: number;
 }
+
+/** Frontends per chunk of a new image: each chunk's entries go to the writer while the next chunk is built. */
+const CHUNK_FRONTENDS = 1024;
 
 /** The statuses of frontends that normalisation rejected (they never reach the maps). */
 export function rejectedStatuses(rejected: readonly RejectedFrontend[]): FrontendStatus[] {
@@ -158,8 +161,8 @@ export function rejectedStatuses(rejected: readonly RejectedFrontend[]): Fronten
 export class MapPlanner {
   readonly options: PlannerOptions;
   readonly #contested = { serviceIds: new Set<number>(), backendIds: new Set<number>() };
-  /** Just above where new IDs start: the other allocator's position once it reached ours (see ids.ts). */
-  readonly #cursor = { service: SERVICE_ID_TOP + 1, backend: BACKEND_ID_TOP + 1 };
+  /** Just above where new service IDs start: the other allocator's position once it reached ours (ids.ts). */
+  readonly #cursor = { service: SERVICE_ID_TOP + 1 };
   readonly #maglevMemo: MaglevMemo = new Map();
   #cache: { frontends: readonly Frontend[]; assigned: readonly AssignedFrontend[]; image: DesiredImage } | undefined;
 
@@ -183,23 +186,17 @@ export class MapPlanner {
       this.#contested.serviceIds.add(id);
       this.#cursor.service = id;
     }
-    for (const id of ids.backendIds ?? []) {
-      this.#contested.backendIds.add(id);
-      this.#cursor.backend = id;
-    }
+    for (const id of ids.backendIds ?? []) this.#contested.backendIds.add(id);
   }
 
   /**
-   * Where the other allocator stands, from the IDs of ours it took in this snapshot (the highest is its latest:
-   * it walks up). New IDs are taken below it (ids.ts); until a collision, from the top.
+   * Where the other allocator stands, from the service IDs of ours it took in this snapshot (the highest is its
+   * latest: it walks up). New service IDs are taken below it (ids.ts); until a collision, from the top.
    */
   #followCollisions(own: Ownership): void {
     let service = 0;
     for (const [fk, id] of own.table) if (!own.ourServiceIds.has(id) && !own.takenOver.has(fk)) service = Math.max(service, id);
     if (service > 0) this.#cursor.service = service;
-    let backend = 0;
-    for (const id of own.backendTable.values()) if (own.foreignBackendIds.has(id)) backend = Math.max(backend, id);
-    if (backend > 0) this.#cursor.backend = backend;
   }
 
   /** The IDs held contested now (for stats and tests). */
@@ -223,74 +220,116 @@ export class MapPlanner {
     }
   }
 
-  plan(frontends: readonly Frontend[], rejected: readonly RejectedFrontend[], snapshot: MapsSnapshot): Plan {
+  /**
+   * Plans the operations that make the maps hold `frontends`. `sink`, when given, receives each operation as
+   * soon as it is final, in plan order: a new image is built and diffed in chunks of frontends, so the writer
+   * can write one chunk while the next is planned. The plan's ops are the same operations, in the same order.
+   */
+  plan(
+    frontends: readonly Frontend[],
+    rejected: readonly RejectedFrontend[],
+    snapshot: MapsSnapshot,
+    sink?: (op: MapOp) => void,
+  ): Plan {
     const { profile } = this.options;
     this.#forgetContested(snapshot);
     const own = classify(snapshot, profile, this.#contested);
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
     const assigned = this.#assign(frontends, own, statuses);
-    const image = this.#image(frontends, assigned.frontends);
 
     const ops: MapOp[] = [];
     let absent = 0;
     let changed = 0;
     let deletes = 0;
+    const emit = (op: MapOp): void => {
+      ops.push(op);
+      sink?.(op);
+    };
     const upsert = (step: Step, map: MapName, d: Diff, from: EntryTable): void => {
-      if (d.upserts.length === 0) return;
-      ops.push({ kind: 'upsert', step, map, entries: pickEntries(from, d.upserts), absent: d.absent, changed: d.changed });
+      if (d.absent + d.changed === 0) return;
+      const entries = d.run ? sliceEntries(from, d.run.from, d.run.to) : pickEntries(from, d.upserts);
+      emit({ kind: 'upsert', step, map, entries, absent: d.absent, changed: d.changed });
       absent += d.absent;
       changed += d.changed;
     };
     const remove = (step: Step, map: MapName, indexes: number[], from: PackedEntries): void => {
       if (indexes.length === 0) return;
-      ops.push({ kind: 'delete', step, map, keys: pickEntries(from, indexes, true) });
+      emit({ kind: 'delete', step, map, keys: pickEntries(from, indexes, true) });
       deletes += indexes.length;
     };
 
     const ourService = (id: number): boolean => own.ourServiceIds.has(id);
-    const idsDiff = diffMap(snapshot.idTable, image.idTable, () => true);
-    const backendIdsDiff = diffMap(snapshot.backendIdTable, image.backendIdTable, () => true);
-    const backendsDiff = diffMap(snapshot.backends, image.backends, (k, o) => own.ourBackendIds.has(getHost32(k, o)));
-    const servicesDiff = diffMap(snapshot.services, image.services, (_k, _o, i) => own.ourServiceEntry[i] === 1);
-    const revNatDiff = diffMap(snapshot.revNat, image.revNat, (k, o) => ourService(getNet16(k, o)));
-    const srcDiff = snapshot.sourceRange
-      ? diffMap(snapshot.sourceRange, image.sourceRange, (k, o) => ourService(getNet16(k, o + 4)))
-      : undefined;
-    const affDiff = snapshot.affinityMatch
-      ? diffMap(snapshot.affinityMatch, image.affinityMatch, (k, o) => ourService(getNet16(k, o + 4)))
-      : undefined;
-    const [slotUpserts, masterUpserts] = splitBySlot(servicesDiff, image.services.keys);
-    const [slotDeletes, masterDeletes] = partition(servicesDiff.deletes, (i) => isMaster(snapshot.services.keys, i));
+    const diffs = {
+      idTable: new MapDiff(snapshot.idTable, () => true),
+      backendIdTable: new MapDiff(snapshot.backendIdTable, () => true),
+      backends: new MapDiff(snapshot.backends, (k, o) => own.ourBackendIds.has(getHost32(k, o))),
+      services: new MapDiff(snapshot.services, (_k, _o, i) => own.ourServiceEntry[i] === 1),
+      revNat: new MapDiff(snapshot.revNat, (k, o) => ourService(getNet16(k, o))),
+      sourceRange: snapshot.sourceRange ? new MapDiff(snapshot.sourceRange, (k, o) => ourService(getNet16(k, o + 4))) : undefined,
+      affinityMatch: snapshot.affinityMatch ? new MapDiff(snapshot.affinityMatch, (k, o) => ourService(getNet16(k, o + 4))) : undefined,
+    };
+    /** The upserts for one range of the image (a chunk, or all of it), in make-before-break order. */
+    const upsertRange = (image: DesiredImage, from: ImageMarks, to: ImageMarks, serviceIds: Iterable<number>): void => {
+      const range = (name: Exclude<MapName, 'services'>): Diff | undefined =>
+        diffs[name]?.range(image[name], from[name], to[name]);
+      const [slots, masters] = splitBySlot(diffs.services.range(image.services, from.services, to.services), image.services.keys);
+      upsert('ids', 'idTable', range('idTable')!, image.idTable);
+      upsert('ids', 'backendIdTable', range('backendIdTable')!, image.backendIdTable);
+      upsert('backends', 'backends', range('backends')!, image.backends);
+      const aff = range('affinityMatch');
+      if (aff) upsert('affinity-match', 'affinityMatch', aff, image.affinityMatch);
+      const src = range('sourceRange');
+      if (src) upsert('source-ranges', 'sourceRange', src, image.sourceRange);
+      upsert('slots', 'services', slots, image.services);
+      const set = this.#maglevSet(snapshot, image, serviceIds);
+      if (set) {
+        emit(set);
+        absent += set.absent;
+        changed += set.changed;
+      }
+      upsert('rev-nat', 'revNat', range('revNat')!, image.revNat);
+      upsert('masters', 'services', masters, image.services);
+    };
 
-    upsert('ids', 'idTable', idsDiff, image.idTable);
-    upsert('ids', 'backendIdTable', backendIdsDiff, image.backendIdTable);
-    upsert('backends', 'backends', backendsDiff, image.backends);
-    if (affDiff) upsert('affinity-match', 'affinityMatch', affDiff, image.affinityMatch);
-    if (srcDiff) upsert('source-ranges', 'sourceRange', srcDiff, image.sourceRange);
-    upsert('slots', 'services', slotUpserts, image.services);
-    const maglevOps = this.#maglevOps(snapshot, image, own);
-    if (maglevOps.set) {
-      ops.push(maglevOps.set);
-      absent += maglevOps.set.absent;
-      changed += maglevOps.set.changed;
+    let image = this.#cachedImage(frontends, assigned.frontends);
+    if (image) {
+      upsertRange(image, NO_ENTRIES, marksOf(image), image.maglev.keys());
+    } else {
+      const { algorithm, maglev, affinityMatchMap } = this.options;
+      const list = assigned.frontends;
+      const slotCount = list.reduce((n, a) => n + a.backendIds.length, 0);
+      const builder = new ImageBuilder({ profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo, {
+        frontends: list.length,
+        slots: slotCount,
+      });
+      for (let k = 0; k < list.length; k += CHUNK_FRONTENDS) {
+        const chunk = list.slice(k, k + CHUNK_FRONTENDS);
+        const from = builder.marks();
+        for (const a of chunk) builder.add(a);
+        builder.endChunk();
+        upsertRange(builder.image, from, builder.marks(), chunk.map((a) => a.serviceId));
+      }
+      image = builder.finish();
+      this.#cache = { frontends, assigned: list, image };
     }
-    upsert('rev-nat', 'revNat', revNatDiff, image.revNat);
-    upsert('masters', 'services', masterUpserts, image.services);
+
+    const [slotDeletes, masterDeletes] = partition(diffs.services.deletes(), (i) => isMaster(snapshot.services.keys, i));
     remove('stale-masters', 'services', masterDeletes, snapshot.services);
     remove('stale-slots', 'services', slotDeletes, snapshot.services);
-    if (maglevOps.remove) {
-      ops.push(maglevOps.remove);
-      deletes += maglevOps.remove.serviceIds.length;
+    const staleMaglev = this.#maglevStale(snapshot, image, own);
+    if (staleMaglev) {
+      emit(staleMaglev);
+      deletes += staleMaglev.serviceIds.length;
     }
-    remove('stale-rev-nat', 'revNat', revNatDiff.deletes, snapshot.revNat);
-    if (srcDiff && snapshot.sourceRange) remove('stale-source-ranges', 'sourceRange', srcDiff.deletes, snapshot.sourceRange);
-    if (affDiff && snapshot.affinityMatch) {
-      remove('stale-affinity-match', 'affinityMatch', affDiff.deletes, snapshot.affinityMatch);
+    remove('stale-rev-nat', 'revNat', diffs.revNat.deletes(), snapshot.revNat);
+    if (diffs.sourceRange && snapshot.sourceRange) remove('stale-source-ranges', 'sourceRange', diffs.sourceRange.deletes(), snapshot.sourceRange);
+    if (diffs.affinityMatch && snapshot.affinityMatch) {
+      remove('stale-affinity-match', 'affinityMatch', diffs.affinityMatch.deletes(), snapshot.affinityMatch);
     }
-    remove('stale-backends', 'backends', backendsDiff.deletes, snapshot.backends);
-    remove('stale-ids', 'idTable', idsDiff.deletes, snapshot.idTable);
-    remove('stale-ids', 'backendIdTable', backendIdsDiff.deletes, snapshot.backendIdTable);
+    remove('stale-backends', 'backends', diffs.backends.deletes(), snapshot.backends);
+    remove('stale-ids', 'idTable', diffs.idTable.deletes(), snapshot.idTable);
+    remove('stale-ids', 'backendIdTable', diffs.backendIdTable.deletes(), snapshot.backendIdTable);
     return {
       ops,
       statuses,
@@ -314,19 +353,18 @@ export class MapPlanner {
       (id) => tableIds.has(id) || own.foreignServiceIds.has(id) || newServiceIds.has(id),
       this.#cursor.service - 1,
     );
-    // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, just below 2^32, stay small integers.
+    // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, above 2^31, stay small integers.
     const foreignIds = int32Set(own.foreignBackendIds);
     const ourIds = int32Set(own.ourBackendIds);
     const recordedIds = int32Set(own.backendTable.values());
-    const backendIds = new TopDownIds(
-      BACKEND_ID_TOP,
-      (id) => foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0),
-      this.#cursor.backend - 1,
-    );
+    /** IDs handed out in this plan → the backend (entryKey) that has it. */
+    const takenNow = new Map<number, number>();
+    /** Backends of this plan under an ID that is not their hashed or recorded one (it was in use). */
+    const displaced = new Map<number, number>();
+    const taken = (id: number): boolean =>
+      foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0) || takenNow.has(id | 0);
     const byFrontendKey = new Map<string, Frontend>();
     const moves = { serviceIds: 0, backendIds: 0 };
-    /** Backends given a new ID in this plan (one backend can serve several frontends). */
-    const newIds = new Map<number, number>();
     const assigned: AssignedFrontend[] = [];
     for (const f of frontends) {
       const fk = frontendKeyString({ address: f.address, port: f.port, proto: f.keyProto, scope: 0 });
@@ -348,16 +386,27 @@ export class MapPlanner {
       }
       const ids: number[] = [];
       for (const b of f.backends) {
-        // The entry in the maps, else the backend table (the entry was deleted: it comes back under its ID, so
-        // conntrack entries that name the ID still reach it), else a new ID. Each ID serves one backend.
-        const recorded = own.backendTable.get(b.entryKey);
-        const usable = recorded !== undefined && !foreignIds.has(recorded | 0) ? recorded : undefined;
-        let id = own.ourBackendsByKey.get(b.entryKey) ?? usable ?? newIds.get(b.entryKey);
+        // The entry in the maps, else the ID the backend table records for it (it had to take another ID
+        // once), else its hashed ID: a deleted entry comes back under its ID, so conntrack entries that name
+        // the ID still reach it. When that ID is in use, the next free one below it. Each ID serves one backend.
+        const key = b.entryKey;
+        let id = own.ourBackendsByKey.get(key);
         if (id === undefined) {
-          id = backendIds.take();
-          if (id === undefined) break;
-          newIds.set(b.entryKey, id);
-          if (recorded !== undefined) moves.backendIds++;
+          const recorded = own.backendTable.get(key);
+          const wanted = recorded ?? b.hashedId;
+          const holder = takenNow.get(wanted | 0);
+          if (holder === key || (holder === undefined && (recorded !== undefined ? !foreignIds.has(wanted | 0) : !taken(wanted)))) {
+            id = wanted;
+          } else {
+            id = displaced.get(key);
+            if (id === undefined) {
+              id = new TopDownIds(BACKEND_ID_TOP, taken, wanted - 1).take();
+              if (id === undefined) break;
+              displaced.set(key, id);
+              if (foreignIds.has(wanted | 0)) moves.backendIds++;
+            }
+          }
+          takenNow.set(id | 0, key);
         }
         ids.push(id);
       }
@@ -406,38 +455,37 @@ export class MapPlanner {
     return undefined;
   }
 
-  /** The desired image, rebuilt only when the frontends or any ID changed since the last plan. */
-  #image(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage {
+  /** The last plan's image when neither the frontends nor any ID changed since: nothing to rebuild. */
+  #cachedImage(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage | undefined {
     const c = this.#cache;
-    if (c && c.frontends === frontends && sameAssignment(c.assigned, assigned)) return c.image;
-    const { profile, algorithm, maglev, affinityMatchMap } = this.options;
-    const image = buildImage(assigned, { profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo);
-    this.#cache = { frontends, assigned, image };
-    return image;
+    return c && c.frontends === frontends && sameAssignment(c.assigned, assigned) ? c.image : undefined;
   }
 
-  #maglevOps(
-    snapshot: MapsSnapshot,
-    image: DesiredImage,
-    own: Ownership,
-  ): { set?: MaglevSetOp; remove?: MaglevDeleteOp } {
+  /** The maglev tables of these services that the maps lack or hold with other contents. */
+  #maglevSet(snapshot: MapsSnapshot, image: DesiredImage, serviceIds: Iterable<number>): MaglevSetOp | undefined {
     const current = snapshot.maglev;
-    if (!current || !this.options.maglev) return {};
+    if (!current || !this.options.maglev) return undefined;
     const tables: MaglevTableWrite[] = [];
     let absent = 0;
     let changed = 0;
-    for (const [serviceId, want] of image.maglev) {
+    for (const serviceId of serviceIds) {
+      const want = image.maglev.get(serviceId);
+      if (!want) continue;
       const cur = current.get(serviceId);
       if (cur && cur.digest === want.digest) continue;
       if (cur) changed++;
       else absent++;
       tables.push({ serviceId, bytes: want.bytes, digest: want.digest });
     }
+    return tables.length ? { kind: 'maglev-set', step: 'maglev', tables, absent, changed } : undefined;
+  }
+
+  /** Our maglev tables of services the image no longer has. */
+  #maglevStale(snapshot: MapsSnapshot, image: DesiredImage, own: Ownership): MaglevDeleteOp | undefined {
+    const current = snapshot.maglev;
+    if (!current || !this.options.maglev) return undefined;
     const stale = [...current.keys()].filter((id) => own.ourServiceIds.has(id) && !image.maglev.has(id));
-    return {
-      ...(tables.length ? { set: { kind: 'maglev-set', step: 'maglev', tables, absent, changed } as const } : {}),
-      ...(stale.length ? { remove: { kind: 'maglev-delete', step: 'stale-maglev', serviceIds: stale } as const } : {}),
-    };
+    return stale.length ? { kind: 'maglev-delete', step: 'stale-maglev', serviceIds: stale } : undefined;
   }
 }
 
@@ -460,39 +508,77 @@ function sameAssignment(a: readonly AssignedFrontend[], b: readonly AssignedFron
 }
 
 /**
- * Entries of `desired` that `current` lacks or holds with other bytes, and current entries that are ours
- * (`ours(keysView, offset, index)`) but not desired. A desired key held by a foreign entry is a planner bug.
+ * One map's current entries against the desired image, range by range: desired entries that the map lacks or
+ * holds with other bytes (changed ones first), and at the end the current entries that are ours
+ * (`ours(keysView, offset, index)`) but were in no range. A desired key held by a foreign entry is a planner bug.
  */
-function diffMap(
-  current: PackedEntries,
-  desired: EntryTable,
-  ours: (keys: DataView, offset: number, index: number) => boolean,
-): Diff {
-  const diff: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
-  const { keySize, valueSize } = current;
-  const keysView = viewOf(current.keys);
-  const seen = new Uint8Array(desired.count);
-  for (let i = 0; i < current.count; i++) {
-    const want = desired.index.get(bytesKey(current.keys, i * keySize, keySize));
-    const mine = ours(keysView, i * keySize, i);
-    if (want === undefined) {
-      if (mine) diff.deletes.push(i);
-      continue;
-    }
-    if (!mine) throw new Error(`planner bug: a desired ${keySize}-byte key is held by a foreign entry`);
-    seen[want] = 1;
-    if (!bytesEqual(current.values, i * valueSize, desired.values, want * valueSize, valueSize)) {
-      diff.upserts.push(want);
-      diff.changed++;
-    }
+class MapDiff {
+  readonly #current: PackedEntries;
+  readonly #ours: (keys: DataView, offset: number, index: number) => boolean;
+  readonly #keysView: DataView;
+  readonly #seen: Uint8Array;
+  #index: Map<string, number> | undefined;
+
+  constructor(current: PackedEntries, ours: (keys: DataView, offset: number, index: number) => boolean) {
+    this.#current = current;
+    this.#ours = ours;
+    this.#keysView = viewOf(current.keys);
+    this.#seen = new Uint8Array(current.count);
   }
-  for (let j = 0; j < desired.count; j++) {
-    if (seen[j]) continue;
-    diff.upserts.push(j);
-    diff.absent++;
+
+  range(desired: EntryTable, from: number, to: number): Diff {
+    const current = this.#current;
+    const { keySize, valueSize } = current;
+    const changedAt: number[] = [];
+    const absentAt: number[] = [];
+    if (current.count === 0) {
+      // Nothing to compare against (a first start, a re-created map): the range is written as it is.
+      return { upserts: [], run: { from, to }, absent: to - from, changed: 0 };
+    } else {
+      if (!this.#index) {
+        this.#index = new Map();
+        for (let i = 0; i < current.count; i++) this.#index.set(bytesKey(current.keys, i * keySize, keySize), i);
+      }
+      for (let j = from; j < to; j++) {
+        const i = this.#index.get(bytesKey(desired.keys, j * keySize, keySize));
+        if (i === undefined) {
+          absentAt.push(j);
+          continue;
+        }
+        if (!this.#ours(this.#keysView, i * keySize, i)) throw new Error(`planner bug: a desired ${keySize}-byte key is held by a foreign entry`);
+        this.#seen[i] = 1;
+        if (!bytesEqual(current.values, i * valueSize, desired.values, j * valueSize, valueSize)) changedAt.push(j);
+      }
+    }
+    const upserts = changedAt.length ? changedAt.concat(absentAt) : absentAt;
+    return { upserts, absent: absentAt.length, changed: changedAt.length };
   }
-  return diff;
+
+  /** Current entries of ours that no range wanted. */
+  deletes(): number[] {
+    const out: number[] = [];
+    const { keySize } = this.#current;
+    for (let i = 0; i < this.#current.count; i++) {
+      if (!this.#seen[i] && this.#ours(this.#keysView, i * keySize, i)) out.push(i);
+    }
+    return out;
+  }
 }
+
+/** Image tables' sizes as one whole range. */
+function marksOf(image: DesiredImage): ImageMarks {
+  return {
+    idTable: image.idTable.count,
+    backendIdTable: image.backendIdTable.count,
+    backends: image.backends.count,
+    services: image.services.count,
+    revNat: image.revNat.count,
+    sourceRange: image.sourceRange.count,
+    affinityMatch: image.affinityMatch.count,
+  };
+}
+
+const NO_ENTRIES: ImageMarks = { idTable: 0, backendIdTable: 0, backends: 0, services: 0, revNat: 0, sourceRange: 0, affinityMatch: 0 };
 
 /** lb4_key bytes 6–7 are the slot; both zero means master. */
 function isMaster(keys: Uint8Array, index: number): boolean {
@@ -507,9 +593,25 @@ function partition<T>(items: readonly T[], pred: (t: T) => boolean): [T[], T[]] 
 }
 
 function splitBySlot(d: Diff, desiredKeys: Uint8Array): [Diff, Diff] {
-  const slots: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
-  const masters: Diff = { upserts: [], deletes: [], absent: 0, changed: 0 };
-  // Recount absent/changed per side from the order diffMap produced: changed entries come first.
+  if (d.run) {
+    // Within a chunk, masters follow slots (ImageBuilder.endChunk): the run splits at its first master.
+    const { from, to } = d.run;
+    let m = from;
+    while (m < to && !isMaster(desiredKeys, m)) m++;
+    let n = m;
+    while (n < to && isMaster(desiredKeys, n)) n++;
+    if (n === to) {
+      return [
+        { upserts: [], run: { from, to: m }, absent: m - from, changed: 0 },
+        { upserts: [], run: { from: m, to }, absent: to - m, changed: 0 },
+      ];
+    }
+    // Several chunks in one run (a whole image): entry by entry.
+    return splitBySlot({ upserts: Array.from({ length: to - from }, (_, i) => from + i), absent: to - from, changed: 0 }, desiredKeys);
+  }
+  const slots: Diff = { upserts: [], absent: 0, changed: 0 };
+  const masters: Diff = { upserts: [], absent: 0, changed: 0 };
+  // Recount absent/changed per side from the order MapDiff produced: changed entries come first.
   d.upserts.forEach((e, i) => {
     const side = isMaster(desiredKeys, e) ? masters : slots;
     side.upserts.push(e);

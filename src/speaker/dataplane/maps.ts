@@ -20,6 +20,22 @@ export interface ByteMap {
   remove(keys: PackedEntries): void;
 }
 
+/**
+ * Writes upserts in the order given, possibly after the call returns (on another thread, so the caller can plan
+ * the next batch meanwhile). settle() waits until all are written and throws the first failure; nothing given
+ * after a failed write is written.
+ */
+export interface OrderedWriter {
+  upsert(map: ByteMap, entries: PackedEntries): void;
+  settle(): void;
+}
+
+/** Writes each upsert before returning: the maps without a writer thread. */
+export const IMMEDIATE_WRITER: OrderedWriter = {
+  upsert: (map, entries) => map.upsert(entries),
+  settle: () => undefined,
+};
+
 /** cilium_lb4_maglev: one inner lookup table per service ID. */
 export interface MaglevMap {
   readonly name: string;
@@ -44,6 +60,8 @@ export interface Lb4Maps {
   readonly sourceRange: ByteMap | undefined;
   readonly affinityMatch: ByteMap | undefined;
   readonly maglev: MaglevMap | undefined;
+  /** How the reconciler's upserts reach the maps; IMMEDIATE_WRITER when absent. */
+  readonly writer?: OrderedWriter | undefined;
   close(): void;
 }
 

@@ -13,12 +13,13 @@ import { MAGLEV_INNER_KEY_SIZE, maglevInnerValueSize } from '../../core/lb4/magl
 import { DEFAULT_MAP_DIR, LB4_MAPS, shapeMismatch, type Lb4MapShape } from '../../core/lb4/maps.ts';
 import { CILIUM_VERSIONS, profileFor, type CiliumVersion, type Lb4Profile } from '../../core/lb4/profile.ts';
 import type { CiliumDatapathConfig } from '../../core/cilium/config.ts';
-import { BpfError, BpfMap, type MapSpec } from '../../native/bpf.ts';
+import { BpfError, BpfMap, settleQueuedWrites, type MapSpec } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
-import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap, type PinChange, type PinIdentity } from './maps.ts';
+import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap, type OrderedWriter, type PinChange, type PinIdentity } from './maps.ts';
 
 /** What this module uses of an open map (src/native/bpf.ts BpfMap). */
-export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'>;
+export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'> &
+  Partial<Pick<BpfMap, 'queueUpdateMany'>>;
 
 /** How this module reaches bpf(2): the addon in production, a recording fake in unit tests. */
 export interface BpfPort {
@@ -65,7 +66,18 @@ export class NativeByteMap implements ByteMap {
   remove(keys: PackedEntries): void {
     this.map.deleteMany(keys.keys, keys.count);
   }
+  /** Hands the entries to the process's writer thread (immediate for a handle without one). */
+  queueUpsert(e: PackedEntries): void {
+    if (this.map.queueUpdateMany) this.map.queueUpdateMany(e.keys, e.values, e.count);
+    else this.upsert(e);
+  }
 }
+
+/** The addon's writer thread (native/src/write_behind.c): kube-lb's own maps and Cilium's alike. */
+const QUEUED_WRITER: OrderedWriter = {
+  upsert: (map, entries) => (map instanceof NativeByteMap ? map.queueUpsert(entries) : map.upsert(entries)),
+  settle: settleQueuedWrites,
+};
 
 const INNER_KEY = new Uint8Array(MAGLEV_INNER_KEY_SIZE);
 /** Kernel name of the inner maps kube-lb creates, so bpftool shows whose they are. */
@@ -304,7 +316,9 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
       backendIdTable,
       sourceRange: sourceRange ? byte(sourceRange) : undefined,
       affinityMatch: affinityMatch ? byte(affinityMatch) : undefined,
+      writer: QUEUED_WRITER,
       close: () => {
+        settleQueuedWrites();
         for (const m of opened) m.close();
       },
     };

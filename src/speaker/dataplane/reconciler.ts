@@ -13,6 +13,7 @@ import {
   type FrontendState,
   type FrontendStatus,
   type MapName,
+  type MapOp,
   type Plan,
   type PlannerOptions,
 } from '../../core/dataplane/planner.ts';
@@ -23,6 +24,7 @@ import { DataplaneMapError } from './errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import {
   describePinChange,
+  IMMEDIATE_WRITER,
   readSnapshot,
   sameSnapshot,
   type ByteMap,
@@ -89,6 +91,9 @@ const MAX_PUT_OFF_MS = 5_000;
 
 /** Code (and claim reason) of the 'unavailable' state. */
 export const MAPS_REPLACED = 'CiliumMapsReplaced';
+
+/** Entries a pass wrote that were missing or held other bytes, and entries it deleted. */
+type Applied = { absent: number; changed: number; deleted: number };
 
 export interface PassResult {
   /** Entries written because they were missing / held other bytes, and our entries deleted. */
@@ -589,7 +594,8 @@ export class DataplaneReconciler {
   }
 
   /**
-   * One check-read-plan-apply pass. Synchronous: every map call is a syscall that does not block. When nothing
+   * One check-read-plan-apply pass. Synchronous: it returns once every write is done (upserts are written on
+   * the addon's writer thread while the planner goes on with the next chunk). When nothing
    * desired changed and every map reads back byte for byte as after the last pass (the common periodic case),
    * planning is skipped: a pass then costs the pin checks, the map reads and a memory compare.
    */
@@ -600,7 +606,7 @@ export class DataplaneReconciler {
     let error: Error | undefined;
     let plan: Plan | undefined;
     let replaced: readonly PinChange[] = [];
-    let applied = { absent: 0, changed: 0, deleted: 0 };
+    let applied: Applied = { absent: 0, changed: 0, deleted: 0 };
     let mode: PassMode = 'failed';
     try {
       replaced = this.#checkPins();
@@ -647,10 +653,20 @@ export class DataplaneReconciler {
           mode = 'planned';
           this.#baseline = undefined;
           this.#owned = undefined;
-          plan = this.#plan(snapshot);
+          // Planned and applied together: each chunk is written while the next is planned.
+          const applier = this.#applier(maps);
+          try {
+            plan = this.#plan(snapshot, applier.apply);
+          } catch (err) {
+            // What was handed over lands (or fails) before the pass reports; the planner's error is the one told.
+            try {
+              applier.finish();
+            } catch {}
+            throw err;
+          }
           this.#lastPlan = plan;
           this.#statuses = plan.statuses;
-          applied = this.#apply(maps, plan);
+          applied = applier.finish();
           this.#appliedGeneration = generation;
           // The image is what the maps hold for kube-lb once the plan is applied. The foreign fingerprint is
           // taken at the next read (so a plan is never followed by a second one just to learn the baseline).
@@ -863,10 +879,10 @@ export class DataplaneReconciler {
    * On a node kube-lb cannot serve, the plan wants nothing of kube-lb in the maps (entries left from before the
    * configuration changed are removed: they would carry traffic the wrong way), and every frontend says why.
    */
-  #plan(snapshot: MapsSnapshot): Plan {
+  #plan(snapshot: MapsSnapshot, sink: (op: MapOp) => void): Plan {
     const s = this.servability;
-    if (s.ok) return this.#planner.plan(this.#frontends, this.#rejected, snapshot);
-    const plan = this.#planner.plan([], this.#rejected, snapshot);
+    if (s.ok) return this.#planner.plan(this.#frontends, this.#rejected, snapshot, sink);
+    const plan = this.#planner.plan([], this.#rejected, snapshot, sink);
     const refused = this.#frontends.map((f): FrontendStatus => ({
       name: f.name,
       origin: f.origin,
@@ -878,36 +894,64 @@ export class DataplaneReconciler {
     return { ...plan, statuses: [...plan.statuses, ...refused] };
   }
 
-  #apply(maps: Lb4Maps, plan: Pick<Plan, 'ops'>): { absent: number; changed: number; deleted: number } {
+  #apply(maps: Lb4Maps, plan: Pick<Plan, 'ops'>): Applied {
+    const applier = this.#applier(maps);
+    for (const op of plan.ops) applier.apply(op);
+    return applier.finish();
+  }
+
+  /**
+   * Applies operations in the order given. Upserts go to the maps' writer (a thread of its own for kernel maps),
+   * so the caller can plan the next ones meanwhile; every other operation first waits for them. After a failure
+   * nothing more is applied; finish() waits for what is still being written and throws the first failure.
+   */
+  #applier(maps: Lb4Maps): { apply(op: MapOp): void; finish(): Applied } {
     const done = { absent: 0, changed: 0, deleted: 0 };
+    const writer = maps.writer ?? IMMEDIATE_WRITER;
+    let failure: unknown;
     const byteMap = (name: MapName): ByteMap => {
       const m = maps[name];
       if (!m) throw new Error(`planner produced an operation for absent map ${name}`);
       return m;
     };
-    for (const op of plan.ops) {
-      switch (op.kind) {
-        case 'upsert':
-          byteMap(op.map).upsert(op.entries);
-          done.absent += op.absent;
-          done.changed += op.changed;
-          break;
-        case 'delete':
-          byteMap(op.map).remove(op.keys);
-          done.deleted += op.keys.count;
-          break;
-        case 'maglev-set':
-          for (const t of op.tables) maps.maglev?.set(t.serviceId, t.bytes, t.digest);
-          done.absent += op.absent;
-          done.changed += op.changed;
-          break;
-        case 'maglev-delete':
-          maps.maglev?.remove(op.serviceIds);
-          done.deleted += op.serviceIds.length;
-          break;
+    const apply = (op: MapOp): void => {
+      if (failure !== undefined) return;
+      try {
+        if (op.kind !== 'upsert') writer.settle();
+        switch (op.kind) {
+          case 'upsert':
+            writer.upsert(byteMap(op.map), op.entries);
+            done.absent += op.absent;
+            done.changed += op.changed;
+            break;
+          case 'delete':
+            byteMap(op.map).remove(op.keys);
+            done.deleted += op.keys.count;
+            break;
+          case 'maglev-set':
+            for (const t of op.tables) maps.maglev?.set(t.serviceId, t.bytes, t.digest);
+            done.absent += op.absent;
+            done.changed += op.changed;
+            break;
+          case 'maglev-delete':
+            maps.maglev?.remove(op.serviceIds);
+            done.deleted += op.serviceIds.length;
+            break;
+        }
+      } catch (err) {
+        failure = err;
       }
-    }
-    return done;
+    };
+    const finish = (): Applied => {
+      try {
+        writer.settle();
+      } catch (err) {
+        failure ??= err;
+      }
+      if (failure !== undefined) throw failure;
+      return done;
+    };
+    return { apply, finish };
   }
 
   #record(result: PassResult, plan: Plan | undefined): void {

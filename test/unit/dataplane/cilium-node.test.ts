@@ -3,6 +3,8 @@
 // and it leaves alone what Cilium claims as a whole (a wildcard entry on the VIP).
 import t from 'tap';
 import { canonicalDump } from '../../../src/core/dataplane/canonical.ts';
+import { hashedBackendId } from '../../../src/core/dataplane/ids.ts';
+import { parseIPv4 } from '../../../src/core/lb4/ipv4.ts';
 import type { DesiredFrontend } from '../../../src/core/dataplane/frontend.ts';
 import { parseCiliumConfig } from '../../../src/core/cilium/config.ts';
 import { PROFILES } from '../../../src/core/lb4/profile.ts';
@@ -74,8 +76,9 @@ t.test('affinity-match entries exist only for active backends, as Cilium writes 
   ]);
   reconciler.reconcileOnce();
   const aff = dump().split('\n').filter((l) => l.startsWith('aff '));
-  t.same(aff, ['aff 65534 backend=4294967294'], 'the terminating backend (4294967293) has none');
-  t.match(dump(), /be 4294967293 => 10.1.0.6:30080\/TCP terminating/);
+  const [active, terminating] = [hashedBackendId(parseIPv4('10.1.0.5'), 30080, 6), hashedBackendId(parseIPv4('10.1.0.6'), 30080, 6)];
+  t.same(aff, [`aff 65534 backend=${active}`], `the terminating backend (${terminating}) has none`);
+  t.match(dump(), new RegExp(`be ${terminating} => 10.1.0.6:30080/TCP terminating`));
 });
 
 t.test("bpf-lb-proto-diff=false: kube-lb's keys carry protocol 0 (no fallback in the datapath)", async (t) => {

@@ -1,6 +1,6 @@
-// IDs kube-lb keeps and IDs it gives up (issue 11): backend IDs live in a pinned table beside the service IDs,
-// so a backend comes back under its ID after Cilium pruned it and kube-lb restarted (conntrack entries name
-// backend IDs); and when another writer starts using one of kube-lb's IDs (Cilium's allocator reaching the top
+// IDs kube-lb keeps and IDs it gives up (issue 11): a backend's ID is its hashed one, or the one kube-lb's
+// pinned backend table records when it had to take another, so a backend comes back under its ID after Cilium
+// pruned it and kube-lb restarted (conntrack entries name backend IDs); and when another writer starts using one of kube-lb's IDs (Cilium's allocator reaching the top
 // of its space), kube-lb moves off it in that pass and never writes or deletes an entry under it.
 import t from 'tap';
 import { canonicalDump } from '../../../src/core/dataplane/canonical.ts';
@@ -12,7 +12,8 @@ import { createFakeLb4Maps, type FakeByteMap, type FakeLb4Maps } from '../../../
 import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
 import { ScriptedFeed } from '../../support/scripted-feed.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
-import { TopDownIds } from '../../../src/core/dataplane/ids.ts';
+import { hashedBackendId, TopDownIds } from '../../../src/core/dataplane/ids.ts';
+import { parseIPv4 } from '../../../src/core/lb4/ipv4.ts';
 import { foreignServiceEntries, type RawEntry } from '../../support/lb4-fixtures.ts';
 
 const profile = PROFILES['1.18'];
@@ -20,6 +21,8 @@ const logger = createLogger({ program: 'test', level: 'silent' });
 const A = { address: '10.1.0.5', port: 30080 };
 const B = { address: '10.1.0.6', port: 30080 };
 const C = { address: '10.1.0.7', port: 30080 };
+/** A backend's hashed ID (ids.ts), over TCP. */
+const hid = (b: { address: string; port: number }): number => hashedBackendId(parseIPv4(b.address), b.port, 6);
 const web = (backends: DesiredFrontend['backends']): DesiredFrontend => ({ vip: '10.0.0.1', port: 80, protocol: 'TCP', backends });
 
 function dumpOf(maps: FakeLb4Maps): string[] {
@@ -51,41 +54,41 @@ function vipIsWhole(lines: readonly string[], backends: readonly { address: stri
 
 t.test('backend IDs are persisted: after a prune and a restart every backend comes back under its ID', async (t) => {
   const maps = createFakeLb4Maps();
+  // Another writer holds B's hashed ID when B first comes: B takes the next ID below it, and only B is recorded.
+  const squatter = foreignServiceEntries(profile, { vip: '10.96.0.30', port: 443, proto: 6, revNat: 7, backends: [{ id: hid(B), address: '10.244.1.9', port: 6443 }] });
+  for (const e of squatter) (maps[e.map as 'services' | 'backends' | 'revNat'] as FakeByteMap).set(e.key, e.value);
   const first = new DataplaneReconciler({ maps, profile, logger });
-  // A history that leaves the IDs out of the order a fresh start would hand them out in.
-  first.setDesired([web([A, B])]);
-  first.reconcileOnce();
   first.setDesired([web([A, B, C])]);
   first.reconcileOnce();
-  first.setDesired([web([B, C])]);
-  first.reconcileOnce();
   const before = backendIdsOfVip(dumpOf(maps));
-  t.same([...before.keys()].sort(), ['10.1.0.6', '10.1.0.7']);
-  t.match(dumpOf(maps).filter((l) => l.startsWith('beids')), ['beids 10.1.0.6:30080/TCP => 4294967293', 'beids 10.1.0.7:30080/TCP => 4294967292'], 'the table records each backend ID');
+  t.same(before, new Map([['10.1.0.5', hid(A)], ['10.1.0.6', hid(B) - 1], ['10.1.0.7', hid(C)]]), 'A and C under their hashed IDs, B just below its own');
+  t.same(dumpOf(maps).filter((l) => l.startsWith('beids')), [`beids 10.1.0.6:30080/TCP => ${hid(B) - 1}`], 'the table records only B');
+  // The other writer's service goes, which frees B's hashed ID.
+  for (const e of squatter) (maps[e.map as 'services' | 'backends' | 'revNat'] as FakeByteMap).entries.delete(bytesKey(e.key, 0, e.key.length));
 
   // Cilium's prune: every kube-lb entry in its maps goes; kube-lb's own tables are not Cilium's to sweep.
   for (const role of ['services', 'backends', 'revNat'] as const) (maps[role] as FakeByteMap).entries.clear();
   const second = new DataplaneReconciler({ maps, profile, logger });
-  second.setDesired([web([B, C])]);
+  second.setDesired([web([A, B, C])]);
   second.reconcileOnce();
-  t.same(backendIdsOfVip(dumpOf(maps)), before, 'B and C are back under the IDs established flows name');
+  t.same(backendIdsOfVip(dumpOf(maps)), before, 'all three are back under the IDs established flows name, B under its recorded one');
 
-  // The control: without the table a new process hands IDs out from the top again, and flows would move.
+  // The control: without the table a new process gives B its hashed ID, and B's flows would move.
   for (const role of ['services', 'backends', 'revNat', 'backendIdTable'] as const) (maps[role] as FakeByteMap).entries.clear();
   const third = new DataplaneReconciler({ maps, profile, logger });
-  third.setDesired([web([B, C])]);
+  third.setDesired([web([A, B, C])]);
   third.reconcileOnce();
-  t.not(backendIdsOfVip(dumpOf(maps)).get('10.1.0.6'), before.get('10.1.0.6'), 'without it, B would get another ID');
+  t.equal(backendIdsOfVip(dumpOf(maps)).get('10.1.0.6'), hid(B), 'without it, B would get another ID');
 });
 
-/** A Cilium Service whose allocator reached kube-lb's service ID 0xfffe and backend ID 0xfffffffe. */
+/** A Cilium Service whose allocator reached kube-lb's service ID 0xfffe and the backend ID of A. */
 function colliding(): RawEntry[] {
   const entries = foreignServiceEntries(profile, {
     vip: '10.96.0.20',
     port: 443,
     proto: 6,
     revNat: 0xfffe,
-    backends: [{ id: 0xfffffffe, address: '10.244.1.9', port: 6443 }],
+    backends: [{ id: hid(A), address: '10.244.1.9', port: 6443 }],
   });
   // Cilium's order: backends, revNAT, slots, master.
   const rank = (e: RawEntry): number => (e.map === 'backends' ? 0 : e.map === 'revNat' ? 1 : e.key[8] !== 0 || e.key[9] !== 0 ? 2 : 3);
@@ -103,7 +106,7 @@ t.test("Cilium's allocator reaches kube-lb's IDs: a pass after each of its write
   reconciler.setDesired([web([A])]);
   reconciler.reconcileOnce();
   t.equal(reconciler.statuses()[0]?.serviceId, 0xfffe);
-  t.same(backendIdsOfVip(dumpOf(maps)).get('10.1.0.5'), 0xfffffffe);
+  t.same(backendIdsOfVip(dumpOf(maps)).get('10.1.0.5'), hid(A));
 
   const written: RawEntry[] = [];
   let cost = 0;
@@ -117,10 +120,10 @@ t.test("Cilium's allocator reaches kube-lb's IDs: a pass after each of its write
     t.equal(vipIsWhole(dumpOf(maps), [A]), undefined, `and kube-lb's VIP is whole again (${e.map})`);
   }
   t.not(reconciler.statuses()[0]?.serviceId, 0xfffe, 'kube-lb moved off the service ID');
-  t.not(backendIdsOfVip(dumpOf(maps)).get('10.1.0.5'), 0xfffffffe, 'and off the backend ID');
+  t.not(backendIdsOfVip(dumpOf(maps)).get('10.1.0.5'), hid(A), 'and off the backend ID');
   t.same(reconciler.stats().idMoves, { serviceIds: 1, backendIds: 1 }, 'each move counted once');
   t.comment(`the two moves (one frontend with one backend) cost ${cost} entry writes and deletes`);
-  t.match(dumpOf(maps).filter((l) => l.startsWith('beids')), [/^beids 10\.1\.0\.5:30080\/TCP => 4294967293$/], 'the backend table follows the move');
+  t.same(dumpOf(maps).filter((l) => l.startsWith('beids')), [`beids 10.1.0.5:30080/TCP => ${hid(A) - 1}`], 'the backend table records the move');
   const settled = dumpOf(maps);
   t.equal(reconciler.reconcileOnce().mode, 'unchanged', 'then nothing more to do');
   t.same(dumpOf(maps), settled);

@@ -1,0 +1,206 @@
+// Map writes on a thread of their own, in the order they were queued, so that JavaScript can plan the next
+// batch while the kernel writes the last one (the planner hands over its batches as it finishes them, and a
+// pass at 10k services spends as long in the kernel as in planning). One writer thread for the process, one
+// FIFO. A failed job stops the queue: the jobs queued after it are dropped unwritten, because the planner's
+// order makes every prefix of a pass consistent but not every subset. settle() waits for the queue to be empty
+// and reports that failure once. The bytes are copied at queue time, so the caller may reuse its buffers.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <linux/bpf.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include "addon.h"
+
+typedef struct job {
+  struct job *next;
+  uint32_t seq;
+  int32_t fd;
+  uint32_t count, key_size, value_size, elem_flags;
+  uint8_t *bytes;  // count keys, then count values
+} job;
+
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t queued = PTHREAD_COND_INITIALIZER;
+static pthread_cond_t idle = PTHREAD_COND_INITIALIZER;
+static job *head, *tail;
+static bool busy, started;
+static uint32_t next_seq = 1;
+// The first failure since the last settle: the job, its errno, how many elements the kernel had written.
+static struct {
+  bool set;
+  uint32_t seq;
+  int err;
+  uint32_t processed;
+} failure;
+
+static long sys_bpf(enum bpf_cmd cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
+
+// One BPF_MAP_UPDATE_BATCH; where the map type has no batch ops (the kernel refuses before writing anything),
+// one BPF_MAP_UPDATE_ELEM per entry, as BpfMap.updateMany does. Returns 0 or an errno.
+static int write_job(const job *j, uint32_t *processed) {
+  const uint8_t *keys = j->bytes;
+  const uint8_t *values = j->bytes + (size_t)j->count * j->key_size;
+  union bpf_attr attr;
+  memset(&attr, 0, sizeof(attr));
+  attr.batch.map_fd = (uint32_t)j->fd;
+  attr.batch.keys = (uint64_t)(uintptr_t)keys;
+  attr.batch.values = (uint64_t)(uintptr_t)values;
+  attr.batch.count = j->count;
+  attr.batch.elem_flags = j->elem_flags;
+  if (sys_bpf(BPF_MAP_UPDATE_BATCH, &attr) == 0) return 0;
+  int err = errno;
+  bool no_batch = err == EINVAL || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */;
+  if (!no_batch || attr.batch.count != 0) {
+    *processed = attr.batch.count;
+    return err;
+  }
+  for (uint32_t i = 0; i < j->count; i++) {
+    memset(&attr, 0, sizeof(attr));
+    attr.map_fd = (uint32_t)j->fd;
+    attr.key = (uint64_t)(uintptr_t)(keys + (size_t)i * j->key_size);
+    attr.value = (uint64_t)(uintptr_t)(values + (size_t)i * j->value_size);
+    attr.flags = j->elem_flags;
+    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &attr) != 0) {
+      *processed = i;
+      return errno;
+    }
+  }
+  return 0;
+}
+
+static void *writer(void *arg) {
+  (void)arg;
+  pthread_mutex_lock(&mu);
+  for (;;) {
+    while (head == NULL) pthread_cond_wait(&queued, &mu);
+    job *j = head;
+    head = j->next;
+    if (head == NULL) tail = NULL;
+    busy = true;
+    bool skip = failure.set;
+    pthread_mutex_unlock(&mu);
+    uint32_t processed = 0;
+    int err = skip ? 0 : write_job(j, &processed);
+    pthread_mutex_lock(&mu);
+    if (err != 0 && !failure.set) {
+      failure.set = true;
+      failure.seq = j->seq;
+      failure.err = err;
+      failure.processed = processed;
+    }
+    free(j->bytes);
+    free(j);
+    busy = false;
+    if (head == NULL) pthread_cond_broadcast(&idle);
+  }
+  return NULL;
+}
+
+// queueUpdate(fd, keys, values, count, elemFlags) -> seq. keys and values hold count packed entries each.
+static napi_value queue_update(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  int32_t fd;
+  uint32_t count, elem_flags;
+  void *keys, *values;
+  size_t key_len, value_len;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 5 ||
+      napi_get_value_int32(env, argv[0], &fd) != napi_ok ||
+      napi_get_typedarray_info(env, argv[1], NULL, &key_len, &keys, NULL, NULL) != napi_ok ||
+      napi_get_typedarray_info(env, argv[2], NULL, &value_len, &values, NULL, NULL) != napi_ok ||
+      napi_get_value_uint32(env, argv[3], &count) != napi_ok || napi_get_value_uint32(env, argv[4], &elem_flags) != napi_ok) {
+    napi_throw_type_error(env, "ERR_INVALID_ARG", "queueUpdate(fd, keys: Uint8Array, values: Uint8Array, count, flags)");
+    return NULL;
+  }
+  if (count == 0 || key_len % count != 0 || value_len % count != 0) {
+    napi_throw_range_error(env, "ERR_INVALID_ARG", "queueUpdate: keys and values must hold count whole entries");
+    return NULL;
+  }
+  job *j = calloc(1, sizeof(job));
+  uint8_t *bytes = malloc(key_len + value_len);
+  if (j == NULL || bytes == NULL) {
+    free(j);
+    free(bytes);
+    napi_throw_error(env, "ENOMEM", "queueUpdate: out of memory");
+    return NULL;
+  }
+  memcpy(bytes, keys, key_len);
+  memcpy(bytes + key_len, values, value_len);
+  *j = (job){.fd = fd, .count = count, .key_size = (uint32_t)(key_len / count),
+             .value_size = (uint32_t)(value_len / count), .elem_flags = elem_flags, .bytes = bytes};
+  pthread_mutex_lock(&mu);
+  if (!started) {
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t, &attr, writer, NULL);
+    pthread_attr_destroy(&attr);
+    if (err != 0) {
+      pthread_mutex_unlock(&mu);
+      free(bytes);
+      free(j);
+      napi_throw_error(env, "EAGAIN", "queueUpdate: cannot start the writer thread");
+      return NULL;
+    }
+    started = true;
+  }
+  j->seq = next_seq++;
+  if (tail) tail->next = j;
+  else head = j;
+  tail = j;
+  pthread_cond_signal(&queued);
+  pthread_mutex_unlock(&mu);
+  napi_value r;
+  napi_create_uint32(env, j->seq, &r);
+  return r;
+}
+
+// settle() -> undefined, or { seq, errno, code, processed } of the first job that failed since the last settle.
+static napi_value settle(napi_env env, napi_callback_info info) {
+  (void)info;
+  pthread_mutex_lock(&mu);
+  while (head != NULL || busy) pthread_cond_wait(&idle, &mu);
+  bool failed = failure.set;
+  uint32_t seq = failure.seq, processed = failure.processed;
+  int err = failure.err;
+  failure.set = false;
+  pthread_mutex_unlock(&mu);
+  napi_value r;
+  if (!failed) {
+    napi_get_undefined(env, &r);
+    return r;
+  }
+  napi_value v;
+  napi_create_object(env, &r);
+  napi_create_uint32(env, seq, &v);
+  napi_set_named_property(env, r, "seq", v);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, r, "errno", v);
+  const char *name = strerrorname_np(err);
+  char buf[16];
+  if (name == NULL) {
+    snprintf(buf, sizeof(buf), "E%d", err);
+    name = buf;
+  }
+  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+  napi_set_named_property(env, r, "code", v);
+  napi_create_uint32(env, processed, &v);
+  napi_set_named_property(env, r, "processed", v);
+  return r;
+}
+
+napi_value kl_write_behind_init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"bpfQueueUpdate", NULL, queue_update, NULL, NULL, NULL, napi_default, NULL},
+      {"bpfQueueSettle", NULL, settle, NULL, NULL, NULL, napi_default, NULL},
+  };
+  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
+  return exports;
+}
