@@ -1,7 +1,7 @@
 // What the speaker wants in the maps, in domain terms (strings, host order), and its one validation step into
 // the numeric form the planner works with. The speaker wiring turns VIPClaims into DesiredFrontends.
-import { BACKEND_STATES, backendStateCode, type BackendState } from '../lb4/flags.ts';
-import { L4_PROTOCOLS, parseCidr4, parseIPv4, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
+import { BACKEND_STATES, type BackendState } from '../lb4/flags.ts';
+import { formatIPv4, L4_PROTOCOLS, parseCidr4, parseIPv4, protocolName, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
 import { keyProtoFor, type Lb4Profile } from '../lb4/profile.ts';
 import { maglevHashString } from '../maglev/table.ts';
 import { hashedBackendId } from './ids.ts';
@@ -30,13 +30,8 @@ export interface DesiredFrontend {
   readonly origin?: string;
 }
 
+/** Numbers only: a plan holds a hundred thousand of these, and each string or boxed number is garbage to collect. */
 export interface Backend {
-  /** Cilium's maglev hash string, the same on every node: "[10.1.0.5:30080/TCP,State:active]". */
-  readonly name: string;
-  /** Identity of the lb4_backend entry in this profile (backendEntryKey; proto 0 where the profile writes 0). */
-  readonly entryKey: number;
-  /** The backend ID it takes unless another entry holds it (ids.ts). */
-  readonly hashedId: number;
   readonly address: number;
   readonly port: number;
   readonly proto: number;
@@ -82,6 +77,22 @@ export function backendEntryKey(address: number, port: number, proto: number): n
   return (address * 65536 + port) * 4 + (PROTO_SLOT[proto] ?? 0);
 }
 
+/** The lb4_backend entry's proto in this profile: 0 where the line's backends carry none. */
+export function backendEntryProto(b: Backend, profile: Lb4Profile): number {
+  return profile.backendProto === 'l4' ? b.proto : 0;
+}
+
+/** The backend ID a backend takes unless another entry holds it (ids.ts). */
+export function backendHashedId(b: Backend, profile: Lb4Profile): number {
+  return hashedBackendId(b.address, b.port, backendEntryProto(b, profile));
+}
+
+/** Cilium's maglev hash string, the same on every node: "[10.1.0.5:30080/TCP,State:active]". */
+export function backendMaglevName(b: Backend, profile: Lb4Profile): string {
+  const protocol = profile.maglevHashProto === 'l4' ? protocolName(b.proto) : 'ANY';
+  return maglevHashString(formatIPv4(b.address), b.port, protocol);
+}
+
 /** A frontend's identity as a string, for logs and for sorting: "10.0.0.1:80/TCP". */
 export function frontendName(address: string, port: number, protocol: string): string {
   return `${address}:${port}/${protocol}`;
@@ -96,11 +107,13 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
   if (proto === undefined) return `unknown protocol ${String(d.protocol)}`;
   if (!isPort(d.port)) return `port ${d.port} is not 1..65535`;
   let address: number;
-  let sourceRanges: Cidr4[];
+  let sourceRanges: readonly Cidr4[] = NO_RANGES;
   try {
     address = parseIPv4(d.vip);
-    const unique = new Map((d.sourceRanges ?? []).map(parseCidr4).map((c) => [`${c.address}/${c.bits}`, c] as const));
-    sourceRanges = [...unique.values()];
+    if (d.sourceRanges?.length) {
+      const unique = new Map(d.sourceRanges.map(parseCidr4).map((c) => [`${c.address}/${c.bits}`, c] as const));
+      sourceRanges = [...unique.values()];
+    }
   } catch (err) {
     return (err as Error).message;
   }
@@ -109,10 +122,12 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     return `session affinity timeout ${timeout} is not 1..16777215 seconds`;
   }
   const listed: Backend[] = [];
+  // Whether the list is already in slot order (active, ascending, no duplicates): the common case, no sorting.
+  let inOrder = true;
   for (const b of d.backends) {
     if (!isPort(b.port)) return `backend ${b.address}:${b.port}: port is not 1..65535`;
-    const state = b.state ?? 'active';
-    if (!BACKEND_STATES.includes(state)) return `backend ${b.address}: unknown state ${String(state)}`;
+    const state = b.state === undefined ? 0 : BACKEND_STATES.indexOf(b.state);
+    if (state < 0) return `backend ${b.address}: unknown state ${String(b.state)}`;
     const weight = b.weight ?? 1;
     if (!(Number.isInteger(weight) && weight >= 1 && weight <= 65535)) {
       return `backend ${b.address}: weight ${weight} is not 1..65535`;
@@ -123,25 +138,11 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     } catch (err) {
       return (err as Error).message;
     }
-    const name = maglevHashString(b.address, b.port, profile.maglevHashProto === 'l4' ? d.protocol : 'ANY');
-    const entryProto = profile.backendProto === 'l4' ? proto : 0;
-    const backend: Backend = {
-      name,
-      entryKey: backendEntryKey(baddr, b.port, entryProto),
-      hashedId: hashedBackendId(baddr, b.port, entryProto),
-      address: baddr,
-      port: b.port,
-      proto,
-      state: backendStateCode(state),
-      weight,
-    };
-    listed.push(backend);
+    const prev = listed[listed.length - 1];
+    if (state !== 0 || (prev && (prev.address > baddr || (prev.address === baddr && prev.port >= b.port)))) inOrder = false;
+    listed.push({ address: baddr, port: b.port, proto, state, weight });
   }
-  // One entry per backend identity: if a backend is listed twice, the most available state wins.
-  listed.sort((a, b) => a.address - b.address || a.port - b.port || a.state - b.state);
-  const backends = listed.filter((b, i) => i === 0 || b.address !== listed[i - 1]!.address || b.port !== listed[i - 1]!.port);
-  // Active first (slots 1..count), each group by address and port.
-  backends.sort((a, b) => Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port);
+  const backends = inOrder ? listed : slotOrder(listed);
   return {
     name: frontendName(d.vip, d.port, d.protocol),
     address,
@@ -155,6 +156,18 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     localScope: d.externalTrafficPolicy === 'Local',
     origin: d.origin,
   };
+}
+
+const NO_RANGES: readonly Cidr4[] = [];
+
+/**
+ * One entry per backend identity (listed twice, the most available state wins); active first (slots 1..count),
+ * each group by address and port.
+ */
+function slotOrder(listed: Backend[]): Backend[] {
+  listed.sort((a, b) => a.address - b.address || a.port - b.port || a.state - b.state);
+  const backends = listed.filter((b, i) => i === 0 || b.address !== listed[i - 1]!.address || b.port !== listed[i - 1]!.port);
+  return backends.sort((a, b) => Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port);
 }
 
 /** Validates and orders desired frontends; invalid ones are returned with the reason, never half-used. */

@@ -8,13 +8,15 @@ import type { StructCodec } from '../lb4/codec.ts';
 import { LB_VIP_FLAGS, SVC_FLAG, SVC_FLAG2 } from '../lb4/flags.ts';
 import { encodeMaglevTable } from '../lb4/maglev.ts';
 import { LB4_REVERSE_NAT_SIZE, lb4ReverseNatCodec, REV_NAT_KEY_SIZE, revNatKeyCodec } from '../lb4/reverse-nat.ts';
-import { LB4_KEY_SIZE, LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.ts';
-import { LB4_SERVICE_SIZE, lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
+import { LB4_KEY_OFFSETS, LB4_KEY_SIZE, LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.ts';
+import { LB4_SERVICE_OFFSETS, LB4_SERVICE_SIZE, lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
+import { putHost16, putHost32 } from '../lb4/bytes.ts';
 import { SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE, sourceRangeKeyCodec } from '../lb4/source-range.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { algorithmCode, type LbAlgorithm } from '../cilium/config.ts';
 import { maglevTable } from '../maglev/table.ts';
-import type { Frontend } from './frontend.ts';
+import { backendHashedId, backendMaglevName, type Frontend } from './frontend.ts';
+import { U32Map } from './u32-map.ts';
 import {
   BACKEND_ID_TABLE_SHAPE,
   backendIdTableKeyCodec,
@@ -79,6 +81,13 @@ function put<K, V>(t: EntryTable, keyCodec: StructCodec<K>, key: K, valueCodec: 
   valueCodec.write(t.valueView, i * t.valueSize, value);
 }
 
+/** Copies entry `from` of a table over entry `to` (key and value). */
+function copyEntry(t: EntryTable, from: number, to: number): void {
+  const { keySize, valueSize, keys, values } = t;
+  for (let b = 0; b < keySize; b++) keys[to * keySize + b] = keys[from * keySize + b]!;
+  for (let b = 0; b < valueSize; b++) values[to * valueSize + b] = values[from * valueSize + b]!;
+}
+
 /** Master flags: a routable LoadBalancer VIP, plus what the frontend asks for. */
 export function masterFlags(a: AssignedFrontend, profile: Lb4Profile): number {
   const f = a.frontend;
@@ -121,9 +130,8 @@ export class ImageBuilder {
   readonly #backendCodec: StructCodec<Lb4Backend>;
   /** The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection. */
   readonly #algorithm: number;
-  // A backend shared by several frontends is one entry (the first frontend's view of its state wins). IDs are
-  // kept as int32 (`id | 0`): kube-lb's IDs sit above 2^31 and would otherwise be boxed numbers.
-  readonly #backendsWritten = new Set<number>();
+  /** A backend shared by several frontends is one entry (the first frontend's view of its state wins). */
+  readonly #backendsWritten: U32Map;
   #masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
   // Scratch structs, rewritten for every entry (hundreds of thousands of entries, no garbage).
   readonly #slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
@@ -140,6 +148,7 @@ export class ImageBuilder {
     this.#serviceCodec = lb4ServiceCodec(profile);
     this.#backendCodec = lb4BackendCodec(profile);
     const { frontends, slots } = capacity;
+    this.#backendsWritten = new U32Map(slots);
     this.image = {
       idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, frontends),
       backendIdTable: new EntryTable(BACKEND_ID_TABLE_SHAPE.keySize, BACKEND_ID_TABLE_SHAPE.valueSize),
@@ -189,24 +198,44 @@ export class ImageBuilder {
     slotKey.proto = f.keyProto;
     slotValue.revNat = a.serviceId;
     matchKey.revNat = a.serviceId;
+    const backends = image.backends;
+    const services = image.services;
+    let firstSlot = -1;
     for (let i = 0; i < f.backends.length; i++) {
       const b = f.backends[i]!;
       const id = a.backendIds[i]!;
-      if (!this.#backendsWritten.has(id | 0)) {
-        this.#backendsWritten.add(id | 0);
+      if (!this.#backendsWritten.has(id)) {
+        this.#backendsWritten.set(id, 1);
         backendValue.address = b.address;
         backendValue.port = b.port;
         backendValue.proto = profile.backendProto === 'l4' ? b.proto : 0;
         backendValue.state = b.state;
-        put(image.backends, backendIdCodec, id, this.#backendCodec, backendValue);
+        const e = backends.push();
+        backendIdCodec.write(backends.keyView, e * backends.keySize, id);
+        this.#backendCodec.write(backends.valueView, e * backends.valueSize, backendValue);
         // Only a backend that could not take its hashed ID needs a record to get the same ID next time.
-        if (id !== b.hashedId) put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
+        if (id !== backendHashedId(b, profile)) put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
       }
-      slotKey.slot = i + 1;
-      slotValue.union = id;
-      slotValue.flags = slotFlagsOf(profile, b.state === 0, master, 0);
-      slotValue.flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
-      put(image.services, lb4KeyCodec, slotKey, this.#serviceCodec, slotValue);
+      const flags = slotFlagsOf(profile, b.state === 0, master, 0);
+      const flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
+      const e = services.push();
+      if (firstSlot < 0) {
+        slotKey.slot = i + 1;
+        slotValue.union = id;
+        slotValue.flags = flags;
+        slotValue.flags2 = flags2;
+        lb4KeyCodec.write(services.keyView, e * LB4_KEY_SIZE, slotKey);
+        this.#serviceCodec.write(services.valueView, e * LB4_SERVICE_SIZE, slotValue);
+        firstSlot = e;
+      } else {
+        // The frontend's other slots differ from its first only in slot number, backend ID and flags.
+        copyEntry(services, firstSlot, e);
+        putHost16(services.keyView, e * LB4_KEY_SIZE + LB4_KEY_OFFSETS.backendSlot, i + 1);
+        const v = e * LB4_SERVICE_SIZE;
+        putHost32(services.valueView, v + LB4_SERVICE_OFFSETS.union, id);
+        services.valueView.setUint8(v + LB4_SERVICE_OFFSETS.flags, flags);
+        services.valueView.setUint8(v + LB4_SERVICE_OFFSETS.flags2, flags2);
+      }
       // As Cilium writes them: the datapath follows an affinity entry without looking at the backend's state,
       // so a match entry for a draining backend would keep sending new flows of that client to it.
       if (a.affinity && b.state === 0) {
@@ -223,7 +252,7 @@ export class ImageBuilder {
     const { maglev } = this.#options;
     if (maglev && f.activeCount > 0) {
       const { tableSize, seed } = maglev;
-      const active = f.backends.slice(0, f.activeCount).map((b, i) => ({ name: b.name, id: a.backendIds[i]!, weight: b.weight }));
+      const active = f.backends.slice(0, f.activeCount).map((b, i) => ({ name: backendMaglevName(b, profile), id: a.backendIds[i]!, weight: b.weight }));
       const memoKey = `${tableSize}/${seed}/${active.map((b) => `${b.name}=${b.id}*${b.weight}`).join(',')}`;
       let want = this.#memo.get(memoKey);
       if (!want) {

@@ -13,7 +13,8 @@ import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { formatIPv4 } from '../lb4/ipv4.ts';
 import type { LbAlgorithm } from '../cilium/config.ts';
-import type { Frontend, RejectedFrontend } from './frontend.ts';
+import { backendEntryKey, backendEntryProto, backendHashedId, type Frontend, type RejectedFrontend } from './frontend.ts';
+import { U32Map } from './u32-map.ts';
 import { frontendKeyString } from './id-table.ts';
 import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
 import { ImageBuilder, type AssignedFrontend, type DesiredImage, type ImageMarks, type MaglevMemo } from './image.ts';
@@ -141,6 +142,16 @@ interface Diff {
 
 /** Frontends per chunk of a new image: each chunk's entries go to the writer while the next chunk is built. */
 const CHUNK_FRONTENDS = 1024;
+const FIRST_CHUNK_FRONTENDS = 128;
+
+function assignAll(frontends: readonly Frontend[], assign: (f: Frontend) => AssignedFrontend | undefined): AssignedFrontend[] {
+  const out: AssignedFrontend[] = [];
+  for (const f of frontends) {
+    const a = assign(f);
+    if (a) out.push(a);
+  }
+  return out;
+}
 
 /** The statuses of frontends that normalisation rejected (they never reach the maps). */
 export function rejectedStatuses(rejected: readonly RejectedFrontend[]): FrontendStatus[] {
@@ -236,7 +247,7 @@ export class MapPlanner {
     const own = classify(snapshot, profile, this.#contested);
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
-    const assigned = this.#assign(frontends, own, statuses);
+    const assigner = this.#assigner(frontends, own, statuses);
 
     const ops: MapOp[] = [];
     let absent = 0;
@@ -292,26 +303,37 @@ export class MapPlanner {
       upsert('masters', 'services', masters, image.services);
     };
 
-    let image = this.#cachedImage(frontends, assigned.frontends);
+    // The same frontends as last time: assign them all to see whether any ID changed; if none did, the last
+    // image stands. Otherwise frontends are assigned, built and handed over a chunk at a time.
+    const c = this.#cache;
+    let assigned: AssignedFrontend[] | undefined;
+    if (c && c.frontends === frontends) assigned = assignAll(frontends, assigner.assign);
+    let image = c && assigned && sameAssignment(c.assigned, assigned) ? c.image : undefined;
     if (image) {
       upsertRange(image, NO_ENTRIES, marksOf(image), image.maglev.keys());
     } else {
       const { algorithm, maglev, affinityMatchMap } = this.options;
-      const list = assigned.frontends;
-      const slotCount = list.reduce((n, a) => n + a.backendIds.length, 0);
       const builder = new ImageBuilder({ profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo, {
-        frontends: list.length,
-        slots: slotCount,
+        frontends: frontends.length,
+        slots: frontends.reduce((n, f) => n + f.backends.length, 0),
       });
-      for (let k = 0; k < list.length; k += CHUNK_FRONTENDS) {
-        const chunk = list.slice(k, k + CHUNK_FRONTENDS);
+      const all: AssignedFrontend[] = [];
+      const source = assigned ?? frontends;
+      // A small first chunk, so the writer starts early; then chunks long enough to keep it busy.
+      for (let k = 0, size = FIRST_CHUNK_FRONTENDS; k < source.length; k += size, size = CHUNK_FRONTENDS) {
+        const chunk = assigned
+          ? assigned.slice(k, k + size)
+          : assignAll(frontends.slice(k, k + size), assigner.assign);
         const from = builder.marks();
-        for (const a of chunk) builder.add(a);
+        for (const a of chunk) {
+          builder.add(a);
+          all.push(a);
+        }
         builder.endChunk();
         upsertRange(builder.image, from, builder.marks(), chunk.map((a) => a.serviceId));
       }
       image = builder.finish();
-      this.#cache = { frontends, assigned: list, image };
+      this.#cache = { frontends, assigned: all, image };
     }
 
     const [slotDeletes, masterDeletes] = partition(diffs.services.deletes(), (i) => isMaster(snapshot.services.keys, i));
@@ -335,16 +357,19 @@ export class MapPlanner {
       statuses,
       summary: { upserts: absent + changed, deletes, absent, changed },
       ownership: own,
-      moves: assigned.moves,
+      moves: assigner.moves,
     };
   }
 
-  /** Decides service and backend IDs; records a status for every frontend. */
-  #assign(
+  /**
+   * Decides service and backend IDs, frontend by frontend in plan order (the planner assigns a chunk, then
+   * builds it); records a status for every frontend. undefined for a frontend that is not programmed.
+   */
+  #assigner(
     frontends: readonly Frontend[],
     own: Ownership,
     statuses: FrontendStatus[],
-  ): { frontends: AssignedFrontend[]; moves: Plan['moves'] } {
+  ): { assign(f: Frontend): AssignedFrontend | undefined; readonly moves: Plan['moves'] } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
     this.#followCollisions(own);
@@ -357,21 +382,24 @@ export class MapPlanner {
     const foreignIds = int32Set(own.foreignBackendIds);
     const ourIds = int32Set(own.ourBackendIds);
     const recordedIds = int32Set(own.backendTable.values());
-    /** IDs handed out in this plan → the backend (entryKey) that has it. */
-    const takenNow = new Map<number, number>();
+    /** IDs handed out in this plan → the backend (backendEntryKey) that has it. */
+    const takenNow = new U32Map(frontends.reduce((n, f) => n + f.backends.length, 0));
+    // Skipped when empty (a first start): a Map lookup with a 50-bit key is not free at 100k backends.
+    const inMaps = own.ourBackendsByKey.size > 0;
+    const anyRecorded = own.backendTable.size > 0;
+    const { profile } = this.options;
     /** Backends of this plan under an ID that is not their hashed or recorded one (it was in use). */
     const displaced = new Map<number, number>();
     const taken = (id: number): boolean =>
-      foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0) || takenNow.has(id | 0);
+      foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0) || takenNow.has(id);
     const byFrontendKey = new Map<string, Frontend>();
     const moves = { serviceIds: 0, backendIds: 0 };
-    const assigned: AssignedFrontend[] = [];
-    for (const f of frontends) {
+    const assign = (f: Frontend): AssignedFrontend | undefined => {
       const fk = frontendKeyString({ address: f.address, port: f.port, proto: f.keyProto, scope: 0 });
       const refusal = this.#refusal(f, fk, byFrontendKey.get(fk), own);
       if (refusal) {
         statuses.push({ name: f.name, origin: f.origin, state: refusal[0], reason: refusal[1], notes: [] });
-        continue;
+        return undefined;
       }
       byFrontendKey.set(fk, f);
       let serviceId = own.table.get(fk);
@@ -382,19 +410,19 @@ export class MapPlanner {
       }
       if (serviceId === undefined) {
         statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free service ID left', notes: [] });
-        continue;
+        return undefined;
       }
       const ids: number[] = [];
       for (const b of f.backends) {
         // The entry in the maps, else the ID the backend table records for it (it had to take another ID
         // once), else its hashed ID: a deleted entry comes back under its ID, so conntrack entries that name
         // the ID still reach it. When that ID is in use, the next free one below it. Each ID serves one backend.
-        const key = b.entryKey;
-        let id = own.ourBackendsByKey.get(key);
+        const key = backendEntryKey(b.address, b.port, backendEntryProto(b, profile));
+        let id = inMaps ? own.ourBackendsByKey.get(key) : undefined;
         if (id === undefined) {
-          const recorded = own.backendTable.get(key);
-          const wanted = recorded ?? b.hashedId;
-          const holder = takenNow.get(wanted | 0);
+          const recorded = anyRecorded ? own.backendTable.get(key) : undefined;
+          const wanted = recorded ?? backendHashedId(b, profile);
+          const holder = takenNow.get(wanted);
           if (holder === key || (holder === undefined && (recorded !== undefined ? !foreignIds.has(wanted | 0) : !taken(wanted)))) {
             id = wanted;
           } else {
@@ -406,13 +434,13 @@ export class MapPlanner {
               if (foreignIds.has(wanted | 0)) moves.backendIds++;
             }
           }
-          takenNow.set(id | 0, key);
+          takenNow.set(id, key);
         }
         ids.push(id);
       }
       if (ids.length < f.backends.length) {
         statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free backend ID left', notes: [] });
-        continue;
+        return undefined;
       }
       const notes: string[] = [];
       const wantsAffinity = f.affinityTimeout !== undefined;
@@ -420,10 +448,10 @@ export class MapPlanner {
       if (wantsAffinity && !affinity) {
         notes.push('session affinity left out: Cilium has session affinity off on this node (enable-session-affinity, or no cilium_lb_affinity_match map)');
       }
-      assigned.push({ frontend: f, serviceId, backendIds: ids, affinity });
       statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
-    }
-    return { frontends: assigned, moves };
+      return { frontend: f, serviceId, backendIds: ids, affinity };
+    };
+    return { assign, moves };
   }
 
   /** Why a frontend cannot be programmed at all, or undefined. */
@@ -453,12 +481,6 @@ export class MapPlanner {
       ];
     }
     return undefined;
-  }
-
-  /** The last plan's image when neither the frontends nor any ID changed since: nothing to rebuild. */
-  #cachedImage(frontends: readonly Frontend[], assigned: readonly AssignedFrontend[]): DesiredImage | undefined {
-    const c = this.#cache;
-    return c && c.frontends === frontends && sameAssignment(c.assigned, assigned) ? c.image : undefined;
   }
 
   /** The maglev tables of these services that the maps lack or hold with other contents. */

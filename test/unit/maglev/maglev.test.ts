@@ -1,8 +1,8 @@
 import t from 'tap';
 import { murmur3x64_128 } from '../../../src/core/maglev/murmur3.ts';
 import { DEFAULT_MAGLEV_HASH_SEED, maglevHashString, maglevMurmurSeed, maglevTable } from '../../../src/core/maglev/table.ts';
-import { normalizeFrontends } from '../../../src/core/dataplane/frontend.ts';
-import { PROFILES } from '../../../src/core/lb4/profile.ts';
+import { backendMaglevName, normalizeFrontends } from '../../../src/core/dataplane/frontend.ts';
+import { PROFILES, type Lb4Profile } from '../../../src/core/lb4/profile.ts';
 
 const seed = maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED);
 
@@ -100,7 +100,7 @@ t.test('equal weights are plain turns, so weight 1 (kube-lb) and 100 (Cilium\'s 
 
 t.test('the frontends name backends by Cilium\'s hash string (ANY where 1.17 strips protocols)', async (t) => {
   const desired = [{ vip: '10.0.0.1', port: 53, protocol: 'UDP' as const, backends: [{ address: '10.1.0.5', port: 30053 }] }];
-  t.equal(normalizeFrontends(desired, PROFILES['1.19']).frontends[0]!.backends[0]!.name, '[10.1.0.5:30053/UDP,State:active]');
-  const stripped = { ...PROFILES['1.17'], keyProto: 'any', protoFallback: false, maglevHashProto: 'any' } as const;
-  t.equal(normalizeFrontends(desired, stripped).frontends[0]!.backends[0]!.name, '[10.1.0.5:30053/ANY,State:active]');
+  const name = (profile: Lb4Profile): string => backendMaglevName(normalizeFrontends(desired, profile).frontends[0]!.backends[0]!, profile);
+  t.equal(name(PROFILES['1.19']), '[10.1.0.5:30053/UDP,State:active]');
+  t.equal(name({ ...PROFILES['1.17'], keyProto: 'any', protoFallback: false, maglevHashProto: 'any' }), '[10.1.0.5:30053/ANY,State:active]');
 });
