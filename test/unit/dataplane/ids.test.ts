@@ -196,3 +196,19 @@ t.test("Cilium's allocator sweeping up through kube-lb's IDs: kube-lb moves behi
   t.equal(reconciler.stats().idMoves.serviceIds, 1, 'one move: from 0xfffd to below the sweep, not to 0xfffe, which Cilium took next');
   t.ok(reconciler.statuses()[0]!.serviceId! < 0xfffa, `now at ${reconciler.statuses()[0]!.serviceId!.toString(16)}`);
 });
+
+t.test('hashed backend IDs: in the upper half of the u32 space, and the same in every release (persistent format)', async (t) => {
+  // Literal values: a change of the hash would give every backend another ID at the next start.
+  t.equal(hashedBackendId(parseIPv4('10.1.0.5'), 30080, 6), 4268770244);
+  t.equal(hashedBackendId(parseIPv4('10.1.0.5'), 30080, 0), 2480123151, 'the protocol is part of the identity where the line keys it');
+  t.equal(hashedBackendId(parseIPv4('10.10.0.21'), 30443, 6), 3003101371);
+  const ids = new Set<number>();
+  let outside = 0;
+  for (let i = 0; i < 100_000; i++) {
+    const id = hashedBackendId((0x0a400000 + i) >>> 0, 30080 + (i % 7), 6);
+    if (id < 0x80000000 || id > 0xfffffffe) outside++;
+    ids.add(id);
+  }
+  t.equal(outside, 0, 'never below 2^31, never 0xFFFFFFFF');
+  t.ok(ids.size >= 99_990, `100k backends, ${100_000 - ids.size} collisions (each is resolved and recorded)`);
+});
