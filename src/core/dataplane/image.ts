@@ -16,7 +16,6 @@ import type { Lb4Profile } from '../lb4/profile.ts';
 import { algorithmCode, type LbAlgorithm } from '../cilium/config.ts';
 import { maglevTable } from '../maglev/table.ts';
 import { backendHashedId, backendMaglevName, type Frontend } from './frontend.ts';
-import { U32Map } from './u32-map.ts';
 import {
   BACKEND_ID_TABLE_SHAPE,
   backendIdTableKeyCodec,
@@ -60,6 +59,8 @@ export interface AssignedFrontend {
   readonly frontend: Frontend;
   readonly serviceId: number;
   readonly backendIds: readonly number[];
+  /** 1 where this frontend is the first of the plan to use the backend: its entry is written there, once. */
+  readonly firstUse: Uint8Array;
   readonly affinity: boolean;
 }
 
@@ -130,8 +131,6 @@ export class ImageBuilder {
   readonly #backendCodec: StructCodec<Lb4Backend>;
   /** The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection. */
   readonly #algorithm: number;
-  /** A backend shared by several frontends is one entry (the first frontend's view of its state wins). */
-  readonly #backendsWritten: U32Map;
   #masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
   // Scratch structs, rewritten for every entry (hundreds of thousands of entries, no garbage).
   readonly #slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
@@ -148,7 +147,6 @@ export class ImageBuilder {
     this.#serviceCodec = lb4ServiceCodec(profile);
     this.#backendCodec = lb4BackendCodec(profile);
     const { frontends, slots } = capacity;
-    this.#backendsWritten = new U32Map(slots);
     this.image = {
       idTable: new EntryTable(ID_TABLE_KEY_SIZE, ID_TABLE_VALUE_SIZE, frontends),
       backendIdTable: new EntryTable(BACKEND_ID_TABLE_SHAPE.keySize, BACKEND_ID_TABLE_SHAPE.valueSize),
@@ -204,8 +202,8 @@ export class ImageBuilder {
     for (let i = 0; i < f.backends.length; i++) {
       const b = f.backends[i]!;
       const id = a.backendIds[i]!;
-      if (!this.#backendsWritten.has(id)) {
-        this.#backendsWritten.set(id, 1);
+      // A backend shared by several frontends is one entry: the first frontend's view of its state wins.
+      if (a.firstUse[i] === 1) {
         backendValue.address = b.address;
         backendValue.port = b.port;
         backendValue.proto = profile.backendProto === 'l4' ? b.proto : 0;

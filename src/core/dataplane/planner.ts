@@ -390,8 +390,9 @@ export class MapPlanner {
     const { profile } = this.options;
     /** Backends of this plan under an ID that is not their hashed or recorded one (it was in use). */
     const displaced = new Map<number, number>();
-    const taken = (id: number): boolean =>
-      foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0) || takenNow.has(id);
+    /** Whether an ID is in the maps or the table for something else (this plan's own IDs are in takenNow). */
+    const elsewhere = (id: number): boolean => foreignIds.has(id | 0) || ourIds.has(id | 0) || recordedIds.has(id | 0);
+    const taken = (id: number): boolean => elsewhere(id) || takenNow.has(id);
     const byFrontendKey = new Map<string, Frontend>();
     const moves = { serviceIds: 0, backendIds: 0 };
     const assign = (f: Frontend): AssignedFrontend | undefined => {
@@ -413,6 +414,7 @@ export class MapPlanner {
         return undefined;
       }
       const ids: number[] = [];
+      const firstUse = new Uint8Array(f.backends.length);
       for (const b of f.backends) {
         // The entry in the maps, else the ID the backend table records for it (it had to take another ID
         // once), else its hashed ID: a deleted entry comes back under its ID, so conntrack entries that name
@@ -423,7 +425,7 @@ export class MapPlanner {
           const recorded = anyRecorded ? own.backendTable.get(key) : undefined;
           const wanted = recorded ?? backendHashedId(b, profile);
           const holder = takenNow.get(wanted);
-          if (holder === key || (holder === undefined && (recorded !== undefined ? !foreignIds.has(wanted | 0) : !taken(wanted)))) {
+          if (holder === key || (holder === undefined && (recorded !== undefined ? !foreignIds.has(wanted | 0) : !elsewhere(wanted)))) {
             id = wanted;
           } else {
             id = displaced.get(key);
@@ -434,7 +436,11 @@ export class MapPlanner {
               if (foreignIds.has(wanted | 0)) moves.backendIds++;
             }
           }
+        }
+        // The first frontend of this plan to use the backend writes its entry (backends are shared).
+        if (takenNow.get(id) !== key) {
           takenNow.set(id, key);
+          firstUse[ids.length] = 1;
         }
         ids.push(id);
       }
@@ -449,7 +455,7 @@ export class MapPlanner {
         notes.push('session affinity left out: Cilium has session affinity off on this node (enable-session-affinity, or no cilium_lb_affinity_match map)');
       }
       statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
-      return { frontend: f, serviceId, backendIds: ids, affinity };
+      return { frontend: f, serviceId, backendIds: ids, firstUse, affinity };
     };
     return { assign, moves };
   }

@@ -3,7 +3,9 @@
 // garbage than the kernel takes to write the entries.
 
 export class U32Map {
-  #keys: Uint32Array;
+  // Keys are held as int32 (`key | 0`): a u32 above 2^31 read from a Uint32Array is a double, and every probe
+  // would leave the integer fast path.
+  #keys: Int32Array;
   #values: Float64Array;
   #mask: number;
   #size = 0;
@@ -11,7 +13,7 @@ export class U32Map {
   constructor(expected = 16) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.#keys = new Uint32Array(capacity);
+    this.#keys = new Int32Array(capacity);
     this.#values = new Float64Array(capacity);
     this.#mask = capacity - 1;
   }
@@ -21,32 +23,36 @@ export class U32Map {
   }
 
   /** The slot holding `key`, or the empty slot where it would go. */
-  #slot(key: number): number {
+  /** The slot holding `k` (a key as int32), or the empty slot where it would go. */
+  #slot(k: number): number {
     const keys = this.#keys;
-    let i = Math.imul(key, 0x9e3779b1) & this.#mask;
-    while (keys[i] !== 0 && keys[i] !== key) i = (i + 1) & this.#mask;
+    let i = Math.imul(k, 0x9e3779b1) & this.#mask;
+    while (keys[i] !== 0 && keys[i] !== k) i = (i + 1) & this.#mask;
     return i;
   }
 
   has(key: number): boolean {
-    return this.#keys[this.#slot(key)] === key;
+    const k = key | 0;
+    return this.#keys[this.#slot(k)] === k;
   }
 
   get(key: number): number | undefined {
-    const i = this.#slot(key);
-    return this.#keys[i] === key ? this.#values[i] : undefined;
+    const k = key | 0;
+    const i = this.#slot(k);
+    return this.#keys[i] === k ? this.#values[i] : undefined;
   }
 
   /** `key` must not be 0 (the empty slot's mark; kube-lb never hands out ID 0). */
   set(key: number, value: number): void {
-    if (key === 0) throw new RangeError('U32Map: key 0 marks an empty slot');
-    let i = this.#slot(key);
-    if (this.#keys[i] !== key) {
+    const k = key | 0;
+    if (k === 0) throw new RangeError('U32Map: key 0 marks an empty slot');
+    let i = this.#slot(k);
+    if (this.#keys[i] !== k) {
       if ((this.#size + 1) * 2 > this.#keys.length) {
         this.#grow();
-        i = this.#slot(key);
+        i = this.#slot(k);
       }
-      this.#keys[i] = key;
+      this.#keys[i] = k;
       this.#size++;
     }
     this.#values[i] = value;
@@ -55,7 +61,7 @@ export class U32Map {
   #grow(): void {
     const keys = this.#keys;
     const values = this.#values;
-    this.#keys = new Uint32Array(keys.length * 2);
+    this.#keys = new Int32Array(keys.length * 2);
     this.#values = new Float64Array(keys.length * 2);
     this.#mask = this.#keys.length - 1;
     for (let i = 0; i < keys.length; i++) {
