@@ -12,6 +12,8 @@ import {
   consumerSecretFor,
   decideRemoval,
   defaultTenantNamespace,
+  isSystemNamespace,
+  namespaceRefusal,
   parsePoolSelector,
   tenantConflict,
   tokenSecretFor,
@@ -47,12 +49,16 @@ export async function addTenant(name: string, config: AddFlags, io: CliIO): Prom
   const conflict = tenantConflict(req, (await clusters.list()).items);
   if (conflict) throw new KubeLbError('CLI_REFUSED', `refused (${conflict.reason}): ${conflict.message}`, { object: { kind: 'ConsumerCluster', name } });
 
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const refusal = namespaceRefusal(req.name, await readNamespace(core, req.tenantNamespace));
+  if (refusal) {
+    throw new KubeLbError('CLI_REFUSED', `refused (NamespaceNotKubeLb): ${refusal}`, { object: { kind: 'ConsumerCluster', name, field: 'spec.tenantNamespace' } });
+  }
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   for (const obj of renderTenantObjects(req)) await apply(objects, obj);
   await apply(objects, consumerClusterFor(req) as k8s.KubernetesObject);
   io.err(`tenant ${req.name}: ConsumerCluster, namespace ${req.tenantNamespace}, ServiceAccount and RBAC applied\n`);
 
-  const core = kc.makeApiClient(k8s.CoreV1Api);
   const issued = config.tokenTtl > 0
     ? await requestToken(core, req, config.tokenTtl)
     : await longLivedToken(objects, core, req, config.waitTimeout);
@@ -173,11 +179,18 @@ export async function removeTenant(name: string, config: RemoveFlags, io: CliIO)
   if (decision.deleteClaims.length) io.err(`tenant ${name}: deleted ${decision.deleteClaims.length} claim(s)\n`);
 
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
+  // The namespace goes only if kube-lb created it for this tenant (a ConsumerCluster written by hand may name
+  // any namespace): deleting it deletes everything in it.
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  const kept = isSystemNamespace(ns) ? `${ns} is a system namespace` : namespaceRefusal(name, await readNamespace(core, ns));
+  if (kept) io.err(`tenant ${name}: namespace ${ns} left in place: ${kept}\n`);
   // Reverse order: bindings and roles before the ServiceAccount, the namespace last.
-  const rendered = renderTenantObjects({ name, tenantNamespace: ns }).reverse();
+  const rendered = renderTenantObjects({ name, tenantNamespace: ns })
+    .reverse()
+    .filter((o) => !(kept && o.kind === 'Namespace'));
   for (const obj of rendered) await ignoreNotFound(() => objects.delete(obj));
   await ignoreNotFound(() => clusters.delete(name));
-  io.err(`tenant ${name}: ConsumerCluster, RBAC, token and namespace ${ns} deleted (the namespace finishes terminating on its own)\n`);
+  io.err(`tenant ${name}: ConsumerCluster, RBAC, token${kept ? '' : ` and namespace ${ns}`} deleted${kept ? '' : ' (the namespace finishes terminating on its own)'}\n`);
   const deleted: RemovedObject[] = [
     ...decision.deleteClaims.map((claim) => ({ kind: 'VIPClaim', apiVersion: 'kube-lb.io/v1alpha1', name: claim, namespace: ns })),
     ...rendered.map((o) => ({ kind: o.kind ?? '', apiVersion: o.apiVersion ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) })),
@@ -185,6 +198,16 @@ export async function removeTenant(name: string, config: RemoveFlags, io: CliIO)
   ];
   io.out(render(config.output, tenantRemoveView({ tenant: name, tenantNamespace: ns, deleted })));
   return EXIT.ok;
+}
+
+/** The namespace, or undefined when there is none. */
+async function readNamespace(core: k8s.CoreV1Api, name: string): Promise<k8s.V1Namespace | undefined> {
+  try {
+    return await core.readNamespace({ name });
+  } catch (err) {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  }
 }
 
 async function ignoreNotFound(op: () => Promise<unknown>): Promise<void> {

@@ -18,6 +18,7 @@ import { parseAllDocuments } from 'yaml';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { tenantCommand } from '../../src/cli/tenant.ts';
+import { consumerClusterFor } from '../../src/core/tenant/onboarding.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
 import { startAllocator, waitReady } from '../support/allocator.ts';
 import { eventually, serviceAccountKubeconfig, repoRoot } from '../support/agent-env.ts';
@@ -167,6 +168,22 @@ t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC,
   const moved = capture(env);
   t.equal(await tenantCommand(['add', 'tenant-a', '--backend-cidr', '10.10.0.0/24', '--tenant-namespace', 'elsewhere'], moved), 1);
   t.match(moved.stderr(), /TenantNamespaceChange/);
+  // A system namespace, or one kube-lb did not create, is never a tenant's: tenant remove would delete it.
+  const system = capture(env);
+  t.equal(await tenantCommand(['add', 'tenant-c', '--backend-cidr', '10.30.0.0/24', '--tenant-namespace', 'kube-system'], system), 2, 'kube-system refused');
+  t.match(system.stderr(), /tenant namespace "kube-system" is a system namespace/);
+  const lbCore = lb!.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  await lbCore.createNamespace({ body: { metadata: { name: 'payments' } } });
+  const foreign = capture(env);
+  t.equal(await tenantCommand(['add', 'tenant-c', '--backend-cidr', '10.30.0.0/24', '--tenant-namespace', 'payments'], foreign), 1, 'an existing namespace refused');
+  t.match(foreign.stderr(), /NamespaceNotKubeLb.*payments exists and kube-lb did not create it/);
+  await t.rejects(tenants.get('tenant-c'), 'and nothing was written for tenant c');
+  // A ConsumerCluster written by hand that names it: tenant remove deletes kube-lb's objects, never the namespace.
+  await tenants.create(consumerClusterFor({ name: 'tenant-c', tenantNamespace: 'payments', backendCIDRs: ['10.30.0.0/24'] }));
+  const removeC = capture(env);
+  t.equal(await tenantCommand(['remove', 'tenant-c'], removeC), 0, removeC.stderr());
+  t.match(removeC.stderr(), /namespace payments left in place: namespace payments exists and kube-lb did not create it/);
+  t.equal((await lbCore.readNamespace({ name: 'payments' })).status?.phase, 'Active', 'payments is still there');
 
   // ---------------------------------------------------------------- consumer side: apply the printed Secret, run the agent
   const secretFile = join(consumer!.dir, 'tenant-a-secret.yaml');

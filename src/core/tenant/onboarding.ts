@@ -48,6 +48,34 @@ export function parsePoolSelector(text: string | undefined): Checked<LabelSelect
   return problems.length ? { ok: false, problems } : { ok: true, value: { matchLabels } };
 }
 
+/**
+ * Namespaces that are never a tenant's: Kubernetes' own (`default` and the reserved `kube-` prefix, which also
+ * covers kube-lb-system). `tenant remove` deletes the tenant namespace with everything in it.
+ */
+export function isSystemNamespace(ns: string): boolean {
+  return ns === 'default' || (ns.startsWith('kube-') && !ns.startsWith(NAMESPACE_PREFIX));
+}
+
+/** The label kube-lb puts on a tenant namespace it creates (deploy/tenant/agent-rbac.yaml): the tenant's name. */
+export const TENANT_NAMESPACE_LABEL = 'kube-lb.io/cluster';
+
+/**
+ * Whether a namespace that exists may be a tenant's namespace: only if kube-lb created it for this tenant.
+ * Anything else would be handed to the tenant's agent, and deleted with everything in it by `tenant remove`.
+ */
+export function namespaceRefusal(
+  tenant: string,
+  namespace: { readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> } } | undefined,
+): string | undefined {
+  if (!namespace) return undefined;
+  const name = namespace.metadata?.name ?? '';
+  const owner = namespace.metadata?.labels?.[TENANT_NAMESPACE_LABEL];
+  if (owner === tenant) return undefined;
+  return owner === undefined
+    ? `namespace ${name} exists and kube-lb did not create it (no ${TENANT_NAMESPACE_LABEL} label): choose another --tenant-namespace`
+    : `namespace ${name} is tenant ${owner}'s (${TENANT_NAMESPACE_LABEL}=${owner})`;
+}
+
 export function checkTenantRequest(req: TenantRequest): Checked<TenantRequest> {
   const problems: string[] = [];
   if (!DNS_LABEL.test(req.name)) problems.push(`name "${req.name}" must be a lowercase DNS label of at most 63 characters`);
@@ -55,6 +83,10 @@ export function checkTenantRequest(req: TenantRequest): Checked<TenantRequest> {
     problems.push(
       `tenant namespace "${req.tenantNamespace}" must be a lowercase DNS label of at most 63 characters` +
         (req.tenantNamespace.startsWith(NAMESPACE_PREFIX) ? ' (a long name needs --tenant-namespace)' : ''),
+    );
+  } else if (isSystemNamespace(req.tenantNamespace)) {
+    problems.push(
+      `tenant namespace "${req.tenantNamespace}" is a system namespace: a tenant gets a namespace of its own, which its agent writes to and tenant remove deletes`,
     );
   }
   if (req.backendCIDRs.length === 0) problems.push('at least one --backend-cidr is required (the consumer nodes\' network)');

@@ -10,7 +10,10 @@ import {
   consumerSecretFor,
   decideRemoval,
   defaultTenantNamespace,
+  isSystemNamespace,
+  namespaceRefusal,
   parsePoolSelector,
+  TENANT_NAMESPACE_LABEL,
   tenantConflict,
 } from '../../../src/core/tenant/onboarding.ts';
 import { renderTenantObjects } from '../../../src/cli/tenant.ts';
@@ -83,4 +86,22 @@ t.test('removal refuses while claims exist unless forced', async (t) => {
     t.match(refused.message, /2 claim\(s\), 1 with a VIP: a, b/);
   }
   t.same(decideRemoval([claim('b'), claim('a')], true), { allowed: true, deleteClaims: ['a', 'b'] });
+});
+
+t.test('system namespaces are never a tenant\'s, and an existing namespace only if kube-lb made it for that tenant', async (t) => {
+  for (const ns of ['kube-system', 'kube-public', 'kube-node-lease', 'default', 'kube-lb-system']) {
+    t.ok(isSystemNamespace(ns), ns);
+    const checked = checkTenantRequest({ name: 'a', tenantNamespace: ns, backendCIDRs: ['10.0.0.0/24'] });
+    t.notOk(checked.ok, `tenant add --tenant-namespace ${ns} is refused`);
+    if (!checked.ok) t.match(checked.problems.join('\n'), new RegExp(`tenant namespace "${ns}" is a system namespace`));
+  }
+  t.notOk(isSystemNamespace(defaultTenantNamespace('a')), `the default, ${defaultTenantNamespace('a')}, is not`);
+  t.notOk(isSystemNamespace('team-a'));
+
+  t.equal(namespaceRefusal('a', undefined), undefined, 'a namespace that does not exist yet is created');
+  t.equal(namespaceRefusal('a', { metadata: { name: 'ns-a', labels: { 'kube-lb.io/cluster': 'a' } } }), undefined, "the tenant's own: tenant add again");
+  t.match(namespaceRefusal('a', { metadata: { name: 'payments' } }), /namespace payments exists and kube-lb did not create it/);
+  t.match(namespaceRefusal('a', { metadata: { name: 'ns-b', labels: { 'kube-lb.io/cluster': 'b' } } }), /is tenant b's/);
+  const ns = renderTenantObjects({ name: 'a', tenantNamespace: 'ns-a' }).find((o) => o.kind === 'Namespace');
+  t.equal(ns?.metadata?.labels?.[TENANT_NAMESPACE_LABEL], 'a', 'the namespace tenant add creates carries the label that makes it the tenant\'s');
 });
