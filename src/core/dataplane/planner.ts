@@ -144,6 +144,9 @@ interface Diff {
 const CHUNK_FRONTENDS = 1024;
 const FIRST_CHUNK_FRONTENDS = 128;
 
+/** A holder no backend key equals (keys are ≥ 0): the ID is someone else's. */
+const NOT_OURS = -1;
+
 function assignAll(frontends: readonly Frontend[], assign: (f: Frontend) => AssignedFrontend | undefined): AssignedFrontend[] {
   const out: AssignedFrontend[] = [];
   for (const f of frontends) {
@@ -421,11 +424,14 @@ export class MapPlanner {
         // the ID still reach it. When that ID is in use, the next free one below it. Each ID serves one backend.
         const key = backendEntryKey(b.address, b.port, backendEntryProto(b, profile));
         let id = inMaps ? own.ourBackendsByKey.get(key) : undefined;
+        // takenNow's holder of the ID before this backend claimed it: undefined when this is its first use.
+        let holder: number | undefined;
         if (id === undefined) {
           const recorded = anyRecorded ? own.backendTable.get(key) : undefined;
           const wanted = recorded ?? backendHashedId(b, profile);
-          const holder = takenNow.get(wanted);
-          if (holder === key || (holder === undefined && (recorded !== undefined ? !foreignIds.has(wanted | 0) : !elsewhere(wanted)))) {
+          const free = recorded !== undefined ? !foreignIds.has(wanted | 0) : !elsewhere(wanted);
+          holder = free ? takenNow.claim(wanted, key) : NOT_OURS;
+          if (holder === undefined || holder === key) {
             id = wanted;
           } else {
             id = displaced.get(key);
@@ -435,13 +441,13 @@ export class MapPlanner {
               displaced.set(key, id);
               if (foreignIds.has(wanted | 0)) moves.backendIds++;
             }
+            holder = takenNow.claim(id, key);
           }
+        } else {
+          holder = takenNow.claim(id, key);
         }
         // The first frontend of this plan to use the backend writes its entry (backends are shared).
-        if (takenNow.get(id) !== key) {
-          takenNow.set(id, key);
-          firstUse[ids.length] = 1;
-        }
+        if (holder === undefined) firstUse[ids.length] = 1;
         ids.push(id);
       }
       if (ids.length < f.backends.length) {

@@ -1,20 +1,18 @@
-// A map from non-zero u32 keys (backend IDs) to numbers, in two typed arrays with open addressing: a plan
-// records a hundred thousand backend IDs, and a JavaScript Map of that size costs more in hashing, growth and
-// garbage than the kernel takes to write the entries.
+// A map from non-zero u32 keys (backend IDs) to numbers, in one typed array with open addressing: a plan records
+// a hundred thousand backend IDs, and a JavaScript Map of that size costs more in hashing, growth and garbage
+// than the kernel takes to write the entries. Each key sits beside its value, so a lookup touches one cache line
+// (the table outgrows the CPU caches, and the keys are hashes: every lookup is a miss).
 
 export class U32Map {
-  // Keys are held as int32 (`key | 0`): a u32 above 2^31 read from a Uint32Array is a double, and every probe
-  // would leave the integer fast path.
-  #keys: Int32Array;
-  #values: Float64Array;
+  /** Slot i: [2i] the key (0: empty), [2i + 1] its value. */
+  #slots: Float64Array;
   #mask: number;
   #size = 0;
 
   constructor(expected = 16) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.#keys = new Int32Array(capacity);
-    this.#values = new Float64Array(capacity);
+    this.#slots = new Float64Array(capacity * 2);
     this.#mask = capacity - 1;
   }
 
@@ -23,52 +21,62 @@ export class U32Map {
   }
 
   /** The slot holding `key`, or the empty slot where it would go. */
-  /** The slot holding `k` (a key as int32), or the empty slot where it would go. */
-  #slot(k: number): number {
-    const keys = this.#keys;
-    let i = Math.imul(k, 0x9e3779b1) & this.#mask;
-    while (keys[i] !== 0 && keys[i] !== k) i = (i + 1) & this.#mask;
-    return i;
+  #slot(key: number): number {
+    const slots = this.#slots;
+    let i = Math.imul(key | 0, 0x9e3779b1) & this.#mask;
+    for (;;) {
+      const k = slots[2 * i];
+      if (k === key || k === 0) return i;
+      i = (i + 1) & this.#mask;
+    }
   }
 
   has(key: number): boolean {
-    const k = key | 0;
-    return this.#keys[this.#slot(k)] === k;
+    return this.#slots[2 * this.#slot(key)] === key;
   }
 
   get(key: number): number | undefined {
-    const k = key | 0;
-    const i = this.#slot(k);
-    return this.#keys[i] === k ? this.#values[i] : undefined;
+    const i = this.#slot(key);
+    return this.#slots[2 * i] === key ? this.#slots[2 * i + 1] : undefined;
+  }
+
+  set(key: number, value: number): void {
+    this.#put(key, value, true);
+  }
+
+  /** The value `key` has; when it has none, it gets `value` (undefined is returned). One lookup either way. */
+  claim(key: number, value: number): number | undefined {
+    return this.#put(key, value, false);
   }
 
   /** `key` must not be 0 (the empty slot's mark; kube-lb never hands out ID 0). */
-  set(key: number, value: number): void {
-    const k = key | 0;
-    if (k === 0) throw new RangeError('U32Map: key 0 marks an empty slot');
-    let i = this.#slot(k);
-    if (this.#keys[i] !== k) {
-      if ((this.#size + 1) * 2 > this.#keys.length) {
-        this.#grow();
-        i = this.#slot(k);
-      }
-      this.#keys[i] = k;
-      this.#size++;
+  #put(key: number, value: number, overwrite: boolean): number | undefined {
+    if (key === 0) throw new RangeError('U32Map: key 0 marks an empty slot');
+    let i = this.#slot(key);
+    if (this.#slots[2 * i] === key) {
+      const had = this.#slots[2 * i + 1];
+      if (overwrite) this.#slots[2 * i + 1] = value;
+      return had;
     }
-    this.#values[i] = value;
+    if ((this.#size + 1) * 2 > this.#mask + 1) {
+      this.#grow();
+      i = this.#slot(key);
+    }
+    this.#slots[2 * i] = key;
+    this.#slots[2 * i + 1] = value;
+    this.#size++;
+    return undefined;
   }
 
   #grow(): void {
-    const keys = this.#keys;
-    const values = this.#values;
-    this.#keys = new Int32Array(keys.length * 2);
-    this.#values = new Float64Array(keys.length * 2);
-    this.#mask = this.#keys.length - 1;
-    for (let i = 0; i < keys.length; i++) {
-      if (keys[i] === 0) continue;
-      const j = this.#slot(keys[i]!);
-      this.#keys[j] = keys[i]!;
-      this.#values[j] = values[i]!;
+    const old = this.#slots;
+    this.#slots = new Float64Array(old.length * 2);
+    this.#mask = this.#slots.length / 2 - 1;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i] === 0) continue;
+      const j = this.#slot(old[i]!);
+      this.#slots[2 * j] = old[i]!;
+      this.#slots[2 * j + 1] = old[i + 1]!;
     }
   }
 }

@@ -1,5 +1,5 @@
-// The planner's map of backend IDs (u32 keys, typed arrays, open addressing): the same answers as a Map, across
-// growth, for keys above 2^31 (kube-lb's hashed IDs) and keys that collide in the table.
+// The planner's map of backend IDs (u32 keys, a typed array, open addressing): the same answers as a Map, across
+// growth, for keys above 2^31 (kube-lb's hashed IDs) and keys that collide in the table; claim takes or tells.
 import t from 'tap';
 import { U32Map } from '../../../src/core/dataplane/u32-map.ts';
 
@@ -23,4 +23,7 @@ t.test('agrees with a Map through growth, for IDs in the upper half and for coll
   t.equal(m.get(12345), undefined);
   t.notOk(m.has(0x80000000 + 7) && !ref.has(0x80000000 + 7), 'an absent key is absent');
   t.throws(() => m.set(0, 1), RangeError, 'key 0 marks an empty slot');
+  t.equal(m.claim(0x80000001, 5), undefined, 'claim of a new key takes it');
+  t.equal(m.claim(0x80000001, 6), 5, 'claim of a held key says who holds it');
+  t.equal(m.get(0x80000001), 5, 'and leaves it as it was');
 });
