@@ -61,6 +61,16 @@ function isErrno(err: unknown, code: string): boolean {
   return err instanceof Error && err.message.includes(code);
 }
 
+/** Creates an entry that must not exist yet: one that does is someone else's (kube-lb's own are listed first). */
+async function notOverForeign(what: string, create: () => Promise<unknown>): Promise<void> {
+  try {
+    await create();
+  } catch (err) {
+    if (!isErrno(err, 'EEXIST')) throw err;
+    throw new KubeLbError('L2_FOREIGN_ENTRY', `${what} exists that kube-lb did not make (EEXIST); not replacing it, not announcing this VIP here`, { cause: err });
+  }
+}
+
 export function openRtnl(): Rtnl {
   const sock: RtNetlinkSocket = createRtNetlink();
   const watchers: RtNetlinkSocket[] = [];
@@ -113,10 +123,13 @@ export function openRtnl(): Rtnl {
       ),
     addProxy: (ifindex, ip) =>
       wrap(`add proxy neighbour ${ip} on ${ifindex}`, async () => {
-        await sock.newNeighbor(
-          proxy(ifindex),
-          { dst: Buffer.from(ipv4ToBytes(ip)), protocol: Buffer.from([KUBE_LB_RTPROTO]) },
-          { flags: FlagsNew.CREATE | FlagsNew.REPLACE },
+        // Never over someone else's entry (the announcer re-adopts its own from the dump, not by replacing).
+        await notOverForeign(`a proxy neighbour entry for ${ip} on link ${ifindex}`, () =>
+          sock.newNeighbor(
+            proxy(ifindex),
+            { dst: Buffer.from(ipv4ToBytes(ip)), protocol: Buffer.from([KUBE_LB_RTPROTO]) },
+            { flags: FlagsNew.CREATE | FlagsNew.EXCL },
+          ),
         );
       }),
     delProxy: (ifindex, ip) =>
@@ -137,7 +150,7 @@ export function openRtnl(): Rtnl {
     addRoute: (ip, oif) =>
       wrap(`add route ${ip}/32 via ${oif}`, async () => {
         const [data, attrs] = route(ip, oif);
-        await sock.newRoute(data, attrs, { flags: FlagsNew.CREATE | FlagsNew.REPLACE });
+        await notOverForeign(`a route to ${ip}/32 in the main table`, () => sock.newRoute(data, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }));
       }),
     delRoute: (ip, oif) =>
       wrap(`delete route ${ip}/32 via ${oif}`, async () => {

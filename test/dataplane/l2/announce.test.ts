@@ -1,6 +1,7 @@
 // L2 announcement on a real segment: a client and three LB nodes in network namespaces on one bridge, three
 // standalone speakers against a real API server. Every claim here is checked with arping and tcpdump.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { eventually } from '../../support/eventually.ts';
 import * as k8s from '@kubernetes/client-node';
@@ -143,6 +144,30 @@ t.test('an owner whose interface goes down hands its VIPs on, and takes them bac
   await until('eth0 advertised again', async () => ((await advertised()) === 'eth0' ? true : undefined));
   await answeredBy(vip, macOf.get(owner.name)!);
   t.pass(`${owner.name} answers again (its proxy entry, flushed by the kernel on link down, is back)`);
+});
+
+t.test("a route to the VIP that kube-lb did not make is never replaced: that node does not announce it, the others' VIPs go on", async (t) => {
+  const vip = vips[3]!;
+  const other = vips.find((v) => v !== vip && rendezvousOwner(v, names) === rendezvousOwner(vip, names))!;
+  const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
+  await answeredBy(vip, macOf.get(owner.name)!);
+  const proc = speakers.procs.get(owner.name)!;
+  await proc.stop(10_000);
+  // The operator's own route for that address (a static /32 out of eth0), made while the speaker was away.
+  await inNs(owner.ns, 'ip', ['route', 'add', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
+  const theirs = async (): Promise<string> => inNs(owner.ns, 'ip', ['route', 'show', 'table', 'main', `${vip}/32`]);
+  const before = await theirs();
+  const restarted = speakers.start(owner.name, common);
+  await answeredBy(other, macOf.get(owner.name)!);
+  t.pass(`${owner.name} is back and answers for its other VIPs (${other})`);
+  const log = (): string => readFileSync(restarted.logFile, 'utf8');
+  await until(`${owner.name} to say why it does not announce ${vip}`, async () => (/did not make/.test(log()) ? true : undefined));
+  t.match(log(), new RegExp(`a route to ${vip.replaceAll('.', '\\.')}/32 in the main table exists that kube-lb did not make`));
+  t.equal(await theirs(), before, `the operator's route is as it was: ${before.trim()}`);
+  t.notOk((await inNs(owner.ns, 'ip', ['neigh', 'show', 'proxy'])).includes(vip), 'and no proxy entry answers for it on that node');
+  await inNs(owner.ns, 'ip', ['route', 'del', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
+  await answeredBy(vip, macOf.get(owner.name)!);
+  t.pass('once the operator removes it, the owner announces the VIP');
 });
 
 t.test('with the API server unreachable, every node keeps announcing what it had', async (t) => {
