@@ -7,7 +7,7 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
 import { matchesSelector } from '../labels.ts';
 import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
-  ipInAny, formatIP, rangeSize, type IPRange,
+  ipInAny, formatIP, rangeSize, reservedBlockOf, type IPRange,
 } from '../ip/index.ts';
 import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
@@ -259,8 +259,20 @@ export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
   const ref = (field: string): ObjectRef => ({ kind: 'VIPClaim', name: claim.name, namespace: claim.namespace, field });
   claim.backends.forEach((b, i) => {
     const f = ref(`spec.backends[${i}].address`);
-    if (!b.ip) out.push(problem('InvalidIP', f, `${subject(f)}: ${b.address} is not an IP address`));
-    else if (!ipInAny(b.ip, tenant.backendRanges)) {
+    if (!b.ip) {
+      out.push(problem('InvalidIP', f, `${subject(f)}: ${b.address} is not an IP address`));
+      return;
+    }
+    // Whatever a tenant's ranges say: a special-purpose address or a VIP would send the traffic into the LB nodes
+    // themselves (or nowhere), never to a consumer node.
+    const ip = b.ip;
+    const reserved = reservedBlockOf(ip);
+    const vipPool = reserved ? undefined : [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
+    if (reserved) {
+      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is ${reserved}, never a backend`));
+    } else if (vipPool) {
+      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is in VIPPool ${vipPool.name}: a VIP is never a backend`));
+    } else if (!ipInAny(ip, tenant.backendRanges)) {
       out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`));
     }
   });

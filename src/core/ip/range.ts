@@ -145,6 +145,11 @@ const RESERVED: ReadonlyArray<{ text: string; name: string }> = [
   { text: 'ff00::/8', name: 'multicast ff00::/8' },
 ];
 
+/** The name of the special-purpose block `ip` is in ("loopback 127.0.0.0/8"), or undefined. */
+export function reservedBlockOf(ip: IPAddr): string | undefined {
+  return reservedOverlap({ family: ip.family, first: ip.value, last: ip.value });
+}
+
 /** The name of the first special-purpose block `r` touches, or undefined. */
 export function reservedOverlap(r: IPRange): string | undefined {
   for (const block of RESERVED) {

@@ -64,6 +64,16 @@ t.test('claim checks: tenancy, backends, requested IPs, pool', async (t) => {
   t.same(check('t2', 'x', { backends: [{ nodeName: 'a', address: '10.10.0.1', ready: true }, { nodeName: 'b', address: '10.11.0.1', ready: true }] }), [
     'BackendNotAllowed: VIPClaim t2/x spec.backends[1].address: 10.11.0.1 is outside ConsumerCluster t2 spec.allowedBackendCIDRs',
   ]);
+  // A tenant allowed everywhere still cannot point a VIP at loopback, link-local, multicast, 0.0.0.0/8 or a VIP.
+  const open = validate({ pools: [pool('open', ['192.0.2.0/24'])], tenants: [tenant('all', 'all', ['0.0.0.0/0'])] });
+  const backends = ['127.0.0.1', '169.254.169.254', '224.0.0.5', '0.0.0.1', '192.0.2.7', '10.1.2.3'].map((address, i) => ({ nodeName: `n${i}`, address, ready: true }));
+  t.same(checkClaim(open, toClaimRequest(claim('all', 'x', { cluster: 'all', backends }))).map((p) => `${p.code}: ${p.message}`), [
+    'BackendNotAllowed: VIPClaim all/x spec.backends[0].address: 127.0.0.1 is loopback 127.0.0.0/8, never a backend',
+    'BackendNotAllowed: VIPClaim all/x spec.backends[1].address: 169.254.169.254 is link-local 169.254.0.0/16, never a backend',
+    'BackendNotAllowed: VIPClaim all/x spec.backends[2].address: 224.0.0.5 is multicast 224.0.0.0/4, never a backend',
+    'BackendNotAllowed: VIPClaim all/x spec.backends[3].address: 0.0.0.1 is "this network" 0.0.0.0/8, never a backend',
+    'BackendNotAllowed: VIPClaim all/x spec.backends[4].address: 192.0.2.7 is in VIPPool open: a VIP is never a backend',
+  ], 'only the consumer node address passes');
   t.same(check('t2', 'x', { requestedIPs: ['192.0.2.9', '203.0.113.1'] }), [
     'RequestedIPNotAllowed: VIPClaim t2/x spec.requestedIPs[1]: 203.0.113.1 is not in any VIPPool this claim may use',
   ]);
