@@ -13,36 +13,26 @@ export type ServeDecision =
   | { readonly serve: true; readonly vip: string }
   | { readonly serve: false; readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NoPorts' | 'Unapproved'; readonly message: string };
 
-/** By claim key: the last generation of its spec the allocator checked, and the backend addresses it had. */
-export type ApprovedSpecs = ReadonlyMap<string, { readonly generation: number; readonly addresses: ReadonlySet<string> }>;
-
-/** The claim as this node may serve it, and the generation whose check vouches for its backends. */
-export interface Approved {
-  readonly claim: VIPClaim;
-  readonly checked: number;
-}
+/** By claim key: the generation and spec this node last served, which the allocator had checked. */
+export type ApprovedSpecs = ReadonlyMap<string, { readonly generation: number; readonly spec: VIPClaim['spec'] }>;
 
 /**
- * The claim as this node may serve it. A tenant writes the spec, and its backend addresses are where the LB nodes
- * send traffic: the allocator checks every generation (inside the tenant's ranges, no special-purpose address or
- * VIP) and records which one in Allocated's observedGeneration. A spec the allocator checked is served as it is.
- * A spec that moved on since (the allocator is behind, or down) is served with only the backend addresses of the
- * last checked generation this node served: readiness, removals and ports go on, a new address waits for the
- * check. A claim this node never served waits for it whole.
+ * The claim as this node may serve it. Its spec names backends and ports, and a tenant writes it: the allocator
+ * checks every generation (backends inside the tenant's ranges, no special-purpose address or VIP) and records
+ * which one in Allocated's observedGeneration. A node serves the spec the allocator has checked; when the spec
+ * has moved on since (the allocator is behind, or down), it keeps serving the last checked spec it served, and
+ * serves nothing for a claim it never served. Returns the claim with that spec and generation, or why not.
  */
-export function approvedClaim(c: VIPClaim, approved: ApprovedSpecs): Approved | { readonly reason: 'Unapproved'; readonly message: string } {
+export function approvedClaim(c: VIPClaim, approved: ApprovedSpecs): VIPClaim | { readonly reason: 'Unapproved'; readonly message: string } {
   const generation = c.metadata.generation ?? 0;
   const checked = findCondition(c.status?.conditions, CLAIM_CONDITIONS.Allocated)?.observedGeneration;
-  if (checked === generation) return { claim: c, checked };
+  if (checked === generation) return c;
   const last = approved.get(claimKey(c));
-  if (!last) {
-    return {
-      reason: 'Unapproved',
-      message: `generation ${generation} of the spec awaits the allocator's check (it last checked ${checked ?? 'none'}); nothing served before it`,
-    };
-  }
-  const backends = (c.spec.backends ?? []).filter((b) => last.addresses.has(b.address));
-  return { claim: { ...c, spec: { ...c.spec, backends } }, checked: last.generation };
+  if (last) return { ...c, metadata: { ...c.metadata, generation: last.generation }, spec: last.spec };
+  return {
+    reason: 'Unapproved',
+    message: `generation ${generation} of the spec awaits the allocator's check (it last checked ${checked ?? 'none'}); nothing served before it`,
+  };
 }
 
 /**

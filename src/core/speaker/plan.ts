@@ -136,15 +136,14 @@ export function planFrontends(
   const owners = new Map<string, string>();
   const plans = new Map<string, ClaimPlan>();
   const nextMemory = new Map<string, ReadonlySet<string>>();
-  const nextApproved = new Map<string, { generation: number; addresses: ReadonlySet<string> }>();
+  const nextApproved = new Map<string, { generation: number; spec: VIPClaim['spec'] }>();
   for (const claim of [...claims].sort(olderFirst)) {
     const key = claimKey(claim);
-    const ok = approvedClaim(claim, approved);
-    if ('reason' in ok) {
-      plans.set(key, { key, serve: false, vip: claim.status?.vip, reason: ok.reason, message: ok.message });
+    const c = approvedClaim(claim, approved);
+    if ('reason' in c) {
+      plans.set(key, { key, serve: false, vip: claim.status?.vip, reason: c.reason, message: c.message });
       continue;
     }
-    const c = ok.claim;
     const decision = serveDecision(c);
     if (!decision.serve) {
       plans.set(key, { key, serve: false, vip: c.status?.vip, reason: decision.reason, message: decision.message });
@@ -169,14 +168,8 @@ export function planFrontends(
       owners.set(p.planned.frontend, key);
       nextMemory.set(p.planned.frontend, p.selected);
     }
-    // A spec served ahead of its check holds other backends than the same generation served after it.
-    const checkedNow = ok.checked === (c.metadata.generation ?? 0);
-    const fingerprint = claimFingerprint(c, decision.vip) + (checkedNow ? '' : `~${ok.checked}`);
-    plans.set(key, { key, serve: true, vip: decision.vip, fingerprint, ports: ports.map((p) => p.planned) });
-    nextApproved.set(
-      key,
-      checkedNow ? { generation: ok.checked, addresses: new Set((c.spec.backends ?? []).map((b) => b.address)) } : approved.get(key)!,
-    );
+    plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, decision.vip), ports: ports.map((p) => p.planned) });
+    nextApproved.set(key, { generation: c.metadata.generation ?? 0, spec: c.spec });
   }
   const sorted = new Map([...plans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { frontends, owners, claims: sorted, memory: nextMemory, approved: nextApproved };
