@@ -60,7 +60,7 @@ export interface ClaimProgramming {
 
 export class SpeakerController {
   readonly #d: ControllerDeps;
-  #plan: SpeakerPlan = { frontends: [], owners: new Map(), claims: new Map(), memory: new Map(), approved: new Map() };
+  #plan: SpeakerPlan = { frontends: [], owners: new Map(), claims: new Map(), memory: new Map() };
   #memory: SelectionMemory = new Map();
   /** The plan the reconciler holds (set with setDesired, synchronously). */
   #programming = new Map<string, ClaimProgramming>();
@@ -177,7 +177,7 @@ export class SpeakerController {
 
   #replan(): void {
     const { health, dataplane, logger } = this.#d;
-    const plan = planFrontends(this.#d.claims(), (k) => health.state(k), this.#memory, this.#plan.approved);
+    const plan = planFrontends(this.#d.claims(), (k) => health.state(k), this.#memory);
     this.#memory = plan.memory;
     this.#plan = plan;
     this.plans++;

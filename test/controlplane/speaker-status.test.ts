@@ -50,16 +50,7 @@ for (let i = 0; i < COUNT; i++) {
     status: {
       vip: `198.51.100.${200 + i}`,
       pool: 'default',
-      conditions: [
-        {
-          type: 'Allocated',
-          status: 'True',
-          reason: 'Allocated',
-          message: 'test',
-          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-          observedGeneration: created.metadata.generation ?? 1,
-        },
-      ],
+      conditions: [{ type: 'Allocated', status: 'True', reason: 'Allocated', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
     },
   });
 }

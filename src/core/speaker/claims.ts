@@ -11,29 +11,7 @@ export function claimKey(c: Pick<VIPClaim, 'metadata'>): string {
 
 export type ServeDecision =
   | { readonly serve: true; readonly vip: string }
-  | { readonly serve: false; readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NoPorts' | 'Unapproved'; readonly message: string };
-
-/** By claim key: the generation and spec this node last served, which the allocator had checked. */
-export type ApprovedSpecs = ReadonlyMap<string, { readonly generation: number; readonly spec: VIPClaim['spec'] }>;
-
-/**
- * The claim as this node may serve it. Its spec names backends and ports, and a tenant writes it: the allocator
- * checks every generation (backends inside the tenant's ranges, no special-purpose address or VIP) and records
- * which one in Allocated's observedGeneration. A node serves the spec the allocator has checked; when the spec
- * has moved on since (the allocator is behind, or down), it keeps serving the last checked spec it served, and
- * serves nothing for a claim it never served. Returns the claim with that spec and generation, or why not.
- */
-export function approvedClaim(c: VIPClaim, approved: ApprovedSpecs): VIPClaim | { readonly reason: 'Unapproved'; readonly message: string } {
-  const generation = c.metadata.generation ?? 0;
-  const checked = findCondition(c.status?.conditions, CLAIM_CONDITIONS.Allocated)?.observedGeneration;
-  if (checked === generation) return c;
-  const last = approved.get(claimKey(c));
-  if (last) return { ...c, metadata: { ...c.metadata, generation: last.generation }, spec: last.spec };
-  return {
-    reason: 'Unapproved',
-    message: `generation ${generation} of the spec awaits the allocator's check (it last checked ${checked ?? 'none'}); nothing served before it`,
-  };
-}
+  | { readonly serve: false; readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NoPorts'; readonly message: string };
 
 /**
  * A claim is served when it holds a VIP that the allocator lets it use: Allocated=True, or Allocated=False with a

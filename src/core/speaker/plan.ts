@@ -9,7 +9,7 @@ import { frontendName } from '../dataplane/frontend.ts';
 import { combineHealth, selectBackends, type Selection } from '../health/selection.ts';
 import type { HealthState } from '../health/state.ts';
 import { targetKey, targetsFor } from '../health/targets.ts';
-import { approvedClaim, claimFingerprint, claimKey, serveDecision, type ApprovedSpecs, type ServeDecision } from './claims.ts';
+import { claimFingerprint, claimKey, serveDecision, type ServeDecision } from './claims.ts';
 
 /** Health of one target by its key (targets.ts); 'unknown' for targets not probed. */
 export type HealthView = (targetKey: string) => HealthState;
@@ -53,8 +53,6 @@ export type ClaimPlan =
 
 export interface SpeakerPlan {
   readonly frontends: DesiredFrontend[];
-  /** What this plan serves of each claim, for the next plan (claims.ts approvedClaim). */
-  readonly approved: ApprovedSpecs;
   /** Frontend name → claim key, for mapping dataplane results back to claims. */
   readonly owners: ReadonlyMap<string, string>;
   /** By claim key, sorted. */
@@ -126,24 +124,13 @@ function planPort(
  * Plans every claim. When two served claims ask for the same frontend (the allocator should never allow it),
  * the older claim keeps it and the newer one is not served at all, so no claim is half-programmed.
  */
-export function planFrontends(
-  claims: readonly VIPClaim[],
-  health: HealthView,
-  memory: SelectionMemory,
-  approved: ApprovedSpecs = new Map(),
-): SpeakerPlan {
+export function planFrontends(claims: readonly VIPClaim[], health: HealthView, memory: SelectionMemory): SpeakerPlan {
   const frontends: DesiredFrontend[] = [];
   const owners = new Map<string, string>();
   const plans = new Map<string, ClaimPlan>();
   const nextMemory = new Map<string, ReadonlySet<string>>();
-  const nextApproved = new Map<string, { generation: number; spec: VIPClaim['spec'] }>();
-  for (const claim of [...claims].sort(olderFirst)) {
-    const key = claimKey(claim);
-    const c = approvedClaim(claim, approved);
-    if ('reason' in c) {
-      plans.set(key, { key, serve: false, vip: claim.status?.vip, reason: c.reason, message: c.message });
-      continue;
-    }
+  for (const c of [...claims].sort(olderFirst)) {
+    const key = claimKey(c);
     const decision = serveDecision(c);
     if (!decision.serve) {
       plans.set(key, { key, serve: false, vip: c.status?.vip, reason: decision.reason, message: decision.message });
@@ -169,10 +156,9 @@ export function planFrontends(
       nextMemory.set(p.planned.frontend, p.selected);
     }
     plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, decision.vip), ports: ports.map((p) => p.planned) });
-    nextApproved.set(key, { generation: c.metadata.generation ?? 0, spec: c.spec });
   }
   const sorted = new Map([...plans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-  return { frontends, owners, claims: sorted, memory: nextMemory, approved: nextApproved };
+  return { frontends, owners, claims: sorted, memory: nextMemory };
 }
 
 /** Every health-check target the served claims need, by key. */

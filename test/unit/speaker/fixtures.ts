@@ -12,8 +12,6 @@ export interface ClaimOptions {
   etp?: 'Cluster' | 'Local';
   healthCheckNodePort?: number;
   allocated?: { status: 'True' | 'False'; reason: string };
-  /** The generation the allocator last checked (Allocated's observedGeneration); default: the claim's. */
-  checked?: number;
   deleting?: boolean;
 }
 
@@ -44,9 +42,7 @@ export function claim(o: ClaimOptions = {}): VIPClaim {
     },
     status: {
       ...(vip ? { vip, pool: 'default' } : {}),
-      conditions: [
-        { type: 'Allocated', ...allocated, message: '', lastTransitionTime: '2025-01-01T00:00:00Z', observedGeneration: o.checked ?? o.generation ?? 1 },
-      ],
+      conditions: [{ type: 'Allocated', ...allocated, message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }],
     },
   };
 }

@@ -93,32 +93,3 @@ t.test('two claims on one frontend: the older keeps it, the newer is not served 
     t.match(y.message, /198\.51\.100\.200:80\/TCP is already served for claim tenant-a\/old/);
   }
 });
-
-t.test('a node serves only a spec the allocator has checked: ahead of the check, the last checked one, or nothing', async (t) => {
-  const evil = [{ nodeName: 'node-a', address: '10.96.0.1', ready: true }]; // say, the LB cluster's apiserver
-  const none = health({});
-  // Never served, and its spec is ahead of the allocator: nothing.
-  const fresh = planFrontends([claim({ generation: 2, checked: 1, backends: evil })], none, new Map());
-  t.match(fresh.claims.get('tenant-a/default.web'), { serve: false, reason: 'Unapproved', message: /generation 2 .* awaits the allocator's check \(it last checked 1\)/ });
-  t.same(fresh.frontends, []);
-
-  // Served at generation 1; the tenant then rewrites the backends before the allocator has looked.
-  const first = planFrontends([claim({ generation: 1 })], none, new Map());
-  t.same(first.approved.get('tenant-a/default.web')?.generation, 1);
-  const ahead = planFrontends([claim({ generation: 2, checked: 1, backends: evil })], none, first.memory, first.approved);
-  t.same(ahead.frontends[0]?.backends.map((b) => b.address), TWO_NODES.map((b) => b.address), 'the checked backends stay programmed');
-  t.match(ahead.claims.get('tenant-a/default.web'), { serve: true, fingerprint: /@1=/ }, 'under the checked generation');
-
-  // The allocator checks generation 2 and refuses it: not served (as before this change).
-  const refused = planFrontends(
-    [claim({ generation: 2, checked: 2, backends: evil, allocated: { status: 'False', reason: 'BackendNotAllowed' } })],
-    none,
-    ahead.memory,
-    ahead.approved,
-  );
-  t.match(refused.claims.get('tenant-a/default.web'), { serve: false, reason: 'NotAllocated' });
-  // A good generation 3, once checked, is served as written.
-  const good = [{ nodeName: 'node-c', address: '10.200.0.13', ready: true }];
-  const next = planFrontends([claim({ generation: 3, checked: 3, backends: good })], none, refused.memory, refused.approved);
-  t.same(next.frontends[0]?.backends.map((b) => b.address), ['10.200.0.13']);
-});
