@@ -151,14 +151,16 @@ static napi_value queue_update(napi_env env, napi_callback_info info) {
     }
     started = true;
   }
-  j->seq = next_seq++;
+  // Read under the lock: once it is released, the writer may write and free the job at any moment.
+  const uint32_t seq = next_seq++;
+  j->seq = seq;
   if (tail) tail->next = j;
   else head = j;
   tail = j;
   pthread_cond_signal(&queued);
   pthread_mutex_unlock(&mu);
   napi_value r;
-  napi_create_uint32(env, j->seq, &r);
+  napi_create_uint32(env, seq, &r);
   return r;
 }
 
