@@ -250,7 +250,8 @@ export class MapPlanner {
     const own = classify(snapshot, profile, this.#contested);
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
-    const assigner = this.#assigner(frontends, own, statuses);
+    const backendCount = frontends.reduce((n, f) => n + f.backends.length, 0);
+    const assigner = this.#assigner(own, statuses, backendCount);
 
     const ops: MapOp[] = [];
     let absent = 0;
@@ -318,7 +319,7 @@ export class MapPlanner {
       const { algorithm, maglev, affinityMatchMap } = this.options;
       const builder = new ImageBuilder({ profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo, {
         frontends: frontends.length,
-        slots: frontends.reduce((n, f) => n + f.backends.length, 0),
+        slots: backendCount,
       });
       const all: AssignedFrontend[] = [];
       const source = assigned ?? frontends;
@@ -369,9 +370,9 @@ export class MapPlanner {
    * builds it); records a status for every frontend. undefined for a frontend that is not programmed.
    */
   #assigner(
-    frontends: readonly Frontend[],
     own: Ownership,
     statuses: FrontendStatus[],
+    backendCount: number,
   ): { assign(f: Frontend): AssignedFrontend | undefined; readonly moves: Plan['moves'] } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
@@ -386,7 +387,7 @@ export class MapPlanner {
     const ourIds = int32Set(own.ourBackendIds);
     const recordedIds = int32Set(own.backendTable.values());
     /** IDs handed out in this plan → the backend (backendEntryKey) that has it. */
-    const takenNow = new U32Map(frontends.reduce((n, f) => n + f.backends.length, 0));
+    const takenNow = new U32Map(backendCount);
     // Skipped when empty (a first start): a Map lookup with a 50-bit key is not free at 100k backends.
     const inMaps = own.ourBackendsByKey.size > 0;
     const anyRecorded = own.backendTable.size > 0;

@@ -1,4 +1,4 @@
-// A map from non-zero u32 keys (backend IDs) to numbers, in one typed array with open addressing: a plan records
+// A map from non-zero u32 keys (backend IDs) to the number first claimed for them, in one typed array with open addressing: a plan records
 // a hundred thousand backend IDs, and a JavaScript Map of that size costs more in hashing, growth and garbage
 // than the kernel takes to write the entries. Each key sits beside its value, so a lookup touches one cache line
 // (the table outgrows the CPU caches, and the keys are hashes: every lookup is a miss).
@@ -35,29 +35,14 @@ export class U32Map {
     return this.#slots[2 * this.#slot(key)] === key;
   }
 
-  get(key: number): number | undefined {
-    const i = this.#slot(key);
-    return this.#slots[2 * i] === key ? this.#slots[2 * i + 1] : undefined;
-  }
-
-  set(key: number, value: number): void {
-    this.#put(key, value, true);
-  }
-
-  /** The value `key` has; when it has none, it gets `value` (undefined is returned). One lookup either way. */
+  /**
+   * The value `key` has; when it has none, it gets `value` (undefined is returned). One lookup either way.
+   * `key` must not be 0 (the empty slot's mark; kube-lb never hands out ID 0).
+   */
   claim(key: number, value: number): number | undefined {
-    return this.#put(key, value, false);
-  }
-
-  /** `key` must not be 0 (the empty slot's mark; kube-lb never hands out ID 0). */
-  #put(key: number, value: number, overwrite: boolean): number | undefined {
     if (key === 0) throw new RangeError('U32Map: key 0 marks an empty slot');
     let i = this.#slot(key);
-    if (this.#slots[2 * i] === key) {
-      const had = this.#slots[2 * i + 1];
-      if (overwrite) this.#slots[2 * i + 1] = value;
-      return had;
-    }
+    if (this.#slots[2 * i] === key) return this.#slots[2 * i + 1];
     if ((this.#size + 1) * 2 > this.#mask + 1) {
       this.#grow();
       i = this.#slot(key);
