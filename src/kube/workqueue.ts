@@ -2,6 +2,7 @@
 // it waits collapse into one, and a handler's closed result decides what happens next (done, retry with
 // exponential backoff, or retry after a fixed delay). What client-go's queues report (depth, adds, time waited,
 // retries) leaves through a narrow metrics port, so the queue itself knows no metrics library.
+import { backoffDelay } from '../shared/backoff.ts';
 
 export type HandlerResult =
   | { kind: 'done' }
@@ -161,7 +162,8 @@ export class WorkQueue {
       this.opts.metrics?.retried();
       const n = (this.failures.get(key) ?? 0) + 1;
       this.failures.set(key, n);
-      this.addAfter(key, Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** (n - 1)));
+      // No jitter: one queue retries one key, and tests read the delays.
+      this.addAfter(key, backoffDelay({ initialMs: this.opts.baseBackoffMs, maxMs: this.opts.maxBackoffMs, jitter: 'none' }, n));
     } else if (result.kind === 'requeueAfter') this.addAfter(key, result.ms);
     this.pump();
     if (this.pending.size === 0 && this.active.size === 0) {
