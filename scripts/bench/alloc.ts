@@ -1,10 +1,15 @@
 // Allocation benchmark: a real apiserver and the allocator as a real process (one replica, leader election on).
+//   backlog: 2,000 claims created while no allocator runs (their create rate is raw_create_per_s, the same-run
+//            baseline of plain creates), then one starts: its pure decide-and-write rate;
 //   small: 1,000 claims created as fast as the apiserver takes them while the allocator runs;
-//   big:   10,000 more the same way; then the allocator's resident memory;
-//   backlog: 2,000 claims created while no allocator runs, then one starts: its pure decide-and-write rate.
-// Latency is per claim, from the create response to the watch event that shows Allocated=True. The baseline,
-// measured in the same run, is how fast the apiserver accepted the creates (the allocator cannot beat it in
-// the first two phases); core_decisions_per_s is the pure allocator without any API, for scale. Usage: npm run bench -- alloc [--small N] [--big N] [--backlog N]
+//   big:   10,000 more the same way; then the allocator's resident memory (rss_mb);
+//   claims_50k: 50,000 more the same way (--claims-50k N sizes it, 0 skips it); then rss_mb_50k.
+// Latency is per claim, from the create response to the watch event that shows Allocated=True. The baselines,
+// measured in the same run: raw_create_per_s, how fast the apiserver takes plain creates with no allocator
+// running, and per phase how fast it accepted that phase's creates (the allocator cannot beat either);
+// core_decisions_per_s is the pure allocator without any API, for scale. RSS figures count every claim the
+// allocator holds at that point (earlier phases' too; rss_mb_note says how many).
+// Usage: npm run bench -- alloc [--small N] [--big N] [--backlog N] [--claims-50k N]
 // Last stdout line: one JSON object (scripts/bench/README.md).
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
@@ -12,6 +17,7 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.
 import { loadApiKubeConfig } from '../../src/kube/api-client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { createInformer } from '../../src/kube/informer.ts';
+import { listAllPages, type PagedList } from '../../src/kube/paging.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { Ledger } from '../../test/support/ledger.ts';
@@ -25,7 +31,8 @@ const opts = parseConfig(
   {
     small: { kind: 'int', default: 1000, min: 1, help: 'claims in the small run' },
     big: { kind: 'int', default: 10_000, min: 1, help: 'claims in the big run' },
-    backlog: { kind: 'int', default: 2000, min: 0, help: 'claims created before the allocator starts' },
+    backlog: { kind: 'int', default: 2000, min: 1, help: 'claims created before the allocator starts (their rate is raw_create_per_s)' },
+    'claims-50k': { kind: 'int', default: 50_000, min: 0, help: 'claims in the large run (0: skip it)' },
     parallel: { kind: 'int', default: 64, min: 1, help: 'creates in flight' },
   },
   process.argv.slice(2),
@@ -54,7 +61,8 @@ try {
   const strip = <T extends { metadata: { creationTimestamp?: string; uid?: string; generation?: number } }>(o: T): T => ({
     ...o, metadata: { ...o.metadata, creationTimestamp: undefined, uid: undefined, generation: undefined },
   });
-  await resourceClient<VIPPool>(kc, 'VIPPool').create(strip(pool('bench', ['198.18.0.0/16'])));
+  // 198.18.0.0/15: 131,072 addresses, room for every phase's claims (63,000 by default).
+  await resourceClient<VIPPool>(kc, 'VIPPool').create(strip(pool('bench', ['198.18.0.0/15'])));
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (let i = 0; i < TENANTS; i++) {
     await core.createNamespace({ body: { metadata: { name: `t${i}` } } });
@@ -64,10 +72,17 @@ try {
   // When each claim was created (create response) and first seen Allocated (watch).
   const createdAt = new Map<string, number>();
   const allocatedAt = new Map<string, number>();
+  // The bench's own cache keeps what it reads, so 63,000 whole claims do not crowd the allocator out of memory.
   const watch = createInformer<VIPClaim & k8s.KubernetesObject>({
     kubeConfig: kc,
     path: claims.path(),
-    list: () => claims.list() as Promise<k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>>,
+    list: (page) => claims.list(undefined, undefined, page) as Promise<PagedList<VIPClaim & k8s.KubernetesObject>>,
+    transform: (c) => ({
+      apiVersion: c.apiVersion, kind: c.kind,
+      metadata: { name: c.metadata.name, namespace: c.metadata.namespace, resourceVersion: c.metadata.resourceVersion },
+      spec: {} as VIPClaim['spec'],
+      ...(c.status ? { status: { vip: c.status.vip, conditions: c.status.conditions?.filter((x) => x.type === 'Allocated') ?? [] } } : {}),
+    }),
     logger: createLogger({ program: 'bench', level: 'silent' }),
   });
   watch.on({
@@ -97,7 +112,7 @@ try {
 
   async function waitAllocated(keys: string[], timeoutMs: number): Promise<number> {
     await eventually(`${keys.length} claims Allocated`, async () => (keys.every((k) => allocatedAt.has(k)) ? true : undefined), timeoutMs, 100);
-    return Math.max(...keys.map((k) => allocatedAt.get(k)!));
+    return keys.reduce((max, k) => Math.max(max, allocatedAt.get(k)!), 0); // no spread: 50,000 arguments overflow
   }
 
   const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -108,7 +123,7 @@ try {
     const keys = batch.map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
     const t0 = performance.now();
     const createMs = await create(batch);
-    const last = await waitAllocated(keys, 600_000);
+    const last = await waitAllocated(keys, Math.max(600_000, n * 50));
     const latencies = keys.map((k) => allocatedAt.get(k)! - createdAt.get(k)!).sort((a, b) => a - b);
     const wallS = (last - t0) / 1000;
     const result = {
@@ -126,7 +141,7 @@ try {
   }
 
   async function duplicates(): Promise<{ total: number; duplicate_vips: number }> {
-    const all = (await claims.list()).items;
+    const all = (await listAllPages((page) => claims.list(undefined, undefined, page), { pageSize: 500 })).items;
     const seen = new Map<string, number>();
     for (const c of all) if (c.status?.vip) seen.set(c.status.vip, (seen.get(c.status.vip) ?? 0) + 1);
     return { total: all.length, duplicate_vips: [...seen.values()].filter((v) => v > 1).length };
@@ -137,19 +152,28 @@ try {
     return m ? Math.round(Number(m[1]) / 1024) : NaN;
   };
 
-  // Backlog first, while no allocator runs.
+  /** The allocator's own heap figures (its /metrics), to tell live objects from heap the GC has not returned. */
+  async function heapMB(): Promise<{ heap_used_mb: number; heap_total_mb: number; external_mb: number }> {
+    const text = await (await fetch(`http://127.0.0.1:${allocator!.metricsPort}/metrics`)).text();
+    const mb = (name: string): number => {
+      const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
+      return m ? Math.round(Number(m[1]) / 2 ** 20) : NaN;
+    };
+    return { heap_used_mb: mb('nodejs_heap_size_used_bytes'), heap_total_mb: mb('nodejs_heap_size_total_bytes'), external_mb: mb('nodejs_external_memory_bytes') };
+  }
+
+  // Backlog first, while no allocator runs: plain creates, the baseline.
   let backlog: Record<string, number> | undefined;
   const backlogBatch = makeBatch('backlog', opts.backlog);
-  if (opts.backlog > 0) {
-    log(`creating ${opts.backlog} claims with no allocator running`);
-    await create(backlogBatch);
-  }
+  log(`creating ${opts.backlog} claims with no allocator running`);
+  const rawCreatePerS = round(opts.backlog / ((await create(backlogBatch)) / 1000));
+  log(`raw creates: ${rawCreatePerS}/s`);
   const started = performance.now();
   allocator = await startAllocator(ledger, cluster!, { identity: 'bench', webhook: false, leaseDuration: '15s', extraArgs: ['--log-level=warn', '--status-debounce=1s'] });
   await waitReady(allocator);
-  if (opts.backlog > 0) {
+  {
     const keys = backlogBatch.map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
-    const last = await waitAllocated(keys, 600_000);
+    const last = await waitAllocated(keys, Math.max(600_000, opts.backlog * 50));
     backlog = { claims: opts.backlog, claims_per_s: round(opts.backlog / ((last - started) / 1000)), wall_s_from_process_start: round((last - started) / 1000, 2) };
     log(`backlog: ${JSON.stringify(backlog)}`);
   }
@@ -160,7 +184,20 @@ try {
   const big = await run('big', opts.big);
   await new Promise((r) => setTimeout(r, 2000));
   const rss = rssMB(allocator.proc.child.pid!);
+  const heap = await heapMB();
   const dup = await duplicates();
+  let large: Record<string, number> | undefined;
+  let rss50k: number | undefined;
+  let heap50k: Awaited<ReturnType<typeof heapMB>> | undefined;
+  let dup50k: { total: number; duplicate_vips: number } | undefined;
+  if (opts['claims-50k'] > 0) {
+    log(`large run: ${opts['claims-50k']} claims`);
+    large = await run('large', opts['claims-50k']);
+    await new Promise((r) => setTimeout(r, 2000));
+    rss50k = rssMB(allocator.proc.child.pid!);
+    heap50k = await heapMB();
+    dup50k = await duplicates();
+  }
   const result = {
     claims: big['claims'],
     allocated: big['allocated'],
@@ -171,8 +208,17 @@ try {
     latency_ms_max: big['latency_ms_max'],
     rss_mb: rss,
     rss_mb_note: `allocator RSS holding ${dup.total} claims`,
+    heap: heap,
+    raw_create_per_s: rawCreatePerS,
+    claims_per_s_to_raw: round(big['claims_per_s']! / rawCreatePerS, 2),
     baseline_apiserver_creates_per_s: big['baseline_apiserver_creates_per_s'],
     core_decisions_per_s: coreDecisionsPerSecond(opts.big),
+    claims_50k: large,
+    rss_mb_50k: rss50k,
+    rss_mb_50k_note: dup50k ? `allocator RSS holding ${dup50k.total} claims` : 'skipped (--claims-50k 0)',
+    heap_50k: heap50k,
+    duplicate_vips_50k: dup50k?.duplicate_vips,
+    claims_per_s_50k_to_raw: large ? round(large['claims_per_s']! / rawCreatePerS, 2) : undefined,
     small,
     backlog,
   };

@@ -19,8 +19,11 @@ import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/
 import { resourceClient, type Kind, type ResourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
+import { DEFAULT_PAGE_SIZE, listAllPages } from '../kube/paging.ts';
 import { WorkQueue, done, retry, type HandlerResult, type WorkQueueOptions } from '../kube/workqueue.ts';
+import { Backoff, WATCH_BACKOFF } from '../shared/backoff.ts';
 import type { Logger } from '../shared/logger.ts';
+import { trimClaim, trimConfig } from './cache-trim.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import type { StatusWriter } from './status-writer.ts';
 
@@ -39,6 +42,8 @@ export interface AllocatorControllerOptions {
   onReconciled?: WorkQueueOptions['onProcessed'];
   /** client-go's workqueue metrics (src/shared/workqueue-metrics.ts). */
   queueMetrics?: WorkQueueOptions['metrics'];
+  /** Objects per page of the claim LISTs (default 500). */
+  listPageSize?: number;
 }
 
 interface Leading {
@@ -71,20 +76,21 @@ export class AllocatorController {
     this.opts = opts;
     this.now = opts.now ?? (() => new Date());
     const { kubeConfig, logger, resyncMs } = opts;
-    const informer = <T extends { metadata: object }>(kind: Kind) => {
+    const informer = <T extends { metadata: object }>(kind: Kind, transform: (o: T & k8s.KubernetesObject) => T & k8s.KubernetesObject) => {
       const client = resourceClient<T & k8s.KubernetesObject & { metadata: { name?: string } }>(kubeConfig, kind);
       return createInformer<T & k8s.KubernetesObject>({
         kubeConfig,
         path: client.path(),
-        list: () => client.list() as Promise<k8s.KubernetesListObject<T & k8s.KubernetesObject>>,
+        list: (page) => client.list(undefined, undefined, page),
+        transform,
         resyncMs,
         logger: logger.child({ informer: kind }),
       });
     };
     this.claimClient = resourceClient<VIPClaim>(kubeConfig, 'VIPClaim');
-    this.pools = informer<VIPPool>('VIPPool');
-    this.tenants = informer<ConsumerCluster>('ConsumerCluster');
-    this.claims = informer<VIPClaim>('VIPClaim');
+    this.pools = informer<VIPPool>('VIPPool', trimConfig);
+    this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);
+    this.claims = informer<VIPClaim>('VIPClaim', trimClaim);
 
     const onConfig = (kind: string) => ({
       onUpsert: (o: VIPPool | ConsumerCluster) => {
@@ -144,18 +150,49 @@ export class AllocatorController {
     });
     const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map() };
 
-    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out. From a
-    // fresh list, not the informer cache: a stand-by's cache may not have seen the last writes of the leader it
-    // replaces, and adopting from it would hand those VIPs out a second time.
+    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out.
+    const keys = await this.rebuild(allocator, signal);
+    if (keys === undefined) return;
+    this.leading = leading;
+    this.opts.metrics.leading(true);
+    // Events that arrived while listing found no leader and were dropped: "model" re-reads pools and tenants
+    // from the caches and queues every cached claim (those created during the list too); the listed ones are
+    // queued as well, so a claim deleted meanwhile is released.
+    queue.add('model');
+    for (const key of keys) queue.add(`claim:${key}`);
+    keys.length = 0; // the queue has them; the frame below lives for the whole term
+
+    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    queue.stop();
+    if (this.leading === leading) this.leading = undefined;
+    this.opts.metrics.leading(false);
+  }
+
+  /**
+   * Adopts every VIP recorded in a claim's status, oldest claim first, and returns the claims' keys (undefined
+   * when `signal` aborted first). From a fresh list, not the informer cache: a stand-by's cache may not have
+   * seen the last writes of the leader it replaces, and adopting from it would hand those VIPs out a second
+   * time. A method of its own so the listed objects are garbage once it returns: lead() lives as long as the
+   * term, and whatever its frame holds with it.
+   */
+  private async rebuild(allocator: Allocator, signal: AbortSignal): Promise<string[] | undefined> {
+    const { logger } = this.opts;
+    const backoff = new Backoff(WATCH_BACKOFF);
     let listed: VIPClaim[];
     for (;;) {
       try {
-        listed = (await this.claimClient.list()).items;
+        listed = (await listAllPages((page) => this.claimClient.list(undefined, undefined, page), {
+          pageSize: this.opts.listPageSize ?? DEFAULT_PAGE_SIZE,
+          transform: trimClaim,
+          onRestart: (restarts, err) => logger.info({ err, restarts }, 'claim list continue token expired; listing again'),
+        })).items;
         break;
       } catch (err) {
-        logger.warn({ err }, 'listing claims to rebuild failed; retrying');
-        if (signal.aborted) return;
-        await sleep(1000);
+        const delayMs = backoff.fail(performance.now());
+        logger.warn({ err, attempt: backoff.attempts, delayMs }, 'listing claims to rebuild failed; retrying');
+        if (signal.aborted) return undefined;
+        await sleep(delayMs);
+        if (signal.aborted) return undefined;
       }
     }
     const claims = listed.sort((a, b) => byAge(claimAge(a), claimAge(b)));
@@ -166,18 +203,7 @@ export class AllocatorController {
       if (r.kind === 'conflict') this.conflict(c, r.vip, r.holder);
     }
     logger.info({ claims: claims.length, adopted, vips: allocator.size }, 'rebuilt allocations from claim status');
-    this.leading = leading;
-    this.opts.metrics.leading(true);
-    // Events that arrived while listing found no leader and were dropped: "model" re-reads pools and tenants
-    // from the caches and queues every cached claim (those created during the list too); the listed ones are
-    // queued as well, so a claim deleted meanwhile is released.
-    queue.add('model');
-    for (const c of claims) queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
-
-    await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-    queue.stop();
-    if (this.leading === leading) this.leading = undefined;
-    this.opts.metrics.leading(false);
+    return claims.map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
   }
 
   async stop(): Promise<void> {

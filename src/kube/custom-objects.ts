@@ -1,6 +1,7 @@
 // Typed access to kube-lb's custom resources through client-node's CustomObjectsApi.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, VERSION, PLURALS } from '../api/v1alpha1.ts';
+import type { ListPage } from './paging.ts';
 import { updateWithRetry, type UpdateOutcome } from './update.ts';
 
 export type Kind = keyof typeof PLURALS;
@@ -13,7 +14,8 @@ export interface ResourceClient<T extends Named> {
   readonly kind: Kind;
   /** API path for watches: /apis/kube-lb.io/v1alpha1[/namespaces/NS]/PLURAL */
   path(namespace?: string): string;
-  list(namespace?: string, labelSelector?: string): Promise<{ items: T[]; metadata?: { resourceVersion?: string } }>;
+  /** One LIST request; with `page`, one page of it (see paging.ts to read them all). */
+  list(namespace?: string, labelSelector?: string, page?: ListPage): Promise<{ items: T[]; metadata?: { resourceVersion?: string; continue?: string } }>;
   get(name: string, namespace?: string): Promise<T>;
   create(obj: T): Promise<T>;
   replace(obj: T): Promise<T>;
@@ -37,10 +39,11 @@ export function resourceClient<T extends Named>(kc: k8s.KubeConfig, kind: Kind):
     kind,
     path: (namespace) =>
       `/apis/${GROUP}/${VERSION}${namespaced && namespace ? `/namespaces/${namespace}` : ''}/${plural}`,
-    async list(namespace, labelSelector) {
+    async list(namespace, labelSelector, page) {
+      const paging = page ? { limit: page.limit, _continue: page.continue } : {};
       const res: unknown = namespaced && namespace
-        ? await api.listNamespacedCustomObject({ ...base, namespace, labelSelector })
-        : await api.listClusterCustomObject({ ...base, labelSelector });
+        ? await api.listNamespacedCustomObject({ ...base, namespace, labelSelector, ...paging })
+        : await api.listClusterCustomObject({ ...base, labelSelector, ...paging });
       return res as { items: T[] };
     },
     async get(name, namespace) {
