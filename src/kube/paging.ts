@@ -17,7 +17,11 @@ export interface ListPage {
 
 export interface PagedList<T> {
   items: T[];
-  metadata?: { resourceVersion?: string; continue?: string };
+  /**
+   * `continue` as the JSON has it (CustomObjectsApi returns the JSON as it came); client-node's typed lists
+   * (V1ListMeta) rename it `_continue`.
+   */
+  metadata?: { resourceVersion?: string; continue?: string; _continue?: string };
 }
 
 export interface ListAllOptions<T> {
@@ -54,7 +58,7 @@ export async function listAllPages<T>(
         const page = await fetchPage(token === undefined ? { limit } : { limit, continue: token });
         for (const item of page.items) items.push(transform(item));
         resourceVersion = page.metadata?.resourceVersion;
-        token = page.metadata?.continue || undefined;
+        token = page.metadata?.continue || page.metadata?._continue || undefined;
         // A server that ignores limit answers everything and no token: the loop ends either way.
       } while (token !== undefined && limit > 0);
       return { items, metadata: resourceVersion === undefined ? {} : { resourceVersion } };
