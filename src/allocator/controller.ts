@@ -51,8 +51,20 @@ interface Leading {
   readonly queue: WorkQueue;
   /** Claims waiting for something another claim or the model may change, with the reason they wait. */
   readonly pending: Map<string, AllocationReason>;
-  /** Per claim: what we last applied, and the resourceVersion the cache showed then (to spot a stale cache). */
-  readonly written: Map<string, { fingerprint: string; baseRV: string | undefined }>;
+  /**
+   * Per claim: what we last applied (its fingerprint and VIP), and the resourceVersion the cache showed then
+   * (to spot a stale cache).
+   */
+  readonly written: Map<string, { fingerprint: string; vip: string | undefined; baseRV: string | undefined }>;
+  /**
+   * Claims whose status on the apiserver still shows a VIP the allocator has taken from them (moved, or
+   * refused): VIP → those claims, and claim → that VIP. Until their write lands no other claim's status may
+   * show that VIP, or two claims would show one VIP at once (status writes are several in flight, in any order).
+   */
+  readonly vacating: Map<string, Set<string>>;
+  readonly vacatingBy: Map<string, string>;
+  /** Claims whose write waits for a VIP to be vacated, by VIP: queued again when it is. */
+  readonly blocked: Map<string, Set<string>>;
   readonly statusWritten: Map<string, string>;
   /** The spec generation last decided per claim, to tell an edit from a re-check. */
   readonly generations: Map<string, number>;
@@ -148,7 +160,10 @@ export class AllocatorController {
       onProcessed: this.opts.onReconciled,
       metrics: this.opts.queueMetrics,
     });
-    const leading: Leading = { allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map() };
+    const leading: Leading = {
+      allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map(),
+      vacating: new Map(), vacatingBy: new Map(), blocked: new Map(),
+    };
 
     // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out.
     const keys = await this.rebuild(allocator, signal);
@@ -273,6 +288,7 @@ export class AllocatorController {
       pending.delete(key);
       written.delete(key);
       leading.generations.delete(key);
+      this.vacated(leading, key); // the object is gone, and with it the VIP it showed
       const namespace = key.slice(0, key.indexOf('/'));
       const held = allocator.holding(key);
       const freed = allocator.release(key);
@@ -293,6 +309,15 @@ export class AllocatorController {
     const before = allocator.holding(key)?.vip;
     const decision = allocator.assign(request);
     const after = allocator.holding(key)?.vip;
+    // One VIP per claim on the apiserver too, with writes in flight in any order: note the VIP this claim's
+    // status still shows and is leaving before anything else runs. (Re-queued claims below may be handled
+    // right away, inside queue.add, and must see the mark.)
+    const last = written.get(key);
+    // The cache still shows the version our last write was based on: it has not caught up with that write.
+    const stale = last !== undefined && last.baseRV === claim.metadata.resourceVersion;
+    const shown = stale ? last.vip : claim.status?.vip;
+    if (shown !== undefined && shown !== after) this.vacating(leading, key, shown);
+    else this.vacated(leading, key);
     if (isPending(decision)) pending.set(key, decision.reason);
     else pending.delete(key);
     const generation = claim.metadata.generation ?? 0;
@@ -308,21 +333,51 @@ export class AllocatorController {
     this.reportState(leading);
 
     const desired = claimStatus(claim, decision, this.now());
-    const last = written.get(key);
-    if (desired.fingerprint === currentClaimFingerprint(claim)) return done;
-    // The cache still shows the version our last write was based on: it has not caught up with that write.
-    if (last && last.fingerprint === desired.fingerprint && last.baseRV === claim.metadata.resourceVersion) return done;
+    if (desired.fingerprint === currentClaimFingerprint(claim) || (stale && last.fingerprint === desired.fingerprint)) {
+      this.vacated(leading, key); // the apiserver shows what we want: no other VIP
+      return done;
+    }
+    // Wait if the VIP this claim gets is still shown by a claim leaving it.
+    const wanted = desired.status.vip;
+    if (wanted !== undefined && wanted !== shown && [...(leading.vacating.get(wanted) ?? [])].some((k) => k !== key)) {
+      setAdd(leading.blocked, wanted, key);
+      return done;
+    }
     try {
       await this.opts.writer.apply('VIPClaim', claim.metadata.name!, claim.metadata.namespace, desired.status);
     } catch (err) {
+      // Not written: the apiserver still shows `shown`, which stays marked as being vacated.
       return this.writeFailed('VIPClaim', key, err);
     }
-    written.set(key, { fingerprint: desired.fingerprint, baseRV: claim.metadata.resourceVersion });
+    written.set(key, { fingerprint: desired.fingerprint, vip: wanted, baseRV: claim.metadata.resourceVersion });
+    this.vacated(leading, key);
     this.opts.metrics.statusWrite('VIPClaim', 'ok');
     this.opts.metrics.decided(decision.kind, decision.reason);
     this.announce(claim, decision);
     this.scheduleStatus(leading, claim.metadata.namespace);
     return done;
+  }
+
+  /** `key`'s status on the apiserver shows `vip`, which the allocator no longer gives it. */
+  private vacating(leading: Leading, key: string, vip: string): void {
+    if (leading.vacatingBy.get(key) === vip) return;
+    this.vacated(leading, key);
+    leading.vacatingBy.set(key, vip);
+    setAdd(leading.vacating, vip, key);
+  }
+
+  /** `key`'s status no longer shows a VIP it was leaving: claims waiting for that VIP go again. */
+  private vacated(leading: Leading, key: string): void {
+    const vip = leading.vacatingBy.get(key);
+    if (vip === undefined) return;
+    leading.vacatingBy.delete(key);
+    const leaving = leading.vacating.get(vip);
+    leaving?.delete(key);
+    if (leaving && leaving.size > 0) return;
+    leading.vacating.delete(vip);
+    const waiting = leading.blocked.get(vip);
+    leading.blocked.delete(vip);
+    for (const k of waiting ?? []) leading.queue.add(`claim:${k}`);
   }
 
   private announce(claim: VIPClaim, decision: Decision): void {
@@ -409,6 +464,12 @@ export class AllocatorController {
   private reportState(leading: Leading): void {
     this.opts.metrics.state(leading.allocator.size, leading.pending.size);
   }
+}
+
+function setAdd(map: Map<string, Set<string>>, key: string, value: string): void {
+  const set = map.get(key);
+  if (set) set.add(value);
+  else map.set(key, new Set([value]));
 }
 
 function claimAge(c: VIPClaim): { created: string; name: string } {
