@@ -12,7 +12,7 @@ export const ALLOCATOR_OPTIONS = {
     default: 'kube-lb-system',
     help: 'Namespace of the leader Lease, the webhook certificate Secret and the webhook Service',
   },
-  workers: { kind: 'int', default: 16, min: 1, max: 256, help: 'Claims whose status is written in parallel' },
+  workers: { kind: 'int', default: 64, min: 1, max: 256, help: 'Claims decided and written in parallel (status writes in flight at once)' },
   resync: { kind: 'duration', default: 600_000, min: 0, help: 'Re-decide every claim this often (0: never)' },
   'status-debounce': { kind: 'duration', default: 1000, min: 0, max: 60_000, help: 'Pool and tenant status are written at most this often' },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
