@@ -9,18 +9,22 @@
 // crash; killing only the speaker would leave the node forwarding for clients that cached its MAC). The gap is
 // the time from the kill to the first reply to a request sent after it: failure detection, takeover, gratuitous
 // ARP and the client's next request. Then the node comes back and the next run takes the next VIP (so the
-// owners vary). 10 runs with fast probes (UDP heartbeats), 10 with Leases alone.
+// owners vary). 20 runs with fast probes (UDP heartbeats), 5 with Leases alone.
 //
 // API writes: three speakers announcing 10 and then 1,000 VIPs (VIPClaims with a VIP in their status, one
 // VIPPool, one L2Announcement), counted by the apiserver itself (apiserver_request_total, write verbs) over a
 // steady-state window, minus the apiserver's own writes measured over the same window before the speakers start.
 //
-// Usage: npm run bench -- failover [--runs N] [--window-s S]
+// Load: then, with no failure, every speaker's main thread also programs and repairs 10k × 10 entries without
+// pause (_dataplane-load.ts) for --load-s seconds: VIPs acquired meanwhile are false failovers, and the
+// speakers' heartbeat-gap histograms give the jitter.
+//
+// Usage: npm run bench -- failover [--runs N] [--runs-no-probes N] [--load-s S] [--window-s S]
 // Last line: {"runs", "gap_ms_p50", "gap_ms_max", "gap_ms_p50_no_probes", "api_writes_per_s_10_vips", ...}
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
 import { Ledger } from '../../test/support/ledger.ts';
@@ -48,7 +52,11 @@ const flag = (name: string, def: number): number => {
   const i = args.indexOf(`--${name}`);
   return i === -1 ? def : Number(args[i + 1]);
 };
-const RUNS = flag('runs', 10);
+const RUNS = flag('runs', 20);
+/** Runs with Leases alone: each waits for a Lease to expire, and the figure is for comparison only. */
+const RUNS_NO_PROBES = flag('runs-no-probes', 5);
+/** Length of the load phase (no failure, every speaker also programming 10k × 10 in a loop); 0: none. */
+const LOAD_S = flag('load-s', 60);
 /** --skip-failover: only the API-write figures (for profiling the speaker with many VIPs). */
 const SKIP_FAILOVER = args.includes('--skip-failover');
 const WINDOW_S = flag('window-s', 15);
@@ -56,6 +64,8 @@ const VIP_PORT = 53;
 const BACKEND_IP = '10.66.0.50';
 const BACKEND_UDP = 30053;
 const FAILOVER_VIPS = 10;
+/** Where the standalone speakers serve /metrics (on their node's address) during the load phase. */
+const METRICS_PORT = 9475;
 const log = (msg: string) => console.error(`[failover] ${msg}`);
 
 const median = (xs: number[]): number => {
@@ -168,6 +178,7 @@ async function waitOwners(topo: L2Topology, vips: readonly string[], names: read
 
 async function failoverRuns(
   mode: string,
+  runs: number,
   topo: L2Topology,
   speakers: L2Speakers,
   speakerArgs: readonly string[],
@@ -177,7 +188,7 @@ async function failoverRuns(
   for (const n of names) speakers.start(n, speakerArgs);
   await waitOwners(topo, vips, names);
   const gaps: number[] = [];
-  for (let run = 0; run < RUNS; run++) {
+  for (let run = 0; run < runs; run++) {
     const vip = vips[run % vips.length]!;
     const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
     const prober = startProber(topo, vip);
@@ -189,7 +200,7 @@ async function failoverRuns(
     const goneAt = Date.now();
     const recoveredAt = await prober.firstReplySentAfter(goneAt, 60_000);
     gaps.push(recoveredAt - killedAt);
-    log(`${mode} run ${run + 1}/${RUNS}: ${vip} owner ${owner.name} killed, first reply after ${recoveredAt - killedAt} ms`);
+    log(`${mode} run ${run + 1}/${runs}: ${vip} owner ${owner.name} killed, first reply after ${recoveredAt - killedAt} ms`);
     await prober.stop();
     // The node comes back; the next run starts from a settled segment.
     await owner.host.ip('link', 'set', 'eth0', 'up');
@@ -200,6 +211,148 @@ async function failoverRuns(
   await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
   speakers.procs.clear();
   return gaps;
+}
+
+/** The last lines of every speaker's newest log that are not debug, for a failure message. */
+function speakerLogTails(topo: L2Topology, lines = 8): string {
+  return topo.nodes
+    .map((n) => {
+      const logs = readdirSync(topo.dir).filter((f) => f.startsWith(`speaker-${n.name}-`));
+      const newest = logs.sort((a, b) => Number(/-(\d+)\.log$/.exec(b)?.[1]) - Number(/-(\d+)\.log$/.exec(a)?.[1]))[0];
+      if (!newest) return `${n.name}: no log`;
+      const tail = readFileSync(join(topo.dir, newest), 'utf8').split('\n').filter((l) => l && !l.includes('"level":"debug"')).slice(-lines);
+      return `${newest}:\n${tail.join('\n')}`;
+    })
+    .join('\n');
+}
+
+/** A Prometheus text exposition's samples, by name with labels as written. */
+async function scrape(node: L2Topology['nodes'][number]): Promise<Map<string, number>> {
+  const text = await node.host.exec('curl', '-sf', `http://${node.ip}:${METRICS_PORT}/metrics`);
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#') || !line.trim()) continue;
+    const space = line.lastIndexOf(' ');
+    out.set(line.slice(0, space), Number(line.slice(space + 1)));
+  }
+  return out;
+}
+
+const sample = (m: Map<string, number>, prefix: string): number => {
+  let sum = 0;
+  for (const [k, v] of m) if (k.startsWith(prefix)) sum += v;
+  return sum;
+};
+
+/** Cumulative heartbeat-gap buckets (le in seconds → count), summed over nodes, as after − before. */
+function gapBuckets(before: Map<string, number>[], after: Map<string, number>[]): [number, number][] {
+  const les = new Map<number, number>();
+  after.forEach((m, i) => {
+    for (const [k, v] of m) {
+      const hit = /^kube_lb_l2_heartbeat_gap_seconds_bucket\{.*le="([^"]+)"/.exec(k);
+      if (!hit) continue;
+      const le = hit[1] === '+Inf' ? Infinity : Number(hit[1]);
+      les.set(le, (les.get(le) ?? 0) + v - (before[i]!.get(k) ?? 0));
+    }
+  });
+  return [...les].sort((a, b) => a[0] - b[0]);
+}
+
+/** The q-quantile of a cumulative histogram, interpolated inside its bucket as Prometheus' histogram_quantile does. */
+function histogramQuantile(q: number, buckets: [number, number][]): number {
+  const total = buckets[buckets.length - 1]?.[1] ?? 0;
+  if (total === 0) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const [le, count] of buckets) {
+    if (count >= rank) {
+      if (le === Infinity) return prevLe;
+      return prevLe + ((le - prevLe) * (rank - prevCount)) / Math.max(1, count - prevCount);
+    }
+    prevLe = le;
+    prevCount = count;
+  }
+  return prevLe;
+}
+
+/**
+ * No node fails: every speaker's main thread also programs and repairs 10k × 10 entries without pause
+ * (_dataplane-load.ts, preloaded), on this 2-core machine. Any VIP a node acquires meanwhile is a false
+ * failover. Heartbeat jitter is read from the speakers' own kube_lb_l2_heartbeat_gap_seconds.
+ */
+async function loadPhase(
+  ledger: Ledger,
+  topo: L2Topology,
+  speakers: L2Speakers,
+  setup: SetupStack,
+  staticArgs: readonly string[],
+  vips: readonly string[],
+): Promise<Record<string, unknown>> {
+  const fs = await setup.step(Promise.resolve(mountBpffs(ledger, 'bench-load')), async (b) => b.dispose());
+  for (const n of topo.nodes) {
+    const dir = join(fs.dir, n.name);
+    mkdirSync(dir);
+    createCiliumMaps(dir, { profile: PROFILES['1.18'], maxEntries: 1 << 18 });
+  }
+  const names = topo.nodes.map((n) => n.name);
+  // On the node's own address: the LB nodes' namespaces have no loopback up.
+  const args = (n: string): string[] => [...staticArgs, '--metrics-bind-address', `${topo.nodes.find((x) => x.name === n)!.ip}:${METRICS_PORT}`];
+  // Speakers first, settled, then the load: the window counts only what the load causes.
+  for (const n of names) speakers.start(n, args(n));
+  await waitOwners(topo, vips, names);
+  await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
+  speakers.procs.clear();
+  const preload = process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'];
+  process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] = `${preload ?? ''} --import ${join(here, '_dataplane-load.ts')}`.trim();
+  process.env['KUBE_LB_BENCH_LOAD_DIR'] = fs.dir;
+  process.env['KUBE_LB_BENCH_LOAD_OUT'] = topo.dir;
+  try {
+    for (const n of names) speakers.start(n, args(n));
+  } finally {
+    if (preload === undefined) delete process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'];
+    else process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] = preload;
+    delete process.env['KUBE_LB_BENCH_LOAD_DIR'];
+    delete process.env['KUBE_LB_BENCH_LOAD_OUT'];
+  }
+  await waitOwners(topo, vips, names).catch((err: unknown) => {
+    throw new Error(`${String(err)}\n${speakerLogTails(topo)}`);
+  });
+  const loadOf = (n: string): { passes: number; pass_ms_p50: number; pass_ms_max: number } =>
+    JSON.parse(readFileSync(join(topo.dir, `load-${n}.json`), 'utf8')) as { passes: number; pass_ms_p50: number; pass_ms_max: number };
+  await eventually('the load running on every node', async () => {
+    for (const n of names) {
+      const failed = join(topo.dir, `load-${n}.error`);
+      if (existsSync(failed)) throw new Error(`the load on ${n} failed: ${readFileSync(failed, 'utf8')}`);
+    }
+    return names.every((n) => existsSync(join(topo.dir, `load-${n}.json`)) && loadOf(n).passes >= 2);
+  }, 120_000, 500);
+  const passesBefore = names.map((n) => loadOf(n).passes);
+  const before = await Promise.all(topo.nodes.map(scrape));
+  log(`load: ${LOAD_S} s with every speaker programming and repairing 10k × 10 entries`);
+  await sleep(LOAD_S * 1000);
+  const after = await Promise.all(topo.nodes.map(scrape));
+  const passes = names.map((n, i) => loadOf(n).passes - passesBefore[i]!);
+  const falseFailovers = after.reduce((sum, m, i) => sum + sample(m, 'kube_lb_l2_ownership_changes_total{change="acquired"') - sample(before[i]!, 'kube_lb_l2_ownership_changes_total{change="acquired"'), 0);
+  await waitOwners(topo, vips, names);
+  const buckets = gapBuckets(before, after);
+  const interval = L2_OPTIONS['probe-interval'].default;
+  const p99 = histogramQuantile(0.99, buckets) * 1000;
+  const loads = names.map(loadOf);
+  log(`load: ${falseFailovers} false failovers; heartbeat gap p99 ${p99.toFixed(1)} ms; passes per node ${passes.join(', ')}`);
+  await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
+  speakers.procs.clear();
+  return {
+    load_s: LOAD_S,
+    false_failovers: falseFailovers,
+    heartbeat_gap_ms_p50: Math.round(histogramQuantile(0.5, buckets) * 10000) / 10,
+    heartbeat_gap_ms_p99: Math.round(p99 * 10) / 10,
+    heartbeat_jitter_ms_p99: Math.round((p99 - interval) * 10) / 10,
+    heartbeats_heard: buckets[buckets.length - 1]?.[1] ?? 0,
+    load_passes: passes.reduce((a, b) => a + b, 0),
+    load_pass_ms_p50: Math.max(...loads.map((l) => l.pass_ms_p50)),
+    load_pass_ms_max: Math.max(...loads.map((l) => l.pass_ms_max)),
+  };
 }
 
 /** Retries API calls the server refused for now (429 while a resource's storage initializes, 5xx). */
@@ -280,9 +433,10 @@ async function main(): Promise<void> {
 
     const staticArgs = ['--vips', vips.join(','), '--interfaces', 'eth0'];
     log('failover with fast probes (default timings)');
-    const gaps = SKIP_FAILOVER ? [] : await failoverRuns('probes', topo, speakers, staticArgs, vips);
+    const gaps = SKIP_FAILOVER ? [] : await failoverRuns('probes', RUNS, topo, speakers, staticArgs, vips);
     log('failover with Leases alone (--probe-interval 0s)');
-    const gapsNoProbes = SKIP_FAILOVER ? [] : await failoverRuns('no-probes', topo, speakers, [...staticArgs, '--probe-interval', '0s'], vips);
+    const gapsNoProbes = SKIP_FAILOVER ? [] : await failoverRuns('no-probes', RUNS_NO_PROBES, topo, speakers, [...staticArgs, '--probe-interval', '0s'], vips);
+    const load = LOAD_S > 0 ? await loadPhase(ledger, topo, speakers, setup, staticArgs, vips) : undefined;
 
     log('API writes: baseline without speakers');
     const kc = cluster.kubeConfig;
@@ -308,6 +462,8 @@ async function main(): Promise<void> {
       gap_ms_max_no_probes: Math.max(...gapsNoProbes),
       gaps_ms: gaps,
       gaps_ms_no_probes: gapsNoProbes,
+      runs_no_probes: RUNS_NO_PROBES,
+      ...load,
       api_writes_per_s_10_vips: round(w10.perS),
       api_writes_per_s_1000_vips: round(w1000.perS),
       api_writes_baseline_per_s: round(baselinePerS),

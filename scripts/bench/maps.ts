@@ -10,6 +10,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hex } from '../../src/core/lb4/bytes.ts';
+import { benchFrontends } from './_frontends.ts';
 import type { DesiredFrontend } from '../../src/core/dataplane/frontend.ts';
 import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
 import { PROFILES } from '../../src/core/lb4/profile.ts';
@@ -55,20 +56,8 @@ const percentile = (xs: number[], p: number): number => {
 const round = (n: number): number => Math.round(n * 10) / 10;
 const cpuMs = (u: NodeJS.CpuUsage): number => (u.user + u.system) / 1000;
 
-/** The same services the C baseline writes: VIP 10.128.0.0+i:80/TCP, backends 10.(64+j).(i>>8).(i&255):30080. */
-function desired(): DesiredFrontend[] {
-  const out: DesiredFrontend[] = [];
-  for (let i = 0; i < S; i++) {
-    const vip = 0x0a800000 + i;
-    out.push({
-      vip: `10.${(vip >>> 16) & 255}.${(vip >>> 8) & 255}.${vip & 255}`,
-      port: 80,
-      protocol: 'TCP',
-      backends: Array.from({ length: B }, (_, j) => ({ address: `10.${64 + j}.${(i >>> 8) & 255}.${i & 255}`, port: 30080 })),
-    });
-  }
-  return out;
-}
+/** The same services the C baseline writes (_frontends.ts). */
+const desired = (): DesiredFrontend[] => benchFrontends(S, B);
 
 const hexOf = (b: Uint8Array): string => Buffer.from(b).toString('hex');
 const u32le = (b: Uint8Array, o: number): number => new DataView(b.buffer, b.byteOffset).getUint32(o, true);

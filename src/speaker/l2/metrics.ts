@@ -2,9 +2,10 @@
 // changes — a VIP taken over is a failover onto this node, a VIP given up one away from it — and gratuitous ARP
 // frames sent) and a callback with the VIPs just acquired (the speaker records Events for them). ARP replies
 // themselves are sent by the kernel from the proxy neighbour entries, so they are not counted here.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ApplyResult } from './announcer.ts';
 import type { GarpSender } from './garp.ts';
+import type { ProbeChannel } from './probes.ts';
 
 export interface L2Observer {
   /** Announcer hook: compares the VIPs announced now with those before. */
@@ -13,6 +14,8 @@ export interface L2Observer {
 
 export interface L2ObserverOptions {
   readonly garp: Pick<GarpSender, 'sent'>;
+  /** The heartbeat channel, where there is one: its gaps make the jitter histogram. */
+  readonly probes?: Pick<ProbeChannel, 'heartbeatGaps'> | undefined;
   /** Where to register the metrics; unset: none. */
   readonly registry?: Registry | undefined;
   /** VIPs this node started answering for, after each change. */
@@ -39,6 +42,20 @@ export function createL2Observer(o: L2ObserverOptions): L2Observer {
       counted = sent;
     },
   });
+  if (o.probes) {
+    const probes = o.probes;
+    new Histogram({
+      name: 'kube_lb_l2_heartbeat_gap_seconds',
+      help:
+        'Time between consecutive heartbeats heard from the same peer: the probe interval plus jitter. Gaps near the ' +
+        'probe timeout mean a peer came close to being declared dead.',
+      buckets: [0.01, 0.025, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5],
+      registers,
+      collect() {
+        for (const ms of probes.heartbeatGaps()) this.observe(ms / 1000);
+      },
+    });
+  }
   changes.inc({ change: 'acquired' }, 0);
   changes.inc({ change: 'released' }, 0);
   let before = new Set<string>();

@@ -41,3 +41,41 @@ export function parsePeerAddress(name: string, text: string | undefined): PeerAd
  * stall voids silence, when its timer last ran, then one slot per peer for its last heartbeat.
  */
 export const SHARED_SLOTS = { stalledUntil: 0, timerRanAt: 1, firstPeer: 2 } as const;
+
+/**
+ * Gaps between consecutive heartbeats heard from one peer (ms), for the jitter metric: a ring the heartbeat
+ * thread fills and the main thread drains at scrape time. The ring's first int32 counts gaps ever written
+ * (Atomics, so a gap is in place before it is counted); a reader more than GAP_RING_SIZE behind loses the oldest.
+ */
+export const GAP_RING_SIZE = 8192;
+
+export class GapRing {
+  readonly buffer: SharedArrayBuffer;
+  readonly #count: Int32Array;
+  readonly #gaps: Float64Array;
+  #read = 0;
+
+  constructor(buffer: SharedArrayBuffer = new SharedArrayBuffer(8 + GAP_RING_SIZE * 8)) {
+    this.buffer = buffer;
+    this.#count = new Int32Array(buffer, 0, 1);
+    this.#gaps = new Float64Array(buffer, 8, GAP_RING_SIZE);
+  }
+
+  /** Heartbeat thread: records one gap. */
+  push(gapMs: number): void {
+    const n = Atomics.load(this.#count, 0);
+    this.#gaps[n % GAP_RING_SIZE] = gapMs;
+    Atomics.store(this.#count, 0, (n + 1) | 0);
+  }
+
+  /** Main thread: the gaps written since the last drain, oldest first (at most the ring's size). */
+  drain(): number[] {
+    const written = Atomics.load(this.#count, 0);
+    let from = this.#read;
+    if (written - from > GAP_RING_SIZE) from = written - GAP_RING_SIZE;
+    const out: number[] = [];
+    for (let i = from; i < written; i++) out.push(this.#gaps[i % GAP_RING_SIZE]!);
+    this.#read = written;
+    return out;
+  }
+}

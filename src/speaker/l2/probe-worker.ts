@@ -10,7 +10,7 @@
 // enough to starve this thread), and silence is not judged for a moment.
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeProbe, encodeProbe, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { decodeProbe, encodeProbe, GapRing, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
 
 /** What the main thread starts the worker with. */
 export interface ProbeWorkerData {
@@ -22,6 +22,8 @@ export interface ProbeWorkerData {
   readonly timeoutMs: number;
   /** Float64Array over it (SHARED_SLOTS): this thread's health, then per peer slot its last heartbeat (epoch ms; 0: never). */
   readonly heard: SharedArrayBuffer;
+  /** GapRing's memory: the time between consecutive heartbeats of each peer, for the jitter metric. */
+  readonly gaps: SharedArrayBuffer;
   /** Report failed sends (a dead peer makes one every interval). */
   readonly debug: boolean;
 }
@@ -41,6 +43,7 @@ export type FromWorker =
 const data = workerData as ProbeWorkerData;
 const port = parentPort!;
 const heard = new Float64Array(data.heard);
+const gaps = new GapRing(data.gaps);
 const epochNow = (): number => performance.timeOrigin + performance.now();
 const post = (m: FromWorker): void => port.postMessage(m);
 let peers: readonly (PeerAddress & { readonly slot: number })[] = [];
@@ -60,8 +63,11 @@ function receive(buf: Buffer, from: string): void {
   // A datagram counts only from the address its sender advertises in its Lease.
   const peer = peers.find((p) => p.name === m.n);
   if (!peer || peer.host !== from) return;
-  if (m.t === 'hb') heard[peer.slot] = at;
-  else post({ t: 'message', m, at });
+  if (m.t === 'hb') {
+    const last = heard[peer.slot]!;
+    if (last > 0) gaps.push(at - last);
+    heard[peer.slot] = at;
+  } else post({ t: 'message', m, at });
 }
 
 const socket = createSocket({ type: 'udp4', reuseAddr: false });

@@ -15,7 +15,7 @@
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/logger.ts';
 import type { FromWorker, ProbeWorkerData, ToWorker } from './probe-worker.ts';
-import { SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { GapRing, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
 
 /** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
 const MAX_PEER_SLOTS = 4096;
@@ -44,6 +44,7 @@ export class ProbeChannel {
   #worker: Worker | undefined;
   #exited: Promise<number> | undefined;
   readonly #heardAt = new Float64Array(new SharedArrayBuffer((SHARED_SLOTS.firstPeer + MAX_PEER_SLOTS) * 8));
+  readonly #gaps = new GapRing();
   readonly #slots = new Map<string, number>();
   #peers: readonly PeerAddress[] = [];
   readonly #byes = new Map<string, { byeAt: number; byeSeq: number }>();
@@ -71,6 +72,7 @@ export class ProbeChannel {
       intervalMs: this.#opts.intervalMs,
       timeoutMs: this.#opts.timeoutMs,
       heard: this.#heardAt.buffer as SharedArrayBuffer,
+      gaps: this.#gaps.buffer,
       debug: this.#opts.logger.isLevelEnabled('debug'),
     };
     const worker = new Worker(WORKER_URL, { workerData: data, name: 'kube-lb-probes' });
@@ -111,6 +113,11 @@ export class ProbeChannel {
     if (now < this.#heardAt[SHARED_SLOTS.stalledUntil]!) return false;
     const ran = this.#heardAt[SHARED_SLOTS.timerRanAt]!;
     return !(ran > 0 && now - ran > this.#opts.intervalMs + this.#opts.timeoutMs / 2);
+  }
+
+  /** Milliseconds between consecutive heartbeats heard from a peer, since the last call (the jitter metric). */
+  heartbeatGaps(): number[] {
+    return this.#gaps.drain();
   }
 
   heardFrom(name: string): HeardFrom {

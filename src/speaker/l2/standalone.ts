@@ -9,7 +9,9 @@ import { loadKubeConfig } from '../../kube/client.ts';
 import { PacketSocket, TapLink } from '../../native/arp.ts';
 import { describeOptions, parseConfig, type OptionSpec } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
+import { startStatusServer } from '../../shared/http-status.ts';
 import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from '../../shared/logger.ts';
+import { createRegistry } from '../../shared/metrics.ts';
 import { Announcer } from './announcer.ts';
 import { L2_OPTIONS } from './config.ts';
 import { GarpSender } from './garp.ts';
@@ -25,6 +27,12 @@ const OPTIONS = {
   ...L2_OPTIONS,
   kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'kubeconfig file (default: in-cluster)' },
   'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'log level' },
+  'metrics-bind-address': {
+    kind: 'string',
+    default: '0',
+    check: (v: string) => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0'),
+    help: 'HOST:PORT of /metrics ("0", the default: none)',
+  },
 } satisfies Record<string, OptionSpec>;
 
 type Config = ReturnType<typeof parseConfig<typeof OPTIONS>>;
@@ -59,20 +67,10 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
   const rtnl = openRtnl();
   const garp = new GarpSender(
     PacketSocket.open(),
-    { burstCount: cfg['garp-count'], burstIntervalMs: cfg['garp-interval'], refreshMs: cfg['garp-refresh'] },
+    { burstCount: cfg['garp-count'], burstIntervalMs: cfg['garp-interval'], refreshMs: cfg['garp-refresh'], ratePerS: cfg['garp-rate'] },
     logger.child({ part: 'garp' }),
   );
   garp.start();
-  const observer = createL2Observer({ garp, registry: shared.registry, onAcquired: shared.onAcquired });
-  const announcer = new Announcer({
-    rtnl,
-    garp,
-    logger: logger.child({ part: 'announcer' }),
-    sinkName: cfg['sink-link'],
-    openSink: (n) => TapLink.create(n),
-    onApplied: observer.applied,
-    ...(shared.procSysDir ? { procSysDir: shared.procSysDir } : {}),
-  });
   const peer = await peerAddress(cfg, rtnl);
   const probes =
     peer === undefined
@@ -85,6 +83,16 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
           timeoutMs: cfg['probe-timeout'],
           logger: logger.child({ part: 'probes' }),
         });
+  const observer = createL2Observer({ garp, probes, registry: shared.registry, onAcquired: shared.onAcquired });
+  const announcer = new Announcer({
+    rtnl,
+    garp,
+    logger: logger.child({ part: 'announcer' }),
+    sinkName: cfg['sink-link'],
+    openSink: (n) => TapLink.create(n),
+    onApplied: observer.applied,
+    ...(shared.procSysDir ? { procSysDir: shared.procSysDir } : {}),
+  });
   const membership = new LeaseMembership({
     kubeConfig,
     namespace: cfg.namespace,
@@ -107,7 +115,8 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
       probeTimeoutMs: probes && cfg['probe-interval'] > 0 ? cfg['probe-timeout'] : undefined,
       handoverTimeoutMs: cfg['handover-timeout'],
       handoverGraceMs: cfg['handover-grace'],
-      tickMs: Math.max(20, Math.min(100, Math.floor(cfg['probe-timeout'] / 4))),
+      // Silence is noticed within an eighth of the timeout of crossing it (a tick reads shared memory, no I/O).
+      tickMs: Math.max(10, Math.min(100, Math.floor(cfg['probe-timeout'] / 8))),
       resyncMs: cfg.resync,
     },
     { membership, probes, inputs, rtnl, announcer, status, logger, now },
@@ -122,7 +131,13 @@ async function main(): Promise<void> {
   }
   const cfg = parseConfig(OPTIONS, argv, process.env);
   const logger = createLogger({ program: 'speaker-l2', level: cfg['log-level'] as LogLevel }).child({ node: cfg['node-name'] });
-  const speaker = await buildL2Speaker(cfg, logger);
+  const bind = cfg['metrics-bind-address'];
+  const registry = bind === '0' ? undefined : createRegistry('speaker-l2');
+  const speaker = await buildL2Speaker(cfg, logger, registry ? { registry } : {});
+  if (registry) {
+    const colon = bind.lastIndexOf(':');
+    await startStatusServer({ host: bind.slice(0, colon) || '127.0.0.1', port: Number(bind.slice(colon + 1)), registry, logger });
+  }
   let stopping = false;
   const onSignal = (signal: string) => {
     if (stopping) return;

@@ -4,6 +4,8 @@
 // peer is not noticed later because this node was programming). Loopback only.
 import t from 'tap';
 import { createLogger } from '../../../src/shared/logger.ts';
+import { createRegistry } from '../../../src/shared/metrics.ts';
+import { createL2Observer } from '../../../src/speaker/l2/metrics.ts';
 import { ProbeChannel } from '../../../src/speaker/l2/probes.ts';
 
 const logger = createLogger({ program: 'test', level: 'silent' });
@@ -39,6 +41,17 @@ t.test('a stalled main thread neither silences its heartbeats nor ages what it h
   t.ok(ageA < 5 * INTERVAL_MS, `right after a ${STALL_MS} ms stall, a's last heartbeat from b is ${ageA.toFixed(0)} ms old`);
   t.ok(ageB < 5 * INTERVAL_MS, `and b's from a ${ageB.toFixed(0)} ms old (a's heartbeats kept going out)`);
   t.ok(a.judgeable() && b.judgeable(), 'silence is judged right away: the stall was not the heartbeat thread\'s');
+
+  // The jitter metric: gaps between b's heartbeats as a heard them; the main thread's stall made none of them long
+  // (10 intervals: a generous bound for a loaded CI machine).
+  const registry = createRegistry('test');
+  createL2Observer({ garp: { sent: 0 }, probes: a, registry });
+  const text = await registry.metrics();
+  const count = Number(/^kube_lb_l2_heartbeat_gap_seconds_count\{[^}]*\} (\d+)$/m.exec(text)?.[1]);
+  const within = Number(/^kube_lb_l2_heartbeat_gap_seconds_bucket\{le="0\.5"[^}]*\} (\d+)$/m.exec(text)?.[1]);
+  t.ok(count >= (300 + STALL_MS) / INTERVAL_MS / 2, `a heard ${count} gaps over the ${300 + STALL_MS} ms`);
+  t.equal(within, count, 'every gap under 0.5 s, across the main thread\'s stall');
+  t.same(a.heartbeatGaps(), [], 'each gap is counted once');
 
   // Byes and acks still reach the main thread, in order.
   const got: string[] = [];
