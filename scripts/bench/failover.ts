@@ -350,8 +350,8 @@ async function loadPhase(
     heartbeat_jitter_ms_p99: Math.round((p99 - interval) * 10) / 10,
     heartbeats_heard: buckets[buckets.length - 1]?.[1] ?? 0,
     load_passes: passes.reduce((a, b) => a + b, 0),
-    load_pass_ms_p50: Math.max(...loads.map((l) => l.pass_ms_p50)),
-    load_pass_ms_max: Math.max(...loads.map((l) => l.pass_ms_max)),
+    load_pass_ms_p50: Math.round(Math.max(...loads.map((l) => l.pass_ms_p50))),
+    load_pass_ms_max: Math.round(Math.max(...loads.map((l) => l.pass_ms_max))),
   };
 }
 

@@ -106,8 +106,18 @@ export class ServiceReconciler {
   private async execute(key: string, plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
     const d = this.deps;
     let svc = service;
+    const addFinalizer = (s: ServiceView) => this.serviceWrite(s, (x) => d.servicePort.setFinalizers(x, [...(x.metadata?.finalizers ?? []), FINALIZER]));
+    if (svc && plan.addFinalizer && plan.write.op === 'create' && plan.deleteClaims.length === 0) {
+      // A new Service: the finalizer (consumer API) and the claim (LB API) go out together, one round trip instead
+      // of two. A claim whose Service vanished before its finalizer landed is still found: the delete event, or the
+      // sweep at start, plans ServiceGone for it.
+      const [finalizer, claim] = await Promise.all([addFinalizer(svc), this.writeClaim(key, plan.write, log)]);
+      if (!finalizer.svc) return finalizer.step;
+      if (!claim.next) return claim;
+      return this.finish(plan, finalizer.svc, log);
+    }
     if (svc && plan.addFinalizer) {
-      const step = await this.serviceWrite(svc, (s) => d.servicePort.setFinalizers(s, [...(s.metadata?.finalizers ?? []), FINALIZER]));
+      const step = await addFinalizer(svc);
       if (!step.svc) return step.step;
       svc = step.svc;
     }
@@ -123,17 +133,28 @@ export class ServiceReconciler {
       });
       if (!step.next) return step;
     }
-    if (plan.write.op !== 'none') {
-      const write = plan.write;
-      const name = write.op === 'create' ? write.claim.metadata.name! : write.name;
-      const step = await this.claimWrite(key, write.op, name, write.digest, async () => {
-        const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.patch(write.name, write.patch);
-        d.claims.wrote(written);
-        this.rejections.delete(key);
-        log.info({ claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
-      });
-      if (!step.next) return step;
-    }
+    const step = await this.writeClaim(key, plan.write, log);
+    if (!step.next) return step;
+    return this.finish(plan, svc, log);
+  }
+
+  /** The plan's claim create or patch, if any. */
+  private async writeClaim(key: string, write: ServicePlan['write'], log: Logger): Promise<Step> {
+    if (write.op === 'none') return ok;
+    const d = this.deps;
+    const name = write.op === 'create' ? write.claim.metadata.name! : write.name;
+    return this.claimWrite(key, write.op, name, write.digest, async () => {
+      const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.patch(write.name, write.patch);
+      d.claims.wrote(written);
+      this.rejections.delete(key);
+      log.info({ claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
+    });
+  }
+
+  /** After the claim writes: the Service's status, its Events, and the finalizer's removal. */
+  private async finish(plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
+    const d = this.deps;
+    let svc = service;
     if (svc && plan.status) {
       const status = plan.status;
       const step = await this.serviceWrite(svc, (s) => d.servicePort.setStatus(s, status));

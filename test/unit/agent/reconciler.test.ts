@@ -187,13 +187,15 @@ t.test('create finds the claim already there (cache behind): adopt it, no second
   t.same(w.requests, ['PATCH service', 'POST claim', 'POST claim'], 'one 409, then the claim is read and found up to date');
 });
 
-t.test('a conflict on the Service: re-read, plan again, write once', async (t) => {
+t.test('a conflict on the Service: re-read, plan again, and the claim follows what was read', async (t) => {
   const w = new World(service());
   const r = w.reconciler();
   // Someone else changed the Service since the informer saw it.
   w.serverService = w.bump({ ...w.serverService, metadata: { ...w.serverService.metadata, labels: { team: 'a' } } });
   t.same(await r.handle('shop/web'), { kind: 'done' });
-  t.same(w.requests, ['PATCH service', 'PATCH service', 'POST claim']);
+  // The finalizer and the claim of a new Service go out together: the claim was created from the stale copy, and
+  // is patched once the Service is read again (a second claim write only when a conflict raced the create).
+  t.same(w.requests, ['PATCH service', 'POST claim', 'PATCH service', 'PATCH claim']);
   t.same(w.serverService.metadata?.labels, { team: 'a' }, 'their change kept');
   t.same(w.serverClaims.get('shop.web')?.spec.serviceLabels, { team: 'a' }, 'and seen by the claim');
 });
