@@ -1,8 +1,9 @@
 // The speaker's one view of the LB cluster: informers over VIPClaims (every tenant namespace), VIPPools,
-// L2Announcements and Nodes. The dataplane side and the L2 side read the same caches (it implements the L2
+// ConsumerClusters, L2Announcements and Nodes. The dataplane side and the L2 side read the same caches (it implements the L2
 // component's L2Inputs), so every object is watched once per speaker.
 import * as k8s from '@kubernetes/client-node';
-import type { L2Announcement, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
+import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
+import { backendGuard, type BackendGuard } from '../core/speaker/backend-guard.ts';
 import type { AnnouncementRule } from '../core/l2/ownership.ts';
 import { serveDecision } from '../core/speaker/claims.ts';
 import { resourceClient, type Kind } from '../kube/custom-objects.ts';
@@ -16,6 +17,9 @@ export class ClusterView implements L2Inputs {
   readonly #logger: Logger;
   readonly #claims: TypedInformer<Custom<VIPClaim>>;
   readonly #pools: TypedInformer<Custom<VIPPool>>;
+  readonly #tenants: TypedInformer<Custom<ConsumerCluster>>;
+  /** Built from pools, tenants and nodes when first asked for after one of them changed. */
+  #guard: BackendGuard | undefined;
   readonly #announcements: TypedInformer<Custom<L2Announcement>>;
   readonly #nodes: TypedInformer<k8s.V1Node>;
   readonly #listeners: (() => void)[] = [];
@@ -39,6 +43,7 @@ export class ClusterView implements L2Inputs {
     };
     this.#claims = custom<VIPClaim>('VIPClaim');
     this.#pools = custom<VIPPool>('VIPPool');
+    this.#tenants = custom<ConsumerCluster>('ConsumerCluster');
     this.#announcements = custom<L2Announcement>('L2Announcement');
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.#nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
@@ -51,7 +56,7 @@ export class ClusterView implements L2Inputs {
   }
 
   stop(): Promise<void> {
-    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#announcements, this.#nodes].map((inf) => inf.stop())).then(() => undefined);
+    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes].map((inf) => inf.stop())).then(() => undefined);
     return this.#stopped;
   }
 
@@ -60,7 +65,13 @@ export class ClusterView implements L2Inputs {
     for (const inf of [this.#pools, this.#announcements, this.#nodes] as const) {
       inf.on({ onUpsert: () => this.#emit(), onDelete: () => this.#emit() });
     }
-    const all = [this.#claims, this.#pools, this.#announcements, this.#nodes] as const;
+    // A tenant's ranges decide which backends are programmed: a change re-plans like a claim change.
+    const tenantChanged = (): void => {
+      this.#guard = undefined;
+      this.#emitClaims();
+    };
+    this.#tenants.on({ onUpsert: tenantChanged, onDelete: tenantChanged });
+    const all = [this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes] as const;
     await Promise.all(all.map((inf) => inf.start()));
     await Promise.all(all.map((inf) => inf.synced));
   }
@@ -79,10 +90,26 @@ export class ClusterView implements L2Inputs {
     return this.#claims.list();
   }
 
-  /** VIPs of served claims only: a VIP kept for a refused claim is neither programmed nor announced. */
+  /**
+   * VIPs of served claims only: a VIP kept for a refused claim, or held in a namespace no tenant owns, is neither
+   * programmed nor announced.
+   */
   vips(): VipEntry[] {
     const pools = new Map(this.#pools.list().map((p) => [p.metadata.name ?? '', p] as const));
-    return vipsFromClaims(this.#claims.list().filter((c) => serveDecision(c).serve), pools);
+    const guard = this.guard();
+    return vipsFromClaims(this.#claims.list().filter((c) => serveDecision(c).serve && guard.check(c).ok), pools);
+  }
+
+  /** The check of claims' tenants and backends against this view's pools, tenants and LB node addresses. */
+  guard(): BackendGuard {
+    this.#guard ??= backendGuard({
+      pools: this.#pools.list(),
+      tenants: this.#tenants.list(),
+      lbNodes: new Map(
+        this.#nodes.list().flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => [a.address, n.metadata?.name ?? ''] as const)),
+      ),
+    });
+    return this.#guard;
   }
 
   rules(): AnnouncementRule[] {
@@ -110,6 +137,7 @@ export class ClusterView implements L2Inputs {
   }
 
   #emit(): void {
+    this.#guard = undefined;
     for (const fn of this.#listeners) fn();
   }
 }

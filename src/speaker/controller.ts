@@ -9,6 +9,7 @@ import type { DesiredFrontend } from '../core/dataplane/frontend.ts';
 import type { FrontendStatus } from '../core/dataplane/planner.ts';
 import type { AnnouncedStatus } from '../core/l2/report.ts';
 import { claimKey } from '../core/speaker/claims.ts';
+import type { BackendGuard } from '../core/speaker/backend-guard.ts';
 import { planFrontends, plannedTargets, type ClaimPlan, type SelectionMemory, type SpeakerPlan } from '../core/speaker/plan.ts';
 import { bucketDigests, publishedState, type PublishedState } from '../core/speaker/published.ts';
 import type { StatusInput } from '../core/speaker/status.ts';
@@ -26,6 +27,8 @@ export interface DataplaneSink {
 export interface ControllerDeps {
   readonly nodeName: string;
   readonly claims: () => readonly VIPClaim[];
+  /** The check of every claim's tenant and backends before programming (backend-guard.ts); unset: none. */
+  readonly guard?: (() => BackendGuard) | undefined;
   readonly dataplane: DataplaneSink;
   readonly health: HealthChecker;
   /** Publishes this node's state (rate-limited by the publisher). */
@@ -177,7 +180,7 @@ export class SpeakerController {
 
   #replan(): void {
     const { health, dataplane, logger } = this.#d;
-    const plan = planFrontends(this.#d.claims(), (k) => health.state(k), this.#memory);
+    const plan = planFrontends(this.#d.claims(), (k) => health.state(k), this.#memory, this.#d.guard?.());
     this.#memory = plan.memory;
     this.#plan = plan;
     this.plans++;
@@ -273,7 +276,7 @@ function describeClaim(c: ClaimPlan, p: ClaimProgramming | undefined): Record<st
       frontend: port.frontend,
       nodePort: port.port.nodePort,
       selection: port.selection,
-      backends: port.backends.map((b) => ({ node: b.nodeName, address: b.address, ready: b.ready, health: b.health, selected: b.selected })),
+      backends: port.backends.map((b) => ({ node: b.nodeName, address: b.address, ready: b.ready, health: b.health, selected: b.selected, ...(b.refused ? { refused: b.refused } : {}) })),
     })),
   };
 }

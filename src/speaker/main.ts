@@ -120,6 +120,7 @@ let writer!: ClaimStatusWriter;
 const controller = new SpeakerController({
   nodeName,
   claims: () => view.claims(),
+  guard: () => view.guard(),
   dataplane,
   health,
   publish: (s) => publisher.publish(s),

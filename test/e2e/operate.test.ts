@@ -5,7 +5,9 @@
 // - `kube-lb status` shows the claim with its VIP, owner node, programmed count and health;
 // - `kube-lb doctor`, run inside an LB node's namespace as an operator would on the node, reports ready, and
 //   says what is wrong when pointed at a directory that is not bpffs;
-// - the speaker's /metrics carries every name docs/metrics.md lists for it.
+// - the speaker's /metrics carries every name docs/metrics.md lists for it;
+// - a claim whose spec moved past the allocator (stopped, and its webhook with it) is served with only the backends
+//   its tenant may use: the speakers check every backend themselves (issue 12).
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -107,6 +109,61 @@ t.test('speakers with the manifests\' RBAC program, announce and report', async 
   const metrics = await unixGet(topo.lbNodes[0]!.stateSocket, '/metrics');
   const missing = documentedMetrics('speaker').filter((name) => !metrics.includes(`# HELP ${name} `));
   t.same(missing, [], 'every documented speaker metric is exported');
+});
+
+t.test('a claim edited past the allocator (stopped, its webhook with it): no LB node programs a backend its tenant may not use', async (t) => {
+  await topo.createService('c1', 'guarded', [{ name: 'http', protocol: 'TCP', port: 80 }]);
+  const vip = await topo.waitExternalIP('c1', 'guarded');
+  t.ok((await topo.requestUntilOk('tcp', vip, 80)).ok, 'traffic flows before');
+  const before = await eventually('the claim, allocated', async () => {
+    const c = await topo.claimOf('c1', 'guarded');
+    return c?.status?.conditions?.some((x) => x.type === 'Allocated' && x.status === 'True') ? c : undefined;
+  });
+  // What the tenant's token may do while the allocator is away: the agent would put the spec back and the allocator
+  // refuse it, so both are stopped; the claim keeps Allocated=True from its earlier generation.
+  await topo.tenant('c1').agent?.stop(3000);
+  await topo.stopAllocator();
+  t.teardown(async () => {
+    await topo.startAllocator();
+    await topo.startAgent('c1');
+  });
+  const lbNode = topo.lbNodes[0]!;
+  const hostile = [
+    { address: '127.0.0.1', why: /is loopback/ },
+    { address: lbNode.frontIp, why: new RegExp(`is LB node ${lbNode.name}`) },
+    { address: '10.200.2.5', why: /outside ConsumerCluster c1 spec\.allowedBackendCIDRs/ },
+  ];
+  const claims = resourceClient<VIPClaim>(topo.lb.kubeConfig, 'VIPClaim');
+  const current = await claims.get(before.metadata.name!, before.metadata.namespace);
+  await claims.replace({
+    ...current,
+    spec: { ...current.spec, backends: [...current.spec.backends, ...hostile.map((h) => ({ nodeName: `evil-${h.address}`, address: h.address, ready: true }))] },
+  });
+  const key = `${before.metadata.namespace}/${before.metadata.name}`;
+  for (const n of topo.lbNodes) {
+    const port = await eventually(`${n.name} planned the edited claim`, async () => {
+      const c = (await topo.speakerState(n.name)).claims.find((x) => x.claim === key);
+      const p = c?.ports?.[0];
+      return p && p.backends.length === before.spec.backends.length + hostile.length ? p : undefined;
+    });
+    for (const h of hostile) {
+      const b = port.backends.find((x) => x.address === h.address) as { refused?: string; selected: boolean } | undefined;
+      t.match(b?.refused, h.why, `${n.name} refuses ${h.address}: ${b?.refused}`);
+      t.notOk(b?.selected, 'and never selects it');
+    }
+    // Cilium's own view of the maps: the VIP's backends are the allowed ones only.
+    const listing = await n.cilium!.dbg(['bpf', 'lb', 'list']);
+    const rows = listing.split('\n').filter((l) => l.includes(`${vip}:80`));
+    t.ok(rows.length > 0, `${n.name}: cilium-dbg lists ${vip}:80`);
+    for (const h of hostile) t.notOk(rows.some((r) => r.includes(`${h.address}:`)), `${n.name}: no slot of ${vip}:80 points at ${h.address}`);
+  }
+  t.ok((await topo.requestUntilOk('tcp', vip, 80)).ok, 'the allowed backends keep serving the VIP');
+  const programmed = await eventually('the refusal in the claim status', async () => {
+    const c = await topo.claimOf('c1', 'guarded');
+    const cond = c?.status?.conditions?.find((x) => x.type === 'Programmed');
+    return cond?.message.includes('backends not programmed') ? cond : undefined;
+  });
+  t.match(programmed.message, /127\.0\.0\.1 is loopback/, `Programmed says why: ${programmed.message}`);
 });
 
 t.test('kube-lb doctor inside an LB node reports ready, and what is wrong elsewhere', async (t) => {

@@ -628,6 +628,16 @@ export class Topology {
     return p;
   }
 
+  /** Stops the allocator (its webhook too: claim writes then go through unchecked, the webhook failing open). */
+  async stopAllocator(): Promise<void> {
+    await this.#allocator?.stop(3000);
+    this.#allocator = undefined;
+  }
+
+  async startAllocator(): Promise<void> {
+    await this.#startAllocator();
+  }
+
   async #startAllocator(): Promise<void> {
     const [webhookPort, metricsPort] = [await freePort(), await freePort()];
     this.#allocator = spawnTracked(

@@ -7,7 +7,7 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
 import { matchesSelector } from '../labels.ts';
 import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
-  ipInAny, formatIP, rangeSize, reservedBlockOf, type IPRange,
+  ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
 } from '../ip/index.ts';
 import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
@@ -248,6 +248,21 @@ export function poolAllowed(pool: PoolModel, tenant: TenantModel, claim: ClaimRe
 }
 
 /**
+ * Why `ip` may not be a backend of `tenant` ("is …", to follow the address), or undefined when it may. Whatever a
+ * tenant's ranges say, a special-purpose address or a VIP would send the traffic into the LB nodes themselves (or
+ * nowhere), never to a consumer node. The allocator refuses such claims; the speakers check again before
+ * programming (src/core/speaker/backend-guard.ts), so a spec that moved ahead of the allocator is never served.
+ */
+export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): string | undefined {
+  const reserved = reservedBlockOf(ip);
+  if (reserved) return `is ${reserved}, never a backend`;
+  const vipPool = [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
+  if (vipPool) return `is in VIPPool ${vipPool.name}: a VIP is never a backend`;
+  if (!ipInAny(ip, tenant.backendRanges)) return `is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`;
+  return undefined;
+}
+
+/**
  * What is wrong with a claim given the model, independent of what other claims hold: tenancy, backends
  * outside the tenant's networks, malformed or unusable requested IPs, an unknown or forbidden pool.
  */
@@ -263,18 +278,8 @@ export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
       out.push(problem('InvalidIP', f, `${subject(f)}: ${b.address} is not an IP address`));
       return;
     }
-    // Whatever a tenant's ranges say: a special-purpose address or a VIP would send the traffic into the LB nodes
-    // themselves (or nowhere), never to a consumer node.
-    const ip = b.ip;
-    const reserved = reservedBlockOf(ip);
-    const vipPool = reserved ? undefined : [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
-    if (reserved) {
-      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is ${reserved}, never a backend`));
-    } else if (vipPool) {
-      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is in VIPPool ${vipPool.name}: a VIP is never a backend`));
-    } else if (!ipInAny(ip, tenant.backendRanges)) {
-      out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`));
-    }
+    const refused = backendRefusal(model, tenant, b.ip);
+    if (refused) out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} ${refused}`));
   });
   if (claim.pool !== undefined) {
     const pool = model.pools.get(claim.pool);

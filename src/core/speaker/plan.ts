@@ -9,6 +9,7 @@ import { frontendName } from '../dataplane/frontend.ts';
 import { combineHealth, selectBackends, type Selection } from '../health/selection.ts';
 import type { HealthState } from '../health/state.ts';
 import { targetKey, targetsFor } from '../health/targets.ts';
+import type { BackendGuard } from './backend-guard.ts';
 import { claimFingerprint, claimKey, serveDecision, type ServeDecision } from './claims.ts';
 
 /** Health of one target by its key (targets.ts); 'unknown' for targets not probed. */
@@ -25,6 +26,8 @@ export interface PlannedBackend {
   /** Target keys that decide this backend's health for this port. */
   readonly targets: readonly string[];
   readonly selected: boolean;
+  /** Why this node does not program it at all (backend-guard.ts); such a backend is neither probed nor selected. */
+  readonly refused?: string | undefined;
 }
 
 export interface PlannedPort {
@@ -47,7 +50,7 @@ export type ClaimPlan =
       readonly key: string;
       readonly serve: false;
       readonly vip: string | undefined;
-      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict';
+      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed';
       readonly message: string;
     };
 
@@ -75,9 +78,11 @@ function planPort(
   port: ClaimPort,
   health: HealthView,
   memory: SelectionMemory,
+  refused: ReadonlyMap<string, string>,
 ): { planned: PlannedPort; desired: DesiredFrontend; selected: ReadonlySet<string> } {
   const name = frontendName(vip, port.port, port.protocol);
-  const backends: readonly ClaimBackend[] = c.spec.backends ?? [];
+  const listed: readonly ClaimBackend[] = c.spec.backends ?? [];
+  const backends = refused.size === 0 ? listed : listed.filter((b) => !refused.has(b.address));
   const targets = new Map(backends.map((b) => [b.address, targetsFor(c.spec, b.address, port).map(targetKey)] as const));
   const healthOf = (address: string): HealthState => combineHealth((targets.get(address) ?? []).map(health));
   const selection = selectBackends(
@@ -108,23 +113,31 @@ function planPort(
     frontend: name,
     port,
     selection: selection.reason,
-    backends: backends.map((b) => ({
-      nodeName: b.nodeName,
-      address: b.address,
-      ready: b.ready,
-      health: healthOf(b.address),
-      targets: targets.get(b.address) ?? [],
-      selected: selected.has(b.address),
-    })),
+    backends: listed.map((b) => {
+      const why = refused.get(b.address);
+      if (why !== undefined) return { nodeName: b.nodeName, address: b.address, ready: b.ready, health: 'unknown', targets: [], selected: false, refused: why };
+      return {
+        nodeName: b.nodeName,
+        address: b.address,
+        ready: b.ready,
+        health: healthOf(b.address),
+        targets: targets.get(b.address) ?? [],
+        selected: selected.has(b.address),
+      };
+    }),
   };
   return { planned, desired, selected };
 }
 
+const NONE_REFUSED: ReadonlyMap<string, string> = new Map();
+
 /**
  * Plans every claim. When two served claims ask for the same frontend (the allocator should never allow it),
- * the older claim keeps it and the newer one is not served at all, so no claim is half-programmed.
+ * the older claim keeps it and the newer one is not served at all, so no claim is half-programmed. With a guard,
+ * a claim of no known tenant is not served, and backends its tenant may not use are left out (whatever the
+ * claim's status says).
  */
-export function planFrontends(claims: readonly VIPClaim[], health: HealthView, memory: SelectionMemory): SpeakerPlan {
+export function planFrontends(claims: readonly VIPClaim[], health: HealthView, memory: SelectionMemory, guard?: BackendGuard): SpeakerPlan {
   const frontends: DesiredFrontend[] = [];
   const owners = new Map<string, string>();
   const plans = new Map<string, ClaimPlan>();
@@ -136,7 +149,13 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
       plans.set(key, { key, serve: false, vip: c.status?.vip, reason: decision.reason, message: decision.message });
       continue;
     }
-    const ports = c.spec.ports.map((p) => planPort(c, decision.vip, p, health, memory));
+    const verdict = guard?.check(c);
+    if (verdict && !verdict.ok) {
+      plans.set(key, { key, serve: false, vip: decision.vip, reason: 'TenantNotAllowed', message: verdict.message });
+      continue;
+    }
+    const refused = verdict?.refused ?? NONE_REFUSED;
+    const ports = c.spec.ports.map((p) => planPort(c, decision.vip, p, health, memory, refused));
     const names = ports.map((p) => p.planned.frontend);
     const clash = names.find((n, i) => owners.has(n) || names.indexOf(n) !== i);
     if (clash !== undefined) {

@@ -103,7 +103,22 @@ function programmedOn(input: StatusInput, key: string): string[] {
   return nodes.sort();
 }
 
+/** Backends the speakers refuse to program (backend-guard.ts), by address: why. */
+function refusedBackends(plan: ClaimPlan): Map<string, string> {
+  const out = new Map<string, string>();
+  if (plan.serve) for (const p of plan.ports) for (const b of p.backends) if (b.refused !== undefined) out.set(b.address, b.refused);
+  return out;
+}
+
 function programmedCondition(input: StatusInput, nodes: readonly string[], owner: string | undefined): ConditionInput {
+  const condition = programmedOnNodes(input, nodes, owner);
+  const refused = refusedBackends(input.plan);
+  if (refused.size === 0) return condition;
+  const list = [...refused].map(([address, why]) => `${address} ${why}`).join('; ');
+  return { ...condition, message: `${condition.message}; backends not programmed: ${list}` };
+}
+
+function programmedOnNodes(input: StatusInput, nodes: readonly string[], owner: string | undefined): ConditionInput {
   const { plan } = input;
   const type = CLAIM_CONDITIONS.Programmed;
   if (!plan.serve) {
@@ -144,7 +159,8 @@ function failingFrom(input: StatusInput, targets: ReadonlySet<string>): string[]
 function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condition: ConditionInput } {
   const type = CLAIM_CONDITIONS.BackendsHealthy;
   const { plan, claim } = input;
-  const backends = claim.spec.backends ?? [];
+  const refused = refusedBackends(plan);
+  const backends = (claim.spec.backends ?? []).filter((b) => !refused.has(b.address));
   if (backends.length === 0) {
     return { backendHealth: [], condition: { type, status: 'False', reason: HEALTH_REASONS.NoBackends, message: 'the Service has no backend nodes' } };
   }

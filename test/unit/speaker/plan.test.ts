@@ -2,6 +2,8 @@
 import t from 'tap';
 import { planFrontends, plannedTargets, type HealthView } from '../../../src/core/speaker/plan.ts';
 import type { HealthState } from '../../../src/core/health/state.ts';
+import { backendGuard } from '../../../src/core/speaker/backend-guard.ts';
+import { pool, tenant } from '../../support/allocation-fixtures.ts';
 import { claim, TWO_NODES } from './fixtures.ts';
 
 const allUnknown: HealthView = () => 'unknown';
@@ -92,4 +94,52 @@ t.test('two claims on one frontend: the older keeps it, the newer is not served 
     t.equal(y.reason, 'FrontendConflict');
     t.match(y.message, /198\.51\.100\.200:80\/TCP is already served for claim tenant-a\/old/);
   }
+});
+
+t.test('the guard: backends a tenant may not use are neither programmed nor probed, whatever the claim status says', async (t) => {
+  const guard = backendGuard({
+    pools: [pool('public', ['198.51.100.0/24'])],
+    tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'])],
+    // Inside the tenant's ranges (a misconfiguration), still refused.
+    lbNodes: new Map([['10.200.0.99', 'lb-1']]),
+  });
+  // Allocated=True from an earlier generation: the allocator has not seen this spec (down, or behind).
+  const c = claim({
+    backends: [
+      { nodeName: 'node-a', address: '10.200.0.11', ready: true },
+      { nodeName: 'x', address: '127.0.0.1', ready: true },
+      { nodeName: 'y', address: '10.96.0.1', ready: true },
+      { nodeName: 'z', address: '198.51.100.7', ready: true },
+      { nodeName: 'w', address: '10.200.0.99', ready: true },
+    ],
+  });
+  const plan = planFrontends([c], allUnknown, new Map(), guard);
+  t.same(plan.frontends.map((f) => f.backends.map((b) => b.address)), [['10.200.0.11']], 'only the allowed backend is programmed');
+  t.same([...plannedTargets(plan)], ['tcp://10.200.0.11:30080'], 'and only it is health-checked');
+  const p = plan.claims.get('tenant-a/default.web');
+  t.ok(p?.serve, 'the claim itself stays served');
+  if (p?.serve) {
+    t.same(
+      p.ports[0]!.backends.filter((b) => b.refused).map((b) => `${b.address} ${b.refused}`),
+      [
+        '127.0.0.1 is loopback 127.0.0.0/8, never a backend',
+        '10.96.0.1 is outside ConsumerCluster c1 spec.allowedBackendCIDRs',
+        '198.51.100.7 is in VIPPool public: a VIP is never a backend',
+        '10.200.0.99 is LB node lb-1: traffic to it would loop into the LB cluster',
+      ],
+    );
+  }
+  t.same(planFrontends([c], allUnknown, new Map()).frontends[0]!.backends.length, 5, 'without a guard, all five (the old behaviour)');
+});
+
+t.test('the guard: a claim in a namespace no tenant owns, or naming another cluster, is not served', async (t) => {
+  const guard = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'])], lbNodes: new Map() });
+  const stray = claim({ ns: 'tenant-b' });
+  const plan = planFrontends([stray, claim()], allUnknown, new Map(), guard);
+  const p = plan.claims.get('tenant-b/default.web');
+  t.same(p && !p.serve ? [p.reason, p.message] : undefined, [
+    'TenantNotAllowed',
+    'VIPClaim tenant-b/default.web: namespace tenant-b is not the tenantNamespace of any ConsumerCluster',
+  ]);
+  t.same(plan.frontends.map((f) => f.origin), ['tenant-a/default.web'], 'the tenant\'s own claim is served');
 });

@@ -1,0 +1,56 @@
+// The speaker's own check of a claim's backends, before anything is programmed. The allocator refuses claims
+// whose backends a tenant may not use, but a speaker serves a claim's current spec whenever its VIP is held
+// (serveDecision): a tenant that edits its claim while the allocator is down, behind, or answers with a reason the
+// claim keeps being served under would otherwise get any address programmed behind a public VIP (the LB
+// cluster's apiserver, a kubelet, another tenant's NodePorts). So every LB node checks again, with the same rules
+// (validate.ts backendRefusal) over its own view of the pools and tenants, plus the LB nodes' own addresses.
+// Pure.
+import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { backendRefusal, resolveTenant, toClaimRequest, validate } from '../allocation/validate.ts';
+import { formatIP, parseIP } from '../ip/index.ts';
+
+export type GuardVerdict =
+  /** The claim may be served; `refused` names its backends that may not be programmed, with why. */
+  | { readonly ok: true; readonly refused: ReadonlyMap<string, string> }
+  | { readonly ok: false; readonly message: string };
+
+export interface BackendGuard {
+  check(claim: VIPClaim): GuardVerdict;
+}
+
+export interface GuardInputs {
+  readonly pools: readonly VIPPool[];
+  readonly tenants: readonly ConsumerCluster[];
+  /** Addresses of the LB cluster's nodes, by address: node name. Traffic to them would loop into the LB cluster. */
+  readonly lbNodes: ReadonlyMap<string, string>;
+}
+
+const NONE: ReadonlyMap<string, string> = new Map();
+
+export function backendGuard(inputs: GuardInputs): BackendGuard {
+  const model = validate({ pools: inputs.pools, tenants: inputs.tenants });
+  const lbNodes = new Map<string, string>();
+  for (const [address, node] of inputs.lbNodes) {
+    const ip = parseIP(address);
+    if (ip) lbNodes.set(formatIP(ip), node);
+  }
+  return {
+    check(claim) {
+      const request = toClaimRequest(claim);
+      const tenancy = resolveTenant(model, request);
+      if (!tenancy.ok) return { ok: false, message: tenancy.problem.message };
+      let refused: Map<string, string> | undefined;
+      for (const b of request.backends) {
+        // An LB node first: a tenant's ranges that cover the LB nodes are a misconfiguration, not a permission.
+        const node = b.ip ? lbNodes.get(formatIP(b.ip)) : undefined;
+        const why = !b.ip
+          ? 'is not an IP address'
+          : node !== undefined
+            ? `is LB node ${node}: traffic to it would loop into the LB cluster`
+            : backendRefusal(model, tenancy.tenant, b.ip);
+        if (why) (refused ??= new Map()).set(b.address, why);
+      }
+      return { ok: true, refused: refused ?? NONE };
+    },
+  };
+}
