@@ -1,7 +1,8 @@
 // Operating a running system (test/support/topology.ts: LB nodes in network namespaces running real Cilium,
 // real control planes, every program a process):
-// - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml (their ServiceAccount's token):
-//   they program, announce and write claim status, and are refused what their code never does;
+// - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml and 12-speaker-policies.yaml (their
+//   ServiceAccount's token): they program, announce and write claim status, and are refused what their code never
+//   does, the allocator's Lease and a claim's VIP included;
 // - `kube-lb status` shows the claim with its VIP, owner node, programmed count and health;
 // - `kube-lb doctor`, run inside an LB node's namespace as an operator would on the node, reports ready, and
 //   says what is wrong when pointed at a directory that is not bpffs;
@@ -53,6 +54,7 @@ async function forbidden(op: () => Promise<unknown>): Promise<boolean> {
 
 t.test('speakers with the manifests\' RBAC program, announce and report', async (t) => {
   await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/11-speaker-rbac.yaml'), 'utf8'));
+  await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/12-speaker-policies.yaml'), 'utf8'));
   const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const tr = await core.createNamespacedServiceAccountToken({ name: 'kube-lb-speaker', namespace: SPEAKER_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   // The relay kubeconfig the speakers use inside their namespaces, with the ServiceAccount's token instead of admin's.
@@ -96,6 +98,34 @@ t.test('speakers with the manifests\' RBAC program, announce and report', async 
     await forbidden(() => resourceClient<VIPPool>(speakerKc, 'VIPPool').create({ apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'x' }, spec: { addresses: ['192.0.2.0/30'] } })),
     'a speaker cannot create pools',
   );
+
+  // What RBAC allows but the admission policies (12-speaker-policies.yaml) do not: the speakers above worked under them.
+  const leases = speakerKc.makeApiClient(k8s.CoordinationV1Api);
+  const refusal = async (op: () => Promise<unknown>): Promise<string> => {
+    try {
+      await op();
+      return '';
+    } catch (err) {
+      return String((err as { body?: unknown }).body ?? err);
+    }
+  };
+  const leaderLease = await eventually('the allocator\'s leader Lease refused to a speaker token', async () => {
+    const why = await refusal(() =>
+      leases.createNamespacedLease({ namespace: SPEAKER_NAMESPACE, body: { metadata: { name: 'kube-lb-allocator' }, spec: { holderIdentity: 'evil' } } }),
+    );
+    return why.includes('ValidatingAdmissionPolicy') ? why : undefined;
+  }, 30_000);
+  t.match(leaderLease, /writes only its per-node Leases/, 'a speaker cannot take the allocator\'s leader Lease');
+  const fresh = await speakerClaims.get(claim.metadata.name!, claim.metadata.namespace);
+  const forged = await refusal(() => speakerClaims.replaceStatus({ ...fresh, status: { ...fresh.status, vip: '198.51.100.1' } }));
+  t.match(forged, /status\.vip and status\.pool are the allocator's/, 'a speaker cannot forge a VIP into a claim status');
+  const allocated = await refusal(() =>
+    speakerClaims.replaceStatus({
+      ...fresh,
+      status: { ...fresh.status, conditions: (fresh.status?.conditions ?? []).map((c) => (c.type === 'Allocated' ? { ...c, status: 'False', reason: 'Evil' } : c)) },
+    }),
+  );
+  t.match(allocated, /the Allocated condition is the allocator's/, 'nor the allocator\'s condition');
 
   // ------------------------------------------------------------ kube-lb status
   let out = '';

@@ -44,7 +44,7 @@ t.test('namespaced objects live in kube-lb-system; service accounts exist; one i
   for (const dir of FOLDERS) {
     const objs = objectsOf(dir);
     const accounts = new Set(objs.filter((o) => o.kind === 'ServiceAccount').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
-    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding']);
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const o of objs) {
       if (!clusterScoped.has(o.kind)) t.equal(o.metadata.namespace, 'kube-lb-system', `${dir}: ${o.kind} ${o.metadata.name}`);
       for (const s of o.subjects ?? []) t.ok(accounts.has(`${s.namespace}/${s.name}`), `${o.kind} ${o.metadata.name} binds an existing ServiceAccount`);
