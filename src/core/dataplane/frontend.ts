@@ -55,6 +55,8 @@ export interface Frontend {
   readonly sourceRanges: readonly Cidr4[];
   readonly localScope: boolean;
   readonly origin: string | undefined;
+  /** Its place in the desired list: when not all fit in kube-lb's share of the maps, the first places are served. */
+  readonly priority: number;
 }
 
 export interface RejectedFrontend {
@@ -102,7 +104,7 @@ function isPort(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
-function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | string {
+function normalizeOne(d: DesiredFrontend, profile: Lb4Profile, priority: number): Frontend | string {
   const proto = L4_PROTOCOLS[d.protocol];
   if (proto === undefined) return `unknown protocol ${String(d.protocol)}`;
   if (!isPort(d.port)) return `port ${d.port} is not 1..65535`;
@@ -155,6 +157,7 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile): Frontend | strin
     sourceRanges,
     localScope: d.externalTrafficPolicy === 'Local',
     origin: d.origin,
+    priority,
   };
 }
 
@@ -174,8 +177,9 @@ function slotOrder(listed: Backend[]): Backend[] {
 export function normalizeFrontends(desired: readonly DesiredFrontend[], profile: Lb4Profile): NormalizeResult {
   const frontends: Frontend[] = [];
   const rejected: RejectedFrontend[] = [];
-  for (const d of desired) {
-    const r = normalizeOne(d, profile);
+  for (let i = 0; i < desired.length; i++) {
+    const d = desired[i]!;
+    const r = normalizeOne(d, profile, i);
     if (typeof r === 'string') rejected.push({ frontend: d, reason: r });
     else frontends.push(r);
   }

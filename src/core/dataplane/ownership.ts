@@ -66,6 +66,8 @@ export interface Ownership {
   readonly backendTable: ReadonlyMap<number, number>;
   /** Services-map entry index → ours? (parallel to snapshot.services). */
   readonly ourServiceEntry: Uint8Array;
+  /** Entries of others (Cilium's own Services, mostly) in the maps kube-lb shares: they count against its budget. */
+  readonly foreignEntries: { readonly services: number; readonly backends: number; readonly revNat: number };
 }
 
 
@@ -124,6 +126,7 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
   const foreignServiceIds = new Set<number>();
   const foreignBackendIds = new Set<number>();
   const ourServiceEntry = new Uint8Array(svc.count);
+  const foreignEntries = { services: 0, backends: 0, revNat: 0 };
   for (let i = 0; i < svc.count; i++) {
     const fk = fks[i]!;
     const slot = getHost16(kView, i * svc.keySize + LB4_KEY_OFFSETS.backendSlot);
@@ -132,6 +135,7 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     if (table.has(fk) && !takenOver.has(fk) && tableIds.has(revNat)) {
       ourServiceEntry[i] = 1;
     } else {
+      foreignEntries.services++;
       foreignFrontends.add(fk);
       foreignServiceIds.add(revNat);
       if (slot !== 0) foreignBackendIds.add(backendId);
@@ -148,8 +152,10 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
   for (let i = 0; i < rn.count; i++) {
     const id = getNet16(rnKeys, i * rn.keySize);
     const fk = frontendOf.get(id);
-    if (fk === undefined) foreignServiceIds.add(id);
-    else if (bytesKey(rn.values, i * rn.valueSize, 6) !== fk.slice(0, 6)) foreignServiceIds.add(id);
+    if (fk === undefined || bytesKey(rn.values, i * rn.valueSize, 6) !== fk.slice(0, 6)) {
+      foreignServiceIds.add(id);
+      foreignEntries.revNat++;
+    }
   }
   serviceIdsOf(snapshot.sourceRange, 4, noteForeignService);
   serviceIdsOf(snapshot.affinityMatch, 4, noteForeignService);
@@ -187,6 +193,7 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
         : id === hashedBackendId(getNet32(beVals, off), getNet16(beVals, off + 4), protoMatters ? beVals.getUint8(off + 6) : 0);
     if (foreignBackendIds.has(id) || !ours) {
       foreignBackendIds.add(id);
+      foreignEntries.backends++;
       continue;
     }
     ourBackendIds.add(id);
@@ -205,5 +212,6 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     ourBackendsByKey,
     backendTable,
     ourServiceEntry,
+    foreignEntries,
   };
 }

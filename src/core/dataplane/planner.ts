@@ -12,6 +12,7 @@ import { bytesKey, bytesEqual, pickEntries, sliceEntries, type EntryTable, type 
 import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
 import { formatIPv4 } from '../lb4/ipv4.ts';
+import { LB4_MAPS } from '../lb4/maps.ts';
 import type { LbAlgorithm } from '../cilium/config.ts';
 import { backendEntryKey, backendEntryProto, backendHashedId, type Frontend, type RejectedFrontend } from './frontend.ts';
 import { U32Map } from './u32-map.ts';
@@ -130,7 +131,24 @@ export interface PlannerOptions {
   readonly sourceRangeMap: boolean;
   /** Session affinity is compiled in and the match map is open. */
   readonly affinityMatchMap: boolean;
+  /** max_entries of the maps kube-lb shares with Cilium, where known: kube-lb keeps within a budget of each. */
+  readonly capacity?: { readonly services?: number | undefined; readonly backends?: number | undefined; readonly revNat?: number | undefined } | undefined;
 }
+
+/**
+ * How many entries of a map kube-lb shares with Cilium may hold for kube-lb. Kept for Cilium's own Services: a
+ * tenth of the map, at least 1,024 (half of a map under 2,048 entries); and when Cilium holds more than most of
+ * that, its entries plus a quarter of it still free, so Cilium can always add some. A full map fails every write
+ * into it, Cilium's included; with a budget, a tenant's many frontends are refused one by one ('exhausted',
+ * MapFull) instead, the last listed first.
+ */
+export function kubeLbBudget(maxEntries: number, foreign: number): number {
+  const reserve = Math.min(Math.floor(maxEntries / 2), Math.max(1024, Math.ceil(maxEntries / 10)));
+  return Math.max(0, maxEntries - Math.max(reserve, foreign + Math.ceil(reserve / 4)));
+}
+
+/** The condition reason of a frontend refused for a full budget. */
+export const MAP_FULL = 'MapFull';
 
 /** Indexes of desired entries to write, changed ones first; or one run of them, all absent. */
 interface Diff {
@@ -251,7 +269,7 @@ export class MapPlanner {
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
     const backendCount = frontends.reduce((n, f) => n + f.backends.length, 0);
-    const assigner = this.#assigner(own, statuses, backendCount);
+    const assigner = this.#assigner(own, statuses, backendCount, this.#overBudget(frontends, own));
 
     const ops: MapOp[] = [];
     let absent = 0;
@@ -373,6 +391,7 @@ export class MapPlanner {
     own: Ownership,
     statuses: FrontendStatus[],
     backendCount: number,
+    overBudget: ReadonlyMap<Frontend, string> | undefined,
   ): { assign(f: Frontend): AssignedFrontend | undefined; readonly moves: Plan['moves'] } {
     const tableIds = new Set(own.table.values());
     const newServiceIds = new Set<number>();
@@ -407,6 +426,11 @@ export class MapPlanner {
         return undefined;
       }
       byFrontendKey.set(fk, f);
+      const full = overBudget?.get(f);
+      if (full) {
+        statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: full, code: MAP_FULL, notes: [] });
+        return undefined;
+      }
       let serviceId = own.table.get(fk);
       if (serviceId === undefined || !own.ourServiceIds.has(serviceId)) {
         if (serviceId !== undefined && !own.takenOver.has(fk)) moves.serviceIds++;
@@ -465,6 +489,43 @@ export class MapPlanner {
       return { frontend: f, serviceId, backendIds: ids, firstUse, affinity };
     };
     return { assign, moves };
+  }
+
+  /**
+   * The frontends that do not fit in kube-lb's share of the maps (kubeLbBudget), with why: the first places of the
+   * desired list are served (the speaker lists claims oldest first), the rest refused whole. Every backend is
+   * counted as an entry of its own, which errs safe where frontends share backends. undefined: all fit.
+   */
+  #overBudget(frontends: readonly Frontend[], own: Ownership): Map<Frontend, string> | undefined {
+    const capacity = this.options.capacity;
+    if (!capacity) return undefined;
+    const maps = ['services', 'backends', 'revNat'] as const;
+    const budget = { services: Infinity, backends: Infinity, revNat: Infinity };
+    for (const m of maps) if (capacity[m] !== undefined) budget[m] = kubeLbBudget(capacity[m], own.foreignEntries[m]);
+    const needOf = (f: Frontend) => ({ services: 1 + f.backends.length, backends: f.backends.length, revNat: 1 });
+    const total = { services: 0, backends: 0, revNat: 0 };
+    for (const f of frontends) {
+      total.services += 1 + f.backends.length;
+      total.backends += f.backends.length;
+      total.revNat += 1;
+    }
+    if (maps.every((m) => total[m] <= budget[m])) return undefined;
+    const out = new Map<Frontend, string>();
+    const used = { services: 0, backends: 0, revNat: 0 };
+    for (const f of [...frontends].sort((a, b) => a.priority - b.priority)) {
+      const need = needOf(f);
+      const full = maps.find((m) => used[m] + need[m] > budget[m]);
+      if (full === undefined) {
+        for (const m of maps) used[m] += need[m];
+        continue;
+      }
+      out.set(
+        f,
+        `${LB4_MAPS[full].name} is full for kube-lb: ${used[full]} of its ${budget[full]} entries taken by earlier frontends, ` +
+          `${need[full]} more needed (the rest of the map's ${capacity[full]} is kept for Cilium's own Services)`,
+      );
+    }
+    return out;
   }
 
   /** Why a frontend cannot be programmed at all, or undefined. */

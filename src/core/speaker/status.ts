@@ -18,6 +18,11 @@ export const PROGRAMMED_REASONS = {
   Rejected: 'Rejected',
   /** Another claim already holds one of its frontends. */
   FrontendConflict: 'FrontendConflict',
+  /**
+   * kube-lb's share of a Cilium map is used up by older claims (the rest is kept for Cilium's own Services): this
+   * claim's frontends are not programmed until room is freed.
+   */
+  MapFull: 'MapFull',
   /** The claim holds a VIP but is not to be served (allocation refused, being deleted, no ports). */
   NotServed: 'NotServed',
   /** The LB nodes' Cilium runs without kube-proxy replacement: no node-port path, kube-lb programs nothing. */

@@ -15,6 +15,8 @@ export interface ByteMap {
   readonly kernelFd?: number | undefined;
   readonly keySize: number;
   readonly valueSize: number;
+  /** The map's capacity, where known: the planner keeps kube-lb's entries within a budget of it. */
+  readonly maxEntries?: number | undefined;
   dump(): PackedEntries;
   upsert(entries: PackedEntries): void;
   remove(keys: PackedEntries): void;

@@ -57,6 +57,9 @@ export class NativeByteMap implements ByteMap {
   get valueSize(): number {
     return this.map.info.valueSize;
   }
+  get maxEntries(): number {
+    return this.map.info.maxEntries;
+  }
   dump(): PackedEntries {
     return this.map.dump();
   }

@@ -181,6 +181,7 @@ interface Metrics {
 /** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
 function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapathConfig | undefined): PlannerOptions {
   const maglevMap = maps.maglev;
+  const capacity = { services: maps.services.maxEntries, backends: maps.backends.maxEntries, revNat: maps.revNat.maxEntries };
   if (cilium) {
     const maglev = cilium.algorithm === 'maglev';
     if (maglev && !maglevMap) {
@@ -195,6 +196,7 @@ function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapa
       maglev: maglev ? { tableSize: cilium.maglev.tableSize, seed: maglevMurmurSeed(cilium.maglev.hashSeed) } : undefined,
       sourceRangeMap: cilium.sourceRangeCheck && maps.sourceRange !== undefined,
       affinityMatchMap: cilium.sessionAffinity && maps.affinityMatch !== undefined,
+      capacity,
     };
   }
   if (maglevMap && maglevMap.tableSize === undefined) {
@@ -206,6 +208,7 @@ function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapa
     maglev: maglevMap?.tableSize !== undefined ? { tableSize: maglevMap.tableSize, seed: maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED) } : undefined,
     sourceRangeMap: maps.sourceRange !== undefined,
     affinityMatchMap: maps.affinityMatch !== undefined,
+    capacity,
   };
 }
 
@@ -283,7 +286,10 @@ function samePlanning(a: PlannerOptions, b: PlannerOptions): boolean {
     a.maglev?.tableSize === b.maglev?.tableSize &&
     a.maglev?.seed === b.maglev?.seed &&
     a.sourceRangeMap === b.sourceRangeMap &&
-    a.affinityMatchMap === b.affinityMatchMap
+    a.affinityMatchMap === b.affinityMatchMap &&
+    a.capacity?.services === b.capacity?.services &&
+    a.capacity?.backends === b.capacity?.backends &&
+    a.capacity?.revNat === b.capacity?.revNat
   );
 }
 

@@ -1,7 +1,7 @@
 // The addon's writer thread (native/src/write_behind.c) on real maps: queued batches land in order, the bytes
 // are copied at queue time, and a failed write stops the queue: what was queued after it is never written, and
-// settling throws the failure with the map it was for. Then the reconciler on top of it: a pass whose backends
-// do not fit fails naming the map, and leaves nothing that points at a backend it did not write.
+// settling throws the failure with the map it was for. Then the reconciler on top of it: frontends that do not
+// fit in kube-lb's share of a map are refused one by one, the first listed kept, and no write ever fails for room.
 import t from 'tap';
 import { mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,6 +17,7 @@ import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.t
 import { mountBpffs } from '../../support/bpffs.ts';
 import { createCiliumMaps } from '../../support/cilium-maps.ts';
 import { Ledger } from '../../support/ledger.ts';
+import { foreignServiceEntries } from '../../support/lb4-fixtures.ts';
 
 const ledger = Ledger.open('lb4-write-behind');
 const bpffs = mountBpffs(ledger, 'writebehind');
@@ -89,41 +90,91 @@ t.test('a failed write stops the queue; settling throws it with its map; the nex
   t.equal(contents(after).size, 3, 'and the queue works again');
 });
 
-t.test('a pass whose backends do not fit fails naming the map, and writes nothing that points at them', async (t) => {
-  const dir = join(bpffs.dir, 'small');
+/** Kernel maps shaped as Cilium 1.18's, the backends map holding at most `backendsMax` entries. */
+function smallMaps(name: string, backendsMax: number): string {
+  const dir = join(bpffs.dir, name);
   mkdirSync(dir);
-  const profile = PROFILES['1.18'];
-  createCiliumMaps(dir, { profile, maxEntries: 4096 });
-  // Room for 100 backends only: kube-lb's backends of 200 frontends x 2 do not fit.
+  createCiliumMaps(dir, { profile: PROFILES['1.18'], maxEntries: 4096 });
   const pin = join(dir, LB4_MAPS.backends.name);
   const shape = ((): BpfMap['info'] => {
     using m = BpfMap.open(pin);
     return m.info;
   })();
   unlinkSync(pin);
-  const tiny = BpfMap.create({ type: shape.type, keySize: shape.keySize, valueSize: shape.valueSize, maxEntries: 100, flags: shape.flags, name: 'klb_wb_be' });
-  tiny.pin(pin);
-  tiny.close();
+  const small = BpfMap.create({ type: shape.type, keySize: shape.keySize, valueSize: shape.valueSize, maxEntries: backendsMax, flags: shape.flags, name: 'klb_wb_be' });
+  small.pin(pin);
+  small.close();
+  return dir;
+}
 
-  const opened = openLb4Maps({ dir, ciliumVersion: '1.18' });
+/** 200 frontends of 2 backends each, listed highest address first: the list's order, not the address, decides who fits. */
+const TWO_HUNDRED = Array.from({ length: 200 }, (_, k) => {
+  const i = 199 - k;
+  return {
+    vip: `10.20.${i >> 8}.${i & 255}`,
+    port: 80,
+    protocol: 'TCP' as const,
+    backends: [
+      { address: `10.30.${i >> 8}.${i & 255}`, port: 30080 },
+      { address: `10.31.${i >> 8}.${i & 255}`, port: 30080 },
+    ],
+  };
+});
+
+function mastersOf(maps: ReturnType<typeof openLb4Maps>['maps']): string[] {
+  const services = maps.services.dump();
+  return Array.from({ length: services.count }, (_, i) => decode(lb4KeyCodec, services.keys.subarray(i * 12, (i + 1) * 12)))
+    .filter((k) => k.slot === 0)
+    .map((k) => `${k.address >>> 24}.${(k.address >>> 16) & 255}.${(k.address >>> 8) & 255}.${k.address & 255}`)
+    .sort();
+}
+
+t.test('frontends beyond kube-lb\'s share of a map are refused (MapFull), the first listed kept, and Cilium\'s part stays free', async (t) => {
+  // 100 backend entries: half is kept for Cilium (a map under 2,048 keeps half), so 25 frontends of 2 backends fit.
+  const opened = openLb4Maps({ dir: smallMaps('share', 100), ciliumVersion: '1.18' });
   t.teardown(() => opened.maps.close());
-  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile, logger: createLogger({ program: 'test', level: 'silent' }) });
-  reconciler.setDesired(
-    Array.from({ length: 200 }, (_, i) => ({
-      vip: `10.20.${i >> 8}.${i & 255}`,
-      port: 80,
-      protocol: 'TCP' as const,
-      backends: [
-        { address: `10.30.${i >> 8}.${i & 255}`, port: 30080 },
-        { address: `10.31.${i >> 8}.${i & 255}`, port: 30080 },
-      ],
-    })),
-  );
+  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile: PROFILES['1.18'], logger: createLogger({ program: 'test', level: 'silent' }) });
+  reconciler.setDesired(TWO_HUNDRED);
   const pass = reconciler.reconcileOnce();
-  t.ok(pass.error instanceof BpfError, `the pass failed: ${pass.error?.message}`);
-  t.match(pass.error?.message ?? '', LB4_MAPS.backends.name);
-  const services = opened.maps.services.dump();
-  const keys = Array.from({ length: services.count }, (_, i) => decode(lb4KeyCodec, services.keys.subarray(i * 12, (i + 1) * 12)));
-  t.equal(keys.filter((k) => k.slot === 0).length, 0, 'no master was written: every prefix of a plan is consistent, and the queue stopped at the failure');
-  t.equal(keys.length, 0, 'nor any slot: the first chunk stopped at its backends');
+  t.equal(pass.error, undefined, 'the pass succeeds: nothing was written past the budget');
+  const statuses = reconciler.statuses();
+  const programmed = statuses.filter((s) => s.state === 'programmed');
+  const full = statuses.filter((s) => s.code === 'MapFull');
+  t.equal(programmed.length, 25, '25 frontends programmed');
+  t.equal(full.length, 175, 'the other 175 refused');
+  t.same(programmed.map((s) => s.name).sort(), TWO_HUNDRED.slice(0, 25).map((d) => `${d.vip}:80/TCP`).sort(), 'the first 25 of the list (the highest addresses)');
+  t.match(full[0]!.reason, /cilium_lb4_backends_v3 is full for kube-lb: 50 of its 50 entries taken by earlier frontends, 2 more needed \(the rest of the map's 100 is kept/);
+  t.equal(opened.maps.backends.dump().count, 50, 'the backends map holds 50: Cilium still has 50 entries of room');
+  t.equal(mastersOf(opened.maps).length, 25);
+
+  // Cilium writes 40 backends of its own, most of its part: kube-lb gives up the last listed, so a quarter of the
+  // part (13) stays free for Cilium.
+  const profile = PROFILES['1.18'];
+  for (const e of foreignServiceEntries(profile, { vip: '10.96.0.10', port: 53, proto: 17, revNat: 7, backends: Array.from({ length: 40 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })) })) {
+    using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
+    m.update(e.key, e.value);
+  }
+  const again = reconciler.reconcileOnce();
+  t.equal(again.error, undefined);
+  const kept = reconciler.statuses().filter((s) => s.state === 'programmed');
+  t.equal(kept.length, 23, '23 of the 25 stay');
+  t.same(kept.map((s) => s.name).sort(), TWO_HUNDRED.slice(0, 23).map((d) => `${d.vip}:80/TCP`).sort(), 'the first 23 of the list');
+  t.equal(opened.maps.backends.dump().count, 86, '46 + 40: 14 entries of room left');
+});
+
+t.test('Cilium holding more than its part shrinks kube-lb\'s budget; nothing is overwritten, no write fails', async (t) => {
+  const opened = openLb4Maps({ dir: smallMaps('crowded', 100), ciliumVersion: '1.18' });
+  t.teardown(() => opened.maps.close());
+  const profile = PROFILES['1.18'];
+  for (const e of foreignServiceEntries(profile, { vip: '10.96.0.10', port: 53, proto: 17, revNat: 7, backends: Array.from({ length: 70 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })) })) {
+    using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
+    m.update(e.key, e.value);
+  }
+  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile, logger: createLogger({ program: 'test', level: 'silent' }) });
+  reconciler.setDesired(TWO_HUNDRED);
+  const pass = reconciler.reconcileOnce();
+  t.equal(pass.error, undefined);
+  t.equal(reconciler.statuses().filter((s) => s.state === 'programmed').length, 8, '100 - (70 + 13 kept free) = 17 entries: 8 frontends');
+  t.equal(opened.maps.backends.dump().count, 86, '16 + 70: the map is never filled by kube-lb, and no write failed');
+  t.ok(mastersOf(opened.maps).includes('10.96.0.10'), 'Cilium\'s service is untouched');
 });
