@@ -297,6 +297,14 @@ const consumerCluster = crd(
     allowedBackendCIDRs: list('The consumer\'s node networks: claim backends must lie inside these.', cidr('A CIDR.'), 64, { minItems: 1 }),
     maxVIPs: int('Quota on distinct VIPs. Unset: unlimited.', { minimum: 0, maximum: 1_000_000 }),
     poolSelector: labelSelector('Which pools the tenant may use (by pool labels). Unset: all pools.'),
+    limits: obj('How much of the LB nodes\' maps the tenant\'s claims may take; each unset field has its default.', {
+      portsPerClaim: int('Ports of one claim (each is a frontend on every LB node). Default 64.', { minimum: 1, maximum: 65_535 }),
+      backendsPerClaim: int('Backends of one claim. Default 1000.', { minimum: 1, maximum: 100_000 }),
+      backendEntries: int(
+        'Ports × backends summed over the tenant\'s claims: the service-map slots they take on every LB node. Default 16384.',
+        { minimum: 1, maximum: 10_000_000 },
+      ),
+    }),
   }, ['tenantNamespace', 'allowedBackendCIDRs'], {
     'x-kubernetes-validations': [
       { rule: 'self.tenantNamespace == oldSelf.tenantNamespace', message: 'tenantNamespace is immutable: delete and recreate the ConsumerCluster', fieldPath: '.tenantNamespace' },

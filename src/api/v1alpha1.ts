@@ -116,6 +116,18 @@ export interface ConsumerClusterSpec {
   maxVIPs?: number;
   /** Which pools the tenant may use. Unset: all pools. */
   poolSelector?: LabelSelector;
+  /** How much of the LB nodes' maps the tenant's claims may take; each unset field has its default. */
+  limits?: TenantLimits;
+}
+
+/** Per-tenant limits on what the LB nodes program (defaults in src/core/allocation/limits.ts). */
+export interface TenantLimits {
+  /** Ports of one claim (each is a frontend on every LB node). */
+  portsPerClaim?: number;
+  /** Backends of one claim. */
+  backendsPerClaim?: number;
+  /** Ports × backends summed over the tenant's claims: the service-map slots they take on every LB node. */
+  backendEntries?: number;
 }
 
 export interface ConsumerClusterStatus {

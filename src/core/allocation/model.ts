@@ -2,6 +2,7 @@
 // Plain data: no Kubernetes client, no clocks.
 import type { LabelSelector, Protocol, VIPPoolAllocateTo } from '../../api/v1alpha1.ts';
 import type { IPAddr, IPRange } from '../ip/index.ts';
+import type { Limits } from './limits.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
 
 /**
@@ -23,7 +24,8 @@ export type ProblemCode =
   | 'RequestedIPNotAllowed'
   | 'UnknownPool'
   | 'PoolNotAllowed'
-  | 'SharingConflict';
+  | 'SharingConflict'
+  | 'LimitExceeded';
 
 export interface Problem {
   readonly code: ProblemCode;
@@ -61,6 +63,7 @@ export interface TenantModel {
   /** undefined: unlimited. */
   readonly maxVIPs: number | undefined;
   readonly poolSelector: LabelSelector | undefined;
+  readonly limits: Limits;
   /** False when another, older tenant already uses the namespace: its claims are not served. */
   readonly usable: boolean;
   readonly problems: readonly Problem[];

@@ -9,6 +9,7 @@ import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
   ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
 } from '../ip/index.ts';
+import { tenantLimits } from './limits.ts';
 import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
 
@@ -112,6 +113,7 @@ function tenantModel(cc: ConsumerCluster, namespaceOwner: string | undefined): T
     backendRanges,
     maxVIPs: cc.spec?.maxVIPs,
     poolSelector: cc.spec?.poolSelector,
+    limits: tenantLimits(cc.spec?.limits),
     usable: namespaceOwner === name,
     problems,
   };
@@ -262,6 +264,20 @@ export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): s
   return undefined;
 }
 
+/** A claim over its tenant's per-claim limits (limits.ts): the LB nodes would program all of it on every node. */
+export function limitProblems(claim: Pick<ClaimRequest, 'ports' | 'backends'>, tenant: TenantModel, ref: (field: string) => ObjectRef): Problem[] {
+  const out: Problem[] = [];
+  const over = (field: string, count: number, what: string, limit: string, max: number): void => {
+    const f = ref(field);
+    out.push(problem('LimitExceeded', f, `${subject(f)}: ${count} ${what}, ConsumerCluster ${tenant.name} spec.limits.${limit} is ${max}`));
+  };
+  if (claim.ports.length > tenant.limits.portsPerClaim) over('spec.ports', claim.ports.length, 'ports', 'portsPerClaim', tenant.limits.portsPerClaim);
+  if (claim.backends.length > tenant.limits.backendsPerClaim) {
+    over('spec.backends', claim.backends.length, 'backends', 'backendsPerClaim', tenant.limits.backendsPerClaim);
+  }
+  return out;
+}
+
 /**
  * What is wrong with a claim given the model, independent of what other claims hold: tenancy, backends
  * outside the tenant's networks, malformed or unusable requested IPs, an unknown or forbidden pool.
@@ -272,6 +288,7 @@ export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
   const tenant = tenancy.tenant;
   const out: Problem[] = [];
   const ref = (field: string): ObjectRef => ({ kind: 'VIPClaim', name: claim.name, namespace: claim.namespace, field });
+  out.push(...limitProblems(claim, tenant, ref));
   claim.backends.forEach((b, i) => {
     const f = ref(`spec.backends[${i}].address`);
     if (!b.ip) {

@@ -3,16 +3,19 @@
 // (serveDecision): a tenant that edits its claim while the allocator is down, behind, or answers with a reason the
 // claim keeps being served under would otherwise get any address programmed behind a public VIP (the LB
 // cluster's apiserver, a kubelet, another tenant's NodePorts). So every LB node checks again, with the same rules
-// (validate.ts backendRefusal) over its own view of the pools and tenants, plus the LB nodes' own addresses.
-// Pure.
+// (validate.ts backendRefusal) over its own view of the pools and tenants, plus the LB nodes' own addresses, and
+// the tenant's limits (limits.ts). Pure.
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
-import { backendRefusal, resolveTenant, toClaimRequest, validate } from '../allocation/validate.ts';
+import { backendRefusal, limitProblems, resolveTenant, toClaimRequest, validate } from '../allocation/validate.ts';
 import { formatIP, parseIP } from '../ip/index.ts';
 
 export type GuardVerdict =
-  /** The claim may be served; `refused` names its backends that may not be programmed, with why. */
-  | { readonly ok: true; readonly refused: ReadonlyMap<string, string> }
-  | { readonly ok: false; readonly message: string };
+  /**
+   * The claim may be served; `refused` names its backends that may not be programmed, with why. `tenant` and
+   * `backendEntries`: whose claims it counts with against which limit (limits.ts), which the planner sums.
+   */
+  | { readonly ok: true; readonly refused: ReadonlyMap<string, string>; readonly tenant: string; readonly backendEntries: number }
+  | { readonly ok: false; readonly reason: 'TenantNotAllowed' | 'LimitExceeded'; readonly message: string };
 
 export interface BackendGuard {
   check(claim: VIPClaim): GuardVerdict;
@@ -38,7 +41,10 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
     check(claim) {
       const request = toClaimRequest(claim);
       const tenancy = resolveTenant(model, request);
-      if (!tenancy.ok) return { ok: false, message: tenancy.problem.message };
+      if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };
+      const tenant = tenancy.tenant;
+      const over = limitProblems(request, tenant, (field) => ({ kind: 'VIPClaim', name: request.name, namespace: request.namespace, field }));
+      if (over.length > 0) return { ok: false, reason: 'LimitExceeded', message: over.map((p) => p.message).join('; ') };
       let refused: Map<string, string> | undefined;
       for (const b of request.backends) {
         // An LB node first: a tenant's ranges that cover the LB nodes are a misconfiguration, not a permission.
@@ -47,10 +53,10 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
           ? 'is not an IP address'
           : node !== undefined
             ? `is LB node ${node}: traffic to it would loop into the LB cluster`
-            : backendRefusal(model, tenancy.tenant, b.ip);
+            : backendRefusal(model, tenant, b.ip);
         if (why) (refused ??= new Map()).set(b.address, why);
       }
-      return { ok: true, refused: refused ?? NONE };
+      return { ok: true, refused: refused ?? NONE, tenant: tenant.name, backendEntries: tenant.limits.backendEntries };
     },
   };
 }

@@ -50,7 +50,7 @@ export type ClaimPlan =
       readonly key: string;
       readonly serve: false;
       readonly vip: string | undefined;
-      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed';
+      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed' | 'LimitExceeded';
       readonly message: string;
     };
 
@@ -134,14 +134,15 @@ const NONE_REFUSED: ReadonlyMap<string, string> = new Map();
 /**
  * Plans every claim. When two served claims ask for the same frontend (the allocator should never allow it),
  * the older claim keeps it and the newer one is not served at all, so no claim is half-programmed. With a guard,
- * a claim of no known tenant is not served, and backends its tenant may not use are left out (whatever the
- * claim's status says).
+ * a claim of no known tenant or over its tenant's limits is not served (the tenant's older claims count first),
+ * and backends its tenant may not use are left out, whatever the claim's status says.
  */
 export function planFrontends(claims: readonly VIPClaim[], health: HealthView, memory: SelectionMemory, guard?: BackendGuard): SpeakerPlan {
   const frontends: DesiredFrontend[] = [];
   const owners = new Map<string, string>();
   const plans = new Map<string, ClaimPlan>();
   const nextMemory = new Map<string, ReadonlySet<string>>();
+  const usedByTenant = new Map<string, number>();
   for (const c of [...claims].sort(olderFirst)) {
     const key = claimKey(c);
     const decision = serveDecision(c);
@@ -151,10 +152,25 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
     }
     const verdict = guard?.check(c);
     if (verdict && !verdict.ok) {
-      plans.set(key, { key, serve: false, vip: decision.vip, reason: 'TenantNotAllowed', message: verdict.message });
+      plans.set(key, { key, serve: false, vip: decision.vip, reason: verdict.reason, message: verdict.message });
       continue;
     }
     const refused = verdict?.refused ?? NONE_REFUSED;
+    // The tenant's backend entries, its older claims first (claims are planned oldest first).
+    const entries = verdict ? c.spec.ports.length * (c.spec.backends ?? []).filter((b) => !refused.has(b.address)).length : 0;
+    const tenantUsed = verdict ? (usedByTenant.get(verdict.tenant) ?? 0) : 0;
+    if (verdict && tenantUsed + entries > verdict.backendEntries) {
+      plans.set(key, {
+        key,
+        serve: false,
+        vip: decision.vip,
+        reason: 'LimitExceeded',
+        message:
+          `ConsumerCluster ${verdict.tenant} spec.limits.backendEntries is ${verdict.backendEntries}: its older claims take ` +
+          `${tenantUsed}, this one needs ${entries} (ports × backends)`,
+      });
+      continue;
+    }
     const ports = c.spec.ports.map((p) => planPort(c, decision.vip, p, health, memory, refused));
     const names = ports.map((p) => p.planned.frontend);
     const clash = names.find((n, i) => owners.has(n) || names.indexOf(n) !== i);
@@ -174,6 +190,7 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
       owners.set(p.planned.frontend, key);
       nextMemory.set(p.planned.frontend, p.selected);
     }
+    if (verdict) usedByTenant.set(verdict.tenant, tenantUsed + entries);
     plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, decision.vip), ports: ports.map((p) => p.planned) });
   }
   const sorted = new Map([...plans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));

@@ -98,3 +98,16 @@ t.test('claims are read canonically', async (t) => {
   t.same(r.requestedIPs, ['2001:db8::1', 'bogus']);
   t.same(r.recorded, { vip: '2001:db8::2', pool: 'p' });
 });
+
+t.test('per-claim limits: defaults, and a tenant\'s own', async (t) => {
+  const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ protocol: 'TCP' as const, port: 1000 + i, nodePort: 31000 + i }));
+  const backends = (n: number) => Array.from({ length: n }, (_, i) => ({ nodeName: `n${i}`, address: `10.10.${i >> 8}.${i & 255}`, ready: true }));
+  const m = validate({ pools: [pool('p', ['198.18.0.0/24'])], tenants: [tenant('a', 'a'), tenant('b', 'b', ['10.10.0.0/16'], { limits: { portsPerClaim: 2, backendsPerClaim: 3 } })] });
+  const codes = (ns: string, opts: Parameters<typeof claim>[2]) => checkClaim(m, toClaimRequest(claim(ns, 'x', opts))).map((p) => `${p.code}: ${p.message}`);
+  t.same(codes('a', { ports: ports(64), backends: backends(1000) }), [], 'the defaults: 64 ports, 1,000 backends');
+  t.same(codes('a', { ports: ports(65) }), ['LimitExceeded: VIPClaim a/x spec.ports: 65 ports, ConsumerCluster a spec.limits.portsPerClaim is 64']);
+  t.same(codes('b', { ports: ports(3), backends: backends(4) }), [
+    'LimitExceeded: VIPClaim b/x spec.ports: 3 ports, ConsumerCluster b spec.limits.portsPerClaim is 2',
+    'LimitExceeded: VIPClaim b/x spec.backends: 4 backends, ConsumerCluster b spec.limits.backendsPerClaim is 3',
+  ]);
+});

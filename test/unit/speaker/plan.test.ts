@@ -143,3 +143,25 @@ t.test('the guard: a claim in a namespace no tenant owns, or naming another clus
   ]);
   t.same(plan.frontends.map((f) => f.origin), ['tenant-a/default.web'], 'the tenant\'s own claim is served');
 });
+
+t.test('the guard: a tenant\'s backend entries are counted oldest claim first; the claim that does not fit is not served', async (t) => {
+  const guard = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'], { limits: { backendEntries: 5 } })], lbNodes: new Map() });
+  const twoPorts = [
+    { name: 'a', protocol: 'TCP' as const, port: 80, nodePort: 30080 },
+    { name: 'b', protocol: 'TCP' as const, port: 443, nodePort: 30443 },
+  ];
+  // 2 ports × 2 backends = 4 entries each: the older fits (4 of 5), the newer would make 8.
+  const older = claim({ name: 'old', ports: twoPorts, created: '2025-01-01T00:00:00Z' });
+  const newer = claim({ name: 'new', vip: '198.51.100.201', ports: twoPorts, created: '2025-02-01T00:00:00Z' });
+  const plan = planFrontends([newer, older], allUnknown, new Map(), guard);
+  t.same(plan.frontends.map((f) => f.origin), ['tenant-a/old', 'tenant-a/old']);
+  const p = plan.claims.get('tenant-a/new');
+  t.same(p && !p.serve ? [p.reason, p.message] : undefined, [
+    'LimitExceeded',
+    'ConsumerCluster c1 spec.limits.backendEntries is 5: its older claims take 4, this one needs 4 (ports × backends)',
+  ]);
+  const tooMany = claim({ name: 'wide', backends: [...TWO_NODES, { nodeName: 'node-c', address: '10.200.0.13', ready: true }] });
+  const narrow = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'], { limits: { backendsPerClaim: 2 } })], lbNodes: new Map() });
+  const q = planFrontends([tooMany], allUnknown, new Map(), narrow).claims.get('tenant-a/wide');
+  t.same(q && !q.serve ? q.reason : undefined, 'LimitExceeded', 'a claim over a per-claim limit is not served either');
+});
