@@ -7,7 +7,7 @@
 // the tenant's limits (limits.ts). Pure.
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
 import { backendRefusal, limitProblems, resolveTenant, toClaimRequest, validate } from '../allocation/validate.ts';
-import { formatIP, parseIP } from '../ip/index.ts';
+import { formatIP, parseIP, reservedBlockOf } from '../ip/index.ts';
 
 export type GuardVerdict =
   /**
@@ -15,7 +15,7 @@ export type GuardVerdict =
    * `backendEntries`: whose claims it counts with against which limit (limits.ts), which the planner sums.
    */
   | { readonly ok: true; readonly refused: ReadonlyMap<string, string>; readonly tenant: string; readonly backendEntries: number }
-  | { readonly ok: false; readonly reason: 'TenantNotAllowed' | 'LimitExceeded'; readonly message: string };
+  | { readonly ok: false; readonly reason: 'TenantNotAllowed' | 'LimitExceeded' | 'VIPNotAllowed'; readonly message: string };
 
 export interface BackendGuard {
   check(claim: VIPClaim): GuardVerdict;
@@ -39,6 +39,17 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
   }
   return {
     check(claim) {
+      // The VIP itself: the allocator only hands out pool addresses, but a pool may overlap a node, and a VIP an LB
+      // node answers ARP for must never be a node's own address or a special-purpose one.
+      const vip = claim.status?.vip ? parseIP(claim.status.vip) : undefined;
+      if (vip) {
+        const node = lbNodes.get(formatIP(vip));
+        const reserved = reservedBlockOf(vip);
+        if (node !== undefined || reserved) {
+          const what = node !== undefined ? `the address of LB node ${node}` : reserved;
+          return { ok: false, reason: 'VIPNotAllowed', message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced` };
+        }
+      }
       const request = toClaimRequest(claim);
       const tenancy = resolveTenant(model, request);
       if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };

@@ -50,7 +50,7 @@ export type ClaimPlan =
       readonly key: string;
       readonly serve: false;
       readonly vip: string | undefined;
-      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed' | 'LimitExceeded';
+      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed' | 'LimitExceeded' | 'VIPNotAllowed';
       readonly message: string;
     };
 

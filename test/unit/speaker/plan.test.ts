@@ -165,3 +165,15 @@ t.test('the guard: a tenant\'s backend entries are counted oldest claim first; t
   const q = planFrontends([tooMany], allUnknown, new Map(), narrow).claims.get('tenant-a/wide');
   t.same(q && !q.serve ? q.reason : undefined, 'LimitExceeded', 'a claim over a per-claim limit is not served either');
 });
+
+t.test('the guard: a VIP that is an LB node\'s address or special-purpose is never served (nor announced)', async (t) => {
+  const guard = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'])], lbNodes: new Map([['198.51.100.11', 'lb-1']]) });
+  const plan = planFrontends([claim({ name: 'node', vip: '198.51.100.11' }), claim({ name: 'lo', vip: '127.0.0.2' }), claim({ name: 'ok', vip: '198.51.100.200' })], allUnknown, new Map(), guard);
+  const why = (k: string) => {
+    const p = plan.claims.get(k);
+    return p && !p.serve ? `${p.reason}: ${p.message}` : 'served';
+  };
+  t.equal(why('tenant-a/node'), 'VIPNotAllowed: status.vip 198.51.100.11 is the address of LB node lb-1: never programmed or announced');
+  t.match(why('tenant-a/lo'), /^VIPNotAllowed: status\.vip 127\.0\.0\.2 is loopback/);
+  t.equal(why('tenant-a/ok'), 'served');
+});
