@@ -144,3 +144,38 @@ t.test('a list that keeps expiring ends in one unpaged LIST; other errors are no
   t.equal(calls, 1, 'and not retried');
   await t.rejects(listAllPages(async () => ({ items: [] }), { pageSize: -1 }), /pageSize must be an integer >= 0, got -1/);
 });
+
+t.test('a failed list or watch restarts after growing jittered delays, and the informer recovers', async (t) => {
+  // The informer's own log is the record: each restart names its attempt and the delay the policy gave it.
+  const restarts: { attempt: number; delayMs: number }[] = [];
+  const logger = createLogger({ program: 'test', level: 'warn' }, {
+    write: (line: string) => {
+      const entry = JSON.parse(line) as { msg: string; attempt?: number; delayMs?: number };
+      if (entry.msg === 'list or watch failed; restarting') restarts.push({ attempt: entry.attempt!, delayMs: entry.delayMs! });
+    },
+  });
+  const policy = { initialMs: 50, maxMs: 400, jitter: 'equal' as const, resetAfterMs: 60_000 };
+  const informer = createInformer<k8s.V1ConfigMap>({
+    kubeConfig: kc,
+    path: `/api/v1/namespaces/${NS}/configmaps`,
+    list: (page) => list(page),
+    backoff: policy,
+    logger,
+  });
+  await informer.start();
+  t.teardown(() => informer.stop());
+  await informer.synced;
+
+  await cluster!.stopApiserver();
+  await eventually('six failed restarts', async () => (restarts.length >= 6 ? true : undefined), 60_000, 100);
+  await cluster!.startApiserver();
+  await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'after-outage' } } });
+  await eventually('the informer back on the watch', async () => (informer.get('after-outage', NS) ? true : undefined), 60_000, 100);
+
+  const seen = restarts.slice(0, 6);
+  t.same(seen.map((r) => r.attempt), [1, 2, 3, 4, 5, 6], 'one backoff across the outage: attempts count up');
+  for (const r of seen) {
+    const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** (r.attempt - 1));
+    t.ok(r.delayMs >= ceiling / 2 && r.delayMs <= ceiling, `attempt ${r.attempt}: ${r.delayMs} ms in [${ceiling / 2}, ${ceiling}]`);
+  }
+});
