@@ -1,5 +1,7 @@
 // Runs the standalone L2 speaker (src/speaker/l2/standalone.ts) inside the LB-node namespaces of an
 // L2Topology, against a real API server reached through an ApiRelay. For the L2 tests and the benchmark.
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Ledger } from './ledger.ts';
@@ -52,11 +54,21 @@ export class L2Speakers {
       this.ledger,
       `speaker-${name}`,
       'ip',
-      ['netns', 'exec', node.ns, process.execPath, ...(process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean), STANDALONE, '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, ...args],
+      [
+        'netns', 'exec', node.ns, process.execPath, ...(process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean), STANDALONE,
+        '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, '--peer-key-file', this.peerKeyFile(), ...args,
+      ],
       { logFile },
     );
     this.procs.set(name, proc);
     return proc;
+  }
+
+  /** The speakers' shared key (signed heartbeats, byes and acks, as deployed): one per topology. */
+  private peerKeyFile(): string {
+    const file = join(this.topo.dir, 'peer-key');
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+    return file;
   }
 
   async stopAll(): Promise<void> {

@@ -19,6 +19,7 @@
 // speakers) serves the NodePorts, externalTrafficPolicy Local and the healthCheckNodePorts the speakers probe.
 // Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -382,6 +383,8 @@ export class Topology {
         `--map-dir=${n.mapDir}`,
         ...this.#datapathArgs(n),
         `--peer-address=${n.frontIp}`,
+        // Signed heartbeats, byes and acks, as the manifests configure them.
+        `--peer-key-file=${this.#peerKeyFile()}`,
         `--state-socket=${n.stateSocket}`,
         '--metrics-bind-address=127.0.0.1:9474',
         '--log-level=info',
@@ -392,6 +395,13 @@ export class Topology {
       { logFile: log, cwd: repoRoot },
     );
     return n.speaker;
+  }
+
+  /** The speakers' shared key (the manifests' kube-lb-speaker-peer-key Secret): one per topology, written once. */
+  #peerKeyFile(): string {
+    const file = join(this.logDir, 'peer-key');
+    if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+    return file;
   }
 
   /** What the speaker is told about the node's datapath: the real agent's line and configuration, or the mimic's layout. */

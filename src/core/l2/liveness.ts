@@ -4,7 +4,7 @@
 // Rules for a peer, when our own view of the API is fresh:
 //   - no Lease, or a Lease marked leaving                   → dead (noLease / leaving)
 //   - Lease not seen renewed for its duration               → dead (leaseExpired)
-//   - a "bye" heartbeat arrived after the last renewal seen  → dead (bye): graceful handover starts at once
+//   - a "bye" heartbeat arrived after the last renewal seen, and its Lease says leaving → dead (bye)
 //   - heartbeats stopped for longer than the probe timeout   → dead (probeSilent), unless the Lease was seen
 //     renewed after the heartbeats stopped: then the probe path is broken, not the node, and the Lease wins
 //   - otherwise                                              → live (leaseValid)
@@ -74,7 +74,9 @@ export interface LivenessResult {
 }
 
 function probeVerdict(p: PeerObservation, input: LivenessInput, renewedAt: number): Verdict | undefined {
-  if (p.byeAt !== undefined && p.byeAt >= renewedAt) return { live: false, reason: 'bye' };
+  // A bye is believed only from a peer whose Lease says it is leaving (it marks the Lease before saying bye): a
+  // forged or replayed bye alone moves nothing. That matters when the API view is stale: the Lease seen last decides.
+  if (p.byeAt !== undefined && p.byeAt >= renewedAt && p.lease?.leaving === true) return { live: false, reason: 'bye' };
   const timeout = input.probeTimeoutMs;
   if (timeout === undefined || p.lastHeardAt === undefined) return undefined;
   const silent = input.now - p.lastHeardAt > timeout;

@@ -7,6 +7,10 @@ export const L2_OPTIONS = {
   'lease-duration': { kind: 'duration', default: 3000, min: 1000, help: 'Lease duration (whole seconds on the API object)' },
   'renew-period': { kind: 'duration', default: 1000, min: 100, help: 'how often each node renews its Lease' },
   'peer-port': { kind: 'int', default: 7473, min: 0, max: 65535, help: 'UDP port for heartbeats and handover between speakers; 0: none' },
+  'peer-key-file': {
+    kind: 'string',
+    help: 'file holding the key peers share (a Secret): heartbeats, byes and acks are signed, unsigned and replayed ones ignored; unset: unauthenticated',
+  },
   'peer-address': { kind: 'string', help: 'IPv4 address peers reach this node at (default: first address of the default-route interface)' },
   'probe-interval': { kind: 'duration', default: 50, min: 0, help: 'heartbeat period; 0s turns fast failure detection off (Leases alone)' },
   'probe-timeout': { kind: 'duration', default: 200, min: 50, help: 'heartbeat silence after which a peer counts as dead' },

@@ -10,7 +10,7 @@
 // enough to starve this thread), and silence is not judged for a moment.
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeProbe, encodeProbe, GapRing, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { decodeProbe, encodeProbe, GapRing, ProbeClock, ProbeReplayGuard, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
 
 /** What the main thread starts the worker with. */
 export interface ProbeWorkerData {
@@ -26,6 +26,8 @@ export interface ProbeWorkerData {
   readonly gaps: SharedArrayBuffer;
   /** Report failed sends (a dead peer makes one every interval). */
   readonly debug: boolean;
+  /** The peers' shared key: datagrams are signed and only signed ones are heard. Unset: unauthenticated. */
+  readonly key?: Uint8Array | undefined;
 }
 
 export type ToWorker =
@@ -44,6 +46,8 @@ const data = workerData as ProbeWorkerData;
 const port = parentPort!;
 const heard = new Float64Array(data.heard);
 const gaps = new GapRing(data.gaps);
+const clock = new ProbeClock();
+const replays = new ProbeReplayGuard();
 const epochNow = (): number => performance.timeOrigin + performance.now();
 const post = (m: FromWorker): void => port.postMessage(m);
 let peers: readonly (PeerAddress & { readonly slot: number })[] = [];
@@ -51,15 +55,17 @@ let seq = 0;
 let timer: NodeJS.Timeout | undefined;
 
 function sendTo(socket: Socket, peer: PeerAddress, m: ProbeMessage): void {
-  socket.send(encodeProbe(m), peer.port, peer.host, (err) => {
+  const signed = data.key ? { ...m, at: clock.next(epochNow()) } : m;
+  socket.send(encodeProbe(signed, data.key), peer.port, peer.host, (err) => {
     if (err && data.debug) post({ t: 'send-error', peer: peer.name, message: err.message });
   });
 }
 
 function receive(buf: Buffer, from: string): void {
   const at = epochNow();
-  const m = decodeProbe(buf);
-  if (!m) return;
+  const m = decodeProbe(buf, data.key);
+  if (!m) return; // malformed, or not signed under our key
+  if (data.key && !replays.accept(m, at)) return;
   // A datagram counts only from the address its sender advertises in its Lease.
   const peer = peers.find((p) => p.name === m.n);
   if (!peer || peer.host !== from) return;

@@ -29,6 +29,8 @@ export interface ProbeOptions {
   readonly intervalMs: number;
   /** Heartbeat silence after which a peer counts as dead (the speaker's --probe-timeout). */
   readonly timeoutMs: number;
+  /** The peers' shared key (--peer-key-file): datagrams are signed, and unsigned or replayed ones ignored. */
+  readonly key?: Uint8Array | undefined;
   readonly logger: Logger;
 }
 
@@ -74,6 +76,7 @@ export class ProbeChannel {
       heard: this.#heardAt.buffer as SharedArrayBuffer,
       gaps: this.#gaps.buffer,
       debug: this.#opts.logger.isLevelEnabled('debug'),
+      key: this.#opts.key,
     };
     const worker = new Worker(WORKER_URL, { workerData: data, name: 'kube-lb-probes' });
     const exited = new Promise<number>((r) => worker.once('exit', r));

@@ -2,6 +2,7 @@
 // until the full speaker (which wires the same parts next to the dataplane) exists.
 //   node src/speaker/l2/standalone.ts --node-name lb-1 --kubeconfig K [--vips 192.0.2.10,... --interfaces eth0]
 // SIGTERM and SIGINT hand the VIPs over to peers before exiting.
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type * as k8s from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
@@ -48,6 +49,27 @@ async function peerAddress(cfg: Config, rtnl: Rtnl): Promise<string | undefined>
   return host ? `${host}:${cfg['peer-port']}` : undefined;
 }
 
+/** The least key length: 128 bits of an HMAC-SHA256 key. */
+const MIN_PEER_KEY_BYTES = 16;
+
+/** The peers' shared key from --peer-key-file; without one, the control traffic is unauthenticated, and that is said. */
+function peerKey(file: string | undefined, logger: Logger): Uint8Array | undefined {
+  if (!file) {
+    logger.warn('L2 control traffic (heartbeats, byes, acks) is not authenticated: no --peer-key-file; a host on the segment could force failovers');
+    return undefined;
+  }
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new ConfigError('peer-key-file', file, (err as Error).message);
+  }
+  if (Buffer.byteLength(text) < MIN_PEER_KEY_BYTES) {
+    throw new ConfigError('peer-key-file', file, `the key has ${Buffer.byteLength(text)} bytes, at least ${MIN_PEER_KEY_BYTES} are needed`);
+  }
+  return Buffer.from(text);
+}
+
 /** Parts the full speaker shares with the L2 side instead of letting it build its own. */
 export interface SharedParts {
   readonly kubeConfig?: k8s.KubeConfig;
@@ -72,6 +94,7 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
   );
   garp.start();
   const peer = await peerAddress(cfg, rtnl);
+  const key = peer === undefined ? undefined : peerKey(cfg['peer-key-file'], logger);
   const probes =
     peer === undefined
       ? undefined
@@ -81,6 +104,7 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
           port: cfg['peer-port'],
           intervalMs: cfg['probe-interval'],
           timeoutMs: cfg['probe-timeout'],
+          key,
           logger: logger.child({ part: 'probes' }),
         });
   const observer = createL2Observer({ garp, probes, registry: shared.registry, onAcquired: shared.onAcquired });

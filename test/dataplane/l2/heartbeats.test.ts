@@ -3,9 +3,11 @@
 // on arrival, so right after the stall a peer does not look silent, and silence can be judged at once (a dead
 // peer is not noticed later because this node was programming). Loopback only.
 import t from 'tap';
+import { createSocket } from 'node:dgram';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { createRegistry } from '../../../src/shared/metrics.ts';
 import { createL2Observer } from '../../../src/speaker/l2/metrics.ts';
+import { encodeProbe } from '../../../src/speaker/l2/probe-wire.ts';
 import { ProbeChannel } from '../../../src/speaker/l2/probes.ts';
 
 const logger = createLogger({ program: 'test', level: 'silent' });
@@ -73,4 +75,37 @@ t.test('a port that cannot be bound is refused at start, naming the address', as
   const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port, intervalMs: 0, timeoutMs: 500, logger });
   await t.rejects(b.start(), new RegExp(`heartbeat socket 127\\.0\\.0\\.1:${port}: .*EADDRINUSE`));
   await b.stop();
+});
+
+t.test('with a shared key: peers with it are heard; another key, an unsigned datagram or a forged bye are not', async (t) => {
+  const port = 40000 + (process.pid % 10000) + 4;
+  const key = Buffer.from('0123456789abcdef0123456789abcdef');
+  const a = new ProbeChannel({ nodeName: 'a', bindAddress: '127.0.0.1', port, intervalMs: INTERVAL_MS, timeoutMs: 500, key, logger });
+  const b = new ProbeChannel({ nodeName: 'b', bindAddress: '127.0.0.1', port: port + 1, intervalMs: INTERVAL_MS, timeoutMs: 500, key, logger });
+  const c = new ProbeChannel({ nodeName: 'c', bindAddress: '127.0.0.2', port: port + 2, intervalMs: INTERVAL_MS, timeoutMs: 500, key: Buffer.from('another key, another cluster!!!!'), logger });
+  for (const ch of [a, b, c]) await ch.start();
+  t.teardown(async () => {
+    for (const ch of [a, b, c]) await ch.stop();
+  });
+  a.setPeers([{ name: 'b', host: '127.0.0.1', port: port + 1 }, { name: 'c', host: '127.0.0.2', port: port + 2 }]);
+  b.setPeers([{ name: 'a', host: '127.0.0.1', port }]);
+  c.setPeers([{ name: 'a', host: '127.0.0.1', port }]);
+  const got: string[] = [];
+  a.onMessage((m) => got.push(`${m.t}:${m.n}`));
+  // What a host on the segment could send as c: an unsigned bye, and one signed under a guessed key.
+  const sock = createSocket('udp4');
+  t.teardown(() => sock.close());
+  await new Promise<void>((r) => sock.bind(0, '127.0.0.2', () => r()));
+  const send = (buf: Buffer) => new Promise<void>((r) => sock.send(buf, port, '127.0.0.1', () => r()));
+  await send(encodeProbe({ v: 1, t: 'bye', n: 'c', s: 1 }));
+  await send(encodeProbe({ v: 1, t: 'bye', n: 'c', s: 2, at: Date.now() }, Buffer.from('a guess at the key, 32 bytes....')));
+  await new Promise((r) => setTimeout(r, 400));
+  t.ok(a.heardFrom('b').lastHeardAt !== undefined, 'a hears b (same key)');
+  t.ok(b.heardFrom('a').lastHeardAt !== undefined, 'b hears a');
+  t.equal(a.heardFrom('c').lastHeardAt, undefined, 'a does not hear c (another key)');
+  t.same(got, [], 'no forged bye reached a');
+  const seq = b.sendBye();
+  await new Promise((r) => setTimeout(r, 150));
+  t.same(got, ['bye:b'], 'a signed bye does');
+  t.equal(a.pendingByes().get('b'), seq);
 });

@@ -48,9 +48,13 @@ t.test('probes: a peer never heard from is judged by its Lease alone', async (t)
   t.equal(reason({ probeTimeoutMs: 300, now: 12_000 }, 'lb-2'), 'leaseValid');
 });
 
-t.test('a bye after the last renewal marks the peer gone at once; a later renewal (restart) revives it', async (t) => {
-  t.equal(reason({ peers: [peer('lb-2', { byeAt: 10_500 })] }, 'lb-2'), 'bye');
+t.test('a bye counts only from a peer whose Lease says leaving; a later renewal (restart) revives it', async (t) => {
+  t.equal(reason({ peers: [peer('lb-2', { byeAt: 10_500 })] }, 'lb-2'), 'leaseValid', 'a bye alone (forged, replayed) moves nothing');
   t.equal(reason({ peers: [peer('lb-2', { byeAt: 10_500, leaseSeenRenewedAt: 10_800 })] }, 'lb-2'), 'leaseValid');
+  const leaving = { apiFresh: false, now: 11_000, lastFreshLive: ['lb-1', 'lb-2', 'lb-3'] };
+  const lease = { durationMs: 3000, leaving: true };
+  t.equal(reason({ ...leaving, peers: [peer('lb-2', { byeAt: 10_500, lease })] }, 'lb-2'), 'bye', 'API stale: a bye with the Lease seen leaving');
+  t.equal(reason({ ...leaving, peers: [peer('lb-2', { byeAt: 10_500 })] }, 'lb-2'), 'lastKnown', 'API stale: a bye alone does not');
 });
 
 t.test('stale API view: keep the last fresh set, expire nothing by Lease, still honour probe evidence', async (t) => {
