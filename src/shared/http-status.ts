@@ -1,6 +1,6 @@
 // The small HTTP server every program exposes: /metrics (Prometheus, from the registry passed in), /healthz
 // (the process is alive and its loops turn) and /readyz (it can do its job: caches synced, maps open, ...).
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
 
@@ -18,6 +18,11 @@ export interface StatusServerOptions {
   /** Extra read-only endpoints answered with the JSON of what the function returns (e.g. the speaker's /state). */
   json?: Readonly<Record<string, () => unknown>>;
   registry: Registry;
+  /**
+   * Decides who may read /metrics and the JSON endpoints (the probes stay open): a refusal's status and message,
+   * or undefined to serve. Unset: everyone (a Unix socket, a loopback address).
+   */
+  protect?: (req: IncomingMessage, path: string) => Promise<{ status: number; message: string } | undefined>;
   liveness?: readonly Probe[];
   readiness?: readonly Probe[];
   logger: Logger;
@@ -37,7 +42,24 @@ function failing(probes: readonly Probe[] | undefined): string[] {
 
 export async function startStatusServer(opts: StatusServerOptions): Promise<StatusServer> {
   const server: Server = createServer((req, res) => {
-    const path = (req.url ?? '/').split('?')[0];
+    const path = (req.url ?? '/').split('?')[0] ?? '/';
+    const guarded = path === '/metrics' || (opts.json !== undefined && Object.hasOwn(opts.json, path));
+    if (!guarded || !opts.protect) {
+      serve(req, res, path);
+      return;
+    }
+    opts.protect(req, path).then(
+      (refusal) => {
+        if (refusal) res.writeHead(refusal.status, { 'content-type': 'text/plain' }).end(`${refusal.message}\n`);
+        else serve(req, res, path);
+      },
+      (err: unknown) => {
+        opts.logger.warn({ err, path }, 'status server: could not decide on a request');
+        res.writeHead(500).end();
+      },
+    );
+  });
+  const serve = (_req: IncomingMessage, res: ServerResponse, path: string): void => {
     if (path === '/metrics') {
       opts.registry.metrics().then(
         (text) => {
@@ -73,7 +95,7 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     const bad = failing(probes);
     res.writeHead(bad.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(bad.length === 0 ? 'ok\n' : `${bad.join('\n')}\n`);
-  });
+  };
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     if (opts.socketPath) server.listen(opts.socketPath, () => resolve());

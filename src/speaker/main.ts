@@ -11,6 +11,7 @@ import type { VIPClaim } from '../api/v1alpha1.ts';
 import { loadApiKubeConfig } from '../kube/api-client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
 import { createEventRecorder } from '../kube/events.ts';
+import { tokenAuthorizer } from '../kube/request-auth.ts';
 import { startStatusServer, type StatusServer, type StatusServerOptions } from '../shared/http-status.ts';
 import { createLogger, type LogLevel } from '../shared/logger.ts';
 import { createRegistry } from '../shared/metrics.ts';
@@ -192,7 +193,16 @@ const servers: StatusServer[] = [];
 if (config['metrics-bind-address'] !== '0') {
   const bind = config['metrics-bind-address'];
   const colon = bind.lastIndexOf(':');
-  servers.push(await startStatusServer({ ...serverOptions, host: bind.slice(0, colon) || '0.0.0.0', port: Number(bind.slice(colon + 1)) }));
+  // The host network: this port is open to the client segment, so what it tells about every tenant is protected.
+  const auth = config['metrics-auth'] ? tokenAuthorizer(kubeConfig, { logger: logger.child({ part: 'status-auth' }) }) : undefined;
+  servers.push(
+    await startStatusServer({
+      ...serverOptions,
+      host: bind.slice(0, colon) || '0.0.0.0',
+      port: Number(bind.slice(colon + 1)),
+      ...(auth ? { protect: (req, path) => auth.check(req, path) } : {}),
+    }),
+  );
 }
 if (config['state-socket']) {
   rmSync(config['state-socket'], { force: true });

@@ -40,6 +40,11 @@ export const SPEAKER_OPTIONS = {
   'state-min-interval': { kind: 'duration', default: 1000, min: 0, help: "This node's published state (Lease annotations) is written at most this often" },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
   'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9474', check: hostPort, help: 'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)' },
+  'metrics-auth': {
+    kind: 'bool',
+    default: true,
+    help: '/metrics and /state on --metrics-bind-address need a bearer token allowed to get them (TokenReview, SubjectAccessReview), except from loopback; the probes stay open',
+  },
   'state-socket': { kind: 'string', default: '', help: 'Also serve /state and /metrics on this Unix socket (for `kube-lb speaker state` from any network namespace)' },
   'proc-sys-dir': {
     kind: 'string',

@@ -179,7 +179,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
   const speaker = pod('DaemonSet', 'kube-lb-speaker');
   const allocator = pod('Deployment', 'kube-lb-allocator');
   t.equal(speaker.containers[0]!.image, 'registry.example/kube-lb:v9.9.9');
-  t.strictSame(speaker.containers[0]!.args, ['speaker', '--metrics-bind-address=0.0.0.0:9474', '--cilium-config-dir=/etc/cilium/cfg',
+  t.strictSame(speaker.containers[0]!.args, ['speaker', '--metrics-bind-address=0.0.0.0:9474', '--cilium-config-dir=/etc/cilium/cfg', '--peer-key-file=/etc/kube-lb/peer-key/key',
     '--map-dir=/sys/fs/bpf/cilium/globals', '--cilium-version=1.18', '--log-level=debug']);
   t.equal(speaker.volumes?.find((v) => v.name === 'cilium-config')?.configMap?.name, 'cilium-config-copy');
   t.equal(speaker.containers[0]!.volumeMounts?.find((m) => m.name === 'cilium-config')?.mountPath, '/etc/cilium/cfg');
