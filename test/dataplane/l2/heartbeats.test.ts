@@ -53,7 +53,9 @@ t.test('a stalled main thread neither silences its heartbeats nor ages what it h
   const within = Number(/^kube_lb_l2_heartbeat_gap_seconds_bucket\{le="0\.5"[^}]*\} (\d+)$/m.exec(text)?.[1]);
   t.ok(count >= (300 + STALL_MS) / INTERVAL_MS / 2, `a heard ${count} gaps over the ${300 + STALL_MS} ms`);
   t.equal(within, count, 'every gap under 0.5 s, across the main thread\'s stall');
-  t.same(a.heartbeatGaps(), [], 'each gap is counted once');
+  // Heartbeats keep arriving: a second drain holds only the few heard since, never the ones counted again.
+  const again = a.heartbeatGaps().length;
+  t.ok(again <= 3, `each gap is counted once: ${again} new since the scrape, not ${count} again`);
 
   // Byes and acks still reach the main thread, in order.
   const got: string[] = [];
