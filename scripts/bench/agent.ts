@@ -94,7 +94,7 @@ async function main(): Promise<void> {
   const ledger = Ledger.open('bench-agent');
   const nodes = Array.from({ length: 5 }, (_, i) => ({ name: `node-${i + 1}`, internalIP: `10.0.0.${i + 1}` }));
   log('starting two clusters, the allocator and the agent');
-  const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24'], nodes, allocator: 'real' });
+  const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24', '198.18.0.0/21'], nodes, allocator: 'real' });
   try {
     await ensureNamespace(env.core, NS);
     const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--request-timeout=10s', '--lease-duration=15s', '--renew-deadline=10s', '--retry-period=2s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
