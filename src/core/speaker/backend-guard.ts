@@ -37,37 +37,46 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
     const ip = parseIP(address);
     if (ip) lbNodes.set(formatIP(ip), node);
   }
+  // Informers replace an object when it changes, so a verdict holds for the object it was made for: the L2 side's
+  // VIP list (on every claim event) and each plan ask for every claim, and a claim is judged once per change.
+  const verdicts = new WeakMap<VIPClaim, GuardVerdict>();
   return {
     check(claim) {
-      // The VIP itself: the allocator only hands out pool addresses, but a pool may overlap a node, and a VIP an LB
-      // node answers ARP for must never be a node's own address or a special-purpose one.
-      const vip = claim.status?.vip ? parseIP(claim.status.vip) : undefined;
-      if (vip) {
-        const node = lbNodes.get(formatIP(vip));
-        const reserved = reservedBlockOf(vip);
-        if (node !== undefined || reserved) {
-          const what = node !== undefined ? `the address of LB node ${node}` : reserved;
-          return { ok: false, reason: 'VIPNotAllowed', message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced` };
-        }
-      }
-      const request = toClaimRequest(claim);
-      const tenancy = resolveTenant(model, request);
-      if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };
-      const tenant = tenancy.tenant;
-      const over = limitProblems(request, tenant, (field) => ({ kind: 'VIPClaim', name: request.name, namespace: request.namespace, field }));
-      if (over.length > 0) return { ok: false, reason: 'LimitExceeded', message: over.map((p) => p.message).join('; ') };
-      let refused: Map<string, string> | undefined;
-      for (const b of request.backends) {
-        // An LB node first: a tenant's ranges that cover the LB nodes are a misconfiguration, not a permission.
-        const node = b.ip ? lbNodes.get(formatIP(b.ip)) : undefined;
-        const why = !b.ip
-          ? 'is not an IP address'
-          : node !== undefined
-            ? `is LB node ${node}: traffic to it would loop into the LB cluster`
-            : backendRefusal(model, tenant, b.ip);
-        if (why) (refused ??= new Map()).set(b.address, why);
-      }
-      return { ok: true, refused: refused ?? NONE, tenant: tenant.name, backendEntries: tenant.limits.backendEntries };
+      let verdict = verdicts.get(claim);
+      if (!verdict) verdicts.set(claim, (verdict = judge(claim)));
+      return verdict;
     },
   };
+
+  function judge(claim: VIPClaim): GuardVerdict {
+    // The VIP itself: the allocator only hands out pool addresses, but a pool may overlap a node, and a VIP an LB
+    // node answers ARP for must never be a node's own address or a special-purpose one.
+    const vip = claim.status?.vip ? parseIP(claim.status.vip) : undefined;
+    if (vip) {
+      const node = lbNodes.get(formatIP(vip));
+      const reserved = reservedBlockOf(vip);
+      if (node !== undefined || reserved) {
+        const what = node !== undefined ? `the address of LB node ${node}` : reserved;
+        return { ok: false, reason: 'VIPNotAllowed', message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced` };
+      }
+    }
+    const request = toClaimRequest(claim);
+    const tenancy = resolveTenant(model, request);
+    if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };
+    const tenant = tenancy.tenant;
+    const over = limitProblems(request, tenant, (field) => ({ kind: 'VIPClaim', name: request.name, namespace: request.namespace, field }));
+    if (over.length > 0) return { ok: false, reason: 'LimitExceeded', message: over.map((p) => p.message).join('; ') };
+    let refused: Map<string, string> | undefined;
+    for (const b of request.backends) {
+      // An LB node first: a tenant's ranges that cover the LB nodes are a misconfiguration, not a permission.
+      const node = b.ip ? lbNodes.get(formatIP(b.ip)) : undefined;
+      const why = !b.ip
+        ? 'is not an IP address'
+        : node !== undefined
+          ? `is LB node ${node}: traffic to it would loop into the LB cluster`
+          : backendRefusal(model, tenant, b.ip);
+      if (why) (refused ??= new Map()).set(b.address, why);
+    }
+    return { ok: true, refused: refused ?? NONE, tenant: tenant.name, backendEntries: tenant.limits.backendEntries };
+  }
 }

@@ -5,6 +5,7 @@ import { CLAIM_CONDITIONS, type BackendHealth, type VIPClaim, type VIPClaimStatu
 import { conditionUnchanged, findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import type { AnnouncedStatus } from '../l2/report.ts';
 import type { RefusalReason } from '../cilium/config.ts';
+import { MAP_FULL } from '../dataplane/planner.ts';
 import type { ClaimPlan } from './plan.ts';
 import { bucketOf, type PublishedState } from './published.ts';
 
@@ -22,7 +23,7 @@ export const PROGRAMMED_REASONS = {
    * kube-lb's share of a Cilium map is used up by older claims (the rest is kept for Cilium's own Services): this
    * claim's frontends are not programmed until room is freed.
    */
-  MapFull: 'MapFull',
+  MapFull: MAP_FULL,
   /** The claim holds a VIP but is not to be served (allocation refused, being deleted, no ports). */
   NotServed: 'NotServed',
   /** The LB nodes' Cilium runs without kube-proxy replacement: no node-port path, kube-lb programs nothing. */

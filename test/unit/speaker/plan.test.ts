@@ -177,3 +177,13 @@ t.test('the guard: a VIP that is an LB node\'s address or special-purpose is nev
   t.match(why('tenant-a/lo'), /^VIPNotAllowed: status\.vip 127\.0\.0\.2 is loopback/);
   t.equal(why('tenant-a/ok'), 'served');
 });
+
+t.test('the guard judges a claim object once: the same object, the same verdict; a changed claim (a new object) anew', async (t) => {
+  const guard = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.200.0.0/16'])], lbNodes: new Map() });
+  const c = claim();
+  const first = guard.check(c);
+  t.equal(guard.check(c), first, 'cached for the object');
+  const edited = claim({ backends: [...TWO_NODES, { nodeName: 'x', address: '127.0.0.1', ready: true }] });
+  const again = guard.check(edited);
+  t.ok(again.ok && again.refused.has('127.0.0.1'), 'the edited claim is judged on its own');
+});
