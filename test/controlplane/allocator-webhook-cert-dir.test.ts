@@ -1,7 +1,8 @@
 // The allocator's opt-out from its own webhook certificate (--webhook-cert-dir, what the Helm chart sets for
 // cert-manager and GitOps): it serves exactly the mounted tls.crt/tls.key, writes neither the certificate Secret
-// nor the ValidatingWebhookConfiguration, and a configuration registered by someone else (here the test, as the
-// chart does) with that certificate's CA makes the apiserver call it and act on its verdict.
+// nor the caBundle of the shipped ValidatingWebhookConfiguration, and that configuration with the certificate's
+// CA put in by its owner (here the test, as cert-manager or the chart's value does) makes the apiserver call it
+// and act on its verdict.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -9,12 +10,11 @@ import { connect } from 'node:tls';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generateCertificates } from '../../src/allocator/webhook/certs.ts';
-import { registerWebhook, webhookConfiguration } from '../../src/allocator/webhook/registration.ts';
-import { apiMessage, isNotFound } from '../../src/kube/client.ts';
-import { claim } from '../support/allocation-fixtures.ts';
-import { eventually, startAllocator, waitReady } from '../support/allocator.ts';
+import { isNotFound } from '../../src/kube/client.ts';
+import { startAllocator, waitReady } from '../support/allocator.ts';
 import { freePort, startClusters } from '../support/controlplane.ts';
 import { Ledger } from '../support/ledger.ts';
+import { webhookConfigurationAt, webhookRefusal } from '../support/webhook-configuration.ts';
 
 const ledger = Ledger.open('alloc-cert-dir');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);
@@ -59,23 +59,15 @@ t.test('--webhook-cert-dir: serves the mounted certificate, leaves the Secret an
   const admission = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
   await absent('ValidatingWebhookConfiguration kube-lb-allocator', () => admission.readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' }));
 
-  // The configuration as the chart renders it (the same function), registered by its owner with the CA.
-  await registerWebhook(kc, webhookConfiguration('kube-lb-allocator', { url }, certs.caPEM));
-  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'stranger' } } });
-  const probe = claim('stranger', 'probe', { cluster: 'stranger' });
-  delete (probe as { status?: unknown }).status;
-  const denial = await eventually('the apiserver to call the webhook', async () => {
-    try {
-      await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-        group: 'kube-lb.io', version: 'v1alpha1', plural: 'vipclaims', namespace: 'stranger', body: { ...probe, metadata: { ...probe.metadata, creationTimestamp: undefined } }, dryRun: 'All',
-      });
-      return undefined;
-    } catch (err) {
-      const m = apiMessage(err);
-      return /denied the request/.test(m) ? m : undefined;
-    }
+  // The shipped configuration, applied by its owner with the CA (as cert-manager's injector or the chart's value does).
+  const shipped = webhookConfigurationAt(url);
+  const caBundle = Buffer.from(certs.caPEM).toString('base64');
+  await admission.createValidatingWebhookConfiguration({
+    body: { ...shipped, webhooks: shipped.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })) },
   });
+  await kc.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'stranger' } } });
+  const denial = await webhookRefusal(kc, 'stranger');
   t.match(denial, /vipclaims\.kube-lb\.io/, 'a claim from no tenant is refused by the webhook, through TLS with the mounted certificate');
   const after = await admission.readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' });
-  t.equal(after.metadata?.generation, 1, 'the allocator never rewrote the configuration');
+  t.equal(after.metadata?.generation, 1, 'the allocator never patched the configuration');
 });

@@ -4,23 +4,24 @@
 // - `helm template` with default values renders exactly the objects of the kustomize folders
 //   (deploy/kube-lb-cluster, deploy/lb-consumer-cluster), the Namespace aside: helm stores its release in the
 //   namespace before it creates anything, so the namespace comes first (docs/install.md);
-// - with certificates from outside (external, cert-manager) the chart's ValidatingWebhookConfiguration is the one
-//   the allocator would register itself (src/allocator/webhook/registration.ts), and the allocator gets
-//   --webhook-cert-dir and loses its Secret and webhook-configuration permissions;
+// - with certificates from outside (external, cert-manager) the chart's ValidatingWebhookConfiguration is the
+//   shipped one (deploy/kube-lb-cluster/21-allocator-webhook.yaml) with the caBundle given or injected, and the
+//   allocator gets --webhook-cert-dir and loses its Secret and webhook-configuration permissions;
 // - `helm install`, `helm upgrade` with changed values (the change is in the cluster), `helm uninstall`: nothing of
 //   kube-lb is left but the CRDs, which helm never deletes; the consumer side installs without CRDs.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/allocator/webhook/certs.ts';
-import { webhookConfiguration } from '../../src/allocator/webhook/registration.ts';
 import { CONSUMER_SECRET_NAME } from '../../src/core/tenant/onboarding.ts';
 import { repoRoot } from '../support/agent-env.ts';
 import { controlPlaneBinDir, startClusters, type TestCluster } from '../support/controlplane.ts';
 import { Ledger } from '../support/ledger.ts';
+import { shippedWebhookConfiguration } from '../support/webhook-configuration.ts';
+import { SERVICE_POLICY_FILE } from '../support/agent-service-policy.ts';
 
 const CHART = join(repoRoot, 'deploy/helm/kube-lb');
 const NS = 'kube-lb-system';
@@ -101,7 +102,7 @@ t.test('helm lint --strict: default values and every option on', async (t) => {
     ['consumer cluster', CONSUMER],
     [
       'everything on',
-      ['--set', 'consumerCluster.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'allocator.webhook.certificates=cert-manager',
+      ['--set', 'consumerCluster.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'allocator.webhook.certificates=cert-manager', '--set', 'agent.servicePolicy.enabled=true',
         '--set', 'logLevel=debug', '--set', 'speaker.cilium.version=1.19', '--set', 'speaker.cilium.mapDir=/sys/fs/bpf/cilium/globals', '--set', 'speaker.maglev=false'],
     ],
   ];
@@ -134,12 +135,23 @@ t.test('helm template with default values renders the kustomize folders\' object
   }
 });
 
-t.test('the chart\'s webhook configuration is the allocator\'s own, for certificates from outside', async (t) => {
+t.test('agent.servicePolicy renders the optional policy file\'s objects', async (t) => {
+  const file = objects(readFileSync(join(repoRoot, SERVICE_POLICY_FILE), 'utf8'));
+  const got = template([...CONSUMER, '--set', 'agent.servicePolicy.enabled=true']);
+  for (const [key, o] of file) t.strictSame(got.get(key), o, key);
+  t.notOk([...template(CONSUMER).keys()].some((k) => k.startsWith('ValidatingAdmissionPolicy')), 'off by default, like the folder');
+  const withDefault = template([...CONSUMER, '--set', 'agent.servicePolicy.enabled=true', '--set', 'agent.servicePolicy.defaultClass=true']);
+  const served = (withDefault.get('ValidatingAdmissionPolicy//kube-lb-agent-services') as { spec: { variables: Array<{ name: string; expression: string }> } }).spec.variables.find((v) => v.name === 'served');
+  t.match(served?.expression, /orValue\('kube-lb\.io\/vip'\) == 'kube-lb\.io\/vip'/, 'defaultClass: Services without a class are served too');
+});
+
+t.test('the chart\'s webhook configuration is the shipped one, with the CA from outside', async (t) => {
   const { caPEM } = await generateCertificates([`kube-lb-allocator.${NS}.svc`]);
   const caBundle = Buffer.from(caPEM).toString('base64');
   const external = template(['--set', 'allocator.webhook.certificates=external', '--set', `allocator.webhook.caBundle=${caBundle}`]);
-  const code = webhookConfiguration('kube-lb-allocator', { service: { namespace: NS, name: 'kube-lb-allocator' } }, caPEM);
-  t.strictSame(external.get('ValidatingWebhookConfiguration//kube-lb-allocator'), code, 'external: identical, caBundle included');
+  const code = shippedWebhookConfiguration();
+  const withCA = { ...code, webhooks: code.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })) };
+  t.strictSame(external.get('ValidatingWebhookConfiguration//kube-lb-allocator'), withCA, 'external: identical, caBundle included');
 
   const cm = template(['--set', 'allocator.webhook.certificates=cert-manager']);
   const vwc = cm.get('ValidatingWebhookConfiguration//kube-lb-allocator') as unknown as k8s.V1ValidatingWebhookConfiguration;
@@ -200,7 +212,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
 
 /** Every object of kube-lb in the cluster (by its labels, in every namespace), and the release's own Secrets. */
 function kubeLbObjects(cluster: TestCluster): string[] {
-  const kinds = 'deployments,daemonsets,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,poddisruptionbudgets,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,secrets,configmaps';
+  const kinds = 'deployments,daemonsets,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,poddisruptionbudgets,networkpolicies,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,secrets,configmaps';
   const byLabel = cluster.kubectl(['get', kinds, '-A', '-l', 'app.kubernetes.io/name in (kube-lb-allocator,kube-lb-speaker,kube-lb-agent)', '-o', 'name']);
   const releases = cluster.kubectl(['get', 'secrets', '-A', '-l', 'owner=helm', '-o', 'name']);
   return `${byLabel}\n${releases}`.split('\n').filter(Boolean).sort();

@@ -2,7 +2,9 @@
 // - `kubectl apply --server-side -f deploy/kube-lb-cluster/` (LB) and `-f deploy/lb-consumer-cluster/` (consumer):
 //   every object accepted by the server (schema, CEL, RBAC escalation checks), no Pod Security warnings, and
 //   `kubectl kustomize` of each folder yields the same objects;
-// - the allocator runs as a process with its ServiceAccount's token (exactly the RBAC of 10-allocator-rbac.yaml);
+// - the allocator runs as a process with its ServiceAccount's token (exactly the RBAC of 10-allocator-rbac.yaml),
+//   patches its CA into the shipped webhook configuration (21-allocator-webhook.yaml, calling the process's URL
+//   here) and may not create, list, replace or delete webhook configurations;
 // - `kube-lb tenant add` onboards two tenants; tenant a's printed Secret, applied in the consumer cluster, lets
 //   the agent (a process with the consumer ServiceAccount's token and that Secret's kubeconfig) serve a
 //   LoadBalancer Service end to end: claim in a's namespace, VIP in the Service status;
@@ -135,8 +137,6 @@ t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC,
   }
 
   // ---------------------------------------------------------------- allocator with its own ServiceAccount
-  const pool: VIPPool = { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'public' }, spec: { addresses: ['198.51.100.0/28'] } };
-  await resourceClient<VIPPool>(lb!.kubeConfig, 'VIPPool').create(pool);
   const allocatorKubeconfig = await serviceAccountKubeconfig(lb!, SYSTEM, 'kube-lb-allocator');
   // The allocator with the Deployment's own flags, then the test's (later flags win): its token, loopback
   // ports and a webhook URL the test apiserver can reach instead of the Service.
@@ -151,7 +151,14 @@ t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC,
   });
   t.teardown(() => allocator.proc.stop());
   await waitReady(allocator);
-  t.pass('allocator ready with the manifest RBAC (informers listed, webhook Secret and configuration written)');
+  t.pass('allocator ready with the manifest RBAC (informers listed, webhook Secret written, caBundle patched)');
+  // The shipped webhook configuration (its pool and tenant rules fail closed) trusts the allocator's CA now; before,
+  // a pool could not be created.
+  const webhookTls = await lb!.kubeConfig.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'kube-lb-allocator-webhook-tls', namespace: SYSTEM });
+  const vwc = await lb!.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' });
+  t.ok(vwc.webhooks!.every((w) => w.clientConfig.caBundle === webhookTls.data!['ca.crt']), 'the allocator\'s token patched its CA into every webhook');
+  const pool: VIPPool = { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'public' }, spec: { addresses: ['198.51.100.0/28'] } };
+  await resourceClient<VIPPool>(lb!.kubeConfig, 'VIPPool').create(pool);
 
   // ---------------------------------------------------------------- tenants
   const env = { KUBECONFIG: lb!.kubeconfigPath };
@@ -290,6 +297,15 @@ t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC,
   t.ok(
     await forbidden('allocator reads secrets', () => allocatorKc.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: SYSTEM })),
     'the allocator cannot list Secrets',
+  );
+  const allocatorAdmission = allocatorKc.makeApiClient(k8s.AdmissionregistrationV1Api);
+  const otherHook = { metadata: { name: 'kube-lb-allocator-2' }, webhooks: [{ ...vwc.webhooks![0]!, name: 'spy.kube-lb.io' }] };
+  t.ok(await forbidden('allocator creates a webhook configuration', () => allocatorAdmission.createValidatingWebhookConfiguration({ body: otherHook })), 'the allocator cannot create a webhook configuration');
+  t.ok(await forbidden('allocator lists webhook configurations', () => allocatorAdmission.listValidatingWebhookConfiguration()), 'nor list them');
+  t.ok(await forbidden('allocator deletes its webhook configuration', () => allocatorAdmission.deleteValidatingWebhookConfiguration({ name: 'kube-lb-allocator' })), 'nor delete its own');
+  t.ok(
+    await forbidden('allocator replaces its webhook configuration', () => allocatorAdmission.replaceValidatingWebhookConfiguration({ name: 'kube-lb-allocator', body: vwc })),
+    'nor replace it (patch only)',
   );
   const agentKc = new k8s.KubeConfig();
   agentKc.loadFromFile(agentConsumerKubeconfig);

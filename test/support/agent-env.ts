@@ -20,6 +20,7 @@ import { freePort, startClusters, type NodeSpec, type TestCluster } from './cont
 import type { Ledger } from './ledger.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 import { eventually } from './eventually.ts';
+import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
 export { eventually };
 
@@ -286,6 +287,7 @@ function realAllocator(ledger: Ledger, lb: TestCluster): Allocator {
     kind: 'real',
     async start() {
       const [webhookPort, metricsPort] = [await freePort(), await freePort()];
+      await applyWebhookConfigurationAt(lb.kubeConfig, `https://127.0.0.1:${webhookPort}/validate`);
       proc = spawnTracked(
         ledger,
         'allocator',

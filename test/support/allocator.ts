@@ -9,6 +9,7 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { freePort, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
+import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -33,6 +34,8 @@ export interface AllocatorRunOptions {
 export async function startAllocator(ledger: Ledger, cluster: TestCluster, o: AllocatorRunOptions): Promise<AllocatorProcess> {
   const metricsPort = await freePort();
   const webhookPort = o.webhook ? await freePort() : undefined;
+  // As an operator would have applied it, calling this process: the allocator only patches its caBundle.
+  if (webhookPort) await applyWebhookConfigurationAt(cluster.kubeConfig, `https://127.0.0.1:${webhookPort}/validate`);
   const args = [
     join(repoRoot, 'src/allocator/main.ts'),
     `--kubeconfig=${cluster.kubeconfigPath}`,

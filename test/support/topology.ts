@@ -45,6 +45,7 @@ import { KubeProxy, proxyMode, type ProxyMode } from './kube-proxy.ts';
 import { controlPlaneBinDir } from './controlplane.ts';
 import { eventually } from './eventually.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
+import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 const CONSUMER_CONTROLLERS = ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'];
@@ -650,6 +651,8 @@ export class Topology {
 
   async #startAllocator(): Promise<void> {
     const [webhookPort, metricsPort] = [await freePort(), await freePort()];
+    // The shipped webhook configuration, calling this process instead of the Service; the allocator patches its caBundle.
+    await applyWebhookConfigurationAt(this.lb.kubeConfig, `https://127.0.0.1:${webhookPort}/validate`);
     this.#allocator = spawnTracked(
       this.ledger,
       'allocator',

@@ -1,8 +1,11 @@
-// Wires the webhook: certificates from (or into) the Secret, the HTTPS server on the informer caches, and the
-// ValidatingWebhookConfiguration with the CA. An hourly check renews the certificate before it expires.
+// Wires the webhook: certificates from (or into) the Secret, the HTTPS server on the informer caches, and the CA
+// patched into the caBundle of the ValidatingWebhookConfiguration the operator shipped (deploy/kube-lb-cluster/
+// 21-allocator-webhook.yaml, or the chart). The allocator never creates that configuration: when it is missing,
+// it says so (an error naming it, every minute until it appears) and keeps serving. An hourly check renews the
+// certificate before it expires.
 // With a certificate directory (--webhook-cert-dir: cert-manager or a GitOps-managed Secret, mounted), the
 // certificate is someone else's: the allocator serves the files, re-reads them every minute, and writes neither
-// the Secret nor the configuration (the Helm chart renders it).
+// the Secret nor the caBundle (cert-manager's CA injector or the chart's value fills it).
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
@@ -10,7 +13,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { AllocatorController } from '../controller.ts';
 import type { AllocatorMetrics } from '../metrics.ts';
 import { ensureCertificates } from './certs.ts';
-import { registerWebhook, webhookConfiguration, type Endpoint } from './registration.ts';
+import { patchCaBundle, type CaBundleOutcome } from './registration.ts';
 import { startWebhookServer } from './server.ts';
 
 export interface StartWebhookOptions {
@@ -18,7 +21,7 @@ export interface StartWebhookOptions {
   controller: AllocatorController;
   namespace: string;
   bind: { host: string; port: number };
-  /** Register this URL (tests, out-of-cluster runs); unset: the Service. */
+  /** The URL the configuration calls instead of the Service (tests, out-of-cluster runs): its host is certified. */
   url: string | undefined;
   service: string;
   configurationName: string;
@@ -36,6 +39,9 @@ export interface RunningWebhook {
 
 // Hourly: a replica picks up a certificate another replica re-issued (same CA, so both stay valid meanwhile).
 const RECHECK_MS = 3_600_000;
+// The caBundle is looked at every minute: a configuration applied after the allocator started, or re-applied by
+// a tool that replaces whole objects, is trusted again within a minute (one GET when nothing changed).
+export const CA_BUNDLE_RECHECK_MS = 60_000;
 // A mounted Secret changes on disk within about a minute of the Secret (kubelet sync); reading two files is cheap.
 export const CERT_DIR_RECHECK_MS = 60_000;
 
@@ -46,7 +52,6 @@ export async function readCertDir(dir: string): Promise<{ certPEM: string; keyPE
 
 export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWebhook> {
   const { controller, logger } = opts;
-  const endpoint: Endpoint = opts.url ? { url: opts.url } : { service: { namespace: opts.namespace, name: opts.service } };
   const hosts = opts.url
     ? [new URL(opts.url).hostname.replace(/^\[|\]$/g, '')]
     : [`${opts.service}.${opts.namespace}.svc`, `${opts.service}.${opts.namespace}.svc.cluster.local`];
@@ -64,15 +69,27 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     onVerdict: (kind, v) => opts.metrics.admission(kind, v.allowed),
     logger,
   });
-  const register = async (): Promise<void> => {
+  let lastOutcome: CaBundleOutcome['kind'] | undefined;
+  const patchCA = async (): Promise<void> => {
     if (certDir || current.caPEM === undefined) return;
-    const wrote = await registerWebhook(opts.kubeConfig, webhookConfiguration(opts.configurationName, endpoint, current.caPEM));
-    if (wrote) logger.info({ configuration: opts.configurationName, endpoint }, 'webhook registered');
+    const name = opts.configurationName;
+    const outcome = await patchCaBundle(opts.kubeConfig, name, current.caPEM);
+    if (outcome.kind === 'missing') {
+      // Not fatal: claims keep being decided, and the webhook is a courtesy the allocator re-checks anyway.
+      logger.error({ configuration: name }, `ValidatingWebhookConfiguration ${name} does not exist, so the apiserver calls no webhook: apply deploy/kube-lb-cluster/21-allocator-webhook.yaml (or the chart); the allocator patches only its caBundle and never creates it`);
+    } else if (outcome.kind === 'forbidden') {
+      logger.error({ configuration: name, error: outcome.message }, `may not patch the caBundle of ValidatingWebhookConfiguration ${name}: the allocator's ClusterRole names the configuration it may patch (resourceNames)`);
+    } else if (outcome.kind === 'patched' || lastOutcome !== outcome.kind) {
+      logger.info({ configuration: name, webhooks: outcome.webhooks, patched: outcome.kind === 'patched' }, 'webhook configuration trusts this CA');
+    }
+    lastOutcome = outcome.kind;
   };
-  await register();
+  const checkCA = (): Promise<void> =>
+    patchCA().catch((err: unknown) => logger.warn({ err, configuration: opts.configurationName }, 'webhook caBundle check failed; trying again in a minute'));
+  await checkCA();
   logger.info({ port: server.port, hosts, certificates: certDir ?? `Secret ${opts.secretName}` }, 'webhook serving');
 
-  const timer = setInterval(() => {
+  const renewal = setInterval(() => {
     void (async () => {
       const next = await certs();
       if (next.certPEM !== current.certPEM) {
@@ -80,14 +97,19 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
         server.setCertificate(next.certPEM, next.keyPEM);
         logger.info('webhook certificate renewed');
       }
-      await register();
+      await patchCA();
     })().catch((err: unknown) => logger.warn({ err }, 'webhook certificate check failed'));
   }, certDir ? CERT_DIR_RECHECK_MS : RECHECK_MS);
-  timer.unref();
+  renewal.unref();
+  const caCheck = certDir
+    ? undefined
+    : setInterval(() => void checkCA(), CA_BUNDLE_RECHECK_MS);
+  caCheck?.unref();
   return {
     port: server.port,
     async close() {
-      clearInterval(timer);
+      clearInterval(renewal);
+      clearInterval(caCheck);
       await server.close();
     },
   };

@@ -1,9 +1,10 @@
-// Webhook certificate bootstrap and registration, without a cluster: what is generated verifies, names the
-// hosts asked for, and is judged stale when it should be; the configuration carries the failure policies.
+// Webhook certificate bootstrap, without a cluster: what is generated verifies, names the hosts asked for, and is
+// judged stale when it should be; the shipped configuration carries the failure policies the docs promise.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { caUsable, certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
-import { webhookConfiguration } from '../../../src/allocator/webhook/registration.ts';
+import { WEBHOOK_PATH } from '../../../src/allocator/webhook/registration.ts';
+import { shippedWebhookConfiguration } from '../../support/webhook-configuration.ts';
 
 t.test('a CA and a serving certificate for the hosts', async (t) => {
   const hosts = ['kube-lb-allocator.kube-lb-system.svc', '127.0.0.1'];
@@ -32,15 +33,16 @@ t.test('a renewal re-issues the serving certificate under the same CA', async (t
   t.notOk(caUsable(certs, new Date(Date.now() + 3650 * 86_400_000)), 'a CA near its end is replaced');
 });
 
-t.test('the configuration: one endpoint, the CA, a failure policy per rule', async (t) => {
-  const c = webhookConfiguration('kube-lb-allocator', { service: { namespace: 'kube-lb-system', name: 'kube-lb-allocator' } }, 'PEM');
+t.test('the shipped configuration: one endpoint, no CA of its own, a failure policy per rule', async (t) => {
+  const c = shippedWebhookConfiguration();
   t.same(c.webhooks!.map((w) => `${w.name} ${w.rules![0]!.operations!.join('+')} ${w.failurePolicy}`), [
     'vippools.kube-lb.io CREATE+UPDATE Fail',
     'vippools-delete.kube-lb.io DELETE Ignore',
     'consumerclusters.kube-lb.io CREATE+UPDATE Fail',
     'vipclaims.kube-lb.io CREATE+UPDATE Ignore',
   ]);
-  t.same(c.webhooks![0]!.clientConfig.service, { namespace: 'kube-lb-system', name: 'kube-lb-allocator', path: '/validate', port: 443 });
-  t.equal(Buffer.from(c.webhooks![0]!.clientConfig.caBundle!, 'base64').toString(), 'PEM');
+  for (const w of c.webhooks!) {
+    t.same(w.clientConfig, { service: { namespace: 'kube-lb-system', name: 'kube-lb-allocator', path: WEBHOOK_PATH, port: 443 } }, `${w.name}: the Service, no caBundle (the allocator patches it)`);
+  }
   t.ok(c.webhooks!.every((w) => w.sideEffects === 'None' && w.rules![0]!.resources!.every((r) => !r.includes('/'))), 'no status subresources');
 });

@@ -8,6 +8,9 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { CRD_BUNDLE_FILE, renderCRDBundle } from '../../../src/api/render-crds.ts';
+import { LOAD_BALANCER_CLASS } from '../../../src/api/v1alpha1.ts';
+import { FINALIZER } from '../../../src/core/agent/naming.ts';
+import { SERVICE_POLICY_FILE } from '../../support/agent-service-policy.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const FOLDERS = ['deploy/kube-lb-cluster', 'deploy/lb-consumer-cluster'];
@@ -44,7 +47,7 @@ t.test('namespaced objects live in kube-lb-system; service accounts exist; one i
   for (const dir of FOLDERS) {
     const objs = objectsOf(dir);
     const accounts = new Set(objs.filter((o) => o.kind === 'ServiceAccount').map((o) => `${o.metadata.namespace}/${o.metadata.name}`));
-    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     for (const o of objs) {
       if (!clusterScoped.has(o.kind)) t.equal(o.metadata.namespace, 'kube-lb-system', `${dir}: ${o.kind} ${o.metadata.name}`);
       for (const s of o.subjects ?? []) t.ok(accounts.has(`${s.namespace}/${s.name}`), `${o.kind} ${o.metadata.name} binds an existing ServiceAccount`);
@@ -79,4 +82,13 @@ t.test('allocator and agent run as non-root with nothing extra; the speaker with
       t.ok(podSpec(w)['nodeSelector'] && podSpec(w)['tolerations'], 'node selector and tolerations');
     }
   }
+});
+
+t.test('the agent\'s optional Service policy names the agent\'s own class, finalizer and ServiceAccount', async (t) => {
+  const text = readFileSync(join(root, SERVICE_POLICY_FILE), 'utf8');
+  const [policy] = parseAllDocuments(text).map((d) => d.toJS() as { spec: { matchConditions: Array<{ expression: string }>; variables: Array<{ name: string; expression: string }> } });
+  const variable = (name: string) => policy!.spec.variables.find((v) => v.name === name)?.expression ?? '';
+  t.equal(variable('finalizer'), `'${FINALIZER}'`, 'the finalizer the agent sets (src/core/agent/naming.ts)');
+  t.ok(variable('served').includes(`== '${LOAD_BALANCER_CLASS}'`), 'the class the agent serves (src/api/v1alpha1.ts)');
+  t.match(policy!.spec.matchConditions[0]!.expression, /'system:serviceaccount:kube-lb-system:kube-lb-agent'/, 'the ServiceAccount of 10-agent-rbac.yaml');
 });
