@@ -1,6 +1,6 @@
-// Typed facade over the addon's L2 calls (native/src/arp.c): a raw packet socket that sends Ethernet frames, and
-// the non-persistent TAP link VIP routes point at. The only module that touches these descriptors; each object
-// owns one descriptor and closes it once.
+// Typed facade over the addon's L2 calls (native/src/arp.c): a raw packet socket that sends Ethernet frames, one
+// that receives an interface's ARP frames (duplicate-address probes), and the non-persistent TAP link VIP routes
+// point at. The only module that touches these descriptors; each object owns one descriptor and closes it once.
 import { KubeLbError } from '../shared/errors.ts';
 import { loadAddon } from './load.ts';
 
@@ -8,6 +8,8 @@ import { loadAddon } from './load.ts';
 interface NativeL2 {
   l2PacketOpen(): number;
   l2PacketSend(fd: number, ifindex: number, etherType: number, frame: Uint8Array): number;
+  l2ArpListen(ifindex: number): number;
+  l2PacketRecv(fd: number, buffer: Uint8Array): number;
   l2TapOpen(name: string): number;
   l2Close(fd: number): void;
 }
@@ -62,6 +64,38 @@ export class PacketSocket {
     const fd = this.fd;
     this.fd = undefined;
     if (fd !== undefined) call('close packet socket', () => native().l2Close(fd));
+  }
+}
+
+/**
+ * A non-blocking AF_PACKET socket that receives the ARP frames of one interface (the duplicate-address probe's
+ * ears). `next()` never waits: it returns the next queued frame or undefined.
+ */
+export class ArpListener {
+  private fd: number | undefined;
+  private readonly buffer = new Uint8Array(1514);
+  readonly ifindex: number;
+
+  private constructor(ifindex: number, fd: number) {
+    this.ifindex = ifindex;
+    this.fd = fd;
+  }
+
+  static open(ifindex: number): ArpListener {
+    return new ArpListener(ifindex, call(`listen for ARP on ifindex ${ifindex}`, () => native().l2ArpListen(ifindex)));
+  }
+
+  next(): Uint8Array | undefined {
+    const fd = this.fd;
+    if (fd === undefined) return undefined;
+    const n = call(`receive ARP on ifindex ${this.ifindex}`, () => native().l2PacketRecv(fd, this.buffer));
+    return n < 0 ? undefined : this.buffer.slice(0, n);
+  }
+
+  close(): void {
+    const fd = this.fd;
+    this.fd = undefined;
+    if (fd !== undefined) call(`close ARP listener on ifindex ${this.ifindex}`, () => native().l2Close(fd));
   }
 }
 

@@ -116,6 +116,15 @@ export function garpReply(mac: string, vip: string): Uint8Array {
   return encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REPLY, senderMac: mac, senderIp: vip, targetMac: mac, targetIp: vip });
 }
 
+/**
+ * Duplicate-address probe (RFC 5227 section 2.1.1): "who has VIP? tell 0.0.0.0 (at MAC)". The sender IP is
+ * zero so that no host updates its ARP cache from a probe for an address that may turn out to be someone else's;
+ * a host holding the VIP answers it.
+ */
+export function probeRequest(mac: string, vip: string): Uint8Array {
+  return encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: '0.0.0.0', targetMac: ZERO_MAC, targetIp: vip });
+}
+
 /** Both forms, request first. */
 export function garpFrames(mac: string, vip: string): Uint8Array[] {
   return [garpRequest(mac, vip), garpReply(mac, vip)];

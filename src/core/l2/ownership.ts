@@ -33,7 +33,11 @@ export interface VipInput {
   readonly poolLabels: Readonly<Record<string, string>>;
 }
 
-export type OwnershipReason = 'owner' | 'notOwner' | 'noEligibleNode' | 'noMatchingAnnouncement';
+/**
+ * `addressInUse`: this node owns the VIP, but its duplicate-address probe heard another host answer for it, so it
+ * does not announce it (set by the speaker after deciding, never by decideOwnership).
+ */
+export type OwnershipReason = 'owner' | 'notOwner' | 'noEligibleNode' | 'noMatchingAnnouncement' | 'addressInUse';
 
 export interface OwnershipDecision {
   readonly vip: string;
@@ -44,6 +48,8 @@ export interface OwnershipDecision {
   readonly interfaces: readonly string[];
   /** How many live nodes were eligible. */
   readonly eligible: number;
+  /** With `addressInUse`: who answered the probe, on which of the owner's interfaces. */
+  readonly inUse?: { readonly mac: string; readonly ifname: string } | undefined;
 }
 
 /** Interfaces `member` would answer on for a VIP of the pool with `poolLabels` (empty: not eligible). */

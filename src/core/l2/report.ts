@@ -10,6 +10,7 @@ export const ANNOUNCED_REASONS = {
   Announced: 'Announced',
   NoEligibleNode: 'NoEligibleNode',
   NoMatchingAnnouncement: 'NoMatchingAnnouncement',
+  AddressInUse: 'AddressInUse',
 } as const;
 
 export interface AnnouncedStatus {
@@ -28,6 +29,17 @@ export function announcedStatus(d: OwnershipDecision, pool: string): AnnouncedSt
           status: 'True',
           reason: ANNOUNCED_REASONS.Announced,
           message: `node ${d.owner} answers ARP for ${d.vip} on ${d.interfaces.join(', ')} (${d.eligible} eligible)`,
+        },
+      };
+    case 'addressInUse':
+      return {
+        announcedBy: undefined,
+        condition: {
+          type: CLAIM_CONDITIONS.Announced,
+          status: 'False',
+          reason: ANNOUNCED_REASONS.AddressInUse,
+          // Stable while the conflict lasts (no retry count or time in it), so the retries cost no status writes.
+          message: `${d.vip} is in use on the segment: ${d.inUse?.mac ?? 'another host'} answered the duplicate-address probe of node ${d.owner} on ${d.inUse?.ifname ?? d.interfaces.join(', ')}; not announced, probed again with backoff until it is free`,
         },
       };
     case 'noEligibleNode':

@@ -2,7 +2,8 @@
 // the L2Announcements, and the LB nodes' labels. KubeInputs watches them; StaticInputs serves a fixed list
 // (tests, and running the L2 part alone).
 import * as k8s from '@kubernetes/client-node';
-import type { L2Announcement, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { CLAIM_CONDITIONS, type L2Announcement, type VIPClaim, type VIPPool } from '../../api/v1alpha1.ts';
+import { ANNOUNCED_REASONS } from '../../core/l2/report.ts';
 import { resourceClient } from '../../kube/custom-objects.ts';
 import { createInformer, type TypedInformer } from '../../kube/informer.ts';
 import { parseInterfaceSelection, type InterfacePatternError } from '../../core/l2/interfaces.ts';
@@ -17,6 +18,20 @@ export interface ClaimRef {
 
 export interface VipEntry extends VipInput {
   readonly claims: readonly ClaimRef[];
+  /**
+   * What the claims' Announced conditions say the fleet did with the VIP: `announced` (some LB node answered for
+   * it: a new owner takes it over without a duplicate-address probe) or `addressInUse` (its owner's probe heard
+   * another host). Undefined for VIPs never reported, and static ones.
+   */
+  readonly fleet?: 'announced' | 'addressInUse' | undefined;
+}
+
+/** What a claim's Announced condition says about the fleet and its VIP (see VipEntry.fleet). */
+function fleetReport(c: VIPClaim): VipEntry['fleet'] {
+  const announced = c.status?.conditions?.find((x) => x.type === CLAIM_CONDITIONS.Announced);
+  if (announced?.status === 'True') return 'announced';
+  if (announced?.reason === ANNOUNCED_REASONS.AddressInUse) return 'addressInUse';
+  return undefined;
 }
 
 export interface L2Inputs {
@@ -50,16 +65,19 @@ export function parseRules(list: readonly L2Announcement[], logger: Logger): Ann
 
 /** Groups claims by VIP (claims sharing a VIP share its announcement). */
 export function vipsFromClaims(claims: readonly VIPClaim[], pools: ReadonlyMap<string, VIPPool>): VipEntry[] {
-  const byVip = new Map<string, { pool: string; claims: ClaimRef[] }>();
+  const byVip = new Map<string, { pool: string; claims: ClaimRef[]; fleet: VipEntry['fleet'] }>();
   for (const c of claims) {
     const vip = c.status?.vip;
     if (!vip || c.metadata.deletionTimestamp) continue;
-    const entry = byVip.get(vip) ?? { pool: c.status?.pool ?? '', claims: [] };
+    const entry = byVip.get(vip) ?? { pool: c.status?.pool ?? '', claims: [], fleet: undefined };
     entry.claims.push({ namespace: c.metadata.namespace ?? '', name: c.metadata.name ?? '' });
+    // One claim that saw the VIP announced is enough (claims sharing a VIP are reported together).
+    const report = fleetReport(c);
+    if (report === 'announced' || (report && !entry.fleet)) entry.fleet = report;
     byVip.set(vip, entry);
   }
   return [...byVip]
-    .map(([vip, e]) => ({ vip, pool: e.pool, poolLabels: pools.get(e.pool)?.metadata.labels ?? {}, claims: e.claims }))
+    .map(([vip, e]) => ({ vip, pool: e.pool, poolLabels: pools.get(e.pool)?.metadata.labels ?? {}, claims: e.claims, ...(e.fleet ? { fleet: e.fleet } : {}) }))
     .sort((a, b) => (a.vip < b.vip ? -1 : 1));
 }
 

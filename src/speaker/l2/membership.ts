@@ -4,6 +4,8 @@
 //   kube-lb.io/l2-interfaces          usable interfaces an announcement could pick on this node ("eth0,eth1")
 //   kube-lb.io/l2-default-interface   the node's default-route interface
 //   kube-lb.io/l2-peer                host:port of the node's heartbeat socket (when probes are on)
+//   kube-lb.io/l2-macs                MACs of those interfaces: a duplicate-address probe that hears one of them
+//                                     heard a kube-lb node, not a foreign host
 //   kube-lb.io/l2-leaving             "true" while the node hands its VIPs over before stopping
 // Renewals write only the node's own Lease; every change of what it advertises is written at once.
 import * as k8s from '@kubernetes/client-node';
@@ -17,6 +19,7 @@ export const ANNOTATIONS = {
   interfaces: 'kube-lb.io/l2-interfaces',
   defaultInterface: 'kube-lb.io/l2-default-interface',
   peer: 'kube-lb.io/l2-peer',
+  macs: 'kube-lb.io/l2-macs',
   leaving: 'kube-lb.io/l2-leaving',
 } as const;
 
@@ -24,6 +27,8 @@ export interface Advertised {
   readonly interfaces: readonly string[];
   readonly defaultInterface?: string | undefined;
   readonly peer?: string | undefined;
+  /** MACs of the advertised interfaces. */
+  readonly macs?: readonly string[] | undefined;
   readonly leaving: boolean;
 }
 
@@ -36,6 +41,8 @@ export interface PeerRecord {
   readonly interfaces: readonly string[];
   readonly defaultInterface: string | undefined;
   readonly peer: string | undefined;
+  /** MACs of its advertised interfaces (empty from a speaker that predates them). */
+  readonly macs: readonly string[];
 }
 
 export interface MembershipOptions {
@@ -57,6 +64,7 @@ function advertisedAnnotations(a: Advertised): Record<string, string> {
   const out: Record<string, string> = { [ANNOTATIONS.interfaces]: a.interfaces.join(',') };
   if (a.defaultInterface) out[ANNOTATIONS.defaultInterface] = a.defaultInterface;
   if (a.peer) out[ANNOTATIONS.peer] = a.peer;
+  if (a.macs?.length) out[ANNOTATIONS.macs] = a.macs.join(',');
   if (a.leaving) out[ANNOTATIONS.leaving] = 'true';
   return out;
 }
@@ -112,7 +120,8 @@ export class LeaseMembership {
       next.leaving === this.advertised.leaving &&
       next.peer === this.advertised.peer &&
       next.defaultInterface === this.advertised.defaultInterface &&
-      next.interfaces.join(',') === this.advertised.interfaces.join(',');
+      next.interfaces.join(',') === this.advertised.interfaces.join(',') &&
+      (next.macs ?? []).join(',') === (this.advertised.macs ?? []).join(',');
     if (same) return;
     this.advertised = next;
     this.dirty = true;
@@ -157,6 +166,7 @@ export class LeaseMembership {
         interfaces: (a[ANNOTATIONS.interfaces] ?? '').split(',').filter(Boolean),
         defaultInterface: a[ANNOTATIONS.defaultInterface] || undefined,
         peer: a[ANNOTATIONS.peer] || undefined,
+        macs: (a[ANNOTATIONS.macs] ?? '').split(',').filter(Boolean),
       });
     }
     return out;

@@ -6,12 +6,13 @@
 // Graceful stop (handover): mark our Lease leaving, tell peers "bye", keep answering until every live peer
 // acknowledged that it applied a view without us (or a timeout), then withdraw and delete the Lease.
 import { evaluateLiveness, type LivenessResult, type PeerObservation } from '../../core/l2/liveness.ts';
-import { decideOwnership, localAnnouncements, publishableInterfaces, type Member } from '../../core/l2/ownership.ts';
+import { decideOwnership, localAnnouncements, publishableInterfaces, type Member, type OwnershipDecision } from '../../core/l2/ownership.ts';
 import { RendezvousScores } from '../../core/l2/rendezvous.ts';
 import type { LinkInfo } from '../../core/l2/interfaces.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { Announcer } from './announcer.ts';
-import type { L2Inputs } from './inputs.ts';
+import type { DuplicateAddressGate } from './dad.ts';
+import type { L2Inputs, VipEntry } from './inputs.ts';
 import type { LeaseMembership, PeerRecord } from './membership.ts';
 import { parsePeerAddress, type PeerAddress } from './probe-wire.ts';
 import type { ProbeChannel } from './probes.ts';
@@ -47,6 +48,8 @@ export interface L2SpeakerDeps {
   readonly rtnl: Rtnl;
   readonly announcer: Announcer;
   readonly status: L2StatusSink | undefined;
+  /** Duplicate-address probing of VIPs new to the fleet; undefined: off. */
+  readonly dad?: DuplicateAddressGate | undefined;
   readonly logger: Logger;
   readonly now: () => number;
 }
@@ -75,6 +78,11 @@ export class L2Speaker {
   private inputsTimer: NodeJS.Timeout | undefined;
   /** Fingerprint of the inputs the last reconcile decided from. */
   private lastInputs = '';
+  /**
+   * VIPs the fleet has announced, as far as this node knows: seen owned by a live peer, announced here, or
+   * reported Announced in a claim's status. Taking one of them over needs no duplicate-address probe.
+   */
+  private readonly fleetHeld = new Set<string>();
 
   constructor(cfg: L2SpeakerConfig, deps: L2SpeakerDeps) {
     this.cfg = cfg;
@@ -131,6 +139,7 @@ export class L2Speaker {
     this.closed = true;
     await this.quiesce();
     this.unwatch?.();
+    this.d.dad?.stop();
     this.d.status?.stop();
     await this.d.membership.stop();
     await this.d.inputs.stop();
@@ -164,7 +173,9 @@ export class L2Speaker {
     const { inputs, membership } = this.d;
     const nodes = [this.cfg.nodeName, ...membership.peers().map((p) => p.name)].sort();
     const rules = inputs.rules().map((r) => [r.name, r.poolSelector, r.nodeSelector, r.interfaces.map((i) => (i.kind === 'name' ? i.name : `/${i.source}/`))]);
-    return JSON.stringify([inputs.vips(), rules, nodes.map((n) => [n, inputs.nodeLabels(n)])]);
+    // The fleet's report (the speakers' own Announced writes) is read at each reconcile, never a reason for one.
+    const vips = inputs.vips().map(({ fleet: _, ...v }) => v);
+    return JSON.stringify([vips, rules, nodes.map((n) => [n, inputs.nodeLabels(n)])]);
   }
 
   private async quiesce(): Promise<void> {
@@ -210,6 +221,7 @@ export class L2Speaker {
       defaultInterface: this.defaultInterface,
       peer: this.cfg.peerAddress,
       leaving: this.leaving,
+      macs: [...new Set(this.links.filter((l) => this.advertisedInterfaces.includes(l.name)).map((l) => l.mac.toLowerCase()))].sort(),
     };
   }
 
@@ -275,14 +287,48 @@ export class L2Speaker {
     const rules = inputs.rules();
     const pick = (vip: string, candidates: Iterable<string>) => this.scores.owner(vip, candidates);
     const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.cfg.nodeName, entry, rules, members, pick) }));
+    this.noteFleetHeld(decided, result.live);
+    const owned = localAnnouncements(decided.map((x) => x.decision));
+    // A VIP new to the fleet is announced only once a duplicate-address probe found it free.
+    const gated = this.d.dad && !this.handingOver
+      ? this.d.dad.gate(owned, announcer.current(), (vip) => this.fleetHeld.has(vip), this.links, this.lbMacs(peers))
+      : undefined;
     // While handing over, keep answering for what we have until the peers confirmed they took it.
-    const desired = this.handingOver ? announcer.current() : localAnnouncements(decided.map((x) => x.decision));
+    const desired = this.handingOver ? announcer.current() : (gated?.desired ?? owned);
     await announcer.apply(desired, this.links);
-    if (!this.leaving) status?.report(decided, result.live);
+    for (const vip of announcer.current().keys()) this.fleetHeld.add(vip);
+    const inUse = gated?.inUse;
+    const reported = inUse?.size
+      ? decided.map((x) => {
+          const c = inUse.get(x.entry.vip);
+          return c ? { entry: x.entry, decision: { ...x.decision, reason: 'addressInUse' as const, inUse: { mac: c.mac, ifname: c.ifname } } } : x;
+        })
+      : decided;
+    if (!this.leaving) status?.report(reported, result.live);
     const gone = new Map([...byes].filter(([name]) => !result.live.includes(name)));
     // A bye is acknowledged only after a reconcile in which its sender no longer counted (else the next one).
     if (gone.size > 0) probes?.sendAcks(gone);
     logger.debug({ live: result.live, vips: decided.length, owned: desired.size }, 'L2 reconciled');
+  }
+
+  /** Updates fleetHeld from the claims' reports and who owns what now (see fleetHeld). */
+  private noteFleetHeld(decided: readonly { entry: VipEntry; decision: OwnershipDecision }[], live: readonly string[]): void {
+    const present = new Set<string>();
+    for (const { entry, decision } of decided) {
+      present.add(entry.vip);
+      if (entry.fleet === 'announced') this.fleetHeld.add(entry.vip);
+      else if (entry.fleet === 'addressInUse' && !this.d.announcer.current().has(entry.vip)) this.fleetHeld.delete(entry.vip);
+      // A live peer owns it and has not reported a conflict: it answers for it (or will, in a moment).
+      else if (decision.reason === 'notOwner' && decision.owner !== undefined && live.includes(decision.owner)) this.fleetHeld.add(entry.vip);
+    }
+    for (const vip of this.fleetHeld) if (!present.has(vip)) this.fleetHeld.delete(vip);
+  }
+
+  /** MACs of every LB node's announcing interfaces (ours included): their ARP answers are never a conflict. */
+  private lbMacs(peers: readonly PeerRecord[]): Set<string> {
+    const macs = new Set(this.links.map((l) => l.mac.toLowerCase()));
+    for (const p of peers) for (const m of p.macs) macs.add(m.toLowerCase());
+    return macs;
   }
 
   private logLivenessChanges(next: LivenessResult): void {

@@ -7,7 +7,8 @@ import { performance } from 'node:perf_hooks';
 import type * as k8s from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { loadKubeConfig } from '../../kube/client.ts';
-import { PacketSocket, TapLink } from '../../native/arp.ts';
+import { ArpListener, PacketSocket, TapLink } from '../../native/arp.ts';
+import type { AddressInUse } from '../../core/l2/duplicate-address.ts';
 import { describeOptions, parseConfig, type OptionSpec } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import { startStatusServer } from '../../shared/http-status.ts';
@@ -15,6 +16,7 @@ import { createLogger, LOG_LEVELS, type LogLevel, type Logger } from '../../shar
 import { createRegistry } from '../../shared/metrics.ts';
 import { Announcer } from './announcer.ts';
 import { L2_OPTIONS } from './config.ts';
+import { DuplicateAddressGate } from './dad.ts';
 import { GarpSender } from './garp.ts';
 import { createL2Observer } from './metrics.ts';
 import { KubeInputs, StaticInputs, type L2Inputs } from './inputs.ts';
@@ -81,14 +83,17 @@ export interface SharedParts {
   readonly procSysDir?: string;
   /** Called with the VIPs this node has just started answering for (the speaker records Events). */
   readonly onAcquired?: (vips: readonly string[]) => void;
+  /** Called when a duplicate-address probe found a VIP in use by another host (the speaker records an Event). */
+  readonly onAddressInUse?: (conflict: AddressInUse) => void;
 }
 
 export async function buildL2Speaker(cfg: Config, logger: Logger, shared: SharedParts = {}): Promise<L2Speaker> {
   const now = () => performance.now();
   const kubeConfig = shared.kubeConfig ?? loadKubeConfig({ kubeconfig: cfg.kubeconfig });
   const rtnl = openRtnl();
+  const packets = PacketSocket.open();
   const garp = new GarpSender(
-    PacketSocket.open(),
+    packets,
     { burstCount: cfg['garp-count'], burstIntervalMs: cfg['garp-interval'], refreshMs: cfg['garp-refresh'], ratePerS: cfg['garp-rate'] },
     logger.child({ part: 'garp' }),
   );
@@ -132,7 +137,21 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
     (cfg.vips
       ? undefined
       : new AnnouncedStatusWriter({ kubeConfig, inputs, self: cfg['node-name'], logger: logger.child({ part: 'status' }), settleMs: cfg['status-settle'], now }));
-  return new L2Speaker(
+  // Filled in below: a finished probe or a due retry asks the speaker to decide again.
+  let speaker: L2Speaker | undefined;
+  const dad =
+    cfg['dad-probes'] > 0
+      ? new DuplicateAddressGate({
+          config: { probes: cfg['dad-probes'], intervalMs: cfg['dad-interval'], waitMs: cfg['dad-wait'], retry: { minMs: 1000, maxMs: cfg['dad-retry-max'] } },
+          sender: packets,
+          listen: (ifindex) => ArpListener.open(ifindex),
+          logger: logger.child({ part: 'dad' }),
+          now,
+          onSettled: () => speaker?.schedule(),
+          onInUse: shared.onAddressInUse,
+        })
+      : undefined;
+  speaker = new L2Speaker(
     {
       nodeName: cfg['node-name'],
       peerAddress: peer,
@@ -143,8 +162,9 @@ export async function buildL2Speaker(cfg: Config, logger: Logger, shared: Shared
       tickMs: Math.max(10, Math.min(100, Math.floor(cfg['probe-timeout'] / 8))),
       resyncMs: cfg.resync,
     },
-    { membership, probes, inputs, rtnl, announcer, status, logger, now },
+    { membership, probes, inputs, rtnl, announcer, status, dad, logger, now },
   );
+  return speaker;
 }
 
 async function main(): Promise<void> {

@@ -3,45 +3,22 @@
 // selects and report the owner in each claim's Announced condition.
 import t, { type Test } from 'tap';
 import * as k8s from '@kubernetes/client-node';
-import { Ledger } from '../../support/ledger.ts';
-import { createNodes, startCluster } from '../../support/controlplane.ts';
-import { startApiRelay } from '../../support/api-relay.ts';
-import { createL2Topology, arpingReplies, SetupStack } from '../../support/l2-topology.ts';
-import { L2Speakers } from '../../support/l2-speakers.ts';
+import { createNodes } from '../../support/controlplane.ts';
+import { arpingReplies } from '../../support/l2-topology.ts';
+import { allocatedClaim, startL2Stand } from '../../support/l2-stand.ts';
 import { eventually } from '../../support/eventually.ts';
 import { rendezvousOwner } from '../../../src/core/l2/rendezvous.ts';
 import { resourceClient } from '../../../src/kube/custom-objects.ts';
 import { API_VERSION, type L2Announcement, type VIPClaim, type VIPPool } from '../../../src/api/v1alpha1.ts';
 
-const ledger = Ledger.open('l2-claims');
-const setup = new SetupStack();
-t.teardown(() => setup.unwind());
-const cluster = await setup.step(startCluster(ledger, { name: 'l2claims' }), (c) => c.stop());
-const topo = await setup.step(createL2Topology(ledger, 3), (tp) => tp.destroy());
-const relay = await setup.step(startApiRelay(ledger, cluster, topo.dir), (r) => r.close());
-const speakers = await setup.step(Promise.resolve(new L2Speakers(ledger, topo, relay)), (s) => s.stopAll());
+const { setup, cluster, topo, speakers } = await startL2Stand(t, 'claims', 3);
 const kc = cluster.kubeConfig;
 const pools = resourceClient<VIPPool>(kc, 'VIPPool');
 const announcements = resourceClient<L2Announcement>(kc, 'L2Announcement');
 const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
 const publicVips = ['10.66.0.100', '10.66.0.101', '10.66.0.102', '10.66.0.103'];
 const privateVip = '10.66.0.150';
-
-async function claim(name: string, vip: string, pool: string): Promise<void> {
-  const created = await claims.create({
-    apiVersion: API_VERSION,
-    kind: 'VIPClaim',
-    metadata: { name, namespace: 'tenant-a' },
-    spec: {
-      service: { cluster: 'c1', namespace: 'default', name, uid: `uid-${name}` },
-      ports: [{ protocol: 'TCP', port: 80, nodePort: 30080 }],
-      backends: [{ nodeName: 'n1', address: '10.77.0.1', ready: true }],
-      externalTrafficPolicy: 'Cluster',
-    },
-  });
-  // What the allocator would write.
-  await claims.replaceStatus({ ...created, status: { vip, pool } });
-}
+const claim = (name: string, vip: string, pool: string) => allocatedClaim(claims, 'tenant-a', name, vip, pool);
 
 /** The API objects the speakers read; a failure here unwinds the setup before it propagates. */
 async function createObjects(): Promise<void> {
