@@ -18,6 +18,7 @@ import { byAge, toClaimRequest, validate } from '../core/allocation/validate.ts'
 import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/client.ts';
 import { resourceClient, type Kind, type ResourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { BackendDenyList } from '../kube/backend-deny-list.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import { DEFAULT_PAGE_SIZE, listAllPages } from '../kube/paging.ts';
 import { WorkQueue, done, retry, type HandlerResult, type WorkQueueOptions } from '../kube/workqueue.ts';
@@ -44,6 +45,8 @@ export interface AllocatorControllerOptions {
   queueMetrics?: WorkQueueOptions['metrics'];
   /** Objects per page of the claim LISTs (default 500). */
   listPageSize?: number;
+  /** Namespace of the backend deny-list ConfigMap (default kube-lb-system). */
+  namespace?: string;
 }
 
 interface Leading {
@@ -79,6 +82,8 @@ export class AllocatorController {
   readonly pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
   readonly tenants: TypedInformer<ConsumerCluster & k8s.KubernetesObject>;
   readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
+  /** The LB cluster's own addresses and the operator's deny-list: never backends (the webhook reads it too). */
+  readonly denyList: BackendDenyList;
   private leading: Leading | undefined;
   private readonly digests = new Map<string, string>();
   private readonly now: () => Date;
@@ -103,6 +108,8 @@ export class AllocatorController {
     this.pools = informer<VIPPool>('VIPPool', trimConfig);
     this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);
     this.claims = informer<VIPClaim>('VIPClaim', trimClaim);
+    this.denyList = new BackendDenyList(kubeConfig, opts.namespace ?? 'kube-lb-system', logger.child({ part: 'deny-list' }));
+    this.denyList.onChange(() => this.leading?.queue.add('model'));
 
     const onConfig = (kind: string) => ({
       onUpsert: (o: VIPPool | ConsumerCluster) => {
@@ -129,7 +136,7 @@ export class AllocatorController {
 
   /** Starts the informers (every replica) and resolves when their first lists are in the caches. */
   async startInformers(): Promise<void> {
-    await Promise.all([this.pools.start(), this.tenants.start(), this.claims.start()]);
+    await Promise.all([this.pools.start(), this.tenants.start(), this.claims.start(), this.denyList.start()]);
     await Promise.all([this.pools.synced, this.tenants.synced, this.claims.synced]);
   }
 
@@ -224,7 +231,7 @@ export class AllocatorController {
   async stop(): Promise<void> {
     this.leading?.queue.stop();
     this.leading = undefined;
-    await Promise.all([this.pools.stop(), this.tenants.stop(), this.claims.stop()]);
+    await Promise.all([this.pools.stop(), this.tenants.stop(), this.claims.stop(), this.denyList.stop()]);
   }
 
   /** Resolves when the leader's queue has nothing to do (tests, benchmark). */
@@ -233,7 +240,7 @@ export class AllocatorController {
   }
 
   private snapshotModel() {
-    return validate({ pools: this.pools.list(), tenants: this.tenants.list() });
+    return validate({ pools: this.pools.list(), tenants: this.tenants.list(), denied: this.denyList.denied() });
   }
 
   private async handle(key: string): Promise<HandlerResult> {

@@ -47,6 +47,7 @@ const controller = new AllocatorController({
   statusDebounceMs: config['status-debounce'],
   onReconciled: reconcileDurationObserver(registry, 'allocator'),
   queueMetrics: workQueueMetrics(registry, 'allocator'),
+  namespace: config.namespace,
 });
 registerInventoryMetrics(registry, {
   pools: () => controller.pools.list(),

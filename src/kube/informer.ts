@@ -26,6 +26,8 @@ export interface InformerOptions<T> {
    */
   list: (page: ListPage) => Promise<PagedList<T> | k8s.KubernetesListObject<T & k8s.KubernetesObject>>;
   labelSelector?: string;
+  /** Watches only matching objects (e.g. metadata.name=X, which RBAC matches against resourceNames). */
+  fieldSelector?: string;
   /** Replays the cache through onUpsert this often; 0 disables. */
   resyncMs?: number;
   /** Objects per LIST page (default 500; 0: one unpaged LIST). */
@@ -81,7 +83,7 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
     setImmediate(markSynced);
     return result as k8s.KubernetesListObject<T>;
   };
-  const informer = new k8s.ListWatch<T>(opts.path, transformingWatch(opts.kubeConfig, transform), list, false, opts.labelSelector);
+  const informer = new k8s.ListWatch<T>(opts.path, transformingWatch(opts.kubeConfig, transform), list, false, opts.labelSelector, opts.fieldSelector);
   const handlers: InformerHandlers<T>[] = [];
   const backoff = new Backoff(opts.backoff ?? WATCH_BACKOFF);
   let resyncTimer: NodeJS.Timeout | undefined;

@@ -7,6 +7,7 @@ import { backendGuard, type BackendGuard } from '../core/speaker/backend-guard.t
 import type { AnnouncementRule } from '../core/l2/ownership.ts';
 import { serveDecision } from '../core/speaker/claims.ts';
 import { resourceClient, type Kind } from '../kube/custom-objects.ts';
+import { BackendDenyList } from '../kube/backend-deny-list.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import type { Logger } from '../shared/logger.ts';
 import { parseRules, vipsFromClaims, type ClaimRef, type L2Inputs, type VipEntry } from './l2/inputs.ts';
@@ -22,14 +23,17 @@ export class ClusterView implements L2Inputs {
   #guard: BackendGuard | undefined;
   readonly #announcements: TypedInformer<Custom<L2Announcement>>;
   readonly #nodes: TypedInformer<k8s.V1Node>;
+  /** The LB cluster's Service ranges and apiservers, and the operator's deny-list: never backends. */
+  readonly #denyList: BackendDenyList;
   readonly #listeners: (() => void)[] = [];
   readonly #claimListeners: (() => void)[] = [];
   #vipSignature = '';
   #started: Promise<void> | undefined;
   #stopped: Promise<void> | undefined;
 
-  constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
+  constructor(kubeConfig: k8s.KubeConfig, logger: Logger, namespace = 'kube-lb-system') {
     this.#logger = logger;
+    this.#denyList = new BackendDenyList(kubeConfig, namespace, logger.child({ part: 'deny-list' }));
     const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
       const rc = resourceClient<T>(kubeConfig, kind);
       return createInformer<Custom<T>>({
@@ -56,7 +60,7 @@ export class ClusterView implements L2Inputs {
   }
 
   stop(): Promise<void> {
-    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes].map((inf) => inf.stop())).then(() => undefined);
+    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes, this.#denyList].map((inf) => inf.stop())).then(() => undefined);
     return this.#stopped;
   }
 
@@ -71,8 +75,9 @@ export class ClusterView implements L2Inputs {
       this.#emitClaims();
     };
     this.#tenants.on({ onUpsert: tenantChanged, onDelete: tenantChanged });
+    this.#denyList.onChange(tenantChanged);
     const all = [this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes] as const;
-    await Promise.all(all.map((inf) => inf.start()));
+    await Promise.all([...all.map((inf) => inf.start()), this.#denyList.start()]);
     await Promise.all(all.map((inf) => inf.synced));
   }
 
@@ -105,6 +110,7 @@ export class ClusterView implements L2Inputs {
     this.#guard ??= backendGuard({
       pools: this.#pools.list(),
       tenants: this.#tenants.list(),
+      denied: this.#denyList.denied(),
       lbNodes: new Map(
         this.#nodes.list().flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => [a.address, n.metadata?.name ?? ''] as const)),
       ),

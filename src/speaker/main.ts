@@ -24,7 +24,7 @@ import { openLb4Maps, type OpenedLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
-import { announcementEvents } from './events.ts';
+import { addressInUseEvents, announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
 import { buildL2Speaker } from './l2/standalone.ts';
 import type { L2Speaker } from './l2/speaker.ts';
@@ -93,7 +93,7 @@ registerDataplaneMetrics(registry, {
   onPass: (l) => dataplane.onPass(l),
 });
 
-const view = new ClusterView(kubeConfig, logger.child({ part: 'cluster' }));
+const view = new ClusterView(kubeConfig, logger.child({ part: 'cluster' }), config.namespace);
 const health = new HealthChecker({
   intervalMs: config['health-interval'],
   timeoutMs: config['health-timeout'],
@@ -218,17 +218,15 @@ publisher.onChange(() => writer.invalidate());
 controller.start();
 dataplane.start();
 health.start();
+const l2Events = createEventRecorder({ kubeConfig, component: 'kube-lb-speaker', instance: nodeName, logger });
 l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), {
   kubeConfig,
   inputs: view,
   status: writer,
   registry,
   procSysDir: config['proc-sys-dir'],
-  onAcquired: announcementEvents(
-    createEventRecorder({ kubeConfig, component: 'kube-lb-speaker', instance: nodeName, logger }),
-    nodeName,
-    () => view.claims(),
-  ),
+  onAcquired: announcementEvents(l2Events, nodeName, () => view.claims()),
+  onAddressInUse: addressInUseEvents(l2Events, nodeName, () => view.claims()),
 });
 await l2.start();
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');

@@ -65,7 +65,7 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     ...opts.bind,
     certPEM: current.certPEM,
     keyPEM: current.keyPEM,
-    world: () => ({ pools: controller.pools.list(), tenants: controller.tenants.list(), claims: controller.claims.list() }),
+    world: () => ({ pools: controller.pools.list(), tenants: controller.tenants.list(), claims: controller.claims.list(), denied: controller.denyList.denied() }),
     onVerdict: (kind, v) => opts.metrics.admission(kind, v.allowed),
     logger,
   });

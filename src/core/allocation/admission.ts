@@ -12,6 +12,7 @@
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
 import { ipInAny, parseIP } from '../ip/index.ts';
 import { checkClaim, problemsOf, sharingProblems, toClaimRequest, validate } from './validate.ts';
+import type { DeniedRange } from './deny-list.ts';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
@@ -26,6 +27,8 @@ export interface World {
   pools: readonly VIPPool[];
   tenants: readonly ConsumerCluster[];
   claims: readonly VIPClaim[];
+  /** The LB cluster's own addresses and the operator's deny-list (deny-list.ts). */
+  denied?: readonly DeniedRange[];
 }
 
 export interface Verdict {
@@ -100,7 +103,7 @@ function admitTenant(input: AdmissionInput, world: World): Verdict {
 function admitClaim(input: AdmissionInput, world: World): Verdict {
   if (input.operation === 'DELETE') return allow();
   const claim = input.object as VIPClaim;
-  const model = validate({ pools: world.pools, tenants: world.tenants });
+  const model = validate({ pools: world.pools, tenants: world.tenants, denied: world.denied ?? [] });
   const request = toClaimRequest(claim);
   const others = world.claims.filter((c) => c.metadata.namespace === claim.metadata.namespace).map(toClaimRequest);
   const problems = [...checkClaim(model, request), ...sharingProblems(request, others)];

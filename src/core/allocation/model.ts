@@ -2,6 +2,7 @@
 // Plain data: no Kubernetes client, no clocks.
 import type { LabelSelector, Protocol, VIPPoolAllocateTo } from '../../api/v1alpha1.ts';
 import type { IPAddr, IPRange } from '../ip/index.ts';
+import type { DeniedRange } from './deny-list.ts';
 import type { Limits } from './limits.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
 
@@ -76,6 +77,8 @@ export interface Model {
   readonly tenantByNamespace: ReadonlyMap<string, TenantModel>;
   /** Every problem of every pool and tenant. */
   readonly problems: readonly Problem[];
+  /** Addresses never a backend beyond the special-purpose blocks and the pools (deny-list.ts). */
+  readonly denied?: readonly DeniedRange[];
 }
 
 export interface PortKey {

@@ -9,6 +9,7 @@ import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
   ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
 } from '../ip/index.ts';
+import { deniedBy, type DeniedRange } from './deny-list.ts';
 import { tenantLimits } from './limits.ts';
 import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
@@ -16,6 +17,8 @@ import type { ObjectRef } from '../../shared/errors.ts';
 export interface Snapshot {
   readonly pools: readonly VIPPool[];
   readonly tenants: readonly ConsumerCluster[];
+  /** The LB cluster's own addresses and the operator's deny-list (deny-list.ts); never backends. */
+  readonly denied?: readonly DeniedRange[];
 }
 
 /** Largest number of addresses in one entry of a pool (the CRD enforces it for CIDRs and IPv4 ranges). */
@@ -161,7 +164,7 @@ export function validate(snapshot: Snapshot): Model {
     if (model.usable) tenantByNamespace.set(model.namespace, model);
     problems.push(...model.problems);
   }
-  return { pools, tenants, tenantByNamespace, problems };
+  return { pools, tenants, tenantByNamespace, problems, denied: snapshot.denied ?? [] };
 }
 
 /** Problems of one object, for the webhook and for conditions. */
@@ -252,12 +255,15 @@ export function poolAllowed(pool: PoolModel, tenant: TenantModel, claim: ClaimRe
 /**
  * Why `ip` may not be a backend of `tenant` ("is …", to follow the address), or undefined when it may. Whatever a
  * tenant's ranges say, a special-purpose address or a VIP would send the traffic into the LB nodes themselves (or
- * nowhere), never to a consumer node. The allocator refuses such claims; the speakers check again before
+ * nowhere), never to a consumer node; the LB cluster's own Service ranges and apiservers, and the operator's
+ * deny-list (model.denied, deny-list.ts), are refused for the same reason. The allocator refuses such claims; the speakers check again before
  * programming (src/core/speaker/backend-guard.ts), so a spec that moved ahead of the allocator is never served.
  */
 export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): string | undefined {
   const reserved = reservedBlockOf(ip);
   if (reserved) return `is ${reserved}, never a backend`;
+  const denied = deniedBy(ip, model.denied);
+  if (denied) return `is ${denied.what}: never a backend`;
   const vipPool = [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
   if (vipPool) return `is in VIPPool ${vipPool.name}: a VIP is never a backend`;
   if (!ipInAny(ip, tenant.backendRanges)) return `is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`;

@@ -6,6 +6,7 @@
 // (validate.ts backendRefusal) over its own view of the pools and tenants, plus the LB nodes' own addresses, and
 // the tenant's limits (limits.ts). Pure.
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import type { DeniedRange } from '../allocation/deny-list.ts';
 import { backendRefusal, limitProblems, resolveTenant, toClaimRequest, validate } from '../allocation/validate.ts';
 import { formatIP, parseIP, reservedBlockOf } from '../ip/index.ts';
 
@@ -24,6 +25,8 @@ export interface BackendGuard {
 export interface GuardInputs {
   readonly pools: readonly VIPPool[];
   readonly tenants: readonly ConsumerCluster[];
+  /** The LB cluster's Service ranges and apiservers, and the operator's deny-list (deny-list.ts). */
+  readonly denied?: readonly DeniedRange[];
   /** Addresses of the LB cluster's nodes, by address: node name. Traffic to them would loop into the LB cluster. */
   readonly lbNodes: ReadonlyMap<string, string>;
 }
@@ -31,7 +34,7 @@ export interface GuardInputs {
 const NONE: ReadonlyMap<string, string> = new Map();
 
 export function backendGuard(inputs: GuardInputs): BackendGuard {
-  const model = validate({ pools: inputs.pools, tenants: inputs.tenants });
+  const model = validate({ pools: inputs.pools, tenants: inputs.tenants, denied: inputs.denied ?? [] });
   const lbNodes = new Map<string, string>();
   for (const [address, node] of inputs.lbNodes) {
     const ip = parseIP(address);

@@ -1,7 +1,9 @@
 // validate(): one pure parse of pools and tenants into the model, with a problem (code, object, field,
 // message) for everything wrong across objects. The webhook and the controller both use it.
 import t from 'tap';
-import { validate, problemsOf, checkClaim, toClaimRequest, sharingProblems } from '../../../src/core/allocation/validate.ts';
+import { validate, problemsOf, checkClaim, toClaimRequest, sharingProblems, backendRefusal } from '../../../src/core/allocation/validate.ts';
+import { parseIP } from '../../../src/core/ip/index.ts';
+import { lbClusterDenyList } from '../../../src/core/allocation/deny-list.ts';
 import { claim, pool, tenant } from '../../support/allocation-fixtures.ts';
 
 const older = { created: '2026-01-01T00:00:00Z' };
@@ -110,4 +112,21 @@ t.test('per-claim limits: defaults, and a tenant\'s own', async (t) => {
     'LimitExceeded: VIPClaim b/x spec.ports: 3 ports, ConsumerCluster b spec.limits.portsPerClaim is 2',
     'LimitExceeded: VIPClaim b/x spec.backends: 4 backends, ConsumerCluster b spec.limits.backendsPerClaim is 3',
   ]);
+});
+
+t.test("the LB cluster's own addresses and the operator's deny-list are never backends, and the refusal names the rule", async (t) => {
+  const { denied } = lbClusterDenyList({
+    serviceCIDRs: [{ name: 'kubernetes', cidrs: ['10.96.0.0/12', 'fd00:10:96::/112'] }],
+    apiservers: ['172.18.0.2'],
+    configured: { source: 'ConfigMap kube-lb-system/kube-lb-backend-deny-list key cidrs', entries: ['10.250.0.0/24', '10.200.9.9'] },
+  });
+  const m = validate({ pools: [pool('open', ['192.0.2.0/24'])], tenants: [tenant('all', 'all', ['0.0.0.0/0'])], denied });
+  const backends = ['10.96.0.1', '172.18.0.2', '10.250.0.7', '10.200.9.9', '10.200.9.10'].map((address, i) => ({ nodeName: `n${i}`, address, ready: true }));
+  t.same(checkClaim(m, toClaimRequest(claim('all', 'x', { cluster: 'all', backends }))).map((p) => `${p.code}: ${p.message}`), [
+    "BackendNotAllowed: VIPClaim all/x spec.backends[0].address: 10.96.0.1 is in the LB cluster's Service range 10.96.0.0/12 (ServiceCIDR kubernetes): never a backend",
+    "BackendNotAllowed: VIPClaim all/x spec.backends[1].address: 172.18.0.2 is the LB cluster's apiserver 172.18.0.2 (EndpointSlice default/kubernetes): never a backend",
+    'BackendNotAllowed: VIPClaim all/x spec.backends[2].address: 10.250.0.7 is in 10.250.0.0/24, denied by ConfigMap kube-lb-system/kube-lb-backend-deny-list key cidrs: never a backend',
+    'BackendNotAllowed: VIPClaim all/x spec.backends[3].address: 10.200.9.9 is in 10.200.9.9, denied by ConfigMap kube-lb-system/kube-lb-backend-deny-list key cidrs: never a backend',
+  ], 'only the consumer node address passes');
+  t.equal(backendRefusal(validate({ pools: [], tenants: [] }), m.tenants.get('all')!, parseIP('10.96.0.1')!), undefined, 'without the list, the Service range is an ordinary address');
 });

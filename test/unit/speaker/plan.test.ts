@@ -3,6 +3,7 @@ import t from 'tap';
 import { planFrontends, plannedTargets, type HealthView } from '../../../src/core/speaker/plan.ts';
 import type { HealthState } from '../../../src/core/health/state.ts';
 import { backendGuard } from '../../../src/core/speaker/backend-guard.ts';
+import { lbClusterDenyList } from '../../../src/core/allocation/deny-list.ts';
 import { pool, tenant } from '../../support/allocation-fixtures.ts';
 import { claim, TWO_NODES } from './fixtures.ts';
 
@@ -186,4 +187,30 @@ t.test('the guard judges a claim object once: the same object, the same verdict;
   const edited = claim({ backends: [...TWO_NODES, { nodeName: 'x', address: '127.0.0.1', ready: true }] });
   const again = guard.check(edited);
   t.ok(again.ok && again.refused.has('127.0.0.1'), 'the edited claim is judged on its own');
+});
+
+t.test("the guard: the LB cluster's Service range and apiserver, and the operator's deny-list, are refused with the rule", async (t) => {
+  const { denied } = lbClusterDenyList({
+    serviceCIDRs: [{ name: 'kubernetes', cidrs: ['10.96.0.0/12'] }],
+    apiservers: ['10.200.0.250'],
+    configured: { source: 'ConfigMap kube-lb-system/kube-lb-backend-deny-list key cidrs', entries: ['10.200.7.0/24'] },
+  });
+  // The tenant's range covers all three: the deny-list wins, as for LB nodes.
+  const guard = backendGuard({ pools: [], tenants: [tenant('c1', 'tenant-a', ['10.0.0.0/8'])], lbNodes: new Map(), denied });
+  const c = claim({
+    backends: [
+      { nodeName: 'node-a', address: '10.200.0.11', ready: true },
+      { nodeName: 'x', address: '10.96.0.1', ready: true },
+      { nodeName: 'y', address: '10.200.0.250', ready: true },
+      { nodeName: 'z', address: '10.200.7.7', ready: true },
+    ],
+  });
+  const plan = planFrontends([c], allUnknown, new Map(), guard);
+  t.same(plan.frontends.map((f) => f.backends.map((b) => b.address)), [['10.200.0.11']], 'only the consumer node is programmed');
+  const p = plan.claims.get('tenant-a/default.web');
+  t.same(p?.serve ? p.ports[0]!.backends.filter((b) => b.refused).map((b) => `${b.address} ${b.refused}`) : undefined, [
+    "10.96.0.1 is in the LB cluster's Service range 10.96.0.0/12 (ServiceCIDR kubernetes): never a backend",
+    "10.200.0.250 is the LB cluster's apiserver 10.200.0.250 (EndpointSlice default/kubernetes): never a backend",
+    '10.200.7.7 is in 10.200.7.0/24, denied by ConfigMap kube-lb-system/kube-lb-backend-deny-list key cidrs: never a backend',
+  ]);
 });
