@@ -44,6 +44,7 @@ import { rendezvousOwner } from '../../src/core/l2/rendezvous.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { apiMessage, isConflict, isTransientApiError } from '../../src/kube/client.ts';
 import { API_VERSION, type L2Announcement, type VIPClaim, type VIPPool } from '../../src/api/v1alpha1.ts';
+import { approvalOf } from '../../src/core/allocation/approval.ts';
 import { L2_OPTIONS } from '../../src/speaker/l2/config.ts';
 
 const here = fileURLToPath(new URL('.', import.meta.url));
@@ -388,7 +389,7 @@ async function apiWriteRate(cluster: TestCluster, topo: L2Topology, speakers: L2
       },
     }));
     const vip = `10.67.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-    await retrying(`status of ${name}`, () => claims.replaceStatus({ ...created, status: { vip, pool: 'bench' } }));
+    await retrying(`status of ${name}`, () => claims.replaceStatus({ ...created, status: { vip, pool: 'bench', approved: approvalOf(created, vip, true) } }));
   };
   await Promise.all(Array.from({ length: 8 }, async () => {
     for (let i = queue.shift(); i !== undefined; i = queue.shift()) await create(i);

@@ -1,6 +1,6 @@
 // The allocator's controller: informers on pools, tenants and claims (kept warm on every replica so a takeover
-// is fast), and, on the leader only, one Allocator rebuilt from every claim's status.vip before anything new
-// is decided, a work queue, and status writes when the allocator's part of a status changed.
+// is fast), and, on the leader only, one Allocator rebuilt from every claim's status.approved.vip (the
+// allocator's own record; a status.vip without it is not adopted) before anything new is decided, a work queue, and status writes when the allocator's part of a status changed.
 //
 // Queue keys: "claim:NS/NAME" (decide and write), "model" (re-validate pools and tenants, then re-decide every
 // claim), "pool:NAME" and "tenant:NAME" (status, debounced). Claims that could not get what they asked for
@@ -172,7 +172,7 @@ export class AllocatorController {
       vacating: new Map(), vacatingBy: new Map(), blocked: new Map(),
     };
 
-    // Rebuild: every VIP recorded in a claim's status is held again before anything new is handed out.
+    // Rebuild: every VIP the allocator recorded in a claim's status is held again before anything new is handed out.
     const keys = await this.rebuild(allocator, signal);
     if (keys === undefined) return;
     this.leading = leading;
@@ -191,7 +191,7 @@ export class AllocatorController {
   }
 
   /**
-   * Adopts every VIP recorded in a claim's status, oldest claim first, and returns the claims' keys (undefined
+   * Adopts every VIP the allocator recorded in a claim's status (status.approved.vip), oldest claim first, and returns the claims' keys (undefined
    * when `signal` aborted first). From a fresh list, not the informer cache: a stand-by's cache may not have
    * seen the last writes of the leader it replaces, and adopting from it would hand those VIPs out a second
    * time. A method of its own so the listed objects are garbage once it returns: lead() lives as long as the

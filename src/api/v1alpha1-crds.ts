@@ -326,31 +326,20 @@ const consumerCluster = crd(
   ],
 );
 
-const vipClaim = crd(
-  'VIPClaim',
-  'Namespaced',
-  ['vclaim'],
-  'One consumer LoadBalancer Service asking for a VIP, written by the tenant\'s agent in its tenant namespace.',
-  obj('The consumer Service as the LB cluster needs to see it.', {
-    service: obj('The consumer Service this claim stands for.', {
-      cluster: dnsSubdomain('ConsumerCluster name.'),
-      namespace: dnsLabel('Service namespace in the consumer cluster.'),
-      name: dnsLabel('Service name.'),
-      uid: str('Service UID.', { maxLength: 64, minLength: 1 }),
-    }, ['cluster', 'namespace', 'name', 'uid']),
-    serviceLabels: stringMap('Labels of the consumer Service, for pools\' allocateTo.serviceSelector.', 64),
-    pool: str('Pool to allocate from. Unset: any eligible pool with autoAssign.', { maxLength: 253 }),
-    requestedIPs: list('IPs to request, in order of preference (the first free one wins).', ipAddress('An IP.'), 8, {
-      'x-kubernetes-list-type': 'set',
-    }),
-    sharingKey: str('Claims of one tenant with the same key share a VIP when their ports do not overlap.', { maxLength: 253, minLength: 1 }),
-    ports: list('Service ports.', obj('A Service port.', {
+/**
+ * The fields the speakers program, as the agent writes them into a claim's spec and as the allocator copies them
+ * into status.approved once it accepted them: one schema for both. `ports` of an approval may be empty (a VIP kept
+ * reserved for a refused claim).
+ */
+function programmedFields(portsDescription: string, portsExtra: Extra = {}): Record<string, Schema> {
+  return {
+    ports: list(portsDescription, obj('A Service port.', {
       name: str('Port name.', { maxLength: 63 }),
       protocol: oneOf('IP protocol.', ['TCP', 'UDP', 'SCTP']),
       port: port('Port on the VIP.'),
       nodePort: port('NodePort on the consumer nodes.'),
     }, ['protocol', 'port', 'nodePort']), 100, {
-      minItems: 1,
+      ...portsExtra,
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['port', 'protocol'],
     }),
@@ -374,6 +363,28 @@ const vipClaim = crd(
         { rule: "!has(self.timeoutSeconds) || self.type == 'ClientIP'", message: 'timeoutSeconds is only valid with type ClientIP', fieldPath: '.timeoutSeconds' },
       ],
     }),
+  };
+}
+
+const vipClaim = crd(
+  'VIPClaim',
+  'Namespaced',
+  ['vclaim'],
+  'One consumer LoadBalancer Service asking for a VIP, written by the tenant\'s agent in its tenant namespace.',
+  obj('The consumer Service as the LB cluster needs to see it.', {
+    service: obj('The consumer Service this claim stands for.', {
+      cluster: dnsSubdomain('ConsumerCluster name.'),
+      namespace: dnsLabel('Service namespace in the consumer cluster.'),
+      name: dnsLabel('Service name.'),
+      uid: str('Service UID.', { maxLength: 64, minLength: 1 }),
+    }, ['cluster', 'namespace', 'name', 'uid']),
+    serviceLabels: stringMap('Labels of the consumer Service, for pools\' allocateTo.serviceSelector.', 64),
+    pool: str('Pool to allocate from. Unset: any eligible pool with autoAssign.', { maxLength: 253 }),
+    requestedIPs: list('IPs to request, in order of preference (the first free one wins).', ipAddress('An IP.'), 8, {
+      'x-kubernetes-list-type': 'set',
+    }),
+    sharingKey: str('Claims of one tenant with the same key share a VIP when their ports do not overlap.', { maxLength: 253, minLength: 1 }),
+    ...programmedFields('Service ports.', { minItems: 1 }),
   }, ['service', 'ports', 'backends', 'externalTrafficPolicy'], {
     'x-kubernetes-validations': [
       {
@@ -388,9 +399,18 @@ const vipClaim = crd(
       },
     ],
   }),
-  obj('Written by the allocator (vip, pool, Allocated) and the speakers (the rest).', {
+  obj('Written by the allocator (vip, pool, approved, Allocated) and the speakers (the rest).', {
     vip: str('The allocated VIP.', { maxLength: 45 }),
     pool: str('Pool the VIP came from.'),
+    approved: obj(
+      'What the allocator accepted, in the same write as Allocated: the speakers program this copy, never the spec, so a spec edited ahead of the allocator changes nothing until it is checked. A VIP kept reserved for a refused claim is recorded with no ports and no backends.',
+      {
+        generation: int('metadata.generation of the spec this copy comes from.', { minimum: 0 }),
+        vip: str('The VIP the allocator gave, its own record of it.', { maxLength: 45 }),
+        ...programmedFields('Service ports (empty: nothing to serve).'),
+      },
+      ['generation', 'vip', 'ports', 'backends', 'externalTrafficPolicy'],
+    ),
     programmedNodes: list('LB nodes whose maps hold this claim.', str('Node name.'), 256, { 'x-kubernetes-list-type': 'set' }),
     announcedBy: str('LB node that answers ARP for the VIP.'),
     backendHealth: list('Backend health as seen from the LB nodes.', obj('One backend.', {

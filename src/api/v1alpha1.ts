@@ -203,9 +203,29 @@ export interface BackendHealth {
   failingFrom?: string[];
 }
 
+/** The part of a claim's spec that the speakers program: what the allocator approves. */
+export type ProgrammedSpec = Pick<
+  VIPClaimSpec,
+  'ports' | 'backends' | 'externalTrafficPolicy' | 'healthCheckNodePort' | 'loadBalancerSourceRanges' | 'sessionAffinity'
+>;
+
+/**
+ * What the allocator accepted, written by it alone in the same status write as Allocated: the speakers program
+ * this copy, never the spec, so a spec edited ahead of the allocator (down, behind, its webhook failing open)
+ * changes nothing until the allocator has checked it. `vip` is the allocator's own record of the VIP it gave.
+ * A claim whose VIP is kept reserved while it is refused carries its VIP with no ports and no backends.
+ */
+export interface ClaimApproval extends ProgrammedSpec {
+  /** metadata.generation of the spec this copy comes from. */
+  generation: number;
+  vip: string;
+}
+
 export interface VIPClaimStatus {
   vip?: string;
   pool?: string;
+  /** Written by the allocator only; what the speakers program. */
+  approved?: ClaimApproval;
   /** LB nodes whose maps hold this claim's entries. */
   programmedNodes?: string[];
   /** LB node that answers ARP for the VIP. */

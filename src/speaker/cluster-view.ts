@@ -10,6 +10,7 @@ import { resourceClient, type Kind } from '../kube/custom-objects.ts';
 import { BackendDenyList } from '../kube/backend-deny-list.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import type { Logger } from '../shared/logger.ts';
+import { trimClaimSpec } from './claim-trim.ts';
 import { parseRules, vipsFromClaims, type ClaimRef, type L2Inputs, type VipEntry } from './l2/inputs.ts';
 
 type Custom<T> = T & k8s.KubernetesObject;
@@ -34,7 +35,7 @@ export class ClusterView implements L2Inputs {
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger, namespace = 'kube-lb-system') {
     this.#logger = logger;
     this.#denyList = new BackendDenyList(kubeConfig, namespace, logger.child({ part: 'deny-list' }));
-    const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
+    const custom = <T extends { metadata: { name?: string } }>(kind: Kind, transform?: (o: Custom<T>) => Custom<T>): TypedInformer<Custom<T>> => {
       const rc = resourceClient<T>(kubeConfig, kind);
       return createInformer<Custom<T>>({
         kubeConfig,
@@ -43,9 +44,10 @@ export class ClusterView implements L2Inputs {
         // A periodic replay repairs anything a dropped watch event left stale.
         resyncMs: 60_000,
         logger,
+        ...(transform ? { transform } : {}),
       });
     };
-    this.#claims = custom<VIPClaim>('VIPClaim');
+    this.#claims = custom<VIPClaim>('VIPClaim', trimClaimSpec);
     this.#pools = custom<VIPPool>('VIPPool');
     this.#tenants = custom<ConsumerCluster>('ConsumerCluster');
     this.#announcements = custom<L2Announcement>('L2Announcement');

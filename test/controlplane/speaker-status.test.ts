@@ -17,6 +17,7 @@ import { ClaimStatusWriter } from '../../src/speaker/status/claim-status.ts';
 import { startClusters } from '../support/controlplane.ts';
 import { eventually } from '../support/eventually.ts';
 import { Ledger } from '../support/ledger.ts';
+import { approvalOf } from '../../src/core/allocation/approval.ts';
 
 const ledger = Ledger.open('speaker-status');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);
@@ -50,6 +51,7 @@ for (let i = 0; i < COUNT; i++) {
     status: {
       vip: `198.51.100.${200 + i}`,
       pool: 'default',
+      approved: approvalOf(created, `198.51.100.${200 + i}`, true),
       conditions: [{ type: 'Allocated', status: 'True', reason: 'Allocated', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
     },
   });

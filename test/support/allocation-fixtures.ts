@@ -1,5 +1,6 @@
 // Small builders for VIPPool, ConsumerCluster and VIPClaim objects, for allocation tests and benchmarks.
 import type { ConsumerCluster, ConsumerClusterSpec, VIPClaim, VIPClaimSpec, VIPPool, VIPPoolSpec } from '../../src/api/v1alpha1.ts';
+import { approvalOf } from '../../src/core/allocation/approval.ts';
 
 /** Creation times in the order objects are built, so "older" is well defined in tests. */
 export function clock(start = Date.parse('2026-01-01T00:00:00Z')): () => string {
@@ -40,13 +41,16 @@ export interface ClaimOptions extends Partial<Omit<VIPClaimSpec, 'service'>> {
   cluster?: string;
   serviceNamespace?: string;
   created?: string;
+  /** status.vip, recorded by the allocator with an approval of the spec unless `approved` is false. */
   vip?: string;
   statusPool?: string;
+  /** false: status.vip without the allocator's approval (written by someone else, or before approvals). */
+  approved?: boolean;
 }
 
 export function claim(namespace: string, name: string, opts: ClaimOptions = {}): VIPClaim {
-  const { cluster, serviceNamespace, created, vip, statusPool, ...spec } = opts;
-  return {
+  const { cluster, serviceNamespace, created, vip, statusPool, approved, ...spec } = opts;
+  const c: VIPClaim = {
     apiVersion: 'kube-lb.io/v1alpha1',
     kind: 'VIPClaim',
     metadata: { name, namespace, uid: `uid-${namespace}-${name}`, creationTimestamp: created ?? '2026-01-01T00:00:00Z', generation: 1 },
@@ -57,6 +61,7 @@ export function claim(namespace: string, name: string, opts: ClaimOptions = {}):
       externalTrafficPolicy: 'Cluster',
       ...spec,
     },
-    ...(vip ? { status: { vip, pool: statusPool } } : {}),
   };
+  if (vip) c.status = { vip, pool: statusPool, ...(approved !== false ? { approved: approvalOf(c, vip, true) } : {}) };
+  return c;
 }

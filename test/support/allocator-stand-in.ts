@@ -4,6 +4,7 @@
 // sharing or webhook. It is deliberately dumb; the real allocator is tested by its own suite.
 import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
+import { approvalDigest, approvalOf } from '../../src/core/allocation/approval.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { createInformer } from '../../src/kube/informer.ts';
 import { WorkQueue, done, retry } from '../../src/kube/workqueue.ts';
@@ -46,13 +47,15 @@ export async function startStandInAllocator(kc: k8s.KubeConfig, addresses: reado
       ? { type: 'Allocated', status: 'True' as const, reason: 'Allocated', message: `stand-in pool` }
       : { type: 'Allocated', status: 'False' as const, reason: wanted.length ? 'RequestedIPUnavailable' : 'PoolExhausted', message: 'no free address in the stand-in pool' };
     const have = claim.status?.conditions?.find((c) => c.type === 'Allocated');
-    if (claim.status?.vip === vip && have?.status === condition.status && have.reason === condition.reason) return done;
+    // The speakers serve only what the allocator approved (status.approved): the stand-in approves every spec.
+    const approvalCurrent = approvalDigest(claim.status?.approved) === approvalDigest(vip ? approvalOf(claim, vip, true) : undefined);
+    if (claim.status?.vip === vip && approvalCurrent && have?.status === condition.status && have.reason === condition.reason) return done;
     try {
       await claims.updateStatus(name, namespace, (cur) => ({
         ...cur,
         status: {
           ...cur.status,
-          ...(vip ? { vip, pool: 'stand-in' } : { vip: undefined, pool: undefined }),
+          ...(vip ? { vip, pool: 'stand-in', approved: approvalOf(cur, vip, true) } : { vip: undefined, pool: undefined, approved: undefined }),
           conditions: [{ ...condition, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }],
           observedGeneration: cur.metadata.generation,
         },

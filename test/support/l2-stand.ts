@@ -3,6 +3,7 @@
 // And a claim as the allocator leaves it: created, then its status written with the VIP.
 import type { Test } from 'tap';
 import { API_VERSION, type VIPClaim } from '../../src/api/v1alpha1.ts';
+import { approvalOf } from '../../src/core/allocation/approval.ts';
 import type { ResourceClient } from '../../src/kube/custom-objects.ts';
 import { startApiRelay } from './api-relay.ts';
 import { startCluster } from './controlplane.ts';
@@ -21,7 +22,7 @@ export async function startL2Stand(t: Test, name: string, nodeCount: number) {
   return { ledger, setup, cluster, topo, relay, speakers };
 }
 
-/** Creates a claim in `namespace` with one TCP port and one backend, and writes `vip` into its status. */
+/** Creates a claim in `namespace` with one TCP port and one backend, and writes `vip` and its approval into its status. */
 export async function allocatedClaim(claims: ResourceClient<VIPClaim>, namespace: string, name: string, vip: string, pool: string): Promise<void> {
   const created = await claims.create({
     apiVersion: API_VERSION,
@@ -34,5 +35,6 @@ export async function allocatedClaim(claims: ResourceClient<VIPClaim>, namespace
       externalTrafficPolicy: 'Cluster',
     },
   });
-  await claims.replaceStatus({ ...created, status: { vip, pool } }); // what the allocator would write
+  // What the allocator would write: the VIP and its approval, which is what the speakers serve.
+  await claims.replaceStatus({ ...created, status: { vip, pool, approved: approvalOf(created, vip, true) } });
 }

@@ -1,7 +1,8 @@
 // The VIP allocator: plain data and plain methods, no I/O. It holds which claim has which VIP, and decides
 // for one claim at a time, returning a decision with a reason. The Kubernetes layer writes the decision to
 // the claim's status; on start (and on a leader change) it rebuilds this state from every claim's
-// status.vip with `adopt` before it decides anything, so a claim keeps its VIP across restarts.
+// status.approved.vip with `adopt` before it decides anything, so a claim keeps its VIP across restarts. Only its own
+// record counts (approval.ts): a status.vip that no approval of the allocator's carries is not adopted.
 //
 // Rules, in the order `assign` applies them:
 //  1. Tenancy: the claim's namespace must be the tenantNamespace of exactly one ConsumerCluster, and

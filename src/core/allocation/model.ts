@@ -105,6 +105,9 @@ export interface ClaimRequest {
   readonly sharingKey: string | undefined;
   readonly ports: readonly PortKey[];
   readonly backends: ReadonlyArray<{ readonly address: string; readonly ip: IPAddr | undefined }>;
-  /** status.vip (canonical) and status.pool: the record that survives restarts and leader changes. */
+  /**
+   * status.approved.vip (canonical) and status.pool: the allocator's own record, which survives restarts and leader
+   * changes. A status.vip without an approval is no record (approval.ts).
+   */
   readonly recorded: { readonly vip: string; readonly pool: string | undefined } | undefined;
 }

@@ -1,9 +1,10 @@
 // What the allocator writes into the status of claims, pools and tenants, computed purely from its decisions
 // and model. Each result carries a fingerprint of the content the allocator owns, so the controller writes
 // only when that content changed (timestamps excluded).
-import { CLAIM_CONDITIONS, type Condition, type VIPClaim } from '../../api/v1alpha1.ts';
+import { CLAIM_CONDITIONS, type ClaimApproval, type Condition, type VIPClaim } from '../../api/v1alpha1.ts';
 import { findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import { SERVED_WHILE_FALSE, type Decision } from './allocator.ts';
+import { approvalDigest, approvalOf, approvedVIP } from './approval.ts';
 import type { PoolModel, TenantModel } from './model.ts';
 
 export interface OwnedStatus<S> {
@@ -15,6 +16,7 @@ export interface OwnedStatus<S> {
 export interface ClaimStatusPart {
   vip?: string;
   pool?: string;
+  approved?: ClaimApproval;
   conditions: Condition[];
 }
 
@@ -36,13 +38,18 @@ export function allocatedCondition(decision: Decision, generation: number): Cond
   };
 }
 
-/** The claim status the allocator owns after `decision`; `now` only stamps a condition whose status changes. */
+/**
+ * The claim status the allocator owns after `decision`; `now` only stamps a condition whose status changes. A
+ * claim that keeps a VIP is approved with it: its current spec when it may be served, nothing to program when it
+ * keeps the VIP only reserved (its spec is refused). Without a VIP there is nothing to approve.
+ */
 export function claimStatus(claim: VIPClaim, decision: Decision, now: Date): OwnedStatus<ClaimStatusPart> {
   const input = allocatedCondition(decision, claim.metadata.generation ?? 0);
+  const approved = decision.kind === 'refused' ? undefined : approvalOf(claim, decision.vip, servable(decision));
   const fields = decision.kind === 'refused' ? {} : { vip: decision.vip, ...(decision.pool ? { pool: decision.pool } : {}) };
   return {
-    status: { ...fields, conditions: build(claim.status?.conditions, [input], now) },
-    fingerprint: fingerprint(fields, [input]),
+    status: { ...fields, ...(approved ? { approved } : {}), conditions: build(claim.status?.conditions, [input], now) },
+    fingerprint: fingerprint({ ...fields, approved: approvalDigest(approved) }, [input]),
   };
 }
 
@@ -50,15 +57,24 @@ export function claimStatus(claim: VIPClaim, decision: Decision, now: Date): Own
 export function currentClaimFingerprint(claim: VIPClaim): string {
   const c = findCondition(claim.status?.conditions, CLAIM_CONDITIONS.Allocated);
   const fields = claim.status?.vip ? { vip: claim.status.vip, ...(claim.status.pool ? { pool: claim.status.pool } : {}) } : {};
-  return fingerprint(fields, c ? [{ type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: c.observedGeneration }] : []);
+  return fingerprint(
+    { ...fields, approved: approvalDigest(claim.status?.approved) },
+    c ? [{ type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: c.observedGeneration }] : [],
+  );
+}
+
+/** Whether a decision lets the speakers serve the claim (the reasons of isServable below). */
+function servable(decision: Decision): boolean {
+  return decision.kind === 'allocated' || (decision.kind === 'held' && SERVED_WHILE_FALSE.has(decision.reason));
 }
 
 /**
- * Whether a speaker should program a claim: it has a VIP and its Allocated condition is True, or False only
- * because a change the claim asked for could not be applied (its VIP itself is still valid and its own).
+ * Whether a speaker should program a claim: it has a VIP that the allocator approved (approval.ts), and its
+ * Allocated condition is True, or False only because a change the claim asked for could not be applied (its VIP
+ * itself is still valid and its own).
  */
 export function isServable(claim: Pick<VIPClaim, 'status'>): boolean {
-  if (!claim.status?.vip) return false;
+  if (!claim.status?.vip || approvedVIP(claim.status) !== claim.status.vip) return false;
   const c = findCondition(claim.status.conditions, CLAIM_CONDITIONS.Allocated);
   return c !== undefined && (c.status === 'True' || SERVED_WHILE_FALSE.has(c.reason));
 }

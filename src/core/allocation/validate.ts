@@ -10,6 +10,7 @@ import {
   ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
 } from '../ip/index.ts';
 import { deniedBy, type DeniedRange } from './deny-list.ts';
+import { approvedVIP } from './approval.ts';
 import { tenantLimits } from './limits.ts';
 import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
@@ -179,7 +180,9 @@ export function toClaimRequest(claim: VIPClaim): ClaimRequest {
   const namespace = claim.metadata.namespace ?? '';
   const name = claim.metadata.name ?? '';
   const spec = claim.spec;
-  const recordedIP = claim.status?.vip ? parseIP(claim.status.vip) : undefined;
+  // The allocator's own record of the VIP (approval.ts), not status.vip: anyone may have written that.
+  const recorded = approvedVIP(claim.status);
+  const recordedIP = recorded ? parseIP(recorded) : undefined;
   return {
     key: `${namespace}/${name}`,
     namespace,

@@ -5,7 +5,7 @@
 // A UDP port cannot be checked by a TCP connect; it follows the TCP ports of the same Service on that node, and
 // with no TCP port at all it is not checked (always in service).
 // Targets are identified by a URL-like key so that many claims on the same nodes share one probe.
-import type { ClaimPort, VIPClaimSpec } from '../../api/v1alpha1.ts';
+import type { ClaimPort, ProgrammedSpec } from '../../api/v1alpha1.ts';
 
 export const HEALTHZ_PATH = '/healthz';
 
@@ -28,12 +28,12 @@ export function parseTargetKey(key: string): HealthTarget | undefined {
   return m[4] === undefined ? { kind: 'tcp', address: m[2]!, port } : undefined;
 }
 
-function usesHealthCheckNodePort(spec: VIPClaimSpec): spec is VIPClaimSpec & { healthCheckNodePort: number } {
+function usesHealthCheckNodePort(spec: ProgrammedSpec): spec is ProgrammedSpec & { healthCheckNodePort: number } {
   return spec.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort > 0;
 }
 
 /** The targets that decide whether `address` may receive new flows for `port` of this claim (empty: unchecked). */
-export function targetsFor(spec: VIPClaimSpec, address: string, port: ClaimPort): HealthTarget[] {
+export function targetsFor(spec: ProgrammedSpec, address: string, port: ClaimPort): HealthTarget[] {
   if (usesHealthCheckNodePort(spec)) return [{ kind: 'http', address, port: spec.healthCheckNodePort, path: HEALTHZ_PATH }];
   if (port.protocol === 'TCP') return [{ kind: 'tcp', address, port: port.nodePort }];
   const tcp = spec.ports.filter((p) => p.protocol === 'TCP');
@@ -41,7 +41,7 @@ export function targetsFor(spec: VIPClaimSpec, address: string, port: ClaimPort)
 }
 
 /** Every target any port of any backend of the claim needs, deduplicated by key. */
-export function claimTargets(spec: VIPClaimSpec): Map<string, HealthTarget> {
+export function claimTargets(spec: ProgrammedSpec): Map<string, HealthTarget> {
   const out = new Map<string, HealthTarget>();
   for (const b of spec.backends) {
     for (const p of spec.ports) for (const t of targetsFor(spec, b.address, p)) out.set(targetKey(t), t);

@@ -1,8 +1,8 @@
 // The speaker's own check of a claim's backends, before anything is programmed. The allocator refuses claims
-// whose backends a tenant may not use, but a speaker serves a claim's current spec whenever its VIP is held
-// (serveDecision): a tenant that edits its claim while the allocator is down, behind, or answers with a reason the
-// claim keeps being served under would otherwise get any address programmed behind a public VIP (the LB
-// cluster's apiserver, a kubelet, another tenant's NodePorts). So every LB node checks again, with the same rules
+// whose backends a tenant may not use, and a speaker programs only what the allocator approved (status.approved,
+// serveDecision), never a spec edited ahead of it. This is defence in depth beside that: against an allocator bug,
+// an approval written by hand, a tenant's ranges narrowed after the approval, or an LB node's address (which the
+// allocator does not know) among the backends. So every LB node checks what it would program, with the same rules
 // (validate.ts backendRefusal) over its own view of the pools and tenants, plus the LB nodes' own addresses, and
 // the tenant's limits (limits.ts). Pure.
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
@@ -63,7 +63,9 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
         return { ok: false, reason: 'VIPNotAllowed', message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced` };
       }
     }
-    const request = toClaimRequest(claim);
+    // What would be programmed: the approved ports and backends (none without an approval), not the spec.
+    const approved = claim.status?.approved;
+    const request = toClaimRequest({ ...claim, spec: { ...claim.spec, ports: approved?.ports ?? [], backends: approved?.backends ?? [] } });
     const tenancy = resolveTenant(model, request);
     if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };
     const tenant = tenancy.tenant;

@@ -1,6 +1,6 @@
 // Which VIPClaims this LB node serves, and the identity of what it programs for each. Pure: claims in,
 // decisions with reasons out.
-import { CLAIM_CONDITIONS, type VIPClaim } from '../../api/v1alpha1.ts';
+import { CLAIM_CONDITIONS, type ClaimApproval, type VIPClaim } from '../../api/v1alpha1.ts';
 import { SERVED_WHILE_FALSE } from '../allocation/allocator.ts';
 import { findCondition } from '../conditions.ts';
 
@@ -10,12 +10,18 @@ export function claimKey(c: Pick<VIPClaim, 'metadata'>): string {
 }
 
 export type ServeDecision =
-  | { readonly serve: true; readonly vip: string }
-  | { readonly serve: false; readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NoPorts'; readonly message: string };
+  | { readonly serve: true; readonly vip: string; readonly approved: ClaimApproval }
+  | {
+      readonly serve: false;
+      readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NotApproved' | 'NoPorts';
+      readonly message: string;
+    };
 
 /**
  * A claim is served when it holds a VIP that the allocator lets it use: Allocated=True, or Allocated=False with a
- * reason under which the claim keeps being served (its VIP is valid; a requested change could not be applied).
+ * reason under which the claim keeps being served (its VIP is valid; a requested change could not be applied);
+ * and the allocator approved that VIP (status.approved, approval.ts). What is served is the approved copy, never
+ * the spec: a spec edited ahead of the allocator keeps the last approved one served until the allocator decides.
  */
 export function serveDecision(c: VIPClaim): ServeDecision {
   if (c.metadata.deletionTimestamp) return { serve: false, reason: 'Deleting', message: 'the claim is being deleted' };
@@ -25,15 +31,20 @@ export function serveDecision(c: VIPClaim): ServeDecision {
   if (allocated && allocated.status !== 'True' && !SERVED_WHILE_FALSE.has(allocated.reason)) {
     return { serve: false, reason: 'NotAllocated', message: `Allocated is ${allocated.status} (${allocated.reason})` };
   }
-  if ((c.spec.ports ?? []).length === 0) return { serve: false, reason: 'NoPorts', message: 'the claim lists no ports' };
-  return { serve: true, vip };
+  const approved = c.status?.approved;
+  if (!approved) return { serve: false, reason: 'NotApproved', message: `the allocator has approved nothing for status.vip ${vip}` };
+  if (approved.vip !== vip) {
+    return { serve: false, reason: 'NotApproved', message: `status.vip ${vip} is not the VIP the allocator approved (${approved.vip})` };
+  }
+  if ((approved.ports ?? []).length === 0) return { serve: false, reason: 'NoPorts', message: 'the approved claim lists no ports' };
+  return { serve: true, vip, approved };
 }
 
 /**
- * What a node programs for a claim is fully determined by its spec generation and its VIP (health only changes
- * backend states, which differ per node on purpose). Two nodes that programmed the same fingerprint hold the
- * same frontends.
+ * What a node programs for a claim is fully determined by the approval's generation and its VIP (health only
+ * changes backend states, which differ per node on purpose). Two nodes that programmed the same fingerprint hold
+ * the same frontends, whatever generation the spec has moved on to.
  */
-export function claimFingerprint(c: VIPClaim, vip: string): string {
-  return `${claimKey(c)}@${c.metadata.generation ?? 0}=${vip}`;
+export function claimFingerprint(c: VIPClaim, approved: Pick<ClaimApproval, 'generation' | 'vip'>): string {
+  return `${claimKey(c)}@${approved.generation}=${approved.vip}`;
 }

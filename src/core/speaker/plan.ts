@@ -3,7 +3,7 @@
 // by readiness and health (core/health/selection.ts). Also records, per claim, what was decided and why, for
 // status, the CLI and logs. Pure: the health view and the memory of last selections are passed in; the new
 // memory is returned.
-import type { ClaimBackend, ClaimPort, VIPClaim } from '../../api/v1alpha1.ts';
+import type { ClaimBackend, ClaimPort, ProgrammedSpec, VIPClaim } from '../../api/v1alpha1.ts';
 import type { DesiredBackend, DesiredFrontend } from '../dataplane/frontend.ts';
 import { frontendName } from '../dataplane/frontend.ts';
 import { combineHealth, selectBackends, type Selection } from '../health/selection.ts';
@@ -74,6 +74,7 @@ function olderFirst(a: VIPClaim, b: VIPClaim): number {
 
 function planPort(
   c: VIPClaim,
+  spec: ProgrammedSpec,
   vip: string,
   port: ClaimPort,
   health: HealthView,
@@ -81,9 +82,9 @@ function planPort(
   refused: ReadonlyMap<string, string>,
 ): { planned: PlannedPort; desired: DesiredFrontend; selected: ReadonlySet<string> } {
   const name = frontendName(vip, port.port, port.protocol);
-  const listed: readonly ClaimBackend[] = c.spec.backends ?? [];
+  const listed: readonly ClaimBackend[] = spec.backends ?? [];
   const backends = refused.size === 0 ? listed : listed.filter((b) => !refused.has(b.address));
-  const targets = new Map(backends.map((b) => [b.address, targetsFor(c.spec, b.address, port).map(targetKey)] as const));
+  const targets = new Map(backends.map((b) => [b.address, targetsFor(spec, b.address, port).map(targetKey)] as const));
   const healthOf = (address: string): HealthState => combineHealth((targets.get(address) ?? []).map(health));
   const selection = selectBackends(
     backends.map((b) => ({ key: b.address, ready: b.ready, health: healthOf(b.address) })),
@@ -102,11 +103,11 @@ function planPort(
     port: port.port,
     protocol: port.protocol,
     backends: desiredBackends,
-    externalTrafficPolicy: c.spec.externalTrafficPolicy,
+    externalTrafficPolicy: spec.externalTrafficPolicy,
     origin: claimKey(c),
-    ...(c.spec.loadBalancerSourceRanges?.length ? { sourceRanges: c.spec.loadBalancerSourceRanges } : {}),
-    ...(c.spec.sessionAffinity?.type === 'ClientIP'
-      ? { sessionAffinity: { timeoutSeconds: c.spec.sessionAffinity.timeoutSeconds ?? 10800 } }
+    ...(spec.loadBalancerSourceRanges?.length ? { sourceRanges: spec.loadBalancerSourceRanges } : {}),
+    ...(spec.sessionAffinity?.type === 'ClientIP'
+      ? { sessionAffinity: { timeoutSeconds: spec.sessionAffinity.timeoutSeconds ?? 10800 } }
       : {}),
   };
   const planned: PlannedPort = {
@@ -132,7 +133,8 @@ function planPort(
 const NONE_REFUSED: ReadonlyMap<string, string> = new Map();
 
 /**
- * Plans every claim. When two served claims ask for the same frontend (the allocator should never allow it),
+ * Plans every claim, from what the allocator approved of it (status.approved), never its current spec. When two
+ * served claims ask for the same frontend (the allocator should never allow it),
  * the older claim keeps it and the newer one is not served at all, so no claim is half-programmed. With a guard,
  * a claim of no known tenant or over its tenant's limits is not served (the tenant's older claims count first),
  * and backends its tenant may not use are left out, whatever the claim's status says.
@@ -157,7 +159,8 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
     }
     const refused = verdict?.refused ?? NONE_REFUSED;
     // The tenant's backend entries, its older claims first (claims are planned oldest first).
-    const entries = verdict ? c.spec.ports.length * (c.spec.backends ?? []).filter((b) => !refused.has(b.address)).length : 0;
+    const approved = decision.approved;
+    const entries = verdict ? approved.ports.length * (approved.backends ?? []).filter((b) => !refused.has(b.address)).length : 0;
     const tenantUsed = verdict ? (usedByTenant.get(verdict.tenant) ?? 0) : 0;
     if (verdict && tenantUsed + entries > verdict.backendEntries) {
       plans.set(key, {
@@ -171,7 +174,7 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
       });
       continue;
     }
-    const ports = c.spec.ports.map((p) => planPort(c, decision.vip, p, health, memory, refused));
+    const ports = approved.ports.map((p) => planPort(c, approved, decision.vip, p, health, memory, refused));
     const names = ports.map((p) => p.planned.frontend);
     const clash = names.find((n, i) => owners.has(n) || names.indexOf(n) !== i);
     if (clash !== undefined) {
@@ -191,7 +194,7 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
       nextMemory.set(p.planned.frontend, p.selected);
     }
     if (verdict) usedByTenant.set(verdict.tenant, tenantUsed + entries);
-    plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, decision.vip), ports: ports.map((p) => p.planned) });
+    plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, approved), ports: ports.map((p) => p.planned) });
   }
   const sorted = new Map([...plans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { frontends, owners, claims: sorted, memory: nextMemory };

@@ -26,6 +26,11 @@ export const PROGRAMMED_REASONS = {
   MapFull: MAP_FULL,
   /** The claim holds a VIP but is not to be served (allocation refused, being deleted, no ports). */
   NotServed: 'NotServed',
+  /**
+   * The claim shows a VIP the allocator has not approved (status.approved is missing or names another VIP): a
+   * status.vip written by anyone but the allocator is never programmed or announced.
+   */
+  NotApproved: 'NotApproved',
   /** The LB nodes' Cilium runs without kube-proxy replacement: no node-port path, kube-lb programs nothing. */
   CiliumKubeProxyReplacementOff: 'CiliumKubeProxyReplacementOff',
   /** The LB nodes' Cilium forwards with DSR and has no per-service SNAT (bpf-lb-mode=dsr, no annotation mode). */
@@ -128,7 +133,7 @@ function programmedOnNodes(input: StatusInput, nodes: readonly string[], owner: 
   const { plan } = input;
   const type = CLAIM_CONDITIONS.Programmed;
   if (!plan.serve) {
-    const reason = plan.reason === 'FrontendConflict' ? PROGRAMMED_REASONS.FrontendConflict : PROGRAMMED_REASONS.NotServed;
+    const reason = plan.reason === 'FrontendConflict' || plan.reason === 'NotApproved' ? PROGRAMMED_REASONS[plan.reason] : PROGRAMMED_REASONS.NotServed;
     return { type, status: 'False', reason, message: plan.message };
   }
   if (!input.selfProgrammed.ok && nodes.length === 0) {
@@ -166,7 +171,8 @@ function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condi
   const type = CLAIM_CONDITIONS.BackendsHealthy;
   const { plan, claim } = input;
   const refused = refusedBackends(plan);
-  const backends = (claim.spec.backends ?? []).filter((b) => !refused.has(b.address));
+  // The approved backends, which are what is programmed (serveDecision); a served claim always has an approval.
+  const backends = (claim.status?.approved?.backends ?? []).filter((b) => !refused.has(b.address));
   if (backends.length === 0) {
     return { backendHealth: [], condition: { type, status: 'False', reason: HEALTH_REASONS.NoBackends, message: 'the Service has no backend nodes' } };
   }

@@ -2,6 +2,7 @@
 // only what it is about, so each row says what matters.
 import type { VIPClaim, Condition } from '../../../src/api/v1alpha1.ts';
 import { LOAD_BALANCER_CLASS } from '../../../src/api/v1alpha1.ts';
+import { approvalOf } from '../../../src/core/allocation/approval.ts';
 import type { EndpointSliceView, NodeView, ServiceView } from '../../../src/core/agent/views.ts';
 import type { AgentIdentity } from '../../../src/core/agent/plan.ts';
 
@@ -76,6 +77,7 @@ export function allocated(claim: VIPClaim, vip: string, extra: Condition[] = [])
     status: {
       vip,
       pool: 'default',
+      approved: approvalOf(claim, vip, true),
       conditions: [
         { type: 'Allocated', status: 'True', reason: 'Allocated', message: `from pool default`, lastTransitionTime: '2025-01-01T00:00:00Z' },
         ...extra,

@@ -14,6 +14,7 @@ import type { AgentMetrics } from '../../../src/agent/metrics.ts';
 import type { ClaimPort, ServicePort } from '../../../src/agent/ports.ts';
 import { ServiceReconciler } from '../../../src/agent/reconciler.ts';
 import { identity, node, service } from './fixtures.ts';
+import { approvalOf } from '../../../src/core/allocation/approval.ts';
 
 const apiError = (code: number, message: string): k8s.ApiException<string> =>
   new k8s.ApiException(code, message, JSON.stringify({ message }), {});
@@ -123,7 +124,7 @@ class World {
     const c = this.serverClaims.get('shop.web')!;
     const allocated = this.bump({
       ...c,
-      status: { vip, conditions: [{ type: 'Allocated', status: 'True' as const, reason: 'Allocated', message: '', lastTransitionTime: '2025-06-01T12:00:00Z' }] },
+      status: { vip, approved: approvalOf(c, vip, true), conditions: [{ type: 'Allocated', status: 'True' as const, reason: 'Allocated', message: '', lastTransitionTime: '2025-06-01T12:00:00Z' }] },
     });
     this.serverClaims.set('shop.web', allocated);
     this.informerClaims.set('shop.web', allocated);

@@ -4,6 +4,7 @@ import { decideServiceStatus, releasedServiceStatus, SERVICE_CONDITIONS } from '
 import { desiredClaim } from '../../../src/core/agent/desired.ts';
 import type { ServiceStatusView } from '../../../src/core/agent/views.ts';
 import { allocated, identity, node, now, service } from './fixtures.ts';
+import { approvalOf } from '../../../src/core/allocation/approval.ts';
 
 const base = (() => {
   const d = desiredClaim(service(), [node('n1', '10.0.0.1')], [], identity);
@@ -87,7 +88,7 @@ t.test('release keeps what is not ours', async (t) => {
 t.test('a VIP the speakers still serve stays on the Service; a refusal without one clears it', async (t) => {
   const outside: VIPClaim = {
     ...base,
-    status: { vip: '192.0.2.10', conditions: [cond('Allocated', 'False', 'OutsidePool', 'pool shrank')] },
+    status: { vip: '192.0.2.10', approved: approvalOf(base, '192.0.2.10', true), conditions: [cond('Allocated', 'False', 'OutsidePool', 'pool shrank')] },
   };
   const kept = decideServiceStatus(shown, outside, undefined, now);
   t.same(kept.status.loadBalancer?.ingress, [{ ip: '192.0.2.10', ipMode: 'Proxy' }], 'OutsidePool keeps the IP');

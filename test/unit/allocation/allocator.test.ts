@@ -2,6 +2,7 @@
 // and "what it decides". Decisions print as `allocated VIP`, `held REASON VIP` or `refused REASON`.
 import t, { type Test } from 'tap';
 import { Allocator, type Decision } from '../../../src/core/allocation/allocator.ts';
+import { claimStatus } from '../../../src/core/allocation/status.ts';
 import { toClaimRequest, validate } from '../../../src/core/allocation/validate.ts';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../../src/api/v1alpha1.ts';
 import { claim, clock, pool, tenant, type ClaimOptions } from '../../support/allocation-fixtures.ts';
@@ -21,7 +22,11 @@ class World {
   }
 
   sync(): string {
-    this.alloc.setModel(validate({ pools: this.pools, tenants: this.tenants }));
+    // The tenants here all use the fixtures' 10.10.0.0/16, by agreement (spec.sharedBackendsWith): these stories
+    // are about VIPs, not backend ranges.
+    const names = this.tenants.map((t) => t.metadata.name!);
+    const agreed = this.tenants.map((t) => ({ ...t, spec: { ...t.spec, sharedBackendsWith: names.filter((n) => n !== t.metadata.name) } }));
+    this.alloc.setModel(validate({ pools: this.pools, tenants: agreed }));
     return 'ok';
   }
 
@@ -43,7 +48,7 @@ class World {
     if (prev?.status) c.status = prev.status;
     this.claims.set(key, c);
     const d = this.alloc.assign(toClaimRequest(c));
-    c.status = d.kind === 'refused' ? {} : { vip: d.vip, pool: d.pool };
+    c.status = claimStatus(c, d, WRITTEN).status;
     return show(d);
   }
 
@@ -67,10 +72,13 @@ class World {
   recheck(ns: string, name: string): string {
     const c = this.claims.get(`${ns}/${name}`)!;
     const d = this.alloc.assign(toClaimRequest(c));
-    c.status = d.kind === 'refused' ? {} : { vip: d.vip, pool: d.pool };
+    c.status = claimStatus(c, d, WRITTEN).status;
     return show(d);
   }
 }
+
+/** Status is written as the controller writes it (the VIP, its pool, the approval and Allocated); time does not matter here. */
+const WRITTEN = new Date('2026-01-01T00:00:00Z');
 
 function show(d: Decision): string {
   if (d.kind === 'allocated') return `allocated ${d.vip}`;
@@ -225,6 +233,32 @@ t.test('two claims recorded with one VIP (a split brain or a restore): the older
   story(t, [
     ['the older claim', () => r.recheck('t1', 'old'), 'allocated 192.0.2.3'],
     ['the younger one gets a new VIP', () => r.recheck('t2', 'new'), 'allocated 192.0.2.0'],
+  ]);
+});
+
+t.test('only a VIP the allocator recorded itself (status.approved.vip) is adopted: a forged status.vip is no record', async (t) => {
+  let w = new World([pool('p1', ['192.0.2.0/29'])], [T1, T2]);
+  story(t, [
+    ['a', () => w.assign('t1', 'a'), 'allocated 192.0.2.0'],
+    ['b', () => w.assign('t1', 'b'), 'allocated 192.0.2.1'],
+  ]);
+  // With the speakers' token (or any other status write): a's VIP onto an older claim of another tenant, a free pool
+  // address onto another, and b's status.vip moved while its approval still names .1.
+  w.claims.set('t2/x', claim('t2', 'x', { created: '2025-01-01T00:00:00Z', vip: '192.0.2.0', approved: false }));
+  w.claims.set('t2/y', claim('t2', 'y', { created: '2025-01-01T00:00:01Z', vip: '192.0.2.5', approved: false }));
+  const b = w.claims.get('t1/b')!;
+  b.status = { ...b.status, vip: '192.0.2.6' };
+  w = w.restart();
+  t.same(w.alloc.holdersOf('192.0.2.0'), ['t1/a'], 'the older claim showing a\'s VIP without an approval does not take it');
+  t.same(w.alloc.holdersOf('192.0.2.5'), [], 'a forged free address is reserved for nobody');
+  t.same(w.alloc.holdersOf('192.0.2.6'), [], 'nor is the address forged into b\'s status.vip');
+  story(t, [
+    ['a keeps its VIP', () => w.recheck('t1', 'a'), 'allocated 192.0.2.0'],
+    ['b keeps the VIP it was approved, whatever its status.vip says', () => w.recheck('t1', 'b'), 'allocated 192.0.2.1'],
+    ['b\'s status.vip is written back', () => w.claims.get('t1/b')!.status!.vip!, '192.0.2.1'],
+    ['x is decided afresh, as a claim with no VIP', () => w.recheck('t2', 'x'), 'allocated 192.0.2.2'],
+    ['y too: the lowest free address, not the one it showed', () => w.recheck('t2', 'y'), 'allocated 192.0.2.3'],
+    ['y is approved on it', () => w.claims.get('t2/y')!.status!.approved!.vip, '192.0.2.3'],
   ]);
 });
 

@@ -33,7 +33,18 @@ t.test('a claim keeps its spec, identity, VIP and every condition', async (t) =>
   const before = wire();
   t.same(c.spec, before.spec, 'spec untouched');
   t.same(c.metadata, { name: 'a', namespace: 't0', uid: before.metadata.uid, creationTimestamp: before.metadata.creationTimestamp, generation: 1, resourceVersion: '42', labels: { app: 'x' }, annotations: { note: 'kept' } });
-  t.same(c.status, { vip: '198.51.100.7', pool: 'p', conditions: before.status!.conditions }, 'speakers\' reports dropped, conditions of every type kept');
+  t.same(c.status, { vip: '198.51.100.7', pool: 'p', approved: before.status!.approved, conditions: before.status!.conditions }, 'speakers\' reports dropped, approval and conditions of every type kept');
+});
+
+t.test('a current approval costs nothing: it points at the spec\'s own lists; one behind the spec keeps its copy', async (t) => {
+  const current = trimClaim(wire());
+  t.equal(current.status!.approved!.backends, current.spec.backends, 'the spec\'s backends, not a copy');
+  t.equal(current.status!.approved!.ports, current.spec.ports);
+  const ahead = wire();
+  ahead.spec.backends = [{ nodeName: 'n9', address: '10.10.0.9', ready: true }];
+  const kept = trimClaim(ahead);
+  t.not(kept.status!.approved!.backends, kept.spec.backends);
+  t.same(kept.status!.approved!.backends, wire().spec.backends, 'the approved copy stays as it was');
 });
 
 t.test('managedFields and last-applied go; an object without them is returned as it is', async (t) => {

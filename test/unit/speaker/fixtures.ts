@@ -1,5 +1,6 @@
 // Claims as the allocator and agent leave them, for the speaker's pure tests.
-import type { ClaimBackend, ClaimPort, VIPClaim } from '../../../src/api/v1alpha1.ts';
+import type { ClaimApproval, ClaimBackend, ClaimPort, VIPClaim } from '../../../src/api/v1alpha1.ts';
+import { approvalOf } from '../../../src/core/allocation/approval.ts';
 
 export interface ClaimOptions {
   ns?: string;
@@ -12,6 +13,8 @@ export interface ClaimOptions {
   etp?: 'Cluster' | 'Local';
   healthCheckNodePort?: number;
   allocated?: { status: 'True' | 'False'; reason: string };
+  /** status.approved: by default the allocator's approval of this spec on the VIP; null: none. */
+  approved?: ClaimApproval | null;
   deleting?: boolean;
 }
 
@@ -23,7 +26,7 @@ export const TWO_NODES: ClaimBackend[] = [
 export function claim(o: ClaimOptions = {}): VIPClaim {
   const vip = 'vip' in o ? o.vip : '198.51.100.200';
   const allocated = o.allocated ?? { status: 'True', reason: 'Allocated' };
-  return {
+  const c: VIPClaim = {
     apiVersion: 'kube-lb.io/v1alpha1',
     kind: 'VIPClaim',
     metadata: {
@@ -45,4 +48,7 @@ export function claim(o: ClaimOptions = {}): VIPClaim {
       conditions: [{ type: 'Allocated', ...allocated, message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }],
     },
   };
+  const approved = o.approved === undefined ? (vip ? approvalOf(c, vip, true) : undefined) : (o.approved ?? undefined);
+  if (approved) c.status = { ...c.status, approved };
+  return c;
 }

@@ -5,6 +5,7 @@ import type { HealthState } from '../../../src/core/health/state.ts';
 import { backendGuard } from '../../../src/core/speaker/backend-guard.ts';
 import { lbClusterDenyList } from '../../../src/core/allocation/deny-list.ts';
 import { pool, tenant } from '../../support/allocation-fixtures.ts';
+import { approvalOf } from '../../../src/core/allocation/approval.ts';
 import { claim, TWO_NODES } from './fixtures.ts';
 
 const allUnknown: HealthView = () => 'unknown';
@@ -48,6 +49,47 @@ t.test('claims not to serve are planned with the reason and produce no frontend'
   t.same(plan.frontends.map((f) => f.vip), ['198.51.100.201'], 'a VIP kept outside its pool is still served');
 });
 
+t.test('what is programmed is what the allocator approved: a spec ahead of it keeps the last approved copy served', async (t) => {
+  const approved = claim({ generation: 3 });
+  // The tenant edits its claim while the allocator is down: another backend (outside its ranges, say), another
+  // port, Local traffic policy. Generation 4, approval still of generation 3.
+  const ahead = claim({
+    generation: 4,
+    backends: [{ nodeName: 'evil', address: '10.0.0.1', ready: true }],
+    ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort: 30080 }, { protocol: 'TCP', port: 6443, nodePort: 30443 }],
+    etp: 'Local',
+    approved: approved.status!.approved!,
+  });
+  const plan = planFrontends([ahead], allUnknown, new Map());
+  t.same(
+    plan.frontends.map((f) => [f.port, f.externalTrafficPolicy, f.backends.map((b) => b.address)]),
+    [[80, 'Cluster', ['10.200.0.11', '10.200.0.12']]],
+    'the approved ports, policy and backends, none of the edit',
+  );
+  const p = plan.claims.get('tenant-a/default.web');
+  if (p?.serve) t.equal(p.fingerprint, 'tenant-a/default.web@3=198.51.100.200', 'the fingerprint follows the approval, not the spec');
+  t.same([...plannedTargets(plan)].sort(), ['tcp://10.200.0.11:30080', 'tcp://10.200.0.12:30080'], 'only approved backends are probed');
+});
+
+t.test('a VIP without the allocator\'s approval is not served, and says so', async (t) => {
+  const plan = planFrontends(
+    [
+      claim({ name: 'none', approved: null }),
+      claim({ name: 'other', approved: approvalOf(claim(), '198.51.100.9', true) }),
+      claim({ name: 'reserved', approved: approvalOf(claim(), '198.51.100.200', false) }),
+    ],
+    allUnknown,
+    new Map(),
+  );
+  t.same(plan.frontends, [], 'nothing programmed');
+  const why = Object.fromEntries([...plan.claims.values()].map((c) => [c.key, c.serve ? 'serve' : `${c.reason}: ${c.message}`]));
+  t.same(why, {
+    'tenant-a/none': 'NotApproved: the allocator has approved nothing for status.vip 198.51.100.200',
+    'tenant-a/other': 'NotApproved: status.vip 198.51.100.200 is not the VIP the allocator approved (198.51.100.9)',
+    'tenant-a/reserved': 'NoPorts: the approved claim lists no ports',
+  });
+});
+
 t.test('health: a failing backend is quarantined, a not-ready one terminating, the rest active', async (t) => {
   const c = claim({ backends: [...TWO_NODES, { nodeName: 'node-c', address: '10.200.0.13', ready: false }] });
   const plan = planFrontends([c], health({ 'tcp://10.200.0.12:30080': 'unhealthy' }), new Map());
@@ -69,6 +111,7 @@ t.test('eTP Local uses the health check node port for every port; affinity and s
   const c = claim({ etp: 'Local', healthCheckNodePort: 31999 });
   c.spec.sessionAffinity = { type: 'ClientIP', timeoutSeconds: 60 };
   c.spec.loadBalancerSourceRanges = ['192.0.2.0/24'];
+  c.status!.approved = approvalOf(c, '198.51.100.200', true); // as the allocator approves them
   const plan = planFrontends([c], health({ 'http://10.200.0.11:31999/healthz': 'unhealthy' }), new Map());
   const f = plan.frontends[0]!;
   t.equal(f.externalTrafficPolicy, 'Local');
