@@ -4,6 +4,8 @@
 // ranges cover it. And the operator's deny-list ConfigMap applies as soon as it is written: the webhook refuses new
 // claims there and the controller marks the claims already allocated there.
 import t from 'tap';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { apiMessage } from '../../src/kube/client.ts';
@@ -64,10 +66,16 @@ t.test('the operator deny-list ConfigMap applies at once to admission and to all
     namespace: 'default', // the allocator's --namespace here
     body: { metadata: { name: DENY_LIST_CONFIGMAP }, data: { [DENY_LIST_KEY]: '# the storage network\n10.250.0.0/24' } },
   });
-  // A claim already allocated there keeps its VIP reserved and is no longer Allocated (the speakers stop serving it).
-  const marked = await waitClaim(kc, 'tenant-a', 'fine', (c) => allocatedOf(c)?.status === 'False');
-  t.equal(allocatedOf(marked)?.reason, 'NotAllowed');
-  t.match(allocatedOf(marked)?.message, `spec.backends[0].address: 10.250.0.5 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}: never a backend`);
   const message = await eventually('the webhook refuses a new one', async () => refusal(fresh('tenant-a', `store-${Date.now()}`, '10.250.0.6')));
   t.match(message, `10.250.0.6 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP}`);
+  // A claim already allocated there keeps its VIP reserved and is no longer Allocated (the speakers stop serving it).
+  try {
+    const marked = await waitClaim(kc, 'tenant-a', 'fine', (c) => allocatedOf(c)?.status === 'False');
+    t.equal(allocatedOf(marked)?.reason, 'NotAllowed');
+    t.match(allocatedOf(marked)?.message, `spec.backends[0].address: 10.250.0.5 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}: never a backend`);
+  } catch (err) {
+    t.comment(readFileSync(join(cluster.dir, 'allocator-solo.log'), 'utf8').split('\n').filter((l) => l.includes('tenant-a/fine')).slice(-10).join('\n'));
+    t.comment(JSON.stringify((await claims.get('fine', 'tenant-a')).status));
+    throw err;
+  }
 });
