@@ -295,6 +295,12 @@ const consumerCluster = crd(
   obj('Where the tenant writes its claims and what it may have.', {
     tenantNamespace: dnsLabel('Namespace of the LB cluster where this tenant\'s agent writes its VIPClaims; immutable.'),
     allowedBackendCIDRs: list('The consumer\'s node networks: claim backends must lie inside these.', cidr('A CIDR.'), 64, { minItems: 1 }),
+    sharedBackendsWith: list(
+      'ConsumerClusters whose allowedBackendCIDRs may overlap this one\'s. An overlap counts as agreed only when both list each other; otherwise the younger tenant gets no backends in the shared addresses.',
+      dnsSubdomain('ConsumerCluster name.'),
+      64,
+      { 'x-kubernetes-list-type': 'set' },
+    ),
     maxVIPs: int('Quota on distinct VIPs. Unset: unlimited.', { minimum: 0, maximum: 1_000_000 }),
     poolSelector: labelSelector('Which pools the tenant may use (by pool labels). Unset: all pools.'),
     limits: obj('How much of the LB nodes\' maps the tenant\'s claims may take; each unset field has its default.', {

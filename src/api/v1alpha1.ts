@@ -112,6 +112,11 @@ export interface ConsumerClusterSpec {
   tenantNamespace: string;
   /** The consumer's node networks: claim backends must lie inside these. */
   allowedBackendCIDRs: string[];
+  /**
+   * ConsumerClusters whose allowedBackendCIDRs may overlap this one's. An overlap counts as agreed only when both
+   * list each other; otherwise the younger tenant gets no backends in the shared addresses.
+   */
+  sharedBackendsWith?: string[];
   /** Quota on distinct VIPs. Unset: unlimited. */
   maxVIPs?: number;
   /** Which pools the tenant may use. Unset: all pools. */

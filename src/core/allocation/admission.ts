@@ -5,7 +5,8 @@
 // Rules across objects (what the CRDs' CEL cannot see):
 //  - VIPPool: no address in another pool (and no reserved block, no entry above the size limit, no overlap
 //    inside the pool, no IPv6 range reversed); shrinking or deleting a pool warns about claims left outside.
-//  - ConsumerCluster: its tenantNamespace is not another tenant's.
+//  - ConsumerCluster: its tenantNamespace is not another tenant's, and its backend ranges overlap no other
+//    tenant's unless both list each other in spec.sharedBackendsWith.
 //  - VIPClaim: its namespace is one tenant's, spec.service.cluster names that tenant, backends lie inside the
 //    tenant's allowedBackendCIDRs, requested IPs lie in pools the claim may use, a named pool exists and may
 //    serve it, and no claim of the tenant with the same sharing key uses one of its ports.
@@ -95,9 +96,25 @@ function admitTenant(input: AdmissionInput, world: World): Verdict {
   if (others.length > 0) {
     messages.push(`ConsumerCluster ${name} spec.tenantNamespace: namespace ${cc.spec.tenantNamespace} is already the tenant namespace of ConsumerCluster ${others.map((o) => o.metadata.name).join(', ')}`);
   }
-  const model = validate({ pools: [], tenants: [withCreated(cc, input.oldObject as ConsumerCluster | undefined)] });
+  const admitted = withCreated(cc, input.oldObject as ConsumerCluster | undefined);
+  const model = validate({ pools: [], tenants: [admitted] });
   messages.push(...problemsOf(model, 'ConsumerCluster', name).map((p) => p.message));
+  messages.push(...newRangeOverlaps(admitted, world.tenants));
   return messages.length > 0 ? deny(messages) : allow();
+}
+
+/**
+ * Backend ranges this change makes overlap another tenant's without both agreeing, whichever is older: in the
+ * model the older tenant keeps contested addresses, so admitting an older tenant's widening would take a younger
+ * tenant's backends away from under its running Services.
+ */
+function newRangeOverlaps(cc: ConsumerCluster, tenants: readonly ConsumerCluster[]): string[] {
+  const name = cc.metadata.name ?? '';
+  const others = tenants.filter((t) => t.metadata.name !== name);
+  const overlaps = (m: ReturnType<typeof validate>): string[] =>
+    m.problems.filter((p) => p.code === 'BackendRangeOverlap' && (p.object.name === name || p.message.includes(`ConsumerCluster ${name} spec.`))).map((p) => p.message);
+  const before = new Set(overlaps(validate({ pools: [], tenants: others })));
+  return overlaps(validate({ pools: [], tenants: [...others, cc] })).filter((m) => !before.has(m));
 }
 
 function admitClaim(input: AdmissionInput, world: World): Verdict {

@@ -17,6 +17,7 @@ export type ProblemCode =
   | 'ReservedAddress'
   | 'PoolTooLarge'
   | 'NamespaceConflict'
+  | 'BackendRangeOverlap'
   | 'InvalidCIDR'
   | 'UnknownTenant'
   | 'ClusterMismatch'
@@ -61,6 +62,11 @@ export interface TenantModel {
   readonly labels: Readonly<Record<string, string>>;
   readonly namespace: string;
   readonly backendRanges: readonly IPRange[];
+  /**
+   * Parts of backendRanges that an older tenant holds and that the two have not both agreed to share
+   * (spec.sharedBackendsWith): never this tenant's backends.
+   */
+  readonly contested: readonly ContestedRange[];
   /** undefined: unlimited. */
   readonly maxVIPs: number | undefined;
   readonly poolSelector: LabelSelector | undefined;
@@ -68,6 +74,12 @@ export interface TenantModel {
   /** False when another, older tenant already uses the namespace: its claims are not served. */
   readonly usable: boolean;
   readonly problems: readonly Problem[];
+}
+
+export interface ContestedRange {
+  readonly range: IPRange;
+  /** The older tenant that keeps these addresses. */
+  readonly holder: string;
 }
 
 export interface Model {

@@ -9,10 +9,10 @@ import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
   ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
 } from '../ip/index.ts';
+import { recordedVIP } from './approval.ts';
 import { deniedBy, type DeniedRange } from './deny-list.ts';
-import { approvedVIP } from './approval.ts';
 import { tenantLimits } from './limits.ts';
-import type { ClaimRequest, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
+import type { ClaimRequest, ContestedRange, Model, PoolModel, Problem, ProblemCode, TenantModel } from './model.ts';
 import type { ObjectRef } from '../../shared/errors.ts';
 
 export interface Snapshot {
@@ -115,12 +115,56 @@ function tenantModel(cc: ConsumerCluster, namespaceOwner: string | undefined): T
     labels: cc.metadata.labels ?? {},
     namespace,
     backendRanges,
+    contested: [],
     maxVIPs: cc.spec?.maxVIPs,
     poolSelector: cc.spec?.poolSelector,
     limits: tenantLimits(cc.spec?.limits),
     usable: namespaceOwner === name,
     problems,
   };
+}
+
+/**
+ * A tenant's backend ranges that overlap an older tenant's without both agreeing (each lists the other in
+ * spec.sharedBackendsWith): the older keeps those addresses, as with overlapping pools, and this one gets a
+ * BackendRangeOverlap problem naming both fields. Without the rule, a tenant could name another's nodes as its
+ * backends simply by writing their network into its own ConsumerCluster.
+ */
+function withContestedRanges(model: TenantModel, cc: ConsumerCluster, older: readonly TenantModel[], all: readonly ConsumerCluster[]): TenantModel {
+  // A tenant that is not served (another owns its namespace) neither holds nor loses addresses.
+  if (!model.usable) return model;
+  const specOf = (name: string): ConsumerCluster | undefined => all.find((x) => x.metadata.name === name);
+  const agrees = (a: ConsumerCluster | undefined, b: string): boolean => (a?.spec?.sharedBackendsWith ?? []).includes(b);
+  const contested: ContestedRange[] = [];
+  const problems = [...model.problems];
+  const mine = backendCIDRs(cc);
+  for (const other of older) {
+    if (!other.usable) continue;
+    const theirSpec = specOf(other.name);
+    if (agrees(cc, other.name) && agrees(theirSpec, model.name)) continue;
+    for (const m of mine) {
+      for (const o of backendCIDRs(theirSpec)) {
+        const shared = rangeIntersection(m.range, o.range);
+        if (!shared) continue;
+        contested.push({ range: shared, holder: other.name });
+        // Two CIDRs overlap only by nesting: the shared part is the smaller one.
+        const sharedText = rangeSize(m.range) <= rangeSize(o.range) ? m.text : o.text;
+        const ref: ObjectRef = { kind: 'ConsumerCluster', name: model.name, field: `spec.allowedBackendCIDRs[${m.index}]` };
+        problems.push(problem('BackendRangeOverlap', ref,
+          `${subject(ref)}: ${m.text} overlaps ConsumerCluster ${other.name} spec.allowedBackendCIDRs[${o.index}] ${o.text} (${sharedText}); ` +
+          `${other.name} is older and keeps these addresses, this tenant gets no backends there unless both list each other in spec.sharedBackendsWith`));
+      }
+    }
+  }
+  return contested.length === 0 ? model : { ...model, contested, problems };
+}
+
+/** The valid entries of a tenant's spec.allowedBackendCIDRs, with their index and text for messages. */
+function backendCIDRs(cc: ConsumerCluster | undefined): Array<{ index: number; text: string; range: IPRange }> {
+  return (cc?.spec?.allowedBackendCIDRs ?? []).flatMap((text, index) => {
+    const parsed = parseStrictCIDR(text);
+    return parsed.ok ? [{ index, text, range: parsed.value }] : [];
+  });
 }
 
 /** The validated model of a snapshot. Never throws: everything wrong becomes a Problem on its object. */
@@ -159,8 +203,9 @@ export function validate(snapshot: Snapshot): Model {
   }
   const tenants = new Map<string, TenantModel>();
   const tenantByNamespace = new Map<string, TenantModel>();
-  for (const cc of sortedTenants) {
-    const model = tenantModel(cc, namespaceOwner.get(cc.spec?.tenantNamespace ?? ''));
+  const parsedTenants = sortedTenants.map((cc) => tenantModel(cc, namespaceOwner.get(cc.spec?.tenantNamespace ?? '')));
+  for (const [i, parsed] of parsedTenants.entries()) {
+    const model = withContestedRanges(parsed, sortedTenants[i]!, parsedTenants.slice(0, i), sortedTenants);
     tenants.set(model.name, model);
     if (model.usable) tenantByNamespace.set(model.namespace, model);
     problems.push(...model.problems);
@@ -180,8 +225,8 @@ export function toClaimRequest(claim: VIPClaim): ClaimRequest {
   const namespace = claim.metadata.namespace ?? '';
   const name = claim.metadata.name ?? '';
   const spec = claim.spec;
-  // The allocator's own record of the VIP (approval.ts), not status.vip: anyone may have written that.
-  const recorded = approvedVIP(claim.status);
+  // The allocator's own record of the VIP (approval.ts), not status.vip alone.
+  const recorded = recordedVIP(claim.status);
   const recordedIP = recorded ? parseIP(recorded) : undefined;
   return {
     key: `${namespace}/${name}`,
@@ -270,6 +315,8 @@ export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): s
   const vipPool = [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
   if (vipPool) return `is in VIPPool ${vipPool.name}: a VIP is never a backend`;
   if (!ipInAny(ip, tenant.backendRanges)) return `is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`;
+  const held = tenant.contested.find((c) => ipInAny(ip, [c.range]));
+  if (held) return `is in ConsumerCluster ${held.holder}'s backend ranges, which ${tenant.name} overlaps without both listing each other in spec.sharedBackendsWith`;
   return undefined;
 }
 

@@ -54,10 +54,38 @@ t.test('tenants: one per namespace, the older keeps it', async (t) => {
   t.match(problemsOf(m, 'ConsumerCluster', 'bad')[0]!.message, /spec\.allowedBackendCIDRs\[0\]: host bits set in 10\.0\.0\.1\/8/);
 });
 
+t.test('tenant backend ranges: an overlap needs both tenants to agree, else the older keeps the addresses', async (t) => {
+  const tenants = (shared: { a?: readonly string[]; b?: readonly string[] }) => [
+    tenant('a', 'a', ['10.10.0.0/16'], shared.a ? { sharedBackendsWith: [...shared.a] } : {}, older),
+    tenant('b', 'b', ['10.10.5.0/24', '10.30.0.0/16'], shared.b ? { sharedBackendsWith: [...shared.b] } : {}, younger),
+  ];
+  const refusals = (m: ReturnType<typeof validate>, name: string) =>
+    ['10.10.5.1', '10.30.0.1'].map((ip) => backendRefusal(m, m.tenants.get(name)!, parseIP(ip)!) ?? 'ok');
+  for (const [what, shared] of [['neither agrees', {}], ['only the younger agrees', { b: ['a'] }], ['only the older agrees', { a: ['b'] }]] as const) {
+    const m = validate({ pools: [], tenants: tenants(shared) });
+    t.same(problemsOf(m, 'ConsumerCluster', 'b').map((p) => p.message), [
+      'ConsumerCluster b spec.allowedBackendCIDRs[0]: 10.10.5.0/24 overlaps ConsumerCluster a spec.allowedBackendCIDRs[0] 10.10.0.0/16 (10.10.5.0/24); a is older and keeps these addresses, this tenant gets no backends there unless both list each other in spec.sharedBackendsWith',
+    ], `${what}: the younger is told, naming both fields`);
+    t.same(problemsOf(m, 'ConsumerCluster', 'a'), [], `${what}: the older is not`);
+    t.same(refusals(m, 'b'), [
+      "is in ConsumerCluster a's backend ranges, which b overlaps without both listing each other in spec.sharedBackendsWith",
+      'ok',
+    ], `${what}: the younger loses only the shared addresses`);
+    t.same(refusals(m, 'a'), ['ok', 'is outside ConsumerCluster a spec.allowedBackendCIDRs'], `${what}: the older keeps them`);
+  }
+  const agreed = validate({ pools: [], tenants: tenants({ a: ['b'], b: ['a'] }) });
+  t.same(agreed.problems, [], 'both agree: no problem');
+  t.same(refusals(agreed, 'b'), ['ok', 'ok'], 'and both may use the shared addresses');
+});
+
 t.test('claim checks: tenancy, backends, requested IPs, pool', async (t) => {
   const m = validate({
     pools: [pool('open', ['192.0.2.0/24']), pool('gold', ['198.51.100.0/24'], {}, { labels: { tier: 'gold' } })],
-    tenants: [tenant('t1', 't1', ['10.10.0.0/16'], { poolSelector: { matchLabels: { tier: 'open' } } }), tenant('t2', 't2')],
+    // Both on 10.10.0.0/16, by agreement (spec.sharedBackendsWith), so each one's backends there are its own.
+    tenants: [
+      tenant('t1', 't1', ['10.10.0.0/16'], { poolSelector: { matchLabels: { tier: 'open' } }, sharedBackendsWith: ['t2'] }),
+      tenant('t2', 't2', ['10.10.0.0/16'], { sharedBackendsWith: ['t1'] }),
+    ],
   });
   const check = (ns: string, name: string, opts: Parameters<typeof claim>[2]) =>
     checkClaim(m, toClaimRequest(claim(ns, name, opts))).map((p) => `${p.code}: ${p.message}`);
@@ -104,7 +132,10 @@ t.test('claims are read canonically', async (t) => {
 t.test('per-claim limits: defaults, and a tenant\'s own', async (t) => {
   const ports = (n: number) => Array.from({ length: n }, (_, i) => ({ protocol: 'TCP' as const, port: 1000 + i, nodePort: 31000 + i }));
   const backends = (n: number) => Array.from({ length: n }, (_, i) => ({ nodeName: `n${i}`, address: `10.10.${i >> 8}.${i & 255}`, ready: true }));
-  const m = validate({ pools: [pool('p', ['198.18.0.0/24'])], tenants: [tenant('a', 'a'), tenant('b', 'b', ['10.10.0.0/16'], { limits: { portsPerClaim: 2, backendsPerClaim: 3 } })] });
+  const m = validate({ pools: [pool('p', ['198.18.0.0/24'])], tenants: [
+    tenant('a', 'a', ['10.10.0.0/16'], { sharedBackendsWith: ['b'] }),
+    tenant('b', 'b', ['10.10.0.0/16'], { limits: { portsPerClaim: 2, backendsPerClaim: 3 }, sharedBackendsWith: ['a'] }),
+  ] });
   const codes = (ns: string, opts: Parameters<typeof claim>[2]) => checkClaim(m, toClaimRequest(claim(ns, 'x', opts))).map((p) => `${p.code}: ${p.message}`);
   t.same(codes('a', { ports: ports(64), backends: backends(1000) }), [], 'the defaults: 64 ports, 1,000 backends');
   t.same(codes('a', { ports: ports(65) }), ['LimitExceeded: VIPClaim a/x spec.ports: 65 ports, ConsumerCluster a spec.limits.portsPerClaim is 64']);
