@@ -10,6 +10,8 @@ const NONE: never[] = [];
 export function trimClaimSpec<T extends VIPClaim>(claim: T): T {
   const spec = claim.spec;
   if (!spec || ((spec.ports?.length ?? 0) === 0 && (spec.backends?.length ?? 0) === 0)) return claim;
+  // A claim allocated before approvals existed is served from its spec until the allocator approves it.
+  if (!claim.status?.approved) return claim;
   // Rebuilt rather than deleted from (src/kube/trim.ts on V8's dictionary-mode objects); one shared empty list.
   claim.spec = { ...spec, ports: NONE, backends: NONE };
   return claim;

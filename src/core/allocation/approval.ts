@@ -6,7 +6,8 @@
 // or behind (its webhook failing open) reaches no dataplane, and a status.vip written by anyone else is neither
 // adopted by the allocator nor served by the speakers.
 import { createHash } from 'node:crypto';
-import type { ClaimApproval, ProgrammedSpec, VIPClaim, VIPClaimStatus } from '../../api/v1alpha1.ts';
+import { CLAIM_CONDITIONS, type ClaimApproval, type ProgrammedSpec, type VIPClaim, type VIPClaimStatus } from '../../api/v1alpha1.ts';
+import { findCondition } from '../conditions.ts';
 
 /**
  * The allocator's approval of the claim's current spec on `vip`: a copy of what the speakers program. With
@@ -28,11 +29,24 @@ export function approvalOf(claim: Pick<VIPClaim, 'metadata' | 'spec'>, vip: stri
 }
 
 /**
- * The VIP the allocator itself recorded for a claim, or undefined. Only an approval carries it: a status.vip
- * without one (written by someone else, or before approvals existed) is no record.
+ * The VIP the allocator itself recorded for a claim, or undefined: its approval's, or a legacy allocation's
+ * (below). A status.vip next to an approval naming another VIP is no record.
  */
-export function approvedVIP(status: VIPClaimStatus | undefined): string | undefined {
-  return status?.approved?.vip || undefined;
+export function recordedVIP(status: VIPClaimStatus | undefined): string | undefined {
+  return status?.approved ? status.approved.vip || undefined : legacyAllocation(status);
+}
+
+/**
+ * The VIP of a claim allocated before approvals existed (an upgrade from a version without status.approved): no
+ * approval at all, a status.vip and the allocator's Allocated=True. Honoured so that an upgrade moves no VIP and
+ * stops no traffic: the allocator adopts the VIP and records an approval in its first pass, and until then the
+ * speakers serve the spec, behind their own backend checks. No one but the allocator (and the operator) can write
+ * such a status: tenants have no access to claim status, and the speakers' admission policy keeps their token off
+ * status.vip, the Allocated condition and status.approved, removing it included.
+ */
+export function legacyAllocation(status: VIPClaimStatus | undefined): string | undefined {
+  if (!status?.vip || status.approved) return undefined;
+  return findCondition(status.conditions, CLAIM_CONDITIONS.Allocated)?.status === 'True' ? status.vip : undefined;
 }
 
 /** The programmed fields in a fixed order, optional ones that are empty written as empty. */

@@ -4,7 +4,7 @@
 import { CLAIM_CONDITIONS, type ClaimApproval, type Condition, type VIPClaim } from '../../api/v1alpha1.ts';
 import { findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import { SERVED_WHILE_FALSE, type Decision } from './allocator.ts';
-import { approvalDigest, approvalOf, approvedVIP } from './approval.ts';
+import { approvalDigest, approvalOf, recordedVIP } from './approval.ts';
 import type { PoolModel, TenantModel } from './model.ts';
 
 export interface OwnedStatus<S> {
@@ -74,7 +74,7 @@ function servable(decision: Decision): boolean {
  * itself is still valid and its own).
  */
 export function isServable(claim: Pick<VIPClaim, 'status'>): boolean {
-  if (!claim.status?.vip || approvedVIP(claim.status) !== claim.status.vip) return false;
+  if (!claim.status?.vip || recordedVIP(claim.status) !== claim.status.vip) return false;
   const c = findCondition(claim.status.conditions, CLAIM_CONDITIONS.Allocated);
   return c !== undefined && (c.status === 'True' || SERVED_WHILE_FALSE.has(c.reason));
 }

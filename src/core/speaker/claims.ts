@@ -2,6 +2,7 @@
 // decisions with reasons out.
 import { CLAIM_CONDITIONS, type ClaimApproval, type VIPClaim } from '../../api/v1alpha1.ts';
 import { SERVED_WHILE_FALSE } from '../allocation/allocator.ts';
+import { approvalOf, legacyAllocation } from '../allocation/approval.ts';
 import { findCondition } from '../conditions.ts';
 
 /** "tenant-ns/claim-name": how a claim is named in plans, logs, published state and the CLI. */
@@ -31,7 +32,8 @@ export function serveDecision(c: VIPClaim): ServeDecision {
   if (allocated && allocated.status !== 'True' && !SERVED_WHILE_FALSE.has(allocated.reason)) {
     return { serve: false, reason: 'NotAllocated', message: `Allocated is ${allocated.status} (${allocated.reason})` };
   }
-  const approved = c.status?.approved;
+  // A claim allocated before approvals existed is served from its spec until the allocator records one.
+  const approved = c.status?.approved ?? (legacyAllocation(c.status) === vip ? approvalOf(c, vip, true) : undefined);
   if (!approved) return { serve: false, reason: 'NotApproved', message: `the allocator has approved nothing for status.vip ${vip}` };
   if (approved.vip !== vip) {
     return { serve: false, reason: 'NotApproved', message: `status.vip ${vip} is not the VIP the allocator approved (${approved.vip})` };

@@ -236,6 +236,20 @@ t.test('two claims recorded with one VIP (a split brain or a restore): the older
   ]);
 });
 
+t.test('an upgrade moves no VIP: a claim allocated before approvals existed (Allocated=True, no approval) is adopted', async (t) => {
+  let w = new World([pool('p1', ['192.0.2.0/29'])], [T1]);
+  const legacy = claim('t1', 'old', { vip: '192.0.2.4', approved: false });
+  legacy.status = { ...legacy.status, conditions: [{ type: 'Allocated', status: 'True', reason: 'Allocated', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' }] };
+  w.claims.set('t1/old', legacy);
+  w = w.restart();
+  t.same(w.alloc.holdersOf('192.0.2.4'), ['t1/old'], 'adopted');
+  story(t, [
+    ['it keeps its VIP', () => w.recheck('t1', 'old'), 'allocated 192.0.2.4'],
+    ['and is approved on it', () => w.claims.get('t1/old')!.status!.approved!.vip, '192.0.2.4'],
+    ['a newcomer gets another', () => w.assign('t1', 'new'), 'allocated 192.0.2.0'],
+  ]);
+});
+
 t.test('only a VIP the allocator recorded itself (status.approved.vip) is adopted: a forged status.vip is no record', async (t) => {
   let w = new World([pool('p1', ['192.0.2.0/29'])], [T1, T2]);
   story(t, [

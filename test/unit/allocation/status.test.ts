@@ -69,7 +69,8 @@ t.test('isServable: an approved VIP and Allocated True, or False for a reason th
     ['tenant gone', { status: { vip: '192.0.2.1', approved: ok, conditions: cond('False', 'UnknownTenant') } }, false],
     ['ports clash on a shared VIP', { status: { vip: '192.0.2.1', approved: ok, conditions: cond('False', 'SharingConflict') } }, false],
     ['no verdict yet', { status: { vip: '192.0.2.1' } }, false],
-    ['a VIP the allocator did not approve', { status: { vip: '192.0.2.1', conditions: cond('True', 'Allocated') } }, false],
+    ['allocated before approvals existed (an upgrade)', { status: { vip: '192.0.2.1', conditions: cond('True', 'Allocated') } }, true],
+    ['no approval and no Allocated=True: no record', { status: { vip: '192.0.2.1', conditions: cond('False', 'OutsidePool') } }, false],
     ['a VIP other than the approved one', { status: { vip: '192.0.2.9', approved: ok, conditions: cond('True', 'Allocated') } }, false],
     ['no VIP', { status: { conditions: cond('False', 'PoolExhausted') } }, false],
   ];

@@ -74,7 +74,7 @@ t.test('what is programmed is what the allocator approved: a spec ahead of it ke
 t.test('a VIP without the allocator\'s approval is not served, and says so', async (t) => {
   const plan = planFrontends(
     [
-      claim({ name: 'none', approved: null }),
+      claim({ name: 'none', approved: null, allocated: { status: 'False', reason: 'OutsidePool' } }),
       claim({ name: 'other', approved: approvalOf(claim(), '198.51.100.9', true) }),
       claim({ name: 'reserved', approved: approvalOf(claim(), '198.51.100.200', false) }),
     ],
@@ -88,6 +88,15 @@ t.test('a VIP without the allocator\'s approval is not served, and says so', asy
     'tenant-a/other': 'NotApproved: status.vip 198.51.100.200 is not the VIP the allocator approved (198.51.100.9)',
     'tenant-a/reserved': 'NoPorts: the approved claim lists no ports',
   });
+});
+
+t.test('a claim allocated before approvals existed (an upgrade) is served from its spec until the allocator approves it', async (t) => {
+  const legacy = claim({ name: 'legacy', approved: null });
+  const plan = planFrontends([legacy], allUnknown, new Map());
+  t.same(plan.frontends.map((f) => [f.vip, f.port, f.backends.map((b) => b.address)]), [['198.51.100.200', 80, ['10.200.0.11', '10.200.0.12']]], 'served from its spec');
+  const p = plan.claims.get('tenant-a/legacy');
+  if (p?.serve) t.equal(p.fingerprint, 'tenant-a/legacy@1=198.51.100.200');
+  t.same(planFrontends([claim({ name: 'legacy', approved: null, vip: undefined })], allUnknown, new Map()).frontends, [], 'not without a VIP');
 });
 
 t.test('health: a failing backend is quarantined, a not-ready one terminating, the rest active', async (t) => {
