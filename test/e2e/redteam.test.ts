@@ -1,0 +1,21 @@
+// The red team (test/redteam): every attack against the real topology with its attacker's real credentials must
+// be refused or have no effect, and leave every other tenant's traffic, every Cilium entry and every object it
+// must not touch as it found them. `npm run redteam` runs the same attacks and prints the summary line.
+import t from 'tap';
+import { ATTACKS } from '../redteam/attacks.ts';
+import { RedTeam } from '../redteam/context.ts';
+import { formatResult, runAttacks, summarize } from '../redteam/run.ts';
+import { Ledger } from '../support/ledger.ts';
+
+const ledger = Ledger.open('e2e-redteam');
+const rt = await RedTeam.up(ledger, (line) => t.comment(line));
+t.teardown(() => rt.down());
+
+t.ok(ATTACKS.length >= 25, `${ATTACKS.length} attacks (at least 25)`);
+const results = await runAttacks(rt, ATTACKS, (r) => {
+  t.ok(r.blocked, `${r.name} blocked: ${r.evidence}`);
+  t.same(r.collateral, [], `${r.name}: no collateral`);
+});
+const summary = summarize(results);
+t.comment(results.map(formatResult).join('\n'));
+t.same(summary, { attacks: ATTACKS.length, blocked: ATTACKS.length, leaked: 0, collateral: 0 }, JSON.stringify(summary));
