@@ -47,12 +47,13 @@ export async function probeAddress(
 ): Promise<{ mac: string; ifname: string } | undefined> {
   const ears = targets.map((t) => ({ target: t, source: io.listen(t.ifindex) }));
   try {
-    const start = performance.now();
-    const end = start + (config.probes - 1) * config.intervalMs + config.waitMs;
+    // Timed from the sends, not from the start: a stalled event loop (a long dataplane pass) delays the probes,
+    // it never skips one or cuts the wait after the last.
     let sent = 0;
+    let nextAt = performance.now();
+    let end = Infinity;
     for (;;) {
-      const now = performance.now();
-      // Listening first: an answer to the previous probe is read before the next goes out.
+      // Listening first: an answer to the previous probe is read before the next goes out, and before giving up.
       for (const { target, source } of ears) {
         for (let frame = source.next(); frame; frame = source.next()) {
           const p = decodeArp(frame);
@@ -60,12 +61,16 @@ export async function probeAddress(
           if (mac) return { mac, ifname: target.ifname };
         }
       }
+      const now = performance.now();
       if (now >= end) return undefined;
-      if (sent < config.probes && now >= start + sent * config.intervalMs) {
+      if (sent < config.probes && now >= nextAt) {
         for (const t of targets) io.sender.send(t.ifindex, ETH_P_ARP, probeRequest(t.mac, vip));
         sent++;
+        nextAt = now + config.intervalMs;
+        if (sent === config.probes) end = now + config.waitMs;
       }
-      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(1, end - now))));
+      const wakeAt = sent < config.probes ? nextAt : end;
+      await new Promise((r) => setTimeout(r, Math.min(POLL_MS, Math.max(1, wakeAt - performance.now()))));
     }
   } finally {
     for (const { source } of ears) source.close();

@@ -107,6 +107,22 @@ t.test('probeAddress: free after all probes and the wait; in use at the first fo
   t.equal(await probeAddress(VIP, [target], OURS, cfg, peer), undefined, "an LB node's answer is not a conflict");
 });
 
+t.test('probeAddress: a stalled event loop delays the probes, never skips one or cuts the wait after the last', async (t) => {
+  const quiet = segment(() => []);
+  const sender = {
+    send(ifindex: number, etherType: number, frame: Uint8Array) {
+      quiet.sender.send(ifindex, etherType, frame);
+      if (quiet.sent.length === 1) for (const until = performance.now() + 120; performance.now() < until; ); // a long pass
+    },
+  };
+  const t0 = performance.now();
+  t.equal(await probeAddress(VIP, [target], OURS, cfg, { sender, listen: (i) => quiet.listen(i) }), undefined);
+  t.equal(quiet.sent.length, 3, 'all three probes');
+  const took = performance.now() - t0;
+  // The second probe is due during the stall and goes right after it; the third an interval later; then the wait.
+  t.ok(took >= 120 + cfg.intervalMs + cfg.waitMs - 2, `the wait still follows the last probe (${took.toFixed(0)} ms)`);
+});
+
 const link: LinkInfo = { name: 'eth0', index: 7, mac: '02:00:00:00:00:01', up: true, arpCapable: true };
 
 t.test('the gate: takeovers and announced VIPs pass at once; a new VIP passes after a free probe; a VIP in use is held back', async (t) => {
