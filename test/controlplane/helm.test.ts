@@ -213,7 +213,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
 /** Every object of kube-lb in the cluster (by its labels, in every namespace), and the release's own Secrets. */
 function kubeLbObjects(cluster: TestCluster): string[] {
   const kinds = 'deployments,daemonsets,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,poddisruptionbudgets,networkpolicies,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,secrets,configmaps';
-  const byLabel = cluster.kubectl(['get', kinds, '-A', '-l', 'app.kubernetes.io/name in (kube-lb-allocator,kube-lb-speaker,kube-lb-agent)', '-o', 'name']);
+  const byLabel = cluster.kubectl(['get', kinds, '-A', '-l', 'app.kubernetes.io/name in (kube-lb-allocator,kube-lb-speaker,kube-lb-agent,kube-lb-backend-deny-list)', '-o', 'name']);
   const releases = cluster.kubectl(['get', 'secrets', '-A', '-l', 'owner=helm', '-o', 'name']);
   return `${byLabel}\n${releases}`.split('\n').filter(Boolean).sort();
 }

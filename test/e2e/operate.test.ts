@@ -1,8 +1,8 @@
 // Operating a running system (test/support/topology.ts: LB nodes in network namespaces running real Cilium,
 // real control planes, every program a process):
-// - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml and 12-speaker-policies.yaml (their
-//   ServiceAccount's token): they program, announce and write claim status, and are refused what their code never
-//   does, the allocator's Lease and a claim's VIP included;
+// - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml, 12-speaker-policies.yaml and
+//   13-backend-deny-list.yaml (their ServiceAccount's token): they program, announce and write claim status, and
+//   are refused what their code never does, the allocator's Lease and a claim's VIP included;
 // - `kube-lb status` shows the claim with its VIP, owner node, programmed count and health;
 // - `kube-lb doctor`, run inside an LB node's namespace as an operator would on the node, reports ready, and
 //   says what is wrong when pointed at a directory that is not bpffs;
@@ -55,6 +55,9 @@ async function forbidden(op: () => Promise<unknown>): Promise<boolean> {
 t.test('speakers with the manifests\' RBAC program, announce and report', async (t) => {
   await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/11-speaker-rbac.yaml'), 'utf8'));
   await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/12-speaker-policies.yaml'), 'utf8'));
+  // What says which addresses are never backends (ServiceCIDRs, the kubernetes EndpointSlice, the deny-list
+  // ConfigMap): the speakers watch them and start only once they could list them.
+  await applyYaml(topo.lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/13-backend-deny-list.yaml'), 'utf8'));
   const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const tr = await core.createNamespacedServiceAccountToken({ name: 'kube-lb-speaker', namespace: SPEAKER_NAMESPACE, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
   // The relay kubeconfig the speakers use inside their namespaces, with the ServiceAccount's token instead of admin's.
