@@ -31,13 +31,13 @@ const FORBIDDEN = /forbidden/i;
  * A claim pointing at `address`: refused at admission, or else never given a Cilium slot toward it on any LB node
  * (the allocator and every speaker check again).
  */
-function hostileBackend(name: string, covers: string, address: (rt: RedTeam) => string, why: RegExp): Attack {
+function hostileBackend(name: string, covers: string, address: (rt: RedTeam) => string | Promise<string>, why: RegExp): Attack {
   return {
     name,
     credential: 'tenant token',
     covers,
     async run(rt) {
-      const target = address(rt);
+      const target = await address(rt);
       const claim = rt.claim(name, { backends: [{ nodeName: `evil-${name}`, address: target, ready: true }] });
       const r = await RedTeam.call(() => rt.tenantClaims.create(claim));
       if (r.refused) return refusedWith(r, why);
@@ -80,6 +80,13 @@ const backendAttacks: Attack[] = [
   hostileBackend('backend-multicast', 'backends on multicast', () => '224.0.0.251', /224\.0\.0\.251 is multicast/),
   hostileBackend('backend-lb-node', 'backends on an LB node', (rt) => rt.topo.lbNodes[0]!.backendIp, /is outside ConsumerCluster c1 spec\.allowedBackendCIDRs|is LB node/),
   hostileBackend('backend-other-tenant', 'backends on another tenant\'s nodes', otherTenantNode, /is outside ConsumerCluster c1 spec\.allowedBackendCIDRs/),
+  hostileBackend('backend-lb-cluster-service', 'backends in the LB cluster\'s Service range', async (rt) =>
+    (await rt.topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api).readNamespacedService({ namespace: 'default', name: 'kubernetes' })).spec!.clusterIP!,
+  /is in the LB cluster's Service range/),
+  hostileBackend('backend-lb-apiserver', 'backends on the LB cluster\'s apiserver', async (rt) => {
+    const slice = await rt.topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api).readNamespacedEndpointSlice({ namespace: 'default', name: 'kubernetes' });
+    return slice.endpoints?.[0]?.addresses[0] ?? '(no apiserver endpoint)';
+  }, /is the LB cluster's apiserver/),
   hostileBackend('backend-a-vip', 'backends inside a VIP pool', (rt) => rt.victimVip, /is in VIPPool default: a VIP is never a backend/),
   hostileUpdate('update-allocated-claim-to-other-tenant', 'updates of allocated claims, not only creates',
     (rt, c) => ({ ...c, spec: { ...c.spec, backends: [...c.spec.backends, { nodeName: 'evil', address: otherTenantNode(rt), ready: true }] } }),
@@ -390,6 +397,78 @@ async function podBoundSpeakerToken(rt: RedTeam, node: string): Promise<string> 
   return tr.status!.token!;
 }
 
+// ------------------------------------------------------------------ allocator token
+
+const allocatorAttacks: Attack[] = [
+  {
+    name: 'allocator-creates-a-webhook',
+    credential: 'allocator token',
+    covers: 'a webhook configuration that would see every Secret written',
+    async run(rt) {
+      const adm = rt.allocatorKc.makeApiClient(k8s.AdmissionregistrationV1Api);
+      return refusedWith(await RedTeam.call(() => adm.createValidatingWebhookConfiguration({
+        body: {
+          metadata: { name: 'redteam-secrets' },
+          webhooks: [{
+            name: 'secrets.redteam.example', sideEffects: 'None', admissionReviewVersions: ['v1'], failurePolicy: 'Ignore',
+            clientConfig: { url: 'https://127.0.0.1:1/steal' },
+            rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['secrets'] }],
+          }],
+        },
+      })), FORBIDDEN);
+    },
+  },
+  {
+    name: 'allocator-reads-secrets',
+    credential: 'allocator token',
+    covers: 'Secrets beyond the allocator\'s own',
+    async run(rt) {
+      return refusedWith(await RedTeam.call(() => rt.allocatorKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces()), FORBIDDEN);
+    },
+  },
+  {
+    name: 'allocator-edits-claim-spec',
+    credential: 'allocator token',
+    covers: 'claim specs are the tenants\'',
+    async run(rt) {
+      const claims = resourceClient<VIPClaim>(rt.allocatorKc, 'VIPClaim');
+      const own = await ownClaim(rt);
+      return refusedWith(await RedTeam.call(() => claims.replace({ ...own, spec: { ...own.spec, backends: [] } })), FORBIDDEN);
+    },
+  },
+];
+
+// ------------------------------------------------------------------ consumer agent token (in its consumer cluster)
+
+/**
+ * A Service of the attacker's consumer cluster, merge-patched with its agent's token (patch is the verb its RBAC
+ * grants, on every Service, since RBAC cannot name them in advance): refused by the agent's Service policy.
+ */
+function agentServicePatch(name: string, covers: string, service: string, body: object, status: boolean, why: RegExp): Attack {
+  return {
+    name,
+    credential: 'consumer agent token',
+    covers,
+    async run(rt) {
+      const core = rt.consumerAgentKc.makeApiClient(k8s.CoreV1Api);
+      const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+      return refusedWith(await RedTeam.call(() =>
+        status
+          ? core.patchNamespacedServiceStatus({ namespace: 'default', name: service, body }, mergePatch)
+          : core.patchNamespacedService({ namespace: 'default', name: service, body }, mergePatch)), why);
+    },
+  };
+}
+
+const consumerAgentAttacks: Attack[] = [
+  agentServicePatch('agent-rewires-a-service', 'the consumer agent changing what a Service selects', 'own', { spec: { selector: { app: 'evil' } } }, false,
+    /the kube-lb agent may not change the spec of Service default\/own/),
+  agentServicePatch('agent-publishes-an-ip-for-a-clusterip-service', 'the consumer agent writing status of Services it does not serve', 'kubernetes',
+    { status: { loadBalancer: { ingress: [{ ip: '198.51.100.1' }] } } }, true, /may only remove its entries from the status of Service default\/kubernetes/),
+  agentServicePatch('agent-adds-a-foreign-finalizer', 'the consumer agent holding Services back with finalizers that are not its own', 'own',
+    { metadata: { finalizers: ['kube-lb.io/load-balancer-cleanup', 'example.com/keep'] } }, false, /may change no finalizer but kube-lb\.io\/load-balancer-cleanup/),
+];
+
 // ------------------------------------------------------------------ client segment
 
 /** The heartbeat address a node's Lease advertises (kube-lb.io/l2-peer). */
@@ -485,6 +564,30 @@ const clientAttacks: Attack[] = [
       await rt.topo.waitSpeakerReady(n.name);
     },
   },
+  {
+    name: 'address-in-use-not-taken',
+    credential: 'client segment',
+    covers: 'announcing a VIP another host already answers for',
+    async run(rt) {
+      // A host on the segment already uses a pool address (a mistaken pool, a static host); a claim then asks for it.
+      const taken = '198.51.100.245';
+      await rt.topo.client.addAddress('eth0', `${taken}/32`);
+      const r = await RedTeam.call(() => rt.tenantClaims.create(rt.claim('squatted', { requestedIPs: [taken] })));
+      if (r.refused) return leaked(`the claim could not be made: ${r.message}`);
+      const cond = await eventually(`the Announced condition of ${taken}`, async () => {
+        const c = await rt.readClaim('squatted');
+        const a = c?.status?.conditions?.find((x) => x.type === 'Announced');
+        return a?.status === 'False' && a.reason === 'AddressInUse' ? a : undefined;
+      }, 30_000).catch(() => undefined);
+      const announcing = (await Promise.all(rt.topo.lbNodes.map((n) => rt.topo.speakerState(n.name)))).filter((s) => s.announcedVIPs.includes(taken));
+      if (announcing.length > 0) return leaked(`${taken} announced by ${announcing.map((s) => s.node).join(', ')}`);
+      return cond ? blocked(`not announced: ${cond.message}`) : leaked(`not announced, but the claim never said why`);
+    },
+    async cleanup(rt) {
+      await rt.topo.client.ip('addr', 'del', '198.51.100.245/32', 'dev', 'eth0').catch(() => undefined);
+      await rt.deleteRedTeamClaims();
+    },
+  },
   scrape('metrics-without-token', 'the speaker\'s /metrics to the client segment', '/metrics', () => undefined),
   scrape('state-without-token', 'every tenant\'s inventory in /state', '/state', () => undefined),
   scrape('metrics-with-tenant-token', 'a tenant\'s token reading the speaker\'s metrics', '/metrics', (rt) => rt.tenantKc.getCurrentUser()?.token),
@@ -559,4 +662,6 @@ const operatorAttacks: Attack[] = [
   },
 ];
 
-export const ATTACKS: readonly Attack[] = [...backendAttacks, ...tenancyAttacks, ...speakerAttacks, ...clientAttacks, ...operatorAttacks];
+export const ATTACKS: readonly Attack[] = [
+  ...backendAttacks, ...tenancyAttacks, ...speakerAttacks, ...allocatorAttacks, ...consumerAgentAttacks, ...clientAttacks, ...operatorAttacks,
+];

@@ -17,6 +17,7 @@ import type { ConsumerCluster, L2Announcement, VIPClaim, VIPClaimSpec, VIPPool }
 import { apiStatus } from '../../src/kube/client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { applyYaml, serviceAccountKubeconfig, tenantRbac } from '../support/agent-env.ts';
+import { SERVICE_POLICY_FILE } from '../support/agent-service-policy.ts';
 import { eventually } from '../support/eventually.ts';
 import type { Ledger } from '../support/ledger.ts';
 import { SPEAKER_NAMESPACE, Topology } from '../support/topology.ts';
@@ -24,7 +25,14 @@ import { SPEAKER_NAMESPACE, Topology } from '../support/topology.ts';
 const root = join(import.meta.dirname, '../..');
 
 /** Who makes an attack, with what they would really hold. */
-export type Credential = 'tenant token' | 'speaker token' | 'consumer agent token' | 'client segment' | 'operator mistake' | 'faulty allocator';
+export type Credential =
+  | 'tenant token'
+  | 'speaker token'
+  | 'allocator token'
+  | 'consumer agent token'
+  | 'client segment'
+  | 'operator mistake'
+  | 'faulty allocator';
 
 export interface Outcome {
   /** Refused, or without effect. */
@@ -59,6 +67,8 @@ export class RedTeam {
   readonly tenantKc: k8s.KubeConfig;
   /** The speakers' ServiceAccount token on the LB cluster. */
   readonly speakerKc: k8s.KubeConfig;
+  /** The allocator's ServiceAccount token on the LB cluster (deploy/kube-lb-cluster/10-allocator-rbac.yaml). */
+  readonly allocatorKc: k8s.KubeConfig;
   /** The attacker's consumer cluster agent credentials (in the consumer cluster). */
   readonly consumerAgentKc: k8s.KubeConfig;
   readonly victimVip: string;
@@ -72,6 +82,7 @@ export class RedTeam {
     topo: Topology;
     tenantKc: k8s.KubeConfig;
     speakerKc: k8s.KubeConfig;
+    allocatorKc: k8s.KubeConfig;
     consumerAgentKc: k8s.KubeConfig;
     victimVip: string;
     ownVip: string;
@@ -80,6 +91,7 @@ export class RedTeam {
     this.topo = init.topo;
     this.tenantKc = init.tenantKc;
     this.speakerKc = init.speakerKc;
+    this.allocatorKc = init.allocatorKc;
     this.consumerAgentKc = init.consumerAgentKc;
     this.victimVip = init.victimVip;
     this.ownVip = init.ownVip;
@@ -108,8 +120,9 @@ export class RedTeam {
     const lb = topo.lb;
     say('arming: the manifests\' RBAC and admission policies, and each attacker\'s credentials');
     for (const t of topo.tenants) await applyYaml(lb.kubeConfig, tenantRbac(t.name, t.tenantNamespace));
-    await applyYaml(lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/11-speaker-rbac.yaml'), 'utf8'));
-    await applyYaml(lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster/12-speaker-policies.yaml'), 'utf8'));
+    for (const f of ['10-allocator-rbac.yaml', '11-speaker-rbac.yaml', '12-speaker-policies.yaml', '13-backend-deny-list.yaml']) {
+      await applyYaml(lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster', f), 'utf8'));
+    }
     // Map exhaustion is tried against a small budget so it is cheap to reach: the rule is the same at the default.
     const tenants = resourceClient<ConsumerCluster>(lb.kubeConfig, 'ConsumerCluster');
     const attacker = await tenants.get(ATTACKER);
@@ -118,6 +131,7 @@ export class RedTeam {
     const tenantKc = loadKubeconfig(await serviceAccountKubeconfig(lb, topo.tenant(ATTACKER).tenantNamespace, 'kube-lb-agent'));
     const speakerKcPath = await serviceAccountKubeconfig(lb, SPEAKER_NAMESPACE, 'kube-lb-speaker');
     const speakerKc = loadKubeconfig(speakerKcPath);
+    const allocatorKc = loadKubeconfig(await serviceAccountKubeconfig(lb, SPEAKER_NAMESPACE, 'kube-lb-allocator'));
     // The speakers run with the same token, through the relay their namespaces reach the apiserver by; their
     // metrics listen on every address as the DaemonSet's do (behind TokenReview), and their Leases last long
     // enough that forged heartbeats, if believed, would visibly hide a dead node.
@@ -135,6 +149,14 @@ export class RedTeam {
 
     const consumer = topo.tenant(ATTACKER).cluster;
     for (const f of ['00-namespace.yaml', '10-agent-rbac.yaml']) await applyYaml(consumer.kubeConfig, readFileSync(join(root, 'deploy/lb-consumer-cluster', f), 'utf8'));
+    // The optional Service policy, as an operator sharing the fleet with strangers applies it; its served-Service
+    // rule edited for agents run with --default-class, as the file says (the lab's agents are).
+    const policy = readFileSync(join(root, SERVICE_POLICY_FILE), 'utf8').replace(
+      "object.spec.?loadBalancerClass.orValue('') == 'kube-lb.io/vip'",
+      "object.spec.?loadBalancerClass.orValue('kube-lb.io/vip') == 'kube-lb.io/vip'",
+    );
+    if (!policy.includes("orValue('kube-lb.io/vip') == 'kube-lb.io/vip'")) throw new Error(`${SERVICE_POLICY_FILE}: the served-Service rule moved; update the red team's default-class edit`);
+    await applyYaml(consumer.kubeConfig, policy);
     const consumerAgentKc = loadKubeconfig(await serviceAccountKubeconfig(consumer, 'kube-lb-system', 'kube-lb-agent'));
 
     say('the victim\'s Service and the attacker\'s own, both carrying traffic');
@@ -147,7 +169,7 @@ export class RedTeam {
     // The attacker replaces its agent with its own tooling, holding the same token: the real agent would delete
     // the hand-written claims below as orphans (no Service of theirs) before anyone judged them.
     await topo.tenant(ATTACKER).agent?.stop(3000);
-    return new RedTeam({ topo, tenantKc, speakerKc, consumerAgentKc, victimVip, ownVip, speakerArgs });
+    return new RedTeam({ topo, tenantKc, speakerKc, allocatorKc, consumerAgentKc, victimVip, ownVip, speakerArgs });
   }
 
   async down(): Promise<void> {
