@@ -415,7 +415,9 @@ const vipClaim = crd(
         vip: str('The VIP the allocator gave, its own record of it.', { maxLength: 45 }),
         ...programmedFields('Service ports (empty: nothing to serve).'),
       },
-      ['generation', 'vip', 'ports', 'backends', 'externalTrafficPolicy'],
+      // ports and backends may be absent: a reservation's empty lists do not survive server-side apply (an empty
+      // associative list is no field to the apiserver), and absent means empty to every reader.
+      ['generation', 'vip', 'externalTrafficPolicy'],
     ),
     programmedNodes: list('LB nodes whose maps hold this claim.', str('Node name.'), 256, { 'x-kubernetes-list-type': 'set' }),
     announcedBy: str('LB node that answers ARP for the VIP.'),

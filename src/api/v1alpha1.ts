@@ -220,7 +220,11 @@ export type ProgrammedSpec = Pick<
  * changes nothing until the allocator has checked it. `vip` is the allocator's own record of the VIP it gave.
  * A claim whose VIP is kept reserved while it is refused carries its VIP with no ports and no backends.
  */
-export interface ClaimApproval extends ProgrammedSpec {
+export interface ClaimApproval extends Omit<ProgrammedSpec, 'ports' | 'backends'> {
+  /** Absent: none (a VIP kept reserved for a refused claim). */
+  ports?: ClaimPort[];
+  /** Absent: none. */
+  backends?: ClaimBackend[];
   /** metadata.generation of the spec this copy comes from. */
   generation: number;
   vip: string;

@@ -49,8 +49,11 @@ export function legacyAllocation(status: VIPClaimStatus | undefined): string | u
   return findCondition(status.conditions, CLAIM_CONDITIONS.Allocated)?.status === 'True' ? status.vip : undefined;
 }
 
+/** A spec's programmed fields, or an approval's (whose empty lists may be absent). */
+type Programmed = ProgrammedSpec | ClaimApproval;
+
 /** The programmed fields in a fixed order, optional ones that are empty written as empty. */
-function canonical(p: ProgrammedSpec): unknown[] {
+function canonical(p: Programmed): unknown[] {
   return [
     (p.ports ?? []).map((x) => [x.name ?? '', x.protocol, x.port, x.nodePort]),
     (p.backends ?? []).map((b) => [b.nodeName, b.address, b.ready, b.zone ?? '']),
@@ -73,6 +76,6 @@ export function approvalDigest(a: ClaimApproval | undefined): string {
 }
 
 /** Whether two carry the same programmed fields (an approval and the spec it was copied from, say). */
-export function sameProgrammed(a: ProgrammedSpec, b: ProgrammedSpec): boolean {
+export function sameProgrammed(a: Programmed, b: Programmed): boolean {
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }

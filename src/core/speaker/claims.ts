@@ -1,6 +1,6 @@
 // Which VIPClaims this LB node serves, and the identity of what it programs for each. Pure: claims in,
 // decisions with reasons out.
-import { CLAIM_CONDITIONS, type ClaimApproval, type VIPClaim } from '../../api/v1alpha1.ts';
+import { CLAIM_CONDITIONS, type ClaimApproval, type ProgrammedSpec, type VIPClaim } from '../../api/v1alpha1.ts';
 import { SERVED_WHILE_FALSE } from '../allocation/allocator.ts';
 import { approvalOf, legacyAllocation } from '../allocation/approval.ts';
 import { findCondition } from '../conditions.ts';
@@ -10,8 +10,11 @@ export function claimKey(c: Pick<VIPClaim, 'metadata'>): string {
   return `${c.metadata.namespace ?? ''}/${c.metadata.name ?? ''}`;
 }
 
+/** An approval as the planner reads it: its lists present (an approval may omit empty ones). */
+export type ServedApproval = ClaimApproval & Pick<ProgrammedSpec, 'ports' | 'backends'>;
+
 export type ServeDecision =
-  | { readonly serve: true; readonly vip: string; readonly approved: ClaimApproval }
+  | { readonly serve: true; readonly vip: string; readonly approved: ServedApproval }
   | {
       readonly serve: false;
       readonly reason: 'Deleting' | 'NoVIP' | 'NotAllocated' | 'NotApproved' | 'NoPorts';
@@ -38,8 +41,9 @@ export function serveDecision(c: VIPClaim): ServeDecision {
   if (approved.vip !== vip) {
     return { serve: false, reason: 'NotApproved', message: `status.vip ${vip} is not the VIP the allocator approved (${approved.vip})` };
   }
-  if ((approved.ports ?? []).length === 0) return { serve: false, reason: 'NoPorts', message: 'the approved claim lists no ports' };
-  return { serve: true, vip, approved };
+  const { ports, backends } = approved;
+  if (!ports || ports.length === 0) return { serve: false, reason: 'NoPorts', message: 'the approved claim lists no ports' };
+  return { serve: true, vip, approved: backends ? (approved as ServedApproval) : { ...approved, ports, backends: [] } };
 }
 
 /**

@@ -160,7 +160,7 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
     const refused = verdict?.refused ?? NONE_REFUSED;
     // The tenant's backend entries, its older claims first (claims are planned oldest first).
     const approved = decision.approved;
-    const entries = verdict ? approved.ports.length * (approved.backends ?? []).filter((b) => !refused.has(b.address)).length : 0;
+    const entries = verdict ? approved.ports.length * approved.backends.filter((b) => !refused.has(b.address)).length : 0;
     const tenantUsed = verdict ? (usedByTenant.get(verdict.tenant) ?? 0) : 0;
     if (verdict && tenantUsed + entries > verdict.backendEntries) {
       plans.set(key, {
