@@ -72,6 +72,7 @@ async function ownClaim(rt: RedTeam): Promise<VIPClaim> {
 }
 
 const otherTenantNode = (rt: RedTeam) => rt.topo.tenant(VICTIM).nodes[0]!.ip;
+const APISERVER_IN_TENANT_RANGE = '10.200.1.250';
 
 const backendAttacks: Attack[] = [
   hostileBackend('backend-loopback', 'backends on loopback', () => '127.0.0.1', /127\.0\.0\.1 is loopback/),
@@ -83,10 +84,29 @@ const backendAttacks: Attack[] = [
   hostileBackend('backend-lb-cluster-service', 'backends in the LB cluster\'s Service range', async (rt) =>
     (await rt.topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api).readNamespacedService({ namespace: 'default', name: 'kubernetes' })).spec!.clusterIP!,
   /is in the LB cluster's Service range/),
-  hostileBackend('backend-lb-apiserver', 'backends on the LB cluster\'s apiserver', async (rt) => {
-    const slice = await rt.topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api).readNamespacedEndpointSlice({ namespace: 'default', name: 'kubernetes' });
-    return slice.endpoints?.[0]?.addresses[0] ?? '(no apiserver endpoint)';
-  }, /is the LB cluster's apiserver/),
+  {
+    ...hostileBackend('backend-lb-apiserver', 'backends on the LB cluster\'s apiserver, even inside the tenant\'s own range', async (rt) => {
+      // The lab's apiserver advertises loopback, for which Kubernetes publishes no endpoint; a real one advertises a
+      // node address. Published here as the apiserver would, inside the attacker's own range, so only the rule
+      // about the apiserver can refuse it.
+      const discovery = rt.topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
+      await discovery.createNamespacedEndpointSlice({
+        namespace: 'default',
+        body: {
+          metadata: { name: 'kubernetes', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+          addressType: 'IPv4',
+          endpoints: [{ addresses: [APISERVER_IN_TENANT_RANGE], conditions: { ready: true } }],
+          ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
+        },
+      });
+      await sleep(2000); // the allocator's and the speakers' informers
+      return APISERVER_IN_TENANT_RANGE;
+    }, /10\.200\.1\.250 is the LB cluster's apiserver/),
+    async cleanup(rt) {
+      await rt.deleteRedTeamClaims();
+      await rt.topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api).deleteNamespacedEndpointSlice({ namespace: 'default', name: 'kubernetes' }).catch(() => undefined);
+    },
+  },
   hostileBackend('backend-a-vip', 'backends inside a VIP pool', (rt) => rt.victimVip, /is in VIPPool default: a VIP is never a backend/),
   hostileUpdate('update-allocated-claim-to-other-tenant', 'updates of allocated claims, not only creates',
     (rt, c) => ({ ...c, spec: { ...c.spec, backends: [...c.spec.backends, { nodeName: 'evil', address: otherTenantNode(rt), ready: true }] } }),
@@ -327,7 +347,7 @@ const speakerAttacks: Attack[] = [
       const own = await ownClaim(rt);
       const approved = own.status?.approved;
       if (!approved) return leaked('the claim carries no approval record to forge');
-      const forged = { ...approved, backends: [...approved.backends, { nodeName: 'evil', address: otherTenantNode(rt), ready: true }] };
+      const forged = { ...approved, backends: [...(approved.backends ?? []), { nodeName: 'evil', address: otherTenantNode(rt), ready: true }] };
       return refusedWith(await RedTeam.call(() => claims.replaceStatus({ ...own, status: { ...own.status, approved: forged } })), /status\.approved is the allocator's/);
     },
   },
@@ -444,12 +464,17 @@ const allocatorAttacks: Attack[] = [
  * A Service of the attacker's consumer cluster, merge-patched with its agent's token (patch is the verb its RBAC
  * grants, on every Service, since RBAC cannot name them in advance): refused by the agent's Service policy.
  */
-function agentServicePatch(name: string, covers: string, service: string, body: object, status: boolean, why: RegExp): Attack {
+function agentServicePatch(
+  name: string, covers: string, service: string, body: object, status: boolean, why: RegExp,
+  around: { setup?(rt: RedTeam): Promise<unknown>; cleanup?(rt: RedTeam): Promise<void> } = {},
+): Attack {
   return {
     name,
     credential: 'consumer agent token',
     covers,
+    ...(around.cleanup ? { cleanup: around.cleanup } : {}),
     async run(rt) {
+      await around.setup?.(rt);
       const core = rt.consumerAgentKc.makeApiClient(k8s.CoreV1Api);
       const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
       return refusedWith(await RedTeam.call(() =>
@@ -463,8 +488,17 @@ function agentServicePatch(name: string, covers: string, service: string, body: 
 const consumerAgentAttacks: Attack[] = [
   agentServicePatch('agent-rewires-a-service', 'the consumer agent changing what a Service selects', 'own', { spec: { selector: { app: 'evil' } } }, false,
     /the kube-lb agent may not change the spec of Service default\/own/),
-  agentServicePatch('agent-publishes-an-ip-for-a-clusterip-service', 'the consumer agent writing status of Services it does not serve', 'kubernetes',
-    { status: { loadBalancer: { ingress: [{ ip: '198.51.100.1' }] } } }, true, /may only remove its entries from the status of Service default\/kubernetes/),
+  // A LoadBalancer Service of another implementation's class, in the attacker's consumer cluster.
+  agentServicePatch('agent-publishes-an-ip-for-another-lb', 'the consumer agent writing the status of a Service another load balancer serves', 'other-lb',
+    { status: { loadBalancer: { ingress: [{ ip: '198.51.100.1' }] } } }, true, /may only remove its entries from the status of Service default\/other-lb/, {
+      setup: (rt) => rt.topo.tenant(ATTACKER).core.createNamespacedService({
+        namespace: 'default',
+        body: { metadata: { name: 'other-lb' }, spec: { type: 'LoadBalancer', loadBalancerClass: 'example.com/other', ports: [{ port: 80 }] } },
+      }),
+      cleanup: async (rt) => {
+        await rt.topo.tenant(ATTACKER).core.deleteNamespacedService({ namespace: 'default', name: 'other-lb' }).catch(() => undefined);
+      },
+    }),
   agentServicePatch('agent-adds-a-foreign-finalizer', 'the consumer agent holding Services back with finalizers that are not its own', 'own',
     { metadata: { finalizers: ['kube-lb.io/load-balancer-cleanup', 'example.com/keep'] } }, false, /may change no finalizer but kube-lb\.io\/load-balancer-cleanup/),
 ];
