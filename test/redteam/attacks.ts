@@ -73,6 +73,8 @@ async function ownClaim(rt: RedTeam): Promise<VIPClaim> {
 
 const otherTenantNode = (rt: RedTeam) => rt.topo.tenant(VICTIM).nodes[0]!.ip;
 const APISERVER_IN_TENANT_RANGE = '10.200.1.250';
+/** A pool address the operator already routes elsewhere (foreign-route-kept). */
+const FOREIGN_ROUTE_VIP = '198.51.100.246';
 
 const backendAttacks: Attack[] = [
   hostileBackend('backend-loopback', 'backends on loopback', () => '127.0.0.1', /127\.0\.0\.1 is loopback/),
@@ -661,6 +663,26 @@ const operatorAttacks: Attack[] = [
     },
     async cleanup(rt) {
       await resourceClient<ConsumerCluster>(rt.topo.lb.kubeConfig, 'ConsumerCluster').delete('greedy').catch(() => undefined);
+    },
+  },
+  {
+    name: 'foreign-route-kept',
+    credential: 'operator mistake',
+    covers: 'a route kube-lb did not make is never replaced',
+    async run(rt) {
+      // The operator already routes an address of the pool elsewhere on every LB node; a claim then gets it.
+      for (const n of rt.topo.lbNodes) await n.ns.ip('route', 'add', `${FOREIGN_ROUTE_VIP}/32`, 'dev', 'eth1');
+      const r = await RedTeam.call(() => rt.tenantClaims.create(rt.claim('routed', { requestedIPs: [FOREIGN_ROUTE_VIP] })));
+      if (r.refused) return leaked(`the claim could not be made: ${r.message}`);
+      await eventually(`${FOREIGN_ROUTE_VIP} allocated`, async () => (await rt.readClaim('routed'))?.status?.vip === FOREIGN_ROUTE_VIP || undefined, 30_000);
+      await sleep(3000);
+      const routes = await Promise.all(rt.topo.lbNodes.map(async (n) => `${n.name}: ${(await n.ns.ip('route', 'show', `${FOREIGN_ROUTE_VIP}/32`)).trim()}`));
+      const replaced = routes.filter((l) => !/dev eth1/.test(l) || /proto 196/.test(l));
+      return replaced.length === 0 ? blocked(`the operator's routes stand: ${routes.join('; ')}`) : leaked(`replaced: ${replaced.join('; ')}`);
+    },
+    async cleanup(rt) {
+      await rt.deleteRedTeamClaims();
+      for (const n of rt.topo.lbNodes) await n.ns.ip('route', 'del', `${FOREIGN_ROUTE_VIP}/32`, 'dev', 'eth1').catch(() => undefined);
     },
   },
   {
