@@ -44,8 +44,8 @@ const log = (msg: string): void => console.error(`[bench alloc] ${msg}`);
 /** The pure allocator alone, no API: decisions per second for `n` claims, to show where the time goes. */
 function coreDecisionsPerSecond(n: number): number {
   const alloc = new Allocator();
-  alloc.setModel(validate({ pools: [pool('bench', ['198.18.0.0/16'])], tenants: Array.from({ length: TENANTS }, (_, i) => tenant(`t${i}`, `t${i}`, ['10.0.0.0/8'])) }));
-  const requests = Array.from({ length: n }, (_, i) => toClaimRequest(claim(`t${i % TENANTS}`, `c-${i}`, { backends: [{ nodeName: 'n', address: '10.1.2.3', ready: true }] })));
+  alloc.setModel(validate({ pools: [pool('bench', ['198.18.0.0/16'])], tenants: Array.from({ length: TENANTS }, (_, i) => tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])) }));
+  const requests = Array.from({ length: n }, (_, i) => toClaimRequest(claim(`t${i % TENANTS}`, `c-${i}`, { backends: [{ nodeName: 'n', address: `10.${i % TENANTS}.2.3`, ready: true }] })));
   const t0 = performance.now();
   for (const r of requests) alloc.assign(r);
   for (const r of requests) alloc.assign(r); // the re-check every status echo and resync costs
@@ -66,7 +66,7 @@ try {
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (let i = 0; i < TENANTS; i++) {
     await core.createNamespace({ body: { metadata: { name: `t${i}` } } });
-    await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, ['10.0.0.0/8'])));
+    await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])));
   }
 
   // When each claim was created (create response) and first seen Allocated (watch).

@@ -36,7 +36,7 @@ const strip = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T 
 await resourceClient<VIPPool>(kc, 'VIPPool').create(strip(pool('big', ['198.18.0.0/21'])));
 for (let i = 0; i < TENANTS; i++) {
   await core.createNamespace({ body: { metadata: { name: `t${i}` } } });
-  await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, ['10.0.0.0/8'])));
+  await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])));
 }
 
 // Every VIP each claim ever shows, from a watch.

@@ -121,5 +121,12 @@ export interface ClaimRequest {
    * status.approved.vip (canonical) and status.pool: the allocator's own record, which survives restarts and leader
    * changes. A status.vip without an approval is no record (approval.ts).
    */
-  readonly recorded: { readonly vip: string; readonly pool: string | undefined } | undefined;
+  readonly recorded:
+    | {
+        readonly vip: string;
+        readonly pool: string | undefined;
+        /** Backend addresses the record approved (a legacy allocation's: its spec's), kept through a range overlap. */
+        readonly backends: readonly string[];
+      }
+    | undefined;
 }

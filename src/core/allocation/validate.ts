@@ -247,7 +247,13 @@ export function toClaimRequest(claim: VIPClaim): ClaimRequest {
     sharingKey: spec.sharingKey || undefined,
     ports: (spec.ports ?? []).map((p) => ({ protocol: p.protocol, port: p.port })),
     backends: (spec.backends ?? []).map((b) => ({ address: b.address, ip: parseIP(b.address) })),
-    recorded: recordedIP ? { vip: formatIP(recordedIP), pool: claim.status?.pool || undefined } : undefined,
+    recorded: recordedIP
+      ? {
+          vip: formatIP(recordedIP),
+          pool: claim.status?.pool || undefined,
+          backends: (claim.status?.approved ? claim.status.approved.backends ?? [] : spec.backends ?? []).map((b) => b.address),
+        }
+      : undefined,
   };
 }
 
@@ -307,7 +313,7 @@ export function poolAllowed(pool: PoolModel, tenant: TenantModel, claim: ClaimRe
  * deny-list (model.denied, deny-list.ts), are refused for the same reason. The allocator refuses such claims; the speakers check again before
  * programming (src/core/speaker/backend-guard.ts), so a spec that moved ahead of the allocator is never served.
  */
-export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): string | undefined {
+export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr, approvedBefore = false): string | undefined {
   const reserved = reservedBlockOf(ip);
   if (reserved) return `is ${reserved}, never a backend`;
   const denied = deniedBy(ip, model.denied);
@@ -315,7 +321,9 @@ export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr): s
   const vipPool = [...model.pools.values()].find((p) => ipInAny(ip, p.ranges));
   if (vipPool) return `is in VIPPool ${vipPool.name}: a VIP is never a backend`;
   if (!ipInAny(ip, tenant.backendRanges)) return `is outside ConsumerCluster ${tenant.name} spec.allowedBackendCIDRs`;
-  const held = tenant.contested.find((c) => ipInAny(ip, [c.range]));
+  // A backend the claim was approved for before the overlap arose keeps being served: the overlap is the
+  // operator's to resolve, and refusing it would stop the younger tenant's running Services (approvedBefore).
+  const held = approvedBefore ? undefined : tenant.contested.find((c) => ipInAny(ip, [c.range]));
   if (held) return `is in ConsumerCluster ${held.holder}'s backend ranges, which ${tenant.name} overlaps without both listing each other in spec.sharedBackendsWith`;
   return undefined;
 }
@@ -345,13 +353,15 @@ export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
   const out: Problem[] = [];
   const ref = (field: string): ObjectRef => ({ kind: 'VIPClaim', name: claim.name, namespace: claim.namespace, field });
   out.push(...limitProblems(claim, tenant, ref));
+  // Only a tenant with contested ranges needs to know what was approved before (rare: built only then).
+  const approvedBefore = tenant.contested.length > 0 ? new Set(claim.recorded?.backends) : undefined;
   claim.backends.forEach((b, i) => {
     const f = ref(`spec.backends[${i}].address`);
     if (!b.ip) {
       out.push(problem('InvalidIP', f, `${subject(f)}: ${b.address} is not an IP address`));
       return;
     }
-    const refused = backendRefusal(model, tenant, b.ip);
+    const refused = backendRefusal(model, tenant, b.ip, approvedBefore?.has(b.address) ?? false);
     if (refused) out.push(problem('BackendNotAllowed', f, `${subject(f)}: ${b.address} ${refused}`));
   });
   if (claim.pool !== undefined) {

@@ -79,7 +79,9 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
         ? 'is not an IP address'
         : node !== undefined
           ? `is LB node ${node}: traffic to it would loop into the LB cluster`
-          : backendRefusal(model, tenant, b.ip);
+          // What it programs is approved by definition: a range overlap between tenants is the allocator's to
+          // judge (it keeps backends approved before the overlap arose), so the speaker does not re-judge it.
+          : backendRefusal(model, tenant, b.ip, true);
       if (why) (refused ??= new Map()).set(b.address, why);
     }
     return { ok: true, refused: refused ?? NONE, tenant: tenant.name, backendEntries: tenant.limits.backendEntries };

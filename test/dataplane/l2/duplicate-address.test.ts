@@ -70,6 +70,13 @@ async function firstAnnouncementMs(vips: readonly string[], prefix: string): Pro
 
 const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+// Both speakers members before any claim: a node alone for a moment owns every VIP, and would probe in the other's stead.
+await until('both speakers\' Leases', async () => {
+  const leases = await kc.makeApiClient(k8s.CoordinationV1Api).listNamespacedLease({ namespace: 'kube-lb-system' });
+  return names.every((n) => leases.items.some((l) => l.metadata?.name === `speaker-l2-${n}`)) || undefined;
+});
+await new Promise((r) => setTimeout(r, 1500)); // each sees the other's Lease (renewed every 500 ms) and heartbeats
+
 t.test('a VIP a foreign host holds is not announced; the claim names the VIP and the MAC; once free it is announced', async (t) => {
   await claim('taken', TAKEN);
   const owner = rendezvousOwner(TAKEN, names)!;

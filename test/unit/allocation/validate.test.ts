@@ -78,6 +78,18 @@ t.test('tenant backend ranges: an overlap needs both tenants to agree, else the 
   t.same(refusals(agreed, 'b'), ['ok', 'ok'], 'and both may use the shared addresses');
 });
 
+t.test('a range overlap that arises later stops no running Service: backends approved before keep being served', async (t) => {
+  const m = validate({ pools: [pool('p', ['192.0.2.0/24'])], tenants: [tenant('a', 'a', ['10.10.0.0/16'], {}, older), tenant('b', 'b', ['10.10.5.0/24'], {}, younger)] });
+  const backends = [{ nodeName: 'n1', address: '10.10.5.1', ready: true }, { nodeName: 'n2', address: '10.10.5.2', ready: true }];
+  // Approved with .1 before the overlap arose; the tenant then adds .2.
+  const approved = claim('b', 'web', { vip: '192.0.2.7', statusPool: 'p', backends: [backends[0]!] });
+  const edited = { ...approved, spec: { ...approved.spec, backends } };
+  t.same(checkClaim(m, toClaimRequest(edited)).map((p) => p.message), [
+    "VIPClaim b/web spec.backends[1].address: 10.10.5.2 is in ConsumerCluster a's backend ranges, which b overlaps without both listing each other in spec.sharedBackendsWith",
+  ], 'only the backend the claim was never approved for is refused');
+  t.same(checkClaim(m, toClaimRequest(claim('b', 'new', { backends: [backends[0]!] }))).map((p) => p.code), ['BackendNotAllowed'], 'a new claim gets none there');
+});
+
 t.test('claim checks: tenancy, backends, requested IPs, pool', async (t) => {
   const m = validate({
     pools: [pool('open', ['192.0.2.0/24']), pool('gold', ['198.51.100.0/24'], {}, { labels: { tier: 'gold' } })],
@@ -126,7 +138,7 @@ t.test('sharing problems: same key, same port and protocol', async (t) => {
 t.test('claims are read canonically', async (t) => {
   const r = toClaimRequest(claim('t1', 'a', { requestedIPs: ['2001:DB8::0:1', 'bogus'], vip: '2001:0db8::2', statusPool: 'p' }));
   t.same(r.requestedIPs, ['2001:db8::1', 'bogus']);
-  t.same(r.recorded, { vip: '2001:db8::2', pool: 'p' });
+  t.same(r.recorded, { vip: '2001:db8::2', pool: 'p', backends: ['10.10.0.5'] });
 });
 
 t.test('per-claim limits: defaults, and a tenant\'s own', async (t) => {
