@@ -9,7 +9,8 @@
 //   kube-lb.io/l2-leaving             "true" while the node hands its VIPs over before stopping
 // Renewals write only the node's own Lease; every change of what it advertises is written at once.
 import * as k8s from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../../kube/client.ts';
+import { isNotFound, KubeApiError } from '../../kube/client.ts';
+import { isConflictOrGone, readIfExists, updateWithRetry } from '../../kube/update.ts';
 import { createInformer, type TypedInformer } from '../../kube/informer.ts';
 import type { Logger } from '../../shared/logger.ts';
 
@@ -261,33 +262,21 @@ export class LeaseMembership {
   private async writeOwn(): Promise<void> {
     const { namespace, nodeName } = this.opts;
     const name = leaseName(nodeName);
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        if (this.own) {
-          this.own = await this.api.replaceNamespacedLease({ name, namespace, body: this.desiredLease(this.own) });
-        } else {
-          this.own = await this.api.createNamespacedLease({ namespace, body: this.desiredLease(undefined) });
-        }
-        this.writes++;
-        return;
-      } catch (err) {
-        if (isConflict(err) || isNotFound(err)) {
-          this.writes++;
-          this.own = await this.readOwn();
-          continue;
-        }
-        throw err;
-      }
-    }
-    throw new Error(`Lease ${namespace}/${name}: conflicts on every attempt`);
-  }
-
-  private async readOwn(): Promise<k8s.V1Lease | undefined> {
     try {
-      return await this.api.readNamespacedLease({ name: leaseName(this.opts.nodeName), namespace: this.opts.namespace });
+      await updateWithRetry<k8s.V1Lease | undefined>({
+        attempts: 3,
+        lastWritten: { object: this.own },
+        isStale: isConflictOrGone,
+        read: async () => (this.own = await readIfExists(() => this.api.readNamespacedLease({ name, namespace }))),
+        mutate: (base) => this.desiredLease(base),
+        write: async (body, base) => {
+          this.writes++;
+          this.own = base ? await this.api.replaceNamespacedLease({ name, namespace, body }) : await this.api.createNamespacedLease({ namespace, body });
+          return this.own;
+        },
+      });
     } catch (err) {
-      if (isNotFound(err)) return undefined;
-      throw err;
+      throw new KubeApiError('renewing', { kind: 'Lease', namespace, name }, err);
     }
   }
 

@@ -5,7 +5,8 @@
 // the speaker that writes a claim's status reads its peers' state from here.
 import * as k8s from '@kubernetes/client-node';
 import { decodePublished, encodePublished, samePublished, type PublishedState } from '../../core/speaker/published.ts';
-import { isConflict, isNotFound } from '../../kube/client.ts';
+import { isNotFound } from '../../kube/client.ts';
+import { isConflictOrGone, readIfExists, updateWithRetry } from '../../kube/update.ts';
 import { createInformer, type TypedInformer } from '../../kube/informer.ts';
 import type { Logger } from '../../shared/logger.ts';
 
@@ -153,31 +154,23 @@ export class NodeStatePublisher {
       },
       spec: { holderIdentity: nodeName, renewTime: new k8s.V1MicroTime() },
     });
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        this.#own = this.#own
-          ? await this.#api.replaceNamespacedLease({ name, namespace, body: body(this.#own) })
-          : await this.#api.createNamespacedLease({ namespace, body: body(undefined) });
-        this.writes++;
-        this.#written = state;
-        return;
-      } catch (err) {
-        if (!(isConflict(err) || isNotFound(err))) {
-          // Retried by the next publish() or the speaker's periodic refresh; the write pace stays bounded.
-          this.#opts.logger.warn({ err }, 'could not publish the node state');
-          return;
-        }
-        this.writes++;
-        try {
-          this.#own = await this.#api.readNamespacedLease({ name, namespace });
-        } catch (readErr) {
-          if (!isNotFound(readErr)) {
-            this.#opts.logger.warn({ err: readErr }, 'could not read the node state Lease');
-            return;
-          }
-          this.#own = undefined;
-        }
-      }
+    try {
+      await updateWithRetry<k8s.V1Lease | undefined>({
+        attempts: 3,
+        lastWritten: { object: this.#own },
+        isStale: isConflictOrGone,
+        read: async () => (this.#own = await readIfExists(() => this.#api.readNamespacedLease({ name, namespace }))),
+        mutate: (base) => body(base),
+        write: async (next, base) => {
+          this.writes++;
+          this.#own = base ? await this.#api.replaceNamespacedLease({ name, namespace, body: next }) : await this.#api.createNamespacedLease({ namespace, body: next });
+          return this.#own;
+        },
+      });
+      this.#written = state;
+    } catch (err) {
+      // Retried by the next publish() or the speaker's periodic refresh; the write pace stays bounded.
+      this.#opts.logger.warn({ err }, 'could not publish the node state');
     }
   }
 
