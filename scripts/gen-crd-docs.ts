@@ -1,10 +1,10 @@
 // Writes docs/crds.md, the CRD reference, from the same definitions as deploy/crds (src/api/v1alpha1-crds.ts):
 // one table of fields per kind with type, bounds, default, description and the CEL rules.
 // Usage: node scripts/gen-crd-docs.ts [--check]   (test/unit/docs/crd-reference.test.ts runs the check)
-import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { customResourceDefinitions, type Schema } from '../src/api/v1alpha1-crds.ts';
+import { writeOrCheck } from './generated-file.ts';
 
 const INTRO = `# CRD reference (kube-lb.io/v1alpha1)
 
@@ -80,15 +80,4 @@ export function renderCrdReference(): string {
 }
 
 const target = join(dirname(fileURLToPath(import.meta.url)), '../docs/crds.md');
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const text = renderCrdReference();
-  if (process.argv.includes('--check')) {
-    if (readFileSync(target, 'utf8') !== text) {
-      console.error(`stale: ${target} (run node scripts/gen-crd-docs.ts)`);
-      process.exit(1);
-    }
-  } else {
-    writeFileSync(target, text);
-    console.log(`wrote ${target}`);
-  }
-}
+if (import.meta.url === `file://${process.argv[1]}`) writeOrCheck(target, renderCrdReference(), 'node scripts/gen-crd-docs.ts');

@@ -65,7 +65,7 @@ async function loadLbKubeConfig(): Promise<k8s.KubeConfig> {
   try {
     const s = await consumer.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace });
     const data = s.data?.['kubeconfig'];
-    if (!data) throw new Error('the Secret has no "kubeconfig" key');
+    if (!data) throw new KubeLbError('LB_CREDENTIALS', 'the Secret has no "kubeconfig" key', { object: { kind: 'Secret', namespace, name, field: 'data.kubeconfig' } });
     return loadApiKubeConfig({ text: Buffer.from(data, 'base64').toString('utf8') }, clientOptions('lb'));
   } catch (err) {
     throw new KubeLbError('LB_CREDENTIALS', `reading the LB kubeconfig from Secret ${secret}: ${apiMessage(err)}`, {

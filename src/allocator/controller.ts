@@ -23,10 +23,22 @@ import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import { DEFAULT_PAGE_SIZE, listAllPages } from '../kube/paging.ts';
 import { WorkQueue, done, retry, type HandlerResult, type WorkQueueOptions } from '../kube/workqueue.ts';
 import { Backoff, WATCH_BACKOFF } from '../shared/backoff.ts';
+import { assertNever } from '../shared/errors.ts';
 import type { Logger } from '../shared/logger.ts';
 import { trimClaim, trimConfig } from './cache-trim.ts';
 import type { AllocatorMetrics } from './metrics.ts';
 import type { StatusWriter } from './status-writer.ts';
+
+/** The kinds of the allocator queue's keys: "model", "claim:NAMESPACE/NAME", "pool:NAME", "tenant:NAME". */
+const QUEUE_KEY_KINDS = ['model', 'claim', 'pool', 'tenant'] as const;
+type QueueKeyKind = (typeof QUEUE_KEY_KINDS)[number];
+
+function parseQueueKey(key: string): { kind: QueueKeyKind; name: string } | undefined {
+  const colon = key.indexOf(':');
+  const kind = colon === -1 ? key : key.slice(0, colon);
+  const known = QUEUE_KEY_KINDS.find((k) => k === kind);
+  return known === undefined ? undefined : { kind: known, name: key.slice(colon + 1) };
+}
 
 export interface AllocatorControllerOptions {
   kubeConfig: k8s.KubeConfig;
@@ -246,9 +258,13 @@ export class AllocatorController {
   private async handle(key: string): Promise<HandlerResult> {
     const leading = this.leading;
     if (!leading) return done;
-    const colon = key.indexOf(':');
-    const kind = colon === -1 ? key : key.slice(0, colon);
-    const name = key.slice(colon + 1);
+    const parsed = parseQueueKey(key);
+    if (!parsed) {
+      // Only this file adds keys, so this is a bug; retrying could not help, and dropping it must not be silent.
+      this.opts.logger.error({ key }, 'dropping a queue key of unknown kind');
+      return done;
+    }
+    const { kind, name } = parsed;
     switch (kind) {
       case 'model':
         return this.remodel(leading);
@@ -259,7 +275,7 @@ export class AllocatorController {
       case 'tenant':
         return this.writeTenantStatus(leading, name);
       default:
-        return done;
+        return assertNever(kind, 'allocator queue key kind');
     }
   }
 

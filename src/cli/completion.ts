@@ -7,6 +7,7 @@ import type { Command, Option } from 'commander';
 import { Argument } from 'commander';
 import { EXIT, type CliIO } from './command-args.ts';
 import type { CliContext } from './program.ts';
+import { assertNever } from '../shared/errors.ts';
 
 export const COMPLETE_COMMAND = '__complete';
 
@@ -131,6 +132,8 @@ export function completionScript(shell: Shell): string {
       return `#compdef kube-lb\nautoload -U +X bashcompinit && bashcompinit\n${BASH}`;
     case 'fish':
       return FISH;
+    default:
+      return assertNever(shell, 'shell');
   }
 }
 

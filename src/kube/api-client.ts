@@ -5,6 +5,7 @@
 // Watches are unaffected: client-node's Watch has its own inactivity timeout (30 s) and reconnects.
 import * as k8s from '@kubernetes/client-node';
 import { loadKubeConfig, type KubeConfigSource } from './client.ts';
+import { KubeLbError } from '../shared/errors.ts';
 
 export interface ApiRequestInfo {
   /** GET, POST, PUT, PATCH, DELETE. */
@@ -94,7 +95,7 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
 
   override makeApiClient<T extends k8s.ApiType>(apiClientType: k8s.ApiConstructor<T>): T {
     const cluster = this.getCurrentCluster();
-    if (!cluster) throw new Error('kubeconfig has no current cluster');
+    if (!cluster) throw new KubeLbError('KUBECONFIG_INVALID', `kubeconfig: context ${JSON.stringify(this.getCurrentContext())} names no cluster`);
     const { timeoutMs, onRequest } = this.options;
     const instrument: k8s.ObservableMiddleware = {
       pre: (ctx) => {

@@ -3,6 +3,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, VERSION, PLURALS } from '../api/v1alpha1.ts';
 import type { ListPage } from './paging.ts';
 import { updateWithRetry, type UpdateOutcome } from './update.ts';
+import { invariant } from '../shared/errors.ts';
 
 export type Kind = keyof typeof PLURALS;
 
@@ -31,7 +32,7 @@ export function resourceClient<T extends Named>(kc: k8s.KubeConfig, kind: Kind):
   const plural = PLURALS[kind];
   const base = { group: GROUP, version: VERSION, plural };
   const ns = (namespace: string | undefined): string => {
-    if (!namespace) throw new Error(`${kind} is namespaced: a namespace is required`);
+    invariant(namespace, () => `${kind} is namespaced: a namespace is required`);
     return namespace;
   };
   const namespaced = kind === 'VIPClaim';

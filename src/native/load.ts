@@ -2,6 +2,7 @@
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { KubeLbError } from '../shared/errors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [
@@ -24,5 +25,5 @@ export function loadAddon(): unknown {
       errors.push(`${path}: ${(err as Error).message}`);
     }
   }
-  throw new Error(`kube-lb native addon not found; run "npm run setup". Tried:\n  ${errors.join('\n  ')}`);
+  throw new KubeLbError('NATIVE_ADDON_MISSING', `kube-lb native addon not found; run "npm run setup". Tried:\n  ${errors.join('\n  ')}`);
 }

@@ -6,6 +6,7 @@
 // once): without it they all come back in the same millisecond, every time. "full" picks a delay in
 // [0, d], "equal" in [d/2, d] (never retries at once), "none" is plain doubling (the work queue's
 // per-key retries, where only one client is involved and tests read the delays).
+import { assertNever } from './errors.ts';
 
 export type Jitter = 'none' | 'full' | 'equal';
 
@@ -51,6 +52,8 @@ export function backoffDelay(p: BackoffPolicy, attempt: number, random: () => nu
       return Math.floor(random() * ceiling);
     case 'equal':
       return Math.floor(ceiling / 2 + random() * (ceiling / 2));
+    default:
+      return assertNever(p.jitter, 'jitter');
   }
 }
 

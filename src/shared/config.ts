@@ -1,6 +1,6 @@
 // Configuration from command-line flags and environment variables, declared once per program as a table of
 // options. Parsing is pure (argv and env are passed in) and every error names the flag and the bad value.
-import { ConfigError } from './errors.ts';
+import { assertNever, ConfigError } from './errors.ts';
 
 type Kind = 'string' | 'int' | 'bool' | 'duration' | 'list';
 
@@ -69,6 +69,8 @@ function convert(name: string, spec: OptionSpec, raw: string): unknown {
         .split(',')
         .map((s) => s.trim())
         .filter(Boolean);
+    default:
+      return assertNever(spec, 'option kind');
   }
 }
 

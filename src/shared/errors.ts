@@ -1,5 +1,9 @@
-// One base class for every error kube-lb raises on purpose. Each carries a stable `code` (documented in
-// docs/errors.md), the object it concerns when there is one, and whether retrying can help.
+// One base class for every error kube-lb raises on purpose. Each carries a stable `code` (from the catalogue in
+// error-codes.ts, rendered into docs/errors.md), the object it concerns when there is one, and whether retrying
+// can help. Kubernetes API errors are classified once, in kube/client.ts (isTransientApiError, KubeApiError).
+import type { ErrorCode } from './error-codes.ts';
+
+export type { ErrorCode } from './error-codes.ts';
 
 export interface ObjectRef {
   kind: string;
@@ -17,11 +21,11 @@ export interface KubeLbErrorOptions {
 }
 
 export class KubeLbError extends Error {
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly object: ObjectRef | undefined;
   readonly transient: boolean;
 
-  constructor(code: string, message: string, options: KubeLbErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: KubeLbErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
     this.code = code;
@@ -60,6 +64,25 @@ export class UsageError extends KubeLbError {
   }
 }
 
-export function isTransient(err: unknown): boolean {
-  return err instanceof KubeLbError ? err.transient : false;
+/**
+ * A broken promise of kube-lb's own code (a bug), or a value of a kind this version does not know. Thrown only
+ * through invariant() and assertNever(), so that every "cannot happen" is findable and says what did.
+ */
+export class InvariantError extends KubeLbError {
+  constructor(message: string) {
+    super('INTERNAL_INVARIANT', message);
+  }
+}
+
+/** Throws an InvariantError with `message` unless `condition` holds. */
+export function invariant(condition: unknown, message: string | (() => string)): asserts condition {
+  if (!condition) throw new InvariantError(typeof message === 'string' ? message : message());
+}
+
+/**
+ * The end of every switch over a union: the compiler refuses the call while a member is unhandled, and a value
+ * from outside the union at run time (a newer peer, a cast) throws naming it instead of passing silently.
+ */
+export function assertNever(value: never, what: string): never {
+  throw new InvariantError(`unexpected ${what}: ${JSON.stringify(value)}`);
 }

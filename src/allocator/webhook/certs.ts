@@ -9,7 +9,9 @@ import { X509Certificate, webcrypto } from 'node:crypto';
 import { isIP } from 'node:net';
 import * as x509 from '@peculiar/x509';
 import * as k8s from '@kubernetes/client-node';
-import { isConflict, isNotFound } from '../../kube/client.ts';
+import { isConflict } from '../../kube/client.ts';
+import { readIfExists, updateWithRetry } from '../../kube/update.ts';
+import { invariant, KubeLbError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 
 x509.cryptoProvider.set(globalThis.crypto);
@@ -157,32 +159,33 @@ export interface EnsureCertificatesOptions {
 export async function ensureCertificates(opts: EnsureCertificatesOptions): Promise<WebhookCertificates> {
   const core = opts.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const { namespace, secretName: name } = opts;
-  for (let attempt = 0; attempt < 5; attempt++) {
-    let existing: k8s.V1Secret | undefined;
-    try {
-      existing = await core.readNamespacedSecret({ name, namespace });
-    } catch (err) {
-      if (!isNotFound(err)) throw err;
-    }
-    const current = existing ? fromSecret(existing) : {};
-    const problem = complete(current) ? certificateProblem(current, opts.hosts) : 'missing';
-    if (complete(current) && !problem) return current;
-    const reuse = caUsable(current) ? { caPEM: current.caPEM!, caKeyPEM: current.caKeyPEM! } : undefined;
-    opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts, newCA: !reuse }, 'issuing the webhook certificate');
-    const fresh = await generateCertificates(opts.hosts, new Date(), reuse);
-    try {
-      if (existing) {
-        await core.replaceNamespacedSecret({ name, namespace, body: { ...existing, type: 'kubernetes.io/tls', data: toData(fresh) } });
-      } else {
-        await core.createNamespacedSecret({
-          namespace,
-          body: { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'kube-lb-allocator' } }, type: 'kubernetes.io/tls', data: toData(fresh) },
-        });
-      }
-      return fresh;
-    } catch (err) {
-      if (!isConflict(err)) throw err; // another replica wrote first: use theirs
-    }
+  let issued: WebhookCertificates | undefined;
+  try {
+    const outcome = await updateWithRetry<k8s.V1Secret | undefined>({
+      read: () => readIfExists(() => core.readNamespacedSecret({ name, namespace })),
+      mutate: async (existing) => {
+        const current = existing ? fromSecret(existing) : {};
+        const problem = complete(current) ? certificateProblem(current, opts.hosts) : 'missing';
+        if (complete(current) && !problem) return undefined;
+        const reuse = caUsable(current) ? { caPEM: current.caPEM!, caKeyPEM: current.caKeyPEM! } : undefined;
+        opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts, newCA: !reuse }, 'issuing the webhook certificate');
+        issued = await generateCertificates(opts.hosts, new Date(), reuse);
+        return existing
+          ? { ...existing, type: 'kubernetes.io/tls', data: toData(issued) }
+          : { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'kube-lb-allocator' } }, type: 'kubernetes.io/tls', data: toData(issued) };
+      },
+      // A conflict (create or update) is another replica writing first: read again and use theirs if they serve.
+      write: (body, existing) => (existing ? core.replaceNamespacedSecret({ name, namespace, body }) : core.createNamespacedSecret({ namespace, body })),
+    });
+    const settled = outcome.written ? issued : fromSecret(outcome.object ?? {});
+    invariant(settled && complete(settled), 'mutate() keeps a Secret only when it holds all four PEMs');
+    return settled;
+  } catch (err) {
+    if (!isConflict(err)) throw err;
+    throw new KubeLbError('WEBHOOK_CERTIFICATES', `could not settle the webhook certificates in Secret ${namespace}/${name}: another writer won every attempt`, {
+      object: { kind: 'Secret', namespace, name },
+      cause: err,
+      transient: true,
+    });
   }
-  throw new Error(`could not settle the webhook certificates in Secret ${namespace}/${name}`);
 }

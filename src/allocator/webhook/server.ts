@@ -5,6 +5,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { admit, type AdmissionInput, type Verdict, type World } from '../../core/allocation/admission.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { WEBHOOK_PATH } from './registration.ts';
+import { KubeLbError } from '../../shared/errors.ts';
 
 const MAX_BODY = 3 * 1024 * 1024;
 
@@ -42,7 +43,7 @@ export interface WebhookServer {
 /** The response to one review; exported for tests. */
 export function review(body: AdmissionReviewRequest, world: World): { response: object; kind: string; verdict: Verdict } {
   const req = body.request;
-  if (!req?.uid) throw new Error('not an AdmissionReview request');
+  if (!req?.uid) throw new KubeLbError('WEBHOOK_BAD_REQUEST', 'not an AdmissionReview request (no request.uid)');
   const kind = req.kind?.kind ?? '';
   const verdict = admit({ operation: req.operation ?? 'CREATE', kind, object: req.object, oldObject: req.oldObject }, world);
   return {
@@ -66,7 +67,7 @@ async function readBody(req: IncomingMessage): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new Error('request body too large');
+    if (size > MAX_BODY) throw new KubeLbError('WEBHOOK_BAD_REQUEST', `request body larger than ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks).toString('utf8');

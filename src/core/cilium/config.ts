@@ -6,7 +6,7 @@
 // Keys and defaults per line were taken from Cilium's sources (v1.17.8, v1.18.11, v1.19.7, v1.20.2); where each
 // comes from is in docs/cilium.md. Only lines 1.17 and later are modelled: older lines are not supported by
 // the speaker (their map layouts are still known to the codecs, for reading).
-import { KubeLbError } from '../../shared/errors.ts';
+import { assertNever, KubeLbError } from '../../shared/errors.ts';
 import type { CiliumVersion, Lb4Profile } from '../lb4/profile.ts';
 import { MAGLEV_TABLE_SIZES, DEFAULT_MAGLEV_TABLE_SIZE } from '../lb4/maglev.ts';
 import { LB_ALGORITHM } from '../lb4/service-value.ts';
@@ -202,6 +202,8 @@ export function parseCiliumConfig(entries: Readonly<Record<string, string>>, lin
       [sourceRangeCheck, sessionAffinity, protoDiff] = [kpr, true, true];
       wildcardEntries = r.bool('bpf-lb-enable-wildcard-entries', true);
       break;
+    default:
+      return assertNever(line, 'Cilium line');
   }
   return {
     line,
@@ -273,6 +275,8 @@ export function servability(config: CiliumDatapathConfig): Servability {
             reason: 'CiliumHybridMode',
             message: `${where} forwards TCP with DSR in hybrid mode and ${config.line} has no per-service SNAT for it; consumer nodes cannot answer DSR traffic`,
           };
+    default:
+      return assertNever(config.mode, 'bpf-lb-mode');
   }
 }
 
@@ -296,5 +300,7 @@ export function algorithmCode(algorithm: LbAlgorithm): number {
       return LB_ALGORITHM.RANDOM;
     case 'maglev':
       return LB_ALGORITHM.MAGLEV;
+    default:
+      return assertNever(algorithm, 'bpf-lb-algorithm');
   }
 }

@@ -8,6 +8,7 @@ import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { DesiredImage } from './image.ts';
 import type { MapsSnapshot } from './ownership.ts';
 import type { MaglevTableWrite, MapName, MapOp, Step } from './planner.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 /** A map kube-lb writes, as the repair names it (the maglev outer map included). */
 export type DriftMap = MapName | 'maglev';
@@ -102,6 +103,8 @@ export function idsOfKey(map: DriftMap, key: Uint8Array): { serviceIds: number[]
     case 'idTable':
     case 'backendIdTable':
       return { serviceIds: [], backendIds: [] };
+    default:
+      return assertNever(map, 'map');
   }
 }
 

@@ -26,6 +26,7 @@ import {
   idTableValueCodec,
 } from './id-table.ts';
 import { tableDigest } from './maglev-digest.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 export interface MaglevWant {
   readonly bytes: Uint8Array;
@@ -108,6 +109,8 @@ function slotFlagsOf(profile: Lb4Profile, active: boolean, master: Lb4Service, w
       return which === 1 && !active ? SVC_FLAG2.QUARANTINED_OR_DENY : 0;
     case 'master':
       return which === 0 ? master.flags : master.flags2;
+    default:
+      return assertNever(profile.slotFlags, 'slotFlags');
   }
 }
 

@@ -20,6 +20,7 @@ import { frontendKeyString } from './id-table.ts';
 import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
 import { ImageBuilder, type AssignedFrontend, type DesiredImage, type ImageMarks, type MaglevMemo } from './image.ts';
 import { classify, type MapsSnapshot, type Ownership } from './ownership.ts';
+import { invariant } from '../../shared/errors.ts';
 
 export type MapName = 'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
 
@@ -641,7 +642,7 @@ class MapDiff {
           absentAt.push(j);
           continue;
         }
-        if (!this.#ours(this.#keysView, i * keySize, i)) throw new Error(`planner bug: a desired ${keySize}-byte key is held by a foreign entry`);
+        invariant(this.#ours(this.#keysView, i * keySize, i), () => `planner: a desired ${keySize}-byte key is held by a foreign entry`);
         this.#seen[i] = 1;
         if (!bytesEqual(current.values, i * valueSize, desired.values, j * valueSize, valueSize)) changedAt.push(j);
       }

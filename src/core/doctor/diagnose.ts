@@ -4,6 +4,7 @@
 import type { CiliumDatapathConfig, RefusalReason, Servability } from '../cilium/config.ts';
 import type { Detection } from '../dataplane/detect.ts';
 import { LB4_MAPS, shapeMismatch, type Lb4MapRole, type ObservedMapShape } from '../lb4/maps.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 /** statfs f_type of a BPF filesystem (include/uapi/linux/magic.h). */
 export const BPF_FS_MAGIC = 0xcafe4a11;
@@ -168,6 +169,8 @@ export function diagnose(f: DoctorFacts): Diagnosis {
     case 'skipped':
       add('cilium config', 'warn', `not checked: ${c.why}`);
       break;
+    default:
+      return assertNever(c, 'state');
   }
 
   // -------------------------------------------------------------------- capabilities
@@ -225,6 +228,8 @@ function refusalHint(reason: RefusalReason): string {
       return 'use bpf-lb-mode=snat on the LB nodes, or keep dsr as the default and set bpf-lb-mode-annotation=true: kube-lb\'s services then use SNAT';
     case 'CiliumHybridMode':
       return 'use bpf-lb-mode=snat on the LB nodes (Cilium 1.19+ also serves kube-lb in hybrid mode)';
+    default:
+      return assertNever(reason, 'reason');
   }
 }
 

@@ -7,6 +7,7 @@
 // (its MAC would "answer") and the takeover has a budget of a few hundred milliseconds, so a VIP the fleet has
 // announced before is taken over at once.
 import { ARP_REPLY, ARP_REQUEST, ZERO_MAC, type ArpPacket } from './arp-frame.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 /**
  * The MAC of a host that claims `vip` according to `p`, or undefined when `p` says nothing about it or comes from
@@ -75,6 +76,8 @@ export class DuplicateAddressBook {
         return { action: 'wait', inUse: s.inUse };
       case 'inUse':
         return now >= s.inUse.retryAt ? { action: 'probe', inUse: s.inUse } : { action: 'wait', inUse: s.inUse };
+      default:
+        return assertNever(s, 'kind');
     }
   }
 

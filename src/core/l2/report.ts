@@ -5,6 +5,7 @@ import { CLAIM_CONDITIONS } from '../../api/v1alpha1.ts';
 import type { ConditionInput } from '../conditions.ts';
 import type { OwnershipDecision } from './ownership.ts';
 import { rendezvousOwner } from './rendezvous.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 export const ANNOUNCED_REASONS = {
   Announced: 'Announced',
@@ -62,6 +63,8 @@ export function announcedStatus(d: OwnershipDecision, pool: string): AnnouncedSt
           message: `no L2Announcement selects pool ${pool}`,
         },
       };
+    default:
+      return assertNever(d.reason, 'reason');
   }
 }
 

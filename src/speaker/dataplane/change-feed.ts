@@ -7,6 +7,7 @@ import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { BpfMap } from '../../native/bpf.ts';
 import { MapWatch, WRITE_BACK_ROLES, type MapChangeEvent, type WriteBackRole } from '../../native/map-watch.ts';
 import type { Lb4Maps, MapChange, MapChangeFeed, WatchedMap } from './maps.ts';
+import { invariant } from '../../shared/errors.ts';
 
 /** Brings a mirror from holding `before` (undefined: nothing) to holding `after` (undefined: nothing). */
 function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTable | undefined): void {
@@ -114,7 +115,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   foreignChanges(): number {
-    if (!this.#watch) throw new Error('change events: no maps followed');
+    invariant(this.#watch, 'change events: foreignChanges() before any map was followed');
     // Events the consumer thread has queued (their wake-up still waits behind this pass) go to the listeners
     // first, so that what they handled can be compared with the count. Counted after: a change made in between
     // is counted and not yet delivered, never the other way round (the reconciler waits for those to settle).

@@ -16,6 +16,7 @@ import type { CiliumDatapathConfig } from '../../core/cilium/config.ts';
 import { BpfError, BpfMap, settleQueuedWrites, type MapSpec } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
 import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap, type OrderedWriter, type PinChange, type PinIdentity } from './maps.ts';
+import { invariant } from '../../shared/errors.ts';
 
 /** What this module uses of an open map (src/native/bpf.ts BpfMap). */
 export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'> &
@@ -352,12 +353,9 @@ function emptyIdTable(shape: IdTableShape): ByteMap {
     keySize: 8,
     valueSize: 4,
     dump: () => empty,
-    upsert: () => {
-      throw new Error('read-only');
-    },
-    remove: () => {
-      throw new Error('read-only');
-    },
+    // Read-only opens never reach the writer (the reconciler refuses to write with them).
+    upsert: () => invariant(false, `${shape.name}: upsert on a read-only open`),
+    remove: () => invariant(false, `${shape.name}: remove on a read-only open`),
   };
 }
 

@@ -39,6 +39,7 @@ import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
 import { findDrift, idsOfKey, ownsKey, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
+import { assertNever, invariant } from '../../shared/errors.ts';
 
 export const DEFAULT_RECONCILE_PERIOD_MS = 500;
 
@@ -917,7 +918,7 @@ export class DataplaneReconciler {
     let failure: unknown;
     const byteMap = (name: MapName): ByteMap => {
       const m = maps[name];
-      if (!m) throw new Error(`planner produced an operation for absent map ${name}`);
+      invariant(m, () => `planner produced an operation for absent map ${name}`);
       return m;
     };
     const apply = (op: MapOp): void => {
@@ -943,6 +944,8 @@ export class DataplaneReconciler {
             maps.maglev?.remove(op.serviceIds);
             done.deleted += op.serviceIds.length;
             break;
+          default:
+            return assertNever(op, 'map operation kind');
         }
       } catch (err) {
         failure = err;

@@ -14,6 +14,7 @@ import type { Logger } from '../../shared/logger.ts';
 import type { GarpSender } from './garp.ts';
 import type { Rtnl } from './rtnl.ts';
 import { applySysctls, proxyArpSettings, sinkSettings } from './sysctl.ts';
+import { KubeLbError } from '../../shared/errors.ts';
 
 /** The process-lifetime link VIP routes point at (a TapLink in production). */
 export interface SinkLink {
@@ -59,7 +60,7 @@ export class Announcer {
     const { rtnl, logger } = this.opts;
     this.sink = this.opts.openSink(this.opts.sinkName);
     const link = (await rtnl.links()).find((l) => l.name === this.opts.sinkName);
-    if (!link) throw new Error(`sink link ${this.opts.sinkName} did not appear`);
+    if (!link) throw new KubeLbError('L2_SINK_LINK', `sink link ${this.opts.sinkName} did not appear after it was created`);
     this.sinkIndex = link.index;
     await applySysctls(sinkSettings(this.opts.sinkName, this.opts.procSysDir), { optional: true });
     await rtnl.setUpNoArp(link.index);

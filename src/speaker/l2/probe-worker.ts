@@ -11,6 +11,7 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
 import { decodeProbe, encodeProbe, GapRing, ProbeClock, ProbeReplayGuard, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 /** What the main thread starts the worker with. */
 export interface ProbeWorkerData {
@@ -114,5 +115,7 @@ port.on('message', (msg: ToWorker) => {
         port.close(); // never bound
       }
       return;
+    default:
+      return assertNever(msg, 'message type');
   }
 });

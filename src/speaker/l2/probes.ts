@@ -16,6 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/logger.ts';
 import type { FromWorker, ProbeWorkerData, ToWorker } from './probe-worker.ts';
 import { GapRing, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import { assertNever } from '../../shared/errors.ts';
 
 /** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
 const MAX_PEER_SLOTS = 4096;
@@ -232,6 +233,8 @@ export class ProbeChannel {
       case 'bound':
       case 'bind-error':
         return;
+      default:
+        return assertNever(msg, 'message type');
     }
   }
 }

@@ -7,16 +7,9 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { renderCrdReference } from '../../../scripts/gen-crd-docs.ts';
 import { documentedMetrics } from '../../support/metrics-doc.ts';
+import { typescriptFiles } from '../../support/source-files.ts';
 
 const root = join(import.meta.dirname, '../../..');
-
-function* sources(dir: string): Generator<string> {
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    if (e.isDirectory()) yield* sources(p);
-    else if (e.name.endsWith('.ts')) yield p;
-  }
-}
 
 t.test('docs/crds.md is generated from the CRD definitions (run node scripts/gen-crd-docs.ts)', async (t) => {
   t.equal(readFileSync(join(root, 'docs/crds.md'), 'utf8'), renderCrdReference());
@@ -25,7 +18,7 @@ t.test('docs/crds.md is generated from the CRD definitions (run node scripts/gen
 t.test('every metric defined in src/ is documented in docs/metrics.md', async (t) => {
   const documented = new Set([...documentedMetrics('allocator'), ...documentedMetrics('agent'), ...documentedMetrics('speaker')]);
   const defined = new Set<string>();
-  for (const file of sources(join(root, 'src'))) {
+  for (const file of typescriptFiles(join(root, 'src'))) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/name:\s*'((?:kube_lb|workqueue)_[a-z0-9_]+)'/g)) defined.add(m[1]!);
     // Per-program names built from a template (src/shared/reconcile-metrics.ts).
