@@ -11,11 +11,13 @@ const ledger = Ledger.open('e2e-redteam');
 const rt = await RedTeam.up(ledger, (line) => t.comment(line));
 t.teardown(() => rt.down());
 
-t.ok(ATTACKS.length >= 25, `${ATTACKS.length} attacks (at least 25)`);
-const results = await runAttacks(rt, ATTACKS, (r) => {
-  t.ok(r.blocked, `${r.name} blocked: ${r.evidence}`);
-  t.same(r.collateral, [], `${r.name}: no collateral`);
+t.test('every attack is refused or without effect, and touches nothing else', async (t) => {
+  t.ok(ATTACKS.length >= 25, `${ATTACKS.length} attacks (at least 25)`);
+  const results = await runAttacks(rt, ATTACKS, (r) => {
+    t.ok(r.blocked, `${r.name} blocked: ${r.evidence}`);
+    t.same(r.collateral, [], `${r.name}: no collateral`);
+  });
+  t.comment(results.map(formatResult).join('\n'));
+  const summary = summarize(results);
+  t.same(summary, { attacks: ATTACKS.length, blocked: ATTACKS.length, leaked: 0, collateral: 0 }, JSON.stringify(summary));
 });
-const summary = summarize(results);
-t.comment(results.map(formatResult).join('\n'));
-t.same(summary, { attacks: ATTACKS.length, blocked: ATTACKS.length, leaked: 0, collateral: 0 }, JSON.stringify(summary));
