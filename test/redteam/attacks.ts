@@ -11,7 +11,7 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { encodeProbe } from '../../src/speaker/l2/probe-wire.ts';
 import { eventually } from '../support/eventually.ts';
 import { SPEAKER_NAMESPACE } from '../support/topology.ts';
-import { ATTACKER, RedTeam, VICTIM, type Attack, type CallResult, type Outcome } from './context.ts';
+import { ATTACKER, RedTeam, VICTIM, type Attack, type CallResult, type Credential, type Outcome } from './context.ts';
 
 const blocked = (evidence: string): Outcome => ({ blocked: true, evidence });
 const leaked = (evidence: string): Outcome => ({ blocked: false, evidence });
@@ -152,6 +152,22 @@ function editWhileAllocatorDown(): Attack {
   };
 }
 
+/** One API call with an attacker's credentials: blocked when the apiserver refuses it for `why`. */
+function refusedCall(name: string, credential: Credential, covers: string, call: (rt: RedTeam) => Promise<unknown>, why: RegExp): Attack {
+  return { name, credential, covers, run: async (rt) => refusedWith(await RedTeam.call(() => call(rt)), why) };
+}
+
+const createPool = (kc: k8s.KubeConfig) => resourceClient<VIPPool>(kc, 'VIPPool').create({
+  apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'redteam-pool' }, spec: { addresses: ['198.51.100.0/24'] },
+});
+const takeAllocatorLease = (kc: k8s.KubeConfig) => kc.makeApiClient(k8s.CoordinationV1Api).createNamespacedLease({
+  namespace: SPEAKER_NAMESPACE, body: { metadata: { name: 'kube-lb-allocator' }, spec: { holderIdentity: 'evil' } },
+});
+const emptyOwnClaim = async (rt: RedTeam, kc: k8s.KubeConfig) => {
+  const own = await ownClaim(rt);
+  return resourceClient<VIPClaim>(kc, 'VIPClaim').replace({ ...own, spec: { ...own.spec, backends: [] } });
+};
+
 // ------------------------------------------------------------------ tenant token: tenancy, quota, shared state
 
 const tenancyAttacks: Attack[] = [
@@ -234,16 +250,8 @@ const tenancyAttacks: Attack[] = [
       return refusedWith(await RedTeam.call(() => rt.tenantClaims.replaceStatus({ ...own, status: { ...own.status, vip: '198.51.100.1' } })), FORBIDDEN);
     },
   },
-  {
-    name: 'create-a-pool',
-    credential: 'tenant token',
-    covers: 'pools are the operator\'s',
-    async run(rt) {
-      return refusedWith(await RedTeam.call(() => resourceClient<VIPPool>(rt.tenantKc, 'VIPPool').create({
-        apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'redteam-pool' }, spec: { addresses: ['198.51.100.0/24'] },
-      })), FORBIDDEN);
-    },
-  },
+  refusedCall('create-a-pool', 'tenant token', 'pools are the operator\'s', (rt) => createPool(rt.tenantKc), FORBIDDEN),
+
   {
     name: 'widen-own-backend-ranges',
     credential: 'tenant token',
@@ -254,32 +262,13 @@ const tenancyAttacks: Attack[] = [
       return refusedWith(await RedTeam.call(() => clusters.replace({ ...mine, spec: { ...mine.spec, allowedBackendCIDRs: ['0.0.0.0/0'] } })), FORBIDDEN);
     },
   },
-  {
-    name: 'read-secrets',
-    credential: 'tenant token',
-    covers: 'Secrets of the LB cluster',
-    async run(rt) {
-      return refusedWith(await RedTeam.call(() => rt.tenantKc.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: SPEAKER_NAMESPACE })), FORBIDDEN);
-    },
-  },
-  {
-    name: 'delete-admission-webhook',
-    credential: 'tenant token',
-    covers: 'the admission configuration',
-    async run(rt) {
-      const adm = rt.tenantKc.makeApiClient(k8s.AdmissionregistrationV1Api);
-      return refusedWith(await RedTeam.call(() => adm.deleteCollectionValidatingWebhookConfiguration()), FORBIDDEN);
-    },
-  },
-  {
-    name: 'take-allocator-lease',
-    credential: 'tenant token',
-    covers: 'the allocator\'s leader election',
-    async run(rt) {
-      const coord = rt.tenantKc.makeApiClient(k8s.CoordinationV1Api);
-      return refusedWith(await RedTeam.call(() => coord.createNamespacedLease({ namespace: SPEAKER_NAMESPACE, body: { metadata: { name: 'kube-lb-allocator' }, spec: { holderIdentity: 'evil' } } })), FORBIDDEN);
-    },
-  },
+  refusedCall('read-secrets', 'tenant token', 'Secrets of the LB cluster', (rt) => rt.tenantKc.makeApiClient(k8s.CoreV1Api).listNamespacedSecret({ namespace: SPEAKER_NAMESPACE }), FORBIDDEN),
+
+  refusedCall('delete-admission-webhook', 'tenant token', 'the admission configuration',
+    (rt) => rt.tenantKc.makeApiClient(k8s.AdmissionregistrationV1Api).deleteCollectionValidatingWebhookConfiguration(), FORBIDDEN),
+
+  refusedCall('take-allocator-lease', 'tenant token', 'the allocator\'s leader election', (rt) => takeAllocatorLease(rt.tenantKc), FORBIDDEN),
+
 ];
 
 /** A claim the admission webhook or the allocator refuses; blocked when either says why, never served. */
@@ -300,8 +289,9 @@ function hostileBackendLike(name: string, covers: string, make: (rt: RedTeam) =>
       const c = await rt.readClaim(short);
       if (c?.status?.vip === rt.victimVip) return leaked(`given the victim's VIP ${rt.victimVip}`);
       if (!cond) return leaked('admitted and never decided');
-      return cond.status === 'False' && why.test(cond.message) ? blocked(`admitted, then refused by the allocator: ${cond.reason}: ${cond.message}`)
-        : cond.status === 'False' ? blocked(`refused by the allocator: ${cond.reason}: ${cond.message}`) : leaked(`allocated: ${cond.message}`);
+      if (cond.status !== 'False') return leaked(`allocated: ${cond.message}`);
+      return why.test(cond.message) ? blocked(`admitted, then refused by the allocator: ${cond.reason}: ${cond.message}`)
+        : leaked(`refused by the allocator, but not for the expected reason: ${cond.reason}: ${cond.message}`);
     },
     cleanup: (rt) => rt.deleteRedTeamClaims(),
   };
@@ -310,15 +300,9 @@ function hostileBackendLike(name: string, covers: string, make: (rt: RedTeam) =>
 // ------------------------------------------------------------------ speaker token
 
 const speakerAttacks: Attack[] = [
-  {
-    name: 'speaker-takes-allocator-lease',
-    credential: 'speaker token',
-    covers: 'Leases: the speaker writes only its own',
-    async run(rt) {
-      const coord = rt.speakerKc.makeApiClient(k8s.CoordinationV1Api);
-      return refusedWith(await RedTeam.call(() => coord.createNamespacedLease({ namespace: SPEAKER_NAMESPACE, body: { metadata: { name: 'kube-lb-allocator' }, spec: { holderIdentity: 'evil' } } })), /writes only its per-node Leases/);
-    },
-  },
+  refusedCall('speaker-takes-allocator-lease', 'speaker token', 'Leases: the speaker writes only its own', (rt) => takeAllocatorLease(rt.speakerKc),
+    /writes only its per-node Leases/),
+
   {
     name: 'speaker-forges-status-vip',
     credential: 'speaker token',
@@ -372,34 +356,12 @@ const speakerAttacks: Attack[] = [
       await rt.topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api).deleteNamespacedPod({ namespace: SPEAKER_NAMESPACE, name: 'redteam-speaker', gracePeriodSeconds: 0 }).catch(() => undefined);
     },
   },
-  {
-    name: 'speaker-edits-claim-spec',
-    credential: 'speaker token',
-    covers: 'claim specs are the tenants\'',
-    async run(rt) {
-      const claims = resourceClient<VIPClaim>(rt.speakerKc, 'VIPClaim');
-      const own = await ownClaim(rt);
-      return refusedWith(await RedTeam.call(() => claims.replace({ ...own, spec: { ...own.spec, backends: [] } })), FORBIDDEN);
-    },
-  },
-  {
-    name: 'speaker-reads-secrets',
-    credential: 'speaker token',
-    covers: 'Secrets',
-    async run(rt) {
-      return refusedWith(await RedTeam.call(() => rt.speakerKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces()), FORBIDDEN);
-    },
-  },
-  {
-    name: 'speaker-creates-pool',
-    credential: 'speaker token',
-    covers: 'pools are the operator\'s',
-    async run(rt) {
-      return refusedWith(await RedTeam.call(() => resourceClient<VIPPool>(rt.speakerKc, 'VIPPool').create({
-        apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'redteam-pool' }, spec: { addresses: ['198.51.100.0/24'] },
-      })), FORBIDDEN);
-    },
-  },
+  refusedCall('speaker-edits-claim-spec', 'speaker token', 'claim specs are the tenants\'', (rt) => emptyOwnClaim(rt, rt.speakerKc), FORBIDDEN),
+
+  refusedCall('speaker-reads-secrets', 'speaker token', 'Secrets', (rt) => rt.speakerKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces(), FORBIDDEN),
+
+  refusedCall('speaker-creates-pool', 'speaker token', 'pools are the operator\'s', (rt) => createPool(rt.speakerKc), FORBIDDEN),
+
 ];
 
 /**
@@ -440,24 +402,11 @@ const allocatorAttacks: Attack[] = [
       })), FORBIDDEN);
     },
   },
-  {
-    name: 'allocator-reads-secrets',
-    credential: 'allocator token',
-    covers: 'Secrets beyond the allocator\'s own',
-    async run(rt) {
-      return refusedWith(await RedTeam.call(() => rt.allocatorKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces()), FORBIDDEN);
-    },
-  },
-  {
-    name: 'allocator-edits-claim-spec',
-    credential: 'allocator token',
-    covers: 'claim specs are the tenants\'',
-    async run(rt) {
-      const claims = resourceClient<VIPClaim>(rt.allocatorKc, 'VIPClaim');
-      const own = await ownClaim(rt);
-      return refusedWith(await RedTeam.call(() => claims.replace({ ...own, spec: { ...own.spec, backends: [] } })), FORBIDDEN);
-    },
-  },
+  refusedCall('allocator-reads-secrets', 'allocator token', 'Secrets beyond the allocator\'s own',
+    (rt) => rt.allocatorKc.makeApiClient(k8s.CoreV1Api).listSecretForAllNamespaces(), FORBIDDEN),
+
+  refusedCall('allocator-edits-claim-spec', 'allocator token', 'claim specs are the tenants\'', (rt) => emptyOwnClaim(rt, rt.allocatorKc), FORBIDDEN),
+
 ];
 
 // ------------------------------------------------------------------ consumer agent token (in its consumer cluster)
