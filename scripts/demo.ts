@@ -7,6 +7,7 @@
 //   npm run demo -- --once              the walk-through only; exits 0 only if traffic flowed through the VIP
 //   npm run demo -- --cilium 1.19       another real Cilium line (default the newest)
 //   npm run demo -- --datapath mimic    the test tc program instead of Cilium: a quick look, not proof
+//   npm run demo -- --kubernetes v1.24  the consumer cluster on an older Kubernetes line (test/compat/lines.json)
 import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';

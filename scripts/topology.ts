@@ -1,8 +1,9 @@
 // The end-to-end topology (test/support/topology.ts) as one command:
-//   node scripts/topology.ts up [--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev]
+//   node scripts/topology.ts up [--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev] [--kubernetes v1.NN]
 //       builds it, prints how to reach it, runs until Ctrl-C, removes it. --datapath cilium (the default) runs a
 //       real cilium-agent of line LINE (default the newest, test/cilium/lines.json) on every LB node; --datapath
 //       mimic runs the test tc program on maps laid out as Cilium LINE would (default 1.18): quick, not proof.
+//       --kubernetes runs the consumer clusters on an older line of test/compat/lines.json.
 //   node scripts/topology.ts down    removes what a killed run left
 // Nothing is left behind: every namespace, mount, process and directory is in a ledger under /tmp/kube-lb-test.
 import { rmSync } from 'node:fs';
@@ -10,6 +11,7 @@ import { cleanupStale } from '../test/support/cleanup-stale.ts';
 import { Ledger } from '../test/support/ledger.ts';
 import { CILIUM_LINES } from '../test/support/cilium-agent.ts';
 import { Topology, type TopologyOptions } from '../test/support/topology.ts';
+import { KUBERNETES_LINES, type KubernetesLine } from '../test/support/kubernetes-line.ts';
 import { isCiliumVersion } from '../src/core/lb4/profile.ts';
 
 function flag(argv: readonly string[], name: string): string | undefined {
@@ -20,7 +22,20 @@ function flag(argv: readonly string[], name: string): string | undefined {
 export const TOPOLOGY_USAGE = '[--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev]';
 
 /** The datapath part of the topology options from the command line (shared by the demo and `topology up`). */
-export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {
+export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev' | 'consumerLine'> {
+  const k8s = flag(argv, 'kubernetes');
+  const consumer = k8s === undefined ? {} : { consumerLine: kubernetesLine(k8s) };
+  return { ...datapathOnly(argv), ...consumer };
+}
+
+/** `--kubernetes v1.24`: a line of test/compat/lines.json for the consumer cluster. */
+function kubernetesLine(wanted: string): KubernetesLine {
+  const line = KUBERNETES_LINES.find((l) => l.line === wanted || l.line === `v${wanted}` || l.version === wanted);
+  if (!line) throw new Error(`--kubernetes ${wanted}: consumer lines are ${KUBERNETES_LINES.map((l) => l.line).join(', ')}`);
+  return line;
+}
+
+function datapathOnly(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {
   const datapath = flag(argv, 'datapath') ?? 'cilium';
   const line = flag(argv, 'cilium');
   const maglev = argv.includes('--maglev');
@@ -39,7 +54,7 @@ export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'd
 export function describeTopology(topo: Topology): string {
   const lines = [
     `LB cluster:        kubectl --kubeconfig ${topo.lb.kubeconfigPath} get vipclaims -A`,
-    ...topo.tenants.map((t) => `consumer ${t.name.padEnd(8)} kubectl --kubeconfig ${t.cluster.kubeconfigPath} get svc -A`),
+    ...topo.tenants.map((t) => `consumer ${t.name.padEnd(8)} kubectl --kubeconfig ${t.cluster.kubeconfigPath} get svc -A   (Kubernetes ${t.cluster.line.version})`),
     `client:            ip netns exec ${topo.client.name} curl http://VIP/`,
     ...topo.lbNodes.map((n) => `${n.name} (${n.frontIp}, ${n.mac}): netns ${n.ns.name}, state: curl -s --unix-socket ${n.stateSocket} http://x/state`),
     ...topo.tenants.flatMap((t) =>

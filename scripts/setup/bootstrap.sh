@@ -4,7 +4,9 @@
 #   test, demo, bench: all of that + Debian packages + control-plane binaries + test BPF programs + the newest
 #                      Cilium line (cilium-agent, cilium-dbg, its bpf/ tree and CRDs: scripts/setup/cilium.sh)
 #   test-cilium: the same with every Cilium line of test/cilium/lines.json (npm run test:cilium)
-#   test, test-cilium also build helm (scripts/setup/helm.sh), which the chart tests run
+#   test, test-cilium also build helm (scripts/setup/helm.sh), which the chart tests run, and the oldest consumer
+#                      Kubernetes line of test/compat/lines.json (npm test runs its stories)
+#   test-compat: test's setup with every consumer Kubernetes line of test/compat/lines.json (npm run test:compat)
 # Prints nothing but progress on stderr; a second run with nothing to do takes well under a second.
 set -euo pipefail
 purpose="${1:-test}"
@@ -16,7 +18,7 @@ exec 9>.tools/bootstrap.lock
 flock 9
 
 full=0
-case "$purpose" in test|demo|bench|test-cilium) full=1 ;; esac
+case "$purpose" in test|demo|bench|test-cilium|test-compat) full=1 ;; esac
 
 [ "$full" = 1 ] && bash scripts/setup/packages.sh
 node_dir="$(bash scripts/setup/node.sh)"
@@ -40,6 +42,15 @@ if [ "$full" = 1 ]; then
   else
     bash scripts/setup/cilium.sh >/dev/null
   fi
-  case "$purpose" in test|test-cilium) bash scripts/setup/helm.sh >/dev/null ;; esac
+  case "$purpose" in test|test-cilium|test-compat) bash scripts/setup/helm.sh >/dev/null ;; esac
+  # Kubernetes lines of the compatibility matrix (test/compat/lines.json), built from their modules
+  # (test/compat/k8s-*): npm test needs the oldest consumer line, test:compat all of them.
+  case "$purpose" in
+    test|test-cilium|test-compat)
+      for m in $(node -p "const c = require('./test/compat/lines.json'); const oldest = Math.min(...c.lines.map((l) => +l.line.split('.')[1])); c.lines.filter((l) => '$purpose' === 'test-compat' || +l.line.split('.')[1] === oldest).map((l) => l.module).join(' ')"); do
+        bash scripts/setup/controlplane.sh "$m" >/dev/null
+      done
+      ;;
+  esac
 fi
 echo "$node_dir"

@@ -1,16 +1,24 @@
 #!/usr/bin/env bash
-# Builds kube-apiserver, kube-controller-manager, kubectl, kube-proxy and etcd from Go modules (no Docker, no
-# downloads of prebuilt binaries) into a cache outside the work tree, keyed by version. Only missing binaries are
-# built (kube-proxy joined later: a cache holding the other four builds just kube-proxy, about 2 min). A second
-# run is a no-op.
+# Builds the control-plane binaries a Go module pins in its tools.go from that module (no Docker, no downloads of
+# prebuilt binaries) into a cache outside the work tree, keyed by version, and prints the cache directory. Only
+# missing binaries are built. A second run is a no-op.
+#   controlplane.sh            the suite's own line (test/controlplane/gobuild): kube-apiserver,
+#                              kube-controller-manager, kubectl, kube-proxy and etcd
+#   controlplane.sh MODULE_DIR an older consumer line of the compatibility matrix (test/compat/k8s-v1.NN):
+#                              kube-apiserver, kube-controller-manager and kube-proxy; etcd is the suite's own
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-mod="$here/../../test/controlplane/gobuild"
-k8s_version="$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$mod/go.mod")"
-etcd_version="$(awk '$1=="go.etcd.io/etcd/server/v3" {print $2; exit}' "$mod/go.mod")"
+mod="$(cd "${1:-$here/../../test/controlplane/gobuild}" && pwd)"
+# What tools.go imports: k8s.io/kubernetes/cmd/NAME builds NAME, the etcd server builds etcd.
+mapfile -t bins < <(sed -n -e 's#.*"k8s.io/kubernetes/cmd/\([a-z-]*\)".*#\1#p' -e 's#.*"go.etcd.io/etcd/server/v3".*#etcd#p' "$mod/tools.go")
+[ ${#bins[@]} -gt 0 ] || { echo "controlplane: $mod/tools.go names no binary" >&2; exit 1; }
+# The version a require line gives (in a require block, or on a line of its own).
+required() { awk -v m="$1" '($1==m && $2 ~ /^v/) {print $2; exit} ($1=="require" && $2==m) {print $3; exit}' "$mod/go.mod"; }
+k8s_version="$(required k8s.io/kubernetes)"
+etcd_version=""
+[[ " ${bins[*]} " == *" etcd "* ]] && etcd_version="$(required go.etcd.io/etcd/server/v3)"
 cache="${KUBE_LB_CACHE:-$HOME/.cache/kube-lb}"
-out="$cache/controlplane/$k8s_version-etcd$etcd_version"
-bins=(kube-apiserver kube-controller-manager kubectl kube-proxy etcd)
+out="$cache/controlplane/$k8s_version${etcd_version:+-etcd$etcd_version}"
 
 missing=()
 for b in "${bins[@]}"; do [ -x "$out/$b" ] || missing+=("$b"); done

@@ -21,12 +21,28 @@ import { FINALIZER, claimSelector } from '../core/agent/naming.ts';
 import { canonical, type AgentIdentity } from '../core/agent/plan.ts';
 import { selectService } from '../core/agent/selection.ts';
 import { parseServiceKey, serviceKey, type EndpointSliceView, type ServiceView } from '../core/agent/views.ts';
+import { ASSUME_CURRENT, capabilitiesOf, type ConsumerCapabilities } from '../core/agent/capabilities.ts';
+import { apiMessage } from '../kube/client.ts';
 import { FreshCache } from './fresh-cache.ts';
 import type { AgentMetrics } from './metrics.ts';
 import { claimPort, serviceView, servicePort } from './ports.ts';
 import { ServiceReconciler } from './reconciler.ts';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
+const REDISCOVERY_MS = 10 * 60_000;
+
+/** The consumer apiserver's version and what it implies (capabilities.ts); undefined when it cannot be asked. */
+async function discoverCapabilities(consumer: k8s.KubeConfig, logger: Logger): Promise<ConsumerCapabilities | undefined> {
+  try {
+    const info = await consumer.makeApiClient(k8s.VersionApi).getCode();
+    const caps = capabilitiesOf(info.gitVersion);
+    logger.info({ kubernetes: caps.version, ipMode: caps.ipMode }, 'consumer cluster discovered');
+    return caps;
+  } catch (err) {
+    logger.warn({ err: apiMessage(err) }, 'consumer cluster version unknown; assuming ipMode until a status write shows otherwise');
+    return undefined;
+  }
+}
 
 export interface AgentControllerOptions {
   consumer: k8s.KubeConfig;
@@ -56,6 +72,8 @@ export class AgentController {
   private readonly nodeDigests = new Map<string, string>();
   /** Every Service key we serve or hold a claim for; set once the caches are synced. */
   private allKeys: () => Set<string> = () => new Set();
+  private capabilities: ConsumerCapabilities = ASSUME_CURRENT;
+  private rediscovery: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentControllerOptions) {
     this.opts = opts;
@@ -104,8 +122,32 @@ export class AgentController {
       return s ? serviceView(s) : undefined;
     });
     const claimCache = new FreshCache<VIPClaim>((name, ns) => claims.get(name, ns));
+    this.capabilities = (await discoverCapabilities(consumer, logger)) ?? ASSUME_CURRENT;
+    this.opts.metrics.consumerCapabilities(this.capabilities);
+    // An upgraded consumer apiserver (1.29 → 1.30 gains ipMode) is noticed without restarting the agent.
+    this.rediscovery = setInterval(() => {
+      void discoverCapabilities(consumer, logger).then((found) => {
+        if (!found || found.version === this.capabilities.version) return;
+        logger.info({ from: this.capabilities.version, to: found.version }, 'consumer cluster Kubernetes version changed');
+        this.capabilities = found;
+        this.opts.metrics.consumerCapabilities(found);
+        this.kick();
+      });
+    }, REDISCOVERY_MS);
+    this.rediscovery.unref();
     const reconciler = new ServiceReconciler({
       identity,
+      cluster: () => this.capabilities,
+      ipModeDropped: () => {
+        if (!this.capabilities.ipMode) return;
+        this.capabilities = { ...this.capabilities, ipMode: false };
+        this.opts.metrics.consumerCapabilities(this.capabilities);
+        logger.warn(
+          { kubernetes: this.capabilities.version },
+          'the consumer cluster drops status.loadBalancer.ingress[].ipMode (LoadBalancerIPMode off): Services get kube-lb.io/IPModeProxy=False; see docs/compatibility.md#ipmode',
+        );
+        this.kick();
+      },
       services: serviceCache,
       claims: claimCache,
       claimNamesFor: (key) => this.claimIndex.get(key) ?? [],
@@ -216,6 +258,7 @@ export class AgentController {
   async stop(): Promise<void> {
     this.running = false;
     this.queue?.stop();
+    clearInterval(this.rediscovery);
     await this.queue?.idle();
     await Promise.all(this.informers.map((i) => i.stop()));
   }

@@ -2,6 +2,7 @@
 // resource straight from the API clients, so "how many writes did one Service change cost" is measurable.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { ApiRequestInfo } from '../kube/api-client.ts';
+import type { ConsumerCapabilities } from '../core/agent/capabilities.ts';
 
 export type ApiCluster = 'consumer' | 'lb';
 
@@ -14,6 +15,8 @@ export interface AgentMetrics {
   heartbeat(ok: boolean, at: Date): void;
   leading(yes: boolean): void;
   eventDropped(): void;
+  /** What the consumer cluster's Kubernetes keeps (src/core/agent/capabilities.ts). */
+  consumerCapabilities(caps: ConsumerCapabilities): void;
 }
 
 export function createAgentMetrics(registry: Registry): AgentMetrics {
@@ -63,7 +66,17 @@ export function createAgentMetrics(registry: Registry): AgentMetrics {
     help: '1 while this replica holds the leader Lease.',
     registers: [registry],
   });
+  const consumerInfo = new Gauge({
+    name: 'kube_lb_agent_consumer_cluster_info',
+    help: 'Always 1: the consumer cluster\'s Kubernetes version and whether it keeps ingress ipMode (ip_mode="false": in-cluster clients bypass kube-lb, docs/compatibility.md#ipmode).',
+    labelNames: ['kubernetes_version', 'ip_mode'] as const,
+    registers: [registry],
+  });
   return {
+    consumerCapabilities(caps) {
+      consumerInfo.reset();
+      consumerInfo.set({ kubernetes_version: caps.version, ip_mode: String(caps.ipMode) }, 1);
+    },
     apiRequest: (cluster, info) => requests.inc({ cluster, method: info.method, resource: info.resource }),
     writeDuration: (cluster, op, seconds) => writes.observe({ cluster, op }, seconds),
     reconciled: (reason) => reconciles.inc({ reason }),

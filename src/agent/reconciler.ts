@@ -11,6 +11,7 @@ import type { EventRecorder } from '../kube/events.ts';
 import { done, requeueAfter, retry, type HandlerResult } from '../kube/workqueue.ts';
 import type { Logger } from '../shared/logger.ts';
 import { FINALIZER, claimName } from '../core/agent/naming.ts';
+import { ipModeDropped, type ConsumerCapabilities } from '../core/agent/capabilities.ts';
 import { planService, type AgentIdentity, type ServicePlan } from '../core/agent/plan.ts';
 import { parseServiceKey, type EndpointSliceView, type NodeView, type ServiceView } from '../core/agent/views.ts';
 import type { FreshCache } from './fresh-cache.ts';
@@ -31,6 +32,10 @@ export interface ReconcilerDeps {
   metrics: AgentMetrics;
   logger: Logger;
   rejectionRetryMs: number;
+  /** What the consumer cluster's Kubernetes keeps (the controller discovers it). */
+  cluster(): ConsumerCapabilities;
+  /** A status write came back without the ipMode it sent: this cluster drops the field. */
+  ipModeDropped(): void;
   clock?: () => Date;
 }
 
@@ -88,6 +93,7 @@ export class ServiceReconciler {
       slices: d.slicesFor(key),
       identity: d.identity,
       rejection,
+      cluster: d.cluster(),
       now,
     });
     d.metrics.reconciled(plan.reason);
@@ -160,6 +166,7 @@ export class ServiceReconciler {
       const step = await this.serviceWrite(svc, (s) => d.servicePort.setStatus(s, status));
       if (!step.svc) return step.step;
       svc = step.svc;
+      if (ipModeDropped(status.loadBalancer?.ingress, svc.status?.loadBalancer?.ingress)) d.ipModeDropped();
       log.info(
         {
           ip: status.loadBalancer?.ingress?.map((i) => i.ip).join(',') || undefined,

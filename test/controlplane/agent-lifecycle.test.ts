@@ -8,6 +8,7 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { FINALIZER } from '../../src/core/agent/naming.ts';
 import { SERVICE_CONDITIONS } from '../../src/core/agent/status.ts';
 import { Ledger } from '../support/ledger.ts';
+import { keepsIpMode } from '../support/kubernetes-line.ts';
 import { eventually, startAgentEnv, type AgentEnv } from '../support/agent-env.ts';
 import { ensureNamespace, lbService, runPod, setPodReady } from '../support/consumer-objects.ts';
 
@@ -42,10 +43,21 @@ t.test('create → VIP in status (ipMode Proxy), claim complete, conditions and 
     const s = await getService('web');
     return ingressIP(s) ? s : undefined;
   });
-  t.same(svc.status?.loadBalancer?.ingress?.map((i) => i.ipMode), ['Proxy'], 'ipMode Proxy: kube-proxy must not claim the VIP on consumer nodes');
+  const cond = (type: string) => svc.status?.conditions?.find((c) => c.type === type);
+  if (keepsIpMode(env.consumer.line)) {
+    t.same(svc.status?.loadBalancer?.ingress?.map((i) => i.ipMode), ['Proxy'], 'ipMode Proxy: kube-proxy must not claim the VIP on consumer nodes');
+    t.notOk(cond(SERVICE_CONDITIONS.IPModeProxy), 'no IPModeProxy condition where the cluster keeps ipMode');
+  } else {
+    t.same(svc.status?.loadBalancer?.ingress?.map((i) => i.ipMode), [undefined], `Kubernetes ${env.consumer.line.version} has no ipMode`);
+    const gap = await eventually('IPModeProxy=False on the Service', async () => {
+      const c = (await getService('web')).status?.conditions?.find((x) => x.type === SERVICE_CONDITIONS.IPModeProxy);
+      return c?.status === 'False' ? c : undefined;
+    });
+    t.equal(gap.reason, 'IPModeUnsupported');
+    t.match(gap.message, ingressIP(svc)!, 'names the VIP that in-cluster clients reach past kube-lb');
+  }
   t.match(ingressIP(svc), /^192\.0\.2\./);
   t.ok(svc.metadata?.finalizers?.includes(FINALIZER), 'finalizer set');
-  const cond = (type: string) => svc.status?.conditions?.find((c) => c.type === type);
   t.equal(cond(SERVICE_CONDITIONS.Allocated)?.status, 'True');
   t.equal(cond(SERVICE_CONDITIONS.ClaimSynced)?.status, 'True');
 

@@ -27,6 +27,7 @@ import { eventually, serviceAccountKubeconfig, repoRoot } from '../support/agent
 import { lbService, ensureNamespace } from '../support/consumer-objects.ts';
 import { controlPlaneBinDir, freePort, startClusters, type TestCluster } from '../support/controlplane.ts';
 import { Ledger } from '../support/ledger.ts';
+import { consumerLine, lbLine } from '../support/kubernetes-line.ts';
 import { documentedMetrics } from '../support/metrics-doc.ts';
 import { spawnTracked } from '../support/process.ts';
 
@@ -105,9 +106,10 @@ async function forbidden(what: string, op: () => Promise<unknown>): Promise<bool
 t.test('install, onboard two tenants, serve a Service with the manifests\' RBAC, isolate, remove', async (t) => {
   const ledger = Ledger.open('install');
   const [lb, consumer] = await startClusters(ledger, [
-    { name: 'lb', installCRDs: false, controllers: ['namespace', 'garbagecollector', 'serviceaccount', 'serviceaccount-token', 'root-ca-cert-publisher'] },
-    { name: 'consumer', installCRDs: false, controllers: ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'] },
+    { name: 'lb', installCRDs: false, controllers: ['namespace', 'garbagecollector', 'serviceaccount', 'serviceaccount-token', 'root-ca-cert-publisher'], line: lbLine() },
+    { name: 'consumer', installCRDs: false, controllers: ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'], line: consumerLine() },
   ]);
+  t.comment(`LB cluster Kubernetes ${lb!.line.version}, consumer cluster Kubernetes ${consumer!.line.version}`);
   t.teardown(async () => {
     await lb!.stop();
     await consumer!.stop();

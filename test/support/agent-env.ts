@@ -16,6 +16,7 @@ import { resourceClient, type ResourceClient } from '../../src/kube/custom-objec
 import { renderTemplate } from '../../src/core/manifest-template.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { startStandInAllocator } from './allocator-stand-in.ts';
+import { consumerLine, lbLine } from './kubernetes-line.ts';
 import { freePort, startClusters, type NodeSpec, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
@@ -132,7 +133,11 @@ export async function startAgentEnv(ledger: Ledger, opts: AgentEnvOptions = {}):
   const cluster = opts.cluster ?? 'c1';
   const tenantNamespace = opts.tenantNamespace ?? `tenant-${cluster}`;
   const poolAddresses = opts.poolAddresses ?? ['192.0.2.0/27'];
-  const [consumer, lb] = await startClusters(ledger, [{ name: 'consumer', controllers: CONSUMER_CONTROLLERS }, { name: 'lb' }]);
+  const [consumer, lb] = await startClusters(ledger, [
+    // A consumer cluster has none of kube-lb's CRDs: the agent uses only built-in APIs there.
+    { name: 'consumer', controllers: CONSUMER_CONTROLLERS, line: consumerLine(), installCRDs: false },
+    { name: 'lb', line: lbLine() },
+  ]);
   const stopClusters = async (): Promise<void> => {
     await Promise.all([consumer!.stop(), lb!.stop()]);
   };

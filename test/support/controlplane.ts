@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import { parseAllDocuments } from 'yaml';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 import type { Ledger } from './ledger.ts';
+import { lineBinDir, SUITE_LINE, type KubernetesLine } from './kubernetes-line.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -28,6 +29,8 @@ export interface ClusterOptions {
   installCRDs?: boolean;
   /** Extra kube-apiserver flags. */
   apiserverFlags?: string[];
+  /** The Kubernetes line of kube-apiserver and kube-controller-manager (default: the suite's own). */
+  line?: KubernetesLine;
 }
 
 export interface NodeSpec {
@@ -41,6 +44,9 @@ export interface NodeSpec {
 
 export interface TestCluster {
   readonly name: string;
+  readonly line: KubernetesLine;
+  /** The directory of this cluster's kube-apiserver, kube-controller-manager and kube-proxy. */
+  readonly binDir: string;
   /** https://127.0.0.1:PORT */
   readonly server: string;
   readonly dir: string;
@@ -69,14 +75,9 @@ export interface TestCluster {
   resumeApiserver(): void;
 }
 
+/** The suite's own line's binaries (etcd and kubectl serve every cluster, whatever its line). */
 export function controlPlaneBinDir(): string {
-  const fromEnv = process.env['KUBE_LB_CONTROLPLANE_BIN'];
-  if (fromEnv && existsSync(join(fromEnv, 'kube-apiserver'))) return fromEnv;
-  // Builds on first use; prints the cached directory at once afterwards.
-  return execFileSync('bash', [join(repoRoot, 'scripts/setup/controlplane.sh')], {
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  }).trim();
+  return lineBinDir(SUITE_LINE);
 }
 
 /** Whether something accepts TCP connections on 127.0.0.1:port. */
@@ -131,6 +132,8 @@ class PortInUse extends Error {}
 
 async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promise<TestCluster> {
   const bin = controlPlaneBinDir();
+  const line = options.line ?? SUITE_LINE;
+  const k8sBin = lineBinDir(line);
   const dir = join(ledger.dir, `cluster-${options.name}-${randomBytes(3).toString('hex')}`);
   mkdirSync(join(dir, 'certs'), { recursive: true });
   ledger.record('dir', dir);
@@ -177,7 +180,7 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
     const spawnApiserver = (): TrackedProcess => spawnTracked(
       ledger,
       `${options.name}/kube-apiserver`,
-      join(bin, 'kube-apiserver'),
+      join(k8sBin, 'kube-apiserver'),
       [
         `--etcd-servers=http://127.0.0.1:${etcdClient}`,
         `--cert-dir=${join(dir, 'certs')}`,
@@ -233,7 +236,7 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
       const kcm = spawnTracked(
         ledger,
         `${options.name}/kube-controller-manager`,
-        join(bin, 'kube-controller-manager'),
+        join(k8sBin, 'kube-controller-manager'),
         [
           `--kubeconfig=${admin.path}`,
           `--controllers=${options.controllers.join(',')}`,
@@ -259,6 +262,8 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
 
     const cluster: TestCluster = {
       name: options.name,
+      line,
+      binDir: k8sBin,
       server,
       dir,
       kubeConfig: admin.kubeConfig,

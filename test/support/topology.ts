@@ -42,7 +42,7 @@ import { L2Segment, Netns, run, vethPair } from './netns.ts';
 import type { BackendSpec } from './backend-pod.ts';
 import { runPod, setPodReady } from './consumer-objects.ts';
 import { KubeProxy, proxyMode, type ProxyMode } from './kube-proxy.ts';
-import { controlPlaneBinDir } from './controlplane.ts';
+import { consumerLine, lbLine, type KubernetesLine } from './kubernetes-line.ts';
 import { eventually } from './eventually.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
@@ -93,8 +93,16 @@ export interface TopologyOptions {
   readonly logDir?: string;
   /** Progress lines (the demo prints them). */
   readonly progress?: (line: string) => void;
-  /** kube-proxy's mode on the consumer nodes (default nftables when `nft` is installed, else iptables). */
+  /**
+   * kube-proxy's mode on the consumer nodes (default nftables when `nft` is installed and the consumer line has
+   * the mode on by default, 1.31+; else iptables).
+   */
   readonly proxyMode?: ProxyMode;
+  /**
+   * The consumer clusters' Kubernetes line: their kube-apiserver, kube-controller-manager and kube-proxy (default
+   * KUBE_LB_CONSUMER_K8S, else the suite's own line; test/compat/lines.json).
+   */
+  readonly consumerLine?: KubernetesLine;
 }
 
 export interface LbNode {
@@ -259,8 +267,8 @@ export class Topology {
       const cilium = (opts.datapath ?? 'cilium') === 'cilium' ? ciliumBuild(opts.ciliumLine ?? NEWEST_CILIUM_LINE) : undefined;
       say(`starting ${1 + tenantSpecs.length} control planes (LB cluster, ${tenantSpecs.map((t) => t.name).join(', ')})`);
       const clustersP = startClusters(ledger, [
-        { name: 'lb' },
-        ...tenantSpecs.map((t) => ({ name: t.name, controllers: CONSUMER_CONTROLLERS, installCRDs: false })),
+        { name: 'lb', line: lbLine() },
+        ...tenantSpecs.map((t) => ({ name: t.name, controllers: CONSUMER_CONTROLLERS, installCRDs: false, line: opts.consumerLine ?? consumerLine() })),
       ]);
       say('creating network namespaces: client, LB nodes, consumer nodes');
       const net = await buildNetwork(ledger, opts, tenantSpecs, logDir, cleanups);
@@ -525,13 +533,14 @@ export class Topology {
     const n = this.consumerNode(tenant, node);
     n.kubeProxy ??= new KubeProxy({
       ledger: this.ledger,
-      binDir: controlPlaneBinDir(),
+      binDir: t.cluster.binDir,
       ns: n.ns,
       nodeName: n.name,
       kubeconfig: t.relay.kubeconfigFor(RELAY_PORT),
       clusterCidr: t.clusterCidr,
       dir: this.logDir,
-      ...(this.#opts.proxyMode ? { mode: this.#opts.proxyMode } : {}),
+      // nftables mode is beta, and on by default, from 1.31.
+      ...(this.#opts.proxyMode ? { mode: this.#opts.proxyMode } : t.cluster.line.minor < 31 ? { mode: 'iptables' as const } : {}),
     });
     n.kubeProxyStartMs = await n.kubeProxy.start();
     const p = spawnTracked(

@@ -4,6 +4,7 @@
 // finalizer is never removed before its claim is gone and a status is never written from a failed request.
 import type { VIPClaim } from '../../api/v1alpha1.ts';
 import type { ConditionInput } from '../conditions.ts';
+import type { ConsumerCapabilities } from './capabilities.ts';
 import { desiredClaim, type ClaimContext } from './desired.ts';
 import { FINALIZER, claimName } from './naming.ts';
 import { selectService, type SelectionPolicy } from './selection.ts';
@@ -31,6 +32,8 @@ export interface PlanInput {
   identity: AgentIdentity;
   /** The LB API refused this exact claim recently (schema or webhook): do not resend it yet. */
   rejection?: { digest: string; message: string } | undefined;
+  /** What the consumer cluster's Kubernetes keeps (capabilities.ts). */
+  cluster: ConsumerCapabilities;
   now: Date;
 }
 
@@ -142,7 +145,7 @@ export function planService(input: PlanInput): ServicePlan {
   if (!desired.ok) {
     return withStatus(
       { ...base, reason: 'Refused' },
-      decideServiceStatus(svc.status, current, synced('False', desired.reason, desired.message), input.now),
+      decideServiceStatus(svc.status, current, synced('False', desired.reason, desired.message), input.now, input.cluster),
     );
   }
 
@@ -156,7 +159,7 @@ export function planService(input: PlanInput): ServicePlan {
   if (input.rejection && input.rejection.digest === digest) {
     return withStatus(
       { ...base, reason: 'Rejected' },
-      decideServiceStatus(svc.status, current, synced('False', 'ClaimRejected', input.rejection.message), input.now),
+      decideServiceStatus(svc.status, current, synced('False', 'ClaimRejected', input.rejection.message), input.now, input.cluster),
     );
   }
 
@@ -169,12 +172,12 @@ export function planService(input: PlanInput): ServicePlan {
         write: { op: 'create', claim: desired.claim, digest },
         events: [{ type: 'Normal', reason: 'ClaimCreated', message: `VIPClaim ${identity.tenantNamespace}/${name}` }],
       },
-      decideServiceStatus(svc.status, undefined, ok, input.now),
+      decideServiceStatus(svc.status, undefined, ok, input.now, input.cluster),
     );
   }
 
   const changed = changedFields(current, desired.claim);
-  if (changed.length === 0) return withStatus(base, decideServiceStatus(svc.status, current, ok, input.now));
+  if (changed.length === 0) return withStatus(base, decideServiceStatus(svc.status, current, ok, input.now, input.cluster));
   return withStatus(
     {
       ...base,
@@ -182,7 +185,7 @@ export function planService(input: PlanInput): ServicePlan {
       write: { op: 'patch', name, patch: claimPatch(current, desired.claim), digest, changed },
       events: [{ type: 'Normal', reason: 'ClaimUpdated', message: `VIPClaim ${identity.tenantNamespace}/${name}: ${changed.join(', ')} changed` }],
     },
-    decideServiceStatus(svc.status, current, ok, input.now),
+    decideServiceStatus(svc.status, current, ok, input.now, input.cluster),
   );
 }
 

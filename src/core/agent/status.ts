@@ -10,6 +10,7 @@ import { CLAIM_CONDITIONS, type Condition, type VIPClaim } from '../../api/v1alp
 import { findCondition, setCondition, type ConditionInput } from '../conditions.ts';
 import type { LoadBalancerIngressView, ServiceStatusView } from './views.ts';
 import { isServable } from '../allocation/status.ts';
+import { ipModeGap, type ConsumerCapabilities } from './capabilities.ts';
 
 export const CONDITION_PREFIX = 'kube-lb.io/';
 
@@ -20,6 +21,8 @@ export const SERVICE_CONDITIONS = {
   BackendsHealthy: `${CONDITION_PREFIX}${CLAIM_CONDITIONS.BackendsHealthy}`,
   /** The agent's own: True when the claim matches the Service, False with the reason it cannot. */
   ClaimSynced: `${CONDITION_PREFIX}ClaimSynced`,
+  /** Only on a cluster that drops ipMode (capabilities.ts): False, with what in-cluster clients give up. */
+  IPModeProxy: `${CONDITION_PREFIX}IPModeProxy`,
 } as const;
 
 const MIRRORED = [
@@ -29,7 +32,10 @@ const MIRRORED = [
   CLAIM_CONDITIONS.BackendsHealthy,
 ] as const;
 
-/** ipMode Proxy: packets reach the node addressed to node IP:NodePort, so kube-proxy must not bind the VIP. */
+/**
+ * ipMode Proxy: packets reach the node addressed to node IP:NodePort, so kube-proxy must not bind the VIP. Written
+ * only where the cluster keeps it (capabilities.ts): elsewhere the stored status would never match the desired one.
+ */
 export const IP_MODE = 'Proxy';
 
 export interface ServiceEvent {
@@ -82,6 +88,7 @@ export function decideServiceStatus(
   claim: VIPClaim | undefined,
   agentCondition: ConditionInput | undefined,
   now: Date,
+  cluster: ConsumerCapabilities,
 ): StatusDecision {
   const before = current?.conditions ?? [];
   let conditions: Condition[] = [...before];
@@ -100,7 +107,11 @@ export function decideServiceStatus(
   const verdict = claimVerdict(claim);
   const newIP = verdict === undefined ? oldIP : (verdict ?? undefined);
   let ingress: LoadBalancerIngressView[] = current?.loadBalancer?.ingress ?? [];
-  if (verdict !== undefined) ingress = newIP ? [{ ip: newIP, ipMode: IP_MODE }] : [];
+  if (verdict !== undefined) ingress = newIP ? [cluster.ipMode ? { ip: newIP, ipMode: IP_MODE } : { ip: newIP }] : [];
+  const gap = ipModeGap(cluster, newIP);
+  conditions = gap
+    ? setCondition(conditions, { type: SERVICE_CONDITIONS.IPModeProxy, status: 'False', ...gap }, now)
+    : conditions.filter((c) => c.type !== SERVICE_CONDITIONS.IPModeProxy);
 
   let allocatedEvent = false;
   for (const c of conditions) {
@@ -137,10 +148,13 @@ export function decideServiceStatus(
   return { status, changed, events };
 }
 
-/** Status for a Service kube-lb stops serving: drop its conditions and the VIP it had put there. */
+/**
+ * Status for a Service kube-lb stops serving: drop its conditions and the VIP it had put there (the claim's VIP;
+ * without one, the entries marked ipMode Proxy, which on a cluster without ipMode leaves the entry in place).
+ */
 export function releasedServiceStatus(current: ServiceStatusView | undefined, vip: string | undefined): StatusDecision {
   const conditions = (current?.conditions ?? []).filter((c) => !c.type.startsWith(CONDITION_PREFIX));
-  const ingress = (current?.loadBalancer?.ingress ?? []).filter((i) => !(i.ipMode === IP_MODE && (vip === undefined || i.ip === vip)));
+  const ingress = (current?.loadBalancer?.ingress ?? []).filter((i) => !(vip === undefined ? i.ipMode === IP_MODE : i.ip === vip));
   const status: ServiceStatusView = { loadBalancer: { ingress }, conditions };
   const changed = !sameConditions(current?.conditions ?? [], conditions) || !sameIngress(current?.loadBalancer?.ingress, ingress);
   return { status, changed, events: [] };

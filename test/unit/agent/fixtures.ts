@@ -5,6 +5,7 @@ import { LOAD_BALANCER_CLASS } from '../../../src/api/v1alpha1.ts';
 import { approvalOf } from '../../../src/core/allocation/approval.ts';
 import type { EndpointSliceView, NodeView, ServiceView } from '../../../src/core/agent/views.ts';
 import type { AgentIdentity } from '../../../src/core/agent/plan.ts';
+import type { ConsumerCapabilities } from '../../../src/core/agent/capabilities.ts';
 
 export const identity: AgentIdentity = { cluster: 'c1', tenantNamespace: 'tenant-c1', defaultClass: false };
 
@@ -95,3 +96,8 @@ export function refused(claim: VIPClaim, reason: string, message: string): VIPCl
 }
 
 export const now = new Date('2025-06-01T12:00:00Z');
+
+/** A consumer cluster that keeps ipMode (1.30+), as most tests assume. */
+export const current: ConsumerCapabilities = { version: 'v1.34.4', ipMode: true };
+/** A consumer cluster without ipMode. */
+export const old: ConsumerCapabilities = { version: 'v1.24.17', ipMode: false };

@@ -6,12 +6,12 @@ import { planService, claimDigest, type PlanInput } from '../../../src/core/agen
 import { FINALIZER } from '../../../src/core/agent/naming.ts';
 import { SERVICE_CONDITIONS } from '../../../src/core/agent/status.ts';
 import type { ServiceView } from '../../../src/core/agent/views.ts';
-import { allocated, identity, node, now, refused, service } from './fixtures.ts';
+import { allocated, current, identity, node, now, refused, service } from './fixtures.ts';
 
 const nodes = [node('n1', '10.0.0.1'), node('n2', '10.0.0.2')];
 
 function input(svc: ServiceView | undefined, claims: VIPClaim[] = [], over: Partial<PlanInput> = {}): PlanInput {
-  return { namespace: 'shop', name: 'web', service: svc, claims, nodes, slices: [], identity, now, ...over };
+  return { namespace: 'shop', name: 'web', service: svc, claims, nodes, slices: [], identity, cluster: current, now, ...over };
 }
 
 const withFinalizer = (svc: ServiceView): ServiceView => ({ ...svc, metadata: { ...svc.metadata, finalizers: [FINALIZER] } });

@@ -13,7 +13,8 @@ import { FreshCache } from '../../../src/agent/fresh-cache.ts';
 import type { AgentMetrics } from '../../../src/agent/metrics.ts';
 import type { ClaimPort, ServicePort } from '../../../src/agent/ports.ts';
 import { ServiceReconciler } from '../../../src/agent/reconciler.ts';
-import { identity, node, service } from './fixtures.ts';
+import { current, identity, node, service } from './fixtures.ts';
+import type { ConsumerCapabilities } from '../../../src/core/agent/capabilities.ts';
 import { approvalOf } from '../../../src/core/allocation/approval.ts';
 
 const apiError = (code: number, message: string): k8s.ApiException<string> =>
@@ -30,6 +31,10 @@ class World {
   events: string[] = [];
   failLb: unknown;
   rv = 100;
+  /** The consumer apiserver drops ingress ipMode (before 1.30, or its feature gate off). */
+  dropsIpMode = false;
+  cluster: ConsumerCapabilities = current;
+  ipModeDropped = 0;
 
   constructor(svc: ServiceView) {
     this.serverService = { ...svc, metadata: { ...svc.metadata, resourceVersion: String(this.rv) } };
@@ -55,7 +60,8 @@ class World {
       setStatus: async (svc, status: ServiceStatusView) => {
         this.requests.push('PATCH service/status');
         check(svc);
-        this.serverService = this.bump({ ...this.serverService, status });
+        const ingress = status.loadBalancer?.ingress?.map(({ ipMode, ...rest }) => (this.dropsIpMode ? rest : { ...rest, ipMode }));
+        this.serverService = this.bump({ ...this.serverService, status: { ...status, loadBalancer: { ingress } } });
         return this.serverService;
       },
     };
@@ -100,7 +106,16 @@ class World {
   reconciler(): ServiceReconciler {
     const silent = createLogger({ program: 'test', level: 'silent' });
     const noop = (): void => undefined;
-    const metrics: AgentMetrics = { apiRequest: noop, writeDuration: noop, reconciled: noop, reconcileFailed: noop, heartbeat: noop, leading: noop, eventDropped: noop };
+    const metrics: AgentMetrics = {
+      apiRequest: noop,
+      writeDuration: noop,
+      reconciled: noop,
+      reconcileFailed: noop,
+      heartbeat: noop,
+      leading: noop,
+      eventDropped: noop,
+      consumerCapabilities: noop,
+    };
     const events: EventRecorder = { record: async (_t, type, reason) => void this.events.push(`${type} ${reason}`) };
     return new ServiceReconciler({
       identity,
@@ -115,6 +130,11 @@ class World {
       metrics,
       logger: silent,
       rejectionRetryMs: 60_000,
+      cluster: () => this.cluster,
+      ipModeDropped: () => {
+        this.ipModeDropped++;
+        this.cluster = { ...this.cluster, ipMode: false };
+      },
       clock: () => new Date('2025-06-01T12:00:00Z'),
     });
   }
@@ -199,4 +219,27 @@ t.test('a conflict on the Service: re-read, plan again, and the claim follows wh
   t.same(w.requests, ['PATCH service', 'POST claim', 'PATCH service', 'PATCH claim']);
   t.same(w.serverService.metadata?.labels, { team: 'a' }, 'their change kept');
   t.same(w.serverClaims.get('shop.web')?.spec.serviceLabels, { team: 'a' }, 'and seen by the claim');
+});
+
+t.test('a cluster that drops ipMode (1.29 with its gate off): learnt from the first status write, then one write to say so', async (t) => {
+  const w = new World(service());
+  w.dropsIpMode = true;
+  w.cluster = { version: 'v1.29.15', ipMode: true };
+  const r = w.reconciler();
+  await r.handle('shop/web');
+  w.allocate('192.0.2.10');
+  await r.handle('shop/web');
+  t.equal(w.ipModeDropped, 1, 'the stored Service came back without ipMode');
+  t.same(w.serverService.status?.loadBalancer?.ingress, [{ ip: '192.0.2.10' }]);
+  w.informerServices.set('shop/web', w.serverService);
+  await r.handle('shop/web');
+  const cond = w.serverService.status?.conditions?.find((c) => c.type === SERVICE_CONDITIONS.IPModeProxy);
+  t.same([cond?.status, cond?.reason], ['False', 'IPModeUnsupported']);
+  t.ok(w.events.includes('Warning IPModeUnsupported'));
+  w.informerServices.set('shop/web', w.serverService);
+  const writes = w.requests.length;
+  await r.handle('shop/web');
+  await r.handle('shop/web');
+  t.equal(w.requests.length, writes, 'then nothing more: the stored status matches what is wanted');
+  t.equal(w.ipModeDropped, 1);
 });

@@ -3,7 +3,7 @@ import type { Condition, VIPClaim } from '../../../src/api/v1alpha1.ts';
 import { decideServiceStatus, releasedServiceStatus, SERVICE_CONDITIONS } from '../../../src/core/agent/status.ts';
 import { desiredClaim } from '../../../src/core/agent/desired.ts';
 import type { ServiceStatusView } from '../../../src/core/agent/views.ts';
-import { allocated, identity, node, now, service } from './fixtures.ts';
+import { allocated, current, identity, node, now, old, service } from './fixtures.ts';
 import { approvalOf } from '../../../src/core/allocation/approval.ts';
 
 const base = (() => {
@@ -25,7 +25,7 @@ const shown: ServiceStatusView = {
 
 t.test('no verdict, no change: a fresh or unknown claim never clears the IP', async (t) => {
   for (const claim of [undefined, base, { ...base, status: { conditions: [cond('Allocated', 'Unknown', 'Pending')] } }] as Array<VIPClaim | undefined>) {
-    const d = decideServiceStatus(shown, claim, undefined, now);
+    const d = decideServiceStatus(shown, claim, undefined, now, current);
     t.same(d.status.loadBalancer?.ingress, shown.loadBalancer?.ingress);
   }
 });
@@ -36,7 +36,7 @@ t.test('speaker conditions are mirrored; transitions make Events, message-only c
     cond('Announced', 'True', 'Announced', 'lb-2 answers ARP'),
     cond('BackendsHealthy', 'False', 'BackendDown', '10.0.0.1 failing from lb-1'),
   ]);
-  const d = decideServiceStatus(shown, claim, undefined, now);
+  const d = decideServiceStatus(shown, claim, undefined, now, current);
   t.ok(d.changed);
   t.same(
     d.status.conditions?.map((c) => [c.type, c.status, c.reason]),
@@ -54,16 +54,16 @@ t.test('speaker conditions are mirrored; transitions make Events, message-only c
     cond('Announced', 'True', 'Announced', 'lb-2 answers ARP'),
     cond('BackendsHealthy', 'False', 'BackendDown', '10.0.0.1 failing from lb-1'),
   ]);
-  const d2 = decideServiceStatus(d.status, later, undefined, now);
+  const d2 = decideServiceStatus(d.status, later, undefined, now, current);
   t.ok(d2.changed, 'the message is news for the status');
   t.same(d2.events, [], 'but not for an Event');
 });
 
 t.test('re-allocation to another IP says so; odd reasons are made valid', async (t) => {
-  const d = decideServiceStatus(shown, allocated(base, '192.0.2.77'), undefined, now);
+  const d = decideServiceStatus(shown, allocated(base, '192.0.2.77'), undefined, now, current);
   t.same(d.status.loadBalancer?.ingress, [{ ip: '192.0.2.77', ipMode: 'Proxy' }]);
   t.same(d.events, [{ type: 'Normal', reason: 'VIPChanged', message: 'VIP 192.0.2.10 → 192.0.2.77' }]);
-  const odd = decideServiceStatus(undefined, allocated(base, '192.0.2.10', [cond('Programmed', 'False', 'not a reason!')]), undefined, now);
+  const odd = decideServiceStatus(undefined, allocated(base, '192.0.2.10', [cond('Programmed', 'False', 'not a reason!')]), undefined, now, current);
   t.equal(odd.status.conditions?.find((c) => c.type === SERVICE_CONDITIONS.Programmed)?.reason, 'Unspecified');
 });
 
@@ -72,7 +72,7 @@ t.test('Dates from typed reads and strings from watches compare equal', async (t
     loadBalancer: shown.loadBalancer!,
     conditions: [{ ...shown.conditions![0]!, lastTransitionTime: new Date('2025-01-01T00:00:00Z') as unknown as string }],
   };
-  t.notOk(decideServiceStatus(typed, allocated(base, '192.0.2.10'), undefined, now).changed);
+  t.notOk(decideServiceStatus(typed, allocated(base, '192.0.2.10'), undefined, now, current).changed);
 });
 
 t.test('release keeps what is not ours', async (t) => {
@@ -90,10 +90,35 @@ t.test('a VIP the speakers still serve stays on the Service; a refusal without o
     ...base,
     status: { vip: '192.0.2.10', approved: approvalOf(base, '192.0.2.10', true), conditions: [cond('Allocated', 'False', 'OutsidePool', 'pool shrank')] },
   };
-  const kept = decideServiceStatus(shown, outside, undefined, now);
+  const kept = decideServiceStatus(shown, outside, undefined, now, current);
   t.same(kept.status.loadBalancer?.ingress, [{ ip: '192.0.2.10', ipMode: 'Proxy' }], 'OutsidePool keeps the IP');
   t.equal(kept.status.conditions?.find((c) => c.type === SERVICE_CONDITIONS.Allocated)?.reason, 'OutsidePool', 'and says why');
 
   const refused: VIPClaim = { ...base, status: { conditions: [cond('Allocated', 'False', 'PoolExhausted', 'no free IP')] } };
-  t.same(decideServiceStatus(shown, refused, undefined, now).status.loadBalancer?.ingress, [], 'no VIP held: cleared');
+  t.same(decideServiceStatus(shown, refused, undefined, now, current).status.loadBalancer?.ingress, [], 'no VIP held: cleared');
+});
+
+t.test('a cluster without ipMode: the IP alone, and IPModeProxy=False says what in-cluster clients give up', async (t) => {
+  const d = decideServiceStatus(undefined, allocated(base, '192.0.2.10'), undefined, now, old);
+  t.same(d.status.loadBalancer?.ingress, [{ ip: '192.0.2.10' }], 'no ipMode: the apiserver would drop it and the status would never match');
+  const c = d.status.conditions?.find((x) => x.type === SERVICE_CONDITIONS.IPModeProxy);
+  t.equal(c?.status, 'False');
+  t.equal(c?.reason, 'IPModeUnsupported');
+  t.match(c?.message, /v1\.24\.17.*192\.0\.2\.10.*strictARP/s, 'names the version, the VIP and the IPVS workaround');
+  t.ok(d.events.some((e) => e.type === 'Warning' && e.reason === 'IPModeUnsupported'), 'a Warning Event once');
+
+  const again = decideServiceStatus(d.status, allocated(base, '192.0.2.10'), undefined, now, old);
+  t.notOk(again.changed, 'the stored status (no ipMode) matches: no write loop');
+  t.same(again.events, []);
+
+  const upgraded = decideServiceStatus(d.status, allocated(base, '192.0.2.10'), undefined, now, current);
+  t.ok(upgraded.changed, 'after an upgrade to a line with ipMode');
+  t.same(upgraded.status.loadBalancer?.ingress, [{ ip: '192.0.2.10', ipMode: 'Proxy' }]);
+  t.notOk(upgraded.status.conditions?.some((x) => x.type === SERVICE_CONDITIONS.IPModeProxy), 'the condition goes');
+});
+
+t.test('released on a cluster without ipMode: the claim\'s VIP is removed, other entries stay', async (t) => {
+  const status: ServiceStatusView = { loadBalancer: { ingress: [{ ip: '192.0.2.10' }, { ip: '198.51.100.7' }] }, conditions: [] };
+  const r = releasedServiceStatus(status, '192.0.2.10');
+  t.same(r.status.loadBalancer?.ingress, [{ ip: '198.51.100.7' }]);
 });
