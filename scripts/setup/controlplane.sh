@@ -42,8 +42,8 @@ for p in "${pkgs[@]}"; do
 done
 cd "$mod"
 export CGO_ENABLED=0 GOFLAGS="-mod=mod -buildvcs=false"
-minutes=$(( ${#missing[@]} * 2 ))
-echo "controlplane: building ${missing[*]} (Kubernetes $k8s_version, etcd $etcd_version) into $out (first time on this machine only, about $minutes min on 2 cores)" >&2
+minutes=$(( ${#missing[@]} * 3 ))
+echo "controlplane: building ${missing[*]} (Kubernetes $k8s_version${etcd_version:+, etcd $etcd_version}) into $out (first time on this machine only, about $minutes min on 2 cores)" >&2
 # shellcheck source=progress.sh
 . "$here/progress.sh"
 progress_start "building ${missing[*]}" "$minutes"

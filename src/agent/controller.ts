@@ -73,6 +73,11 @@ export class AgentController {
   /** Every Service key we serve or hold a claim for; set once the caches are synced. */
   private allKeys: () => Set<string> = () => new Set();
   private capabilities: ConsumerCapabilities = ASSUME_CURRENT;
+
+  /** What the agent found of the consumer cluster; undefined until it could ask (heartbeats report it). */
+  get consumerCluster(): ConsumerCapabilities | undefined {
+    return this.capabilities === ASSUME_CURRENT ? undefined : this.capabilities;
+  }
   private rediscovery: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentControllerOptions) {

@@ -1,5 +1,6 @@
-// The agent's heartbeat: a merge patch of its ConsumerCluster's status (lastHeartbeatTime, agentVersion) every
-// period, so LB-cluster operators see which tenants' agents are alive. A merge patch touches only those two
+// The agent's heartbeat: a merge patch of its ConsumerCluster's status (lastHeartbeatTime, agentVersion, and the
+// consumer cluster's Kubernetes version and whether it keeps ipMode once the agent knows them) every
+// period, so LB-cluster operators see which tenants' agents are alive and on what. A merge patch touches only those
 // fields, so it never conflicts with the allocator writing the same status. Failures are normal weather (the LB
 // cluster may be unreachable): logged, counted, and retried sooner (1 s, doubling up to the period), which makes
 // the heartbeat the agent's probe of the LB cluster: the first success after failures calls `onRecovered`, so
@@ -9,6 +10,7 @@ import { GROUP, VERSION, PLURALS } from '../api/v1alpha1.ts';
 import { apiMessage } from '../kube/client.ts';
 import type { Logger } from '../shared/logger.ts';
 import type { AgentMetrics } from './metrics.ts';
+import type { ConsumerCapabilities } from '../core/agent/capabilities.ts';
 
 export interface HeartbeatOptions {
   kubeConfig: k8s.KubeConfig;
@@ -18,6 +20,8 @@ export interface HeartbeatOptions {
   metrics: AgentMetrics;
   logger: Logger;
   onRecovered?: () => void;
+  /** What the agent found of its consumer cluster, reported with each beat once known. */
+  consumer?: () => ConsumerCapabilities | undefined;
 }
 
 const FIRST_RETRY_MS = 1000;
@@ -57,6 +61,8 @@ export class Heartbeat {
 
   async beat(): Promise<boolean> {
     const now = new Date();
+    const found = this.opts.consumer?.();
+    const consumer = found ? { kubernetesVersion: found.version, ipModeProxy: found.ipMode } : {};
     try {
       await this.api!.patchClusterCustomObjectStatus(
         {
@@ -64,7 +70,7 @@ export class Heartbeat {
           version: VERSION,
           plural: PLURALS.ConsumerCluster,
           name: this.opts.cluster,
-          body: { status: { lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), agentVersion: this.opts.version } },
+          body: { status: { lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), agentVersion: this.opts.version, ...consumer } },
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );

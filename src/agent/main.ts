@@ -109,6 +109,7 @@ const heartbeat = new Heartbeat({
     logger.info('LB cluster reachable again; reconciling everything');
     controller.kick();
   },
+  consumer: () => controller.consumerCluster,
 });
 
 let leading = false;

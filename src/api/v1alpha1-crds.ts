@@ -321,6 +321,10 @@ const consumerCluster = crd(
     vips: int('Distinct VIPs held (counted against maxVIPs).', { minimum: 0 }),
     lastHeartbeatTime: str('When the tenant\'s agent last reported.', { format: 'date-time', maxLength: 64 }),
     agentVersion: str('Version of the tenant\'s agent.', { maxLength: 128 }),
+    kubernetesVersion: str('Kubernetes version of the consumer cluster, as its agent found it (docs/compatibility.md).', { maxLength: 128 }),
+    ipModeProxy: bool(
+      'Whether the consumer cluster keeps ipMode: Proxy on Services (1.30+). false: its pods and nodes reach VIPs past kube-lb (docs/compatibility.md#ipmode).',
+    ),
     conditions,
   }),
   [
@@ -329,6 +333,8 @@ const consumerCluster = crd(
     { name: 'Max', type: 'integer', jsonPath: '.spec.maxVIPs' },
     { name: 'Claims', type: 'integer', jsonPath: '.status.claims' },
     { name: 'Heartbeat', type: 'date', jsonPath: '.status.lastHeartbeatTime' },
+    { name: 'Kubernetes', type: 'string', jsonPath: '.status.kubernetesVersion' },
+    { name: 'IPMode', type: 'boolean', jsonPath: '.status.ipModeProxy', priority: 1 },
   ],
 );
 

@@ -140,6 +140,8 @@ export interface ConsumerClusterStatus {
   vips?: number;
   lastHeartbeatTime?: string;
   agentVersion?: string;
+  kubernetesVersion?: string;
+  ipModeProxy?: boolean;
   conditions?: Condition[];
 }
 

@@ -180,13 +180,17 @@ t.test("refusals reach the user: the allocator's reason, or the LB API's rejecti
   await env.core.deleteNamespacedService({ name: 'outside', namespace: 'shop' });
 });
 
-t.test('heartbeat in the ConsumerCluster status', async (t) => {
+t.test('heartbeat in the ConsumerCluster status, with the consumer cluster\'s Kubernetes version and ipMode', async (t) => {
   const cc = await eventually('heartbeat', async () => {
     const c = await resourceClient<ConsumerCluster>(env.lb.kubeConfig, 'ConsumerCluster').get(env.cluster);
-    return c.status?.lastHeartbeatTime ? c : undefined;
+    return c.status?.lastHeartbeatTime && c.status.kubernetesVersion ? c : undefined;
   });
   t.ok(Date.parse(cc.status!.lastHeartbeatTime!) > Date.now() - 60_000);
   t.equal(cc.status?.agentVersion, '0.1.0');
+  t.equal(cc.status?.kubernetesVersion, env.consumer.line.version, 'the version the consumer apiserver reports');
+  t.equal(cc.status?.ipModeProxy, keepsIpMode(env.consumer.line));
+  const wide = env.lb.kubectl(['get', 'consumerclusters', '-o', 'wide']);
+  t.match(wide, new RegExp(`${env.cluster}\\s.*${env.consumer.line.version.replace(/\./g, '\\.')}\\s+${keepsIpMode(env.consumer.line)}`), 'kubectl get -o wide shows both');
 });
 
 t.test('delete → claim gone, Service gone, the IP free again', async (t) => {
