@@ -117,6 +117,18 @@ t.test('helm lint --strict: default values and every option on', async (t) => {
   t.match(noCA.stderr, /needs allocator\.webhook\.caBundle/, 'external certificates without a CA are refused');
 });
 
+t.test('Kubernetes versions: consumer side from 1.24, the LB side from 1.31 (docs/compatibility.md)', async (t) => {
+  const consumerOnly = ['--set', 'lbCluster.enabled=false', '--set', 'consumerCluster.enabled=true'];
+  const old = helm(['template', CHART, ...consumerOnly, '--kube-version', '1.24.17'], scratch);
+  t.equal(old.status, 0, `the consumer side renders for 1.24: ${old.stderr}`);
+  const lb = helm(['template', CHART, '--kube-version', '1.29.15'], scratch);
+  t.not(lb.status, 0, 'the LB side is refused before 1.31');
+  t.match(lb.stderr, /the LB cluster needs Kubernetes 1\.31\+.*v1\.29\.15/);
+  t.equal(helm(['template', CHART, '--kube-version', '1.31.4'], scratch).status, 0, 'and renders on 1.31');
+  const policy = helm(['template', CHART, ...consumerOnly, '--set', 'agent.servicePolicy.enabled=true', '--kube-version', '1.27.16'], scratch);
+  t.match(policy.stderr, /agent\.servicePolicy\.enabled needs a consumer cluster of Kubernetes 1\.30\+/, 'the optional policy is refused before 1.30');
+});
+
 t.test('helm template with default values renders the kustomize folders\' objects', async (t) => {
   const sides: Array<[string, string, string[]]> = [
     ['LB cluster', 'deploy/kube-lb-cluster', []],
