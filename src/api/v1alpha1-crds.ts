@@ -114,8 +114,12 @@ const cidr = (description: string): Schema =>
     'x-kubernetes-validations': [
       { rule: 'isCIDR(self)', messageExpression: "'not a CIDR: ' + self", reason: 'FieldValueInvalid' },
       {
-        rule: '!isCIDR(self) || cidr(self) == cidr(self).masked()',
-        messageExpression: "'host bits set in ' + self + ': write the network address'",
+        // As a string comparison: CEL's cost estimate for == between CIDR values is unbounded before Kubernetes
+        // 1.32, and 1.31 refuses the CRD for it (docs/compatibility.md#the-lb-cluster). So the entry is also
+        // written in canonical form (lower-case IPv6), which the message says. (Its canonical form cannot be quoted
+        // in the message: string() of a CIDR has no size bound for the estimate either.)
+        rule: '!isCIDR(self) || string(cidr(self).masked()) == self',
+        messageExpression: "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
         reason: 'FieldValueInvalid',
       },
     ],
@@ -156,8 +160,9 @@ const poolAddress: Schema = str('A CIDR ("192.0.2.0/24") or an inclusive range o
       reason: 'FieldValueInvalid',
     },
     {
-      rule: "self.contains('-') || !isCIDR(self) || cidr(self) == cidr(self).masked()",
-      messageExpression: "'host bits set in ' + self + ': write the network address'",
+      // A string comparison, for Kubernetes 1.31 (see cidr() above).
+      rule: "self.contains('-') || !isCIDR(self) || string(cidr(self).masked()) == self",
+      messageExpression: "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
       reason: 'FieldValueInvalid',
     },
     {

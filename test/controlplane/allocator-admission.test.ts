@@ -124,6 +124,7 @@ const corpus: Array<[what: string, create: () => Promise<unknown>, expect: Outco
   ['reversed range', p('h-reversed', ['192.0.2.200-192.0.2.100']), { refused: /spec\.addresses\[0\].*is reversed/ }],
   ['range mixing families', p('h-mixed', ['192.0.2.1-2001:db8::1']), { refused: /spec\.addresses\[0\].*mixes IPv4 and IPv6/ }],
   ['CIDR with host bits', p('h-hostbits', ['192.0.2.77/24']), { refused: /spec\.addresses\[0\].*host bits set/ }],
+  ['IPv6 CIDR not in canonical form', p('h-v6upper', ['2001:DB8::/64']), { refused: /spec\.addresses\[0\].*not in canonical form/ }],
   ['huge CIDR /7', p('h-huge', ['10.0.0.0/7']), { refused: /spec\.addresses\[0\].*too large/ }],
   ['huge range', p('h-hugerange', ['1.0.0.0-3.0.0.0']), { refused: /spec\.addresses\[0\].*more than 16777216 addresses/ }],
   ['the whole Internet', p('h-all', ['0.0.0.0/0']), { refused: /spec\.addresses\[0\].*too large/ }],
