@@ -311,7 +311,8 @@ export class Topology {
         await topo.#startCiliumAgents(cilium);
       }
       const consumerNodes = tenants.flatMap((t) => t.nodes);
-      say(`starting kube-proxy (${opts.proxyMode ?? proxyMode()}) and a backend pod on ${consumerNodes.length} consumer nodes`);
+      const line = tenants[0]!.cluster.line;
+      say(`starting kube-proxy ${line.version} (${topo.#proxyMode(line)}) and a backend pod on ${consumerNodes.length} consumer nodes`);
       for (const t of tenants) {
         await topo.#startPodApps(t);
         for (const n of t.nodes) {
@@ -528,6 +529,11 @@ export class Topology {
    * pod's process starts, and the pod is reported Running and Ready (the kubelet's part), so the EndpointSlices
    * list it as a ready endpoint on this node.
    */
+  /** The option's mode, else nftables where the line has it on by default (beta from 1.31) and `nft` exists. */
+  #proxyMode(line: KubernetesLine): ProxyMode {
+    return this.#opts.proxyMode ?? (line.minor < 31 ? 'iptables' : proxyMode());
+  }
+
   async startConsumerNode(tenant: string, node: string): Promise<void> {
     const t = this.tenant(tenant);
     const n = this.consumerNode(tenant, node);
@@ -539,8 +545,7 @@ export class Topology {
       kubeconfig: t.relay.kubeconfigFor(RELAY_PORT),
       clusterCidr: t.clusterCidr,
       dir: this.logDir,
-      // nftables mode is beta, and on by default, from 1.31.
-      ...(this.#opts.proxyMode ? { mode: this.#opts.proxyMode } : t.cluster.line.minor < 31 ? { mode: 'iptables' as const } : {}),
+      mode: this.#proxyMode(t.cluster.line),
     });
     n.kubeProxyStartMs = await n.kubeProxy.start();
     const p = spawnTracked(
