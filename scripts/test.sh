@@ -25,9 +25,9 @@ out="$(mktemp)"; trap 'rm -f "$out"' EXIT
 status=0
 [ ${#files[@]} -gt 0 ] && { run_tap "${files[@]}" || status=$?; }
 if [ "$matrix" = true ]; then
-  mapfile -t stories < <(node -e 'for (const s of require("./test/compat/lines.json").stories) console.log(s)')
-  lines="${KUBE_LB_COMPAT_LINES:-$(node -e 'console.log(require("./test/compat/lines.json").lines.map((l) => l.line).join(" "))')}"
-  lb_minimum="$(node -p 'require("./test/compat/lines.json").lbMinimum')"
+  mapfile -t stories < <(node test/support/kubernetes-line.ts stories)
+  lines="${KUBE_LB_COMPAT_LINES:-$(node test/support/kubernetes-line.ts lines)}"
+  lb_minimum="$(node test/support/kubernetes-line.ts lb-minimum)"
   for line in $lines; do
     echo "# compat: consumer Kubernetes $line, LB cluster Kubernetes $lb_minimum"
     KUBE_LB_CONSUMER_K8S="$line" KUBE_LB_LB_K8S="$lb_minimum" run_tap "${stories[@]}" || status=$?

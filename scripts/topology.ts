@@ -11,7 +11,7 @@ import { cleanupStale } from '../test/support/cleanup-stale.ts';
 import { Ledger } from '../test/support/ledger.ts';
 import { CILIUM_LINES } from '../test/support/cilium-agent.ts';
 import { Topology, type TopologyOptions } from '../test/support/topology.ts';
-import { KUBERNETES_LINES, type KubernetesLine } from '../test/support/kubernetes-line.ts';
+import { lineNamed } from '../test/support/kubernetes-line.ts';
 import { isCiliumVersion } from '../src/core/lb4/profile.ts';
 
 function flag(argv: readonly string[], name: string): string | undefined {
@@ -24,15 +24,8 @@ export const TOPOLOGY_USAGE = '[--tenants c1,c2] [--datapath cilium|mimic] [--ci
 /** The datapath part of the topology options from the command line (shared by the demo and `topology up`). */
 export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev' | 'consumerLine'> {
   const k8s = flag(argv, 'kubernetes');
-  const consumer = k8s === undefined ? {} : { consumerLine: kubernetesLine(k8s) };
+  const consumer = k8s === undefined ? {} : { consumerLine: lineNamed(k8s, '--kubernetes') };
   return { ...datapathOnly(argv), ...consumer };
-}
-
-/** `--kubernetes v1.24`: a line of test/compat/lines.json for the consumer cluster. */
-function kubernetesLine(wanted: string): KubernetesLine {
-  const line = KUBERNETES_LINES.find((l) => l.line === wanted || l.line === `v${wanted}` || l.version === wanted);
-  if (!line) throw new Error(`--kubernetes ${wanted}: consumer lines are ${KUBERNETES_LINES.map((l) => l.line).join(', ')}`);
-  return line;
 }
 
 function datapathOnly(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {

@@ -47,7 +47,9 @@ if [ "$full" = 1 ]; then
   # (test/compat/k8s-*): npm test needs the oldest consumer line, test:compat all of them.
   case "$purpose" in
     test|test-cilium|test-compat)
-      for m in $(node -p "const c = require('./test/compat/lines.json'); const oldest = Math.min(...c.lines.map((l) => +l.line.split('.')[1])); c.lines.filter((l) => '$purpose' === 'test-compat' || +l.line.split('.')[1] === oldest).map((l) => l.module).join(' ')"); do
+      which=""
+      [ "$purpose" = test-compat ] && which=--all
+      for m in $(node test/support/kubernetes-line.ts modules $which); do
         bash scripts/setup/controlplane.sh "$m" >/dev/null
       done
       ;;

@@ -134,9 +134,7 @@ export class AgentController {
       void discoverCapabilities(consumer, logger).then((found) => {
         if (!found || found.version === this.capabilities.version) return;
         logger.info({ from: this.capabilities.version, to: found.version }, 'consumer cluster Kubernetes version changed');
-        this.capabilities = found;
-        this.opts.metrics.consumerCapabilities(found);
-        this.kick();
+        this.adopt(found);
       });
     }, REDISCOVERY_MS);
     this.rediscovery.unref();
@@ -145,13 +143,11 @@ export class AgentController {
       cluster: () => this.capabilities,
       ipModeDropped: () => {
         if (!this.capabilities.ipMode) return;
-        this.capabilities = { ...this.capabilities, ipMode: false };
-        this.opts.metrics.consumerCapabilities(this.capabilities);
         logger.warn(
           { kubernetes: this.capabilities.version },
           'the consumer cluster drops status.loadBalancer.ingress[].ipMode (LoadBalancerIPMode off): Services get kube-lb.io/IPModeProxy=False; see docs/compatibility.md#ipmode',
         );
-        this.kick();
+        this.adopt({ ...this.capabilities, ipMode: false });
       },
       services: serviceCache,
       claims: claimCache,
@@ -258,6 +254,13 @@ export class AgentController {
   /** Resolves when no key is queued or being processed. */
   async idle(): Promise<void> {
     await this.queue?.idle();
+  }
+
+  /** New knowledge of the consumer cluster: the metric says it, and every Service is planned again with it. */
+  private adopt(caps: ConsumerCapabilities): void {
+    this.capabilities = caps;
+    this.opts.metrics.consumerCapabilities(caps);
+    this.kick();
   }
 
   async stop(): Promise<void> {

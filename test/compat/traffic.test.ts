@@ -45,8 +45,11 @@ t.test(`Kubernetes ${line.version}: a Service's life through the VIP`, async (t)
       mode === 'nftables' ? node.ns.exec('nft', 'list', 'ruleset') : node.ns.exec('iptables-save', '-t', 'nat');
     // From the backend pod: the consumer node has no route to the client segment, so an answer can only come
     // from kube-proxy short-circuiting the VIP to the Service's endpoints.
-    const fromPod = async (): Promise<string> =>
-      node.pod.ns.exec('curl', '-s', '-m', '2', `http://${vip}:80/`).catch(() => '');
+    const fromPod = async (address = vip): Promise<string> =>
+      node.pod.ns.exec('curl', '-s', '-m', '2', `http://${address}:80/`).catch(() => '');
+    // The control: the pod reaches the Service by its ClusterIP, so an empty answer from the VIP means no path.
+    const viaClusterIP = await eventually('the pod reaches the Service by its ClusterIP', async () => parseAnswer(await fromPod(svc.spec!.clusterIP!)), 30_000);
+    t.match(viaClusterIP, { service: 'default/web' }, `the pod reaches ${svc.spec?.clusterIP} (ClusterIP) through kube-proxy`);
     if (keepsIpMode(line)) {
       t.same(svc.status?.loadBalancer?.ingress, [{ ip: vip, ipMode: 'Proxy' }]);
       // Give kube-proxy time to sync the status change; the VIP must still be absent after it.
