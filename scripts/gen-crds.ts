@@ -1,6 +1,8 @@
 // Writes deploy/crds/*.yaml (one file per kind), the same files into the Helm chart's crds/ folder, and
-// deploy/kube-lb-cluster/01-crds.yaml (all of them, for the install folder) from src/api/v1alpha1-crds.ts. Usage: node scripts/gen-crds.ts [--check]
-// With --check, writes nothing and exits 1 when a file is missing or stale (the unit test does the same).
+// deploy/kube-lb-cluster/01-crds.yaml (all of them, for the install folder) from src/api/v1alpha1-crds.ts, the one
+// source of the API's shapes (the TypeScript types are derived from it too). Usage: node scripts/gen-crds.ts [--check]
+// With --check, writes nothing and exits 1 when a file is missing or stale (test/unit/api/crds.test.ts and
+// test/unit/deploy/manifests.test.ts do the same).
 import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -1,12 +1,29 @@
-// The CustomResourceDefinitions of kube-lb.io/v1alpha1, built as data so that shared pieces (label selectors,
-// conditions, address rules) are written once. `node scripts/gen-crds.ts` writes them to deploy/crds/*.yaml;
-// test/unit/api/crd-sync.test.ts checks that those files are fresh and that every schema has exactly the
-// fields, optionality and enums of the TypeScript types in v1alpha1.ts.
+// The CustomResourceDefinitions of kube-lb.io/v1alpha1, and the one source of their shapes: every field, its
+// optionality, enum, bounds, default and CEL rules are written here once, as data. From it come
+//   - the TypeScript types the programs code against: each schema carries the type of the values it admits
+//     (`Typed<T>`, a phantom never set at run time), each kind's type is `TypeOf<>` its CRD (exported at the end),
+//     and src/api/v1alpha1.ts names their parts (VIPClaimSpec = VIPClaim['spec'], ...) with type-only imports, so
+//     importing the API costs the programs nothing at run time;
+//   - deploy/crds/*.yaml, the Helm chart's crds/ and the install bundle (`node scripts/gen-crds.ts`);
+//   - docs/crds.md (`node scripts/gen-crd-docs.ts`).
+// Adding a field is one edit here plus those two generators; test/unit/api/crds.test.ts and the docs and deploy
+// tests fail while the generated files are stale.
+//
+// Why typed builders of our own rather than TypeBox or types generated from the schemas: the CRD dialect is
+// structural OpenAPI with Kubernetes keywords (enum on a typed string, additionalProperties maps, x-kubernetes-*),
+// and the YAML is compared byte for byte. TypeBox (1.x) writes enums without `type`, maps as patternProperties
+// (which the apiserver refuses) and keys in its own order, so it would need a pass that rewrites its output and
+// escape hatches for exactly the shapes used here; json-schema-to-typescript would add a generated file, a
+// freshness check and its own naming of nested types. The builders below are the ones the schemas were already
+// written with, given types: `obj()` makes the fields named in `required` required and every other one optional
+// (a name not among the properties does not compile), `oneOf()` gives a union of its literals, `list()` an array.
+// The TypeScript type may be narrower than the schema only at the top of a kind (apiVersion, kind, metadata:
+// `Resource` below), which the apiserver fills and checks itself.
 //
 // What a single object can check lives here (OpenAPI + CEL); rules across objects (pool overlap, tenancy,
 // backends outside a tenant's networks) live in src/core/allocation/validate.ts, used by the webhook and the
 // allocator alike. Every list and string carries a bound so the apiserver's CEL cost estimate stays in budget.
-import { GROUP, VERSION, PLURALS } from './v1alpha1.ts';
+import { GROUP, VERSION, PLURALS, type API_VERSION, type ObjectMeta } from './v1alpha1.ts';
 
 export interface Validation {
   rule: string;
@@ -20,10 +37,10 @@ export interface Schema {
   type?: 'object' | 'array' | 'string' | 'integer' | 'boolean' | 'number';
   description?: string;
   properties?: Record<string, Schema>;
-  required?: string[];
+  required?: readonly string[];
   items?: Schema;
   additionalProperties?: Schema;
-  enum?: string[];
+  enum?: readonly string[];
   format?: string;
   pattern?: string;
   default?: unknown;
@@ -38,6 +55,42 @@ export interface Schema {
   'x-kubernetes-list-map-keys'?: string[];
   'x-kubernetes-validations'?: Validation[];
 }
+
+declare const admits: unique symbol;
+
+/** Carries, as a type only, the TypeScript type of the values a schema or CRD admits; never set at run time. */
+interface Admits<T> {
+  readonly [admits]?: T;
+}
+
+/** A schema that admits values of type T. */
+export type Typed<T> = Schema & Admits<T>;
+
+/** The TypeScript type of what a typed schema or CRD admits. */
+export type TypeOf<S extends Admits<unknown>> = S extends Admits<infer T> ? Exclude<T, undefined> : never;
+
+type Fields = Record<string, Typed<unknown>>;
+
+/** Spells out an intersection as one object type, which is what editors and error messages then show. */
+type Flat<T> = { [K in keyof T]: T[K] } & {};
+
+/** The object a schema's properties describe: the properties named in R are required, the others optional. */
+type ObjectOf<P extends Fields, R extends keyof P> = Flat<
+  { [K in R]: TypeOf<P[K]> } & { [K in Exclude<keyof P, R>]?: TypeOf<P[K]> }
+>;
+
+/**
+ * A kind as the programs see it: what its schema admits under spec and status, with the top narrower than the
+ * schema (which leaves apiVersion, kind and metadata to the apiserver): our apiVersion and kind, and metadata,
+ * which every object the apiserver returns has.
+ */
+type Resource<K extends keyof typeof PLURALS, Spec, Status> = {
+  apiVersion?: typeof API_VERSION;
+  kind?: K;
+  metadata: ObjectMeta;
+  spec: Spec;
+  status?: Status;
+};
 
 export interface PrinterColumn {
   name: string;
@@ -70,11 +123,16 @@ export interface CustomResourceDefinition {
 
 type Extra = Omit<Schema, 'type' | 'properties' | 'required' | 'items'>;
 
-const str = (description: string, extra: Extra = {}): Schema => ({ type: 'string', description, maxLength: 253, ...extra });
-const int = (description: string, extra: Extra = {}): Schema => ({ type: 'integer', description, ...extra });
-const bool = (description: string, extra: Extra = {}): Schema => ({ type: 'boolean', description, ...extra });
-const oneOf = (description: string, values: string[], extra: Extra = {}): Schema => ({ type: 'string', description, enum: values, ...extra });
-const list = (description: string, items: Schema, maxItems: number, extra: Extra = {}): Schema => ({
+const str = (description: string, extra: Extra = {}): Typed<string> => ({ type: 'string', description, maxLength: 253, ...extra });
+const int = (description: string, extra: Extra = {}): Typed<number> => ({ type: 'integer', description, ...extra });
+const bool = (description: string, extra: Extra = {}): Typed<boolean> => ({ type: 'boolean', description, ...extra });
+const oneOf = <const V extends string>(description: string, values: readonly V[], extra: Extra = {}): Typed<V> => ({
+  type: 'string',
+  description,
+  enum: values,
+  ...extra,
+});
+const list = <T>(description: string, items: Typed<T>, maxItems: number, extra: Extra = {}): Typed<T[]> => ({
   type: 'array',
   description,
   items,
@@ -82,12 +140,17 @@ const list = (description: string, items: Schema, maxItems: number, extra: Extra
   ...extra,
 });
 
-/** An object; properties named in `required` must be present. */
-function obj(description: string, properties: Record<string, Schema>, required: string[] = [], extra: Extra = {}): Schema {
+/** An object; properties named in `required` must be present, the others are optional. */
+function obj<P extends Fields, const R extends keyof P & string = never>(
+  description: string,
+  properties: P,
+  required: readonly R[] = [],
+  extra: Extra = {},
+): Typed<ObjectOf<P, R>> {
   return { type: 'object', description, properties, ...(required.length ? { required } : {}), ...extra };
 }
 
-const stringMap = (description: string, maxProperties: number): Schema => ({
+const stringMap = (description: string, maxProperties: number): Typed<Record<string, string>> => ({
   type: 'object',
   description,
   additionalProperties: { type: 'string', maxLength: 63 },
@@ -96,11 +159,11 @@ const stringMap = (description: string, maxProperties: number): Schema => ({
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const dnsLabel = (description: string): Schema => str(description, { maxLength: 63, minLength: 1, pattern: DNS_LABEL });
-const dnsSubdomain = (description: string): Schema => str(description, { minLength: 1, pattern: DNS_SUBDOMAIN });
-const port = (description: string): Schema => int(description, { minimum: 1, maximum: 65535 });
+const dnsLabel = (description: string): Typed<string> => str(description, { maxLength: 63, minLength: 1, pattern: DNS_LABEL });
+const dnsSubdomain = (description: string): Typed<string> => str(description, { minLength: 1, pattern: DNS_SUBDOMAIN });
+const port = (description: string): Typed<number> => int(description, { minimum: 1, maximum: 65535 });
 
-const ipAddress = (description: string): Schema =>
+const ipAddress = (description: string): Typed<string> =>
   str(description, {
     maxLength: 45,
     'x-kubernetes-validations': [
@@ -108,7 +171,7 @@ const ipAddress = (description: string): Schema =>
     ],
   });
 
-const cidr = (description: string): Schema =>
+const cidr = (description: string): Typed<string> =>
   str(description, {
     maxLength: 49,
     'x-kubernetes-validations': [
@@ -135,7 +198,7 @@ const V4_PAIR =
 /** Largest number of addresses in one entry of a pool: an IPv4 /8 or an IPv6 /104. */
 export const MAX_ADDRESSES_PER_ENTRY = 2 ** 24;
 
-const poolAddress: Schema = str('A CIDR ("192.0.2.0/24") or an inclusive range of one family ("192.0.2.10-192.0.2.20").', {
+const poolAddress = str('A CIDR ("192.0.2.0/24") or an inclusive range of one family ("192.0.2.10-192.0.2.20").', {
   maxLength: 90,
   'x-kubernetes-validations': [
     {
@@ -173,7 +236,7 @@ const poolAddress: Schema = str('A CIDR ("192.0.2.0/24") or an inclusive range o
   ],
 });
 
-const labelSelector = (description: string): Schema =>
+const labelSelector = (description: string) =>
   obj(description, {
     matchLabels: stringMap('Labels that must all match.', 64),
     matchExpressions: list(
@@ -200,7 +263,7 @@ const labelSelector = (description: string): Schema =>
     ),
   });
 
-const conditions: Schema = list(
+const conditions = list(
   'Observations of the object, one per type.',
   obj(
     'A status condition (metav1.Condition).',
@@ -218,15 +281,15 @@ const conditions: Schema = list(
   { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['type'] },
 );
 
-function crd(
-  kind: keyof typeof PLURALS,
+function crd<K extends keyof typeof PLURALS, Spec, Status>(
+  kind: K,
   scope: 'Namespaced' | 'Cluster',
   shortNames: string[],
   description: string,
-  spec: Schema,
-  status: Schema,
+  spec: Typed<Spec>,
+  status: Typed<Status>,
   columns: PrinterColumn[],
-): CustomResourceDefinition {
+): CustomResourceDefinition & Admits<Resource<K, Spec, Status>> {
   const plural = PLURALS[kind];
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
@@ -348,7 +411,7 @@ const consumerCluster = crd(
  * into status.approved once it accepted them: one schema for both. `ports` of an approval may be empty (a VIP kept
  * reserved for a refused claim).
  */
-function programmedFields(portsDescription: string, portsExtra: Extra = {}): Record<string, Schema> {
+function programmedFields(portsDescription: string, portsExtra: Extra = {}) {
   return {
     ports: list(portsDescription, obj('A Service port.', {
       name: str('Port name.', { maxLength: 63 }),
@@ -468,6 +531,11 @@ const l2Announcement = crd(
     { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' },
   ],
 );
+
+export type VIPPool = TypeOf<typeof vipPool>;
+export type ConsumerCluster = TypeOf<typeof consumerCluster>;
+export type VIPClaim = TypeOf<typeof vipClaim>;
+export type L2Announcement = TypeOf<typeof l2Announcement>;
 
 /** Every CRD of the API group, in file order. */
 export function customResourceDefinitions(): CustomResourceDefinition[] {

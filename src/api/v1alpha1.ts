@@ -1,5 +1,8 @@
 // kube-lb.io/v1alpha1: the objects the three programs exchange through the LB cluster's API server.
-// deploy/crds/*.yaml must describe exactly these shapes; test/unit/api/crd-sync.test.ts keeps them in step.
+// Their shapes are written once, as the CRD schemas in src/api/v1alpha1-crds.ts, which deploy/crds/*.yaml and
+// docs/crds.md are generated from; the types here are derived from those schemas and only name their parts, with
+// type-only imports (nothing of the schemas is loaded at run time). To add or change a field, edit the schema.
+import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from './v1alpha1-crds.ts';
 
 export const GROUP = 'kube-lb.io';
 export const VERSION = 'v1alpha1';
@@ -32,6 +35,9 @@ export const LABELS = {
   serviceName: 'kube-lb.io/service-name',
 } as const;
 
+export type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool };
+
+/** What kube-lb reads and writes of an object's metadata (the CRDs leave metadata to the apiserver). */
 export interface ObjectMeta {
   name?: string;
   namespace?: string;
@@ -45,170 +51,39 @@ export interface ObjectMeta {
   deletionTimestamp?: string;
 }
 
-export interface LabelSelectorRequirement {
-  key: string;
-  operator: 'In' | 'NotIn' | 'Exists' | 'DoesNotExist';
-  values?: string[];
-}
+// ---------------------------------------------------------------- shared parts
 
-export interface LabelSelector {
-  matchLabels?: Record<string, string>;
-  matchExpressions?: LabelSelectorRequirement[];
-}
+export type LabelSelector = NonNullable<VIPPoolAllocateTo['clusterSelector']>;
+export type LabelSelectorRequirement = NonNullable<LabelSelector['matchExpressions']>[number];
 
-export type ConditionStatus = 'True' | 'False' | 'Unknown';
-
-export interface Condition {
-  type: string;
-  status: ConditionStatus;
-  reason: string;
-  message: string;
-  lastTransitionTime: string;
-  observedGeneration?: number;
-}
+/** A status condition (metav1.Condition); every kind's status has a list of them. */
+export type Condition = NonNullable<VIPPoolStatus['conditions']>[number];
+export type ConditionStatus = Condition['status'];
 
 // ---------------------------------------------------------------- VIPPool (cluster-scoped)
 
-export interface VIPPoolSpec {
-  /** CIDRs ("10.0.0.0/24") and inclusive ranges ("10.0.0.10-10.0.0.20"). */
-  addresses: string[];
-  /** Whether claims that name no pool may be given addresses from this pool. Default true. */
-  autoAssign?: boolean;
-  /** Skip .0 and .255 addresses, which some old client stacks mishandle. */
-  avoidBuggyIPs?: boolean;
-  allocateTo?: VIPPoolAllocateTo;
-  /** Among eligible pools, the lowest priority value is tried first. Default 1000. */
-  priority?: number;
-}
-
-export interface VIPPoolAllocateTo {
-  /** ConsumerCluster labels. */
-  clusterSelector?: LabelSelector;
-  /** Consumer-side Service namespaces. */
-  namespaces?: string[];
-  /** Consumer-side Service labels. */
-  serviceSelector?: LabelSelector;
-}
-
-export interface VIPPoolStatus {
-  capacity?: number;
-  allocated?: number;
-  conditions?: Condition[];
-  observedGeneration?: number;
-}
-
-export interface VIPPool {
-  apiVersion?: typeof API_VERSION;
-  kind?: 'VIPPool';
-  metadata: ObjectMeta;
-  spec: VIPPoolSpec;
-  status?: VIPPoolStatus;
-}
+export type VIPPoolSpec = VIPPool['spec'];
+export type VIPPoolAllocateTo = NonNullable<VIPPoolSpec['allocateTo']>;
+export type VIPPoolStatus = NonNullable<VIPPool['status']>;
 
 // ---------------------------------------------------------------- ConsumerCluster (cluster-scoped)
 
-export interface ConsumerClusterSpec {
-  /** Namespace in the LB cluster where this tenant's agent writes its claims. */
-  tenantNamespace: string;
-  /** The consumer's node networks: claim backends must lie inside these. */
-  allowedBackendCIDRs: string[];
-  /**
-   * ConsumerClusters whose allowedBackendCIDRs may overlap this one's. An overlap counts as agreed only when both
-   * list each other; otherwise the younger tenant gets no backends in the shared addresses.
-   */
-  sharedBackendsWith?: string[];
-  /** Quota on distinct VIPs. Unset: unlimited. */
-  maxVIPs?: number;
-  /** Which pools the tenant may use. Unset: all pools. */
-  poolSelector?: LabelSelector;
-  /** How much of the LB nodes' maps the tenant's claims may take; each unset field has its default. */
-  limits?: TenantLimits;
-}
-
+export type ConsumerClusterSpec = ConsumerCluster['spec'];
 /** Per-tenant limits on what the LB nodes program (defaults in src/core/allocation/limits.ts). */
-export interface TenantLimits {
-  /** Ports of one claim (each is a frontend on every LB node). */
-  portsPerClaim?: number;
-  /** Backends of one claim. */
-  backendsPerClaim?: number;
-  /** Ports × backends summed over the tenant's claims: the service-map slots they take on every LB node. */
-  backendEntries?: number;
-}
-
-export interface ConsumerClusterStatus {
-  claims?: number;
-  vips?: number;
-  lastHeartbeatTime?: string;
-  agentVersion?: string;
-  kubernetesVersion?: string;
-  ipModeProxy?: boolean;
-  conditions?: Condition[];
-}
-
-export interface ConsumerCluster {
-  apiVersion?: typeof API_VERSION;
-  kind?: 'ConsumerCluster';
-  metadata: ObjectMeta;
-  spec: ConsumerClusterSpec;
-  status?: ConsumerClusterStatus;
-}
+export type TenantLimits = NonNullable<ConsumerClusterSpec['limits']>;
+export type ConsumerClusterStatus = NonNullable<ConsumerCluster['status']>;
 
 // ---------------------------------------------------------------- VIPClaim (namespaced: tenant namespace)
 
-export type Protocol = 'TCP' | 'UDP' | 'SCTP';
-
-export interface ServiceReference {
-  /** ConsumerCluster name. */
-  cluster: string;
-  namespace: string;
-  name: string;
-  uid: string;
-}
-
-export interface ClaimPort {
-  name?: string;
-  protocol: Protocol;
-  port: number;
-  nodePort: number;
-}
-
-export interface ClaimBackend {
-  nodeName: string;
-  /** Node InternalIP, the destination the LB sends to (node IP:NodePort). */
-  address: string;
-  /** False for nodes that should get no new flows (e.g. eTP Local without ready endpoints). */
-  ready: boolean;
-  zone?: string;
-}
-
-export interface SessionAffinity {
-  type: 'None' | 'ClientIP';
-  timeoutSeconds?: number;
-}
-
-export interface VIPClaimSpec {
-  service: ServiceReference;
-  /** Labels of the consumer Service, for pools' allocateTo.serviceSelector. */
-  serviceLabels?: Record<string, string>;
-  /** Requested pool by name. */
-  pool?: string;
-  /** Requested IPs in order of preference. */
-  requestedIPs?: string[];
-  sharingKey?: string;
-  ports: ClaimPort[];
-  backends: ClaimBackend[];
-  externalTrafficPolicy: 'Cluster' | 'Local';
-  healthCheckNodePort?: number;
-  loadBalancerSourceRanges?: string[];
-  sessionAffinity?: SessionAffinity;
-}
-
-export interface BackendHealth {
-  address: string;
-  healthy: boolean;
-  /** LB nodes that currently see this backend as failing. */
-  failingFrom?: string[];
-}
+export type VIPClaimSpec = VIPClaim['spec'];
+/** The consumer Service a claim stands for. */
+export type ServiceReference = VIPClaimSpec['service'];
+export type ClaimPort = VIPClaimSpec['ports'][number];
+export type Protocol = ClaimPort['protocol'];
+export type ClaimBackend = VIPClaimSpec['backends'][number];
+export type SessionAffinity = NonNullable<VIPClaimSpec['sessionAffinity']>;
+export type VIPClaimStatus = NonNullable<VIPClaim['status']>;
+export type BackendHealth = NonNullable<VIPClaimStatus['backendHealth']>[number];
 
 /** The part of a claim's spec that the speakers program: what the allocator approves. */
 export type ProgrammedSpec = Pick<
@@ -217,42 +92,13 @@ export type ProgrammedSpec = Pick<
 >;
 
 /**
- * What the allocator accepted, written by it alone in the same status write as Allocated: the speakers program
- * this copy, never the spec, so a spec edited ahead of the allocator (down, behind, its webhook failing open)
- * changes nothing until the allocator has checked it. `vip` is the allocator's own record of the VIP it gave.
- * A claim whose VIP is kept reserved while it is refused carries its VIP with no ports and no backends.
+ * What the allocator accepted (status.approved), written by it alone in the same status write as Allocated: the
+ * speakers program this copy, never the spec, so a spec edited ahead of the allocator (down, behind, its webhook
+ * failing open) changes nothing until the allocator has checked it. `vip` is the allocator's own record of the VIP
+ * it gave, `generation` the metadata.generation of the spec it comes from. A claim whose VIP is kept reserved while
+ * it is refused carries its VIP with no ports and no backends (both may then be absent: absent means none).
  */
-export interface ClaimApproval extends Omit<ProgrammedSpec, 'ports' | 'backends'> {
-  /** Absent: none (a VIP kept reserved for a refused claim). */
-  ports?: ClaimPort[];
-  /** Absent: none. */
-  backends?: ClaimBackend[];
-  /** metadata.generation of the spec this copy comes from. */
-  generation: number;
-  vip: string;
-}
-
-export interface VIPClaimStatus {
-  vip?: string;
-  pool?: string;
-  /** Written by the allocator only; what the speakers program. */
-  approved?: ClaimApproval;
-  /** LB nodes whose maps hold this claim's entries. */
-  programmedNodes?: string[];
-  /** LB node that answers ARP for the VIP. */
-  announcedBy?: string;
-  backendHealth?: BackendHealth[];
-  conditions?: Condition[];
-  observedGeneration?: number;
-}
-
-export interface VIPClaim {
-  apiVersion?: typeof API_VERSION;
-  kind?: 'VIPClaim';
-  metadata: ObjectMeta;
-  spec: VIPClaimSpec;
-  status?: VIPClaimStatus;
-}
+export type ClaimApproval = NonNullable<VIPClaimStatus['approved']>;
 
 export const CLAIM_CONDITIONS = {
   Allocated: 'Allocated',
@@ -277,19 +123,4 @@ export const ALLOCATION_REASONS = {
 
 // ---------------------------------------------------------------- L2Announcement (cluster-scoped)
 
-export interface L2AnnouncementSpec {
-  /** Pools whose VIPs are announced. Unset: all pools. */
-  poolSelector?: LabelSelector;
-  /** LB nodes that may announce. Unset: all LB nodes running a speaker. */
-  nodeSelector?: LabelSelector;
-  /** Interface names, or regular expressions written as /regex/. Unset: the interface of the default route. */
-  interfaces?: string[];
-}
-
-export interface L2Announcement {
-  apiVersion?: typeof API_VERSION;
-  kind?: 'L2Announcement';
-  metadata: ObjectMeta;
-  spec: L2AnnouncementSpec;
-  status?: { conditions?: Condition[] };
-}
+export type L2AnnouncementSpec = L2Announcement['spec'];
