@@ -23,7 +23,7 @@
 // What a single object can check lives here (OpenAPI + CEL); rules across objects (pool overlap, tenancy,
 // backends outside a tenant's networks) live in src/core/allocation/validate.ts, used by the webhook and the
 // allocator alike. Every list and string carries a bound so the apiserver's CEL cost estimate stays in budget.
-import { GROUP, VERSION, PLURALS, type API_VERSION, type ObjectMeta } from './v1alpha1.ts';
+import { GROUP, VERSION, PLURALS, MAX_ADDRESSES_PER_ENTRY, type API_VERSION, type ObjectMeta } from './v1alpha1.ts';
 
 export interface Validation {
   rule: string;
@@ -195,8 +195,6 @@ const V4_RANGE = `^${V4}-${V4}$`;
 // [start, end] of an IPv4 range as numbers (CRD CEL has no cel.bind, so `[x].all(n, ...)` names the pair).
 const V4_PAIR =
   "[self.split('-').map(s, s.split('.')).map(o, int(o[0]) * 16777216 + int(o[1]) * 65536 + int(o[2]) * 256 + int(o[3]))]";
-/** Largest number of addresses in one entry of a pool: an IPv4 /8 or an IPv6 /104. */
-export const MAX_ADDRESSES_PER_ENTRY = 2 ** 24;
 
 const poolAddress = str('A CIDR ("192.0.2.0/24") or an inclusive range of one family ("192.0.2.10-192.0.2.20").', {
   maxLength: 90,

@@ -18,6 +18,9 @@ export const PLURALS = {
 /** The `loadBalancerClass` consumer Services use to be served by kube-lb. */
 export const LOAD_BALANCER_CLASS = 'kube-lb.io/vip';
 
+/** Largest number of addresses in one entry of a pool: an IPv4 /8 or an IPv6 /104 (CEL rules and the webhook). */
+export const MAX_ADDRESSES_PER_ENTRY = 2 ** 24;
+
 /** Annotations on consumer Services, read by the agent. */
 export const ANNOTATIONS = {
   /** Comma-separated IPs to request (first free one wins); overrides spec.loadBalancerIP. */

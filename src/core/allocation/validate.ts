@@ -3,7 +3,7 @@
 // re-checks what the CRDs' CEL rules check (an object may predate them, or come from a restore) and adds the
 // rules across objects: pool overlap, one tenant per namespace, backends and requested IPs of a claim inside
 // what its tenant may use.
-import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { MAX_ADDRESSES_PER_ENTRY, type ConsumerCluster, type VIPClaim, type VIPPool } from '../../api/v1alpha1.ts';
 import { matchesSelector } from '../labels.ts';
 import {
   formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
@@ -22,8 +22,6 @@ export interface Snapshot {
   readonly denied?: readonly DeniedRange[];
 }
 
-/** Largest number of addresses in one entry of a pool (the CRD enforces it for CIDRs and IPv4 ranges). */
-export const MAX_ADDRESSES_PER_ENTRY = 2n ** 24n;
 export const DEFAULT_PRIORITY = 1000;
 
 const problem = (code: ProblemCode, object: ObjectRef, message: string): Problem => ({ code, object, message });
@@ -52,7 +50,7 @@ function parsePool(pool: VIPPool): ParsedPool {
       problems.push(problem('InvalidAddress', ref, `${subject(ref)}: ${parsed.reason}`));
       return;
     }
-    if (rangeSize(parsed.value) > MAX_ADDRESSES_PER_ENTRY) {
+    if (rangeSize(parsed.value) > BigInt(MAX_ADDRESSES_PER_ENTRY)) {
       problems.push(problem('PoolTooLarge', ref, `${subject(ref)}: ${text} holds more than ${MAX_ADDRESSES_PER_ENTRY} addresses`));
       return;
     }
