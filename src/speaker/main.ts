@@ -22,7 +22,7 @@ import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
 import { addressInUseEvents, announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
-import { buildL2Speaker } from './l2/standalone.ts';
+import { buildL2Speaker } from './l2/wiring.ts';
 import type { L2Speaker } from './l2/speaker.ts';
 import { SPEAKER_OPTIONS } from './options.ts';
 import { NodeStatePublisher } from './state/node-state.ts';
