@@ -1,6 +1,6 @@
 // Writes docs/crds.md, the CRD reference, from the same definitions as deploy/crds (src/api/v1alpha1-crds.ts):
 // one table of fields per kind with type, bounds, default, description and the CEL rules.
-// Usage: node scripts/gen-crd-docs.ts [--check]   (test/unit/docs/crd-reference.test.ts runs the check)
+// Usage: node scripts/gen-crd-docs.ts [--check]   (test/unit/docs/docs.test.ts runs the check)
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { customResourceDefinitions, type Schema } from '../src/api/v1alpha1-crds.ts';
