@@ -61,6 +61,9 @@ export const AGENT_OPTIONS = {
     help: 'Namespace of the leader Lease in the consumer cluster',
   },
   ...leaderElectionOptions('kube-lb-agent', 'acting'),
-  'metrics-bind-address': bindAddressOption('0.0.0.0:9090', 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)'),
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9090',
+    'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)',
+  ),
   ...PROGRAM_OPTIONS,
 } satisfies Record<string, OptionSpec>;

@@ -1,7 +1,7 @@
 // kube-lb allocator: runs in the LB cluster, owns every VIP. Two replicas: both keep their informers warm, the
 // Lease holder alone decides and writes claim, pool and tenant status. Every replica serves the validating
 // webhook (it only reads caches), so admission keeps working through a leader change.
-import { loadApiKubeConfig, type ApiRequestInfo } from '../kube/api-client.ts';
+import { loadApiKubeConfig, type ApiClientOptions } from '../kube/api-client.ts';
 import { createEventRecorder } from '../kube/events.ts';
 import { startLeadership } from '../kube/leadership.ts';
 import { PacedEvents } from '../kube/paced-events.ts';
@@ -19,7 +19,11 @@ import { startWebhook, type RunningWebhook } from './webhook/start.ts';
 const program = startProgram({ name: 'allocator', options: ALLOCATOR_OPTIONS });
 const { config, logger, registry, identity } = program;
 const metrics = createAllocatorMetrics(registry);
-const clientOptions = { timeoutMs: config['request-timeout'], userAgent: program.userAgent, onRequest: (info: ApiRequestInfo) => metrics.apiRequest(info) };
+const clientOptions: ApiClientOptions = {
+  timeoutMs: config['request-timeout'],
+  userAgent: program.userAgent,
+  onRequest: (info) => metrics.apiRequest(info),
+};
 const kubeConfig = loadApiKubeConfig({ kubeconfig: config.kubeconfig }, clientOptions);
 
 const controller = new AllocatorController({
@@ -56,7 +60,12 @@ await program.serveStatus(config['metrics-bind-address'], {
   ],
 });
 
-program.starting({ identity, namespace: config.namespace, leaderElection: config['leader-elect'], webhook: config.webhook });
+program.starting({
+  identity,
+  namespace: config.namespace,
+  leaderElection: config['leader-elect'],
+  webhook: config.webhook,
+});
 await controller.startInformers();
 synced = true;
 logger.info('informers synced');

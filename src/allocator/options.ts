@@ -29,6 +29,9 @@ export const ALLOCATOR_OPTIONS = {
     kind: 'string',
     help: 'Serve tls.crt and tls.key from this directory (cert-manager, GitOps), re-read every minute; the allocator then neither keeps --webhook-secret nor patches the configuration\'s caBundle (unset: it does both)',
   },
-  'metrics-bind-address': bindAddressOption('0.0.0.0:9090', 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)'),
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9090',
+    'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)',
+  ),
   ...PROGRAM_OPTIONS,
 } satisfies Record<string, OptionSpec>;

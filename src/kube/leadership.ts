@@ -23,7 +23,9 @@ export interface LeadershipOptions {
  * The deadline of one Lease request: a third of the renew deadline (at most --request-timeout, at least 500 ms),
  * so one hung request leaves time for retries before the leader has to step down (and exit).
  */
-export function leaseRequestTimeoutMs(config: Pick<LeaderElectionConfig, 'request-timeout' | 'renew-deadline'>): number {
+export function leaseRequestTimeoutMs(
+  config: Pick<LeaderElectionConfig, 'request-timeout' | 'renew-deadline'>,
+): number {
   return Math.max(500, Math.min(config['request-timeout'], Math.floor(config['renew-deadline'] / 3)));
 }
 

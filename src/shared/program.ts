@@ -26,10 +26,19 @@ export const PROGRAM_OPTIONS = {
  */
 export function leaderElectionOptions(lease: string, acting: string) {
   return {
-    'leader-elect': { kind: 'bool', default: true, help: `Run as one of several replicas, only the Lease holder ${acting}` },
+    'leader-elect': {
+      kind: 'bool',
+      default: true,
+      help: `Run as one of several replicas, only the Lease holder ${acting}`,
+    },
     'leader-election-id': { kind: 'string', default: lease, help: 'Name of the leader Lease' },
     'lease-duration': { kind: 'duration', default: 15_000, min: 1000, help: 'Leader Lease duration' },
-    'renew-deadline': { kind: 'duration', default: 10_000, min: 500, help: 'A leader that cannot renew within this steps down' },
+    'renew-deadline': {
+      kind: 'duration',
+      default: 10_000,
+      min: 500,
+      help: 'A leader that cannot renew within this steps down',
+    },
     'retry-period': { kind: 'duration', default: 2_000, min: 100, help: 'Leader election retry period' },
     identity: { kind: 'string', env: 'POD_NAME', help: 'Leader election identity (default: hostname and pid)' },
   } satisfies Record<string, OptionSpec>;
@@ -75,7 +84,7 @@ export class Program<Config> {
   readonly registry: Registry;
   private readonly servers: StatusServer[] = [];
   private lease: HeldLease | undefined;
-  private shutdown: Promise<void> | undefined;
+  private shuttingDown = false;
 
   constructor(name: string, version: string, config: Config, logger: Logger, registry: Registry) {
     this.name = name;
@@ -97,7 +106,7 @@ export class Program<Config> {
 
   /** True once a signal started the shutdown. */
   get stopping(): boolean {
-    return this.shutdown !== undefined;
+    return this.shuttingDown;
   }
 
   /** The "kube-lb NAME starting" line, with the version and what the program says of itself. */
@@ -105,10 +114,10 @@ export class Program<Config> {
     this.logger.info({ version: this.version, ...fields }, `kube-lb ${this.name} starting`);
   }
 
-  /** Serves /metrics, /healthz, /readyz (and `endpoints.json`) on HOST:PORT; "0" serves nothing. */
+  /** Serves /metrics, /healthz, /readyz and the JSON endpoints named on HOST:PORT; "0" serves nothing. */
   async serveStatus(bind: string, endpoints: StatusEndpoints): Promise<StatusServer | undefined> {
     if (bind === '0') return undefined;
-    const server = await startStatusServer({ ...endpoints, ...listenAddress(bind), registry: this.registry, logger: this.logger });
+    const server = await startStatusServer({ ...endpoints, ...listenAddress(bind), ...this.statusParts() });
     this.servers.push(server);
     this.logger.info({ port: server.port }, 'status server listening');
     return server;
@@ -116,10 +125,14 @@ export class Program<Config> {
 
   /** The same on a Unix socket, reachable from any network namespace on the host. */
   async serveStatusSocket(socketPath: string, endpoints: StatusEndpoints): Promise<StatusServer> {
-    const server = await startStatusServer({ ...endpoints, host: '', port: 0, socketPath, registry: this.registry, logger: this.logger });
+    const server = await startStatusServer({ ...endpoints, host: '', port: 0, socketPath, ...this.statusParts() });
     this.servers.push(server);
     this.logger.info({ socket: socketPath }, 'status server listening');
     return server;
+  }
+
+  private statusParts(): Pick<StatusServerOptions, 'registry' | 'logger'> {
+    return { registry: this.registry, logger: this.logger };
   }
 
   /** The leader Lease (src/kube/leadership.ts), released on shutdown once the program's work has stopped. */
@@ -135,7 +148,9 @@ export class Program<Config> {
    */
   stopOnSignals(...steps: Array<() => unknown>): void {
     const stop = (signal: string): void => {
-      this.shutdown ??= this.stop(signal, steps);
+      if (this.shuttingDown) return;
+      this.shuttingDown = true;
+      void this.stop(signal, steps);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
@@ -165,7 +180,11 @@ export class Program<Config> {
  * Parses argv and the environment; on a bad flag prints the error and usage and exits 2; with --help (when
  * the program declares it) prints usage and exits 0.
  */
-function parseFlagsOrExit<Specs extends Record<string, OptionSpec>>(command: string, specs: Specs, version: string): ConfigOf<Specs> {
+function parseFlagsOrExit<Specs extends Record<string, OptionSpec>>(
+  command: string,
+  specs: Specs,
+  version: string,
+): ConfigOf<Specs> {
   // --help before parsing, so a program with required flags can still show its usage.
   if ('help' in specs && process.argv.slice(2).includes('--help')) {
     console.log(`${command} ${version}\n${describeOptions(specs)}`);

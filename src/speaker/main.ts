@@ -28,7 +28,11 @@ import { SPEAKER_OPTIONS } from './options.ts';
 import { NodeStatePublisher } from './state/node-state.ts';
 import { ClaimStatusWriter } from './status/claim-status.ts';
 
-const program = startProgram({ name: 'speaker', options: SPEAKER_OPTIONS, logFields: (config) => ({ node: config['node-name'] }) });
+const program = startProgram({
+  name: 'speaker',
+  options: SPEAKER_OPTIONS,
+  logFields: (config) => ({ node: config['node-name'] }),
+});
 const { config, logger, registry, version } = program;
 const nodeName = config['node-name'];
 const now = (): number => performance.now();
@@ -183,7 +187,10 @@ const endpoints: StatusEndpoints = {
 };
 const bind = config['metrics-bind-address'];
 // The host network: this port is open to the client segment, so what it tells about every tenant is protected.
-const auth = bind !== '0' && config['metrics-auth'] ? tokenAuthorizer(kubeConfig, { logger: logger.child({ part: 'status-auth' }) }) : undefined;
+const auth =
+  bind !== '0' && config['metrics-auth']
+    ? tokenAuthorizer(kubeConfig, { logger: logger.child({ part: 'status-auth' }) })
+    : undefined;
 await program.serveStatus(bind, { ...endpoints, ...(auth ? { protect: (req, path) => auth.check(req, path) } : {}) });
 if (config['state-socket']) await program.serveStatusSocket(config['state-socket'], endpoints);
 

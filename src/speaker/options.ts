@@ -38,7 +38,10 @@ export const SPEAKER_OPTIONS = {
   'status-concurrency': { kind: 'int', default: 4, min: 1, max: 64, help: 'Claim status writes in flight at once' },
   'state-min-interval': { kind: 'duration', default: 1000, min: 0, help: "This node's published state (Lease annotations) is written at most this often" },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
-  'metrics-bind-address': bindAddressOption('0.0.0.0:9474', 'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)'),
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9474',
+    'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)',
+  ),
   'metrics-auth': {
     kind: 'bool',
     default: true,

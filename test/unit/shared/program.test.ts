@@ -7,7 +7,16 @@ import { leaseRequestTimeoutMs } from '../../../src/kube/leadership.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures/program.ts');
 
-async function runAndStop(args: string[]): Promise<{ code: number | null; said: string[]; logs: string[]; served: boolean }> {
+interface Run {
+  code: number | null;
+  /** What the steps said, in order. */
+  said: string[];
+  /** The msg of every log line. */
+  logs: string[];
+  served: boolean;
+}
+
+async function runAndStop(args: string[]): Promise<Run> {
   const child = spawn(process.execPath, [fixture, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   setTimeout(() => child.kill('SIGKILL'), 30_000).unref();
   let stderr = '';
