@@ -55,9 +55,9 @@ export interface AgentControllerOptions {
   events: EventRecorder;
   metrics: AgentMetrics;
   logger: Logger;
-  /** Reconcile latency (src/shared/reconcile-metrics.ts). */
+  /** Reconcile latency (src/kube/reconcile-metrics.ts). */
   onReconciled?: WorkQueueOptions['onProcessed'];
-  /** client-go's workqueue metrics (src/shared/workqueue-metrics.ts). */
+  /** client-go's workqueue metrics (src/kube/workqueue-metrics.ts). */
   queueMetrics?: WorkQueueOptions['metrics'];
 }
 

@@ -1,55 +1,27 @@
 // kube-lb agent: runs in a consumer cluster, turns its LoadBalancer Services into VIPClaims in its tenant namespace
 // of the LB cluster, and writes the VIP and conditions back. Two replicas, one leading (a Lease in the consumer
 // cluster); only the leader watches, writes and heartbeats.
-import { readFileSync } from 'node:fs';
-import { hostname } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
 import { loadApiKubeConfig, type ApiClientOptions } from '../kube/api-client.ts';
 import { apiMessage } from '../kube/client.ts';
 import { createEventRecorder } from '../kube/events.ts';
-import { LeaderElector } from '../kube/leader-election.ts';
-import { describeOptions, parseConfig, type ConfigOf } from '../shared/config.ts';
-import { ConfigError, KubeLbError } from '../shared/errors.ts';
-import { startStatusServer, type StatusServer } from '../shared/http-status.ts';
-import { createLogger, type LogLevel } from '../shared/logger.ts';
-import { createRegistry } from '../shared/metrics.ts';
-import { reconcileDurationObserver } from '../shared/reconcile-metrics.ts';
-import { workQueueMetrics } from '../shared/workqueue-metrics.ts';
+import { startLeadership } from '../kube/leadership.ts';
 import { PacedEvents } from '../kube/paced-events.ts';
+import { reconcileDurationObserver } from '../kube/reconcile-metrics.ts';
+import { workQueueMetrics } from '../kube/workqueue-metrics.ts';
+import { ConfigError, KubeLbError } from '../shared/errors.ts';
+import { startProgram } from '../shared/program.ts';
 import { AgentController } from './controller.ts';
 import { Heartbeat } from './heartbeat.ts';
 import { createAgentMetrics } from './metrics.ts';
 import { AGENT_OPTIONS } from './options.ts';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const version = (JSON.parse(readFileSync(join(here, '../../package.json'), 'utf8')) as { version: string }).version;
-
-function parseFlags(): ConfigOf<typeof AGENT_OPTIONS> {
-  try {
-    return parseConfig(AGENT_OPTIONS, process.argv.slice(2), process.env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(`${err.message}\n\nusage: kube-lb agent [flags]\n${describeOptions(AGENT_OPTIONS)}`);
-      process.exit(2);
-    }
-    throw err;
-  }
-}
-if (process.argv.includes('--help')) {
-  console.log(`kube-lb agent ${version}\n${describeOptions(AGENT_OPTIONS)}`);
-  process.exit(0);
-}
-const config = parseFlags();
-
-const logger = createLogger({ program: 'agent', level: config['log-level'] as LogLevel });
-const registry = createRegistry('agent');
+const program = startProgram({ name: 'agent', options: AGENT_OPTIONS });
+const { config, logger, registry, identity, version } = program;
 const metrics = createAgentMetrics(registry);
-const identity = config.identity ?? `${hostname()}-${process.pid}`;
 const clientOptions = (cluster: 'consumer' | 'lb'): ApiClientOptions => ({
   timeoutMs: config['request-timeout'],
-  userAgent: `kube-lb-agent/${version}`,
+  userAgent: program.userAgent,
   onRequest: (info) => metrics.apiRequest(cluster, info),
 });
 
@@ -114,7 +86,6 @@ const heartbeat = new Heartbeat({
 
 let leading = false;
 let synced = false;
-let shuttingDown = false;
 
 async function lead(signal: AbortSignal): Promise<void> {
   leading = true;
@@ -124,60 +95,25 @@ async function lead(signal: AbortSignal): Promise<void> {
   synced = !signal.aborted;
 }
 
-let statusServer: StatusServer | undefined;
-const bind = config['metrics-bind-address'];
-if (bind !== '0') {
-  const colon = bind.lastIndexOf(':');
-  statusServer = await startStatusServer({
-    host: bind.slice(0, colon) || '0.0.0.0',
-    port: Number(bind.slice(colon + 1)),
-    registry,
-    readiness: [{ name: 'caches', check: () => (leading && !synced ? 'leader waiting for caches' : undefined) }],
-    logger,
-  });
-  logger.info({ port: statusServer.port }, 'status server listening');
-}
+await program.serveStatus(config['metrics-bind-address'], {
+  readiness: [{ name: 'caches', check: () => (leading && !synced ? 'leader waiting for caches' : undefined) }],
+});
 
-// Lease requests get a deadline of a third of the renew deadline, so one hung request leaves time for retries
-// before the leader has to step down (and exit).
-const leaseTimeoutMs = Math.max(500, Math.min(config['request-timeout'], Math.floor(config['renew-deadline'] / 3)));
-const elector = config['leader-elect']
-  ? new LeaderElector({
-      kubeConfig: loadApiKubeConfig({ kubeconfig: config.kubeconfig }, { ...clientOptions('consumer'), timeoutMs: leaseTimeoutMs }),
-      namespace: config['leader-election-namespace'],
-      name: config['leader-election-id'],
-      identity,
-      leaseDurationMs: config['lease-duration'],
-      renewDeadlineMs: config['renew-deadline'],
-      retryPeriodMs: config['retry-period'],
-      logger,
-      onStartedLeading: lead,
-      onStoppedLeading: () => {
-        metrics.leading(false);
-        if (shuttingDown) return;
-        // A replica that lost the Lease may be behind on everything: start over clean, as client-go programs do.
-        logger.error('lost the leader Lease; exiting so a fresh process campaigns again');
-        process.exit(1);
-      },
-    })
-  : undefined;
+program.starting({
+  cluster: config['cluster-name'],
+  tenantNamespace: config['tenant-namespace'],
+  identity,
+  leaderElection: config['leader-elect'],
+});
+startLeadership(program, {
+  kubeconfig: { kubeconfig: config.kubeconfig },
+  client: clientOptions('consumer'),
+  namespace: config['leader-election-namespace'],
+  lead,
+  onStoppedLeading: () => metrics.leading(false),
+});
 
-logger.info(
-  { version, cluster: config['cluster-name'], tenantNamespace: config['tenant-namespace'], identity, leaderElection: !!elector },
-  'kube-lb agent starting',
+program.stopOnSignals(
+  () => heartbeat.stop(),
+  () => controller.stop(),
 );
-if (elector) elector.start();
-else void lead(new AbortController().signal);
-
-async function shutdown(sig: string): Promise<void> {
-  if (shuttingDown) return;
-  shuttingDown = true;
-  logger.info({ signal: sig }, 'shutting down');
-  heartbeat.stop();
-  await controller.stop();
-  await elector?.stop();
-  await statusServer?.close();
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));

@@ -1,6 +1,7 @@
 // The agent's flags (and environment variables), declared once; `node src/agent/main.ts --help` lists them.
 import type { OptionSpec } from '../shared/config.ts';
-import { LOG_LEVELS } from '../shared/logger.ts';
+import { bindAddressOption } from '../shared/host-port.ts';
+import { leaderElectionOptions, PROGRAM_OPTIONS } from '../shared/program.ts';
 
 // ConsumerCluster names end up in label values (kube-lb.io/cluster): at most 63 characters.
 const LABEL_VALUE = /^[a-z0-9]([-a-z0-9.]{0,61}[a-z0-9])?$/;
@@ -53,23 +54,16 @@ export const AGENT_OPTIONS = {
     help: 'After the LB cluster rejects a claim (validation, admission, quota), wait this long before sending the same claim again',
   },
   concurrency: { kind: 'int', default: 16, min: 1, max: 64, help: 'Services reconciled in parallel (the work is API round trips, not CPU)' },
-  'leader-elect': { kind: 'bool', default: true, help: 'Run as one of several replicas, only the Lease holder acting' },
   'leader-election-namespace': {
     kind: 'string',
     env: 'POD_NAMESPACE',
     default: 'kube-lb-system',
     help: 'Namespace of the leader Lease in the consumer cluster',
   },
-  'leader-election-id': { kind: 'string', default: 'kube-lb-agent', help: 'Name of the leader Lease' },
-  'lease-duration': { kind: 'duration', default: 15_000, min: 1000, help: 'Leader Lease duration' },
-  'renew-deadline': { kind: 'duration', default: 10_000, min: 500, help: 'A leader that cannot renew within this steps down' },
-  'retry-period': { kind: 'duration', default: 2_000, min: 100, help: 'Leader election retry period' },
-  identity: { kind: 'string', env: 'POD_NAME', help: 'Leader election identity (default: hostname and pid)' },
-  'metrics-bind-address': {
-    kind: 'string',
-    default: '0.0.0.0:9090',
-    help: 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)',
-  },
-  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
-  help: { kind: 'bool', default: false, help: 'Print this help' },
+  ...leaderElectionOptions('kube-lb-agent', 'acting'),
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9090',
+    'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)',
+  ),
+  ...PROGRAM_OPTIONS,
 } satisfies Record<string, OptionSpec>;

@@ -51,9 +51,9 @@ export interface AllocatorControllerOptions {
   /** Pool and tenant status are written at most this often per object. */
   statusDebounceMs: number;
   now?: () => Date;
-  /** Reconcile latency (src/shared/reconcile-metrics.ts). */
+  /** Reconcile latency (src/kube/reconcile-metrics.ts). */
   onReconciled?: WorkQueueOptions['onProcessed'];
-  /** client-go's workqueue metrics (src/shared/workqueue-metrics.ts). */
+  /** client-go's workqueue metrics (src/kube/workqueue-metrics.ts). */
   queueMetrics?: WorkQueueOptions['metrics'];
   /** Objects per page of the claim LISTs (default 500). */
   listPageSize?: number;

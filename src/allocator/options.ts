@@ -1,8 +1,7 @@
 // The allocator's flags (and environment variables), declared once; `node src/allocator/main.ts --help` lists them.
 import type { OptionSpec } from '../shared/config.ts';
-import { LOG_LEVELS } from '../shared/logger.ts';
-
-const hostPort = (v: string): string | undefined => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0');
+import { bindAddressOption } from '../shared/host-port.ts';
+import { leaderElectionOptions, PROGRAM_OPTIONS } from '../shared/program.ts';
 
 export const ALLOCATOR_OPTIONS = {
   kubeconfig: { kind: 'string', help: 'Kubeconfig of the LB cluster (unset: in-cluster service account)' },
@@ -16,14 +15,9 @@ export const ALLOCATOR_OPTIONS = {
   resync: { kind: 'duration', default: 600_000, min: 0, help: 'Re-decide every claim this often (0: never)' },
   'status-debounce': { kind: 'duration', default: 1000, min: 0, max: 60_000, help: 'Pool and tenant status are written at most this often' },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
-  'leader-elect': { kind: 'bool', default: true, help: 'Run as one of several replicas, only the Lease holder writing' },
-  'leader-election-id': { kind: 'string', default: 'kube-lb-allocator', help: 'Name of the leader Lease' },
-  'lease-duration': { kind: 'duration', default: 15_000, min: 1000, help: 'Leader Lease duration' },
-  'renew-deadline': { kind: 'duration', default: 10_000, min: 500, help: 'A leader that cannot renew within this steps down' },
-  'retry-period': { kind: 'duration', default: 2_000, min: 100, help: 'Leader election retry period' },
-  identity: { kind: 'string', env: 'POD_NAME', help: 'Leader election identity (default: hostname and pid)' },
+  ...leaderElectionOptions('kube-lb-allocator', 'writing'),
   webhook: { kind: 'bool', default: true, help: 'Serve the validating admission webhook and patch its CA into the shipped configuration (--webhook-configuration)' },
-  'webhook-bind-address': { kind: 'string', default: '0.0.0.0:9443', check: hostPort, help: 'HOST:PORT the webhook listens on (HTTPS)' },
+  'webhook-bind-address': bindAddressOption('0.0.0.0:9443', 'HOST:PORT the webhook listens on (HTTPS)'),
   'webhook-url': {
     kind: 'string',
     help: 'The URL the webhook configuration calls instead of the Service (e.g. https://127.0.0.1:9443/validate, out-of-cluster runs): its host is put in the serving certificate',
@@ -35,7 +29,9 @@ export const ALLOCATOR_OPTIONS = {
     kind: 'string',
     help: 'Serve tls.crt and tls.key from this directory (cert-manager, GitOps), re-read every minute; the allocator then neither keeps --webhook-secret nor patches the configuration\'s caBundle (unset: it does both)',
   },
-  'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9090', check: hostPort, help: 'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)' },
-  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
-  help: { kind: 'bool', default: false, help: 'Print this help' },
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9090',
+    'HOST:PORT of /metrics, /healthz and /readyz ("0" disables)',
+  ),
+  ...PROGRAM_OPTIONS,
 } satisfies Record<string, OptionSpec>;

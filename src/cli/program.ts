@@ -5,7 +5,7 @@
 // exit codes (0 ok, 1 failed, 2 usage).
 import { Command, CommanderError } from 'commander';
 import { ConfigError, KubeLbError, UsageError } from '../shared/errors.ts';
-import { packageVersion } from '../shared/program.ts';
+import { packageVersion } from '../shared/version.ts';
 import { EXIT, type CliIO } from './command-args.ts';
 
 /** What a command's action gets: the streams, and where to put its exit code. */

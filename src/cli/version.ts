@@ -1,6 +1,6 @@
 // `kube-lb version [-o FORMAT]`: the CLI's version and the Node.js running it (`--version` prints the first alone).
 import type { Command } from 'commander';
-import { packageVersion } from '../shared/program.ts';
+import { packageVersion } from '../shared/version.ts';
 import { EXIT, outputOption } from './command-args.ts';
 import { render, type OutputFormat, type View } from './output.ts';
 import type { CliContext } from './program.ts';

@@ -13,7 +13,7 @@ export const done: HandlerResult = { kind: 'done' };
 export const retry = (reason: string): HandlerResult => ({ kind: 'retry', reason });
 export const requeueAfter = (ms: number): HandlerResult => ({ kind: 'requeueAfter', ms });
 
-/** client-go's workqueue metrics, as events (src/shared/workqueue-metrics.ts turns them into Prometheus series). */
+/** client-go's workqueue metrics, as events (src/kube/workqueue-metrics.ts turns them into Prometheus series). */
 export interface WorkQueueMetrics {
   /** A key was added and was not already waiting (an add that collapses into a waiting key is not counted). */
   added(): void;

@@ -1,5 +1,6 @@
 // The small HTTP server every program exposes: /metrics (Prometheus, from the registry passed in), /healthz
 // (the process is alive and its loops turn) and /readyz (it can do its job: caches synced, maps open, ...).
+import { rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Registry } from 'prom-client';
 import type { Logger } from './logger.ts';
@@ -13,7 +14,10 @@ export interface Probe {
 export interface StatusServerOptions {
   host: string;
   port: number;
-  /** Listen on this Unix socket instead of host:port (reachable from any network namespace on the host). */
+  /**
+   * Listen on this Unix socket instead of host:port (reachable from any network namespace on the host). A socket
+   * file left by an earlier process is replaced, and the file is removed on close.
+   */
   socketPath?: string;
   /** Extra read-only endpoints answered with the JSON of what the function returns (e.g. the speaker's /state). */
   json?: Readonly<Record<string, () => unknown>>;
@@ -96,14 +100,19 @@ export async function startStatusServer(opts: StatusServerOptions): Promise<Stat
     res.writeHead(bad.length === 0 ? 200 : 503, { 'content-type': 'text/plain' });
     res.end(bad.length === 0 ? 'ok\n' : `${bad.join('\n')}\n`);
   };
+  const socketPath = opts.socketPath;
+  if (socketPath) rmSync(socketPath, { force: true });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    if (opts.socketPath) server.listen(opts.socketPath, () => resolve());
+    if (socketPath) server.listen(socketPath, () => resolve());
     else server.listen(opts.port, opts.host, () => resolve());
   });
   const addr = server.address();
   return {
     port: typeof addr === 'object' && addr ? addr.port : opts.port,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: async () => {
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (socketPath) rmSync(socketPath, { force: true });
+    },
   };
 }

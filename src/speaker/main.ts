@@ -4,7 +4,6 @@
 //   node src/speaker/main.ts --node-name lb-1 --kubeconfig K [--map-dir DIR] [--state-socket PATH] ...
 // SIGTERM hands the VIPs over to the other LB nodes before exiting; the map entries stay (a restart must not
 // disturb traffic), and the next speaker re-adopts them.
-import { rmSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { Counter } from 'prom-client';
 import type { VIPClaim } from '../api/v1alpha1.ts';
@@ -12,10 +11,7 @@ import { loadApiKubeConfig } from '../kube/api-client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
 import { createEventRecorder } from '../kube/events.ts';
 import { tokenAuthorizer } from '../kube/request-auth.ts';
-import { startStatusServer, type StatusServer, type StatusServerOptions } from '../shared/http-status.ts';
-import { createLogger, type LogLevel } from '../shared/logger.ts';
-import { createRegistry } from '../shared/metrics.ts';
-import { packageVersion, parseFlagsOrExit } from '../shared/program.ts';
+import { startProgram, type StatusEndpoints } from '../shared/program.ts';
 import { ClusterView } from './cluster-view.ts';
 import { SpeakerController } from './controller.ts';
 import { declaredProtoDiff, parseCiliumConfig } from '../core/cilium/config.ts';
@@ -26,17 +22,19 @@ import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
 import { addressInUseEvents, announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
-import { buildL2Speaker } from './l2/standalone.ts';
+import { buildL2Speaker } from './l2/wiring.ts';
 import type { L2Speaker } from './l2/speaker.ts';
 import { SPEAKER_OPTIONS } from './options.ts';
 import { NodeStatePublisher } from './state/node-state.ts';
 import { ClaimStatusWriter } from './status/claim-status.ts';
 
-const version = packageVersion();
-const config = parseFlagsOrExit('speaker', SPEAKER_OPTIONS, version);
+const program = startProgram({
+  name: 'speaker',
+  options: SPEAKER_OPTIONS,
+  logFields: (config) => ({ node: config['node-name'] }),
+});
+const { config, logger, registry, version } = program;
 const nodeName = config['node-name'];
-const logger = createLogger({ program: 'speaker', level: config['log-level'] as LogLevel }).child({ node: nodeName });
-const registry = createRegistry('speaker');
 const now = (): number => performance.now();
 
 const apiRequests = new Counter({
@@ -49,7 +47,7 @@ const kubeConfig = loadApiKubeConfig(
   { kubeconfig: config.kubeconfig },
   {
     timeoutMs: config['request-timeout'],
-    userAgent: `kube-lb-speaker/${version}`,
+    userAgent: program.userAgent,
     onRequest: (info) => apiRequests.inc({ method: info.method, resource: info.resource }),
   },
 );
@@ -179,37 +177,24 @@ const state = (): unknown => ({
   },
   apiWrites: { claimStatus: writer.writes, nodeState: publisher.writes },
 });
-const serverOptions: Omit<StatusServerOptions, 'host' | 'port'> = {
-  registry,
+const endpoints: StatusEndpoints = {
   json: { '/state': state },
   liveness: [],
   readiness: [
     { name: 'caches', check: () => (synced ? undefined : 'informers not synced') },
     { name: 'dataplane', check: () => dataplane.stats().lastPass?.error?.message },
   ],
-  logger,
 };
-const servers: StatusServer[] = [];
-if (config['metrics-bind-address'] !== '0') {
-  const bind = config['metrics-bind-address'];
-  const colon = bind.lastIndexOf(':');
-  // The host network: this port is open to the client segment, so what it tells about every tenant is protected.
-  const auth = config['metrics-auth'] ? tokenAuthorizer(kubeConfig, { logger: logger.child({ part: 'status-auth' }) }) : undefined;
-  servers.push(
-    await startStatusServer({
-      ...serverOptions,
-      host: bind.slice(0, colon) || '0.0.0.0',
-      port: Number(bind.slice(colon + 1)),
-      ...(auth ? { protect: (req, path) => auth.check(req, path) } : {}),
-    }),
-  );
-}
-if (config['state-socket']) {
-  rmSync(config['state-socket'], { force: true });
-  servers.push(await startStatusServer({ ...serverOptions, host: '', port: 0, socketPath: config['state-socket'] }));
-}
+const bind = config['metrics-bind-address'];
+// The host network: this port is open to the client segment, so what it tells about every tenant is protected.
+const auth =
+  bind !== '0' && config['metrics-auth']
+    ? tokenAuthorizer(kubeConfig, { logger: logger.child({ part: 'status-auth' }) })
+    : undefined;
+await program.serveStatus(bind, { ...endpoints, ...(auth ? { protect: (req, path) => auth.check(req, path) } : {}) });
+if (config['state-socket']) await program.serveStatusSocket(config['state-socket'], endpoints);
 
-logger.info({ version, namespace: config.namespace }, 'kube-lb speaker starting');
+program.starting({ namespace: config.namespace });
 await Promise.all([view.start(), publisher.start()]);
 synced = true;
 view.onClaims(() => controller.schedule());
@@ -231,26 +216,20 @@ l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), {
 await l2.start();
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');
 
-let stopping = false;
-async function shutdown(signal: string): Promise<void> {
-  if (stopping) return;
-  stopping = true;
-  logger.info({ signal }, 'stopping: handing VIPs over');
-  try {
-    await l2?.handover();
-  } catch (err) {
-    logger.error({ err }, 'handover failed');
-  }
-  controller.stop();
-  health.stop();
-  dataplane.close();
-  changes?.close();
-  await publisher.stop(true);
-  await view.stop();
-  await Promise.all(servers.map((s) => s.close()));
-  if (config['state-socket']) rmSync(config['state-socket'], { force: true });
-  logger.info('stopped');
-  process.exit(0);
-}
-process.on('SIGTERM', () => void shutdown('SIGTERM'));
-process.on('SIGINT', () => void shutdown('SIGINT'));
+// The VIPs go to the other LB nodes first, while this node still forwards; the map entries stay.
+program.stopOnSignals(
+  async () => {
+    try {
+      await l2?.handover();
+    } catch (err) {
+      // Not a failed stop: the peers take the VIPs over when this node's Lease and heartbeats lapse.
+      logger.error({ err }, 'handover failed');
+    }
+  },
+  () => controller.stop(),
+  () => health.stop(),
+  () => dataplane.close(),
+  () => changes?.close(),
+  () => publisher.stop(true),
+  () => view.stop(),
+);

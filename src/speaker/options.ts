@@ -1,12 +1,11 @@
 // The speaker's flags (and environment variables), declared once; `node src/speaker/main.ts --help` lists them.
 // The L2 announcement options come from the L2 component (src/speaker/l2/config.ts).
 import type { OptionSpec } from '../shared/config.ts';
-import { LOG_LEVELS } from '../shared/logger.ts';
+import { bindAddressOption } from '../shared/host-port.ts';
+import { PROGRAM_OPTIONS } from '../shared/program.ts';
 import { L2_OPTIONS } from './l2/config.ts';
 import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
 import { DEFAULT_CILIUM_CONFIG_DIR } from './cilium-config-dir.ts';
-
-const hostPort = (v: string): string | undefined => (v === '0' || /^[^\s]*:\d{1,5}$/.test(v) ? undefined : 'must be HOST:PORT or 0');
 
 export const SPEAKER_OPTIONS = {
   ...L2_OPTIONS,
@@ -39,7 +38,10 @@ export const SPEAKER_OPTIONS = {
   'status-concurrency': { kind: 'int', default: 4, min: 1, max: 64, help: 'Claim status writes in flight at once' },
   'state-min-interval': { kind: 'duration', default: 1000, min: 0, help: "This node's published state (Lease annotations) is written at most this often" },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
-  'metrics-bind-address': { kind: 'string', default: '0.0.0.0:9474', check: hostPort, help: 'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)' },
+  'metrics-bind-address': bindAddressOption(
+    '0.0.0.0:9474',
+    'HOST:PORT of /metrics, /healthz, /readyz and /state ("0" disables)',
+  ),
   'metrics-auth': {
     kind: 'bool',
     default: true,
@@ -52,6 +54,5 @@ export const SPEAKER_OPTIONS = {
     default: '/proc/sys',
     help: "Where the node's sysctls are written (a container's own /proc/sys is read-only: the DaemonSet mounts the host's /proc/sys/net under /host/proc/sys)",
   },
-  'log-level': { kind: 'string', default: 'info', oneOf: LOG_LEVELS, help: 'Log level' },
-  help: { kind: 'bool', default: false, help: 'Print this help' },
+  ...PROGRAM_OPTIONS,
 } satisfies Record<string, OptionSpec>;

@@ -27,6 +27,7 @@ import { BACKEND_ID_TABLE_NAME, backendIdTableKeyCodec, backendIdTableValueCodec
 import { hashedBackendId } from '../../src/core/dataplane/ids.ts';
 import { backendIdCodec, lb4BackendCodec } from '../../src/core/lb4/backend.ts';
 import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
+import { parseHostPort } from '../../src/shared/host-port.ts';
 import { eventually } from '../support/eventually.ts';
 import { programmed, type RecreateLab } from './recreate-story.ts';
 
@@ -138,8 +139,8 @@ export async function restartTogetherRun(t: Test, lab: RecreateLab, vip: string)
   const recorded = m.backendTable();
   t.equal(recorded.size, 1, `only the moved backend is recorded (${JSON.stringify([...recorded])})`);
   for (const [backend, id] of ids) {
-    const [address, port] = backend.split(':');
-    const hashed = hashedBackendId(parseIPv4(address!), Number(port), 6);
+    const { host, port } = parseHostPort(backend)!;
+    const hashed = hashedBackendId(parseIPv4(host), port, 6);
     if (recorded.has(backend)) t.not(id, hashed, `${backend} moved off its hashed ID ${hashed} to ${id}, recorded`);
     else t.equal(id, hashed, `${backend} under its hashed ID`);
   }

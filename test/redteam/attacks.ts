@@ -8,7 +8,7 @@ import { approvalOf } from '../../src/core/allocation/approval.ts';
 import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { encodeProbe } from '../../src/speaker/l2/probe-wire.ts';
+import { encodeProbe, parsePeerAddress } from '../../src/speaker/l2/probe-wire.ts';
 import { eventually } from '../support/eventually.ts';
 import { SPEAKER_NAMESPACE } from '../support/topology.ts';
 import { ATTACKER, RedTeam, VICTIM, type Attack, type CallResult, type Credential, type Outcome } from './context.ts';
@@ -459,9 +459,10 @@ const consumerAgentAttacks: Attack[] = [
 /** The heartbeat address a node's Lease advertises (kube-lb.io/l2-peer). */
 async function peerAddress(rt: RedTeam, node: string): Promise<{ host: string; port: number }> {
   const lease = await rt.topo.lb.kubeConfig.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ namespace: SPEAKER_NAMESPACE, name: `speaker-l2-${node}` });
-  const text = lease.metadata?.annotations?.['kube-lb.io/l2-peer'] ?? '';
-  const i = text.lastIndexOf(':');
-  return { host: text.slice(0, i), port: Number(text.slice(i + 1)) };
+  const text = lease.metadata?.annotations?.['kube-lb.io/l2-peer'];
+  const peer = parsePeerAddress(node, text);
+  if (!peer) throw new Error(`the Lease of ${node} advertises no heartbeat address (kube-lb.io/l2-peer: ${text})`);
+  return peer;
 }
 
 /** Sends datagrams from the client's network namespace: what a host on the segment can do. */

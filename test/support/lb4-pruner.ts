@@ -1,6 +1,7 @@
 // Cilium's prune, played by another process: deletes every lb4 entry not in a keep-list, map by map in the order
-// Cilium 1.18+ prunes (services, backends, revNAT, source ranges, maglev, affinity match; see
-// ../shared/reference/cilium-behaviour.md), one BPF_MAP_DELETE_ELEM per key as its reconciler does, at full speed.
+// Cilium 1.18+ prunes (services, backends, revNAT, source ranges, maglev, then affinity match since cilium/cilium
+// PR #48919; the Prune of pkg/loadbalancer/reconciler/bpf_reconciler.go, each step dumping its map, then deleting),
+// one BPF_MAP_DELETE_ELEM per key as its reconciler does, at full speed.
 // Run as its own process so that kube-lb's change events see a foreign writer, exactly as with a real agent.
 //
 //   node test/support/lb4-pruner.ts '{"dir": "...", "keep": {"cilium_lb4_services_v2": ["0a14…"]}}'

@@ -1,6 +1,8 @@
 // The Cilium maps kube-lb reads and writes: pinned names, kernel types, key/value sizes. These are the same
-// in 1.14–1.20 (shared/reference/cilium-lb4-maps.md §1); max_entries and preallocation are agent options,
-// so they are reported but never required.
+// in 1.14–1.20: types and flags in Cilium's bpf/lib/lb.h; the names filled in by the agent up to 1.17
+// (pkg/datapath/linux/config/config.go), written literally in bpf/lib/lb.h from 1.18. max_entries
+// (--bpf-lb-map-max) and preallocation (bpf.preallocateMaps) are agent options, so they are reported but never
+// required.
 import { BPF_MAP_TYPE } from '../bpf/uapi.ts';
 import { AFFINITY_MATCH_KEY_SIZE, AFFINITY_MATCH_VALUE_SIZE } from './affinity-match.ts';
 import { BACKEND_ID_SIZE, LB4_BACKEND_SIZE } from './backend.ts';

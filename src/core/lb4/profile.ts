@@ -1,6 +1,8 @@
 // What differs between Cilium releases in the lb4 maps, as data. Sizes, map names and types are the same in
-// 1.14–1.20; the bytes inside some fields and a few datapath rules are not (shared/reference/cilium-lb4-maps.md
-// §2, §3, §7). Every codec and the planner take a profile instead of testing versions. 1.20 writes the same
+// 1.14–1.20; the bytes inside some fields and a few datapath rules are not: each field of Lb4Profile below says
+// what changed in which release (the structs are in Cilium's bpf/lib/common.h, from 1.19 in bpf/lib/lb.h; the
+// byte order the agent writes in pkg/maps/lbmap/ipv4.go, from 1.18 pkg/loadbalancer/maps/types.go). Every codec
+// and the planner take a profile instead of testing versions. 1.20 writes the same
 // lb4 structs under the same map names as 1.19 (bpf/lib/lb.h of v1.20.2; its maps only gain
 // BPF_F_RDONLY_PROG, which restricts programs, not bpf(2) from user space), so its profile is 1.19's.
 // What a node's Cilium *configuration* changes on top of its line (bpf-lb-proto-diff, ...) is applied by

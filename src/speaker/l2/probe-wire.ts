@@ -7,6 +7,7 @@
 // failover) nor heartbeats (hiding a dead node for a probe timeout), and a replayed datagram is refused for its
 // "at" (ProbeReplayGuard).
 import { createHmac, timingSafeEqual } from 'node:crypto';
+import { parseHostPort } from '../../shared/host-port.ts';
 
 export interface ProbeMessage {
   readonly v: 1;
@@ -85,11 +86,10 @@ export interface PeerAddress {
   readonly port: number;
 }
 
+/** A peer's kube-lb.io/l2-peer annotation: its IPv4 address and a port other than 0 (the socket is IPv4). */
 export function parsePeerAddress(name: string, text: string | undefined): PeerAddress | undefined {
-  const m = text ? /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(text) : null;
-  if (!m) return undefined;
-  const port = Number(m[2]);
-  return port > 0 && port < 65536 ? { name, host: m[1]!, port } : undefined;
+  const at = text === undefined ? undefined : parseHostPort(text);
+  return at && /^\d{1,3}(?:\.\d{1,3}){3}$/.test(at.host) && at.port > 0 ? { name, ...at } : undefined;
 }
 
 /**

@@ -5,7 +5,7 @@
 import t from 'tap';
 import { WorkQueue, done, requeueAfter, retry, type HandlerResult } from '../../../src/kube/workqueue.ts';
 import { createRegistry } from '../../../src/shared/metrics.ts';
-import { workQueueMetrics } from '../../../src/shared/workqueue-metrics.ts';
+import { workQueueMetrics } from '../../../src/kube/workqueue-metrics.ts';
 
 const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

@@ -3,7 +3,7 @@
 // workqueue_adds_total, workqueue_queue_duration_seconds and workqueue_retries_total
 // (k8s.io/component-base/metrics/prometheus/workqueue). Fed by WorkQueue's metrics port.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import type { WorkQueueMetrics } from '../kube/workqueue.ts';
+import type { WorkQueueMetrics } from './workqueue.ts';
 
 /** client-go's buckets: 10 ns to 10 s, ten powers of ten. */
 const QUEUE_DURATION_BUCKETS = Array.from({ length: 10 }, (_, i) => 1e-8 * 10 ** i);
