@@ -27,15 +27,7 @@ static napi_value l2_throw(napi_env env, int err, const char *what) {
   const char *name = strerrorname_np(err);
   char msg[160];
   snprintf(msg, sizeof(msg), "%s: %s", what, strerror(err));
-  napi_value code, message, error, num, sys;
-  napi_create_string_utf8(env, name ? name : "EUNKNOWN", NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_create_string_utf8(env, what, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "syscall", sys);
-  napi_throw(env, error);
+  kl_throw_syscall(env, name ? name : "EUNKNOWN", err, what, msg, -1);
   return NULL;
 }
 
@@ -50,17 +42,6 @@ static napi_value l2_int(napi_env env, int64_t v) {
   napi_value out;
   napi_create_int64(env, v, &out);
   return out;
-}
-
-// Reads `n` arguments; throws a TypeError when fewer were passed.
-static bool l2_args(napi_env env, napi_callback_info info, size_t n, napi_value *argv) {
-  size_t argc = n;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok) return false;
-  if (argc < n) {
-    napi_throw_type_error(env, "ERR_INVALID_ARG", "too few arguments");
-    return false;
-  }
-  return true;
 }
 
 static bool l2_i32(napi_env env, napi_value v, int32_t *out) {
@@ -94,7 +75,7 @@ static napi_value packet_open(napi_env env, napi_callback_info info) {
 static napi_value packet_send(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   int32_t fd, ifindex, ethertype;
-  if (!l2_args(env, info, 4, argv) || !l2_i32(env, argv[0], &fd) || !l2_i32(env, argv[1], &ifindex) ||
+  if (!kl_args(env, info, 4, argv) || !l2_i32(env, argv[0], &fd) || !l2_i32(env, argv[1], &ifindex) ||
       !l2_i32(env, argv[2], &ethertype)) {
     return NULL;
   }
@@ -124,7 +105,7 @@ static napi_value packet_send(napi_env env, napi_callback_info info) {
 static napi_value arp_listen(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t ifindex;
-  if (!l2_args(env, info, 1, argv) || !l2_i32(env, argv[0], &ifindex)) return NULL;
+  if (!kl_args(env, info, 1, argv) || !l2_i32(env, argv[0], &ifindex)) return NULL;
   int fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, htons(ETH_P_ARP));
   if (fd < 0) return l2_throw(env, errno, "socket(AF_PACKET, ETH_P_ARP)");
   struct sockaddr_ll at;
@@ -141,7 +122,7 @@ static napi_value arp_listen(napi_env env, napi_callback_info info) {
 static napi_value packet_recv(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
-  if (!l2_args(env, info, 2, argv) || !l2_i32(env, argv[0], &fd)) return NULL;
+  if (!kl_args(env, info, 2, argv) || !l2_i32(env, argv[0], &fd)) return NULL;
   void *data;
   size_t len;
   if (!l2_bytes(env, argv[1], "buffer", &data, &len)) return NULL;
@@ -156,7 +137,7 @@ static napi_value packet_recv(napi_env env, napi_callback_info info) {
 // l2TapOpen(name): fd of a new, non-persistent TAP link called `name` (no packet-information header).
 static napi_value tap_open(napi_env env, napi_callback_info info) {
   napi_value argv[1];
-  if (!l2_args(env, info, 1, argv)) return NULL;
+  if (!kl_args(env, info, 1, argv)) return NULL;
   struct ifreq ifr;
   memset(&ifr, 0, sizeof(ifr));
   size_t len;
@@ -176,20 +157,19 @@ static napi_value tap_open(napi_env env, napi_callback_info info) {
 static napi_value close_fd(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (!l2_args(env, info, 1, argv) || !l2_i32(env, argv[0], &fd)) return NULL;
+  if (!kl_args(env, info, 1, argv) || !l2_i32(env, argv[0], &fd)) return NULL;
   if (close(fd) < 0) return l2_throw(env, errno, "close");
   return NULL;
 }
 
 napi_value kl_arp_init(napi_env env, napi_value exports) {
-  const napi_property_descriptor props[] = {
-      {"l2PacketOpen", NULL, packet_open, NULL, NULL, NULL, napi_default, NULL},
-      {"l2PacketSend", NULL, packet_send, NULL, NULL, NULL, napi_default, NULL},
-      {"l2ArpListen", NULL, arp_listen, NULL, NULL, NULL, napi_default, NULL},
-      {"l2PacketRecv", NULL, packet_recv, NULL, NULL, NULL, napi_default, NULL},
-      {"l2TapOpen", NULL, tap_open, NULL, NULL, NULL, napi_default, NULL},
-      {"l2Close", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+  static const napi_property_descriptor props[] = {
+      KL_FUNCTION("l2PacketOpen", packet_open),
+      KL_FUNCTION("l2PacketSend", packet_send),
+      KL_FUNCTION("l2ArpListen", arp_listen),
+      KL_FUNCTION("l2PacketRecv", packet_recv),
+      KL_FUNCTION("l2TapOpen", tap_open),
+      KL_FUNCTION("l2Close", close_fd),
   };
-  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
-  return exports;
+  return kl_define(env, exports, props, sizeof(props) / sizeof(props[0]));
 }

@@ -1,70 +1,31 @@
 // BPF map syscalls for the dataplane. This file only moves bytes between JS buffers and bpf(2) and reports
 // errno; every layout, byte order and policy decision lives in TypeScript (src/native/bpf.ts is the only
-// caller). File descriptors are returned to JS as plain numbers and closed by the facade; every error path in
-// here closes what it opened before throwing.
+// caller). Each function here reads its arguments and makes one call of bpf_cmd.c, which holds the attr of every
+// command; the results below turn what it returned into a JS value or the thrown error. File descriptors are
+// returned to JS as plain numbers and closed by the facade.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/bpf.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 #include "addon.h"
-
-static long sys_bpf(enum bpf_cmd cmd, union bpf_attr *attr) {
-  return syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-}
-
-static uint64_t ptr_to_u64(const void *p) { return (uint64_t)(uintptr_t)p; }
+#include "bpf_cmd.h"
 
 // ------------------------------------------------------------------------------------------ errors
 
 // Throws an Error whose `code` is the errno name ("ENOENT"), with `errno` (number) and `syscall` (the bpf
 // command). `processed` is set for batch commands (how many elements the kernel handled before failing).
 static void throw_errno(napi_env env, int err, const char *op, int64_t processed) {
-  const char *name = strerrorname_np(err);
-  char codebuf[16];
-  if (name == NULL) {
-    snprintf(codebuf, sizeof(codebuf), "E%d", err);
-    name = codebuf;
-  }
+  char namebuf[KL_ERRNO_NAME_SIZE];
+  const char *name = kl_errno_name(err, namebuf);
   char msg[160];
   snprintf(msg, sizeof(msg), "%s: %s (%s)", op, strerror(err), name);
-  napi_value code, message, error, num, sys;
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &code);
-  napi_create_string_utf8(env, msg, NAPI_AUTO_LENGTH, &message);
-  napi_create_error(env, code, message, &error);
-  napi_create_int32(env, err, &num);
-  napi_set_named_property(env, error, "errno", num);
-  napi_create_string_utf8(env, op, NAPI_AUTO_LENGTH, &sys);
-  napi_set_named_property(env, error, "syscall", sys);
-  if (processed >= 0) {
-    napi_value p;
-    napi_create_int64(env, processed, &p);
-    napi_set_named_property(env, error, "processed", p);
-  }
-  napi_throw(env, error);
+  kl_throw_syscall(env, name, err, op, msg, processed);
 }
 
 static void throw_type(napi_env env, const char *msg) { napi_throw_type_error(env, "ERR_INVALID_ARG", msg); }
 
 // ------------------------------------------------------------------------------------------ arguments
-
-#define MAX_ARGS 8
-
-static bool get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
-  size_t argc = MAX_ARGS;
-  napi_value tmp[MAX_ARGS];
-  if (napi_get_cb_info(env, info, &argc, tmp, NULL, NULL) != napi_ok) return false;
-  if (argc < want) {
-    throw_type(env, "too few arguments");
-    return false;
-  }
-  for (size_t i = 0; i < want; i++) argv[i] = tmp[i];
-  return true;
-}
 
 static bool get_u32(napi_env env, napi_value v, uint32_t *out) {
   if (napi_get_value_uint32(env, v, out) != napi_ok) {
@@ -82,8 +43,9 @@ static bool get_i32(napi_env env, napi_value v, int32_t *out) {
   return true;
 }
 
-// Accepts any Uint8Array (Node Buffers are Uint8Arrays).
-static bool get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
+// Accepts any Uint8Array (Node Buffers are Uint8Arrays). Its length is not checked here: the kernel reads or
+// writes the map's key or value size through the pointer, and src/native/bpf.ts passes buffers of those sizes.
+static bool get_bytes(napi_env env, napi_value v, void **data) {
   bool is_typed = false;
   napi_is_typedarray(env, v, &is_typed);
   if (!is_typed) {
@@ -91,19 +53,22 @@ static bool get_bytes(napi_env env, napi_value v, void **data, size_t *len) {
     return false;
   }
   napi_typedarray_type type;
-  napi_value ab;
-  size_t offset;
-  if (napi_get_typedarray_info(env, v, &type, len, data, &ab, &offset) != napi_ok || type != napi_uint8_array) {
+  if (napi_get_typedarray_info(env, v, &type, NULL, data, NULL, NULL) != napi_ok || type != napi_uint8_array) {
     throw_type(env, "expected a Uint8Array");
     return false;
   }
   return true;
 }
 
-static bool is_null_or_undefined(napi_env env, napi_value v) {
+// A Uint8Array, or NULL for null or undefined.
+static bool get_bytes_or_null(napi_env env, napi_value v, void **data) {
   napi_valuetype t;
   napi_typeof(env, v, &t);
-  return t == napi_null || t == napi_undefined;
+  if (t == napi_null || t == napi_undefined) {
+    *data = NULL;
+    return true;
+  }
+  return get_bytes(env, v, data);
 }
 
 // Reads a string argument into buf (NUL-terminated); fails if it does not fit.
@@ -120,15 +85,11 @@ static bool get_string(napi_env env, napi_value v, char *buf, size_t size) {
   return true;
 }
 
+// ------------------------------------------------------------------------------------------ results
+
 static napi_value num_u32(napi_env env, uint32_t v) {
   napi_value r;
   napi_create_uint32(env, v, &r);
-  return r;
-}
-
-static napi_value num_i32(napi_env env, int32_t v) {
-  napi_value r;
-  napi_create_int32(env, v, &r);
   return r;
 }
 
@@ -138,10 +99,32 @@ static napi_value boolean(napi_env env, bool v) {
   return r;
 }
 
-static napi_value undefined(napi_env env) {
-  napi_value r;
-  napi_get_undefined(env, &r);
-  return r;
+// True, with op's error thrown, when r (what a kl_bpf_* call returned) is -errno.
+static bool failed(napi_env env, long r, const char *op, int64_t processed) {
+  if (r >= 0) return false;
+  throw_errno(env, (int)-r, op, processed);
+  return true;
+}
+
+// A command that returns a new descriptor: its number.
+static napi_value fd_result(napi_env env, long r, const char *op) {
+  if (failed(env, r, op, -1)) return NULL;
+  napi_value fd;
+  napi_create_int32(env, (int32_t)r, &fd);
+  return fd;
+}
+
+// A command that returns nothing: undefined.
+static napi_value done_result(napi_env env, long r, const char *op) {
+  if (failed(env, r, op, -1)) return NULL;
+  return kl_undefined(env);
+}
+
+// A command whose ENOENT means "not there" (an absent key, the end of the map): false then, else true.
+static napi_value found_result(napi_env env, long r, const char *op) {
+  if (r == -ENOENT) return boolean(env, false);
+  if (failed(env, r, op, -1)) return NULL;
+  return boolean(env, true);
 }
 
 // ------------------------------------------------------------------------------------------ objects
@@ -151,18 +134,9 @@ static napi_value obj_get(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   char path[4096];
   uint32_t flags;
-  if (!get_args(env, info, 2, argv) || !get_string(env, argv[0], path, sizeof(path)) || !get_u32(env, argv[1], &flags))
+  if (!kl_args(env, info, 2, argv) || !get_string(env, argv[0], path, sizeof(path)) || !get_u32(env, argv[1], &flags))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.pathname = ptr_to_u64(path);
-  attr.file_flags = flags;
-  long fd = sys_bpf(BPF_OBJ_GET, &attr);
-  if (fd < 0) {
-    throw_errno(env, errno, "BPF_OBJ_GET", -1);
-    return NULL;
-  }
-  return num_i32(env, (int32_t)fd);
+  return fd_result(env, kl_bpf_obj(BPF_OBJ_GET, path, 0, flags), "BPF_OBJ_GET");
 }
 
 // objPin(fd, path)
@@ -170,17 +144,9 @@ static napi_value obj_pin(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   char path[4096];
-  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_string(env, argv[1], path, sizeof(path)))
+  if (!kl_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_string(env, argv[1], path, sizeof(path)))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.pathname = ptr_to_u64(path);
-  attr.bpf_fd = (uint32_t)fd;
-  if (sys_bpf(BPF_OBJ_PIN, &attr) < 0) {
-    throw_errno(env, errno, "BPF_OBJ_PIN", -1);
-    return NULL;
-  }
-  return undefined(env);
+  return done_result(env, kl_bpf_obj(BPF_OBJ_PIN, path, fd, 0), "BPF_OBJ_PIN");
 }
 
 // mapCreate(type, keySize, valueSize, maxEntries, flags, name, innerMapFd) -> fd; innerMapFd < 0 means none.
@@ -189,43 +155,20 @@ static napi_value map_create(napi_env env, napi_callback_info info) {
   uint32_t type, key_size, value_size, max_entries, flags;
   int32_t inner_fd;
   char name[64];
-  if (!get_args(env, info, 7, argv) || !get_u32(env, argv[0], &type) || !get_u32(env, argv[1], &key_size) ||
+  if (!kl_args(env, info, 7, argv) || !get_u32(env, argv[0], &type) || !get_u32(env, argv[1], &key_size) ||
       !get_u32(env, argv[2], &value_size) || !get_u32(env, argv[3], &max_entries) || !get_u32(env, argv[4], &flags) ||
       !get_string(env, argv[5], name, sizeof(name)) || !get_i32(env, argv[6], &inner_fd))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_type = type;
-  attr.key_size = key_size;
-  attr.value_size = value_size;
-  attr.max_entries = max_entries;
-  attr.map_flags = flags;
-  if (inner_fd >= 0) attr.inner_map_fd = (uint32_t)inner_fd;
-  // The kernel keeps at most 15 characters of the name; the pinned path carries the full one.
-  size_t name_len = strnlen(name, BPF_OBJ_NAME_LEN - 1);
-  memcpy(attr.map_name, name, name_len);
-  long fd = sys_bpf(BPF_MAP_CREATE, &attr);
-  if (fd < 0) {
-    throw_errno(env, errno, "BPF_MAP_CREATE", -1);
-    return NULL;
-  }
-  return num_i32(env, (int32_t)fd);
+  return fd_result(env, kl_bpf_map_create(type, key_size, value_size, max_entries, flags, name, inner_fd),
+                   "BPF_MAP_CREATE");
 }
 
 // mapGetFdById(id) -> fd
 static napi_value map_get_fd_by_id(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   uint32_t id;
-  if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], &id)) return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_id = id;
-  long fd = sys_bpf(BPF_MAP_GET_FD_BY_ID, &attr);
-  if (fd < 0) {
-    throw_errno(env, errno, "BPF_MAP_GET_FD_BY_ID", -1);
-    return NULL;
-  }
-  return num_i32(env, (int32_t)fd);
+  if (!kl_args(env, info, 1, argv) || !get_u32(env, argv[0], &id)) return NULL;
+  return fd_result(env, kl_bpf_map_get_fd_by_id(id), "BPF_MAP_GET_FD_BY_ID");
 }
 
 static void set_u32(napi_env env, napi_value obj, const char *key, uint32_t v) {
@@ -236,18 +179,9 @@ static void set_u32(napi_env env, napi_value obj, const char *key, uint32_t v) {
 static napi_value map_info(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  if (!kl_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
   struct bpf_map_info mi;
-  memset(&mi, 0, sizeof(mi));
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.info.bpf_fd = (uint32_t)fd;
-  attr.info.info_len = sizeof(mi);
-  attr.info.info = ptr_to_u64(&mi);
-  if (sys_bpf(BPF_OBJ_GET_INFO_BY_FD, &attr) < 0) {
-    throw_errno(env, errno, "BPF_OBJ_GET_INFO_BY_FD", -1);
-    return NULL;
-  }
+  if (failed(env, kl_bpf_map_info(fd, &mi), "BPF_OBJ_GET_INFO_BY_FD", -1)) return NULL;
   napi_value obj, name;
   napi_create_object(env, &obj);
   set_u32(env, obj, "type", mi.type);
@@ -265,12 +199,12 @@ static napi_value map_info(napi_env env, napi_callback_info info) {
 static napi_value fd_close(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   int32_t fd;
-  if (!get_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
+  if (!kl_args(env, info, 1, argv) || !get_i32(env, argv[0], &fd)) return NULL;
   if (close(fd) < 0 && errno != EINTR) {
     throw_errno(env, errno, "close", -1);
     return NULL;
   }
-  return undefined(env);
+  return kl_undefined(env);
 }
 
 // ------------------------------------------------------------------------------------------ elements
@@ -280,21 +214,10 @@ static napi_value map_lookup(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t fd;
   void *key, *value;
-  size_t klen, vlen;
-  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key, &klen) ||
-      !get_bytes(env, argv[2], &value, &vlen))
+  if (!kl_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key) ||
+      !get_bytes(env, argv[2], &value))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = (uint32_t)fd;
-  attr.key = ptr_to_u64(key);
-  attr.value = ptr_to_u64(value);
-  if (sys_bpf(BPF_MAP_LOOKUP_ELEM, &attr) < 0) {
-    if (errno == ENOENT) return boolean(env, false);
-    throw_errno(env, errno, "BPF_MAP_LOOKUP_ELEM", -1);
-    return NULL;
-  }
-  return boolean(env, true);
+  return found_result(env, kl_bpf_elem(BPF_MAP_LOOKUP_ELEM, fd, key, value, 0), "BPF_MAP_LOOKUP_ELEM");
 }
 
 // update(fd, key, value, flags)
@@ -303,21 +226,10 @@ static napi_value map_update(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint32_t flags;
   void *key, *value;
-  size_t klen, vlen;
-  if (!get_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key, &klen) ||
-      !get_bytes(env, argv[2], &value, &vlen) || !get_u32(env, argv[3], &flags))
+  if (!kl_args(env, info, 4, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key) ||
+      !get_bytes(env, argv[2], &value) || !get_u32(env, argv[3], &flags))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = (uint32_t)fd;
-  attr.key = ptr_to_u64(key);
-  attr.value = ptr_to_u64(value);
-  attr.flags = flags;
-  if (sys_bpf(BPF_MAP_UPDATE_ELEM, &attr) < 0) {
-    throw_errno(env, errno, "BPF_MAP_UPDATE_ELEM", -1);
-    return NULL;
-  }
-  return undefined(env);
+  return done_result(env, kl_bpf_elem(BPF_MAP_UPDATE_ELEM, fd, key, value, flags), "BPF_MAP_UPDATE_ELEM");
 }
 
 // delete(fd, key) -> boolean (false when the key was already absent)
@@ -325,41 +237,20 @@ static napi_value map_delete(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   int32_t fd;
   void *key;
-  size_t klen;
-  if (!get_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key, &klen))
+  if (!kl_args(env, info, 2, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &key))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = (uint32_t)fd;
-  attr.key = ptr_to_u64(key);
-  if (sys_bpf(BPF_MAP_DELETE_ELEM, &attr) < 0) {
-    if (errno == ENOENT) return boolean(env, false);
-    throw_errno(env, errno, "BPF_MAP_DELETE_ELEM", -1);
-    return NULL;
-  }
-  return boolean(env, true);
+  return found_result(env, kl_bpf_elem(BPF_MAP_DELETE_ELEM, fd, key, NULL, 0), "BPF_MAP_DELETE_ELEM");
 }
 
 // nextKey(fd, key | null, nextOut) -> boolean (false at the end of the map)
 static napi_value map_next_key(napi_env env, napi_callback_info info) {
   napi_value argv[3];
   int32_t fd;
-  void *key = NULL, *next;
-  size_t klen, nlen;
-  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd)) return NULL;
-  if (!is_null_or_undefined(env, argv[1]) && !get_bytes(env, argv[1], &key, &klen)) return NULL;
-  if (!get_bytes(env, argv[2], &next, &nlen)) return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.map_fd = (uint32_t)fd;
-  attr.key = ptr_to_u64(key);
-  attr.next_key = ptr_to_u64(next);
-  if (sys_bpf(BPF_MAP_GET_NEXT_KEY, &attr) < 0) {
-    if (errno == ENOENT) return boolean(env, false);
-    throw_errno(env, errno, "BPF_MAP_GET_NEXT_KEY", -1);
+  void *key, *next;
+  if (!kl_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_bytes_or_null(env, argv[1], &key) ||
+      !get_bytes(env, argv[2], &next))
     return NULL;
-  }
-  return boolean(env, true);
+  return found_result(env, kl_bpf_elem(BPF_MAP_GET_NEXT_KEY, fd, key, next, 0), "BPF_MAP_GET_NEXT_KEY");
 }
 
 // ------------------------------------------------------------------------------------------ batches
@@ -369,34 +260,18 @@ static napi_value map_next_key(napi_env env, napi_callback_info info) {
 static napi_value map_lookup_batch(napi_env env, napi_callback_info info) {
   napi_value argv[6];
   int32_t fd;
-  uint32_t max_count;
-  void *in_tok = NULL, *out_tok, *keys, *values;
-  size_t l1, l2, l3, l4;
-  if (!get_args(env, info, 6, argv) || !get_i32(env, argv[0], &fd)) return NULL;
-  if (!is_null_or_undefined(env, argv[1]) && !get_bytes(env, argv[1], &in_tok, &l1)) return NULL;
-  if (!get_bytes(env, argv[2], &out_tok, &l2) || !get_bytes(env, argv[3], &keys, &l3) ||
-      !get_bytes(env, argv[4], &values, &l4) || !get_u32(env, argv[5], &max_count))
+  uint32_t count;
+  void *in_tok, *out_tok, *keys, *values;
+  if (!kl_args(env, info, 6, argv) || !get_i32(env, argv[0], &fd) || !get_bytes_or_null(env, argv[1], &in_tok) ||
+      !get_bytes(env, argv[2], &out_tok) || !get_bytes(env, argv[3], &keys) ||
+      !get_bytes(env, argv[4], &values) || !get_u32(env, argv[5], &count))
     return NULL;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.batch.map_fd = (uint32_t)fd;
-  attr.batch.in_batch = ptr_to_u64(in_tok);
-  attr.batch.out_batch = ptr_to_u64(out_tok);
-  attr.batch.keys = ptr_to_u64(keys);
-  attr.batch.values = ptr_to_u64(values);
-  attr.batch.count = max_count;
-  bool done = false;
-  if (sys_bpf(BPF_MAP_LOOKUP_BATCH, &attr) < 0) {
-    if (errno != ENOENT) {
-      throw_errno(env, errno, "BPF_MAP_LOOKUP_BATCH", (int64_t)attr.batch.count);
-      return NULL;
-    }
-    done = true;
-  }
+  long r = kl_bpf_batch(BPF_MAP_LOOKUP_BATCH, fd, in_tok, out_tok, keys, values, &count, 0);
+  if (r != -ENOENT && failed(env, r, "BPF_MAP_LOOKUP_BATCH", (int64_t)count)) return NULL;
   napi_value obj;
   napi_create_object(env, &obj);
-  napi_set_named_property(env, obj, "count", num_u32(env, attr.batch.count));
-  napi_set_named_property(env, obj, "done", boolean(env, done));
+  napi_set_named_property(env, obj, "count", num_u32(env, count));
+  napi_set_named_property(env, obj, "done", boolean(env, r == -ENOENT));
   return obj;
 }
 
@@ -404,18 +279,9 @@ static napi_value map_lookup_batch(napi_env env, napi_callback_info info) {
 // the error carries `processed` (a missing key stops a delete batch with ENOENT at that element).
 static napi_value run_batch(napi_env env, enum bpf_cmd cmd, const char *op, int32_t fd, void *keys, void *values,
                             uint32_t count, uint32_t elem_flags) {
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.batch.map_fd = (uint32_t)fd;
-  attr.batch.keys = ptr_to_u64(keys);
-  attr.batch.values = ptr_to_u64(values);
-  attr.batch.count = count;
-  attr.batch.elem_flags = elem_flags;
-  if (sys_bpf(cmd, &attr) < 0) {
-    throw_errno(env, errno, op, (int64_t)attr.batch.count);
-    return NULL;
-  }
-  return num_u32(env, attr.batch.count);
+  long r = kl_bpf_batch(cmd, fd, NULL, NULL, keys, values, &count, elem_flags);
+  if (failed(env, r, op, (int64_t)count)) return NULL;
+  return num_u32(env, count);
 }
 
 // updateBatch(fd, keys, values, count, elemFlags) -> count
@@ -424,9 +290,8 @@ static napi_value map_update_batch(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint32_t count, elem_flags;
   void *keys, *values;
-  size_t l1, l2;
-  if (!get_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &keys, &l1) ||
-      !get_bytes(env, argv[2], &values, &l2) || !get_u32(env, argv[3], &count) || !get_u32(env, argv[4], &elem_flags))
+  if (!kl_args(env, info, 5, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &keys) ||
+      !get_bytes(env, argv[2], &values) || !get_u32(env, argv[3], &count) || !get_u32(env, argv[4], &elem_flags))
     return NULL;
   return run_batch(env, BPF_MAP_UPDATE_BATCH, "BPF_MAP_UPDATE_BATCH", fd, keys, values, count, elem_flags);
 }
@@ -437,8 +302,7 @@ static napi_value map_delete_batch(napi_env env, napi_callback_info info) {
   int32_t fd;
   uint32_t count;
   void *keys;
-  size_t l1;
-  if (!get_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &keys, &l1) ||
+  if (!kl_args(env, info, 3, argv) || !get_i32(env, argv[0], &fd) || !get_bytes(env, argv[1], &keys) ||
       !get_u32(env, argv[2], &count))
     return NULL;
   return run_batch(env, BPF_MAP_DELETE_BATCH, "BPF_MAP_DELETE_BATCH", fd, keys, NULL, count, 0);
@@ -447,21 +311,20 @@ static napi_value map_delete_batch(napi_env env, napi_callback_info info) {
 // ------------------------------------------------------------------------------------------ registration
 
 napi_value kl_bpf_init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"bpfObjGet", NULL, obj_get, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfObjPin", NULL, obj_pin, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapCreate", NULL, map_create, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapGetFdById", NULL, map_get_fd_by_id, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapInfo", NULL, map_info, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfClose", NULL, fd_close, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapLookup", NULL, map_lookup, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapUpdate", NULL, map_update, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapDelete", NULL, map_delete, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapNextKey", NULL, map_next_key, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapLookupBatch", NULL, map_lookup_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapUpdateBatch", NULL, map_update_batch, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfMapDeleteBatch", NULL, map_delete_batch, NULL, NULL, NULL, napi_default, NULL},
+  static const napi_property_descriptor props[] = {
+      KL_FUNCTION("bpfObjGet", obj_get),
+      KL_FUNCTION("bpfObjPin", obj_pin),
+      KL_FUNCTION("bpfMapCreate", map_create),
+      KL_FUNCTION("bpfMapGetFdById", map_get_fd_by_id),
+      KL_FUNCTION("bpfMapInfo", map_info),
+      KL_FUNCTION("bpfClose", fd_close),
+      KL_FUNCTION("bpfMapLookup", map_lookup),
+      KL_FUNCTION("bpfMapUpdate", map_update),
+      KL_FUNCTION("bpfMapDelete", map_delete),
+      KL_FUNCTION("bpfMapNextKey", map_next_key),
+      KL_FUNCTION("bpfMapLookupBatch", map_lookup_batch),
+      KL_FUNCTION("bpfMapUpdateBatch", map_update_batch),
+      KL_FUNCTION("bpfMapDeleteBatch", map_delete_batch),
   };
-  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
-  return exports;
+  return kl_define(env, exports, props, sizeof(props) / sizeof(props[0]));
 }

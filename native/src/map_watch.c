@@ -238,12 +238,6 @@ static struct watch *watch_arg(napi_env env, napi_callback_info info, size_t wan
   return w;
 }
 
-static napi_value undefined_value(napi_env env) {
-  napi_value v;
-  napi_get_undefined(env, &v);
-  return v;
-}
-
 static const char *const LB_MAPS[WRITE_BACK_ROLES] = {"lb_services", "lb_backends", "lb_rev_nat"};
 static const char *const OWN_MAPS[WRITE_BACK_ROLES] = {"own_services", "own_backends", "own_rev_nat"};
 
@@ -451,7 +445,7 @@ static napi_value watch_set(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  return undefined_value(env);
+  return kl_undefined(env);
 }
 
 // mapWatchCounters(handle, out: Uint8Array of 16 × 24 bytes): {changes, foreign, dropped} per slot, host order.
@@ -471,7 +465,7 @@ static napi_value watch_counters(napi_env env, napi_callback_info info) {
       return NULL;
     }
   }
-  return undefined_value(env);
+  return kl_undefined(env);
 }
 
 // mapWatchWriteBackIds(handle) → Uint32Array(3): the kernel ID of the map each role's write-back covers (by the
@@ -537,19 +531,18 @@ static napi_value watch_close(napi_env env, napi_callback_info info) {
   bpf_object__close(w->obj);
   w->obj = NULL;
   uv_close((uv_handle_t *)&w->wake, on_closed);
-  return undefined_value(env);
+  return kl_undefined(env);
 }
 
 napi_value kl_map_watch_init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"mapWatchOpen", NULL, watch_open, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchSet", NULL, watch_set, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchCounters", NULL, watch_counters, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchDrain", NULL, watch_drain, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchOwnFd", NULL, watch_own_fd, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchWriteBackIds", NULL, watch_write_back_ids, NULL, NULL, NULL, napi_default, NULL},
-      {"mapWatchClose", NULL, watch_close, NULL, NULL, NULL, napi_default, NULL},
+  static const napi_property_descriptor props[] = {
+      KL_FUNCTION("mapWatchOpen", watch_open),
+      KL_FUNCTION("mapWatchSet", watch_set),
+      KL_FUNCTION("mapWatchCounters", watch_counters),
+      KL_FUNCTION("mapWatchDrain", watch_drain),
+      KL_FUNCTION("mapWatchOwnFd", watch_own_fd),
+      KL_FUNCTION("mapWatchWriteBackIds", watch_write_back_ids),
+      KL_FUNCTION("mapWatchClose", watch_close),
   };
-  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
-  return exports;
+  return kl_define(env, exports, props, sizeof(props) / sizeof(props[0]));
 }

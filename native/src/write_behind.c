@@ -6,16 +6,13 @@
 // and reports that failure once. The bytes are copied at queue time, so the caller may reuse its buffers.
 #define _GNU_SOURCE
 #include <errno.h>
-#include <linux/bpf.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 #include "addon.h"
+#include "bpf_cmd.h"
 
 typedef struct job {
   struct job *next;
@@ -39,36 +36,26 @@ static struct {
   uint32_t processed;
 } failure;
 
-static long sys_bpf(enum bpf_cmd cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
-
 // One BPF_MAP_UPDATE_BATCH; where the map type has no batch ops (the kernel refuses before writing anything),
 // one BPF_MAP_UPDATE_ELEM per entry, as BpfMap.updateMany does. Returns 0 or an errno.
 static int write_job(const job *j, uint32_t *processed) {
-  const uint8_t *keys = j->bytes;
-  const uint8_t *values = j->bytes + (size_t)j->count * j->key_size;
-  union bpf_attr attr;
-  memset(&attr, 0, sizeof(attr));
-  attr.batch.map_fd = (uint32_t)j->fd;
-  attr.batch.keys = (uint64_t)(uintptr_t)keys;
-  attr.batch.values = (uint64_t)(uintptr_t)values;
-  attr.batch.count = j->count;
-  attr.batch.elem_flags = j->elem_flags;
-  if (sys_bpf(BPF_MAP_UPDATE_BATCH, &attr) == 0) return 0;
-  int err = errno;
+  uint8_t *keys = j->bytes;
+  uint8_t *values = j->bytes + (size_t)j->count * j->key_size;
+  uint32_t done = j->count;
+  long r = kl_bpf_batch(BPF_MAP_UPDATE_BATCH, j->fd, NULL, NULL, keys, values, &done, j->elem_flags);
+  if (r >= 0) return 0;
+  int err = (int)-r;
   bool no_batch = err == EINVAL || err == EOPNOTSUPP || err == 524 /* ENOTSUPP */;
-  if (!no_batch || attr.batch.count != 0) {
-    *processed = attr.batch.count;
+  if (!no_batch || done != 0) {
+    *processed = done;
     return err;
   }
   for (uint32_t i = 0; i < j->count; i++) {
-    memset(&attr, 0, sizeof(attr));
-    attr.map_fd = (uint32_t)j->fd;
-    attr.key = (uint64_t)(uintptr_t)(keys + (size_t)i * j->key_size);
-    attr.value = (uint64_t)(uintptr_t)(values + (size_t)i * j->value_size);
-    attr.flags = j->elem_flags;
-    if (sys_bpf(BPF_MAP_UPDATE_ELEM, &attr) != 0) {
+    r = kl_bpf_elem(BPF_MAP_UPDATE_ELEM, j->fd, keys + (size_t)i * j->key_size, values + (size_t)i * j->value_size,
+                    j->elem_flags);
+    if (r < 0) {
       *processed = i;
-      return errno;
+      return (int)-r;
     }
   }
   return 0;
@@ -185,13 +172,8 @@ static napi_value settle(napi_env env, napi_callback_info info) {
   napi_set_named_property(env, r, "seq", v);
   napi_create_int32(env, err, &v);
   napi_set_named_property(env, r, "errno", v);
-  const char *name = strerrorname_np(err);
-  char buf[16];
-  if (name == NULL) {
-    snprintf(buf, sizeof(buf), "E%d", err);
-    name = buf;
-  }
-  napi_create_string_utf8(env, name, NAPI_AUTO_LENGTH, &v);
+  char namebuf[KL_ERRNO_NAME_SIZE];
+  napi_create_string_utf8(env, kl_errno_name(err, namebuf), NAPI_AUTO_LENGTH, &v);
   napi_set_named_property(env, r, "code", v);
   napi_create_uint32(env, processed, &v);
   napi_set_named_property(env, r, "processed", v);
@@ -199,10 +181,9 @@ static napi_value settle(napi_env env, napi_callback_info info) {
 }
 
 napi_value kl_write_behind_init(napi_env env, napi_value exports) {
-  napi_property_descriptor props[] = {
-      {"bpfQueueUpdate", NULL, queue_update, NULL, NULL, NULL, napi_default, NULL},
-      {"bpfQueueSettle", NULL, settle, NULL, NULL, NULL, napi_default, NULL},
+  static const napi_property_descriptor props[] = {
+      KL_FUNCTION("bpfQueueUpdate", queue_update),
+      KL_FUNCTION("bpfQueueSettle", settle),
   };
-  if (napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props) != napi_ok) return NULL;
-  return exports;
+  return kl_define(env, exports, props, sizeof(props) / sizeof(props[0]));
 }

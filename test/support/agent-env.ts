@@ -1,11 +1,10 @@
 // Two real clusters wired the way an installation wires them, for the agent's control-plane tests and benchmark:
 // - an LB cluster with the CRDs, one VIPPool, one ConsumerCluster and its tenant RBAC (deploy/tenant), and an
-//   allocator: the real one (src/allocator/main.ts as a process) once it is on main, else the test stand-in;
+//   allocator: the real one (src/allocator/main.ts as a process), or the test stand-in where a test asks for it;
 // - a consumer cluster with kube-controller-manager (EndpointSlices, namespaces, GC, service accounts), the
 //   agent's consumer-side namespace and RBAC as installed (deploy/lb-consumer-cluster) and a few Nodes;
 // - kubeconfigs for the agent that authenticate as its real ServiceAccounts (TokenRequest) on both sides, so
 //   every test also proves the RBAC is sufficient.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,8 +36,11 @@ export interface AgentEnvOptions {
   standInAddresses?: string[];
   nodes?: NodeSpec[];
   allowedBackendCIDRs?: string[];
-  /** 'auto': the real allocator when src/allocator/main.ts is committed, else the stand-in. */
-  allocator?: 'auto' | 'real' | 'stand-in';
+  /**
+   * The real allocator (default), or the stand-in only when asked for here or by KUBE_LB_TEST_ALLOCATOR=stand-in:
+   * a missing real one fails the test, naming it, instead of being replaced.
+   */
+  allocator?: 'real' | 'stand-in';
 }
 
 export interface Allocator {
@@ -121,18 +123,26 @@ export async function serviceAccountKubeconfig(cluster: TestCluster, namespace: 
   return cluster.kubeConfigForToken(token, `system:serviceaccount:${namespace}:${name}`).path;
 }
 
-function allocatorIsOnMain(): boolean {
-  try {
-    return execFileSync('git', ['ls-files', '--error-unmatch', 'src/allocator/main.ts'], { cwd: repoRoot, stdio: 'pipe' }).length > 0;
-  } catch {
-    return false;
+const ALLOCATOR_MAIN = join(repoRoot, 'src/allocator/main.ts');
+
+function allocatorChoice(opts: AgentEnvOptions): 'real' | 'stand-in' {
+  const fromEnv = process.env['KUBE_LB_TEST_ALLOCATOR'];
+  if (fromEnv !== undefined && fromEnv !== 'real' && fromEnv !== 'stand-in') {
+    throw new Error(`KUBE_LB_TEST_ALLOCATOR=${fromEnv}: expected real or stand-in`);
   }
+  const choice = opts.allocator ?? fromEnv ?? 'real';
+  if (choice === 'real' && !existsSync(ALLOCATOR_MAIN)) {
+    throw new Error(`the real allocator is missing: ${ALLOCATOR_MAIN} (KUBE_LB_TEST_ALLOCATOR=stand-in runs the stand-in on purpose)`);
+  }
+  return choice;
 }
 
 export async function startAgentEnv(ledger: Ledger, opts: AgentEnvOptions = {}): Promise<AgentEnv> {
   const cluster = opts.cluster ?? 'c1';
   const tenantNamespace = opts.tenantNamespace ?? `tenant-${cluster}`;
   const poolAddresses = opts.poolAddresses ?? ['192.0.2.0/27'];
+  // Decided before any cluster starts, so a missing allocator fails at once.
+  const allocator = allocatorChoice(opts);
   const [consumer, lb] = await startClusters(ledger, [
     // A consumer cluster has none of kube-lb's CRDs: the agent uses only built-in APIs there.
     { name: 'consumer', controllers: CONSUMER_CONTROLLERS, line: consumerLine(), installCRDs: false },
@@ -142,7 +152,7 @@ export async function startAgentEnv(ledger: Ledger, opts: AgentEnvOptions = {}):
     await Promise.all([consumer!.stop(), lb!.stop()]);
   };
   try {
-    return await wire(ledger, consumer!, lb!, { ...opts, cluster, tenantNamespace, poolAddresses }, stopClusters);
+    return await wire(ledger, consumer!, lb!, { ...opts, cluster, tenantNamespace, poolAddresses, allocator }, stopClusters);
   } catch (err) {
     await stopClusters();
     throw err;
@@ -153,7 +163,7 @@ async function wire(
   ledger: Ledger,
   consumer: TestCluster,
   lb: TestCluster,
-  opts: AgentEnvOptions & { cluster: string; tenantNamespace: string; poolAddresses: string[] },
+  opts: AgentEnvOptions & { cluster: string; tenantNamespace: string; poolAddresses: string[]; allocator: 'real' | 'stand-in' },
   stopClusters: () => Promise<void>,
 ): Promise<AgentEnv> {
   const { cluster, tenantNamespace } = opts;
@@ -182,9 +192,7 @@ async function wire(
   const agentLbKubeconfig = await serviceAccountKubeconfig(lb, tenantNamespace, 'kube-lb-agent');
   const agentConsumerKubeconfig = await serviceAccountKubeconfig(consumer, 'kube-lb-system', 'kube-lb-agent');
 
-  const choice = opts.allocator ?? (process.env['KUBE_LB_TEST_ALLOCATOR'] as AgentEnvOptions['allocator']) ?? 'auto';
-  const real = choice === 'real' || (choice === 'auto' && allocatorIsOnMain());
-  const allocator = real
+  const allocator = opts.allocator === 'real'
     ? realAllocator(ledger, lb)
     : standInAllocator(lb, opts.standInAddresses ?? Array.from({ length: 30 }, (_, i) => `192.0.2.${i + 1}`));
   await allocator.start();
@@ -298,7 +306,7 @@ function realAllocator(ledger: Ledger, lb: TestCluster): Allocator {
         'allocator',
         process.execPath,
         [
-          join(repoRoot, 'src/allocator/main.ts'),
+          ALLOCATOR_MAIN,
           `--kubeconfig=${lb.kubeconfigPath}`,
           '--leader-elect=false',
           '--status-debounce=200ms',
@@ -331,5 +339,3 @@ async function scrape(port: number, name: string, labels: Record<string, string>
   }
   return sum;
 }
-
-export const allocatorAvailable = (): boolean => existsSync(join(repoRoot, 'src/allocator/main.ts'));

@@ -1,7 +1,8 @@
-// A test-only stand-in for the allocator, for agent tests that run before (or without) the real one: it gives each
-// VIPClaim the first free address of a fixed list (honouring requestedIPs), marks it Allocated, refuses with
-// PoolExhausted when none is left, and frees the address when the claim goes. Nothing else: no pools, quotas,
-// sharing or webhook. It is deliberately dumb; the real allocator is tested by its own suite.
+// A test-only stand-in for the allocator, for agent tests that ask for it (startAgentEnv's allocator option or
+// KUBE_LB_TEST_ALLOCATOR=stand-in), never in place of a missing real one: it gives each VIPClaim the first free
+// address of a fixed list (honouring requestedIPs), marks it Allocated, refuses with PoolExhausted when none is
+// left, and frees the address when the claim goes. Nothing else: no pools, quotas, sharing or webhook. It is
+// deliberately dumb; the real allocator is tested by its own suite.
 import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
 import { approvalDigest, approvalOf } from '../../src/core/allocation/approval.ts';

@@ -25,7 +25,7 @@ export interface ClusterOptions {
    * 'serviceaccount', 'serviceaccount-token']. Unset or empty: no controller manager.
    */
   controllers?: string[];
-  /** Install the project's CRDs from deploy/crds (default true when the folder exists). */
+  /** Install the project's CRDs from deploy/crds (default true; a missing folder fails the start). */
   installCRDs?: boolean;
   /** Extra kube-apiserver flags. */
   apiserverFlags?: string[];
@@ -296,7 +296,7 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
       pauseApiserver: () => void apiserver.child.kill('SIGSTOP'),
       resumeApiserver: () => void apiserver.child.kill('SIGCONT'),
     };
-    if (options.installCRDs ?? existsSync(join(repoRoot, 'deploy/crds'))) {
+    if (options.installCRDs ?? true) {
       await installManifests(admin.kubeConfig, join(repoRoot, 'deploy/crds'));
     }
     return cluster;
@@ -415,9 +415,10 @@ async function applyCRD(kc: k8s.KubeConfig, crd: k8s.KubernetesObject): Promise<
  * test can use them as soon as this returns.
  */
 export async function installManifests(kc: k8s.KubeConfig, folder: string): Promise<void> {
-  if (!existsSync(folder)) return;
+  if (!existsSync(folder)) throw new Error(`no manifests to install: ${folder} is missing`);
   const client = k8s.KubernetesObjectApi.makeApiClient(kc);
   const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f)).sort();
+  if (files.length === 0) throw new Error(`no manifests to install: ${folder} has no YAML files`);
   const crdNames: string[] = [];
   for (const file of files) {
     for (const doc of parseAllDocuments(readFileSync(join(folder, file), 'utf8'))) {

@@ -4,7 +4,9 @@
 // writes stay in that namespace. Its configuration leaves every host-wide setting alone: conntrack maxPerCore,
 // min and the timeouts 0 ("leave as is"; nf_conntrack_max is global), oomScoreAdj 0.
 //
-// Mode: nftables when the `nft` command is there (scripts/setup/packages.sh installs it), else iptables.
+// Mode: nftables, which drives the kernel through the `nft` command (scripts/setup/packages.sh installs it); without
+// it the start fails naming it rather than testing iptables instead. iptables only where asked for (the topology
+// does for lines before 1.31).
 // It serves, as in any cluster: NodePorts, externalTrafficPolicy Local and each such Service's
 // healthCheckNodePort (HTTP /healthz → 200 with localEndpoints when the node has a ready local endpoint, 503
 // otherwise), and its own /healthz on :10256 inside the namespace.
@@ -20,14 +22,14 @@ export type ProxyMode = 'nftables' | 'iptables';
 
 export const KUBE_PROXY_HEALTHZ_PORT = 10256;
 
-/** nftables when the nft command is installed, iptables otherwise. */
+/** nftables; throws naming the nft command when it is missing. */
 export function proxyMode(): ProxyMode {
   try {
     execFileSync('nft', ['--version'], { stdio: 'ignore' });
-    return 'nftables';
-  } catch {
-    return 'iptables';
+  } catch (err) {
+    throw new Error('the nft command is missing: kube-proxy runs in nftables mode here (scripts/setup/packages.sh installs it)', { cause: err });
   }
+  return 'nftables';
 }
 
 export interface KubeProxyOptions {

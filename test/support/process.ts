@@ -24,11 +24,9 @@ export function spawnTracked(
   args: readonly string[],
   options: SpawnOptions & { logFile: string },
 ): TrackedProcess {
-  const usePdeath = existsSync(SETPRIV);
-  const [cmd, argv] = usePdeath
-    ? [SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args]]
-    : [command, [...args]];
-  const child = spawn(cmd, argv, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Without it a killed run would leave its servers running until the next cleanup: fail instead, naming it.
+  if (!existsSync(SETPRIV)) throw new Error(`${SETPRIV} is missing (util-linux): it ties ${name} to this process's life`);
+  const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   const log = createWriteStream(options.logFile, { flags: 'a' });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);

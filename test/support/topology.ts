@@ -529,7 +529,7 @@ export class Topology {
    * pod's process starts, and the pod is reported Running and Ready (the kubelet's part), so the EndpointSlices
    * list it as a ready endpoint on this node.
    */
-  /** The option's mode, else nftables where the line has it on by default (beta from 1.31) and `nft` exists. */
+  /** The option's mode, else nftables where the line has it on by default (beta from 1.31); it needs `nft`. */
   #proxyMode(line: KubernetesLine): ProxyMode {
     return this.#opts.proxyMode ?? (line.minor < 31 ? 'iptables' : proxyMode());
   }
