@@ -62,36 +62,36 @@ export interface AgentControllerOptions {
 }
 
 export class AgentController {
-  private readonly opts: AgentControllerOptions;
-  private informers: Array<TypedInformer<never>> = [];
-  private queue: WorkQueue | undefined;
-  private running = false;
-  private readonly claimIndex = new Map<string, Set<string>>();
-  private readonly sliceIndex = new Map<string, Map<string, EndpointSliceView>>();
-  private readonly endpointDigests = new Map<string, string>();
-  private readonly nodeDigests = new Map<string, string>();
+  readonly #opts: AgentControllerOptions;
+  #informers: Array<TypedInformer<never>> = [];
+  #queue: WorkQueue | undefined;
+  #running = false;
+  readonly #claimIndex = new Map<string, Set<string>>();
+  readonly #sliceIndex = new Map<string, Map<string, EndpointSliceView>>();
+  readonly #endpointDigests = new Map<string, string>();
+  readonly #nodeDigests = new Map<string, string>();
   /** Every Service key we serve or hold a claim for; set once the caches are synced. */
-  private allKeys: () => Set<string> = () => new Set();
-  private capabilities: ConsumerCapabilities = ASSUME_CURRENT;
+  #allKeys: () => Set<string> = () => new Set();
+  #capabilities: ConsumerCapabilities = ASSUME_CURRENT;
 
   /** What the agent found of the consumer cluster; undefined until it could ask (heartbeats report it). */
   get consumerCluster(): ConsumerCapabilities | undefined {
-    return this.capabilities === ASSUME_CURRENT ? undefined : this.capabilities;
+    return this.#capabilities === ASSUME_CURRENT ? undefined : this.#capabilities;
   }
-  private rediscovery: NodeJS.Timeout | undefined;
+  #rediscovery: NodeJS.Timeout | undefined;
 
   constructor(opts: AgentControllerOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   /** Starts the informers, waits for their first lists, sweeps every Service and claim, then follows events. */
   async start(signal?: AbortSignal): Promise<void> {
-    const { consumer, lb, identity, logger } = this.opts;
+    const { consumer, lb, identity, logger } = this.#opts;
     const core = consumer.makeApiClient(k8s.CoreV1Api);
     const discovery = consumer.makeApiClient(k8s.DiscoveryV1Api);
     const claimsApi = resourceClient<VIPClaim>(lb, 'VIPClaim');
     const selector = claimSelector(identity.cluster);
-    const resyncMs = this.opts.resyncMs;
+    const resyncMs = this.#opts.resyncMs;
 
     const services = createInformer<k8s.V1Service>({
       kubeConfig: consumer,
@@ -120,65 +120,65 @@ export class AgentController {
       resyncMs,
       logger: logger.child({ informer: 'vipclaims' }),
     });
-    this.informers = [services, nodes, slices, claims] as Array<TypedInformer<never>>;
+    this.#informers = [services, nodes, slices, claims] as Array<TypedInformer<never>>;
 
     const serviceCache = new FreshCache<ServiceView>((name, ns) => {
       const s = services.get(name, ns);
       return s ? serviceView(s) : undefined;
     });
     const claimCache = new FreshCache<VIPClaim>((name, ns) => claims.get(name, ns));
-    this.capabilities = (await discoverCapabilities(consumer, logger)) ?? ASSUME_CURRENT;
-    this.opts.metrics.consumerCapabilities(this.capabilities);
+    this.#capabilities = (await discoverCapabilities(consumer, logger)) ?? ASSUME_CURRENT;
+    this.#opts.metrics.consumerCapabilities(this.#capabilities);
     // An upgraded consumer apiserver (1.29 → 1.30 gains ipMode) is noticed without restarting the agent.
-    this.rediscovery = setInterval(() => {
+    this.#rediscovery = setInterval(() => {
       void discoverCapabilities(consumer, logger).then((found) => {
-        if (!found || found.version === this.capabilities.version) return;
-        logger.info({ from: this.capabilities.version, to: found.version }, 'consumer cluster Kubernetes version changed');
-        this.adopt(found);
+        if (!found || found.version === this.#capabilities.version) return;
+        logger.info({ from: this.#capabilities.version, to: found.version }, 'consumer cluster Kubernetes version changed');
+        this.#adopt(found);
       });
     }, REDISCOVERY_MS);
-    this.rediscovery.unref();
+    this.#rediscovery.unref();
     const reconciler = new ServiceReconciler({
       identity,
-      cluster: () => this.capabilities,
+      cluster: () => this.#capabilities,
       ipModeDropped: () => {
-        if (!this.capabilities.ipMode) return;
+        if (!this.#capabilities.ipMode) return;
         logger.warn(
-          { kubernetes: this.capabilities.version },
+          { kubernetes: this.#capabilities.version },
           'the consumer cluster drops status.loadBalancer.ingress[].ipMode (LoadBalancerIPMode off): Services get kube-lb.io/IPModeProxy=False; see docs/compatibility.md#ipmode',
         );
-        this.adopt({ ...this.capabilities, ipMode: false });
+        this.#adopt({ ...this.#capabilities, ipMode: false });
       },
       services: serviceCache,
       claims: claimCache,
-      claimNamesFor: (key) => this.claimIndex.get(key) ?? [],
+      claimNamesFor: (key) => this.#claimIndex.get(key) ?? [],
       nodes: () => nodes.list(),
-      slicesFor: (key) => [...(this.sliceIndex.get(key)?.values() ?? [])],
+      slicesFor: (key) => [...(this.#sliceIndex.get(key)?.values() ?? [])],
       servicePort: servicePort(consumer),
       claimPort: claimPort(lb, identity.tenantNamespace),
-      events: this.opts.events,
-      metrics: this.opts.metrics,
+      events: this.#opts.events,
+      metrics: this.#opts.metrics,
       logger,
-      rejectionRetryMs: this.opts.rejectionRetryMs,
+      rejectionRetryMs: this.#opts.rejectionRetryMs,
     });
     const queue = new WorkQueue(reconciler.handle, {
-      concurrency: this.opts.concurrency,
+      concurrency: this.#opts.concurrency,
       maxBackoffMs: 5_000,
       onError: (key, err) => logger.error({ err, service: key }, 'reconcile threw'),
-      onProcessed: this.opts.onReconciled,
-      metrics: this.opts.queueMetrics,
+      onProcessed: this.#opts.onReconciled,
+      metrics: this.#opts.queueMetrics,
     });
-    this.queue = queue;
+    this.#queue = queue;
 
     const served = (svc: ServiceView): boolean => {
       const key = keyOf(svc);
-      return selectService(svc, identity).ours || svc.metadata?.finalizers?.includes(FINALIZER) === true || this.claimIndex.has(key);
+      return selectService(svc, identity).ours || svc.metadata?.finalizers?.includes(FINALIZER) === true || this.#claimIndex.has(key);
     };
     const later = (key: string): void => {
-      if (this.running) queue.addAfter(key, this.opts.debounceMs);
+      if (this.#running) queue.addAfter(key, this.#opts.debounceMs);
     };
     const now = (key: string): void => {
-      if (this.running) queue.add(key);
+      if (this.#running) queue.add(key);
     };
 
     const serviceEvent = (raw: k8s.V1Service): void => {
@@ -189,55 +189,55 @@ export class AgentController {
     const ourServices = (): ServiceView[] => services.list().map(serviceView).filter((s) => selectService(s, identity).ours);
     claims.on({
       onUpsert: (c) => {
-        const key = this.indexClaim(c, true);
+        const key = this.#indexClaim(c, true);
         if (key) now(key);
       },
       onDelete: (c) => {
-        const key = this.indexClaim(c, false);
+        const key = this.#indexClaim(c, false);
         if (key) now(key);
       },
     });
     const nodeChanged = (node: k8s.V1Node, deleted: boolean): void => {
       const name = node.metadata?.name ?? '';
       const digest = deleted ? undefined : canonical(nodeCandidate(node));
-      if (this.nodeDigests.get(name) === digest) return;
-      if (digest === undefined) this.nodeDigests.delete(name);
-      else this.nodeDigests.set(name, digest);
+      if (this.#nodeDigests.get(name) === digest) return;
+      if (digest === undefined) this.#nodeDigests.delete(name);
+      else this.#nodeDigests.set(name, digest);
       for (const s of ourServices()) later(keyOf(s));
     };
     nodes.on({ onUpsert: (n) => nodeChanged(n, false), onDelete: (n) => nodeChanged(n, true) });
     const sliceChanged = (slice: k8s.V1EndpointSlice, deleted: boolean): void => {
-      const key = this.indexSlice(slice, deleted);
+      const key = this.#indexSlice(slice, deleted);
       if (!key) return;
       const { namespace, name } = parseServiceKey(key);
       const raw = services.get(name, namespace);
       const svc = raw && serviceView(raw);
       if (!svc || svc.spec?.externalTrafficPolicy !== 'Local' || !selectService(svc, identity).ours) return;
-      const digest = canonical([...localEndpointsByNode([...(this.sliceIndex.get(key)?.values() ?? [])])].sort());
-      if (this.endpointDigests.get(key) === digest) return;
-      this.endpointDigests.set(key, digest);
+      const digest = canonical([...localEndpointsByNode([...(this.#sliceIndex.get(key)?.values() ?? [])])].sort());
+      if (this.#endpointDigests.get(key) === digest) return;
+      this.#endpointDigests.set(key, digest);
       later(key);
     };
     slices.on({ onUpsert: (s) => sliceChanged(s, false), onDelete: (s) => sliceChanged(s, true) });
 
-    await Promise.all(this.informers.map((i) => i.start()));
+    await Promise.all(this.#informers.map((i) => i.start()));
     await Promise.race([
-      Promise.all(this.informers.map((i) => i.synced)),
+      Promise.all(this.#informers.map((i) => i.synced)),
       new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true })),
     ]);
     if (signal?.aborted) return;
-    for (const n of nodes.list()) this.nodeDigests.set(n.metadata?.name ?? '', canonical(nodeCandidate(n)));
+    for (const n of nodes.list()) this.#nodeDigests.set(n.metadata?.name ?? '', canonical(nodeCandidate(n)));
 
     // The sweep: every Service we serve or once served and every claim we hold, so what changed while no agent
     // was leading (Services created, deleted, re-classed; claims orphaned) is put right now.
-    this.running = true;
-    this.allKeys = () => {
+    this.#running = true;
+    this.#allKeys = () => {
       const keys = new Set<string>();
       for (const s of services.list().map(serviceView)) if (served(s)) keys.add(keyOf(s));
-      for (const key of this.claimIndex.keys()) keys.add(key);
+      for (const key of this.#claimIndex.keys()) keys.add(key);
       return keys;
     };
-    const keys = this.allKeys();
+    const keys = this.#allKeys();
     logger.info({ services: keys.size, claims: claims.list().length, nodes: nodes.list().length }, 'caches synced; reconciling everything once');
     for (const key of keys) queue.add(key);
   }
@@ -247,55 +247,55 @@ export class AgentController {
    * were backing off are retried at once (adding a key cancels its backoff timer).
    */
   kick(): void {
-    if (!this.running) return;
-    for (const key of this.allKeys()) this.queue?.add(key);
+    if (!this.#running) return;
+    for (const key of this.#allKeys()) this.#queue?.add(key);
   }
 
   /** Resolves when no key is queued or being processed. */
   async idle(): Promise<void> {
-    await this.queue?.idle();
+    await this.#queue?.idle();
   }
 
   /** New knowledge of the consumer cluster: the metric says it, and every Service is planned again with it. */
-  private adopt(caps: ConsumerCapabilities): void {
-    this.capabilities = caps;
-    this.opts.metrics.consumerCapabilities(caps);
+  #adopt(caps: ConsumerCapabilities): void {
+    this.#capabilities = caps;
+    this.#opts.metrics.consumerCapabilities(caps);
     this.kick();
   }
 
   async stop(): Promise<void> {
-    this.running = false;
-    this.queue?.stop();
-    clearInterval(this.rediscovery);
-    await this.queue?.idle();
-    await Promise.all(this.informers.map((i) => i.stop()));
+    this.#running = false;
+    this.#queue?.stop();
+    clearInterval(this.#rediscovery);
+    await this.#queue?.idle();
+    await Promise.all(this.#informers.map((i) => i.stop()));
   }
 
-  private indexClaim(c: VIPClaim, present: boolean): string | undefined {
+  #indexClaim(c: VIPClaim, present: boolean): string | undefined {
     const ref = c.spec?.service;
     const name = c.metadata?.name;
     if (!ref?.namespace || !ref.name || !name) return undefined;
     const key = serviceKey(ref.namespace, ref.name);
-    const names = this.claimIndex.get(key) ?? new Set<string>();
+    const names = this.#claimIndex.get(key) ?? new Set<string>();
     if (present) names.add(name);
     else names.delete(name);
-    if (names.size > 0) this.claimIndex.set(key, names);
-    else this.claimIndex.delete(key);
+    if (names.size > 0) this.#claimIndex.set(key, names);
+    else this.#claimIndex.delete(key);
     return key;
   }
 
-  private indexSlice(slice: k8s.V1EndpointSlice, deleted: boolean): string | undefined {
+  #indexSlice(slice: k8s.V1EndpointSlice, deleted: boolean): string | undefined {
     const svcName = slice.metadata?.labels?.[SERVICE_NAME_LABEL];
     const sliceName = slice.metadata?.name;
     if (!svcName || !sliceName) return undefined;
     const key = serviceKey(slice.metadata?.namespace ?? '', svcName);
-    const byName = this.sliceIndex.get(key) ?? new Map<string, EndpointSliceView>();
+    const byName = this.#sliceIndex.get(key) ?? new Map<string, EndpointSliceView>();
     if (deleted) byName.delete(sliceName);
     else byName.set(sliceName, slice);
-    if (byName.size > 0) this.sliceIndex.set(key, byName);
+    if (byName.size > 0) this.#sliceIndex.set(key, byName);
     else {
-      this.sliceIndex.delete(key);
-      this.endpointDigests.delete(key);
+      this.#sliceIndex.delete(key);
+      this.#endpointDigests.delete(key);
     }
     return key;
   }

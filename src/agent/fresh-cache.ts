@@ -10,30 +10,30 @@ interface Meta {
 }
 
 export class FreshCache<T extends Meta> {
-  private readonly read: (name: string, namespace: string) => T | undefined;
-  private readonly written = new Map<string, T>();
-  private readonly deleted = new Map<string, number>();
-  private readonly tombstoneMs: number;
-  private readonly clock: () => number;
+  readonly #read: (name: string, namespace: string) => T | undefined;
+  readonly #written = new Map<string, T>();
+  readonly #deleted = new Map<string, number>();
+  readonly #tombstoneMs: number;
+  readonly #clock: () => number;
 
   constructor(read: (name: string, namespace: string) => T | undefined, tombstoneMs = 60_000, clock: () => number = Date.now) {
-    this.read = read;
-    this.tombstoneMs = tombstoneMs;
-    this.clock = clock;
+    this.#read = read;
+    this.#tombstoneMs = tombstoneMs;
+    this.#clock = clock;
   }
 
   get(name: string, namespace: string): T | undefined {
     const key = `${namespace}/${name}`;
-    const cached = this.read(name, namespace);
-    const gone = this.deleted.get(key);
+    const cached = this.#read(name, namespace);
+    const gone = this.#deleted.get(key);
     if (gone !== undefined) {
-      if (!cached || this.clock() - gone > this.tombstoneMs) this.deleted.delete(key);
+      if (!cached || this.#clock() - gone > this.#tombstoneMs) this.#deleted.delete(key);
       else return undefined;
     }
-    const mine = this.written.get(key);
+    const mine = this.#written.get(key);
     if (!mine) return cached;
     if (cached && !olderThan(cached, mine)) {
-      this.written.delete(key);
+      this.#written.delete(key);
       return cached;
     }
     return mine;
@@ -42,15 +42,15 @@ export class FreshCache<T extends Meta> {
   /** Records an object as returned by a create, update or patch. */
   wrote(obj: T): void {
     const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
-    this.deleted.delete(key);
-    this.written.set(key, obj);
+    this.#deleted.delete(key);
+    this.#written.set(key, obj);
   }
 
   /** Records a successful delete (or a 404: it is gone either way). */
   gone(name: string, namespace: string): void {
     const key = `${namespace}/${name}`;
-    this.written.delete(key);
-    if (this.read(name, namespace)) this.deleted.set(key, this.clock());
+    this.#written.delete(key);
+    if (this.#read(name, namespace)) this.#deleted.set(key, this.#clock());
   }
 }
 

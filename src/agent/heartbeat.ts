@@ -27,58 +27,58 @@ export interface HeartbeatOptions {
 const FIRST_RETRY_MS = 1000;
 
 export class Heartbeat {
-  private readonly opts: HeartbeatOptions;
-  private timer: NodeJS.Timeout | undefined;
-  private api: k8s.CustomObjectsApi | undefined;
-  private running = false;
-  private failures = 0;
+  readonly #opts: HeartbeatOptions;
+  #timer: NodeJS.Timeout | undefined;
+  #api: k8s.CustomObjectsApi | undefined;
+  #running = false;
+  #failures = 0;
 
   constructor(opts: HeartbeatOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   start(): void {
-    this.api ??= this.opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-    this.running = true;
-    void this.loop();
+    this.#api ??= this.#opts.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    this.#running = true;
+    void this.#loop();
   }
 
   stop(): void {
-    this.running = false;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.#running = false;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private async loop(): Promise<void> {
+  async #loop(): Promise<void> {
     const ok = await this.beat();
-    if (ok && this.failures > 0) this.opts.onRecovered?.();
-    this.failures = ok ? 0 : this.failures + 1;
-    if (!this.running) return;
-    const delay = ok ? this.opts.periodMs : Math.min(this.opts.periodMs, FIRST_RETRY_MS * 2 ** (this.failures - 1));
-    this.timer = setTimeout(() => void this.loop(), delay);
-    this.timer.unref();
+    if (ok && this.#failures > 0) this.#opts.onRecovered?.();
+    this.#failures = ok ? 0 : this.#failures + 1;
+    if (!this.#running) return;
+    const delay = ok ? this.#opts.periodMs : Math.min(this.#opts.periodMs, FIRST_RETRY_MS * 2 ** (this.#failures - 1));
+    this.#timer = setTimeout(() => void this.#loop(), delay);
+    this.#timer.unref();
   }
 
   async beat(): Promise<boolean> {
     const now = new Date();
-    const found = this.opts.consumer?.();
+    const found = this.#opts.consumer?.();
     const consumer = found ? { kubernetesVersion: found.version, ipModeProxy: found.ipMode } : {};
     try {
-      await this.api!.patchClusterCustomObjectStatus(
+      await this.#api!.patchClusterCustomObjectStatus(
         {
           group: GROUP,
           version: VERSION,
           plural: PLURALS.ConsumerCluster,
-          name: this.opts.cluster,
-          body: { status: { lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), agentVersion: this.opts.version, ...consumer } },
+          name: this.#opts.cluster,
+          body: { status: { lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), agentVersion: this.#opts.version, ...consumer } },
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );
-      this.opts.metrics.heartbeat(true, now);
+      this.#opts.metrics.heartbeat(true, now);
       return true;
     } catch (err) {
-      this.opts.metrics.heartbeat(false, now);
-      this.opts.logger.warn({ cluster: this.opts.cluster, message: apiMessage(err) }, 'heartbeat failed');
+      this.#opts.metrics.heartbeat(false, now);
+      this.#opts.logger.warn({ cluster: this.#opts.cluster, message: apiMessage(err) }, 'heartbeat failed');
       return false;
     }
   }

@@ -54,34 +54,34 @@ const replan: Step = { next: false, replan: true };
 const MAX_PASSES = 4;
 
 export class ServiceReconciler {
-  private readonly deps: ReconcilerDeps;
-  private readonly rejections = new Map<string, Rejection>();
+  readonly #deps: ReconcilerDeps;
+  readonly #rejections = new Map<string, Rejection>();
 
   constructor(deps: ReconcilerDeps) {
-    this.deps = deps;
+    this.#deps = deps;
   }
 
   /** The work-queue handler. */
   readonly handle = async (key: string): Promise<HandlerResult> => {
     for (let pass = 1; ; pass++) {
-      const step = await this.pass(key);
+      const step = await this.#pass(key);
       if (!('replan' in step)) return step.next ? done : step.result;
       if (pass >= MAX_PASSES) return retry('caches keep lagging behind our writes');
     }
   };
 
-  private async pass(key: string): Promise<Step> {
+  async #pass(key: string): Promise<Step> {
     const { namespace, name } = parseServiceKey(key);
-    const d = this.deps;
-    const now = this.now();
+    const d = this.#deps;
+    const now = this.#now();
     const service = d.services.get(name, namespace);
     // The index follows the informer; the claim we may have just written is found by its name.
     const claims = [...new Set([claimName(namespace, name), ...d.claimNamesFor(key)])]
       .map((n) => d.claims.get(n, d.identity.tenantNamespace))
       .filter((c): c is VIPClaim => c !== undefined && c.spec?.service?.namespace === namespace && c.spec.service.name === name);
-    let rejection = this.rejections.get(key);
+    let rejection = this.#rejections.get(key);
     if (rejection && rejection.until <= now.getTime()) {
-      this.rejections.delete(key);
+      this.#rejections.delete(key);
       rejection = undefined;
     }
     const plan = planService({
@@ -100,27 +100,27 @@ export class ServiceReconciler {
     const log = d.logger.child({ service: key, reason: plan.reason });
     if (plan.reason !== 'InSync' && plan.reason !== 'Nothing' && plan.reason !== 'NotOurs') log.debug({ plan }, 'plan');
 
-    const step = await this.execute(key, plan, service, log);
+    const step = await this.#execute(key, plan, service, log);
     if (!step.next) return step;
-    if (!service || plan.reason === 'Deleting' || plan.reason === 'Released') this.rejections.delete(key);
+    if (!service || plan.reason === 'Deleting' || plan.reason === 'Released') this.#rejections.delete(key);
     if (rejection && plan.reason === 'Rejected') {
       return stop(requeueAfter(Math.max(1, rejection.until - now.getTime())));
     }
     return ok;
   }
 
-  private async execute(key: string, plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
-    const d = this.deps;
+  async #execute(key: string, plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
+    const d = this.#deps;
     let svc = service;
-    const addFinalizer = (s: ServiceView) => this.serviceWrite(s, (x) => d.servicePort.setFinalizers(x, [...(x.metadata?.finalizers ?? []), FINALIZER]));
+    const addFinalizer = (s: ServiceView) => this.#serviceWrite(s, (x) => d.servicePort.setFinalizers(x, [...(x.metadata?.finalizers ?? []), FINALIZER]));
     if (svc && plan.addFinalizer && plan.write.op === 'create' && plan.deleteClaims.length === 0) {
       // A new Service: the finalizer (consumer API) and the claim (LB API) go out together, one round trip instead
       // of two. A claim whose Service vanished before its finalizer landed is still found: the delete event, or the
       // sweep at start, plans ServiceGone for it.
-      const [finalizer, claim] = await Promise.all([addFinalizer(svc), this.writeClaim(key, plan.write, log)]);
+      const [finalizer, claim] = await Promise.all([addFinalizer(svc), this.#writeClaim(key, plan.write, log)]);
       if (!finalizer.svc) return finalizer.step;
       if (!claim.next) return claim;
-      return this.finish(plan, finalizer.svc, log);
+      return this.#finish(plan, finalizer.svc, log);
     }
     if (svc && plan.addFinalizer) {
       const step = await addFinalizer(svc);
@@ -128,7 +128,7 @@ export class ServiceReconciler {
       svc = step.svc;
     }
     for (const claimName of plan.deleteClaims) {
-      const step = await this.claimWrite(key, 'delete', claimName, undefined, async () => {
+      const step = await this.#claimWrite(key, 'delete', claimName, undefined, async () => {
         try {
           await d.claimPort.delete(claimName);
         } catch (err) {
@@ -139,31 +139,31 @@ export class ServiceReconciler {
       });
       if (!step.next) return step;
     }
-    const step = await this.writeClaim(key, plan.write, log);
+    const step = await this.#writeClaim(key, plan.write, log);
     if (!step.next) return step;
-    return this.finish(plan, svc, log);
+    return this.#finish(plan, svc, log);
   }
 
   /** The plan's claim create or patch, if any. */
-  private async writeClaim(key: string, write: ServicePlan['write'], log: Logger): Promise<Step> {
+  async #writeClaim(key: string, write: ServicePlan['write'], log: Logger): Promise<Step> {
     if (write.op === 'none') return ok;
-    const d = this.deps;
+    const d = this.#deps;
     const name = write.op === 'create' ? write.claim.metadata.name! : write.name;
-    return this.claimWrite(key, write.op, name, write.digest, async () => {
+    return this.#claimWrite(key, write.op, name, write.digest, async () => {
       const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.patch(write.name, write.patch);
       d.claims.wrote(written);
-      this.rejections.delete(key);
+      this.#rejections.delete(key);
       log.info({ claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
     });
   }
 
   /** After the claim writes: the Service's status, its Events, and the finalizer's removal. */
-  private async finish(plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
-    const d = this.deps;
+  async #finish(plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
+    const d = this.#deps;
     let svc = service;
     if (svc && plan.status) {
       const status = plan.status;
-      const step = await this.serviceWrite(svc, (s) => d.servicePort.setStatus(s, status));
+      const step = await this.#serviceWrite(svc, (s) => d.servicePort.setStatus(s, status));
       if (!step.svc) return step.step;
       svc = step.svc;
       if (ipModeDropped(status.loadBalancer?.ingress, svc.status?.loadBalancer?.ingress)) d.ipModeDropped();
@@ -186,18 +186,18 @@ export class ServiceReconciler {
       for (const e of plan.events) void d.events.record(target, e.type, e.reason, e.message);
     }
     if (svc && plan.removeFinalizer) {
-      const step = await this.serviceWrite(svc, (s) => d.servicePort.setFinalizers(s, (s.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER)));
+      const step = await this.#serviceWrite(svc, (s) => d.servicePort.setFinalizers(s, (s.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER)));
       if (!step.svc) return step.step;
     }
     return ok;
   }
 
   /** A write to the consumer Service; on conflict, re-read it and plan again. */
-  private async serviceWrite(
+  async #serviceWrite(
     svc: ServiceView,
     write: (svc: ServiceView) => Promise<ServiceView>,
   ): Promise<{ svc: ServiceView; step?: never } | { svc?: undefined; step: Step }> {
-    const d = this.deps;
+    const d = this.#deps;
     const started = performance.now();
     try {
       const next = await write(svc).finally(() => d.metrics.writeDuration('consumer', 'service', (performance.now() - started) / 1000));
@@ -213,23 +213,23 @@ export class ServiceReconciler {
           d.services.wrote(await d.servicePort.get(ns, name));
         } catch (e) {
           if (isNotFound(e)) return { step: stop(done) };
-          return { step: this.transient(`re-read Service ${ns}/${name}`, e) };
+          return { step: this.#transient(`re-read Service ${ns}/${name}`, e) };
         }
         return { step: replan };
       }
-      return { step: this.transient(`write Service ${ns}/${name}`, err) };
+      return { step: this.#transient(`write Service ${ns}/${name}`, err) };
     }
   }
 
   /** A write to the LB cluster; `digest` identifies a create or patch, so a rejection can be remembered. */
-  private async claimWrite(
+  async #claimWrite(
     key: string,
     op: 'create' | 'patch' | 'delete',
     name: string,
     digest: string | undefined,
     write: () => Promise<void>,
   ): Promise<Step> {
-    const d = this.deps;
+    const d = this.#deps;
     const started = performance.now();
     try {
       await write().finally(() => d.metrics.writeDuration('lb', `claim-${op}`, (performance.now() - started) / 1000));
@@ -244,28 +244,28 @@ export class ServiceReconciler {
           d.claims.wrote(fresh);
         } catch (e) {
           if (isNotFound(e)) d.claims.gone(name, d.identity.tenantNamespace);
-          else return this.transient(`re-read claim ${name}`, e);
+          else return this.#transient(`re-read claim ${name}`, e);
         }
         return replan;
       }
-      if (isTransientApiError(err) || !digest) return this.transient(`${op} claim ${name}`, err);
+      if (isTransientApiError(err) || !digest) return this.#transient(`${op} claim ${name}`, err);
       // Rejected by the LB API: remember it so the plan shows it, and try again later.
       d.metrics.reconcileFailed('rejected');
       const message = apiMessage(err);
       d.logger.warn({ service: key, claim: name, op, message }, 'claim rejected by the LB cluster');
-      this.rejections.set(key, { digest, message, until: this.now().getTime() + d.rejectionRetryMs });
+      this.#rejections.set(key, { digest, message, until: this.#now().getTime() + d.rejectionRetryMs });
       return replan;
     }
   }
 
-  private now(): Date {
-    return this.deps.clock ? this.deps.clock() : new Date();
+  #now(): Date {
+    return this.#deps.clock ? this.#deps.clock() : new Date();
   }
 
-  private transient(action: string, err: unknown): Step {
-    this.deps.metrics.reconcileFailed('transient');
+  #transient(action: string, err: unknown): Step {
+    this.#deps.metrics.reconcileFailed('transient');
     const message = apiMessage(err);
-    this.deps.logger.warn({ action, message }, 'API request failed; will retry');
+    this.#deps.logger.warn({ action, message }, 'API request failed; will retry');
     return stop(retry(`${action}: ${message}`));
   }
 }

@@ -90,20 +90,20 @@ const specDigest = (o: VIPPool | ConsumerCluster): string =>
   JSON.stringify([o.metadata.uid, o.metadata.generation, o.metadata.labels ?? {}, o.metadata.creationTimestamp]);
 
 export class AllocatorController {
-  private readonly opts: AllocatorControllerOptions;
+  readonly #opts: AllocatorControllerOptions;
   readonly pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
   readonly tenants: TypedInformer<ConsumerCluster & k8s.KubernetesObject>;
   readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
   /** The LB cluster's own addresses and the operator's deny-list: never backends (the webhook reads it too). */
   readonly denyList: BackendDenyList;
-  private leading: Leading | undefined;
-  private readonly digests = new Map<string, string>();
-  private readonly now: () => Date;
-  private readonly claimClient: ResourceClient<VIPClaim>;
+  #leading: Leading | undefined;
+  readonly #digests = new Map<string, string>();
+  readonly #now: () => Date;
+  readonly #claimClient: ResourceClient<VIPClaim>;
 
   constructor(opts: AllocatorControllerOptions) {
-    this.opts = opts;
-    this.now = opts.now ?? (() => new Date());
+    this.#opts = opts;
+    this.#now = opts.now ?? (() => new Date());
     const { kubeConfig, logger, resyncMs } = opts;
     const informer = <T extends { metadata: object }>(kind: Kind, transform: (o: T & k8s.KubernetesObject) => T & k8s.KubernetesObject) => {
       const client = resourceClient<T & k8s.KubernetesObject & { metadata: { name?: string } }>(kubeConfig, kind);
@@ -116,33 +116,33 @@ export class AllocatorController {
         logger: logger.child({ informer: kind }),
       });
     };
-    this.claimClient = resourceClient<VIPClaim>(kubeConfig, 'VIPClaim');
+    this.#claimClient = resourceClient<VIPClaim>(kubeConfig, 'VIPClaim');
     this.pools = informer<VIPPool>('VIPPool', trimConfig);
     this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);
     this.claims = informer<VIPClaim>('VIPClaim', trimClaim);
     this.denyList = new BackendDenyList(kubeConfig, opts.namespace ?? 'kube-lb-system', logger.child({ part: 'deny-list' }));
-    this.denyList.onChange(() => this.leading?.queue.add('model'));
+    this.denyList.onChange(() => this.#leading?.queue.add('model'));
 
     const onConfig = (kind: string) => ({
       onUpsert: (o: VIPPool | ConsumerCluster) => {
         const key = `${kind}:${o.metadata.name}`;
         const digest = specDigest(o);
-        if (this.digests.get(key) !== digest) {
-          this.digests.set(key, digest);
-          this.leading?.queue.add('model');
+        if (this.#digests.get(key) !== digest) {
+          this.#digests.set(key, digest);
+          this.#leading?.queue.add('model');
         }
-        this.leading?.queue.addAfter(key, 0);
+        this.#leading?.queue.addAfter(key, 0);
       },
       onDelete: (o: VIPPool | ConsumerCluster) => {
-        this.digests.delete(`${kind}:${o.metadata.name}`);
-        this.leading?.queue.add('model');
+        this.#digests.delete(`${kind}:${o.metadata.name}`);
+        this.#leading?.queue.add('model');
       },
     });
     this.pools.on(onConfig('pool'));
     this.tenants.on(onConfig('tenant'));
     this.claims.on({
-      onUpsert: (c) => this.leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
-      onDelete: (c) => this.leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
+      onUpsert: (c) => this.#leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
+      onDelete: (c) => this.#leading?.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`),
     });
   }
 
@@ -157,27 +157,27 @@ export class AllocatorController {
   }
 
   get isLeading(): boolean {
-    return this.leading !== undefined;
+    return this.#leading !== undefined;
   }
 
   /** The allocator of the current term, for tests and the benchmark. */
   get allocator(): Allocator | undefined {
-    return this.leading?.allocator;
+    return this.#leading?.allocator;
   }
 
   /** Runs the leader's loop until `signal` aborts: rebuild from claims' status, then follow events. */
   async lead(signal: AbortSignal): Promise<void> {
     await this.synced;
     if (signal.aborted) return;
-    const { logger } = this.opts;
+    const { logger } = this.#opts;
     const allocator = new Allocator();
-    allocator.setModel(this.snapshotModel());
+    allocator.setModel(this.#snapshotModel());
     const pending = new Map<string, AllocationReason>();
-    const queue = new WorkQueue((key) => this.handle(key), {
-      concurrency: this.opts.workers,
+    const queue = new WorkQueue((key) => this.#handle(key), {
+      concurrency: this.#opts.workers,
       onError: (key, err) => logger.warn({ err, key }, 'reconcile failed'),
-      onProcessed: this.opts.onReconciled,
-      metrics: this.opts.queueMetrics,
+      onProcessed: this.#opts.onReconciled,
+      metrics: this.#opts.queueMetrics,
     });
     const leading: Leading = {
       allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map(),
@@ -185,10 +185,10 @@ export class AllocatorController {
     };
 
     // Rebuild: every VIP the allocator recorded in a claim's status is held again before anything new is handed out.
-    const keys = await this.rebuild(allocator, signal);
+    const keys = await this.#rebuild(allocator, signal);
     if (keys === undefined) return;
-    this.leading = leading;
-    this.opts.metrics.leading(true);
+    this.#leading = leading;
+    this.#opts.metrics.leading(true);
     // Events that arrived while listing found no leader and were dropped: "model" re-reads pools and tenants
     // from the caches and queues every cached claim (those created during the list too); the listed ones are
     // queued as well, so a claim deleted meanwhile is released.
@@ -198,8 +198,8 @@ export class AllocatorController {
 
     await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     queue.stop();
-    if (this.leading === leading) this.leading = undefined;
-    this.opts.metrics.leading(false);
+    if (this.#leading === leading) this.#leading = undefined;
+    this.#opts.metrics.leading(false);
   }
 
   /**
@@ -209,14 +209,14 @@ export class AllocatorController {
    * time. A method of its own so the listed objects are garbage once it returns: lead() lives as long as the
    * term, and whatever its frame holds with it.
    */
-  private async rebuild(allocator: Allocator, signal: AbortSignal): Promise<string[] | undefined> {
-    const { logger } = this.opts;
+  async #rebuild(allocator: Allocator, signal: AbortSignal): Promise<string[] | undefined> {
+    const { logger } = this.#opts;
     const backoff = new Backoff(WATCH_BACKOFF);
     let listed: VIPClaim[];
     for (;;) {
       try {
-        listed = (await listAllPages((page) => this.claimClient.list(undefined, undefined, page), {
-          pageSize: this.opts.listPageSize ?? DEFAULT_PAGE_SIZE,
+        listed = (await listAllPages((page) => this.#claimClient.list(undefined, undefined, page), {
+          pageSize: this.#opts.listPageSize ?? DEFAULT_PAGE_SIZE,
           transform: trimClaim,
           onRestart: (restarts, err) => logger.info({ err, restarts }, 'claim list continue token expired; listing again'),
         })).items;
@@ -234,101 +234,101 @@ export class AllocatorController {
     for (const c of claims) {
       const r = allocator.adopt(toClaimRequest(c));
       if (r.kind === 'adopted') adopted++;
-      if (r.kind === 'conflict') this.conflict(c, r.vip, r.holder);
+      if (r.kind === 'conflict') this.#conflict(c, r.vip, r.holder);
     }
     logger.info({ claims: claims.length, adopted, vips: allocator.size }, 'rebuilt allocations from claim status');
     return claims.map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
   }
 
   async stop(): Promise<void> {
-    this.leading?.queue.stop();
-    this.leading = undefined;
+    this.#leading?.queue.stop();
+    this.#leading = undefined;
     await Promise.all([this.pools.stop(), this.tenants.stop(), this.claims.stop(), this.denyList.stop()]);
   }
 
   /** Resolves when the leader's queue has nothing to do (tests, benchmark). */
   async idle(): Promise<void> {
-    await this.leading?.queue.idle();
+    await this.#leading?.queue.idle();
   }
 
-  private snapshotModel() {
+  #snapshotModel() {
     return validate({ pools: this.pools.list(), tenants: this.tenants.list(), denied: this.denyList.denied() });
   }
 
-  private async handle(key: string): Promise<HandlerResult> {
-    const leading = this.leading;
+  async #handle(key: string): Promise<HandlerResult> {
+    const leading = this.#leading;
     if (!leading) return done;
     const parsed = parseQueueKey(key);
     if (!parsed) {
       // Only this file adds keys, so this is a bug; retrying could not help, and dropping it must not be silent.
-      this.opts.logger.error({ key }, 'dropping a queue key of unknown kind');
+      this.#opts.logger.error({ key }, 'dropping a queue key of unknown kind');
       return done;
     }
     const { kind, name } = parsed;
     switch (kind) {
       case 'model':
-        return this.remodel(leading);
+        return this.#remodel(leading);
       case 'claim':
-        return this.reconcileClaim(leading, name);
+        return this.#reconcileClaim(leading, name);
       case 'pool':
-        return this.writePoolStatus(leading, name);
+        return this.#writePoolStatus(leading, name);
       case 'tenant':
-        return this.writeTenantStatus(leading, name);
+        return this.#writeTenantStatus(leading, name);
       default:
         return assertNever(kind, 'allocator queue key kind');
     }
   }
 
-  private remodel(leading: Leading): HandlerResult {
-    leading.allocator.setModel(this.snapshotModel());
+  #remodel(leading: Leading): HandlerResult {
+    leading.allocator.setModel(this.#snapshotModel());
     // Eligibility, quotas and pool contents may all have changed: decide every claim again (cheap; a write
     // happens only where the outcome changed), oldest first so freed capacity goes to who waited longest.
     const claims = [...this.claims.list()].sort((a, b) => byAge(claimAge(a), claimAge(b)));
     for (const c of claims) leading.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
-    this.scheduleStatus(leading, undefined);
+    this.#scheduleStatus(leading, undefined);
     return done;
   }
 
   /** Re-queues waiting claims, oldest first: all of them, or those of one namespace waiting for one reason. */
-  private retryPending(leading: Leading, only?: { namespace: string; reason: AllocationReason }): void {
+  #retryPending(leading: Leading, only?: { namespace: string; reason: AllocationReason }): void {
     const waiting = [...leading.pending]
       .filter(([k, reason]) => !only || (reason === only.reason && k.startsWith(`${only.namespace}/`)))
-      .map(([k]) => this.claimByKey(k))
+      .map(([k]) => this.#claimByKey(k))
       .filter((c): c is VIPClaim & k8s.KubernetesObject => c !== undefined)
       .sort((a, b) => byAge(claimAge(a), claimAge(b)));
     for (const c of waiting) leading.queue.add(`claim:${c.metadata.namespace}/${c.metadata.name}`);
   }
 
-  private claimByKey(key: string): (VIPClaim & k8s.KubernetesObject) | undefined {
+  #claimByKey(key: string): (VIPClaim & k8s.KubernetesObject) | undefined {
     const slash = key.indexOf('/');
     return this.claims.get(key.slice(slash + 1), key.slice(0, slash));
   }
 
-  private async reconcileClaim(leading: Leading, key: string): Promise<HandlerResult> {
+  async #reconcileClaim(leading: Leading, key: string): Promise<HandlerResult> {
     const { allocator, pending, written } = leading;
-    const claim = this.claimByKey(key);
+    const claim = this.#claimByKey(key);
     if (!claim) {
       pending.delete(key);
       written.delete(key);
       leading.generations.delete(key);
-      this.vacated(leading, key); // the object is gone, and with it the VIP it showed
+      this.#vacated(leading, key); // the object is gone, and with it the VIP it showed
       const namespace = key.slice(0, key.indexOf('/'));
       const held = allocator.holding(key);
       const freed = allocator.release(key);
       if (freed) {
-        this.opts.logger.debug({ claim: key, vip: freed }, 'released');
-        this.retryPending(leading);
+        this.#opts.logger.debug({ claim: key, vip: freed }, 'released');
+        this.#retryPending(leading);
       } else if (held) {
         // It left a shared VIP: a claim refused for a port clash on it may fit now.
-        this.retryPending(leading, { namespace, reason: 'SharingConflict' });
+        this.#retryPending(leading, { namespace, reason: 'SharingConflict' });
       }
-      this.scheduleStatus(leading, key.slice(0, key.indexOf('/')));
-      this.reportState(leading);
+      this.#scheduleStatus(leading, key.slice(0, key.indexOf('/')));
+      this.#reportState(leading);
       return done;
     }
     const request = toClaimRequest(claim);
     const adopted = allocator.adopt(request);
-    if (adopted.kind === 'conflict') this.conflict(claim, adopted.vip, adopted.holder);
+    if (adopted.kind === 'conflict') this.#conflict(claim, adopted.vip, adopted.holder);
     const before = allocator.holding(key)?.vip;
     const decision = allocator.assign(request);
     const after = allocator.holding(key)?.vip;
@@ -339,25 +339,25 @@ export class AllocatorController {
     // The cache still shows the version our last write was based on: it has not caught up with that write.
     const stale = last !== undefined && last.baseRV === claim.metadata.resourceVersion;
     const shown = stale ? last.vip : claim.status?.vip;
-    if (shown !== undefined && shown !== after) this.vacating(leading, key, shown);
-    else this.vacated(leading, key);
+    if (shown !== undefined && shown !== after) this.#vacating(leading, key, shown);
+    else this.#vacated(leading, key);
     if (isPending(decision)) pending.set(key, decision.reason);
     else pending.delete(key);
     const generation = claim.metadata.generation ?? 0;
     const edited = leading.generations.get(key) !== generation;
     leading.generations.set(key, generation);
     if (before !== undefined && before !== after) {
-      if (allocator.holdersOf(before).length === 0) this.retryPending(leading);
-      else this.retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
+      if (allocator.holdersOf(before).length === 0) this.#retryPending(leading);
+      else this.#retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
     } else if (edited && before !== undefined && request.sharingKey !== undefined) {
       // A sharer's spec changed (ports, say): claims refused for a clash on its group may fit now.
-      this.retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
+      this.#retryPending(leading, { namespace: claim.metadata.namespace!, reason: 'SharingConflict' });
     }
-    this.reportState(leading);
+    this.#reportState(leading);
 
-    const desired = claimStatus(claim, decision, this.now());
+    const desired = claimStatus(claim, decision, this.#now());
     if (desired.fingerprint === currentClaimFingerprint(claim) || (stale && last.fingerprint === desired.fingerprint)) {
-      this.vacated(leading, key); // the apiserver shows what we want: no other VIP
+      this.#vacated(leading, key); // the apiserver shows what we want: no other VIP
       return done;
     }
     // Wait if the VIP this claim gets is still shown by a claim leaving it.
@@ -367,30 +367,30 @@ export class AllocatorController {
       return done;
     }
     try {
-      await this.opts.writer.apply('VIPClaim', claim.metadata.name!, claim.metadata.namespace, desired.status);
+      await this.#opts.writer.apply('VIPClaim', claim.metadata.name!, claim.metadata.namespace, desired.status);
     } catch (err) {
       // Not written: the apiserver still shows `shown`, which stays marked as being vacated.
-      return this.writeFailed('VIPClaim', key, err);
+      return this.#writeFailed('VIPClaim', key, err);
     }
     written.set(key, { fingerprint: desired.fingerprint, vip: wanted, baseRV: claim.metadata.resourceVersion });
-    this.vacated(leading, key);
-    this.opts.metrics.statusWrite('VIPClaim', 'ok');
-    this.opts.metrics.decided(decision.kind, decision.reason);
-    this.announce(claim, decision);
-    this.scheduleStatus(leading, claim.metadata.namespace);
+    this.#vacated(leading, key);
+    this.#opts.metrics.statusWrite('VIPClaim', 'ok');
+    this.#opts.metrics.decided(decision.kind, decision.reason);
+    this.#announce(claim, decision);
+    this.#scheduleStatus(leading, claim.metadata.namespace);
     return done;
   }
 
   /** `key`'s status on the apiserver shows `vip`, which the allocator no longer gives it. */
-  private vacating(leading: Leading, key: string, vip: string): void {
+  #vacating(leading: Leading, key: string, vip: string): void {
     if (leading.vacatingBy.get(key) === vip) return;
-    this.vacated(leading, key);
+    this.#vacated(leading, key);
     leading.vacatingBy.set(key, vip);
     setAdd(leading.vacating, vip, key);
   }
 
   /** `key`'s status no longer shows a VIP it was leaving: claims waiting for that VIP go again. */
-  private vacated(leading: Leading, key: string): void {
+  #vacated(leading: Leading, key: string): void {
     const vip = leading.vacatingBy.get(key);
     if (vip === undefined) return;
     leading.vacatingBy.delete(key);
@@ -403,89 +403,89 @@ export class AllocatorController {
     for (const k of waiting ?? []) leading.queue.add(`claim:${k}`);
   }
 
-  private announce(claim: VIPClaim, decision: Decision): void {
+  #announce(claim: VIPClaim, decision: Decision): void {
     const target = {
       apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid,
     };
-    const log = this.opts.logger.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, reason: decision.reason });
+    const log = this.#opts.logger.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, reason: decision.reason });
     if (decision.kind === 'allocated') {
       log.info({ vip: decision.vip, pool: decision.pool, change: decision.change }, 'allocated');
-      void this.opts.events.record(target, 'Normal', decision.change === 'moved' ? 'VIPMoved' : 'Allocated', decision.message);
+      void this.#opts.events.record(target, 'Normal', decision.change === 'moved' ? 'VIPMoved' : 'Allocated', decision.message);
     } else {
       log.info({ kind: decision.kind, vip: decision.kind === 'held' ? decision.vip : undefined }, decision.message);
-      void this.opts.events.record(target, 'Warning', decision.reason, decision.message);
+      void this.#opts.events.record(target, 'Warning', decision.reason, decision.message);
     }
   }
 
-  private conflict(claim: VIPClaim, vip: string, holder: string): void {
+  #conflict(claim: VIPClaim, vip: string, holder: string): void {
     const message = `status.vip ${vip} is also recorded by the older VIPClaim ${holder}; this claim gets a new VIP`;
-    this.opts.logger.warn({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, vip, holder }, message);
-    void this.opts.events.record(
+    this.#opts.logger.warn({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, vip, holder }, message);
+    void this.#opts.events.record(
       { apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid },
       'Warning', 'VIPConflict', message,
     );
   }
 
-  private writeFailed(kind: Kind, key: string, err: unknown): HandlerResult {
+  #writeFailed(kind: Kind, key: string, err: unknown): HandlerResult {
     if (isNotFound(err)) {
-      this.opts.metrics.statusWrite(kind, 'gone');
+      this.#opts.metrics.statusWrite(kind, 'gone');
       return done;
     }
-    this.opts.metrics.statusWrite(kind, 'failed');
+    this.#opts.metrics.statusWrite(kind, 'failed');
     if (isTransientApiError(err)) return retry(apiMessage(err));
-    this.opts.logger.error({ err, key, status: apiStatus(err) }, `${kind} status refused by the apiserver`);
+    this.#opts.logger.error({ err, key, status: apiStatus(err) }, `${kind} status refused by the apiserver`);
     return done;
   }
 
   /** Pool and tenant status change with allocations: write them soon, at most once per debounce window. */
-  private scheduleStatus(leading: Leading, namespace: string | undefined): void {
-    const ms = this.opts.statusDebounceMs;
+  #scheduleStatus(leading: Leading, namespace: string | undefined): void {
+    const ms = this.#opts.statusDebounceMs;
     for (const p of this.pools.list()) leading.queue.addAfter(`pool:${p.metadata.name}`, ms);
     for (const t of this.tenants.list()) {
       if (namespace === undefined || t.spec.tenantNamespace === namespace) leading.queue.addAfter(`tenant:${t.metadata.name}`, ms);
     }
   }
 
-  private async writePoolStatus(leading: Leading, name: string): Promise<HandlerResult> {
+  async #writePoolStatus(leading: Leading, name: string): Promise<HandlerResult> {
     const pool = this.pools.get(name);
     const model = leading.allocator.getModel().pools.get(name);
     if (!pool || !model) return done;
-    const desired = poolStatus(model, leading.allocator.poolUsage(model), pool.status?.conditions, this.now());
+    const desired = poolStatus(model, leading.allocator.poolUsage(model), pool.status?.conditions, this.#now());
     const s = pool.status;
     const unchanged = s?.capacity === desired.status.capacity && s?.allocated === desired.status.allocated &&
       s?.observedGeneration === desired.status.observedGeneration && conditionsMatch(s?.conditions, desired.status.conditions);
-    return this.writeOwned(leading, 'VIPPool', name, undefined, desired, unchanged);
+    return this.#writeOwned(leading, 'VIPPool', name, undefined, desired, unchanged);
   }
 
-  private async writeTenantStatus(leading: Leading, name: string): Promise<HandlerResult> {
+  async #writeTenantStatus(leading: Leading, name: string): Promise<HandlerResult> {
     const tenant = this.tenants.get(name);
     const model = leading.allocator.getModel().tenants.get(name);
     if (!tenant || !model) return done;
     const ns = tenant.spec.tenantNamespace;
     const claims = model.usable ? this.claims.list(ns).length : 0;
-    const desired = tenantStatus(model, claims, model.usable ? leading.allocator.tenantUsage(ns) : 0, tenant.status?.conditions, this.now());
+    const desired = tenantStatus(model, claims, model.usable ? leading.allocator.tenantUsage(ns) : 0, tenant.status?.conditions, this.#now());
     const unchanged = tenant.status?.claims === desired.status.claims && tenant.status?.vips === desired.status.vips &&
       conditionsMatch(tenant.status?.conditions, desired.status.conditions);
-    return this.writeOwned(leading, 'ConsumerCluster', name, undefined, desired, unchanged);
+    return this.#writeOwned(leading, 'ConsumerCluster', name, undefined, desired, unchanged);
   }
 
-  private async writeOwned(
+  async #writeOwned(
     leading: Leading, kind: Kind, name: string, namespace: string | undefined, desired: OwnedStatus<object>, unchanged: boolean,
   ): Promise<HandlerResult> {
     const key = `${kind}/${name}`;
     if (unchanged || leading.statusWritten.get(key) === desired.fingerprint) return done;
     try {
-      await this.opts.writer.apply(kind, name, namespace, desired.status);
+      await this.#opts.writer.apply(kind, name, namespace, desired.status);
     } catch (err) {
-      return this.writeFailed(kind, key, err);
+      return this.#writeFailed(kind, key, err);
     }
     leading.statusWritten.set(key, desired.fingerprint);
-    this.opts.metrics.statusWrite(kind, 'ok');
+    this.#opts.metrics.statusWrite(kind, 'ok');
     return done;
   }
 
-  private reportState(leading: Leading): void {
-    this.opts.metrics.state(leading.allocator.size, leading.pending.size);
+  #reportState(leading: Leading): void {
+    this.#opts.metrics.state(leading.allocator.size, leading.pending.size);
   }
 }
 

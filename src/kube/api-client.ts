@@ -37,8 +37,8 @@ const DISPATCHER_MAX_AGE_MS = 10 * 60_000;
 type Dispatcher = NonNullable<ReturnType<k8s.RequestContext['getDispatcher']>>;
 
 class InstrumentedKubeConfig extends k8s.KubeConfig {
-  private options: ApiClientOptions = { timeoutMs: 30_000, userAgent: 'kube-lb' };
-  private shared: { key: string; dispatcher: Dispatcher; at: number } | undefined;
+  #options: ApiClientOptions = { timeoutMs: 30_000, userAgent: 'kube-lb' };
+  #shared: { key: string; dispatcher: Dispatcher; at: number } | undefined;
 
   /**
    * client-node 2.0 builds a new undici Agent for every request, so every request paid a TLS handshake (most of
@@ -47,23 +47,23 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
    */
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
     await super.applySecurityAuthentication(context);
-    const key = this.dispatcherKey();
+    const key = this.#dispatcherKey();
     const fresh = context.getDispatcher();
     // The key still matches: whatever its age, the shared Agent serves this request (createDispatcherOptions
     // may have declined to build one, and a request without a dispatcher would lose its TLS settings).
-    const shared = this.shared?.key === key ? this.shared.dispatcher : undefined;
+    const shared = this.#shared?.key === key ? this.#shared.dispatcher : undefined;
     if (!fresh) {
       if (shared) context.setDispatcher(shared);
       return; // otherwise a plain-HTTP server: no Agent needed
     }
-    if (shared && this.sharedValid(key)) {
+    if (shared && this.#sharedValid(key)) {
       // Another request made the shared Agent while this one was building its own.
       context.setDispatcher(shared);
       fresh.close().catch(() => undefined);
       return;
     }
-    const old = this.shared;
-    this.shared = { key, dispatcher: fresh, at: Date.now() };
+    const old = this.#shared;
+    this.#shared = { key, dispatcher: fresh, at: Date.now() };
     // Closing lets in-flight requests finish, then drops the old connections.
     if (old && old.dispatcher !== fresh) old.dispatcher.close().catch(() => undefined);
   }
@@ -74,29 +74,29 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
    * close 130,000 of them went from 70 to 165 MB RSS, its live heap back to 9 MB after GC).
    */
   override createDispatcherOptions(...args: Parameters<k8s.KubeConfig['createDispatcherOptions']>): ReturnType<k8s.KubeConfig['createDispatcherOptions']> {
-    if (this.sharedValid(this.dispatcherKey())) return { type: 'none' };
+    if (this.#sharedValid(this.#dispatcherKey())) return { type: 'none' };
     return super.createDispatcherOptions(...args);
   }
 
-  private dispatcherKey(): string {
+  #dispatcherKey(): string {
     const c = this.getCurrentCluster();
     const u = this.getCurrentUser();
     return JSON.stringify([c?.server, c?.caData, c?.caFile, c?.skipTLSVerify, c?.proxyUrl, u?.certData, u?.certFile, u?.keyData, u?.keyFile]);
   }
 
-  private sharedValid(key: string): boolean {
-    return this.shared !== undefined && this.shared.key === key && Date.now() - this.shared.at < DISPATCHER_MAX_AGE_MS;
+  #sharedValid(key: string): boolean {
+    return this.#shared !== undefined && this.#shared.key === key && Date.now() - this.#shared.at < DISPATCHER_MAX_AGE_MS;
   }
 
   configure(options: ApiClientOptions): this {
-    this.options = options;
+    this.#options = options;
     return this;
   }
 
   override makeApiClient<T extends k8s.ApiType>(apiClientType: k8s.ApiConstructor<T>): T {
     const cluster = this.getCurrentCluster();
     if (!cluster) throw new KubeLbError('KUBECONFIG_INVALID', `kubeconfig: context ${JSON.stringify(this.getCurrentContext())} names no cluster`);
-    const { timeoutMs, onRequest } = this.options;
+    const { timeoutMs, onRequest } = this.#options;
     const instrument: k8s.ObservableMiddleware = {
       pre: (ctx) => {
         ctx.setSignal(AbortSignal.timeout(timeoutMs));
@@ -108,7 +108,7 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
     const config = k8s.createConfiguration({
       baseServer: new k8s.ServerConfiguration(cluster.server, {}),
       authMethods: { default: this },
-      middleware: [k8s.setHeaderMiddleware('User-Agent', this.options.userAgent), instrument],
+      middleware: [k8s.setHeaderMiddleware('User-Agent', this.#options.userAgent), instrument],
     });
     return new apiClientType(config);
   }

@@ -31,110 +31,110 @@ interface Observed {
 }
 
 export class LeaderElector {
-  private readonly opts: Required<Omit<LeaderElectionOptions, 'onStoppedLeading' | 'onNewLeader'>> &
+  readonly #opts: Required<Omit<LeaderElectionOptions, 'onStoppedLeading' | 'onNewLeader'>> &
     Pick<LeaderElectionOptions, 'onStoppedLeading' | 'onNewLeader'>;
-  private readonly api: k8s.CoordinationV1Api;
-  private observed: Observed | undefined;
-  private leading: AbortController | undefined;
-  private stopping = false;
-  private loop: Promise<void> | undefined;
-  private wake: (() => void) | undefined;
+  readonly #api: k8s.CoordinationV1Api;
+  #observed: Observed | undefined;
+  #leading: AbortController | undefined;
+  #stopping = false;
+  #loop: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
 
   constructor(opts: LeaderElectionOptions) {
-    this.opts = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
-    this.api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.#opts = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...opts };
+    this.#api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   }
 
   get isLeader(): boolean {
-    return this.leading !== undefined;
+    return this.#leading !== undefined;
   }
 
   get leader(): string | undefined {
-    return this.observed?.holder || undefined;
+    return this.#observed?.holder || undefined;
   }
 
   /** Starts campaigning in the background. */
   start(): void {
-    this.loop ??= this.run();
+    this.#loop ??= this.#run();
   }
 
   /** Stops campaigning; a leader steps down and releases the Lease. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    this.wake?.();
-    await this.loop;
-    if (this.leading) await this.stepDown(true);
+    this.#stopping = true;
+    this.#wake?.();
+    await this.#loop;
+    if (this.#leading) await this.#stepDown(true);
   }
 
-  private async run(): Promise<void> {
+  async #run(): Promise<void> {
     let lastRenew = 0;
-    while (!this.stopping) {
+    while (!this.#stopping) {
       let ok = false;
       try {
-        ok = await this.tryAcquireOrRenew();
+        ok = await this.#tryAcquireOrRenew();
       } catch (err) {
-        this.opts.logger.warn({ err, lease: this.opts.name }, 'leader election: lease update failed');
+        this.#opts.logger.warn({ err, lease: this.#opts.name }, 'leader election: lease update failed');
       }
       const now = Date.now();
       if (ok) {
         lastRenew = now;
-        if (!this.leading) {
-          this.leading = new AbortController();
-          this.opts.logger.info({ lease: this.opts.name, identity: this.opts.identity }, 'started leading');
-          void Promise.resolve(this.opts.onStartedLeading(this.leading.signal)).catch((err: unknown) =>
-            this.opts.logger.error({ err }, 'onStartedLeading failed'),
+        if (!this.#leading) {
+          this.#leading = new AbortController();
+          this.#opts.logger.info({ lease: this.#opts.name, identity: this.#opts.identity }, 'started leading');
+          void Promise.resolve(this.#opts.onStartedLeading(this.#leading.signal)).catch((err: unknown) =>
+            this.#opts.logger.error({ err }, 'onStartedLeading failed'),
           );
         }
-      } else if (this.leading && now - lastRenew > this.opts.renewDeadlineMs) {
-        await this.stepDown(false);
+      } else if (this.#leading && now - lastRenew > this.#opts.renewDeadlineMs) {
+        await this.#stepDown(false);
       }
       await new Promise<void>((resolve) => {
-        this.wake = resolve;
-        sleep(this.opts.retryPeriodMs * (0.9 + Math.random() * 0.2)).then(() => resolve());
+        this.#wake = resolve;
+        sleep(this.#opts.retryPeriodMs * (0.9 + Math.random() * 0.2)).then(() => resolve());
       });
     }
   }
 
-  private async stepDown(release: boolean): Promise<void> {
-    const ctl = this.leading;
-    this.leading = undefined;
+  async #stepDown(release: boolean): Promise<void> {
+    const ctl = this.#leading;
+    this.#leading = undefined;
     ctl?.abort();
-    this.opts.logger.info({ lease: this.opts.name, identity: this.opts.identity, release }, 'stopped leading');
+    this.#opts.logger.info({ lease: this.#opts.name, identity: this.#opts.identity, release }, 'stopped leading');
     if (release) {
       try {
-        await this.release();
+        await this.#release();
       } catch (err) {
-        this.opts.logger.warn({ err }, 'leader election: release failed; peers take over at expiry');
+        this.#opts.logger.warn({ err }, 'leader election: release failed; peers take over at expiry');
       }
     }
-    await this.opts.onStoppedLeading?.();
+    await this.#opts.onStoppedLeading?.();
   }
 
-  private async release(): Promise<void> {
-    const lease = await this.api.readNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace });
-    if (lease.spec?.holderIdentity !== this.opts.identity) return;
+  async #release(): Promise<void> {
+    const lease = await this.#api.readNamespacedLease({ name: this.#opts.name, namespace: this.#opts.namespace });
+    if (lease.spec?.holderIdentity !== this.#opts.identity) return;
     lease.spec = { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: new k8s.V1MicroTime() };
-    await this.api.replaceNamespacedLease({ name: this.opts.name, namespace: this.opts.namespace, body: lease });
+    await this.#api.replaceNamespacedLease({ name: this.#opts.name, namespace: this.#opts.namespace, body: lease });
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
-    const { name, namespace, identity } = this.opts;
-    const durationSeconds = Math.max(1, Math.ceil(this.opts.leaseDurationMs / 1000));
+  async #tryAcquireOrRenew(): Promise<boolean> {
+    const { name, namespace, identity } = this.#opts;
+    const durationSeconds = Math.max(1, Math.ceil(this.#opts.leaseDurationMs / 1000));
     const now = new k8s.V1MicroTime();
     let lease: k8s.V1Lease;
     try {
-      lease = await this.api.readNamespacedLease({ name, namespace });
+      lease = await this.#api.readNamespacedLease({ name, namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {
-        await this.api.createNamespacedLease({
+        await this.#api.createNamespacedLease({
           namespace,
           body: {
             metadata: { name, namespace },
             spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
           },
         });
-        this.observe(identity, now.toISOString(), durationSeconds * 1000);
+        this.#observe(identity, now.toISOString(), durationSeconds * 1000);
         return true;
       } catch (e) {
         if (isConflict(e)) return false;
@@ -144,8 +144,8 @@ export class LeaderElector {
     const spec = lease.spec ?? {};
     const holder = spec.holderIdentity ?? '';
     const recordDurationMs = Math.max(1000, (spec.leaseDurationSeconds ?? durationSeconds) * 1000);
-    this.observe(holder, spec.renewTime ? new Date(spec.renewTime).toISOString() : '', recordDurationMs);
-    const expired = holder === '' || Date.now() > this.observed!.at + this.observed!.durationMs;
+    this.#observe(holder, spec.renewTime ? new Date(spec.renewTime).toISOString() : '', recordDurationMs);
+    const expired = holder === '' || Date.now() > this.#observed!.at + this.#observed!.durationMs;
     if (holder !== identity && !expired) return false;
 
     const next: k8s.V1Lease = {
@@ -161,21 +161,21 @@ export class LeaderElector {
       },
     };
     try {
-      await this.api.replaceNamespacedLease({ name, namespace, body: next });
+      await this.#api.replaceNamespacedLease({ name, namespace, body: next });
     } catch (err) {
       if (isConflict(err)) return false;
       throw err;
     }
-    this.observe(identity, now.toISOString(), durationSeconds * 1000);
+    this.#observe(identity, now.toISOString(), durationSeconds * 1000);
     return true;
   }
 
   /** Remembers when the record last changed, on our clock: expiry is judged from that, not from renewTime. */
-  private observe(holder: string, renewTime: string, durationMs: number): void {
-    const prev = this.observed;
+  #observe(holder: string, renewTime: string, durationMs: number): void {
+    const prev = this.#observed;
     if (!prev || prev.holder !== holder || prev.renewTime !== renewTime) {
-      this.observed = { holder, renewTime, durationMs, at: Date.now() };
-      if (prev?.holder !== holder && holder) this.opts.onNewLeader?.(holder);
+      this.#observed = { holder, renewTime, durationMs, at: Date.now() };
+      if (prev?.holder !== holder && holder) this.#opts.onNewLeader?.(holder);
     }
   }
 }

@@ -22,37 +22,37 @@ interface Pending {
 }
 
 export class PacedEvents implements EventRecorder {
-  private readonly opts: PacedEventsOptions;
-  private readonly warnings: Pending[] = [];
-  private readonly normals: Pending[] = [];
-  private running = 0;
+  readonly #opts: PacedEventsOptions;
+  readonly #warnings: Pending[] = [];
+  readonly #normals: Pending[] = [];
+  #running = 0;
 
   constructor(opts: PacedEventsOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   get backlog(): number {
-    return this.warnings.length + this.normals.length;
+    return this.#warnings.length + this.#normals.length;
   }
 
   record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
     const item = { target, type, reason, message };
-    if (type === 'Warning') this.warnings.push(item);
-    else if (this.backlog < this.opts.maxBacklog) this.normals.push(item);
-    else this.opts.onDropped?.();
-    this.pump();
+    if (type === 'Warning') this.#warnings.push(item);
+    else if (this.backlog < this.#opts.maxBacklog) this.#normals.push(item);
+    else this.#opts.onDropped?.();
+    this.#pump();
     return Promise.resolve();
   }
 
-  private pump(): void {
-    while (this.running < this.opts.concurrency) {
-      const next = this.warnings.shift() ?? this.normals.shift();
+  #pump(): void {
+    while (this.#running < this.#opts.concurrency) {
+      const next = this.#warnings.shift() ?? this.#normals.shift();
       if (!next) return;
-      this.running++;
+      this.#running++;
       // The recorder is best effort and never throws; finally keeps the count right regardless.
-      void this.opts.recorder.record(next.target, next.type, next.reason, next.message).finally(() => {
-        this.running--;
-        this.pump();
+      void this.#opts.recorder.record(next.target, next.type, next.reason, next.message).finally(() => {
+        this.#running--;
+        this.#pump();
       });
     }
   }

@@ -37,23 +37,23 @@ export interface WorkQueueOptions {
 }
 
 export class WorkQueue {
-  private readonly pending = new Set<string>();
-  private readonly order: string[] = [];
-  private readonly active = new Set<string>();
-  private readonly dirty = new Set<string>();
-  private readonly failures = new Map<string, number>();
-  private readonly timers = new Map<string, NodeJS.Timeout>();
+  readonly #pending = new Set<string>();
+  readonly #order: string[] = [];
+  readonly #active = new Set<string>();
+  readonly #dirty = new Set<string>();
+  readonly #failures = new Map<string, number>();
+  readonly #timers = new Map<string, NodeJS.Timeout>();
   /** When each waiting key was first added (performance.now()), for the time it waited. */
-  private readonly addedAt = new Map<string, number>();
-  private readonly handler: (key: string) => Promise<HandlerResult>;
-  private readonly opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>;
-  private running = 0;
-  private stopped = false;
-  private idleWaiters: Array<() => void> = [];
+  readonly #addedAt = new Map<string, number>();
+  readonly #handler: (key: string) => Promise<HandlerResult>;
+  readonly #opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>;
+  #running = 0;
+  #stopped = false;
+  #idleWaiters: Array<() => void> = [];
 
   constructor(handler: (key: string) => Promise<HandlerResult>, opts: WorkQueueOptions = {}) {
-    this.handler = handler;
-    this.opts = {
+    this.#handler = handler;
+    this.#opts = {
       concurrency: opts.concurrency ?? 4,
       baseBackoffMs: opts.baseBackoffMs ?? 200,
       maxBackoffMs: opts.maxBackoffMs ?? 30_000,
@@ -64,111 +64,111 @@ export class WorkQueue {
   }
 
   add(key: string): void {
-    if (this.stopped) return;
-    this.cancelTimer(key);
-    if (this.pending.has(key) || this.dirty.has(key)) return;
-    this.addedAt.set(key, performance.now());
-    this.opts.metrics?.added();
-    if (this.active.has(key)) {
-      this.dirty.add(key);
-      this.reportDepth();
+    if (this.#stopped) return;
+    this.#cancelTimer(key);
+    if (this.#pending.has(key) || this.#dirty.has(key)) return;
+    this.#addedAt.set(key, performance.now());
+    this.#opts.metrics?.added();
+    if (this.#active.has(key)) {
+      this.#dirty.add(key);
+      this.#reportDepth();
       return;
     }
-    this.pending.add(key);
-    this.order.push(key);
-    this.pump();
+    this.#pending.add(key);
+    this.#order.push(key);
+    this.#pump();
   }
 
-  private cancelTimer(key: string): void {
-    const t = this.timers.get(key);
+  #cancelTimer(key: string): void {
+    const t = this.#timers.get(key);
     if (t) {
       clearTimeout(t);
-      this.timers.delete(key);
+      this.#timers.delete(key);
     }
   }
 
   addAfter(key: string, ms: number): void {
-    if (this.stopped || this.timers.has(key)) return;
+    if (this.#stopped || this.#timers.has(key)) return;
     const t = setTimeout(() => {
-      this.timers.delete(key);
+      this.#timers.delete(key);
       this.add(key);
     }, ms);
     t.unref();
-    this.timers.set(key, t);
+    this.#timers.set(key, t);
   }
 
   get length(): number {
-    return this.pending.size + this.active.size + this.timers.size;
+    return this.#pending.size + this.#active.size + this.#timers.size;
   }
 
   /** Resolves when nothing is queued or running (timers for later retries do not count). */
   async idle(): Promise<void> {
-    if (this.pending.size === 0 && this.active.size === 0) return;
-    await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    if (this.#pending.size === 0 && this.#active.size === 0) return;
+    await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
   }
 
   stop(): void {
-    this.stopped = true;
-    for (const t of this.timers.values()) clearTimeout(t);
-    this.timers.clear();
-    this.pending.clear();
-    this.order.length = 0;
-    this.dirty.clear();
-    this.addedAt.clear();
-    this.reportDepth();
+    this.#stopped = true;
+    for (const t of this.#timers.values()) clearTimeout(t);
+    this.#timers.clear();
+    this.#pending.clear();
+    this.#order.length = 0;
+    this.#dirty.clear();
+    this.#addedAt.clear();
+    this.#reportDepth();
   }
 
-  private reportDepth(): void {
-    this.opts.metrics?.depth(this.pending.size + this.dirty.size);
+  #reportDepth(): void {
+    this.#opts.metrics?.depth(this.#pending.size + this.#dirty.size);
   }
 
-  private pump(): void {
-    while (!this.stopped && this.running < this.opts.concurrency && this.order.length > 0) {
-      const key = this.order.shift()!;
-      this.pending.delete(key);
-      const added = this.addedAt.get(key);
-      this.addedAt.delete(key);
-      if (added !== undefined) this.opts.metrics?.waited((performance.now() - added) / 1000);
-      this.active.add(key);
-      this.running++;
-      void this.process(key);
+  #pump(): void {
+    while (!this.#stopped && this.#running < this.#opts.concurrency && this.#order.length > 0) {
+      const key = this.#order.shift()!;
+      this.#pending.delete(key);
+      const added = this.#addedAt.get(key);
+      this.#addedAt.delete(key);
+      if (added !== undefined) this.#opts.metrics?.waited((performance.now() - added) / 1000);
+      this.#active.add(key);
+      this.#running++;
+      void this.#process(key);
     }
-    this.reportDepth();
+    this.#reportDepth();
   }
 
   /** A key added again while a worker had it: already counted and timed when it was added; now it waits. */
-  private requeueDirty(key: string): void {
-    if (this.stopped) return;
-    this.cancelTimer(key);
-    this.pending.add(key);
-    this.order.push(key);
+  #requeueDirty(key: string): void {
+    if (this.#stopped) return;
+    this.#cancelTimer(key);
+    this.#pending.add(key);
+    this.#order.push(key);
   }
 
-  private async process(key: string): Promise<void> {
+  async #process(key: string): Promise<void> {
     let result: HandlerResult;
     const started = performance.now();
     try {
-      result = await this.handler(key);
+      result = await this.#handler(key);
     } catch (err) {
-      this.opts.onError?.(key, err);
+      this.#opts.onError?.(key, err);
       result = retry(err instanceof Error ? err.message : String(err));
     }
-    this.opts.onProcessed?.(key, result, performance.now() - started);
-    this.active.delete(key);
-    this.running--;
-    if (result.kind === 'done') this.failures.delete(key);
-    if (this.dirty.delete(key)) this.requeueDirty(key);
+    this.#opts.onProcessed?.(key, result, performance.now() - started);
+    this.#active.delete(key);
+    this.#running--;
+    if (result.kind === 'done') this.#failures.delete(key);
+    if (this.#dirty.delete(key)) this.#requeueDirty(key);
     else if (result.kind === 'retry') {
-      this.opts.metrics?.retried();
-      const n = (this.failures.get(key) ?? 0) + 1;
-      this.failures.set(key, n);
+      this.#opts.metrics?.retried();
+      const n = (this.#failures.get(key) ?? 0) + 1;
+      this.#failures.set(key, n);
       // No jitter: one queue retries one key, and tests read the delays.
-      this.addAfter(key, backoffDelay({ initialMs: this.opts.baseBackoffMs, maxMs: this.opts.maxBackoffMs, jitter: 'none' }, n));
+      this.addAfter(key, backoffDelay({ initialMs: this.#opts.baseBackoffMs, maxMs: this.#opts.maxBackoffMs, jitter: 'none' }, n));
     } else if (result.kind === 'requeueAfter') this.addAfter(key, result.ms);
-    this.pump();
-    if (this.pending.size === 0 && this.active.size === 0) {
-      const waiters = this.idleWaiters;
-      this.idleWaiters = [];
+    this.#pump();
+    if (this.#pending.size === 0 && this.#active.size === 0) {
+      const waiters = this.#idleWaiters;
+      this.#idleWaiters = [];
       waiters.forEach((w) => w());
     }
   }

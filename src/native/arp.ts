@@ -44,10 +44,10 @@ function call<T>(op: string, fn: () => T): T {
 
 /** A send-only AF_PACKET socket: writes whole Ethernet frames to a chosen interface. */
 export class PacketSocket {
-  private fd: number | undefined;
+  #fd: number | undefined;
 
   private constructor(fd: number) {
-    this.fd = fd;
+    this.#fd = fd;
   }
 
   static open(): PacketSocket {
@@ -55,14 +55,14 @@ export class PacketSocket {
   }
 
   send(ifindex: number, etherType: number, frame: Uint8Array): void {
-    const fd = this.fd;
+    const fd = this.#fd;
     if (fd === undefined) throw new L2SyscallError(`send on ifindex ${ifindex}`, new Error('socket closed'));
     call(`send frame on ifindex ${ifindex}`, () => native().l2PacketSend(fd, ifindex, etherType, frame));
   }
 
   close(): void {
-    const fd = this.fd;
-    this.fd = undefined;
+    const fd = this.#fd;
+    this.#fd = undefined;
     if (fd !== undefined) call('close packet socket', () => native().l2Close(fd));
   }
 }
@@ -72,13 +72,13 @@ export class PacketSocket {
  * ears). `next()` never waits: it returns the next queued frame or undefined.
  */
 export class ArpListener {
-  private fd: number | undefined;
-  private readonly buffer = new Uint8Array(1514);
+  #fd: number | undefined;
+  readonly #buffer = new Uint8Array(1514);
   readonly ifindex: number;
 
   private constructor(ifindex: number, fd: number) {
     this.ifindex = ifindex;
-    this.fd = fd;
+    this.#fd = fd;
   }
 
   static open(ifindex: number): ArpListener {
@@ -86,15 +86,15 @@ export class ArpListener {
   }
 
   next(): Uint8Array | undefined {
-    const fd = this.fd;
+    const fd = this.#fd;
     if (fd === undefined) return undefined;
-    const n = call(`receive ARP on ifindex ${this.ifindex}`, () => native().l2PacketRecv(fd, this.buffer));
-    return n < 0 ? undefined : this.buffer.slice(0, n);
+    const n = call(`receive ARP on ifindex ${this.ifindex}`, () => native().l2PacketRecv(fd, this.#buffer));
+    return n < 0 ? undefined : this.#buffer.slice(0, n);
   }
 
   close(): void {
-    const fd = this.fd;
-    this.fd = undefined;
+    const fd = this.#fd;
+    this.#fd = undefined;
     if (fd !== undefined) call(`close ARP listener on ifindex ${this.ifindex}`, () => native().l2Close(fd));
   }
 }
@@ -105,11 +105,11 @@ export class ArpListener {
  */
 export class TapLink {
   readonly name: string;
-  private fd: number | undefined;
+  #fd: number | undefined;
 
   private constructor(name: string, fd: number) {
     this.name = name;
-    this.fd = fd;
+    this.#fd = fd;
   }
 
   static create(name: string): TapLink {
@@ -117,8 +117,8 @@ export class TapLink {
   }
 
   close(): void {
-    const fd = this.fd;
-    this.fd = undefined;
+    const fd = this.#fd;
+    this.#fd = undefined;
     if (fd !== undefined) call(`close TAP link ${this.name}`, () => native().l2Close(fd));
   }
 }

@@ -82,9 +82,9 @@ export class Program<Config> {
   readonly config: Config;
   readonly logger: Logger;
   readonly registry: Registry;
-  private readonly servers: StatusServer[] = [];
-  private lease: HeldLease | undefined;
-  private shuttingDown = false;
+  readonly #servers: StatusServer[] = [];
+  #lease: HeldLease | undefined;
+  #shuttingDown = false;
 
   constructor(name: string, version: string, config: Config, logger: Logger, registry: Registry) {
     this.name = name;
@@ -106,7 +106,7 @@ export class Program<Config> {
 
   /** True once a signal started the shutdown. */
   get stopping(): boolean {
-    return this.shuttingDown;
+    return this.#shuttingDown;
   }
 
   /** The "kube-lb NAME starting" line, with the version and what the program says of itself. */
@@ -117,27 +117,27 @@ export class Program<Config> {
   /** Serves /metrics, /healthz, /readyz and the JSON endpoints named on HOST:PORT; "0" serves nothing. */
   async serveStatus(bind: string, endpoints: StatusEndpoints): Promise<StatusServer | undefined> {
     if (bind === '0') return undefined;
-    const server = await startStatusServer({ ...endpoints, ...listenAddress(bind), ...this.statusParts() });
-    this.servers.push(server);
+    const server = await startStatusServer({ ...endpoints, ...listenAddress(bind), ...this.#statusParts() });
+    this.#servers.push(server);
     this.logger.info({ port: server.port }, 'status server listening');
     return server;
   }
 
   /** The same on a Unix socket, reachable from any network namespace on the host. */
   async serveStatusSocket(socketPath: string, endpoints: StatusEndpoints): Promise<StatusServer> {
-    const server = await startStatusServer({ ...endpoints, host: '', port: 0, socketPath, ...this.statusParts() });
-    this.servers.push(server);
+    const server = await startStatusServer({ ...endpoints, host: '', port: 0, socketPath, ...this.#statusParts() });
+    this.#servers.push(server);
     this.logger.info({ socket: socketPath }, 'status server listening');
     return server;
   }
 
-  private statusParts(): Pick<StatusServerOptions, 'registry' | 'logger'> {
+  #statusParts(): Pick<StatusServerOptions, 'registry' | 'logger'> {
     return { registry: this.registry, logger: this.logger };
   }
 
   /** The leader Lease (src/kube/leadership.ts), released on shutdown once the program's work has stopped. */
   holdLease(lease: HeldLease): void {
-    this.lease = lease;
+    this.#lease = lease;
   }
 
   /**
@@ -148,15 +148,15 @@ export class Program<Config> {
    */
   stopOnSignals(...steps: Array<() => unknown>): void {
     const stop = (signal: string): void => {
-      if (this.shuttingDown) return;
-      this.shuttingDown = true;
-      void this.stop(signal, steps);
+      if (this.#shuttingDown) return;
+      this.#shuttingDown = true;
+      void this.#stop(signal, steps);
     };
     process.on('SIGTERM', () => stop('SIGTERM'));
     process.on('SIGINT', () => stop('SIGINT'));
   }
 
-  private async stop(signal: string, steps: ReadonlyArray<() => unknown>): Promise<void> {
+  async #stop(signal: string, steps: ReadonlyArray<() => unknown>): Promise<void> {
     this.logger.info({ signal }, 'shutting down');
     let failed = false;
     const run = async (step: () => unknown): Promise<void> => {
@@ -168,9 +168,9 @@ export class Program<Config> {
       }
     };
     for (const step of steps) await run(step);
-    const lease = this.lease;
+    const lease = this.#lease;
     if (lease) await run(() => lease.stop());
-    await run(() => Promise.all(this.servers.map((s) => s.close())));
+    await run(() => Promise.all(this.#servers.map((s) => s.close())));
     this.logger.info('stopped');
     process.exit(failed ? 1 : 0);
   }

@@ -13,50 +13,50 @@ const STANDALONE = fileURLToPath(new URL('../../src/speaker/l2/standalone.ts', i
 export const RELAY_PORT = 6443;
 
 export class L2Speakers {
-  private readonly ledger: Ledger;
-  private readonly topo: L2Topology;
-  private readonly kubeconfig: string;
-  private readonly relays = new Map<string, TrackedProcess>();
-  private readonly relay: ApiRelay;
+  readonly #ledger: Ledger;
+  readonly #topo: L2Topology;
+  readonly #kubeconfig: string;
+  readonly #relays = new Map<string, TrackedProcess>();
+  readonly #relay: ApiRelay;
   readonly procs = new Map<string, TrackedProcess>();
-  private runs = 0;
+  #runs = 0;
 
   constructor(ledger: Ledger, topo: L2Topology, relay: ApiRelay) {
-    this.ledger = ledger;
-    this.topo = topo;
-    this.relay = relay;
-    this.kubeconfig = relay.kubeconfigFor(RELAY_PORT);
+    this.#ledger = ledger;
+    this.#topo = topo;
+    this.#relay = relay;
+    this.#kubeconfig = relay.kubeconfigFor(RELAY_PORT);
   }
 
   /** Starts the namespace side of the API relay in every LB node (idempotent). */
   async connectApi(): Promise<void> {
     // All at once: nodes that get the API back seconds apart see each other's Leases expire meanwhile.
     await Promise.all(
-      this.topo.nodes
-        .filter((n) => !this.relays.has(n.name))
-        .map(async (n) => this.relays.set(n.name, await this.relay.startInNetns(n.ns, RELAY_PORT))),
+      this.#topo.nodes
+        .filter((n) => !this.#relays.has(n.name))
+        .map(async (n) => this.#relays.set(n.name, await this.#relay.startInNetns(n.ns, RELAY_PORT))),
     );
   }
 
   /** Cuts one node (or all) off the API server, as a partition would. */
   async disconnectApi(name?: string): Promise<void> {
-    for (const [node, proc] of this.relays) {
+    for (const [node, proc] of this.#relays) {
       if (name !== undefined && node !== name) continue;
       await proc.kill();
-      this.relays.delete(node);
+      this.#relays.delete(node);
     }
   }
 
   start(name: string, args: readonly string[]): TrackedProcess {
-    const node = this.topo.nodes.find((n) => n.name === name)!;
-    const logFile = join(this.topo.dir, `speaker-${name}-${++this.runs}.log`);
+    const node = this.#topo.nodes.find((n) => n.name === name)!;
+    const logFile = join(this.#topo.dir, `speaker-${name}-${++this.#runs}.log`);
     const proc = spawnTracked(
-      this.ledger,
+      this.#ledger,
       `speaker-${name}`,
       'ip',
       [
         'netns', 'exec', node.ns, process.execPath, ...(process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean), STANDALONE,
-        '--node-name', name, '--kubeconfig', this.kubeconfig, '--peer-address', node.ip, '--peer-key-file', this.peerKeyFile(), ...args,
+        '--node-name', name, '--kubeconfig', this.#kubeconfig, '--peer-address', node.ip, '--peer-key-file', this.#peerKeyFile(), ...args,
       ],
       { logFile },
     );
@@ -65,8 +65,8 @@ export class L2Speakers {
   }
 
   /** The speakers' shared key (signed heartbeats, byes and acks, as deployed): one per topology. */
-  private peerKeyFile(): string {
-    const file = join(this.topo.dir, 'peer-key');
+  #peerKeyFile(): string {
+    const file = join(this.#topo.dir, 'peer-key');
     if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
     return file;
   }

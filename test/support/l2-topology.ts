@@ -110,12 +110,12 @@ export async function arpingDots(topo: L2Topology, ip: string, count: number, in
  * would otherwise skip t.teardown and leave work for cleanup-stale).
  */
 export class SetupStack {
-  private readonly undo: (() => Promise<void>)[] = [];
+  readonly #undo: (() => Promise<void>)[] = [];
 
   async step<T>(made: Promise<T>, undo: (value: T) => Promise<void>): Promise<T> {
     try {
       const value = await made;
-      this.undo.push(() => undo(value));
+      this.#undo.push(() => undo(value));
       return value;
     } catch (err) {
       await this.unwind();
@@ -124,6 +124,6 @@ export class SetupStack {
   }
 
   async unwind(): Promise<void> {
-    for (const fn of this.undo.splice(0).reverse()) await fn().catch(() => undefined);
+    for (const fn of this.#undo.splice(0).reverse()) await fn().catch(() => undefined);
   }
 }

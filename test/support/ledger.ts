@@ -17,11 +17,11 @@ export interface LedgerEntry {
 
 export class Ledger {
   readonly dir: string;
-  private readonly file: string;
+  readonly #file: string;
 
   private constructor(dir: string) {
     this.dir = dir;
-    this.file = join(dir, 'resources');
+    this.#file = join(dir, 'resources');
   }
 
   /** Opens a fresh ledger owned by this process. `label` only helps a human reading /tmp. */
@@ -42,11 +42,11 @@ export class Ledger {
   }
 
   record(kind: ResourceKind, value: string): void {
-    appendFileSync(this.file, `+${kind} ${value}\n`);
+    appendFileSync(this.#file, `+${kind} ${value}\n`);
   }
 
   release(kind: ResourceKind, value: string): void {
-    appendFileSync(this.file, `-${kind} ${value}\n`);
+    appendFileSync(this.#file, `-${kind} ${value}\n`);
   }
 
   /** Resources recorded and not released, newest first (the order to undo them in). */

@@ -61,47 +61,47 @@ interface Cursor {
 const groupKey = (namespace: string, sharingKey: string): string => `${namespace}\u0000${sharingKey}`;
 
 export class Allocator {
-  private model: Model = { pools: new Map(), tenants: new Map(), tenantByNamespace: new Map(), problems: [] };
-  private readonly holdings = new Map<string, Holding>();
+  #model: Model = { pools: new Map(), tenants: new Map(), tenantByNamespace: new Map(), problems: [] };
+  readonly #holdings = new Map<string, Holding>();
   /** VIP → keys of the claims that hold it (more than one only when shared). */
-  private readonly holders = new Map<string, Set<string>>();
+  readonly #holders = new Map<string, Set<string>>();
   /** tenant namespace → VIP → number of its claims holding it (the size is the quota usage). */
-  private readonly tenantVIPs = new Map<string, Map<string, number>>();
+  readonly #tenantVIPs = new Map<string, Map<string, number>>();
   /** pool name (as recorded when the VIP was handed out or last confirmed) → VIP → holders. */
-  private readonly poolVIPs = new Map<string, Map<string, number>>();
+  readonly #poolVIPs = new Map<string, Map<string, number>>();
   /** tenant namespace + sharing key → VIP → holders. */
-  private readonly groups = new Map<string, Map<string, number>>();
+  readonly #groups = new Map<string, Map<string, number>>();
   /** Per pool, the lowest position that may be free, so repeated allocations do not rescan taken addresses. */
-  private readonly cursors = new Map<string, Cursor>();
+  readonly #cursors = new Map<string, Cursor>();
 
   /** Replaces pools and tenants. Holdings stay: a claim whose VIP left every pool is reported, not revoked. */
   setModel(model: Model): void {
-    this.model = model;
-    this.cursors.clear();
+    this.#model = model;
+    this.#cursors.clear();
   }
 
   getModel(): Model {
-    return this.model;
+    return this.#model;
   }
 
   /** The VIP a claim holds, if any. */
   holding(key: string): { vip: string; pool: string | undefined } | undefined {
-    const h = this.holdings.get(key);
+    const h = this.#holdings.get(key);
     return h && { vip: h.vip, pool: h.pool };
   }
 
   holdersOf(vip: string): readonly string[] {
-    return [...(this.holders.get(vip) ?? [])];
+    return [...(this.#holders.get(vip) ?? [])];
   }
 
   /** Number of distinct VIPs a tenant namespace holds. */
   tenantUsage(namespace: string): number {
-    return this.tenantVIPs.get(namespace)?.size ?? 0;
+    return this.#tenantVIPs.get(namespace)?.size ?? 0;
   }
 
   /** Distinct VIPs held, in total. */
   get size(): number {
-    return this.holders.size;
+    return this.#holders.size;
   }
 
   /**
@@ -109,7 +109,7 @@ export class Allocator {
    * are the pool's until their claims go or move).
    */
   poolUsage(pool: Pick<PoolModel, 'name'>): number {
-    return this.poolVIPs.get(pool.name)?.size ?? 0;
+    return this.#poolVIPs.get(pool.name)?.size ?? 0;
   }
 
   /**
@@ -117,69 +117,69 @@ export class Allocator {
    * allocator does not know). Call in age order: on a conflict the older claim keeps the VIP.
    */
   adopt(claim: ClaimRequest): AdoptResult {
-    const current = this.holdings.get(claim.key);
+    const current = this.#holdings.get(claim.key);
     if (current) return { kind: 'unchanged' };
     if (!claim.recorded) return { kind: 'none' };
     const vip = claim.recorded.vip;
-    for (const other of this.holders.get(vip) ?? []) {
-      const h = this.holdings.get(other)!;
-      if (!this.compatible(h, claim)) return { kind: 'conflict', vip, holder: other };
+    for (const other of this.#holders.get(vip) ?? []) {
+      const h = this.#holdings.get(other)!;
+      if (!this.#compatible(h, claim)) return { kind: 'conflict', vip, holder: other };
     }
-    this.hold(claim, vip, claim.recorded.pool ?? this.poolContaining(vip)?.name);
+    this.#hold(claim, vip, claim.recorded.pool ?? this.#poolContaining(vip)?.name);
     return { kind: 'adopted', vip };
   }
 
   /** Forgets a claim (it was deleted). Returns the VIP when nobody holds it any more: capacity appeared. */
   release(key: string): string | undefined {
-    const h = this.holdings.get(key);
+    const h = this.#holdings.get(key);
     if (!h) return undefined;
-    this.holdings.delete(key);
-    const set = this.holders.get(h.vip)!;
+    this.#holdings.delete(key);
+    const set = this.#holders.get(h.vip)!;
     set.delete(key);
-    decrement(this.tenantVIPs, h.namespace, h.vip);
-    if (h.pool !== undefined) decrement(this.poolVIPs, h.pool, h.vip);
-    if (h.sharingKey !== undefined) decrement(this.groups, groupKey(h.namespace, h.sharingKey), h.vip);
+    decrement(this.#tenantVIPs, h.namespace, h.vip);
+    if (h.pool !== undefined) decrement(this.#poolVIPs, h.pool, h.vip);
+    if (h.sharingKey !== undefined) decrement(this.#groups, groupKey(h.namespace, h.sharingKey), h.vip);
     if (set.size > 0) return undefined;
-    this.holders.delete(h.vip);
-    this.rewindCursor(h.vip);
+    this.#holders.delete(h.vip);
+    this.#rewindCursor(h.vip);
     return h.vip;
   }
 
   /** Decides for one claim, and records the outcome. Idempotent: the same claim and model give the same answer. */
   assign(claim: ClaimRequest): Decision {
-    const held = this.holdings.get(claim.key);
-    const tenancy = resolveTenant(this.model, claim);
+    const held = this.#holdings.get(claim.key);
+    const tenancy = resolveTenant(this.#model, claim);
     if (!tenancy.ok) {
       const reason = tenancy.problem.code === 'UnknownTenant' ? 'UnknownTenant' : 'NotAllowed';
-      return this.problemDecision(held, reason, tenancy.problem.message);
+      return this.#problemDecision(held, reason, tenancy.problem.message);
     }
     const tenant = tenancy.tenant;
-    const problems = checkClaim(this.model, claim);
+    const problems = checkClaim(this.#model, claim);
     const blocking = problems.find((p) => p.code !== 'RequestedIPNotAllowed');
-    if (blocking) return this.problemDecision(held, reasonOf(blocking), blocking.message);
-    if (held) return this.reassess(claim, tenant, held);
-    return this.allocate(claim, tenant, undefined);
+    if (blocking) return this.#problemDecision(held, reasonOf(blocking), blocking.message);
+    if (held) return this.#reassess(claim, tenant, held);
+    return this.#allocate(claim, tenant, undefined);
   }
 
   // ---------------------------------------------------------------- decisions
 
-  private problemDecision(held: Holding | undefined, reason: AllocationReason, message: string): Decision {
+  #problemDecision(held: Holding | undefined, reason: AllocationReason, message: string): Decision {
     if (held) return { kind: 'held', vip: held.vip, pool: held.pool, reason, message: `keeps ${held.vip} reserved: ${message}` };
     return { kind: 'refused', reason, message };
   }
 
   /** A claim that holds a VIP: keep it, move it (its own spec asks for another), or report why it is not valid. */
-  private reassess(claim: ClaimRequest, tenant: TenantModel, held: Holding): Decision {
+  #reassess(claim: ClaimRequest, tenant: TenantModel, held: Holding): Decision {
     const vip = held.vip;
-    const retarget = this.retargetReason(claim, held);
+    const retarget = this.#retargetReason(claim, held);
     if (retarget) {
-      const moved = this.allocate(claim, tenant, held);
+      const moved = this.#allocate(claim, tenant, held);
       if (moved.kind === 'allocated') return moved;
       return { kind: 'held', vip, pool: held.pool, reason: moved.reason, message: `keeps ${vip}: ${retarget}, but ${moved.message}` };
     }
-    for (const other of this.holders.get(vip) ?? []) {
+    for (const other of this.#holders.get(vip) ?? []) {
       if (other === claim.key) continue;
-      const h = this.holdings.get(other)!;
+      const h = this.#holdings.get(other)!;
       const clash = portClash(claim, h);
       // The claim whose ports changed loses; when neither changed (both adopted so at start), the younger.
       const unchanged = samePorts(held.ports, claim.ports);
@@ -190,9 +190,9 @@ export class Allocator {
         };
       }
     }
-    const pool = this.acceptablePool(claim, tenant, vip, held.pool);
+    const pool = this.#acceptablePool(claim, tenant, vip, held.pool);
     // Keep the bookkeeping in step with the claim's current ports and the pool that now contains the VIP.
-    this.replaceHolding(claim, vip, pool?.name ?? held.pool);
+    this.#replaceHolding(claim, vip, pool?.name ?? held.pool);
     if (!pool) {
       return {
         kind: 'held', vip, pool: held.pool, reason: 'OutsidePool',
@@ -203,18 +203,18 @@ export class Allocator {
   }
 
   /** Why the claim's own spec asks for a VIP other than the one it holds, or undefined. */
-  private retargetReason(claim: ClaimRequest, held: Holding): string | undefined {
+  #retargetReason(claim: ClaimRequest, held: Holding): string | undefined {
     if (claim.requestedIPs.length > 0 && !claim.requestedIPs.includes(held.vip)) {
       return `spec.requestedIPs ${claim.requestedIPs.join(', ')} does not include it`;
     }
     if (claim.pool !== undefined) {
-      const pool = this.model.pools.get(claim.pool);
+      const pool = this.#model.pools.get(claim.pool);
       const ip = parseIP(held.vip);
       if (pool && ip && !ipInAny(ip, pool.ranges)) return `spec.pool asks for VIPPool ${claim.pool}`;
     }
     if (claim.sharingKey !== held.sharingKey) {
-      const group = claim.sharingKey === undefined ? undefined : this.groupVIP(claim.namespace, claim.sharingKey, claim.key);
-      const sharers = [...(this.holders.get(held.vip) ?? [])].filter((k) => k !== claim.key);
+      const group = claim.sharingKey === undefined ? undefined : this.#groupVIP(claim.namespace, claim.sharingKey, claim.key);
+      const sharers = [...(this.#holders.get(held.vip) ?? [])].filter((k) => k !== claim.key);
       if (sharers.length > 0 || (group !== undefined && group !== held.vip)) {
         return `spec.sharingKey changed from ${held.sharingKey === undefined ? 'none' : `"${held.sharingKey}"`} to ${claim.sharingKey === undefined ? 'none' : `"${claim.sharingKey}"`}`;
       }
@@ -223,10 +223,10 @@ export class Allocator {
   }
 
   /** The eligible pool (usable or not: a held VIP may stay in an overlapping pool) that contains `vip`. */
-  private acceptablePool(claim: ClaimRequest, tenant: TenantModel, vip: string, preferred: string | undefined): PoolModel | undefined {
+  #acceptablePool(claim: ClaimRequest, tenant: TenantModel, vip: string, preferred: string | undefined): PoolModel | undefined {
     const ip = parseIP(vip);
     if (!ip) return undefined;
-    const pools = eligiblePools(this.model, tenant, claim, false).filter((p) => ipInAny(ip, p.ranges));
+    const pools = eligiblePools(this.#model, tenant, claim, false).filter((p) => ipInAny(ip, p.ranges));
     return pools.find((p) => p.name === preferred) ?? pools[0];
   }
 
@@ -234,29 +234,29 @@ export class Allocator {
    * Allocates for a claim that holds nothing, or (with `moving`) a new target for one that holds `moving.vip`:
    * the old VIP is released only when the new one is recorded.
    */
-  private allocate(claim: ClaimRequest, tenant: TenantModel, moving: Holding | undefined): Decision {
-    const pick = this.pick(claim, tenant, moving);
+  #allocate(claim: ClaimRequest, tenant: TenantModel, moving: Holding | undefined): Decision {
+    const pick = this.#pick(claim, tenant, moving);
     if (pick.kind === 'refused') return pick;
     if (moving) this.release(moving.key);
-    this.hold(claim, pick.vip, pick.pool);
+    this.#hold(claim, pick.vip, pick.pool);
     const base = `VIP ${pick.vip} from VIPPool ${pick.pool}${pick.shared ? `, shared by sharing key "${claim.sharingKey}"` : ''}`;
     return moving
       ? { kind: 'allocated', vip: pick.vip, pool: pick.pool, reason: 'Allocated', message: `${base} (moved from ${moving.vip})`, change: 'moved', from: moving.vip }
       : { kind: 'allocated', vip: pick.vip, pool: pick.pool, reason: 'Allocated', message: base, change: 'new' };
   }
 
-  private pick(
+  #pick(
     claim: ClaimRequest,
     tenant: TenantModel,
     moving: Holding | undefined,
   ): { kind: 'ok'; vip: string; pool: string; shared: boolean } | { kind: 'refused'; reason: AllocationReason; message: string } {
     const refuse = (reason: AllocationReason, message: string) => ({ kind: 'refused' as const, reason, message });
-    const usable = eligiblePools(this.model, tenant, claim, false).filter((p) => p.usable);
+    const usable = eligiblePools(this.#model, tenant, claim, false).filter((p) => p.usable);
     const quotaLeft = (): boolean => {
       if (tenant.maxVIPs === undefined) return true;
       const used = this.tenantUsage(claim.namespace);
       // Moving off a VIP nobody else holds frees one unit of quota for the new one.
-      const freed = moving && (this.holders.get(moving.vip)?.size ?? 0) === 1 ? 1 : 0;
+      const freed = moving && (this.#holders.get(moving.vip)?.size ?? 0) === 1 ? 1 : 0;
       return used - freed < tenant.maxVIPs;
     };
     const quotaMessage = (): string =>
@@ -264,18 +264,18 @@ export class Allocator {
 
     // Sharing: the key's VIP, if the tenant already has one.
     if (claim.sharingKey !== undefined) {
-      const vip = this.groupVIP(claim.namespace, claim.sharingKey, claim.key);
+      const vip = this.#groupVIP(claim.namespace, claim.sharingKey, claim.key);
       if (vip !== undefined) {
-        for (const other of this.holders.get(vip) ?? []) {
+        for (const other of this.#holders.get(vip) ?? []) {
           if (other === claim.key) continue;
-          const clash = portClash(claim, this.holdings.get(other)!);
+          const clash = portClash(claim, this.#holdings.get(other)!);
           if (clash) return refuse('SharingConflict', `sharing key "${claim.sharingKey}" is on ${vip}, where VIPClaim ${other} already uses ${clash}`);
         }
         if (claim.requestedIPs.length > 0 && !claim.requestedIPs.includes(vip)) {
           return refuse('SharingConflict', `sharing key "${claim.sharingKey}" is on ${vip}, which is not among spec.requestedIPs (${claim.requestedIPs.join(', ')})`);
         }
         const ip = parseIP(vip)!;
-        const pool = usable.find((p) => ipInAny(ip, p.ranges)) ?? eligiblePools(this.model, tenant, claim, false).find((p) => ipInAny(ip, p.ranges));
+        const pool = usable.find((p) => ipInAny(ip, p.ranges)) ?? eligiblePools(this.#model, tenant, claim, false).find((p) => ipInAny(ip, p.ranges));
         if (!pool) return refuse('NotAllowed', `sharing key "${claim.sharingKey}" is on ${vip}, which is not in any VIPPool this claim may use`);
         return { kind: 'ok', vip, pool: pool.name, shared: true };
       }
@@ -285,7 +285,7 @@ export class Allocator {
       const why: string[] = [];
       let firstReason: AllocationReason | undefined;
       for (const text of claim.requestedIPs) {
-        const r = this.requestable(claim, text, usable);
+        const r = this.#requestable(claim, text, usable);
         if (r.kind === 'ok') {
           if (!r.shared && !quotaLeft()) return refuse('QuotaExceeded', quotaMessage());
           return r;
@@ -305,14 +305,14 @@ export class Allocator {
     }
     if (!quotaLeft()) return refuse('QuotaExceeded', quotaMessage());
     for (const pool of auto) {
-      const ip = this.firstFree(pool);
+      const ip = this.#firstFree(pool);
       if (ip) return { kind: 'ok', vip: formatIP(ip), pool: pool.name, shared: false };
     }
     return refuse('PoolExhausted', `every eligible VIPPool is full (${auto.map((p) => `${p.name}: ${p.capacity} addresses`).join(', ')})`);
   }
 
   /** Whether one requested IP can go to the claim. */
-  private requestable(
+  #requestable(
     claim: ClaimRequest,
     text: string,
     usable: readonly PoolModel[],
@@ -325,12 +325,12 @@ export class Allocator {
       return { kind: 'no', reason: 'RequestedIPUnavailable', message: `VIPPool ${pool.name} avoids addresses ending in .0 and .255` };
     }
     const vip = formatIP(ip);
-    const holders = [...(this.holders.get(vip) ?? [])].filter((k) => k !== claim.key);
+    const holders = [...(this.#holders.get(vip) ?? [])].filter((k) => k !== claim.key);
     if (holders.length === 0) return { kind: 'ok', vip, pool: pool.name, shared: false };
-    const h = this.holdings.get(holders[0]!)!;
+    const h = this.#holdings.get(holders[0]!)!;
     if (h.namespace !== claim.namespace) return { kind: 'no', reason: 'RequestedIPUnavailable', message: 'in use by another tenant' };
     for (const k of holders) {
-      const other = this.holdings.get(k)!;
+      const other = this.#holdings.get(k)!;
       if (claim.sharingKey === undefined || other.sharingKey !== claim.sharingKey) {
         return { kind: 'no', reason: 'SharingConflict', message: `held by VIPClaim ${k}${other.sharingKey ? ` with sharing key "${other.sharingKey}"` : ' without a sharing key'}` };
       }
@@ -346,54 +346,54 @@ export class Allocator {
    * Whether `claim` may keep its recorded VIP next to the holding `h`: same tenant and same sharing key.
    * A port clash inside the group is left to `assign`, which reports it without moving anyone.
    */
-  private compatible(h: Holding, claim: ClaimRequest): boolean {
+  #compatible(h: Holding, claim: ClaimRequest): boolean {
     return h.namespace === claim.namespace && h.sharingKey !== undefined && h.sharingKey === claim.sharingKey;
   }
 
   /** The VIP the tenant's sharing key is on: the one held by the oldest claim of the group. */
-  private groupVIP(namespace: string, sharingKey: string, except: string): string | undefined {
-    const vips = this.groups.get(groupKey(namespace, sharingKey));
+  #groupVIP(namespace: string, sharingKey: string, except: string): string | undefined {
+    const vips = this.#groups.get(groupKey(namespace, sharingKey));
     if (!vips || vips.size === 0) return undefined;
     let best: Holding | undefined;
     for (const vip of vips.keys()) {
-      for (const k of this.holders.get(vip) ?? []) {
+      for (const k of this.#holders.get(vip) ?? []) {
         if (k === except) continue;
-        const h = this.holdings.get(k)!;
+        const h = this.#holdings.get(k)!;
         if (h.sharingKey === sharingKey && (!best || byAge({ created: h.created, name: h.key }, { created: best.created, name: best.key }) < 0)) best = h;
       }
     }
     return best?.vip;
   }
 
-  private hold(claim: ClaimRequest, vip: string, pool: string | undefined): void {
+  #hold(claim: ClaimRequest, vip: string, pool: string | undefined): void {
     const h: Holding = { key: claim.key, namespace: claim.namespace, created: claim.created, vip, pool, sharingKey: claim.sharingKey, ports: claim.ports };
-    this.holdings.set(claim.key, h);
-    let set = this.holders.get(vip);
-    if (!set) this.holders.set(vip, (set = new Set()));
+    this.#holdings.set(claim.key, h);
+    let set = this.#holders.get(vip);
+    if (!set) this.#holders.set(vip, (set = new Set()));
     set.add(claim.key);
-    increment(this.tenantVIPs, claim.namespace, vip);
-    if (pool !== undefined) increment(this.poolVIPs, pool, vip);
-    if (claim.sharingKey !== undefined) increment(this.groups, groupKey(claim.namespace, claim.sharingKey), vip);
+    increment(this.#tenantVIPs, claim.namespace, vip);
+    if (pool !== undefined) increment(this.#poolVIPs, pool, vip);
+    if (claim.sharingKey !== undefined) increment(this.#groups, groupKey(claim.namespace, claim.sharingKey), vip);
   }
 
-  private replaceHolding(claim: ClaimRequest, vip: string, pool: string | undefined): void {
-    const h = this.holdings.get(claim.key);
+  #replaceHolding(claim: ClaimRequest, vip: string, pool: string | undefined): void {
+    const h = this.#holdings.get(claim.key);
     if (h && h.pool === pool && h.sharingKey === claim.sharingKey && samePorts(h.ports, claim.ports)) return;
     this.release(claim.key);
-    this.hold(claim, vip, pool);
+    this.#hold(claim, vip, pool);
   }
 
-  private poolContaining(vip: string): PoolModel | undefined {
+  #poolContaining(vip: string): PoolModel | undefined {
     const ip = parseIP(vip);
     if (!ip) return undefined;
-    for (const p of this.model.pools.values()) if (ipInAny(ip, p.ranges)) return p;
+    for (const p of this.#model.pools.values()) if (ipInAny(ip, p.ranges)) return p;
     return undefined;
   }
 
-  private firstFree(pool: PoolModel): IPAddr | undefined {
-    let cursor = this.cursors.get(pool.name);
-    if (!cursor) this.cursors.set(pool.name, (cursor = { entry: 0, next: pool.ranges[0]?.first ?? 0n }));
-    const free = (ip: IPAddr): boolean => !this.holders.has(formatIP(ip));
+  #firstFree(pool: PoolModel): IPAddr | undefined {
+    let cursor = this.#cursors.get(pool.name);
+    if (!cursor) this.#cursors.set(pool.name, (cursor = { entry: 0, next: pool.ranges[0]?.first ?? 0n }));
+    const free = (ip: IPAddr): boolean => !this.#holders.has(formatIP(ip));
     for (; cursor.entry < pool.ranges.length; cursor.entry++) {
       const range = pool.ranges[cursor.entry]!;
       const from = cursor.next < range.first ? range.first : cursor.next;
@@ -407,11 +407,11 @@ export class Allocator {
     return undefined;
   }
 
-  private rewindCursor(vip: string): void {
+  #rewindCursor(vip: string): void {
     const ip = parseIP(vip);
     if (!ip) return;
-    for (const [name, cursor] of this.cursors) {
-      const pool = this.model.pools.get(name);
+    for (const [name, cursor] of this.#cursors) {
+      const pool = this.#model.pools.get(name);
       if (!pool) continue;
       const entry = pool.ranges.findIndex((r) => rangeContains(r, ip));
       if (entry === -1) continue;

@@ -34,20 +34,20 @@ export function rendezvousOwner(vip: string, candidates: Iterable<string>): stri
  * its caller (no module state); forgets everything past `maxEntries` pairs (a few MB) and starts over.
  */
 export class RendezvousScores {
-  private readonly scores = new Map<string, bigint>();
-  private readonly maxEntries: number;
+  readonly #scores = new Map<string, bigint>();
+  readonly #maxEntries: number;
 
   constructor(maxEntries = 200_000) {
-    this.maxEntries = maxEntries;
+    this.#maxEntries = maxEntries;
   }
 
   score(node: string, vip: string): bigint {
     const key = `${node}\0${vip}`;
-    let s = this.scores.get(key);
+    let s = this.#scores.get(key);
     if (s === undefined) {
-      if (this.scores.size >= this.maxEntries) this.scores.clear();
+      if (this.#scores.size >= this.#maxEntries) this.#scores.clear();
       s = rendezvousScore(node, vip);
-      this.scores.set(key, s);
+      this.#scores.set(key, s);
     }
     return s;
   }

@@ -44,25 +44,25 @@ export interface ApplyResult {
 const pairKey = (ifindex: number, ip: string): string => `${ifindex}/${ip}`;
 
 export class Announcer {
-  private readonly opts: AnnouncerOptions;
-  private sink: SinkLink | undefined;
-  private sinkIndex = 0;
+  readonly #opts: AnnouncerOptions;
+  #sink: SinkLink | undefined;
+  #sinkIndex = 0;
   /** What this process has announced: VIP → interface names. */
-  private announced = new Map<string, readonly string[]>();
-  private readonly linkIndex = new Map<string, LinkInfo>();
+  #announced = new Map<string, readonly string[]>();
+  readonly #linkIndex = new Map<string, LinkInfo>();
 
   constructor(opts: AnnouncerOptions) {
-    this.opts = opts;
+    this.#opts = opts;
   }
 
   /** Creates the sink link and removes proxy entries a previous run of the speaker left behind. */
   async start(): Promise<void> {
-    const { rtnl, logger } = this.opts;
-    this.sink = this.opts.openSink(this.opts.sinkName);
-    const link = (await rtnl.links()).find((l) => l.name === this.opts.sinkName);
-    if (!link) throw new KubeLbError('L2_SINK_LINK', `sink link ${this.opts.sinkName} did not appear after it was created`);
-    this.sinkIndex = link.index;
-    await applySysctls(sinkSettings(this.opts.sinkName, this.opts.procSysDir), { optional: true });
+    const { rtnl, logger } = this.#opts;
+    this.#sink = this.#opts.openSink(this.#opts.sinkName);
+    const link = (await rtnl.links()).find((l) => l.name === this.#opts.sinkName);
+    if (!link) throw new KubeLbError('L2_SINK_LINK', `sink link ${this.#opts.sinkName} did not appear after it was created`);
+    this.#sinkIndex = link.index;
+    await applySysctls(sinkSettings(this.#opts.sinkName, this.#opts.procSysDir), { optional: true });
     await rtnl.setUpNoArp(link.index);
     const stale = (await rtnl.proxyEntries()).filter((e) => e.ours);
     for (const e of stale) await rtnl.delProxy(e.ifindex, e.ip);
@@ -71,17 +71,17 @@ export class Announcer {
 
   /** The VIPs currently announced, with their interfaces. */
   current(): ReadonlyMap<string, readonly string[]> {
-    return this.announced;
+    return this.#announced;
   }
 
   /** Makes the kernel match `desired`, restricted to links that exist and can answer now. */
   async apply(desired: ReadonlyMap<string, readonly string[]>, links: readonly LinkInfo[]): Promise<ApplyResult> {
-    const { rtnl, garp, logger } = this.opts;
-    this.linkIndex.clear();
-    for (const l of links) if (l.up && l.arpCapable) this.linkIndex.set(l.name, l);
+    const { rtnl, garp, logger } = this.#opts;
+    this.#linkIndex.clear();
+    for (const l of links) if (l.up && l.arpCapable) this.#linkIndex.set(l.name, l);
     const effective = new Map<string, string[]>();
     for (const [vip, ifs] of desired) {
-      const usable = ifs.filter((n) => this.linkIndex.has(n));
+      const usable = ifs.filter((n) => this.#linkIndex.has(n));
       if (usable.length > 0) effective.set(vip, usable);
     }
     const errors: ApplyResult['errors'] = [];
@@ -96,18 +96,18 @@ export class Announcer {
     };
 
     const proxies = new Set((await rtnl.proxyEntries()).filter((e) => e.ours).map((e) => pairKey(e.ifindex, e.ip)));
-    const routes = new Set(await rtnl.routes(this.sinkIndex));
+    const routes = new Set(await rtnl.routes(this.#sinkIndex));
     const prepared = new Set<string>();
-    const { add, remove } = diffAnnouncements(this.announced, effective);
+    const { add, remove } = diffAnnouncements(this.#announced, effective);
     const added: AnnouncementChange[] = [];
     const next = new Map<string, string[]>();
 
     for (const [vip, ifs] of effective) {
-      if (!routes.has(vip) && !(await attempt(`route ${vip}`, () => rtnl.addRoute(vip, this.sinkIndex)))) continue;
+      if (!routes.has(vip) && !(await attempt(`route ${vip}`, () => rtnl.addRoute(vip, this.#sinkIndex)))) continue;
       for (const ifname of ifs) {
-        const link = this.linkIndex.get(ifname)!;
+        const link = this.#linkIndex.get(ifname)!;
         if (!prepared.has(ifname)) {
-          if (!(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname, this.opts.procSysDir))))) continue;
+          if (!(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname, this.#opts.procSysDir))))) continue;
           prepared.add(ifname);
         }
         if (!proxies.has(pairKey(link.index, vip)) && !(await attempt(`proxy ${vip}@${ifname}`, () => rtnl.addProxy(link.index, vip)))) {
@@ -123,23 +123,23 @@ export class Announcer {
 
     // Withdraw what is announced (by us or by an earlier run) and not wanted: the dump above holds everything
     // of ours that existed before this apply, and this apply only added wanted entries.
-    const wanted = new Set([...next].flatMap(([vip, ifs]) => ifs.map((n) => pairKey(this.linkIndex.get(n)!.index, vip))));
+    const wanted = new Set([...next].flatMap(([vip, ifs]) => ifs.map((n) => pairKey(this.#linkIndex.get(n)!.index, vip))));
     for (const key of proxies) {
       if (wanted.has(key)) continue;
       const [ifindex, ip] = key.split('/') as [string, string];
       await attempt(`unproxy ${ip}@${ifindex}`, () => rtnl.delProxy(Number(ifindex), ip));
     }
     for (const vip of routes) {
-      if (!next.has(vip)) await attempt(`unroute ${vip}`, () => rtnl.delRoute(vip, this.sinkIndex));
+      if (!next.has(vip)) await attempt(`unroute ${vip}`, () => rtnl.delRoute(vip, this.#sinkIndex));
     }
     for (const c of remove) garp.withdraw(c);
-    this.announced = next;
+    this.#announced = next;
     if (added.length > 0 || remove.length > 0) {
       logger.info({ added: added.map((c) => `${c.vip}@${c.ifname}`), removed: remove.map((c) => `${c.vip}@${c.ifname}`) }, 'announcements changed');
     }
     for (const e of errors) logger.warn({ err: e.error, op: e.op }, 'announcement step failed; will retry');
     const result = { added, removed: remove, errors };
-    this.opts.onApplied?.(result, this.announced);
+    this.#opts.onApplied?.(result, this.#announced);
     return result;
   }
 
@@ -150,8 +150,8 @@ export class Announcer {
 
   /** Closes the sink link: any route left through it disappears with it. */
   stop(): void {
-    this.opts.garp.stop();
-    this.sink?.close();
-    this.sink = undefined;
+    this.#opts.garp.stop();
+    this.#sink?.close();
+    this.#sink = undefined;
   }
 }

@@ -82,16 +82,16 @@ export function vipsFromClaims(claims: readonly VIPClaim[], pools: ReadonlyMap<s
 }
 
 export class KubeInputs implements L2Inputs {
-  private readonly logger: Logger;
-  private readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
-  private readonly pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
-  private readonly announcements: TypedInformer<L2Announcement & k8s.KubernetesObject>;
-  private readonly nodes: TypedInformer<k8s.V1Node>;
-  private readonly listeners: (() => void)[] = [];
-  private readonly fingerprints = new Map<string, string>();
+  readonly #logger: Logger;
+  readonly #claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
+  readonly #pools: TypedInformer<VIPPool & k8s.KubernetesObject>;
+  readonly #announcements: TypedInformer<L2Announcement & k8s.KubernetesObject>;
+  readonly #nodes: TypedInformer<k8s.V1Node>;
+  readonly #listeners: (() => void)[] = [];
+  readonly #fingerprints = new Map<string, string>();
 
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
-    this.logger = logger;
+    this.#logger = logger;
     const custom = <T extends { metadata: { name?: string } }>(kind: 'VIPClaim' | 'VIPPool' | 'L2Announcement') => {
       const rc = resourceClient<T>(kubeConfig, kind);
       return createInformer<T & k8s.KubernetesObject>({
@@ -102,89 +102,89 @@ export class KubeInputs implements L2Inputs {
         logger,
       });
     };
-    this.claims = custom<VIPClaim>('VIPClaim');
-    this.pools = custom<VIPPool>('VIPPool');
-    this.announcements = custom<L2Announcement>('L2Announcement');
+    this.#claims = custom<VIPClaim>('VIPClaim');
+    this.#pools = custom<VIPPool>('VIPPool');
+    this.#announcements = custom<L2Announcement>('L2Announcement');
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
+    this.#nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
   }
 
   async start(): Promise<void> {
     // Only what decides announcements counts as a change: a claim's VIP and pool (not its status conditions,
     // which the speakers themselves keep writing), pool and node labels, announcement specs.
-    this.watch('claim', this.claims, (c) => `${c.status?.vip ?? ''}|${c.status?.pool ?? ''}|${c.metadata.deletionTimestamp ? 'deleting' : ''}`);
-    this.watch('pool', this.pools, (p) => JSON.stringify(p.metadata.labels ?? {}));
-    this.watch('announcement', this.announcements, (a) => JSON.stringify(a.spec ?? {}));
-    this.watch('node', this.nodes, (n) => JSON.stringify(n.metadata?.labels ?? {}));
-    const all = [this.claims, this.pools, this.announcements, this.nodes] as const;
+    this.#watch('claim', this.#claims, (c) => `${c.status?.vip ?? ''}|${c.status?.pool ?? ''}|${c.metadata.deletionTimestamp ? 'deleting' : ''}`);
+    this.#watch('pool', this.#pools, (p) => JSON.stringify(p.metadata.labels ?? {}));
+    this.#watch('announcement', this.#announcements, (a) => JSON.stringify(a.spec ?? {}));
+    this.#watch('node', this.#nodes, (n) => JSON.stringify(n.metadata?.labels ?? {}));
+    const all = [this.#claims, this.#pools, this.#announcements, this.#nodes] as const;
     await Promise.all(all.map((inf) => inf.start()));
     await Promise.all(all.map((inf) => inf.synced));
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.claims, this.pools, this.announcements, this.nodes].map((inf) => inf.stop()));
+    await Promise.all([this.#claims, this.#pools, this.#announcements, this.#nodes].map((inf) => inf.stop()));
   }
 
   onChange(fn: () => void): void {
-    this.listeners.push(fn);
+    this.#listeners.push(fn);
   }
 
   vips(): VipEntry[] {
-    const pools = new Map(this.pools.list().map((p) => [p.metadata.name ?? '', p] as const));
-    return vipsFromClaims(this.claims.list(), pools);
+    const pools = new Map(this.#pools.list().map((p) => [p.metadata.name ?? '', p] as const));
+    return vipsFromClaims(this.#claims.list(), pools);
   }
 
   rules(): AnnouncementRule[] {
-    return parseRules(this.announcements.list(), this.logger);
+    return parseRules(this.#announcements.list(), this.#logger);
   }
 
   nodeLabels(name: string): Readonly<Record<string, string>> {
-    return this.nodes.get(name)?.metadata?.labels ?? {};
+    return this.#nodes.get(name)?.metadata?.labels ?? {};
   }
 
   claim(ref: ClaimRef): VIPClaim | undefined {
-    return this.claims.get(ref.name, ref.namespace);
+    return this.#claims.get(ref.name, ref.namespace);
   }
 
-  private watch<T extends k8s.KubernetesObject>(kind: string, informer: TypedInformer<T>, fingerprint: (o: T) => string): void {
+  #watch<T extends k8s.KubernetesObject>(kind: string, informer: TypedInformer<T>, fingerprint: (o: T) => string): void {
     const key = (o: T) => `${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     informer.on({
       onUpsert: (o) => {
         const fp = fingerprint(o);
-        if (this.fingerprints.get(key(o)) === fp) return;
-        this.fingerprints.set(key(o), fp);
-        this.emit();
+        if (this.#fingerprints.get(key(o)) === fp) return;
+        this.#fingerprints.set(key(o), fp);
+        this.#emit();
       },
       onDelete: (o) => {
-        this.fingerprints.delete(key(o));
-        this.emit();
+        this.#fingerprints.delete(key(o));
+        this.#emit();
       },
     });
   }
 
-  private emit(): void {
-    for (const fn of this.listeners) fn();
+  #emit(): void {
+    for (const fn of this.#listeners) fn();
   }
 }
 
 /** A fixed set of VIPs announced on fixed interface patterns by every node (pool "static"). */
 export class StaticInputs implements L2Inputs {
-  private readonly entries: VipEntry[];
-  private readonly rule: AnnouncementRule;
+  readonly #entries: VipEntry[];
+  readonly #rule: AnnouncementRule;
 
   constructor(vips: readonly string[], interfaces: readonly string[]) {
-    this.entries = [...new Set(vips)].sort().map((vip) => ({ vip, pool: 'static', poolLabels: {}, claims: [] }));
-    this.rule = { name: 'static', interfaces: parseInterfaceSelection(interfaces) };
+    this.#entries = [...new Set(vips)].sort().map((vip) => ({ vip, pool: 'static', poolLabels: {}, claims: [] }));
+    this.#rule = { name: 'static', interfaces: parseInterfaceSelection(interfaces) };
   }
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
   onChange(): void {}
   vips(): VipEntry[] {
-    return this.entries;
+    return this.#entries;
   }
   rules(): AnnouncementRule[] {
-    return [this.rule];
+    return [this.#rule];
   }
   nodeLabels(): Readonly<Record<string, string>> {
     return {};

@@ -71,62 +71,62 @@ function advertisedAnnotations(a: Advertised): Record<string, string> {
 }
 
 export class LeaseMembership {
-  private readonly opts: MembershipOptions;
-  private readonly api: k8s.CoordinationV1Api;
-  private informer: TypedInformer<k8s.V1Lease> | undefined;
-  private readonly seen = new Map<string, { renewTime: string; at: number }>();
-  private readonly fingerprints = new Map<string, string>();
-  private advertised: Advertised = { interfaces: [], leaving: false };
-  private own: k8s.V1Lease | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private inflight: Promise<void> | undefined;
-  private dirty = false;
-  private stopped = false;
-  private freshSince = 0;
-  private renewFailing = false;
-  private wasFresh = false;
-  private readonly listeners: (() => void)[] = [];
+  readonly #opts: MembershipOptions;
+  readonly #api: k8s.CoordinationV1Api;
+  #informer: TypedInformer<k8s.V1Lease> | undefined;
+  readonly #seen = new Map<string, { renewTime: string; at: number }>();
+  readonly #fingerprints = new Map<string, string>();
+  #advertised: Advertised = { interfaces: [], leaving: false };
+  #own: k8s.V1Lease | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #inflight: Promise<void> | undefined;
+  #dirty = false;
+  #stopped = false;
+  #freshSince = 0;
+  #renewFailing = false;
+  #wasFresh = false;
+  readonly #listeners: (() => void)[] = [];
   /** API writes made (creates, replaces, deletes), for the benchmark and metrics. */
   writes = 0;
 
   constructor(opts: MembershipOptions) {
-    this.opts = opts;
-    this.api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
+    this.#opts = opts;
+    this.#api = opts.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   }
 
   onChange(fn: () => void): void {
-    this.listeners.push(fn);
+    this.#listeners.push(fn);
   }
 
   /** Writes the first renewal and starts watching; resolves once the Leases have been listed. */
   async start(advertised: Advertised): Promise<void> {
-    this.advertised = advertised;
-    const { kubeConfig, namespace, logger } = this.opts;
-    this.informer = createInformer<k8s.V1Lease>({
+    this.#advertised = advertised;
+    const { kubeConfig, namespace, logger } = this.#opts;
+    this.#informer = createInformer<k8s.V1Lease>({
       kubeConfig,
       path: `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
-      list: () => this.api.listNamespacedLease({ namespace, labelSelector: `${LEASE_LABEL}=${LEASE_LABEL_VALUE}` }),
+      list: () => this.#api.listNamespacedLease({ namespace, labelSelector: `${LEASE_LABEL}=${LEASE_LABEL_VALUE}` }),
       labelSelector: `${LEASE_LABEL}=${LEASE_LABEL_VALUE}`,
       logger,
     });
-    this.informer.on({ onUpsert: (l) => this.observe(l), onDelete: (l) => this.forget(l) });
-    this.schedule(0);
-    await this.informer.start();
-    await this.informer.synced;
+    this.#informer.on({ onUpsert: (l) => this.#observe(l), onDelete: (l) => this.#forget(l) });
+    this.#schedule(0);
+    await this.#informer.start();
+    await this.#informer.synced;
   }
 
   /** Changes what the Lease advertises; written at once when different. */
   advertise(next: Advertised): void {
     const same =
-      next.leaving === this.advertised.leaving &&
-      next.peer === this.advertised.peer &&
-      next.defaultInterface === this.advertised.defaultInterface &&
-      next.interfaces.join(',') === this.advertised.interfaces.join(',') &&
-      (next.macs ?? []).join(',') === (this.advertised.macs ?? []).join(',');
+      next.leaving === this.#advertised.leaving &&
+      next.peer === this.#advertised.peer &&
+      next.defaultInterface === this.#advertised.defaultInterface &&
+      next.interfaces.join(',') === this.#advertised.interfaces.join(',') &&
+      (next.macs ?? []).join(',') === (this.#advertised.macs ?? []).join(',');
     if (same) return;
-    this.advertised = next;
-    this.dirty = true;
-    this.schedule(0);
+    this.#advertised = next;
+    this.#dirty = true;
+    this.#schedule(0);
   }
 
   /**
@@ -137,24 +137,24 @@ export class LeaseMembership {
    * last seen renewal can expire, and the live set is frozen instead of emptied.
    */
   apiFresh(): boolean {
-    const ownSeen = this.seen.get(leaseName(this.opts.nodeName))?.at ?? Number.NEGATIVE_INFINITY;
-    const window = this.opts.leaseDurationMs - this.opts.renewPeriodMs * 1.25;
+    const ownSeen = this.#seen.get(leaseName(this.#opts.nodeName))?.at ?? Number.NEGATIVE_INFINITY;
+    const window = this.#opts.leaseDurationMs - this.#opts.renewPeriodMs * 1.25;
     // A failed renewal is immediate evidence (refused, reset, 5xx): no need to wait for the window to run out,
     // during which a peer that renewed a little late could "expire" in our eyes.
-    const fresh = !this.renewFailing && this.opts.now() - ownSeen < window;
-    if (fresh && !this.wasFresh) this.freshSince = this.opts.now();
-    this.wasFresh = fresh;
+    const fresh = !this.#renewFailing && this.#opts.now() - ownSeen < window;
+    if (fresh && !this.#wasFresh) this.#freshSince = this.#opts.now();
+    this.#wasFresh = fresh;
     return fresh;
   }
 
   /** Local time at which the view last became fresh. */
   apiFreshSince(): number {
-    return this.freshSince;
+    return this.#freshSince;
   }
 
   peers(): PeerRecord[] {
     const out: PeerRecord[] = [];
-    for (const lease of this.informer?.list() ?? []) {
+    for (const lease of this.#informer?.list() ?? []) {
       const name = lease.spec?.holderIdentity;
       const key = lease.metadata?.name;
       if (!name || !key) continue;
@@ -163,7 +163,7 @@ export class LeaseMembership {
         name,
         durationMs: Math.max(1, lease.spec?.leaseDurationSeconds ?? 1) * 1000,
         leaving: a[ANNOTATIONS.leaving] === 'true',
-        seenRenewedAt: this.seen.get(key)?.at ?? this.opts.now(),
+        seenRenewedAt: this.#seen.get(key)?.at ?? this.#opts.now(),
         interfaces: (a[ANNOTATIONS.interfaces] ?? '').split(',').filter(Boolean),
         defaultInterface: a[ANNOTATIONS.defaultInterface] || undefined,
         peer: a[ANNOTATIONS.peer] || undefined,
@@ -175,66 +175,66 @@ export class LeaseMembership {
 
   /** Stops renewing (waiting for a renewal in flight) and writes the Lease as leaving. */
   async markLeaving(): Promise<void> {
-    this.stopRenewing();
-    await this.inflight;
-    this.advertised = { ...this.advertised, leaving: true };
-    await this.renew();
+    this.#stopRenewing();
+    await this.#inflight;
+    this.#advertised = { ...this.#advertised, leaving: true };
+    await this.#renew();
   }
 
   /** Deletes our Lease so peers drop us at once, and stops watching. */
   async release(): Promise<void> {
-    this.stopRenewing();
-    await this.inflight;
+    this.#stopRenewing();
+    await this.#inflight;
     try {
-      await this.api.deleteNamespacedLease({ name: leaseName(this.opts.nodeName), namespace: this.opts.namespace });
+      await this.#api.deleteNamespacedLease({ name: leaseName(this.#opts.nodeName), namespace: this.#opts.namespace });
       this.writes++;
     } catch (err) {
-      if (!isNotFound(err)) this.opts.logger.warn({ err }, 'could not delete own Lease; peers drop us when it expires');
+      if (!isNotFound(err)) this.#opts.logger.warn({ err }, 'could not delete own Lease; peers drop us when it expires');
     }
     await this.stop();
   }
 
   async stop(): Promise<void> {
-    this.stopRenewing();
-    await this.inflight;
-    await this.informer?.stop();
+    this.#stopRenewing();
+    await this.#inflight;
+    await this.#informer?.stop();
   }
 
-  private stopRenewing(): void {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+  #stopRenewing(): void {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.inflight) {
-        this.dirty = true;
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#inflight) {
+        this.#dirty = true;
         return;
       }
-      this.inflight = this.renew().finally(() => {
-        this.inflight = undefined;
-        this.schedule(this.dirty ? 0 : this.opts.renewPeriodMs);
+      this.#inflight = this.#renew().finally(() => {
+        this.#inflight = undefined;
+        this.#schedule(this.#dirty ? 0 : this.#opts.renewPeriodMs);
       });
     }, delayMs);
   }
 
-  private async renew(): Promise<void> {
-    this.dirty = false;
+  async #renew(): Promise<void> {
+    this.#dirty = false;
     try {
-      await this.writeOwn();
-      this.renewFailing = false;
+      await this.#writeOwn();
+      this.#renewFailing = false;
     } catch (err) {
-      this.renewFailing = true;
-      this.opts.logger.warn({ err }, 'Lease renewal failed; keeping the last known announcements');
+      this.#renewFailing = true;
+      this.#opts.logger.warn({ err }, 'Lease renewal failed; keeping the last known announcements');
     }
   }
 
-  private desiredLease(base: k8s.V1Lease | undefined): k8s.V1Lease {
-    const { namespace, nodeName, leaseDurationMs } = this.opts;
+  #desiredLease(base: k8s.V1Lease | undefined): k8s.V1Lease {
+    const { namespace, nodeName, leaseDurationMs } = this.#opts;
     const now = new k8s.V1MicroTime();
     return {
       apiVersion: 'coordination.k8s.io/v1',
@@ -246,7 +246,7 @@ export class LeaseMembership {
         labels: { ...(base?.metadata?.labels ?? {}), [LEASE_LABEL]: LEASE_LABEL_VALUE },
         annotations: {
           ...Object.fromEntries(Object.entries(base?.metadata?.annotations ?? {}).filter(([k]) => !Object.values(ANNOTATIONS).includes(k as never))),
-          ...advertisedAnnotations(this.advertised),
+          ...advertisedAnnotations(this.#advertised),
         },
       },
       spec: {
@@ -259,20 +259,20 @@ export class LeaseMembership {
   }
 
   /** One write in the usual case: replace from the copy our last write returned; read again only on conflict. */
-  private async writeOwn(): Promise<void> {
-    const { namespace, nodeName } = this.opts;
+  async #writeOwn(): Promise<void> {
+    const { namespace, nodeName } = this.#opts;
     const name = leaseName(nodeName);
     try {
       await updateWithRetry<k8s.V1Lease | undefined>({
         attempts: 3,
-        lastWritten: { object: this.own },
+        lastWritten: { object: this.#own },
         isStale: isConflictOrGone,
-        read: async () => (this.own = await readIfExists(() => this.api.readNamespacedLease({ name, namespace }))),
-        mutate: (base) => this.desiredLease(base),
+        read: async () => (this.#own = await readIfExists(() => this.#api.readNamespacedLease({ name, namespace }))),
+        mutate: (base) => this.#desiredLease(base),
         write: async (body, base) => {
           this.writes++;
-          this.own = base ? await this.api.replaceNamespacedLease({ name, namespace, body }) : await this.api.createNamespacedLease({ namespace, body });
-          return this.own;
+          this.#own = base ? await this.#api.replaceNamespacedLease({ name, namespace, body }) : await this.#api.createNamespacedLease({ namespace, body });
+          return this.#own;
         },
       });
     } catch (err) {
@@ -285,28 +285,28 @@ export class LeaseMembership {
    * about new, deleted and changed Leases (holder, duration, advertised interfaces, peer, leaving) — with many
    * VIPs a full reconcile on every renewal of every node would be most of the speaker's work.
    */
-  private observe(lease: k8s.V1Lease): void {
+  #observe(lease: k8s.V1Lease): void {
     const key = lease.metadata?.name;
     if (!key) return;
     const renewTime = lease.spec?.renewTime ? new Date(lease.spec.renewTime).toISOString() : '';
-    const prev = this.seen.get(key);
-    if (!prev || prev.renewTime !== renewTime) this.seen.set(key, { renewTime, at: this.opts.now() });
+    const prev = this.#seen.get(key);
+    if (!prev || prev.renewTime !== renewTime) this.#seen.set(key, { renewTime, at: this.#opts.now() });
     const a = lease.metadata?.annotations ?? {};
     const fingerprint = JSON.stringify([lease.spec?.holderIdentity, lease.spec?.leaseDurationSeconds, ...Object.values(ANNOTATIONS).map((k) => a[k])]);
-    if (this.fingerprints.get(key) === fingerprint) return;
-    this.fingerprints.set(key, fingerprint);
-    this.emit();
+    if (this.#fingerprints.get(key) === fingerprint) return;
+    this.#fingerprints.set(key, fingerprint);
+    this.#emit();
   }
 
-  private forget(lease: k8s.V1Lease): void {
+  #forget(lease: k8s.V1Lease): void {
     if (lease.metadata?.name) {
-      this.seen.delete(lease.metadata.name);
-      this.fingerprints.delete(lease.metadata.name);
+      this.#seen.delete(lease.metadata.name);
+      this.#fingerprints.delete(lease.metadata.name);
     }
-    this.emit();
+    this.#emit();
   }
 
-  private emit(): void {
-    for (const fn of this.listeners) fn();
+  #emit(): void {
+    for (const fn of this.#listeners) fn();
   }
 }

@@ -55,79 +55,79 @@ export interface L2SpeakerDeps {
 }
 
 export class L2Speaker {
-  private readonly cfg: L2SpeakerConfig;
-  private readonly d: L2SpeakerDeps;
-  private leaving = false;
-  private handingOver = false;
-  private everFresh = false;
-  private lastFreshLive: string[] = [];
-  private lastLive: LivenessResult | undefined;
-  private links: LinkInfo[] = [];
-  private advertisedInterfaces: string[] = [];
-  private defaultInterface: string | undefined;
-  private timers: NodeJS.Timeout[] = [];
-  private unwatch: (() => void) | undefined;
-  private running: Promise<void> | undefined;
-  private again = false;
+  readonly #cfg: L2SpeakerConfig;
+  readonly #d: L2SpeakerDeps;
+  #leaving = false;
+  #handingOver = false;
+  #everFresh = false;
+  #lastFreshLive: string[] = [];
+  #lastLive: LivenessResult | undefined;
+  #links: LinkInfo[] = [];
+  #advertisedInterfaces: string[] = [];
+  #defaultInterface: string | undefined;
+  #timers: NodeJS.Timeout[] = [];
+  #unwatch: (() => void) | undefined;
+  #running: Promise<void> | undefined;
+  #again = false;
   /** Whether the last tick found heartbeat silence judgeable (for logging the change). */
-  private judging = true;
+  #judging = true;
   /** No more reconciles (set first on stop and on the last step of a handover). */
-  private stopped = false;
-  private closed = false;
-  private readonly scores = new RendezvousScores();
-  private inputsTimer: NodeJS.Timeout | undefined;
+  #stopped = false;
+  #closed = false;
+  readonly #scores = new RendezvousScores();
+  #inputsTimer: NodeJS.Timeout | undefined;
   /** Fingerprint of the inputs the last reconcile decided from. */
-  private lastInputs = '';
+  #lastInputs = '';
   /**
    * VIPs the fleet has announced, as far as this node knows: seen owned by a live peer, announced here, or
    * reported Announced in a claim's status. Taking one of them over needs no duplicate-address probe.
    */
-  private readonly fleetHeld = new Set<string>();
+  readonly #fleetHeld = new Set<string>();
 
   constructor(cfg: L2SpeakerConfig, deps: L2SpeakerDeps) {
-    this.cfg = cfg;
-    this.d = deps;
+    this.#cfg = cfg;
+    this.#d = deps;
   }
 
   async start(): Promise<void> {
-    const { announcer, probes, inputs, membership, rtnl } = this.d;
+    const { announcer, probes, inputs, membership, rtnl } = this.#d;
     await announcer.start();
     await probes?.start();
     await inputs.start();
-    await this.readLinks();
-    await membership.start(this.advertisement());
+    await this.#readLinks();
+    await membership.start(this.#advertisement());
     membership.onChange(() => this.schedule());
-    inputs.onChange(() => this.inputsChanged());
+    inputs.onChange(() => this.#inputsChanged());
     probes?.onMessage(() => this.schedule());
-    this.unwatch = rtnl.watch(() => this.schedule());
-    this.timers.push(setInterval(() => this.tick(), this.cfg.tickMs), setInterval(() => this.schedule(), this.cfg.resyncMs));
+    this.#unwatch = rtnl.watch(() => this.schedule());
+    this.#timers.push(setInterval(() => this.#tick(), this.#cfg.tickMs), setInterval(() => this.schedule(), this.#cfg.resyncMs));
     this.schedule();
   }
 
   /** Live nodes by the last evaluation (for tests and the benchmark). */
   live(): readonly string[] {
-    return this.lastLive?.live ?? [];
+    return this.#lastLive?.live ?? [];
   }
 
   /** Graceful stop: hand VIPs over, then withdraw and release the Lease. */
   async handover(): Promise<void> {
-    const { membership, probes, logger } = this.d;
-    this.leaving = true;
-    this.handingOver = true;
-    const peers = (this.lastLive?.live ?? []).filter((n) => n !== this.cfg.nodeName);
-    const owned = this.d.announcer.current().size;
+    const { membership, probes, logger } = this.#d;
+    this.#leaving = true;
+    this.#handingOver = true;
+    const peers = (this.#lastLive?.live ?? []).filter((n) => n !== this.#cfg.nodeName);
+    const owned = this.#d.announcer.current().size;
     logger.info({ peers, vips: owned }, 'handing over before stopping');
     await membership.markLeaving();
     if (probes) {
       const seq = probes.sendBye();
-      const missing = await probes.waitForAcks(seq, peers, this.cfg.handoverTimeoutMs);
+      const missing = await probes.waitForAcks(seq, peers, this.#cfg.handoverTimeoutMs);
       if (missing.length > 0) logger.warn({ missing }, 'handover: peers did not acknowledge in time; withdrawing anyway');
     } else {
-      await new Promise((r) => setTimeout(r, Math.min(this.cfg.handoverGraceMs, this.cfg.handoverTimeoutMs)));
+      await new Promise((r) => setTimeout(r, Math.min(this.#cfg.handoverGraceMs, this.#cfg.handoverTimeoutMs)));
     }
-    this.handingOver = false;
-    await this.quiesce();
-    await this.d.announcer.withdrawAll(await this.d.rtnl.links());
+    this.#handingOver = false;
+    await this.#quiesce();
+    await this.#d.announcer.withdrawAll(await this.#d.rtnl.links());
     await membership.release();
     logger.info('handover done');
     await this.stop();
@@ -135,24 +135,24 @@ export class L2Speaker {
 
   /** Stops everything; whatever is still announced disappears with the sink link. */
   async stop(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    await this.quiesce();
-    this.unwatch?.();
-    this.d.dad?.stop();
-    this.d.status?.stop();
-    await this.d.membership.stop();
-    await this.d.inputs.stop();
-    await this.d.probes?.stop();
-    this.d.announcer.stop();
-    this.d.rtnl.close();
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#quiesce();
+    this.#unwatch?.();
+    this.#d.dad?.stop();
+    this.#d.status?.stop();
+    await this.#d.membership.stop();
+    await this.#d.inputs.stop();
+    await this.#d.probes?.stop();
+    this.#d.announcer.stop();
+    this.#d.rtnl.close();
   }
 
   schedule(): void {
-    if (this.stopped) return;
-    this.again = true;
-    this.running ??= this.loop().finally(() => {
-      this.running = undefined;
+    if (this.#stopped) return;
+    this.#again = true;
+    this.#running ??= this.#loop().finally(() => {
+      this.#running = undefined;
     });
   }
 
@@ -161,38 +161,38 @@ export class L2Speaker {
    * updates (the speakers' own Announced writes, other programs' conditions) and informer replays change nothing
    * here, and with many VIPs a reconcile for each of them would be most of the speaker's work.
    */
-  private inputsChanged(): void {
-    if (this.inputsTimer || this.stopped) return;
-    this.inputsTimer = setTimeout(() => {
-      this.inputsTimer = undefined;
-      if (this.inputsFingerprint() !== this.lastInputs) this.schedule();
+  #inputsChanged(): void {
+    if (this.#inputsTimer || this.#stopped) return;
+    this.#inputsTimer = setTimeout(() => {
+      this.#inputsTimer = undefined;
+      if (this.#inputsFingerprint() !== this.#lastInputs) this.schedule();
     }, INPUT_GATHER_MS);
   }
 
-  private inputsFingerprint(): string {
-    const { inputs, membership } = this.d;
-    const nodes = [this.cfg.nodeName, ...membership.peers().map((p) => p.name)].sort();
+  #inputsFingerprint(): string {
+    const { inputs, membership } = this.#d;
+    const nodes = [this.#cfg.nodeName, ...membership.peers().map((p) => p.name)].sort();
     const rules = inputs.rules().map((r) => [r.name, r.poolSelector, r.nodeSelector, r.interfaces.map((i) => (i.kind === 'name' ? i.name : `/${i.source}/`))]);
     // The fleet's report (the speakers' own Announced writes) is read at each reconcile, never a reason for one.
     const vips = inputs.vips().map(({ fleet: _, ...v }) => v);
     return JSON.stringify([vips, rules, nodes.map((n) => [n, inputs.nodeLabels(n)])]);
   }
 
-  private async quiesce(): Promise<void> {
-    if (this.inputsTimer) clearTimeout(this.inputsTimer);
-    for (const t of this.timers) clearInterval(t);
-    this.timers = [];
-    this.stopped = true;
-    await this.running;
+  async #quiesce(): Promise<void> {
+    if (this.#inputsTimer) clearTimeout(this.#inputsTimer);
+    for (const t of this.#timers) clearInterval(t);
+    this.#timers = [];
+    this.#stopped = true;
+    await this.#running;
   }
 
-  private async loop(): Promise<void> {
-    while (this.again && !this.stopped) {
-      this.again = false;
+  async #loop(): Promise<void> {
+    while (this.#again && !this.#stopped) {
+      this.#again = false;
       try {
-        await this.reconcile();
+        await this.#reconcile();
       } catch (err) {
-        this.d.logger.warn({ err }, 'L2 reconcile failed; retrying at the next event or resync');
+        this.#d.logger.warn({ err }, 'L2 reconcile failed; retrying at the next event or resync');
       }
     }
   }
@@ -202,44 +202,44 @@ export class L2Speaker {
    * arrival by their own thread, so a stall of this one (a dataplane pass) costs judging no accuracy; only a
    * stall of that thread voids silence for a moment (ProbeChannel.judgeable).
    */
-  private tick(): void {
-    const judging = this.d.probes?.judgeable() ?? true;
-    if (judging !== this.judging) {
-      this.judging = judging;
-      if (!judging) this.d.logger.warn('the heartbeat thread ran late; not judging heartbeat silence for a moment');
-      else this.d.logger.info('judging heartbeat silence again');
+  #tick(): void {
+    const judging = this.#d.probes?.judgeable() ?? true;
+    if (judging !== this.#judging) {
+      this.#judging = judging;
+      if (!judging) this.#d.logger.warn('the heartbeat thread ran late; not judging heartbeat silence for a moment');
+      else this.#d.logger.info('judging heartbeat silence again');
     }
     setImmediate(() => {
-      const result = this.evaluate(this.d.membership.peers());
-      if (result && result.live.join(',') !== (this.lastLive?.live ?? []).join(',')) this.schedule();
+      const result = this.#evaluate(this.#d.membership.peers());
+      if (result && result.live.join(',') !== (this.#lastLive?.live ?? []).join(',')) this.schedule();
     });
   }
 
-  private advertisement() {
+  #advertisement() {
     return {
-      interfaces: this.advertisedInterfaces,
-      defaultInterface: this.defaultInterface,
-      peer: this.cfg.peerAddress,
-      leaving: this.leaving,
-      macs: [...new Set(this.links.filter((l) => this.advertisedInterfaces.includes(l.name)).map((l) => l.mac.toLowerCase()))].sort(),
+      interfaces: this.#advertisedInterfaces,
+      defaultInterface: this.#defaultInterface,
+      peer: this.#cfg.peerAddress,
+      leaving: this.#leaving,
+      macs: [...new Set(this.#links.filter((l) => this.#advertisedInterfaces.includes(l.name)).map((l) => l.mac.toLowerCase()))].sort(),
     };
   }
 
-  private async readLinks(): Promise<void> {
-    const { rtnl, inputs } = this.d;
-    this.links = await rtnl.links();
+  async #readLinks(): Promise<void> {
+    const { rtnl, inputs } = this.#d;
+    this.#links = await rtnl.links();
     const def = await rtnl.defaultRouteInterface();
-    const usable = this.links.filter((l) => l.up && l.arpCapable).map((l) => l.name);
-    this.defaultInterface = def !== undefined && usable.includes(def) ? def : undefined;
-    this.advertisedInterfaces = publishableInterfaces(inputs.rules(), inputs.nodeLabels(this.cfg.nodeName), usable, this.defaultInterface);
+    const usable = this.#links.filter((l) => l.up && l.arpCapable).map((l) => l.name);
+    this.#defaultInterface = def !== undefined && usable.includes(def) ? def : undefined;
+    this.#advertisedInterfaces = publishableInterfaces(inputs.rules(), inputs.nodeLabels(this.#cfg.nodeName), usable, this.#defaultInterface);
   }
 
-  private evaluate(peers: readonly PeerRecord[]): LivenessResult | undefined {
-    const { membership, probes } = this.d;
+  #evaluate(peers: readonly PeerRecord[]): LivenessResult | undefined {
+    const { membership, probes } = this.#d;
     const fresh = membership.apiFresh();
-    if (fresh) this.everFresh = true;
+    if (fresh) this.#everFresh = true;
     // Until our own Lease was written once and the Leases listed, we know nothing: announce nothing.
-    if (!this.everFresh) return undefined;
+    if (!this.#everFresh) return undefined;
     const observations: PeerObservation[] = peers.map((p) => ({
       name: p.name,
       lease: { durationMs: p.durationMs, leaving: p.leaving },
@@ -247,36 +247,36 @@ export class L2Speaker {
       ...(probes ? probes.heardFrom(p.name) : {}),
     }));
     const result = evaluateLiveness({
-      self: this.cfg.nodeName,
-      selfLeaving: this.leaving,
-      now: this.d.now(),
+      self: this.#cfg.nodeName,
+      selfLeaving: this.#leaving,
+      now: this.#d.now(),
       apiFresh: fresh,
       apiFreshSince: membership.apiFreshSince(),
-      lastFreshLive: this.lastFreshLive,
-      probeTimeoutMs: this.d.probes?.judgeable() === false ? undefined : this.cfg.probeTimeoutMs,
+      lastFreshLive: this.#lastFreshLive,
+      probeTimeoutMs: this.#d.probes?.judgeable() === false ? undefined : this.#cfg.probeTimeoutMs,
       peers: observations,
     });
-    if (fresh) this.lastFreshLive = result.live;
+    if (fresh) this.#lastFreshLive = result.live;
     return result;
   }
 
-  private async reconcile(): Promise<void> {
-    const { membership, probes, inputs, announcer, status, logger } = this.d;
+  async #reconcile(): Promise<void> {
+    const { membership, probes, inputs, announcer, status, logger } = this.#d;
     const byes = probes?.pendingByes() ?? new Map<string, number>();
-    this.lastInputs = this.inputsFingerprint();
-    await this.readLinks();
-    membership.advertise(this.advertisement());
+    this.#lastInputs = this.#inputsFingerprint();
+    await this.#readLinks();
+    membership.advertise(this.#advertisement());
     const peers = membership.peers();
     probes?.setPeers(peers.map((p) => parsePeerAddress(p.name, p.peer)).filter((p): p is PeerAddress => p !== undefined));
-    const result = this.evaluate(peers);
+    const result = this.#evaluate(peers);
     if (!result) return;
-    this.logLivenessChanges(result);
-    this.lastLive = result;
+    this.#logLivenessChanges(result);
+    this.#lastLive = result;
 
     const byName = new Map(peers.map((p) => [p.name, p] as const));
     const members: Member[] = result.live.map((name) =>
-      name === this.cfg.nodeName
-        ? { name, labels: inputs.nodeLabels(name), interfaces: this.advertisedInterfaces, defaultInterface: this.defaultInterface }
+      name === this.#cfg.nodeName
+        ? { name, labels: inputs.nodeLabels(name), interfaces: this.#advertisedInterfaces, defaultInterface: this.#defaultInterface }
         : {
             name,
             labels: inputs.nodeLabels(name),
@@ -285,18 +285,18 @@ export class L2Speaker {
           },
     );
     const rules = inputs.rules();
-    const pick = (vip: string, candidates: Iterable<string>) => this.scores.owner(vip, candidates);
-    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.cfg.nodeName, entry, rules, members, pick) }));
-    this.noteFleetHeld(decided, result.live);
+    const pick = (vip: string, candidates: Iterable<string>) => this.#scores.owner(vip, candidates);
+    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.#cfg.nodeName, entry, rules, members, pick) }));
+    this.#noteFleetHeld(decided, result.live);
     const owned = localAnnouncements(decided.map((x) => x.decision));
     // A VIP new to the fleet is announced only once a duplicate-address probe found it free.
-    const gated = this.d.dad && !this.handingOver
-      ? this.d.dad.gate(owned, announcer.current(), (vip) => this.fleetHeld.has(vip), this.links, this.lbMacs(peers))
+    const gated = this.#d.dad && !this.#handingOver
+      ? this.#d.dad.gate(owned, announcer.current(), (vip) => this.#fleetHeld.has(vip), this.#links, this.#lbMacs(peers))
       : undefined;
     // While handing over, keep answering for what we have until the peers confirmed they took it.
-    const desired = this.handingOver ? announcer.current() : (gated?.desired ?? owned);
-    await announcer.apply(desired, this.links);
-    for (const vip of announcer.current().keys()) this.fleetHeld.add(vip);
+    const desired = this.#handingOver ? announcer.current() : (gated?.desired ?? owned);
+    await announcer.apply(desired, this.#links);
+    for (const vip of announcer.current().keys()) this.#fleetHeld.add(vip);
     const inUse = gated?.inUse;
     const reported = inUse?.size
       ? decided.map((x) => {
@@ -304,7 +304,7 @@ export class L2Speaker {
           return c ? { entry: x.entry, decision: { ...x.decision, reason: 'addressInUse' as const, inUse: { mac: c.mac, ifname: c.ifname } } } : x;
         })
       : decided;
-    if (!this.leaving) status?.report(reported, result.live);
+    if (!this.#leaving) status?.report(reported, result.live);
     const gone = new Map([...byes].filter(([name]) => !result.live.includes(name)));
     // A bye is acknowledged only after a reconcile in which its sender no longer counted (else the next one).
     if (gone.size > 0) probes?.sendAcks(gone);
@@ -312,30 +312,30 @@ export class L2Speaker {
   }
 
   /** Updates fleetHeld from the claims' reports and who owns what now (see fleetHeld). */
-  private noteFleetHeld(decided: readonly { entry: VipEntry; decision: OwnershipDecision }[], live: readonly string[]): void {
+  #noteFleetHeld(decided: readonly { entry: VipEntry; decision: OwnershipDecision }[], live: readonly string[]): void {
     const present = new Set<string>();
     for (const { entry, decision } of decided) {
       present.add(entry.vip);
-      if (entry.fleet === 'announced') this.fleetHeld.add(entry.vip);
-      else if (entry.fleet === 'addressInUse' && !this.d.announcer.current().has(entry.vip)) this.fleetHeld.delete(entry.vip);
+      if (entry.fleet === 'announced') this.#fleetHeld.add(entry.vip);
+      else if (entry.fleet === 'addressInUse' && !this.#d.announcer.current().has(entry.vip)) this.#fleetHeld.delete(entry.vip);
       // A live peer owns it and has not reported a conflict: it answers for it (or will, in a moment).
-      else if (decision.reason === 'notOwner' && decision.owner !== undefined && live.includes(decision.owner)) this.fleetHeld.add(entry.vip);
+      else if (decision.reason === 'notOwner' && decision.owner !== undefined && live.includes(decision.owner)) this.#fleetHeld.add(entry.vip);
     }
-    for (const vip of this.fleetHeld) if (!present.has(vip)) this.fleetHeld.delete(vip);
+    for (const vip of this.#fleetHeld) if (!present.has(vip)) this.#fleetHeld.delete(vip);
   }
 
   /** MACs of every LB node's announcing interfaces (ours included): their ARP answers are never a conflict. */
-  private lbMacs(peers: readonly PeerRecord[]): Set<string> {
-    const macs = new Set(this.links.map((l) => l.mac.toLowerCase()));
+  #lbMacs(peers: readonly PeerRecord[]): Set<string> {
+    const macs = new Set(this.#links.map((l) => l.mac.toLowerCase()));
     for (const p of peers) for (const m of p.macs) macs.add(m.toLowerCase());
     return macs;
   }
 
-  private logLivenessChanges(next: LivenessResult): void {
-    const prev = this.lastLive;
+  #logLivenessChanges(next: LivenessResult): void {
+    const prev = this.#lastLive;
     if (prev && prev.live.join(',') === next.live.join(',')) return;
     const changed = [...next.verdicts].filter(([name, v]) => prev?.verdicts.get(name)?.live !== v.live);
-    this.d.logger.info(
+    this.#d.logger.info(
       { live: next.live, changed: Object.fromEntries(changed.map(([name, v]) => [name, v.reason])) },
       'LB node membership changed',
     );

@@ -28,18 +28,18 @@ function needsWrite(claim: VIPClaim | undefined, want: AnnouncedStatus): boolean
 }
 
 export class AnnouncedStatusWriter {
-  private readonly client: Pick<ResourceClient<VIPClaim>, 'replaceStatus' | 'updateStatus'>;
-  private readonly inputs: L2Inputs;
-  private readonly self: string;
-  private readonly logger: Logger;
-  private readonly settleMs: number;
-  private readonly now: () => number;
+  readonly #client: Pick<ResourceClient<VIPClaim>, 'replaceStatus' | 'updateStatus'>;
+  readonly #inputs: L2Inputs;
+  readonly #self: string;
+  readonly #logger: Logger;
+  readonly #settleMs: number;
+  readonly #now: () => number;
   /** Statuses wanted and not yet settled: claim → since when. */
-  private readonly settling = new Map<string, Job & { since: number }>();
-  private readonly pending = new Map<string, Job>();
-  private settleTimer: NodeJS.Timeout | undefined;
-  private running = 0;
-  private stopped = false;
+  readonly #settling = new Map<string, Job & { since: number }>();
+  readonly #pending = new Map<string, Job>();
+  #settleTimer: NodeJS.Timeout | undefined;
+  #running = 0;
+  #stopped = false;
   /** Status writes made, for the benchmark and metrics. */
   writes = 0;
 
@@ -53,78 +53,78 @@ export class AnnouncedStatusWriter {
     /** For tests: the claims API. */
     client?: Pick<ResourceClient<VIPClaim>, 'replaceStatus' | 'updateStatus'>;
   }) {
-    this.client = opts.client ?? resourceClient<VIPClaim>(opts.kubeConfig, 'VIPClaim');
-    this.inputs = opts.inputs;
-    this.self = opts.self;
-    this.logger = opts.logger;
-    this.settleMs = opts.settleMs;
-    this.now = opts.now;
+    this.#client = opts.client ?? resourceClient<VIPClaim>(opts.kubeConfig, 'VIPClaim');
+    this.#inputs = opts.inputs;
+    this.#self = opts.self;
+    this.#logger = opts.logger;
+    this.#settleMs = opts.settleMs;
+    this.#now = opts.now;
   }
 
   report(decided: readonly { entry: VipEntry; decision: OwnershipDecision }[], live: readonly string[]): void {
-    if (this.stopped) return;
-    const now = this.now();
+    if (this.#stopped) return;
+    const now = this.#now();
     const wanted = new Set<string>();
     for (const { entry, decision } of decided) {
-      if (reporterFor(decision, live) !== this.self) continue;
+      if (reporterFor(decision, live) !== this.#self) continue;
       const want = announcedStatus(decision, entry.pool);
       const fp = JSON.stringify(want);
       for (const ref of entry.claims) {
-        if (!needsWrite(this.inputs.claim(ref), want)) continue;
+        if (!needsWrite(this.#inputs.claim(ref), want)) continue;
         const key = `${ref.namespace}/${ref.name}`;
         wanted.add(key);
-        if (this.pending.get(key)?.fp === fp) continue;
-        this.pending.delete(key);
-        if (this.settling.get(key)?.fp !== fp) this.settling.set(key, { ref, want, fp, since: now });
+        if (this.#pending.get(key)?.fp === fp) continue;
+        this.#pending.delete(key);
+        if (this.#settling.get(key)?.fp !== fp) this.#settling.set(key, { ref, want, fp, since: now });
       }
     }
-    for (const key of this.settling.keys()) if (!wanted.has(key)) this.settling.delete(key);
-    for (const key of this.pending.keys()) if (!wanted.has(key)) this.pending.delete(key);
-    this.promote();
+    for (const key of this.#settling.keys()) if (!wanted.has(key)) this.#settling.delete(key);
+    for (const key of this.#pending.keys()) if (!wanted.has(key)) this.#pending.delete(key);
+    this.#promote();
   }
 
   stop(): void {
-    this.stopped = true;
-    if (this.settleTimer) clearTimeout(this.settleTimer);
-    this.settling.clear();
-    this.pending.clear();
+    this.#stopped = true;
+    if (this.#settleTimer) clearTimeout(this.#settleTimer);
+    this.#settling.clear();
+    this.#pending.clear();
   }
 
   /** Moves statuses that held for the settle period to the write queue; wakes up for the next one. */
-  private promote(): void {
-    const now = this.now();
+  #promote(): void {
+    const now = this.#now();
     let next = Number.POSITIVE_INFINITY;
-    for (const [key, job] of this.settling) {
-      if (now - job.since >= this.settleMs) {
-        this.settling.delete(key);
-        this.pending.set(key, job);
+    for (const [key, job] of this.#settling) {
+      if (now - job.since >= this.#settleMs) {
+        this.#settling.delete(key);
+        this.#pending.set(key, job);
       } else {
-        next = Math.min(next, job.since + this.settleMs);
+        next = Math.min(next, job.since + this.#settleMs);
       }
     }
-    if (next !== Number.POSITIVE_INFINITY && !this.settleTimer && !this.stopped) {
-      this.settleTimer = setTimeout(() => {
-        this.settleTimer = undefined;
-        this.promote();
+    if (next !== Number.POSITIVE_INFINITY && !this.#settleTimer && !this.#stopped) {
+      this.#settleTimer = setTimeout(() => {
+        this.#settleTimer = undefined;
+        this.#promote();
       }, Math.max(1, next - now));
-      this.settleTimer.unref();
+      this.#settleTimer.unref();
     }
-    this.drain();
+    this.#drain();
   }
 
-  private drain(): void {
-    while (this.running < CONCURRENCY && this.pending.size > 0 && !this.stopped) {
-      const [key, job] = this.pending.entries().next().value!;
-      this.pending.delete(key);
-      this.running++;
-      void this.write(job.ref, job.want).finally(() => {
-        this.running--;
-        this.drain();
+  #drain(): void {
+    while (this.#running < CONCURRENCY && this.#pending.size > 0 && !this.#stopped) {
+      const [key, job] = this.#pending.entries().next().value!;
+      this.#pending.delete(key);
+      this.#running++;
+      void this.#write(job.ref, job.want).finally(() => {
+        this.#running--;
+        this.#drain();
       });
     }
   }
 
-  private async write(ref: ClaimRef, want: AnnouncedStatus): Promise<void> {
+  async #write(ref: ClaimRef, want: AnnouncedStatus): Promise<void> {
     const apply = (cur: VIPClaim): VIPClaim | undefined => {
       if (!needsWrite(cur, want)) return undefined;
       const status = { ...(cur.status ?? {}), conditions: setCondition(cur.status?.conditions, want.condition, new Date()) };
@@ -134,22 +134,22 @@ export class AnnouncedStatusWriter {
     };
     try {
       // One request in the usual case: write over the watched copy; read again only when it turns out stale.
-      const cached = this.inputs.claim(ref);
+      const cached = this.#inputs.claim(ref);
       const next = cached && apply(cached);
       if (next) {
         try {
-          await this.client.replaceStatus(next);
+          await this.#client.replaceStatus(next);
           this.writes++;
           return;
         } catch (err) {
           if (!isConflict(err)) throw err;
         }
       }
-      const res = await this.client.updateStatus(ref.name, ref.namespace, apply);
+      const res = await this.#client.updateStatus(ref.name, ref.namespace, apply);
       if (res.written) this.writes++;
     } catch (err) {
       // The next reconcile (or resync) sees the status still differs and tries again.
-      this.logger.warn({ err, claim: `${ref.namespace}/${ref.name}` }, 'could not write Announced status');
+      this.#logger.warn({ err, claim: `${ref.namespace}/${ref.name}` }, 'could not write Announced status');
     }
   }
 }
