@@ -1,4 +1,4 @@
-// `npm run demo`: the main job, on this machine. Brings up the end-to-end topology (test/support/topology.ts:
+// `npm run demo`: the main job, on this machine. Brings up the end-to-end topology (lab/topology.ts:
 // a client, three LB nodes each running a real cilium-agent as its datapath, two consumer nodes each running a
 // real kube-proxy and a backend pod, an LB cluster and a consumer cluster, the allocator, the agent and three
 // speakers as real processes), creates a LoadBalancer Service in the consumer cluster, shows its EXTERNAL-IP and
@@ -12,10 +12,10 @@ import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { cleanupStale } from '../test/support/cleanup-stale.ts';
-import { Ledger } from '../test/support/ledger.ts';
-import { parseAnswer } from '../test/support/backend-pod.ts';
-import { BACKEND_LABELS, eventually, Topology } from '../test/support/topology.ts';
+import { cleanupStale } from '../lab/cleanup-stale.ts';
+import { Ledger } from '../lab/ledger.ts';
+import { parseAnswer } from '../lab/backend-pod.ts';
+import { BACKEND_LABELS, eventually, Topology } from '../lab/topology.ts';
 import { datapathFlags, describeTopology } from './topology.ts';
 
 const execFileAsync = promisify(execFile);

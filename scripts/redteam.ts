@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ATTACKS } from '../test/redteam/attacks.ts';
 import { RedTeam } from '../test/redteam/context.ts';
 import { formatResult, runAttacks, summarize } from '../test/redteam/run.ts';
-import { Ledger } from '../test/support/ledger.ts';
+import { Ledger } from '../lab/ledger.ts';
 
 const only = process.argv.slice(2);
 const attacks = only.length > 0 ? ATTACKS.filter((a) => only.includes(a.name)) : ATTACKS;

@@ -29,17 +29,17 @@ run_tap() {
   tap --reporter=tap --disable-coverage --timeout="${KUBE_LB_TEST_TIMEOUT:-900}" --jobs="${KUBE_LB_TEST_JOBS:-2}" "$@" 2>&1 | tee -a "$out"
   return "${PIPESTATUS[0]}"
 }
-node test/support/cleanup-stale.ts
+node lab/cleanup-stale.ts
 out="$(mktemp)"; trap 'rm -f "$out"' EXIT
 status=0
 [ ${#files[@]} -gt 0 ] && { run_tap "${files[@]}" || status=$?; }
 if [ "$matrix" = true ]; then
-  mapfile -t stories < <(node test/support/kubernetes-line.ts stories)
-  lines="${KUBE_LB_COMPAT_LINES:-$(node test/support/kubernetes-line.ts lines)}"
-  lb_minimum="$(node test/support/kubernetes-line.ts lb-minimum)"
+  mapfile -t stories < <(node lab/kubernetes-line.ts stories)
+  lines="${KUBE_LB_COMPAT_LINES:-$(node lab/kubernetes-line.ts lines)}"
+  lb_minimum="$(node lab/kubernetes-line.ts lb-minimum)"
   # Without stories tap would run its default files instead; without lines nothing at all.
   if [ ${#stories[@]} -eq 0 ] || [ -z "${lines// /}" ]; then
-    problems+=(--failed "compat: test/support/kubernetes-line.ts named no stories or no lines")
+    problems+=(--failed "compat: lab/kubernetes-line.ts named no stories or no lines")
   else
     for line in $lines; do
       echo "# compat: consumer Kubernetes $line, LB cluster Kubernetes $lb_minimum"
@@ -47,7 +47,7 @@ if [ "$matrix" = true ]; then
     done
   fi
 fi
-node test/support/cleanup-stale.ts
+node lab/cleanup-stale.ts
 # The summary fails the run too (a crashed file or a missing suite may leave tap's status 0).
 node scripts/tap-count.ts --status "$status" "${problems[@]}" < "$out" || { [ "$status" -ne 0 ] || status=1; }
 exit "$status"

@@ -1,4 +1,4 @@
-// The end-to-end topology (test/support/topology.ts) as one command:
+// The end-to-end topology (lab/topology.ts) as one command:
 //   node scripts/topology.ts up [--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev] [--kubernetes v1.NN]
 //       builds it, prints how to reach it, runs until Ctrl-C, removes it. --datapath cilium (the default) runs a
 //       real cilium-agent of line LINE (default the newest, test/cilium/lines.json) on every LB node; --datapath
@@ -7,11 +7,11 @@
 //   node scripts/topology.ts down    removes what a killed run left
 // Nothing is left behind: every namespace, mount, process and directory is in a ledger under /tmp/kube-lb-test.
 import { rmSync } from 'node:fs';
-import { cleanupStale } from '../test/support/cleanup-stale.ts';
-import { Ledger } from '../test/support/ledger.ts';
-import { CILIUM_LINES } from '../test/support/cilium-agent.ts';
-import { Topology, type TopologyOptions } from '../test/support/topology.ts';
-import { lineNamed } from '../test/support/kubernetes-line.ts';
+import { cleanupStale } from '../lab/cleanup-stale.ts';
+import { Ledger } from '../lab/ledger.ts';
+import { CILIUM_LINES } from '../lab/cilium-agent.ts';
+import { Topology, type TopologyOptions } from '../lab/topology.ts';
+import { lineNamed } from '../lab/kubernetes-line.ts';
 import { isCiliumVersion } from '../src/core/lb4/profile.ts';
 
 function flag(argv: readonly string[], name: string): string | undefined {

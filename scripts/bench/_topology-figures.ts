@@ -1,5 +1,5 @@
-// Figures measured on a running topology (test/support/topology.ts), shared by the e2e and cilium benchmarks.
-import { eventually, type Topology } from '../../test/support/topology.ts';
+// Figures measured on a running topology (lab/topology.ts), shared by the e2e and cilium benchmarks.
+import { eventually, type Topology } from '../../lab/topology.ts';
 
 export function intFlag(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);

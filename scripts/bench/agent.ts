@@ -16,9 +16,9 @@ import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
 import { createInformer } from '../../src/kube/informer.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { Ledger } from '../../test/support/ledger.ts';
+import { Ledger } from '../../lab/ledger.ts';
 import { eventually, startAgentEnv, type AgentEnv, type AgentProcess } from '../../test/support/agent-env.ts';
-import { ensureNamespace, lbService, runPod } from '../../test/support/consumer-objects.ts';
+import { ensureNamespace, lbService, runPod } from '../../lab/consumer-objects.ts';
 
 const arg = (name: string, def: number): number => {
   const a = process.argv.find((x) => x.startsWith(`--${name}=`));

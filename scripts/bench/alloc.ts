@@ -20,10 +20,10 @@ import { createInformer } from '../../src/kube/informer.ts';
 import { listAllPages, type PagedList } from '../../src/kube/paging.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { parseConfig } from '../../src/shared/config.ts';
-import { Ledger } from '../../test/support/ledger.ts';
-import { startClusters } from '../../test/support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../../test/support/allocation-fixtures.ts';
-import { allocatedOf, eventually, inParallel, startAllocator, waitReady, type AllocatorProcess } from '../../test/support/allocator.ts';
+import { allocatedOf, eventually, inParallel, startAllocator, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
 import { Allocator } from '../../src/core/allocation/allocator.ts';
 import { toClaimRequest, validate } from '../../src/core/allocation/validate.ts';
 

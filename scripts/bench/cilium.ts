@@ -20,10 +20,10 @@
 //    restart_maps_replaced the maps the restarted agent re-created.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
-import { cleanupStale } from '../../test/support/cleanup-stale.ts';
-import { CILIUM_LINES, ciliumBuild, NEWEST_CILIUM_LINE } from '../../test/support/cilium-agent.ts';
-import { Ledger } from '../../test/support/ledger.ts';
-import { Topology } from '../../test/support/topology.ts';
+import { cleanupStale } from '../../lab/cleanup-stale.ts';
+import { CILIUM_LINES, ciliumBuild, NEWEST_CILIUM_LINE } from '../../lab/cilium-agent.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { Topology } from '../../lab/topology.ts';
 import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
 import { recreateLab, recreateRun } from '../../test/cilium/recreate-story.ts';
 import { pruneRun, quietRun, restartRun } from '../../test/cilium/housekeeping-story.ts';

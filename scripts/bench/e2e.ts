@@ -1,5 +1,5 @@
 // `npm run bench -- e2e [--services 50] [--failover-runs 5] [--log-dir DIR]`: the whole system, end to end, in the topology of
-// test/support/topology.ts with every program as a real process and the speakers at their default settings.
+// lab/topology.ts with every program as a real process and the speakers at their default settings.
 //  - create → traffic: a LoadBalancer Service is created in the consumer cluster; the clock stops at the first
 //    successful HTTP request from the client through its VIP (the VIP is read from the Service's status, as a
 //    user would). Services are created one after the other and stay, so later ones land on a busier system.
@@ -10,9 +10,9 @@
 //    client loop (one request every 20 ms) across the ownership change.
 // Progress goes to stderr; the last stdout line is one JSON object.
 import { rmSync } from 'node:fs';
-import { cleanupStale } from '../../test/support/cleanup-stale.ts';
-import { Ledger } from '../../test/support/ledger.ts';
-import { Topology } from '../../test/support/topology.ts';
+import { cleanupStale } from '../../lab/cleanup-stale.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { Topology } from '../../lab/topology.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round, speakerKill } from './_topology-figures.ts';
 
 async function apiWrites(topo: Topology): Promise<{ claimStatus: number; nodeState: number }> {

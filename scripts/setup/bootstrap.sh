@@ -49,7 +49,7 @@ if [ "$full" = 1 ]; then
     test|test-cilium|test-compat)
       which=""
       [ "$purpose" = test-compat ] && which=--all
-      for m in $(node test/support/kubernetes-line.ts modules $which); do
+      for m in $(node lab/kubernetes-line.ts modules $which); do
         bash scripts/setup/controlplane.sh "$m" >/dev/null
       done
       ;;

@@ -7,7 +7,7 @@
 // Used by test/dataplane/cilium/housekeeping.test.ts (asserts) and `npm run bench -- cilium --housekeeping`.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecreateLab } from './recreate-story.ts';
-import type { Topology } from '../support/topology.ts';
+import type { Topology } from '../../lab/topology.ts';
 
 interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };

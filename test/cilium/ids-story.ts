@@ -28,7 +28,7 @@ import { hashedBackendId } from '../../src/core/dataplane/ids.ts';
 import { backendIdCodec, lb4BackendCodec } from '../../src/core/lb4/backend.ts';
 import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
 import { parseHostPort } from '../../src/shared/host-port.ts';
-import { eventually } from '../support/eventually.ts';
+import { eventually } from '../../lab/eventually.ts';
 import { programmed, type RecreateLab } from './recreate-story.ts';
 
 interface SpeakerDataplane {

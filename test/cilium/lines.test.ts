@@ -2,7 +2,7 @@
 // maglev mode (test/cilium/story.ts). KUBE_LB_CILIUM_LINES=1.19,1.20 narrows the run. A line whose agent is not
 // built fails, naming what to build: this suite never falls back to the mimic.
 import t from 'tap';
-import { CILIUM_LINES } from '../support/cilium-agent.ts';
+import { CILIUM_LINES } from '../../lab/cilium-agent.ts';
 import { provesLine, tapChecks } from './story.ts';
 
 const lines = (process.env['KUBE_LB_CILIUM_LINES'] ?? CILIUM_LINES.join(',')).split(',').filter(Boolean);

@@ -11,9 +11,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { rmSync } from 'node:fs';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
-import { eventually } from '../support/eventually.ts';
-import { Ledger } from '../support/ledger.ts';
-import { Topology } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { Topology } from '../../lab/topology.ts';
 
 export const SERVICES_MAP = 'cilium_lb4_services_v2';
 export const NEW_MAP_MAX = 131072;

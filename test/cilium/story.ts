@@ -19,10 +19,10 @@ import { profileFor } from '../../src/core/lb4/profile.ts';
 import { decode } from '../../src/core/lb4/codec.ts';
 import { formatIP, uint32ToIPv4 } from '../../src/core/ip/address.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
-import { eventually } from '../support/eventually.ts';
-import { Ledger } from '../support/ledger.ts';
-import { parseAnswer } from '../support/backend-pod.ts';
-import { Topology } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { parseAnswer } from '../../lab/backend-pod.ts';
+import { Topology } from '../../lab/topology.ts';
 
 /** An address on the client segment, outside the kube-lb pool, for the Service Cilium serves itself. */
 const CILIUM_EXTERNAL_IP = '198.51.100.180';

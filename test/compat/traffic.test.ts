@@ -1,14 +1,14 @@
-// One consumer line of the compatibility matrix in the lab topology (test/support/topology.ts), with real Cilium on
+// One consumer line of the compatibility matrix in the lab topology (lab/topology.ts), with real Cilium on
 // the LB nodes: the consumer cluster's kube-apiserver, kube-controller-manager and every consumer node's kube-proxy
 // are that line's (KUBE_LB_CONSUMER_K8S; `npm run test:compat` runs this file once per line of lines.json). A
 // Service gets its VIP, traffic flows through it from the client, what kube-proxy does with the VIP inside the
 // cluster matches what the agent says on the Service, and deleting the Service cleans up.
 import t from 'tap';
-import { eventually } from '../support/eventually.ts';
-import { keepsIpMode } from '../support/kubernetes-line.ts';
-import { Ledger } from '../support/ledger.ts';
-import { parseAnswer } from '../support/backend-pod.ts';
-import { Topology } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { keepsIpMode } from '../../lab/kubernetes-line.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { parseAnswer } from '../../lab/backend-pod.ts';
+import { Topology } from '../../lab/topology.ts';
 import { SERVICE_CONDITIONS } from '../../src/core/agent/status.ts';
 
 const ledger = Ledger.open('compat-traffic');

@@ -6,8 +6,8 @@ import * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim } from '../../src/api/v1alpha1.ts';
 import { apiStatus } from '../../src/kube/client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters, type TestCluster } from '../support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters, type TestCluster } from '../../lab/controlplane.ts';
 import { applyYaml, serviceAccountKubeconfig, tenantRbac } from '../support/agent-env.ts';
 
 const ledger = Ledger.open('agent-isolation');

@@ -7,10 +7,10 @@ import type { ConsumerCluster, VIPClaim } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { FINALIZER } from '../../src/core/agent/naming.ts';
 import { SERVICE_CONDITIONS } from '../../src/core/agent/status.ts';
-import { Ledger } from '../support/ledger.ts';
-import { keepsIpMode } from '../support/kubernetes-line.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { keepsIpMode } from '../../lab/kubernetes-line.ts';
 import { eventually, startAgentEnv, type AgentEnv } from '../support/agent-env.ts';
-import { ensureNamespace, lbService, runPod, setPodReady } from '../support/consumer-objects.ts';
+import { ensureNamespace, lbService, runPod, setPodReady } from '../../lab/consumer-objects.ts';
 
 const ledger = Ledger.open('agent-lifecycle');
 let env: AgentEnv;

@@ -10,9 +10,9 @@ import { FINALIZER } from '../../src/core/agent/naming.ts';
 import { SERVICE_CONDITIONS } from '../../src/core/agent/status.ts';
 import { createInformer } from '../../src/kube/informer.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { Ledger } from '../support/ledger.ts';
+import { Ledger } from '../../lab/ledger.ts';
 import { eventually, startAgentEnv, type AgentEnv, type AgentProcess } from '../support/agent-env.ts';
-import { ensureNamespace, lbService } from '../support/consumer-objects.ts';
+import { ensureNamespace, lbService } from '../../lab/consumer-objects.ts';
 
 const ledger = Ledger.open('agent-outage');
 let env: AgentEnv;

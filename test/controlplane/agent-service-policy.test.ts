@@ -14,9 +14,9 @@ import { FINALIZER } from '../../src/core/agent/naming.ts';
 import type { ServiceStatusView } from '../../src/core/agent/views.ts';
 import { apiMessage, apiStatus } from '../../src/kube/client.ts';
 import { applyYaml, eventually, repoRoot, serviceAccountKubeconfig } from '../support/agent-env.ts';
-import { ensureNamespace, lbService } from '../support/consumer-objects.ts';
-import { startClusters } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
+import { ensureNamespace, lbService } from '../../lab/consumer-objects.ts';
+import { startClusters } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
 import { SERVICE_POLICY_FILE } from '../support/agent-service-policy.ts';
 
 const ledger = Ledger.open('agent-service-policy');

@@ -9,10 +9,10 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { loadApiKubeConfig } from '../../src/kube/api-client.ts';
 import { createInformer } from '../../src/kube/informer.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters } from '../support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually, inParallel, leaseHolder, startAllocator, waitReady, type AllocatorProcess } from '../support/allocator.ts';
+import { allocatedOf, eventually, inParallel, leaseHolder, startAllocator, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
 
 /**
  * The bound this test holds the allocator to: every claim of a batch Allocated within this after its creation

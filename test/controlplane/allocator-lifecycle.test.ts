@@ -7,10 +7,10 @@ import * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { loadApiKubeConfig } from '../../src/kube/api-client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters } from '../support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant, type ClaimOptions } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually, startAllocator, waitClaim, waitReady, type AllocatorProcess } from '../support/allocator.ts';
+import { allocatedOf, eventually, startAllocator, waitClaim, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
 
 const ledger = Ledger.open('alloc-lifecycle');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);

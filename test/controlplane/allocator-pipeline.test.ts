@@ -15,10 +15,10 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { createEventRecorder } from '../../src/kube/events.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createRegistry } from '../../src/shared/metrics.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters } from '../support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually } from '../support/allocator.ts';
+import { allocatedOf, eventually } from '../../lab/allocator.ts';
 
 const X = '198.18.0.5';
 const Y = '198.18.0.6';

@@ -11,10 +11,10 @@ import t from 'tap';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import { CA_BUNDLE_RECHECK_MS } from '../../src/allocator/webhook/start.ts';
-import { eventually, startAllocator, waitReady, type AllocatorProcess } from '../support/allocator.ts';
-import { freePort, startClusters } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
-import { webhookConfigurationAt, webhookRefusal } from '../support/webhook-configuration.ts';
+import { eventually, startAllocator, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
+import { freePort, startClusters } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { webhookConfigurationAt, webhookRefusal } from '../../lab/webhook-configuration.ts';
 
 const ledger = Ledger.open('alloc-cabundle');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);

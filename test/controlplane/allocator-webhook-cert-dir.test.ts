@@ -11,10 +11,10 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { generateCertificates } from '../../src/allocator/webhook/certs.ts';
 import { isNotFound } from '../../src/kube/client.ts';
-import { startAllocator, waitReady } from '../support/allocator.ts';
-import { freePort, startClusters } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
-import { webhookConfigurationAt, webhookRefusal } from '../support/webhook-configuration.ts';
+import { startAllocator, waitReady } from '../../lab/allocator.ts';
+import { freePort, startClusters } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { webhookConfigurationAt, webhookRefusal } from '../../lab/webhook-configuration.ts';
 
 const ledger = Ledger.open('alloc-cert-dir');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);

@@ -11,10 +11,10 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.
 import { apiMessage } from '../../src/kube/client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { DENY_LIST_CONFIGMAP, DENY_LIST_KEY } from '../../src/core/allocation/deny-list.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters } from '../support/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually, startAllocator, waitClaim, waitReady } from '../support/allocator.ts';
+import { allocatedOf, eventually, startAllocator, waitClaim, waitReady } from '../../lab/allocator.ts';
 
 const ledger = Ledger.open('deny-list');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);

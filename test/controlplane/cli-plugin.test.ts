@@ -14,8 +14,8 @@ import { OUTPUT_FORMATS, render } from '../../src/cli/output.ts';
 import { statusView } from '../../src/cli/status.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { cliFixtures, kubeconfigText } from '../unit/cli/fixtures.ts';
-import { startClusters } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
 
 const root = join(import.meta.dirname, '../..');
 const ledger = Ledger.open('cli-plugin');

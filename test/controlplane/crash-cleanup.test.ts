@@ -4,8 +4,8 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { cleanupStale } from '../support/cleanup-stale.ts';
-import { LEDGER_ROOT } from '../support/ledger.ts';
+import { cleanupStale } from '../../lab/cleanup-stale.ts';
+import { LEDGER_ROOT } from '../../lab/ledger.ts';
 
 const fixture = join(import.meta.dirname, 'fixtures/start-and-hang.ts');
 

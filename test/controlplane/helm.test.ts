@@ -18,9 +18,9 @@ import { parseAllDocuments } from 'yaml';
 import { generateCertificates } from '../../src/allocator/webhook/certs.ts';
 import { CONSUMER_SECRET_NAME } from '../../src/core/tenant/onboarding.ts';
 import { repoRoot } from '../support/agent-env.ts';
-import { controlPlaneBinDir, startClusters, type TestCluster } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
-import { shippedWebhookConfiguration } from '../support/webhook-configuration.ts';
+import { controlPlaneBinDir, startClusters, type TestCluster } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { shippedWebhookConfiguration } from '../../lab/webhook-configuration.ts';
 import { SERVICE_POLICY_FILE } from '../support/agent-service-policy.ts';
 
 const CHART = join(repoRoot, 'deploy/helm/kube-lb');

@@ -9,9 +9,9 @@ import { createInformer } from '../../src/kube/informer.ts';
 import { listAllPages, type ListPage } from '../../src/kube/paging.ts';
 import { LAST_APPLIED, stripManagedFields } from '../../src/kube/trim.ts';
 import { createLogger } from '../../src/shared/logger.ts';
-import { Ledger } from '../support/ledger.ts';
-import { startClusters } from '../support/controlplane.ts';
-import { eventually, inParallel } from '../support/allocator.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
+import { eventually, inParallel } from '../../lab/allocator.ts';
 
 const ledger = Ledger.open('informer-paging');
 // Without the watch cache, as when the apiserver's cache no longer holds the snapshot a continue token names

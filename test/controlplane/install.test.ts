@@ -22,14 +22,14 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { tenantCommand } from '../../src/cli/tenant.ts';
 import { consumerClusterFor } from '../../src/core/tenant/onboarding.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
-import { startAllocator, waitReady } from '../support/allocator.ts';
+import { startAllocator, waitReady } from '../../lab/allocator.ts';
 import { eventually, serviceAccountKubeconfig, repoRoot } from '../support/agent-env.ts';
-import { lbService, ensureNamespace } from '../support/consumer-objects.ts';
-import { controlPlaneBinDir, freePort, startClusters, type TestCluster } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
-import { consumerLine, lbLine } from '../support/kubernetes-line.ts';
+import { lbService, ensureNamespace } from '../../lab/consumer-objects.ts';
+import { controlPlaneBinDir, freePort, startClusters, type TestCluster } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { consumerLine, lbLine } from '../../lab/kubernetes-line.ts';
 import { documentedMetrics } from '../support/metrics-doc.ts';
-import { spawnTracked } from '../support/process.ts';
+import { spawnTracked } from '../../lab/process.ts';
 
 const SYSTEM = 'kube-lb-system';
 

@@ -11,8 +11,8 @@ import { startStatusServer } from '../../src/shared/http-status.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { createRegistry } from '../../src/shared/metrics.ts';
 import { applyYaml } from '../support/agent-env.ts';
-import { startClusters } from '../support/controlplane.ts';
-import { Ledger } from '../support/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
+import { Ledger } from '../../lab/ledger.ts';
 
 const root = join(import.meta.dirname, '../..');
 const ledger = Ledger.open('metrics-auth');

@@ -14,9 +14,9 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { ClusterView } from '../../src/speaker/cluster-view.ts';
 import { NodeStatePublisher } from '../../src/speaker/state/node-state.ts';
 import { ClaimStatusWriter } from '../../src/speaker/status/claim-status.ts';
-import { startClusters } from '../support/controlplane.ts';
-import { eventually } from '../support/eventually.ts';
-import { Ledger } from '../support/ledger.ts';
+import { startClusters } from '../../lab/controlplane.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
 import { approvalOf } from '../../src/core/allocation/approval.ts';
 
 const ledger = Ledger.open('speaker-status');

@@ -9,11 +9,11 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { PROFILES, type CiliumVersion, type Lb4Profile } from '../../src/core/lb4/profile.ts';
-import { mountBpffs, type Bpffs } from '../support/bpffs.ts';
-import { createCiliumMaps, type CiliumMaps } from '../support/cilium-maps.ts';
-import { Ledger } from '../support/ledger.ts';
-import { L2Segment, Netns } from '../support/netns.ts';
-import type { TrackedProcess } from '../support/process.ts';
+import { mountBpffs, type Bpffs } from '../../lab/bpffs.ts';
+import { createCiliumMaps, type CiliumMaps } from '../../lab/cilium-maps.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { L2Segment, Netns } from '../../lab/netns.ts';
+import type { TrackedProcess } from '../../lab/process.ts';
 import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M, type AttachedDatapath } from './loader.ts';
 import type { Tally, Target } from './client-agent.ts';
 

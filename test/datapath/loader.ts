@@ -10,8 +10,8 @@ import { LB4_MAPS, type Lb4MapRole } from '../../src/core/lb4/maps.ts';
 import { parseIPv4 } from '../../src/core/lb4/ipv4.ts';
 import type { Lb4Profile } from '../../src/core/lb4/profile.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
-import type { CiliumMaps } from '../support/cilium-maps.ts';
-import { run, type Netns } from '../support/netns.ts';
+import type { CiliumMaps } from '../../lab/cilium-maps.ts';
+import { run, type Netns } from '../../lab/netns.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const TEST_DATAPATH_OBJECT = join(here, 'build', 'lb_test.o');

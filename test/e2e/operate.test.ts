@@ -1,4 +1,4 @@
-// Operating a running system (test/support/topology.ts: LB nodes in network namespaces running real Cilium,
+// Operating a running system (lab/topology.ts: LB nodes in network namespaces running real Cilium,
 // real control planes, every program a process):
 // - the speakers run with exactly deploy/kube-lb-cluster/11-speaker-rbac.yaml, 12-speaker-policies.yaml and
 //   13-backend-deny-list.yaml (their ServiceAccount's token): they program, announce and write claim status (what
@@ -16,10 +16,10 @@ import * as k8s from '@kubernetes/client-node';
 import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
 import { applyYaml } from '../support/agent-env.ts';
-import { eventually } from '../support/eventually.ts';
-import { Ledger } from '../support/ledger.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
 import { documentedMetrics } from '../support/metrics-doc.ts';
-import { SPEAKER_NAMESPACE, Topology } from '../support/topology.ts';
+import { SPEAKER_NAMESPACE, Topology } from '../../lab/topology.ts';
 
 const root = join(import.meta.dirname, '../..');
 const ledger = Ledger.open('e2e-operate');

@@ -5,7 +5,7 @@ import t from 'tap';
 import { ATTACKS } from '../redteam/attacks.ts';
 import { RedTeam } from '../redteam/context.ts';
 import { formatResult, runAttacks, summarize } from '../redteam/run.ts';
-import { Ledger } from '../support/ledger.ts';
+import { Ledger } from '../../lab/ledger.ts';
 
 const ledger = Ledger.open('e2e-redteam');
 const rt = await RedTeam.up(ledger, (line) => t.comment(line));

@@ -1,14 +1,14 @@
-// The whole system in network namespaces (test/support/topology.ts): two consumer clusters (tenants c1 and c2),
+// The whole system in network namespaces (lab/topology.ts): two consumer clusters (tenants c1 and c2),
 // an LB cluster, the allocator, one agent per tenant and three speakers as real processes, a client on the LB
 // segment; on every consumer node a real kube-proxy and a backend pod published through EndpointSlices. One topology is shared by the stories below, which run in order: each leaves the system as the next
 // one expects it. Every wait polls with a generous deadline; nothing asserts on timings.
 import t, { type Test } from 'tap';
 import type { VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { eventually } from '../support/eventually.ts';
-import { Ledger } from '../support/ledger.ts';
-import { parseAnswer } from '../support/backend-pod.ts';
-import { Topology, type ConsumerNode } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { parseAnswer } from '../../lab/backend-pod.ts';
+import { Topology, type ConsumerNode } from '../../lab/topology.ts';
 
 const ledger = Ledger.open('e2e-system');
 const topo = await Topology.up(ledger, {

@@ -9,8 +9,8 @@ import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { encodeProbe, parsePeerAddress } from '../../src/speaker/l2/probe-wire.ts';
-import { eventually } from '../support/eventually.ts';
-import { SPEAKER_NAMESPACE } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { SPEAKER_NAMESPACE } from '../../lab/topology.ts';
 import { ATTACKER, RedTeam, VICTIM, type Attack, type CallResult, type Credential, type Outcome } from './context.ts';
 
 const blocked = (evidence: string): Outcome => ({ blocked: true, evidence });

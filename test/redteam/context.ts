@@ -18,9 +18,9 @@ import { apiStatus } from '../../src/kube/client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { applyYaml, serviceAccountKubeconfig, tenantRbac } from '../support/agent-env.ts';
 import { SERVICE_POLICY_FILE } from '../support/agent-service-policy.ts';
-import { eventually } from '../support/eventually.ts';
-import type { Ledger } from '../support/ledger.ts';
-import { SPEAKER_NAMESPACE, Topology } from '../support/topology.ts';
+import { eventually } from '../../lab/eventually.ts';
+import type { Ledger } from '../../lab/ledger.ts';
+import { SPEAKER_NAMESPACE, Topology } from '../../lab/topology.ts';
 
 const root = join(import.meta.dirname, '../..');
 

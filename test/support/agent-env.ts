@@ -15,12 +15,12 @@ import { resourceClient, type ResourceClient } from '../../src/kube/custom-objec
 import { renderTemplate } from '../../src/core/manifest-template.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { startStandInAllocator } from './allocator-stand-in.ts';
-import { consumerLine, lbLine } from './kubernetes-line.ts';
-import { freePort, startClusters, type NodeSpec, type TestCluster } from './controlplane.ts';
-import type { Ledger } from './ledger.ts';
-import { spawnTracked, type TrackedProcess } from './process.ts';
-import { eventually } from './eventually.ts';
-import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
+import { consumerLine, lbLine } from '../../lab/kubernetes-line.ts';
+import { freePort, startClusters, type NodeSpec, type TestCluster } from '../../lab/controlplane.ts';
+import type { Ledger } from '../../lab/ledger.ts';
+import { spawnTracked, type TrackedProcess } from '../../lab/process.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { applyWebhookConfigurationAt } from '../../lab/webhook-configuration.ts';
 
 export { eventually };
 

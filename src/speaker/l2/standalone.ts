@@ -1,5 +1,5 @@
 // L2 announcement alone, as its own process: the speaker's L2 part (wiring.ts) with its own API client, claim
-// view and status writer, and no dataplane. For the L2 network-namespace tests (test/support/l2-speakers.ts) and
+// view and status writer, and no dataplane. For the L2 network-namespace tests (lab/l2-speakers.ts) and
 // the failover benchmark (scripts/bench/failover.ts); production runs the same part inside src/speaker/main.ts.
 //   node src/speaker/l2/standalone.ts --node-name lb-1 --kubeconfig K [--vips 192.0.2.10,... --interfaces eth0]
 // SIGTERM and SIGINT hand the VIPs over to peers before exiting.

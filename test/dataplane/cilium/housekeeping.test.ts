@@ -4,7 +4,7 @@
 // same lab, IDs (ids-story.ts): held connections keep their backends across a restart of both, and Cilium's
 // allocator walking into kube-lb's service ID makes kube-lb move without touching Cilium's entries.
 import t, { type Test } from 'tap';
-import { NEWEST_CILIUM_LINE } from '../../support/cilium-agent.ts';
+import { NEWEST_CILIUM_LINE } from '../../../lab/cilium-agent.ts';
 import { recreateLab } from '../../cilium/recreate-story.ts';
 import { pruneRun, restartRun, type HousekeepingFigures } from '../../cilium/housekeeping-story.ts';
 import { collisionRun, lateService, restartTogetherRun } from '../../cilium/ids-story.ts';

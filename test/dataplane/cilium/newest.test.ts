@@ -1,7 +1,7 @@
 // The dataplane suite's proof on real Cilium: the newest line, random and maglev (test/cilium/story.ts). Every
 // line is proven by npm run test:cilium.
 import t from 'tap';
-import { NEWEST_CILIUM_LINE } from '../../support/cilium-agent.ts';
+import { NEWEST_CILIUM_LINE } from '../../../lab/cilium-agent.ts';
 import { provesLine, tapChecks } from '../../cilium/story.ts';
 
 for (const maglev of [false, true]) {

@@ -3,15 +3,15 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { eventually } from '../../support/eventually.ts';
+import { eventually } from '../../../lab/eventually.ts';
 import * as k8s from '@kubernetes/client-node';
-import { Ledger } from '../../support/ledger.ts';
-import { startCluster } from '../../support/controlplane.ts';
-import { startApiRelay } from '../../support/api-relay.ts';
-import { createL2Topology, arpingDots, arpingReplies, inNs, SetupStack } from '../../support/l2-topology.ts';
-import { L2Speakers } from '../../support/l2-speakers.ts';
-import { startCapture } from '../../support/pcap.ts';
-import { spawnTracked } from '../../support/process.ts';
+import { Ledger } from '../../../lab/ledger.ts';
+import { startCluster } from '../../../lab/controlplane.ts';
+import { startApiRelay } from '../../../lab/api-relay.ts';
+import { createL2Topology, arpingDots, arpingReplies, inNs, SetupStack } from '../../../lab/l2-topology.ts';
+import { L2Speakers } from '../../../lab/l2-speakers.ts';
+import { startCapture } from '../../../lab/pcap.ts';
+import { spawnTracked } from '../../../lab/process.ts';
 import { ARP_REPLY, ARP_REQUEST, decodeArp, isGratuitous } from '../../../src/core/l2/arp-frame.ts';
 import { rendezvousOwner } from '../../../src/core/l2/rendezvous.ts';
 

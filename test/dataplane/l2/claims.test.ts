@@ -3,10 +3,10 @@
 // selects and report the owner in each claim's Announced condition.
 import t, { type Test } from 'tap';
 import * as k8s from '@kubernetes/client-node';
-import { createNodes } from '../../support/controlplane.ts';
-import { arpingReplies } from '../../support/l2-topology.ts';
-import { allocatedClaim, startL2Stand } from '../../support/l2-stand.ts';
-import { eventually } from '../../support/eventually.ts';
+import { createNodes } from '../../../lab/controlplane.ts';
+import { arpingReplies } from '../../../lab/l2-topology.ts';
+import { allocatedClaim, startL2Stand } from '../../../lab/l2-stand.ts';
+import { eventually } from '../../../lab/eventually.ts';
 import { rendezvousOwner } from '../../../src/core/l2/rendezvous.ts';
 import { resourceClient } from '../../../src/kube/custom-objects.ts';
 import { API_VERSION, type L2Announcement, type VIPClaim, type VIPPool } from '../../../src/api/v1alpha1.ts';

@@ -5,11 +5,11 @@
 import t from 'tap';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import { createNodes } from '../../support/controlplane.ts';
-import { arpingReplies } from '../../support/l2-topology.ts';
-import { allocatedClaim, startL2Stand } from '../../support/l2-stand.ts';
-import { eventually } from '../../support/eventually.ts';
-import { startCapture } from '../../support/pcap.ts';
+import { createNodes } from '../../../lab/controlplane.ts';
+import { arpingReplies } from '../../../lab/l2-topology.ts';
+import { allocatedClaim, startL2Stand } from '../../../lab/l2-stand.ts';
+import { eventually } from '../../../lab/eventually.ts';
+import { startCapture } from '../../../lab/pcap.ts';
 import { decodeArp, isGratuitous } from '../../../src/core/l2/arp-frame.ts';
 import { rendezvousOwner } from '../../../src/core/l2/rendezvous.ts';
 import { resourceClient } from '../../../src/kube/custom-objects.ts';

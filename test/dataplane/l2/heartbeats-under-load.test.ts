@@ -10,9 +10,9 @@ import { createInterface } from 'node:readline';
 import { PROFILES } from '../../../src/core/lb4/profile.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { ProbeChannel } from '../../../src/speaker/l2/probes.ts';
-import { mountBpffs } from '../../support/bpffs.ts';
-import { createCiliumMaps } from '../../support/cilium-maps.ts';
-import { Ledger } from '../../support/ledger.ts';
+import { mountBpffs } from '../../../lab/bpffs.ts';
+import { createCiliumMaps } from '../../../lab/cilium-maps.ts';
+import { Ledger } from '../../../lab/ledger.ts';
 
 const TIMEOUT_MS = 500;
 const ledger = Ledger.open('hb-load');

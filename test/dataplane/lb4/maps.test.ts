@@ -21,9 +21,9 @@ import { BpfMap } from '../../../src/native/bpf.ts';
 import { openLb4Maps } from '../../../src/speaker/dataplane/native-maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
 import { main } from '../../../src/cli/main.ts';
-import { mountBpffs } from '../../support/bpffs.ts';
-import { createCiliumMaps } from '../../support/cilium-maps.ts';
-import { Ledger } from '../../support/ledger.ts';
+import { mountBpffs } from '../../../lab/bpffs.ts';
+import { createCiliumMaps } from '../../../lab/cilium-maps.ts';
+import { Ledger } from '../../../lab/ledger.ts';
 import { foreignServiceEntries, type ForeignService } from '../../support/lb4-fixtures.ts';
 
 const ledger = Ledger.open('lb4-maps');

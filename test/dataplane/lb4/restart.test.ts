@@ -5,7 +5,7 @@ import t from 'tap';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { spawnTracked, type TrackedProcess } from '../../support/process.ts';
+import { spawnTracked, type TrackedProcess } from '../../../lab/process.ts';
 import { waitFor } from '../../datapath/lab.ts';
 import { dns, labFor, rawDump, VIP, web } from './helpers.ts';
 

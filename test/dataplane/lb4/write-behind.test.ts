@@ -14,9 +14,9 @@ import { createLogger } from '../../../src/shared/logger.ts';
 import { BpfError, BpfMap, settleQueuedWrites } from '../../../src/native/bpf.ts';
 import { openLb4Maps } from '../../../src/speaker/dataplane/native-maps.ts';
 import { DataplaneReconciler } from '../../../src/speaker/dataplane/reconciler.ts';
-import { mountBpffs } from '../../support/bpffs.ts';
-import { createCiliumMaps } from '../../support/cilium-maps.ts';
-import { Ledger } from '../../support/ledger.ts';
+import { mountBpffs } from '../../../lab/bpffs.ts';
+import { createCiliumMaps } from '../../../lab/cilium-maps.ts';
+import { Ledger } from '../../../lab/ledger.ts';
 import { foreignServiceEntries } from '../../support/lb4-fixtures.ts';
 
 const ledger = Ledger.open('lb4-write-behind');

@@ -13,10 +13,10 @@ import { PROFILES } from '../../../src/core/lb4/profile.ts';
 import { BpfMap } from '../../../src/native/bpf.ts';
 import { doctorCommand } from '../../../src/cli/doctor.ts';
 import type { CliIO } from '../../../src/cli/command-args.ts';
-import { mountBpffs } from '../../support/bpffs.ts';
-import { createCiliumMaps } from '../../support/cilium-maps.ts';
+import { mountBpffs } from '../../../lab/bpffs.ts';
+import { createCiliumMaps } from '../../../lab/cilium-maps.ts';
 import { foreignServiceEntries } from '../../support/lb4-fixtures.ts';
-import { Ledger } from '../../support/ledger.ts';
+import { Ledger } from '../../../lab/ledger.ts';
 
 const root = join(import.meta.dirname, '../../..');
 const ledger = Ledger.open('doctor');

@@ -6,7 +6,7 @@ import { createServer as createTcpServer, type Server as TcpServer } from 'node:
 import { createLogger } from '../../../src/shared/logger.ts';
 import { HealthChecker } from '../../../src/speaker/health/checker.ts';
 import { httpProbe, tcpProbe } from '../../../src/speaker/health/probe.ts';
-import { eventually } from '../../support/eventually.ts';
+import { eventually } from '../../../lab/eventually.ts';
 
 const logger = createLogger({ program: 'health-test', level: 'silent' });
 

@@ -4,7 +4,7 @@ import t from 'tap';
 import { X509Certificate } from 'node:crypto';
 import { caUsable, certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
 import { WEBHOOK_PATH } from '../../../src/allocator/webhook/registration.ts';
-import { shippedWebhookConfiguration } from '../../support/webhook-configuration.ts';
+import { shippedWebhookConfiguration } from '../../../lab/webhook-configuration.ts';
 
 t.test('a CA and a serving certificate for the hosts', async (t) => {
   const hosts = ['kube-lb-allocator.kube-lb-system.svc', '127.0.0.1'];

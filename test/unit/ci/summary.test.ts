@@ -144,7 +144,7 @@ t.test('tap-count: a run that stopped early, bailed out, had no TAP or failed si
 // ------------------------------------------------------------------------------------------ end to end
 
 // The plumbing under test, as committed, and what it needs to run: cleanup-stale.ts (test.sh runs it) and its ledger.
-const PLUMBING = ['.ci/run', 'scripts/test.sh', 'scripts/tap-count.ts', 'test/support/cleanup-stale.ts', 'test/support/ledger.ts'];
+const PLUMBING = ['.ci/run', 'scripts/test.sh', 'scripts/tap-count.ts', 'lab/cleanup-stale.ts', 'lab/ledger.ts'];
 const TAP_CONFIG = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { tap: unknown }).tap;
 
 const PASS_FILE = `import t, { type Test } from 'tap';\nt.test('group', async (t) => { t.ok(true, 'a'); t.equal(1, 1, 'b'); });\n`;

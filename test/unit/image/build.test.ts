@@ -6,7 +6,7 @@ import t from 'tap';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { Ledger } from '../../support/ledger.ts';
+import { Ledger } from '../../../lab/ledger.ts';
 
 const root = join(import.meta.dirname, '../../..');
 

@@ -1,4 +1,4 @@
-// The application in the lab's backend pods (test/support/topology.ts): one pod per consumer node, a real
+// The application in the lab's backend pods (lab/topology.ts): one pod per consumer node, a real
 // process in a network namespace of its own (the pod's), reached only through the node's real kube-proxy, which
 // learns the pod from the EndpointSlices kube-controller-manager publishes for it. The app listens on the
 // target port of every Service port that selects it (the topology writes them to a spec file, as a Deployment's

@@ -15,7 +15,7 @@ import { spawnTracked, type TrackedProcess } from './process.ts';
 import type { Ledger } from './ledger.ts';
 import { lineBinDir, SUITE_LINE, type KubernetesLine } from './kubernetes-line.ts';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface ClusterOptions {
   /** Short name, used in logs and the kubeconfig context. */

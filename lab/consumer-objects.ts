@@ -1,7 +1,7 @@
 // Consumer-cluster objects for agent tests and the lab topology's backend pods: LoadBalancer Services, and Pods made
 // "ready" without a kubelet (status written directly) so the EndpointSlice controller lists them as endpoints on their nodes.
 import * as k8s from '@kubernetes/client-node';
-import { LOAD_BALANCER_CLASS } from '../../src/api/v1alpha1.ts';
+import { LOAD_BALANCER_CLASS } from '../src/api/v1alpha1.ts';
 
 export interface LbServiceOptions {
   ports?: k8s.V1ServicePort[];

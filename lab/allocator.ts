@@ -4,14 +4,14 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
-import type { VIPClaim } from '../../src/api/v1alpha1.ts';
-import { resourceClient } from '../../src/kube/custom-objects.ts';
+import type { VIPClaim } from '../src/api/v1alpha1.ts';
+import { resourceClient } from '../src/kube/custom-objects.ts';
 import { freePort, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface AllocatorProcess {
   readonly identity: string;

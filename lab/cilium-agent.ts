@@ -20,7 +20,7 @@ import type { Netns } from './netns.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 
 const execFileAsync = promisify(execFile);
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CGROUP2_ROOT = ['/sys/fs/cgroup/unified', '/sys/fs/cgroup'].find((d) => existsSync(join(d, 'cgroup.procs')));
 
 interface LinesFile {

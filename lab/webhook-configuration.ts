@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { parse } from 'yaml';
-import { apiMessage, isNotFound } from '../../src/kube/client.ts';
-import { claim } from './allocation-fixtures.ts';
+import { apiMessage, isNotFound } from '../src/kube/client.ts';
+import type { VIPClaim } from '../src/api/v1alpha1.ts';
 import { eventually } from './eventually.ts';
 
-const repoRoot = join(import.meta.dirname, '../..');
+const repoRoot = join(import.meta.dirname, '..');
 export const WEBHOOK_CONFIGURATION_FILE = 'deploy/kube-lb-cluster/21-allocator-webhook.yaml';
 
 export function shippedWebhookConfiguration(): k8s.V1ValidatingWebhookConfiguration {
@@ -59,9 +59,17 @@ export async function applyWebhookConfigurationAt(kc: k8s.KubeConfig, url: strin
  * the webhook's refusal: proof that the configuration is in force and its caBundle verifies the serving certificate.
  */
 export async function webhookRefusal(kc: k8s.KubeConfig, namespace: string): Promise<string> {
-  const probe = claim(namespace, 'probe', { cluster: 'nobody' });
-  delete (probe as { status?: unknown }).status;
-  const body = { ...probe, metadata: { ...probe.metadata, creationTimestamp: undefined } };
+  const body: VIPClaim = {
+    apiVersion: 'kube-lb.io/v1alpha1',
+    kind: 'VIPClaim',
+    metadata: { name: 'probe', namespace },
+    spec: {
+      service: { cluster: 'nobody', namespace: 'default', name: 'probe', uid: 'svc-probe' },
+      ports: [{ protocol: 'TCP', port: 80, nodePort: 30080 }],
+      backends: [{ nodeName: 'n1', address: '10.10.0.5', ready: true }],
+      externalTrafficPolicy: 'Cluster',
+    },
+  };
   return eventually('the apiserver to call the webhook', async () => {
     try {
       await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({ group: 'kube-lb.io', version: 'v1alpha1', plural: 'vipclaims', namespace, body, dryRun: 'All' });

@@ -1,6 +1,6 @@
 // A ledger of everything a test run creates outside its own process: child processes, network namespaces,
 // links, mounts, directories, cgroups. It lives in a directory under /tmp/kube-lb-test named after the owning process,
-// so that a run killed midway is cleaned up by the next one (test/support/cleanup-stale.ts), while runs that
+// so that a run killed midway is cleaned up by the next one (lab/cleanup-stale.ts), while runs that
 // are still alive are left alone.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';

@@ -9,7 +9,7 @@ import { spawnTracked, type TrackedProcess } from './process.ts';
 import type { ApiRelay } from './api-relay.ts';
 import type { L2Topology } from './l2-topology.ts';
 
-const STANDALONE = fileURLToPath(new URL('../../src/speaker/l2/standalone.ts', import.meta.url));
+const STANDALONE = fileURLToPath(new URL('../src/speaker/l2/standalone.ts', import.meta.url));
 export const RELAY_PORT = 6443;
 
 export class L2Speakers {

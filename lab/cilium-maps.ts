@@ -3,11 +3,11 @@
 // the test datapath against them. Shapes are the same in 1.14–1.19; the profile only decides what the test
 // datapath does with them (test/datapath/loader.ts).
 import { join } from 'node:path';
-import { BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../../src/core/bpf/uapi.ts';
-import { DEFAULT_LB_MAP_MAX_ENTRIES, LB4_MAPS, type Lb4MapRole, type Lb4MapShape } from '../../src/core/lb4/maps.ts';
-import { MAGLEV_INNER_KEY_SIZE, maglevInnerValueSize } from '../../src/core/lb4/maglev.ts';
-import type { Lb4Profile } from '../../src/core/lb4/profile.ts';
-import { BpfMap } from '../../src/native/bpf.ts';
+import { BPF_F_NO_PREALLOC, BPF_F_RDONLY_PROG, BPF_MAP_TYPE } from '../src/core/bpf/uapi.ts';
+import { DEFAULT_LB_MAP_MAX_ENTRIES, LB4_MAPS, type Lb4MapRole, type Lb4MapShape } from '../src/core/lb4/maps.ts';
+import { MAGLEV_INNER_KEY_SIZE, maglevInnerValueSize } from '../src/core/lb4/maglev.ts';
+import type { Lb4Profile } from '../src/core/lb4/profile.ts';
+import { BpfMap } from '../src/native/bpf.ts';
 
 export interface CiliumMapsOptions {
   readonly profile: Lb4Profile;

@@ -8,7 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 export interface KubernetesLine {
   /** vMAJOR.MINOR, as lines.json and KUBE_LB_CONSUMER_K8S name it. */
@@ -71,8 +71,8 @@ export const keepsIpMode = (line: KubernetesLine): boolean => line.minor >= 30;
 export const OLDEST_LINE: KubernetesLine = KUBERNETES_LINES.reduce((a, b) => (b.minor < a.minor ? b : a));
 
 // For the shell scripts (bootstrap.sh, test.sh), so "which lines" is decided here only:
-//   node test/support/kubernetes-line.ts modules [--all]   the modules to build: the oldest line's, or every line's
-//   node test/support/kubernetes-line.ts lines | stories | lb-minimum
+//   node lab/kubernetes-line.ts modules [--all]   the modules to build: the oldest line's, or every line's
+//   node lab/kubernetes-line.ts lines | stories | lb-minimum
 if (import.meta.main) {
   const [what, flag] = process.argv.slice(2);
   const out: Record<string, () => string[]> = {

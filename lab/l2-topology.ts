@@ -1,4 +1,4 @@
-// An L2 segment of network namespaces for the L2 tests and the failover benchmark, built on test/support/netns.ts:
+// An L2 segment of network namespaces for the L2 tests and the failover benchmark, built on lab/netns.ts:
 // one client and N LB nodes on a bridge, 10.66.0.0/24 (the same addresses in every run: namespaces isolate
 // concurrent runs, and fixed addresses make the VIP → owner assignment, and every assertion about it, identical
 // from run to run).

@@ -2,9 +2,9 @@
 // relay into them and the speakers' launcher, each step undone by the SetupStack (also when a later step fails).
 // And a claim as the allocator leaves it: created, then its status written with the VIP.
 import type { Test } from 'tap';
-import { API_VERSION, type VIPClaim } from '../../src/api/v1alpha1.ts';
-import { approvalOf } from '../../src/core/allocation/approval.ts';
-import type { ResourceClient } from '../../src/kube/custom-objects.ts';
+import { API_VERSION, type VIPClaim } from '../src/api/v1alpha1.ts';
+import { approvalOf } from '../src/core/allocation/approval.ts';
+import type { ResourceClient } from '../src/kube/custom-objects.ts';
 import { startApiRelay } from './api-relay.ts';
 import { startCluster } from './controlplane.ts';
 import { createL2Topology, SetupStack } from './l2-topology.ts';

@@ -7,7 +7,7 @@
 //   in the test:      const relay = await startApiRelay(ledger, cluster, dir)
 //                     relay.kubeconfigFor(port) → kubeconfig file pointing at https://127.0.0.1:PORT
 //                     relay.startInNetns(ns, port) → the namespace-side listener (a tracked child process)
-//   child process:    node test/support/api-relay.ts LISTEN_PORT UNIX_PATH
+//   child process:    node lab/api-relay.ts LISTEN_PORT UNIX_PATH
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';

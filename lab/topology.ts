@@ -6,16 +6,16 @@
 //     eth1 10.200.0.11-13 ─┐ backend segment 10.200.0.0/16
 //   tenant k's consumer nodes 10.200.k.11, .12, …: each runs a real kube-proxy (nftables mode; iptables when nft
 //     is missing) in its namespace, and holds one backend pod: a process in a namespace of its own behind a veth,
-//     pod IP 10.(240+k).j.10 from the node's pod CIDR 10.(240+k).j.0/24 (test/support/backend-pod.ts)
+//     pod IP 10.(240+k).j.10 from the node's pod CIDR 10.(240+k).j.0/24 (lab/backend-pod.ts)
 //
 // Control planes: one LB cluster (CRDs, VIPPool, L2Announcement, one ConsumerCluster per tenant) and one
 // consumer cluster per tenant (with kube-controller-manager). Programs, each a real process: the allocator and
 // one agent per tenant (root namespace, talking to the API servers on loopback), and one speaker per LB node
-// inside its namespace (it reaches the LB API server through a relay, test/support/api-relay.ts) with its own
-// private bpffs: a real agent's pinned maps (test/support/cilium-agent.ts), or Cilium-shaped maps for the mimic.
+// inside its namespace (it reaches the LB API server through a relay, lab/api-relay.ts) with its own
+// private bpffs: a real agent's pinned maps (lab/cilium-agent.ts), or Cilium-shaped maps for the mimic.
 // Consumer side, as in a real cluster: the backend pods are Pod objects (bound to their nodes, status written as a
 // kubelet would), kube-controller-manager publishes them in EndpointSlices for the Services that select them, and
-// kube-proxy on each node (test/support/kube-proxy.ts, reaching its API server through a relay like the
+// kube-proxy on each node (lab/kube-proxy.ts, reaching its API server through a relay like the
 // speakers) serves the NodePorts, externalTrafficPolicy Local and the healthCheckNodePorts the speakers probe.
 // Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -25,13 +25,13 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
-import { PROFILES, type CiliumVersion } from '../../src/core/lb4/profile.ts';
-import { resourceClient } from '../../src/kube/custom-objects.ts';
-import { createInformer, type TypedInformer } from '../../src/kube/informer.ts';
-import { createLogger } from '../../src/shared/logger.ts';
-import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../datapath/loader.ts';
-import type { FlowAnswer, Tally } from '../datapath/client-agent.ts';
+import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from '../src/api/v1alpha1.ts';
+import { PROFILES, type CiliumVersion } from '../src/core/lb4/profile.ts';
+import { resourceClient } from '../src/kube/custom-objects.ts';
+import { createInformer, type TypedInformer } from '../src/kube/informer.ts';
+import { createLogger } from '../src/shared/logger.ts';
+import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../test/datapath/loader.ts';
+import type { FlowAnswer, Tally } from '../test/datapath/client-agent.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { mountBpffs, type Bpffs } from './bpffs.ts';
 import { CiliumAgent, ciliumBuild, installCiliumCrds, labCiliumConfig, NEWEST_CILIUM_LINE, type CiliumBuild } from './cilium-agent.ts';
@@ -47,7 +47,7 @@ import { eventually } from './eventually.ts';
 import { spawnTracked, type TrackedProcess } from './process.ts';
 import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
-const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
+const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 const CONSUMER_CONTROLLERS = ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'];
 const RELAY_PORT = 6443;
 export const SPEAKER_NAMESPACE = 'kube-lb-system';
@@ -552,7 +552,7 @@ export class Topology {
       this.ledger,
       `pod-${n.pod.name}`,
       'ip',
-      ['netns', 'exec', n.pod.ns.name, process.execPath, join(repoRoot, 'test/support/backend-pod.ts'), n.name, t.podSpecFile],
+      ['netns', 'exec', n.pod.ns.name, process.execPath, join(repoRoot, 'lab/backend-pod.ts'), n.name, t.podSpecFile],
       { logFile: join(this.logDir, `${n.pod.name}-${++this.#runs}.log`), cwd: repoRoot },
     );
     n.pod.process = p;
