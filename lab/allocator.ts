@@ -31,7 +31,11 @@ export interface AllocatorRunOptions {
   extraArgs?: string[];
 }
 
-export async function startAllocator(ledger: Ledger, cluster: TestCluster, o: AllocatorRunOptions): Promise<AllocatorProcess> {
+export async function startAllocator(
+  ledger: Ledger,
+  cluster: TestCluster,
+  o: AllocatorRunOptions,
+): Promise<AllocatorProcess> {
   const metricsPort = await freePort();
   const webhookPort = o.webhook ? await freePort() : undefined;
   // As an operator would have applied it, calling this process: the allocator only patches its caBundle.
@@ -48,7 +52,11 @@ export async function startAllocator(ledger: Ledger, cluster: TestCluster, o: Al
     '--status-debounce=200ms',
     '--log-level=info',
     ...(webhookPort
-      ? ['--webhook=true', `--webhook-bind-address=127.0.0.1:${webhookPort}`, `--webhook-url=https://127.0.0.1:${webhookPort}/validate`]
+      ? [
+          '--webhook=true',
+          `--webhook-bind-address=127.0.0.1:${webhookPort}`,
+          `--webhook-url=https://127.0.0.1:${webhookPort}/validate`,
+        ]
       : ['--webhook=false']),
     ...(o.extraArgs ?? []),
   ];
@@ -70,7 +78,12 @@ export async function startAllocator(ledger: Ledger, cluster: TestCluster, o: Al
 }
 
 /** Polls until `check` returns a value (not undefined), or fails after `timeoutMs` with `what`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
@@ -80,20 +93,30 @@ export async function eventually<T>(what: string, check: () => Promise<T | undef
     } catch (err) {
       last = err;
     }
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
     await sleep(everyMs);
   }
 }
 
 export async function waitReady(a: AllocatorProcess, timeoutMs = 60_000): Promise<void> {
-  await eventually(`allocator ${a.identity} ready`, async () => {
-    if (a.proc.child.exitCode !== null) throw new Error(`allocator ${a.identity} exited with ${a.proc.child.exitCode}; see ${a.proc.logFile}`);
-    return (await a.ready()) ? true : undefined;
-  }, timeoutMs);
+  await eventually(
+    `allocator ${a.identity} ready`,
+    async () => {
+      if (a.proc.child.exitCode !== null)
+        throw new Error(`allocator ${a.identity} exited with ${a.proc.child.exitCode}; see ${a.proc.logFile}`);
+      return (await a.ready()) ? true : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** The holder of the allocator's leader Lease, if any. */
-export async function leaseHolder(kc: k8s.KubeConfig, namespace = 'default', name = 'kube-lb-allocator'): Promise<string | undefined> {
+export async function leaseHolder(
+  kc: k8s.KubeConfig,
+  namespace = 'default',
+  name = 'kube-lb-allocator',
+): Promise<string | undefined> {
   try {
     const lease = await kc.makeApiClient(k8s.CoordinationV1Api).readNamespacedLease({ name, namespace });
     return lease.spec?.holderIdentity || undefined;
@@ -107,13 +130,25 @@ export function allocatedOf(c: VIPClaim): { status: string; reason: string; mess
 }
 
 /** Waits until the claim has an Allocated condition for its current generation that satisfies `ok`. */
-export async function waitClaim(kc: k8s.KubeConfig, ns: string, name: string, ok: (c: VIPClaim) => boolean, timeoutMs = 30_000): Promise<VIPClaim> {
+export async function waitClaim(
+  kc: k8s.KubeConfig,
+  ns: string,
+  name: string,
+  ok: (c: VIPClaim) => boolean,
+  timeoutMs = 30_000,
+): Promise<VIPClaim> {
   const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
-  return eventually(`VIPClaim ${ns}/${name}`, async () => {
-    const c = await claims.get(name, ns);
-    const cond = c.status?.conditions?.find((x) => x.type === 'Allocated') as { observedGeneration?: number } | undefined;
-    return cond && cond.observedGeneration === c.metadata.generation && ok(c) ? c : undefined;
-  }, timeoutMs);
+  return eventually(
+    `VIPClaim ${ns}/${name}`,
+    async () => {
+      const c = await claims.get(name, ns);
+      const cond = c.status?.conditions?.find((x) => x.type === 'Allocated') as
+        | { observedGeneration?: number }
+        | undefined;
+      return cond && cond.observedGeneration === c.metadata.generation && ok(c) ? c : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** Runs `fn` over `items` with at most `limit` in flight. */

@@ -38,7 +38,11 @@ export interface ApiRelay {
   close(): Promise<void>;
 }
 
-export async function startApiRelay(ledger: Ledger, cluster: { server: string; kubeConfig: k8s.KubeConfig }, dir: string): Promise<ApiRelay> {
+export async function startApiRelay(
+  ledger: Ledger,
+  cluster: { server: string; kubeConfig: k8s.KubeConfig },
+  dir: string,
+): Promise<ApiRelay> {
   const target = new URL(cluster.server);
   const socketPath = join(dir, 'api.sock');
   const server: Server = createServer((client) => {
@@ -62,9 +66,15 @@ export async function startApiRelay(ledger: Ledger, cluster: { server: string; k
     },
     async startInNetns(netns, port) {
       const self = fileURLToPath(import.meta.url);
-      const proc = spawnTracked(ledger, `relay-${netns}`, 'ip', ['netns', 'exec', netns, process.execPath, self, String(port), socketPath], {
-        logFile: join(dir, `relay-${netns}.log`),
-      });
+      const proc = spawnTracked(
+        ledger,
+        `relay-${netns}`,
+        'ip',
+        ['netns', 'exec', netns, process.execPath, self, String(port), socketPath],
+        {
+          logFile: join(dir, `relay-${netns}.log`),
+        },
+      );
       children.push(proc);
       // Ready when the listener accepts; probing from here is impossible (other namespace), so wait for its line.
       await new Promise<void>((resolve, reject) => {

@@ -77,7 +77,9 @@ function main(): void {
         } else if (p.protocol === 'UDP') {
           wanted.set(`udp/${p.targetPort}/${svc.service}/${p.port}`, () => {
             const socket = createSocket('udp4');
-            socket.on('message', (_msg, rinfo) => socket.send(answerLine(node, svc.service, p, rinfo.address), rinfo.port, rinfo.address));
+            socket.on('message', (_msg, rinfo) =>
+              socket.send(answerLine(node, svc.service, p, rinfo.address), rinfo.port, rinfo.address),
+            );
             socket.on('error', (err) => console.error(`udp/${p.targetPort}: ${err.message}`));
             socket.bind(p.targetPort, '0.0.0.0');
             return { kind: 'udp', socket };

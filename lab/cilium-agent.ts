@@ -27,7 +27,12 @@ interface LinesFile {
   readonly newest: string;
   readonly lines: Record<
     string,
-    { readonly module: string; readonly config?: Record<string, string>; readonly clang: string; readonly procModulesShim?: string }
+    {
+      readonly module: string;
+      readonly config?: Record<string, string>;
+      readonly clang: string;
+      readonly procModulesShim?: string;
+    }
   >;
 }
 
@@ -184,7 +189,10 @@ export class CiliumAgent {
     mkdirSync(toolDir, { recursive: true });
     for (const tool of ['clang', 'llc']) {
       const target = `/usr/bin/${tool}-${o.build.clang}`;
-      if (!existsSync(target)) throw new Error(`real Cilium ${o.build.line} needs ${target} (Debian clang-${o.build.clang}/llvm-${o.build.clang})`);
+      if (!existsSync(target))
+        throw new Error(
+          `real Cilium ${o.build.line} needs ${target} (Debian clang-${o.build.clang}/llvm-${o.build.clang})`,
+        );
       rmSync(join(toolDir, tool), { force: true });
       execFileSync('ln', ['-s', target, join(toolDir, tool)]);
     }
@@ -214,7 +222,18 @@ export class CiliumAgent {
       o.ledger,
       `cilium-${o.nodeName}`,
       'nsenter',
-      [`--net=/run/netns/${o.ns.name}`, '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script],
+      [
+        `--net=/run/netns/${o.ns.name}`,
+        '--',
+        'unshare',
+        '--mount',
+        '--propagation',
+        'private',
+        '--',
+        'sh',
+        '-c',
+        script,
+      ],
       { logFile: this.logFile },
     );
     return this.process;
@@ -234,13 +253,20 @@ export class CiliumAgent {
     });
     await Promise.race([
       exited,
-      eventually(`cilium-agent ${this.options.build.version} on ${this.options.nodeName} ready`, async () => {
-        if (!existsSync(mapPath) || !existsSync(this.apiSocket)) return undefined;
-        const links = this.options.devices.map((d) => join(this.options.bpffsDir, 'cilium', 'devices', d, 'links', 'cil_from_netdev'));
-        if (!links.every((l) => existsSync(l))) return undefined;
-        const out = await this.dbg(['status', '--brief']).catch(() => '');
-        return /^OK/m.test(out) || undefined;
-      }, timeoutMs, 500),
+      eventually(
+        `cilium-agent ${this.options.build.version} on ${this.options.nodeName} ready`,
+        async () => {
+          if (!existsSync(mapPath) || !existsSync(this.apiSocket)) return undefined;
+          const links = this.options.devices.map((d) =>
+            join(this.options.bpffsDir, 'cilium', 'devices', d, 'links', 'cil_from_netdev'),
+          );
+          if (!links.every((l) => existsSync(l))) return undefined;
+          const out = await this.dbg(['status', '--brief']).catch(() => '');
+          return /^OK/m.test(out) || undefined;
+        },
+        timeoutMs,
+        500,
+      ),
     ]);
     ready = true;
     this.readyMs = performance.now() - this.#startedAt;
@@ -253,10 +279,14 @@ export class CiliumAgent {
   async dbg(args: readonly string[]): Promise<string> {
     const pid = this.process?.child.pid;
     if (pid === undefined) throw new Error('cilium-agent is not running');
-    const { stdout } = await execFileAsync('nsenter', ['-t', String(pid), '-m', '-n', '--', this.options.build.dbg, ...args], {
-      maxBuffer: 64 << 20,
-      timeout: 60_000,
-    });
+    const { stdout } = await execFileAsync(
+      'nsenter',
+      ['-t', String(pid), '-m', '-n', '--', this.options.build.dbg, ...args],
+      {
+        maxBuffer: 64 << 20,
+        timeout: 60_000,
+      },
+    );
     return stdout;
   }
 
@@ -309,7 +339,11 @@ function procMounts(proc: string): string[] {
  * per-reader (they resolve inside procfs); pids that appear later are absent from the listing only.
  */
 function procModulesShim(real: string): string[] {
-  return ['mount -t tmpfs kube-lb-proc /proc', `for e in "${real}"/*; do ln -s "$e" "/proc/\${e##*/}"; done`, ': > /proc/modules'];
+  return [
+    'mount -t tmpfs kube-lb-proc /proc',
+    `for e in "${real}"/*; do ln -s "$e" "/proc/\${e##*/}"; done`,
+    ': > /proc/modules',
+  ];
 }
 
 /** Installs the line's CRDs (the operator does this in a real cluster; the lab runs no operator). */

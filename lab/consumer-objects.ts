@@ -43,13 +43,22 @@ export async function runPod(
     namespace,
     body: {
       metadata: { name, namespace, labels: o.labels },
-      spec: { nodeName: o.nodeName, containers: [{ name: 'app', image: 'example.invalid/app:1', ports: [{ containerPort: 8080 }] }] },
+      spec: {
+        nodeName: o.nodeName,
+        containers: [{ name: 'app', image: 'example.invalid/app:1', ports: [{ containerPort: 8080 }] }],
+      },
     },
   });
   await setPodReady(core, namespace, name, o.podIP, o.ready ?? true);
 }
 
-export async function setPodReady(core: k8s.CoreV1Api, namespace: string, name: string, podIP: string, ready: boolean): Promise<void> {
+export async function setPodReady(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  name: string,
+  podIP: string,
+  ready: boolean,
+): Promise<void> {
   const now = new Date();
   const status = ready ? 'True' : 'False';
   await core.patchNamespacedPodStatus(

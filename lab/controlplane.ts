@@ -177,39 +177,43 @@ async function startClusterOnce(ledger: Ledger, options: ClusterOptions): Promis
     const adminToken = randomBytes(24).toString('hex');
     writeFileSync(join(dir, 'tokens.csv'), `${adminToken},admin,admin-uid,"system:masters"\n`);
 
-    const spawnApiserver = (): TrackedProcess => spawnTracked(
-      ledger,
-      `${options.name}/kube-apiserver`,
-      join(k8sBin, 'kube-apiserver'),
-      [
-        `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-        `--cert-dir=${join(dir, 'certs')}`,
-        `--secure-port=${securePort}`,
-        '--bind-address=127.0.0.1',
-        '--advertise-address=127.0.0.1',
-        '--service-cluster-ip-range=10.96.0.0/16',
-        '--service-node-port-range=30000-32767',
-        '--allow-privileged=true',
-        '--authorization-mode=RBAC',
-        `--token-auth-file=${join(dir, 'tokens.csv')}`,
-        '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
-        `--service-account-key-file=${join(dir, 'sa.pub')}`,
-        `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
-        '--max-requests-inflight=2000',
-        '--max-mutating-requests-inflight=1000',
-        '--profiling=false',
-        '--v=0',
-        ...(options.apiserverFlags ?? []),
-      ],
-      { logFile: join(dir, 'kube-apiserver.log') },
-    );
+    const spawnApiserver = (): TrackedProcess =>
+      spawnTracked(
+        ledger,
+        `${options.name}/kube-apiserver`,
+        join(k8sBin, 'kube-apiserver'),
+        [
+          `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+          `--cert-dir=${join(dir, 'certs')}`,
+          `--secure-port=${securePort}`,
+          '--bind-address=127.0.0.1',
+          '--advertise-address=127.0.0.1',
+          '--service-cluster-ip-range=10.96.0.0/16',
+          '--service-node-port-range=30000-32767',
+          '--allow-privileged=true',
+          '--authorization-mode=RBAC',
+          `--token-auth-file=${join(dir, 'tokens.csv')}`,
+          '--service-account-issuer=https://kubernetes.default.svc.cluster.local',
+          `--service-account-key-file=${join(dir, 'sa.pub')}`,
+          `--service-account-signing-key-file=${join(dir, 'sa.key')}`,
+          '--max-requests-inflight=2000',
+          '--max-mutating-requests-inflight=1000',
+          '--profiling=false',
+          '--v=0',
+          ...(options.apiserverFlags ?? []),
+        ],
+        { logFile: join(dir, 'kube-apiserver.log') },
+      );
     let apiserver = spawnApiserver();
     processes.push(apiserver);
     const server = `https://127.0.0.1:${securePort}`;
     // The apiserver writes its self-signed certificate and then listens: the file is complete once the port
     // accepts connections (read earlier, under load, it was once half written and every request failed TLS).
-    await waitFor(`${options.name} kube-apiserver`, apiserver, dir, async () =>
-      existsSync(join(dir, 'certs', 'apiserver.crt')) && (await accepts(securePort)),
+    await waitFor(
+      `${options.name} kube-apiserver`,
+      apiserver,
+      dir,
+      async () => existsSync(join(dir, 'certs', 'apiserver.crt')) && (await accepts(securePort)),
     );
     const caData = readFileSync(join(dir, 'certs', 'apiserver.crt'), 'utf8');
 
@@ -417,7 +421,9 @@ async function applyCRD(kc: k8s.KubeConfig, crd: k8s.KubernetesObject): Promise<
 export async function installManifests(kc: k8s.KubeConfig, folder: string): Promise<void> {
   if (!existsSync(folder)) throw new Error(`no manifests to install: ${folder} is missing`);
   const client = k8s.KubernetesObjectApi.makeApiClient(kc);
-  const files = readdirSync(folder).filter((f) => /\.ya?ml$/.test(f)).sort();
+  const files = readdirSync(folder)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort();
   if (files.length === 0) throw new Error(`no manifests to install: ${folder} has no YAML files`);
   const crdNames: string[] = [];
   for (const file of files) {

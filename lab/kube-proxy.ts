@@ -27,7 +27,10 @@ export function proxyMode(): ProxyMode {
   try {
     execFileSync('nft', ['--version'], { stdio: 'ignore' });
   } catch (err) {
-    throw new Error('the nft command is missing: kube-proxy runs in nftables mode here (scripts/setup/packages.sh installs it)', { cause: err });
+    throw new Error(
+      'the nft command is missing: kube-proxy runs in nftables mode here (scripts/setup/packages.sh installs it)',
+      { cause: err },
+    );
   }
   return 'nftables';
 }
@@ -82,7 +85,14 @@ export class KubeProxy {
       healthzBindAddress: `0.0.0.0:${KUBE_PROXY_HEALTHZ_PORT}`,
       metricsBindAddress: '127.0.0.1:10249',
       oomScoreAdj: 0,
-      conntrack: { maxPerCore: 0, min: 0, tcpEstablishedTimeout: '0s', tcpCloseWaitTimeout: '0s', udpTimeout: '0s', udpStreamTimeout: '0s' },
+      conntrack: {
+        maxPerCore: 0,
+        min: 0,
+        tcpEstablishedTimeout: '0s',
+        tcpCloseWaitTimeout: '0s',
+        udpTimeout: '0s',
+        udpStreamTimeout: '0s',
+      },
     };
     writeFileSync(this.configFile, JSON.stringify(config, null, 2));
   }
@@ -100,10 +110,16 @@ export class KubeProxy {
       { logFile: join(o.dir, `kube-proxy-${o.nodeName}-${++this.#runs}.log`) },
     );
     this.process = p;
-    await eventually(`kube-proxy on ${o.nodeName} healthy`, async () => {
-      if (p.child.exitCode !== null) throw new Error(`kube-proxy on ${o.nodeName} exited ${p.child.exitCode}; log ${p.logFile}`);
-      return (await this.healthz()) === 200 || undefined;
-    }, timeoutMs, 100);
+    await eventually(
+      `kube-proxy on ${o.nodeName} healthy`,
+      async () => {
+        if (p.child.exitCode !== null)
+          throw new Error(`kube-proxy on ${o.nodeName} exited ${p.child.exitCode}; log ${p.logFile}`);
+        return (await this.healthz()) === 200 || undefined;
+      },
+      timeoutMs,
+      100,
+    );
     return performance.now() - started;
   }
 
@@ -126,7 +142,8 @@ export class KubeProxy {
   /** Whether any of its NAT rules sends flows to `ip` (on `port`, or any port): a ready endpoint in the cluster. */
   async forwardsTo(ip: string, port?: number): Promise<boolean> {
     const ns = this.options.ns;
-    const rules = this.mode === 'nftables' ? await ns.exec('nft', 'list', 'ruleset') : await ns.exec('iptables-save', '-t', 'nat');
+    const rules =
+      this.mode === 'nftables' ? await ns.exec('nft', 'list', 'ruleset') : await ns.exec('iptables-save', '-t', 'nat');
     return new RegExp(`(dnat to |--to-destination )${ip.replaceAll('.', '\\.')}:${port ?? '\\d+'}(?!\\d)`).test(rules);
   }
 

@@ -26,7 +26,10 @@ const matrix = JSON.parse(readFileSync(join(repoRoot, 'test/compat/lines.json'),
   lines: Omit<KubernetesLine, 'minor'>[];
 };
 
-export const KUBERNETES_LINES: readonly KubernetesLine[] = matrix.lines.map((l) => ({ ...l, minor: Number(l.line.split('.')[1]) }));
+export const KUBERNETES_LINES: readonly KubernetesLine[] = matrix.lines.map((l) => ({
+  ...l,
+  minor: Number(l.line.split('.')[1]),
+}));
 
 /** The suite's own line: the newest in lines.json (the LB cluster always runs it). */
 export const SUITE_LINE: KubernetesLine = KUBERNETES_LINES.reduce((a, b) => (b.minor > a.minor ? b : a));
@@ -34,7 +37,10 @@ export const SUITE_LINE: KubernetesLine = KUBERNETES_LINES.reduce((a, b) => (b.m
 /** The line `wanted` names ("v1.24", "1.24" or "v1.24.17"); `what` says where the name came from, for the error. */
 export function lineNamed(wanted: string, what: string): KubernetesLine {
   const line = KUBERNETES_LINES.find((l) => l.line === wanted || l.line === `v${wanted}` || l.version === wanted);
-  if (!line) throw new Error(`${what} ${wanted} is not a line of test/compat/lines.json (${KUBERNETES_LINES.map((l) => l.line).join(', ')})`);
+  if (!line)
+    throw new Error(
+      `${what} ${wanted} is not a line of test/compat/lines.json (${KUBERNETES_LINES.map((l) => l.line).join(', ')})`,
+    );
   return line;
 }
 

@@ -23,7 +23,13 @@ export async function startL2Stand(t: Test, name: string, nodeCount: number) {
 }
 
 /** Creates a claim in `namespace` with one TCP port and one backend, and writes `vip` and its approval into its status. */
-export async function allocatedClaim(claims: ResourceClient<VIPClaim>, namespace: string, name: string, vip: string, pool: string): Promise<void> {
+export async function allocatedClaim(
+  claims: ResourceClient<VIPClaim>,
+  namespace: string,
+  name: string,
+  vip: string,
+  pool: string,
+): Promise<void> {
   const created = await claims.create({
     apiVersion: API_VERSION,
     kind: 'VIPClaim',

@@ -56,7 +56,8 @@ export async function createL2Topology(ledger: Ledger, nodeCount: number): Promi
   try {
     const client = await attach('l2c', `${L2_SUBNET}.1`);
     const nodes: L2Node[] = [];
-    for (let i = 0; i < nodeCount; i++) nodes.push({ name: `lb-${i + 1}`, ...(await attach(`l2n${i}`, `${L2_SUBNET}.${11 + i}`, client.ip)) });
+    for (let i = 0; i < nodeCount; i++)
+      nodes.push({ name: `lb-${i + 1}`, ...(await attach(`l2n${i}`, `${L2_SUBNET}.${11 + i}`, client.ip)) });
     return {
       switchNs: segment.switchNs,
       client,
@@ -85,7 +86,18 @@ export async function createL2Topology(ledger: Ledger, nodeCount: number): Promi
 export async function arpingReplies(topo: L2Topology, ip: string, count = 3, intervalS = 0.1): Promise<string[]> {
   let out: string;
   try {
-    out = await topo.client.host.exec('arping', '-c', String(count), '-W', String(intervalS), '-w', String(count * intervalS + 1), '-i', 'eth0', ip);
+    out = await topo.client.host.exec(
+      'arping',
+      '-c',
+      String(count),
+      '-W',
+      String(intervalS),
+      '-w',
+      String(count * intervalS + 1),
+      '-i',
+      'eth0',
+      ip,
+    );
   } catch (err) {
     // arping exits 1 when nothing answered; run() wraps the error, the output is on its cause.
     out = ((err as Error).cause as { stdout?: string } | undefined)?.stdout ?? '';
@@ -97,7 +109,19 @@ export async function arpingReplies(topo: L2Topology, ip: string, count = 3, int
 export async function arpingDots(topo: L2Topology, ip: string, count: number, intervalS: number): Promise<string> {
   let out: string;
   try {
-    out = await topo.client.host.exec('arping', '-D', '-c', String(count), '-W', String(intervalS), '-w', String(count * intervalS + 2), '-i', 'eth0', ip);
+    out = await topo.client.host.exec(
+      'arping',
+      '-D',
+      '-c',
+      String(count),
+      '-W',
+      String(intervalS),
+      '-w',
+      String(count * intervalS + 2),
+      '-i',
+      'eth0',
+      ip,
+    );
   } catch (err) {
     out = ((err as Error).cause as { stdout?: string } | undefined)?.stdout ?? '';
   }

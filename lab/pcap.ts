@@ -32,10 +32,22 @@ export interface Capture {
 }
 
 /** Starts tcpdump on `ifname` in `netns`, writing `filter`-matching frames to `file`; resolves once it listens. */
-export async function startCapture(ledger: Ledger, netns: string, ifname: string, filter: string, file: string): Promise<Capture> {
-  const proc = spawnTracked(ledger, `tcpdump-${netns}`, 'ip', ['netns', 'exec', netns, 'tcpdump', '--immediate-mode', '-i', ifname, '-U', '-n', '-w', file, filter], {
-    logFile: `${file}.log`,
-  });
+export async function startCapture(
+  ledger: Ledger,
+  netns: string,
+  ifname: string,
+  filter: string,
+  file: string,
+): Promise<Capture> {
+  const proc = spawnTracked(
+    ledger,
+    `tcpdump-${netns}`,
+    'ip',
+    ['netns', 'exec', netns, 'tcpdump', '--immediate-mode', '-i', ifname, '-U', '-n', '-w', file, filter],
+    {
+      logFile: `${file}.log`,
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('tcpdump did not start')), 10_000);
     proc.child.stderr?.on('data', (d: Buffer) => {

@@ -25,8 +25,12 @@ export function spawnTracked(
   options: SpawnOptions & { logFile: string },
 ): TrackedProcess {
   // Without it a killed run would leave its servers running until the next cleanup: fail instead, naming it.
-  if (!existsSync(SETPRIV)) throw new Error(`${SETPRIV} is missing (util-linux): it ties ${name} to this process's life`);
-  const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+  if (!existsSync(SETPRIV))
+    throw new Error(`${SETPRIV} is missing (util-linux): it ties ${name} to this process's life`);
+  const child = spawn(SETPRIV, ['--pdeathsig', 'KILL', '--', command, ...args], {
+    ...options,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const log = createWriteStream(options.logFile, { flags: 'a' });
   child.stdout?.pipe(log);
   child.stderr?.pipe(log);
@@ -61,4 +65,3 @@ export function spawnTracked(
     },
   };
 }
-

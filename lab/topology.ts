@@ -34,7 +34,14 @@ import { attachTestDatapath, TEST_DATAPATH_MAGLEV_M } from '../test/datapath/loa
 import type { FlowAnswer, Tally } from '../test/datapath/client-agent.ts';
 import { startApiRelay, type ApiRelay } from './api-relay.ts';
 import { mountBpffs, type Bpffs } from './bpffs.ts';
-import { CiliumAgent, ciliumBuild, installCiliumCrds, labCiliumConfig, NEWEST_CILIUM_LINE, type CiliumBuild } from './cilium-agent.ts';
+import {
+  CiliumAgent,
+  ciliumBuild,
+  installCiliumCrds,
+  labCiliumConfig,
+  NEWEST_CILIUM_LINE,
+  type CiliumBuild,
+} from './cilium-agent.ts';
 import { createCiliumMaps } from './cilium-maps.ts';
 import { freePort, startClusters, type TestCluster } from './controlplane.ts';
 import type { Ledger } from './ledger.ts';
@@ -48,7 +55,13 @@ import { spawnTracked, type TrackedProcess } from './process.ts';
 import { applyWebhookConfigurationAt } from './webhook-configuration.ts';
 
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
-const CONSUMER_CONTROLLERS = ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'];
+const CONSUMER_CONTROLLERS = [
+  'namespace',
+  'garbagecollector',
+  'endpointslice',
+  'serviceaccount',
+  'serviceaccount-token',
+];
 const RELAY_PORT = 6443;
 export const SPEAKER_NAMESPACE = 'kube-lb-system';
 export const CLIENT_IP = '198.51.100.1';
@@ -176,12 +189,17 @@ type Svc = k8s.V1Service;
 
 function unixGet(socketPath: string, path: string, body?: unknown, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ socketPath, path, method: body === undefined ? 'GET' : 'POST', timeout: timeoutMs }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new Error(`${path}: HTTP ${res.statusCode}: ${text}`))));
-    });
+    const req = httpRequest(
+      { socketPath, path, method: body === undefined ? 'GET' : 'POST', timeout: timeoutMs },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(text) : reject(new Error(`${path}: HTTP ${res.statusCode}: ${text}`)),
+        );
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${path}: timeout`)));
     req.on('error', reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
@@ -264,11 +282,19 @@ export class Topology {
       }
       const tenantSpecs = opts.tenants ?? [{ name: 'c1' }];
       // Resolved first: a missing build fails the run at once, naming what to build, instead of falling back.
-      const cilium = (opts.datapath ?? 'cilium') === 'cilium' ? ciliumBuild(opts.ciliumLine ?? NEWEST_CILIUM_LINE) : undefined;
-      say(`starting ${1 + tenantSpecs.length} control planes (LB cluster, ${tenantSpecs.map((t) => t.name).join(', ')})`);
+      const cilium =
+        (opts.datapath ?? 'cilium') === 'cilium' ? ciliumBuild(opts.ciliumLine ?? NEWEST_CILIUM_LINE) : undefined;
+      say(
+        `starting ${1 + tenantSpecs.length} control planes (LB cluster, ${tenantSpecs.map((t) => t.name).join(', ')})`,
+      );
       const clustersP = startClusters(ledger, [
         { name: 'lb', line: lbLine() },
-        ...tenantSpecs.map((t) => ({ name: t.name, controllers: CONSUMER_CONTROLLERS, installCRDs: false, line: opts.consumerLine ?? consumerLine() })),
+        ...tenantSpecs.map((t) => ({
+          name: t.name,
+          controllers: CONSUMER_CONTROLLERS,
+          installCRDs: false,
+          line: opts.consumerLine ?? consumerLine(),
+        })),
       ]);
       say('creating network namespaces: client, LB nodes, consumer nodes');
       const net = await buildNetwork(ledger, opts, tenantSpecs, logDir, cleanups);
@@ -300,19 +326,35 @@ export class Topology {
           agent: undefined,
         });
       }
-      const topo = new Topology({ ledger, logDir, lb, lbNodes: net.lbNodes, tenants, client: net.client, opts, relay, clientSocket: net.clientSocket, cleanups, cilium });
+      const topo = new Topology({
+        ledger,
+        logDir,
+        lb,
+        lbNodes: net.lbNodes,
+        tenants,
+        client: net.client,
+        opts,
+        relay,
+        clientSocket: net.clientSocket,
+        cleanups,
+        cilium,
+      });
       await topo.#configureClusters();
       for (const n of net.lbNodes) {
         const r = await relay.startInNetns(n.ns.name, RELAY_PORT);
         topo.#relays.set(n.name, r);
       }
       if (cilium) {
-        say(`starting cilium-agent ${cilium.version} on ${net.lbNodes.length} LB nodes (each compiles its datapath: about a minute)`);
+        say(
+          `starting cilium-agent ${cilium.version} on ${net.lbNodes.length} LB nodes (each compiles its datapath: about a minute)`,
+        );
         await topo.#startCiliumAgents(cilium);
       }
       const consumerNodes = tenants.flatMap((t) => t.nodes);
       const line = tenants[0]!.cluster.line;
-      say(`starting kube-proxy ${line.version} (${topo.#proxyMode(line)}) and a backend pod on ${consumerNodes.length} consumer nodes`);
+      say(
+        `starting kube-proxy ${line.version} (${topo.#proxyMode(line)}) and a backend pod on ${consumerNodes.length} consumer nodes`,
+      );
       for (const t of tenants) {
         await topo.#startPodApps(t);
         for (const n of t.nodes) {
@@ -320,7 +362,9 @@ export class Topology {
           await topo.startConsumerNode(t.name, n.name);
         }
       }
-      say(`kube-proxy started (spawn to /healthz 200): ${consumerNodes.map((n) => `${n.name} ${Math.round(n.kubeProxyStartMs ?? 0)} ms`).join(', ')}`);
+      say(
+        `kube-proxy started (spawn to /healthz 200): ${consumerNodes.map((n) => `${n.name} ${Math.round(n.kubeProxyStartMs ?? 0)} ms`).join(', ')}`,
+      );
       say('starting the allocator and the agents');
       await topo.#startAllocator();
       for (const t of tenants) await topo.startAgent(t.name);
@@ -385,8 +429,11 @@ export class Topology {
       `speaker-${name}`,
       'ip',
       [
-        'netns', 'exec', n.ns.name,
-        process.execPath, join(repoRoot, 'src/speaker/main.ts'),
+        'netns',
+        'exec',
+        n.ns.name,
+        process.execPath,
+        join(repoRoot, 'src/speaker/main.ts'),
         `--node-name=${name}`,
         `--kubeconfig=${this.speakerKubeconfig}`,
         `--namespace=${SPEAKER_NAMESPACE}`,
@@ -416,7 +463,8 @@ export class Topology {
 
   /** What the speaker is told about the node's datapath: the real agent's line and configuration, or the mimic's layout. */
   #datapathArgs(n: LbNode): string[] {
-    if (n.cilium) return [`--cilium-version=${n.cilium.options.build.line}`, `--cilium-config-dir=${n.cilium.configDir}`];
+    if (n.cilium)
+      return [`--cilium-version=${n.cilium.options.build.line}`, `--cilium-config-dir=${n.cilium.configDir}`];
     return [`--cilium-version=${this.#opts.ciliumVersion ?? '1.18'}`, `--cilium-config-dir=${this.#mimicConfigDir()}`];
   }
 
@@ -461,11 +509,21 @@ export class Topology {
 
   async waitSpeakerReady(name: string, timeoutMs = 90_000): Promise<void> {
     const n = this.lbNode(name);
-    await eventually(`speaker ${name} ready`, async () => {
-      const p = n.speaker;
-      if (p && p.child.exitCode !== null) throw new Error(`speaker ${name} exited: ${tail(p.logFile)}`);
-      return (await unixGet(n.stateSocket, '/readyz').then(() => true, () => false)) || undefined;
-    }, timeoutMs, 200);
+    await eventually(
+      `speaker ${name} ready`,
+      async () => {
+        const p = n.speaker;
+        if (p && p.child.exitCode !== null) throw new Error(`speaker ${name} exited: ${tail(p.logFile)}`);
+        return (
+          (await unixGet(n.stateSocket, '/readyz').then(
+            () => true,
+            () => false,
+          )) || undefined
+        );
+      },
+      timeoutMs,
+      200,
+    );
   }
 
   /** The speaker's /state, parsed. */
@@ -556,16 +614,27 @@ export class Topology {
       { logFile: join(this.logDir, `${n.pod.name}-${++this.#runs}.log`), cwd: repoRoot },
     );
     n.pod.process = p;
-    await eventually(`backend pod ${n.pod.name} up`, async () => {
-      if (p.child.exitCode !== null) throw new Error(`backend pod ${n.pod.name} exited: ${tail(p.logFile)}`);
-      return tail(p.logFile).includes('ready') || undefined;
-    }, 30_000, 50).catch((err: unknown) => {
+    await eventually(
+      `backend pod ${n.pod.name} up`,
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`backend pod ${n.pod.name} exited: ${tail(p.logFile)}`);
+        return tail(p.logFile).includes('ready') || undefined;
+      },
+      30_000,
+      50,
+    ).catch((err: unknown) => {
       // Once seen in CI (no log kept): say what the pod had printed, and whether it was still running.
-      throw new Error(`${(err as Error).message} (pid ${p.child.pid}, exit ${p.child.exitCode}); its log: ${JSON.stringify(tail(p.logFile))}`);
+      throw new Error(
+        `${(err as Error).message} (pid ${p.child.pid}, exit ${p.child.exitCode}); its log: ${JSON.stringify(tail(p.logFile))}`,
+      );
     });
-    const exists = await t.core.readNamespacedPod({ namespace: 'default', name: n.pod.name }).then(() => true, () => false);
+    const exists = await t.core.readNamespacedPod({ namespace: 'default', name: n.pod.name }).then(
+      () => true,
+      () => false,
+    );
     if (exists) await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, true);
-    else await runPod(t.core, 'default', n.pod.name, { nodeName: n.name, labels: { ...BACKEND_LABELS }, podIP: n.pod.ip });
+    else
+      await runPod(t.core, 'default', n.pod.name, { nodeName: n.name, labels: { ...BACKEND_LABELS }, podIP: n.pod.ip });
     n.pod.ready = true;
   }
 
@@ -590,13 +659,20 @@ export class Topology {
     const n = this.consumerNode(tenant, node);
     await setPodReady(t.core, 'default', n.pod.name, n.pod.ip, ready);
     n.pod.ready = ready;
-    const proxies = t.nodes.filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null).map((x) => x.kubeProxy!);
+    const proxies = t.nodes
+      .filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null)
+      .map((x) => x.kubeProxy!);
     const services = await this.#servicesSelectingPods(t);
     if (services === 0) return;
-    await eventually(`every kube-proxy of ${tenant} ${ready ? 'forwarding' : 'no longer forwarding'} to ${n.pod.ip}`, async () => {
-      const seen = await Promise.all(proxies.map((p) => p.forwardsTo(n.pod.ip)));
-      return seen.every((s) => s === ready) || undefined;
-    }, 30_000, 100);
+    await eventually(
+      `every kube-proxy of ${tenant} ${ready ? 'forwarding' : 'no longer forwarding'} to ${n.pod.ip}`,
+      async () => {
+        const seen = await Promise.all(proxies.map((p) => p.forwardsTo(n.pod.ip)));
+        return seen.every((s) => s === ready) || undefined;
+      },
+      30_000,
+      100,
+    );
   }
 
   /**
@@ -607,13 +683,23 @@ export class Topology {
     const t = this.tenant(tenant);
     const svc = await t.core.readNamespacedService({ namespace: 'default', name });
     if (!selectsBackends(svc)) return;
-    const targets = (svc.spec?.ports ?? []).map((p) => Number(p.targetPort ?? p.port)).filter((p) => Number.isInteger(p));
+    const targets = (svc.spec?.ports ?? [])
+      .map((p) => Number(p.targetPort ?? p.port))
+      .filter((p) => Number.isInteger(p));
     const pods = t.nodes.filter((n) => n.pod.ready).map((n) => n.pod.ip);
-    const proxies = t.nodes.filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null).map((x) => x.kubeProxy!);
-    await eventually(`every kube-proxy of ${tenant} forwarding default/${name}`, async () => {
-      for (const p of proxies) for (const ip of pods) for (const port of targets) if (!(await p.forwardsTo(ip, port))) return undefined;
-      return true;
-    }, timeoutMs, 100);
+    const proxies = t.nodes
+      .filter((x) => x.kubeProxy?.process && x.kubeProxy.process.child.exitCode === null)
+      .map((x) => x.kubeProxy!);
+    await eventually(
+      `every kube-proxy of ${tenant} forwarding default/${name}`,
+      async () => {
+        for (const p of proxies)
+          for (const ip of pods) for (const port of targets) if (!(await p.forwardsTo(ip, port))) return undefined;
+        return true;
+      },
+      timeoutMs,
+      100,
+    );
   }
 
   async #servicesSelectingPods(t: Tenant): Promise<number> {
@@ -646,10 +732,15 @@ export class Topology {
       { logFile: join(this.logDir, `agent-${t.name}-${++this.#runs}.log`), cwd: repoRoot },
     );
     const p = t.agent;
-    await eventually(`agent ${t.name}`, async () => {
-      if (p.child.exitCode !== null) throw new Error(`agent ${t.name} exited: ${tail(p.logFile)}`);
-      return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
-    }, 60_000, 200);
+    await eventually(
+      `agent ${t.name}`,
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`agent ${t.name} exited: ${tail(p.logFile)}`);
+        return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
+      },
+      60_000,
+      200,
+    );
     return p;
   }
 
@@ -685,16 +776,26 @@ export class Topology {
       { logFile: join(this.logDir, 'allocator.log'), cwd: repoRoot },
     );
     const p = this.#allocator;
-    await eventually('allocator ready', async () => {
-      if (p.child.exitCode !== null) throw new Error(`allocator exited: ${tail(p.logFile)}`);
-      return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok;
-    }, 60_000, 200);
+    await eventually(
+      'allocator ready',
+      async () => {
+        if (p.child.exitCode !== null) throw new Error(`allocator exited: ${tail(p.logFile)}`);
+        return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok;
+      },
+      60_000,
+      200,
+    );
   }
 
   async #waitAgentsHeartbeat(): Promise<void> {
     const tenants = resourceClient<ConsumerCluster>(this.lb.kubeConfig, 'ConsumerCluster');
     for (const t of this.tenants) {
-      await eventually(`agent ${t.name} heartbeat`, async () => (await tenants.get(t.name)).status?.lastHeartbeatTime !== undefined, 60_000, 200);
+      await eventually(
+        `agent ${t.name} heartbeat`,
+        async () => (await tenants.get(t.name)).status?.lastHeartbeatTime !== undefined,
+        60_000,
+        200,
+      );
     }
   }
 
@@ -705,7 +806,12 @@ export class Topology {
     const core = kc.makeApiClient(k8s.CoreV1Api);
     await core.createNamespace({ body: { metadata: { name: SPEAKER_NAMESPACE } } });
     await this.lb.createNodes(
-      this.lbNodes.map((n, i) => ({ name: n.name, internalIP: n.frontIp, labels: { 'kube-lb.io/lb-node': 'true' }, podCIDR: `10.100.${i + 1}.0/24` })),
+      this.lbNodes.map((n, i) => ({
+        name: n.name,
+        internalIP: n.frontIp,
+        labels: { 'kube-lb.io/lb-node': 'true' },
+        podCIDR: `10.100.${i + 1}.0/24`,
+      })),
     );
     await resourceClient<VIPPool>(kc, 'VIPPool').create({
       apiVersion: 'kube-lb.io/v1alpha1',
@@ -752,7 +858,9 @@ export class Topology {
             service: `${s.metadata?.namespace}/${s.metadata?.name}`,
             ports: (s.spec?.ports ?? []).flatMap((p) => {
               const target = p.targetPort === undefined ? p.port : Number(p.targetPort);
-              return Number.isInteger(target) ? [{ port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', targetPort: target }] : [];
+              return Number.isInteger(target)
+                ? [{ port: p.port, protocol: (p.protocol ?? 'TCP') as 'TCP' | 'UDP', targetPort: target }]
+                : [];
             }),
           })),
       };
@@ -789,7 +897,12 @@ export class Topology {
         spec: {
           type: 'LoadBalancer',
           selector: { ...BACKEND_LABELS },
-          ports: ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: this.#nextTargetPort++ })),
+          ports: ports.map((p) => ({
+            name: p.name,
+            protocol: p.protocol,
+            port: p.port,
+            targetPort: this.#nextTargetPort++,
+          })),
           ...extra,
         },
       },
@@ -810,35 +923,64 @@ export class Topology {
   /** The Service's EXTERNAL-IP once the agent wrote it. */
   async waitExternalIP(tenant: string, name: string, timeoutMs = 60_000, everyMs = 50): Promise<string> {
     const core = this.tenant(tenant).core;
-    return eventually(`EXTERNAL-IP of ${tenant}/default/${name}`, async () => {
-      const s = await core.readNamespacedService({ namespace: 'default', name });
-      return s.status?.loadBalancer?.ingress?.[0]?.ip;
-    }, timeoutMs, everyMs);
+    return eventually(
+      `EXTERNAL-IP of ${tenant}/default/${name}`,
+      async () => {
+        const s = await core.readNamespacedService({ namespace: 'default', name });
+        return s.status?.loadBalancer?.ingress?.[0]?.ip;
+      },
+      timeoutMs,
+      everyMs,
+    );
   }
 
   /** One request from the client (a new flow each time). */
   async request(proto: 'tcp' | 'udp', vip: string, port: number, timeoutMs = 1000): Promise<RequestResult> {
-    const tally = JSON.parse(await unixGet(this.#clientSocket, '/request', { proto, host: vip, port, count: 1, timeoutMs }, timeoutMs + 10_000)) as Tally;
+    const tally = JSON.parse(
+      await unixGet(
+        this.#clientSocket,
+        '/request',
+        { proto, host: vip, port, count: 1, timeoutMs },
+        timeoutMs + 10_000,
+      ),
+    ) as Tally;
     const answer = Object.keys(tally.answers)[0];
-    return tally.ok > 0 && answer !== undefined ? { ok: true, text: answer } : { ok: false, text: tally.lastError ?? 'no answer' };
+    return tally.ok > 0 && answer !== undefined
+      ? { ok: true, text: answer }
+      : { ok: false, text: tally.lastError ?? 'no answer' };
   }
 
   /** Requests until one succeeds; returns it (throws after the deadline). */
-  async requestUntilOk(proto: 'tcp' | 'udp', vip: string, port: number, timeoutMs = 30_000, attemptTimeoutMs = 300): Promise<RequestResult> {
-    return eventually(`a ${proto} answer from ${vip}:${port}`, async () => {
-      const r = await this.request(proto, vip, port, attemptTimeoutMs);
-      return r.ok ? r : undefined;
-    }, timeoutMs, 20);
+  async requestUntilOk(
+    proto: 'tcp' | 'udp',
+    vip: string,
+    port: number,
+    timeoutMs = 30_000,
+    attemptTimeoutMs = 300,
+  ): Promise<RequestResult> {
+    return eventually(
+      `a ${proto} answer from ${vip}:${port}`,
+      async () => {
+        const r = await this.request(proto, vip, port, attemptTimeoutMs);
+        return r.ok ? r : undefined;
+      },
+      timeoutMs,
+      20,
+    );
   }
 
   /** Opens `count` TCP connections to vip:port kept open, each asked once: what each answered. */
   async openFlows(vip: string, port: number, count: number, timeoutMs = 2000): Promise<FlowAnswer[]> {
-    return JSON.parse(await unixGet(this.#clientSocket, '/flows/open', { host: vip, port, count, timeoutMs }, timeoutMs + 10_000)) as FlowAnswer[];
+    return JSON.parse(
+      await unixGet(this.#clientSocket, '/flows/open', { host: vip, port, count, timeoutMs }, timeoutMs + 10_000),
+    ) as FlowAnswer[];
   }
 
   /** One more request on each connection openFlows() left open. */
   async askFlows(timeoutMs = 2000): Promise<FlowAnswer[]> {
-    return JSON.parse(await unixGet(this.#clientSocket, '/flows/ask', { timeoutMs }, timeoutMs + 10_000)) as FlowAnswer[];
+    return JSON.parse(
+      await unixGet(this.#clientSocket, '/flows/ask', { timeoutMs }, timeoutMs + 10_000),
+    ) as FlowAnswer[];
   }
 
   async closeFlows(): Promise<void> {
@@ -898,7 +1040,11 @@ export interface SpeakerState {
     vip?: string;
     served: boolean;
     programmed?: boolean;
-    ports?: { frontend: string; selection: string; backends: { node: string; address: string; health: string; selected: boolean }[] }[];
+    ports?: {
+      frontend: string;
+      selection: string;
+      backends: { node: string; address: string; health: string; selected: boolean }[];
+    }[];
   }[];
   readonly health: readonly { key: string; state: string }[];
   readonly apiWrites: { claimStatus: number; nodeState: number };
@@ -971,11 +1117,25 @@ async function buildNetwork(
     // Cilium 1.20 does not create tc/globals itself before its first pin.
     mkdirSync(mapDir, { recursive: true });
     if (mimic) {
-      const maps = createCiliumMaps(mapDir, { profile, ...(opts.maglev ? { maglevTableSize: TEST_DATAPATH_MAGLEV_M } : {}) });
+      const maps = createCiliumMaps(mapDir, {
+        profile,
+        ...(opts.maglev ? { maglevTableSize: TEST_DATAPATH_MAGLEV_M } : {}),
+      });
       const dp = await attachTestDatapath({ maps, pinDir: bpffs.dir, ns, dev: 'eth0', nodeAddress: backendIp });
       // Replies from the backends come in on eth1: the same program (same conntrack) must see them.
       await ns.exec('tc', 'qdisc', 'add', 'dev', 'eth1', 'clsact');
-      await ns.exec('tc', 'filter', 'add', 'dev', 'eth1', 'ingress', 'bpf', 'direct-action', 'object-pinned', dp.progPath);
+      await ns.exec(
+        'tc',
+        'filter',
+        'add',
+        'dev',
+        'eth1',
+        'ingress',
+        'bpf',
+        'direct-action',
+        'object-pinned',
+        dp.progPath,
+      );
       cleanups.push(() => dp.detach());
     }
     lbNodes.push({
@@ -1028,9 +1188,23 @@ async function buildNetwork(
   }
 
   const clientSocket = join(logDir, 'client.sock');
-  const agent = client.spawn('client-agent', process.execPath, [join(repoRoot, 'test/datapath/client-agent.ts'), clientSocket], logDir);
+  const agent = client.spawn(
+    'client-agent',
+    process.execPath,
+    [join(repoRoot, 'test/datapath/client-agent.ts'), clientSocket],
+    logDir,
+  );
   cleanups.push(() => agent.stop(1000));
-  await eventually('the client agent', async () => existsSync(clientSocket) && (await unixGet(clientSocket, '/loop').then(() => true, () => false)), 30_000);
+  await eventually(
+    'the client agent',
+    async () =>
+      existsSync(clientSocket) &&
+      (await unixGet(clientSocket, '/loop').then(
+        () => true,
+        () => false,
+      )),
+    30_000,
+  );
   return { client, clientSocket, lbNodes, consumerNodes };
 }
 

@@ -15,7 +15,9 @@ const repoRoot = join(import.meta.dirname, '..');
 export const WEBHOOK_CONFIGURATION_FILE = 'deploy/kube-lb-cluster/21-allocator-webhook.yaml';
 
 export function shippedWebhookConfiguration(): k8s.V1ValidatingWebhookConfiguration {
-  return parse(readFileSync(join(repoRoot, WEBHOOK_CONFIGURATION_FILE), 'utf8')) as k8s.V1ValidatingWebhookConfiguration;
+  return parse(
+    readFileSync(join(repoRoot, WEBHOOK_CONFIGURATION_FILE), 'utf8'),
+  ) as k8s.V1ValidatingWebhookConfiguration;
 }
 
 /** The shipped configuration, each webhook calling `url` instead of the Service. */
@@ -72,7 +74,16 @@ export async function webhookRefusal(kc: k8s.KubeConfig, namespace: string): Pro
   };
   return eventually('the apiserver to call the webhook', async () => {
     try {
-      await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({ group: 'kube-lb.io', version: 'v1alpha1', plural: 'vipclaims', namespace, body, dryRun: 'All' });
+      await kc
+        .makeApiClient(k8s.CustomObjectsApi)
+        .createNamespacedCustomObject({
+          group: 'kube-lb.io',
+          version: 'v1alpha1',
+          plural: 'vipclaims',
+          namespace,
+          body,
+          dryRun: 'All',
+        });
       return undefined;
     } catch (err) {
       const m = apiMessage(err);

@@ -20,7 +20,14 @@ import { BpfMap } from '../src/native/bpf.ts';
 import { mapTypeName } from '../src/core/bpf/uapi.ts';
 import { mountBpffs } from '../lab/bpffs.ts';
 import { startApiRelay } from '../lab/api-relay.ts';
-import { CiliumAgent, CILIUM_LINES, ciliumBuild, installCiliumCrds, labCiliumConfig, type CiliumBuild } from '../lab/cilium-agent.ts';
+import {
+  CiliumAgent,
+  CILIUM_LINES,
+  ciliumBuild,
+  installCiliumCrds,
+  labCiliumConfig,
+  type CiliumBuild,
+} from '../lab/cilium-agent.ts';
 import { cleanupStale } from '../lab/cleanup-stale.ts';
 import { startClusters } from '../lab/controlplane.ts';
 import { eventually } from '../lab/eventually.ts';
@@ -82,7 +89,10 @@ export const GOLDEN_SERVICES: readonly GoldenService[] = [
     type: 'ClusterIP',
     clusterIP: '10.96.10.1',
     ports: [HTTP, { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 }],
-    endpoints: [{ address: B1, ready: true }, { address: B2, ready: true }],
+    endpoints: [
+      { address: B1, ready: true },
+      { address: B2, ready: true },
+    ],
   },
   {
     name: 'node-port',
@@ -109,7 +119,10 @@ export const GOLDEN_SERVICES: readonly GoldenService[] = [
     ports: [{ name: 'https', protocol: 'TCP', port: 443, targetPort: 8443 }],
     loadBalancerIngress: '198.51.100.190',
     loadBalancerSourceRanges: ['192.0.2.0/24', '203.0.113.7/32'],
-    endpoints: [{ address: B1, ready: true }, { address: B2, ready: true }],
+    endpoints: [
+      { address: B1, ready: true },
+      { address: B2, ready: true },
+    ],
   },
   {
     name: 'affinity',
@@ -119,7 +132,10 @@ export const GOLDEN_SERVICES: readonly GoldenService[] = [
     ports: [HTTP],
     externalIPs: ['198.51.100.181'],
     sessionAffinityTimeout: 600,
-    endpoints: [{ address: B1, ready: true }, { address: B2, ready: true }],
+    endpoints: [
+      { address: B1, ready: true },
+      { address: B2, ready: true },
+    ],
   },
   {
     name: 'terminating',
@@ -142,15 +158,35 @@ export const GOLDEN_SERVICES: readonly GoldenService[] = [
     ports: [HTTP],
     loadBalancerIngress: '198.51.100.191',
     externalTrafficPolicy: 'Local',
-    endpoints: [{ address: B1, ready: true, nodeName: NODE.name }, { address: B2, ready: true, nodeName: 'elsewhere' }],
+    endpoints: [
+      { address: B1, ready: true, nodeName: NODE.name },
+      { address: B2, ready: true, nodeName: 'elsewhere' },
+    ],
   },
 ];
 
 /** Frontends that must be programmed before the maps are dumped, "address:port" (not the kubernetes Service: the lab apiserver publishes no EndpointSlice for it, and 1.17 writes no frontend without one). */
-const MUST_EXIST = ['10.96.10.1:80', '10.96.10.1:53', '10.96.10.2:8081', `${NODE.eth0}:30081`, '198.51.100.180:80', '198.51.100.190:443', '198.51.100.181:80', '10.96.10.6:80', '198.51.100.191:80'];
+const MUST_EXIST = [
+  '10.96.10.1:80',
+  '10.96.10.1:53',
+  '10.96.10.2:8081',
+  `${NODE.eth0}:30081`,
+  '198.51.100.180:80',
+  '198.51.100.190:443',
+  '198.51.100.181:80',
+  '10.96.10.6:80',
+  '198.51.100.191:80',
+];
 
 /** The lb4 maps dumped in full (every present entry). */
-const DUMPED_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat', 'cilium_lb_affinity_match', 'cilium_lb4_source_range', 'cilium_lb4_affinity'] as const;
+const DUMPED_MAPS = [
+  'cilium_lb4_services_v2',
+  'cilium_lb4_backends_v3',
+  'cilium_lb4_reverse_nat',
+  'cilium_lb_affinity_match',
+  'cilium_lb4_source_range',
+  'cilium_lb4_affinity',
+] as const;
 const MAGLEV_MAP = 'cilium_lb4_maglev';
 
 export interface GoldenMapDump {
@@ -180,10 +216,18 @@ export interface GoldenDump {
   readonly config: Record<string, string>;
   readonly node: typeof NODE;
   /** The `kubernetes` Service's backend (the apiserver; its port differs per run). */
-  readonly kubernetesService: { readonly clusterIP: string; readonly port: number; readonly apiserver: string; readonly endpointSliceAddresses: readonly string[] };
+  readonly kubernetesService: {
+    readonly clusterIP: string;
+    readonly port: number;
+    readonly apiserver: string;
+    readonly endpointSliceAddresses: readonly string[];
+  };
   readonly services: readonly GoldenService[];
   readonly maps: Record<string, GoldenMapDump>;
-  readonly maglev?: { readonly outer: Omit<GoldenMapDump, 'entries'>; readonly tables: Record<string, GoldenMaglevTable> };
+  readonly maglev?: {
+    readonly outer: Omit<GoldenMapDump, 'entries'>;
+    readonly tables: Record<string, GoldenMaglevTable>;
+  };
   /** Other lb maps the agent pinned (not dumped). */
   readonly otherMaps: readonly string[];
   /** `cilium-dbg bpf lb list` of the same version, sorted: Cilium's own reading of these entries. */
@@ -198,7 +242,10 @@ function dumpMap(path: string): GoldenMapDump {
     const d = map.dump();
     const pairs: [string, string][] = [];
     for (let i = 0; i < d.count; i++) {
-      pairs.push([hex(d.keys.subarray(i * d.keySize, (i + 1) * d.keySize)), hex(d.values.subarray(i * d.valueSize, (i + 1) * d.valueSize))]);
+      pairs.push([
+        hex(d.keys.subarray(i * d.keySize, (i + 1) * d.keySize)),
+        hex(d.values.subarray(i * d.valueSize, (i + 1) * d.valueSize)),
+      ]);
     }
     pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
     const { type, keySize, valueSize, maxEntries, flags } = map.info;
@@ -235,12 +282,18 @@ function dumpMaglev(path: string): NonNullable<GoldenDump['maglev']> {
   return { outer: shape, tables };
 }
 
-function dumpAll(mapDir: string): { maps: Record<string, GoldenMapDump>; maglev: GoldenDump['maglev']; otherMaps: string[] } {
+function dumpAll(mapDir: string): {
+  maps: Record<string, GoldenMapDump>;
+  maglev: GoldenDump['maglev'];
+  otherMaps: string[];
+} {
   const maps: Record<string, GoldenMapDump> = {};
   for (const name of DUMPED_MAPS) if (existsSync(join(mapDir, name))) maps[name] = dumpMap(join(mapDir, name));
   const maglev = existsSync(join(mapDir, MAGLEV_MAP)) ? dumpMaglev(join(mapDir, MAGLEV_MAP)) : undefined;
   const known = new Set<string>([...DUMPED_MAPS, MAGLEV_MAP]);
-  const otherMaps = readdirSync(mapDir).filter((n) => /^cilium_lb/.test(n) && !known.has(n)).sort();
+  const otherMaps = readdirSync(mapDir)
+    .filter((n) => /^cilium_lb/.test(n) && !known.has(n))
+    .sort();
   return { maps, maglev, otherMaps };
 }
 
@@ -263,12 +316,23 @@ function serviceObjects(s: GoldenService): unknown[] {
     spec: {
       type: s.type,
       clusterIP: s.clusterIP,
-      ports: s.ports.map((p) => ({ name: p.name, protocol: p.protocol, port: p.port, targetPort: p.targetPort, ...(p.nodePort ? { nodePort: p.nodePort } : {}) })),
+      ports: s.ports.map((p) => ({
+        name: p.name,
+        protocol: p.protocol,
+        port: p.port,
+        targetPort: p.targetPort,
+        ...(p.nodePort ? { nodePort: p.nodePort } : {}),
+      })),
       ...(s.externalIPs ? { externalIPs: s.externalIPs } : {}),
       ...(s.type === 'LoadBalancer' ? { allocateLoadBalancerNodePorts: false } : {}),
       ...(s.externalTrafficPolicy ? { externalTrafficPolicy: s.externalTrafficPolicy } : {}),
       ...(s.loadBalancerSourceRanges ? { loadBalancerSourceRanges: s.loadBalancerSourceRanges } : {}),
-      ...(s.sessionAffinityTimeout ? { sessionAffinity: 'ClientIP', sessionAffinityConfig: { clientIP: { timeoutSeconds: s.sessionAffinityTimeout } } } : {}),
+      ...(s.sessionAffinityTimeout
+        ? {
+            sessionAffinity: 'ClientIP',
+            sessionAffinityConfig: { clientIP: { timeoutSeconds: s.sessionAffinityTimeout } },
+          }
+        : {}),
     },
   };
   const slice = {
@@ -280,7 +344,11 @@ function serviceObjects(s: GoldenService): unknown[] {
     endpoints: s.endpoints.map((e) => ({
       addresses: [e.address],
       ...(e.nodeName ? { nodeName: e.nodeName } : {}),
-      conditions: { ready: e.ready, ...(e.serving === undefined ? {} : { serving: e.serving }), ...(e.terminating === undefined ? {} : { terminating: e.terminating }) },
+      conditions: {
+        ready: e.ready,
+        ...(e.serving === undefined ? {} : { serving: e.serving }),
+        ...(e.terminating === undefined ? {} : { terminating: e.terminating }),
+      },
     })),
   };
   return [svc, slice];
@@ -291,7 +359,11 @@ export function canonicalJson(value: unknown): string {
   const sort = (v: unknown): unknown => {
     if (Array.isArray(v)) return v.map(sort);
     if (v && typeof v === 'object') {
-      return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sort((v as Record<string, unknown>)[k])]));
+      return Object.fromEntries(
+        Object.keys(v)
+          .sort()
+          .map((k) => [k, sort((v as Record<string, unknown>)[k])]),
+      );
     }
     return v;
   };
@@ -310,7 +382,23 @@ function ciliumDbgOwnBpffs(agent: CiliumAgent, args: readonly string[]): string 
   const script = `awk '$3 == "bpf" && $2 != "/sys/fs/bpf" {print $2}' /proc/mounts | while read -r m; do umount -l "$m"; done; exec "$0" "$@"`;
   return execFileSync(
     'nsenter',
-    ['-t', String(pid), '-m', '-n', '--', 'unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, agent.options.build.dbg, ...args],
+    [
+      '-t',
+      String(pid),
+      '-m',
+      '-n',
+      '--',
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      '--',
+      'sh',
+      '-c',
+      script,
+      agent.options.build.dbg,
+      ...args,
+    ],
     { encoding: 'utf8', maxBuffer: 64 << 20, timeout: 60_000 },
   );
 }
@@ -342,7 +430,13 @@ async function goldenRun(build: CiliumBuild, mode: GoldenMode): Promise<GoldenDu
     await ns.addAddress('eth1', `${NODE.eth1}/16`);
     await peer.addAddress('p0', '198.51.100.1/24');
     await peer.addAddress('p1', '10.200.0.1/16');
-    for (const [n, d] of [[ns, 'eth0'], [ns, 'eth1'], [peer, 'p0'], [peer, 'p1']] as const) await n.up(d);
+    for (const [n, d] of [
+      [ns, 'eth0'],
+      [ns, 'eth1'],
+      [peer, 'p0'],
+      [peer, 'p1'],
+    ] as const)
+      await n.up(d);
     await ns.addRoute('default', '198.51.100.1', 'eth0');
     for (const k of ['all', 'eth0', 'eth1']) await ns.sysctl(`net.ipv4.conf.${k}.forwarding`, 1);
     await ns.sysctl('net.ipv4.ip_local_port_range', '32768 60999');
@@ -359,7 +453,17 @@ async function goldenRun(build: CiliumBuild, mode: GoldenMode): Promise<GoldenDu
     for (const s of GOLDEN_SERVICES) {
       lb!.kubectl(['apply', '-f', '-'], JSON.stringify({ apiVersion: 'v1', kind: 'List', items: serviceObjects(s) }));
       if (s.loadBalancerIngress) {
-        lb!.kubectl(['patch', 'service', s.name, '-n', 'default', '--subresource=status', '--type=merge', '-p', JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: s.loadBalancerIngress }] } } })]);
+        lb!.kubectl([
+          'patch',
+          'service',
+          s.name,
+          '-n',
+          'default',
+          '--subresource=status',
+          '--type=merge',
+          '-p',
+          JSON.stringify({ status: { loadBalancer: { ingress: [{ ip: s.loadBalancerIngress }] } } }),
+        ]);
       }
     }
     const apiPort = Number(new URL(lb!.server).port);
@@ -381,30 +485,65 @@ async function goldenRun(build: CiliumBuild, mode: GoldenMode): Promise<GoldenDu
     const started = Date.now();
     agent.start();
     await agent.waitReady();
-    say(`${build.version} ${mode}: agent ready after ${Math.round((Date.now() - started) / 1000)} s; waiting for every frontend`);
+    say(
+      `${build.version} ${mode}: agent ready after ${Math.round((Date.now() - started) / 1000)} s; waiting for every frontend`,
+    );
     let seen = new Set<string>();
-    await eventually('every lab frontend programmed', () => {
-      seen = masters(dumpMap(join(mapDir, 'cilium_lb4_services_v2')));
-      return MUST_EXIST.every((f) => seen.has(f)) || undefined;
-    }, 120_000, 500).catch((err: unknown) => {
-      const log = readFileSync(agent.logFile, 'utf8').split('\n').filter((l) => /level=(error|warn)|fatal|panic/i.test(l)).slice(-15).join('\n');
-      throw new Error(`${(err as Error).message}; missing ${MUST_EXIST.filter((f) => !seen.has(f)).join(' ')}; agent warnings:\n${log}`, { cause: err });
+    await eventually(
+      'every lab frontend programmed',
+      () => {
+        seen = masters(dumpMap(join(mapDir, 'cilium_lb4_services_v2')));
+        return MUST_EXIST.every((f) => seen.has(f)) || undefined;
+      },
+      120_000,
+      500,
+    ).catch((err: unknown) => {
+      const log = readFileSync(agent.logFile, 'utf8')
+        .split('\n')
+        .filter((l) => /level=(error|warn)|fatal|panic/i.test(l))
+        .slice(-15)
+        .join('\n');
+      throw new Error(
+        `${(err as Error).message}; missing ${MUST_EXIST.filter((f) => !seen.has(f)).join(' ')}; agent warnings:\n${log}`,
+        { cause: err },
+      );
     });
     // The maps hold still: two dumps 3 s apart are identical.
     let last = canonicalJson(dumpAll(mapDir));
-    await eventually('the lb4 maps to hold still', async () => {
-      await new Promise((r) => setTimeout(r, 3000));
-      const now = canonicalJson(dumpAll(mapDir));
-      const same = now === last;
-      last = now;
-      return same || undefined;
-    }, 60_000, 0);
+    await eventually(
+      'the lb4 maps to hold still',
+      async () => {
+        await new Promise((r) => setTimeout(r, 3000));
+        const now = canonicalJson(dumpAll(mapDir));
+        const same = now === last;
+        last = now;
+        return same || undefined;
+      },
+      60_000,
+      0,
+    );
     const { maps, maglev, otherMaps } = dumpAll(mapDir);
-    const list = ciliumDbgOwnBpffs(agent, ['bpf', 'lb', 'list']).split('\n').map((l) => l.replace(/\s+/g, ' ').trim()).filter((l) => l && !/^SERVICE ADDRESS/.test(l));
-    const kubeSlices = JSON.parse(lb!.kubectl(['get', 'endpointslices', '-n', 'default', '-l', 'kubernetes.io/service-name=kubernetes', '-o', 'json'])) as {
+    const list = ciliumDbgOwnBpffs(agent, ['bpf', 'lb', 'list'])
+      .split('\n')
+      .map((l) => l.replace(/\s+/g, ' ').trim())
+      .filter((l) => l && !/^SERVICE ADDRESS/.test(l));
+    const kubeSlices = JSON.parse(
+      lb!.kubectl([
+        'get',
+        'endpointslices',
+        '-n',
+        'default',
+        '-l',
+        'kubernetes.io/service-name=kubernetes',
+        '-o',
+        'json',
+      ]),
+    ) as {
       items: { endpoints?: { addresses: string[] }[]; ports?: { port: number }[] }[];
     };
-    const endpointSliceAddresses = kubeSlices.items.flatMap((i) => (i.endpoints ?? []).flatMap((e) => e.addresses.map((a) => `${a}:${i.ports?.[0]?.port}`))).sort();
+    const endpointSliceAddresses = kubeSlices.items
+      .flatMap((i) => (i.endpoints ?? []).flatMap((e) => e.addresses.map((a) => `${a}:${i.ports?.[0]?.port}`)))
+      .sort();
     const agentVersion = execFileSync(build.agent, ['--version'], { encoding: 'utf8' }).trim();
     return {
       generatedBy: 'node scripts/cilium-golden.ts',
@@ -412,7 +551,12 @@ async function goldenRun(build: CiliumBuild, mode: GoldenMode): Promise<GoldenDu
       mode,
       config,
       node: NODE,
-      kubernetesService: { clusterIP: '10.96.0.1', port: 443, apiserver: `127.0.0.1:${apiPort}`, endpointSliceAddresses },
+      kubernetesService: {
+        clusterIP: '10.96.0.1',
+        port: 443,
+        apiserver: `127.0.0.1:${apiPort}`,
+        endpointSliceAddresses,
+      },
       services: GOLDEN_SERVICES,
       maps,
       ...(maglev ? { maglev } : {}),
@@ -428,13 +572,15 @@ async function goldenRun(build: CiliumBuild, mode: GoldenMode): Promise<GoldenDu
       }
     }
     const left = Ledger.outstanding(ledger.dir);
-    if (left.length > 0) throw new Error(`the lab left ${left.map((e) => `${e.kind} ${e.value}`).join(', ')} (ledger ${ledger.dir})`);
+    if (left.length > 0)
+      throw new Error(`the lab left ${left.map((e) => `${e.kind} ${e.value}`).join(', ')} (ledger ${ledger.dir})`);
   }
 }
 
 async function main(): Promise<void> {
   const asked = process.argv.slice(2);
-  for (const l of asked) if (!CILIUM_LINES.includes(l)) throw new Error(`no Cilium line ${l} (lines: ${CILIUM_LINES.join(', ')})`);
+  for (const l of asked)
+    if (!CILIUM_LINES.includes(l)) throw new Error(`no Cilium line ${l} (lines: ${CILIUM_LINES.join(', ')})`);
   const lines = asked.length > 0 ? asked : [...CILIUM_LINES];
   const stale = cleanupStale();
   if (stale > 0) say(`removed what ${stale} earlier run(s) left behind`);

@@ -49,7 +49,8 @@ function rows(s: Schema, path: string, required: boolean, out: string[], rules: 
     rows(sub, prefix ? `${prefix}.${name}` : name, (child?.required ?? []).includes(name), out, rules);
   }
   if (s.type === 'array' && s.items && !s.items.properties) {
-    for (const v of s.items['x-kubernetes-validations'] ?? []) rules.push(`- \`${path}[]\`: \`${v.rule}\`${v.message ? ` — ${v.message}` : ''}`);
+    for (const v of s.items['x-kubernetes-validations'] ?? [])
+      rules.push(`- \`${path}[]\`: \`${v.rule}\`${v.message ? ` — ${v.message}` : ''}`);
   }
 }
 
@@ -80,4 +81,5 @@ export function renderCrdReference(): string {
 }
 
 const target = join(dirname(fileURLToPath(import.meta.url)), '../docs/crds.md');
-if (import.meta.url === `file://${process.argv[1]}`) writeOrCheck(target, renderCrdReference(), 'node scripts/gen-crd-docs.ts');
+if (import.meta.url === `file://${process.argv[1]}`)
+  writeOrCheck(target, renderCrdReference(), 'node scripts/gen-crd-docs.ts');

@@ -19,9 +19,12 @@ own. Symptoms and checks: [troubleshooting.md](troubleshooting.md).
 const cell = (text: string): string => text.replaceAll('|', '\\|').replaceAll('\n', ' ');
 
 export function renderErrorReference(codes: Readonly<Record<string, ErrorCodeDoc>> = ERROR_CODES): string {
-  const rows = Object.entries(codes).map(([code, d]) => `| \`${code}\` | ${cell(d.raisedBy)} | ${cell(d.meaning)} | ${cell(d.action)} |`);
+  const rows = Object.entries(codes).map(
+    ([code, d]) => `| \`${code}\` | ${cell(d.raisedBy)} | ${cell(d.meaning)} | ${cell(d.action)} |`,
+  );
   return `${INTRO}\n| code | raised by | meaning | what to do |\n|---|---|---|---|\n${rows.join('\n')}\n`;
 }
 
 const target = join(dirname(fileURLToPath(import.meta.url)), '../docs/errors.md');
-if (import.meta.url === `file://${process.argv[1]}`) writeOrCheck(target, renderErrorReference(), 'node scripts/gen-error-docs.ts');
+if (import.meta.url === `file://${process.argv[1]}`)
+  writeOrCheck(target, renderErrorReference(), 'node scripts/gen-error-docs.ts');

@@ -19,7 +19,8 @@ console.error(`[redteam] logs: ${logDir}`);
 const rt = await RedTeam.up(ledger, (line) => console.error(`[redteam] ${line}`), logDir);
 let code = 1;
 // Interrupted: take the topology down rather than leave it to the next run's stale-ledger sweep.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void rt.down().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void rt.down().finally(() => process.exit(130)));
 try {
   const results = await runAttacks(rt, attacks, (r) => console.log(formatResult(r)));
   const summary = summarize(results);

@@ -47,7 +47,12 @@ const DIRECTIVE = /\s#\s*(SKIP|TODO)\b\S*\s*(.*)$/i;
 const NO_TESTS = 'no tests found';
 
 export class TapCounter {
-  readonly #summary: TapSummary = { tests: { passed: 0, failed: 0 }, assertions: { passed: 0, failed: 0 }, skipped: 0, reasons: [] };
+  readonly #summary: TapSummary = {
+    tests: { passed: 0, failed: 0 },
+    assertions: { passed: 0, failed: 0 },
+    skipped: 0,
+    reasons: [],
+  };
   // The files of the current run, for their "failed:" lines when it ends.
   readonly #files: FileResult[] = [];
   // Indents whose next point closes a subtest: tap writes `# Subtest: name` at the point's own indent, TAP 14
@@ -56,7 +61,11 @@ export class TapCounter {
   #points = 0;
   // The file whose stream is being read: its name from the `# Subtest:` header (tap has named the point after
   // something else, e.g. "timeout!"), its points and failed children.
-  #current: { header: string | undefined; points: number; failedChildren: string[] } = { header: undefined, points: 0, failedChildren: [] };
+  #current: { header: string | undefined; points: number; failedChildren: string[] } = {
+    header: undefined,
+    points: 0,
+    failedChildren: [],
+  };
   #lastPointIndent: number | undefined;
   #yaml: { indent: number; file: FileResult | undefined } | undefined;
   // The top-level stream of one tap run: its plan (how many files) and how many reported.
@@ -91,7 +100,12 @@ export class TapCounter {
     if (body.startsWith('# Subtest')) {
       this.#hasBody.add(indent);
       if (indent >= 4) this.#hasBody.add(indent - 4);
-      if (indent === 0) this.#current = { header: /^# Subtest:?\s*(.*)$/.exec(body)![1]!.trim() || undefined, points: 0, failedChildren: [] };
+      if (indent === 0)
+        this.#current = {
+          header: /^# Subtest:?\s*(.*)$/.exec(body)![1]!.trim() || undefined,
+          points: 0,
+          failedChildren: [],
+        };
       return;
     }
     const plan = /^1\.\.(\d+)/.exec(body);
@@ -109,7 +123,8 @@ export class TapCounter {
     const s = this.#summary;
     for (const why of facts.failed ?? []) this.#fail(why);
     const exited = facts.status !== undefined && facts.status !== 0 ? ` (tap exited with status ${facts.status})` : '';
-    if (this.#points === 0 && (facts.failed ?? []).length === 0) this.#fail(`no test results: the TAP output has no test point${exited}`);
+    if (this.#points === 0 && (facts.failed ?? []).length === 0)
+      this.#fail(`no test results: the TAP output has no test point${exited}`);
     if (exited && s.tests.failed === 0) {
       this.#fail(`tap exited with status ${facts.status}, yet no test in its TAP failed`);
     }
@@ -164,7 +179,9 @@ export class TapCounter {
     if (this.#plan !== undefined && this.#reported < this.#plan) {
       const missing = this.#plan - this.#reported;
       this.#summary.tests.failed += missing;
-      this.#summary.reasons.push(`${missing} of ${this.#plan} test files reported no result (the run stopped before they finished)`);
+      this.#summary.reasons.push(
+        `${missing} of ${this.#plan} test files reported no result (the run stopped before they finished)`,
+      );
     }
     this.#plan = undefined;
     this.#reported = 0;
@@ -186,7 +203,12 @@ function fileFailure(f: FileResult): string {
   const shown = f.failedChildren.slice(0, 3).join('; ');
   if (f.failedChildren.length > 3) return `${f.name}: ${shown}; and ${f.failedChildren.length - 3} more`;
   if (f.failedChildren.length > 0) return `${f.name}: ${shown}`;
-  const how = f.signal && f.signal !== 'null' ? `signal ${f.signal}` : f.exitCode !== undefined ? `exit code ${f.exitCode}` : 'no exit status';
+  const how =
+    f.signal && f.signal !== 'null'
+      ? `signal ${f.signal}`
+      : f.exitCode !== undefined
+        ? `exit code ${f.exitCode}`
+        : 'no exit status';
   if (f.points === 0) return `${f.name} crashed before its first test (${how})`;
   return `${f.name}: its tests passed but the process failed (${how})`;
 }
@@ -205,7 +227,10 @@ if (import.meta.main) {
   const { values } = parseArgs({ options: { status: { type: 'string' }, failed: { type: 'string', multiple: true } } });
   const counter = new TapCounter();
   for await (const line of createInterface({ input: process.stdin })) counter.line(line);
-  const summary = counter.finish({ status: values.status === undefined ? undefined : Number(values.status), failed: values.failed ?? [] });
+  const summary = counter.finish({
+    status: values.status === undefined ? undefined : Number(values.status),
+    failed: values.failed ?? [],
+  });
   for (const line of formatSummary(summary)) console.log(line);
   process.exitCode = summary.tests.failed > 0 ? 1 : 0;
 }

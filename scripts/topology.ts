@@ -22,23 +22,29 @@ function flag(argv: readonly string[], name: string): string | undefined {
 export const TOPOLOGY_USAGE = '[--tenants c1,c2] [--datapath cilium|mimic] [--cilium LINE] [--maglev]';
 
 /** The datapath part of the topology options from the command line (shared by the demo and `topology up`). */
-export function datapathFlags(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev' | 'consumerLine'> {
+export function datapathFlags(
+  argv: readonly string[],
+): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev' | 'consumerLine'> {
   const k8s = flag(argv, 'kubernetes');
   const consumer = k8s === undefined ? {} : { consumerLine: lineNamed(k8s, '--kubernetes') };
   return { ...datapathOnly(argv), ...consumer };
 }
 
-function datapathOnly(argv: readonly string[]): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {
+function datapathOnly(
+  argv: readonly string[],
+): Pick<TopologyOptions, 'datapath' | 'ciliumLine' | 'ciliumVersion' | 'maglev'> {
   const datapath = flag(argv, 'datapath') ?? 'cilium';
   const line = flag(argv, 'cilium');
   const maglev = argv.includes('--maglev');
   if (datapath === 'cilium') {
-    if (line !== undefined && !CILIUM_LINES.includes(line)) throw new Error(`--cilium ${line}: real Cilium lines are ${CILIUM_LINES.join(', ')}`);
+    if (line !== undefined && !CILIUM_LINES.includes(line))
+      throw new Error(`--cilium ${line}: real Cilium lines are ${CILIUM_LINES.join(', ')}`);
     return { datapath, maglev, ...(line ? { ciliumLine: line } : {}) };
   }
   if (datapath === 'mimic') {
     const version = line ?? '1.18';
-    if (!isCiliumVersion(version)) throw new Error(`--cilium ${version}: not a Cilium version the mimic lays maps out for`);
+    if (!isCiliumVersion(version))
+      throw new Error(`--cilium ${version}: not a Cilium version the mimic lays maps out for`);
     return { datapath, maglev, ciliumVersion: version };
   }
   throw new Error(`--datapath ${datapath}: use cilium or mimic`);
@@ -47,11 +53,20 @@ function datapathOnly(argv: readonly string[]): Pick<TopologyOptions, 'datapath'
 export function describeTopology(topo: Topology): string {
   const lines = [
     `LB cluster:        kubectl --kubeconfig ${topo.lb.kubeconfigPath} get vipclaims -A`,
-    ...topo.tenants.map((t) => `consumer ${t.name.padEnd(8)} kubectl --kubeconfig ${t.cluster.kubeconfigPath} get svc -A   (Kubernetes ${t.cluster.line.version})`),
+    ...topo.tenants.map(
+      (t) =>
+        `consumer ${t.name.padEnd(8)} kubectl --kubeconfig ${t.cluster.kubeconfigPath} get svc -A   (Kubernetes ${t.cluster.line.version})`,
+    ),
     `client:            ip netns exec ${topo.client.name} curl http://VIP/`,
-    ...topo.lbNodes.map((n) => `${n.name} (${n.frontIp}, ${n.mac}): netns ${n.ns.name}, state: curl -s --unix-socket ${n.stateSocket} http://x/state`),
+    ...topo.lbNodes.map(
+      (n) =>
+        `${n.name} (${n.frontIp}, ${n.mac}): netns ${n.ns.name}, state: curl -s --unix-socket ${n.stateSocket} http://x/state`,
+    ),
     ...topo.tenants.flatMap((t) =>
-      t.nodes.map((n) => `${n.name} (${n.ip}): netns ${n.ns.name}, kube-proxy ${n.kubeProxy?.mode ?? '-'} (log ${n.kubeProxy?.logFile ?? '-'}); pod ${n.pod.name} ${n.pod.ip}: netns ${n.pod.ns.name}`),
+      t.nodes.map(
+        (n) =>
+          `${n.name} (${n.ip}): netns ${n.ns.name}, kube-proxy ${n.kubeProxy?.mode ?? '-'} (log ${n.kubeProxy?.logFile ?? '-'}); pod ${n.pod.name} ${n.pod.ip}: netns ${n.pod.ns.name}`,
+      ),
     ),
     `logs:              ${topo.logDir}`,
   ];

@@ -38,7 +38,11 @@ if (base && out && node) {
 
 function startLoad(dir: string, progress: string, failed: (err: unknown) => never): void {
   const opened = openLb4Maps({ dir, ciliumVersion: '1.18' });
-  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile: opened.profile, logger: createLogger({ program: 'load', level: 'silent' }) });
+  const reconciler = new DataplaneReconciler({
+    maps: opened.maps,
+    profile: opened.profile,
+    logger: createLogger({ program: 'load', level: 'silent' }),
+  });
   const durations: number[] = [];
   let round = 0;
   const pass = (): void => {
@@ -63,7 +67,12 @@ function startLoad(dir: string, progress: string, failed: (err: unknown) => neve
     // Whole or not at all: the benchmark reads it meanwhile.
     writeFileSync(
       `${progress}.tmp`,
-      JSON.stringify({ passes: round, pass_ms_p50: sorted[Math.floor(sorted.length / 2)], pass_ms_max: sorted[sorted.length - 1], last_written: r.absent + r.changed }),
+      JSON.stringify({
+        passes: round,
+        pass_ms_p50: sorted[Math.floor(sorted.length / 2)],
+        pass_ms_max: sorted[sorted.length - 1],
+        last_written: r.absent + r.changed,
+      }),
     );
     renameSync(`${progress}.tmp`, progress);
   };

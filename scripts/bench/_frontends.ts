@@ -10,7 +10,10 @@ export function benchFrontends(services: number, backends: number, backendPort =
       vip: `10.${(vip >>> 16) & 255}.${(vip >>> 8) & 255}.${vip & 255}`,
       port: 80,
       protocol: 'TCP',
-      backends: Array.from({ length: backends }, (_, j) => ({ address: `10.${64 + j}.${(i >>> 8) & 255}.${i & 255}`, port: backendPort })),
+      backends: Array.from({ length: backends }, (_, j) => ({
+        address: `10.${64 + j}.${(i >>> 8) & 255}.${i & 255}`,
+        port: backendPort,
+      })),
     });
   }
   return out;

@@ -17,7 +17,10 @@ export function percentile(values: readonly number[], p: number): number {
 export const round = (n: number): number => Math.round(n * 10) / 10;
 export const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
-export async function createToTraffic(topo: Topology, count: number): Promise<{ traffic: number[]; externalIp: number[]; vips: string[] }> {
+export async function createToTraffic(
+  topo: Topology,
+  count: number,
+): Promise<{ traffic: number[]; externalIp: number[]; vips: string[] }> {
   const traffic: number[] = [];
   const externalIp: number[] = [];
   const vips: string[] = [];
@@ -39,11 +42,16 @@ export async function createToTraffic(topo: Topology, count: number): Promise<{ 
 
 export async function failoverRun(topo: Topology, vip: string): Promise<number> {
   const owner = await eventually('an agreed owner', () => topo.announcedOwner(vip), 60_000, 100);
-  await eventually(`traffic through ${owner}`, async () => {
-    // eTP Cluster: kube-proxy masquerades, so the pod cannot name the LB node; the client's ARP entry does.
-    const r = await topo.request('tcp', vip, 80, 500);
-    return r.ok && (await topo.arpOwner(vip)) === owner;
-  }, 60_000, 100);
+  await eventually(
+    `traffic through ${owner}`,
+    async () => {
+      // eTP Cluster: kube-proxy masquerades, so the pod cannot name the LB node; the client's ARP entry does.
+      const r = await topo.request('tcp', vip, 80, 500);
+      return r.ok && (await topo.arpOwner(vip)) === owner;
+    },
+    60_000,
+    100,
+  );
   const crashed = performance.now();
   await topo.crashNode(owner);
   await topo.requestUntilOk('tcp', vip, 80, 60_000, 100);
@@ -52,7 +60,12 @@ export async function failoverRun(topo: Topology, vip: string): Promise<number> 
   await topo.reviveNode(owner);
   topo.startSpeaker(owner);
   await topo.waitSpeakerReady(owner);
-  await eventually('three live speakers', async () => (await topo.speakerState(owner)).live.length === topo.lbNodes.length, 60_000, 200);
+  await eventually(
+    'three live speakers',
+    async () => (await topo.speakerState(owner)).live.length === topo.lbNodes.length,
+    60_000,
+    200,
+  );
   return gap;
 }
 
@@ -65,16 +78,26 @@ export async function speakerKill(topo: Topology, vip: string): Promise<{ ok: nu
   await topo.startLoop('tcp', vip, 80, 20, 1000);
   await eventually('the loop runs', async () => (await topo.loop()).ok >= 10, 30_000, 100);
   await topo.killSpeaker(owner);
-  await eventually('another node owns the VIP', async () => {
-    const o = await topo.announcedOwner(vip);
-    return o !== undefined && o !== owner;
-  }, 60_000, 100);
+  await eventually(
+    'another node owns the VIP',
+    async () => {
+      const o = await topo.announcedOwner(vip);
+      return o !== undefined && o !== owner;
+    },
+    60_000,
+    100,
+  );
   const at = await topo.loop();
   await eventually('100 more requests', async () => (await topo.loop()).ok >= at.ok + 100, 60_000, 100);
   const tally = await topo.stopLoop();
   log(`speaker of ${owner} killed: ${tally.fail} of ${tally.ok + tally.fail} requests failed`);
   topo.startSpeaker(owner);
   await topo.waitSpeakerReady(owner);
-  await eventually('three live speakers', async () => (await topo.speakerState(owner)).live.length === topo.lbNodes.length, 60_000, 200);
+  await eventually(
+    'three live speakers',
+    async () => (await topo.speakerState(owner)).live.length === topo.lbNodes.length,
+    60_000,
+    200,
+  );
   return { ok: tally.ok, fail: tally.fail };
 }

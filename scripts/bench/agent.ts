@@ -51,20 +51,26 @@ async function inParallel<T>(items: readonly T[], limit: number, fn: (item: T) =
 
 async function claimWrites(agent: AgentProcess): Promise<number> {
   let n = 0;
-  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) n += await agent.metric('kube_lb_agent_api_requests_total', { cluster: 'lb', method, resource: 'vipclaims' });
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE'])
+    n += await agent.metric('kube_lb_agent_api_requests_total', { cluster: 'lb', method, resource: 'vipclaims' });
   return n;
 }
-const requests = (agent: AgentProcess, cluster: 'lb' | 'consumer'): Promise<number> => agent.metric('kube_lb_agent_api_requests_total', { cluster });
+const requests = (agent: AgentProcess, cluster: 'lb' | 'consumer'): Promise<number> =>
+  agent.metric('kube_lb_agent_api_requests_total', { cluster });
 
 async function baseline(env: AgentEnv): Promise<number[]> {
   const seen = new Map<string, number>();
   const informer = createInformer<VIPClaim & k8s.KubernetesObject>({
     kubeConfig: env.lb.kubeConfig,
     path: env.claims.path(env.tenantNamespace),
-    list: () => env.claims.list(env.tenantNamespace) as Promise<k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>>,
+    list: () =>
+      env.claims.list(env.tenantNamespace) as Promise<k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>>,
     logger: createLogger({ program: 'bench', level: 'silent' }),
   });
-  informer.on({ onUpsert: (c) => void (c.status?.vip && !seen.has(c.metadata.name!) && seen.set(c.metadata.name!, performance.now())) });
+  informer.on({
+    onUpsert: (c) =>
+      void (c.status?.vip && !seen.has(c.metadata.name!) && seen.set(c.metadata.name!, performance.now())),
+  });
   await informer.start();
   await informer.synced;
   const started = new Map<string, number>();
@@ -94,10 +100,25 @@ async function main(): Promise<void> {
   const ledger = Ledger.open('bench-agent');
   const nodes = Array.from({ length: 5 }, (_, i) => ({ name: `node-${i + 1}`, internalIP: `10.0.0.${i + 1}` }));
   log('starting two clusters, the allocator and the agent');
-  const env = await startAgentEnv(ledger, { poolAddresses: ['192.0.2.0/24', '198.51.100.0/24', '198.18.0.0/21'], nodes, allocator: 'real' });
+  const env = await startAgentEnv(ledger, {
+    poolAddresses: ['192.0.2.0/24', '198.51.100.0/24', '198.18.0.0/21'],
+    nodes,
+    allocator: 'real',
+  });
   try {
     await ensureNamespace(env.core, NS);
-    const agent = await env.startAgent({ extraArgs: ['--debounce=1s', '--heartbeat-period=30s', '--request-timeout=10s', '--lease-duration=15s', '--renew-deadline=10s', '--retry-period=2s', '--log-level=info', ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--'))] });
+    const agent = await env.startAgent({
+      extraArgs: [
+        '--debounce=1s',
+        '--heartbeat-period=30s',
+        '--request-timeout=10s',
+        '--lease-duration=15s',
+        '--renew-deadline=10s',
+        '--retry-period=2s',
+        '--log-level=info',
+        ...process.argv.filter((a) => a.startsWith('--agent-')).map((a) => a.replace('--agent-', '--')),
+      ],
+    });
     await eventually('agent leading', async () => (await agent.metric('kube_lb_agent_leader')) === 1);
 
     log(`baseline: ${BASELINE} claims written directly`);
@@ -112,15 +133,28 @@ async function main(): Promise<void> {
       logger: createLogger({ program: 'bench', level: 'silent' }),
     });
     svcInformer.on({
-      onUpsert: (s) => void (s.status?.loadBalancer?.ingress?.[0]?.ip && !ipSeen.has(s.metadata!.name!) && ipSeen.set(s.metadata!.name!, performance.now())),
+      onUpsert: (s) =>
+        void (
+          s.status?.loadBalancer?.ingress?.[0]?.ip &&
+          !ipSeen.has(s.metadata!.name!) &&
+          ipSeen.set(s.metadata!.name!, performance.now())
+        ),
     });
     await svcInformer.start();
     await svcInformer.synced;
 
     const names = Array.from({ length: SERVICES }, (_, i) => `svc-${String(i).padStart(3, '0')}`);
     const created = new Map<string, number>();
-    const changes: Record<string, { changes: number; claimWrites: number; lbRequests: number; consumerRequests: number }> = {};
-    const measure = async (phase: string, realChanges: number, act: () => Promise<void>, settled: () => Promise<boolean>): Promise<void> => {
+    const changes: Record<
+      string,
+      { changes: number; claimWrites: number; lbRequests: number; consumerRequests: number }
+    > = {};
+    const measure = async (
+      phase: string,
+      realChanges: number,
+      act: () => Promise<void>,
+      settled: () => Promise<boolean>,
+    ): Promise<void> => {
       const [w0, l0, c0] = [await claimWrites(agent), await requests(agent, 'lb'), await requests(agent, 'consumer')];
       const t0 = performance.now();
       await act();
@@ -129,16 +163,22 @@ async function main(): Promise<void> {
       await new Promise((r) => setTimeout(r, 2500));
       const [w1, l1, c1] = [await claimWrites(agent), await requests(agent, 'lb'), await requests(agent, 'consumer')];
       changes[phase] = { changes: realChanges, claimWrites: w1 - w0, lbRequests: l1 - l0, consumerRequests: c1 - c0 };
-      log(`${phase}: ${realChanges} changes, ${w1 - w0} claim writes, ${l1 - l0} LB requests, ${c1 - c0} consumer requests, ${Math.round(performance.now() - t0)} ms`);
+      log(
+        `${phase}: ${realChanges} changes, ${w1 - w0} claim writes, ${l1 - l0} LB requests, ${c1 - c0} consumer requests, ${Math.round(performance.now() - t0)} ms`,
+      );
     };
-    const claimsNow = async (): Promise<VIPClaim[]> => (await env.claims.list(env.tenantNamespace, `kube-lb.io/cluster=${env.cluster}`)).items;
+    const claimsNow = async (): Promise<VIPClaim[]> =>
+      (await env.claims.list(env.tenantNamespace, `kube-lb.io/cluster=${env.cluster}`)).items;
 
     log(`creating ${SERVICES} Services (${CONCURRENCY} at a time)`);
-    await measure('create', SERVICES, () =>
-      inParallel(names, CONCURRENCY, async (name) => {
-        created.set(name, performance.now());
-        await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, name) });
-      }),
+    await measure(
+      'create',
+      SERVICES,
+      () =>
+        inParallel(names, CONCURRENCY, async (name) => {
+          created.set(name, performance.now());
+          await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, name) });
+        }),
       async () => ipSeen.size >= SERVICES,
     );
     const latencies = names.map((n) => ipSeen.get(n)! - created.get(n)!);
@@ -146,7 +186,15 @@ async function main(): Promise<void> {
     const trace = process.env['KUBE_LB_BENCH_TRACE'];
     if (trace) {
       const wall = Date.now() - performance.now();
-      writeFileSync(trace, names.map((n) => `${n} ${new Date(wall + created.get(n)!).toISOString()} ${new Date(wall + ipSeen.get(n)!).toISOString()}`).join('\n') + '\n');
+      writeFileSync(
+        trace,
+        names
+          .map(
+            (n) =>
+              `${n} ${new Date(wall + created.get(n)!).toISOString()} ${new Date(wall + ipSeen.get(n)!).toISOString()}`,
+          )
+          .join('\n') + '\n',
+      );
     }
 
     // The pipeline without queueing: Services created one at a time, each waiting for its IP.
@@ -159,53 +207,106 @@ async function main(): Promise<void> {
       sequential.push(ipSeen.get(name)! - t0);
       await env.core.deleteNamespacedService({ name, namespace: NS });
     }
-    await eventually('sequential Services released', async () => !(await claimsNow()).some((c) => c.metadata.name!.startsWith(`${NS}.seq-`)), 60_000);
+    await eventually(
+      'sequential Services released',
+      async () => !(await claimsNow()).some((c) => c.metadata.name!.startsWith(`${NS}.seq-`)),
+      60_000,
+    );
     log(`sequential: ${SEQUENTIAL} Services one at a time, p50 ${round(percentile(sequential, 50))} ms`);
 
     const updated = names.slice(0, Math.min(50, SERVICES));
-    await measure('update ports', updated.length, () =>
-      inParallel(updated, CONCURRENCY, async (name) => {
-        await env.core.patchNamespacedService(
-          { name, namespace: NS, body: { spec: { ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }, { name: 'https', protocol: 'TCP', port: 443, targetPort: 8443 }] } } },
-          mergePatch,
-        );
-      }),
+    await measure(
+      'update ports',
+      updated.length,
+      () =>
+        inParallel(updated, CONCURRENCY, async (name) => {
+          await env.core.patchNamespacedService(
+            {
+              name,
+              namespace: NS,
+              body: {
+                spec: {
+                  ports: [
+                    { name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 },
+                    { name: 'https', protocol: 'TCP', port: 443, targetPort: 8443 },
+                  ],
+                },
+              },
+            },
+            mergePatch,
+          );
+        }),
       async () => (await claimsNow()).filter((c) => c.spec.ports.length === 2).length === updated.length,
     );
 
     const touched = names.slice(50, Math.min(100, SERVICES));
-    await measure('no-op touch', 0, () =>
-      inParallel(touched, CONCURRENCY, async (name) => {
-        await env.core.patchNamespacedService({ name, namespace: NS, body: { metadata: { annotations: { 'example.com/touched': 'yes' } } } }, mergePatch);
-      }),
+    await measure(
+      'no-op touch',
+      0,
+      () =>
+        inParallel(touched, CONCURRENCY, async (name) => {
+          await env.core.patchNamespacedService(
+            { name, namespace: NS, body: { metadata: { annotations: { 'example.com/touched': 'yes' } } } },
+            mergePatch,
+          );
+        }),
       async () => true,
     );
 
-    await measure('node joins', SERVICES, () => env.consumer.createNodes([{ name: 'node-6', internalIP: '10.0.0.6' }]), async () =>
-      (await claimsNow()).filter((c) => c.spec.backends.length === 6).length === SERVICES,
+    await measure(
+      'node joins',
+      SERVICES,
+      () => env.consumer.createNodes([{ name: 'node-6', internalIP: '10.0.0.6' }]),
+      async () => (await claimsNow()).filter((c) => c.spec.backends.length === 6).length === SERVICES,
     );
 
     // eTP Local Service with ready pods on two nodes; then pods come and go on those nodes only (a rolling update
     // that never empties a node): the claim's backends do not change.
-    await env.core.createNamespacedService({ namespace: NS, body: lbService(NS, 'local', { externalTrafficPolicy: 'Local' }) });
+    await env.core.createNamespacedService({
+      namespace: NS,
+      body: lbService(NS, 'local', { externalTrafficPolicy: 'Local' }),
+    });
     await runPod(env.core, NS, 'local-a0', { nodeName: 'node-1', labels: { app: 'local' }, podIP: '10.244.1.10' });
     await runPod(env.core, NS, 'local-b0', { nodeName: 'node-2', labels: { app: 'local' }, podIP: '10.244.2.10' });
-    await eventually('local has two backends', async () => (await claimsNow()).find((c) => c.metadata.name === `${NS}.local`)?.spec.backends.length === 2, 60_000);
-    await measure('rolling update (eTP Local, node set unchanged)', 0, async () => {
-      for (let i = 1; i <= 5; i++) {
-        for (const [side, node, net] of [['a', 'node-1', 1], ['b', 'node-2', 2]] as const) {
-          await runPod(env.core, NS, `local-${side}${i}`, { nodeName: node, labels: { app: 'local' }, podIP: `10.244.${net}.${10 + i}` });
-          await env.core.deleteNamespacedPod({ name: `local-${side}${i - 1}`, namespace: NS, gracePeriodSeconds: 0 });
+    await eventually(
+      'local has two backends',
+      async () => (await claimsNow()).find((c) => c.metadata.name === `${NS}.local`)?.spec.backends.length === 2,
+      60_000,
+    );
+    await measure(
+      'rolling update (eTP Local, node set unchanged)',
+      0,
+      async () => {
+        for (let i = 1; i <= 5; i++) {
+          for (const [side, node, net] of [
+            ['a', 'node-1', 1],
+            ['b', 'node-2', 2],
+          ] as const) {
+            await runPod(env.core, NS, `local-${side}${i}`, {
+              nodeName: node,
+              labels: { app: 'local' },
+              podIP: `10.244.${net}.${10 + i}`,
+            });
+            await env.core.deleteNamespacedPod({ name: `local-${side}${i - 1}`, namespace: NS, gracePeriodSeconds: 0 });
+          }
         }
-      }
-    }, async () => true);
+      },
+      async () => true,
+    );
     await env.core.deleteNamespacedService({ name: 'local', namespace: NS });
-    await eventually('local released', async () => !(await claimsNow()).some((c) => c.metadata.name === `${NS}.local`), 60_000);
+    await eventually(
+      'local released',
+      async () => !(await claimsNow()).some((c) => c.metadata.name === `${NS}.local`),
+      60_000,
+    );
 
-    await measure('delete', SERVICES, () =>
-      inParallel(names, CONCURRENCY, async (name) => {
-        await env.core.deleteNamespacedService({ name, namespace: NS });
-      }),
+    await measure(
+      'delete',
+      SERVICES,
+      () =>
+        inParallel(names, CONCURRENCY, async (name) => {
+          await env.core.deleteNamespacedService({ name, namespace: NS });
+        }),
       async () => (await claimsNow()).length === 0,
     );
     await svcInformer.stop();
@@ -216,7 +317,12 @@ async function main(): Promise<void> {
           1000,
       );
     const metricsText = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
-    log(`API requests over the whole run:\n${metricsText.split('\n').filter((l) => l.startsWith('kube_lb_agent_api_requests_total{')).join('\n')}`);
+    log(
+      `API requests over the whole run:\n${metricsText
+        .split('\n')
+        .filter((l) => l.startsWith('kube_lb_agent_api_requests_total{'))
+        .join('\n')}`,
+    );
     const agentCpuSeconds = round(await agent.metric('process_cpu_seconds_total'));
     const writeMs = {
       consumer_service_write_ms_mean: await meanMs('consumer', 'service'),
@@ -225,7 +331,12 @@ async function main(): Promise<void> {
     };
 
     const totals = Object.values(changes).reduce(
-      (a, p) => ({ changes: a.changes + p.changes, claimWrites: a.claimWrites + p.claimWrites, lb: a.lb + p.lbRequests, consumer: a.consumer + p.consumerRequests }),
+      (a, p) => ({
+        changes: a.changes + p.changes,
+        claimWrites: a.claimWrites + p.claimWrites,
+        lb: a.lb + p.lbRequests,
+        consumer: a.consumer + p.consumerRequests,
+      }),
       { changes: 0, claimWrites: 0, lb: 0, consumer: 0 },
     );
     const result = {
@@ -239,7 +350,8 @@ async function main(): Promise<void> {
       claim_writes_per_change: round((totals.claimWrites / totals.changes) * 100) / 100,
       lb_requests_per_change: round((totals.lb / totals.changes) * 100) / 100,
       consumer_requests_per_change: round((totals.consumer / totals.changes) * 100) / 100,
-      noop_claim_writes: changes['no-op touch']!.claimWrites + changes['rolling update (eTP Local, node set unchanged)']!.claimWrites,
+      noop_claim_writes:
+        changes['no-op touch']!.claimWrites + changes['rolling update (eTP Local, node set unchanged)']!.claimWrites,
       ...writeMs,
       agent_cpu_seconds: agentCpuSeconds,
       sequential_status_ms_p50: round(percentile(sequential, 50)),

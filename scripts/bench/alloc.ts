@@ -23,7 +23,14 @@ import { parseConfig } from '../../src/shared/config.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../../test/support/allocation-fixtures.ts';
-import { allocatedOf, eventually, inParallel, startAllocator, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
+import {
+  allocatedOf,
+  eventually,
+  inParallel,
+  startAllocator,
+  waitReady,
+  type AllocatorProcess,
+} from '../../lab/allocator.ts';
 import { Allocator } from '../../src/core/allocation/allocator.ts';
 import { toClaimRequest, validate } from '../../src/core/allocation/validate.ts';
 
@@ -31,7 +38,12 @@ const opts = parseConfig(
   {
     small: { kind: 'int', default: 1000, min: 1, help: 'claims in the small run' },
     big: { kind: 'int', default: 10_000, min: 1, help: 'claims in the big run' },
-    backlog: { kind: 'int', default: 2000, min: 1, help: 'claims created before the allocator starts (their rate is raw_create_per_s)' },
+    backlog: {
+      kind: 'int',
+      default: 2000,
+      min: 1,
+      help: 'claims created before the allocator starts (their rate is raw_create_per_s)',
+    },
     'claims-50k': { kind: 'int', default: 50_000, min: 0, help: 'claims in the large run (0: skip it)' },
     parallel: { kind: 'int', default: 64, min: 1, help: 'creates in flight' },
   },
@@ -44,8 +56,19 @@ const log = (msg: string): void => console.error(`[bench alloc] ${msg}`);
 /** The pure allocator alone, no API: decisions per second for `n` claims, to show where the time goes. */
 function coreDecisionsPerSecond(n: number): number {
   const alloc = new Allocator();
-  alloc.setModel(validate({ pools: [pool('bench', ['198.18.0.0/16'])], tenants: Array.from({ length: TENANTS }, (_, i) => tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])) }));
-  const requests = Array.from({ length: n }, (_, i) => toClaimRequest(claim(`t${i % TENANTS}`, `c-${i}`, { backends: [{ nodeName: 'n', address: `10.${i % TENANTS}.2.3`, ready: true }] })));
+  alloc.setModel(
+    validate({
+      pools: [pool('bench', ['198.18.0.0/16'])],
+      tenants: Array.from({ length: TENANTS }, (_, i) => tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])),
+    }),
+  );
+  const requests = Array.from({ length: n }, (_, i) =>
+    toClaimRequest(
+      claim(`t${i % TENANTS}`, `c-${i}`, {
+        backends: [{ nodeName: 'n', address: `10.${i % TENANTS}.2.3`, ready: true }],
+      }),
+    ),
+  );
   const t0 = performance.now();
   for (const r of requests) alloc.assign(r);
   for (const r of requests) alloc.assign(r); // the re-check every status echo and resync costs
@@ -56,17 +79,25 @@ const ledger = Ledger.open('bench-alloc');
 const [cluster] = await startClusters(ledger, [{ name: 'bench', apiserverFlags: ['--max-requests-inflight=4000'] }]);
 let allocator: AllocatorProcess | undefined;
 try {
-  const kc = loadApiKubeConfig({ kubeconfig: cluster!.kubeconfigPath }, { timeoutMs: 60_000, userAgent: 'kube-lb-bench' });
+  const kc = loadApiKubeConfig(
+    { kubeconfig: cluster!.kubeconfigPath },
+    { timeoutMs: 60_000, userAgent: 'kube-lb-bench' },
+  );
   const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
-  const strip = <T extends { metadata: { creationTimestamp?: string; uid?: string; generation?: number } }>(o: T): T => ({
-    ...o, metadata: { ...o.metadata, creationTimestamp: undefined, uid: undefined, generation: undefined },
+  const strip = <T extends { metadata: { creationTimestamp?: string; uid?: string; generation?: number } }>(
+    o: T,
+  ): T => ({
+    ...o,
+    metadata: { ...o.metadata, creationTimestamp: undefined, uid: undefined, generation: undefined },
   });
   // 198.18.0.0/15: 131,072 addresses, room for every phase's claims (63,000 by default).
   await resourceClient<VIPPool>(kc, 'VIPPool').create(strip(pool('bench', ['198.18.0.0/15'])));
   const core = kc.makeApiClient(k8s.CoreV1Api);
   for (let i = 0; i < TENANTS; i++) {
     await core.createNamespace({ body: { metadata: { name: `t${i}` } } });
-    await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])));
+    await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(
+      strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])),
+    );
   }
 
   // When each claim was created (create response) and first seen Allocated (watch).
@@ -78,10 +109,15 @@ try {
     path: claims.path(),
     list: (page) => claims.list(undefined, undefined, page) as Promise<PagedList<VIPClaim & k8s.KubernetesObject>>,
     transform: (c) => ({
-      apiVersion: c.apiVersion, kind: c.kind,
+      apiVersion: c.apiVersion,
+      kind: c.kind,
       metadata: { name: c.metadata.name, namespace: c.metadata.namespace, resourceVersion: c.metadata.resourceVersion },
       spec: {} as VIPClaim['spec'],
-      ...(c.status ? { status: { vip: c.status.vip, conditions: c.status.conditions?.filter((x) => x.type === 'Allocated') ?? [] } } : {}),
+      ...(c.status
+        ? {
+            status: { vip: c.status.vip, conditions: c.status.conditions?.filter((x) => x.type === 'Allocated') ?? [] },
+          }
+        : {}),
     }),
     logger: createLogger({ program: 'bench', level: 'silent' }),
   });
@@ -96,7 +132,11 @@ try {
 
   const makeBatch = (prefix: string, n: number): VIPClaim[] =>
     Array.from({ length: n }, (_, i) => {
-      const c = strip(claim(`t${i % TENANTS}`, `${prefix}-${i}`, { backends: [{ nodeName: 'n', address: `10.${i % TENANTS}.${(i >> 8) & 255}.${(i & 255) || 1}`, ready: true }] }));
+      const c = strip(
+        claim(`t${i % TENANTS}`, `${prefix}-${i}`, {
+          backends: [{ nodeName: 'n', address: `10.${i % TENANTS}.${(i >> 8) & 255}.${i & 255 || 1}`, ready: true }],
+        }),
+      );
       delete (c as { status?: unknown }).status;
       return c;
     });
@@ -111,11 +151,17 @@ try {
   }
 
   async function waitAllocated(keys: string[], timeoutMs: number): Promise<number> {
-    await eventually(`${keys.length} claims Allocated`, async () => (keys.every((k) => allocatedAt.has(k)) ? true : undefined), timeoutMs, 100);
+    await eventually(
+      `${keys.length} claims Allocated`,
+      async () => (keys.every((k) => allocatedAt.has(k)) ? true : undefined),
+      timeoutMs,
+      100,
+    );
     return keys.reduce((max, k) => Math.max(max, allocatedAt.get(k)!), 0); // no spread: 50,000 arguments overflow
   }
 
-  const pct = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+  const pct = (sorted: number[], p: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
   const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
   async function run(prefix: string, n: number): Promise<Record<string, number>> {
@@ -159,7 +205,11 @@ try {
       const m = new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text);
       return m ? Math.round(Number(m[1]) / 2 ** 20) : NaN;
     };
-    return { heap_used_mb: mb('nodejs_heap_size_used_bytes'), heap_total_mb: mb('nodejs_heap_size_total_bytes'), external_mb: mb('nodejs_external_memory_bytes') };
+    return {
+      heap_used_mb: mb('nodejs_heap_size_used_bytes'),
+      heap_total_mb: mb('nodejs_heap_size_total_bytes'),
+      external_mb: mb('nodejs_external_memory_bytes'),
+    };
   }
 
   // Backlog first, while no allocator runs: plain creates, the baseline.
@@ -169,12 +219,21 @@ try {
   const rawCreatePerS = round(opts.backlog / ((await create(backlogBatch)) / 1000));
   log(`raw creates: ${rawCreatePerS}/s`);
   const started = performance.now();
-  allocator = await startAllocator(ledger, cluster!, { identity: 'bench', webhook: false, leaseDuration: '15s', extraArgs: ['--log-level=warn', '--status-debounce=1s'] });
+  allocator = await startAllocator(ledger, cluster!, {
+    identity: 'bench',
+    webhook: false,
+    leaseDuration: '15s',
+    extraArgs: ['--log-level=warn', '--status-debounce=1s'],
+  });
   await waitReady(allocator);
   {
     const keys = backlogBatch.map((c) => `${c.metadata.namespace}/${c.metadata.name}`);
     const last = await waitAllocated(keys, Math.max(600_000, opts.backlog * 50));
-    backlog = { claims: opts.backlog, claims_per_s: round(opts.backlog / ((last - started) / 1000)), wall_s_from_process_start: round((last - started) / 1000, 2) };
+    backlog = {
+      claims: opts.backlog,
+      claims_per_s: round(opts.backlog / ((last - started) / 1000)),
+      wall_s_from_process_start: round((last - started) / 1000, 2),
+    };
     log(`backlog: ${JSON.stringify(backlog)}`);
   }
 

@@ -81,7 +81,13 @@ async function proveLine(line: string): Promise<[string, LineResult]> {
   } catch (err) {
     const error = err instanceof Error ? err.message.split('\n').slice(0, 3).join(' ') : String(err);
     log(`Cilium ${version}: ${error}`);
-    const none = { traffic_ok: false, cilium_service_ok: false, cilium_dbg_ok: false, bpftool_ok: false, refused_modes: [] };
+    const none = {
+      traffic_ok: false,
+      cilium_service_ok: false,
+      cilium_dbg_ok: false,
+      bpftool_ok: false,
+      refused_modes: [],
+    };
     return [version, { ...none, seconds: round((performance.now() - started) / 1000), error }];
   }
 }
@@ -169,7 +175,9 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       recreate_repair_ms: f.repairMs,
       recreate_failed_requests: f.failedRequests,
       recreate_requests: f.failedRequests + f.okRequests,
-      ...(f.newMaxEntries === 131072 ? {} : { error: `the services map was not re-created (max_entries ${f.newMaxEntries})` }),
+      ...(f.newMaxEntries === 131072
+        ? {}
+        : { error: `the services map was not re-created (max_entries ${f.newMaxEntries})` }),
     });
     log(`Cilium ${version}: ${JSON.stringify(figures)}`);
     return [version, figures];

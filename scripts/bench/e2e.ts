@@ -17,7 +17,10 @@ import { createToTraffic, failoverRun, intFlag, log, percentile, round, speakerK
 
 async function apiWrites(topo: Topology): Promise<{ claimStatus: number; nodeState: number }> {
   const all = await Promise.all(topo.lbNodes.map(async (n) => (await topo.speakerState(n.name)).apiWrites));
-  return all.reduce((a, w) => ({ claimStatus: a.claimStatus + w.claimStatus, nodeState: a.nodeState + w.nodeState }), { claimStatus: 0, nodeState: 0 });
+  return all.reduce((a, w) => ({ claimStatus: a.claimStatus + w.claimStatus, nodeState: a.nodeState + w.nodeState }), {
+    claimStatus: 0,
+    nodeState: 0,
+  });
 }
 
 async function main(): Promise<void> {

@@ -77,10 +77,14 @@ const median = (xs: number[]): number => {
 
 /** Sum of apiserver_request_total over write verbs, from the apiserver's own /metrics (several MB of text). */
 function apiWrites(cluster: TestCluster): number {
-  const text = execFileSync(join(controlPlaneBinDir(), 'kubectl'), ['--kubeconfig', cluster.kubeconfigPath, 'get', '--raw', '/metrics'], {
-    encoding: 'utf8',
-    maxBuffer: 256 << 20,
-  });
+  const text = execFileSync(
+    join(controlPlaneBinDir(), 'kubectl'),
+    ['--kubeconfig', cluster.kubeconfigPath, 'get', '--raw', '/metrics'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 << 20,
+    },
+  );
   let sum = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('apiserver_request_total{')) continue;
@@ -105,7 +109,12 @@ async function noUnknownUnicastFloodToNodes(topo: L2Topology): Promise<void> {
   }
 }
 
-async function programDatapath(ledger: Ledger, topo: L2Topology, setup: SetupStack, vips: readonly string[]): Promise<void> {
+async function programDatapath(
+  ledger: Ledger,
+  topo: L2Topology,
+  setup: SetupStack,
+  vips: readonly string[],
+): Promise<void> {
   const profile = PROFILES['1.18'];
   for (const node of topo.nodes) {
     // The datapath forwards with bpf_fib_lookup, which needs forwarding on; the speaker only sets it on eth0 once it owns a VIP.
@@ -127,7 +136,10 @@ async function programDatapath(ledger: Ledger, topo: L2Topology, setup: SetupSta
         m.update(e.key, e.value);
       }
     });
-    await setup.step(attachTestDatapath({ maps, pinDir: fs.dir, ns: node.host, dev: 'eth0', nodeAddress: node.ip }), (d) => d.detach());
+    await setup.step(
+      attachTestDatapath({ maps, pinDir: fs.dir, ns: node.host, dev: 'eth0', nodeAddress: node.ip }),
+      (d) => d.detach(),
+    );
   }
 }
 
@@ -139,7 +151,12 @@ interface Prober {
 }
 
 function startProber(topo: L2Topology, vip: string): Prober {
-  const proc = topo.client.host.spawn(`prober-${vip}`, process.execPath, [join(here, '_failover-prober.ts'), vip, String(VIP_PORT), '10', '2000'], topo.dir);
+  const proc = topo.client.host.spawn(
+    `prober-${vip}`,
+    process.execPath,
+    [join(here, '_failover-prober.ts'), vip, String(VIP_PORT), '10', '2000'],
+    topo.dir,
+  );
   const replies: { sent: number; recv: number }[] = [];
   let buf = '';
   proc.child.stdout?.on('data', (d: Buffer) => {
@@ -170,10 +187,15 @@ function startProber(topo: L2Topology, vip: string): Prober {
 async function waitOwners(topo: L2Topology, vips: readonly string[], names: readonly string[]): Promise<void> {
   for (const vip of vips) {
     const mac = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!.mac;
-    await eventually(`${vip} answered by its owner`, async () => {
-      const r = await arpingReplies(topo, vip, 2, 0.05);
-      return r.length === 2 && r.every((m) => m === mac);
-    }, 60_000, 200);
+    await eventually(
+      `${vip} answered by its owner`,
+      async () => {
+        const r = await arpingReplies(topo, vip, 2, 0.05);
+        return r.length === 2 && r.every((m) => m === mac);
+      },
+      60_000,
+      200,
+    );
   }
 }
 
@@ -201,7 +223,9 @@ async function failoverRuns(
     const goneAt = Date.now();
     const recoveredAt = await prober.firstReplySentAfter(goneAt, 60_000);
     gaps.push(recoveredAt - killedAt);
-    log(`${mode} run ${run + 1}/${runs}: ${vip} owner ${owner.name} killed, first reply after ${recoveredAt - killedAt} ms`);
+    log(
+      `${mode} run ${run + 1}/${runs}: ${vip} owner ${owner.name} killed, first reply after ${recoveredAt - killedAt} ms`,
+    );
     await prober.stop();
     // The node comes back; the next run starts from a settled segment.
     await owner.host.ip('link', 'set', 'eth0', 'up');
@@ -221,7 +245,10 @@ function speakerLogTails(topo: L2Topology, lines = 8): string {
       const logs = readdirSync(topo.dir).filter((f) => f.startsWith(`speaker-${n.name}-`));
       const newest = logs.sort((a, b) => Number(/-(\d+)\.log$/.exec(b)?.[1]) - Number(/-(\d+)\.log$/.exec(a)?.[1]))[0];
       if (!newest) return `${n.name}: no log`;
-      const tail = readFileSync(join(topo.dir, newest), 'utf8').split('\n').filter((l) => l && !l.includes('"level":"debug"')).slice(-lines);
+      const tail = readFileSync(join(topo.dir, newest), 'utf8')
+        .split('\n')
+        .filter((l) => l && !l.includes('"level":"debug"'))
+        .slice(-lines);
       return `${newest}:\n${tail.join('\n')}`;
     })
     .join('\n');
@@ -298,7 +325,11 @@ async function loadPhase(
   }
   const names = topo.nodes.map((n) => n.name);
   // On the node's own address: the LB nodes' namespaces have no loopback up.
-  const args = (n: string): string[] => [...staticArgs, '--metrics-bind-address', `${topo.nodes.find((x) => x.name === n)!.ip}:${METRICS_PORT}`];
+  const args = (n: string): string[] => [
+    ...staticArgs,
+    '--metrics-bind-address',
+    `${topo.nodes.find((x) => x.name === n)!.ip}:${METRICS_PORT}`,
+  ];
   // Speakers first, settled, then the load: the window counts only what the load causes.
   for (const n of names) speakers.start(n, args(n));
   await waitOwners(topo, vips, names);
@@ -320,27 +351,44 @@ async function loadPhase(
     throw new Error(`${String(err)}\n${speakerLogTails(topo)}`);
   });
   const loadOf = (n: string): { passes: number; pass_ms_p50: number; pass_ms_max: number } =>
-    JSON.parse(readFileSync(join(topo.dir, `load-${n}.json`), 'utf8')) as { passes: number; pass_ms_p50: number; pass_ms_max: number };
-  await eventually('the load running on every node', async () => {
-    for (const n of names) {
-      const failed = join(topo.dir, `load-${n}.error`);
-      if (existsSync(failed)) throw new Error(`the load on ${n} failed: ${readFileSync(failed, 'utf8')}`);
-    }
-    return names.every((n) => existsSync(join(topo.dir, `load-${n}.json`)) && loadOf(n).passes >= 2);
-  }, 120_000, 500);
+    JSON.parse(readFileSync(join(topo.dir, `load-${n}.json`), 'utf8')) as {
+      passes: number;
+      pass_ms_p50: number;
+      pass_ms_max: number;
+    };
+  await eventually(
+    'the load running on every node',
+    async () => {
+      for (const n of names) {
+        const failed = join(topo.dir, `load-${n}.error`);
+        if (existsSync(failed)) throw new Error(`the load on ${n} failed: ${readFileSync(failed, 'utf8')}`);
+      }
+      return names.every((n) => existsSync(join(topo.dir, `load-${n}.json`)) && loadOf(n).passes >= 2);
+    },
+    120_000,
+    500,
+  );
   const passesBefore = names.map((n) => loadOf(n).passes);
   const before = await Promise.all(topo.nodes.map(scrape));
   log(`load: ${LOAD_S} s with every speaker programming and repairing 10k × 10 entries`);
   await sleep(LOAD_S * 1000);
   const after = await Promise.all(topo.nodes.map(scrape));
   const passes = names.map((n, i) => loadOf(n).passes - passesBefore[i]!);
-  const falseFailovers = after.reduce((sum, m, i) => sum + sample(m, 'kube_lb_l2_ownership_changes_total{change="acquired"') - sample(before[i]!, 'kube_lb_l2_ownership_changes_total{change="acquired"'), 0);
+  const falseFailovers = after.reduce(
+    (sum, m, i) =>
+      sum +
+      sample(m, 'kube_lb_l2_ownership_changes_total{change="acquired"') -
+      sample(before[i]!, 'kube_lb_l2_ownership_changes_total{change="acquired"'),
+    0,
+  );
   await waitOwners(topo, vips, names);
   const buckets = gapBuckets(before, after);
   const interval = L2_OPTIONS['probe-interval'].default;
   const p99 = histogramQuantile(0.99, buckets) * 1000;
   const loads = names.map(loadOf);
-  log(`load: ${falseFailovers} false failovers; heartbeat gap p99 ${p99.toFixed(1)} ms; passes per node ${passes.join(', ')}`);
+  log(
+    `load: ${falseFailovers} false failovers; heartbeat gap p99 ${p99.toFixed(1)} ms; passes per node ${passes.join(', ')}`,
+  );
   await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
   speakers.procs.clear();
   return {
@@ -370,43 +418,65 @@ async function retrying<T>(what: string, fn: () => Promise<T>): Promise<T> {
 }
 
 /** Writes per second of three speakers announcing `count` VIPs, in steady state, net of the apiserver's own. */
-async function apiWriteRate(cluster: TestCluster, topo: L2Topology, speakers: L2Speakers, count: number, baselinePerS: number): Promise<{ perS: number; initialWrites: number }> {
+async function apiWriteRate(
+  cluster: TestCluster,
+  topo: L2Topology,
+  speakers: L2Speakers,
+  count: number,
+  baselinePerS: number,
+): Promise<{ perS: number; initialWrites: number }> {
   const kc = cluster.kubeConfig;
   const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
   const existing = (await retrying('list claims', () => claims.list('tenant-bench'))).items.length;
   const queue = Array.from({ length: count - existing }, (_, k) => existing + k);
   const create = async (i: number): Promise<void> => {
     const name = `svc-${i}`;
-    const created = await retrying(`create ${name}`, () => claims.create({
-      apiVersion: API_VERSION,
-      kind: 'VIPClaim',
-      metadata: { name, namespace: 'tenant-bench' },
-      spec: {
-        service: { cluster: 'bench', namespace: 'default', name, uid: `uid-${i}` },
-        ports: [{ protocol: 'UDP', port: VIP_PORT, nodePort: BACKEND_UDP }],
-        backends: [{ nodeName: 'backend', address: BACKEND_IP, ready: true }],
-        externalTrafficPolicy: 'Cluster',
-      },
-    }));
+    const created = await retrying(`create ${name}`, () =>
+      claims.create({
+        apiVersion: API_VERSION,
+        kind: 'VIPClaim',
+        metadata: { name, namespace: 'tenant-bench' },
+        spec: {
+          service: { cluster: 'bench', namespace: 'default', name, uid: `uid-${i}` },
+          ports: [{ protocol: 'UDP', port: VIP_PORT, nodePort: BACKEND_UDP }],
+          backends: [{ nodeName: 'backend', address: BACKEND_IP, ready: true }],
+          externalTrafficPolicy: 'Cluster',
+        },
+      }),
+    );
     const vip = `10.67.${Math.floor(i / 250)}.${(i % 250) + 1}`;
-    await retrying(`status of ${name}`, () => claims.replaceStatus({ ...created, status: { vip, pool: 'bench', approved: approvalOf(created, vip, true) } }));
+    await retrying(`status of ${name}`, () =>
+      claims.replaceStatus({ ...created, status: { vip, pool: 'bench', approved: approvalOf(created, vip, true) } }),
+    );
   };
-  await Promise.all(Array.from({ length: 8 }, async () => {
-    for (let i = queue.shift(); i !== undefined; i = queue.shift()) await create(i);
-  }));
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      for (let i = queue.shift(); i !== undefined; i = queue.shift()) await create(i);
+    }),
+  );
   const before = apiWrites(cluster);
   for (const n of topo.nodes) speakers.start(n.name, []);
-  await eventually(`${count} claims announced`, async () => {
-    const items = (await claims.list('tenant-bench')).items;
-    return items.length === count && items.every((c) => c.status?.conditions?.some((x) => x.type === 'Announced' && x.status === 'True'));
-  }, 300_000, 1000);
+  await eventually(
+    `${count} claims announced`,
+    async () => {
+      const items = (await claims.list('tenant-bench')).items;
+      return (
+        items.length === count &&
+        items.every((c) => c.status?.conditions?.some((x) => x.type === 'Announced' && x.status === 'True'))
+      );
+    },
+    300_000,
+    1000,
+  );
   await sleep(3000);
   const start = apiWrites(cluster);
   const t0 = Date.now();
   await sleep(WINDOW_S * 1000);
   const writes = apiWrites(cluster) - start;
   const perS = writes / ((Date.now() - t0) / 1000) - baselinePerS;
-  log(`${count} VIPs: ${(start - before)} writes to get announced, then ${perS.toFixed(2)} writes/s (net of the apiserver's own)`);
+  log(
+    `${count} VIPs: ${start - before} writes to get announced, then ${perS.toFixed(2)} writes/s (net of the apiserver's own)`,
+  );
   await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
   speakers.procs.clear();
   return { perS, initialWrites: start - before };
@@ -420,7 +490,12 @@ async function main(): Promise<void> {
     const cluster = await setup.step(startCluster(ledger, { name: 'bench-l2' }), (c) => c.stop());
     const topo = await setup.step(createL2Topology(ledger, 3), (tp) => tp.destroy());
     const backend = await topo.addHost('l2be', BACKEND_IP);
-    const server = backend.host.spawn('backend', process.execPath, [join(here, '../../test/datapath/backend-server.ts'), 'backend', '30080', String(BACKEND_UDP)], topo.dir);
+    const server = backend.host.spawn(
+      'backend',
+      process.execPath,
+      [join(here, '../../test/datapath/backend-server.ts'), 'backend', '30080', String(BACKEND_UDP)],
+      topo.dir,
+    );
     await setup.step(Promise.resolve(server), (s) => s.stop(1000));
     const vips = Array.from({ length: FAILOVER_VIPS }, (_, i) => topo.vip(i));
     await noUnknownUnicastFloodToNodes(topo);
@@ -436,16 +511,31 @@ async function main(): Promise<void> {
     log('failover with fast probes (default timings)');
     const gaps = SKIP_FAILOVER ? [] : await failoverRuns('probes', RUNS, topo, speakers, staticArgs, vips);
     log('failover with Leases alone (--probe-interval 0s)');
-    const gapsNoProbes = SKIP_FAILOVER ? [] : await failoverRuns('no-probes', RUNS_NO_PROBES, topo, speakers, [...staticArgs, '--probe-interval', '0s'], vips);
+    const gapsNoProbes = SKIP_FAILOVER
+      ? []
+      : await failoverRuns(
+          'no-probes',
+          RUNS_NO_PROBES,
+          topo,
+          speakers,
+          [...staticArgs, '--probe-interval', '0s'],
+          vips,
+        );
     const load = LOAD_S > 0 ? await loadPhase(ledger, topo, speakers, setup, staticArgs, vips) : undefined;
 
     log('API writes: baseline without speakers');
     const kc = cluster.kubeConfig;
     await resourceClient<VIPPool>(kc, 'VIPPool').create({
-      apiVersion: API_VERSION, kind: 'VIPPool', metadata: { name: 'bench', labels: { bench: 'true' } }, spec: { addresses: ['10.67.0.0/22'] },
+      apiVersion: API_VERSION,
+      kind: 'VIPPool',
+      metadata: { name: 'bench', labels: { bench: 'true' } },
+      spec: { addresses: ['10.67.0.0/22'] },
     });
     await resourceClient<L2Announcement>(kc, 'L2Announcement').create({
-      apiVersion: API_VERSION, kind: 'L2Announcement', metadata: { name: 'bench' }, spec: { poolSelector: { matchLabels: { bench: 'true' } }, interfaces: ['eth0'] },
+      apiVersion: API_VERSION,
+      kind: 'L2Announcement',
+      metadata: { name: 'bench' },
+      spec: { poolSelector: { matchLabels: { bench: 'true' } }, interfaces: ['eth0'] },
     });
     const b0 = apiWrites(cluster);
     const tb = Date.now();

@@ -18,7 +18,11 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
 import { openLb4Maps } from '../../src/speaker/dataplane/native-maps.ts';
-import { DataplaneReconciler, DEFAULT_RECONCILE_PERIOD_MS, type PassResult } from '../../src/speaker/dataplane/reconciler.ts';
+import {
+  DataplaneReconciler,
+  DEFAULT_RECONCILE_PERIOD_MS,
+  type PassResult,
+} from '../../src/speaker/dataplane/reconciler.ts';
 import { mountBpffs } from '../../lab/bpffs.ts';
 import { createCiliumMaps } from '../../lab/cilium-maps.ts';
 import { Ledger } from '../../lab/ledger.ts';
@@ -182,7 +186,9 @@ async function eventsPhase(frontends: DesiredFrontend[], logger: Logger): Promis
       if (p.mode !== 'idle') throw new Error(`pass ${i} after a verify pass was ${p.mode}, not idle`);
       idle.push(p.cpu);
     }
-    log(`with change events: verify pass (full read, ${verify.mode}) CPU ${round(verify.cpu)} ms; idle pass CPU p50 ${percentile(idle, 50).toFixed(3)} ms`);
+    log(
+      `with change events: verify pass (full read, ${verify.mode}) CPU ${round(verify.cpu)} ms; idle pass CPU p50 ${percentile(idle, 50).toFixed(3)} ms`,
+    );
 
     writeChecks(dir, checks);
     reconciler.start();
@@ -209,7 +215,8 @@ async function eventsPhase(frontends: DesiredFrontend[], logger: Logger): Promis
       const doneNs = process.hrtime.bigint();
       await new Promise((r) => setTimeout(r, 300));
       const report = await prober.stop();
-      if (report.vips_still_down > 0) throw new Error(`prune ${trial + 1}: ${report.vips_still_down} VIPs still down after the repair`);
+      if (report.vips_still_down > 0)
+        throw new Error(`prune ${trial + 1}: ${report.vips_still_down} VIPs still down after the repair`);
       const ms = Number(pruned.endNs - pruned.startNs) / 1e6;
       const after = Number(doneNs - pruned.endNs) / 1e6;
       pruneMs.push(ms);
@@ -243,7 +250,11 @@ async function eventsPhase(frontends: DesiredFrontend[], logger: Logger): Promis
     fresh.close();
     const recreatedAt = Date.now();
     const limit = performance.now() + 30_000;
-    while ((reconciler.stats().lastReplacement?.reprogrammedAt === undefined || reconciler.stats().mapReplacements === replacementsBefore) && performance.now() < limit) {
+    while (
+      (reconciler.stats().lastReplacement?.reprogrammedAt === undefined ||
+        reconciler.stats().mapReplacements === replacementsBefore) &&
+      performance.now() < limit
+    ) {
       await new Promise((r) => setTimeout(r, 1));
     }
     const replacement = reconciler.stats().lastReplacement;
@@ -358,7 +369,18 @@ try {
   }
   const tb = performance.now();
   for (const [name, key, value] of sample) {
-    execFileSync('bpftool', ['map', 'update', 'pinned', join(sampleDir, name), 'key', 'hex', ...hex(key).split(' '), 'value', 'hex', ...hex(value).split(' ')]);
+    execFileSync('bpftool', [
+      'map',
+      'update',
+      'pinned',
+      join(sampleDir, name),
+      'key',
+      'hex',
+      ...hex(key).split(' '),
+      'value',
+      'hex',
+      ...hex(value).split(' '),
+    ]);
   }
   const bpftoolMs = performance.now() - tb;
   log(`bpftool: ${sample.length} entries in ${round(bpftoolMs)} ms`);

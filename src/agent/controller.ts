@@ -32,14 +32,20 @@ const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 const REDISCOVERY_MS = 10 * 60_000;
 
 /** The consumer apiserver's version and what it implies (capabilities.ts); undefined when it cannot be asked. */
-async function discoverCapabilities(consumer: k8s.KubeConfig, logger: Logger): Promise<ConsumerCapabilities | undefined> {
+async function discoverCapabilities(
+  consumer: k8s.KubeConfig,
+  logger: Logger,
+): Promise<ConsumerCapabilities | undefined> {
   try {
     const info = await consumer.makeApiClient(k8s.VersionApi).getCode();
     const caps = capabilitiesOf(info.gitVersion);
     logger.info({ kubernetes: caps.version, ipMode: caps.ipMode }, 'consumer cluster discovered');
     return caps;
   } catch (err) {
-    logger.warn({ err: apiMessage(err) }, 'consumer cluster version unknown; assuming ipMode until a status write shows otherwise');
+    logger.warn(
+      { err: apiMessage(err) },
+      'consumer cluster version unknown; assuming ipMode until a status write shows otherwise',
+    );
     return undefined;
   }
 }
@@ -115,7 +121,10 @@ export class AgentController {
     const claims = createInformer<VIPClaim & k8s.KubernetesObject>({
       kubeConfig: lb,
       path: claimsApi.path(identity.tenantNamespace),
-      list: () => claimsApi.list(identity.tenantNamespace, selector) as Promise<k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>>,
+      list: () =>
+        claimsApi.list(identity.tenantNamespace, selector) as Promise<
+          k8s.KubernetesListObject<VIPClaim & k8s.KubernetesObject>
+        >,
       labelSelector: selector,
       resyncMs,
       logger: logger.child({ informer: 'vipclaims' }),
@@ -133,7 +142,10 @@ export class AgentController {
     this.#rediscovery = setInterval(() => {
       void discoverCapabilities(consumer, logger).then((found) => {
         if (!found || found.version === this.#capabilities.version) return;
-        logger.info({ from: this.#capabilities.version, to: found.version }, 'consumer cluster Kubernetes version changed');
+        logger.info(
+          { from: this.#capabilities.version, to: found.version },
+          'consumer cluster Kubernetes version changed',
+        );
         this.#adopt(found);
       });
     }, REDISCOVERY_MS);
@@ -172,7 +184,11 @@ export class AgentController {
 
     const served = (svc: ServiceView): boolean => {
       const key = keyOf(svc);
-      return selectService(svc, identity).ours || svc.metadata?.finalizers?.includes(FINALIZER) === true || this.#claimIndex.has(key);
+      return (
+        selectService(svc, identity).ours ||
+        svc.metadata?.finalizers?.includes(FINALIZER) === true ||
+        this.#claimIndex.has(key)
+      );
     };
     const later = (key: string): void => {
       if (this.#running) queue.addAfter(key, this.#opts.debounceMs);
@@ -186,7 +202,11 @@ export class AgentController {
       if (served(s)) now(keyOf(s));
     };
     services.on({ onUpsert: serviceEvent, onDelete: serviceEvent });
-    const ourServices = (): ServiceView[] => services.list().map(serviceView).filter((s) => selectService(s, identity).ours);
+    const ourServices = (): ServiceView[] =>
+      services
+        .list()
+        .map(serviceView)
+        .filter((s) => selectService(s, identity).ours);
     claims.on({
       onUpsert: (c) => {
         const key = this.#indexClaim(c, true);
@@ -238,7 +258,10 @@ export class AgentController {
       return keys;
     };
     const keys = this.#allKeys();
-    logger.info({ services: keys.size, claims: claims.list().length, nodes: nodes.list().length }, 'caches synced; reconciling everything once');
+    logger.info(
+      { services: keys.size, claims: claims.list().length, nodes: nodes.list().length },
+      'caches synced; reconciling everything once',
+    );
     for (const key of keys) queue.add(key);
   }
 

@@ -16,7 +16,11 @@ export class FreshCache<T extends Meta> {
   readonly #tombstoneMs: number;
   readonly #clock: () => number;
 
-  constructor(read: (name: string, namespace: string) => T | undefined, tombstoneMs = 60_000, clock: () => number = Date.now) {
+  constructor(
+    read: (name: string, namespace: string) => T | undefined,
+    tombstoneMs = 60_000,
+    clock: () => number = Date.now,
+  ) {
     this.#read = read;
     this.#tombstoneMs = tombstoneMs;
     this.#clock = clock;

@@ -70,7 +70,13 @@ export class Heartbeat {
           version: VERSION,
           plural: PLURALS.ConsumerCluster,
           name: this.#opts.cluster,
-          body: { status: { lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'), agentVersion: this.#opts.version, ...consumer } },
+          body: {
+            status: {
+              lastHeartbeatTime: now.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+              agentVersion: this.#opts.version,
+              ...consumer,
+            },
+          },
         },
         k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
       );

@@ -31,13 +31,17 @@ const lb = await loadLbKubeConfig();
 async function loadLbKubeConfig(): Promise<k8s.KubeConfig> {
   const secret = config['lb-kubeconfig-secret'];
   const file = config['lb-kubeconfig'];
-  if (!secret === !file) throw new ConfigError('lb-kubeconfig', file, 'set exactly one of --lb-kubeconfig and --lb-kubeconfig-secret');
+  if (!secret === !file)
+    throw new ConfigError('lb-kubeconfig', file, 'set exactly one of --lb-kubeconfig and --lb-kubeconfig-secret');
   if (file) return loadApiKubeConfig({ kubeconfig: file }, clientOptions('lb'));
   const [namespace, name] = secret!.split('/') as [string, string];
   try {
     const s = await consumer.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace });
     const data = s.data?.['kubeconfig'];
-    if (!data) throw new KubeLbError('LB_CREDENTIALS', 'the Secret has no "kubeconfig" key', { object: { kind: 'Secret', namespace, name, field: 'data.kubeconfig' } });
+    if (!data)
+      throw new KubeLbError('LB_CREDENTIALS', 'the Secret has no "kubeconfig" key', {
+        object: { kind: 'Secret', namespace, name, field: 'data.kubeconfig' },
+      });
     return loadApiKubeConfig({ text: Buffer.from(data, 'base64').toString('utf8') }, clientOptions('lb'));
   } catch (err) {
     throw new KubeLbError('LB_CREDENTIALS', `reading the LB kubeconfig from Secret ${secret}: ${apiMessage(err)}`, {

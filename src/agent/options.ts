@@ -44,8 +44,18 @@ export const AGENT_OPTIONS = {
     max: 60_000,
     help: 'Window that batches Node and EndpointSlice changes into one claim update (Service changes are immediate)',
   },
-  'heartbeat-period': { kind: 'duration', default: 30_000, min: 1000, help: 'How often to report to the ConsumerCluster status' },
-  resync: { kind: 'duration', default: 300_000, min: 0, help: 'Re-check every Service and claim this often (0: never)' },
+  'heartbeat-period': {
+    kind: 'duration',
+    default: 30_000,
+    min: 1000,
+    help: 'How often to report to the ConsumerCluster status',
+  },
+  resync: {
+    kind: 'duration',
+    default: 300_000,
+    min: 0,
+    help: 'Re-check every Service and claim this often (0: never)',
+  },
   'request-timeout': { kind: 'duration', default: 10_000, min: 500, help: 'Deadline of each API request' },
   'rejection-retry': {
     kind: 'duration',
@@ -53,7 +63,13 @@ export const AGENT_OPTIONS = {
     min: 1000,
     help: 'After the LB cluster rejects a claim (validation, admission, quota), wait this long before sending the same claim again',
   },
-  concurrency: { kind: 'int', default: 16, min: 1, max: 64, help: 'Services reconciled in parallel (the work is API round trips, not CPU)' },
+  concurrency: {
+    kind: 'int',
+    default: 16,
+    min: 1,
+    max: 64,
+    help: 'Services reconciled in parallel (the work is API round trips, not CPU)',
+  },
   'leader-election-namespace': {
     kind: 'string',
     env: 'POD_NAMESPACE',

@@ -78,7 +78,10 @@ export class ServiceReconciler {
     // The index follows the informer; the claim we may have just written is found by its name.
     const claims = [...new Set([claimName(namespace, name), ...d.claimNamesFor(key)])]
       .map((n) => d.claims.get(n, d.identity.tenantNamespace))
-      .filter((c): c is VIPClaim => c !== undefined && c.spec?.service?.namespace === namespace && c.spec.service.name === name);
+      .filter(
+        (c): c is VIPClaim =>
+          c !== undefined && c.spec?.service?.namespace === namespace && c.spec.service.name === name,
+      );
     let rejection = this.#rejections.get(key);
     if (rejection && rejection.until <= now.getTime()) {
       this.#rejections.delete(key);
@@ -112,7 +115,8 @@ export class ServiceReconciler {
   async #execute(key: string, plan: ServicePlan, service: ServiceView | undefined, log: Logger): Promise<Step> {
     const d = this.#deps;
     let svc = service;
-    const addFinalizer = (s: ServiceView) => this.#serviceWrite(s, (x) => d.servicePort.setFinalizers(x, [...(x.metadata?.finalizers ?? []), FINALIZER]));
+    const addFinalizer = (s: ServiceView) =>
+      this.#serviceWrite(s, (x) => d.servicePort.setFinalizers(x, [...(x.metadata?.finalizers ?? []), FINALIZER]));
     if (svc && plan.addFinalizer && plan.write.op === 'create' && plan.deleteClaims.length === 0) {
       // A new Service: the finalizer (consumer API) and the claim (LB API) go out together, one round trip instead
       // of two. A claim whose Service vanished before its finalizer landed is still found: the delete event, or the
@@ -150,10 +154,16 @@ export class ServiceReconciler {
     const d = this.#deps;
     const name = write.op === 'create' ? write.claim.metadata.name! : write.name;
     return this.#claimWrite(key, write.op, name, write.digest, async () => {
-      const written = write.op === 'create' ? await d.claimPort.create(write.claim) : await d.claimPort.patch(write.name, write.patch);
+      const written =
+        write.op === 'create'
+          ? await d.claimPort.create(write.claim)
+          : await d.claimPort.patch(write.name, write.patch);
       d.claims.wrote(written);
       this.#rejections.delete(key);
-      log.info({ claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) }, `claim ${write.op === 'create' ? 'created' : 'updated'}`);
+      log.info(
+        { claim: name, ...(write.op === 'patch' ? { changed: write.changed } : {}) },
+        `claim ${write.op === 'create' ? 'created' : 'updated'}`,
+      );
     });
   }
 
@@ -186,7 +196,12 @@ export class ServiceReconciler {
       for (const e of plan.events) void d.events.record(target, e.type, e.reason, e.message);
     }
     if (svc && plan.removeFinalizer) {
-      const step = await this.#serviceWrite(svc, (s) => d.servicePort.setFinalizers(s, (s.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER)));
+      const step = await this.#serviceWrite(svc, (s) =>
+        d.servicePort.setFinalizers(
+          s,
+          (s.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER),
+        ),
+      );
       if (!step.svc) return step.step;
     }
     return ok;
@@ -200,7 +215,9 @@ export class ServiceReconciler {
     const d = this.#deps;
     const started = performance.now();
     try {
-      const next = await write(svc).finally(() => d.metrics.writeDuration('consumer', 'service', (performance.now() - started) / 1000));
+      const next = await write(svc).finally(() =>
+        d.metrics.writeDuration('consumer', 'service', (performance.now() - started) / 1000),
+      );
       d.services.wrote(next);
       return { svc: next };
     } catch (err) {

@@ -17,14 +17,20 @@ import { stripManagedFields } from '../kube/trim.ts';
 export function trimClaim<T extends VIPClaim>(claim: T): T {
   stripManagedFields(claim);
   const status = claim.status;
-  if (status && (status.programmedNodes !== undefined || status.announcedBy !== undefined || status.backendHealth !== undefined)) {
+  if (
+    status &&
+    (status.programmedNodes !== undefined || status.announcedBy !== undefined || status.backendHealth !== undefined)
+  ) {
     // Rebuilt rather than deleted from: see trim.ts on V8's dictionary-mode objects.
     const { programmedNodes: _nodes, announcedBy: _announcer, backendHealth: _health, ...kept } = status;
     claim.status = kept;
   }
   const approved = claim.status?.approved;
   if (approved && claim.spec && sameProgrammed(approved, claim.spec)) {
-    claim.status = { ...claim.status, approved: { ...approved, ports: claim.spec.ports, backends: claim.spec.backends } };
+    claim.status = {
+      ...claim.status,
+      approved: { ...approved, ports: claim.spec.ports, backends: claim.spec.backends },
+    };
   }
   return claim;
 }

@@ -12,7 +12,11 @@ import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { API_VERSION } from '../api/v1alpha1.ts';
 import { Allocator, type AllocationReason, type Decision } from '../core/allocation/allocator.ts';
 import {
-  claimStatus, currentClaimFingerprint, poolStatus, tenantStatus, type OwnedStatus,
+  claimStatus,
+  currentClaimFingerprint,
+  poolStatus,
+  tenantStatus,
+  type OwnedStatus,
 } from '../core/allocation/status.ts';
 import { byAge, toClaimRequest, validate } from '../core/allocation/validate.ts';
 import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/client.ts';
@@ -105,7 +109,10 @@ export class AllocatorController {
     this.#opts = opts;
     this.#now = opts.now ?? (() => new Date());
     const { kubeConfig, logger, resyncMs } = opts;
-    const informer = <T extends { metadata: object }>(kind: Kind, transform: (o: T & k8s.KubernetesObject) => T & k8s.KubernetesObject) => {
+    const informer = <T extends { metadata: object }>(
+      kind: Kind,
+      transform: (o: T & k8s.KubernetesObject) => T & k8s.KubernetesObject,
+    ) => {
       const client = resourceClient<T & k8s.KubernetesObject & { metadata: { name?: string } }>(kubeConfig, kind);
       return createInformer<T & k8s.KubernetesObject>({
         kubeConfig,
@@ -120,7 +127,11 @@ export class AllocatorController {
     this.pools = informer<VIPPool>('VIPPool', trimConfig);
     this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);
     this.claims = informer<VIPClaim>('VIPClaim', trimClaim);
-    this.denyList = new BackendDenyList(kubeConfig, opts.namespace ?? 'kube-lb-system', logger.child({ part: 'deny-list' }));
+    this.denyList = new BackendDenyList(
+      kubeConfig,
+      opts.namespace ?? 'kube-lb-system',
+      logger.child({ part: 'deny-list' }),
+    );
     this.denyList.onChange(() => this.#leading?.queue.add('model'));
 
     const onConfig = (kind: string) => ({
@@ -180,8 +191,15 @@ export class AllocatorController {
       metrics: this.#opts.queueMetrics,
     });
     const leading: Leading = {
-      allocator, queue, pending, written: new Map(), statusWritten: new Map(), generations: new Map(),
-      vacating: new Map(), vacatingBy: new Map(), blocked: new Map(),
+      allocator,
+      queue,
+      pending,
+      written: new Map(),
+      statusWritten: new Map(),
+      generations: new Map(),
+      vacating: new Map(),
+      vacatingBy: new Map(),
+      blocked: new Map(),
     };
 
     // Rebuild: every VIP the allocator recorded in a claim's status is held again before anything new is handed out.
@@ -215,11 +233,14 @@ export class AllocatorController {
     let listed: VIPClaim[];
     for (;;) {
       try {
-        listed = (await listAllPages((page) => this.#claimClient.list(undefined, undefined, page), {
-          pageSize: this.#opts.listPageSize ?? DEFAULT_PAGE_SIZE,
-          transform: trimClaim,
-          onRestart: (restarts, err) => logger.info({ err, restarts }, 'claim list continue token expired; listing again'),
-        })).items;
+        listed = (
+          await listAllPages((page) => this.#claimClient.list(undefined, undefined, page), {
+            pageSize: this.#opts.listPageSize ?? DEFAULT_PAGE_SIZE,
+            transform: trimClaim,
+            onRestart: (restarts, err) =>
+              logger.info({ err, restarts }, 'claim list continue token expired; listing again'),
+          })
+        ).items;
         break;
       } catch (err) {
         const delayMs = backoff.fail(performance.now());
@@ -405,12 +426,24 @@ export class AllocatorController {
 
   #announce(claim: VIPClaim, decision: Decision): void {
     const target = {
-      apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid,
+      apiVersion: API_VERSION,
+      kind: 'VIPClaim',
+      name: claim.metadata.name!,
+      namespace: claim.metadata.namespace,
+      uid: claim.metadata.uid,
     };
-    const log = this.#opts.logger.child({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, reason: decision.reason });
+    const log = this.#opts.logger.child({
+      claim: `${claim.metadata.namespace}/${claim.metadata.name}`,
+      reason: decision.reason,
+    });
     if (decision.kind === 'allocated') {
       log.info({ vip: decision.vip, pool: decision.pool, change: decision.change }, 'allocated');
-      void this.#opts.events.record(target, 'Normal', decision.change === 'moved' ? 'VIPMoved' : 'Allocated', decision.message);
+      void this.#opts.events.record(
+        target,
+        'Normal',
+        decision.change === 'moved' ? 'VIPMoved' : 'Allocated',
+        decision.message,
+      );
     } else {
       log.info({ kind: decision.kind, vip: decision.kind === 'held' ? decision.vip : undefined }, decision.message);
       void this.#opts.events.record(target, 'Warning', decision.reason, decision.message);
@@ -421,8 +454,16 @@ export class AllocatorController {
     const message = `status.vip ${vip} is also recorded by the older VIPClaim ${holder}; this claim gets a new VIP`;
     this.#opts.logger.warn({ claim: `${claim.metadata.namespace}/${claim.metadata.name}`, vip, holder }, message);
     void this.#opts.events.record(
-      { apiVersion: API_VERSION, kind: 'VIPClaim', name: claim.metadata.name!, namespace: claim.metadata.namespace, uid: claim.metadata.uid },
-      'Warning', 'VIPConflict', message,
+      {
+        apiVersion: API_VERSION,
+        kind: 'VIPClaim',
+        name: claim.metadata.name!,
+        namespace: claim.metadata.namespace,
+        uid: claim.metadata.uid,
+      },
+      'Warning',
+      'VIPConflict',
+      message,
     );
   }
 
@@ -442,7 +483,8 @@ export class AllocatorController {
     const ms = this.#opts.statusDebounceMs;
     for (const p of this.pools.list()) leading.queue.addAfter(`pool:${p.metadata.name}`, ms);
     for (const t of this.tenants.list()) {
-      if (namespace === undefined || t.spec.tenantNamespace === namespace) leading.queue.addAfter(`tenant:${t.metadata.name}`, ms);
+      if (namespace === undefined || t.spec.tenantNamespace === namespace)
+        leading.queue.addAfter(`tenant:${t.metadata.name}`, ms);
     }
   }
 
@@ -452,8 +494,11 @@ export class AllocatorController {
     if (!pool || !model) return done;
     const desired = poolStatus(model, leading.allocator.poolUsage(model), pool.status?.conditions, this.#now());
     const s = pool.status;
-    const unchanged = s?.capacity === desired.status.capacity && s?.allocated === desired.status.allocated &&
-      s?.observedGeneration === desired.status.observedGeneration && conditionsMatch(s?.conditions, desired.status.conditions);
+    const unchanged =
+      s?.capacity === desired.status.capacity &&
+      s?.allocated === desired.status.allocated &&
+      s?.observedGeneration === desired.status.observedGeneration &&
+      conditionsMatch(s?.conditions, desired.status.conditions);
     return this.#writeOwned(leading, 'VIPPool', name, undefined, desired, unchanged);
   }
 
@@ -463,14 +508,27 @@ export class AllocatorController {
     if (!tenant || !model) return done;
     const ns = tenant.spec.tenantNamespace;
     const claims = model.usable ? this.claims.list(ns).length : 0;
-    const desired = tenantStatus(model, claims, model.usable ? leading.allocator.tenantUsage(ns) : 0, tenant.status?.conditions, this.#now());
-    const unchanged = tenant.status?.claims === desired.status.claims && tenant.status?.vips === desired.status.vips &&
+    const desired = tenantStatus(
+      model,
+      claims,
+      model.usable ? leading.allocator.tenantUsage(ns) : 0,
+      tenant.status?.conditions,
+      this.#now(),
+    );
+    const unchanged =
+      tenant.status?.claims === desired.status.claims &&
+      tenant.status?.vips === desired.status.vips &&
       conditionsMatch(tenant.status?.conditions, desired.status.conditions);
     return this.#writeOwned(leading, 'ConsumerCluster', name, undefined, desired, unchanged);
   }
 
   async #writeOwned(
-    leading: Leading, kind: Kind, name: string, namespace: string | undefined, desired: OwnedStatus<object>, unchanged: boolean,
+    leading: Leading,
+    kind: Kind,
+    name: string,
+    namespace: string | undefined,
+    desired: OwnedStatus<object>,
+    unchanged: boolean,
   ): Promise<HandlerResult> {
     const key = `${kind}/${name}`;
     if (unchanged || leading.statusWritten.get(key) === desired.fingerprint) return done;
@@ -509,12 +567,17 @@ function isPending(d: Decision): boolean {
 }
 
 const WAITING_WHILE_HELD: ReadonlySet<AllocationReason> = new Set<AllocationReason>([
-  'SharingConflict', 'RequestedIPUnavailable', 'PoolExhausted', 'QuotaExceeded',
+  'SharingConflict',
+  'RequestedIPUnavailable',
+  'PoolExhausted',
+  'QuotaExceeded',
 ]);
 
 function conditionsMatch(
   have: readonly { type: string; status: string; reason: string; message: string }[] | undefined,
   want: readonly { type: string; status: string; reason: string; message: string }[],
 ): boolean {
-  return want.every((w) => have?.some((h) => h.type === w.type && h.status === w.status && h.reason === w.reason && h.message === w.message));
+  return want.every((w) =>
+    have?.some((h) => h.type === w.type && h.status === w.status && h.reason === w.reason && h.message === w.message),
+  );
 }

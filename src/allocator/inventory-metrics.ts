@@ -32,7 +32,8 @@ export function registerInventoryMetrics(registry: Registry, source: InventorySo
     registers: [registry],
     collect() {
       this.reset();
-      for (const c of claimConditionCounts(source.claims())) this.set({ tenant: c.tenant, condition: c.condition, status: c.status }, c.count);
+      for (const c of claimConditionCounts(source.claims()))
+        this.set({ tenant: c.tenant, condition: c.condition, status: c.status }, c.count);
     },
   });
   new Gauge({
@@ -52,7 +53,8 @@ export function registerInventoryMetrics(registry: Registry, source: InventorySo
     registers: [registry],
     collect() {
       this.reset();
-      for (const t of tenantUsage(source.tenants())) if (t.heartbeatSeconds !== undefined) this.set({ tenant: t.tenant }, t.heartbeatSeconds);
+      for (const t of tenantUsage(source.tenants()))
+        if (t.heartbeatSeconds !== undefined) this.set({ tenant: t.tenant }, t.heartbeatSeconds);
     },
   });
 }

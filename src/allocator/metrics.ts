@@ -31,13 +31,21 @@ export function createAllocatorMetrics(registry: Registry): AllocatorMetrics {
     labelNames: ['kind', 'result'] as const,
     registers: [registry],
   });
-  const vips = new Gauge({ name: 'kube_lb_allocator_vips', help: 'Distinct VIPs held by claims.', registers: [registry] });
+  const vips = new Gauge({
+    name: 'kube_lb_allocator_vips',
+    help: 'Distinct VIPs held by claims.',
+    registers: [registry],
+  });
   const pending = new Gauge({
     name: 'kube_lb_allocator_pending_claims',
     help: 'Claims waiting for capacity or a fix (refused, or held with a change not applied).',
     registers: [registry],
   });
-  const leader = new Gauge({ name: 'kube_lb_allocator_leader', help: '1 while this replica holds the leader Lease.', registers: [registry] });
+  const leader = new Gauge({
+    name: 'kube_lb_allocator_leader',
+    help: '1 while this replica holds the leader Lease.',
+    registers: [registry],
+  });
   const admissions = new Counter({
     name: 'kube_lb_allocator_admission_reviews_total',
     help: 'Admission reviews answered by the webhook, by object kind and verdict.',

@@ -19,10 +19,20 @@ export function createStatusWriter(kc: k8s.KubeConfig): StatusWriter {
   return {
     async apply(kind, name, namespace, status) {
       const body = { apiVersion: API_VERSION, kind, metadata: { name, ...(namespace ? { namespace } : {}) }, status };
-      const common = { group: GROUP, version: VERSION, plural: PLURALS[kind], name, body, fieldManager: FIELD_MANAGER, force: true };
-      const res = (namespace
-        ? await api.patchNamespacedCustomObjectStatus({ ...common, namespace }, ssa)
-        : await api.patchClusterCustomObjectStatus(common, ssa)) as { metadata?: { resourceVersion?: string } };
+      const common = {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURALS[kind],
+        name,
+        body,
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      };
+      const res = (
+        namespace
+          ? await api.patchNamespacedCustomObjectStatus({ ...common, namespace }, ssa)
+          : await api.patchClusterCustomObjectStatus(common, ssa)
+      ) as { metadata?: { resourceVersion?: string } };
       return res.metadata?.resourceVersion;
     },
   };

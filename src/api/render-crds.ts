@@ -22,7 +22,10 @@ export const CRD_BUNDLE_FILE = 'deploy/kube-lb-cluster/01-crds.yaml';
 
 /** Every CRD in one multi-document file, for the LB-cluster install folder. */
 export function renderCRDBundle(): string {
-  return HEADER + customResourceDefinitions()
-    .map((c) => stringify(c, { lineWidth: 0, aliasDuplicateObjects: false }))
-    .join('---\n');
+  return (
+    HEADER +
+    customResourceDefinitions()
+      .map((c) => stringify(c, { lineWidth: 0, aliasDuplicateObjects: false }))
+      .join('---\n')
+  );
 }

@@ -106,7 +106,14 @@ export interface CustomResourceDefinition {
   metadata: { name: string };
   spec: {
     group: string;
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames?: string[];
+      categories?: string[];
+    };
     scope: 'Namespaced' | 'Cluster';
     versions: Array<{
       name: string;
@@ -123,7 +130,12 @@ export interface CustomResourceDefinition {
 
 type Extra = Omit<Schema, 'type' | 'properties' | 'required' | 'items'>;
 
-const str = (description: string, extra: Extra = {}): Typed<string> => ({ type: 'string', description, maxLength: 253, ...extra });
+const str = (description: string, extra: Extra = {}): Typed<string> => ({
+  type: 'string',
+  description,
+  maxLength: 253,
+  ...extra,
+});
 const int = (description: string, extra: Extra = {}): Typed<number> => ({ type: 'integer', description, ...extra });
 const bool = (description: string, extra: Extra = {}): Typed<boolean> => ({ type: 'boolean', description, ...extra });
 const oneOf = <const V extends string>(description: string, values: readonly V[], extra: Extra = {}): Typed<V> => ({
@@ -159,7 +171,8 @@ const stringMap = (description: string, maxProperties: number): Typed<Record<str
 
 const DNS_LABEL = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$';
 const DNS_SUBDOMAIN = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
-const dnsLabel = (description: string): Typed<string> => str(description, { maxLength: 63, minLength: 1, pattern: DNS_LABEL });
+const dnsLabel = (description: string): Typed<string> =>
+  str(description, { maxLength: 63, minLength: 1, pattern: DNS_LABEL });
 const dnsSubdomain = (description: string): Typed<string> => str(description, { minLength: 1, pattern: DNS_SUBDOMAIN });
 const port = (description: string): Typed<number> => int(description, { minimum: 1, maximum: 65535 });
 
@@ -182,7 +195,8 @@ const cidr = (description: string): Typed<string> =>
         // written in canonical form (lower-case IPv6), which the message says. (Its canonical form cannot be quoted
         // in the message: string() of a CIDR has no size bound for the estimate either.)
         rule: '!isCIDR(self) || string(cidr(self).masked()) == self',
-        messageExpression: "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
+        messageExpression:
+          "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
         reason: 'FieldValueInvalid',
       },
     ],
@@ -223,7 +237,8 @@ const poolAddress = str('A CIDR ("192.0.2.0/24") or an inclusive range of one fa
     {
       // A string comparison, for Kubernetes 1.31 (see cidr() above).
       rule: "self.contains('-') || !isCIDR(self) || string(cidr(self).masked()) == self",
-      messageExpression: "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
+      messageExpression:
+        "'host bits set in ' + self + ', or not in canonical form: write the network address (IPv6 in lower case, zeros compressed)'",
       reason: 'FieldValueInvalid',
     },
     {
@@ -251,7 +266,8 @@ const labelSelector = (description: string) =>
           'x-kubernetes-validations': [
             {
               rule: "self.operator in ['In', 'NotIn'] ? (has(self.values) && size(self.values) > 0) : (!has(self.values) || size(self.values) == 0)",
-              messageExpression: "'operator ' + self.operator + (self.operator in ['In', 'NotIn'] ? ' needs values' : ' takes no values')",
+              messageExpression:
+                "'operator ' + self.operator + (self.operator in ['In', 'NotIn'] ? ' needs values' : ' takes no values')",
               reason: 'FieldValueInvalid',
             },
           ],
@@ -295,7 +311,14 @@ function crd<K extends keyof typeof PLURALS, Spec, Status>(
     metadata: { name: `${plural}.${GROUP}` },
     spec: {
       group: GROUP,
-      names: { kind, listKind: `${kind}List`, plural, singular: kind.toLowerCase(), shortNames, categories: ['kube-lb'] },
+      names: {
+        kind,
+        listKind: `${kind}List`,
+        plural,
+        singular: kind.toLowerCase(),
+        shortNames,
+        categories: ['kube-lb'],
+      },
       scope,
       versions: [
         {
@@ -303,15 +326,22 @@ function crd<K extends keyof typeof PLURALS, Spec, Status>(
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: [...columns, { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' }],
+          additionalPrinterColumns: [
+            ...columns,
+            { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+          ],
           schema: {
-            openAPIV3Schema: obj(description, {
-              apiVersion: { type: 'string' },
-              kind: { type: 'string' },
-              metadata: { type: 'object' },
-              spec,
-              status,
-            }, ['spec']),
+            openAPIV3Schema: obj(
+              description,
+              {
+                apiVersion: { type: 'string' },
+                kind: { type: 'string' },
+                metadata: { type: 'object' },
+                spec,
+                status,
+              },
+              ['spec'],
+            ),
           },
         },
       ],
@@ -326,17 +356,32 @@ const vipPool = crd(
   'Cluster',
   ['vpool'],
   'A set of VIPs the allocator hands out to consumer clusters.',
-  obj('Which addresses the pool holds and to whom they may go.', {
-    addresses: list('CIDRs and inclusive ranges; entries must not overlap each other or other pools.', poolAddress, 64, { minItems: 1 }),
-    autoAssign: bool('Whether claims that name no pool may get addresses from this pool.', { default: true }),
-    avoidBuggyIPs: bool('Skip addresses ending in .0 or .255, which some old client stacks mishandle.', { default: false }),
-    allocateTo: obj('Restricts the pool to some tenants, Service namespaces or Service labels. Unset: everyone.', {
-      clusterSelector: labelSelector('ConsumerCluster labels.'),
-      namespaces: list('Consumer-side Service namespaces.', dnsLabel('A namespace.'), 64),
-      serviceSelector: labelSelector('Consumer-side Service labels.'),
-    }),
-    priority: int('Among eligible pools, the lowest value is tried first.', { minimum: 0, maximum: 1_000_000, default: 1000 }),
-  }, ['addresses']),
+  obj(
+    'Which addresses the pool holds and to whom they may go.',
+    {
+      addresses: list(
+        'CIDRs and inclusive ranges; entries must not overlap each other or other pools.',
+        poolAddress,
+        64,
+        { minItems: 1 },
+      ),
+      autoAssign: bool('Whether claims that name no pool may get addresses from this pool.', { default: true }),
+      avoidBuggyIPs: bool('Skip addresses ending in .0 or .255, which some old client stacks mishandle.', {
+        default: false,
+      }),
+      allocateTo: obj('Restricts the pool to some tenants, Service namespaces or Service labels. Unset: everyone.', {
+        clusterSelector: labelSelector('ConsumerCluster labels.'),
+        namespaces: list('Consumer-side Service namespaces.', dnsLabel('A namespace.'), 64),
+        serviceSelector: labelSelector('Consumer-side Service labels.'),
+      }),
+      priority: int('Among eligible pools, the lowest value is tried first.', {
+        minimum: 0,
+        maximum: 1_000_000,
+        default: 1000,
+      }),
+    },
+    ['addresses'],
+  ),
   obj('Observed by the allocator.', {
     capacity: int('Addresses in the pool (after avoidBuggyIPs).', { minimum: 0 }),
     allocated: int('Distinct VIPs handed out from the pool.', { minimum: 0 }),
@@ -358,36 +403,58 @@ const consumerCluster = crd(
   'Cluster',
   ['ccluster'],
   'A tenant: one consumer Kubernetes cluster whose agent asks for VIPs.',
-  obj('Where the tenant writes its claims and what it may have.', {
-    tenantNamespace: dnsLabel('Namespace of the LB cluster where this tenant\'s agent writes its VIPClaims; immutable.'),
-    allowedBackendCIDRs: list('The consumer\'s node networks: claim backends must lie inside these.', cidr('A CIDR.'), 64, { minItems: 1 }),
-    sharedBackendsWith: list(
-      'ConsumerClusters whose allowedBackendCIDRs may overlap this one\'s. An overlap counts as agreed only when both list each other; otherwise the younger tenant gets no backends in the shared addresses.',
-      dnsSubdomain('ConsumerCluster name.'),
-      64,
-      { 'x-kubernetes-list-type': 'set' },
-    ),
-    maxVIPs: int('Quota on distinct VIPs. Unset: unlimited.', { minimum: 0, maximum: 1_000_000 }),
-    poolSelector: labelSelector('Which pools the tenant may use (by pool labels). Unset: all pools.'),
-    limits: obj('How much of the LB nodes\' maps the tenant\'s claims may take; each unset field has its default.', {
-      portsPerClaim: int('Ports of one claim (each is a frontend on every LB node). Default 64.', { minimum: 1, maximum: 65_535 }),
-      backendsPerClaim: int('Backends of one claim. Default 1000.', { minimum: 1, maximum: 100_000 }),
-      backendEntries: int(
-        'Ports × backends summed over the tenant\'s claims: the service-map slots they take on every LB node. Default 16384.',
-        { minimum: 1, maximum: 10_000_000 },
+  obj(
+    'Where the tenant writes its claims and what it may have.',
+    {
+      tenantNamespace: dnsLabel(
+        "Namespace of the LB cluster where this tenant's agent writes its VIPClaims; immutable.",
       ),
-    }),
-  }, ['tenantNamespace', 'allowedBackendCIDRs'], {
-    'x-kubernetes-validations': [
-      { rule: 'self.tenantNamespace == oldSelf.tenantNamespace', message: 'tenantNamespace is immutable: delete and recreate the ConsumerCluster', fieldPath: '.tenantNamespace' },
-    ],
-  }),
-  obj('Observed by the allocator and the tenant\'s agent.', {
+      allowedBackendCIDRs: list(
+        "The consumer's node networks: claim backends must lie inside these.",
+        cidr('A CIDR.'),
+        64,
+        { minItems: 1 },
+      ),
+      sharedBackendsWith: list(
+        "ConsumerClusters whose allowedBackendCIDRs may overlap this one's. An overlap counts as agreed only when both list each other; otherwise the younger tenant gets no backends in the shared addresses.",
+        dnsSubdomain('ConsumerCluster name.'),
+        64,
+        { 'x-kubernetes-list-type': 'set' },
+      ),
+      maxVIPs: int('Quota on distinct VIPs. Unset: unlimited.', { minimum: 0, maximum: 1_000_000 }),
+      poolSelector: labelSelector('Which pools the tenant may use (by pool labels). Unset: all pools.'),
+      limits: obj("How much of the LB nodes' maps the tenant's claims may take; each unset field has its default.", {
+        portsPerClaim: int('Ports of one claim (each is a frontend on every LB node). Default 64.', {
+          minimum: 1,
+          maximum: 65_535,
+        }),
+        backendsPerClaim: int('Backends of one claim. Default 1000.', { minimum: 1, maximum: 100_000 }),
+        backendEntries: int(
+          "Ports × backends summed over the tenant's claims: the service-map slots they take on every LB node. Default 16384.",
+          { minimum: 1, maximum: 10_000_000 },
+        ),
+      }),
+    },
+    ['tenantNamespace', 'allowedBackendCIDRs'],
+    {
+      'x-kubernetes-validations': [
+        {
+          rule: 'self.tenantNamespace == oldSelf.tenantNamespace',
+          message: 'tenantNamespace is immutable: delete and recreate the ConsumerCluster',
+          fieldPath: '.tenantNamespace',
+        },
+      ],
+    },
+  ),
+  obj("Observed by the allocator and the tenant's agent.", {
     claims: int('VIPClaims in the tenant namespace.', { minimum: 0 }),
     vips: int('Distinct VIPs held (counted against maxVIPs).', { minimum: 0 }),
-    lastHeartbeatTime: str('When the tenant\'s agent last reported.', { format: 'date-time', maxLength: 64 }),
-    agentVersion: str('Version of the tenant\'s agent.', { maxLength: 128 }),
-    kubernetesVersion: str('Kubernetes version of the consumer cluster, as its agent found it (docs/compatibility.md).', { maxLength: 128 }),
+    lastHeartbeatTime: str("When the tenant's agent last reported.", { format: 'date-time', maxLength: 64 }),
+    agentVersion: str("Version of the tenant's agent.", { maxLength: 128 }),
+    kubernetesVersion: str(
+      'Kubernetes version of the consumer cluster, as its agent found it (docs/compatibility.md).',
+      { maxLength: 128 },
+    ),
     ipModeProxy: bool(
       'Whether the consumer cluster keeps ipMode: Proxy on Services (1.30+). false: its pods and nodes reach VIPs past kube-lb (docs/compatibility.md#ipmode).',
     ),
@@ -411,36 +478,63 @@ const consumerCluster = crd(
  */
 function programmedFields(portsDescription: string, portsExtra: Extra = {}) {
   return {
-    ports: list(portsDescription, obj('A Service port.', {
-      name: str('Port name.', { maxLength: 63 }),
-      protocol: oneOf('IP protocol.', ['TCP', 'UDP', 'SCTP']),
-      port: port('Port on the VIP.'),
-      nodePort: port('NodePort on the consumer nodes.'),
-    }, ['protocol', 'port', 'nodePort']), 100, {
-      ...portsExtra,
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['port', 'protocol'],
-    }),
-    backends: list('Consumer nodes that receive the traffic (node IP:NodePort).', obj('A consumer node.', {
-      nodeName: str('Node name.', { minLength: 1 }),
-      address: ipAddress('Node InternalIP.'),
-      ready: bool('False for nodes that should get no new flows.'),
-      zone: str('Topology zone.', { maxLength: 63 }),
-    }, ['nodeName', 'address', 'ready']), 5000, {
-      'x-kubernetes-list-type': 'map',
-      'x-kubernetes-list-map-keys': ['address'],
-    }),
+    ports: list(
+      portsDescription,
+      obj(
+        'A Service port.',
+        {
+          name: str('Port name.', { maxLength: 63 }),
+          protocol: oneOf('IP protocol.', ['TCP', 'UDP', 'SCTP']),
+          port: port('Port on the VIP.'),
+          nodePort: port('NodePort on the consumer nodes.'),
+        },
+        ['protocol', 'port', 'nodePort'],
+      ),
+      100,
+      {
+        ...portsExtra,
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['port', 'protocol'],
+      },
+    ),
+    backends: list(
+      'Consumer nodes that receive the traffic (node IP:NodePort).',
+      obj(
+        'A consumer node.',
+        {
+          nodeName: str('Node name.', { minLength: 1 }),
+          address: ipAddress('Node InternalIP.'),
+          ready: bool('False for nodes that should get no new flows.'),
+          zone: str('Topology zone.', { maxLength: 63 }),
+        },
+        ['nodeName', 'address', 'ready'],
+      ),
+      5000,
+      {
+        'x-kubernetes-list-type': 'map',
+        'x-kubernetes-list-map-keys': ['address'],
+      },
+    ),
     externalTrafficPolicy: oneOf('Cluster or Local, as on the Service.', ['Cluster', 'Local']),
     healthCheckNodePort: port('Health-check NodePort of an externalTrafficPolicy: Local Service.'),
     loadBalancerSourceRanges: list('Client CIDRs allowed to reach the VIP. Unset: all.', cidr('A CIDR.'), 64),
-    sessionAffinity: obj('Session affinity of the Service.', {
-      type: oneOf('None or ClientIP.', ['None', 'ClientIP']),
-      timeoutSeconds: int('ClientIP affinity timeout.', { minimum: 1, maximum: 86400 }),
-    }, ['type'], {
-      'x-kubernetes-validations': [
-        { rule: "!has(self.timeoutSeconds) || self.type == 'ClientIP'", message: 'timeoutSeconds is only valid with type ClientIP', fieldPath: '.timeoutSeconds' },
-      ],
-    }),
+    sessionAffinity: obj(
+      'Session affinity of the Service.',
+      {
+        type: oneOf('None or ClientIP.', ['None', 'ClientIP']),
+        timeoutSeconds: int('ClientIP affinity timeout.', { minimum: 1, maximum: 86400 }),
+      },
+      ['type'],
+      {
+        'x-kubernetes-validations': [
+          {
+            rule: "!has(self.timeoutSeconds) || self.type == 'ClientIP'",
+            message: 'timeoutSeconds is only valid with type ClientIP',
+            fieldPath: '.timeoutSeconds',
+          },
+        ],
+      },
+    ),
   };
 }
 
@@ -448,35 +542,47 @@ const vipClaim = crd(
   'VIPClaim',
   'Namespaced',
   ['vclaim'],
-  'One consumer LoadBalancer Service asking for a VIP, written by the tenant\'s agent in its tenant namespace.',
-  obj('The consumer Service as the LB cluster needs to see it.', {
-    service: obj('The consumer Service this claim stands for.', {
-      cluster: dnsSubdomain('ConsumerCluster name.'),
-      namespace: dnsLabel('Service namespace in the consumer cluster.'),
-      name: dnsLabel('Service name.'),
-      uid: str('Service UID.', { maxLength: 64, minLength: 1 }),
-    }, ['cluster', 'namespace', 'name', 'uid']),
-    serviceLabels: stringMap('Labels of the consumer Service, for pools\' allocateTo.serviceSelector.', 64),
-    pool: str('Pool to allocate from. Unset: any eligible pool with autoAssign.', { maxLength: 253 }),
-    requestedIPs: list('IPs to request, in order of preference (the first free one wins).', ipAddress('An IP.'), 8, {
-      'x-kubernetes-list-type': 'set',
-    }),
-    sharingKey: str('Claims of one tenant with the same key share a VIP when their ports do not overlap.', { maxLength: 253, minLength: 1 }),
-    ...programmedFields('Service ports.', { minItems: 1 }),
-  }, ['service', 'ports', 'backends', 'externalTrafficPolicy'], {
-    'x-kubernetes-validations': [
-      {
-        rule: "!has(self.healthCheckNodePort) || self.externalTrafficPolicy == 'Local'",
-        message: 'healthCheckNodePort is only valid with externalTrafficPolicy Local',
-        fieldPath: '.healthCheckNodePort',
-      },
-      {
-        rule: 'self.service == oldSelf.service',
-        message: 'service is immutable: a claim stands for one Service',
-        fieldPath: '.service',
-      },
-    ],
-  }),
+  "One consumer LoadBalancer Service asking for a VIP, written by the tenant's agent in its tenant namespace.",
+  obj(
+    'The consumer Service as the LB cluster needs to see it.',
+    {
+      service: obj(
+        'The consumer Service this claim stands for.',
+        {
+          cluster: dnsSubdomain('ConsumerCluster name.'),
+          namespace: dnsLabel('Service namespace in the consumer cluster.'),
+          name: dnsLabel('Service name.'),
+          uid: str('Service UID.', { maxLength: 64, minLength: 1 }),
+        },
+        ['cluster', 'namespace', 'name', 'uid'],
+      ),
+      serviceLabels: stringMap("Labels of the consumer Service, for pools' allocateTo.serviceSelector.", 64),
+      pool: str('Pool to allocate from. Unset: any eligible pool with autoAssign.', { maxLength: 253 }),
+      requestedIPs: list('IPs to request, in order of preference (the first free one wins).', ipAddress('An IP.'), 8, {
+        'x-kubernetes-list-type': 'set',
+      }),
+      sharingKey: str('Claims of one tenant with the same key share a VIP when their ports do not overlap.', {
+        maxLength: 253,
+        minLength: 1,
+      }),
+      ...programmedFields('Service ports.', { minItems: 1 }),
+    },
+    ['service', 'ports', 'backends', 'externalTrafficPolicy'],
+    {
+      'x-kubernetes-validations': [
+        {
+          rule: "!has(self.healthCheckNodePort) || self.externalTrafficPolicy == 'Local'",
+          message: 'healthCheckNodePort is only valid with externalTrafficPolicy Local',
+          fieldPath: '.healthCheckNodePort',
+        },
+        {
+          rule: 'self.service == oldSelf.service',
+          message: 'service is immutable: a claim stands for one Service',
+          fieldPath: '.service',
+        },
+      ],
+    },
+  ),
   obj('Written by the allocator (vip, pool, approved, Allocated) and the speakers (the rest).', {
     vip: str('The allocated VIP.', { maxLength: 45 }),
     pool: str('Pool the VIP came from.'),
@@ -491,13 +597,23 @@ const vipClaim = crd(
       // associative list is no field to the apiserver), and absent means empty to every reader.
       ['generation', 'vip', 'externalTrafficPolicy'],
     ),
-    programmedNodes: list('LB nodes whose maps hold this claim.', str('Node name.'), 256, { 'x-kubernetes-list-type': 'set' }),
+    programmedNodes: list('LB nodes whose maps hold this claim.', str('Node name.'), 256, {
+      'x-kubernetes-list-type': 'set',
+    }),
     announcedBy: str('LB node that answers ARP for the VIP.'),
-    backendHealth: list('Backend health as seen from the LB nodes.', obj('One backend.', {
-      address: str('Node InternalIP.', { maxLength: 45 }),
-      healthy: bool('Whether the backend passes its checks.'),
-      failingFrom: list('LB nodes that see it failing.', str('Node name.'), 256),
-    }, ['address', 'healthy']), 5000),
+    backendHealth: list(
+      'Backend health as seen from the LB nodes.',
+      obj(
+        'One backend.',
+        {
+          address: str('Node InternalIP.', { maxLength: 45 }),
+          healthy: bool('Whether the backend passes its checks.'),
+          failingFrom: list('LB nodes that see it failing.', str('Node name.'), 256),
+        },
+        ['address', 'healthy'],
+      ),
+      5000,
+    ),
     conditions,
     observedGeneration: int('Generation the status describes.', { minimum: 0 }),
   }),
@@ -521,13 +637,14 @@ const l2Announcement = crd(
   obj('Pools, nodes and interfaces to announce from.', {
     poolSelector: labelSelector('Pools whose VIPs are announced (by pool labels). Unset: all pools.'),
     nodeSelector: labelSelector('LB nodes that may announce. Unset: every LB node running a speaker.'),
-    interfaces: list('Interface names, or regular expressions written as /regex/. Unset: the default route\'s interface.',
-      str('An interface name or /regex/.', { minLength: 1, maxLength: 128 }), 32),
+    interfaces: list(
+      "Interface names, or regular expressions written as /regex/. Unset: the default route's interface.",
+      str('An interface name or /regex/.', { minLength: 1, maxLength: 128 }),
+      32,
+    ),
   }),
   obj('Observed by the speakers.', { conditions }),
-  [
-    { name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' },
-  ],
+  [{ name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' }],
 );
 
 export type VIPPool = TypeOf<typeof vipPool>;

@@ -91,7 +91,12 @@ export type BackendHealth = NonNullable<VIPClaimStatus['backendHealth']>[number]
 /** The part of a claim's spec that the speakers program: what the allocator approves. */
 export type ProgrammedSpec = Pick<
   VIPClaimSpec,
-  'ports' | 'backends' | 'externalTrafficPolicy' | 'healthCheckNodePort' | 'loadBalancerSourceRanges' | 'sessionAffinity'
+  | 'ports'
+  | 'backends'
+  | 'externalTrafficPolicy'
+  | 'healthCheckNodePort'
+  | 'loadBalancerSourceRanges'
+  | 'sessionAffinity'
 >;
 
 /**

@@ -33,7 +33,10 @@ export interface ConnectionFlags {
 /** --kubeconfig and --context, for the commands that talk to the LB cluster's API. */
 export function withConnection(command: Command): Command {
   return command
-    .option('--kubeconfig <file>', 'kubeconfig of the LB cluster (default: $KUBECONFIG, merged as kubectl does, else ~/.kube/config)')
+    .option(
+      '--kubeconfig <file>',
+      'kubeconfig of the LB cluster (default: $KUBECONFIG, merged as kubectl does, else ~/.kube/config)',
+    )
     .option('--context <name>', 'kubeconfig context to use instead of the current one');
 }
 

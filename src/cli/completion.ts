@@ -44,7 +44,10 @@ As the kubectl plugin, put bin/kubectl_complete-kube_lb on PATH beside kubectl-k
 /** Answers `__complete WORD... CURRENT` in cobra's format. */
 export async function printCompletion(program: Command, words: readonly string[], io: CliIO): Promise<number> {
   const { candidates, directive } = await complete(program, words, io);
-  io.out(candidates.map((c) => (c.description ? `${c.value}\t${c.description}\n` : `${c.value}\n`)).join('') + `:${directive}\n`);
+  io.out(
+    candidates.map((c) => (c.description ? `${c.value}\t${c.description}\n` : `${c.value}\n`)).join('') +
+      `:${directive}\n`,
+  );
   return EXIT.ok;
 }
 
@@ -76,10 +79,15 @@ export async function complete(program: Command, words: readonly string[], io: C
   if (current.startsWith('--') && current.includes('=')) {
     const name = current.slice(0, current.indexOf('='));
     const option = findOption(command, name);
-    return option && takesValue(option) ? values(option, current.slice(name.length + 1), `${name}=`, given, io) : none();
+    return option && takesValue(option)
+      ? values(option, current.slice(name.length + 1), `${name}=`, given, io)
+      : none();
   }
   if (current.startsWith('-')) {
-    const flags = [...command.options.map((o) => ({ value: o.long ?? o.short ?? '', description: o.description })), { value: '--help', description: 'help for this command' }];
+    const flags = [
+      ...command.options.map((o) => ({ value: o.long ?? o.short ?? '', description: o.description })),
+      { value: '--help', description: 'help for this command' },
+    ];
     return { candidates: flags.filter((f) => f.value.startsWith(current)), directive: DIRECTIVE.noFiles };
   }
   const subcommands = command.commands.map((c) => ({ value: c.name(), description: c.description() }));
@@ -102,13 +110,22 @@ function none(): Completion {
 }
 
 /** An option's value: its choices, the kubeconfig's contexts, or file names for the flags that take a path. */
-async function values(option: Option, current: string, prefix: string, given: ReadonlyMap<string, string>, io: CliIO): Promise<Completion> {
+async function values(
+  option: Option,
+  current: string,
+  prefix: string,
+  given: ReadonlyMap<string, string>,
+  io: CliIO,
+): Promise<Completion> {
   let candidates: string[];
   if (option.argChoices) candidates = option.argChoices;
   else if (option.long === '--context') candidates = await contexts(given.get('kubeconfig'), io);
   else if (/<(file|dir|path)>/.test(option.flags)) return { candidates: [], directive: DIRECTIVE.files };
   else return none();
-  return { candidates: candidates.filter((c) => c.startsWith(current)).map((c) => ({ value: `${prefix}${c}` })), directive: DIRECTIVE.noFiles };
+  return {
+    candidates: candidates.filter((c) => c.startsWith(current)).map((c) => ({ value: `${prefix}${c}` })),
+    directive: DIRECTIVE.noFiles,
+  };
 }
 
 async function contexts(kubeconfig: string | undefined, io: CliIO): Promise<string[]> {

@@ -5,7 +5,14 @@ import { accessSync, constants, existsSync, readFileSync, statfsSync } from 'nod
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { declaredProtoDiff, parseCiliumConfig, servability } from '../core/cilium/config.ts';
-import { parseCapEff, type CiliumConfigFact, type DoctorFacts, type MapFact, type ProfileFact, type SysctlFact } from '../core/doctor/diagnose.ts';
+import {
+  parseCapEff,
+  type CiliumConfigFact,
+  type DoctorFacts,
+  type MapFact,
+  type ProfileFact,
+  type SysctlFact,
+} from '../core/doctor/diagnose.ts';
 import { isCiliumVersion, profileFor, type CiliumVersion } from '../core/lb4/profile.ts';
 import { LB4_MAPS, shapeMismatch, type Lb4MapRole } from '../core/lb4/maps.ts';
 import { BpfError, BpfMap } from '../native/bpf.ts';
@@ -25,14 +32,20 @@ interface GatherOptions {
 
 export function gatherFacts(o: GatherOptions): DoctorFacts {
   const mapDirFsType = fsType(o.mapDir);
-  const maps = mapDirFsType === undefined ? [] : (Object.keys(LB4_MAPS) as Lb4MapRole[]).map((role) => mapFact(o.mapDir, role));
+  const maps =
+    mapDirFsType === undefined ? [] : (Object.keys(LB4_MAPS) as Lb4MapRole[]).map((role) => mapFact(o.mapDir, role));
   // The version decision reads the maps through the speaker's own open, which refuses any shape problem that
   // the per-map findings already report: ask it only when every map is usable.
   const mapsSound = maps.every((m) =>
-    m.state === 'present' ? shapeMismatch(LB4_MAPS[m.role], m.shape) === undefined : m.state === 'missing' && LB4_MAPS[m.role].optional,
+    m.state === 'present'
+      ? shapeMismatch(LB4_MAPS[m.role], m.shape) === undefined
+      : m.state === 'missing' && LB4_MAPS[m.role].optional,
   );
   const iface = o.iface ?? defaultRouteInterface();
-  const profile: ProfileFact = mapDirFsType !== undefined && maps.length > 0 && mapsSound ? profileFact(o.mapDir, o.ciliumVersion, o.ciliumConfigDir) : { state: 'skipped' };
+  const profile: ProfileFact =
+    mapDirFsType !== undefined && maps.length > 0 && mapsSound
+      ? profileFact(o.mapDir, o.ciliumVersion, o.ciliumConfigDir)
+      : { state: 'skipped' };
   return {
     mapDir: o.mapDir,
     mapDirFsType,
@@ -87,7 +100,12 @@ function profileFact(dir: string, configured: string, configDir: string): Profil
     // Reported by the Cilium configuration check.
   }
   try {
-    const opened = openLb4Maps({ dir, ciliumVersion: configured, readOnly: true, ...(protoDiff === undefined ? {} : { protoDiff }) });
+    const opened = openLb4Maps({
+      dir,
+      ciliumVersion: configured,
+      readOnly: true,
+      ...(protoDiff === undefined ? {} : { protoDiff }),
+    });
     opened.maps.close();
     return { state: 'decided', configured, version: opened.profile.version, detection: opened.detection };
   } catch (err) {

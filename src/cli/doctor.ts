@@ -24,11 +24,20 @@ interface DoctorFlags {
 export function registerDoctor(parent: Command, ctx: CliContext): void {
   parent
     .command('doctor')
-    .description('on an LB node (as root): bpffs, Cilium maps and version profile, Cilium configuration, capabilities, change events, ARP sysctls')
+    .description(
+      'on an LB node (as root): bpffs, Cilium maps and version profile, Cilium configuration, capabilities, change events, ARP sysctls',
+    )
     .option('--map-dir <dir>', "directory of Cilium's pinned lb4 maps", DEFAULT_MAP_DIR)
     .option('--cilium-version <version>', 'the speaker\'s --cilium-version ("auto": detect from the maps)', 'auto')
-    .option('--cilium-config-dir <dir>', "the speaker's --cilium-config-dir: Cilium's configuration directory", DEFAULT_CILIUM_CONFIG_DIR)
-    .option('--proc-sys-dir <dir>', "where the node's net sysctls are (default $KUBE_LB_PROC_SYS_DIR, else /proc/sys; the speaker container sets /host/proc/sys)")
+    .option(
+      '--cilium-config-dir <dir>',
+      "the speaker's --cilium-config-dir: Cilium's configuration directory",
+      DEFAULT_CILIUM_CONFIG_DIR,
+    )
+    .option(
+      '--proc-sys-dir <dir>',
+      "where the node's net sysctls are (default $KUBE_LB_PROC_SYS_DIR, else /proc/sys; the speaker container sets /host/proc/sys)",
+    )
     .option('--interface <name>', "interface that answers ARP (default: the IPv4 default route's)")
     .addOption(outputOption())
     .action(async (flags: DoctorFlags) => ctx.finish(await doctor(flags, ctx.io)));
@@ -64,4 +73,3 @@ export async function doctorCommand(argv: readonly string[], io: CliIO = process
   const { main } = await import('./main.ts');
   return main(['doctor', ...argv], io);
 }
-

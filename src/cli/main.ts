@@ -14,7 +14,15 @@ import { registerStatus } from './status.ts';
 import { registerTenant } from './tenant.ts';
 import { registerVersion } from './version.ts';
 
-export const COMMANDS: readonly Register[] = [registerStatus, registerDoctor, registerMaps, registerSpeaker, registerTenant, registerVersion, registerCompletion];
+export const COMMANDS: readonly Register[] = [
+  registerStatus,
+  registerDoctor,
+  registerMaps,
+  registerSpeaker,
+  registerTenant,
+  registerVersion,
+  registerCompletion,
+];
 
 export async function main(argv: readonly string[], io: CliIO = processIO): Promise<number> {
   let code: number = EXIT.ok;

@@ -31,11 +31,26 @@ async function mapsList(flags: MapsListFlags, io: CliIO): Promise<number> {
   const { openLb4Maps } = await import('../speaker/dataplane/native-maps.ts');
   const { readSnapshot } = await import('../speaker/dataplane/maps.ts');
   // A refusal (no bpffs, a map of the wrong shape) is a KubeLbError: the program prints its code and exits 1.
-  const opened = openLb4Maps({ dir: flags.dir, ciliumVersion: flags.ciliumVersion, readOnly: true, guessVersion: true });
+  const opened = openLb4Maps({
+    dir: flags.dir,
+    ciliumVersion: flags.ciliumVersion,
+    readOnly: true,
+    guessVersion: true,
+  });
   try {
     const snapshot = readSnapshot(opened.maps);
     const frontends = listFrontends(snapshot, opened.profile, classify(snapshot, opened.profile));
-    io.out(render(flags.output, mapsListView({ dir: opened.dir, ciliumVersion: opened.profile.version, evidence: opened.detection.reasons, frontends })));
+    io.out(
+      render(
+        flags.output,
+        mapsListView({
+          dir: opened.dir,
+          ciliumVersion: opened.profile.version,
+          evidence: opened.detection.reasons,
+          frontends,
+        }),
+      ),
+    );
     return EXIT.ok;
   } finally {
     opened.maps.close();

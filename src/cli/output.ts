@@ -46,7 +46,10 @@ export function render(format: OutputFormat, view: View): string {
       return view.names.map((n) => `${n}\n`).join('');
     case 'table':
     case 'wide':
-      return `${view.human(format === 'wide').map(renderBlock).join('\n\n')}\n`;
+      return `${view
+        .human(format === 'wide')
+        .map(renderBlock)
+        .join('\n\n')}\n`;
     default:
       return assertNever(format);
   }

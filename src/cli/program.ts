@@ -43,7 +43,9 @@ export function buildProgram(ctx: CliContext, commands: readonly Register[]): Co
 
 /** Commander's own errors ("error: unknown option …") start with the command's path, as the actions' errors do. */
 function nameErrors(command: Command): void {
-  command.configureOutput({ outputError: (text, write) => write(`${commandPath(command)}: ${text.replace(/^error: /, '')}`) });
+  command.configureOutput({
+    outputError: (text, write) => write(`${commandPath(command)}: ${text.replace(/^error: /, '')}`),
+  });
   for (const sub of command.commands) nameErrors(sub);
 }
 

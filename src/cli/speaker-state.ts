@@ -24,7 +24,11 @@ export function registerSpeaker(parent: Command, ctx: CliContext): void {
     .description("one speaker's claims, backend selection and health checks, from its /state")
     .option('--url <url>', "the speaker's /state URL (its --metrics-bind-address)", 'http://127.0.0.1:9474/state')
     .option('--socket <path>', "the speaker's --state-socket (overrides --url)")
-    .addOption(new Option('--timeout <duration>', 'how long to wait for the answer').argParser(duration(100)).default(5000, '5s'))
+    .addOption(
+      new Option('--timeout <duration>', 'how long to wait for the answer')
+        .argParser(duration(100))
+        .default(5000, '5s'),
+    )
     .addOption(outputOption())
     .action(async (flags: SpeakerStateFlags) => ctx.finish(await speakerState(flags, ctx.io)));
 }
@@ -58,13 +62,25 @@ export interface SpeakerStateView {
 function fetchState(config: Pick<SpeakerStateFlags, 'url' | 'socket' | 'timeout'>): Promise<string> {
   return new Promise((resolve, reject) => {
     const target = config.socket ? { socketPath: config.socket, path: '/state' } : new URL(config.url);
-    const req = request({ ...(target instanceof URL ? { host: target.hostname, port: target.port, path: target.pathname } : target), timeout: config.timeout }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (text += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(text) : reject(new KubeLbError('CLI_SPEAKER_STATE', `HTTP ${res.statusCode}: ${text.trim()}`))));
-    });
-    req.on('timeout', () => req.destroy(new KubeLbError('CLI_SPEAKER_STATE', `no answer within ${config.timeout} ms`, { transient: true })));
+    const req = request(
+      {
+        ...(target instanceof URL ? { host: target.hostname, port: target.port, path: target.pathname } : target),
+        timeout: config.timeout,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (text += c));
+        res.on('end', () =>
+          res.statusCode === 200
+            ? resolve(text)
+            : reject(new KubeLbError('CLI_SPEAKER_STATE', `HTTP ${res.statusCode}: ${text.trim()}`)),
+        );
+      },
+    );
+    req.on('timeout', () =>
+      req.destroy(new KubeLbError('CLI_SPEAKER_STATE', `no answer within ${config.timeout} ms`, { transient: true })),
+    );
     req.on('error', reject);
     req.end();
   });
@@ -76,15 +92,21 @@ export function formatSpeakerState(s: SpeakerStateView): string {
     `speaker ${s.node}${s.version ? ` (${s.version})` : ''}; live LB nodes: ${s.live.join(', ') || 'none'}`,
     `answers ARP for: ${s.announcedVIPs.join(', ') || 'nothing'}`,
   ];
-  if (s.dataplane) lines.push(`dataplane: Cilium ${s.dataplane.cilium ?? '?'} layout, ${s.dataplane.passes ?? 0} passes, ${s.dataplane.repairedEntries ?? 0} entries repaired`);
-  if (s.apiWrites) lines.push(`API writes: ${s.apiWrites.claimStatus} claim status, ${s.apiWrites.nodeState} node state`);
+  if (s.dataplane)
+    lines.push(
+      `dataplane: Cilium ${s.dataplane.cilium ?? '?'} layout, ${s.dataplane.passes ?? 0} passes, ${s.dataplane.repairedEntries ?? 0} entries repaired`,
+    );
+  if (s.apiWrites)
+    lines.push(`API writes: ${s.apiWrites.claimStatus} claim status, ${s.apiWrites.nodeState} node state`);
   lines.push('', 'CLAIMS');
   for (const c of s.claims) {
     if (!c.served) {
       lines.push(`  ${c.claim}  ${c.vip ?? '-'}  not served: ${c.reason}: ${c.message}`);
       continue;
     }
-    lines.push(`  ${c.claim}  ${c.vip}  ${c.programmed ? 'programmed' : `not programmed${c.problem ? `: ${c.problem}` : ''}`}`);
+    lines.push(
+      `  ${c.claim}  ${c.vip}  ${c.programmed ? 'programmed' : `not programmed${c.problem ? `: ${c.problem}` : ''}`}`,
+    );
     for (const p of c.ports ?? []) {
       lines.push(`    ${p.frontend} → NodePort ${p.nodePort}  (${p.selection})`);
       for (const b of p.backends) {
@@ -95,7 +117,9 @@ export function formatSpeakerState(s: SpeakerStateView): string {
   }
   lines.push('', 'HEALTH CHECKS');
   for (const h of s.health) {
-    lines.push(`  ${h.key.padEnd(36)} ${h.state}${h.lastFailure ? `  last failure: ${h.lastFailure.failure} (${h.lastFailure.detail})` : ''}`);
+    lines.push(
+      `  ${h.key.padEnd(36)} ${h.state}${h.lastFailure ? `  last failure: ${h.lastFailure.failure} (${h.lastFailure.detail})` : ''}`,
+    );
   }
   return `${lines.join('\n')}\n`;
 }
@@ -105,7 +129,9 @@ async function speakerState(flags: SpeakerStateFlags, io: CliIO): Promise<number
   try {
     text = await fetchState(flags);
   } catch (err) {
-    throw new KubeLbError('CLI_SPEAKER_STATE', `${flags.socket ?? flags.url}: ${(err as Error).message}`, { cause: err });
+    throw new KubeLbError('CLI_SPEAKER_STATE', `${flags.socket ?? flags.url}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
   io.out(render(flags.output, speakerStateView(JSON.parse(text) as SpeakerStateView)));
   return EXIT.ok;

@@ -43,7 +43,10 @@ async function status(flags: StatusFlags, io: CliIO): Promise<number> {
       kc
         .makeApiClient(k8s.CoordinationV1Api)
         .listNamespacedLease({ namespace: flags.namespace, labelSelector: SPEAKER_LEASES })
-        .then((l) => l.items.length, () => undefined),
+        .then(
+          (l) => l.items.length,
+          () => undefined,
+        ),
     ]);
   } catch (err) {
     throw new KubeApiError('listing claims, tenants and pools', undefined, err);

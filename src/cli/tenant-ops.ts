@@ -26,7 +26,15 @@ import { resourceClient } from '../kube/custom-objects.ts';
 import { KubeLbError, UsageError } from '../shared/errors.ts';
 import { EXIT, kubeConfigFor, type CliIO } from './command-args.ts';
 import { render } from './output.ts';
-import { renderTenantObjects, tenantAddView, tenantRemoveView, type AddFlags, type RemovedObject, type RemoveFlags, type SecretManifest } from './tenant.ts';
+import {
+  renderTenantObjects,
+  tenantAddView,
+  tenantRemoveView,
+  type AddFlags,
+  type RemovedObject,
+  type RemoveFlags,
+  type SecretManifest,
+} from './tenant.ts';
 
 const FIELD_MANAGER = 'kube-lb-cli';
 
@@ -47,28 +55,42 @@ export async function addTenant(name: string, config: AddFlags, io: CliIO): Prom
 
   const clusters = resourceClient<ConsumerCluster>(kc, 'ConsumerCluster');
   const conflict = tenantConflict(req, (await clusters.list()).items);
-  if (conflict) throw new KubeLbError('CLI_REFUSED', `refused (${conflict.reason}): ${conflict.message}`, { object: { kind: 'ConsumerCluster', name } });
+  if (conflict)
+    throw new KubeLbError('CLI_REFUSED', `refused (${conflict.reason}): ${conflict.message}`, {
+      object: { kind: 'ConsumerCluster', name },
+    });
 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const refusal = namespaceRefusal(req.name, await readNamespace(core, req.tenantNamespace));
   if (refusal) {
-    throw new KubeLbError('CLI_REFUSED', `refused (NamespaceNotKubeLb): ${refusal}`, { object: { kind: 'ConsumerCluster', name, field: 'spec.tenantNamespace' } });
+    throw new KubeLbError('CLI_REFUSED', `refused (NamespaceNotKubeLb): ${refusal}`, {
+      object: { kind: 'ConsumerCluster', name, field: 'spec.tenantNamespace' },
+    });
   }
   const objects = k8s.KubernetesObjectApi.makeApiClient(kc);
   for (const obj of renderTenantObjects(req)) await apply(objects, obj);
   await apply(objects, consumerClusterFor(req) as k8s.KubernetesObject);
   io.err(`tenant ${req.name}: ConsumerCluster, namespace ${req.tenantNamespace}, ServiceAccount and RBAC applied\n`);
 
-  const issued = config.tokenTtl > 0
-    ? await requestToken(core, req, config.tokenTtl)
-    : await longLivedToken(objects, core, req, config.waitTimeout);
+  const issued =
+    config.tokenTtl > 0
+      ? await requestToken(core, req, config.tokenTtl)
+      : await longLivedToken(objects, core, req, config.waitTimeout);
   const caPem = await certificateAuthority(kc, core, req, config.certificateAuthority, issued.caPem);
   const server = config.server ?? kc.getCurrentCluster()?.server;
   if (!server) throw new KubeLbError('CLI_NO_SERVER', 'the kubeconfig has no server; pass --server');
   if (/^https?:\/\/(127\.|localhost|\[::1\])/.test(server) && !config.server) {
-    io.err(`warning: the consumer cluster will be told to reach ${server}; pass --server with an address it can reach\n`);
+    io.err(
+      `warning: the consumer cluster will be told to reach ${server}; pass --server with an address it can reach\n`,
+    );
   }
-  const credentials = { clusterName: req.name, tenantNamespace: req.tenantNamespace, server, caPem, token: issued.token };
+  const credentials = {
+    clusterName: req.name,
+    tenantNamespace: req.tenantNamespace,
+    server,
+    caPem,
+    token: issued.token,
+  };
   const kubeconfigText = stringify(agentKubeconfig(credentials), { lineWidth: 0 });
   io.out(render(config.output, tenantAddView(consumerSecretFor(credentials, kubeconfigText) as SecretManifest)));
   io.err(
@@ -83,10 +105,14 @@ async function apply(api: k8s.KubernetesObjectApi, obj: k8s.KubernetesObject): P
     await api.patch(obj, undefined, undefined, FIELD_MANAGER, true, k8s.PatchStrategy.ServerSideApply);
   } catch (err) {
     const meta = obj.metadata ?? {};
-    throw new KubeLbError('CLI_APPLY', `applying ${obj.kind} ${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}: ${apiMessage(err)}`, {
-      object: { kind: obj.kind ?? '', name: meta.name ?? '', namespace: meta.namespace },
-      cause: err,
-    });
+    throw new KubeLbError(
+      'CLI_APPLY',
+      `applying ${obj.kind} ${meta.namespace ? `${meta.namespace}/` : ''}${meta.name}: ${apiMessage(err)}`,
+      {
+        object: { kind: obj.kind ?? '', name: meta.name ?? '', namespace: meta.namespace },
+        cause: err,
+      },
+    );
   }
 }
 
@@ -120,7 +146,10 @@ async function longLivedToken(
     const token = secret.data?.['token'];
     if (token) {
       const ca = secret.data?.['ca.crt'];
-      return { token: Buffer.from(token, 'base64').toString('utf8'), caPem: ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined };
+      return {
+        token: Buffer.from(token, 'base64').toString('utf8'),
+        caPem: ca ? Buffer.from(ca, 'base64').toString('utf8') : undefined,
+      };
     }
     if (Date.now() > deadline) {
       throw new KubeLbError(
@@ -174,7 +203,10 @@ export async function removeTenant(name: string, config: RemoveFlags, io: CliIO)
     if (!isNotFound(err)) throw err;
   }
   const decision = decideRemoval(claims, config.force);
-  if (!decision.allowed) throw new KubeLbError('CLI_REFUSED', `refused (${decision.reason}): ${decision.message}`, { object: { kind: 'ConsumerCluster', name } });
+  if (!decision.allowed)
+    throw new KubeLbError('CLI_REFUSED', `refused (${decision.reason}): ${decision.message}`, {
+      object: { kind: 'ConsumerCluster', name },
+    });
   for (const claim of decision.deleteClaims) await ignoreNotFound(() => claimsApi.delete(claim, ns));
   if (decision.deleteClaims.length) io.err(`tenant ${name}: deleted ${decision.deleteClaims.length} claim(s)\n`);
 
@@ -182,7 +214,9 @@ export async function removeTenant(name: string, config: RemoveFlags, io: CliIO)
   // The namespace goes only if kube-lb created it for this tenant (a ConsumerCluster written by hand may name
   // any namespace): deleting it deletes everything in it.
   const core = kc.makeApiClient(k8s.CoreV1Api);
-  const kept = isSystemNamespace(ns) ? `${ns} is a system namespace` : namespaceRefusal(name, await readNamespace(core, ns));
+  const kept = isSystemNamespace(ns)
+    ? `${ns} is a system namespace`
+    : namespaceRefusal(name, await readNamespace(core, ns));
   if (kept) io.err(`tenant ${name}: namespace ${ns} left in place: ${kept}\n`);
   // Reverse order: bindings and roles before the ServiceAccount, the namespace last.
   const rendered = renderTenantObjects({ name, tenantNamespace: ns })
@@ -190,10 +224,22 @@ export async function removeTenant(name: string, config: RemoveFlags, io: CliIO)
     .filter((o) => !(kept && o.kind === 'Namespace'));
   for (const obj of rendered) await ignoreNotFound(() => objects.delete(obj));
   await ignoreNotFound(() => clusters.delete(name));
-  io.err(`tenant ${name}: ConsumerCluster, RBAC, token${kept ? '' : ` and namespace ${ns}`} deleted${kept ? '' : ' (the namespace finishes terminating on its own)'}\n`);
+  io.err(
+    `tenant ${name}: ConsumerCluster, RBAC, token${kept ? '' : ` and namespace ${ns}`} deleted${kept ? '' : ' (the namespace finishes terminating on its own)'}\n`,
+  );
   const deleted: RemovedObject[] = [
-    ...decision.deleteClaims.map((claim) => ({ kind: 'VIPClaim', apiVersion: 'kube-lb.io/v1alpha1', name: claim, namespace: ns })),
-    ...rendered.map((o) => ({ kind: o.kind ?? '', apiVersion: o.apiVersion ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) })),
+    ...decision.deleteClaims.map((claim) => ({
+      kind: 'VIPClaim',
+      apiVersion: 'kube-lb.io/v1alpha1',
+      name: claim,
+      namespace: ns,
+    })),
+    ...rendered.map((o) => ({
+      kind: o.kind ?? '',
+      apiVersion: o.apiVersion ?? '',
+      name: o.metadata?.name ?? '',
+      ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+    })),
     { kind: 'ConsumerCluster', apiVersion: 'kube-lb.io/v1alpha1', name },
   ];
   io.out(render(config.output, tenantRemoveView({ tenant: name, tenantNamespace: ns, deleted })));

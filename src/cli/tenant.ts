@@ -16,7 +16,16 @@ import { parseAllDocuments } from 'yaml';
 import { renderTemplate } from '../core/manifest-template.ts';
 import { tenantTemplateValues, type TenantRequest } from '../core/tenant/onboarding.ts';
 import { KubeLbError } from '../shared/errors.ts';
-import { collect, duration, outputOption, processIO, wholeNumber, withConnection, type CliIO, type ConnectionFlags } from './command-args.ts';
+import {
+  collect,
+  duration,
+  outputOption,
+  processIO,
+  wholeNumber,
+  withConnection,
+  type CliIO,
+  type ConnectionFlags,
+} from './command-args.ts';
 import { render, type OutputFormat, type View } from './output.ts';
 import type { CliContext } from './program.ts';
 
@@ -48,30 +57,45 @@ export function registerTenant(parent: Command, ctx: CliContext): void {
       .command('add')
       .description("create a tenant's namespace, RBAC and ConsumerCluster; print the Secret its agent needs")
       .argument('<name>', 'the tenant (ConsumerCluster) name')
-      .requiredOption('--backend-cidr <cidr>', "the consumer cluster's node network(s); repeat or comma-separate", collect)
+      .requiredOption(
+        '--backend-cidr <cidr>',
+        "the consumer cluster's node network(s); repeat or comma-separate",
+        collect,
+      )
       .option('--max-vips <n>', 'quota on distinct VIPs (unset: unlimited)', wholeNumber)
       .option('--tenant-namespace <ns>', "LB-cluster namespace of the tenant's claims (default kube-lb-tenant-NAME)")
       .option('--pool-selector <labels>', 'pools the tenant may use, as KEY=VALUE[,KEY=VALUE] (unset: all pools)')
       .option('--server <url>', "LB API server URL as the consumer cluster reaches it (default: the kubeconfig's)")
       .option('--certificate-authority <file>', "PEM file that verifies that server (default: the kubeconfig's CA)")
       .addOption(
-        new Option('--token-ttl <duration>', 'issue a time-bound token (TokenRequest) valid this long; 0: a long-lived token Secret, revoked by tenant remove')
+        new Option(
+          '--token-ttl <duration>',
+          'issue a time-bound token (TokenRequest) valid this long; 0: a long-lived token Secret, revoked by tenant remove',
+        )
           .argParser(duration(0))
           .default(0, '0'),
       )
-      .addOption(new Option('--wait-timeout <duration>', 'how long to wait for the token controller').argParser(duration(1000)).default(30_000, '30s'))
+      .addOption(
+        new Option('--wait-timeout <duration>', 'how long to wait for the token controller')
+          .argParser(duration(1000))
+          .default(30_000, '30s'),
+      )
       // The Secret is a manifest to apply in the consumer cluster, so it prints as YAML unless asked otherwise.
       .addOption(outputOption('yaml')),
-  ).action(async (name: string, flags: AddFlags) => ctx.finish(await (await import('./tenant-ops.ts')).addTenant(name, flags, ctx.io)));
+  ).action(async (name: string, flags: AddFlags) =>
+    ctx.finish(await (await import('./tenant-ops.ts')).addTenant(name, flags, ctx.io)),
+  );
   withConnection(
     tenant
       .command('remove')
       .aliases(['rm', 'delete'])
-      .description("delete a tenant: its claims (with --force), RBAC, token, namespace and ConsumerCluster")
+      .description('delete a tenant: its claims (with --force), RBAC, token, namespace and ConsumerCluster')
       .argument('<name>', 'the tenant (ConsumerCluster) name')
       .option('--force', 'delete the tenant even though it still has claims (their VIPs stop)', false)
       .addOption(outputOption()),
-  ).action(async (name: string, flags: RemoveFlags) => ctx.finish(await (await import('./tenant-ops.ts')).removeTenant(name, flags, ctx.io)));
+  ).action(async (name: string, flags: RemoveFlags) =>
+    ctx.finish(await (await import('./tenant-ops.ts')).removeTenant(name, flags, ctx.io)),
+  );
 }
 
 /** `kube-lb tenant ARGS…` (kept for callers that run the one command; the same as main(['tenant', …])). */
@@ -94,15 +118,25 @@ export function tenantAddView(secret: SecretManifest): View {
     data: secret,
     names: [`secret/${secret.metadata.name}`],
     human: () => [
-      { headers: ['NAMESPACE', 'NAME', 'TYPE', 'DATA'], rows: [[secret.metadata.namespace, secret.metadata.name, secret.type, String(Object.keys(secret.stringData).length)]] },
+      {
+        headers: ['NAMESPACE', 'NAME', 'TYPE', 'DATA'],
+        rows: [
+          [secret.metadata.namespace, secret.metadata.name, secret.type, String(Object.keys(secret.stringData).length)],
+        ],
+      },
     ],
   };
 }
 
 /** The deploy/tenant templates rendered for this tenant, every document of every file, in file order. */
-export function renderTenantObjects(req: Pick<TenantRequest, 'name' | 'tenantNamespace'>, dir = TEMPLATE_DIR): k8s.KubernetesObject[] {
+export function renderTenantObjects(
+  req: Pick<TenantRequest, 'name' | 'tenantNamespace'>,
+  dir = TEMPLATE_DIR,
+): k8s.KubernetesObject[] {
   const out: k8s.KubernetesObject[] = [];
-  for (const file of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
+  for (const file of readdirSync(dir)
+    .filter((f) => /\.ya?ml$/.test(f))
+    .sort()) {
     const rendered = renderTemplate(readFileSync(join(dir, file), 'utf8'), tenantTemplateValues(req));
     if (!rendered.ok) {
       throw new KubeLbError('CLI_TEMPLATE', `${join(dir, file)}: ${rendered.reason} ${rendered.names.join(', ')}`);
@@ -134,7 +168,12 @@ export function tenantRemoveView(removal: TenantRemoval): View {
   return {
     data: removal,
     names: removal.deleted.map((o) => `${kubectlKind(o)}/${o.name}`),
-    human: () => [{ headers: ['DELETED', 'NAMESPACE', 'NAME'], rows: removal.deleted.map((o) => [o.kind, o.namespace ?? '', o.name]) }],
+    human: () => [
+      {
+        headers: ['DELETED', 'NAMESPACE', 'NAME'],
+        rows: removal.deleted.map((o) => [o.kind, o.namespace ?? '', o.name]),
+      },
+    ],
   };
 }
 

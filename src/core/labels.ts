@@ -7,7 +7,10 @@ import type { LabelSelector } from '../api/v1alpha1.ts';
  * that want "nothing" for unset must check that themselves), an empty selector matches everything, and all
  * matchLabels and matchExpressions must hold.
  */
-export function matchesSelector(selector: LabelSelector | undefined, labels: Readonly<Record<string, string>> | undefined): boolean {
+export function matchesSelector(
+  selector: LabelSelector | undefined,
+  labels: Readonly<Record<string, string>> | undefined,
+): boolean {
   if (!selector) return true;
   const have = labels ?? {};
   for (const [key, value] of Object.entries(selector.matchLabels ?? {})) {

@@ -4,7 +4,9 @@
 
 const PLACEHOLDER = /__([A-Z][A-Z0-9_]*?)__/g;
 
-export type TemplateResult = { ok: true; text: string } | { ok: false; reason: 'MissingValue' | 'UnusedValue'; names: string[] };
+export type TemplateResult =
+  | { ok: true; text: string }
+  | { ok: false; reason: 'MissingValue' | 'UnusedValue'; names: string[] };
 
 export function renderTemplate(text: string, values: Readonly<Record<string, string>>): TemplateResult {
   const used = new Set<string>();

@@ -7,7 +7,13 @@
 // before 1.33 does not serve ServiceCIDRs (docs/compatibility.md): that source is left out, with a warning that the
 // Service CIDR then belongs in the ConfigMap.
 import * as k8s from '@kubernetes/client-node';
-import { DENY_LIST_CONFIGMAP, DENY_LIST_KEY, lbClusterDenyList, splitEntries, type DeniedRange } from '../core/allocation/deny-list.ts';
+import {
+  DENY_LIST_CONFIGMAP,
+  DENY_LIST_KEY,
+  lbClusterDenyList,
+  splitEntries,
+  type DeniedRange,
+} from '../core/allocation/deny-list.ts';
 import type { Logger } from '../shared/logger.ts';
 import { createInformer, type TypedInformer } from './informer.ts';
 
@@ -84,14 +90,21 @@ export class BackendDenyList implements BackendDenySource {
     if (this.#denied) return this.#denied;
     const cm = this.#configMap.get(DENY_LIST_CONFIGMAP, this.#namespace);
     const list = lbClusterDenyList({
-      serviceCIDRs: (this.#withServiceCIDRs ? this.#serviceCIDRs.list() : []).map((s) => ({ name: s.metadata?.name ?? '', cidrs: s.spec?.cidrs ?? [] })),
+      serviceCIDRs: (this.#withServiceCIDRs ? this.#serviceCIDRs.list() : []).map((s) => ({
+        name: s.metadata?.name ?? '',
+        cidrs: s.spec?.cidrs ?? [],
+      })),
       apiservers: this.#apiserver.list().flatMap((slice) => (slice.endpoints ?? []).flatMap((e) => e.addresses)),
       configured: cm
-        ? { source: `ConfigMap ${this.#namespace}/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}`, entries: splitEntries(cm.data?.[DENY_LIST_KEY] ?? '') }
+        ? {
+            source: `ConfigMap ${this.#namespace}/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}`,
+            entries: splitEntries(cm.data?.[DENY_LIST_KEY] ?? ''),
+          }
         : undefined,
     });
     const invalid = list.invalid.join('; ');
-    if (invalid && invalid !== this.#lastInvalid) this.#logger.warn({ invalid: list.invalid }, 'backend deny-list entries ignored');
+    if (invalid && invalid !== this.#lastInvalid)
+      this.#logger.warn({ invalid: list.invalid }, 'backend deny-list entries ignored');
     this.#lastInvalid = invalid;
     this.#denied = list.denied;
     return this.#denied;

@@ -53,11 +53,15 @@ export class KubeApiError extends KubeLbError {
   readonly status: number | undefined;
   constructor(action: string, object: ObjectRef | undefined, cause: unknown) {
     const status = apiStatus(cause);
-    super('KUBE_API', `${action}${object ? ` ${object.kind} ${object.namespace ? `${object.namespace}/` : ''}${object.name}` : ''}: ${apiMessage(cause)}`, {
-      object,
-      cause,
-      transient: isTransientApiError(cause),
-    });
+    super(
+      'KUBE_API',
+      `${action}${object ? ` ${object.kind} ${object.namespace ? `${object.namespace}/` : ''}${object.name}` : ''}: ${apiMessage(cause)}`,
+      {
+        object,
+        cause,
+        transient: isTransientApiError(cause),
+      },
+    );
     this.status = status;
   }
 }

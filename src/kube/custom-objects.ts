@@ -16,14 +16,22 @@ export interface ResourceClient<T extends Named> {
   /** API path for watches: /apis/kube-lb.io/v1alpha1[/namespaces/NS]/PLURAL */
   path(namespace?: string): string;
   /** One LIST request; with `page`, one page of it (see paging.ts to read them all). */
-  list(namespace?: string, labelSelector?: string, page?: ListPage): Promise<{ items: T[]; metadata?: { resourceVersion?: string; continue?: string } }>;
+  list(
+    namespace?: string,
+    labelSelector?: string,
+    page?: ListPage,
+  ): Promise<{ items: T[]; metadata?: { resourceVersion?: string; continue?: string } }>;
   get(name: string, namespace?: string): Promise<T>;
   create(obj: T): Promise<T>;
   replace(obj: T): Promise<T>;
   replaceStatus(obj: T): Promise<T>;
   delete(name: string, namespace?: string): Promise<void>;
   /** Re-reads and re-applies `mutate` on conflict; no write when mutate returns undefined. */
-  updateStatus(name: string, namespace: string | undefined, mutate: (cur: T) => T | undefined): Promise<UpdateOutcome<T>>;
+  updateStatus(
+    name: string,
+    namespace: string | undefined,
+    mutate: (cur: T) => T | undefined,
+  ): Promise<UpdateOutcome<T>>;
   update(name: string, namespace: string | undefined, mutate: (cur: T) => T | undefined): Promise<UpdateOutcome<T>>;
 }
 
@@ -42,9 +50,10 @@ export function resourceClient<T extends Named>(kc: k8s.KubeConfig, kind: Kind):
       `/apis/${GROUP}/${VERSION}${namespaced && namespace ? `/namespaces/${namespace}` : ''}/${plural}`,
     async list(namespace, labelSelector, page) {
       const paging = page ? { limit: page.limit, _continue: page.continue } : {};
-      const res: unknown = namespaced && namespace
-        ? await api.listNamespacedCustomObject({ ...base, namespace, labelSelector, ...paging })
-        : await api.listClusterCustomObject({ ...base, labelSelector, ...paging });
+      const res: unknown =
+        namespaced && namespace
+          ? await api.listNamespacedCustomObject({ ...base, namespace, labelSelector, ...paging })
+          : await api.listClusterCustomObject({ ...base, labelSelector, ...paging });
       return res as { items: T[] };
     },
     async get(name, namespace) {
@@ -69,7 +78,12 @@ export function resourceClient<T extends Named>(kc: k8s.KubeConfig, kind: Kind):
     async replaceStatus(obj) {
       const name = obj.metadata.name!;
       const res: unknown = namespaced
-        ? await api.replaceNamespacedCustomObjectStatus({ ...base, namespace: ns(obj.metadata.namespace), name, body: obj })
+        ? await api.replaceNamespacedCustomObjectStatus({
+            ...base,
+            namespace: ns(obj.metadata.namespace),
+            name,
+            body: obj,
+          })
         : await api.replaceClusterCustomObjectStatus({ ...base, name, body: obj });
       return res as T;
     },

@@ -59,11 +59,16 @@ function transformingWatch<T>(kc: k8s.KubeConfig, transform: (obj: T) => T): k8s
   const watch = new k8s.Watch(kc);
   const wrapped = Object.create(watch) as k8s.Watch;
   wrapped.watch = (path, params, callback: WatchCallback, done) =>
-    watch.watch(path, params, (phase, obj, raw) => {
-      // ERROR carries a Status and BOOKMARK only a resourceVersion: neither is an object to cache.
-      const kept: unknown = phase === 'ERROR' || phase === 'BOOKMARK' ? obj : transform(obj as T);
-      callback(phase, kept, raw);
-    }, done);
+    watch.watch(
+      path,
+      params,
+      (phase, obj, raw) => {
+        // ERROR carries a Status and BOOKMARK only a resourceVersion: neither is an object to cache.
+        const kept: unknown = phase === 'ERROR' || phase === 'BOOKMARK' ? obj : transform(obj as T);
+        callback(phase, kept, raw);
+      },
+      done,
+    );
   return wrapped;
 }
 
@@ -78,12 +83,23 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
     const result = await listAllPages<T>((page) => opts.list(page) as Promise<PagedList<T>>, {
       pageSize,
       transform,
-      onRestart: (restarts, err) => opts.logger.info({ err, path: opts.path, restarts }, 'list continue token expired; listing again from the first page'),
+      onRestart: (restarts, err) =>
+        opts.logger.info(
+          { err, path: opts.path, restarts },
+          'list continue token expired; listing again from the first page',
+        ),
     });
     setImmediate(markSynced);
     return result as k8s.KubernetesListObject<T>;
   };
-  const informer = new k8s.ListWatch<T>(opts.path, transformingWatch(opts.kubeConfig, transform), list, false, opts.labelSelector, opts.fieldSelector);
+  const informer = new k8s.ListWatch<T>(
+    opts.path,
+    transformingWatch(opts.kubeConfig, transform),
+    list,
+    false,
+    opts.labelSelector,
+    opts.fieldSelector,
+  );
   const handlers: InformerHandlers<T>[] = [];
   const backoff = new Backoff(opts.backoff ?? WATCH_BACKOFF);
   let resyncTimer: NodeJS.Timeout | undefined;
@@ -102,7 +118,8 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
     opts.logger.warn({ err, path: opts.path, attempt: backoff.attempts, delayMs }, 'list or watch failed; restarting');
     clearTimeout(restartTimer);
     restartTimer = setTimeout(() => {
-      if (!stopped) informer.start().catch((e: unknown) => opts.logger.warn({ err: e, path: opts.path }, 'watch restart failed'));
+      if (!stopped)
+        informer.start().catch((e: unknown) => opts.logger.warn({ err: e, path: opts.path }, 'watch restart failed'));
     }, delayMs);
     restartTimer.unref();
   });

@@ -40,7 +40,9 @@ export function kubeconfigFiles(choice: KubeconfigChoice): string[] {
 export function loadMergedKubeConfig(choice: KubeconfigChoice): k8s.KubeConfig {
   const files = kubeconfigFiles(choice);
   if (files.length === 0) {
-    const why = choice.env['KUBECONFIG'] ? `none of the KUBECONFIG files ${choice.env['KUBECONFIG']} exists` : 'KUBECONFIG is unset and ~/.kube/config does not exist';
+    const why = choice.env['KUBECONFIG']
+      ? `none of the KUBECONFIG files ${choice.env['KUBECONFIG']} exists`
+      : 'KUBECONFIG is unset and ~/.kube/config does not exist';
     throw new KubeLbError('CLI_NO_KUBECONFIG', `no kubeconfig: ${why}; pass --kubeconfig`);
   }
   const merged = new k8s.KubeConfig();

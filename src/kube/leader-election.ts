@@ -131,7 +131,13 @@ export class LeaderElector {
           namespace,
           body: {
             metadata: { name, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: durationSeconds, acquireTime: now, renewTime: now, leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: durationSeconds,
+              acquireTime: now,
+              renewTime: now,
+              leaseTransitions: 0,
+            },
           },
         });
         this.#observe(identity, now.toISOString(), durationSeconds * 1000);
@@ -157,7 +163,10 @@ export class LeaderElector {
         renewTime: now,
         ...(holder === identity
           ? {}
-          : { acquireTime: now, leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === '' && !spec.acquireTime ? 0 : 1) }),
+          : {
+              acquireTime: now,
+              leaseTransitions: (spec.leaseTransitions ?? 0) + (holder === '' && !spec.acquireTime ? 0 : 1),
+            }),
       },
     };
     try {

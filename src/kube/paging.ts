@@ -42,9 +42,11 @@ export const DEFAULT_PAGE_SIZE = 500;
 
 /** Every page of a LIST, concatenated, with the resourceVersion of the snapshot they came from. */
 export async function listAllPages<T>(
-  fetchPage: (page: ListPage) => Promise<PagedList<T>>, opts: ListAllOptions<T>,
+  fetchPage: (page: ListPage) => Promise<PagedList<T>>,
+  opts: ListAllOptions<T>,
 ): Promise<{ items: T[]; metadata: { resourceVersion?: string } }> {
-  if (!Number.isInteger(opts.pageSize) || opts.pageSize < 0) throw new RangeError(`pageSize must be an integer >= 0, got ${opts.pageSize}`);
+  if (!Number.isInteger(opts.pageSize) || opts.pageSize < 0)
+    throw new RangeError(`pageSize must be an integer >= 0, got ${opts.pageSize}`);
   const maxRestarts = opts.maxRestarts ?? 3;
   const transform = opts.transform ?? ((o: T) => o);
   for (let restarts = 0; ; restarts++) {

@@ -28,7 +28,9 @@ export interface TokenAuthorizerOptions {
 const CACHE_ENTRIES = 1024;
 
 function loopback(address: string | undefined): boolean {
-  return address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'));
+  return (
+    address !== undefined && (address.startsWith('127.') || address === '::1' || address.startsWith('::ffff:127.'))
+  );
 }
 
 export function tokenAuthorizer(kubeConfig: k8s.KubeConfig, options: TokenAuthorizerOptions): RequestAuthorizer {

@@ -11,8 +11,28 @@ const QUEUE_DURATION_BUCKETS = Array.from({ length: 10 }, (_, i) => 1e-8 * 10 **
 /** The metrics of the queue called `name`; several queues in one registry share the series, told apart by label. */
 export function workQueueMetrics(registry: Registry, name: string): WorkQueueMetrics {
   const labels = { name };
-  const depth = shared(registry, 'workqueue_depth', () => new Gauge({ name: 'workqueue_depth', help: 'Current depth of workqueue', labelNames: ['name'], registers: [registry] }));
-  const adds = shared(registry, 'workqueue_adds_total', () => new Counter({ name: 'workqueue_adds_total', help: 'Total number of adds handled by workqueue', labelNames: ['name'], registers: [registry] }));
+  const depth = shared(
+    registry,
+    'workqueue_depth',
+    () =>
+      new Gauge({
+        name: 'workqueue_depth',
+        help: 'Current depth of workqueue',
+        labelNames: ['name'],
+        registers: [registry],
+      }),
+  );
+  const adds = shared(
+    registry,
+    'workqueue_adds_total',
+    () =>
+      new Counter({
+        name: 'workqueue_adds_total',
+        help: 'Total number of adds handled by workqueue',
+        labelNames: ['name'],
+        registers: [registry],
+      }),
+  );
   const waited = shared(
     registry,
     'workqueue_queue_duration_seconds',
@@ -25,7 +45,17 @@ export function workQueueMetrics(registry: Registry, name: string): WorkQueueMet
         registers: [registry],
       }),
   );
-  const retries = shared(registry, 'workqueue_retries_total', () => new Counter({ name: 'workqueue_retries_total', help: 'Total number of retries handled by workqueue', labelNames: ['name'], registers: [registry] }));
+  const retries = shared(
+    registry,
+    'workqueue_retries_total',
+    () =>
+      new Counter({
+        name: 'workqueue_retries_total',
+        help: 'Total number of retries handled by workqueue',
+        labelNames: ['name'],
+        registers: [registry],
+      }),
+  );
   // Every series exists from the start (0), so a queue that has not been used yet (a stand-by) is still visible.
   depth.set(labels, 0);
   adds.inc(labels, 0);

@@ -4,10 +4,7 @@
 // retries) leaves through a narrow metrics port, so the queue itself knows no metrics library.
 import { backoffDelay } from '../shared/backoff.ts';
 
-export type HandlerResult =
-  | { kind: 'done' }
-  | { kind: 'retry'; reason: string }
-  | { kind: 'requeueAfter'; ms: number };
+export type HandlerResult = { kind: 'done' } | { kind: 'retry'; reason: string } | { kind: 'requeueAfter'; ms: number };
 
 export const done: HandlerResult = { kind: 'done' };
 export const retry = (reason: string): HandlerResult => ({ kind: 'retry', reason });
@@ -46,7 +43,8 @@ export class WorkQueue {
   /** When each waiting key was first added (performance.now()), for the time it waited. */
   readonly #addedAt = new Map<string, number>();
   readonly #handler: (key: string) => Promise<HandlerResult>;
-  readonly #opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>> & Pick<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>;
+  readonly #opts: Required<Omit<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>> &
+    Pick<WorkQueueOptions, 'onError' | 'onProcessed' | 'metrics'>;
   #running = 0;
   #stopped = false;
   #idleWaiters: Array<() => void> = [];
@@ -163,7 +161,10 @@ export class WorkQueue {
       const n = (this.#failures.get(key) ?? 0) + 1;
       this.#failures.set(key, n);
       // No jitter: one queue retries one key, and tests read the delays.
-      this.addAfter(key, backoffDelay({ initialMs: this.#opts.baseBackoffMs, maxMs: this.#opts.maxBackoffMs, jitter: 'none' }, n));
+      this.addAfter(
+        key,
+        backoffDelay({ initialMs: this.#opts.baseBackoffMs, maxMs: this.#opts.maxBackoffMs, jitter: 'none' }, n),
+      );
     } else if (result.kind === 'requeueAfter') this.addAfter(key, result.ms);
     this.#pump();
     if (this.#pending.size === 0 && this.#active.size === 0) {

@@ -19,7 +19,8 @@ export class L2SyscallError extends KubeLbError {
   readonly errno: string;
   readonly op: string;
   constructor(op: string, cause: unknown) {
-    const errno = typeof (cause as { code?: unknown })?.code === 'string' ? (cause as { code: string }).code : 'EUNKNOWN';
+    const errno =
+      typeof (cause as { code?: unknown })?.code === 'string' ? (cause as { code: string }).code : 'EUNKNOWN';
     super('L2_SYSCALL', `${op}: ${(cause as Error)?.message ?? String(cause)}`, {
       cause,
       // Out of memory or buffer space and interrupted calls may succeed later; permissions and bad names will not.
@@ -82,7 +83,10 @@ export class ArpListener {
   }
 
   static open(ifindex: number): ArpListener {
-    return new ArpListener(ifindex, call(`listen for ARP on ifindex ${ifindex}`, () => native().l2ArpListen(ifindex)));
+    return new ArpListener(
+      ifindex,
+      call(`listen for ARP on ifindex ${ifindex}`, () => native().l2ArpListen(ifindex)),
+    );
   }
 
   next(): Uint8Array | undefined {
@@ -113,7 +117,10 @@ export class TapLink {
   }
 
   static create(name: string): TapLink {
-    return new TapLink(name, call(`create TAP link ${name}`, () => native().l2TapOpen(name)));
+    return new TapLink(
+      name,
+      call(`create TAP link ${name}`, () => native().l2TapOpen(name)),
+    );
   }
 
   close(): void {

@@ -149,7 +149,13 @@ export function settleQueuedWrites(): void {
   const paths = new Map(queuedPaths);
   queuedPaths.clear();
   if (failure) {
-    throw new BpfError('BPF_MAP_UPDATE_BATCH', paths.get(failure.seq) ?? 'a queued map write', failure.code, failure.processed, undefined);
+    throw new BpfError(
+      'BPF_MAP_UPDATE_BATCH',
+      paths.get(failure.seq) ?? 'a queued map write',
+      failure.code,
+      failure.processed,
+      undefined,
+    );
   }
 }
 

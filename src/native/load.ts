@@ -25,5 +25,8 @@ export function loadAddon(): unknown {
       errors.push(`${path}: ${(err as Error).message}`);
     }
   }
-  throw new KubeLbError('NATIVE_ADDON_MISSING', `kube-lb native addon not found; run "npm run setup". Tried:\n  ${errors.join('\n  ')}`);
+  throw new KubeLbError(
+    'NATIVE_ADDON_MISSING',
+    `kube-lb native addon not found; run "npm run setup". Tried:\n  ${errors.join('\n  ')}`,
+  );
 }

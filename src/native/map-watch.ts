@@ -44,7 +44,12 @@ export interface MapChangeCounts {
 }
 
 interface NativeMapWatch {
-  mapWatchOpen(objectPath: string, selfTgid: number, onEvents: (events: Buffer & { lost?: boolean }) => void, writeBackFds?: Int32Array): unknown;
+  mapWatchOpen(
+    objectPath: string,
+    selfTgid: number,
+    onEvents: (events: Buffer & { lost?: boolean }) => void,
+    writeBackFds?: Int32Array,
+  ): unknown;
   mapWatchOwnFd(handle: unknown, role: number): number;
   mapWatchWriteBackIds(handle: unknown): Uint32Array;
   mapWatchSet(handle: unknown, ids: Uint32Array): void;
@@ -146,7 +151,10 @@ export class MapWatch {
    */
   static open(options: MapWatchOptions = {}): MapWatch {
     const path = options.objectPath ?? OBJECT_CANDIDATES.find((p) => existsSync(p));
-    if (!path) throw new MapWatchError(`map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`);
+    if (!path)
+      throw new MapWatchError(
+        `map watch object not found (tried ${OBJECT_CANDIDATES.join(', ')}); run "npm run setup"`,
+      );
     const wb = options.writeBack;
     const fds = wb ? Int32Array.from(WRITE_BACK_ROLES, (r) => wb[r]?.fd ?? -1) : undefined;
     return new MapWatch(native(), path, process.pid, fds);
@@ -154,7 +162,8 @@ export class MapWatch {
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */
   watch(ids: readonly number[]): void {
-    if (ids.length > MAP_WATCH_SLOTS) throw new MapWatchError(`at most ${MAP_WATCH_SLOTS} maps can be watched, asked for ${ids.length}`);
+    if (ids.length > MAP_WATCH_SLOTS)
+      throw new MapWatchError(`at most ${MAP_WATCH_SLOTS} maps can be watched, asked for ${ids.length}`);
     this.#api.mapWatchSet(this.#open(), Uint32Array.from(ids));
     this.#ids = [...ids];
   }

@@ -30,7 +30,12 @@ export const WATCH_BACKOFF: BackoffPolicy = { initialMs: 200, maxMs: 30_000, jit
 
 export function checkPolicy(p: BackoffPolicy): void {
   const factor = p.factor ?? 2;
-  if (!(p.initialMs > 0) || !(p.maxMs >= p.initialMs) || !(factor >= 1) || (p.resetAfterMs !== undefined && !(p.resetAfterMs >= 0))) {
+  if (
+    !(p.initialMs > 0) ||
+    !(p.maxMs >= p.initialMs) ||
+    !(factor >= 1) ||
+    (p.resetAfterMs !== undefined && !(p.resetAfterMs >= 0))
+  ) {
     throw new RangeError(
       `backoff policy needs 0 < initialMs <= maxMs, factor >= 1 and resetAfterMs >= 0; got initialMs=${p.initialMs} maxMs=${p.maxMs} factor=${factor} resetAfterMs=${p.resetAfterMs}`,
     );
@@ -42,7 +47,8 @@ export function checkPolicy(p: BackoffPolicy): void {
  * Math.random does.
  */
 export function backoffDelay(p: BackoffPolicy, attempt: number, random: () => number = Math.random): number {
-  if (!Number.isInteger(attempt) || attempt < 1) throw new RangeError(`backoff attempt must be an integer >= 1, got ${attempt}`);
+  if (!Number.isInteger(attempt) || attempt < 1)
+    throw new RangeError(`backoff attempt must be an integer >= 1, got ${attempt}`);
   // Capped before exponentiation overflows: 2 ** 1100 is Infinity, and Infinity * 0 (full jitter) is NaN.
   const ceiling = Math.min(p.maxMs, p.initialMs * (p.factor ?? 2) ** Math.min(attempt - 1, 64));
   switch (p.jitter) {

@@ -28,7 +28,13 @@ export type OptionSpec =
   | OptionBase<'list', string[]>;
 
 // The value type follows from `kind` (inferring it from `default`/`check` fails for options that have neither).
-type KindValue<K extends Kind> = K extends 'string' ? string : K extends 'int' | 'duration' ? number : K extends 'bool' ? boolean : string[];
+type KindValue<K extends Kind> = K extends 'string'
+  ? string
+  : K extends 'int' | 'duration'
+    ? number
+    : K extends 'bool'
+      ? boolean
+      : string[];
 type ValueOf<S extends OptionSpec> = S extends { required: true } | { default: unknown }
   ? KindValue<S['kind']>
   : KindValue<S['kind']> | undefined;
@@ -107,7 +113,8 @@ export function parseConfig<Specs extends Record<string, OptionSpec>>(
   for (const [name, spec] of Object.entries(specs)) {
     const raw = fromFlags.get(name) ?? (spec.env ? env[spec.env] : undefined);
     if (raw === undefined) {
-      if (spec.required) throw new ConfigError(name, undefined, `is required${spec.env ? ` (or set ${spec.env})` : ''}`);
+      if (spec.required)
+        throw new ConfigError(name, undefined, `is required${spec.env ? ` (or set ${spec.env})` : ''}`);
       out[name] = spec.default;
       continue;
     }

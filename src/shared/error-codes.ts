@@ -16,12 +16,15 @@ export const ERROR_CODES = {
   // Configuration and command lines
   CONFIG_INVALID: {
     raisedBy: 'every program and the CLI, at start',
-    meaning: 'A flag or its environment variable has a value kube-lb cannot use; the message names the flag and the value.',
-    action: 'Fix the flag (the message says what it must be) and start again. `kube-lb doctor` checks the speaker\'s flags on a node.',
+    meaning:
+      'A flag or its environment variable has a value kube-lb cannot use; the message names the flag and the value.',
+    action:
+      "Fix the flag (the message says what it must be) and start again. `kube-lb doctor` checks the speaker's flags on a node.",
   },
   USAGE: {
     raisedBy: 'the CLI',
-    meaning: 'The command line cannot be run as given: a bad argument, or a request that fails its checks before anything is written.',
+    meaning:
+      'The command line cannot be run as given: a bad argument, or a request that fails its checks before anything is written.',
     action: 'Read the message and `--help` of the command; nothing was changed. The CLI exits 2.',
   },
   KUBECONFIG_INVALID: {
@@ -36,28 +39,33 @@ export const ERROR_CODES = {
   },
   CLI_NO_SERVER: {
     raisedBy: '`kube-lb tenant add`',
-    meaning: 'The LB cluster\'s kubeconfig has no API server address to put into the tenant\'s kubeconfig.',
-    action: 'Pass `--server` with the address the consumer cluster reaches the LB cluster\'s API server at.',
+    meaning: "The LB cluster's kubeconfig has no API server address to put into the tenant's kubeconfig.",
+    action: "Pass `--server` with the address the consumer cluster reaches the LB cluster's API server at.",
   },
   CLI_NO_CA: {
     raisedBy: '`kube-lb tenant add`',
-    meaning: 'No CA certificate for the LB API server was found to put into the tenant\'s kubeconfig.',
+    meaning: "No CA certificate for the LB API server was found to put into the tenant's kubeconfig.",
     action: 'Pass `--certificate-authority` with the CA file.',
   },
   CLI_TOKEN: {
     raisedBy: '`kube-lb tenant add`',
-    meaning: 'The tenant\'s ServiceAccount token did not arrive (no token in the answer, or none in its Secret in time).',
-    action: 'Check that kube-controller-manager\'s token controller runs in the LB cluster, or use `--token-ttl` for a requested token.',
+    meaning:
+      "The tenant's ServiceAccount token did not arrive (no token in the answer, or none in its Secret in time).",
+    action:
+      "Check that kube-controller-manager's token controller runs in the LB cluster, or use `--token-ttl` for a requested token.",
   },
   CLI_REFUSED: {
     raisedBy: '`kube-lb tenant`',
-    meaning: 'The change would break a rule the allocator\'s webhook also enforces (an overlapping backend range, a namespace kube-lb does not own); the message names the reason.',
+    meaning:
+      "The change would break a rule the allocator's webhook also enforces (an overlapping backend range, a namespace kube-lb does not own); the message names the reason.",
     action: 'Change the request as the reason says; nothing was written.',
   },
   CLI_APPLY: {
     raisedBy: '`kube-lb tenant add`',
-    meaning: 'The API server refused one of the tenant\'s objects; the message names the object and quotes the API server.',
-    action: 'Fix what the API server names (often RBAC of the user running the CLI) and run the command again; it is idempotent.',
+    meaning:
+      "The API server refused one of the tenant's objects; the message names the object and quotes the API server.",
+    action:
+      'Fix what the API server names (often RBAC of the user running the CLI) and run the command again; it is idempotent.',
   },
   CLI_NOT_FOUND: {
     raisedBy: '`kube-lb tenant`',
@@ -71,42 +79,46 @@ export const ERROR_CODES = {
   },
   CLI_SPEAKER_STATE: {
     raisedBy: '`kube-lb speaker state`',
-    meaning: 'The speaker\'s state endpoint did not answer, or answered with an error.',
+    meaning: "The speaker's state endpoint did not answer, or answered with an error.",
     action: 'Check the `--socket`/`--url` and that the speaker runs on that node.',
   },
 
   // Kubernetes API
   KUBE_API: {
     raisedBy: 'every program and the CLI',
-    meaning: 'A Kubernetes API call failed; the message names the action and object and quotes the API server. Retried on its own when transient (network, 409, 429, 5xx).',
+    meaning:
+      'A Kubernetes API call failed; the message names the action and object and quotes the API server. Retried on its own when transient (network, 409, 429, 5xx).',
     action: 'A lasting one is usually RBAC (403) or a missing CRD (404): compare with deploy/ and `kube-lb doctor`.',
   },
   LB_CREDENTIALS: {
     raisedBy: 'the agent, at start',
-    meaning: 'The agent cannot read its LB-cluster kubeconfig from the Secret named by `--lb-kubeconfig-secret`, or the Secret has no `kubeconfig` key.',
-    action: 'Apply the Secret `kube-lb tenant add` printed, in the agent\'s namespace, with its `kubeconfig` key.',
+    meaning:
+      'The agent cannot read its LB-cluster kubeconfig from the Secret named by `--lb-kubeconfig-secret`, or the Secret has no `kubeconfig` key.',
+    action: "Apply the Secret `kube-lb tenant add` printed, in the agent's namespace, with its `kubeconfig` key.",
   },
   WEBHOOK_CERTIFICATES: {
     raisedBy: 'the allocator, at start',
-    meaning: 'The webhook certificate Secret could not be settled: every attempt met another writer (another replica, or a tool rewriting the Secret).',
+    meaning:
+      'The webhook certificate Secret could not be settled: every attempt met another writer (another replica, or a tool rewriting the Secret).',
     action: 'Check what else writes the Secret; the allocator restarts and tries again.',
   },
   WEBHOOK_BAD_REQUEST: {
-    raisedBy: 'the allocator\'s webhook',
-    meaning: 'A request to the webhook was not an AdmissionReview, or its body was too large; answered 400, never admitted.',
-    action: 'Only the API server should call the webhook: check the ValidatingWebhookConfiguration\'s service and path.',
+    raisedBy: "the allocator's webhook",
+    meaning:
+      'A request to the webhook was not an AdmissionReview, or its body was too large; answered 400, never admitted.',
+    action: "Only the API server should call the webhook: check the ValidatingWebhookConfiguration's service and path.",
   },
 
   // L2 announcement (speaker)
   L2_SYSCTL: {
     raisedBy: 'the speaker',
     meaning: 'A sysctl the ARP answering needs could not be read or written; the message names its path.',
-    action: 'Give the speaker the host\'s /proc/sys writable (see deploy/) or set the sysctl on the node yourself.',
+    action: "Give the speaker the host's /proc/sys writable (see deploy/) or set the sysctl on the node yourself.",
   },
   L2_NETLINK: {
     raisedBy: 'the speaker',
     meaning: 'A netlink request (links, proxy neighbour entries) failed. Retried.',
-    action: 'If it lasts, check the speaker\'s NET_ADMIN capability and host network.',
+    action: "If it lasts, check the speaker's NET_ADMIN capability and host network.",
   },
   L2_SYSCALL: {
     raisedBy: 'the speaker',
@@ -116,11 +128,13 @@ export const ERROR_CODES = {
   L2_SINK_LINK: {
     raisedBy: 'the speaker, at start',
     meaning: 'The sink link the speaker creates for proxy ARP did not appear.',
-    action: 'Check the speaker\'s NET_ADMIN capability and that nothing else removes links named like its `--sink-link`.',
+    action:
+      "Check the speaker's NET_ADMIN capability and that nothing else removes links named like its `--sink-link`.",
   },
   L2_FOREIGN_ENTRY: {
     raisedBy: 'the speaker',
-    meaning: 'A proxy neighbour entry or route for a VIP exists that kube-lb did not make; kube-lb does not replace it and does not announce that VIP from this node.',
+    meaning:
+      'A proxy neighbour entry or route for a VIP exists that kube-lb did not make; kube-lb does not replace it and does not announce that VIP from this node.',
     action: 'Remove the foreign entry if it is a leftover, or take the address out of the pool.',
   },
   L2_INTERFACE_PATTERN: {
@@ -136,24 +150,26 @@ export const ERROR_CODES = {
 
   // Dataplane (speaker, doctor, maps list)
   NATIVE_ADDON_MISSING: {
-    raisedBy: 'the speaker and the CLI\'s node commands',
+    raisedBy: "the speaker and the CLI's node commands",
     meaning: 'The native addon (bpf(2), raw ARP socket) was not found.',
     action: 'Run `npm run setup` in a clone; in the image it ships built, so report it.',
   },
   NATIVE_ADDON_STALE: {
-    raisedBy: 'the speaker and the CLI\'s node commands',
+    raisedBy: "the speaker and the CLI's node commands",
     meaning: 'The native addon is older than the code and lacks a function it needs.',
     action: 'Rebuild it: `npm run setup`.',
   },
   BPF_SYSCALL_FAILED: {
-    raisedBy: 'the speaker and the CLI\'s node commands',
-    meaning: 'A bpf(2) call on a Cilium map failed; the message names the command, the map and the errno. EAGAIN, EBUSY, ENOMEM and EINTR are retried.',
-    action: 'EPERM: the speaker lacks BPF/SYS_ADMIN. E2BIG/ENOSPC: the map is full (raise Cilium\'s map sizes).',
+    raisedBy: "the speaker and the CLI's node commands",
+    meaning:
+      'A bpf(2) call on a Cilium map failed; the message names the command, the map and the errno. EAGAIN, EBUSY, ENOMEM and EINTR are retried.',
+    action: "EPERM: the speaker lacks BPF/SYS_ADMIN. E2BIG/ENOSPC: the map is full (raise Cilium's map sizes).",
   },
   MAP_WATCH_UNAVAILABLE: {
     raisedBy: 'the speaker',
     meaning: 'The map watch (which notices writes to the lb4 maps by others) could not start here.',
-    action: 'The message says why in libbpf\'s and the kernel\'s words (a missing BPF object: `npm run setup`); `--change-events=false` runs the speaker without it.',
+    action:
+      "The message says why in libbpf's and the kernel's words (a missing BPF object: `npm run setup`); `--change-events=false` runs the speaker without it.",
   },
   DATAPLANE_MAP_MISSING: {
     raisedBy: 'the speaker, `kube-lb doctor`, `kube-lb maps list`',
@@ -167,7 +183,7 @@ export const ERROR_CODES = {
   },
   DATAPLANE_VERSION_MISMATCH: {
     raisedBy: 'the speaker, `kube-lb doctor`',
-    meaning: 'The maps\' shapes do not match the Cilium version given with `--cilium-version`.',
+    meaning: "The maps' shapes do not match the Cilium version given with `--cilium-version`.",
     action: 'Pass the version cilium-agent on this node really runs.',
   },
   DATAPLANE_VERSION_UNKNOWN: {
@@ -177,27 +193,31 @@ export const ERROR_CODES = {
   },
   DATAPLANE_MAGLEV_TABLE_SIZE: {
     raisedBy: 'the speaker',
-    meaning: 'Cilium selects backends with maglev and kube-lb does not know, or disagrees about, the maglev table size.',
-    action: 'Mount Cilium\'s configuration (`--cilium-config-dir`) so kube-lb reads bpf-lb-maglev-table-size.',
+    meaning:
+      'Cilium selects backends with maglev and kube-lb does not know, or disagrees about, the maglev table size.',
+    action: "Mount Cilium's configuration (`--cilium-config-dir`) so kube-lb reads bpf-lb-maglev-table-size.",
   },
   LB4_CODEC_INVALID: {
     raisedBy: 'the speaker, `kube-lb maps list`',
-    meaning: 'A value does not fit a Cilium map struct, or bytes in a map are not a valid struct; the message names the struct and field.',
+    meaning:
+      'A value does not fit a Cilium map struct, or bytes in a map are not a valid struct; the message names the struct and field.',
     action: 'Usually a wrong `--cilium-version`; otherwise report it with the message.',
   },
   MAGLEV_SEED_INVALID: {
     raisedBy: 'the speaker',
-    meaning: 'Cilium\'s maglev hash seed is not base64 of 12 bytes.',
-    action: 'Check bpf-lb-maglev-hash-seed in Cilium\'s configuration.',
+    meaning: "Cilium's maglev hash seed is not base64 of 12 bytes.",
+    action: "Check bpf-lb-maglev-hash-seed in Cilium's configuration.",
   },
   CILIUM_CONFIG_DIR: {
     raisedBy: 'the speaker',
-    meaning: 'Cilium\'s configuration directory cannot be read.',
-    action: 'Mount the cilium-config ConfigMap there, or point `--cilium-config-dir` at the directory cilium-agent reads.',
+    meaning: "Cilium's configuration directory cannot be read.",
+    action:
+      'Mount the cilium-config ConfigMap there, or point `--cilium-config-dir` at the directory cilium-agent reads.',
   },
   CILIUM_CONFIG_INVALID: {
     raisedBy: 'the speaker',
-    meaning: 'A value in Cilium\'s configuration is one Cilium would refuse or kube-lb cannot interpret; the message names the key and file.',
+    meaning:
+      "A value in Cilium's configuration is one Cilium would refuse or kube-lb cannot interpret; the message names the key and file.",
     action: 'Fix the key in the cilium-config ConfigMap.',
   },
   CILIUM_CONFIG_LINE: {
@@ -209,7 +229,8 @@ export const ERROR_CODES = {
   // Bugs and tests
   INTERNAL_INVARIANT: {
     raisedBy: 'any program',
-    meaning: 'Something kube-lb\'s own code guarantees did not hold (a bug), or a value of a kind this version does not know.',
+    meaning:
+      "Something kube-lb's own code guarantees did not hold (a bug), or a value of a kind this version does not know.",
     action: 'Report it with the message and the version (`kube-lb version`).',
   },
   FAULT_INJECTED: {

@@ -35,7 +35,10 @@ export class ClusterView implements L2Inputs {
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger, namespace = 'kube-lb-system') {
     this.#logger = logger;
     this.#denyList = new BackendDenyList(kubeConfig, namespace, logger.child({ part: 'deny-list' }));
-    const custom = <T extends { metadata: { name?: string } }>(kind: Kind, transform?: (o: Custom<T>) => Custom<T>): TypedInformer<Custom<T>> => {
+    const custom = <T extends { metadata: { name?: string } }>(
+      kind: Kind,
+      transform?: (o: Custom<T>) => Custom<T>,
+    ): TypedInformer<Custom<T>> => {
       const rc = resourceClient<T>(kubeConfig, kind);
       return createInformer<Custom<T>>({
         kubeConfig,
@@ -52,7 +55,12 @@ export class ClusterView implements L2Inputs {
     this.#tenants = custom<ConsumerCluster>('ConsumerCluster');
     this.#announcements = custom<L2Announcement>('L2Announcement');
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.#nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
+    this.#nodes = createInformer<k8s.V1Node>({
+      kubeConfig,
+      path: '/api/v1/nodes',
+      list: () => core.listNode(),
+      logger,
+    });
   }
 
   /** Idempotent: the speaker starts the view before the L2 side, which starts its inputs too. */
@@ -62,7 +70,11 @@ export class ClusterView implements L2Inputs {
   }
 
   stop(): Promise<void> {
-    this.#stopped ??= Promise.all([this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes, this.#denyList].map((inf) => inf.stop())).then(() => undefined);
+    this.#stopped ??= Promise.all(
+      [this.#claims, this.#pools, this.#tenants, this.#announcements, this.#nodes, this.#denyList].map((inf) =>
+        inf.stop(),
+      ),
+    ).then(() => undefined);
     return this.#stopped;
   }
 
@@ -104,7 +116,10 @@ export class ClusterView implements L2Inputs {
   vips(): VipEntry[] {
     const pools = new Map(this.#pools.list().map((p) => [p.metadata.name ?? '', p] as const));
     const guard = this.guard();
-    return vipsFromClaims(this.#claims.list().filter((c) => serveDecision(c).serve && guard.check(c).ok), pools);
+    return vipsFromClaims(
+      this.#claims.list().filter((c) => serveDecision(c).serve && guard.check(c).ok),
+      pools,
+    );
   }
 
   /** The check of claims' tenants and backends against this view's pools, tenants and LB node addresses. */
@@ -114,7 +129,13 @@ export class ClusterView implements L2Inputs {
       tenants: this.#tenants.list(),
       denied: this.#denyList.denied(),
       lbNodes: new Map(
-        this.#nodes.list().flatMap((n) => (n.status?.addresses ?? []).filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP').map((a) => [a.address, n.metadata?.name ?? ''] as const)),
+        this.#nodes
+          .list()
+          .flatMap((n) =>
+            (n.status?.addresses ?? [])
+              .filter((a) => a.type === 'InternalIP' || a.type === 'ExternalIP')
+              .map((a) => [a.address, n.metadata?.name ?? ''] as const),
+          ),
       ),
     });
     return this.#guard;

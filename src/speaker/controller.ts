@@ -10,7 +10,13 @@ import type { FrontendStatus } from '../core/dataplane/planner.ts';
 import type { AnnouncedStatus } from '../core/l2/report.ts';
 import { claimKey } from '../core/speaker/claims.ts';
 import type { BackendGuard } from '../core/speaker/backend-guard.ts';
-import { planFrontends, plannedTargets, type ClaimPlan, type SelectionMemory, type SpeakerPlan } from '../core/speaker/plan.ts';
+import {
+  planFrontends,
+  plannedTargets,
+  type ClaimPlan,
+  type SelectionMemory,
+  type SpeakerPlan,
+} from '../core/speaker/plan.ts';
 import { bucketDigests, publishedState, type PublishedState } from '../core/speaker/published.ts';
 import type { StatusInput } from '../core/speaker/status.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -170,10 +176,13 @@ export class SpeakerController {
     }
     for (const k of this.#mismatchSince.keys()) if (!seen.has(k)) this.#mismatchSince.delete(k);
     if (Number.isFinite(nextExpiry) && !this.#settleTimer && !this.#stopped) {
-      this.#settleTimer = setTimeout(() => {
-        this.#settleTimer = undefined;
-        this.#d.invalidateStatus();
-      }, Math.max(10, nextExpiry - now + 10));
+      this.#settleTimer = setTimeout(
+        () => {
+          this.#settleTimer = undefined;
+          this.#d.invalidateStatus();
+        },
+        Math.max(10, nextExpiry - now + 10),
+      );
     }
     return out;
   }
@@ -212,7 +221,9 @@ export class SpeakerController {
       if (!(p.fingerprint === undefined && p.deterministic)) expected.set(c.key, c.fingerprint);
     }
     const changed = [...new Set([...next.keys(), ...this.#programming.keys()])].filter(
-      (k) => next.get(k)?.fingerprint !== this.#programming.get(k)?.fingerprint || next.get(k)?.problem !== this.#programming.get(k)?.problem,
+      (k) =>
+        next.get(k)?.fingerprint !== this.#programming.get(k)?.fingerprint ||
+        next.get(k)?.problem !== this.#programming.get(k)?.problem,
     );
     this.#programming = next;
     // Passes run every reconcile period; hashing is only redone when what is expected or held changed.
@@ -252,7 +263,8 @@ function programmingOf(c: Extract<ClaimPlan, { serve: true }>, statuses: readonl
   const names = new Set(c.ports.map((p) => p.frontend));
   const mine = statuses.filter((s) => names.has(s.name));
   const bad = mine.filter((s) => s.state !== 'programmed');
-  if (mine.length === names.size && bad.length === 0) return { fingerprint: c.fingerprint, problem: undefined, deterministic: false };
+  if (mine.length === names.size && bad.length === 0)
+    return { fingerprint: c.fingerprint, problem: undefined, deterministic: false };
   // A node-wide refusal or replaced maps say the same for every frontend: once is enough, under its stable reason.
   const code = bad.find((s) => s.code !== undefined)?.code;
   const refusal = bad.find((s) => s.state === 'refused' || s.state === 'unavailable');
@@ -276,7 +288,14 @@ function describeClaim(c: ClaimPlan, p: ClaimProgramming | undefined): Record<st
       frontend: port.frontend,
       nodePort: port.port.nodePort,
       selection: port.selection,
-      backends: port.backends.map((b) => ({ node: b.nodeName, address: b.address, ready: b.ready, health: b.health, selected: b.selected, ...(b.refused ? { refused: b.refused } : {}) })),
+      backends: port.backends.map((b) => ({
+        node: b.nodeName,
+        address: b.address,
+        ready: b.ready,
+        health: b.health,
+        selected: b.selected,
+        ...(b.refused ? { refused: b.refused } : {}),
+      })),
     })),
   };
 }

@@ -80,9 +80,15 @@ const dataplane = new DataplaneReconciler({
   registry,
 });
 const ciliumFacts = Object.fromEntries(cilium.settings.map((x) => [x.key, x.value]));
-logger.info({ dir: opened.dir, cilium: opened.profile.version, config: ciliumConfigDir, settings: ciliumFacts }, 'lb4 maps opened');
+logger.info(
+  { dir: opened.dir, cilium: opened.profile.version, config: ciliumConfigDir, settings: ciliumFacts },
+  'lb4 maps opened',
+);
 if (!dataplane.servability.ok) {
-  logger.error({ reason: dataplane.servability.reason }, `kube-lb cannot serve this node and programs nothing: ${dataplane.servability.message}`);
+  logger.error(
+    { reason: dataplane.servability.reason },
+    `kube-lb cannot serve this node and programs nothing: ${dataplane.servability.message}`,
+  );
 }
 registerDataplaneMetrics(registry, {
   maps: () => dataplane.maps(),
@@ -152,7 +158,10 @@ new Counter({
   labelNames: ['kind'],
   registers: [registry],
   collect() {
-    for (const [kind, total] of [['claim-status', writer.writes], ['node-state', publisher.writes]] as const) {
+    for (const [kind, total] of [
+      ['claim-status', writer.writes],
+      ['node-state', publisher.writes],
+    ] as const) {
       this.inc({ kind }, total - counted[kind]);
       counted[kind] = total;
     }

@@ -37,7 +37,8 @@ export function registerDataplaneMetrics(registry: Registry, source: DataplaneMe
       const maps = source.maps();
       if (!maps) return;
       const snapshot = readSnapshot({ ...maps, maglev: undefined });
-      for (const c of mapEntryCounts(snapshot, classify(snapshot, source.profile))) this.set({ map: c.map, owner: c.owner }, c.count);
+      for (const c of mapEntryCounts(snapshot, classify(snapshot, source.profile)))
+        this.set({ map: c.map, owner: c.owner }, c.count);
     },
   });
   const refused = new Gauge({

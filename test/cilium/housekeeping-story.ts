@@ -19,7 +19,12 @@ interface DataplaneStats {
   readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
   readonly mapReplacements: number;
   readonly lastReplacement?: { readonly changes: readonly { readonly name: string }[] };
-  readonly lastPass?: { readonly mode: string; readonly absent: number; readonly changed: number; readonly deleted: number };
+  readonly lastPass?: {
+    readonly mode: string;
+    readonly absent: number;
+    readonly changed: number;
+    readonly deleted: number;
+  };
 }
 
 export interface HousekeepingFigures {
@@ -49,7 +54,12 @@ async function stats(topo: Topology, node: string): Promise<DataplaneStats> {
 }
 
 /** Runs `action` under a client loop (every `intervalMs`, 1 s timeout) and records what the loop and the speaker saw. */
-async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs: number, intervalMs: number): Promise<HousekeepingFigures> {
+async function underLoop(
+  lab: RecreateLab,
+  action: () => Promise<void>,
+  settleMs: number,
+  intervalMs: number,
+): Promise<HousekeepingFigures> {
   const { topo, vip } = lab;
   const node = topo.lbNodes[0]!.name;
   await topo.startLoop('tcp', vip, 80, intervalMs, 1000);
@@ -64,8 +74,10 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
     await sleep(20);
     const now = await topo.loop();
     const open = outages.at(-1);
-    if (now.fail > seen.fail && (!open || open.to !== undefined)) outages.push({ from: (now.lastFailAt ?? Date.now()) - startedAt, to: undefined });
-    if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0)) open.to = (now.lastOkAt ?? Date.now()) - startedAt;
+    if (now.fail > seen.fail && (!open || open.to !== undefined))
+      outages.push({ from: (now.lastFailAt ?? Date.now()) - startedAt, to: undefined });
+    if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0))
+      open.to = (now.lastOkAt ?? Date.now()) - startedAt;
     seen = now;
     const steady = now.lastOkAt !== undefined && now.lastOkAt - (now.lastFailAt ?? 0) > 2000;
     if ((Date.now() > until && steady) || Date.now() > until + 60_000) break;
@@ -81,8 +93,10 @@ async function underLoop(lab: RecreateLab, action: () => Promise<void>, settleMs
     passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - writtenBack,
     gapMaxMs: after.eventRestoreGapMaxMs,
     mapReplacements: after.mapReplacements - before.mapReplacements,
-    replacedMaps: after.mapReplacements > before.mapReplacements ? (after.lastReplacement?.changes.map((c) => c.name) ?? []) : [],
-    idMoves: after.idMoves.serviceIds + after.idMoves.backendIds - before.idMoves.serviceIds - before.idMoves.backendIds,
+    replacedMaps:
+      after.mapReplacements > before.mapReplacements ? (after.lastReplacement?.changes.map((c) => c.name) ?? []) : [],
+    idMoves:
+      after.idMoves.serviceIds + after.idMoves.backendIds - before.idMoves.serviceIds - before.idMoves.backendIds,
     okRequests: tally.ok - start.ok,
     failedRequests: tally.fail - start.fail,
     outages,

@@ -23,7 +23,11 @@ import { profileFor } from '../../src/core/lb4/profile.ts';
 import { lb4ReverseNatCodec, revNatKeyCodec } from '../../src/core/lb4/reverse-nat.ts';
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../src/core/lb4/service-value.ts';
-import { BACKEND_ID_TABLE_NAME, backendIdTableKeyCodec, backendIdTableValueCodec } from '../../src/core/dataplane/id-table.ts';
+import {
+  BACKEND_ID_TABLE_NAME,
+  backendIdTableKeyCodec,
+  backendIdTableValueCodec,
+} from '../../src/core/dataplane/id-table.ts';
 import { hashedBackendId } from '../../src/core/dataplane/ids.ts';
 import { backendIdCodec, lb4BackendCodec } from '../../src/core/lb4/backend.ts';
 import { LB4_MAPS } from '../../src/core/lb4/maps.ts';
@@ -105,7 +109,12 @@ function mapsOf(lab: RecreateLab) {
 }
 
 async function waitProgrammed(lab: RecreateLab, service: string): Promise<void> {
-  await eventually(`${service} Programmed`, async () => programmed(await lab.topo.claimOf('c1', service)).status === 'True' || undefined, 60_000, 200);
+  await eventually(
+    `${service} Programmed`,
+    async () => programmed(await lab.topo.claimOf('c1', service)).status === 'True' || undefined,
+    60_000,
+    200,
+  );
 }
 
 /**
@@ -125,7 +134,12 @@ export async function lateService(lab: RecreateLab): Promise<string> {
   await eventually("web's entries gone", async () => m.masterId(lab.vip, 80) === undefined || undefined, 60_000, 200);
   const [victim, id] = [...m.backendIds(vip, 8080)][0]!;
   m.plantBackend(id);
-  await eventually(`kube-lb to move ${victim} off ${id}`, async () => m.backendTable().has(victim) || undefined, 30_000, 50);
+  await eventually(
+    `kube-lb to move ${victim} off ${id}`,
+    async () => m.backendTable().has(victim) || undefined,
+    30_000,
+    50,
+  );
   await topo.requestUntilOk('tcp', vip, 8080, 60_000);
   return vip;
 }
@@ -145,7 +159,10 @@ export async function restartTogetherRun(t: Test, lab: RecreateLab, vip: string)
     else t.equal(id, hashed, `${backend} under its hashed ID`);
   }
   const opened = await topo.openFlows(vip, 8080, 8);
-  t.ok(opened.every((f) => f.answer !== undefined), `8 held connections answered: ${JSON.stringify(opened)}`);
+  t.ok(
+    opened.every((f) => f.answer !== undefined),
+    `8 held connections answered: ${JSON.stringify(opened)}`,
+  );
   t.ok(new Set(opened.map((f) => f.answer?.split(' ')[0])).size > 1, 'spread over both backends');
 
   await topo.stopSpeaker(m.node.name);
@@ -153,7 +170,12 @@ export async function restartTogetherRun(t: Test, lab: RecreateLab, vip: string)
   agent.start();
   await agent.waitReady();
   await agent.dbg(['shell', '--', 'lb/prune']).catch(() => undefined);
-  await eventually("Cilium's prune to delete kube-lb's VIP", async () => m.masterId(vip, 8080) === undefined || undefined, 60_000, 100);
+  await eventually(
+    "Cilium's prune to delete kube-lb's VIP",
+    async () => m.masterId(vip, 8080) === undefined || undefined,
+    60_000,
+    100,
+  );
   t.pass("the restarted agent deleted kube-lb's entries (and the planted backend) while the speaker was down");
   topo.startSpeaker(m.node.name);
   await topo.waitSpeakerReady(m.node.name);
@@ -180,7 +202,10 @@ export async function collisionRun(t: Test, lab: RecreateLab, vip: string): Prom
   const planted = { address: parseIPv4('10.99.0.1'), port: 80, proto: 6, scope: 0, slot: 0 };
   {
     using services = BpfMap.open(join(m.node.mapDir, 'cilium_lb4_services_v2'));
-    services.update(encode(lb4KeyCodec, planted), encode(m.svcCodec, { union: 0, count: 0, revNat: 0xfff0, flags: LB_VIP_FLAGS, flags2: 0, qcount: 0 }));
+    services.update(
+      encode(lb4KeyCodec, planted),
+      encode(m.svcCodec, { union: 0, count: 0, revNat: 0xfff0, flags: LB_VIP_FLAGS, flags2: 0, qcount: 0 }),
+    );
     using revNat = BpfMap.open(join(m.node.mapDir, 'cilium_lb4_reverse_nat'));
     revNat.update(encode(revNatKeyCodec, 0xfff0), encode(lb4ReverseNatCodec, { address: planted.address, port: 80 }));
   }
@@ -203,29 +228,63 @@ export async function collisionRun(t: Test, lab: RecreateLab, vip: string): Prom
     created.push({ name, ip, id });
     await sleep(200);
     const intact = created.filter((c) => m.revNatOf(c.id) === `${c.ip}:80`).length;
-    t.equal(intact, created.length, `after ${name} (${id.toString(16)}): every revNAT Cilium wrote still names its Service`);
+    t.equal(
+      intact,
+      created.length,
+      `after ${name} (${id.toString(16)}): every revNAT Cilium wrote still names its Service`,
+    );
   }
-  t.ok(created.some((c) => c.id === ours), `Cilium handed out kube-lb's ID ${ours.toString(16)}: ${created.map((c) => c.id.toString(16)).join(', ')}`);
-  await eventually("kube-lb's VIP whole under a new ID", async () => {
-    const id = m.masterId(vip, 8080);
-    return (id !== undefined && id !== ours && m.revNatOf(id) === `${vip}:8080`) || undefined;
-  }, 10_000, 20);
+  t.ok(
+    created.some((c) => c.id === ours),
+    `Cilium handed out kube-lb's ID ${ours.toString(16)}: ${created.map((c) => c.id.toString(16)).join(', ')}`,
+  );
+  await eventually(
+    "kube-lb's VIP whole under a new ID",
+    async () => {
+      const id = m.masterId(vip, 8080);
+      return (id !== undefined && id !== ours && m.revNatOf(id) === `${vip}:8080`) || undefined;
+    },
+    10_000,
+    20,
+  );
   // Cilium goes on: kube-lb moved behind its cursor, so the next IDs it hands out (0xfffe, then from 1) are free.
   for (let i = 1; i <= 3; i++) {
     const name = `klb-ids-after-${i}`;
     topo.lb.kubectl(['create', 'service', 'clusterip', name, '--tcp=80:80', '-n', 'default']);
     const ip = topo.lb.kubectl(['get', 'service', name, '-n', 'default', '-o', 'jsonpath={.spec.clusterIP}']).trim();
-    created.push({ name, ip, id: await eventually(`Cilium to program ${name} (${ip})`, async () => m.masterId(ip, 80), 30_000, 50) });
+    created.push({
+      name,
+      ip,
+      id: await eventually(`Cilium to program ${name} (${ip})`, async () => m.masterId(ip, 80), 30_000, 50),
+    });
   }
   await sleep(500);
-  t.equal((await m.dataplane()).idMoves.serviceIds - movesBefore, 1, `one move, none after it (Cilium went on with ${created.slice(-3).map((c) => c.id.toString(16)).join(', ')})`);
-  t.equal(created.filter((c) => m.revNatOf(c.id) === `${c.ip}:80`).length, created.length, 'every revNAT Cilium wrote names its Service');
+  t.equal(
+    (await m.dataplane()).idMoves.serviceIds - movesBefore,
+    1,
+    `one move, none after it (Cilium went on with ${created
+      .slice(-3)
+      .map((c) => c.id.toString(16))
+      .join(', ')})`,
+  );
+  t.equal(
+    created.filter((c) => m.revNatOf(c.id) === `${c.ip}:80`).length,
+    created.length,
+    'every revNAT Cilium wrote names its Service',
+  );
 
   for (const c of created) topo.lb.kubectl(['delete', 'service', c.name, '-n', 'default', '--wait=false']);
-  await eventually("Cilium's Services gone", async () => created.every((c) => m.masterId(c.ip, 80) === undefined) || undefined, 30_000, 100);
+  await eventually(
+    "Cilium's Services gone",
+    async () => created.every((c) => m.masterId(c.ip, 80) === undefined) || undefined,
+    30_000,
+    100,
+  );
   await sleep(1000);
   const tally = await topo.stopLoop();
-  t.comment(`client loop across the collision: ${tally.ok} answered, ${tally.fail} failed (${tally.lastError ?? 'no error'})`);
+  t.comment(
+    `client loop across the collision: ${tally.ok} answered, ${tally.fail} failed (${tally.lastError ?? 'no error'})`,
+  );
   t.ok(tally.ok > 0, 'the VIP answered throughout');
   t.ok(tally.fail <= 5, `at most a few requests failed around the collision (${tally.fail})`);
   t.equal(m.revNatOf(m.masterId(vip, 8080)!), `${vip}:8080`, "kube-lb's VIP is whole");

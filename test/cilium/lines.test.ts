@@ -8,6 +8,8 @@ import { provesLine, tapChecks } from './story.ts';
 const lines = (process.env['KUBE_LB_CILIUM_LINES'] ?? CILIUM_LINES.join(',')).split(',').filter(Boolean);
 for (const line of lines) {
   for (const maglev of [false, true]) {
-    await t.test(`Cilium ${line}, ${maglev ? 'maglev' : 'random'}`, (t) => provesLine(tapChecks(t), { line, maglev, refusals: !maglev }).then(() => undefined));
+    await t.test(`Cilium ${line}, ${maglev ? 'maglev' : 'random'}`, (t) =>
+      provesLine(tapChecks(t), { line, maglev, refusals: !maglev }).then(() => undefined),
+    );
   }
 }

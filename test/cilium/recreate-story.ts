@@ -98,7 +98,9 @@ function maxEntriesOf(path: string): number | undefined {
 }
 
 /** One LB node on the newest line, a one-port kube-lb Service answering through Cilium's datapath. */
-export async function recreateLab(o: { label?: string; line?: string; progress?: (line: string) => void } = {}): Promise<RecreateLab> {
+export async function recreateLab(
+  o: { label?: string; line?: string; progress?: (line: string) => void } = {},
+): Promise<RecreateLab> {
   const label = o.label ?? 'cilium-recreate';
   const ledger = Ledger.open(label);
   const topo = await Topology.up(ledger, {
@@ -116,7 +118,12 @@ export async function recreateLab(o: { label?: string; line?: string; progress?:
     await topo.createService('c1', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }]);
     const vip = await topo.waitExternalIP('c1', 'web');
     await topo.requestUntilOk('tcp', vip, 80, 60_000);
-    await eventually('the claim to say Programmed=True', async () => programmed(await topo.claimOf('c1', 'web')).status === 'True', 60_000, 200);
+    await eventually(
+      'the claim to say Programmed=True',
+      async () => programmed(await topo.claimOf('c1', 'web')).status === 'True',
+      60_000,
+      200,
+    );
     return { topo, vip, down };
   } catch (err) {
     await down();
@@ -176,8 +183,10 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
     await sleep(20);
     const now = await topo.loop();
     const open = outages.at(-1);
-    if (now.fail > seen.fail && (!open || open.to !== undefined)) outages.push({ from: now.lastFailAt ?? Date.now(), to: undefined });
-    if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0)) open.to = now.lastOkAt;
+    if (now.fail > seen.fail && (!open || open.to !== undefined))
+      outages.push({ from: now.lastFailAt ?? Date.now(), to: undefined });
+    if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0))
+      open.to = now.lastOkAt;
     seen = now;
     const steady = now.lastOkAt !== undefined && now.lastOkAt - (now.lastFailAt ?? 0) > 2000;
     if ((Date.now() > until && steady) || Date.now() > until + 60_000) break;
@@ -186,22 +195,35 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
   const last = outages.at(-1);
   const repairMs = !last ? 0 : last.to === undefined ? undefined : Math.max(0, last.to - readyAt);
 
-  const after = await eventually('the speaker to report the replacement', async () => {
-    const s = await dataplaneState(topo, node.name);
-    return s.mapReplacements > before.mapReplacements && s.lastReplacement?.reprogrammedAt !== undefined ? s : undefined;
-  }, 30_000, 100).catch(() => undefined);
+  const after = await eventually(
+    'the speaker to report the replacement',
+    async () => {
+      const s = await dataplaneState(topo, node.name);
+      return s.mapReplacements > before.mapReplacements && s.lastReplacement?.reprogrammedAt !== undefined
+        ? s
+        : undefined;
+    },
+    30_000,
+    100,
+  ).catch(() => undefined);
   watching = false;
   await Promise.all([pinWatch, claimWatch]);
   const metrics = await topo.speakerMetrics(node.name);
   // Every series of the services map: the speaker may look between Cilium's unpin and its new pin ("vanished",
   // then "appeared") or after both ("recreated").
-  const replacementsMetric = [...metrics.matchAll(new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'gm'))]
+  const replacementsMetric = [
+    ...metrics.matchAll(
+      new RegExp(`^kube_lb_dataplane_map_replacements_total\\{[^}]*map="${SERVICES_MAP}"[^}]*\\} .*$`, 'gm'),
+    ),
+  ]
     .map((m) => m[0])
     .join('\n');
   // The first replacement after the restart that involves the services map: "recreated"; or "vanished" when the
   // speaker looked between Cilium's unpin and its new pin. Its re-open then fails until the new pin exists and
   // opens that one (reprogrammedAt), with no "appeared" of its own.
-  const r = after?.recentReplacements.find((x) => x.detectedAt >= restartAt && x.changes.some((c) => c.name === SERVICES_MAP));
+  const r = after?.recentReplacements.find(
+    (x) => x.detectedAt >= restartAt && x.changes.some((c) => c.name === SERVICES_MAP),
+  );
   const staleUntil = r?.reprogrammedAt ?? Date.now();
   return {
     heldId,
@@ -217,7 +239,9 @@ export async function recreateRun(lab: RecreateLab, loopIntervalMs = 10, observe
     outages,
     okRequests: tally.ok,
     replacementsMetric,
-    programmedWhileStale: samples.filter((s) => pinChangedAt !== undefined && s.at >= pinChangedAt && s.at <= staleUntil),
+    programmedWhileStale: samples.filter(
+      (s) => pinChangedAt !== undefined && s.at >= pinChangedAt && s.at <= staleUntil,
+    ),
   };
 }
 
@@ -228,17 +252,32 @@ export async function vanishRun(lab: RecreateLab): Promise<VanishFigures> {
   const agent = node.cilium!;
   await agent.stop();
   rmSync(join(node.mapDir, SERVICES_MAP));
-  const whileGone = await eventually('the claim to stop saying Programmed', async () => {
-    const p = programmed(await topo.claimOf('c1', 'web'));
-    return p.status === 'False' ? p : undefined;
-  }, 30_000, 100).catch(() => undefined);
-  const currentGauge = /^kube_lb_dataplane_maps_current(\{[^}]*\})? .*$/m.exec(await topo.speakerMetrics(node.name))?.[0];
+  const whileGone = await eventually(
+    'the claim to stop saying Programmed',
+    async () => {
+      const p = programmed(await topo.claimOf('c1', 'web'));
+      return p.status === 'False' ? p : undefined;
+    },
+    30_000,
+    100,
+  ).catch(() => undefined);
+  const currentGauge = /^kube_lb_dataplane_maps_current(\{[^}]*\})? .*$/m.exec(
+    await topo.speakerMetrics(node.name),
+  )?.[0];
   agent.start();
   await agent.waitReady();
-  const programmedAgain = await eventually('the claim to say Programmed again', async () => {
-    const p = programmed(await topo.claimOf('c1', 'web'));
-    return p.status === 'True' ? p : undefined;
-  }, 60_000, 100).catch(() => undefined);
-  const answeredAgain = await topo.requestUntilOk('tcp', vip, 80, 30_000).then(() => true, () => false);
+  const programmedAgain = await eventually(
+    'the claim to say Programmed again',
+    async () => {
+      const p = programmed(await topo.claimOf('c1', 'web'));
+      return p.status === 'True' ? p : undefined;
+    },
+    60_000,
+    100,
+  ).catch(() => undefined);
+  const answeredAgain = await topo.requestUntilOk('tcp', vip, 80, 30_000).then(
+    () => true,
+    () => false,
+  );
   return { whileGone, currentGauge, programmedAgain, answeredAgain };
 }

@@ -88,8 +88,14 @@ export interface StoryOptions {
 export function modesToRefuse(line: string): { mode: string; config: Record<string, string>; reason: string }[] {
   return [
     { mode: 'bpf-lb-mode=dsr', config: { 'bpf-lb-mode': 'dsr' }, reason: 'CiliumDSRMode' },
-    ...(line === '1.17' || line === '1.18' ? [{ mode: 'bpf-lb-mode=hybrid', config: { 'bpf-lb-mode': 'hybrid' }, reason: 'CiliumHybridMode' }] : []),
-    { mode: 'kube-proxy-replacement=false', config: { 'kube-proxy-replacement': 'false' }, reason: 'CiliumKubeProxyReplacementOff' },
+    ...(line === '1.17' || line === '1.18'
+      ? [{ mode: 'bpf-lb-mode=hybrid', config: { 'bpf-lb-mode': 'hybrid' }, reason: 'CiliumHybridMode' }]
+      : []),
+    {
+      mode: 'kube-proxy-replacement=false',
+      config: { 'kube-proxy-replacement': 'false' },
+      reason: 'CiliumKubeProxyReplacementOff',
+    },
   ];
 }
 
@@ -111,7 +117,10 @@ function dumpEntries(mapDir: string): Map<string, Entries> {
       const d = map.dump();
       const entries: Entries = new Map();
       for (let i = 0; i < d.count; i++) {
-        entries.set(hex(d.keys.subarray(i * d.keySize, (i + 1) * d.keySize)), hex(d.values.subarray(i * d.valueSize, (i + 1) * d.valueSize)));
+        entries.set(
+          hex(d.keys.subarray(i * d.keySize, (i + 1) * d.keySize)),
+          hex(d.values.subarray(i * d.valueSize, (i + 1) * d.valueSize)),
+        );
       }
       out.set(name, entries);
     } finally {
@@ -137,7 +146,9 @@ export function parseLbList(text: string): Map<string, Set<string>> {
 
 /** bpftool's JSON dump of a pinned map: [{ key: ["0x0a", …], value: [...] }]. */
 function bpftoolDump(path: string): { key: Uint8Array; value: Uint8Array }[] {
-  const json = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', path], { encoding: 'utf8', maxBuffer: 64 << 20 })) as {
+  const json = JSON.parse(
+    execFileSync('bpftool', ['-j', 'map', 'dump', 'pinned', path], { encoding: 'utf8', maxBuffer: 64 << 20 }),
+  ) as {
     key: string[];
     value: string[];
   }[];
@@ -151,7 +162,9 @@ async function fromLbNodeUnderSocketLb(topo: Topology, url: string): Promise<str
   // nsenter, not `ip netns exec`: the latter remounts /sys, and the cgroup is reached through the host's.
   const script = `echo $$ > ${n.cilium!.cgroup}/cgroup.procs && exec curl -sS -m 5 ${url}`;
   try {
-    const { stdout } = await execFileAsync('nsenter', [`--net=/run/netns/${n.ns.name}`, 'sh', '-c', script], { timeout: 20_000 });
+    const { stdout } = await execFileAsync('nsenter', [`--net=/run/netns/${n.ns.name}`, 'sh', '-c', script], {
+      timeout: 20_000,
+    });
     return stdout.trim();
   } catch (err) {
     return `failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`;
@@ -167,7 +180,11 @@ async function ciliumOwnService(topo: Topology): Promise<string> {
     namespace: 'default',
     body: {
       metadata: { name: 'cilium-own' },
-      spec: { type: 'ClusterIP', ports: [{ name: 'http', port: 80, targetPort: CILIUM_BACKEND_PORT, protocol: 'TCP' }], externalIPs: [CILIUM_EXTERNAL_IP] },
+      spec: {
+        type: 'ClusterIP',
+        ports: [{ name: 'http', port: 80, targetPort: CILIUM_BACKEND_PORT, protocol: 'TCP' }],
+        externalIPs: [CILIUM_EXTERNAL_IP],
+      },
     },
   });
   await discovery.createNamespacedEndpointSlice({
@@ -181,7 +198,12 @@ async function ciliumOwnService(topo: Topology): Promise<string> {
   });
   // Nothing answers ARP for an externalIP in this setup: the client routes it to the LB node.
   await topo.client.ip('route', 'add', `${CILIUM_EXTERNAL_IP}/32`, 'via', topo.lbNodes[0]!.frontIp);
-  backend.ns.spawn('cilium-own-backend', process.execPath, [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'], topo.logDir);
+  backend.ns.spawn(
+    'cilium-own-backend',
+    process.execPath,
+    [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'],
+    topo.logDir,
+  );
   return svc.spec!.clusterIP!;
 }
 
@@ -196,16 +218,30 @@ export async function refusedModes(t: Checks, topo: Topology, line: string, vip:
   const refused: string[] = [];
   for (const m of modesToRefuse(line)) {
     await topo.restartCilium(node.name, { ...base, ...m.config });
-    const claim = await eventually(`the claim to say ${m.reason}`, async () => {
-      const c = await topo.claimOf('c1', 'web');
-      const p = c?.status?.conditions?.find((x) => x.type === 'Programmed');
-      return p?.status === 'False' && p.reason === m.reason ? p : undefined;
-    }, 60_000, 500).catch(() => undefined);
+    const claim = await eventually(
+      `the claim to say ${m.reason}`,
+      async () => {
+        const c = await topo.claimOf('c1', 'web');
+        const p = c?.status?.conditions?.find((x) => x.type === 'Programmed');
+        return p?.status === 'False' && p.reason === m.reason ? p : undefined;
+      },
+      60_000,
+      500,
+    ).catch(() => undefined);
     t.ok('refusal', claim, `${m.mode}: the claim says Programmed=False, ${m.reason}`);
     const metrics = await topo.speakerMetrics(node.name);
-    t.match('refusal', metrics, new RegExp(`^kube_lb_dataplane_refused\\{reason="${m.reason}"[^}]*\\} 1$`, 'm'), `${m.mode}: kube_lb_dataplane_refused{reason="${m.reason}"} is 1`);
+    t.match(
+      'refusal',
+      metrics,
+      new RegExp(`^kube_lb_dataplane_refused\\{reason="${m.reason}"[^}]*\\} 1$`, 'm'),
+      `${m.mode}: kube_lb_dataplane_refused{reason="${m.reason}"} is 1`,
+    );
     const list = parseLbList(await node.cilium!.dbg(['bpf', 'lb', 'list']));
-    t.ok('refusal', ![...list.keys()].some((f) => f.startsWith(`${vip}:`)), `${m.mode}: kube-lb has no entry in the maps`);
+    t.ok(
+      'refusal',
+      ![...list.keys()].some((f) => f.startsWith(`${vip}:`)),
+      `${m.mode}: kube-lb has no entry in the maps`,
+    );
     if (claim) refused.push(m.mode);
   }
   await topo.restartCilium(node.name, base);
@@ -226,7 +262,13 @@ export interface StoryFigures {
 export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigures> {
   const label = `cilium-${o.line.replace('.', '')}-${o.maglev ? 'maglev' : 'random'}`;
   const ledger = Ledger.open(label);
-  const topo = await Topology.up(ledger, { label, lbNodes: 1, datapath: 'cilium', ciliumLine: o.line, maglev: o.maglev });
+  const topo = await Topology.up(ledger, {
+    label,
+    lbNodes: 1,
+    datapath: 'cilium',
+    ciliumLine: o.line,
+    maglev: o.maglev,
+  });
   t.teardown(async () => {
     await topo.down();
     rmSync(ledger.dir, { recursive: true, force: true });
@@ -237,19 +279,51 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigur
   // The agent answering is the one built for the line (its version is stamped at build time).
   const version = await agent.dbg(['version']).catch((e: unknown) => String(e));
   const wanted = agent.options.build.version.replace(/^v/, '').replaceAll('.', '\\.');
-  t.match('ciliumDbg', version, new RegExp(`Daemon: ${wanted}\\b`), `the LB node's agent reports ${agent.options.build.version}`);
+  t.match(
+    'ciliumDbg',
+    version,
+    new RegExp(`Daemon: ${wanted}\\b`),
+    `the LB node's agent reports ${agent.options.build.version}`,
+  );
   const cfg = await agent.dbg(['config', '-a']).catch((e: unknown) => String(e));
-  t.match('ciliumDbg', cfg, o.maglev ? /maglev/i : /random/i, `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`);
+  t.match(
+    'ciliumDbg',
+    cfg,
+    o.maglev ? /maglev/i : /random/i,
+    `the agent runs with ${o.maglev ? 'maglev' : 'random'} backend selection`,
+  );
 
   const clusterIP = await ciliumOwnService(topo);
-  const ciliumList = await eventually('Cilium to program its own Service', async () => {
-    const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
-    return (list.get(`${CILIUM_EXTERNAL_IP}:80`)?.size ?? 0) > 0 ? list : undefined;
-  }, 60_000, 500);
-  t.same('ciliumService', [...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!], [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`], 'Cilium serves its externalIP Service');
-  const own = await topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000).catch((e: unknown) => ({ text: String(e) }));
-  t.same('ciliumService', own.text, 'cilium-own', 'Cilium\'s own Service answers on its externalIP before kube-lb programs anything');
-  t.same('ciliumService', await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`), 'cilium-own', `its ClusterIP ${clusterIP} answers a process on the LB node`);
+  const ciliumList = await eventually(
+    'Cilium to program its own Service',
+    async () => {
+      const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
+      return (list.get(`${CILIUM_EXTERNAL_IP}:80`)?.size ?? 0) > 0 ? list : undefined;
+    },
+    60_000,
+    500,
+  );
+  t.same(
+    'ciliumService',
+    [...ciliumList.get(`${CILIUM_EXTERNAL_IP}:80`)!],
+    [`${topo.tenants[0]!.nodes[0]!.ip}:${CILIUM_BACKEND_PORT}`],
+    'Cilium serves its externalIP Service',
+  );
+  const own = await topo
+    .requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 30_000)
+    .catch((e: unknown) => ({ text: String(e) }));
+  t.same(
+    'ciliumService',
+    own.text,
+    'cilium-own',
+    "Cilium's own Service answers on its externalIP before kube-lb programs anything",
+  );
+  t.same(
+    'ciliumService',
+    await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`),
+    'cilium-own',
+    `its ClusterIP ${clusterIP} answers a process on the LB node`,
+  );
   const before = dumpEntries(node.mapDir);
 
   const ports = [
@@ -272,26 +346,48 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigur
       else failed++;
     }
     t.same('traffic', failed, 0, `${p.protocol} ${vip}:${p.port}: every request answered through Cilium's datapath`);
-    t.same('traffic', [...seen].sort(), consumerNodes, `${p.protocol} ${vip}:${p.port}: answered by every consumer node`);
+    t.same(
+      'traffic',
+      [...seen].sort(),
+      consumerNodes,
+      `${p.protocol} ${vip}:${p.port}: answered by every consumer node`,
+    );
   }
 
   const agentRssMiB = agent.rssMiB();
   // A process on the LB node itself meets Cilium's socket LB (attached, in the lab, to the agent's child cgroup:
   // the process joins it), which translates its connect() with kube-lb's entries.
   const local = await fromLbNodeUnderSocketLb(topo, `http://${vip}/`);
-  t.ok('traffic', parseAnswer(local)?.port === '80/TCP', `a process on the LB node reaches ${vip}:80 through Cilium's socket LB: ${local}`);
+  t.ok(
+    'traffic',
+    parseAnswer(local)?.port === '80/TCP',
+    `a process on the LB node reaches ${vip}:80 through Cilium's socket LB: ${local}`,
+  );
 
   // What kube-lb asked for, from the consumer Service, against what Cilium's own tool reads in the maps.
   const svc = await topo.tenant('c1').core.readNamespacedService({ namespace: 'default', name: 'web' });
   const list = parseLbList(await agent.dbg(['bpf', 'lb', 'list']));
   for (const p of svc.spec!.ports!) {
     const want = topo.tenants[0]!.nodes.map((n) => `${n.ip}:${p.nodePort}`).sort();
-    t.same('ciliumDbg', [...(list.get(`${vip}:${p.port}`) ?? [])].sort(), want, `cilium-dbg bpf lb list: ${vip}:${p.port}/${p.protocol} → every consumer node's NodePort`);
+    t.same(
+      'ciliumDbg',
+      [...(list.get(`${vip}:${p.port}`) ?? [])].sort(),
+      want,
+      `cilium-dbg bpf lb list: ${vip}:${p.port}/${p.protocol} → every consumer node's NodePort`,
+    );
   }
   if (o.maglev) {
     const maglev = await agent.dbg(['bpf', 'lb', 'maglev', 'list']);
-    const revNats = new Set([...(await agent.dbg(['bpf', 'lb', 'list', '--revnat'])).matchAll(/^(\d+)\s+198\.51\.100\.2\d\d:/gm)].map((m) => m[1]));
-    t.ok('ciliumDbg', revNats.size === ports.length && [...revNats].every((id) => maglev.includes(`[${id}]`)), 'cilium-dbg bpf lb maglev list shows a table for every kube-lb frontend');
+    const revNats = new Set(
+      [...(await agent.dbg(['bpf', 'lb', 'list', '--revnat'])).matchAll(/^(\d+)\s+198\.51\.100\.2\d\d:/gm)].map(
+        (m) => m[1],
+      ),
+    );
+    t.ok(
+      'ciliumDbg',
+      revNats.size === ports.length && [...revNats].every((id) => maglev.includes(`[${id}]`)),
+      'cilium-dbg bpf lb maglev list shows a table for every kube-lb frontend',
+    );
   }
 
   // bpftool's view of the same maps decodes with kube-lb's codecs.
@@ -299,20 +395,45 @@ export async function provesLine(t: Checks, o: StoryOptions): Promise<StoryFigur
   const masters = bpftoolDump(join(node.mapDir, 'cilium_lb4_services_v2'))
     .map((e) => ({ key: decode(lb4KeyCodec, e.key), value: decode(lb4ServiceCodec(profile), e.value) }))
     .filter((e) => ipText(e.key.address) === vip && e.key.slot === 0);
-  t.same('bpftool', masters.map((m) => m.key.port).sort((a, b) => a - b), ports.map((p) => p.port).sort((a, b) => a - b), 'bpftool dump: a master per kube-lb port decodes');
-  t.ok('bpftool', masters.every((m) => m.value.count === consumerNodes.length), 'bpftool dump: each master counts every consumer node');
-  const backends = bpftoolDump(join(node.mapDir, 'cilium_lb4_backends_v3')).map((e) => decode(lb4BackendCodec(profile), e.value));
-  t.ok('bpftool', topo.tenants[0]!.nodes.every((n) => backends.some((b) => ipText(b.address) === n.ip)), 'bpftool dump: kube-lb\'s backends decode to the consumer nodes');
+  t.same(
+    'bpftool',
+    masters.map((m) => m.key.port).sort((a, b) => a - b),
+    ports.map((p) => p.port).sort((a, b) => a - b),
+    'bpftool dump: a master per kube-lb port decodes',
+  );
+  t.ok(
+    'bpftool',
+    masters.every((m) => m.value.count === consumerNodes.length),
+    'bpftool dump: each master counts every consumer node',
+  );
+  const backends = bpftoolDump(join(node.mapDir, 'cilium_lb4_backends_v3')).map((e) =>
+    decode(lb4BackendCodec(profile), e.value),
+  );
+  t.ok(
+    'bpftool',
+    topo.tenants[0]!.nodes.every((n) => backends.some((b) => ipText(b.address) === n.ip)),
+    "bpftool dump: kube-lb's backends decode to the consumer nodes",
+  );
 
   // Cilium's entries, untouched; its Service still answers.
   const after = dumpEntries(node.mapDir);
   for (const [map, entries] of before) {
     const changed = [...entries].filter(([k, v]) => after.get(map)?.get(k) !== v);
-    t.same('ciliumService', changed, [], `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`);
+    t.same(
+      'ciliumService',
+      changed,
+      [],
+      `${map}: each of Cilium's ${entries.size} entries is byte-identical after kube-lb programmed`,
+    );
   }
   const again = await topo.request('tcp', CILIUM_EXTERNAL_IP, 80, 3000);
-  t.same('ciliumService', again.text, 'cilium-own', 'Cilium\'s own Service still answers on its externalIP');
-  t.same('ciliumService', await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`), 'cilium-own', 'and on its ClusterIP');
+  t.same('ciliumService', again.text, 'cilium-own', "Cilium's own Service still answers on its externalIP");
+  t.same(
+    'ciliumService',
+    await fromLbNodeUnderSocketLb(topo, `http://${clusterIP}/`),
+    'cilium-own',
+    'and on its ClusterIP',
+  );
   const refused = o.refusals ? await refusedModes(t, topo, o.line, vip) : [];
   return { refused, agentReadyMs, agentRssMiB };
 }

@@ -35,40 +35,73 @@ t.test(`Kubernetes ${line.version}: a Service's life through the VIP`, async (t)
     t.same([...nodes].sort(), ['c1-a', 'c1-b'], 'answered by both consumer nodes');
   });
 
-  await t.test("inside the cluster: kube-proxy's treatment of the VIP matches the Service's ipMode and condition", async (t) => {
-    const vip = await topo.waitExternalIP('c1', 'web');
-    const svc = await tenant.core.readNamespacedService({ name: 'web', namespace: 'default' });
-    const node = tenant.nodes[0]!;
-    const mode = node.kubeProxy!.mode;
-    // kube-proxy writes its rules for the VIP a moment after the status change reaches it.
-    const rules = async (): Promise<string> =>
-      mode === 'nftables' ? node.ns.exec('nft', 'list', 'ruleset') : node.ns.exec('iptables-save', '-t', 'nat');
-    // From the backend pod: the consumer node has no route to the client segment, so an answer can only come
-    // from kube-proxy short-circuiting the VIP to the Service's endpoints.
-    const fromPod = async (address = vip): Promise<string> =>
-      node.pod.ns.exec('curl', '-s', '-m', '2', `http://${address}:80/`).catch(() => '');
-    // The control: the pod reaches the Service by its ClusterIP, so an empty answer from the VIP means no path.
-    const viaClusterIP = await eventually('the pod reaches the Service by its ClusterIP', async () => parseAnswer(await fromPod(svc.spec!.clusterIP!)), 30_000);
-    t.match(viaClusterIP, { service: 'default/web' }, `the pod reaches ${svc.spec?.clusterIP} (ClusterIP) through kube-proxy`);
-    if (keepsIpMode(line)) {
-      t.same(svc.status?.loadBalancer?.ingress, [{ ip: vip, ipMode: 'Proxy' }]);
-      // Give kube-proxy time to sync the status change; the VIP must still be absent after it.
-      await eventually('kube-proxy has synced the Service', async () => (await rules()).includes(String(svc.spec?.ports?.[0]?.nodePort)), 30_000);
-      t.notMatch(await rules(), vip, `ipMode Proxy: kube-proxy (${mode}) installs no rule for the VIP`);
-      t.equal(await fromPod(), '', 'a pod connecting to the VIP is not short-circuited (it goes to the routing table)');
-    } else {
-      t.same(svc.status?.loadBalancer?.ingress, [{ ip: vip }], 'no ipMode: this line would drop it');
-      const cond = svc.status?.conditions?.find((c) => c.type === SERVICE_CONDITIONS.IPModeProxy);
-      t.equal(cond?.status, 'False');
-      t.equal(cond?.reason, 'IPModeUnsupported');
-      await eventually(`kube-proxy (${mode}) captures the VIP`, async () => (await rules()).includes(vip), 30_000);
-      t.pass(`kube-proxy (${mode}) has rules for ${vip}`);
-      const answer = await eventually('a pod reaches the VIP past kube-lb', async () => parseAnswer(await fromPod()), 30_000);
-      t.match(answer, { service: 'default/web' }, 'answered by an endpoint straight from kube-proxy, as the condition says');
-      const events = await tenant.core.listNamespacedEvent({ namespace: 'default', fieldSelector: 'involvedObject.name=web' });
-      t.ok(events.items.some((e) => e.reason === 'IPModeUnsupported' && e.type === 'Warning'), 'a Warning Event says so');
-    }
-  });
+  await t.test(
+    "inside the cluster: kube-proxy's treatment of the VIP matches the Service's ipMode and condition",
+    async (t) => {
+      const vip = await topo.waitExternalIP('c1', 'web');
+      const svc = await tenant.core.readNamespacedService({ name: 'web', namespace: 'default' });
+      const node = tenant.nodes[0]!;
+      const mode = node.kubeProxy!.mode;
+      // kube-proxy writes its rules for the VIP a moment after the status change reaches it.
+      const rules = async (): Promise<string> =>
+        mode === 'nftables' ? node.ns.exec('nft', 'list', 'ruleset') : node.ns.exec('iptables-save', '-t', 'nat');
+      // From the backend pod: the consumer node has no route to the client segment, so an answer can only come
+      // from kube-proxy short-circuiting the VIP to the Service's endpoints.
+      const fromPod = async (address = vip): Promise<string> =>
+        node.pod.ns.exec('curl', '-s', '-m', '2', `http://${address}:80/`).catch(() => '');
+      // The control: the pod reaches the Service by its ClusterIP, so an empty answer from the VIP means no path.
+      const viaClusterIP = await eventually(
+        'the pod reaches the Service by its ClusterIP',
+        async () => parseAnswer(await fromPod(svc.spec!.clusterIP!)),
+        30_000,
+      );
+      t.match(
+        viaClusterIP,
+        { service: 'default/web' },
+        `the pod reaches ${svc.spec?.clusterIP} (ClusterIP) through kube-proxy`,
+      );
+      if (keepsIpMode(line)) {
+        t.same(svc.status?.loadBalancer?.ingress, [{ ip: vip, ipMode: 'Proxy' }]);
+        // Give kube-proxy time to sync the status change; the VIP must still be absent after it.
+        await eventually(
+          'kube-proxy has synced the Service',
+          async () => (await rules()).includes(String(svc.spec?.ports?.[0]?.nodePort)),
+          30_000,
+        );
+        t.notMatch(await rules(), vip, `ipMode Proxy: kube-proxy (${mode}) installs no rule for the VIP`);
+        t.equal(
+          await fromPod(),
+          '',
+          'a pod connecting to the VIP is not short-circuited (it goes to the routing table)',
+        );
+      } else {
+        t.same(svc.status?.loadBalancer?.ingress, [{ ip: vip }], 'no ipMode: this line would drop it');
+        const cond = svc.status?.conditions?.find((c) => c.type === SERVICE_CONDITIONS.IPModeProxy);
+        t.equal(cond?.status, 'False');
+        t.equal(cond?.reason, 'IPModeUnsupported');
+        await eventually(`kube-proxy (${mode}) captures the VIP`, async () => (await rules()).includes(vip), 30_000);
+        t.pass(`kube-proxy (${mode}) has rules for ${vip}`);
+        const answer = await eventually(
+          'a pod reaches the VIP past kube-lb',
+          async () => parseAnswer(await fromPod()),
+          30_000,
+        );
+        t.match(
+          answer,
+          { service: 'default/web' },
+          'answered by an endpoint straight from kube-proxy, as the condition says',
+        );
+        const events = await tenant.core.listNamespacedEvent({
+          namespace: 'default',
+          fieldSelector: 'involvedObject.name=web',
+        });
+        t.ok(
+          events.items.some((e) => e.reason === 'IPModeUnsupported' && e.type === 'Warning'),
+          'a Warning Event says so',
+        );
+      }
+    },
+  );
 
   await t.test('deleting the Service stops the VIP and removes its claim', async (t) => {
     const vip = await topo.waitExternalIP('c1', 'web');

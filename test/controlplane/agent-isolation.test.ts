@@ -60,31 +60,59 @@ t.test("east's agent credentials: its own claims and heartbeat only", async (t) 
   const core = kc.makeApiClient(k8s.CoreV1Api);
   const heartbeat = (name: string) => () =>
     custom.patchClusterCustomObjectStatus(
-      { group: 'kube-lb.io', version: 'v1alpha1', plural: 'consumerclusters', name, body: { status: { lastHeartbeatTime: '2025-01-01T00:00:00Z' } } },
+      {
+        group: 'kube-lb.io',
+        version: 'v1alpha1',
+        plural: 'consumerclusters',
+        name,
+        body: { status: { lastHeartbeatTime: '2025-01-01T00:00:00Z' } },
+      },
       k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
     );
 
   // Its own tenant namespace: everything the agent needs.
-  t.equal(await status(() => claims.create(claim('tenant-east', 'east', 'mine'))), 200, 'create a claim in its namespace');
+  t.equal(
+    await status(() => claims.create(claim('tenant-east', 'east', 'mine'))),
+    200,
+    'create a claim in its namespace',
+  );
   t.equal(await status(() => claims.list('tenant-east')), 200, 'list its claims');
   const mine = await claims.get('shop.mine', 'tenant-east');
-  t.equal(await status(() => claims.replace({ ...mine, spec: { ...mine.spec, ports: [{ protocol: 'UDP', port: 53, nodePort: 30053 }] } })), 200, 'update its claim');
+  t.equal(
+    await status(() =>
+      claims.replace({ ...mine, spec: { ...mine.spec, ports: [{ protocol: 'UDP', port: 53, nodePort: 30053 }] } }),
+    ),
+    200,
+    'update its claim',
+  );
   t.equal(await status(heartbeat('east')), 200, 'heartbeat to its own ConsumerCluster');
   t.equal(await status(() => clusters.get('east')), 200, 'read its own ConsumerCluster');
 
   // Not even its own claims' status: the allocator's word cannot be forged.
-  t.equal(await status(() => claims.replaceStatus({ ...mine, status: { vip: '192.0.2.99' } })), 403, 'cannot write claim status');
+  t.equal(
+    await status(() => claims.replaceStatus({ ...mine, status: { vip: '192.0.2.99' } })),
+    403,
+    'cannot write claim status',
+  );
 
   // Another tenant: nothing.
   t.equal(await status(() => claims.list('tenant-west')), 403, "cannot list west's claims");
   t.equal(await status(() => claims.get('shop.theirs', 'tenant-west')), 403, "cannot read west's claim");
-  t.equal(await status(() => claims.create(claim('tenant-west', 'west', 'intruder'))), 403, "cannot create in west's namespace");
+  t.equal(
+    await status(() => claims.create(claim('tenant-west', 'west', 'intruder'))),
+    403,
+    "cannot create in west's namespace",
+  );
   t.equal(await status(() => claims.delete('shop.theirs', 'tenant-west')), 403, "cannot delete west's claim");
   t.equal(await status(() => claims.list()), 403, 'cannot list claims across namespaces');
   t.equal(await status(heartbeat('west')), 403, "cannot write west's ConsumerCluster status");
   t.equal(await status(() => clusters.get('west')), 403, "cannot read west's ConsumerCluster");
   t.equal(await status(() => clusters.list()), 403, 'cannot list tenants');
-  t.equal(await status(() => core.listNamespacedSecret({ namespace: 'tenant-east' })), 403, 'no Secrets, even in its own namespace');
+  t.equal(
+    await status(() => core.listNamespacedSecret({ namespace: 'tenant-east' })),
+    403,
+    'no Secrets, even in its own namespace',
+  );
 
   const west = await resourceClient<VIPClaim>(lb.kubeConfig, 'VIPClaim').get('shop.theirs', 'tenant-west');
   t.same(west.spec.service.cluster, 'west', "west's claim untouched");

@@ -23,7 +23,11 @@ const ledger = Ledger.open('agent-service-policy');
 const [consumer] = await startClusters(ledger, [{ name: 'consumer', installCRDs: false }]);
 const cluster = consumer!;
 t.teardown(() => cluster.stop());
-for (const f of ['deploy/lb-consumer-cluster/00-namespace.yaml', 'deploy/lb-consumer-cluster/10-agent-rbac.yaml', SERVICE_POLICY_FILE]) {
+for (const f of [
+  'deploy/lb-consumer-cluster/00-namespace.yaml',
+  'deploy/lb-consumer-cluster/10-agent-rbac.yaml',
+  SERVICE_POLICY_FILE,
+]) {
   await applyYaml(cluster.kubeConfig, readFileSync(join(repoRoot, f), 'utf8'));
 }
 const admin = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
@@ -36,15 +40,32 @@ const NS = 'shop';
 await ensureNamespace(admin, NS);
 const foreignFinalizer = 'example.com/keep';
 const web = lbService(NS, 'web');
-await admin.createNamespacedService({ namespace: NS, body: { ...web, metadata: { ...web.metadata, finalizers: [foreignFinalizer] } } });
-await admin.createNamespacedService({ namespace: NS, body: lbService(NS, 'other-class', { loadBalancerClass: 'example.com/lb' }) });
-await admin.createNamespacedService({ namespace: NS, body: { metadata: { namespace: NS, name: 'plain' }, spec: { ports: [{ port: 80 }], selector: { app: 'plain' } } } });
+await admin.createNamespacedService({
+  namespace: NS,
+  body: { ...web, metadata: { ...web.metadata, finalizers: [foreignFinalizer] } },
+});
+await admin.createNamespacedService({
+  namespace: NS,
+  body: lbService(NS, 'other-class', { loadBalancerClass: 'example.com/lb' }),
+});
+await admin.createNamespacedService({
+  namespace: NS,
+  body: { metadata: { namespace: NS, name: 'plain' }, spec: { ports: [{ port: 80 }], selector: { app: 'plain' } } },
+});
 const read = async (name: string) => serviceView(await admin.readNamespacedService({ name, namespace: NS }));
 
 const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
 const served = (ip: string): ServiceStatusView => ({
   loadBalancer: { ingress: [{ ip, ipMode: 'Proxy' }] },
-  conditions: [{ type: 'kube-lb.io/Allocated', status: 'True', reason: 'Allocated', message: `VIP ${ip}`, lastTransitionTime: now }],
+  conditions: [
+    {
+      type: 'kube-lb.io/Allocated',
+      status: 'True',
+      reason: 'Allocated',
+      message: `VIP ${ip}`,
+      lastTransitionTime: now,
+    },
+  ],
 });
 
 // What the apiserver's own validation lets through on a Service that is not type LoadBalancer (no ingress there).
@@ -65,62 +86,135 @@ async function refused(op: () => Promise<unknown>): Promise<string> {
 // condition the Service does not have yet (a try that got through before the policy was in force is kept, and
 // repeating it would be a no-op the policy allows).
 let attempt = 0;
-await eventually('the policy in force', async () => refused(async () => agent.setStatus(await read('plain'), conditionsOnly(`198.51.100.${++attempt}`))), 60_000);
+await eventually(
+  'the policy in force',
+  async () => refused(async () => agent.setStatus(await read('plain'), conditionsOnly(`198.51.100.${++attempt}`))),
+  60_000,
+);
 
 t.test('its own Service: status and its finalizer', async (t) => {
   const withStatus = await agent.setStatus(await read('web'), served('198.51.100.7'));
-  t.equal(withStatus.status?.loadBalancer?.ingress?.[0]?.ip, '198.51.100.7', 'status of a LoadBalancer Service of its class');
+  t.equal(
+    withStatus.status?.loadBalancer?.ingress?.[0]?.ip,
+    '198.51.100.7',
+    'status of a LoadBalancer Service of its class',
+  );
   const withFinalizer = await agent.setFinalizers(withStatus, [...(withStatus.metadata?.finalizers ?? []), FINALIZER]);
   t.same(withFinalizer.metadata?.finalizers, [foreignFinalizer, FINALIZER], 'its finalizer added beside the other');
   t.equal(withFinalizer.spec?.loadBalancerClass, LOAD_BALANCER_CLASS);
 });
 
 t.test('what it may not do', async (t) => {
-  t.match(await refused(async () => agent.setStatus(await read('plain'), conditionsOnly('198.51.100.200'))), /not a LoadBalancer Service of class/, 'status (conditions) of a ClusterIP Service');
-  t.match(await refused(async () => agent.setStatus(await read('other-class'), served('198.51.100.9'))), /not a LoadBalancer Service of class/, 'status of another class\'s Service');
+  t.match(
+    await refused(async () => agent.setStatus(await read('plain'), conditionsOnly('198.51.100.200'))),
+    /not a LoadBalancer Service of class/,
+    'status (conditions) of a ClusterIP Service',
+  );
+  t.match(
+    await refused(async () => agent.setStatus(await read('other-class'), served('198.51.100.9'))),
+    /not a LoadBalancer Service of class/,
+    "status of another class's Service",
+  );
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
   t.match(
-    await refused(() => agentCore.patchNamespacedService({ name: 'web', namespace: NS, body: { spec: { selector: { app: 'elsewhere' } } } }, mergePatch)),
+    await refused(() =>
+      agentCore.patchNamespacedService(
+        { name: 'web', namespace: NS, body: { spec: { selector: { app: 'elsewhere' } } } },
+        mergePatch,
+      ),
+    ),
     /may not change the spec/,
     'spec.selector of its own Service',
   );
   t.match(
-    await refused(() => agentCore.patchNamespacedService({ name: 'web', namespace: NS, body: { metadata: { labels: { owner: 'agent' } } } }, mergePatch)),
+    await refused(() =>
+      agentCore.patchNamespacedService(
+        { name: 'web', namespace: NS, body: { metadata: { labels: { owner: 'agent' } } } },
+        mergePatch,
+      ),
+    ),
     /labels, annotations or owner references/,
     'labels',
   );
   t.match(
-    await refused(() => agentCore.patchNamespacedServiceStatus({ name: 'web', namespace: NS, body: { metadata: { annotations: { a: 'b' } } } }, mergePatch)),
+    await refused(() =>
+      agentCore.patchNamespacedServiceStatus(
+        { name: 'web', namespace: NS, body: { metadata: { annotations: { a: 'b' } } } },
+        mergePatch,
+      ),
+    ),
     /labels, annotations or owner references/,
     'annotations through the status subresource',
   );
-  t.match(await refused(async () => agent.setFinalizers(await read('web'), [FINALIZER])), /no finalizer but/, 'removing another finalizer');
   t.match(
-    await refused(async () => agent.setFinalizers(await read('web'), [foreignFinalizer, FINALIZER, 'example.com/mine'])),
+    await refused(async () => agent.setFinalizers(await read('web'), [FINALIZER])),
+    /no finalizer but/,
+    'removing another finalizer',
+  );
+  t.match(
+    await refused(async () =>
+      agent.setFinalizers(await read('web'), [foreignFinalizer, FINALIZER, 'example.com/mine']),
+    ),
     /no finalizer but/,
     'adding another finalizer',
   );
-  t.match(await refused(async () => agent.setFinalizers(await read('plain'), [FINALIZER])), /add its finalizer only to/, 'its finalizer on a ClusterIP Service');
-  t.same((await admin.readNamespacedService({ name: 'web', namespace: NS })).spec?.selector, { app: 'web' }, 'nothing changed');
+  t.match(
+    await refused(async () => agent.setFinalizers(await read('plain'), [FINALIZER])),
+    /add its finalizer only to/,
+    'its finalizer on a ClusterIP Service',
+  );
+  t.same(
+    (await admin.readNamespacedService({ name: 'web', namespace: NS })).spec?.selector,
+    { app: 'web' },
+    'nothing changed',
+  );
 });
 
 t.test('a Service that stopped being its: it may take its entries back, nothing more', async (t) => {
   // As after a class change: the admin moves the Service to ClusterIP while the agent's VIP and finalizer are on it.
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  await admin.patchNamespacedService({ name: 'web', namespace: NS, body: { spec: { type: 'ClusterIP', loadBalancerClass: null, externalTrafficPolicy: null, allocateLoadBalancerNodePorts: null } } }, mergePatch);
+  await admin.patchNamespacedService(
+    {
+      name: 'web',
+      namespace: NS,
+      body: {
+        spec: {
+          type: 'ClusterIP',
+          loadBalancerClass: null,
+          externalTrafficPolicy: null,
+          allocateLoadBalancerNodePorts: null,
+        },
+      },
+    },
+    mergePatch,
+  );
   const moved = await read('web');
   t.equal(moved.spec?.type, 'ClusterIP');
-  t.same(moved.status?.loadBalancer?.ingress ?? [], [], 'the apiserver dropped the ingress with the type (its validation allows none on ClusterIP)');
-  t.match(await refused(() => agent.setStatus(moved, conditionsOnly('198.51.100.8'))), /only remove its entries/, 'no new condition on it');
+  t.same(
+    moved.status?.loadBalancer?.ingress ?? [],
+    [],
+    'the apiserver dropped the ingress with the type (its validation allows none on ClusterIP)',
+  );
+  t.match(
+    await refused(() => agent.setStatus(moved, conditionsOnly('198.51.100.8'))),
+    /only remove its entries/,
+    'no new condition on it',
+  );
   const released = await agent.setStatus(moved, { loadBalancer: {}, conditions: [] });
   t.same(released.status?.conditions ?? [], [], 'its conditions taken back');
   const after = await read('web');
-  const gone = await agent.setFinalizers(after, (after.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER));
+  const gone = await agent.setFinalizers(
+    after,
+    (after.metadata?.finalizers ?? []).filter((f) => f !== FINALIZER),
+  );
   t.same(gone.metadata?.finalizers, [foreignFinalizer], 'its finalizer removed from a Service it no longer serves');
 });
 
 t.test('the policy binds the agent alone', async (t) => {
   const mergePatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  const patched = await admin.patchNamespacedService({ name: 'web', namespace: NS, body: { metadata: { finalizers: null }, spec: { selector: { app: 'new' } } } }, mergePatch);
+  const patched = await admin.patchNamespacedService(
+    { name: 'web', namespace: NS, body: { metadata: { finalizers: null }, spec: { selector: { app: 'new' } } } },
+    mergePatch,
+  );
   t.same(patched.spec?.selector, { app: 'new' }, 'the admin changes spec and finalizers as before');
 });

@@ -24,7 +24,10 @@ const core = kc.makeApiClient(k8s.CoreV1Api);
 for (const ns of ['tenant-a', 'tenant-b', 'stranger']) await core.createNamespace({ body: { metadata: { name: ns } } });
 
 // Objects as an API client sends them: no creationTimestamp, the apiserver sets it.
-const fresh = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, creationTimestamp: undefined } });
+const fresh = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({
+  ...o,
+  metadata: { ...o.metadata, creationTimestamp: undefined },
+});
 const newPool = (...a: Parameters<typeof pool>) => fresh(pool(...a));
 const newTenant = (...a: Parameters<typeof tenant>) => fresh(tenant(...a));
 const newClaim = (ns: string, name: string, opts: ClaimOptions = {}) => {
@@ -41,7 +44,12 @@ await waitReady(allocator);
 await eventually('webhook in the apiserver', async () => {
   try {
     await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
-      group: 'kube-lb.io', version: 'v1alpha1', plural: 'vipclaims', namespace: 'stranger', body: newClaim('stranger', 'probe'), dryRun: 'All',
+      group: 'kube-lb.io',
+      version: 'v1alpha1',
+      plural: 'vipclaims',
+      namespace: 'stranger',
+      body: newClaim('stranger', 'probe'),
+      dryRun: 'All',
     });
     return undefined;
   } catch (err) {
@@ -53,7 +61,11 @@ await eventually('webhook in the apiserver', async () => {
 await pools.create(newPool('pool-a', ['192.0.2.0/26']));
 await pools.create(newPool('pool-b', ['198.51.100.0/28'], { autoAssign: false }, { labels: { tier: 'gold' } }));
 await pools.create(newPool('tiny', ['203.0.113.7/32'], { autoAssign: false }));
-await tenants.create(newTenant('tenant-a', 'tenant-a', ['10.10.0.0/16'], { poolSelector: { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['gold'] }] } }));
+await tenants.create(
+  newTenant('tenant-a', 'tenant-a', ['10.10.0.0/16'], {
+    poolSelector: { matchExpressions: [{ key: 'tier', operator: 'NotIn', values: ['gold'] }] },
+  }),
+);
 await tenants.create(newTenant('tenant-b', 'tenant-b', ['10.20.0.0/16'], { maxVIPs: 1 }));
 const tcp = (port: number) => [{ protocol: 'TCP' as const, port, nodePort: 30000 + port }];
 const bBackend = [{ nodeName: 'b1', address: '10.20.0.5', ready: true }];
@@ -63,7 +75,8 @@ const baseline: Array<[string, string, ClaimOptions]> = [
   ['tenant-a', 'tiny-holder', { pool: 'tiny' }],
   ['tenant-b', 'b1', { backends: bBackend }],
 ];
-for (const [ns, name, opts] of baseline) await eventually(`create ${ns}/${name}`, async () => (await claims.create(newClaim(ns, name, opts)), true));
+for (const [ns, name, opts] of baseline)
+  await eventually(`create ${ns}/${name}`, async () => (await claims.create(newClaim(ns, name, opts)), true));
 const before = new Map<string, string>();
 for (const [ns, name] of baseline) {
   const c = await waitClaim(kc, ns, name, (x) => allocatedOf(x)?.status === 'True');
@@ -81,24 +94,63 @@ async function refusal(create: () => Promise<unknown>): Promise<string | undefin
 
 t.test('webhook rules: each accepted and refused, naming the object and the field', async (t) => {
   const rows: Array<[what: string, create: () => Promise<unknown>, expect: RegExp | 'accepted']> = [
-    ['a pool overlapping another', () => pools.create(newPool('overlap', ['192.0.2.32/27'])),
-      /denied the request: VIPPool overlap spec\.addresses\[0\]: 192\.0\.2\.32\/27 overlaps VIPPool pool-a spec\.addresses\[0\] 192\.0\.2\.0\/26/],
+    [
+      'a pool overlapping another',
+      () => pools.create(newPool('overlap', ['192.0.2.32/27'])),
+      /denied the request: VIPPool overlap spec\.addresses\[0\]: 192\.0\.2\.32\/27 overlaps VIPPool pool-a spec\.addresses\[0\] 192\.0\.2\.0\/26/,
+    ],
     ['a pool beside the others', () => pools.create(newPool('beside', ['192.0.2.64/27'])), 'accepted'],
-    ['a requested IP outside the tenant\'s pools', () => claims.create(newClaim('tenant-a', 'req-out', { requestedIPs: ['198.51.100.3'] })),
-      /VIPClaim tenant-a\/req-out spec\.requestedIPs\[0\]: 198\.51\.100\.3 is not in any VIPPool this claim may use/],
-    ['a requested IP inside them', () => claims.create(newClaim('tenant-a', 'req-in', { requestedIPs: ['192.0.2.40'] })), 'accepted'],
-    ['backends outside allowedBackendCIDRs', () => claims.create(newClaim('tenant-a', 'be-out', { backends: [{ nodeName: 'x', address: '10.20.0.9', ready: true }] })),
-      /VIPClaim tenant-a\/be-out spec\.backends\[0\]\.address: 10\.20\.0\.9 is outside ConsumerCluster tenant-a spec\.allowedBackendCIDRs/],
-    ['backends inside', () => claims.create(newClaim('tenant-a', 'be-in', { backends: [{ nodeName: 'x', address: '10.10.3.3', ready: true }] })), 'accepted'],
-    ['a tenant namespace already used by another tenant', () => tenants.create(newTenant('dup', 'tenant-a')),
-      /ConsumerCluster dup spec\.tenantNamespace: namespace tenant-a is already the tenant namespace of ConsumerCluster tenant-a/],
-    ['a tenant with a namespace of its own', () => tenants.create(newTenant('tenant-c', 'tenant-c', ['10.30.0.0/16'])), 'accepted'],
-    ['a tenant over another tenant\'s nodes', () => tenants.create(newTenant('tenant-d', 'tenant-d', ['10.20.5.0/24'])),
-      /ConsumerCluster tenant-d spec\.allowedBackendCIDRs\[0\]: 10\.20\.5\.0\/24 overlaps ConsumerCluster tenant-b spec\.allowedBackendCIDRs\[0\] 10\.20\.0\.0\/16/],
-    ['a claim in another tenant\'s namespace', () => claims.create(newClaim('tenant-a', 'spoof', { cluster: 'tenant-b', backends: bBackend })),
-      /VIPClaim tenant-a\/spoof spec\.service\.cluster: "tenant-b" is not the tenant of namespace tenant-a/],
-    ['a claim in a namespace no tenant owns', () => claims.create(newClaim('stranger', 'lost')),
-      /VIPClaim stranger\/lost: namespace stranger is not the tenantNamespace of any ConsumerCluster/],
+    [
+      "a requested IP outside the tenant's pools",
+      () => claims.create(newClaim('tenant-a', 'req-out', { requestedIPs: ['198.51.100.3'] })),
+      /VIPClaim tenant-a\/req-out spec\.requestedIPs\[0\]: 198\.51\.100\.3 is not in any VIPPool this claim may use/,
+    ],
+    [
+      'a requested IP inside them',
+      () => claims.create(newClaim('tenant-a', 'req-in', { requestedIPs: ['192.0.2.40'] })),
+      'accepted',
+    ],
+    [
+      'backends outside allowedBackendCIDRs',
+      () =>
+        claims.create(
+          newClaim('tenant-a', 'be-out', { backends: [{ nodeName: 'x', address: '10.20.0.9', ready: true }] }),
+        ),
+      /VIPClaim tenant-a\/be-out spec\.backends\[0\]\.address: 10\.20\.0\.9 is outside ConsumerCluster tenant-a spec\.allowedBackendCIDRs/,
+    ],
+    [
+      'backends inside',
+      () =>
+        claims.create(
+          newClaim('tenant-a', 'be-in', { backends: [{ nodeName: 'x', address: '10.10.3.3', ready: true }] }),
+        ),
+      'accepted',
+    ],
+    [
+      'a tenant namespace already used by another tenant',
+      () => tenants.create(newTenant('dup', 'tenant-a')),
+      /ConsumerCluster dup spec\.tenantNamespace: namespace tenant-a is already the tenant namespace of ConsumerCluster tenant-a/,
+    ],
+    [
+      'a tenant with a namespace of its own',
+      () => tenants.create(newTenant('tenant-c', 'tenant-c', ['10.30.0.0/16'])),
+      'accepted',
+    ],
+    [
+      "a tenant over another tenant's nodes",
+      () => tenants.create(newTenant('tenant-d', 'tenant-d', ['10.20.5.0/24'])),
+      /ConsumerCluster tenant-d spec\.allowedBackendCIDRs\[0\]: 10\.20\.5\.0\/24 overlaps ConsumerCluster tenant-b spec\.allowedBackendCIDRs\[0\] 10\.20\.0\.0\/16/,
+    ],
+    [
+      "a claim in another tenant's namespace",
+      () => claims.create(newClaim('tenant-a', 'spoof', { cluster: 'tenant-b', backends: bBackend })),
+      /VIPClaim tenant-a\/spoof spec\.service\.cluster: "tenant-b" is not the tenant of namespace tenant-a/,
+    ],
+    [
+      'a claim in a namespace no tenant owns',
+      () => claims.create(newClaim('stranger', 'lost')),
+      /VIPClaim stranger\/lost: namespace stranger is not the tenantNamespace of any ConsumerCluster/,
+    ],
   ];
   for (const [what, create, expect] of rows) {
     const msg = await refusal(create);
@@ -108,7 +160,10 @@ t.test('webhook rules: each accepted and refused, naming the object and the fiel
 });
 
 type Outcome = { refused: RegExp } | { marked: string; ns: string; name: string };
-const p = (name: string, addresses: string[], spec: Partial<VIPPool['spec']> = {}) => () => pools.create(newPool(name, addresses, spec));
+const p =
+  (name: string, addresses: string[], spec: Partial<VIPPool['spec']> = {}) =>
+  () =>
+    pools.create(newPool(name, addresses, spec));
 const c = (ns: string, name: string, opts: ClaimOptions) => () => claims.create(newClaim(ns, name, opts));
 const raw = (plural: string, ns: string | undefined, body: object) => () => {
   const api = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -116,89 +171,248 @@ const raw = (plural: string, ns: string | undefined, body: object) => () => {
   return ns ? api.createNamespacedCustomObject({ ...base, namespace: ns }) : api.createClusterCustomObject(base);
 };
 const rawClaim = (name: string, spec: Record<string, unknown>) =>
-  raw('vipclaims', 'tenant-a', { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPClaim', metadata: { name }, spec: { ...newClaim('tenant-a', name).spec, ...spec } });
+  raw('vipclaims', 'tenant-a', {
+    apiVersion: 'kube-lb.io/v1alpha1',
+    kind: 'VIPClaim',
+    metadata: { name },
+    spec: { ...newClaim('tenant-a', name).spec, ...spec },
+  });
 
 const corpus: Array<[what: string, create: () => Promise<unknown>, expect: Outcome]> = [
-  ['CIDR with an octet above 255', p('h-octet', ['10.0.0.300/24']), { refused: /spec\.addresses\[0\].*invalid address 10\.0\.0\.300\/24/ }],
-  ['not an address at all', p('h-garbage', ['not-an-ip']), { refused: /spec\.addresses\[0\].*invalid address not-an-ip/ }],
+  [
+    'CIDR with an octet above 255',
+    p('h-octet', ['10.0.0.300/24']),
+    { refused: /spec\.addresses\[0\].*invalid address 10\.0\.0\.300\/24/ },
+  ],
+  [
+    'not an address at all',
+    p('h-garbage', ['not-an-ip']),
+    { refused: /spec\.addresses\[0\].*invalid address not-an-ip/ },
+  ],
   ['reversed range', p('h-reversed', ['192.0.2.200-192.0.2.100']), { refused: /spec\.addresses\[0\].*is reversed/ }],
-  ['range mixing families', p('h-mixed', ['192.0.2.1-2001:db8::1']), { refused: /spec\.addresses\[0\].*mixes IPv4 and IPv6/ }],
+  [
+    'range mixing families',
+    p('h-mixed', ['192.0.2.1-2001:db8::1']),
+    { refused: /spec\.addresses\[0\].*mixes IPv4 and IPv6/ },
+  ],
   ['CIDR with host bits', p('h-hostbits', ['192.0.2.77/24']), { refused: /spec\.addresses\[0\].*host bits set/ }],
-  ['IPv6 CIDR not in canonical form', p('h-v6upper', ['2001:DB8::/64']), { refused: /spec\.addresses\[0\].*not in canonical form/ }],
+  [
+    'IPv6 CIDR not in canonical form',
+    p('h-v6upper', ['2001:DB8::/64']),
+    { refused: /spec\.addresses\[0\].*not in canonical form/ },
+  ],
   ['huge CIDR /7', p('h-huge', ['10.0.0.0/7']), { refused: /spec\.addresses\[0\].*too large/ }],
-  ['huge range', p('h-hugerange', ['1.0.0.0-3.0.0.0']), { refused: /spec\.addresses\[0\].*more than 16777216 addresses/ }],
+  [
+    'huge range',
+    p('h-hugerange', ['1.0.0.0-3.0.0.0']),
+    { refused: /spec\.addresses\[0\].*more than 16777216 addresses/ },
+  ],
   ['the whole Internet', p('h-all', ['0.0.0.0/0']), { refused: /spec\.addresses\[0\].*too large/ }],
-  ['a pool overlapping pool-a', p('h-overlap', ['192.0.2.60-192.0.2.70']), { refused: /VIPPool h-overlap spec\.addresses\[0\].*overlaps VIPPool pool-a/ }],
-  ['entries overlapping inside one pool', p('h-self', ['198.18.0.0/24', '198.18.0.128/25']), { refused: /VIPPool h-self spec\.addresses\[1\].*overlaps spec\.addresses\[0\]/ }],
+  [
+    'a pool overlapping pool-a',
+    p('h-overlap', ['192.0.2.60-192.0.2.70']),
+    { refused: /VIPPool h-overlap spec\.addresses\[0\].*overlaps VIPPool pool-a/ },
+  ],
+  [
+    'entries overlapping inside one pool',
+    p('h-self', ['198.18.0.0/24', '198.18.0.128/25']),
+    { refused: /VIPPool h-self spec\.addresses\[1\].*overlaps spec\.addresses\[0\]/ },
+  ],
   ['loopback', p('h-loop', ['127.0.0.0/24']), { refused: /VIPPool h-loop spec\.addresses\[0\].*loopback/ }],
   ['multicast', p('h-mcast', ['224.0.0.0/24']), { refused: /VIPPool h-mcast spec\.addresses\[0\].*multicast/ }],
-  ['reversed IPv6 range (beyond CEL)', p('h-v6rev', ['2001:db8::ff-2001:db8::1']), { refused: /VIPPool h-v6rev spec\.addresses\[0\].*reversed/ }],
+  [
+    'reversed IPv6 range (beyond CEL)',
+    p('h-v6rev', ['2001:db8::ff-2001:db8::1']),
+    { refused: /VIPPool h-v6rev spec\.addresses\[0\].*reversed/ },
+  ],
   ['no addresses', p('h-empty', []), { refused: /spec\.addresses.*should have at least 1 items/ }],
-  ['negative priority', p('h-prio', ['198.18.1.0/24'], { priority: -5 }), { refused: /spec\.priority.*greater than or equal to 0/ }],
-  ['selector In without values', p('h-sel', ['198.18.2.0/24'], { allocateTo: { clusterSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } } }),
-    { refused: /spec\.allocateTo\.clusterSelector\.matchExpressions\[0\].*needs values/ }],
-  ['65 address entries', p('h-many', Array.from({ length: 65 }, (_, i) => `198.19.${i}.0/24`)), { refused: /spec\.addresses.*must have at most 64 items/ }],
-  ['a second tenant for namespace tenant-b', () => tenants.create(newTenant('h-dup', 'tenant-b')), { refused: /ConsumerCluster h-dup spec\.tenantNamespace/ }],
-  ['allowedBackendCIDRs with prefix 33', () => tenants.create(newTenant('h-cidr', 'h-cidr', ['10.0.0.0/33'])), { refused: /spec\.allowedBackendCIDRs\[0\].*not a CIDR/ }],
-  ['tenantNamespace that is not a DNS label', () => tenants.create(newTenant('h-ns', 'Bad_NS')), { refused: /spec\.tenantNamespace.*should match/ }],
-  ['negative maxVIPs', () => tenants.create(newTenant('h-quota', 'h-quota', ['10.0.0.0/8'], { maxVIPs: -1 })), { refused: /spec\.maxVIPs.*greater than or equal to 0/ }],
-  ['port 70000', c('tenant-a', 'h-port', { ports: [{ protocol: 'TCP', port: 70000, nodePort: 30000 }] }), { refused: /spec\.ports\[0\]\.port.*less than or equal to 65535/ }],
-  ['protocol ICMP', rawClaim('h-proto', { ports: [{ protocol: 'ICMP', port: 1, nodePort: 30001 }] }), { refused: /spec\.ports\[0\]\.protocol.*Unsupported value: "ICMP"/ }],
-  ['the same port twice', c('tenant-a', 'h-dupport', { ports: [...tcp(80), { protocol: 'TCP', port: 80, nodePort: 30099 }] }), { refused: /spec\.ports\[1\].*Duplicate value/ }],
-  ['backends in another tenant\'s network', c('tenant-a', 'h-backend', { backends: bBackend }), { refused: /VIPClaim tenant-a\/h-backend spec\.backends\[0\]\.address.*outside/ }],
-  ['a claim for tenant-b written into tenant-a\'s namespace', c('tenant-a', 'h-spoof', { cluster: 'tenant-b' }), { refused: /VIPClaim tenant-a\/h-spoof spec\.service\.cluster/ }],
-  ['a claim in a namespace of no tenant', c('stranger', 'h-stray', {}), { refused: /VIPClaim stranger\/h-stray: namespace stranger is not the tenantNamespace/ }],
-  ['a requested IP in no pool', c('tenant-a', 'h-reqout', { requestedIPs: ['8.8.8.8'] }), { refused: /VIPClaim tenant-a\/h-reqout spec\.requestedIPs\[0\]: 8\.8\.8\.8/ }],
-  ['a requested IP that is not an IP', c('tenant-a', 'h-reqbad', { requestedIPs: ['1.2.3'] }), { refused: /spec\.requestedIPs\[0\].*not an IP address: 1\.2\.3/ }],
-  ['healthCheckNodePort with eTP Cluster', c('tenant-a', 'h-hc', { healthCheckNodePort: 32000 }), { refused: /spec\.healthCheckNodePort.*only valid with externalTrafficPolicy Local/ }],
-  ['affinity timeout without ClientIP', c('tenant-a', 'h-aff', { sessionAffinity: { type: 'None', timeoutSeconds: 30 } }), { refused: /spec\.sessionAffinity\.timeoutSeconds/ }],
-  ['sharing key "web" with the clashing TCP/80', c('tenant-a', 'h-share', { sharingKey: 'web', ports: tcp(80) }), { refused: /VIPClaim tenant-a\/h-share spec\.sharingKey.*already uses TCP\/80/ }],
-  ['a pool that does not exist', c('tenant-a', 'h-nopool', { pool: 'nope' }), { refused: /VIPClaim tenant-a\/h-nopool spec\.pool: there is no VIPPool nope/ }],
-  ['a pool the tenant\'s poolSelector excludes', c('tenant-a', 'h-gold', { pool: 'pool-b' }), { refused: /VIPClaim tenant-a\/h-gold spec\.pool: VIPPool pool-b may not serve this claim/ }],
-  ['a claim without ports', c('tenant-a', 'h-noports', { ports: [] }), { refused: /spec\.ports.*should have at least 1 items/ }],
-  ['over the tenant\'s quota', c('tenant-b', 'h-quota', { backends: bBackend }), { marked: 'QuotaExceeded', ns: 'tenant-b', name: 'h-quota' }],
-  ['a full pool', c('tenant-a', 'h-full', { pool: 'tiny' }), { marked: 'PoolExhausted', ns: 'tenant-a', name: 'h-full' }],
-  ['an IP held by another tenant', c('tenant-a', 'h-taken', { requestedIPs: [before.get('tenant-b/b1')!] }), { marked: 'RequestedIPUnavailable', ns: 'tenant-a', name: 'h-taken' }],
-  ['a claim switching to another Service', async () => {
-    const cur = await claims.get('web-http', 'tenant-a');
-    return claims.replace({ ...cur, spec: { ...cur.spec, service: { ...cur.spec.service, name: 'hijack' } } });
-  }, { refused: /spec\.service: Invalid value.*service is immutable/ }],
+  [
+    'negative priority',
+    p('h-prio', ['198.18.1.0/24'], { priority: -5 }),
+    { refused: /spec\.priority.*greater than or equal to 0/ },
+  ],
+  [
+    'selector In without values',
+    p('h-sel', ['198.18.2.0/24'], {
+      allocateTo: { clusterSelector: { matchExpressions: [{ key: 'a', operator: 'In' }] } },
+    }),
+    { refused: /spec\.allocateTo\.clusterSelector\.matchExpressions\[0\].*needs values/ },
+  ],
+  [
+    '65 address entries',
+    p(
+      'h-many',
+      Array.from({ length: 65 }, (_, i) => `198.19.${i}.0/24`),
+    ),
+    { refused: /spec\.addresses.*must have at most 64 items/ },
+  ],
+  [
+    'a second tenant for namespace tenant-b',
+    () => tenants.create(newTenant('h-dup', 'tenant-b')),
+    { refused: /ConsumerCluster h-dup spec\.tenantNamespace/ },
+  ],
+  [
+    'allowedBackendCIDRs with prefix 33',
+    () => tenants.create(newTenant('h-cidr', 'h-cidr', ['10.0.0.0/33'])),
+    { refused: /spec\.allowedBackendCIDRs\[0\].*not a CIDR/ },
+  ],
+  [
+    'tenantNamespace that is not a DNS label',
+    () => tenants.create(newTenant('h-ns', 'Bad_NS')),
+    { refused: /spec\.tenantNamespace.*should match/ },
+  ],
+  [
+    'negative maxVIPs',
+    () => tenants.create(newTenant('h-quota', 'h-quota', ['10.0.0.0/8'], { maxVIPs: -1 })),
+    { refused: /spec\.maxVIPs.*greater than or equal to 0/ },
+  ],
+  [
+    'port 70000',
+    c('tenant-a', 'h-port', { ports: [{ protocol: 'TCP', port: 70000, nodePort: 30000 }] }),
+    { refused: /spec\.ports\[0\]\.port.*less than or equal to 65535/ },
+  ],
+  [
+    'protocol ICMP',
+    rawClaim('h-proto', { ports: [{ protocol: 'ICMP', port: 1, nodePort: 30001 }] }),
+    { refused: /spec\.ports\[0\]\.protocol.*Unsupported value: "ICMP"/ },
+  ],
+  [
+    'the same port twice',
+    c('tenant-a', 'h-dupport', { ports: [...tcp(80), { protocol: 'TCP', port: 80, nodePort: 30099 }] }),
+    { refused: /spec\.ports\[1\].*Duplicate value/ },
+  ],
+  [
+    "backends in another tenant's network",
+    c('tenant-a', 'h-backend', { backends: bBackend }),
+    { refused: /VIPClaim tenant-a\/h-backend spec\.backends\[0\]\.address.*outside/ },
+  ],
+  [
+    "a claim for tenant-b written into tenant-a's namespace",
+    c('tenant-a', 'h-spoof', { cluster: 'tenant-b' }),
+    { refused: /VIPClaim tenant-a\/h-spoof spec\.service\.cluster/ },
+  ],
+  [
+    'a claim in a namespace of no tenant',
+    c('stranger', 'h-stray', {}),
+    { refused: /VIPClaim stranger\/h-stray: namespace stranger is not the tenantNamespace/ },
+  ],
+  [
+    'a requested IP in no pool',
+    c('tenant-a', 'h-reqout', { requestedIPs: ['8.8.8.8'] }),
+    { refused: /VIPClaim tenant-a\/h-reqout spec\.requestedIPs\[0\]: 8\.8\.8\.8/ },
+  ],
+  [
+    'a requested IP that is not an IP',
+    c('tenant-a', 'h-reqbad', { requestedIPs: ['1.2.3'] }),
+    { refused: /spec\.requestedIPs\[0\].*not an IP address: 1\.2\.3/ },
+  ],
+  [
+    'healthCheckNodePort with eTP Cluster',
+    c('tenant-a', 'h-hc', { healthCheckNodePort: 32000 }),
+    { refused: /spec\.healthCheckNodePort.*only valid with externalTrafficPolicy Local/ },
+  ],
+  [
+    'affinity timeout without ClientIP',
+    c('tenant-a', 'h-aff', { sessionAffinity: { type: 'None', timeoutSeconds: 30 } }),
+    { refused: /spec\.sessionAffinity\.timeoutSeconds/ },
+  ],
+  [
+    'sharing key "web" with the clashing TCP/80',
+    c('tenant-a', 'h-share', { sharingKey: 'web', ports: tcp(80) }),
+    { refused: /VIPClaim tenant-a\/h-share spec\.sharingKey.*already uses TCP\/80/ },
+  ],
+  [
+    'a pool that does not exist',
+    c('tenant-a', 'h-nopool', { pool: 'nope' }),
+    { refused: /VIPClaim tenant-a\/h-nopool spec\.pool: there is no VIPPool nope/ },
+  ],
+  [
+    "a pool the tenant's poolSelector excludes",
+    c('tenant-a', 'h-gold', { pool: 'pool-b' }),
+    { refused: /VIPClaim tenant-a\/h-gold spec\.pool: VIPPool pool-b may not serve this claim/ },
+  ],
+  [
+    'a claim without ports',
+    c('tenant-a', 'h-noports', { ports: [] }),
+    { refused: /spec\.ports.*should have at least 1 items/ },
+  ],
+  [
+    "over the tenant's quota",
+    c('tenant-b', 'h-quota', { backends: bBackend }),
+    { marked: 'QuotaExceeded', ns: 'tenant-b', name: 'h-quota' },
+  ],
+  [
+    'a full pool',
+    c('tenant-a', 'h-full', { pool: 'tiny' }),
+    { marked: 'PoolExhausted', ns: 'tenant-a', name: 'h-full' },
+  ],
+  [
+    'an IP held by another tenant',
+    c('tenant-a', 'h-taken', { requestedIPs: [before.get('tenant-b/b1')!] }),
+    { marked: 'RequestedIPUnavailable', ns: 'tenant-a', name: 'h-taken' },
+  ],
+  [
+    'a claim switching to another Service',
+    async () => {
+      const cur = await claims.get('web-http', 'tenant-a');
+      return claims.replace({ ...cur, spec: { ...cur.spec, service: { ...cur.spec.service, name: 'hijack' } } });
+    },
+    { refused: /spec\.service: Invalid value.*service is immutable/ },
+  ],
 ];
 
-t.test(`hostile corpus (${corpus.length} objects): refused at admission or marked, nothing allocated moves`, async (t) => {
-  t.ok(corpus.length >= 30, 'at least 30 objects');
-  for (const [what, create, expect] of corpus) {
-    const msg = await refusal(create);
-    if ('refused' in expect) {
-      t.match(msg ?? 'accepted', expect.refused, `${what}: refused`);
-      continue;
+t.test(
+  `hostile corpus (${corpus.length} objects): refused at admission or marked, nothing allocated moves`,
+  async (t) => {
+    t.ok(corpus.length >= 30, 'at least 30 objects');
+    for (const [what, create, expect] of corpus) {
+      const msg = await refusal(create);
+      if ('refused' in expect) {
+        t.match(msg ?? 'accepted', expect.refused, `${what}: refused`);
+        continue;
+      }
+      t.equal(msg, undefined, `${what}: accepted by admission`);
+      const claimed = await waitClaim(kc, expect.ns, expect.name, (x) => allocatedOf(x) !== undefined);
+      const cond = allocatedOf(claimed)!;
+      t.equal(
+        `${cond.status}/${cond.reason}`,
+        `False/${expect.marked}`,
+        `${what}: marked ${expect.marked}: ${cond.message}`,
+      );
+      t.notOk(claimed.status?.vip, `${what}: no VIP`);
     }
-    t.equal(msg, undefined, `${what}: accepted by admission`);
-    const claimed = await waitClaim(kc, expect.ns, expect.name, (x) => allocatedOf(x) !== undefined);
-    const cond = allocatedOf(claimed)!;
-    t.equal(`${cond.status}/${cond.reason}`, `False/${expect.marked}`, `${what}: marked ${expect.marked}: ${cond.message}`);
-    t.notOk(claimed.status?.vip, `${what}: no VIP`);
-  }
 
-  // Give the allocator a moment to act on anything it would act on, then check the baseline.
-  await eventually('allocator idle', async () => ((await claims.list()).items.every((x) => allocatedOf(x)) ? true : undefined));
-  for (const [key, vip] of before) {
-    const [ns, name] = key.split('/') as [string, string];
-    const now = await claims.get(name, ns);
-    t.equal(now.status?.vip, vip, `${key} kept ${vip}`);
-    t.equal(allocatedOf(now)?.status, 'True', `${key} still Allocated`);
-  }
-  const all = (await claims.list()).items;
-  const owners = new Map<string, Set<string>>();
-  for (const x of all) {
-    if (!x.status?.vip) continue;
-    const key = x.spec.sharingKey ? `${x.metadata.namespace}/${x.spec.sharingKey}` : `${x.metadata.namespace}/${x.metadata.name}`;
-    owners.set(x.status.vip, (owners.get(x.status.vip) ?? new Set()).add(key));
-  }
-  t.same([...owners].filter(([, o]) => o.size > 1), [], 'no VIP is held by two owners (other than one sharing group)');
-  const events = await core.listNamespacedEvent({ namespace: 'tenant-b' });
-  t.ok(events.items.some((e) => e.reason === 'QuotaExceeded' && e.involvedObject.name === 'h-quota'), 'a Warning Event says QuotaExceeded');
-});
+    // Give the allocator a moment to act on anything it would act on, then check the baseline.
+    await eventually('allocator idle', async () =>
+      (await claims.list()).items.every((x) => allocatedOf(x)) ? true : undefined,
+    );
+    for (const [key, vip] of before) {
+      const [ns, name] = key.split('/') as [string, string];
+      const now = await claims.get(name, ns);
+      t.equal(now.status?.vip, vip, `${key} kept ${vip}`);
+      t.equal(allocatedOf(now)?.status, 'True', `${key} still Allocated`);
+    }
+    const all = (await claims.list()).items;
+    const owners = new Map<string, Set<string>>();
+    for (const x of all) {
+      if (!x.status?.vip) continue;
+      const key = x.spec.sharingKey
+        ? `${x.metadata.namespace}/${x.spec.sharingKey}`
+        : `${x.metadata.namespace}/${x.metadata.name}`;
+      owners.set(x.status.vip, (owners.get(x.status.vip) ?? new Set()).add(key));
+    }
+    t.same(
+      [...owners].filter(([, o]) => o.size > 1),
+      [],
+      'no VIP is held by two owners (other than one sharing group)',
+    );
+    const events = await core.listNamespacedEvent({ namespace: 'tenant-b' });
+    t.ok(
+      events.items.some((e) => e.reason === 'QuotaExceeded' && e.involvedObject.name === 'h-quota'),
+      'a Warning Event says QuotaExceeded',
+    );
+  },
+);
 
 t.test('pool and tenant status and printer columns', async (t) => {
   const a = await eventually('pool-a status', async () => {
@@ -213,7 +427,12 @@ t.test('pool and tenant status and printer columns', async (t) => {
   t.match(table, /pool-a\s+\["192\.0\.2\.0\/26"\]\s+\d+\s+64/);
   const claimsTable = cluster.kubectl(['get', 'vipclaims', '-n', 'tenant-a']);
   t.match(claimsTable, /NAME\s+VIP\s+CLUSTER\s+SERVICE\s+ALLOCATED\s+PROGRAMMED\s+ANNOUNCED\s+AGE/);
-  t.match(claimsTable, new RegExp(`web-http\\s+${before.get('tenant-a/web-http')!.replace(/\./g, '\\.')}\\s+tenant-a\\s+web-http\\s+Allocated`));
+  t.match(
+    claimsTable,
+    new RegExp(
+      `web-http\\s+${before.get('tenant-a/web-http')!.replace(/\./g, '\\.')}\\s+tenant-a\\s+web-http\\s+Allocated`,
+    ),
+  );
   const b = await eventually('tenant-b status', async () => {
     const x = await tenants.get('tenant-b');
     return x.status?.vips === 1 ? x : undefined;

@@ -12,7 +12,15 @@ import { createLogger } from '../../src/shared/logger.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually, inParallel, leaseHolder, startAllocator, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
+import {
+  allocatedOf,
+  eventually,
+  inParallel,
+  leaseHolder,
+  startAllocator,
+  waitReady,
+  type AllocatorProcess,
+} from '../../lab/allocator.ts';
 
 /**
  * The bound this test holds the allocator to: every claim of a batch Allocated within this after its creation
@@ -31,12 +39,17 @@ t.teardown(() => cluster.stop());
 const kc = loadApiKubeConfig({ kubeconfig: cluster.kubeconfigPath }, { timeoutMs: 30_000, userAgent: 'kube-lb-test' });
 const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
 const core = kc.makeApiClient(k8s.CoreV1Api);
-const strip = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, creationTimestamp: undefined } });
+const strip = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({
+  ...o,
+  metadata: { ...o.metadata, creationTimestamp: undefined },
+});
 
 await resourceClient<VIPPool>(kc, 'VIPPool').create(strip(pool('big', ['198.18.0.0/21'])));
 for (let i = 0; i < TENANTS; i++) {
   await core.createNamespace({ body: { metadata: { name: `t${i}` } } });
-  await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])));
+  await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create(
+    strip(tenant(`t${i}`, `t${i}`, [`10.${i}.0.0/16`])),
+  );
 }
 
 // Every VIP each claim ever shows, from a watch.
@@ -70,7 +83,11 @@ function batch(prefix: string): VIPClaim[] {
   const out: VIPClaim[] = [];
   for (let i = 0; i < TENANTS; i++) {
     for (let j = 0; j < PER_TENANT; j++) {
-      const c = strip(claim(`t${i}`, `${prefix}-${j}`, { backends: [{ nodeName: 'n', address: `10.${i}.0.${(j % 250) + 1}`, ready: true }] }));
+      const c = strip(
+        claim(`t${i}`, `${prefix}-${j}`, {
+          backends: [{ nodeName: 'n', address: `10.${i}.0.${(j % 250) + 1}`, ready: true }],
+        }),
+      );
       delete (c as { status?: unknown }).status;
       out.push(c);
     }
@@ -82,7 +99,9 @@ function batch(prefix: string): VIPClaim[] {
 async function allAllocated(prefix: string): Promise<VIPClaim[]> {
   const done = (items: readonly VIPClaim[]) => {
     const mine = items.filter((c) => c.metadata.name!.startsWith(`${prefix}-`));
-    return mine.length === TENANTS * PER_TENANT && mine.every((c) => allocatedOf(c)?.status === 'True' && c.status?.vip) ? mine : undefined;
+    return mine.length === TENANTS * PER_TENANT && mine.every((c) => allocatedOf(c)?.status === 'True' && c.status?.vip)
+      ? mine
+      : undefined;
   };
   await eventually(`${TENANTS * PER_TENANT} ${prefix} claims Allocated`, async () => done(watch.list()), BOUND_MS, 200);
   return eventually('the list agrees', async () => done((await claims.list()).items), 10_000);
@@ -90,12 +109,23 @@ async function allAllocated(prefix: string): Promise<VIPClaim[]> {
 
 function checkUnique(t: Test, all: VIPClaim[]): void {
   const byVIP = new Map<string, string[]>();
-  t.same(all.filter((c) => !c.status?.vip).map((c) => `${c.metadata.namespace}/${c.metadata.name}`), [], 'every claim has a VIP');
+  t.same(
+    all.filter((c) => !c.status?.vip).map((c) => `${c.metadata.namespace}/${c.metadata.name}`),
+    [],
+    'every claim has a VIP',
+  );
   for (const c of all) {
-    if (c.status?.vip) byVIP.set(c.status.vip, [...(byVIP.get(c.status.vip) ?? []), `${c.metadata.namespace}/${c.metadata.name}`]);
+    if (c.status?.vip)
+      byVIP.set(c.status.vip, [...(byVIP.get(c.status.vip) ?? []), `${c.metadata.namespace}/${c.metadata.name}`]);
   }
-  t.same([...byVIP].filter(([, owners]) => owners.length > 1), [], 'no VIP given twice');
-  const moved = all.map((c) => `${c.metadata.namespace}/${c.metadata.name}`).filter((k) => (history.get(k)?.size ?? 0) !== 1);
+  t.same(
+    [...byVIP].filter(([, owners]) => owners.length > 1),
+    [],
+    'no VIP given twice',
+  );
+  const moved = all
+    .map((c) => `${c.metadata.namespace}/${c.metadata.name}`)
+    .filter((k) => (history.get(k)?.size ?? 0) !== 1);
   t.same(moved, [], 'every claim showed exactly one VIP, ever');
 }
 
@@ -106,7 +136,9 @@ t.test(`${TENANTS * PER_TENANT} claims from ${TENANTS} tenants at once, two repl
   await inParallel(batch('a'), 50, async (c) => void (await claims.create(c)));
   const created = Date.now();
   const done = await allAllocated('a');
-  t.comment(`created in ${created - started} ms; all Allocated ${Date.now() - started} ms after the first create (bound ${BOUND_MS} ms)`);
+  t.comment(
+    `created in ${created - started} ms; all Allocated ${Date.now() - started} ms after the first create (bound ${BOUND_MS} ms)`,
+  );
   t.equal(done.length, TENANTS * PER_TENANT);
   checkUnique(t, done);
   for (const c of done) first.set(`${c.metadata.namespace}/${c.metadata.name}`, c.status!.vip!);
@@ -119,15 +151,22 @@ t.test('again, with the leader killed midway', async (t) => {
   let killedAt = 0;
   const creating = inParallel(batch('b'), 50, async (c) => void (await claims.create(c)));
   // Kill once a good part of the batch is allocated, while creation goes on.
-  await eventually('300 b claims allocated', async () => {
-    const n = [...history.keys()].filter((k) => k.includes('/b-')).length;
-    return n >= 300 ? n : undefined;
-  }, BOUND_MS, 100);
+  await eventually(
+    '300 b claims allocated',
+    async () => {
+      const n = [...history.keys()].filter((k) => k.includes('/b-')).length;
+      return n >= 300 ? n : undefined;
+    },
+    BOUND_MS,
+    100,
+  );
   await leader.proc.kill();
   killedAt = Date.now();
   await creating;
   t.equal((await allAllocated('b')).length, TENANTS * PER_TENANT);
-  t.comment(`leader ${leader.identity} SIGKILLed ${killedAt - started} ms in; all Allocated ${Date.now() - started} ms after the first create`);
+  t.comment(
+    `leader ${leader.identity} SIGKILLed ${killedAt - started} ms in; all Allocated ${Date.now() - started} ms after the first create`,
+  );
   t.equal(await leaseHolder(kc), standby.identity, 'the stand-by leads');
   const all = (await claims.list()).items;
   t.equal(all.length, 2 * TENANTS * PER_TENANT);

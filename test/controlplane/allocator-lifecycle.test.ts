@@ -10,7 +10,14 @@ import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant, type ClaimOptions } from '../support/allocation-fixtures.ts';
-import { allocatedOf, eventually, startAllocator, waitClaim, waitReady, type AllocatorProcess } from '../../lab/allocator.ts';
+import {
+  allocatedOf,
+  eventually,
+  startAllocator,
+  waitClaim,
+  waitReady,
+  type AllocatorProcess,
+} from '../../lab/allocator.ts';
 
 const ledger = Ledger.open('alloc-lifecycle');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);
@@ -23,14 +30,18 @@ const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
 const core = kc.makeApiClient(k8s.CoreV1Api);
 await core.createNamespace({ body: { metadata: { name: 'team' } } });
 
-const strip = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, creationTimestamp: undefined } });
+const strip = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({
+  ...o,
+  metadata: { ...o.metadata, creationTimestamp: undefined },
+});
 const create = async (name: string, opts: ClaimOptions = {}) => {
   const c = strip(claim('team', name, opts));
   delete (c as { status?: unknown }).status;
   await claims.create(c);
 };
 const reason = (want: string) => (c: VIPClaim) => allocatedOf(c)?.reason === want;
-const setAddresses = (name: string, addresses: string[]) => pools.update(name, undefined, (p) => ({ ...p, spec: { ...p.spec, addresses } }));
+const setAddresses = (name: string, addresses: string[]) =>
+  pools.update(name, undefined, (p) => ({ ...p, spec: { ...p.spec, addresses } }));
 
 let allocator: AllocatorProcess = await startAllocator(ledger, cluster, { identity: 'one', webhook: false });
 t.teardown(() => allocator.proc.stop());
@@ -60,12 +71,19 @@ t.test('pending claims are retried when capacity appears', async (t) => {
   const over = await waitClaim(kc, 'team', 'c5', reason('QuotaExceeded'));
   t.match(allocatedOf(over)?.message, /holds 3 VIPs, its spec.maxVIPs is 3/);
   await tenants.update('team', undefined, (x) => ({ ...x, spec: { ...x.spec, maxVIPs: 4 } }));
-  t.equal((await waitClaim(kc, 'team', 'c5', reason('Allocated'))).status?.vip, '192.0.2.13', 'a raised quota serves it');
+  t.equal(
+    (await waitClaim(kc, 'team', 'c5', reason('Allocated'))).status?.vip,
+    '192.0.2.13',
+    'a raised quota serves it',
+  );
 });
 
 t.test('a claim refused for a port clash gets the shared VIP when the clashing sharer leaves', async (t) => {
   const tcp = (port: number) => [{ protocol: 'TCP' as const, port, nodePort: 31000 + port }];
-  await pools.update('small', undefined, (p) => ({ ...p, spec: { ...p.spec, addresses: [...p.spec.addresses, '192.0.2.20/31'] } }));
+  await pools.update('small', undefined, (p) => ({
+    ...p,
+    spec: { ...p.spec, addresses: [...p.spec.addresses, '192.0.2.20/31'] },
+  }));
   await tenants.update('team', undefined, (x) => ({ ...x, spec: { ...x.spec, maxVIPs: 5 } }));
   await create('s-http', { sharingKey: 'web', ports: tcp(80) });
   await create('s-https', { sharingKey: 'web', ports: tcp(443) });
@@ -77,19 +95,27 @@ t.test('a claim refused for a port clash gets the shared VIP when the clashing s
   t.equal(shared.status?.vip, http.status?.vip, 'retried at once, not at the next resync');
   for (const n of ['s-https', 's-clash']) await claims.delete(n, 'team');
   await tenants.update('team', undefined, (x) => ({ ...x, spec: { ...x.spec, maxVIPs: 4 } }));
-  await pools.update('small', undefined, (p) => ({ ...p, spec: { ...p.spec, addresses: p.spec.addresses.filter((a) => a !== '192.0.2.20/31') } }));
+  await pools.update('small', undefined, (p) => ({
+    ...p,
+    spec: { ...p.spec, addresses: p.spec.addresses.filter((a) => a !== '192.0.2.20/31') },
+  }));
 });
 
 t.test('a shrunk or deleted pool marks its claims and revokes nothing', async (t) => {
   const before = new Map((await claims.list('team')).items.map((c) => [c.metadata.name!, c.status?.vip]));
   await setAddresses('small', ['192.0.2.10-192.0.2.11']);
-  const outside = (await claims.list('team')).items.filter((c) => ['192.0.2.12', '192.0.2.13'].includes(c.status?.vip ?? ''));
+  const outside = (await claims.list('team')).items.filter((c) =>
+    ['192.0.2.12', '192.0.2.13'].includes(c.status?.vip ?? ''),
+  );
   t.equal(outside.length, 2);
   for (const c of outside) {
     const marked = await waitClaim(kc, 'team', c.metadata.name!, reason('OutsidePool'));
     t.equal(marked.status?.vip, c.status?.vip, `${c.metadata.name} keeps ${c.status?.vip}`);
     t.equal(allocatedOf(marked)?.status, 'False');
-    t.match(allocatedOf(marked)?.message, /no longer in any VIPPool this claim may use .*re-add the address to a pool, or recreate the Service/);
+    t.match(
+      allocatedOf(marked)?.message,
+      /no longer in any VIPPool this claim may use .*re-add the address to a pool, or recreate the Service/,
+    );
   }
   const events = await eventually('OutsidePool Events', async () => {
     const list = await core.listNamespacedEvent({ namespace: 'team' });
@@ -129,7 +155,10 @@ t.test('overlapping pools: a condition on both, the younger hands out nothing', 
   });
   const cond = (p: VIPPool, type: string) => p.status?.conditions?.find((c) => c.type === type);
   t.equal(cond(shadow, 'Ready')?.reason, 'Overlap');
-  t.match(cond(shadow, 'Overlap')?.message, /VIPPool shadow spec\.addresses\[0\]: 192\.0\.2\.0\/28 overlaps VIPPool small spec\.addresses\[0\]/);
+  t.match(
+    cond(shadow, 'Overlap')?.message,
+    /VIPPool shadow spec\.addresses\[0\]: 192\.0\.2\.0\/28 overlaps VIPPool small spec\.addresses\[0\]/,
+  );
   const small = await eventually('small status', async () => {
     const p = await pools.get('small');
     return cond(p, 'Overlap')?.status === 'True' ? p : undefined;

@@ -27,7 +27,10 @@ const [cluster] = await startClusters(ledger, [{ name: 'pipeline' }]);
 t.teardown(() => cluster!.stop());
 const kc = loadApiKubeConfig({ kubeconfig: cluster!.kubeconfigPath }, { timeoutMs: 30_000, userAgent: 'kube-lb-test' });
 const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
-const bare = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({ ...o, metadata: { ...o.metadata, creationTimestamp: undefined } });
+const bare = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({
+  ...o,
+  metadata: { ...o.metadata, creationTimestamp: undefined },
+});
 cluster!.kubectl(['create', 'namespace', 't0']);
 // One address a pool: b names the pool of X, so it waits for X and nothing else.
 await resourceClient<VIPPool>(kc, 'VIPPool').create(bare(pool('px', [`${X}/32`])));
@@ -92,7 +95,9 @@ t.test('a VIP moves to a waiting claim only once the claim leaving it no longer 
   const b = bare(claim('t0', 'b', { pool: 'px' }));
   delete (b as { status?: unknown }).status;
   await claims.create(b);
-  await eventually('b waits for X', async () => (allocatedOf(await get('b'))?.reason === 'PoolExhausted' ? true : undefined));
+  await eventually('b waits for X', async () =>
+    allocatedOf(await get('b'))?.reason === 'PoolExhausted' ? true : undefined,
+  );
 
   holdMoveOfA = new Promise<void>((resolve) => (releaseA = resolve));
   await claims.update('a', 't0', (cur) => ({ ...cur, spec: { ...cur.spec, requestedIPs: [Y] } }));
@@ -100,9 +105,9 @@ t.test('a VIP moves to a waiting claim only once the claim leaving it no longer 
     const [ca, cb] = [await get('a'), await get('b')];
     return ca.status?.vip === Y && cb.status?.vip === X ? [ca, cb] : undefined;
   });
-  t.ok(aHeld, 'a\'s move was held back while b was handled');
+  t.ok(aHeld, "a's move was held back while b was handled");
   t.same(duplicates, [], 'the apiserver never showed X on a and b at once');
-  t.equal(bWroteX, 1, 'b\'s status with X written once, after a left X');
+  t.equal(bWroteX, 1, "b's status with X written once, after a left X");
   t.equal(allocatedOf(finalA)?.status, 'True');
   t.equal(allocatedOf(finalB)?.status, 'True');
 });

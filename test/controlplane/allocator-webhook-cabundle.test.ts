@@ -42,10 +42,20 @@ const operatorCopy = (): k8s.V1ValidatingWebhookConfiguration => {
   return { ...c, webhooks: c.webhooks!.map((w) => ({ ...w, timeoutSeconds: 3 })) };
 };
 const applyAsOperator = () =>
-  k8s.KubernetesObjectApi.makeApiClient(kc).patch(operatorCopy(), undefined, undefined, 'operator', true, k8s.PatchStrategy.ServerSideApply);
+  k8s.KubernetesObjectApi.makeApiClient(kc).patch(
+    operatorCopy(),
+    undefined,
+    undefined,
+    'operator',
+    true,
+    k8s.PatchStrategy.ServerSideApply,
+  );
 const withoutCA = (c: k8s.V1ValidatingWebhookConfiguration) =>
-  JSON.parse(JSON.stringify(c.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: undefined } })))) as unknown;
-const caBundles = async () => (await admission.readValidatingWebhookConfiguration({ name: NAME })).webhooks!.map((w) => w.clientConfig.caBundle);
+  JSON.parse(
+    JSON.stringify(c.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: undefined } }))),
+  ) as unknown;
+const caBundles = async () =>
+  (await admission.readValidatingWebhookConfiguration({ name: NAME })).webhooks!.map((w) => w.clientConfig.caBundle);
 
 t.test('no configuration: an error naming it, and the allocator serves on', async (t) => {
   const a = await run('before');
@@ -63,24 +73,49 @@ t.test('applied by the operator: the caBundle alone is patched, and kept through
   await applyAsOperator();
   const a = await run('after');
   t.teardown(() => a.proc.stop());
-  const secret = await kc.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name: 'kube-lb-allocator-webhook-tls', namespace: 'default' });
+  const secret = await kc
+    .makeApiClient(k8s.CoreV1Api)
+    .readNamespacedSecret({ name: 'kube-lb-allocator-webhook-tls', namespace: 'default' });
   const ca = secret.data!['ca.crt']!;
-  t.strictSame(await caBundles(), [ca, ca, ca, ca], 'every webhook trusts the CA in the allocator\'s Secret');
+  t.strictSame(await caBundles(), [ca, ca, ca, ca], "every webhook trusts the CA in the allocator's Secret");
   const patched = await admission.readValidatingWebhookConfiguration({ name: NAME });
   // (t.has: the apiserver adds its defaults, namespaceSelector and objectSelector.)
-  t.has(withoutCA(patched), withoutCA(operatorCopy()), 'everything else as the operator applied it (timeouts, failure policies, rules, URL)');
-  t.same(patched.webhooks!.map((w) => w.failurePolicy), ['Fail', 'Ignore', 'Fail', 'Ignore'], 'failure policies as shipped');
+  t.has(
+    withoutCA(patched),
+    withoutCA(operatorCopy()),
+    'everything else as the operator applied it (timeouts, failure policies, rules, URL)',
+  );
+  t.same(
+    patched.webhooks!.map((w) => w.failurePolicy),
+    ['Fail', 'Ignore', 'Fail', 'Ignore'],
+    'failure policies as shipped',
+  );
 
   const denial = await webhookRefusal(kc, 'default');
-  t.match(denial, /vipclaims\.kube-lb\.io/, 'the apiserver verifies the webhook with the patched CA and acts on its verdict');
+  t.match(
+    denial,
+    /vipclaims\.kube-lb\.io/,
+    'the apiserver verifies the webhook with the patched CA and acts on its verdict',
+  );
 
   await applyAsOperator();
   t.strictSame(await caBundles(), [ca, ca, ca, ca], 're-applying the shipped file keeps the caBundle');
 
   // A tool that replaces the whole object (no caBundle in its copy): patched back at the next minute's check.
   const current = await admission.readValidatingWebhookConfiguration({ name: NAME });
-  await admission.replaceValidatingWebhookConfiguration({ name: NAME, body: { ...operatorCopy(), metadata: { ...operatorCopy().metadata, resourceVersion: current.metadata?.resourceVersion } } });
+  await admission.replaceValidatingWebhookConfiguration({
+    name: NAME,
+    body: {
+      ...operatorCopy(),
+      metadata: { ...operatorCopy().metadata, resourceVersion: current.metadata?.resourceVersion },
+    },
+  });
   t.strictSame(await caBundles(), [undefined, undefined, undefined, undefined], 'stripped');
-  await eventually('the caBundle patched back', async () => ((await caBundles()).every((b) => b === ca) ? true : undefined), CA_BUNDLE_RECHECK_MS + 30_000, 1000);
+  await eventually(
+    'the caBundle patched back',
+    async () => ((await caBundles()).every((b) => b === ca) ? true : undefined),
+    CA_BUNDLE_RECHECK_MS + 30_000,
+    1000,
+  );
   t.pass(`patched back within ${CA_BUNDLE_RECHECK_MS / 1000}s`);
 });

@@ -45,7 +45,10 @@ const refusal = async (c: VIPClaim): Promise<string | undefined> => {
 
 await resourceClient<VIPPool>(kc, 'VIPPool').create({ ...pool('p', ['192.0.2.0/26']), metadata: { name: 'p' } });
 // A tenant whose ranges (wrongly) cover the LB cluster's Service range and more.
-await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create({ ...tenant('tenant-a', 'tenant-a', ['10.0.0.0/8']), metadata: { name: 'tenant-a' } });
+await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').create({
+  ...tenant('tenant-a', 'tenant-a', ['10.0.0.0/8']),
+  metadata: { name: 'tenant-a' },
+});
 
 t.test("a backend equal to the apiserver's address is refused, naming the field and the rule", async (t) => {
   const apiserverIP = (await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' })).spec!.clusterIP!;
@@ -64,17 +67,31 @@ t.test("a backend equal to the apiserver's address is refused, naming the field 
 t.test('the operator deny-list ConfigMap applies at once to admission and to allocated claims', async (t) => {
   await core.createNamespacedConfigMap({
     namespace: 'default', // the allocator's --namespace here
-    body: { metadata: { name: DENY_LIST_CONFIGMAP }, data: { [DENY_LIST_KEY]: '# the storage network\n10.250.0.0/24' } },
+    body: {
+      metadata: { name: DENY_LIST_CONFIGMAP },
+      data: { [DENY_LIST_KEY]: '# the storage network\n10.250.0.0/24' },
+    },
   });
-  const message = await eventually('the webhook refuses a new one', async () => refusal(fresh('tenant-a', `store-${Date.now()}`, '10.250.0.6')));
+  const message = await eventually('the webhook refuses a new one', async () =>
+    refusal(fresh('tenant-a', `store-${Date.now()}`, '10.250.0.6')),
+  );
   t.match(message, `10.250.0.6 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP}`);
   // A claim already allocated there keeps its VIP reserved and is no longer Allocated (the speakers stop serving it).
   try {
     const marked = await waitClaim(kc, 'tenant-a', 'fine', (c) => allocatedOf(c)?.status === 'False');
     t.equal(allocatedOf(marked)?.reason, 'NotAllowed');
-    t.match(allocatedOf(marked)?.message, `spec.backends[0].address: 10.250.0.5 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}: never a backend`);
+    t.match(
+      allocatedOf(marked)?.message,
+      `spec.backends[0].address: 10.250.0.5 is in 10.250.0.0/24, denied by ConfigMap default/${DENY_LIST_CONFIGMAP} key ${DENY_LIST_KEY}: never a backend`,
+    );
   } catch (err) {
-    t.comment(readFileSync(join(cluster.dir, 'allocator-solo.log'), 'utf8').split('\n').filter((l) => l.includes('tenant-a/fine')).slice(-10).join('\n'));
+    t.comment(
+      readFileSync(join(cluster.dir, 'allocator-solo.log'), 'utf8')
+        .split('\n')
+        .filter((l) => l.includes('tenant-a/fine'))
+        .slice(-10)
+        .join('\n'),
+    );
     t.comment(JSON.stringify((await claims.get('fine', 'tenant-a')).status));
     throw err;
   }

@@ -29,34 +29,49 @@ const snapshot = {
   tenants: cliFixtures.status.tenants.map((x) => ({ ...x, status: x.status ? { vips: x.status.vips } : undefined })),
 };
 const core = kc.makeApiClient(k8s.CoreV1Api);
-for (const ns of ['kube-lb-system', 'kube-lb-tenant-shop', 'kube-lb-tenant-bank']) await core.createNamespace({ body: { metadata: { name: ns } } });
+for (const ns of ['kube-lb-system', 'kube-lb-tenant-shop', 'kube-lb-tenant-bank'])
+  await core.createNamespace({ body: { metadata: { name: ns } } });
 const leases = kc.makeApiClient(k8s.CoordinationV1Api);
 for (const node of ['lb-1', 'lb-2', 'lb-3']) {
   await leases.createNamespacedLease({
     namespace: 'kube-lb-system',
-    body: { metadata: { name: `kube-lb-speaker-${node}`, labels: { 'kube-lb.io/component': 'speaker-l2' } }, spec: { holderIdentity: node } },
+    body: {
+      metadata: { name: `kube-lb-speaker-${node}`, labels: { 'kube-lb.io/component': 'speaker-l2' } },
+      spec: { holderIdentity: node },
+    },
   });
 }
-async function createWithStatus<T extends { metadata: { name?: string; namespace?: string }; status?: unknown }>(kind: 'VIPClaim' | 'ConsumerCluster' | 'VIPPool', obj: T): Promise<void> {
+async function createWithStatus<T extends { metadata: { name?: string; namespace?: string }; status?: unknown }>(
+  kind: 'VIPClaim' | 'ConsumerCluster' | 'VIPPool',
+  obj: T,
+): Promise<void> {
   const api = resourceClient<T>(kc, kind);
   const { status, ...rest } = obj;
   const created = await api.create(rest as T);
   if (status) await api.replaceStatus({ ...created, status });
 }
 for (const pool of snapshot.pools) await createWithStatus<VIPPool>('VIPPool', pool);
-for (const tenant of snapshot.tenants) await createWithStatus<ConsumerCluster>('ConsumerCluster', tenant as ConsumerCluster);
+for (const tenant of snapshot.tenants)
+  await createWithStatus<ConsumerCluster>('ConsumerCluster', tenant as ConsumerCluster);
 for (const claim of snapshot.claims) await createWithStatus<VIPClaim>('VIPClaim', claim);
 
 // First in KUBECONFIG: a file whose current context is a server nobody listens on.
 const nowhere = join(lb!.dir, 'nowhere.kubeconfig');
 writeFileSync(nowhere, kubeconfigText({ server: 'https://127.0.0.1:1', names: ['nowhere'], current: 'nowhere' }));
-const env = { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: lb!.dir, KUBECONFIG: [nowhere, lb!.kubeconfigPath].join(delimiter) };
-const plugin = (args: string[]) => spawnSync(join(root, 'bin/kubectl-kube_lb'), args, { encoding: 'utf8', env, timeout: 60_000 });
+const env = {
+  PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+  HOME: lb!.dir,
+  KUBECONFIG: [nowhere, lb!.kubeconfigPath].join(delimiter),
+};
+const plugin = (args: string[]) =>
+  spawnSync(join(root, 'bin/kubectl-kube_lb'), args, { encoding: 'utf8', env, timeout: 60_000 });
 
 t.test('kubectl kube-lb status -o yaml', async (t) => {
   const r = plugin(['status', '-o', 'yaml', '--context', kc.currentContext]);
   t.equal(r.status, 0, r.stderr);
-  const data = parse(r.stdout) as { claims: Array<{ service: string; vip: string; owner: string; programmed: string; state: string }> };
+  const data = parse(r.stdout) as {
+    claims: Array<{ service: string; vip: string; owner: string; programmed: string; state: string }>;
+  };
   t.same(
     data.claims.map((c) => [c.service, c.vip, c.owner, c.programmed, c.state]),
     [
@@ -74,11 +89,14 @@ t.test('every format is what the printer makes of the same objects', async (t) =
   }
 });
 
-t.test("KUBECONFIG's first file sets the current context; a wrong one fails with 1, an unknown --context with 2", async (t) => {
-  const r = plugin(['status', '-o', 'yaml']);
-  t.equal(r.status, 1);
-  t.match(r.stderr, /^kubectl kube-lb status: KUBE_API: listing claims, tenants and pools: /);
-  const unknown = plugin(['status', '--context', 'no-such-context']);
-  t.equal(unknown.status, 2);
-  t.match(unknown.stderr, /--context="no-such-context": no such context/);
-});
+t.test(
+  "KUBECONFIG's first file sets the current context; a wrong one fails with 1, an unknown --context with 2",
+  async (t) => {
+    const r = plugin(['status', '-o', 'yaml']);
+    t.equal(r.status, 1);
+    t.match(r.stderr, /^kubectl kube-lb status: KUBE_API: listing claims, tenants and pools: /);
+    const unknown = plugin(['status', '--context', 'no-such-context']);
+    t.equal(unknown.status, 2);
+    t.match(unknown.stderr, /--context="no-such-context": no such context/);
+  },
+);

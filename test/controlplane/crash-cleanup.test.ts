@@ -40,5 +40,8 @@ t.test('control planes and netns of a SIGKILLed run are gone after the next clea
   t.same(pidsOf(etcdData), [], 'no process of the killed run survives');
   t.notOk(existsSync(dir), 'its directory is removed');
   t.notOk(execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).includes(netns), 'its netns is deleted');
-  t.notOk(readdirSync(LEDGER_ROOT).some((d) => dir.startsWith(join(LEDGER_ROOT, d))), 'its ledger is gone');
+  t.notOk(
+    readdirSync(LEDGER_ROOT).some((d) => dir.startsWith(join(LEDGER_ROOT, d))),
+    'its ledger is gone',
+  );
 });

@@ -17,7 +17,10 @@ const ledger = Ledger.open('foundation');
 const t0 = Date.now();
 const [lb, consumer] = (await startClusters(ledger, [
   { name: 'lb' },
-  { name: 'consumer', controllers: ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'] },
+  {
+    name: 'consumer',
+    controllers: ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'],
+  },
 ])) as [TestCluster, TestCluster];
 t.comment(`two clusters started in ${Date.now() - t0} ms`);
 t.teardown(async () => {
@@ -141,18 +144,27 @@ t.test('informer lists, watches and resyncs', async (t) => {
   await informer.synced;
   t.ok(informer.get('before', ns), 'listed object is cached');
   await core.createNamespacedConfigMap({ namespace: ns, body: { metadata: { name: 'after' }, data: { v: '1' } } });
-  await core.replaceNamespacedConfigMap({ name: 'after', namespace: ns, body: { metadata: { name: 'after' }, data: { v: '2' } } });
+  await core.replaceNamespacedConfigMap({
+    name: 'after',
+    namespace: ns,
+    body: { metadata: { name: 'after' }, data: { v: '2' } },
+  });
   await core.deleteNamespacedConfigMap({ name: 'before', namespace: ns });
   await until('events', async () => (seen.includes('del before') && seen.includes('up after=2') ? true : undefined));
   const count = seen.filter((s) => s === 'up after=2').length;
-  await until('resync replays', async () => (seen.filter((s) => s === 'up after=2').length > count + 1 ? true : undefined));
+  await until('resync replays', async () =>
+    seen.filter((s) => s === 'up after=2').length > count + 1 ? true : undefined,
+  );
   t.equal(informer.list(ns).length, 1);
   await informer.stop();
 });
 
 t.test('conflicting writers both land through read-modify-write retries', async (t) => {
   const core = lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  await core.createNamespacedConfigMap({ namespace: 'default', body: { metadata: { name: 'counter' }, data: { n: '0' } } });
+  await core.createNamespacedConfigMap({
+    namespace: 'default',
+    body: { metadata: { name: 'counter' }, data: { n: '0' } },
+  });
   const bump = () =>
     updateWithRetry<k8s.V1ConfigMap>({
       read: () => core.readNamespacedConfigMap({ name: 'counter', namespace: 'default' }),
@@ -184,21 +196,37 @@ t.test('repeated Events aggregate into one with a count', async (t) => {
   t.equal(list.items.filter((e) => e.reason === 'Other').length, 1);
 });
 
-t.test('the CRDs from deploy/ are served and reject an invalid object with the apiserver validation error', async (t) => {
-  const api = lb.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
-  const base = { group: 'kube-lb.io', version: 'v1alpha1', plural: 'vippools' };
-  const good = await api.createClusterCustomObject({
-    ...base,
-    body: { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'good' }, spec: { addresses: ['192.0.2.0/28'] } },
-  });
-  t.equal((good as { metadata: { name: string } }).metadata.name, 'good');
-  const err = (await api
-    .createClusterCustomObject({
+t.test(
+  'the CRDs from deploy/ are served and reject an invalid object with the apiserver validation error',
+  async (t) => {
+    const api = lb.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+    const base = { group: 'kube-lb.io', version: 'v1alpha1', plural: 'vippools' };
+    const good = await api.createClusterCustomObject({
       ...base,
-      body: { apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'bad' }, spec: { addresses: ['192.0.2.300/24'] } },
-    })
-    .then(() => undefined, (e: unknown) => e)) as { code?: number; body?: string } | undefined;
-  t.equal(err?.code, 422, 'rejected as Invalid');
-  t.match(String(err?.body), /spec\.addresses\[0\]/, 'the message names the field');
-  t.match(String(err?.body), /192\.0\.2\.300\/24/, 'and the bad value');
-});
+      body: {
+        apiVersion: 'kube-lb.io/v1alpha1',
+        kind: 'VIPPool',
+        metadata: { name: 'good' },
+        spec: { addresses: ['192.0.2.0/28'] },
+      },
+    });
+    t.equal((good as { metadata: { name: string } }).metadata.name, 'good');
+    const err = (await api
+      .createClusterCustomObject({
+        ...base,
+        body: {
+          apiVersion: 'kube-lb.io/v1alpha1',
+          kind: 'VIPPool',
+          metadata: { name: 'bad' },
+          spec: { addresses: ['192.0.2.300/24'] },
+        },
+      })
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      )) as { code?: number; body?: string } | undefined;
+    t.equal(err?.code, 422, 'rejected as Invalid');
+    t.match(String(err?.body), /spec\.addresses\[0\]/, 'the message names the field');
+    t.match(String(err?.body), /192\.0\.2\.300\/24/, 'and the bad value');
+  },
+);

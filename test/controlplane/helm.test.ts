@@ -37,7 +37,9 @@ function helmBinary(): string {
     }).trim();
   } catch (err) {
     const stderr = String((err as { stderr?: string }).stderr ?? err).trim();
-    throw new Error(`the chart tests need a helm binary built from the helm.sh/helm/v3 module, and there is none: ${stderr}`);
+    throw new Error(
+      `the chart tests need a helm binary built from the helm.sh/helm/v3 module, and there is none: ${stderr}`,
+    );
   }
 }
 const HELM = helmBinary();
@@ -59,7 +61,12 @@ function helm(args: readonly string[], home: string, kubeconfig?: string): Run {
   };
   if (kubeconfig) env['KUBECONFIG'] = kubeconfig;
   try {
-    const stdout = execFileSync(HELM, args, { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+    const stdout = execFileSync(HELM, args, {
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      maxBuffer: 64 << 20,
+    });
     return { status: 0, stdout, stderr: '' };
   } catch (err) {
     const e = err as { status: number | null; stdout: string; stderr: string };
@@ -92,7 +99,9 @@ function template(args: readonly string[] = []): Map<string, Obj> {
 }
 
 function kustomize(dir: string): Map<string, Obj> {
-  const out = execFileSync(join(controlPlaneBinDir(), 'kubectl'), ['kustomize', join(repoRoot, dir)], { encoding: 'utf8' });
+  const out = execFileSync(join(controlPlaneBinDir(), 'kubectl'), ['kustomize', join(repoRoot, dir)], {
+    encoding: 'utf8',
+  });
   return objects(out);
 }
 
@@ -102,8 +111,24 @@ t.test('helm lint --strict: default values and every option on', async (t) => {
     ['consumer cluster', CONSUMER],
     [
       'everything on',
-      ['--set', 'consumerCluster.enabled=true', '--set', 'metrics.serviceMonitor.enabled=true', '--set', 'allocator.webhook.certificates=cert-manager', '--set', 'agent.servicePolicy.enabled=true',
-        '--set', 'logLevel=debug', '--set', 'speaker.cilium.version=1.19', '--set', 'speaker.cilium.mapDir=/sys/fs/bpf/cilium/globals', '--set', 'speaker.maglev=false'],
+      [
+        '--set',
+        'consumerCluster.enabled=true',
+        '--set',
+        'metrics.serviceMonitor.enabled=true',
+        '--set',
+        'allocator.webhook.certificates=cert-manager',
+        '--set',
+        'agent.servicePolicy.enabled=true',
+        '--set',
+        'logLevel=debug',
+        '--set',
+        'speaker.cilium.version=1.19',
+        '--set',
+        'speaker.cilium.mapDir=/sys/fs/bpf/cilium/globals',
+        '--set',
+        'speaker.maglev=false',
+      ],
     ],
   ];
   for (const [what, args] of variants) {
@@ -125,11 +150,18 @@ t.test('Kubernetes versions: consumer side from 1.24, the LB side from 1.31 (doc
   t.not(lb.status, 0, 'the LB side is refused before 1.31');
   t.match(lb.stderr, /the LB cluster needs Kubernetes 1\.31\+.*v1\.29\.15/);
   t.equal(helm(['template', CHART, '--kube-version', '1.31.4'], scratch).status, 0, 'and renders on 1.31');
-  const policy = helm(['template', CHART, ...consumerOnly, '--set', 'agent.servicePolicy.enabled=true', '--kube-version', '1.27.16'], scratch);
-  t.match(policy.stderr, /agent\.servicePolicy\.enabled needs a consumer cluster of Kubernetes 1\.30\+/, 'the optional policy is refused before 1.30');
+  const policy = helm(
+    ['template', CHART, ...consumerOnly, '--set', 'agent.servicePolicy.enabled=true', '--kube-version', '1.27.16'],
+    scratch,
+  );
+  t.match(
+    policy.stderr,
+    /agent\.servicePolicy\.enabled needs a consumer cluster of Kubernetes 1\.30\+/,
+    'the optional policy is refused before 1.30',
+  );
 });
 
-t.test('helm template with default values renders the kustomize folders\' objects', async (t) => {
+t.test("helm template with default values renders the kustomize folders' objects", async (t) => {
   const sides: Array<[string, string, string[]]> = [
     ['LB cluster', 'deploy/kube-lb-cluster', []],
     ['consumer cluster', 'deploy/lb-consumer-cluster', CONSUMER],
@@ -141,75 +173,179 @@ t.test('helm template with default values renders the kustomize folders\' object
     want.delete(`Namespace//${NS}`);
     // The consumer side installs with --skip-crds (docs/install.md); template shows what a plain install would add.
     const got = template(args);
-    if (side === 'consumer cluster') for (const k of [...got.keys()]) if (k.startsWith('CustomResourceDefinition/')) got.delete(k);
+    if (side === 'consumer cluster')
+      for (const k of [...got.keys()]) if (k.startsWith('CustomResourceDefinition/')) got.delete(k);
     t.same([...got.keys()].sort(), [...want.keys()].sort(), `${side}: the same objects`);
     for (const [key, o] of want) t.strictSame(got.get(key), o, `${side}: ${key}`);
   }
 });
 
-t.test('agent.servicePolicy renders the optional policy file\'s objects', async (t) => {
+t.test("agent.servicePolicy renders the optional policy file's objects", async (t) => {
   const file = objects(readFileSync(join(repoRoot, SERVICE_POLICY_FILE), 'utf8'));
   const got = template([...CONSUMER, '--set', 'agent.servicePolicy.enabled=true']);
   for (const [key, o] of file) t.strictSame(got.get(key), o, key);
-  t.notOk([...template(CONSUMER).keys()].some((k) => k.startsWith('ValidatingAdmissionPolicy')), 'off by default, like the folder');
-  const withDefault = template([...CONSUMER, '--set', 'agent.servicePolicy.enabled=true', '--set', 'agent.servicePolicy.defaultClass=true']);
-  const served = (withDefault.get('ValidatingAdmissionPolicy//kube-lb-agent-services') as { spec: { variables: Array<{ name: string; expression: string }> } }).spec.variables.find((v) => v.name === 'served');
-  t.match(served?.expression, /orValue\('kube-lb\.io\/vip'\) == 'kube-lb\.io\/vip'/, 'defaultClass: Services without a class are served too');
+  t.notOk(
+    [...template(CONSUMER).keys()].some((k) => k.startsWith('ValidatingAdmissionPolicy')),
+    'off by default, like the folder',
+  );
+  const withDefault = template([
+    ...CONSUMER,
+    '--set',
+    'agent.servicePolicy.enabled=true',
+    '--set',
+    'agent.servicePolicy.defaultClass=true',
+  ]);
+  const served = (
+    withDefault.get('ValidatingAdmissionPolicy//kube-lb-agent-services') as {
+      spec: { variables: Array<{ name: string; expression: string }> };
+    }
+  ).spec.variables.find((v) => v.name === 'served');
+  t.match(
+    served?.expression,
+    /orValue\('kube-lb\.io\/vip'\) == 'kube-lb\.io\/vip'/,
+    'defaultClass: Services without a class are served too',
+  );
 });
 
-t.test('the chart\'s webhook configuration is the shipped one, with the CA from outside', async (t) => {
+t.test("the chart's webhook configuration is the shipped one, with the CA from outside", async (t) => {
   const { caPEM } = await generateCertificates([`kube-lb-allocator.${NS}.svc`]);
   const caBundle = Buffer.from(caPEM).toString('base64');
-  const external = template(['--set', 'allocator.webhook.certificates=external', '--set', `allocator.webhook.caBundle=${caBundle}`]);
+  const external = template([
+    '--set',
+    'allocator.webhook.certificates=external',
+    '--set',
+    `allocator.webhook.caBundle=${caBundle}`,
+  ]);
   const code = shippedWebhookConfiguration();
-  const withCA = { ...code, webhooks: code.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })) };
-  t.strictSame(external.get('ValidatingWebhookConfiguration//kube-lb-allocator'), withCA, 'external: identical, caBundle included');
+  const withCA = {
+    ...code,
+    webhooks: code.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle } })),
+  };
+  t.strictSame(
+    external.get('ValidatingWebhookConfiguration//kube-lb-allocator'),
+    withCA,
+    'external: identical, caBundle included',
+  );
 
   const cm = template(['--set', 'allocator.webhook.certificates=cert-manager']);
-  const vwc = cm.get('ValidatingWebhookConfiguration//kube-lb-allocator') as unknown as k8s.V1ValidatingWebhookConfiguration;
-  t.equal(vwc.metadata?.annotations?.['cert-manager.io/inject-ca-from'], `${NS}/kube-lb-allocator-webhook`, 'cert-manager injects the CA');
-  const withoutCA = (c: k8s.V1ValidatingWebhookConfiguration) => c.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: undefined } }));
-  t.strictSame(JSON.parse(JSON.stringify(withoutCA(vwc))), JSON.parse(JSON.stringify(withoutCA(code))), 'cert-manager: identical but for the injected caBundle');
-  const cert = cm.get(`Certificate/${NS}/kube-lb-allocator-webhook`) as { spec: { secretName: string; dnsNames: string[]; issuerRef: unknown } } | undefined;
-  t.same(cert?.spec.dnsNames, [`kube-lb-allocator.${NS}.svc`, `kube-lb-allocator.${NS}.svc.cluster.local`], 'the names the allocator itself would certify');
+  const vwc = cm.get(
+    'ValidatingWebhookConfiguration//kube-lb-allocator',
+  ) as unknown as k8s.V1ValidatingWebhookConfiguration;
+  t.equal(
+    vwc.metadata?.annotations?.['cert-manager.io/inject-ca-from'],
+    `${NS}/kube-lb-allocator-webhook`,
+    'cert-manager injects the CA',
+  );
+  const withoutCA = (c: k8s.V1ValidatingWebhookConfiguration) =>
+    c.webhooks!.map((w) => ({ ...w, clientConfig: { ...w.clientConfig, caBundle: undefined } }));
+  t.strictSame(
+    JSON.parse(JSON.stringify(withoutCA(vwc))),
+    JSON.parse(JSON.stringify(withoutCA(code))),
+    'cert-manager: identical but for the injected caBundle',
+  );
+  const cert = cm.get(`Certificate/${NS}/kube-lb-allocator-webhook`) as
+    | { spec: { secretName: string; dnsNames: string[]; issuerRef: unknown } }
+    | undefined;
+  t.same(
+    cert?.spec.dnsNames,
+    [`kube-lb-allocator.${NS}.svc`, `kube-lb-allocator.${NS}.svc.cluster.local`],
+    'the names the allocator itself would certify',
+  );
   t.same(cert?.spec.issuerRef, { kind: 'Issuer', name: 'kube-lb-allocator-webhook' });
   t.ok(cm.get(`Issuer/${NS}/kube-lb-allocator-webhook`), 'a self-signed Issuer when none is given');
-  const own = template(['--set', 'allocator.webhook.certificates=cert-manager', '--set', 'allocator.webhook.issuer.kind=ClusterIssuer', '--set', 'allocator.webhook.issuer.name=corp-ca']);
-  t.notOk(own.get(`Issuer/${NS}/kube-lb-allocator-webhook`), 'no Issuer of the chart\'s own when one is given');
-  t.same((own.get(`Certificate/${NS}/kube-lb-allocator-webhook`) as typeof cert)?.spec.issuerRef, { kind: 'ClusterIssuer', name: 'corp-ca' });
+  const own = template([
+    '--set',
+    'allocator.webhook.certificates=cert-manager',
+    '--set',
+    'allocator.webhook.issuer.kind=ClusterIssuer',
+    '--set',
+    'allocator.webhook.issuer.name=corp-ca',
+  ]);
+  t.notOk(own.get(`Issuer/${NS}/kube-lb-allocator-webhook`), "no Issuer of the chart's own when one is given");
+  t.same((own.get(`Certificate/${NS}/kube-lb-allocator-webhook`) as typeof cert)?.spec.issuerRef, {
+    kind: 'ClusterIssuer',
+    name: 'corp-ca',
+  });
 
-  for (const [mode, objs] of [['external', external], ['cert-manager', cm]] as const) {
+  for (const [mode, objs] of [
+    ['external', external],
+    ['cert-manager', cm],
+  ] as const) {
     const deploy = objs.get(`Deployment/${NS}/kube-lb-allocator`) as unknown as k8s.V1Deployment;
     const pod = deploy.spec!.template.spec!;
-    t.ok(pod.containers[0]!.args!.includes('--webhook-cert-dir=/etc/kube-lb/webhook-tls'), `${mode}: the allocator serves the mounted certificate`);
+    t.ok(
+      pod.containers[0]!.args!.includes('--webhook-cert-dir=/etc/kube-lb/webhook-tls'),
+      `${mode}: the allocator serves the mounted certificate`,
+    );
     t.equal(pod.volumes?.find((v) => v.name === 'webhook-tls')?.secret?.secretName, 'kube-lb-allocator-webhook-tls');
     const rules = [
-      ...((objs.get('ClusterRole//kube-lb-allocator') as { rules: k8s.V1PolicyRule[] }).rules),
-      ...((objs.get(`Role/${NS}/kube-lb-allocator`) as { rules: k8s.V1PolicyRule[] }).rules),
+      ...(objs.get('ClusterRole//kube-lb-allocator') as { rules: k8s.V1PolicyRule[] }).rules,
+      ...(objs.get(`Role/${NS}/kube-lb-allocator`) as { rules: k8s.V1PolicyRule[] }).rules,
     ];
-    t.notOk(rules.some((r) => r.resources?.includes('secrets') || r.resources?.includes('validatingwebhookconfigurations')), `${mode}: no Secret or webhook-configuration permission`);
+    t.notOk(
+      rules.some((r) => r.resources?.includes('secrets') || r.resources?.includes('validatingwebhookconfigurations')),
+      `${mode}: no Secret or webhook-configuration permission`,
+    );
   }
 });
 
 t.test('values reach the objects: image, log level, Cilium, metrics, scheduling', async (t) => {
   const objs = template([
-    '--set', 'image.repository=registry.example/kube-lb', '--set', 'image.tag=v9.9.9', '--set', 'logLevel=warn', '--set', 'speaker.logLevel=debug',
-    '--set', 'speaker.cilium.version=1.18', '--set', 'speaker.cilium.mapDir=/sys/fs/bpf/cilium/globals', '--set', 'speaker.cilium.configMap=cilium-config-copy',
-    '--set', 'speaker.cilium.configDir=/etc/cilium/cfg', '--set', 'speaker.maglev=false', '--set', 'allocator.nodeSelector.zone=a',
-    '--set', 'allocator.tolerations[0].key=dedicated', '--set', 'allocator.tolerations[0].operator=Exists', '--set', 'metrics.serviceMonitor.enabled=true',
-    '--set', 'allocator.resources.limits.memory=1Gi',
+    '--set',
+    'image.repository=registry.example/kube-lb',
+    '--set',
+    'image.tag=v9.9.9',
+    '--set',
+    'logLevel=warn',
+    '--set',
+    'speaker.logLevel=debug',
+    '--set',
+    'speaker.cilium.version=1.18',
+    '--set',
+    'speaker.cilium.mapDir=/sys/fs/bpf/cilium/globals',
+    '--set',
+    'speaker.cilium.configMap=cilium-config-copy',
+    '--set',
+    'speaker.cilium.configDir=/etc/cilium/cfg',
+    '--set',
+    'speaker.maglev=false',
+    '--set',
+    'allocator.nodeSelector.zone=a',
+    '--set',
+    'allocator.tolerations[0].key=dedicated',
+    '--set',
+    'allocator.tolerations[0].operator=Exists',
+    '--set',
+    'metrics.serviceMonitor.enabled=true',
+    '--set',
+    'allocator.resources.limits.memory=1Gi',
   ]);
-  const pod = (kind: string, name: string) => (objs.get(`${kind}/${NS}/${name}`) as unknown as k8s.V1Deployment).spec!.template.spec!;
+  const pod = (kind: string, name: string) =>
+    (objs.get(`${kind}/${NS}/${name}`) as unknown as k8s.V1Deployment).spec!.template.spec!;
   const speaker = pod('DaemonSet', 'kube-lb-speaker');
   const allocator = pod('Deployment', 'kube-lb-allocator');
   t.equal(speaker.containers[0]!.image, 'registry.example/kube-lb:v9.9.9');
-  t.strictSame(speaker.containers[0]!.args, ['speaker', '--metrics-bind-address=0.0.0.0:9474', '--cilium-config-dir=/etc/cilium/cfg', '--peer-key-file=/etc/kube-lb/peer-key/key',
-    '--map-dir=/sys/fs/bpf/cilium/globals', '--cilium-version=1.18', '--log-level=debug']);
+  t.strictSame(speaker.containers[0]!.args, [
+    'speaker',
+    '--metrics-bind-address=0.0.0.0:9474',
+    '--cilium-config-dir=/etc/cilium/cfg',
+    '--peer-key-file=/etc/kube-lb/peer-key/key',
+    '--map-dir=/sys/fs/bpf/cilium/globals',
+    '--cilium-version=1.18',
+    '--log-level=debug',
+  ]);
   t.equal(speaker.volumes?.find((v) => v.name === 'cilium-config')?.configMap?.name, 'cilium-config-copy');
   t.equal(speaker.containers[0]!.volumeMounts?.find((m) => m.name === 'cilium-config')?.mountPath, '/etc/cilium/cfg');
-  t.strictSame(speaker.containers[0]!.securityContext?.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW'] }, 'no SYS_ADMIN without maglev');
+  t.strictSame(
+    speaker.containers[0]!.securityContext?.capabilities,
+    { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW'] },
+    'no SYS_ADMIN without maglev',
+  );
   t.equal(speaker.containers[0]!.securityContext?.allowPrivilegeEscalation, false);
-  t.ok(allocator.containers[0]!.args!.includes('--log-level=warn'), 'the global log level where no program-specific one is set');
+  t.ok(
+    allocator.containers[0]!.args!.includes('--log-level=warn'),
+    'the global log level where no program-specific one is set',
+  );
   t.same(allocator.nodeSelector, { zone: 'a' });
   t.same(allocator.tolerations, [{ key: 'dedicated', operator: 'Exists' }]);
   t.equal(allocator.containers[0]!.resources?.limits?.['memory'], '1Gi');
@@ -217,21 +353,42 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
     t.ok(objs.get(`ServiceMonitor/${NS}/${name}`), `${name}: ServiceMonitor`);
     t.ok(objs.get(`Service/${NS}/${name}-metrics`), `${name}: metrics Service`);
   }
-  t.notOk([...template().keys()].some((k) => k.startsWith('ServiceMonitor/')), 'no ServiceMonitor by default');
-  const agent = (template(CONSUMER).get(`Deployment/${NS}/kube-lb-agent`) as unknown as k8s.V1Deployment).spec!.template.spec!;
-  t.equal(agent.volumes?.[0]?.secret?.secretName, CONSUMER_SECRET_NAME, 'the agent mounts the Secret `kube-lb tenant add` prints');
+  t.notOk(
+    [...template().keys()].some((k) => k.startsWith('ServiceMonitor/')),
+    'no ServiceMonitor by default',
+  );
+  const agent = (template(CONSUMER).get(`Deployment/${NS}/kube-lb-agent`) as unknown as k8s.V1Deployment).spec!.template
+    .spec!;
+  t.equal(
+    agent.volumes?.[0]?.secret?.secretName,
+    CONSUMER_SECRET_NAME,
+    'the agent mounts the Secret `kube-lb tenant add` prints',
+  );
 });
 
 /** Every object of kube-lb in the cluster (by its labels, in every namespace), and the release's own Secrets. */
 function kubeLbObjects(cluster: TestCluster): string[] {
-  const kinds = 'deployments,daemonsets,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,poddisruptionbudgets,networkpolicies,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,secrets,configmaps';
-  const byLabel = cluster.kubectl(['get', kinds, '-A', '-l', 'app.kubernetes.io/name in (kube-lb-allocator,kube-lb-speaker,kube-lb-agent,kube-lb-backend-deny-list)', '-o', 'name']);
+  const kinds =
+    'deployments,daemonsets,services,serviceaccounts,roles,rolebindings,clusterroles,clusterrolebindings,poddisruptionbudgets,networkpolicies,validatingwebhookconfigurations,validatingadmissionpolicies,validatingadmissionpolicybindings,secrets,configmaps';
+  const byLabel = cluster.kubectl([
+    'get',
+    kinds,
+    '-A',
+    '-l',
+    'app.kubernetes.io/name in (kube-lb-allocator,kube-lb-speaker,kube-lb-agent,kube-lb-backend-deny-list)',
+    '-o',
+    'name',
+  ]);
   const releases = cluster.kubectl(['get', 'secrets', '-A', '-l', 'owner=helm', '-o', 'name']);
   return `${byLabel}\n${releases}`.split('\n').filter(Boolean).sort();
 }
 
 const crdNames = (cluster: TestCluster) =>
-  cluster.kubectl(['get', 'crd', '-o', 'name']).split('\n').filter((l) => l.endsWith('.kube-lb.io')).sort();
+  cluster
+    .kubectl(['get', 'crd', '-o', 'name'])
+    .split('\n')
+    .filter((l) => l.endsWith('.kube-lb.io'))
+    .sort();
 
 t.test('helm install, upgrade with changed values, uninstall: against real apiservers', async (t) => {
   const ledger = Ledger.open('helm');
@@ -253,37 +410,97 @@ t.test('helm install, upgrade with changed values, uninstall: against real apise
   const installed = run(lb!, ['install', release, CHART, '--namespace', NS]);
   t.equal(installed.status, 0, `helm install: ${installed.stderr}`);
   t.notMatch(installed.stderr, /warning/i, 'no warnings');
-  t.strictSame(crdNames(lb!), ['customresourcedefinition.apiextensions.k8s.io/consumerclusters.kube-lb.io',
-    'customresourcedefinition.apiextensions.k8s.io/l2announcements.kube-lb.io', 'customresourcedefinition.apiextensions.k8s.io/vipclaims.kube-lb.io',
-    'customresourcedefinition.apiextensions.k8s.io/vippools.kube-lb.io'], 'the CRDs from crds/');
-  const expected = [...template().values()].filter((o) => o.kind !== 'CustomResourceDefinition').map((o) => keyOf(o)).sort();
+  t.strictSame(
+    crdNames(lb!),
+    [
+      'customresourcedefinition.apiextensions.k8s.io/consumerclusters.kube-lb.io',
+      'customresourcedefinition.apiextensions.k8s.io/l2announcements.kube-lb.io',
+      'customresourcedefinition.apiextensions.k8s.io/vipclaims.kube-lb.io',
+      'customresourcedefinition.apiextensions.k8s.io/vippools.kube-lb.io',
+    ],
+    'the CRDs from crds/',
+  );
+  const expected = [...template().values()]
+    .filter((o) => o.kind !== 'CustomResourceDefinition')
+    .map((o) => keyOf(o))
+    .sort();
   const apps = lb!.kubeConfig.makeApiClient(k8s.AppsV1Api);
   const ds = await apps.readNamespacedDaemonSet({ name: 'kube-lb-speaker', namespace: NS });
   t.equal(ds.metadata?.annotations?.['meta.helm.sh/release-name'], release, 'the speaker belongs to the release');
-  t.notOk(ds.spec!.template.spec!.containers[0]!.args!.some((a) => a.startsWith('--log-level')), 'default log level: no flag');
-  t.equal(kubeLbObjects(lb!).filter((n) => !n.startsWith('secret/sh.helm.release')).length, expected.length, `every rendered object is in the cluster (${expected.length})`);
+  t.notOk(
+    ds.spec!.template.spec!.containers[0]!.args!.some((a) => a.startsWith('--log-level')),
+    'default log level: no flag',
+  );
+  t.equal(
+    kubeLbObjects(lb!).filter((n) => !n.startsWith('secret/sh.helm.release')).length,
+    expected.length,
+    `every rendered object is in the cluster (${expected.length})`,
+  );
 
-  const upgraded = run(lb!, ['upgrade', release, CHART, '--namespace', NS, '--reuse-values', '--set', 'speaker.logLevel=debug', '--set', 'allocator.replicas=3']);
+  const upgraded = run(lb!, [
+    'upgrade',
+    release,
+    CHART,
+    '--namespace',
+    NS,
+    '--reuse-values',
+    '--set',
+    'speaker.logLevel=debug',
+    '--set',
+    'allocator.replicas=3',
+  ]);
   t.equal(upgraded.status, 0, `helm upgrade: ${upgraded.stderr}`);
   const ds2 = await apps.readNamespacedDaemonSet({ name: 'kube-lb-speaker', namespace: NS });
-  t.ok(ds2.spec!.template.spec!.containers[0]!.args!.includes('--log-level=debug'), 'the speaker now runs with --log-level=debug');
-  t.equal((await apps.readNamespacedDeployment({ name: 'kube-lb-allocator', namespace: NS })).spec!.replicas, 3, 'three allocators');
+  t.ok(
+    ds2.spec!.template.spec!.containers[0]!.args!.includes('--log-level=debug'),
+    'the speaker now runs with --log-level=debug',
+  );
+  t.equal(
+    (await apps.readNamespacedDeployment({ name: 'kube-lb-allocator', namespace: NS })).spec!.replicas,
+    3,
+    'three allocators',
+  );
 
   // Certificates from outside: the chart now owns the webhook configuration, and the allocator loses its Secret rights.
   const { caPEM } = await generateCertificates([`kube-lb-allocator.${NS}.svc`]);
-  const external = run(lb!, ['upgrade', release, CHART, '--namespace', NS, '--reuse-values', '--set', 'allocator.webhook.certificates=external',
-    '--set', `allocator.webhook.caBundle=${Buffer.from(caPEM).toString('base64')}`]);
+  const external = run(lb!, [
+    'upgrade',
+    release,
+    CHART,
+    '--namespace',
+    NS,
+    '--reuse-values',
+    '--set',
+    'allocator.webhook.certificates=external',
+    '--set',
+    `allocator.webhook.caBundle=${Buffer.from(caPEM).toString('base64')}`,
+  ]);
   t.equal(external.status, 0, `helm upgrade to external certificates: ${external.stderr}`);
-  const vwc = await lb!.kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api).readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' });
+  const vwc = await lb!.kubeConfig
+    .makeApiClient(k8s.AdmissionregistrationV1Api)
+    .readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' });
   t.equal(vwc.webhooks?.length, 4, 'the webhook configuration is installed, accepted by the apiserver');
-  const role = await lb!.kubeConfig.makeApiClient(k8s.RbacAuthorizationV1Api).readNamespacedRole({ name: 'kube-lb-allocator', namespace: NS });
-  t.notOk(role.rules?.some((r) => r.resources?.includes('secrets')), 'the allocator\'s Role lost its Secret rule');
+  const role = await lb!.kubeConfig
+    .makeApiClient(k8s.RbacAuthorizationV1Api)
+    .readNamespacedRole({ name: 'kube-lb-allocator', namespace: NS });
+  t.notOk(
+    role.rules?.some((r) => r.resources?.includes('secrets')),
+    "the allocator's Role lost its Secret rule",
+  );
   const history = run(lb!, ['history', release, '--namespace', NS, '-o', 'json']);
-  t.same((JSON.parse(history.stdout) as Array<{ revision: number }>).map((h) => h.revision), [1, 2, 3], 'three revisions');
+  t.same(
+    (JSON.parse(history.stdout) as Array<{ revision: number }>).map((h) => h.revision),
+    [1, 2, 3],
+    'three revisions',
+  );
 
   const uninstalled = run(lb!, ['uninstall', release, '--namespace', NS, '--wait', '--timeout', '60s']);
   t.equal(uninstalled.status, 0, `helm uninstall: ${uninstalled.stderr}`);
-  t.strictSame(kubeLbObjects(lb!), [], 'no kube-lb object left (webhook configuration, RBAC, workloads, release Secrets)');
+  t.strictSame(
+    kubeLbObjects(lb!),
+    [],
+    'no kube-lb object left (webhook configuration, RBAC, workloads, release Secrets)',
+  );
   t.equal(crdNames(lb!).length, 4, 'the CRDs stay: helm never deletes crds/ (docs/install.md says how to remove them)');
 
   // ------------------------------------------------------------ consumer cluster
@@ -292,12 +509,29 @@ t.test('helm install, upgrade with changed values, uninstall: against real apise
   t.equal(agent.status, 0, `helm install (consumer): ${agent.stderr}`);
   t.notMatch(agent.stderr, /warning/i, 'no warnings (restricted Pod Security)');
   t.strictSame(crdNames(consumer!), [], 'no CRDs in a consumer cluster');
-  const agentDeploy = await consumer!.kubeConfig.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: 'kube-lb-agent', namespace: NS });
+  const agentDeploy = await consumer!.kubeConfig
+    .makeApiClient(k8s.AppsV1Api)
+    .readNamespacedDeployment({ name: 'kube-lb-agent', namespace: NS });
   t.equal(agentDeploy.spec!.template.spec!.volumes?.[0]?.secret?.secretName, CONSUMER_SECRET_NAME);
-  const agentUpgrade = run(consumer!, ['upgrade', release, CHART, '--namespace', NS, '--skip-crds', ...CONSUMER, '--set', 'agent.logLevel=debug']);
+  const agentUpgrade = run(consumer!, [
+    'upgrade',
+    release,
+    CHART,
+    '--namespace',
+    NS,
+    '--skip-crds',
+    ...CONSUMER,
+    '--set',
+    'agent.logLevel=debug',
+  ]);
   t.equal(agentUpgrade.status, 0, agentUpgrade.stderr);
-  const agentDeploy2 = await consumer!.kubeConfig.makeApiClient(k8s.AppsV1Api).readNamespacedDeployment({ name: 'kube-lb-agent', namespace: NS });
-  t.ok(agentDeploy2.spec!.template.spec!.containers[0]!.args!.includes('--log-level=debug'), 'the agent now runs with --log-level=debug');
+  const agentDeploy2 = await consumer!.kubeConfig
+    .makeApiClient(k8s.AppsV1Api)
+    .readNamespacedDeployment({ name: 'kube-lb-agent', namespace: NS });
+  t.ok(
+    agentDeploy2.spec!.template.spec!.containers[0]!.args!.includes('--log-level=debug'),
+    'the agent now runs with --log-level=debug',
+  );
   const agentGone = run(consumer!, ['uninstall', release, '--namespace', NS, '--wait', '--timeout', '60s']);
   t.equal(agentGone.status, 0, agentGone.stderr);
   t.strictSame(kubeLbObjects(consumer!), [], 'nothing of kube-lb left in the consumer cluster');

@@ -24,12 +24,22 @@ const core = kc.makeApiClient(k8s.CoreV1Api);
 const NS = 'paging';
 const N = 25;
 await core.createNamespace({ body: { metadata: { name: NS } } });
-await inParallel(Array.from({ length: N }, (_, i) => i), 8, async (i) => {
-  await core.createNamespacedConfigMap({
-    namespace: NS,
-    body: { metadata: { name: `cm-${String(i).padStart(2, '0')}`, annotations: { [LAST_APPLIED]: '{"a":"copy of the object"}', keep: 'me' } }, data: { i: String(i) } },
-  });
-});
+await inParallel(
+  Array.from({ length: N }, (_, i) => i),
+  8,
+  async (i) => {
+    await core.createNamespacedConfigMap({
+      namespace: NS,
+      body: {
+        metadata: {
+          name: `cm-${String(i).padStart(2, '0')}`,
+          annotations: { [LAST_APPLIED]: '{"a":"copy of the object"}', keep: 'me' },
+        },
+        data: { i: String(i) },
+      },
+    });
+  },
+);
 
 /** etcd's client URL, from the command line the harness started it with. */
 function etcdURL(): string {
@@ -47,14 +57,21 @@ function etcdURL(): string {
 async function compactEtcd(): Promise<void> {
   const url = etcdURL();
   const b64 = (s: string): string => Buffer.from(s).toString('base64');
-  const put = await fetch(`${url}/v3/kv/put`, { method: 'POST', body: JSON.stringify({ key: b64('/kube-lb-test/tick'), value: b64(String(Date.now())) }) });
+  const put = await fetch(`${url}/v3/kv/put`, {
+    method: 'POST',
+    body: JSON.stringify({ key: b64('/kube-lb-test/tick'), value: b64(String(Date.now())) }),
+  });
   if (!put.ok) throw new Error(`etcd put failed: ${put.status} ${await put.text()}`);
   const revision = ((await put.json()) as { header: { revision: string } }).header.revision;
-  const res = await fetch(`${url}/v3/kv/compaction`, { method: 'POST', body: JSON.stringify({ revision, physical: true }) });
+  const res = await fetch(`${url}/v3/kv/compaction`, {
+    method: 'POST',
+    body: JSON.stringify({ revision, physical: true }),
+  });
   if (!res.ok) throw new Error(`etcd compaction failed: ${res.status} ${await res.text()}`);
 }
 
-const list = (page: ListPage) => core.listNamespacedConfigMap({ namespace: NS, limit: page.limit, _continue: page.continue });
+const list = (page: ListPage) =>
+  core.listNamespacedConfigMap({ namespace: NS, limit: page.limit, _continue: page.continue });
 
 t.test('an informer lists in pages and caches trimmed objects, from the list and the watch', async (t) => {
   const pages: ListPage[] = [];
@@ -74,9 +91,16 @@ t.test('an informer lists in pages and caches trimmed objects, from the list and
   await informer.synced;
   // The namespace also holds kube-root-ca.crt when a controller manager runs; this cluster has none.
   t.equal(informer.list(NS).length, N, 'every object cached');
-  t.same(pages.map((p) => p.limit), [10, 10, 10], 'three pages of 10');
+  t.same(
+    pages.map((p) => p.limit),
+    [10, 10, 10],
+    'three pages of 10',
+  );
   t.equal(pages[0]!.continue, undefined, 'the first page has no token');
-  t.ok(pages[1]!.continue && pages[2]!.continue && pages[1]!.continue !== pages[2]!.continue, 'later pages carry the previous page\'s token');
+  t.ok(
+    pages[1]!.continue && pages[2]!.continue && pages[1]!.continue !== pages[2]!.continue,
+    "later pages carry the previous page's token",
+  );
   const served = await core.readNamespacedConfigMap({ namespace: NS, name: 'cm-03' });
   t.ok(served.metadata?.managedFields?.length, 'the apiserver does keep managedFields (so trimming them is a test)');
   const listed = informer.get('cm-03', NS)!;
@@ -100,24 +124,37 @@ t.test('a continue token that expired restarts the list from the first page', as
   // Precondition, on the real apiserver: after a compaction the token of page 1 is refused with 410.
   const first = await list({ limit: 10 });
   await compactEtcd();
-  const refused = await list({ limit: 10, continue: first.metadata!._continue! }).then(() => undefined, (err: unknown) => err);
+  const refused = await list({ limit: 10, continue: first.metadata!._continue! }).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
   t.equal(apiStatus(refused), 410, 'the apiserver refuses an expired continue token with 410 Gone');
 
   const pages: ListPage[] = [];
   let compacted = false;
   const restarts: number[] = [];
-  const result = await listAllPages<k8s.V1ConfigMap>(async (page) => {
-    pages.push(page);
-    const res = await list(page);
-    if (!compacted) {
-      // Between the first and second page, as if the list were slow: the snapshot of page 1 goes away.
-      compacted = true;
-      await compactEtcd();
-    }
-    return { items: res.items, metadata: { resourceVersion: res.metadata?.resourceVersion, continue: res.metadata?._continue } };
-  }, { pageSize: 10, onRestart: (n) => restarts.push(n) });
+  const result = await listAllPages<k8s.V1ConfigMap>(
+    async (page) => {
+      pages.push(page);
+      const res = await list(page);
+      if (!compacted) {
+        // Between the first and second page, as if the list were slow: the snapshot of page 1 goes away.
+        compacted = true;
+        await compactEtcd();
+      }
+      return {
+        items: res.items,
+        metadata: { resourceVersion: res.metadata?.resourceVersion, continue: res.metadata?._continue },
+      };
+    },
+    { pageSize: 10, onRestart: (n) => restarts.push(n) },
+  );
   t.same(restarts, [1], 'one restart');
-  t.same(pages.map((p) => p.continue === undefined), [true, false, true, false, false], 'page 1, refused page 2, then page 1 again and the rest');
+  t.same(
+    pages.map((p) => p.continue === undefined),
+    [true, false, true, false, false],
+    'page 1, refused page 2, then page 1 again and the rest',
+  );
   t.equal(result.items.length, N, 'the whole list, once');
   t.equal(new Set(result.items.map((c) => c.metadata?.name)).size, N, 'no object twice');
   t.ok(result.metadata.resourceVersion, 'with the resourceVersion to watch from');
@@ -125,35 +162,54 @@ t.test('a continue token that expired restarts the list from the first page', as
 
 t.test('a list that keeps expiring ends in one unpaged LIST; other errors are not retried', async (t) => {
   const limits: number[] = [];
-  const result = await listAllPages<k8s.V1ConfigMap>(async (page) => {
-    limits.push(page.limit);
-    const res = await list(page);
-    if (page.limit > 0) await compactEtcd(); // every paged list outlives its snapshot
-    return { items: res.items, metadata: { resourceVersion: res.metadata?.resourceVersion, continue: res.metadata?._continue } };
-  }, { pageSize: 10, maxRestarts: 2 });
+  const result = await listAllPages<k8s.V1ConfigMap>(
+    async (page) => {
+      limits.push(page.limit);
+      const res = await list(page);
+      if (page.limit > 0) await compactEtcd(); // every paged list outlives its snapshot
+      return {
+        items: res.items,
+        metadata: { resourceVersion: res.metadata?.resourceVersion, continue: res.metadata?._continue },
+      };
+    },
+    { pageSize: 10, maxRestarts: 2 },
+  );
   t.same(limits, [10, 10, 10, 10, 10, 10, 0], 'three tries of two pages each, then limit 0');
   t.equal(result.items.length, N);
 
   let calls = 0;
-  const err = await listAllPages(async () => {
-    calls++;
-    await core.readNamespace({ name: 'no-such-namespace' });
-    return { items: [] };
-  }, { pageSize: 10 }).then(() => undefined, (e: unknown) => e);
+  const err = await listAllPages(
+    async () => {
+      calls++;
+      await core.readNamespace({ name: 'no-such-namespace' });
+      return { items: [] };
+    },
+    { pageSize: 10 },
+  ).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   t.equal(apiStatus(err), 404, 'a 404 is thrown as it is');
   t.equal(calls, 1, 'and not retried');
-  await t.rejects(listAllPages(async () => ({ items: [] }), { pageSize: -1 }), /pageSize must be an integer >= 0, got -1/);
+  await t.rejects(
+    listAllPages(async () => ({ items: [] }), { pageSize: -1 }),
+    /pageSize must be an integer >= 0, got -1/,
+  );
 });
 
 t.test('a failed list or watch restarts after growing jittered delays, and the informer recovers', async (t) => {
   // The informer's own log is the record: each restart names its attempt and the delay the policy gave it.
   const restarts: { attempt: number; delayMs: number }[] = [];
-  const logger = createLogger({ program: 'test', level: 'warn' }, {
-    write: (line: string) => {
-      const entry = JSON.parse(line) as { msg: string; attempt?: number; delayMs?: number };
-      if (entry.msg === 'list or watch failed; restarting') restarts.push({ attempt: entry.attempt!, delayMs: entry.delayMs! });
+  const logger = createLogger(
+    { program: 'test', level: 'warn' },
+    {
+      write: (line: string) => {
+        const entry = JSON.parse(line) as { msg: string; attempt?: number; delayMs?: number };
+        if (entry.msg === 'list or watch failed; restarting')
+          restarts.push({ attempt: entry.attempt!, delayMs: entry.delayMs! });
+      },
     },
-  });
+  );
   const policy = { initialMs: 50, maxMs: 400, jitter: 'equal' as const, resetAfterMs: 60_000 };
   const informer = createInformer<k8s.V1ConfigMap>({
     kubeConfig: kc,
@@ -170,12 +226,24 @@ t.test('a failed list or watch restarts after growing jittered delays, and the i
   await eventually('six failed restarts', async () => (restarts.length >= 6 ? true : undefined), 60_000, 100);
   await cluster!.startApiserver();
   await core.createNamespacedConfigMap({ namespace: NS, body: { metadata: { name: 'after-outage' } } });
-  await eventually('the informer back on the watch', async () => (informer.get('after-outage', NS) ? true : undefined), 60_000, 100);
+  await eventually(
+    'the informer back on the watch',
+    async () => (informer.get('after-outage', NS) ? true : undefined),
+    60_000,
+    100,
+  );
 
   const seen = restarts.slice(0, 6);
-  t.same(seen.map((r) => r.attempt), [1, 2, 3, 4, 5, 6], 'one backoff across the outage: attempts count up');
+  t.same(
+    seen.map((r) => r.attempt),
+    [1, 2, 3, 4, 5, 6],
+    'one backoff across the outage: attempts count up',
+  );
   for (const r of seen) {
     const ceiling = Math.min(policy.maxMs, policy.initialMs * 2 ** (r.attempt - 1));
-    t.ok(r.delayMs >= ceiling / 2 && r.delayMs <= ceiling, `attempt ${r.attempt}: ${r.delayMs} ms in [${ceiling / 2}, ${ceiling}]`);
+    t.ok(
+      r.delayMs >= ceiling / 2 && r.delayMs <= ceiling,
+      `attempt ${r.attempt}: ${r.delayMs} ms in [${ceiling / 2}, ${ceiling}]`,
+    );
   }
 });

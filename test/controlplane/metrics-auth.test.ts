@@ -25,7 +25,8 @@ const logger = createLogger({ program: 'metrics-auth-test', level: 'silent' });
 
 for (const ns of ['kube-lb-system', 'monitoring']) await core.createNamespace({ body: { metadata: { name: ns } } });
 await applyYaml(kc, readFileSync(join(root, 'deploy/kube-lb-cluster/11-speaker-rbac.yaml'), 'utf8'));
-for (const name of ['prometheus', 'nobody']) await core.createNamespacedServiceAccount({ namespace: 'monitoring', body: { metadata: { name } } });
+for (const name of ['prometheus', 'nobody'])
+  await core.createNamespacedServiceAccount({ namespace: 'monitoring', body: { metadata: { name } } });
 await rbac.createClusterRoleBinding({
   body: {
     metadata: { name: 'prometheus-kube-lb' },
@@ -34,7 +35,13 @@ await rbac.createClusterRoleBinding({
   },
 });
 const token = async (name: string, namespace: string): Promise<string> =>
-  (await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } })).status!.token!;
+  (
+    await core.createNamespacedServiceAccountToken({
+      name,
+      namespace,
+      body: { spec: { audiences: [], expirationSeconds: 3600 } },
+    })
+  ).status!.token!;
 const speakerKc = lb!.kubeConfigForToken(await token('kube-lb-speaker', 'kube-lb-system'), 'speaker').kubeConfig;
 
 const registry = createRegistry('speaker');
@@ -53,7 +60,10 @@ t.test('off the node: a token allowed to get the path, or nothing but the probes
   const server = await start(false);
   t.teardown(() => server.close());
   const get = async (path: string, bearer?: string) => {
-    const res = await fetch(`http://127.0.0.1:${server.port}${path}`, bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {});
+    const res = await fetch(
+      `http://127.0.0.1:${server.port}${path}`,
+      bearer ? { headers: { authorization: `Bearer ${bearer}` } } : {},
+    );
     return { status: res.status, text: await res.text() };
   };
   t.equal((await get('/healthz')).status, 200, 'the probes are open (the kubelet has no token)');

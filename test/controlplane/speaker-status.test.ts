@@ -52,7 +52,15 @@ for (let i = 0; i < COUNT; i++) {
       vip: `198.51.100.${200 + i}`,
       pool: 'default',
       approved: approvalOf(created, `198.51.100.${200 + i}`, true),
-      conditions: [{ type: 'Allocated', status: 'True', reason: 'Allocated', message: 'test', lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }],
+      conditions: [
+        {
+          type: 'Allocated',
+          status: 'True',
+          reason: 'Allocated',
+          message: 'test',
+          lastTransitionTime: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+        },
+      ],
     },
   });
 }
@@ -63,14 +71,20 @@ const failing = new Set<string>();
 const view = new ClusterView(kc, logger);
 await view.start();
 t.teardown(() => view.stop());
-await eventually('the view lists the claims', () => view.claims().filter((c) => c.status?.vip).length === COUNT, 20_000);
+await eventually(
+  'the view lists the claims',
+  () => view.claims().filter((c) => c.status?.vip).length === COUNT,
+  20_000,
+);
 
 function inputFor(self: string) {
   return (claim: VIPClaim): StatusInput | undefined => {
     const plan = planFrontends(view.claims(), (k) => (failing.has(k) ? 'unhealthy' : 'healthy'), new Map());
     const p = plan.claims.get(claimKey(claim));
     if (!p) return undefined;
-    const expected = new Map([...plan.claims.values()].flatMap((c) => (c.serve ? [[c.key, c.fingerprint] as const] : [])));
+    const expected = new Map(
+      [...plan.claims.values()].flatMap((c) => (c.serve ? [[c.key, c.fingerprint] as const] : [])),
+    );
     const state: PublishedState = publishedState(expected, failing);
     return {
       claim,
@@ -116,12 +130,18 @@ t.test("nothing is written before the L2 side's first report says who is live", 
   invalidateAll();
   await new Promise((r) => setTimeout(r, 500));
   t.equal(totalWrites(), 0, 'no status writes');
-  t.same((await claims.list('tenant-a')).items.map((c) => c.metadata.resourceVersion), before.items.map((c) => c.metadata.resourceVersion));
+  t.same(
+    (await claims.list('tenant-a')).items.map((c) => c.metadata.resourceVersion),
+    before.items.map((c) => c.metadata.resourceVersion),
+  );
 });
 
 t.test('each claim is written once, by the node that reports for its VIP', async (t) => {
   for (const w of writers) w.report([], NODES);
-  await allClaims((c) => cond(c, 'Programmed')?.reason === 'Programmed' && cond(c, 'BackendsHealthy')?.reason === 'AllHealthy', 'every claim Programmed and healthy');
+  await allClaims(
+    (c) => cond(c, 'Programmed')?.reason === 'Programmed' && cond(c, 'BackendsHealthy')?.reason === 'AllHealthy',
+    'every claim Programmed and healthy',
+  );
   await eventually('writes settle', () => totalWrites() === COUNT, 10_000);
   for (const [i, w] of writers.entries()) {
     const mine = view.claims().filter((c) => rendezvousOwner(c.status!.vip!, NODES) === NODES[i]).length;
@@ -143,10 +163,16 @@ t.test('a backend failing from every node: one more write per claim, not one per
   const before = totalWrites();
   for (let i = 0; i < COUNT; i++) failing.add(`tcp://10.200.1.12:${30000 + i}`);
   invalidateAll();
-  await allClaims((c) => cond(c, 'BackendsHealthy')?.reason === 'SomeUnhealthy', 'every claim reports the failing backend');
+  await allClaims(
+    (c) => cond(c, 'BackendsHealthy')?.reason === 'SomeUnhealthy',
+    'every claim reports the failing backend',
+  );
   await eventually('writes settle', () => totalWrites() === before + COUNT, 10_000);
   const c0 = await claims.get('default.svc-0', 'tenant-a');
-  t.same(c0.status?.backendHealth?.find((b) => b.address === '10.200.1.12'), { address: '10.200.1.12', healthy: false, failingFrom: NODES });
+  t.same(
+    c0.status?.backendHealth?.find((b) => b.address === '10.200.1.12'),
+    { address: '10.200.1.12', healthy: false, failingFrom: NODES },
+  );
   failing.clear();
   invalidateAll();
   await allClaims((c) => cond(c, 'BackendsHealthy')?.reason === 'AllHealthy', 'healthy again');
@@ -154,7 +180,15 @@ t.test('a backend failing from every node: one more write per claim, not one per
 
 t.test('the published node state is written when it changes, at a bounded pace, and read back by peers', async (t) => {
   const publishers = NODES.map(
-    (nodeName) => new NodeStatePublisher({ kubeConfig: kc, namespace: 'kube-lb-system', nodeName, minIntervalMs: 300, logger, now: () => performance.now() }),
+    (nodeName) =>
+      new NodeStatePublisher({
+        kubeConfig: kc,
+        namespace: 'kube-lb-system',
+        nodeName,
+        minIntervalMs: 300,
+        logger,
+        now: () => performance.now(),
+      }),
   );
   t.teardown(() => Promise.all(publishers.map((p) => p.stop(true))));
   await Promise.all(publishers.map((p) => p.start()));
@@ -163,10 +197,14 @@ t.test('the published node state is written when it changes, at a bounded pace, 
     last = publishedState(new Map([[`tenant-a/x`, `tenant-a/x@${i}=198.51.100.250`]]), []);
     publishers[0]!.publish(last);
   }
-  const seen = await eventually('lb-2 reads what lb-1 published last', () => {
-    const s = publishers[1]!.peers().get('lb-1');
-    return s && s.buckets.join() === last!.buckets.join() ? s : undefined;
-  }, 20_000);
+  const seen = await eventually(
+    'lb-2 reads what lb-1 published last',
+    () => {
+      const s = publishers[1]!.peers().get('lb-1');
+      return s && s.buckets.join() === last!.buckets.join() ? s : undefined;
+    },
+    20_000,
+  );
   t.equal(seen.programmed, 1);
   t.ok(publishers[0]!.writes < 20, `20 changes in a burst cost ${publishers[0]!.writes} writes`);
   const again = publishers[0]!.writes;
@@ -176,22 +214,47 @@ t.test('the published node state is written when it changes, at a bounded pace, 
 });
 
 t.test('a node state Lease deleted or changed by someone else is written again', async (t) => {
-  const p = new NodeStatePublisher({ kubeConfig: kc, namespace: 'kube-lb-system', nodeName: 'lb-9', minIntervalMs: 100, logger, now: () => performance.now() });
+  const p = new NodeStatePublisher({
+    kubeConfig: kc,
+    namespace: 'kube-lb-system',
+    nodeName: 'lb-9',
+    minIntervalMs: 100,
+    logger,
+    now: () => performance.now(),
+  });
   t.teardown(() => p.stop(true));
   await p.start();
   const state = publishedState(new Map([['tenant-a/y', 'tenant-a/y@1=198.51.100.251']]), ['tcp://10.200.1.12:30000']);
   p.publish(state);
   const leases = kc.makeApiClient(k8s.CoordinationV1Api);
   const read = () => leases.readNamespacedLease({ name: 'speaker-state-lb-9', namespace: 'kube-lb-system' });
-  await eventually('written', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  await eventually(
+    'written',
+    async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000',
+    20_000,
+  );
   await leases.deleteNamespacedLease({ name: 'speaker-state-lb-9', namespace: 'kube-lb-system' });
-  await eventually('written again after deletion', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  await eventually(
+    'written again after deletion',
+    async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000',
+    20_000,
+  );
   const cur = await read();
   await leases.replaceNamespacedLease({
     name: 'speaker-state-lb-9',
     namespace: 'kube-lb-system',
-    body: { ...cur, metadata: { ...cur.metadata, annotations: { ...cur.metadata?.annotations, 'kube-lb.io/failing-targets': 'bogus' } } },
+    body: {
+      ...cur,
+      metadata: {
+        ...cur.metadata,
+        annotations: { ...cur.metadata?.annotations, 'kube-lb.io/failing-targets': 'bogus' },
+      },
+    },
   });
-  await eventually('repaired after a foreign change', async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000', 20_000);
+  await eventually(
+    'repaired after a foreign change',
+    async () => (await read()).metadata?.annotations?.['kube-lb.io/failing-targets'] === 'tcp://10.200.1.12:30000',
+    20_000,
+  );
   t.pass('repaired');
 });

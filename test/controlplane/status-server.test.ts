@@ -21,7 +21,11 @@ t.test('metrics, liveness and readiness', async (t) => {
   const base = `http://127.0.0.1:${server.port}`;
   const metrics = await (await fetch(`${base}/metrics`)).text();
   t.match(metrics, /kube_lb_test_things_total\{program="test"\} 3/);
-  t.match(metrics, /^process_cpu_seconds_total\{program="test"\} /m, "the runtime's metrics under their standard names");
+  t.match(
+    metrics,
+    /^process_cpu_seconds_total\{program="test"\} /m,
+    "the runtime's metrics under their standard names",
+  );
   t.notMatch(metrics, /process_process_/);
   t.equal((await fetch(`${base}/healthz`)).status, 200);
   const notReady = await fetch(`${base}/readyz`);

@@ -127,7 +127,12 @@ export async function createLab(label: string, options: LabOptions): Promise<Lab
       const ns = await host(`be${i}`, address);
       const name = `backend-${i + 1}`;
       servers.push(
-        ns.spawn(name, process.execPath, [join(here, 'backend-server.ts'), name, String(NODE_PORT_TCP), String(NODE_PORT_UDP)], logDir),
+        ns.spawn(
+          name,
+          process.execPath,
+          [join(here, 'backend-server.ts'), name, String(NODE_PORT_TCP), String(NODE_PORT_UDP)],
+          logDir,
+        ),
       );
       backends.push({ name, address, ns });
     }
@@ -135,7 +140,13 @@ export async function createLab(label: string, options: LabOptions): Promise<Lab
       for (const s of servers) await s.stop(1000);
     });
 
-    const datapath: AttachedDatapath = await attachTestDatapath({ maps, pinDir: bpffs.dir, ns: lb, dev: 'eth0', nodeAddress: LB_NODE });
+    const datapath: AttachedDatapath = await attachTestDatapath({
+      maps,
+      pinDir: bpffs.dir,
+      ns: lb,
+      dev: 'eth0',
+      nodeAddress: LB_NODE,
+    });
     cleanups.push(() => datapath.detach());
 
     const socketPath = join(logDir, 'client.sock');
@@ -143,10 +154,17 @@ export async function createLab(label: string, options: LabOptions): Promise<Lab
     cleanups.push(() => agent.stop(1000));
     await waitFor('the client agent', async () => (await call(socketPath, '/loop')).ok === 0);
     for (const b of backends) {
-      await waitFor(`${b.name} to listen`, async () => (await b.ns.exec('ss', '-Hltn', `sport = :${NODE_PORT_TCP}`)).includes('LISTEN'));
+      await waitFor(`${b.name} to listen`, async () =>
+        (await b.ns.exec('ss', '-Hltn', `sport = :${NODE_PORT_TCP}`)).includes('LISTEN'),
+      );
     }
 
-    const target = (proto: 'tcp' | 'udp', host: string, port: number, timeoutMs = 3000): Target => ({ proto, host, port, timeoutMs });
+    const target = (proto: 'tcp' | 'udp', host: string, port: number, timeoutMs = 3000): Target => ({
+      proto,
+      host,
+      port,
+      timeoutMs,
+    });
     return {
       ledger,
       profile,

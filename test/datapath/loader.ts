@@ -51,7 +51,14 @@ export async function attachTestDatapath(o: AttachOptions): Promise<AttachedData
   const configPath = join(o.pinDir, `klb_test_config_${tag}`);
   const progPath = join(o.pinDir, `klb_test_prog_${tag}`);
 
-  const config = BpfMap.create({ type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 16, maxEntries: 1, flags: 0, name: 'klb_config' });
+  const config = BpfMap.create({
+    type: BPF_MAP_TYPE.ARRAY,
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: 1,
+    flags: 0,
+    name: 'klb_config',
+  });
   try {
     const value = Buffer.alloc(16);
     value.writeUInt32LE(protoMode(o.maps.profile), 0);

@@ -19,5 +19,9 @@ t.test('every attack is refused or without effect, and touches nothing else', as
   });
   t.comment(results.map(formatResult).join('\n'));
   const summary = summarize(results);
-  t.same(summary, { attacks: ATTACKS.length, blocked: ATTACKS.length, leaked: 0, collateral: 0 }, JSON.stringify(summary));
+  t.same(
+    summary,
+    { attacks: ATTACKS.length, blocked: ATTACKS.length, leaked: 0, collateral: 0 },
+    JSON.stringify(summary),
+  );
 });

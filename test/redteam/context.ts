@@ -53,7 +53,9 @@ export interface Attack {
 }
 
 /** The outcome of an API call made with an attacker's credentials. */
-export type CallResult = { readonly refused: true; readonly code: number | undefined; readonly message: string } | { readonly refused: false };
+export type CallResult =
+  | { readonly refused: true; readonly code: number | undefined; readonly message: string }
+  | { readonly refused: false };
 
 /** What an attack must leave as it found it: key → value. */
 export type Snapshot = ReadonlyMap<string, string>;
@@ -105,7 +107,10 @@ export class RedTeam {
       label: 'redteam',
       ...(logDir ? { logDir } : {}),
       lbNodes: 2,
-      tenants: [{ name: ATTACKER, nodes: 1 }, { name: VICTIM, nodes: 1 }],
+      tenants: [
+        { name: ATTACKER, nodes: 1 },
+        { name: VICTIM, nodes: 1 },
+      ],
       progress: say,
     });
     try {
@@ -118,9 +123,14 @@ export class RedTeam {
 
   static async #arm(topo: Topology, say: (line: string) => void): Promise<RedTeam> {
     const lb = topo.lb;
-    say('arming: the manifests\' RBAC and admission policies, and each attacker\'s credentials');
+    say("arming: the manifests' RBAC and admission policies, and each attacker's credentials");
     for (const t of topo.tenants) await applyYaml(lb.kubeConfig, tenantRbac(t.name, t.tenantNamespace));
-    for (const f of ['10-allocator-rbac.yaml', '11-speaker-rbac.yaml', '12-speaker-policies.yaml', '13-backend-deny-list.yaml']) {
+    for (const f of [
+      '10-allocator-rbac.yaml',
+      '11-speaker-rbac.yaml',
+      '12-speaker-policies.yaml',
+      '13-backend-deny-list.yaml',
+    ]) {
       await applyYaml(lb.kubeConfig, readFileSync(join(root, 'deploy/kube-lb-cluster', f), 'utf8'));
     }
     // Map exhaustion is tried against a small budget so it is cheap to reach: the rule is the same at the default.
@@ -128,14 +138,18 @@ export class RedTeam {
     const attacker = await tenants.get(ATTACKER);
     await tenants.replace({ ...attacker, spec: { ...attacker.spec, maxVIPs: 8, limits: { backendEntries: 64 } } });
 
-    const tenantKc = loadKubeconfig(await serviceAccountKubeconfig(lb, topo.tenant(ATTACKER).tenantNamespace, 'kube-lb-agent'));
+    const tenantKc = loadKubeconfig(
+      await serviceAccountKubeconfig(lb, topo.tenant(ATTACKER).tenantNamespace, 'kube-lb-agent'),
+    );
     const speakerKcPath = await serviceAccountKubeconfig(lb, SPEAKER_NAMESPACE, 'kube-lb-speaker');
     const speakerKc = loadKubeconfig(speakerKcPath);
     const allocatorKc = loadKubeconfig(await serviceAccountKubeconfig(lb, SPEAKER_NAMESPACE, 'kube-lb-allocator'));
     // The speakers run with the same token, through the relay their namespaces reach the apiserver by; their
     // metrics listen on every address as the DaemonSet's do (behind TokenReview), and their Leases last long
     // enough that forged heartbeats, if believed, would visibly hide a dead node.
-    const relay = JSON.parse(readFileSync(topo.speakerKubeconfig, 'utf8')) as { users: Array<{ user: Record<string, unknown> }> };
+    const relay = JSON.parse(readFileSync(topo.speakerKubeconfig, 'utf8')) as {
+      users: Array<{ user: Record<string, unknown> }>;
+    };
     const token = speakerKc.getCurrentUser()?.token;
     for (const u of relay.users) u.user = { token };
     const kubeconfig = join(topo.logDir, 'speaker-sa.kubeconfig.json');
@@ -148,18 +162,22 @@ export class RedTeam {
     for (const n of topo.lbNodes) await topo.waitSpeakerReady(n.name);
 
     const consumer = topo.tenant(ATTACKER).cluster;
-    for (const f of ['00-namespace.yaml', '10-agent-rbac.yaml']) await applyYaml(consumer.kubeConfig, readFileSync(join(root, 'deploy/lb-consumer-cluster', f), 'utf8'));
+    for (const f of ['00-namespace.yaml', '10-agent-rbac.yaml'])
+      await applyYaml(consumer.kubeConfig, readFileSync(join(root, 'deploy/lb-consumer-cluster', f), 'utf8'));
     // The optional Service policy, as an operator sharing the fleet with strangers applies it; its served-Service
     // rule edited for agents run with --default-class, as the file says (the lab's agents are).
     const policy = readFileSync(join(root, SERVICE_POLICY_FILE), 'utf8').replace(
       "object.spec.?loadBalancerClass.orValue('') == 'kube-lb.io/vip'",
       "object.spec.?loadBalancerClass.orValue('kube-lb.io/vip') == 'kube-lb.io/vip'",
     );
-    if (!policy.includes("orValue('kube-lb.io/vip') == 'kube-lb.io/vip'")) throw new Error(`${SERVICE_POLICY_FILE}: the served-Service rule moved; update the red team's default-class edit`);
+    if (!policy.includes("orValue('kube-lb.io/vip') == 'kube-lb.io/vip'"))
+      throw new Error(
+        `${SERVICE_POLICY_FILE}: the served-Service rule moved; update the red team's default-class edit`,
+      );
     await applyYaml(consumer.kubeConfig, policy);
     const consumerAgentKc = loadKubeconfig(await serviceAccountKubeconfig(consumer, 'kube-lb-system', 'kube-lb-agent'));
 
-    say('the victim\'s Service and the attacker\'s own, both carrying traffic');
+    say("the victim's Service and the attacker's own, both carrying traffic");
     await topo.createService(VICTIM, 'victim', [{ name: 'http', protocol: 'TCP', port: 80 }]);
     await topo.createService(ATTACKER, 'own', [{ name: 'http', protocol: 'TCP', port: 80 }]);
     const victimVip = await topo.waitExternalIP(VICTIM, 'victim');
@@ -195,7 +213,11 @@ export class RedTeam {
     return {
       apiVersion: 'kube-lb.io/v1alpha1',
       kind: 'VIPClaim',
-      metadata: { name: `redteam.${name}`, namespace: this.attackerNamespace, labels: { 'kube-lb.io/cluster': ATTACKER } },
+      metadata: {
+        name: `redteam.${name}`,
+        namespace: this.attackerNamespace,
+        labels: { 'kube-lb.io/cluster': ATTACKER },
+      },
       spec: {
         service: { cluster: ATTACKER, namespace: 'redteam', name, uid: `redteam-${name}` },
         ports: [{ protocol: 'TCP', port: 8080, nodePort: 30880 }],
@@ -211,10 +233,15 @@ export class RedTeam {
     const ns = this.attackerNamespace;
     const mine = (await this.adminClaims.list(ns)).items.filter((c) => c.metadata.name?.startsWith('redteam.'));
     for (const c of mine) await this.adminClaims.delete(c.metadata.name!, ns).catch(() => undefined);
-    await eventually('the red team\'s claims deleted', async () => {
-      const left = (await this.adminClaims.list(ns)).items.filter((c) => c.metadata.name?.startsWith('redteam.'));
-      return left.length === 0 || undefined;
-    }, 60_000, 200);
+    await eventually(
+      "the red team's claims deleted",
+      async () => {
+        const left = (await this.adminClaims.list(ns)).items.filter((c) => c.metadata.name?.startsWith('redteam.'));
+        return left.length === 0 || undefined;
+      },
+      60_000,
+      200,
+    );
   }
 
   /** The attacker's claim as the LB cluster holds it (admin read: the attacker's own view is the same). */
@@ -227,7 +254,14 @@ export class RedTeam {
     const out = new Map<string, string[]>();
     for (const n of this.topo.lbNodes) {
       const text = await n.cilium!.dbg(['bpf', 'lb', 'list']);
-      out.set(n.name, text.split('\n').map((l) => l.trim().replace(/\s+/g, ' ')).filter((l) => /^\d/.test(l)).sort());
+      out.set(
+        n.name,
+        text
+          .split('\n')
+          .map((l) => l.trim().replace(/\s+/g, ' '))
+          .filter((l) => /^\d/.test(l))
+          .sort(),
+      );
     }
     return out;
   }
@@ -237,7 +271,15 @@ export class RedTeam {
     if (!vip) return [];
     const rows: string[] = [];
     for (const [node, lines] of await this.ciliumListing()) {
-      for (const l of lines) if (l.startsWith(`${vip}:`) && l.split(' ').slice(1).some((w) => w.startsWith(`${address}:`))) rows.push(`${node}: ${l}`);
+      for (const l of lines)
+        if (
+          l.startsWith(`${vip}:`) &&
+          l
+            .split(' ')
+            .slice(1)
+            .some((w) => w.startsWith(`${address}:`))
+        )
+          rows.push(`${node}: ${l}`);
     }
     return rows;
   }
@@ -249,21 +291,26 @@ export class RedTeam {
 
   async snapshot(): Promise<Snapshot> {
     const s = new Map<string, string>();
-    for (const [node, lines] of await this.ciliumListing()) for (const l of lines) s.set(`cilium ${node}: ${l}`, 'present');
+    for (const [node, lines] of await this.ciliumListing())
+      for (const l of lines) s.set(`cilium ${node}: ${l}`, 'present');
     const owners = new Map<string, string>();
     for (const n of this.topo.lbNodes) {
       const state = await this.topo.speakerState(n.name);
       s.set(`live ${n.name}`, [...state.live].sort().join(','));
-      for (const [vip, owner] of Object.entries(state.owners)) owners.set(vip, `${owners.get(vip) ?? ''}${n.name}=${owner ?? '-'} `);
+      for (const [vip, owner] of Object.entries(state.owners))
+        owners.set(vip, `${owners.get(vip) ?? ''}${n.name}=${owner ?? '-'} `);
     }
     for (const [vip, who] of owners) s.set(`l2 owner of ${vip}`, who.trim());
     s.set('victim traffic', (await this.victimServes()) ? 'answers' : 'silent');
 
     const kc = this.topo.lb.kubeConfig;
     const json = (o: unknown): string => JSON.stringify(o ?? null);
-    for (const p of (await resourceClient<VIPPool>(kc, 'VIPPool').list()).items) s.set(`VIPPool ${p.metadata.name}`, json(p.spec));
-    for (const c of (await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').list()).items) s.set(`ConsumerCluster ${c.metadata.name}`, json(c.spec));
-    for (const a of (await resourceClient<L2Announcement>(kc, 'L2Announcement').list()).items) s.set(`L2Announcement ${a.metadata.name}`, json(a.spec));
+    for (const p of (await resourceClient<VIPPool>(kc, 'VIPPool').list()).items)
+      s.set(`VIPPool ${p.metadata.name}`, json(p.spec));
+    for (const c of (await resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').list()).items)
+      s.set(`ConsumerCluster ${c.metadata.name}`, json(c.spec));
+    for (const a of (await resourceClient<L2Announcement>(kc, 'L2Announcement').list()).items)
+      s.set(`L2Announcement ${a.metadata.name}`, json(a.spec));
     for (const c of (await this.adminClaims.list()).items) {
       if (c.metadata.name?.startsWith('redteam.')) continue;
       const key = `VIPClaim ${c.metadata.namespace}/${c.metadata.name}`;
@@ -272,16 +319,30 @@ export class RedTeam {
       if (c.metadata.namespace !== this.attackerNamespace) s.set(`${key} spec`, json(c.spec));
     }
     const coord = kc.makeApiClient(k8s.CoordinationV1Api);
-    for (const l of (await coord.listNamespacedLease({ namespace: SPEAKER_NAMESPACE })).items) s.set(`Lease ${l.metadata?.name}`, l.spec?.holderIdentity ?? '-');
+    for (const l of (await coord.listNamespacedLease({ namespace: SPEAKER_NAMESPACE })).items)
+      s.set(`Lease ${l.metadata?.name}`, l.spec?.holderIdentity ?? '-');
     const core = kc.makeApiClient(k8s.CoreV1Api);
     for (const n of (await core.listNamespace()).items) s.set(`Namespace ${n.metadata?.name}`, 'present');
-    for (const x of (await core.listNamespacedSecret({ namespace: SPEAKER_NAMESPACE })).items) s.set(`Secret ${x.metadata?.name}`, x.metadata?.resourceVersion ?? '');
+    for (const x of (await core.listNamespacedSecret({ namespace: SPEAKER_NAMESPACE })).items)
+      s.set(`Secret ${x.metadata?.name}`, x.metadata?.resourceVersion ?? '');
     const adm = kc.makeApiClient(k8s.AdmissionregistrationV1Api);
-    for (const w of (await adm.listValidatingWebhookConfiguration()).items) s.set(`ValidatingWebhookConfiguration ${w.metadata?.name}`, json(w.webhooks?.map((h) => [h.name, h.rules, h.failurePolicy])));
-    for (const p of (await adm.listValidatingAdmissionPolicy()).items) s.set(`ValidatingAdmissionPolicy ${p.metadata?.name}`, String(p.metadata?.generation));
+    for (const w of (await adm.listValidatingWebhookConfiguration()).items)
+      s.set(
+        `ValidatingWebhookConfiguration ${w.metadata?.name}`,
+        json(w.webhooks?.map((h) => [h.name, h.rules, h.failurePolicy])),
+      );
+    for (const p of (await adm.listValidatingAdmissionPolicy()).items)
+      s.set(`ValidatingAdmissionPolicy ${p.metadata?.name}`, String(p.metadata?.generation));
     for (const t of this.topo.tenants) {
       for (const svc of (await t.core.listNamespacedService({ namespace: 'default' })).items) {
-        s.set(`Service ${t.name}/default/${svc.metadata?.name}`, json({ spec: { ...svc.spec, clusterIPs: undefined }, lb: svc.status?.loadBalancer, finalizers: svc.metadata?.finalizers }));
+        s.set(
+          `Service ${t.name}/default/${svc.metadata?.name}`,
+          json({
+            spec: { ...svc.spec, clusterIPs: undefined },
+            lb: svc.status?.loadBalancer,
+            finalizers: svc.metadata?.finalizers,
+          }),
+        );
       }
     }
     return s;
@@ -290,7 +351,8 @@ export class RedTeam {
   /** What differs between two snapshots, one line per key. */
   static diff(before: Snapshot, after: Snapshot): string[] {
     const out: string[] = [];
-    for (const [k, v] of before) if (after.get(k) !== v) out.push(after.has(k) ? `${k}: ${v} → ${after.get(k)}` : `${k}: gone`);
+    for (const [k, v] of before)
+      if (after.get(k) !== v) out.push(after.has(k) ? `${k}: ${v} → ${after.get(k)}` : `${k}: gone`);
     for (const [k, v] of after) if (!before.has(k)) out.push(`${k}: new (${v})`);
     return out;
   }
@@ -318,7 +380,10 @@ export class RedTeam {
       const code = apiStatus(err);
       if (code === undefined) throw err;
       const body = (err as { body?: unknown }).body;
-      const message = typeof body === 'string' ? (tryMessage(body) ?? body) : String((body as { message?: string } | undefined)?.message ?? err);
+      const message =
+        typeof body === 'string'
+          ? (tryMessage(body) ?? body)
+          : String((body as { message?: string } | undefined)?.message ?? err);
       return { refused: true, code, message };
     }
   }

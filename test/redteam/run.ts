@@ -21,7 +21,11 @@ export interface Summary {
   readonly collateral: number;
 }
 
-export async function runAttacks(rt: RedTeam, attacks: readonly Attack[], onResult: (r: AttackResult) => void = () => undefined): Promise<AttackResult[]> {
+export async function runAttacks(
+  rt: RedTeam,
+  attacks: readonly Attack[],
+  onResult: (r: AttackResult) => void = () => undefined,
+): Promise<AttackResult[]> {
   const results: AttackResult[] = [];
   for (const attack of attacks) {
     const before: Snapshot = await rt.snapshot();
@@ -40,7 +44,15 @@ export async function runAttacks(rt: RedTeam, attacks: readonly Attack[], onResu
       evidence += `; cleanup failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     const collateral = await rt.collateral(before);
-    const r: AttackResult = { name: attack.name, credential: attack.credential, covers: attack.covers, blocked, evidence, collateral, ms: Math.round(performance.now() - t0) };
+    const r: AttackResult = {
+      name: attack.name,
+      credential: attack.credential,
+      covers: attack.covers,
+      blocked,
+      evidence,
+      collateral,
+      ms: Math.round(performance.now() - t0),
+    };
     results.push(r);
     onResult(r);
   }

@@ -25,7 +25,13 @@ import { applyWebhookConfigurationAt } from '../../lab/webhook-configuration.ts'
 export { eventually };
 
 export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CONSUMER_CONTROLLERS = ['namespace', 'garbagecollector', 'endpointslice', 'serviceaccount', 'serviceaccount-token'];
+export const CONSUMER_CONTROLLERS = [
+  'namespace',
+  'garbagecollector',
+  'endpointslice',
+  'serviceaccount',
+  'serviceaccount-token',
+];
 
 export interface AgentEnvOptions {
   cluster?: string;
@@ -75,7 +81,11 @@ export interface AgentEnv {
    * (kube-lb-system/kube-lb-agent-lb-kubeconfig) instead of a file, with the one extra grant that needs (the
    * installed RBAC assumes the Secret is mounted as a file and gives no Secret access).
    */
-  startAgent(opts?: { identity?: string; extraArgs?: string[]; lbCredentials?: 'file' | 'secret' }): Promise<AgentProcess>;
+  startAgent(opts?: {
+    identity?: string;
+    extraArgs?: string[];
+    lbCredentials?: 'file' | 'secret';
+  }): Promise<AgentProcess>;
   stop(): Promise<void>;
 }
 
@@ -117,7 +127,11 @@ export function tenantRbac(cluster: string, tenantNamespace: string): string {
 /** A kubeconfig file that authenticates as a ServiceAccount (a TokenRequest token, valid one hour). */
 export async function serviceAccountKubeconfig(cluster: TestCluster, namespace: string, name: string): Promise<string> {
   const core = cluster.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const tr = await core.createNamespacedServiceAccountToken({ name, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const tr = await core.createNamespacedServiceAccountToken({
+    name,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const token = tr.status?.token;
   if (!token) throw new Error(`TokenRequest for ${namespace}/${name} returned no token`);
   return cluster.kubeConfigForToken(token, `system:serviceaccount:${namespace}:${name}`).path;
@@ -132,7 +146,9 @@ function allocatorChoice(opts: AgentEnvOptions): 'real' | 'stand-in' {
   }
   const choice = opts.allocator ?? fromEnv ?? 'real';
   if (choice === 'real' && !existsSync(ALLOCATOR_MAIN)) {
-    throw new Error(`the real allocator is missing: ${ALLOCATOR_MAIN} (KUBE_LB_TEST_ALLOCATOR=stand-in runs the stand-in on purpose)`);
+    throw new Error(
+      `the real allocator is missing: ${ALLOCATOR_MAIN} (KUBE_LB_TEST_ALLOCATOR=stand-in runs the stand-in on purpose)`,
+    );
   }
   return choice;
 }
@@ -152,7 +168,13 @@ export async function startAgentEnv(ledger: Ledger, opts: AgentEnvOptions = {}):
     await Promise.all([consumer!.stop(), lb!.stop()]);
   };
   try {
-    return await wire(ledger, consumer!, lb!, { ...opts, cluster, tenantNamespace, poolAddresses, allocator }, stopClusters);
+    return await wire(
+      ledger,
+      consumer!,
+      lb!,
+      { ...opts, cluster, tenantNamespace, poolAddresses, allocator },
+      stopClusters,
+    );
   } catch (err) {
     await stopClusters();
     throw err;
@@ -163,7 +185,12 @@ async function wire(
   ledger: Ledger,
   consumer: TestCluster,
   lb: TestCluster,
-  opts: AgentEnvOptions & { cluster: string; tenantNamespace: string; poolAddresses: string[]; allocator: 'real' | 'stand-in' },
+  opts: AgentEnvOptions & {
+    cluster: string;
+    tenantNamespace: string;
+    poolAddresses: string[];
+    allocator: 'real' | 'stand-in';
+  },
   stopClusters: () => Promise<void>,
 ): Promise<AgentEnv> {
   const { cluster, tenantNamespace } = opts;
@@ -185,16 +212,19 @@ async function wire(
   for (const file of ['00-namespace.yaml', '10-agent-rbac.yaml']) {
     await applyYaml(consumer.kubeConfig, readFileSync(join(repoRoot, 'deploy/lb-consumer-cluster', file), 'utf8'));
   }
-  await consumer.createNodes(opts.nodes ?? [
-    { name: 'node-a', internalIP: '10.0.0.1' },
-    { name: 'node-b', internalIP: '10.0.0.2' },
-  ]);
+  await consumer.createNodes(
+    opts.nodes ?? [
+      { name: 'node-a', internalIP: '10.0.0.1' },
+      { name: 'node-b', internalIP: '10.0.0.2' },
+    ],
+  );
   const agentLbKubeconfig = await serviceAccountKubeconfig(lb, tenantNamespace, 'kube-lb-agent');
   const agentConsumerKubeconfig = await serviceAccountKubeconfig(consumer, 'kube-lb-system', 'kube-lb-agent');
 
-  const allocator = opts.allocator === 'real'
-    ? realAllocator(ledger, lb)
-    : standInAllocator(lb, opts.standInAddresses ?? Array.from({ length: 30 }, (_, i) => `192.0.2.${i + 1}`));
+  const allocator =
+    opts.allocator === 'real'
+      ? realAllocator(ledger, lb)
+      : standInAllocator(lb, opts.standInAddresses ?? Array.from({ length: 30 }, (_, i) => `192.0.2.${i + 1}`));
   await allocator.start();
 
   const agents: AgentProcess[] = [];
@@ -216,10 +246,15 @@ async function wire(
       let lbFlag = `--lb-kubeconfig=${agentLbKubeconfig}`;
       if (o.lbCredentials === 'secret') {
         const name = 'kube-lb-agent-lb-kubeconfig';
-        const body = { metadata: { name, namespace: 'kube-lb-system' }, stringData: { kubeconfig: readFileSync(agentLbKubeconfig, 'utf8') } };
-        await consumerCore.createNamespacedSecret({ namespace: 'kube-lb-system', body }).catch((err: { code?: number }) => {
-          if (err.code !== 409) throw err;
-        });
+        const body = {
+          metadata: { name, namespace: 'kube-lb-system' },
+          stringData: { kubeconfig: readFileSync(agentLbKubeconfig, 'utf8') },
+        };
+        await consumerCore
+          .createNamespacedSecret({ namespace: 'kube-lb-system', body })
+          .catch((err: { code?: number }) => {
+            if (err.code !== 409) throw err;
+          });
         await applyYaml(consumer.kubeConfig, SECRET_READER);
         lbFlag = `--lb-kubeconfig-secret=kube-lb-system/${name}`;
       }
@@ -259,10 +294,15 @@ async function wire(
         metric: (name, labels = {}) => scrape(metricsPort, name, labels),
       };
       agents.push(agent);
-      await eventually(`${identity} status server`, async () => {
-        if (proc.child.exitCode !== null) throw new Error(`${identity} exited: ${readFileSync(proc.logFile, 'utf8').slice(-2000)}`);
-        return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
-      }, 30_000);
+      await eventually(
+        `${identity} status server`,
+        async () => {
+          if (proc.child.exitCode !== null)
+            throw new Error(`${identity} exited: ${readFileSync(proc.logFile, 'utf8').slice(-2000)}`);
+          return (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).ok;
+        },
+        30_000,
+      );
       return agent;
     },
     async stop() {
@@ -272,7 +312,8 @@ async function wire(
       if (keep) {
         mkdirSync(keep, { recursive: true });
         for (const a of agents) copyFileSync(a.proc.logFile, join(keep, `${a.identity}.log`));
-        if (existsSync(join(lb.dir, 'allocator.log'))) copyFileSync(join(lb.dir, 'allocator.log'), join(keep, 'allocator.log'));
+        if (existsSync(join(lb.dir, 'allocator.log')))
+          copyFileSync(join(lb.dir, 'allocator.log'), join(keep, 'allocator.log'));
       }
       await allocator.stop();
       await stopClusters();
@@ -285,7 +326,11 @@ function standInAllocator(lb: TestCluster, addresses: string[]): Allocator {
   return {
     kind: 'stand-in',
     async start() {
-      running = await startStandInAllocator(lb.kubeConfig, addresses, createLogger({ program: 'stand-in-allocator', level: 'warn' }));
+      running = await startStandInAllocator(
+        lb.kubeConfig,
+        addresses,
+        createLogger({ program: 'stand-in-allocator', level: 'warn' }),
+      );
     },
     async stop() {
       await running?.stop();
@@ -317,10 +362,15 @@ function realAllocator(ledger: Ledger, lb: TestCluster): Allocator {
         { logFile: join(lb.dir, 'allocator.log'), cwd: repoRoot },
       );
       const p = proc;
-      await eventually('allocator ready', async () => {
-        if (p.child.exitCode !== null) throw new Error(`allocator exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`);
-        return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok;
-      }, 30_000);
+      await eventually(
+        'allocator ready',
+        async () => {
+          if (p.child.exitCode !== null)
+            throw new Error(`allocator exited: ${readFileSync(p.logFile, 'utf8').slice(-2000)}`);
+          return (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok;
+        },
+        30_000,
+      );
     },
     async stop() {
       await proc?.stop();

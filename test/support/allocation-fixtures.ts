@@ -1,5 +1,12 @@
 // Small builders for VIPPool, ConsumerCluster and VIPClaim objects, for allocation tests and benchmarks.
-import type { ConsumerCluster, ConsumerClusterSpec, VIPClaim, VIPClaimSpec, VIPPool, VIPPoolSpec } from '../../src/api/v1alpha1.ts';
+import type {
+  ConsumerCluster,
+  ConsumerClusterSpec,
+  VIPClaim,
+  VIPClaimSpec,
+  VIPPool,
+  VIPPoolSpec,
+} from '../../src/api/v1alpha1.ts';
 import { approvalOf } from '../../src/core/allocation/approval.ts';
 
 /** Creation times in the order objects are built, so "older" is well defined in tests. */
@@ -53,7 +60,13 @@ export function claim(namespace: string, name: string, opts: ClaimOptions = {}):
   const c: VIPClaim = {
     apiVersion: 'kube-lb.io/v1alpha1',
     kind: 'VIPClaim',
-    metadata: { name, namespace, uid: `uid-${namespace}-${name}`, creationTimestamp: created ?? '2026-01-01T00:00:00Z', generation: 1 },
+    metadata: {
+      name,
+      namespace,
+      uid: `uid-${namespace}-${name}`,
+      creationTimestamp: created ?? '2026-01-01T00:00:00Z',
+      generation: 1,
+    },
     spec: {
       service: { cluster: cluster ?? namespace, namespace: serviceNamespace ?? 'default', name, uid: `svc-${name}` },
       ports: [{ protocol: 'TCP', port: 80, nodePort: 30080 }],

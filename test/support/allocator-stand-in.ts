@@ -17,7 +17,11 @@ export interface StandInAllocator {
   held(): Map<string, string>;
 }
 
-export async function startStandInAllocator(kc: k8s.KubeConfig, addresses: readonly string[], logger: Logger): Promise<StandInAllocator> {
+export async function startStandInAllocator(
+  kc: k8s.KubeConfig,
+  addresses: readonly string[],
+  logger: Logger,
+): Promise<StandInAllocator> {
   const claims = resourceClient<VIPClaim>(kc, 'VIPClaim');
   const byClaim = new Map<string, string>();
   const informer = createInformer<VIPClaim & k8s.KubernetesObject>({
@@ -46,17 +50,31 @@ export async function startStandInAllocator(kc: k8s.KubeConfig, addresses: reado
     else byClaim.delete(key);
     const condition = vip
       ? { type: 'Allocated', status: 'True' as const, reason: 'Allocated', message: `stand-in pool` }
-      : { type: 'Allocated', status: 'False' as const, reason: wanted.length ? 'RequestedIPUnavailable' : 'PoolExhausted', message: 'no free address in the stand-in pool' };
+      : {
+          type: 'Allocated',
+          status: 'False' as const,
+          reason: wanted.length ? 'RequestedIPUnavailable' : 'PoolExhausted',
+          message: 'no free address in the stand-in pool',
+        };
     const have = claim.status?.conditions?.find((c) => c.type === 'Allocated');
     // The speakers serve only what the allocator approved (status.approved): the stand-in approves every spec.
-    const approvalCurrent = approvalDigest(claim.status?.approved) === approvalDigest(vip ? approvalOf(claim, vip, true) : undefined);
-    if (claim.status?.vip === vip && approvalCurrent && have?.status === condition.status && have.reason === condition.reason) return done;
+    const approvalCurrent =
+      approvalDigest(claim.status?.approved) === approvalDigest(vip ? approvalOf(claim, vip, true) : undefined);
+    if (
+      claim.status?.vip === vip &&
+      approvalCurrent &&
+      have?.status === condition.status &&
+      have.reason === condition.reason
+    )
+      return done;
     try {
       await claims.updateStatus(name, namespace, (cur) => ({
         ...cur,
         status: {
           ...cur.status,
-          ...(vip ? { vip, pool: 'stand-in', approved: approvalOf(cur, vip, true) } : { vip: undefined, pool: undefined, approved: undefined }),
+          ...(vip
+            ? { vip, pool: 'stand-in', approved: approvalOf(cur, vip, true) }
+            : { vip: undefined, pool: undefined, approved: undefined }),
           conditions: [{ ...condition, lastTransitionTime: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z') }],
           observedGeneration: cur.metadata.generation,
         },

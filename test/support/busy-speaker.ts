@@ -11,7 +11,14 @@ import { ProbeChannel } from '../../src/speaker/l2/probes.ts';
 
 const [dir, port, peerPort, rounds] = process.argv.slice(2);
 const logger = createLogger({ program: 'busy-speaker', level: 'silent' });
-const probes = new ProbeChannel({ nodeName: 'busy', bindAddress: '127.0.0.1', port: Number(port), intervalMs: 100, timeoutMs: 500, logger });
+const probes = new ProbeChannel({
+  nodeName: 'busy',
+  bindAddress: '127.0.0.1',
+  port: Number(port),
+  intervalMs: 100,
+  timeoutMs: 500,
+  logger,
+});
 await probes.start();
 probes.setPeers([{ name: 'judge', host: '127.0.0.1', port: Number(peerPort) }]);
 

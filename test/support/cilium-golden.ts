@@ -9,9 +9,15 @@ import type { GoldenDump } from '../../scripts/cilium-golden.ts';
 import type { RawEntry } from './lb4-fixtures.ts';
 
 const repoRoot = join(import.meta.dirname, '../..');
-const LINES = JSON.parse(readFileSync(join(repoRoot, 'test/cilium/lines.json'), 'utf8')) as { lines: Record<string, { module: string }> };
+const LINES = JSON.parse(readFileSync(join(repoRoot, 'test/cilium/lines.json'), 'utf8')) as {
+  lines: Record<string, { module: string }>;
+};
 
-const MAPS = { services: 'cilium_lb4_services_v2', backends: 'cilium_lb4_backends_v3', revNat: 'cilium_lb4_reverse_nat' } as const;
+const MAPS = {
+  services: 'cilium_lb4_services_v2',
+  backends: 'cilium_lb4_backends_v3',
+  revNat: 'cilium_lb4_reverse_nat',
+} as const;
 
 /** Lines with golden dumps. */
 export type GoldenLine = '1.17' | '1.18' | '1.19' | '1.20';
@@ -22,7 +28,8 @@ export function goldenDump(line: GoldenLine, mode: 'random' | 'maglev' = 'random
   const dump = JSON.parse(readFileSync(file, 'utf8')) as GoldenDump;
   // A map missing from a dump would give "no Cilium entries", which every leave-alone check passes trivially.
   for (const name of Object.values(MAPS)) {
-    if (Object.keys(dump.maps[name]?.entries ?? {}).length === 0) throw new Error(`${file} has no ${name} entries: remake it with node scripts/cilium-golden.ts`);
+    if (Object.keys(dump.maps[name]?.entries ?? {}).length === 0)
+      throw new Error(`${file} has no ${name} entries: remake it with node scripts/cilium-golden.ts`);
   }
   return dump;
 }
@@ -34,15 +41,23 @@ export function goldenCiliumEntries(line: GoldenLine, mode: 'random' | 'maglev' 
   const dump = goldenDump(line, mode);
   const out: RawEntry[] = [];
   for (const [role, name] of Object.entries(MAPS) as [RawEntry['map'], string][]) {
-    for (const [k, v] of Object.entries(dump.maps[name]!.entries)) out.push({ map: role, key: bytes(k), value: bytes(v) });
+    for (const [k, v] of Object.entries(dump.maps[name]!.entries))
+      out.push({ map: role, key: bytes(k), value: bytes(v) });
   }
   return out;
 }
 
 /** The service IDs and backend IDs those entries use (for "is this entry Cilium's?" predicates). */
-export function goldenCiliumIds(line: GoldenLine, mode: 'random' | 'maglev' = 'random'): { revNats: Set<number>; backendIds: Set<number> } {
+export function goldenCiliumIds(
+  line: GoldenLine,
+  mode: 'random' | 'maglev' = 'random',
+): { revNats: Set<number>; backendIds: Set<number> } {
   const dump = goldenDump(line, mode);
-  const revNats = new Set(Object.keys(dump.maps[MAPS.revNat]!.entries).map((k) => Buffer.from(k, 'hex').readUInt16BE(0)));
-  const backendIds = new Set(Object.keys(dump.maps[MAPS.backends]!.entries).map((k) => Buffer.from(k, 'hex').readUInt32LE(0)));
+  const revNats = new Set(
+    Object.keys(dump.maps[MAPS.revNat]!.entries).map((k) => Buffer.from(k, 'hex').readUInt16BE(0)),
+  );
+  const backendIds = new Set(
+    Object.keys(dump.maps[MAPS.backends]!.entries).map((k) => Buffer.from(k, 'hex').readUInt32LE(0)),
+  );
   return { revNats, backendIds };
 }

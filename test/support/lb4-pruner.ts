@@ -17,7 +17,14 @@ import { LB4_MAPS, type Lb4MapRole } from '../../src/core/lb4/maps.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
 
 /** The order of Cilium's prune. */
-export const PRUNE_ORDER: readonly Lb4MapRole[] = ['services', 'backends', 'revNat', 'sourceRange', 'maglev', 'affinityMatch'];
+export const PRUNE_ORDER: readonly Lb4MapRole[] = [
+  'services',
+  'backends',
+  'revNat',
+  'sourceRange',
+  'maglev',
+  'affinityMatch',
+];
 
 export interface PruneRequest {
   readonly dir: string;
@@ -62,7 +69,11 @@ export function pruneFromAnotherProcess(request: PruneRequest): Promise<PruneRes
   return new Promise((resolve, reject) => {
     execFile(process.execPath, [fileURLToPath(import.meta.url), JSON.stringify(request)], (err, stdout, stderr) => {
       if (err) return reject(new Error(`lb4 pruner failed: ${stderr || err.message}`));
-      const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as { deleted: Record<string, number>; startNs: string; endNs: string };
+      const parsed = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+        deleted: Record<string, number>;
+        startNs: string;
+        endNs: string;
+      };
       resolve({ deleted: parsed.deleted, startNs: BigInt(parsed.startNs), endNs: BigInt(parsed.endNs) });
     });
   });
@@ -72,5 +83,7 @@ export { compact as compactHex };
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const result = prune(JSON.parse(process.argv[2] ?? '{}') as PruneRequest);
-  console.log(JSON.stringify({ deleted: result.deleted, startNs: String(result.startNs), endNs: String(result.endNs) }));
+  console.log(
+    JSON.stringify({ deleted: result.deleted, startNs: String(result.startNs), endNs: String(result.endNs) }),
+  );
 }

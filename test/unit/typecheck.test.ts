@@ -7,10 +7,14 @@ const root = join(import.meta.dirname, '../..');
 
 t.test('tsc --noEmit passes', async (t) => {
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'], {
-      encoding: 'utf8',
-      stdio: 'pipe',
-    });
+    execFileSync(
+      process.execPath,
+      [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.json'), '--noEmit'],
+      {
+        encoding: 'utf8',
+        stdio: 'pipe',
+      },
+    );
     t.pass('no type errors');
   } catch (err) {
     t.fail(`type errors:\n${(err as { stdout?: string }).stdout ?? String(err)}`);

@@ -29,7 +29,9 @@ const DAY = 86_400_000;
 export const RENEW_BEFORE_MS = 30 * DAY;
 
 function pem(label: string, der: ArrayBuffer): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n');
+  const b64 = Buffer.from(der)
+    .toString('base64')
+    .replace(/(.{64})/g, '$1\n');
   return `-----BEGIN ${label}-----\n${b64.trimEnd()}\n-----END ${label}-----\n`;
 }
 
@@ -54,10 +56,17 @@ async function newCA(now: Date): Promise<{ ca: x509.X509Certificate; key: webcry
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { ca, key: keys.privateKey, caKeyPEM: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)) };
+  return {
+    ca,
+    key: keys.privateKey,
+    caKeyPEM: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
+  };
 }
 
-async function loadCA(caPEM: string, caKeyPEM: string): Promise<{ ca: x509.X509Certificate; key: webcrypto.CryptoKey }> {
+async function loadCA(
+  caPEM: string,
+  caKeyPEM: string,
+): Promise<{ ca: x509.X509Certificate; key: webcrypto.CryptoKey }> {
   const der = Buffer.from(caKeyPEM.replace(/-----[^-]+-----/g, '').replace(/\s+/g, ''), 'base64');
   const key = await webcrypto.subtle.importKey('pkcs8', der, ALG, true, ['sign']);
   return { ca: new x509.X509Certificate(caPEM), key };
@@ -72,7 +81,11 @@ export async function generateCertificates(
   now = new Date(),
   reuse?: Pick<WebhookCertificates, 'caPEM' | 'caKeyPEM'>,
 ): Promise<WebhookCertificates> {
-  const { ca, key: caKey, caKeyPEM } = reuse ? { ...(await loadCA(reuse.caPEM, reuse.caKeyPEM)), caKeyPEM: reuse.caKeyPEM } : await newCA(now);
+  const {
+    ca,
+    key: caKey,
+    caKeyPEM,
+  } = reuse ? { ...(await loadCA(reuse.caPEM, reuse.caKeyPEM)), caKeyPEM: reuse.caKeyPEM } : await newCA(now);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
   const cert = await x509.X509CertificateGenerator.create({
     serialNumber: serial(),
@@ -87,7 +100,9 @@ export async function generateCertificates(
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth]),
-      new x509.SubjectAlternativeNameExtension(hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h }))),
+      new x509.SubjectAlternativeNameExtension(
+        hosts.map((h) => ({ type: isIP(h) ? ('ip' as const) : ('dns' as const), value: h })),
+      ),
       await x509.AuthorityKeyIdentifierExtension.create(ca),
     ],
   });
@@ -110,7 +125,11 @@ export function caUsable(certs: Partial<WebhookCertificates>, now = new Date()):
 }
 
 /** Why `certs` cannot serve `hosts` at `now`, or undefined when they can. */
-export function certificateProblem(certs: Pick<WebhookCertificates, 'caPEM' | 'certPEM'>, hosts: readonly string[], now = new Date()): string | undefined {
+export function certificateProblem(
+  certs: Pick<WebhookCertificates, 'caPEM' | 'certPEM'>,
+  hosts: readonly string[],
+  now = new Date(),
+): string | undefined {
   let cert: X509Certificate;
   let ca: X509Certificate;
   try {
@@ -131,7 +150,8 @@ export function certificateProblem(certs: Pick<WebhookCertificates, 'caPEM' | 'c
 const KEYS = { ca: 'ca.crt', caKey: 'ca.key', cert: 'tls.crt', key: 'tls.key' } as const;
 
 function fromSecret(s: k8s.V1Secret): Partial<WebhookCertificates> {
-  const get = (k: string): string | undefined => (s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined);
+  const get = (k: string): string | undefined =>
+    s.data?.[k] ? Buffer.from(s.data[k], 'base64').toString('utf8') : undefined;
   return { caPEM: get(KEYS.ca), caKeyPEM: get(KEYS.caKey), certPEM: get(KEYS.cert), keyPEM: get(KEYS.key) };
 }
 
@@ -141,7 +161,12 @@ function complete(c: Partial<WebhookCertificates>): c is WebhookCertificates {
 
 function toData(c: WebhookCertificates): Record<string, string> {
   const b64 = (t: string): string => Buffer.from(t).toString('base64');
-  return { [KEYS.ca]: b64(c.caPEM), [KEYS.caKey]: b64(c.caKeyPEM), [KEYS.cert]: b64(c.certPEM), [KEYS.key]: b64(c.keyPEM) };
+  return {
+    [KEYS.ca]: b64(c.caPEM),
+    [KEYS.caKey]: b64(c.caKeyPEM),
+    [KEYS.cert]: b64(c.certPEM),
+    [KEYS.key]: b64(c.keyPEM),
+  };
 }
 
 export interface EnsureCertificatesOptions {
@@ -168,24 +193,38 @@ export async function ensureCertificates(opts: EnsureCertificatesOptions): Promi
         const problem = complete(current) ? certificateProblem(current, opts.hosts) : 'missing';
         if (complete(current) && !problem) return undefined;
         const reuse = caUsable(current) ? { caPEM: current.caPEM!, caKeyPEM: current.caKeyPEM! } : undefined;
-        opts.logger.info({ secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts, newCA: !reuse }, 'issuing the webhook certificate');
+        opts.logger.info(
+          { secret: `${namespace}/${name}`, reason: problem, hosts: opts.hosts, newCA: !reuse },
+          'issuing the webhook certificate',
+        );
         issued = await generateCertificates(opts.hosts, new Date(), reuse);
         return existing
           ? { ...existing, type: 'kubernetes.io/tls', data: toData(issued) }
-          : { metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'kube-lb-allocator' } }, type: 'kubernetes.io/tls', data: toData(issued) };
+          : {
+              metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'kube-lb-allocator' } },
+              type: 'kubernetes.io/tls',
+              data: toData(issued),
+            };
       },
       // A conflict (create or update) is another replica writing first: read again and use theirs if they serve.
-      write: (body, existing) => (existing ? core.replaceNamespacedSecret({ name, namespace, body }) : core.createNamespacedSecret({ namespace, body })),
+      write: (body, existing) =>
+        existing
+          ? core.replaceNamespacedSecret({ name, namespace, body })
+          : core.createNamespacedSecret({ namespace, body }),
     });
     const settled = outcome.written ? issued : fromSecret(outcome.object ?? {});
     invariant(settled && complete(settled), 'mutate() keeps a Secret only when it holds all four PEMs');
     return settled;
   } catch (err) {
     if (!isConflict(err)) throw err;
-    throw new KubeLbError('WEBHOOK_CERTIFICATES', `could not settle the webhook certificates in Secret ${namespace}/${name}: another writer won every attempt`, {
-      object: { kind: 'Secret', namespace, name },
-      cause: err,
-      transient: true,
-    });
+    throw new KubeLbError(
+      'WEBHOOK_CERTIFICATES',
+      `could not settle the webhook certificates in Secret ${namespace}/${name}: another writer won every attempt`,
+      {
+        object: { kind: 'Secret', namespace, name },
+        cause: err,
+        transient: true,
+      },
+    );
   }
 }

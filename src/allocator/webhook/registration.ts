@@ -26,7 +26,8 @@ export async function patchCaBundle(kc: k8s.KubeConfig, name: string, caPEM: str
   try {
     const outcome = await updateWithRetry<k8s.V1ValidatingWebhookConfiguration>({
       read: () => api.readValidatingWebhookConfiguration({ name }),
-      mutate: (current) => (current.webhooks ?? []).some((w) => w.clientConfig.caBundle !== caBundle) ? current : undefined,
+      mutate: (current) =>
+        (current.webhooks ?? []).some((w) => w.clientConfig.caBundle !== caBundle) ? current : undefined,
       write: (current) =>
         api.patchValidatingWebhookConfiguration(
           {

@@ -41,11 +41,17 @@ export interface WebhookServer {
 }
 
 /** The response to one review; exported for tests. */
-export function review(body: AdmissionReviewRequest, world: World): { response: object; kind: string; verdict: Verdict } {
+export function review(
+  body: AdmissionReviewRequest,
+  world: World,
+): { response: object; kind: string; verdict: Verdict } {
   const req = body.request;
   if (!req?.uid) throw new KubeLbError('WEBHOOK_BAD_REQUEST', 'not an AdmissionReview request (no request.uid)');
   const kind = req.kind?.kind ?? '';
-  const verdict = admit({ operation: req.operation ?? 'CREATE', kind, object: req.object, oldObject: req.oldObject }, world);
+  const verdict = admit(
+    { operation: req.operation ?? 'CREATE', kind, object: req.object, oldObject: req.oldObject },
+    world,
+  );
   return {
     kind,
     verdict,
@@ -84,7 +90,16 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       const { response, kind, verdict } = review(body, opts.world());
       opts.onVerdict?.(kind, verdict);
       if (!verdict.allowed) {
-        opts.logger.info({ kind, name: body.request?.name, namespace: body.request?.namespace, operation: body.request?.operation, message: verdict.message }, 'admission denied');
+        opts.logger.info(
+          {
+            kind,
+            name: body.request?.name,
+            namespace: body.request?.namespace,
+            operation: body.request?.operation,
+            message: verdict.message,
+          },
+          'admission denied',
+        );
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(response));
     } catch (err) {
@@ -92,7 +107,10 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
       res.writeHead(400, { 'content-type': 'text/plain' }).end(`${(err as Error).message}\n`);
     }
   };
-  const server: Server = createServer({ cert: opts.certPEM, key: opts.keyPEM, minVersion: 'TLSv1.2' }, (req, res) => void handle(req, res));
+  const server: Server = createServer(
+    { cert: opts.certPEM, key: opts.keyPEM, minVersion: 'TLSv1.2' },
+    (req, res) => void handle(req, res),
+  );
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => resolve());
@@ -101,9 +119,10 @@ export async function startWebhookServer(opts: WebhookServerOptions): Promise<We
   return {
     port: typeof addr === 'object' && addr ? addr.port : opts.port,
     setCertificate: (cert, key) => server.setSecureContext({ cert, key }),
-    close: () => new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

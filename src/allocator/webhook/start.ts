@@ -46,7 +46,10 @@ export const CA_BUNDLE_RECHECK_MS = 60_000;
 export const CERT_DIR_RECHECK_MS = 60_000;
 
 export async function readCertDir(dir: string): Promise<{ certPEM: string; keyPEM: string }> {
-  const [certPEM, keyPEM] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'tls.key'), 'utf8')]);
+  const [certPEM, keyPEM] = await Promise.all([
+    readFile(join(dir, 'tls.crt'), 'utf8'),
+    readFile(join(dir, 'tls.key'), 'utf8'),
+  ]);
   return { certPEM, keyPEM };
 }
 
@@ -59,13 +62,24 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
   const certs = (): Promise<{ certPEM: string; keyPEM: string; caPEM?: string }> =>
     certDir
       ? readCertDir(certDir)
-      : ensureCertificates({ kubeConfig: opts.kubeConfig, namespace: opts.namespace, secretName: opts.secretName, hosts, logger });
+      : ensureCertificates({
+          kubeConfig: opts.kubeConfig,
+          namespace: opts.namespace,
+          secretName: opts.secretName,
+          hosts,
+          logger,
+        });
   let current = await certs();
   const server = await startWebhookServer({
     ...opts.bind,
     certPEM: current.certPEM,
     keyPEM: current.keyPEM,
-    world: () => ({ pools: controller.pools.list(), tenants: controller.tenants.list(), claims: controller.claims.list(), denied: controller.denyList.denied() }),
+    world: () => ({
+      pools: controller.pools.list(),
+      tenants: controller.tenants.list(),
+      claims: controller.claims.list(),
+      denied: controller.denyList.denied(),
+    }),
     onVerdict: (kind, v) => opts.metrics.admission(kind, v.allowed),
     logger,
   });
@@ -76,34 +90,49 @@ export async function startWebhook(opts: StartWebhookOptions): Promise<RunningWe
     const outcome = await patchCaBundle(opts.kubeConfig, name, current.caPEM);
     if (outcome.kind === 'missing') {
       // Not fatal: claims keep being decided, and the webhook is a courtesy the allocator re-checks anyway.
-      logger.error({ configuration: name }, `ValidatingWebhookConfiguration ${name} does not exist, so the apiserver calls no webhook: apply deploy/kube-lb-cluster/21-allocator-webhook.yaml (or the chart); the allocator patches only its caBundle and never creates it`);
+      logger.error(
+        { configuration: name },
+        `ValidatingWebhookConfiguration ${name} does not exist, so the apiserver calls no webhook: apply deploy/kube-lb-cluster/21-allocator-webhook.yaml (or the chart); the allocator patches only its caBundle and never creates it`,
+      );
     } else if (outcome.kind === 'forbidden') {
-      logger.error({ configuration: name, error: outcome.message }, `may not patch the caBundle of ValidatingWebhookConfiguration ${name}: the allocator's ClusterRole names the configuration it may patch (resourceNames)`);
+      logger.error(
+        { configuration: name, error: outcome.message },
+        `may not patch the caBundle of ValidatingWebhookConfiguration ${name}: the allocator's ClusterRole names the configuration it may patch (resourceNames)`,
+      );
     } else if (outcome.kind === 'patched' || lastOutcome !== outcome.kind) {
-      logger.info({ configuration: name, webhooks: outcome.webhooks, patched: outcome.kind === 'patched' }, 'webhook configuration trusts this CA');
+      logger.info(
+        { configuration: name, webhooks: outcome.webhooks, patched: outcome.kind === 'patched' },
+        'webhook configuration trusts this CA',
+      );
     }
     lastOutcome = outcome.kind;
   };
   const checkCA = (): Promise<void> =>
-    patchCA().catch((err: unknown) => logger.warn({ err, configuration: opts.configurationName }, 'webhook caBundle check failed; trying again in a minute'));
+    patchCA().catch((err: unknown) =>
+      logger.warn(
+        { err, configuration: opts.configurationName },
+        'webhook caBundle check failed; trying again in a minute',
+      ),
+    );
   await checkCA();
   logger.info({ port: server.port, hosts, certificates: certDir ?? `Secret ${opts.secretName}` }, 'webhook serving');
 
-  const renewal = setInterval(() => {
-    void (async () => {
-      const next = await certs();
-      if (next.certPEM !== current.certPEM) {
-        current = next;
-        server.setCertificate(next.certPEM, next.keyPEM);
-        logger.info('webhook certificate renewed');
-      }
-      await patchCA();
-    })().catch((err: unknown) => logger.warn({ err }, 'webhook certificate check failed'));
-  }, certDir ? CERT_DIR_RECHECK_MS : RECHECK_MS);
+  const renewal = setInterval(
+    () => {
+      void (async () => {
+        const next = await certs();
+        if (next.certPEM !== current.certPEM) {
+          current = next;
+          server.setCertificate(next.certPEM, next.keyPEM);
+          logger.info('webhook certificate renewed');
+        }
+        await patchCA();
+      })().catch((err: unknown) => logger.warn({ err }, 'webhook certificate check failed'));
+    },
+    certDir ? CERT_DIR_RECHECK_MS : RECHECK_MS,
+  );
   renewal.unref();
-  const caCheck = certDir
-    ? undefined
-    : setInterval(() => void checkCA(), CA_BUNDLE_RECHECK_MS);
+  const caCheck = certDir ? undefined : setInterval(() => void checkCA(), CA_BUNDLE_RECHECK_MS);
   caCheck?.unref();
   return {
     port: server.port,

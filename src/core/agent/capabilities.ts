@@ -31,12 +31,18 @@ export function capabilitiesOf(gitVersion: string): ConsumerCapabilities {
 }
 
 /** Whether a status write sent ipMode and the stored Service came back without it. */
-export function ipModeDropped(sent: readonly LoadBalancerIngressView[] | undefined, stored: readonly LoadBalancerIngressView[] | undefined): boolean {
+export function ipModeDropped(
+  sent: readonly LoadBalancerIngressView[] | undefined,
+  stored: readonly LoadBalancerIngressView[] | undefined,
+): boolean {
   return (sent ?? []).some((i) => i.ipMode !== undefined) && !(stored ?? []).some((i) => i.ipMode !== undefined);
 }
 
 /** What a Service gives up on a cluster without ipMode (its IPModeProxy condition); undefined where it is kept. */
-export function ipModeGap(caps: ConsumerCapabilities, vip: string | undefined): { reason: string; message: string } | undefined {
+export function ipModeGap(
+  caps: ConsumerCapabilities,
+  vip: string | undefined,
+): { reason: string; message: string } | undefined {
   if (caps.ipMode) return undefined;
   const target = vip ?? 'the VIP';
   return {

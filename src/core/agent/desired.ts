@@ -1,6 +1,13 @@
 // One consumer Service (plus the cluster's nodes and the Service's EndpointSlices) → the VIPClaim the LB side
 // needs, or a refusal with a reason the user sees as an Event and a condition on the Service.
-import { ANNOTATIONS, API_VERSION, type ClaimPort, type Protocol, type VIPClaim, type VIPClaimSpec } from '../../api/v1alpha1.ts';
+import {
+  ANNOTATIONS,
+  API_VERSION,
+  type ClaimPort,
+  type Protocol,
+  type VIPClaim,
+  type VIPClaimSpec,
+} from '../../api/v1alpha1.ts';
 import { ipv4Network, isIPv4 } from './addresses.ts';
 import { backendsFor } from './backends.ts';
 import { claimLabels, claimName } from './naming.ts';
@@ -57,14 +64,20 @@ export function desiredClaim(
   const ports: ClaimPort[] = [];
   for (const p of spec.ports ?? []) {
     const protocol = p.protocol ?? 'TCP';
-    if (!PROTOCOLS.includes(protocol)) return refuse(REFUSALS.UnsupportedProtocol, `port ${p.port}: protocol ${protocol}`);
+    if (!PROTOCOLS.includes(protocol))
+      return refuse(REFUSALS.UnsupportedProtocol, `port ${p.port}: protocol ${protocol}`);
     if (!p.nodePort) {
       return refuse(
         REFUSALS.NodePortMissing,
         `port ${p.port}/${protocol} has no nodePort: kube-lb delivers to node IP:NodePort, so allocateLoadBalancerNodePorts must not be false`,
       );
     }
-    ports.push({ ...(p.name ? { name: p.name } : {}), protocol: protocol as Protocol, port: p.port, nodePort: p.nodePort });
+    ports.push({
+      ...(p.name ? { name: p.name } : {}),
+      protocol: protocol as Protocol,
+      port: p.port,
+      nodePort: p.nodePort,
+    });
   }
   if (ports.length === 0) return refuse(REFUSALS.NoPorts, 'the Service has no ports');
 

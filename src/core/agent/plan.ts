@@ -110,8 +110,14 @@ export function planService(input: PlanInput): ServicePlan {
   };
 
   if (svc.metadata?.deletionTimestamp) {
-    if (toRelease.length === 0) return hasFinalizer ? { ...nothing('Deleting'), removeFinalizer: true } : nothing('Nothing');
-    return { ...nothing('Deleting'), deleteClaims: toRelease, events: current ? [released] : [], removeFinalizer: hasFinalizer };
+    if (toRelease.length === 0)
+      return hasFinalizer ? { ...nothing('Deleting'), removeFinalizer: true } : nothing('Nothing');
+    return {
+      ...nothing('Deleting'),
+      deleteClaims: toRelease,
+      events: current ? [released] : [],
+      removeFinalizer: hasFinalizer,
+    };
   }
 
   const selection = selectService(svc, identity);
@@ -122,7 +128,9 @@ export function planService(input: PlanInput): ServicePlan {
       ...nothing('Released'),
       deleteClaims: toRelease,
       status: status.changed ? status.status : undefined,
-      events: current ? [{ ...released, message: `${released.message} (Service no longer kube-lb's: ${selection.reason})` }] : [],
+      events: current
+        ? [{ ...released, message: `${released.message} (Service no longer kube-lb's: ${selection.reason})` }]
+        : [],
       removeFinalizer: hasFinalizer,
     };
   }
@@ -145,7 +153,13 @@ export function planService(input: PlanInput): ServicePlan {
   if (!desired.ok) {
     return withStatus(
       { ...base, reason: 'Refused' },
-      decideServiceStatus(svc.status, current, synced('False', desired.reason, desired.message), input.now, input.cluster),
+      decideServiceStatus(
+        svc.status,
+        current,
+        synced('False', desired.reason, desired.message),
+        input.now,
+        input.cluster,
+      ),
     );
   }
 
@@ -159,7 +173,13 @@ export function planService(input: PlanInput): ServicePlan {
   if (input.rejection && input.rejection.digest === digest) {
     return withStatus(
       { ...base, reason: 'Rejected' },
-      decideServiceStatus(svc.status, current, synced('False', 'ClaimRejected', input.rejection.message), input.now, input.cluster),
+      decideServiceStatus(
+        svc.status,
+        current,
+        synced('False', 'ClaimRejected', input.rejection.message),
+        input.now,
+        input.cluster,
+      ),
     );
   }
 
@@ -177,13 +197,20 @@ export function planService(input: PlanInput): ServicePlan {
   }
 
   const changed = changedFields(current, desired.claim);
-  if (changed.length === 0) return withStatus(base, decideServiceStatus(svc.status, current, ok, input.now, input.cluster));
+  if (changed.length === 0)
+    return withStatus(base, decideServiceStatus(svc.status, current, ok, input.now, input.cluster));
   return withStatus(
     {
       ...base,
       reason: 'Update',
       write: { op: 'patch', name, patch: claimPatch(current, desired.claim), digest, changed },
-      events: [{ type: 'Normal', reason: 'ClaimUpdated', message: `VIPClaim ${identity.tenantNamespace}/${name}: ${changed.join(', ')} changed` }],
+      events: [
+        {
+          type: 'Normal',
+          reason: 'ClaimUpdated',
+          message: `VIPClaim ${identity.tenantNamespace}/${name}: ${changed.join(', ')} changed`,
+        },
+      ],
     },
     decideServiceStatus(svc.status, current, ok, input.now, input.cluster),
   );
@@ -193,7 +220,11 @@ export function planService(input: PlanInput): ServicePlan {
 export function changedFields(current: VIPClaim, desired: VIPClaim): string[] {
   const keys = new Set([...Object.keys(current.spec ?? {}), ...Object.keys(desired.spec)]);
   const changed = [...keys]
-    .filter((k) => canonical((current.spec as unknown as Record<string, unknown>)[k]) !== canonical((desired.spec as unknown as Record<string, unknown>)[k]))
+    .filter(
+      (k) =>
+        canonical((current.spec as unknown as Record<string, unknown>)[k]) !==
+        canonical((desired.spec as unknown as Record<string, unknown>)[k]),
+    )
     .sort();
   const labels = current.metadata.labels ?? {};
   if (Object.entries(desired.metadata.labels ?? {}).some(([k, v]) => labels[k] !== v)) changed.push('labels');
@@ -208,7 +239,8 @@ export function claimPatch(current: VIPClaim, desired: VIPClaim): JsonPatchOp[] 
   if (!have) ops.push({ op: 'add', path: '/metadata/labels', value: want });
   else {
     for (const [k, v] of Object.entries(want)) {
-      if (have[k] !== v) ops.push({ op: 'add', path: `/metadata/labels/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: v });
+      if (have[k] !== v)
+        ops.push({ op: 'add', path: `/metadata/labels/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, value: v });
     }
   }
   return ops;
@@ -223,7 +255,9 @@ export function claimDigest(claim: VIPClaim): string {
 export function canonical(value: unknown): string {
   return JSON.stringify(value === undefined ? null : value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)),
+        )
       : v,
   );
 }

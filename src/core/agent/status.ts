@@ -125,7 +125,11 @@ export function decideServiceStatus(
   if (oldIP !== newIP && !allocatedEvent) {
     events.push(
       newIP
-        ? { type: 'Normal', reason: oldIP ? 'VIPChanged' : 'VIPAssigned', message: oldIP ? `VIP ${oldIP} → ${newIP}` : `VIP ${newIP}` }
+        ? {
+            type: 'Normal',
+            reason: oldIP ? 'VIPChanged' : 'VIPAssigned',
+            message: oldIP ? `VIP ${oldIP} → ${newIP}` : `VIP ${newIP}`,
+          }
         : { type: 'Warning', reason: 'VIPRemoved', message: `VIP ${oldIP} removed` },
     );
   }
@@ -133,10 +137,14 @@ export function decideServiceStatus(
   const mirroredChanged = !sameConditions(before, conditions) || !sameIngress(current?.loadBalancer?.ingress, ingress);
   if (agentCondition) {
     const prev = findCondition(conditions, agentCondition.type);
-    const worthWriting = agentCondition.status !== 'True' || mirroredChanged || (prev !== undefined && prev.status !== 'True');
+    const worthWriting =
+      agentCondition.status !== 'True' || mirroredChanged || (prev !== undefined && prev.status !== 'True');
     if (worthWriting) {
       const next = setCondition(conditions, agentCondition, now);
-      if (agentCondition.status !== 'True' && (prev?.status !== agentCondition.status || prev.reason !== agentCondition.reason)) {
+      if (
+        agentCondition.status !== 'True' &&
+        (prev?.status !== agentCondition.status || prev.reason !== agentCondition.reason)
+      ) {
         events.push({ type: 'Warning', reason: agentCondition.reason, message: agentCondition.message });
       }
       conditions = next;
@@ -154,9 +162,12 @@ export function decideServiceStatus(
  */
 export function releasedServiceStatus(current: ServiceStatusView | undefined, vip: string | undefined): StatusDecision {
   const conditions = (current?.conditions ?? []).filter((c) => !c.type.startsWith(CONDITION_PREFIX));
-  const ingress = (current?.loadBalancer?.ingress ?? []).filter((i) => !(vip === undefined ? i.ipMode === IP_MODE : i.ip === vip));
+  const ingress = (current?.loadBalancer?.ingress ?? []).filter(
+    (i) => !(vip === undefined ? i.ipMode === IP_MODE : i.ip === vip),
+  );
   const status: ServiceStatusView = { loadBalancer: { ingress }, conditions };
-  const changed = !sameConditions(current?.conditions ?? [], conditions) || !sameIngress(current?.loadBalancer?.ingress, ingress);
+  const changed =
+    !sameConditions(current?.conditions ?? [], conditions) || !sameIngress(current?.loadBalancer?.ingress, ingress);
   return { status, changed, events: [] };
 }
 
@@ -188,7 +199,13 @@ function normalTime(t: unknown): string {
   return Number.isNaN(d.getTime()) ? String(t) : d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
 
-function sameIngress(a: readonly LoadBalancerIngressView[] | undefined, b: readonly LoadBalancerIngressView[]): boolean {
+function sameIngress(
+  a: readonly LoadBalancerIngressView[] | undefined,
+  b: readonly LoadBalancerIngressView[],
+): boolean {
   const x = a ?? [];
-  return x.length === b.length && x.every((i, n) => i.ip === b[n]!.ip && i.hostname === b[n]!.hostname && i.ipMode === b[n]!.ipMode);
+  return (
+    x.length === b.length &&
+    x.every((i, n) => i.ip === b[n]!.ip && i.hostname === b[n]!.hostname && i.ipMode === b[n]!.ipMode)
+  );
 }

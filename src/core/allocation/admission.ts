@@ -72,7 +72,10 @@ function admitPool(input: AdmissionInput, world: World): Verdict {
   }
   const pool = withCreated(input.object as VIPPool, old);
   const name = pool.metadata.name ?? '';
-  const model = validate({ pools: [...world.pools.filter((p) => p.metadata.name !== name), pool], tenants: world.tenants });
+  const model = validate({
+    pools: [...world.pools.filter((p) => p.metadata.name !== name), pool],
+    tenants: world.tenants,
+  });
   const problems = problemsOf(model, 'VIPPool', name);
   if (problems.length > 0) return deny(problems.map((p) => p.message));
   const ranges = model.pools.get(name)?.ranges ?? [];
@@ -92,9 +95,13 @@ function admitTenant(input: AdmissionInput, world: World): Verdict {
   const cc = input.object as ConsumerCluster;
   const name = cc.metadata.name ?? '';
   const messages: string[] = [];
-  const others = world.tenants.filter((t) => t.metadata.name !== name && t.spec.tenantNamespace === cc.spec.tenantNamespace);
+  const others = world.tenants.filter(
+    (t) => t.metadata.name !== name && t.spec.tenantNamespace === cc.spec.tenantNamespace,
+  );
   if (others.length > 0) {
-    messages.push(`ConsumerCluster ${name} spec.tenantNamespace: namespace ${cc.spec.tenantNamespace} is already the tenant namespace of ConsumerCluster ${others.map((o) => o.metadata.name).join(', ')}`);
+    messages.push(
+      `ConsumerCluster ${name} spec.tenantNamespace: namespace ${cc.spec.tenantNamespace} is already the tenant namespace of ConsumerCluster ${others.map((o) => o.metadata.name).join(', ')}`,
+    );
   }
   const admitted = withCreated(cc, input.oldObject as ConsumerCluster | undefined);
   const model = validate({ pools: [], tenants: [admitted] });
@@ -112,7 +119,13 @@ function newRangeOverlaps(cc: ConsumerCluster, tenants: readonly ConsumerCluster
   const name = cc.metadata.name ?? '';
   const others = tenants.filter((t) => t.metadata.name !== name);
   const overlaps = (m: ReturnType<typeof validate>): string[] =>
-    m.problems.filter((p) => p.code === 'BackendRangeOverlap' && (p.object.name === name || p.message.includes(`ConsumerCluster ${name} spec.`))).map((p) => p.message);
+    m.problems
+      .filter(
+        (p) =>
+          p.code === 'BackendRangeOverlap' &&
+          (p.object.name === name || p.message.includes(`ConsumerCluster ${name} spec.`)),
+      )
+      .map((p) => p.message);
   const before = new Set(overlaps(validate({ pools: [], tenants: others })));
   return overlaps(validate({ pools: [], tenants: [...others, cc] })).filter((m) => !before.has(m));
 }

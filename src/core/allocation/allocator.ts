@@ -28,13 +28,24 @@ export type AllocationReason = keyof typeof ALLOCATION_REASONS;
  * - refused: the claim has no VIP.
  */
 export type Decision =
-  | { kind: 'allocated'; vip: string; pool: string; reason: 'Allocated'; message: string; change: 'none' | 'new' | 'moved'; from?: string }
+  | {
+      kind: 'allocated';
+      vip: string;
+      pool: string;
+      reason: 'Allocated';
+      message: string;
+      change: 'none' | 'new' | 'moved';
+      from?: string;
+    }
   | { kind: 'held'; vip: string; pool: string | undefined; reason: AllocationReason; message: string }
   | { kind: 'refused'; reason: AllocationReason; message: string };
 
 /** Reasons with which a claim that holds a VIP is still served: its VIP is valid, a change could not be applied. */
 export const SERVED_WHILE_FALSE: ReadonlySet<string> = new Set<AllocationReason>([
-  'OutsidePool', 'RequestedIPUnavailable', 'PoolExhausted', 'QuotaExceeded',
+  'OutsidePool',
+  'RequestedIPUnavailable',
+  'PoolExhausted',
+  'QuotaExceeded',
 ]);
 
 export type AdoptResult =
@@ -164,7 +175,14 @@ export class Allocator {
   // ---------------------------------------------------------------- decisions
 
   #problemDecision(held: Holding | undefined, reason: AllocationReason, message: string): Decision {
-    if (held) return { kind: 'held', vip: held.vip, pool: held.pool, reason, message: `keeps ${held.vip} reserved: ${message}` };
+    if (held)
+      return {
+        kind: 'held',
+        vip: held.vip,
+        pool: held.pool,
+        reason,
+        message: `keeps ${held.vip} reserved: ${message}`,
+      };
     return { kind: 'refused', reason, message };
   }
 
@@ -175,7 +193,13 @@ export class Allocator {
     if (retarget) {
       const moved = this.#allocate(claim, tenant, held);
       if (moved.kind === 'allocated') return moved;
-      return { kind: 'held', vip, pool: held.pool, reason: moved.reason, message: `keeps ${vip}: ${retarget}, but ${moved.message}` };
+      return {
+        kind: 'held',
+        vip,
+        pool: held.pool,
+        reason: moved.reason,
+        message: `keeps ${vip}: ${retarget}, but ${moved.message}`,
+      };
     }
     for (const other of this.#holders.get(vip) ?? []) {
       if (other === claim.key) continue;
@@ -183,9 +207,15 @@ export class Allocator {
       const clash = portClash(claim, h);
       // The claim whose ports changed loses; when neither changed (both adopted so at start), the younger.
       const unchanged = samePorts(held.ports, claim.ports);
-      if (clash && !(unchanged && byAge({ created: held.created, name: held.key }, { created: h.created, name: h.key }) < 0)) {
+      if (
+        clash &&
+        !(unchanged && byAge({ created: held.created, name: held.key }, { created: h.created, name: h.key }) < 0)
+      ) {
         return {
-          kind: 'held', vip, pool: held.pool, reason: 'SharingConflict',
+          kind: 'held',
+          vip,
+          pool: held.pool,
+          reason: 'SharingConflict',
           message: `keeps ${vip} reserved, not served: ${clash} is also used on it by VIPClaim ${other} (sharing key "${held.sharingKey}")`,
         };
       }
@@ -195,11 +225,21 @@ export class Allocator {
     this.#replaceHolding(claim, vip, pool?.name ?? held.pool);
     if (!pool) {
       return {
-        kind: 'held', vip, pool: held.pool, reason: 'OutsidePool',
+        kind: 'held',
+        vip,
+        pool: held.pool,
+        reason: 'OutsidePool',
         message: `keeps ${vip}, which is no longer in any VIPPool this claim may use${held.pool ? ` (it came from VIPPool ${held.pool})` : ''}: re-add the address to a pool, or recreate the Service to get a new VIP`,
       };
     }
-    return { kind: 'allocated', vip, pool: pool.name, reason: 'Allocated', message: `VIP ${vip} from VIPPool ${pool.name}`, change: 'none' };
+    return {
+      kind: 'allocated',
+      vip,
+      pool: pool.name,
+      reason: 'Allocated',
+      message: `VIP ${vip} from VIPPool ${pool.name}`,
+      change: 'none',
+    };
   }
 
   /** Why the claim's own spec asks for a VIP other than the one it holds, or undefined. */
@@ -213,7 +253,8 @@ export class Allocator {
       if (pool && ip && !ipInAny(ip, pool.ranges)) return `spec.pool asks for VIPPool ${claim.pool}`;
     }
     if (claim.sharingKey !== held.sharingKey) {
-      const group = claim.sharingKey === undefined ? undefined : this.#groupVIP(claim.namespace, claim.sharingKey, claim.key);
+      const group =
+        claim.sharingKey === undefined ? undefined : this.#groupVIP(claim.namespace, claim.sharingKey, claim.key);
       const sharers = [...(this.#holders.get(held.vip) ?? [])].filter((k) => k !== claim.key);
       if (sharers.length > 0 || (group !== undefined && group !== held.vip)) {
         return `spec.sharingKey changed from ${held.sharingKey === undefined ? 'none' : `"${held.sharingKey}"`} to ${claim.sharingKey === undefined ? 'none' : `"${claim.sharingKey}"`}`;
@@ -223,7 +264,12 @@ export class Allocator {
   }
 
   /** The eligible pool (usable or not: a held VIP may stay in an overlapping pool) that contains `vip`. */
-  #acceptablePool(claim: ClaimRequest, tenant: TenantModel, vip: string, preferred: string | undefined): PoolModel | undefined {
+  #acceptablePool(
+    claim: ClaimRequest,
+    tenant: TenantModel,
+    vip: string,
+    preferred: string | undefined,
+  ): PoolModel | undefined {
     const ip = parseIP(vip);
     if (!ip) return undefined;
     const pools = eligiblePools(this.#model, tenant, claim, false).filter((p) => ipInAny(ip, p.ranges));
@@ -241,7 +287,15 @@ export class Allocator {
     this.#hold(claim, pick.vip, pick.pool);
     const base = `VIP ${pick.vip} from VIPPool ${pick.pool}${pick.shared ? `, shared by sharing key "${claim.sharingKey}"` : ''}`;
     return moving
-      ? { kind: 'allocated', vip: pick.vip, pool: pick.pool, reason: 'Allocated', message: `${base} (moved from ${moving.vip})`, change: 'moved', from: moving.vip }
+      ? {
+          kind: 'allocated',
+          vip: pick.vip,
+          pool: pick.pool,
+          reason: 'Allocated',
+          message: `${base} (moved from ${moving.vip})`,
+          change: 'moved',
+          from: moving.vip,
+        }
       : { kind: 'allocated', vip: pick.vip, pool: pick.pool, reason: 'Allocated', message: base, change: 'new' };
   }
 
@@ -249,7 +303,9 @@ export class Allocator {
     claim: ClaimRequest,
     tenant: TenantModel,
     moving: Holding | undefined,
-  ): { kind: 'ok'; vip: string; pool: string; shared: boolean } | { kind: 'refused'; reason: AllocationReason; message: string } {
+  ):
+    | { kind: 'ok'; vip: string; pool: string; shared: boolean }
+    | { kind: 'refused'; reason: AllocationReason; message: string } {
     const refuse = (reason: AllocationReason, message: string) => ({ kind: 'refused' as const, reason, message });
     const usable = eligiblePools(this.#model, tenant, claim, false).filter((p) => p.usable);
     const quotaLeft = (): boolean => {
@@ -269,14 +325,27 @@ export class Allocator {
         for (const other of this.#holders.get(vip) ?? []) {
           if (other === claim.key) continue;
           const clash = portClash(claim, this.#holdings.get(other)!);
-          if (clash) return refuse('SharingConflict', `sharing key "${claim.sharingKey}" is on ${vip}, where VIPClaim ${other} already uses ${clash}`);
+          if (clash)
+            return refuse(
+              'SharingConflict',
+              `sharing key "${claim.sharingKey}" is on ${vip}, where VIPClaim ${other} already uses ${clash}`,
+            );
         }
         if (claim.requestedIPs.length > 0 && !claim.requestedIPs.includes(vip)) {
-          return refuse('SharingConflict', `sharing key "${claim.sharingKey}" is on ${vip}, which is not among spec.requestedIPs (${claim.requestedIPs.join(', ')})`);
+          return refuse(
+            'SharingConflict',
+            `sharing key "${claim.sharingKey}" is on ${vip}, which is not among spec.requestedIPs (${claim.requestedIPs.join(', ')})`,
+          );
         }
         const ip = parseIP(vip)!;
-        const pool = usable.find((p) => ipInAny(ip, p.ranges)) ?? eligiblePools(this.#model, tenant, claim, false).find((p) => ipInAny(ip, p.ranges));
-        if (!pool) return refuse('NotAllowed', `sharing key "${claim.sharingKey}" is on ${vip}, which is not in any VIPPool this claim may use`);
+        const pool =
+          usable.find((p) => ipInAny(ip, p.ranges)) ??
+          eligiblePools(this.#model, tenant, claim, false).find((p) => ipInAny(ip, p.ranges));
+        if (!pool)
+          return refuse(
+            'NotAllowed',
+            `sharing key "${claim.sharingKey}" is on ${vip}, which is not in any VIPPool this claim may use`,
+          );
         return { kind: 'ok', vip, pool: pool.name, shared: true };
       }
     }
@@ -298,9 +367,10 @@ export class Allocator {
 
     const auto = usable.filter((p) => p.autoAssign || claim.pool === p.name);
     if (auto.length === 0) {
-      const message = claim.pool !== undefined
-        ? `VIPPool ${claim.pool} hands out no addresses (it overlaps an older pool or has no valid address)`
-        : `no VIPPool with autoAssign may serve this claim (ConsumerCluster ${tenant.name}, Service namespace ${claim.serviceNamespace})`;
+      const message =
+        claim.pool !== undefined
+          ? `VIPPool ${claim.pool} hands out no addresses (it overlaps an older pool or has no valid address)`
+          : `no VIPPool with autoAssign may serve this claim (ConsumerCluster ${tenant.name}, Service namespace ${claim.serviceNamespace})`;
       return refuse('NotAllowed', message);
     }
     if (!quotaLeft()) return refuse('QuotaExceeded', quotaMessage());
@@ -308,7 +378,10 @@ export class Allocator {
       const ip = this.#firstFree(pool);
       if (ip) return { kind: 'ok', vip: formatIP(ip), pool: pool.name, shared: false };
     }
-    return refuse('PoolExhausted', `every eligible VIPPool is full (${auto.map((p) => `${p.name}: ${p.capacity} addresses`).join(', ')})`);
+    return refuse(
+      'PoolExhausted',
+      `every eligible VIPPool is full (${auto.map((p) => `${p.name}: ${p.capacity} addresses`).join(', ')})`,
+    );
   }
 
   /** Whether one requested IP can go to the claim. */
@@ -316,23 +389,35 @@ export class Allocator {
     claim: ClaimRequest,
     text: string,
     usable: readonly PoolModel[],
-  ): { kind: 'ok'; vip: string; pool: string; shared: boolean } | { kind: 'no'; reason: AllocationReason; message: string } {
+  ):
+    | { kind: 'ok'; vip: string; pool: string; shared: boolean }
+    | { kind: 'no'; reason: AllocationReason; message: string } {
     const ip = parseIP(text);
     if (!ip) return { kind: 'no', reason: 'InvalidSpec', message: 'not an IP address' };
     const pool = usable.find((p) => ipInAny(ip, p.ranges));
-    if (!pool) return { kind: 'no', reason: 'RequestedIPUnavailable', message: 'not in any VIPPool this claim may use' };
+    if (!pool)
+      return { kind: 'no', reason: 'RequestedIPUnavailable', message: 'not in any VIPPool this claim may use' };
     if (pool.avoidBuggyIPs && isBuggyIP(ip)) {
-      return { kind: 'no', reason: 'RequestedIPUnavailable', message: `VIPPool ${pool.name} avoids addresses ending in .0 and .255` };
+      return {
+        kind: 'no',
+        reason: 'RequestedIPUnavailable',
+        message: `VIPPool ${pool.name} avoids addresses ending in .0 and .255`,
+      };
     }
     const vip = formatIP(ip);
     const holders = [...(this.#holders.get(vip) ?? [])].filter((k) => k !== claim.key);
     if (holders.length === 0) return { kind: 'ok', vip, pool: pool.name, shared: false };
     const h = this.#holdings.get(holders[0]!)!;
-    if (h.namespace !== claim.namespace) return { kind: 'no', reason: 'RequestedIPUnavailable', message: 'in use by another tenant' };
+    if (h.namespace !== claim.namespace)
+      return { kind: 'no', reason: 'RequestedIPUnavailable', message: 'in use by another tenant' };
     for (const k of holders) {
       const other = this.#holdings.get(k)!;
       if (claim.sharingKey === undefined || other.sharingKey !== claim.sharingKey) {
-        return { kind: 'no', reason: 'SharingConflict', message: `held by VIPClaim ${k}${other.sharingKey ? ` with sharing key "${other.sharingKey}"` : ' without a sharing key'}` };
+        return {
+          kind: 'no',
+          reason: 'SharingConflict',
+          message: `held by VIPClaim ${k}${other.sharingKey ? ` with sharing key "${other.sharingKey}"` : ' without a sharing key'}`,
+        };
       }
       const clash = portClash(claim, other);
       if (clash) return { kind: 'no', reason: 'SharingConflict', message: `VIPClaim ${k} already uses ${clash} on it` };
@@ -359,14 +444,26 @@ export class Allocator {
       for (const k of this.#holders.get(vip) ?? []) {
         if (k === except) continue;
         const h = this.#holdings.get(k)!;
-        if (h.sharingKey === sharingKey && (!best || byAge({ created: h.created, name: h.key }, { created: best.created, name: best.key }) < 0)) best = h;
+        if (
+          h.sharingKey === sharingKey &&
+          (!best || byAge({ created: h.created, name: h.key }, { created: best.created, name: best.key }) < 0)
+        )
+          best = h;
       }
     }
     return best?.vip;
   }
 
   #hold(claim: ClaimRequest, vip: string, pool: string | undefined): void {
-    const h: Holding = { key: claim.key, namespace: claim.namespace, created: claim.created, vip, pool, sharingKey: claim.sharingKey, ports: claim.ports };
+    const h: Holding = {
+      key: claim.key,
+      namespace: claim.namespace,
+      created: claim.created,
+      vip,
+      pool,
+      sharingKey: claim.sharingKey,
+      ports: claim.ports,
+    };
     this.#holdings.set(claim.key, h);
     let set = this.#holders.get(vip);
     if (!set) this.#holders.set(vip, (set = new Set()));

@@ -6,7 +6,13 @@
 // or behind (its webhook failing open) reaches no dataplane, and a status.vip written by anyone else is neither
 // adopted by the allocator nor served by the speakers.
 import { createHash } from 'node:crypto';
-import { CLAIM_CONDITIONS, type ClaimApproval, type ProgrammedSpec, type VIPClaim, type VIPClaimStatus } from '../../api/v1alpha1.ts';
+import {
+  CLAIM_CONDITIONS,
+  type ClaimApproval,
+  type ProgrammedSpec,
+  type VIPClaim,
+  type VIPClaimStatus,
+} from '../../api/v1alpha1.ts';
 import { findCondition } from '../conditions.ts';
 
 /**
@@ -72,7 +78,10 @@ function canonical(p: Programmed): unknown[] {
  */
 export function approvalDigest(a: ClaimApproval | undefined): string {
   if (!a) return '';
-  return createHash('sha256').update(JSON.stringify([a.generation, a.vip, ...canonical(a)])).digest('base64url').slice(0, 22);
+  return createHash('sha256')
+    .update(JSON.stringify([a.generation, a.vip, ...canonical(a)]))
+    .digest('base64url')
+    .slice(0, 22);
 }
 
 /** Whether two carry the same programmed fields (an approval and the spec it was copied from, say). */

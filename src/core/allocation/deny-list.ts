@@ -57,12 +57,17 @@ export function lbClusterDenyList(input: LBClusterAddresses): DenyList {
   for (const sc of input.serviceCIDRs) {
     for (const text of sc.cidrs) {
       const r = parseEntry(text);
-      if (typeof r !== 'string') denied.push({ range: r, what: `in the LB cluster's Service range ${text} (ServiceCIDR ${sc.name})` });
+      if (typeof r !== 'string')
+        denied.push({ range: r, what: `in the LB cluster's Service range ${text} (ServiceCIDR ${sc.name})` });
     }
   }
   for (const text of input.apiservers) {
     const ip = parseIP(text);
-    if (ip) denied.push({ range: single(ip), what: `the LB cluster's apiserver ${formatIP(ip)} (EndpointSlice default/kubernetes)` });
+    if (ip)
+      denied.push({
+        range: single(ip),
+        what: `the LB cluster's apiserver ${formatIP(ip)} (EndpointSlice default/kubernetes)`,
+      });
   }
   for (const text of input.configured?.entries ?? []) {
     const r = parseEntry(text);

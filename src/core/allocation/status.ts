@@ -25,7 +25,14 @@ function fingerprint(fields: unknown, conditions: readonly ConditionInput[]): st
 }
 
 function build(existing: readonly Condition[] | undefined, inputs: readonly ConditionInput[], now: Date): Condition[] {
-  return inputs.map((input) => setCondition(existing?.filter((c) => c.type === input.type), input, now)[0]!);
+  return inputs.map(
+    (input) =>
+      setCondition(
+        existing?.filter((c) => c.type === input.type),
+        input,
+        now,
+      )[0]!,
+  );
 }
 
 export function allocatedCondition(decision: Decision, generation: number): ConditionInput {
@@ -46,7 +53,8 @@ export function allocatedCondition(decision: Decision, generation: number): Cond
 export function claimStatus(claim: VIPClaim, decision: Decision, now: Date): OwnedStatus<ClaimStatusPart> {
   const input = allocatedCondition(decision, claim.metadata.generation ?? 0);
   const approved = decision.kind === 'refused' ? undefined : approvalOf(claim, decision.vip, servable(decision));
-  const fields = decision.kind === 'refused' ? {} : { vip: decision.vip, ...(decision.pool ? { pool: decision.pool } : {}) };
+  const fields =
+    decision.kind === 'refused' ? {} : { vip: decision.vip, ...(decision.pool ? { pool: decision.pool } : {}) };
   return {
     status: { ...fields, ...(approved ? { approved } : {}), conditions: build(claim.status?.conditions, [input], now) },
     fingerprint: fingerprint({ ...fields, approved: approvalDigest(approved) }, [input]),
@@ -56,10 +64,22 @@ export function claimStatus(claim: VIPClaim, decision: Decision, now: Date): Own
 /** The same fingerprint, read back from an object's current status. */
 export function currentClaimFingerprint(claim: VIPClaim): string {
   const c = findCondition(claim.status?.conditions, CLAIM_CONDITIONS.Allocated);
-  const fields = claim.status?.vip ? { vip: claim.status.vip, ...(claim.status.pool ? { pool: claim.status.pool } : {}) } : {};
+  const fields = claim.status?.vip
+    ? { vip: claim.status.vip, ...(claim.status.pool ? { pool: claim.status.pool } : {}) }
+    : {};
   return fingerprint(
     { ...fields, approved: approvalDigest(claim.status?.approved) },
-    c ? [{ type: c.type, status: c.status, reason: c.reason, message: c.message, observedGeneration: c.observedGeneration }] : [],
+    c
+      ? [
+          {
+            type: c.type,
+            status: c.status,
+            reason: c.reason,
+            message: c.message,
+            observedGeneration: c.observedGeneration,
+          },
+        ]
+      : [],
   );
 }
 
@@ -88,23 +108,62 @@ export interface PoolStatusPart {
 
 export const POOL_CONDITIONS = { Ready: 'Ready', Valid: 'Valid', Overlap: 'Overlap' } as const;
 
-export function poolStatus(pool: PoolModel, allocated: number, existing: readonly Condition[] | undefined, now: Date): OwnedStatus<PoolStatusPart> {
+export function poolStatus(
+  pool: PoolModel,
+  allocated: number,
+  existing: readonly Condition[] | undefined,
+  now: Date,
+): OwnedStatus<PoolStatusPart> {
   const overlaps = pool.problems.filter((p) => p.code === 'PoolOverlap');
   const invalid = pool.problems.filter((p) => p.code !== 'PoolOverlap');
   const g = pool.generation;
   const inputs: ConditionInput[] = [
     pool.usable
-      ? { type: POOL_CONDITIONS.Ready, status: 'True', reason: 'Ready', message: `hands out addresses (${allocated} of ${pool.capacity} in use)`, observedGeneration: g }
+      ? {
+          type: POOL_CONDITIONS.Ready,
+          status: 'True',
+          reason: 'Ready',
+          message: `hands out addresses (${allocated} of ${pool.capacity} in use)`,
+          observedGeneration: g,
+        }
       : {
-          type: POOL_CONDITIONS.Ready, status: 'False', reason: overlaps.length > 0 ? 'Overlap' : 'NoAddresses', observedGeneration: g,
-          message: overlaps.length > 0 ? 'hands out no addresses while it overlaps an older pool' : 'has no valid address',
+          type: POOL_CONDITIONS.Ready,
+          status: 'False',
+          reason: overlaps.length > 0 ? 'Overlap' : 'NoAddresses',
+          observedGeneration: g,
+          message:
+            overlaps.length > 0 ? 'hands out no addresses while it overlaps an older pool' : 'has no valid address',
         },
     invalid.length > 0
-      ? { type: POOL_CONDITIONS.Valid, status: 'False', reason: invalid[0]!.code, message: invalid.map((p) => p.message).join('; '), observedGeneration: g }
-      : { type: POOL_CONDITIONS.Valid, status: 'True', reason: 'Valid', message: 'every address entry is valid', observedGeneration: g },
+      ? {
+          type: POOL_CONDITIONS.Valid,
+          status: 'False',
+          reason: invalid[0]!.code,
+          message: invalid.map((p) => p.message).join('; '),
+          observedGeneration: g,
+        }
+      : {
+          type: POOL_CONDITIONS.Valid,
+          status: 'True',
+          reason: 'Valid',
+          message: 'every address entry is valid',
+          observedGeneration: g,
+        },
     overlaps.length > 0
-      ? { type: POOL_CONDITIONS.Overlap, status: 'True', reason: 'PoolOverlap', message: overlaps.map((p) => p.message).join('; '), observedGeneration: g }
-      : { type: POOL_CONDITIONS.Overlap, status: 'False', reason: 'NoOverlap', message: 'no address is in another pool', observedGeneration: g },
+      ? {
+          type: POOL_CONDITIONS.Overlap,
+          status: 'True',
+          reason: 'PoolOverlap',
+          message: overlaps.map((p) => p.message).join('; '),
+          observedGeneration: g,
+        }
+      : {
+          type: POOL_CONDITIONS.Overlap,
+          status: 'False',
+          reason: 'NoOverlap',
+          message: 'no address is in another pool',
+          observedGeneration: g,
+        },
   ];
   const fields = { capacity: pool.capacity, allocated, observedGeneration: g };
   return { status: { ...fields, conditions: build(existing, inputs, now) }, fingerprint: fingerprint(fields, inputs) };
@@ -116,11 +175,25 @@ export interface TenantStatusPart {
   conditions: Condition[];
 }
 
-export function tenantStatus(tenant: TenantModel, claims: number, vips: number, existing: readonly Condition[] | undefined, now: Date): OwnedStatus<TenantStatusPart> {
+export function tenantStatus(
+  tenant: TenantModel,
+  claims: number,
+  vips: number,
+  existing: readonly Condition[] | undefined,
+  now: Date,
+): OwnedStatus<TenantStatusPart> {
   const first = tenant.problems[0];
   const input: ConditionInput = first
-    ? { type: 'Ready', status: tenant.usable ? 'True' : 'False', reason: first.code, message: tenant.problems.map((p) => p.message).join('; ') }
+    ? {
+        type: 'Ready',
+        status: tenant.usable ? 'True' : 'False',
+        reason: first.code,
+        message: tenant.problems.map((p) => p.message).join('; '),
+      }
     : { type: 'Ready', status: 'True', reason: 'Ready', message: `claims in namespace ${tenant.namespace} are served` };
   const fields = { claims, vips };
-  return { status: { ...fields, conditions: build(existing, [input], now) }, fingerprint: fingerprint(fields, [input]) };
+  return {
+    status: { ...fields, conditions: build(existing, [input], now) },
+    fingerprint: fingerprint(fields, [input]),
+  };
 }

@@ -6,8 +6,20 @@
 import { MAX_ADDRESSES_PER_ENTRY, type ConsumerCluster, type VIPClaim, type VIPPool } from '../../api/v1alpha1.ts';
 import { matchesSelector } from '../labels.ts';
 import {
-  formatRange, parseIP, parsePoolEntry, parseStrictCIDR, rangeIntersection, rangesOverlap, reservedOverlap, usableCount,
-  ipInAny, formatIP, rangeSize, reservedBlockOf, type IPAddr, type IPRange,
+  formatRange,
+  parseIP,
+  parsePoolEntry,
+  parseStrictCIDR,
+  rangeIntersection,
+  rangesOverlap,
+  reservedOverlap,
+  usableCount,
+  ipInAny,
+  formatIP,
+  rangeSize,
+  reservedBlockOf,
+  type IPAddr,
+  type IPRange,
 } from '../ip/index.ts';
 import { recordedVIP } from './approval.ts';
 import { deniedBy, type DeniedRange } from './deny-list.ts';
@@ -25,7 +37,8 @@ export interface Snapshot {
 export const DEFAULT_PRIORITY = 1000;
 
 const problem = (code: ProblemCode, object: ObjectRef, message: string): Problem => ({ code, object, message });
-const subject = (o: ObjectRef): string => `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.field ?? ''}`.trim();
+const subject = (o: ObjectRef): string =>
+  `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name} ${o.field ?? ''}`.trim();
 
 /** Older first, then by name: the order that decides which of two conflicting objects keeps working. */
 export function byAge<T extends { created: string; name: string }>(a: T, b: T): number {
@@ -51,24 +64,44 @@ function parsePool(pool: VIPPool): ParsedPool {
       return;
     }
     if (rangeSize(parsed.value) > BigInt(MAX_ADDRESSES_PER_ENTRY)) {
-      problems.push(problem('PoolTooLarge', ref, `${subject(ref)}: ${text} holds more than ${MAX_ADDRESSES_PER_ENTRY} addresses`));
+      problems.push(
+        problem('PoolTooLarge', ref, `${subject(ref)}: ${text} holds more than ${MAX_ADDRESSES_PER_ENTRY} addresses`),
+      );
       return;
     }
     const reserved = reservedOverlap(parsed.value);
     if (reserved) {
-      problems.push(problem('ReservedAddress', ref, `${subject(ref)}: ${text} overlaps the ${reserved} block, which is never a VIP`));
+      problems.push(
+        problem(
+          'ReservedAddress',
+          ref,
+          `${subject(ref)}: ${text} overlaps the ${reserved} block, which is never a VIP`,
+        ),
+      );
       return;
     }
     for (const other of entries) {
       if (rangesOverlap(other.range, parsed.value)) {
-        problems.push(problem('AddressOverlap', ref, `${subject(ref)}: ${text} overlaps spec.addresses[${other.index}] ${other.text} of the same pool`));
+        problems.push(
+          problem(
+            'AddressOverlap',
+            ref,
+            `${subject(ref)}: ${text} overlaps spec.addresses[${other.index}] ${other.text} of the same pool`,
+          ),
+        );
         return;
       }
     }
     entries.push({ index, text, range: parsed.value });
   });
   if ((pool.spec?.addresses ?? []).length === 0) {
-    problems.push(problem('InvalidAddress', { kind: 'VIPPool', name, field: 'spec.addresses' }, `VIPPool ${name} spec.addresses: at least one address is required`));
+    problems.push(
+      problem(
+        'InvalidAddress',
+        { kind: 'VIPPool', name, field: 'spec.addresses' },
+        `VIPPool ${name} spec.addresses: at least one address is required`,
+      ),
+    );
   }
   return { name, created: pool.metadata.creationTimestamp ?? '', entries, problems };
 }
@@ -105,7 +138,13 @@ function tenantModel(cc: ConsumerCluster, namespaceOwner: string | undefined): T
   const namespace = cc.spec?.tenantNamespace ?? '';
   if (namespaceOwner !== undefined && namespaceOwner !== name) {
     const ref: ObjectRef = { kind: 'ConsumerCluster', name, field: 'spec.tenantNamespace' };
-    problems.push(problem('NamespaceConflict', ref, `${subject(ref)}: namespace ${namespace} is already the tenant namespace of ConsumerCluster ${namespaceOwner}`));
+    problems.push(
+      problem(
+        'NamespaceConflict',
+        ref,
+        `${subject(ref)}: namespace ${namespace} is already the tenant namespace of ConsumerCluster ${namespaceOwner}`,
+      ),
+    );
   }
   return {
     name,
@@ -128,11 +167,17 @@ function tenantModel(cc: ConsumerCluster, namespaceOwner: string | undefined): T
  * BackendRangeOverlap problem naming both fields. Without the rule, a tenant could name another's nodes as its
  * backends simply by writing their network into its own ConsumerCluster.
  */
-function withContestedRanges(model: TenantModel, cc: ConsumerCluster, older: readonly TenantModel[], all: readonly ConsumerCluster[]): TenantModel {
+function withContestedRanges(
+  model: TenantModel,
+  cc: ConsumerCluster,
+  older: readonly TenantModel[],
+  all: readonly ConsumerCluster[],
+): TenantModel {
   // A tenant that is not served (another owns its namespace) neither holds nor loses addresses.
   if (!model.usable) return model;
   const specOf = (name: string): ConsumerCluster | undefined => all.find((x) => x.metadata.name === name);
-  const agrees = (a: ConsumerCluster | undefined, b: string): boolean => (a?.spec?.sharedBackendsWith ?? []).includes(b);
+  const agrees = (a: ConsumerCluster | undefined, b: string): boolean =>
+    (a?.spec?.sharedBackendsWith ?? []).includes(b);
   const contested: ContestedRange[] = [];
   const problems = [...model.problems];
   const mine = backendCIDRs(cc);
@@ -147,10 +192,19 @@ function withContestedRanges(model: TenantModel, cc: ConsumerCluster, older: rea
         contested.push({ range: shared, holder: other.name });
         // Two CIDRs overlap only by nesting: the shared part is the smaller one.
         const sharedText = rangeSize(m.range) <= rangeSize(o.range) ? m.text : o.text;
-        const ref: ObjectRef = { kind: 'ConsumerCluster', name: model.name, field: `spec.allowedBackendCIDRs[${m.index}]` };
-        problems.push(problem('BackendRangeOverlap', ref,
-          `${subject(ref)}: ${m.text} overlaps ConsumerCluster ${other.name} spec.allowedBackendCIDRs[${o.index}] ${o.text} (${sharedText}); ` +
-          `${other.name} is older and keeps these addresses, this tenant gets no backends there unless both list each other in spec.sharedBackendsWith`));
+        const ref: ObjectRef = {
+          kind: 'ConsumerCluster',
+          name: model.name,
+          field: `spec.allowedBackendCIDRs[${m.index}]`,
+        };
+        problems.push(
+          problem(
+            'BackendRangeOverlap',
+            ref,
+            `${subject(ref)}: ${m.text} overlaps ConsumerCluster ${other.name} spec.allowedBackendCIDRs[${o.index}] ${o.text} (${sharedText}); ` +
+              `${other.name} is older and keeps these addresses, this tenant gets no backends there unless both list each other in spec.sharedBackendsWith`,
+          ),
+        );
       }
     }
   }
@@ -167,7 +221,9 @@ function backendCIDRs(cc: ConsumerCluster | undefined): Array<{ index: number; t
 
 /** The validated model of a snapshot. Never throws: everything wrong becomes a Problem on its object. */
 export function validate(snapshot: Snapshot): Model {
-  const parsedPools = snapshot.pools.map((p) => ({ pool: p, parsed: parsePool(p) })).sort((a, b) => byAge(a.parsed, b.parsed));
+  const parsedPools = snapshot.pools
+    .map((p) => ({ pool: p, parsed: parsePool(p) }))
+    .sort((a, b) => byAge(a.parsed, b.parsed));
   const pools = new Map<string, PoolModel>();
   const problems: Problem[] = [];
   for (let i = 0; i < parsedPools.length; i++) {
@@ -182,8 +238,13 @@ export function validate(snapshot: Snapshot): Model {
         if (j < i) overlapsOlder = true;
         const ref: ObjectRef = { kind: 'VIPPool', name: parsed.name, field: `spec.addresses[${mine.index}]` };
         const shared = formatRange(rangeIntersection(mine.range, theirs.range)!);
-        parsed.problems.push(problem('PoolOverlap', ref,
-          `${subject(ref)}: ${mine.text} overlaps VIPPool ${other.name} spec.addresses[${theirs.index}] ${theirs.text} (${shared})${j < i ? `; VIPPool ${other.name} is older and keeps these addresses, this pool hands out none until the overlap is removed` : ''}`));
+        parsed.problems.push(
+          problem(
+            'PoolOverlap',
+            ref,
+            `${subject(ref)}: ${mine.text} overlaps VIPPool ${other.name} spec.addresses[${theirs.index}] ${theirs.text} (${shared})${j < i ? `; VIPPool ${other.name} is older and keeps these addresses, this pool hands out none until the overlap is removed` : ''}`,
+          ),
+        );
         break;
       }
     }
@@ -193,7 +254,11 @@ export function validate(snapshot: Snapshot): Model {
   }
 
   const sortedTenants = [...snapshot.tenants].sort((a, b) =>
-    byAge({ created: a.metadata.creationTimestamp ?? '', name: a.metadata.name ?? '' }, { created: b.metadata.creationTimestamp ?? '', name: b.metadata.name ?? '' }));
+    byAge(
+      { created: a.metadata.creationTimestamp ?? '', name: a.metadata.name ?? '' },
+      { created: b.metadata.creationTimestamp ?? '', name: b.metadata.name ?? '' },
+    ),
+  );
   const namespaceOwner = new Map<string, string>();
   for (const cc of sortedTenants) {
     const ns = cc.spec?.tenantNamespace ?? '';
@@ -249,7 +314,9 @@ export function toClaimRequest(claim: VIPClaim): ClaimRequest {
       ? {
           vip: formatIP(recordedIP),
           pool: claim.status?.pool || undefined,
-          backends: (claim.status?.approved ? claim.status.approved.backends ?? [] : spec.backends ?? []).map((b) => b.address),
+          backends: (claim.status?.approved ? (claim.status.approved.backends ?? []) : (spec.backends ?? [])).map(
+            (b) => b.address,
+          ),
         }
       : undefined,
   };
@@ -263,16 +330,21 @@ export function resolveTenant(model: Model, claim: ClaimRequest): TenancyResult 
   const tenant = model.tenantByNamespace.get(claim.namespace);
   if (!tenant) {
     const contested = [...model.tenants.values()].filter((t) => t.namespace === claim.namespace);
-    const message = contested.length > 0
-      ? `${subject(ref)}: namespace ${claim.namespace} is claimed by several ConsumerClusters (${contested.map((t) => t.name).join(', ')})`
-      : `${subject(ref)}: namespace ${claim.namespace} is not the tenantNamespace of any ConsumerCluster`;
+    const message =
+      contested.length > 0
+        ? `${subject(ref)}: namespace ${claim.namespace} is claimed by several ConsumerClusters (${contested.map((t) => t.name).join(', ')})`
+        : `${subject(ref)}: namespace ${claim.namespace} is not the tenantNamespace of any ConsumerCluster`;
     return { ok: false, problem: problem('UnknownTenant', ref, message) };
   }
   if (claim.cluster !== tenant.name) {
     const f: ObjectRef = { ...ref, field: 'spec.service.cluster' };
     return {
       ok: false,
-      problem: problem('ClusterMismatch', f, `${subject(f)}: "${claim.cluster}" is not the tenant of namespace ${claim.namespace} (ConsumerCluster ${tenant.name})`),
+      problem: problem(
+        'ClusterMismatch',
+        f,
+        `${subject(f)}: "${claim.cluster}" is not the tenant of namespace ${claim.namespace} (ConsumerCluster ${tenant.name})`,
+      ),
     };
   }
   return { ok: true, tenant };
@@ -311,7 +383,12 @@ export function poolAllowed(pool: PoolModel, tenant: TenantModel, claim: ClaimRe
  * deny-list (model.denied, deny-list.ts), are refused for the same reason. The allocator refuses such claims; the speakers check again before
  * programming (src/core/speaker/backend-guard.ts), so a spec that moved ahead of the allocator is never served.
  */
-export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr, approvedBefore = false): string | undefined {
+export function backendRefusal(
+  model: Model,
+  tenant: TenantModel,
+  ip: IPAddr,
+  approvedBefore = false,
+): string | undefined {
   const reserved = reservedBlockOf(ip);
   if (reserved) return `is ${reserved}, never a backend`;
   const denied = deniedBy(ip, model.denied);
@@ -322,18 +399,30 @@ export function backendRefusal(model: Model, tenant: TenantModel, ip: IPAddr, ap
   // A backend the claim was approved for before the overlap arose keeps being served: the overlap is the
   // operator's to resolve, and refusing it would stop the younger tenant's running Services (approvedBefore).
   const held = approvedBefore ? undefined : tenant.contested.find((c) => ipInAny(ip, [c.range]));
-  if (held) return `is in ConsumerCluster ${held.holder}'s backend ranges, which ${tenant.name} overlaps without both listing each other in spec.sharedBackendsWith`;
+  if (held)
+    return `is in ConsumerCluster ${held.holder}'s backend ranges, which ${tenant.name} overlaps without both listing each other in spec.sharedBackendsWith`;
   return undefined;
 }
 
 /** A claim over its tenant's per-claim limits (limits.ts): the LB nodes would program all of it on every node. */
-export function limitProblems(claim: Pick<ClaimRequest, 'ports' | 'backends'>, tenant: TenantModel, ref: (field: string) => ObjectRef): Problem[] {
+export function limitProblems(
+  claim: Pick<ClaimRequest, 'ports' | 'backends'>,
+  tenant: TenantModel,
+  ref: (field: string) => ObjectRef,
+): Problem[] {
   const out: Problem[] = [];
   const over = (field: string, count: number, what: string, limit: string, max: number): void => {
     const f = ref(field);
-    out.push(problem('LimitExceeded', f, `${subject(f)}: ${count} ${what}, ConsumerCluster ${tenant.name} spec.limits.${limit} is ${max}`));
+    out.push(
+      problem(
+        'LimitExceeded',
+        f,
+        `${subject(f)}: ${count} ${what}, ConsumerCluster ${tenant.name} spec.limits.${limit} is ${max}`,
+      ),
+    );
   };
-  if (claim.ports.length > tenant.limits.portsPerClaim) over('spec.ports', claim.ports.length, 'ports', 'portsPerClaim', tenant.limits.portsPerClaim);
+  if (claim.ports.length > tenant.limits.portsPerClaim)
+    over('spec.ports', claim.ports.length, 'ports', 'portsPerClaim', tenant.limits.portsPerClaim);
   if (claim.backends.length > tenant.limits.backendsPerClaim) {
     over('spec.backends', claim.backends.length, 'backends', 'backendsPerClaim', tenant.limits.backendsPerClaim);
   }
@@ -368,7 +457,8 @@ export function checkClaim(model: Model, claim: ClaimRequest): Problem[] {
     if (!pool) out.push(problem('UnknownPool', f, `${subject(f)}: there is no VIPPool ${claim.pool}`));
     else {
       const why = poolAllowed(pool, tenant, claim);
-      if (why) out.push(problem('PoolNotAllowed', f, `${subject(f)}: VIPPool ${claim.pool} may not serve this claim: ${why}`));
+      if (why)
+        out.push(problem('PoolNotAllowed', f, `${subject(f)}: VIPPool ${claim.pool} may not serve this claim: ${why}`));
     }
   }
   const pools = eligiblePools(model, tenant, claim, false);
@@ -399,7 +489,13 @@ export function sharingProblems(claim: ClaimRequest, others: readonly ClaimReque
     if (o.key === claim.key || o.namespace !== claim.namespace || o.sharingKey !== claim.sharingKey) continue;
     const clash = portClash(claim, o);
     if (clash) {
-      return [problem('SharingConflict', f, `${subject(f)}: VIPClaim ${o.key} already uses ${clash} with sharing key "${claim.sharingKey}"`)];
+      return [
+        problem(
+          'SharingConflict',
+          f,
+          `${subject(f)}: VIPClaim ${o.key} already uses ${clash} with sharing key "${claim.sharingKey}"`,
+        ),
+      ];
     }
   }
   return [];

@@ -27,7 +27,20 @@ export function bytesKey(b: Uint8Array, o: number, len: number): string {
     case 8:
       return c(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!);
     case 12:
-      return c(b[o]!, b[o + 1]!, b[o + 2]!, b[o + 3]!, b[o + 4]!, b[o + 5]!, b[o + 6]!, b[o + 7]!, b[o + 8]!, b[o + 9]!, b[o + 10]!, b[o + 11]!);
+      return c(
+        b[o]!,
+        b[o + 1]!,
+        b[o + 2]!,
+        b[o + 3]!,
+        b[o + 4]!,
+        b[o + 5]!,
+        b[o + 6]!,
+        b[o + 7]!,
+        b[o + 8]!,
+        b[o + 9]!,
+        b[o + 10]!,
+        b[o + 11]!,
+      );
     default: {
       let s = '';
       for (let i = 0; i < len; i++) s += c(b[o + i]!);

@@ -95,7 +95,12 @@ class Reader {
   }
 
   fail(key: string, value: string, why: string): never {
-    throw new CiliumConfigError('CILIUM_CONFIG_INVALID', `Cilium configuration ${this.file(key)}: ${JSON.stringify(value)} ${why}`, key, this.file(key));
+    throw new CiliumConfigError(
+      'CILIUM_CONFIG_INVALID',
+      `Cilium configuration ${this.file(key)}: ${JSON.stringify(value)} ${why}`,
+      key,
+      this.file(key),
+    );
   }
 
   /** The raw value of `key`, or of its deprecated `alias` (which wins, as in Cilium), or the default. */
@@ -104,7 +109,11 @@ class Reader {
     const old = alias === undefined ? undefined : this.#entries[alias]?.trim();
     if (old !== undefined && old !== '') {
       if (own !== undefined && own !== '' && own !== old) {
-        this.fail(key, own, `contradicts the deprecated ${alias} (${JSON.stringify(old)}) set beside it; Cilium refuses both`);
+        this.fail(
+          key,
+          own,
+          `contradicts the deprecated ${alias} (${JSON.stringify(old)}) set beside it; Cilium refuses both`,
+        );
       }
       return { value: old, from: 'alias', key: alias! };
     }
@@ -114,14 +123,19 @@ class Reader {
 
   bool(key: string, fallback: boolean): boolean {
     const r = this.raw(key, String(fallback));
-    const value = TRUE.has(r.value) ? true : FALSE.has(r.value) ? false : this.fail(r.key, r.value, 'is not a boolean (true or false)');
+    const value = TRUE.has(r.value)
+      ? true
+      : FALSE.has(r.value)
+        ? false
+        : this.fail(r.key, r.value, 'is not a boolean (true or false)');
     this.settings.push({ key, value: String(value), from: r.from });
     return value;
   }
 
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback: T, alias?: string): T {
     const r = this.raw(key, fallback, alias);
-    if (!(allowed as readonly string[]).includes(r.value)) this.fail(r.key, r.value, `is not one of ${allowed.join(', ')}`);
+    if (!(allowed as readonly string[]).includes(r.value))
+      this.fail(r.key, r.value, `is not one of ${allowed.join(', ')}`);
     this.settings.push({ key, value: r.value, from: r.from });
     return r.value as T;
   }
@@ -135,9 +149,16 @@ class Reader {
  * The datapath configuration of a Cilium `line` node from its configuration entries (key = flag name). Keys
  * kube-lb does not need are ignored; a value Cilium would refuse is a CiliumConfigError naming key and file.
  */
-export function parseCiliumConfig(entries: Readonly<Record<string, string>>, line: CiliumVersion, dir: string): CiliumDatapathConfig {
+export function parseCiliumConfig(
+  entries: Readonly<Record<string, string>>,
+  line: CiliumVersion,
+  dir: string,
+): CiliumDatapathConfig {
   if (!isConfiguredLine(line)) {
-    throw new CiliumConfigError('CILIUM_CONFIG_LINE', `kube-lb reads the configuration of Cilium ${CONFIGURED_LINES.join(', ')}; this node runs ${line}`);
+    throw new CiliumConfigError(
+      'CILIUM_CONFIG_LINE',
+      `kube-lb reads the configuration of Cilium ${CONFIGURED_LINES.join(', ')}; this node runs ${line}`,
+    );
   }
   const r = new Reader(entries, dir);
   const legacy = line === '1.17' || line === '1.18';
@@ -155,9 +176,19 @@ export function parseCiliumConfig(entries: Readonly<Record<string, string>>, lin
 
   // The deprecated node-port-* spellings are read by 1.17–1.19 and win over the new ones; 1.20 dropped them.
   const aliases = line !== '1.20';
-  const algorithm = r.oneOf<LbAlgorithm>('bpf-lb-algorithm', ['random', 'maglev'], 'random', aliases ? 'node-port-algorithm' : undefined);
+  const algorithm = r.oneOf<LbAlgorithm>(
+    'bpf-lb-algorithm',
+    ['random', 'maglev'],
+    'random',
+    aliases ? 'node-port-algorithm' : undefined,
+  );
   const algorithmAnnotation = r.bool('bpf-lb-algorithm-annotation', false);
-  const mode = r.oneOf<LbMode>('bpf-lb-mode', ['snat', 'dsr', 'hybrid'], 'snat', aliases ? 'node-port-mode' : undefined);
+  const mode = r.oneOf<LbMode>(
+    'bpf-lb-mode',
+    ['snat', 'dsr', 'hybrid'],
+    'snat',
+    aliases ? 'node-port-mode' : undefined,
+  );
   const modeAnnotation = r.bool('bpf-lb-mode-annotation', false);
   if (modeAnnotation && mode === 'hybrid') {
     // Cilium itself refuses to start with this pair (pkg/loadbalancer/config.go, 1.17: kube_proxy_replacement.go).
@@ -261,7 +292,10 @@ export function servability(config: CiliumDatapathConfig): Servability {
       return { ok: true, message: `${where}: SNAT to remote backends` };
     case 'dsr':
       return perService
-        ? { ok: true, message: `${where}: DSR by default, SNAT for kube-lb's services (per-service forwarding mode, FWD_MODE_DSR left clear)` }
+        ? {
+            ok: true,
+            message: `${where}: DSR by default, SNAT for kube-lb's services (per-service forwarding mode, FWD_MODE_DSR left clear)`,
+          }
         : {
             ok: false,
             reason: 'CiliumDSRMode',
@@ -269,7 +303,10 @@ export function servability(config: CiliumDatapathConfig): Servability {
           };
     case 'hybrid':
       return perService
-        ? { ok: true, message: `${where}: hybrid mode decides per service; SNAT for kube-lb's services (FWD_MODE_DSR left clear)` }
+        ? {
+            ok: true,
+            message: `${where}: hybrid mode decides per service; SNAT for kube-lb's services (FWD_MODE_DSR left clear)`,
+          }
         : {
             ok: false,
             reason: 'CiliumHybridMode',
@@ -290,7 +327,12 @@ function isLegacyLine(line: ConfiguredLine): boolean {
  */
 export function profileUnder(profile: Lb4Profile, config: CiliumDatapathConfig): Lb4Profile {
   if (config.protoDiff) return profile;
-  return { ...profile, keyProto: 'any', protoFallback: false, maglevHashProto: config.line === '1.17' ? 'any' : profile.maglevHashProto };
+  return {
+    ...profile,
+    keyProto: 'any',
+    protoFallback: false,
+    maglevHashProto: config.line === '1.17' ? 'any' : profile.maglevHashProto,
+  };
 }
 
 /** The per-service algorithm byte (high 8 bits of the master's u32 union, 1.17+): 1 random, 2 maglev. */

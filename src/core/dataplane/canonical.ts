@@ -22,7 +22,10 @@ function lines(e: PackedEntries | undefined, line: (key: Uint8Array, value: Uint
   const out: string[] = [];
   for (let i = 0; i < e.count; i++) {
     out.push(
-      line(e.keys.subarray(i * e.keySize, (i + 1) * e.keySize), e.values.subarray(i * e.valueSize, (i + 1) * e.valueSize)),
+      line(
+        e.keys.subarray(i * e.keySize, (i + 1) * e.keySize),
+        e.values.subarray(i * e.valueSize, (i + 1) * e.valueSize),
+      ),
     );
   }
   return out;

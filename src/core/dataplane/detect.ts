@@ -82,7 +82,7 @@ export function detectCiliumVersion(e: Evidence): Detection {
     rule(atMost('1.16'), `${protoLessPorts} Cilium service key(s) with a port have protocol 0 (1.14–1.16)`);
   }
   if (qcount) rule(atLeast('1.17'), 'a Cilium master has a non-zero qcount (1.17+)');
-  if (slotsCopyFlags > 0) rule(atLeast('1.18'), 'Cilium slots carry their master\'s flags (1.18+)');
+  if (slotsCopyFlags > 0) rule(atLeast('1.18'), "Cilium slots carry their master's flags (1.18+)");
   if (slotsZeroFlags > 0) rule(atMost('1.17'), 'Cilium slots have zero flags under flagged masters (up to 1.17)');
 
   const be = e.backends;

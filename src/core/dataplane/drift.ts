@@ -42,7 +42,8 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
   const wanted = new Map<DriftMap, Set<number>>();
   let notOurs = 0;
   for (const l of lost) {
-    const index = l.map === 'maglev' ? maglevIndex(image, l.key) : image[l.map].index.get(bytesKey(l.key, 0, l.key.length));
+    const index =
+      l.map === 'maglev' ? maglevIndex(image, l.key) : image[l.map].index.get(bytesKey(l.key, 0, l.key.length));
     if (index === undefined) {
       notOurs++;
       continue;
@@ -56,7 +57,14 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
   const upsert = (step: Step, map: MapName, pick: (i: number) => boolean = () => true): void => {
     const indexes = [...(wanted.get(map) ?? [])].filter(pick).sort((a, b) => a - b);
     if (indexes.length === 0) return;
-    ops.push({ kind: 'upsert', step, map, entries: pickEntries(image[map], indexes), absent: indexes.length, changed: 0 });
+    ops.push({
+      kind: 'upsert',
+      step,
+      map,
+      entries: pickEntries(image[map], indexes),
+      absent: indexes.length,
+      changed: 0,
+    });
     restored += indexes.length;
   };
   const master = (i: number): boolean => isMasterKey(image.services.keys, i * image.services.keySize);
@@ -134,7 +142,15 @@ export interface Drift {
   readonly print: ForeignPrint;
 }
 
-const DRIFT_MAPS: readonly Exclude<MapName, never>[] = ['idTable', 'backendIdTable', 'backends', 'services', 'revNat', 'sourceRange', 'affinityMatch'];
+const DRIFT_MAPS: readonly Exclude<MapName, never>[] = [
+  'idTable',
+  'backendIdTable',
+  'backends',
+  'services',
+  'revNat',
+  'sourceRange',
+  'affinityMatch',
+];
 
 /**
  * Compares a snapshot with the image key by key (not by dump order, which a delete and re-insert changes):
@@ -183,7 +199,8 @@ export function findDrift(image: DesiredImage, snapshot: MapsSnapshot, print: Fo
       }
     }
     for (const serviceId of image.maglev.keys()) {
-      if (!snapshot.maglev.has(serviceId)) lost.push({ map: 'maglev', key: Uint8Array.of(serviceId >>> 8, serviceId & 0xff) });
+      if (!snapshot.maglev.has(serviceId))
+        lost.push({ map: 'maglev', key: Uint8Array.of(serviceId >>> 8, serviceId & 0xff) });
     }
     const digest = fp.digest();
     next.set('maglev', digest);

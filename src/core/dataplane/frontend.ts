@@ -1,7 +1,15 @@
 // What the speaker wants in the maps, in domain terms (strings, host order), and its one validation step into
 // the numeric form the planner works with. The speaker wiring turns VIPClaims into DesiredFrontends.
 import { BACKEND_STATES, type BackendState } from '../lb4/flags.ts';
-import { formatIPv4, L4_PROTOCOLS, parseCidr4, parseIPv4, protocolName, type Cidr4, type L4Protocol } from '../lb4/ipv4.ts';
+import {
+  formatIPv4,
+  L4_PROTOCOLS,
+  parseCidr4,
+  parseIPv4,
+  protocolName,
+  type Cidr4,
+  type L4Protocol,
+} from '../lb4/ipv4.ts';
 import { keyProtoFor, type Lb4Profile } from '../lb4/profile.ts';
 import { maglevHashString } from '../maglev/table.ts';
 import { hashedBackendId } from './ids.ts';
@@ -141,7 +149,8 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile, priority: number)
       return (err as Error).message;
     }
     const prev = listed[listed.length - 1];
-    if (state !== 0 || (prev && (prev.address > baddr || (prev.address === baddr && prev.port >= b.port)))) inOrder = false;
+    if (state !== 0 || (prev && (prev.address > baddr || (prev.address === baddr && prev.port >= b.port))))
+      inOrder = false;
     listed.push({ address: baddr, port: b.port, proto, state, weight });
   }
   const backends = inOrder ? listed : slotOrder(listed);
@@ -169,8 +178,12 @@ const NO_RANGES: readonly Cidr4[] = [];
  */
 function slotOrder(listed: Backend[]): Backend[] {
   listed.sort((a, b) => a.address - b.address || a.port - b.port || a.state - b.state);
-  const backends = listed.filter((b, i) => i === 0 || b.address !== listed[i - 1]!.address || b.port !== listed[i - 1]!.port);
-  return backends.sort((a, b) => Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port);
+  const backends = listed.filter(
+    (b, i) => i === 0 || b.address !== listed[i - 1]!.address || b.port !== listed[i - 1]!.port,
+  );
+  return backends.sort(
+    (a, b) => Number(a.state !== 0) - Number(b.state !== 0) || a.address - b.address || a.port - b.port,
+  );
 }
 
 /** Validates and orders desired frontends; invalid ones are returned with the reason, never half-used. */

@@ -9,7 +9,13 @@ import { LB_VIP_FLAGS, SVC_FLAG, SVC_FLAG2 } from '../lb4/flags.ts';
 import { encodeMaglevTable } from '../lb4/maglev.ts';
 import { LB4_REVERSE_NAT_SIZE, lb4ReverseNatCodec, REV_NAT_KEY_SIZE, revNatKeyCodec } from '../lb4/reverse-nat.ts';
 import { LB4_KEY_OFFSETS, LB4_KEY_SIZE, LB_LOOKUP_SCOPE, lb4KeyCodec } from '../lb4/service-key.ts';
-import { LB4_SERVICE_OFFSETS, LB4_SERVICE_SIZE, lb4ServiceCodec, packAffinity, type Lb4Service } from '../lb4/service-value.ts';
+import {
+  LB4_SERVICE_OFFSETS,
+  LB4_SERVICE_SIZE,
+  lb4ServiceCodec,
+  packAffinity,
+  type Lb4Service,
+} from '../lb4/service-value.ts';
 import { putHost16, putHost32 } from '../lb4/bytes.ts';
 import { SRC_RANGE_KEY_SIZE, SRC_RANGE_VALUE_SIZE, sourceRangeKeyCodec } from '../lb4/source-range.ts';
 import type { Lb4Profile } from '../lb4/profile.ts';
@@ -118,7 +124,9 @@ function slotFlagsOf(profile: Lb4Profile, active: boolean, master: Lb4Service, w
 export type MaglevMemo = Map<string, MaglevWant>;
 
 /** How many entries each table of an image holds: where a chunk of frontends starts and ends. */
-export type ImageMarks = Readonly<Record<'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch', number>>;
+export type ImageMarks = Readonly<
+  Record<'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch', number>
+>;
 
 /**
  * Builds a desired image frontend by frontend, in chunks: each chunk's entries are final once endChunk()
@@ -187,7 +195,10 @@ export class ImageBuilder {
     put(image.idTable, idTableKeyCodec, frontendKey, idTableValueCodec, a.serviceId);
 
     const master: Lb4Service = {
-      union: packAffinity(profile, { timeoutSeconds: a.affinity ? (f.affinityTimeout ?? 0) : 0, algorithm: this.#algorithm }),
+      union: packAffinity(profile, {
+        timeoutSeconds: a.affinity ? (f.affinityTimeout ?? 0) : 0,
+        algorithm: this.#algorithm,
+      }),
       count: f.activeCount,
       revNat: a.serviceId,
       flags: masterFlags(a, profile),
@@ -215,7 +226,8 @@ export class ImageBuilder {
         backendIdCodec.write(backends.keyView, e * backends.keySize, id);
         this.#backendCodec.write(backends.valueView, e * backends.valueSize, backendValue);
         // Only a backend that could not take its hashed ID needs a record to get the same ID next time.
-        if (id !== backendHashedId(b, profile)) put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
+        if (id !== backendHashedId(b, profile))
+          put(image.backendIdTable, backendIdTableKeyCodec, backendValue, backendIdTableValueCodec, id);
       }
       const flags = slotFlagsOf(profile, b.state === 0, master, 0);
       const flags2 = slotFlagsOf(profile, b.state === 0, master, 1);
@@ -247,13 +259,21 @@ export class ImageBuilder {
     this.#masters.push([frontendKey, master]);
     put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, { address: f.address, port: f.port });
     for (const cidr of f.sourceRanges) {
-      put(image.sourceRange, sourceRangeKeyCodec, { revNat: a.serviceId, address: cidr.address, bits: cidr.bits }, zeroByte, 0);
+      put(
+        image.sourceRange,
+        sourceRangeKeyCodec,
+        { revNat: a.serviceId, address: cidr.address, bits: cidr.bits },
+        zeroByte,
+        0,
+      );
     }
 
     const { maglev } = this.#options;
     if (maglev && f.activeCount > 0) {
       const { tableSize, seed } = maglev;
-      const active = f.backends.slice(0, f.activeCount).map((b, i) => ({ name: backendMaglevName(b, profile), id: a.backendIds[i]!, weight: b.weight }));
+      const active = f.backends
+        .slice(0, f.activeCount)
+        .map((b, i) => ({ name: backendMaglevName(b, profile), id: a.backendIds[i]!, weight: b.weight }));
       const memoKey = `${tableSize}/${seed}/${active.map((b) => `${b.name}=${b.id}*${b.weight}`).join(',')}`;
       let want = this.#memo.get(memoKey);
       if (!want) {

@@ -43,7 +43,11 @@ export interface ListedFrontend {
 
 function each(e: PackedEntries, fn: (key: Uint8Array, value: Uint8Array, index: number) => void): void {
   for (let i = 0; i < e.count; i++) {
-    fn(e.keys.subarray(i * e.keySize, (i + 1) * e.keySize), e.values.subarray(i * e.valueSize, (i + 1) * e.valueSize), i);
+    fn(
+      e.keys.subarray(i * e.keySize, (i + 1) * e.keySize),
+      e.values.subarray(i * e.valueSize, (i + 1) * e.valueSize),
+      i,
+    );
   }
 }
 
@@ -70,7 +74,13 @@ export function listFrontends(s: MapsSnapshot, profile: Lb4Profile, own: Ownersh
     if (key.slot === 0) masters.push({ key, value, ours: own.ourServiceEntry[i] === 1 });
     else slots.set(frontendOf(key), [...(slots.get(frontendOf(key)) ?? []), { slot: key.slot, value }]);
   });
-  masters.sort((a, b) => a.key.address - b.key.address || a.key.port - b.key.port || a.key.proto - b.key.proto || a.key.scope - b.key.scope);
+  masters.sort(
+    (a, b) =>
+      a.key.address - b.key.address ||
+      a.key.port - b.key.port ||
+      a.key.proto - b.key.proto ||
+      a.key.scope - b.key.scope,
+  );
   return masters.map(({ key, value, ours }) => {
     const rn = revNats.get(value.revNat);
     const listedBackends = (slots.get(frontendOf(key)) ?? [])
@@ -94,7 +104,8 @@ export function listFrontends(s: MapsSnapshot, profile: Lb4Profile, own: Ownersh
       rawFlags: { flags: value.flags, flags2: value.flags2 },
       count: value.count,
       qcount: value.qcount,
-      affinityTimeout: value.flags & SVC_FLAG.AFFINITY ? unpackAffinity(profile, value.union).timeoutSeconds : undefined,
+      affinityTimeout:
+        value.flags & SVC_FLAG.AFFINITY ? unpackAffinity(profile, value.union).timeoutSeconds : undefined,
       backends: listedBackends,
       reverseNat: rn ? `${formatIPv4(rn.address)}:${rn.port}` : undefined,
       sourceRanges: (ranges.get(value.revNat) ?? []).sort(),

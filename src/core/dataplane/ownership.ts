@@ -70,7 +70,6 @@ export interface Ownership {
   readonly foreignEntries: { readonly services: number; readonly backends: number; readonly revNat: number };
 }
 
-
 /** lb4_key with dport 0 and proto 0 (the slot is checked by the caller). */
 function isWildcardKey(keys: DataView, offset: number): boolean {
   return keys.getUint16(offset + LB4_KEY_OFFSETS.dport) === 0 && keys.getUint8(offset + LB4_KEY_OFFSETS.proto) === 0;
@@ -92,10 +91,18 @@ const NONE_CONTESTED: ContestedIds = { serviceIds: new Set(), backendIds: new Se
 
 /** The entry identity (backendEntryKey) of a backend table key or an lb4_backend: both start address, port, proto. */
 function backendIdentity(view: DataView, offset: number, protoMatters: boolean): number {
-  return backendEntryKey(getNet32(view, offset), getNet16(view, offset + 4), protoMatters ? view.getUint8(offset + 6) : 0);
+  return backendEntryKey(
+    getNet32(view, offset),
+    getNet16(view, offset + 4),
+    protoMatters ? view.getUint8(offset + 6) : 0,
+  );
 }
 
-export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested: ContestedIds = NONE_CONTESTED): Ownership {
+export function classify(
+  snapshot: MapsSnapshot,
+  profile: Lb4Profile,
+  contested: ContestedIds = NONE_CONTESTED,
+): Ownership {
   const table = new Map<string, number>();
   const frontendOf = new Map<number, string>();
   const idView = viewOf(snapshot.idTable.values);
@@ -139,7 +146,8 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
       foreignFrontends.add(fk);
       foreignServiceIds.add(revNat);
       if (slot !== 0) foreignBackendIds.add(backendId);
-      else if (isWildcardKey(kView, i * svc.keySize)) foreignWildcards.add(getNet32(kView, i * svc.keySize + LB4_KEY_OFFSETS.address));
+      else if (isWildcardKey(kView, i * svc.keySize))
+        foreignWildcards.add(getNet32(kView, i * svc.keySize + LB4_KEY_OFFSETS.address));
     }
   }
   const noteForeignService = (id: number): void => {
@@ -190,7 +198,12 @@ export function classify(snapshot: MapsSnapshot, profile: Lb4Profile, contested:
     const ours =
       record !== undefined
         ? record === key
-        : id === hashedBackendId(getNet32(beVals, off), getNet16(beVals, off + 4), protoMatters ? beVals.getUint8(off + 6) : 0);
+        : id ===
+          hashedBackendId(
+            getNet32(beVals, off),
+            getNet16(beVals, off + 4),
+            protoMatters ? beVals.getUint8(off + 6) : 0,
+          );
     if (foreignBackendIds.has(id) || !ours) {
       foreignBackendIds.add(id);
       foreignEntries.backends++;

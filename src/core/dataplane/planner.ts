@@ -14,7 +14,13 @@ import type { Lb4Profile } from '../lb4/profile.ts';
 import { formatIPv4 } from '../lb4/ipv4.ts';
 import { LB4_MAPS } from '../lb4/maps.ts';
 import type { LbAlgorithm } from '../cilium/config.ts';
-import { backendEntryKey, backendEntryProto, backendHashedId, type Frontend, type RejectedFrontend } from './frontend.ts';
+import {
+  backendEntryKey,
+  backendEntryProto,
+  backendHashedId,
+  type Frontend,
+  type RejectedFrontend,
+} from './frontend.ts';
 import { U32Map } from './u32-map.ts';
 import { frontendKeyString } from './id-table.ts';
 import { BACKEND_ID_TOP, SERVICE_ID_TOP, TopDownIds } from './ids.ts';
@@ -22,7 +28,14 @@ import { ImageBuilder, type AssignedFrontend, type DesiredImage, type ImageMarks
 import { classify, type MapsSnapshot, type Ownership } from './ownership.ts';
 import { invariant } from '../../shared/errors.ts';
 
-export type MapName = 'idTable' | 'backendIdTable' | 'backends' | 'services' | 'revNat' | 'sourceRange' | 'affinityMatch';
+export type MapName =
+  | 'idTable'
+  | 'backendIdTable'
+  | 'backends'
+  | 'services'
+  | 'revNat'
+  | 'sourceRange'
+  | 'affinityMatch';
 
 export type Step =
   | 'ids'
@@ -86,7 +99,14 @@ export type MapOp = UpsertOp | DeleteOp | MaglevSetOp | MaglevDeleteOp;
  * 'unavailable': the maps kube-lb held were re-created or removed under it, and the ones pinned now are not
  * (yet) re-opened and programmed.
  */
-export type FrontendState = 'programmed' | 'conflict' | 'rejected' | 'unsupported' | 'exhausted' | 'refused' | 'unavailable';
+export type FrontendState =
+  | 'programmed'
+  | 'conflict'
+  | 'rejected'
+  | 'unsupported'
+  | 'exhausted'
+  | 'refused'
+  | 'unavailable';
 
 export interface FrontendStatus {
   readonly name: string;
@@ -133,7 +153,13 @@ export interface PlannerOptions {
   /** Session affinity is compiled in and the match map is open. */
   readonly affinityMatchMap: boolean;
   /** max_entries of the maps kube-lb shares with Cilium, where known: kube-lb keeps within a budget of each. */
-  readonly capacity?: { readonly services?: number | undefined; readonly backends?: number | undefined; readonly revNat?: number | undefined } | undefined;
+  readonly capacity?:
+    | {
+        readonly services?: number | undefined;
+        readonly backends?: number | undefined;
+        readonly revNat?: number | undefined;
+      }
+    | undefined;
 }
 
 /**
@@ -166,7 +192,10 @@ const FIRST_CHUNK_FRONTENDS = 128;
 /** A holder no backend key equals (keys are ≥ 0): the ID is someone else's. */
 const NOT_OURS = -1;
 
-function assignAll(frontends: readonly Frontend[], assign: (f: Frontend) => AssignedFrontend | undefined): AssignedFrontend[] {
+function assignAll(
+  frontends: readonly Frontend[],
+  assign: (f: Frontend) => AssignedFrontend | undefined,
+): AssignedFrontend[] {
   const out: AssignedFrontend[] = [];
   for (const f of frontends) {
     const a = assign(f);
@@ -228,7 +257,8 @@ export class MapPlanner {
    */
   #followCollisions(own: Ownership): void {
     let service = 0;
-    for (const [fk, id] of own.table) if (!own.ourServiceIds.has(id) && !own.takenOver.has(fk)) service = Math.max(service, id);
+    for (const [fk, id] of own.table)
+      if (!own.ourServiceIds.has(id) && !own.takenOver.has(fk)) service = Math.max(service, id);
     if (service > 0) this.#cursor.service = service;
   }
 
@@ -300,14 +330,21 @@ export class MapPlanner {
       backends: new MapDiff(snapshot.backends, (k, o) => own.ourBackendIds.has(getHost32(k, o))),
       services: new MapDiff(snapshot.services, (_k, _o, i) => own.ourServiceEntry[i] === 1),
       revNat: new MapDiff(snapshot.revNat, (k, o) => ourService(getNet16(k, o))),
-      sourceRange: snapshot.sourceRange ? new MapDiff(snapshot.sourceRange, (k, o) => ourService(getNet16(k, o + 4))) : undefined,
-      affinityMatch: snapshot.affinityMatch ? new MapDiff(snapshot.affinityMatch, (k, o) => ourService(getNet16(k, o + 4))) : undefined,
+      sourceRange: snapshot.sourceRange
+        ? new MapDiff(snapshot.sourceRange, (k, o) => ourService(getNet16(k, o + 4)))
+        : undefined,
+      affinityMatch: snapshot.affinityMatch
+        ? new MapDiff(snapshot.affinityMatch, (k, o) => ourService(getNet16(k, o + 4)))
+        : undefined,
     };
     /** The upserts for one range of the image (a chunk, or all of it), in make-before-break order. */
     const upsertRange = (image: DesiredImage, from: ImageMarks, to: ImageMarks, serviceIds: Iterable<number>): void => {
       const range = (name: Exclude<MapName, 'services'>): Diff | undefined =>
         diffs[name]?.range(image[name], from[name], to[name]);
-      const [slots, masters] = splitBySlot(diffs.services.range(image.services, from.services, to.services), image.services.keys);
+      const [slots, masters] = splitBySlot(
+        diffs.services.range(image.services, from.services, to.services),
+        image.services.keys,
+      );
       upsert('ids', 'idTable', range('idTable')!, image.idTable);
       upsert('ids', 'backendIdTable', range('backendIdTable')!, image.backendIdTable);
       upsert('backends', 'backends', range('backends')!, image.backends);
@@ -336,30 +373,39 @@ export class MapPlanner {
       upsertRange(image, NO_ENTRIES, marksOf(image), image.maglev.keys());
     } else {
       const { algorithm, maglev, affinityMatchMap } = this.options;
-      const builder = new ImageBuilder({ profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo, {
-        frontends: frontends.length,
-        slots: backendCount,
-      });
+      const builder = new ImageBuilder(
+        { profile, algorithm, maglev, affinityMatch: affinityMatchMap },
+        this.#maglevMemo,
+        {
+          frontends: frontends.length,
+          slots: backendCount,
+        },
+      );
       const all: AssignedFrontend[] = [];
       const source = assigned ?? frontends;
       // A small first chunk, so the writer starts early; then chunks long enough to keep it busy.
       for (let k = 0, size = FIRST_CHUNK_FRONTENDS; k < source.length; k += size, size = CHUNK_FRONTENDS) {
-        const chunk = assigned
-          ? assigned.slice(k, k + size)
-          : assignAll(frontends.slice(k, k + size), assigner.assign);
+        const chunk = assigned ? assigned.slice(k, k + size) : assignAll(frontends.slice(k, k + size), assigner.assign);
         const from = builder.marks();
         for (const a of chunk) {
           builder.add(a);
           all.push(a);
         }
         builder.endChunk();
-        upsertRange(builder.image, from, builder.marks(), chunk.map((a) => a.serviceId));
+        upsertRange(
+          builder.image,
+          from,
+          builder.marks(),
+          chunk.map((a) => a.serviceId),
+        );
       }
       image = builder.finish();
       this.#cache = { frontends, assigned: all, image };
     }
 
-    const [slotDeletes, masterDeletes] = partition(diffs.services.deletes(), (i) => isMaster(snapshot.services.keys, i));
+    const [slotDeletes, masterDeletes] = partition(diffs.services.deletes(), (i) =>
+      isMaster(snapshot.services.keys, i),
+    );
     remove('stale-masters', 'services', masterDeletes, snapshot.services);
     remove('stale-slots', 'services', slotDeletes, snapshot.services);
     const staleMaglev = this.#maglevStale(snapshot, image, own);
@@ -368,7 +414,8 @@ export class MapPlanner {
       deletes += staleMaglev.serviceIds.length;
     }
     remove('stale-rev-nat', 'revNat', diffs.revNat.deletes(), snapshot.revNat);
-    if (diffs.sourceRange && snapshot.sourceRange) remove('stale-source-ranges', 'sourceRange', diffs.sourceRange.deletes(), snapshot.sourceRange);
+    if (diffs.sourceRange && snapshot.sourceRange)
+      remove('stale-source-ranges', 'sourceRange', diffs.sourceRange.deletes(), snapshot.sourceRange);
     if (diffs.affinityMatch && snapshot.affinityMatch) {
       remove('stale-affinity-match', 'affinityMatch', diffs.affinityMatch.deletes(), snapshot.affinityMatch);
     }
@@ -439,7 +486,13 @@ export class MapPlanner {
         if (serviceId !== undefined) newServiceIds.add(serviceId);
       }
       if (serviceId === undefined) {
-        statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free service ID left', notes: [] });
+        statuses.push({
+          name: f.name,
+          origin: f.origin,
+          state: 'exhausted',
+          reason: 'no free service ID left',
+          notes: [],
+        });
         return undefined;
       }
       const ids: number[] = [];
@@ -477,14 +530,22 @@ export class MapPlanner {
         ids.push(id);
       }
       if (ids.length < f.backends.length) {
-        statuses.push({ name: f.name, origin: f.origin, state: 'exhausted', reason: 'no free backend ID left', notes: [] });
+        statuses.push({
+          name: f.name,
+          origin: f.origin,
+          state: 'exhausted',
+          reason: 'no free backend ID left',
+          notes: [],
+        });
         return undefined;
       }
       const notes: string[] = [];
       const wantsAffinity = f.affinityTimeout !== undefined;
       const affinity = wantsAffinity && this.options.affinityMatchMap;
       if (wantsAffinity && !affinity) {
-        notes.push('session affinity left out: Cilium has session affinity off on this node (enable-session-affinity, or no cilium_lb_affinity_match map)');
+        notes.push(
+          'session affinity left out: Cilium has session affinity off on this node (enable-session-affinity, or no cilium_lb_affinity_match map)',
+        );
       }
       statuses.push({ name: f.name, origin: f.origin, state: 'programmed', reason: 'ok', serviceId, notes });
       return { frontend: f, serviceId, backendIds: ids, firstUse, affinity };
@@ -642,7 +703,10 @@ class MapDiff {
           absentAt.push(j);
           continue;
         }
-        invariant(this.#ours(this.#keysView, i * keySize, i), () => `planner: a desired ${keySize}-byte key is held by a foreign entry`);
+        invariant(
+          this.#ours(this.#keysView, i * keySize, i),
+          () => `planner: a desired ${keySize}-byte key is held by a foreign entry`,
+        );
         this.#seen[i] = 1;
         if (!bytesEqual(current.values, i * valueSize, desired.values, j * valueSize, valueSize)) changedAt.push(j);
       }
@@ -675,7 +739,15 @@ function marksOf(image: DesiredImage): ImageMarks {
   };
 }
 
-const NO_ENTRIES: ImageMarks = { idTable: 0, backendIdTable: 0, backends: 0, services: 0, revNat: 0, sourceRange: 0, affinityMatch: 0 };
+const NO_ENTRIES: ImageMarks = {
+  idTable: 0,
+  backendIdTable: 0,
+  backends: 0,
+  services: 0,
+  revNat: 0,
+  sourceRange: 0,
+  affinityMatch: 0,
+};
 
 /** lb4_key bytes 6–7 are the slot; both zero means master. */
 function isMaster(keys: Uint8Array, index: number): boolean {
@@ -704,7 +776,10 @@ function splitBySlot(d: Diff, desiredKeys: Uint8Array): [Diff, Diff] {
       ];
     }
     // Several chunks in one run (a whole image): entry by entry.
-    return splitBySlot({ upserts: Array.from({ length: to - from }, (_, i) => from + i), absent: to - from, changed: 0 }, desiredKeys);
+    return splitBySlot(
+      { upserts: Array.from({ length: to - from }, (_, i) => from + i), absent: to - from, changed: 0 },
+      desiredKeys,
+    );
   }
   const slots: Diff = { upserts: [], absent: 0, changed: 0 };
   const masters: Diff = { upserts: [], absent: 0, changed: 0 };

@@ -98,9 +98,19 @@ export function diagnose(f: DoctorFacts): Diagnosis {
 
   // -------------------------------------------------------------------- bpffs
   if (f.mapDirFsType === undefined) {
-    add('bpffs', 'fail', `${f.mapDir} does not exist`, 'Cilium pins its maps there once it runs with kube-proxy replacement; mount the host\'s /sys/fs/bpf into the speaker (hostPath) and check --map-dir');
+    add(
+      'bpffs',
+      'fail',
+      `${f.mapDir} does not exist`,
+      "Cilium pins its maps there once it runs with kube-proxy replacement; mount the host's /sys/fs/bpf into the speaker (hostPath) and check --map-dir",
+    );
   } else if (f.mapDirFsType !== BPF_FS_MAGIC) {
-    add('bpffs', 'fail', `${f.mapDir} is not on a BPF filesystem (statfs type 0x${f.mapDirFsType.toString(16)})`, 'mount -t bpf bpf /sys/fs/bpf on the node (Cilium does this) and mount it into the speaker with mountPropagation HostToContainer');
+    add(
+      'bpffs',
+      'fail',
+      `${f.mapDir} is not on a BPF filesystem (statfs type 0x${f.mapDirFsType.toString(16)})`,
+      'mount -t bpf bpf /sys/fs/bpf on the node (Cilium does this) and mount it into the speaker with mountPropagation HostToContainer',
+    );
   } else {
     add('bpffs', 'ok', `${f.mapDir} is on bpffs`);
   }
@@ -116,23 +126,44 @@ export function diagnose(f: DoctorFacts): Diagnosis {
         add(check, 'info', `absent (optional: ${optionalMeaning(m.role)})`);
       } else {
         mapsUsable = false;
-        add(check, 'fail', 'missing', 'is Cilium running on this node with kubeProxyReplacement=true, and is --map-dir its tc/globals directory?');
+        add(
+          check,
+          'fail',
+          'missing',
+          'is Cilium running on this node with kubeProxyReplacement=true, and is --map-dir its tc/globals directory?',
+        );
       }
       continue;
     }
     if (m.state === 'error') {
       if (!shape.optional) mapsUsable = false;
-      add(check, shape.optional ? 'warn' : 'fail', `cannot open: ${m.errno} (${m.message})`, m.errno === 'EPERM' || m.errno === 'EACCES' ? 'the speaker needs uid 0 and CAP_BPF (or CAP_SYS_ADMIN); an old container runtime seccomp profile may also block bpf(2)' : undefined);
+      add(
+        check,
+        shape.optional ? 'warn' : 'fail',
+        `cannot open: ${m.errno} (${m.message})`,
+        m.errno === 'EPERM' || m.errno === 'EACCES'
+          ? 'the speaker needs uid 0 and CAP_BPF (or CAP_SYS_ADMIN); an old container runtime seccomp profile may also block bpf(2)'
+          : undefined,
+      );
       continue;
     }
     const problem = shapeMismatch(shape, m.shape);
     if (problem) {
       mapsUsable = false;
-      add(check, 'fail', `unexpected shape: ${problem}`, 'kube-lb refuses to write maps whose layout it does not know; which Cilium version is this?');
+      add(
+        check,
+        'fail',
+        `unexpected shape: ${problem}`,
+        'kube-lb refuses to write maps whose layout it does not know; which Cilium version is this?',
+      );
       continue;
     }
     if (m.role === 'maglev') maglev = true;
-    add(check, 'ok', `type ${m.shape.type}, key ${m.shape.keySize} B, value ${m.shape.valueSize} B, max_entries ${m.shape.maxEntries}`);
+    add(
+      check,
+      'ok',
+      `type ${m.shape.type}, key ${m.shape.keySize} B, value ${m.shape.valueSize} B, max_entries ${m.shape.maxEntries}`,
+    );
   }
 
   // -------------------------------------------------------------------- Cilium version profile
@@ -140,13 +171,19 @@ export function diagnose(f: DoctorFacts): Diagnosis {
   const p = f.profile;
   if (p.state === 'decided') {
     profile = p.version;
-    const how = p.configured === 'auto' ? `detected from Cilium's entries (${p.detection.reasons.join('; ')})` : `configured, consistent with the entries (fits ${p.detection.candidates.join(', ')})`;
+    const how =
+      p.configured === 'auto'
+        ? `detected from Cilium's entries (${p.detection.reasons.join('; ')})`
+        : `configured, consistent with the entries (fits ${p.detection.candidates.join(', ')})`;
     add('cilium version', 'ok', `maps match the Cilium ${p.version} profile: ${how}`);
   } else if (p.state === 'refused') {
     mapsUsable = false;
-    const hint = p.code === 'DATAPLANE_VERSION_UNKNOWN'
-      ? 'pass --cilium-version (the speaker\'s flag) with the Cilium version this node runs'
-      : p.code === 'DATAPLANE_VERSION_MISMATCH' ? 'the configured --cilium-version contradicts what Cilium wrote; fix the flag' : undefined;
+    const hint =
+      p.code === 'DATAPLANE_VERSION_UNKNOWN'
+        ? "pass --cilium-version (the speaker's flag) with the Cilium version this node runs"
+        : p.code === 'DATAPLANE_VERSION_MISMATCH'
+          ? 'the configured --cilium-version contradicts what Cilium wrote; fix the flag'
+          : undefined;
     add('cilium version', 'fail', p.message, hint);
   }
 
@@ -157,14 +194,30 @@ export function diagnose(f: DoctorFacts): Diagnosis {
       const cfg = c.config;
       const what = `${cfg.algorithm}${cfg.algorithm === 'maglev' ? ` (table ${cfg.maglev.tableSize})` : ''}, mode ${cfg.mode}${cfg.modeAnnotation ? ' with per-service annotation' : ''}, source ranges ${cfg.sourceRangeCheck ? 'enforced' : 'not enforced'}, protocol in keys ${cfg.protoDiff ? 'yes' : 'no (bpf-lb-proto-diff=false)'}`;
       if (c.servability.ok) add('cilium config', 'ok', `${c.servability.message}; ${what}`);
-      else add('cilium config', 'fail', `${c.servability.reason}: ${c.servability.message}`, refusalHint(c.servability.reason));
+      else
+        add(
+          'cilium config',
+          'fail',
+          `${c.servability.reason}: ${c.servability.message}`,
+          refusalHint(c.servability.reason),
+        );
       if (cfg.algorithm === 'maglev' && f.maps.some((m) => m.role === 'maglev' && m.state === 'missing')) {
-        add('cilium config', 'fail', `bpf-lb-algorithm=maglev in ${c.dir}, but Cilium's maglev map is missing`, 'is --cilium-config-dir the configuration of the agent that runs here, and has the agent been restarted since it changed?');
+        add(
+          'cilium config',
+          'fail',
+          `bpf-lb-algorithm=maglev in ${c.dir}, but Cilium's maglev map is missing`,
+          'is --cilium-config-dir the configuration of the agent that runs here, and has the agent been restarted since it changed?',
+        );
       }
       break;
     }
     case 'refused':
-      add('cilium config', 'fail', `${c.code}: ${c.message}`, 'the speaker refuses to start with this configuration; mount the cilium-config ConfigMap (see docs/cilium.md) and pass its directory as --cilium-config-dir');
+      add(
+        'cilium config',
+        'fail',
+        `${c.code}: ${c.message}`,
+        'the speaker refuses to start with this configuration; mount the cilium-config ConfigMap (see docs/cilium.md) and pass its directory as --cilium-config-dir',
+      );
       break;
     case 'skipped':
       add('cilium config', 'warn', `not checked: ${c.why}`);
@@ -181,22 +234,47 @@ export function diagnose(f: DoctorFacts): Diagnosis {
     const bpfOk = hasCap(caps, 'BPF') || hasCap(caps, 'SYS_ADMIN');
     const need: Array<[boolean, string, string]> = [
       [bpfOk, 'CAP_BPF', 'bpf(2) on the pinned maps'],
-      [hasCap(caps, 'NET_ADMIN'), 'CAP_NET_ADMIN', 'proxy neighbour entries, VIP routes, the sink link, interface sysctls'],
+      [
+        hasCap(caps, 'NET_ADMIN'),
+        'CAP_NET_ADMIN',
+        'proxy neighbour entries, VIP routes, the sink link, interface sysctls',
+      ],
       [hasCap(caps, 'NET_RAW'), 'CAP_NET_RAW', 'gratuitous ARP on a packet socket'],
     ];
-    if (maglev) need.push([hasCap(caps, 'SYS_ADMIN'), 'CAP_SYS_ADMIN', 'reading maglev inner maps (BPF_MAP_GET_FD_BY_ID) because Cilium uses maglev']);
+    if (maglev)
+      need.push([
+        hasCap(caps, 'SYS_ADMIN'),
+        'CAP_SYS_ADMIN',
+        'reading maglev inner maps (BPF_MAP_GET_FD_BY_ID) because Cilium uses maglev',
+      ]);
     const missing = need.filter(([ok]) => !ok);
-    for (const [, cap, why] of missing) add('capabilities', 'fail', `${cap} missing: needed for ${why}`, 'add it to the speaker container\'s securityContext.capabilities');
+    for (const [, cap, why] of missing)
+      add(
+        'capabilities',
+        'fail',
+        `${cap} missing: needed for ${why}`,
+        "add it to the speaker container's securityContext.capabilities",
+      );
     if (missing.length === 0) add('capabilities', 'ok', `${need.map(([, c]) => c).join(', ')} present`);
-    if (!maglev && hasCap(caps, 'SYS_ADMIN')) add('capabilities', 'info', 'CAP_SYS_ADMIN is not needed: Cilium does not use maglev on this node');
+    if (!maglev && hasCap(caps, 'SYS_ADMIN'))
+      add('capabilities', 'info', 'CAP_SYS_ADMIN is not needed: Cilium does not use maglev on this node');
   }
   if (kernelAtLeast(f.kernel, 5, 8) === false) {
-    add('kernel', 'warn', `kernel ${f.kernel} predates CAP_BPF (5.8)`, 'the speaker then needs CAP_SYS_ADMIN for every bpf(2) call');
+    add(
+      'kernel',
+      'warn',
+      `kernel ${f.kernel} predates CAP_BPF (5.8)`,
+      'the speaker then needs CAP_SYS_ADMIN for every bpf(2) call',
+    );
   }
 
   // -------------------------------------------------------------------- change events
   if (f.changeEvents?.state === 'available') {
-    add('change events', 'ok', "the map-watch program loads: others' writes to the lb maps are seen as they happen, and a prune is written back entry by entry");
+    add(
+      'change events',
+      'ok',
+      "the map-watch program loads: others' writes to the lb maps are seen as they happen, and a prune is written back entry by entry",
+    );
   } else if (f.changeEvents?.state === 'unavailable') {
     add(
       'change events',
@@ -208,12 +286,24 @@ export function diagnose(f: DoctorFacts): Diagnosis {
 
   // -------------------------------------------------------------------- sysctls
   if (f.interface === undefined) {
-    add('sysctls', 'warn', 'no IPv4 default route: cannot tell which interface answers ARP', 'kube-lb announces on the default-route interface unless an L2Announcement names interfaces');
+    add(
+      'sysctls',
+      'warn',
+      'no IPv4 default route: cannot tell which interface answers ARP',
+      'kube-lb announces on the default-route interface unless an L2Announcement names interfaces',
+    );
   }
   for (const s of f.sysctls) {
     if (s.value === s.wanted) add(`sysctl ${s.name}`, 'ok', `= ${s.value}`);
-    else if (s.writable) add(`sysctl ${s.name}`, 'info', `= ${s.value ?? '(unreadable)'}; the speaker sets ${s.wanted} when it announces`);
-    else add(`sysctl ${s.name}`, 'fail', `= ${s.value ?? '(unreadable)'}, needs ${s.wanted}, and is not writable here`, 'the speaker writes it through the host\'s /proc/sys/net (hostPath mount) with CAP_NET_ADMIN; or set it on the node');
+    else if (s.writable)
+      add(`sysctl ${s.name}`, 'info', `= ${s.value ?? '(unreadable)'}; the speaker sets ${s.wanted} when it announces`);
+    else
+      add(
+        `sysctl ${s.name}`,
+        'fail',
+        `= ${s.value ?? '(unreadable)'}, needs ${s.wanted}, and is not writable here`,
+        "the speaker writes it through the host's /proc/sys/net (hostPath mount) with CAP_NET_ADMIN; or set it on the node",
+      );
   }
 
   const ready = mapsUsable && !findings.some((x) => x.severity === 'fail');
@@ -225,7 +315,7 @@ function refusalHint(reason: RefusalReason): string {
     case 'CiliumKubeProxyReplacementOff':
       return 'run Cilium on the LB nodes with kubeProxyReplacement=true (kube-proxy-replacement: "true" in cilium-config)';
     case 'CiliumDSRMode':
-      return 'use bpf-lb-mode=snat on the LB nodes, or keep dsr as the default and set bpf-lb-mode-annotation=true: kube-lb\'s services then use SNAT';
+      return "use bpf-lb-mode=snat on the LB nodes, or keep dsr as the default and set bpf-lb-mode-annotation=true: kube-lb's services then use SNAT";
     case 'CiliumHybridMode':
       return 'use bpf-lb-mode=snat on the LB nodes (Cilium 1.19+ also serves kube-lb in hybrid mode)';
     default:
@@ -250,7 +340,9 @@ function optionalMeaning(role: Lb4MapRole): string {
 const MARK: Record<Severity, string> = { ok: 'ok  ', info: 'info', warn: 'WARN', fail: 'FAIL' };
 
 export function formatDiagnosis(d: Diagnosis): string {
-  const lines = d.findings.map((x) => `[${MARK[x.severity]}] ${x.check}: ${x.message}${x.hint ? `\n       → ${x.hint}` : ''}`);
+  const lines = d.findings.map(
+    (x) => `[${MARK[x.severity]}] ${x.check}: ${x.message}${x.hint ? `\n       → ${x.hint}` : ''}`,
+  );
   const blockers = d.findings.filter((x) => x.severity === 'fail');
   lines.push(
     '',

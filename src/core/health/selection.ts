@@ -39,7 +39,10 @@ export interface Selection {
   readonly reason: SelectionReason;
 }
 
-export function selectBackends(candidates: readonly Candidate[], lastSelected: ReadonlySet<string> | undefined): Selection {
+export function selectBackends(
+  candidates: readonly Candidate[],
+  lastSelected: ReadonlySet<string> | undefined,
+): Selection {
   if (candidates.length === 0) return { selected: [], excluded: new Map(), reason: 'NoBackends' };
   const ready = candidates.filter((c) => c.ready);
   const pool = ready.length > 0 ? ready : candidates;

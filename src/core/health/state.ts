@@ -13,15 +13,11 @@ export interface HealthThresholds {
 export type HealthState = 'unknown' | 'healthy' | 'unhealthy';
 
 /** Why a probe failed, as a stable code (log field, metric label); `detail` is for humans. */
-export type ProbeFailure =
-  | 'Refused'
-  | 'Timeout'
-  | 'Reset'
-  | 'Unreachable'
-  | 'BadStatus'
-  | 'Error';
+export type ProbeFailure = 'Refused' | 'Timeout' | 'Reset' | 'Unreachable' | 'BadStatus' | 'Error';
 
-export type ProbeResult = { readonly ok: true } | { readonly ok: false; readonly failure: ProbeFailure; readonly detail: string };
+export type ProbeResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly failure: ProbeFailure; readonly detail: string };
 
 export interface TargetHealth {
   readonly state: HealthState;

@@ -29,15 +29,20 @@ export function parseTargetKey(key: string): HealthTarget | undefined {
 }
 
 function usesHealthCheckNodePort(spec: ProgrammedSpec): spec is ProgrammedSpec & { healthCheckNodePort: number } {
-  return spec.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort > 0;
+  return (
+    spec.externalTrafficPolicy === 'Local' && spec.healthCheckNodePort !== undefined && spec.healthCheckNodePort > 0
+  );
 }
 
 /** The targets that decide whether `address` may receive new flows for `port` of this claim (empty: unchecked). */
 export function targetsFor(spec: ProgrammedSpec, address: string, port: ClaimPort): HealthTarget[] {
-  if (usesHealthCheckNodePort(spec)) return [{ kind: 'http', address, port: spec.healthCheckNodePort, path: HEALTHZ_PATH }];
+  if (usesHealthCheckNodePort(spec))
+    return [{ kind: 'http', address, port: spec.healthCheckNodePort, path: HEALTHZ_PATH }];
   if (port.protocol === 'TCP') return [{ kind: 'tcp', address, port: port.nodePort }];
   const tcp = spec.ports.filter((p) => p.protocol === 'TCP');
-  return [...new Set(tcp.map((p) => p.nodePort))].sort((a, b) => a - b).map((nodePort) => ({ kind: 'tcp', address, port: nodePort }));
+  return [...new Set(tcp.map((p) => p.nodePort))]
+    .sort((a, b) => a - b)
+    .map((nodePort) => ({ kind: 'tcp', address, port: nodePort }));
 }
 
 /** Every target any port of any backend of the claim needs, deduplicated by key. */

@@ -32,7 +32,7 @@ export function parseCIDR(text: string): Parsed<CIDR> {
   }
   const prefix = Number(prefixText);
   const hostBits = BigInt(BITS[ip.family] - prefix);
-  const mask = ((1n << hostBits) - 1n);
+  const mask = (1n << hostBits) - 1n;
   const first = ip.value & ~mask & MAX_VALUE[ip.family];
   return {
     ok: true,
@@ -45,7 +45,9 @@ export function parseStrictCIDR(text: string): Parsed<IPRange> {
   const c = parseCIDR(text);
   if (!c.ok) return c;
   if (c.value.hostBitsSet) {
-    return fail(`host bits set in ${text}: write the network address ${formatIP({ family: c.value.ip.family, value: c.value.range.first })}/${c.value.prefix}`);
+    return fail(
+      `host bits set in ${text}: write the network address ${formatIP({ family: c.value.ip.family, value: c.value.range.first })}/${c.value.prefix}`,
+    );
   }
   return { ok: true, value: c.value.range };
 }

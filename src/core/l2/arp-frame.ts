@@ -94,7 +94,8 @@ export function decodeArp(frame: Uint8Array): ArpPacket | undefined {
   if (frame.length < ETH_HEADER_LEN + ARP_PAYLOAD_LEN) return undefined;
   const view = new DataView(frame.buffer, frame.byteOffset, frame.byteLength);
   if (view.getUint16(12) !== ETH_P_ARP) return undefined;
-  if (view.getUint16(14) !== 1 || view.getUint16(16) !== ETH_P_IP || frame[18] !== 6 || frame[19] !== 4) return undefined;
+  if (view.getUint16(14) !== 1 || view.getUint16(16) !== ETH_P_IP || frame[18] !== 6 || frame[19] !== 4)
+    return undefined;
   return {
     ethDst: macFromBytes(frame.subarray(0, 6)),
     ethSrc: macFromBytes(frame.subarray(6, 12)),
@@ -108,12 +109,28 @@ export function decodeArp(frame: Uint8Array): ArpPacket | undefined {
 
 /** Gratuitous ARP request: "who has VIP? tell VIP (at MAC)". */
 export function garpRequest(mac: string, vip: string): Uint8Array {
-  return encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: vip, targetMac: ZERO_MAC, targetIp: vip });
+  return encodeArp({
+    ethDst: BROADCAST_MAC,
+    ethSrc: mac,
+    op: ARP_REQUEST,
+    senderMac: mac,
+    senderIp: vip,
+    targetMac: ZERO_MAC,
+    targetIp: vip,
+  });
 }
 
 /** Gratuitous ARP reply: "VIP is at MAC", broadcast, with THA = SHA as Linux requires. */
 export function garpReply(mac: string, vip: string): Uint8Array {
-  return encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REPLY, senderMac: mac, senderIp: vip, targetMac: mac, targetIp: vip });
+  return encodeArp({
+    ethDst: BROADCAST_MAC,
+    ethSrc: mac,
+    op: ARP_REPLY,
+    senderMac: mac,
+    senderIp: vip,
+    targetMac: mac,
+    targetIp: vip,
+  });
 }
 
 /**
@@ -122,7 +139,15 @@ export function garpReply(mac: string, vip: string): Uint8Array {
  * a host holding the VIP answers it.
  */
 export function probeRequest(mac: string, vip: string): Uint8Array {
-  return encodeArp({ ethDst: BROADCAST_MAC, ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: '0.0.0.0', targetMac: ZERO_MAC, targetIp: vip });
+  return encodeArp({
+    ethDst: BROADCAST_MAC,
+    ethSrc: mac,
+    op: ARP_REQUEST,
+    senderMac: mac,
+    senderIp: '0.0.0.0',
+    targetMac: ZERO_MAC,
+    targetIp: vip,
+  });
 }
 
 /** Both forms, request first. */

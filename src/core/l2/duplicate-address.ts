@@ -54,7 +54,10 @@ export function retryDelayMs(conflicts: number, retry: DadRetry): number {
   return Math.min(retry.maxMs, retry.minMs * 2 ** Math.max(0, Math.min(30, conflicts - 1)));
 }
 
-type State = { readonly kind: 'probing'; readonly inUse?: AddressInUse | undefined } | { readonly kind: 'free' } | { readonly kind: 'inUse'; readonly inUse: AddressInUse };
+type State =
+  | { readonly kind: 'probing'; readonly inUse?: AddressInUse | undefined }
+  | { readonly kind: 'free' }
+  | { readonly kind: 'inUse'; readonly inUse: AddressInUse };
 
 /** What the node knows about each VIP it wants to announce for the first time. */
 export class DuplicateAddressBook {
@@ -83,7 +86,10 @@ export class DuplicateAddressBook {
 
   started(vip: string): void {
     const s = this.#states.get(vip);
-    this.#states.set(vip, { kind: 'probing', inUse: s?.kind === 'inUse' ? s.inUse : s?.kind === 'probing' ? s.inUse : undefined });
+    this.#states.set(vip, {
+      kind: 'probing',
+      inUse: s?.kind === 'inUse' ? s.inUse : s?.kind === 'probing' ? s.inUse : undefined,
+    });
   }
 
   /** A probe found the address free. Ignored when the VIP was forgotten meanwhile. */

@@ -31,7 +31,8 @@ export function parseInterfacePattern(text: string): InterfacePattern {
       throw new InterfacePatternError(text, 'not a valid regular expression', err);
     }
   }
-  if (!IFNAME.test(text)) throw new InterfacePatternError(text, 'not a valid interface name (1-15 characters, no "/", ":" or spaces)');
+  if (!IFNAME.test(text))
+    throw new InterfacePatternError(text, 'not a valid interface name (1-15 characters, no "/", ":" or spaces)');
   return { kind: 'name', name: text };
 }
 
@@ -64,7 +65,8 @@ export function selectInterfaces(
   defaultInterface: string | undefined,
 ): string[] {
   const usable = links.filter((l) => l.up && l.arpCapable).map((l) => l.name);
-  if (selection.length === 0) return defaultInterface !== undefined && usable.includes(defaultInterface) ? [defaultInterface] : [];
+  if (selection.length === 0)
+    return defaultInterface !== undefined && usable.includes(defaultInterface) ? [defaultInterface] : [];
   return usable.filter((name) => selection.some((p) => patternMatches(p, name))).sort();
 }
 
@@ -72,7 +74,11 @@ export function selectInterfaces(
  * Among names that are already known to be usable (as a peer publishes them), those `selection` picks. The
  * same rule as selectInterfaces, for nodes whose links we only know by their published names.
  */
-export function pickPublished(selection: InterfaceSelection, usable: readonly string[], defaultInterface: string | undefined): string[] {
+export function pickPublished(
+  selection: InterfaceSelection,
+  usable: readonly string[],
+  defaultInterface: string | undefined,
+): string[] {
   return selectInterfaces(
     selection,
     usable.map((name) => ({ name, up: true, arpCapable: true })),

@@ -104,6 +104,9 @@ export function evaluateLiveness(input: LivenessInput): LivenessResult {
     if (p.name === input.self) continue;
     verdicts.set(p.name, input.apiFresh ? freshVerdict(p, input) : staleVerdict(p, input));
   }
-  const live = [...verdicts].filter(([, v]) => v.live).map(([name]) => name).sort();
+  const live = [...verdicts]
+    .filter(([, v]) => v.live)
+    .map(([name]) => name)
+    .sort();
   return { live, verdicts };
 }

@@ -53,7 +53,11 @@ export interface OwnershipDecision {
 }
 
 /** Interfaces `member` would answer on for a VIP of the pool with `poolLabels` (empty: not eligible). */
-export function eligibleInterfaces(rules: readonly AnnouncementRule[], member: Member, poolLabels: VipInput['poolLabels']): string[] {
+export function eligibleInterfaces(
+  rules: readonly AnnouncementRule[],
+  member: Member,
+  poolLabels: VipInput['poolLabels'],
+): string[] {
   const picked = new Set<string>();
   for (const rule of rules) {
     if (rule.poolSelector && !matchesSelector(rule.poolSelector, poolLabels)) continue;
@@ -83,7 +87,8 @@ export function decideOwnership(
     if (ifs.length > 0) byNode.set(m.name, ifs);
   }
   const owner = pick(vip.vip, byNode.keys());
-  if (owner === undefined) return { vip: vip.vip, reason: 'noEligibleNode', owner: undefined, interfaces: [], eligible: 0 };
+  if (owner === undefined)
+    return { vip: vip.vip, reason: 'noEligibleNode', owner: undefined, interfaces: [], eligible: 0 };
   return {
     vip: vip.vip,
     reason: owner === self ? 'owner' : 'notOwner',

@@ -1,6 +1,12 @@
 // Counts for the inventory gauges (pool usage, claims by condition, tenant VIPs and heartbeats), computed from
 // the objects a program already caches. Pure: the metrics module turns them into gauges at scrape time.
-import { CLAIM_CONDITIONS, type ConditionStatus, type ConsumerCluster, type VIPClaim, type VIPPool } from '../../api/v1alpha1.ts';
+import {
+  CLAIM_CONDITIONS,
+  type ConditionStatus,
+  type ConsumerCluster,
+  type VIPClaim,
+  type VIPPool,
+} from '../../api/v1alpha1.ts';
 
 export interface PoolUsage {
   pool: string;
@@ -23,7 +29,11 @@ export interface TenantUsage {
 }
 
 export function poolUsage(pools: readonly VIPPool[]): PoolUsage[] {
-  return pools.map((p) => ({ pool: p.metadata.name ?? '', capacity: p.status?.capacity ?? 0, allocated: p.status?.allocated ?? 0 }));
+  return pools.map((p) => ({
+    pool: p.metadata.name ?? '',
+    capacity: p.status?.capacity ?? 0,
+    allocated: p.status?.allocated ?? 0,
+  }));
 }
 
 /** Every claim counts once per condition type; a condition not reported yet counts as Unknown. */
@@ -45,6 +55,10 @@ export function claimConditionCounts(claims: readonly VIPClaim[]): ClaimConditio
 export function tenantUsage(tenants: readonly ConsumerCluster[]): TenantUsage[] {
   return tenants.map((t) => {
     const at = t.status?.lastHeartbeatTime ? Date.parse(t.status.lastHeartbeatTime) : Number.NaN;
-    return { tenant: t.metadata.name ?? '', vips: t.status?.vips ?? 0, heartbeatSeconds: Number.isNaN(at) ? undefined : at / 1000 };
+    return {
+      tenant: t.metadata.name ?? '',
+      vips: t.status?.vips ?? 0,
+      heartbeatSeconds: Number.isNaN(at) ? undefined : at / 1000,
+    };
   });
 }

@@ -25,7 +25,15 @@ export function mapEntryCounts(snapshot: MapsSnapshot, own: Ownership): MapEntry
   const revNatKeys = viewOf(snapshot.revNat.keys);
   return [
     ...split(snapshot.services, (i) => own.ourServiceEntry[i] === 1, 'services'),
-    ...split(snapshot.backends, (i) => own.ourBackendIds.has(getHost32(backendKeys, i * snapshot.backends.keySize)), 'backends'),
-    ...split(snapshot.revNat, (i) => own.ourServiceIds.has(getNet16(revNatKeys, i * snapshot.revNat.keySize)), 'revNat'),
+    ...split(
+      snapshot.backends,
+      (i) => own.ourBackendIds.has(getHost32(backendKeys, i * snapshot.backends.keySize)),
+      'backends',
+    ),
+    ...split(
+      snapshot.revNat,
+      (i) => own.ourServiceIds.has(getNet16(revNatKeys, i * snapshot.revNat.keySize)),
+      'revNat',
+    ),
   ];
 }

@@ -15,8 +15,17 @@ export type GuardVerdict =
    * The claim may be served; `refused` names its backends that may not be programmed, with why. `tenant` and
    * `backendEntries`: whose claims it counts with against which limit (limits.ts), which the planner sums.
    */
-  | { readonly ok: true; readonly refused: ReadonlyMap<string, string>; readonly tenant: string; readonly backendEntries: number }
-  | { readonly ok: false; readonly reason: 'TenantNotAllowed' | 'LimitExceeded' | 'VIPNotAllowed'; readonly message: string };
+  | {
+      readonly ok: true;
+      readonly refused: ReadonlyMap<string, string>;
+      readonly tenant: string;
+      readonly backendEntries: number;
+    }
+  | {
+      readonly ok: false;
+      readonly reason: 'TenantNotAllowed' | 'LimitExceeded' | 'VIPNotAllowed';
+      readonly message: string;
+    };
 
 export interface BackendGuard {
   check(claim: VIPClaim): GuardVerdict;
@@ -60,16 +69,28 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
       const reserved = reservedBlockOf(vip);
       if (node !== undefined || reserved) {
         const what = node !== undefined ? `the address of LB node ${node}` : reserved;
-        return { ok: false, reason: 'VIPNotAllowed', message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced` };
+        return {
+          ok: false,
+          reason: 'VIPNotAllowed',
+          message: `status.vip ${formatIP(vip)} is ${what}: never programmed or announced`,
+        };
       }
     }
     // What would be programmed: the approved ports and backends (none without an approval), not the spec.
     const approved = claim.status?.approved;
-    const request = toClaimRequest({ ...claim, spec: { ...claim.spec, ports: approved?.ports ?? [], backends: approved?.backends ?? [] } });
+    const request = toClaimRequest({
+      ...claim,
+      spec: { ...claim.spec, ports: approved?.ports ?? [], backends: approved?.backends ?? [] },
+    });
     const tenancy = resolveTenant(model, request);
     if (!tenancy.ok) return { ok: false, reason: 'TenantNotAllowed', message: tenancy.problem.message };
     const tenant = tenancy.tenant;
-    const over = limitProblems(request, tenant, (field) => ({ kind: 'VIPClaim', name: request.name, namespace: request.namespace, field }));
+    const over = limitProblems(request, tenant, (field) => ({
+      kind: 'VIPClaim',
+      name: request.name,
+      namespace: request.namespace,
+      field,
+    }));
     if (over.length > 0) return { ok: false, reason: 'LimitExceeded', message: over.map((p) => p.message).join('; ') };
     let refused: Map<string, string> | undefined;
     for (const b of request.backends) {
@@ -79,9 +100,9 @@ export function backendGuard(inputs: GuardInputs): BackendGuard {
         ? 'is not an IP address'
         : node !== undefined
           ? `is LB node ${node}: traffic to it would loop into the LB cluster`
-          // What it programs is approved by definition: a range overlap between tenants is the allocator's to
-          // judge (it keeps backends approved before the overlap arose), so the speaker does not re-judge it.
-          : backendRefusal(model, tenant, b.ip, true);
+          : // What it programs is approved by definition: a range overlap between tenants is the allocator's to
+            // judge (it keeps backends approved before the overlap arose), so the speaker does not re-judge it.
+            backendRefusal(model, tenant, b.ip, true);
       if (why) (refused ??= new Map()).set(b.address, why);
     }
     return { ok: true, refused: refused ?? NONE, tenant: tenant.name, backendEntries: tenant.limits.backendEntries };

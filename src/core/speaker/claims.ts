@@ -37,12 +37,18 @@ export function serveDecision(c: VIPClaim): ServeDecision {
   }
   // A claim allocated before approvals existed is served from its spec until the allocator records one.
   const approved = c.status?.approved ?? (legacyAllocation(c.status) === vip ? approvalOf(c, vip, true) : undefined);
-  if (!approved) return { serve: false, reason: 'NotApproved', message: `the allocator has approved nothing for status.vip ${vip}` };
+  if (!approved)
+    return { serve: false, reason: 'NotApproved', message: `the allocator has approved nothing for status.vip ${vip}` };
   if (approved.vip !== vip) {
-    return { serve: false, reason: 'NotApproved', message: `status.vip ${vip} is not the VIP the allocator approved (${approved.vip})` };
+    return {
+      serve: false,
+      reason: 'NotApproved',
+      message: `status.vip ${vip} is not the VIP the allocator approved (${approved.vip})`,
+    };
   }
   const { ports, backends } = approved;
-  if (!ports || ports.length === 0) return { serve: false, reason: 'NoPorts', message: 'the approved claim lists no ports' };
+  if (!ports || ports.length === 0)
+    return { serve: false, reason: 'NoPorts', message: 'the approved claim lists no ports' };
   return { serve: true, vip, approved: backends ? (approved as ServedApproval) : { ...approved, ports, backends: [] } };
 }
 

@@ -50,7 +50,12 @@ export type ClaimPlan =
       readonly key: string;
       readonly serve: false;
       readonly vip: string | undefined;
-      readonly reason: Exclude<ServeDecision, { serve: true }>['reason'] | 'FrontendConflict' | 'TenantNotAllowed' | 'LimitExceeded' | 'VIPNotAllowed';
+      readonly reason:
+        | Exclude<ServeDecision, { serve: true }>['reason']
+        | 'FrontendConflict'
+        | 'TenantNotAllowed'
+        | 'LimitExceeded'
+        | 'VIPNotAllowed';
       readonly message: string;
     };
 
@@ -96,7 +101,11 @@ function planPort(
     port: port.nodePort,
     // Health-failing backends are quarantined and not-ready ones terminating, as Cilium marks them; both keep
     // their slot after `count`, so existing flows drain while new flows go elsewhere.
-    state: selected.has(b.address) ? 'active' : selection.excluded.get(b.address) === 'Unhealthy' ? 'quarantined' : 'terminating',
+    state: selected.has(b.address)
+      ? 'active'
+      : selection.excluded.get(b.address) === 'Unhealthy'
+        ? 'quarantined'
+        : 'terminating',
   }));
   const desired: DesiredFrontend = {
     vip,
@@ -116,7 +125,16 @@ function planPort(
     selection: selection.reason,
     backends: listed.map((b) => {
       const why = refused.get(b.address);
-      if (why !== undefined) return { nodeName: b.nodeName, address: b.address, ready: b.ready, health: 'unknown', targets: [], selected: false, refused: why };
+      if (why !== undefined)
+        return {
+          nodeName: b.nodeName,
+          address: b.address,
+          ready: b.ready,
+          health: 'unknown',
+          targets: [],
+          selected: false,
+          refused: why,
+        };
       return {
         nodeName: b.nodeName,
         address: b.address,
@@ -139,7 +157,12 @@ const NONE_REFUSED: ReadonlyMap<string, string> = new Map();
  * a claim of no known tenant or over its tenant's limits is not served (the tenant's older claims count first),
  * and backends its tenant may not use are left out, whatever the claim's status says.
  */
-export function planFrontends(claims: readonly VIPClaim[], health: HealthView, memory: SelectionMemory, guard?: BackendGuard): SpeakerPlan {
+export function planFrontends(
+  claims: readonly VIPClaim[],
+  health: HealthView,
+  memory: SelectionMemory,
+  guard?: BackendGuard,
+): SpeakerPlan {
   const frontends: DesiredFrontend[] = [];
   const owners = new Map<string, string>();
   const plans = new Map<string, ClaimPlan>();
@@ -160,7 +183,9 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
     const refused = verdict?.refused ?? NONE_REFUSED;
     // The tenant's backend entries, its older claims first (claims are planned oldest first).
     const approved = decision.approved;
-    const entries = verdict ? approved.ports.length * approved.backends.filter((b) => !refused.has(b.address)).length : 0;
+    const entries = verdict
+      ? approved.ports.length * approved.backends.filter((b) => !refused.has(b.address)).length
+      : 0;
     const tenantUsed = verdict ? (usedByTenant.get(verdict.tenant) ?? 0) : 0;
     if (verdict && tenantUsed + entries > verdict.backendEntries) {
       plans.set(key, {
@@ -184,7 +209,9 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
         serve: false,
         vip: decision.vip,
         reason: 'FrontendConflict',
-        message: holder ? `frontend ${clash} is already served for claim ${holder}` : `frontend ${clash} is listed twice`,
+        message: holder
+          ? `frontend ${clash} is already served for claim ${holder}`
+          : `frontend ${clash} is listed twice`,
       });
       continue;
     }
@@ -194,7 +221,13 @@ export function planFrontends(claims: readonly VIPClaim[], health: HealthView, m
       nextMemory.set(p.planned.frontend, p.selected);
     }
     if (verdict) usedByTenant.set(verdict.tenant, tenantUsed + entries);
-    plans.set(key, { key, serve: true, vip: decision.vip, fingerprint: claimFingerprint(c, approved), ports: ports.map((p) => p.planned) });
+    plans.set(key, {
+      key,
+      serve: true,
+      vip: decision.vip,
+      fingerprint: claimFingerprint(c, approved),
+      ports: ports.map((p) => p.planned),
+    });
   }
   const sorted = new Map([...plans].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
   return { frontends, owners, claims: sorted, memory: nextMemory };

@@ -56,7 +56,10 @@ export function encodePublished(s: PublishedState): { programmed: string; failin
 }
 
 /** Parses what encodePublished wrote; undefined for a missing or foreign format (treated as "knows nothing"). */
-export function decodePublished(programmed: string | undefined, failing: string | undefined): PublishedState | undefined {
+export function decodePublished(
+  programmed: string | undefined,
+  failing: string | undefined,
+): PublishedState | undefined {
   const m = /^v1 (\d+) ([0-9a-f]{8}(?:,[0-9a-f]{8})*)$/.exec(programmed ?? '');
   if (!m) return undefined;
   const buckets = m[2]!.split(',');

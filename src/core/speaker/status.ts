@@ -70,7 +70,9 @@ export interface StatusInput {
    * Whether this node's maps hold the claim, or why the dataplane refused it; `code`, when given, is the
    * Programmed reason to use (a node-wide refusal from the Cilium configuration).
    */
-  readonly selfProgrammed: { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly code?: string };
+  readonly selfProgrammed:
+    | { readonly ok: true }
+    | { readonly ok: false; readonly reason: string; readonly code?: string };
   readonly selfFailing: ReadonlySet<string>;
   /** Live LB nodes, self included. */
   readonly live: readonly string[];
@@ -98,9 +100,11 @@ function programmedOn(input: StatusInput, key: string): string[] {
   const bucket = bucketOf(key);
   const { claim } = input;
   // What the status says now holds only if it was computed for this generation of the claim.
-  const current = findCondition(claim.status?.conditions, CLAIM_CONDITIONS.Programmed)?.observedGeneration === claim.metadata.generation
-    ? new Set(claim.status?.programmedNodes ?? [])
-    : new Set<string>();
+  const current =
+    findCondition(claim.status?.conditions, CLAIM_CONDITIONS.Programmed)?.observedGeneration ===
+    claim.metadata.generation
+      ? new Set(claim.status?.programmedNodes ?? [])
+      : new Set<string>();
   const nodes: string[] = [];
   for (const node of input.live) {
     if (node === input.self) {
@@ -117,7 +121,8 @@ function programmedOn(input: StatusInput, key: string): string[] {
 /** Backends the speakers refuse to program (backend-guard.ts), by address: why. */
 function refusedBackends(plan: ClaimPlan): Map<string, string> {
   const out = new Map<string, string>();
-  if (plan.serve) for (const p of plan.ports) for (const b of p.backends) if (b.refused !== undefined) out.set(b.address, b.refused);
+  if (plan.serve)
+    for (const p of plan.ports) for (const b of p.backends) if (b.refused !== undefined) out.set(b.address, b.refused);
   return out;
 }
 
@@ -133,7 +138,10 @@ function programmedOnNodes(input: StatusInput, nodes: readonly string[], owner: 
   const { plan } = input;
   const type = CLAIM_CONDITIONS.Programmed;
   if (!plan.serve) {
-    const reason = plan.reason === 'FrontendConflict' || plan.reason === 'NotApproved' ? PROGRAMMED_REASONS[plan.reason] : PROGRAMMED_REASONS.NotServed;
+    const reason =
+      plan.reason === 'FrontendConflict' || plan.reason === 'NotApproved'
+        ? PROGRAMMED_REASONS[plan.reason]
+        : PROGRAMMED_REASONS.NotServed;
     return { type, status: 'False', reason, message: plan.message };
   }
   if (!input.selfProgrammed.ok && nodes.length === 0) {
@@ -145,10 +153,20 @@ function programmedOnNodes(input: StatusInput, nodes: readonly string[], owner: 
   const carrying = owner !== undefined ? nodes.includes(owner) : nodes.length > 0;
   if (!carrying) {
     const why = owner !== undefined ? `the announcing node ${owner} does not hold it yet` : 'no LB node holds it yet';
-    return { type, status: 'False', reason: PROGRAMMED_REASONS.NotProgrammed, message: `programmed on ${nodes.length} of ${live} LB nodes; ${why}` };
+    return {
+      type,
+      status: 'False',
+      reason: PROGRAMMED_REASONS.NotProgrammed,
+      message: `programmed on ${nodes.length} of ${live} LB nodes; ${why}`,
+    };
   }
   if (missing.length === 0) {
-    return { type, status: 'True', reason: PROGRAMMED_REASONS.Programmed, message: `programmed on all ${live} live LB nodes` };
+    return {
+      type,
+      status: 'True',
+      reason: PROGRAMMED_REASONS.Programmed,
+      message: `programmed on all ${live} live LB nodes`,
+    };
   }
   return {
     type,
@@ -174,7 +192,15 @@ function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condi
   // The approved backends, which are what is programmed (serveDecision); a served claim always has an approval.
   const backends = (claim.status?.approved?.backends ?? []).filter((b) => !refused.has(b.address));
   if (backends.length === 0) {
-    return { backendHealth: [], condition: { type, status: 'False', reason: HEALTH_REASONS.NoBackends, message: 'the Service has no backend nodes' } };
+    return {
+      backendHealth: [],
+      condition: {
+        type,
+        status: 'False',
+        reason: HEALTH_REASONS.NoBackends,
+        message: 'the Service has no backend nodes',
+      },
+    };
   }
   const targetsByAddress = new Map<string, Set<string>>();
   if (plan.serve) {
@@ -190,22 +216,35 @@ function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condi
     .sort((a, b) => (a.address < b.address ? -1 : a.address > b.address ? 1 : 0))
     .map((b) => {
       const from = failingFrom(input, targetsByAddress.get(b.address) ?? new Set());
-      return from.length > 0 ? { address: b.address, healthy: false, failingFrom: from } : { address: b.address, healthy: true };
+      return from.length > 0
+        ? { address: b.address, healthy: false, failingFrom: from }
+        : { address: b.address, healthy: true };
     });
   const checked = [...targetsByAddress.values()].some((s) => s.size > 0);
   if (!checked) {
     return {
       backendHealth,
-      condition: { type, status: 'True', reason: HEALTH_REASONS.NotChecked, message: 'no port can be health-checked (no TCP port, no healthCheckNodePort)' },
+      condition: {
+        type,
+        status: 'True',
+        reason: HEALTH_REASONS.NotChecked,
+        message: 'no port can be health-checked (no TCP port, no healthCheckNodePort)',
+      },
     };
   }
   const bad = backendHealth.filter((b) => !b.healthy);
   const nodeOf = new Map(backends.map((b) => [b.address, b.nodeName] as const));
-  const describe = (b: BackendHealth): string => `${nodeOf.get(b.address) ?? b.address} (${b.address}) from ${(b.failingFrom ?? []).join(', ')}`;
+  const describe = (b: BackendHealth): string =>
+    `${nodeOf.get(b.address) ?? b.address} (${b.address}) from ${(b.failingFrom ?? []).join(', ')}`;
   if (bad.length === 0) {
     return {
       backendHealth,
-      condition: { type, status: 'True', reason: HEALTH_REASONS.AllHealthy, message: `${backends.length} of ${backends.length} backends pass health checks` },
+      condition: {
+        type,
+        status: 'True',
+        reason: HEALTH_REASONS.AllHealthy,
+        message: `${backends.length} of ${backends.length} backends pass health checks`,
+      },
     };
   }
   if (bad.length === backendHealth.length) {
@@ -232,7 +271,8 @@ function healthPart(input: StatusInput): { backendHealth: BackendHealth[]; condi
 
 export function wantedStatus(input: StatusInput): WantedStatus {
   const generation = input.claim.metadata.generation;
-  const withGeneration = (c: ConditionInput): ConditionInput => (generation === undefined ? c : { ...c, observedGeneration: generation });
+  const withGeneration = (c: ConditionInput): ConditionInput =>
+    generation === undefined ? c : { ...c, observedGeneration: generation };
   const { plan } = input;
   if (!plan.serve) {
     // A claim that holds a VIP but is not served: nothing is programmed, announced or checked for it.
@@ -242,7 +282,12 @@ export function wantedStatus(input: StatusInput): WantedStatus {
       { type: CLAIM_CONDITIONS.Announced, status: 'False', ...why },
       { type: CLAIM_CONDITIONS.BackendsHealthy, status: 'Unknown', ...why },
     ];
-    return { programmedNodes: [], announced: { by: undefined }, backendHealth: [], conditions: conditions.map(withGeneration) };
+    return {
+      programmedNodes: [],
+      announced: { by: undefined },
+      backendHealth: [],
+      conditions: conditions.map(withGeneration),
+    };
   }
   const owner = input.announced?.announcedBy;
   const programmedNodes = programmedOn(input, plan.key);

@@ -46,7 +46,12 @@ export interface StatusSummary {
   pools: PoolRow[];
 }
 
-const ORDER = [CLAIM_CONDITIONS.Allocated, CLAIM_CONDITIONS.Programmed, CLAIM_CONDITIONS.Announced, CLAIM_CONDITIONS.BackendsHealthy];
+const ORDER = [
+  CLAIM_CONDITIONS.Allocated,
+  CLAIM_CONDITIONS.Programmed,
+  CLAIM_CONDITIONS.Announced,
+  CLAIM_CONDITIONS.BackendsHealthy,
+];
 
 export function claimState(c: VIPClaim): { state: string; message: string } {
   const conditions = c.status?.conditions ?? [];
@@ -84,27 +89,34 @@ export function summarize(snap: StatusSnapshot): StatusSummary {
         pool: st.pool ?? '-',
         owner: st.announcedBy ?? '-',
         programmed: snap.lbNodes === undefined ? String(programmed) : `${programmed}/${snap.lbNodes}`,
-        health: health.length === 0 ? `-/${c.spec.backends.length}` : `${health.filter((h) => h.healthy).length}/${health.length}`,
+        health:
+          health.length === 0
+            ? `-/${c.spec.backends.length}`
+            : `${health.filter((h) => h.healthy).length}/${health.length}`,
         state,
         message,
       };
     })
     .sort((a, b) => a.tenant.localeCompare(b.tenant) || a.service.localeCompare(b.service));
   const tenants = [...snap.tenants]
-    .map((t): TenantRow => ({
-      name: t.metadata.name ?? '',
-      namespace: t.spec.tenantNamespace,
-      claims: snap.claims.filter((c) => c.metadata.namespace === t.spec.tenantNamespace).length,
-      vips: `${t.status?.vips ?? 0}/${t.spec.maxVIPs ?? '∞'}`,
-      heartbeat: age(t.status?.lastHeartbeatTime, snap.now),
-    }))
+    .map(
+      (t): TenantRow => ({
+        name: t.metadata.name ?? '',
+        namespace: t.spec.tenantNamespace,
+        claims: snap.claims.filter((c) => c.metadata.namespace === t.spec.tenantNamespace).length,
+        vips: `${t.status?.vips ?? 0}/${t.spec.maxVIPs ?? '∞'}`,
+        heartbeat: age(t.status?.lastHeartbeatTime, snap.now),
+      }),
+    )
     .sort((a, b) => a.name.localeCompare(b.name));
   const pools = [...snap.pools]
-    .map((p): PoolRow => ({
-      name: p.metadata.name ?? '',
-      addresses: p.spec.addresses.join(','),
-      used: `${p.status?.allocated ?? 0}/${p.status?.capacity ?? '?'}`,
-    }))
+    .map(
+      (p): PoolRow => ({
+        name: p.metadata.name ?? '',
+        addresses: p.spec.addresses.join(','),
+        used: `${p.status?.allocated ?? 0}/${p.status?.capacity ?? '?'}`,
+      }),
+    )
     .sort((a, b) => a.name.localeCompare(b.name));
   return { claims, tenants, pools };
 }
@@ -120,8 +132,26 @@ export interface SummaryTable {
 export function summaryTables(s: StatusSummary, wide: boolean): SummaryTable[] {
   return [
     {
-      headers: ['TENANT', 'SERVICE', 'VIP', 'OWNER', 'PROGRAMMED', 'HEALTHY', 'STATE', ...(wide ? ['POOL', 'PORTS', 'MESSAGE'] : [])],
-      rows: s.claims.map((r) => [r.tenant, r.service, r.vip, r.owner, r.programmed, r.health, r.state, ...(wide ? [r.pool, r.ports, r.message] : [])]),
+      headers: [
+        'TENANT',
+        'SERVICE',
+        'VIP',
+        'OWNER',
+        'PROGRAMMED',
+        'HEALTHY',
+        'STATE',
+        ...(wide ? ['POOL', 'PORTS', 'MESSAGE'] : []),
+      ],
+      rows: s.claims.map((r) => [
+        r.tenant,
+        r.service,
+        r.vip,
+        r.owner,
+        r.programmed,
+        r.health,
+        r.state,
+        ...(wide ? [r.pool, r.ports, r.message] : []),
+      ]),
       empty: 'No claims.',
     },
     {
@@ -129,6 +159,10 @@ export function summaryTables(s: StatusSummary, wide: boolean): SummaryTable[] {
       rows: s.tenants.map((r) => [r.name, r.namespace, String(r.claims), r.vips, r.heartbeat]),
       empty: 'No tenants.',
     },
-    { headers: ['POOL', 'USED', 'ADDRESSES'], rows: s.pools.map((r) => [r.name, r.used, r.addresses]), empty: 'No pools.' },
+    {
+      headers: ['POOL', 'USED', 'ADDRESSES'],
+      rows: s.pools.map((r) => [r.name, r.used, r.addresses]),
+      empty: 'No pools.',
+    },
   ];
 }

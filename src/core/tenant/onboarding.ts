@@ -40,7 +40,10 @@ export function parsePoolSelector(text: string | undefined): Checked<LabelSelect
   if (text === undefined || text.trim() === '') return { ok: true, value: undefined };
   const matchLabels: Record<string, string> = {};
   const problems: string[] = [];
-  for (const part of text.split(',').map((p) => p.trim()).filter(Boolean)) {
+  for (const part of text
+    .split(',')
+    .map((p) => p.trim())
+    .filter(Boolean)) {
     const m = /^([A-Za-z0-9./_-]+)=([A-Za-z0-9._-]*)$/.exec(part);
     if (m) matchLabels[m[1]!] = m[2]!;
     else problems.push(`pool selector "${part}" is not KEY=VALUE`);
@@ -65,7 +68,9 @@ export const TENANT_NAMESPACE_LABEL = 'kube-lb.io/cluster';
  */
 export function namespaceRefusal(
   tenant: string,
-  namespace: { readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> } } | undefined,
+  namespace:
+    | { readonly metadata?: { readonly name?: string; readonly labels?: Readonly<Record<string, string>> } }
+    | undefined,
 ): string | undefined {
   if (!namespace) return undefined;
   const name = namespace.metadata?.name ?? '';
@@ -78,7 +83,8 @@ export function namespaceRefusal(
 
 export function checkTenantRequest(req: TenantRequest): Checked<TenantRequest> {
   const problems: string[] = [];
-  if (!DNS_LABEL.test(req.name)) problems.push(`name "${req.name}" must be a lowercase DNS label of at most 63 characters`);
+  if (!DNS_LABEL.test(req.name))
+    problems.push(`name "${req.name}" must be a lowercase DNS label of at most 63 characters`);
   if (!DNS_LABEL.test(req.tenantNamespace)) {
     problems.push(
       `tenant namespace "${req.tenantNamespace}" must be a lowercase DNS label of at most 63 characters` +
@@ -89,7 +95,8 @@ export function checkTenantRequest(req: TenantRequest): Checked<TenantRequest> {
       `tenant namespace "${req.tenantNamespace}" is a system namespace: a tenant gets a namespace of its own, which its agent writes to and tenant remove deletes`,
     );
   }
-  if (req.backendCIDRs.length === 0) problems.push('at least one --backend-cidr is required (the consumer nodes\' network)');
+  if (req.backendCIDRs.length === 0)
+    problems.push("at least one --backend-cidr is required (the consumer nodes' network)");
   const cidrs: string[] = [];
   for (const text of req.backendCIDRs.map((c) => c.trim())) {
     const parsed = parseStrictCIDR(text);
@@ -121,7 +128,10 @@ export function tenantConflict(
       };
     }
     if (name !== req.name && cc.spec.tenantNamespace === req.tenantNamespace) {
-      return { reason: 'NamespaceTaken', message: `tenant namespace ${req.tenantNamespace} belongs to ConsumerCluster ${name}` };
+      return {
+        reason: 'NamespaceTaken',
+        message: `tenant namespace ${req.tenantNamespace} belongs to ConsumerCluster ${name}`,
+      };
     }
   }
   return undefined;
@@ -184,7 +194,10 @@ export function agentKubeconfig(c: AgentCredentials): object {
     ],
     users: [{ name: `kube-lb-agent-${c.clusterName}`, user: { token: c.token } }],
     contexts: [
-      { name: context, context: { cluster: 'kube-lb', user: `kube-lb-agent-${c.clusterName}`, namespace: c.tenantNamespace } },
+      {
+        name: context,
+        context: { cluster: 'kube-lb', user: `kube-lb-agent-${c.clusterName}`, namespace: c.tenantNamespace },
+      },
     ],
     'current-context': context,
   };
@@ -215,7 +228,10 @@ export type RemovalDecision =
 
 /** `tenant remove` refuses while the tenant has claims (traffic still flows to their VIPs) unless forced. */
 export function decideRemoval(claims: readonly VIPClaim[], force: boolean): RemovalDecision {
-  const names = claims.map((c) => c.metadata.name ?? '').filter(Boolean).sort();
+  const names = claims
+    .map((c) => c.metadata.name ?? '')
+    .filter(Boolean)
+    .sort();
   if (names.length === 0 || force) return { allowed: true, deleteClaims: names };
   const withVip = claims.filter((c) => c.status?.vip).length;
   const shown = names.slice(0, 10).join(', ') + (names.length > 10 ? `, … (${names.length - 10} more)` : '');

@@ -28,7 +28,11 @@ function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTab
   const had = before?.index;
   for (let i = 0; i < after.count; i++) {
     const j = had?.get(bytesKey(after.keys, i * after.keySize, after.keySize));
-    if (j === undefined || !bytesEqual(before!.values, j * before!.valueSize, after.values, i * after.valueSize, after.valueSize)) changed.push(i);
+    if (
+      j === undefined ||
+      !bytesEqual(before!.values, j * before!.valueSize, after.values, i * after.valueSize, after.valueSize)
+    )
+      changed.push(i);
   }
   if (changed.length === 0) return;
   const e = changed.length === after.count ? after : pickEntries(after, changed);
@@ -69,7 +73,10 @@ export class NativeMapChangeFeed implements MapChangeFeed {
       const fd = maps[role].kernelFd;
       if (fd !== undefined && this.#writeBack) writeBack[role] = { fd };
     }
-    const watch = MapWatch.open({ ...(this.#objectPath === undefined ? {} : { objectPath: this.#objectPath }), writeBack });
+    const watch = MapWatch.open({
+      ...(this.#objectPath === undefined ? {} : { objectPath: this.#objectPath }),
+      writeBack,
+    });
     const own: Partial<Record<WriteBackRole, BpfMap>> = {};
     try {
       for (const role of watch.writeBackRoles()) own[role] = watch.ownMap(role);
@@ -147,7 +154,8 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     for (const e of events) {
       const map = this.#names.get(e.mapId);
       // An event for a map followed before the last follow(): that map is no longer the one written.
-      if (map !== undefined) changes.push({ map, op: e.op, key: e.key, ns: e.ns, ...(e.writtenBack ? { writtenBack: e.writtenBack } : {}) });
+      if (map !== undefined)
+        changes.push({ map, op: e.op, key: e.key, ns: e.ns, ...(e.writtenBack ? { writtenBack: e.writtenBack } : {}) });
     }
     if (changes.length === 0 && !lost) return;
     for (const l of this.#listeners) l(changes, lost);

@@ -12,7 +12,13 @@ export class DataplaneMapError extends KubeLbError {
   readonly path: string;
   readonly reasons: readonly string[];
 
-  constructor(code: DataplaneErrorCode, path: string, message: string, reasons: readonly string[] = [], cause?: unknown) {
+  constructor(
+    code: DataplaneErrorCode,
+    path: string,
+    message: string,
+    reasons: readonly string[] = [],
+    cause?: unknown,
+  ) {
     super(code, reasons.length ? `${message}: ${reasons.join('; ')}` : message, {
       object: { kind: 'BPFMap', name: path },
       cause,

@@ -39,7 +39,10 @@ export class FakeByteMap implements ByteMap {
 
   upsert(e: PackedEntries): void {
     for (let i = 0; i < e.count; i++) {
-      this.set(e.keys.subarray(i * this.keySize, (i + 1) * this.keySize), e.values.subarray(i * this.valueSize, (i + 1) * this.valueSize));
+      this.set(
+        e.keys.subarray(i * this.keySize, (i + 1) * this.keySize),
+        e.values.subarray(i * this.valueSize, (i + 1) * this.valueSize),
+      );
     }
   }
 
@@ -126,11 +129,25 @@ type ByteRole = keyof typeof BYTE_MAPS;
 /** The maps a FakeBpffs pins, by their place in Lb4Maps. */
 export type FakeMapRole = ByteRole | 'maglev';
 const REQUIRED: readonly FakeMapRole[] = ['services', 'backends', 'revNat'];
-const ROLES: readonly FakeMapRole[] = ['services', 'backends', 'revNat', 'idTable', 'backendIdTable', 'sourceRange', 'affinityMatch', 'maglev'];
+const ROLES: readonly FakeMapRole[] = [
+  'services',
+  'backends',
+  'revNat',
+  'idTable',
+  'backendIdTable',
+  'sourceRange',
+  'affinityMatch',
+  'maglev',
+];
 
 function byteMap(role: ByteRole, max: number, id = 0): FakeByteMap {
   const [name, keySize, valueSize] = BYTE_MAPS[role];
-  const size = role === 'idTable' ? ID_TABLE_SHAPE.maxEntries : role === 'backendIdTable' ? BACKEND_ID_TABLE_SHAPE.maxEntries : max;
+  const size =
+    role === 'idTable'
+      ? ID_TABLE_SHAPE.maxEntries
+      : role === 'backendIdTable'
+        ? BACKEND_ID_TABLE_SHAPE.maxEntries
+        : max;
   return new FakeByteMap(name, keySize, valueSize, size, id);
 }
 
@@ -193,7 +210,8 @@ export class FakeBpffs {
         throw new DataplaneMapError('DATAPLANE_MAP_MISSING', `${this.dir}/${name}`, `${name} does not exist`);
       }
     }
-    for (const role of ['idTable', 'backendIdTable'] as const) if (!this.pinned.has(role)) this.pinned.set(role, this.#create(role));
+    for (const role of ['idTable', 'backendIdTable'] as const)
+      if (!this.pinned.has(role)) this.pinned.set(role, this.#create(role));
     const held = new Map(this.pinned);
     const bytes = (role: ByteRole): FakeByteMap | undefined => held.get(role) as FakeByteMap | undefined;
     const maps: FakeLb4Maps = {

@@ -6,7 +6,10 @@ import type { ByteMap, Lb4Maps, MaglevMap } from './maps.ts';
 
 export class InjectedFault extends KubeLbError {
   constructor(map: string, op: string) {
-    super('FAULT_INJECTED', `${op} on ${map}: injected fault`, { transient: true, object: { kind: 'BPFMap', name: map } });
+    super('FAULT_INJECTED', `${op} on ${map}: injected fault`, {
+      transient: true,
+      object: { kind: 'BPFMap', name: map },
+    });
   }
 }
 

@@ -15,11 +15,22 @@ import { CILIUM_VERSIONS, profileFor, type CiliumVersion, type Lb4Profile } from
 import type { CiliumDatapathConfig } from '../../core/cilium/config.ts';
 import { BpfError, BpfMap, settleQueuedWrites, type MapSpec } from '../../native/bpf.ts';
 import { DataplaneMapError } from './errors.ts';
-import { readSnapshot, type ByteMap, type Lb4Maps, type MaglevMap, type OrderedWriter, type PinChange, type PinIdentity } from './maps.ts';
+import {
+  readSnapshot,
+  type ByteMap,
+  type Lb4Maps,
+  type MaglevMap,
+  type OrderedWriter,
+  type PinChange,
+  type PinIdentity,
+} from './maps.ts';
 import { invariant } from '../../shared/errors.ts';
 
 /** What this module uses of an open map (src/native/bpf.ts BpfMap). */
-export type BpfMapHandle = Pick<BpfMap, 'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'> &
+export type BpfMapHandle = Pick<
+  BpfMap,
+  'path' | 'info' | 'fd' | 'pin' | 'close' | 'lookup' | 'update' | 'dump' | 'updateMany' | 'deleteMany'
+> &
   Partial<Pick<BpfMap, 'queueUpdateMany'>>;
 
 /** How this module reaches bpf(2): the addon in production, a recording fake in unit tests. */
@@ -141,7 +152,12 @@ export class NativeMaglevMap implements MaglevMap {
   }
 
   set(serviceId: number, table: Uint8Array, digest: string): void {
-    if (this.tableSize === undefined) throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', this.name, 'maglev table size unknown (read-only open)');
+    if (this.tableSize === undefined)
+      throw new DataplaneMapError(
+        'DATAPLANE_MAGLEV_TABLE_SIZE',
+        this.name,
+        'maglev table size unknown (read-only open)',
+      );
     const inner = this.#bpf.create({
       type: BPF_MAP_TYPE.ARRAY,
       keySize: MAGLEV_INNER_KEY_SIZE,
@@ -215,7 +231,12 @@ export interface OpenedLb4Maps {
 
 type IdTableShape = typeof ID_TABLE_SHAPE | typeof BACKEND_ID_TABLE_SHAPE;
 
-function openShaped(bpf: BpfPort, dir: string, shape: Lb4MapShape | IdTableShape, readOnly: boolean): BpfMapHandle | undefined {
+function openShaped(
+  bpf: BpfPort,
+  dir: string,
+  shape: Lb4MapShape | IdTableShape,
+  readOnly: boolean,
+): BpfMapHandle | undefined {
   const path = join(dir, shape.name);
   let map: BpfMapHandle;
   try {
@@ -253,7 +274,12 @@ function openIdTable(bpf: BpfPort, dir: string, shape: IdTableShape, readOnly: b
  * (its value size / 4), or undefined when there is none. Nothing is ever written to find out: Cilium's
  * configuration says the size (the writer passes it), and a reader of an empty maglev map has no table to read.
  */
-function maglevTableSizeOf(bpf: BpfPort, outer: BpfMapHandle, dir: string, configured: number | undefined): number | undefined {
+function maglevTableSizeOf(
+  bpf: BpfPort,
+  outer: BpfMapHandle,
+  dir: string,
+  configured: number | undefined,
+): number | undefined {
   const path = join(dir, LB4_MAPS.maglev.name);
   const d = outer.dump();
   for (let i = 0; i < d.count; i++) {
@@ -291,7 +317,11 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
     held.push({ name: shape.name, path: join(dir, shape.name), id: m?.info.id });
     if (m) opened.push(m);
     else if (!shape.optional) {
-      throw new DataplaneMapError('DATAPLANE_MAP_MISSING', join(dir, shape.name), `${shape.name} does not exist; is Cilium running with kube-proxy replacement on this node?`);
+      throw new DataplaneMapError(
+        'DATAPLANE_MAP_MISSING',
+        join(dir, shape.name),
+        `${shape.name} does not exist; is Cilium running with kube-proxy replacement on this node?`,
+      );
     }
     return m;
   };
@@ -326,11 +356,17 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
         for (const m of opened) m.close();
       },
     };
-    const { profile, detection } = chooseProfile({ ...base, maglev: undefined }, options, join(dir, LB4_MAPS.services.name));
+    const { profile, detection } = chooseProfile(
+      { ...base, maglev: undefined },
+      options,
+      join(dir, LB4_MAPS.services.name),
+    );
     // The configuration is the line's: known only now. It says the maglev table size a writer must use.
     const cilium = options.cilium?.(profile.version);
     const tableSize = options.maglevTableSize ?? cilium?.maglev.tableSize;
-    const maglev = maglevOuter ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(bpf, maglevOuter, dir, tableSize), bpf) : undefined;
+    const maglev = maglevOuter
+      ? new NativeMaglevMap(maglevOuter, maglevTableSizeOf(bpf, maglevOuter, dir, tableSize), bpf)
+      : undefined;
     const pins: PinIdentity = {
       changes: () =>
         held.flatMap((h): PinChange[] => {
@@ -347,7 +383,13 @@ export function openLb4Maps(options: OpenLb4MapsOptions, bpf: BpfPort = NATIVE_B
 
 /** An ID table of a read-only open where kube-lb never ran: empty. */
 function emptyIdTable(shape: IdTableShape): ByteMap {
-  const empty: PackedEntries = { count: 0, keySize: 8, valueSize: 4, keys: new Uint8Array(0), values: new Uint8Array(0) };
+  const empty: PackedEntries = {
+    count: 0,
+    keySize: 8,
+    valueSize: 4,
+    keys: new Uint8Array(0),
+    values: new Uint8Array(0),
+  };
   return {
     name: shape.name,
     keySize: 8,
@@ -377,7 +419,8 @@ function chooseProfile(
   });
   if (configured === 'auto') {
     if (!detection.profile && options.guessVersion) {
-      const guess = detection.candidates[detection.candidates.length - 1] ?? CILIUM_VERSIONS[CILIUM_VERSIONS.length - 1]!;
+      const guess =
+        detection.candidates[detection.candidates.length - 1] ?? CILIUM_VERSIONS[CILIUM_VERSIONS.length - 1]!;
       return {
         profile: profileFor(guess),
         detection: { ...detection, reasons: [...detection.reasons, `guessed ${guess} (reading only)`] },

@@ -6,7 +6,12 @@
 // pin). A map Cilium re-created or removed is re-opened and fully programmed; until that is done, every frontend
 // is 'unavailable', so the node's claims do not say Programmed.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { normalizeFrontends, type DesiredFrontend, type Frontend, type RejectedFrontend } from '../../core/dataplane/frontend.ts';
+import {
+  normalizeFrontends,
+  type DesiredFrontend,
+  type Frontend,
+  type RejectedFrontend,
+} from '../../core/dataplane/frontend.ts';
 import {
   MapPlanner,
   rejectedStatuses,
@@ -36,7 +41,14 @@ import {
   type MapChangeFeed,
 } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
-import { findDrift, idsOfKey, ownsKey, restoreOps, type ForeignPrint, type LostEntry } from '../../core/dataplane/drift.ts';
+import {
+  findDrift,
+  idsOfKey,
+  ownsKey,
+  restoreOps,
+  type ForeignPrint,
+  type LostEntry,
+} from '../../core/dataplane/drift.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 import { assertNever, invariant } from '../../shared/errors.ts';
@@ -182,31 +194,52 @@ interface Metrics {
 /** The planner's view of the node, from the Cilium configuration when there is one (see ReconcilerOptions). */
 function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapathConfig | undefined): PlannerOptions {
   const maglevMap = maps.maglev;
-  const capacity = { services: maps.services.maxEntries, backends: maps.backends.maxEntries, revNat: maps.revNat.maxEntries };
+  const capacity = {
+    services: maps.services.maxEntries,
+    backends: maps.backends.maxEntries,
+    revNat: maps.revNat.maxEntries,
+  };
   if (cilium) {
     const maglev = cilium.algorithm === 'maglev';
     if (maglev && !maglevMap) {
-      throw new DataplaneMapError('DATAPLANE_MAP_MISSING', 'cilium_lb4_maglev', `Cilium's configuration (${cilium.source}) selects backends with maglev, but its maglev map is not there`);
+      throw new DataplaneMapError(
+        'DATAPLANE_MAP_MISSING',
+        'cilium_lb4_maglev',
+        `Cilium's configuration (${cilium.source}) selects backends with maglev, but its maglev map is not there`,
+      );
     }
     if (maglev && maglevMap?.tableSize !== undefined && maglevMap.tableSize !== cilium.maglev.tableSize) {
-      throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', maglevMap.name, `Cilium's configured maglev table size ${cilium.maglev.tableSize} differs from its maps' (${maglevMap.tableSize})`);
+      throw new DataplaneMapError(
+        'DATAPLANE_MAGLEV_TABLE_SIZE',
+        maglevMap.name,
+        `Cilium's configured maglev table size ${cilium.maglev.tableSize} differs from its maps' (${maglevMap.tableSize})`,
+      );
     }
     return {
       profile,
       algorithm: cilium.algorithm,
-      maglev: maglev ? { tableSize: cilium.maglev.tableSize, seed: maglevMurmurSeed(cilium.maglev.hashSeed) } : undefined,
+      maglev: maglev
+        ? { tableSize: cilium.maglev.tableSize, seed: maglevMurmurSeed(cilium.maglev.hashSeed) }
+        : undefined,
       sourceRangeMap: cilium.sourceRangeCheck && maps.sourceRange !== undefined,
       affinityMatchMap: cilium.sessionAffinity && maps.affinityMatch !== undefined,
       capacity,
     };
   }
   if (maglevMap && maglevMap.tableSize === undefined) {
-    throw new DataplaneMapError('DATAPLANE_MAGLEV_TABLE_SIZE', maglevMap.name, 'maglev table size unknown: pass Cilium\'s configuration (bpf-lb-maglev-table-size)');
+    throw new DataplaneMapError(
+      'DATAPLANE_MAGLEV_TABLE_SIZE',
+      maglevMap.name,
+      "maglev table size unknown: pass Cilium's configuration (bpf-lb-maglev-table-size)",
+    );
   }
   return {
     profile,
     algorithm: maglevMap ? 'maglev' : 'random',
-    maglev: maglevMap?.tableSize !== undefined ? { tableSize: maglevMap.tableSize, seed: maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED) } : undefined,
+    maglev:
+      maglevMap?.tableSize !== undefined
+        ? { tableSize: maglevMap.tableSize, seed: maglevMurmurSeed(DEFAULT_MAGLEV_HASH_SEED) }
+        : undefined,
     sourceRangeMap: maps.sourceRange !== undefined,
     affinityMatchMap: maps.affinityMatch !== undefined,
     capacity,
@@ -263,7 +296,7 @@ function createMetrics(registry: Registry): Metrics {
     }),
     idMoves: new Counter({
       name: 'kube_lb_dataplane_id_moves_total',
-      help: 'Service and backend IDs kube-lb moved off because another writer (Cilium\'s allocator reaching them, an operator) used them; each move rewrites that service\'s or backend\'s entries under a new ID.',
+      help: "Service and backend IDs kube-lb moved off because another writer (Cilium's allocator reaching them, an operator) used them; each move rewrites that service's or backend's entries under a new ID.",
       labelNames: ['kind'],
       registers: [registry],
     }),
@@ -374,7 +407,9 @@ export class DataplaneReconciler {
    * pass (or an event) put lost entries back without planning. Undefined until a plan succeeded, and again
    * whenever the desired state or the maps held change.
    */
-  #owned: { image: DesiredImage; generation: number; print: ForeignPrint | undefined; foreignAtPlan: number } | undefined;
+  #owned:
+    | { image: DesiredImage; generation: number; print: ForeignPrint | undefined; foreignAtPlan: number }
+    | undefined;
   #pendingLost: LostEntry[] = [];
   /** The kernel time of the oldest delete in #pendingLost (0n: unknown). */
   #pendingSince = 0n;
@@ -388,7 +423,9 @@ export class DataplaneReconciler {
   constructor(options: ReconcilerOptions) {
     const { cilium } = options;
     this.profile = cilium ? profileUnder(options.profile, cilium) : options.profile;
-    this.servability = cilium ? servability(cilium) : { ok: true, message: 'no Cilium configuration given: assumed serveable' };
+    this.servability = cilium
+      ? servability(cilium)
+      : { ok: true, message: 'no Cilium configuration given: assumed serveable' };
     this.periodMs = options.periodMs ?? DEFAULT_RECONCILE_PERIOD_MS;
     this.#pinCheckMs = options.pinCheckMs ?? DEFAULT_PIN_CHECK_MS;
     this.#cilium = cilium;
@@ -416,7 +453,10 @@ export class DataplaneReconciler {
       this.#feed.follow(maps);
       this.#setDetection('events', 'a BPF program on bpf(2) syscall exit reports changes made by other processes');
     } catch (err) {
-      this.#setDetection('polling', `change events unavailable (${(err as Error).message.split('\n')[0]}); every pass re-reads every map`);
+      this.#setDetection(
+        'polling',
+        `change events unavailable (${(err as Error).message.split('\n')[0]}); every pass re-reads every map`,
+      );
     }
   }
 
@@ -426,8 +466,13 @@ export class DataplaneReconciler {
     this.#metrics?.detection.set({ mode: 'events' }, mode === 'events' ? 1 : 0);
     this.#metrics?.detection.set({ mode: 'polling' }, mode === 'polling' ? 1 : 0);
     if (before?.mode === mode && before.reason === reason) return;
-    if (mode === 'events') this.#log.info({ detection: mode }, `map changes by others are detected by events: ${reason}`);
-    else if (this.#feed) this.#log.warn({ detection: mode }, `map changes by others are detected by polling every ${this.periodMs} ms: ${reason}`);
+    if (mode === 'events')
+      this.#log.info({ detection: mode }, `map changes by others are detected by events: ${reason}`);
+    else if (this.#feed)
+      this.#log.warn(
+        { detection: mode },
+        `map changes by others are detected by polling every ${this.periodMs} ms: ${reason}`,
+      );
   }
 
   /**
@@ -530,7 +575,12 @@ export class DataplaneReconciler {
       return;
     }
     this.#log.warn(
-      { restored, maps: [...new Set(lost.map((l) => l.map))], ms: Math.round((at - started) * 10) / 10, restoredNotLogged: this.#eventUnlogged || undefined },
+      {
+        restored,
+        maps: [...new Set(lost.map((l) => l.map))],
+        ms: Math.round((at - started) * 10) / 10,
+        restoredNotLogged: this.#eventUnlogged || undefined,
+      },
       'entries deleted by someone else written back on their change event',
     );
     this.#eventLogAt = at;
@@ -620,7 +670,13 @@ export class DataplaneReconciler {
       const maps = this.#maps ?? this.#reopenMaps(replaced);
       const foreign = this.#foreignCount();
       const due = started - this.#lastReadAt >= this.#verifyPeriodMs;
-      if (repair && this.#baseline && foreign >= 0 && !this.#mustRead && ((foreign === this.#foreignSeen && !due) || this.#putOffRead(started))) {
+      if (
+        repair &&
+        this.#baseline &&
+        foreign >= 0 &&
+        !this.#mustRead &&
+        ((foreign === this.#foreignSeen && !due) || this.#putOffRead(started))
+      ) {
         mode = 'idle';
       } else {
         const snapshot = readSnapshot(maps);
@@ -694,7 +750,15 @@ export class DataplaneReconciler {
       error = err instanceof Error ? err : new Error(String(err));
     }
     const unavailable = this.#afterReplacement(error);
-    const result: PassResult = { ...applied, repair, mode, durationMs: performance.now() - started, error, replaced, unavailable };
+    const result: PassResult = {
+      ...applied,
+      repair,
+      mode,
+      durationMs: performance.now() - started,
+      error,
+      replaced,
+      unavailable,
+    };
     this.#record(result, plan);
     return result;
   }
@@ -722,7 +786,10 @@ export class DataplaneReconciler {
     try {
       this.#feed.mirror(image);
     } catch (err) {
-      this.#log.warn({ err }, 'the kernel write-back could not be updated; deleted entries are written back from their events');
+      this.#log.warn(
+        { err },
+        'the kernel write-back could not be updated; deleted entries are written back from their events',
+      );
     }
   }
 
@@ -797,7 +864,12 @@ export class DataplaneReconciler {
    * cannot write) fails the pass, and the next pass tries again.
    */
   #reopenMaps(changes: readonly PinChange[]): Lb4Maps {
-    if (!this.#reopen) throw new DataplaneMapError('DATAPLANE_MAP_MISSING', changes[0]?.path ?? 'lb4 maps', 'the maps were replaced and this reconciler cannot re-open them');
+    if (!this.#reopen)
+      throw new DataplaneMapError(
+        'DATAPLANE_MAP_MISSING',
+        changes[0]?.path ?? 'lb4 maps',
+        'the maps were replaced and this reconciler cannot re-open them',
+      );
     const opened = this.#reopen();
     try {
       const options = plannerOptions(opened.maps, this.profile, this.#cilium);
@@ -817,7 +889,10 @@ export class DataplaneReconciler {
     this.#baseline = undefined;
     this.#owned = undefined;
     this.#follow(opened.maps);
-    this.#log.info({ maps: this.#replacement?.changes.map(describePinChange) }, 'maps re-opened; programming them in full');
+    this.#log.info(
+      { maps: this.#replacement?.changes.map(describePinChange) },
+      'maps re-opened; programming them in full',
+    );
     return opened.maps;
   }
 
@@ -871,14 +946,16 @@ export class DataplaneReconciler {
   #unavailableStatuses(changes: readonly PinChange[], error?: Error): FrontendStatus[] {
     const what = changes.map(describePinChange).join(', ');
     const reason = `Cilium's lb maps were replaced under kube-lb (${what}); ${error ? `re-programming failed: ${error.message}` : 'not re-programmed yet'}`;
-    const unavailable = this.#frontends.map((f): FrontendStatus => ({
-      name: f.name,
-      origin: f.origin,
-      state: 'unavailable',
-      reason,
-      code: MAPS_REPLACED,
-      notes: [],
-    }));
+    const unavailable = this.#frontends.map(
+      (f): FrontendStatus => ({
+        name: f.name,
+        origin: f.origin,
+        state: 'unavailable',
+        reason,
+        code: MAPS_REPLACED,
+        notes: [],
+      }),
+    );
     return [...rejectedStatuses(this.#rejected), ...unavailable];
   }
 
@@ -890,14 +967,16 @@ export class DataplaneReconciler {
     const s = this.servability;
     if (s.ok) return this.#planner.plan(this.#frontends, this.#rejected, snapshot, sink);
     const plan = this.#planner.plan([], this.#rejected, snapshot, sink);
-    const refused = this.#frontends.map((f): FrontendStatus => ({
-      name: f.name,
-      origin: f.origin,
-      state: 'refused',
-      reason: s.message,
-      code: s.reason,
-      notes: [],
-    }));
+    const refused = this.#frontends.map(
+      (f): FrontendStatus => ({
+        name: f.name,
+        origin: f.origin,
+        state: 'refused',
+        reason: s.message,
+        code: s.reason,
+        notes: [],
+      }),
+    );
     return { ...plan, statuses: [...plan.statuses, ...refused] };
   }
 
@@ -972,7 +1051,10 @@ export class DataplaneReconciler {
       this.#logFailure(result);
     } else {
       if (this.#failing) {
-        this.#log.info({ failedPasses: this.#failing.count, lastError: this.#failing.message }, 'dataplane passes succeed again');
+        this.#log.info(
+          { failedPasses: this.#failing.count, lastError: this.#failing.message },
+          'dataplane passes succeed again',
+        );
         this.#failing = undefined;
       }
       if (plan && plan.moves.serviceIds + plan.moves.backendIds > 0) this.#recordMoves(plan.moves);
@@ -981,7 +1063,12 @@ export class DataplaneReconciler {
         this.#stats.repairPasses++;
         this.#metrics?.repairs.inc(touched);
         this.#log.warn(
-          { absent: result.absent, changed: result.changed, deleted: result.deleted, steps: plan?.ops.map((o) => o.step) },
+          {
+            absent: result.absent,
+            changed: result.changed,
+            deleted: result.deleted,
+            steps: plan?.ops.map((o) => o.step),
+          },
           'repaired map entries changed by someone else',
         );
       } else if (touched > 0) {
@@ -1018,7 +1105,13 @@ export class DataplaneReconciler {
       return;
     }
     this.#log.error(
-      { err: result.error, absent: result.absent, changed: result.changed, deleted: result.deleted, failedPasses: f ? f.count + 1 : 1 },
+      {
+        err: result.error,
+        absent: result.absent,
+        changed: result.changed,
+        deleted: result.deleted,
+        failedPasses: f ? f.count + 1 : 1,
+      },
       'dataplane pass failed; retrying every period',
     );
     this.#failing = { message, count: f ? f.count + 1 : 1, loggedAt: at };

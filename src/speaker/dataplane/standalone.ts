@@ -33,7 +33,12 @@ const openMaps = (ciliumVersion: string): OpenedLb4Maps =>
   });
 const opened = openMaps(config['cilium-version']);
 logger.info(
-  { dir: opened.dir, profile: opened.profile.version, evidence: opened.detection.reasons, maglev: opened.maps.maglev?.tableSize },
+  {
+    dir: opened.dir,
+    profile: opened.profile.version,
+    evidence: opened.detection.reasons,
+    maglev: opened.maps.maglev?.tableSize,
+  },
   'maps opened',
 );
 const reconciler = new DataplaneReconciler({

@@ -2,7 +2,14 @@
 // its state with the pure state machine (core/health/state.ts). Targets shared by many claims are probed once.
 // Listeners hear about state transitions only; the speaker then re-plans which backends get new flows.
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { observe, UNPROBED, type HealthState, type HealthThresholds, type ProbeResult, type TargetHealth } from '../../core/health/state.ts';
+import {
+  observe,
+  UNPROBED,
+  type HealthState,
+  type HealthThresholds,
+  type ProbeResult,
+  type TargetHealth,
+} from '../../core/health/state.ts';
 import { parseTargetKey, type HealthTarget } from '../../core/health/targets.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { probe as realProbe } from './probe.ts';
@@ -100,7 +107,10 @@ export class HealthChecker {
 
   /** Keys of targets currently out of service, sorted. */
   failing(): string[] {
-    return [...this.#entries].filter(([, e]) => e.health.state === 'unhealthy').map(([k]) => k).sort();
+    return [...this.#entries]
+      .filter(([, e]) => e.health.state === 'unhealthy')
+      .map(([k]) => k)
+      .sort();
   }
 
   report(): TargetReport[] {
@@ -142,8 +152,20 @@ export class HealthChecker {
     const o = observe(e.health, result, this.#opts.thresholds, this.#opts.now());
     e.health = o.next;
     if (o.transition) {
-      const log = o.transition.to === 'unhealthy' ? this.#opts.logger.warn.bind(this.#opts.logger) : this.#opts.logger.info.bind(this.#opts.logger);
-      log({ target: key, from: o.transition.from, to: o.transition.to, failure: o.next.lastFailure?.failure, detail: result.ok ? undefined : result.detail }, 'backend health changed');
+      const log =
+        o.transition.to === 'unhealthy'
+          ? this.#opts.logger.warn.bind(this.#opts.logger)
+          : this.#opts.logger.info.bind(this.#opts.logger);
+      log(
+        {
+          target: key,
+          from: o.transition.from,
+          to: o.transition.to,
+          failure: o.next.lastFailure?.failure,
+          detail: result.ok ? undefined : result.detail,
+        },
+        'backend health changed',
+      );
       this.#updateGauge();
       for (const fn of this.#listeners) fn(key, o.transition.from, o.transition.to, o.next);
     }

@@ -30,7 +30,10 @@ const failed = (failure: ProbeFailure, detail: string): ProbeResult => ({ ok: fa
 export function tcpProbe(address: string, port: number, timeoutMs: number): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const socket = connect({ host: address, port });
-    const timer = setTimeout(() => finish(failed('Timeout', `no TCP handshake with ${address}:${port} within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(
+      () => finish(failed('Timeout', `no TCP handshake with ${address}:${port} within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     function finish(r: ProbeResult): void {
       clearTimeout(timer);
       socket.removeAllListeners();
@@ -53,17 +56,36 @@ export function httpProbe(address: string, port: number, path: string, timeoutMs
       req.destroy();
       resolve(r);
     };
-    const req = request({ host: address, port, path, method: 'GET', agent: false, headers: { 'user-agent': 'kube-lb-speaker-healthcheck' } }, (res) => {
-      const status = res.statusCode ?? 0;
-      res.resume();
-      finish(status >= 200 && status < 300 ? { ok: true } : failed('BadStatus', `GET http://${address}:${port}${path} answered ${status}`));
-    });
-    const timer = setTimeout(() => finish(failed('Timeout', `GET http://${address}:${port}${path}: no answer within ${timeoutMs} ms`)), timeoutMs);
+    const req = request(
+      {
+        host: address,
+        port,
+        path,
+        method: 'GET',
+        agent: false,
+        headers: { 'user-agent': 'kube-lb-speaker-healthcheck' },
+      },
+      (res) => {
+        const status = res.statusCode ?? 0;
+        res.resume();
+        finish(
+          status >= 200 && status < 300
+            ? { ok: true }
+            : failed('BadStatus', `GET http://${address}:${port}${path} answered ${status}`),
+        );
+      },
+    );
+    const timer = setTimeout(
+      () => finish(failed('Timeout', `GET http://${address}:${port}${path}: no answer within ${timeoutMs} ms`)),
+      timeoutMs,
+    );
     req.once('error', (err: NodeJS.ErrnoException) => finish(failed(failureOf(err), err.message)));
     req.end();
   });
 }
 
 export function probe(target: HealthTarget, timeoutMs: number): Promise<ProbeResult> {
-  return target.kind === 'http' ? httpProbe(target.address, target.port, target.path, timeoutMs) : tcpProbe(target.address, target.port, timeoutMs);
+  return target.kind === 'http'
+    ? httpProbe(target.address, target.port, target.path, timeoutMs)
+    : tcpProbe(target.address, target.port, timeoutMs);
 }

@@ -60,7 +60,8 @@ export class Announcer {
     const { rtnl, logger } = this.#opts;
     this.#sink = this.#opts.openSink(this.#opts.sinkName);
     const link = (await rtnl.links()).find((l) => l.name === this.#opts.sinkName);
-    if (!link) throw new KubeLbError('L2_SINK_LINK', `sink link ${this.#opts.sinkName} did not appear after it was created`);
+    if (!link)
+      throw new KubeLbError('L2_SINK_LINK', `sink link ${this.#opts.sinkName} did not appear after it was created`);
     this.#sinkIndex = link.index;
     await applySysctls(sinkSettings(this.#opts.sinkName, this.#opts.procSysDir), { optional: true });
     await rtnl.setUpNoArp(link.index);
@@ -107,10 +108,16 @@ export class Announcer {
       for (const ifname of ifs) {
         const link = this.#linkIndex.get(ifname)!;
         if (!prepared.has(ifname)) {
-          if (!(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname, this.#opts.procSysDir))))) continue;
+          if (
+            !(await attempt(`sysctls ${ifname}`, () => applySysctls(proxyArpSettings(ifname, this.#opts.procSysDir))))
+          )
+            continue;
           prepared.add(ifname);
         }
-        if (!proxies.has(pairKey(link.index, vip)) && !(await attempt(`proxy ${vip}@${ifname}`, () => rtnl.addProxy(link.index, vip)))) {
+        if (
+          !proxies.has(pairKey(link.index, vip)) &&
+          !(await attempt(`proxy ${vip}@${ifname}`, () => rtnl.addProxy(link.index, vip)))
+        ) {
           continue;
         }
         next.set(vip, [...(next.get(vip) ?? []), ifname]);
@@ -123,7 +130,9 @@ export class Announcer {
 
     // Withdraw what is announced (by us or by an earlier run) and not wanted: the dump above holds everything
     // of ours that existed before this apply, and this apply only added wanted entries.
-    const wanted = new Set([...next].flatMap(([vip, ifs]) => ifs.map((n) => pairKey(this.#linkIndex.get(n)!.index, vip))));
+    const wanted = new Set(
+      [...next].flatMap(([vip, ifs]) => ifs.map((n) => pairKey(this.#linkIndex.get(n)!.index, vip))),
+    );
     for (const key of proxies) {
       if (wanted.has(key)) continue;
       const [ifindex, ip] = key.split('/') as [string, string];
@@ -135,7 +144,10 @@ export class Announcer {
     for (const c of remove) garp.withdraw(c);
     this.#announced = next;
     if (added.length > 0 || remove.length > 0) {
-      logger.info({ added: added.map((c) => `${c.vip}@${c.ifname}`), removed: remove.map((c) => `${c.vip}@${c.ifname}`) }, 'announcements changed');
+      logger.info(
+        { added: added.map((c) => `${c.vip}@${c.ifname}`), removed: remove.map((c) => `${c.vip}@${c.ifname}`) },
+        'announcements changed',
+      );
     }
     for (const e of errors) logger.warn({ err: e.error, op: e.op }, 'announcement step failed; will retry');
     const result = { added, removed: remove, errors };

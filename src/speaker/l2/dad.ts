@@ -159,13 +159,22 @@ export class DuplicateAddressGate {
       .then((claimant) => {
         if (!claimant) {
           this.#book.free(vip);
-          logger.info({ vip, ms: Math.round(performance.now() - startedAt) }, 'duplicate-address probe: free, announcing');
+          logger.info(
+            { vip, ms: Math.round(performance.now() - startedAt) },
+            'duplicate-address probe: free, announcing',
+          );
           return;
         }
         const conflict = this.#book.taken(vip, claimant.mac, claimant.ifname, this.#o.now());
         if (!conflict) return;
         logger.warn(
-          { vip, mac: claimant.mac, interface: claimant.ifname, conflicts: conflict.conflicts, retryInMs: Math.round(conflict.retryAt - this.#o.now()) },
+          {
+            vip,
+            mac: claimant.mac,
+            interface: claimant.ifname,
+            conflicts: conflict.conflicts,
+            retryInMs: Math.round(conflict.retryAt - this.#o.now()),
+          },
           'L2_ADDRESS_IN_USE: another host answers ARP for this VIP; not announcing it',
         );
         this.#o.onInUse?.(conflict);

@@ -201,7 +201,11 @@ export class GarpSender {
       this.#refreshDue.pop();
       if (this.#announced.get(key(t)) === t) this.#announce(t);
     }
-    const wait = starved ? Math.max(1, 1000 / this.#config.ratePerS) : nextDue === Infinity ? undefined : Math.max(0, nextDue - now);
+    const wait = starved
+      ? Math.max(1, 1000 / this.#config.ratePerS)
+      : nextDue === Infinity
+        ? undefined
+        : Math.max(0, nextDue - now);
     if (wait !== undefined) this.#cancelPump = this.#clock.after(wait, () => this.#pump());
   }
 

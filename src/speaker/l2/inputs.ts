@@ -57,7 +57,10 @@ export function parseRules(list: readonly L2Announcement[], logger: Logger): Ann
         interfaces: parseInterfaceSelection(a.spec?.interfaces),
       });
     } catch (err) {
-      logger.warn({ err, announcement: a.metadata.name, pattern: (err as InterfacePatternError).pattern }, 'L2Announcement ignored');
+      logger.warn(
+        { err, announcement: a.metadata.name, pattern: (err as InterfacePatternError).pattern },
+        'L2Announcement ignored',
+      );
     }
   }
   return rules.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
@@ -77,7 +80,13 @@ export function vipsFromClaims(claims: readonly VIPClaim[], pools: ReadonlyMap<s
     byVip.set(vip, entry);
   }
   return [...byVip]
-    .map(([vip, e]) => ({ vip, pool: e.pool, poolLabels: pools.get(e.pool)?.metadata.labels ?? {}, claims: e.claims, ...(e.fleet ? { fleet: e.fleet } : {}) }))
+    .map(([vip, e]) => ({
+      vip,
+      pool: e.pool,
+      poolLabels: pools.get(e.pool)?.metadata.labels ?? {},
+      claims: e.claims,
+      ...(e.fleet ? { fleet: e.fleet } : {}),
+    }))
     .sort((a, b) => (a.vip < b.vip ? -1 : 1));
 }
 
@@ -106,13 +115,22 @@ export class KubeInputs implements L2Inputs {
     this.#pools = custom<VIPPool>('VIPPool');
     this.#announcements = custom<L2Announcement>('L2Announcement');
     const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.#nodes = createInformer<k8s.V1Node>({ kubeConfig, path: '/api/v1/nodes', list: () => core.listNode(), logger });
+    this.#nodes = createInformer<k8s.V1Node>({
+      kubeConfig,
+      path: '/api/v1/nodes',
+      list: () => core.listNode(),
+      logger,
+    });
   }
 
   async start(): Promise<void> {
     // Only what decides announcements counts as a change: a claim's VIP and pool (not its status conditions,
     // which the speakers themselves keep writing), pool and node labels, announcement specs.
-    this.#watch('claim', this.#claims, (c) => `${c.status?.vip ?? ''}|${c.status?.pool ?? ''}|${c.metadata.deletionTimestamp ? 'deleting' : ''}`);
+    this.#watch(
+      'claim',
+      this.#claims,
+      (c) => `${c.status?.vip ?? ''}|${c.status?.pool ?? ''}|${c.metadata.deletionTimestamp ? 'deleting' : ''}`,
+    );
     this.#watch('pool', this.#pools, (p) => JSON.stringify(p.metadata.labels ?? {}));
     this.#watch('announcement', this.#announcements, (a) => JSON.stringify(a.spec ?? {}));
     this.#watch('node', this.#nodes, (n) => JSON.stringify(n.metadata?.labels ?? {}));
@@ -146,7 +164,11 @@ export class KubeInputs implements L2Inputs {
     return this.#claims.get(ref.name, ref.namespace);
   }
 
-  #watch<T extends k8s.KubernetesObject>(kind: string, informer: TypedInformer<T>, fingerprint: (o: T) => string): void {
+  #watch<T extends k8s.KubernetesObject>(
+    kind: string,
+    informer: TypedInformer<T>,
+    fingerprint: (o: T) => string,
+  ): void {
     const key = (o: T) => `${kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name ?? ''}`;
     informer.on({
       onUpsert: (o) => {

@@ -189,7 +189,8 @@ export class LeaseMembership {
       await this.#api.deleteNamespacedLease({ name: leaseName(this.#opts.nodeName), namespace: this.#opts.namespace });
       this.writes++;
     } catch (err) {
-      if (!isNotFound(err)) this.#opts.logger.warn({ err }, 'could not delete own Lease; peers drop us when it expires');
+      if (!isNotFound(err))
+        this.#opts.logger.warn({ err }, 'could not delete own Lease; peers drop us when it expires');
     }
     await this.stop();
   }
@@ -245,7 +246,11 @@ export class LeaseMembership {
         namespace,
         labels: { ...(base?.metadata?.labels ?? {}), [LEASE_LABEL]: LEASE_LABEL_VALUE },
         annotations: {
-          ...Object.fromEntries(Object.entries(base?.metadata?.annotations ?? {}).filter(([k]) => !Object.values(ANNOTATIONS).includes(k as never))),
+          ...Object.fromEntries(
+            Object.entries(base?.metadata?.annotations ?? {}).filter(
+              ([k]) => !Object.values(ANNOTATIONS).includes(k as never),
+            ),
+          ),
           ...advertisedAnnotations(this.#advertised),
         },
       },
@@ -271,7 +276,9 @@ export class LeaseMembership {
         mutate: (base) => this.#desiredLease(base),
         write: async (body, base) => {
           this.writes++;
-          this.#own = base ? await this.#api.replaceNamespacedLease({ name, namespace, body }) : await this.#api.createNamespacedLease({ namespace, body });
+          this.#own = base
+            ? await this.#api.replaceNamespacedLease({ name, namespace, body })
+            : await this.#api.createNamespacedLease({ namespace, body });
           return this.#own;
         },
       });
@@ -292,7 +299,11 @@ export class LeaseMembership {
     const prev = this.#seen.get(key);
     if (!prev || prev.renewTime !== renewTime) this.#seen.set(key, { renewTime, at: this.#opts.now() });
     const a = lease.metadata?.annotations ?? {};
-    const fingerprint = JSON.stringify([lease.spec?.holderIdentity, lease.spec?.leaseDurationSeconds, ...Object.values(ANNOTATIONS).map((k) => a[k])]);
+    const fingerprint = JSON.stringify([
+      lease.spec?.holderIdentity,
+      lease.spec?.leaseDurationSeconds,
+      ...Object.values(ANNOTATIONS).map((k) => a[k]),
+    ]);
     if (this.#fingerprints.get(key) === fingerprint) return;
     this.#fingerprints.set(key, fingerprint);
     this.#emit();

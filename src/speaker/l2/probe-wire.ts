@@ -39,7 +39,13 @@ export function encodeProbe(m: ProbeMessage, key?: Uint8Array): Buffer {
 export function decodeProbe(buf: Buffer, key?: Uint8Array): ProbeMessage | undefined {
   try {
     const m = JSON.parse(buf.toString('utf8')) as Partial<ProbeMessage> & { h?: unknown };
-    if (m.v !== 1 || (m.t !== 'hb' && m.t !== 'bye' && m.t !== 'ack') || typeof m.n !== 'string' || typeof m.s !== 'number') return undefined;
+    if (
+      m.v !== 1 ||
+      (m.t !== 'hb' && m.t !== 'bye' && m.t !== 'ack') ||
+      typeof m.n !== 'string' ||
+      typeof m.s !== 'number'
+    )
+      return undefined;
     if (!key) return { v: 1, t: m.t, n: m.n, s: m.s };
     if (typeof m.at !== 'number' || typeof m.h !== 'string' || !/^[0-9a-f]{32}$/.test(m.h)) return undefined;
     const want = mac(key, JSON.stringify({ v: 1, t: m.t, n: m.n, s: m.s, at: m.at }));

@@ -10,7 +10,16 @@
 // enough to starve this thread), and silence is not judged for a moment.
 import { createSocket, type Socket } from 'node:dgram';
 import { parentPort, workerData } from 'node:worker_threads';
-import { decodeProbe, encodeProbe, GapRing, ProbeClock, ProbeReplayGuard, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
+import {
+  decodeProbe,
+  encodeProbe,
+  GapRing,
+  ProbeClock,
+  ProbeReplayGuard,
+  SHARED_SLOTS,
+  type PeerAddress,
+  type ProbeMessage,
+} from './probe-wire.ts';
 import { assertNever } from '../../shared/errors.ts';
 
 /** What the main thread starts the worker with. */
@@ -90,7 +99,8 @@ socket.bind(data.port, data.bindAddress, () => {
     timer = setInterval(() => {
       const now = epochNow();
       const last = heard[SHARED_SLOTS.timerRanAt]!;
-      if (last > 0 && now - last > data.intervalMs + data.timeoutMs / 2) heard[SHARED_SLOTS.stalledUntil] = now + data.timeoutMs;
+      if (last > 0 && now - last > data.intervalMs + data.timeoutMs / 2)
+        heard[SHARED_SLOTS.stalledUntil] = now + data.timeoutMs;
       heard[SHARED_SLOTS.timerRanAt] = now;
       seq++;
       for (const p of peers) sendTo(socket, p, { v: 1, t: 'hb', n: data.nodeName, s: seq });

@@ -20,7 +20,10 @@ import { assertNever } from '../../shared/errors.ts';
 
 /** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
 const MAX_PEER_SLOTS = 4096;
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './probe-worker.ts' : './probe-worker.js', import.meta.url);
+const WORKER_URL = new URL(
+  import.meta.url.endsWith('.ts') ? './probe-worker.ts' : './probe-worker.js',
+  import.meta.url,
+);
 
 export interface ProbeOptions {
   readonly nodeName: string;
@@ -85,7 +88,8 @@ export class ProbeChannel {
       await new Promise<void>((resolve, reject) => {
         worker.on('message', (m: FromWorker) => {
           if (m.t === 'bound') resolve();
-          else if (m.t === 'bind-error') reject(new Error(`heartbeat socket ${this.#opts.bindAddress}:${this.#opts.port}: ${m.message}`));
+          else if (m.t === 'bind-error')
+            reject(new Error(`heartbeat socket ${this.#opts.bindAddress}:${this.#opts.port}: ${m.message}`));
           else this.#fromWorker(m);
         });
         worker.once('error', reject);
@@ -97,7 +101,9 @@ export class ProbeChannel {
     }
     this.#worker = worker;
     this.#exited = exited;
-    worker.on('error', (err) => this.#opts.logger.error({ err }, 'heartbeat thread failed; peers will see this node only through its Lease'));
+    worker.on('error', (err) =>
+      this.#opts.logger.error({ err }, 'heartbeat thread failed; peers will see this node only through its Lease'),
+    );
     this.#sendPeers();
   }
 
@@ -200,7 +206,10 @@ export class ProbeChannel {
         this.#slots.set(p.name, slot);
       }
       if (slot === undefined) {
-        this.#opts.logger.warn({ peer: p.name }, 'no heartbeat slot left for this peer; its Lease alone decides its liveness');
+        this.#opts.logger.warn(
+          { peer: p.name },
+          'no heartbeat slot left for this peer; its Lease alone decides its liveness',
+        );
         continue;
       }
       peers.push({ ...p, slot });

@@ -67,7 +67,11 @@ async function notOverForeign(what: string, create: () => Promise<unknown>): Pro
     await create();
   } catch (err) {
     if (!isErrno(err, 'EEXIST')) throw err;
-    throw new KubeLbError('L2_FOREIGN_ENTRY', `${what} exists that kube-lb did not make (EEXIST); not replacing it, not announcing this VIP here`, { cause: err });
+    throw new KubeLbError(
+      'L2_FOREIGN_ENTRY',
+      `${what} exists that kube-lb did not make (EEXIST); not replacing it, not announcing this VIP here`,
+      { cause: err },
+    );
   }
 }
 
@@ -95,7 +99,9 @@ export function openRtnl(): Rtnl {
     defaultRouteInterface: () =>
       wrap('find default route', async () => {
         const routes = await sock.getRoutes({ family: AF_INET });
-        const def = routes.find((r) => r.data.dstLen === 0 && r.data.table === RT_TABLE_MAIN && r.data.type === 'UNICAST');
+        const def = routes.find(
+          (r) => r.data.dstLen === 0 && r.data.table === RT_TABLE_MAIN && r.data.type === 'UNICAST',
+        );
         const oif = def?.attrs.oif;
         if (oif === undefined) return undefined;
         const links = await sock.getLinks();
@@ -144,13 +150,18 @@ export function openRtnl(): Rtnl {
     routes: (oif) =>
       wrap('list routes', async () =>
         (await sock.getRoutes({ family: AF_INET }))
-          .filter((r) => Number(r.data.protocol) === KUBE_LB_RTPROTO && r.data.dstLen === 32 && r.attrs.oif === oif && r.attrs.dst)
+          .filter(
+            (r) =>
+              Number(r.data.protocol) === KUBE_LB_RTPROTO && r.data.dstLen === 32 && r.attrs.oif === oif && r.attrs.dst,
+          )
           .map((r) => ipv4FromBytes(r.attrs.dst!)),
       ),
     addRoute: (ip, oif) =>
       wrap(`add route ${ip}/32 via ${oif}`, async () => {
         const [data, attrs] = route(ip, oif);
-        await notOverForeign(`a route to ${ip}/32 in the main table`, () => sock.newRoute(data, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }));
+        await notOverForeign(`a route to ${ip}/32 in the main table`, () =>
+          sock.newRoute(data, attrs, { flags: FlagsNew.CREATE | FlagsNew.EXCL }),
+        );
       }),
     delRoute: (ip, oif) =>
       wrap(`delete route ${ip}/32 via ${oif}`, async () => {

@@ -6,7 +6,13 @@
 // Graceful stop (handover): mark our Lease leaving, tell peers "bye", keep answering until every live peer
 // acknowledged that it applied a view without us (or a timeout), then withdraw and delete the Lease.
 import { evaluateLiveness, type LivenessResult, type PeerObservation } from '../../core/l2/liveness.ts';
-import { decideOwnership, localAnnouncements, publishableInterfaces, type Member, type OwnershipDecision } from '../../core/l2/ownership.ts';
+import {
+  decideOwnership,
+  localAnnouncements,
+  publishableInterfaces,
+  type Member,
+  type OwnershipDecision,
+} from '../../core/l2/ownership.ts';
 import { RendezvousScores } from '../../core/l2/rendezvous.ts';
 import type { LinkInfo } from '../../core/l2/interfaces.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -100,7 +106,10 @@ export class L2Speaker {
     inputs.onChange(() => this.#inputsChanged());
     probes?.onMessage(() => this.schedule());
     this.#unwatch = rtnl.watch(() => this.schedule());
-    this.#timers.push(setInterval(() => this.#tick(), this.#cfg.tickMs), setInterval(() => this.schedule(), this.#cfg.resyncMs));
+    this.#timers.push(
+      setInterval(() => this.#tick(), this.#cfg.tickMs),
+      setInterval(() => this.schedule(), this.#cfg.resyncMs),
+    );
     this.schedule();
   }
 
@@ -121,7 +130,8 @@ export class L2Speaker {
     if (probes) {
       const seq = probes.sendBye();
       const missing = await probes.waitForAcks(seq, peers, this.#cfg.handoverTimeoutMs);
-      if (missing.length > 0) logger.warn({ missing }, 'handover: peers did not acknowledge in time; withdrawing anyway');
+      if (missing.length > 0)
+        logger.warn({ missing }, 'handover: peers did not acknowledge in time; withdrawing anyway');
     } else {
       await new Promise((r) => setTimeout(r, Math.min(this.#cfg.handoverGraceMs, this.#cfg.handoverTimeoutMs)));
     }
@@ -172,7 +182,14 @@ export class L2Speaker {
   #inputsFingerprint(): string {
     const { inputs, membership } = this.#d;
     const nodes = [this.#cfg.nodeName, ...membership.peers().map((p) => p.name)].sort();
-    const rules = inputs.rules().map((r) => [r.name, r.poolSelector, r.nodeSelector, r.interfaces.map((i) => (i.kind === 'name' ? i.name : `/${i.source}/`))]);
+    const rules = inputs
+      .rules()
+      .map((r) => [
+        r.name,
+        r.poolSelector,
+        r.nodeSelector,
+        r.interfaces.map((i) => (i.kind === 'name' ? i.name : `/${i.source}/`)),
+      ]);
     // The fleet's report (the speakers' own Announced writes) is read at each reconcile, never a reason for one.
     const vips = inputs.vips().map(({ fleet: _, ...v }) => v);
     return JSON.stringify([vips, rules, nodes.map((n) => [n, inputs.nodeLabels(n)])]);
@@ -221,7 +238,11 @@ export class L2Speaker {
       defaultInterface: this.#defaultInterface,
       peer: this.#cfg.peerAddress,
       leaving: this.#leaving,
-      macs: [...new Set(this.#links.filter((l) => this.#advertisedInterfaces.includes(l.name)).map((l) => l.mac.toLowerCase()))].sort(),
+      macs: [
+        ...new Set(
+          this.#links.filter((l) => this.#advertisedInterfaces.includes(l.name)).map((l) => l.mac.toLowerCase()),
+        ),
+      ].sort(),
     };
   }
 
@@ -231,7 +252,12 @@ export class L2Speaker {
     const def = await rtnl.defaultRouteInterface();
     const usable = this.#links.filter((l) => l.up && l.arpCapable).map((l) => l.name);
     this.#defaultInterface = def !== undefined && usable.includes(def) ? def : undefined;
-    this.#advertisedInterfaces = publishableInterfaces(inputs.rules(), inputs.nodeLabels(this.#cfg.nodeName), usable, this.#defaultInterface);
+    this.#advertisedInterfaces = publishableInterfaces(
+      inputs.rules(),
+      inputs.nodeLabels(this.#cfg.nodeName),
+      usable,
+      this.#defaultInterface,
+    );
   }
 
   #evaluate(peers: readonly PeerRecord[]): LivenessResult | undefined {
@@ -267,7 +293,9 @@ export class L2Speaker {
     await this.#readLinks();
     membership.advertise(this.#advertisement());
     const peers = membership.peers();
-    probes?.setPeers(peers.map((p) => parsePeerAddress(p.name, p.peer)).filter((p): p is PeerAddress => p !== undefined));
+    probes?.setPeers(
+      peers.map((p) => parsePeerAddress(p.name, p.peer)).filter((p): p is PeerAddress => p !== undefined),
+    );
     const result = this.#evaluate(peers);
     if (!result) return;
     this.#logLivenessChanges(result);
@@ -276,7 +304,12 @@ export class L2Speaker {
     const byName = new Map(peers.map((p) => [p.name, p] as const));
     const members: Member[] = result.live.map((name) =>
       name === this.#cfg.nodeName
-        ? { name, labels: inputs.nodeLabels(name), interfaces: this.#advertisedInterfaces, defaultInterface: this.#defaultInterface }
+        ? {
+            name,
+            labels: inputs.nodeLabels(name),
+            interfaces: this.#advertisedInterfaces,
+            defaultInterface: this.#defaultInterface,
+          }
         : {
             name,
             labels: inputs.nodeLabels(name),
@@ -286,13 +319,22 @@ export class L2Speaker {
     );
     const rules = inputs.rules();
     const pick = (vip: string, candidates: Iterable<string>) => this.#scores.owner(vip, candidates);
-    const decided = inputs.vips().map((entry) => ({ entry, decision: decideOwnership(this.#cfg.nodeName, entry, rules, members, pick) }));
+    const decided = inputs
+      .vips()
+      .map((entry) => ({ entry, decision: decideOwnership(this.#cfg.nodeName, entry, rules, members, pick) }));
     this.#noteFleetHeld(decided, result.live);
     const owned = localAnnouncements(decided.map((x) => x.decision));
     // A VIP new to the fleet is announced only once a duplicate-address probe found it free.
-    const gated = this.#d.dad && !this.#handingOver
-      ? this.#d.dad.gate(owned, announcer.current(), (vip) => this.#fleetHeld.has(vip), this.#links, this.#lbMacs(peers))
-      : undefined;
+    const gated =
+      this.#d.dad && !this.#handingOver
+        ? this.#d.dad.gate(
+            owned,
+            announcer.current(),
+            (vip) => this.#fleetHeld.has(vip),
+            this.#links,
+            this.#lbMacs(peers),
+          )
+        : undefined;
     // While handing over, keep answering for what we have until the peers confirmed they took it.
     const desired = this.#handingOver ? announcer.current() : (gated?.desired ?? owned);
     await announcer.apply(desired, this.#links);
@@ -301,7 +343,12 @@ export class L2Speaker {
     const reported = inUse?.size
       ? decided.map((x) => {
           const c = inUse.get(x.entry.vip);
-          return c ? { entry: x.entry, decision: { ...x.decision, reason: 'addressInUse' as const, inUse: { mac: c.mac, ifname: c.ifname } } } : x;
+          return c
+            ? {
+                entry: x.entry,
+                decision: { ...x.decision, reason: 'addressInUse' as const, inUse: { mac: c.mac, ifname: c.ifname } },
+              }
+            : x;
         })
       : decided;
     if (!this.#leaving) status?.report(reported, result.live);
@@ -317,9 +364,11 @@ export class L2Speaker {
     for (const { entry, decision } of decided) {
       present.add(entry.vip);
       if (entry.fleet === 'announced') this.#fleetHeld.add(entry.vip);
-      else if (entry.fleet === 'addressInUse' && !this.#d.announcer.current().has(entry.vip)) this.#fleetHeld.delete(entry.vip);
+      else if (entry.fleet === 'addressInUse' && !this.#d.announcer.current().has(entry.vip))
+        this.#fleetHeld.delete(entry.vip);
       // A live peer owns it and has not reported a conflict: it answers for it (or will, in a moment).
-      else if (decision.reason === 'notOwner' && decision.owner !== undefined && live.includes(decision.owner)) this.#fleetHeld.add(entry.vip);
+      else if (decision.reason === 'notOwner' && decision.owner !== undefined && live.includes(decision.owner))
+        this.#fleetHeld.add(entry.vip);
     }
     for (const vip of this.#fleetHeld) if (!present.has(vip)) this.#fleetHeld.delete(vip);
   }

@@ -24,7 +24,9 @@ interface Job {
 
 function needsWrite(claim: VIPClaim | undefined, want: AnnouncedStatus): boolean {
   if (!claim) return false;
-  return claim.status?.announcedBy !== want.announcedBy || !conditionUnchanged(claim.status?.conditions, want.condition);
+  return (
+    claim.status?.announcedBy !== want.announcedBy || !conditionUnchanged(claim.status?.conditions, want.condition)
+  );
 }
 
 export class AnnouncedStatusWriter {
@@ -103,10 +105,13 @@ export class AnnouncedStatusWriter {
       }
     }
     if (next !== Number.POSITIVE_INFINITY && !this.#settleTimer && !this.#stopped) {
-      this.#settleTimer = setTimeout(() => {
-        this.#settleTimer = undefined;
-        this.#promote();
-      }, Math.max(1, next - now));
+      this.#settleTimer = setTimeout(
+        () => {
+          this.#settleTimer = undefined;
+          this.#promote();
+        },
+        Math.max(1, next - now),
+      );
       this.#settleTimer.unref();
     }
     this.#drain();
@@ -127,7 +132,10 @@ export class AnnouncedStatusWriter {
   async #write(ref: ClaimRef, want: AnnouncedStatus): Promise<void> {
     const apply = (cur: VIPClaim): VIPClaim | undefined => {
       if (!needsWrite(cur, want)) return undefined;
-      const status = { ...(cur.status ?? {}), conditions: setCondition(cur.status?.conditions, want.condition, new Date()) };
+      const status = {
+        ...(cur.status ?? {}),
+        conditions: setCondition(cur.status?.conditions, want.condition, new Date()),
+      };
       if (want.announcedBy) status.announcedBy = want.announcedBy;
       else delete status.announcedBy;
       return { ...cur, status };

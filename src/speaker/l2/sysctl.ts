@@ -35,7 +35,10 @@ export function sinkSettings(ifname: string, procSys = DEFAULT_PROC_SYS_DIR): Sy
 }
 
 /** Writes each setting whose current value differs; returns the paths it changed. */
-export async function applySysctls(settings: readonly SysctlSetting[], options: { optional?: boolean } = {}): Promise<string[]> {
+export async function applySysctls(
+  settings: readonly SysctlSetting[],
+  options: { optional?: boolean } = {},
+): Promise<string[]> {
   const changed: string[] = [];
   for (const s of settings) {
     try {

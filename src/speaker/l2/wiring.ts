@@ -42,7 +42,9 @@ const MIN_PEER_KEY_BYTES = 16;
 /** The peers' shared key from --peer-key-file; without one, the control traffic is unauthenticated, and that is said. */
 function peerKey(file: string | undefined, logger: Logger): Uint8Array | undefined {
   if (!file) {
-    logger.warn('L2 control traffic (heartbeats, byes, acks) is not authenticated: no --peer-key-file; a host on the segment could force failovers');
+    logger.warn(
+      'L2 control traffic (heartbeats, byes, acks) is not authenticated: no --peer-key-file; a host on the segment could force failovers',
+    );
     return undefined;
   }
   let text: string;
@@ -52,7 +54,11 @@ function peerKey(file: string | undefined, logger: Logger): Uint8Array | undefin
     throw new ConfigError('peer-key-file', file, (err as Error).message);
   }
   if (Buffer.byteLength(text) < MIN_PEER_KEY_BYTES) {
-    throw new ConfigError('peer-key-file', file, `the key has ${Buffer.byteLength(text)} bytes, at least ${MIN_PEER_KEY_BYTES} are needed`);
+    throw new ConfigError(
+      'peer-key-file',
+      file,
+      `the key has ${Buffer.byteLength(text)} bytes, at least ${MIN_PEER_KEY_BYTES} are needed`,
+    );
   }
   return Buffer.from(text);
 }
@@ -79,7 +85,12 @@ export async function buildL2Speaker(cfg: L2Config, logger: Logger, shared: Shar
   const packets = PacketSocket.open();
   const garp = new GarpSender(
     packets,
-    { burstCount: cfg['garp-count'], burstIntervalMs: cfg['garp-interval'], refreshMs: cfg['garp-refresh'], ratePerS: cfg['garp-rate'] },
+    {
+      burstCount: cfg['garp-count'],
+      burstIntervalMs: cfg['garp-interval'],
+      refreshMs: cfg['garp-refresh'],
+      ratePerS: cfg['garp-rate'],
+    },
     logger.child({ part: 'garp' }),
   );
   garp.start();
@@ -116,18 +127,34 @@ export async function buildL2Speaker(cfg: L2Config, logger: Logger, shared: Shar
     logger: logger.child({ part: 'membership' }),
     now,
   });
-  const inputs = shared.inputs ?? (cfg.vips ? new StaticInputs(cfg.vips, cfg.interfaces) : new KubeInputs(kubeConfig, logger.child({ part: 'inputs' })));
+  const inputs =
+    shared.inputs ??
+    (cfg.vips
+      ? new StaticInputs(cfg.vips, cfg.interfaces)
+      : new KubeInputs(kubeConfig, logger.child({ part: 'inputs' })));
   const status =
     shared.status ??
     (cfg.vips
       ? undefined
-      : new AnnouncedStatusWriter({ kubeConfig, inputs, self: cfg['node-name'], logger: logger.child({ part: 'status' }), settleMs: cfg['status-settle'], now }));
+      : new AnnouncedStatusWriter({
+          kubeConfig,
+          inputs,
+          self: cfg['node-name'],
+          logger: logger.child({ part: 'status' }),
+          settleMs: cfg['status-settle'],
+          now,
+        }));
   // Filled in below: a finished probe or a due retry asks the speaker to decide again.
   let speaker: L2Speaker | undefined;
   const dad =
     cfg['dad-probes'] > 0
       ? new DuplicateAddressGate({
-          config: { probes: cfg['dad-probes'], intervalMs: cfg['dad-interval'], waitMs: cfg['dad-wait'], retry: { minMs: 1000, maxMs: cfg['dad-retry-max'] } },
+          config: {
+            probes: cfg['dad-probes'],
+            intervalMs: cfg['dad-interval'],
+            waitMs: cfg['dad-wait'],
+            retry: { minMs: 1000, maxMs: cfg['dad-retry-max'] },
+          },
           sender: packets,
           listen: (ifindex) => ArpListener.open(ifindex),
           logger: logger.child({ part: 'dad' }),

@@ -65,7 +65,11 @@ export class NodeStatePublisher {
       if (lease.metadata?.name !== own || !this.#written) return;
       const a = lease.metadata?.annotations ?? {};
       const enc = encodePublished(this.#written);
-      if (deleted || a[STATE_ANNOTATIONS.programmed] !== enc.programmed || (a[STATE_ANNOTATIONS.failing] ?? '') !== enc.failing) {
+      if (
+        deleted ||
+        a[STATE_ANNOTATIONS.programmed] !== enc.programmed ||
+        (a[STATE_ANNOTATIONS.failing] ?? '') !== enc.failing
+      ) {
         if (deleted) this.#own = undefined;
         this.#written = undefined;
         this.#kick();
@@ -114,7 +118,10 @@ export class NodeStatePublisher {
     await this.#inflight;
     if (release) {
       try {
-        await this.#api.deleteNamespacedLease({ name: stateLeaseName(this.#opts.nodeName), namespace: this.#opts.namespace });
+        await this.#api.deleteNamespacedLease({
+          name: stateLeaseName(this.#opts.nodeName),
+          namespace: this.#opts.namespace,
+        });
       } catch (err) {
         if (!isNotFound(err)) this.#opts.logger.warn({ err }, 'could not delete the node state Lease');
       }
@@ -150,7 +157,11 @@ export class NodeStatePublisher {
         name,
         namespace,
         labels: { ...(base?.metadata?.labels ?? {}), [STATE_LEASE_LABEL]: STATE_LEASE_LABEL_VALUE },
-        annotations: { ...(base?.metadata?.annotations ?? {}), [STATE_ANNOTATIONS.programmed]: enc.programmed, [STATE_ANNOTATIONS.failing]: enc.failing },
+        annotations: {
+          ...(base?.metadata?.annotations ?? {}),
+          [STATE_ANNOTATIONS.programmed]: enc.programmed,
+          [STATE_ANNOTATIONS.failing]: enc.failing,
+        },
       },
       spec: { holderIdentity: nodeName, renewTime: new k8s.V1MicroTime() },
     });
@@ -163,7 +174,9 @@ export class NodeStatePublisher {
         mutate: (base) => body(base),
         write: async (next, base) => {
           this.writes++;
-          this.#own = base ? await this.#api.replaceNamespacedLease({ name, namespace, body: next }) : await this.#api.createNamespacedLease({ namespace, body: next });
+          this.#own = base
+            ? await this.#api.replaceNamespacedLease({ name, namespace, body: next })
+            : await this.#api.createNamespacedLease({ namespace, body: next });
           return this.#own;
         },
       });

@@ -11,7 +11,13 @@ import { announcedStatus, reporterFor, type AnnouncedStatus } from '../../core/l
 import type { OwnershipDecision } from '../../core/l2/ownership.ts';
 import { rendezvousOwner } from '../../core/l2/rendezvous.ts';
 import { claimKey } from '../../core/speaker/claims.ts';
-import { applyStatus, statusDiffers, wantedStatus, type StatusInput, type WantedStatus } from '../../core/speaker/status.ts';
+import {
+  applyStatus,
+  statusDiffers,
+  wantedStatus,
+  type StatusInput,
+  type WantedStatus,
+} from '../../core/speaker/status.ts';
 import { isConflict } from '../../kube/client.ts';
 import type { ResourceClient } from '../../kube/custom-objects.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -150,10 +156,13 @@ export class ClaimStatusWriter {
       });
     }
     if (Number.isFinite(soonest) && !this.#retry) {
-      this.#retry = setTimeout(() => {
-        this.#retry = undefined;
-        this.#drain();
-      }, Math.max(1, soonest - now));
+      this.#retry = setTimeout(
+        () => {
+          this.#retry = undefined;
+          this.#drain();
+        },
+        Math.max(1, soonest - now),
+      );
     }
   }
 

@@ -26,11 +26,21 @@ await t.test(`Cilium ${NEWEST_CILIUM_LINE}: lb/prune`, async (t) => {
   const f = await pruneRun(lab);
   report(t, 'prune', f);
   t.equal(f.detection.mode, 'events', `the speaker follows change events: ${f.detection.reason}`);
-  t.ok(f.writtenBack > 0, "Cilium deleted kube-lb entries, and the write-back put them back: backends and revNAT before Cilium's deletes returned, service entries as the addon consumed their events");
+  t.ok(
+    f.writtenBack > 0,
+    "Cilium deleted kube-lb entries, and the write-back put them back: backends and revNAT before Cilium's deletes returned, service entries as the addon consumed their events",
+  );
   t.equal(f.eventRestored, 0, 'none was left for the JavaScript event handler');
-  t.equal(f.passRepaired, 0, 'no pass had to repair anything: the write-back and the events dealt with the whole prune');
+  t.equal(
+    f.passRepaired,
+    0,
+    'no pass had to repair anything: the write-back and the events dealt with the whole prune',
+  );
   t.equal(f.idMoves, 0, 'no ID was given up: the prune only deleted');
-  t.ok(f.gapMaxMs <= REPAIR_BOUND_MS, `any entry written back from its event was back within ${REPAIR_BOUND_MS} ms (longest ${f.gapMaxMs.toFixed(1)} ms)`);
+  t.ok(
+    f.gapMaxMs <= REPAIR_BOUND_MS,
+    `any entry written back from its event was back within ${REPAIR_BOUND_MS} ms (longest ${f.gapMaxMs.toFixed(1)} ms)`,
+  );
   // The service entries' gap is the addon's wake-up (tens of microseconds when the event loop is free).
   t.ok(f.failedRequests <= 1, `the client loop: ${f.failedRequests} failed`);
 });
@@ -41,21 +51,34 @@ await t.test(`Cilium ${NEWEST_CILIUM_LINE}: agent restart, speaker running`, asy
   t.equal(f.detection.mode, 'events');
   // The restarted agent prunes kube-lb's entries (written back on their events) or, some starts, re-creates maps
   // (their pins then name new maps, which a pass programs in full).
-  t.ok(f.writtenBack + f.eventRestored + f.passRepaired > 0, 'the restarted agent deleted kube-lb entries, and they came back');
-  t.ok(f.passRepaired === 0 || f.mapReplacements > 0, `passes repaired only what re-created maps lacked (${f.passRepaired} entries, ${f.mapReplacements} maps replaced)`);
+  t.ok(
+    f.writtenBack + f.eventRestored + f.passRepaired > 0,
+    'the restarted agent deleted kube-lb entries, and they came back',
+  );
+  t.ok(
+    f.passRepaired === 0 || f.mapReplacements > 0,
+    `passes repaired only what re-created maps lacked (${f.passRepaired} entries, ${f.mapReplacements} maps replaced)`,
+  );
   t.ok(f.gapMaxMs <= REPAIR_BOUND_MS, `every entry back within ${REPAIR_BOUND_MS} ms of its delete`);
-  t.ok(f.outages.every((o) => o.to !== undefined), 'traffic came back after every outage');
+  t.ok(
+    f.outages.every((o) => o.to !== undefined),
+    'traffic came back after every outage',
+  );
   t.equal(f.idMoves, 0, "no ID was given up: the restarted agent's restore wrote nothing under kube-lb's IDs");
 });
 
 // Set up inside the first subtest: tap ends the root test once no subtest is pending.
 let late = '';
 
-await t.test(`Cilium ${NEWEST_CILIUM_LINE}: kube-lb and Cilium restarted together with flows open, every flow keeps its backend`, async (t) => {
-  late = await lateService(lab);
-  await restartTogetherRun(t, lab, late);
-});
+await t.test(
+  `Cilium ${NEWEST_CILIUM_LINE}: kube-lb and Cilium restarted together with flows open, every flow keeps its backend`,
+  async (t) => {
+    late = await lateService(lab);
+    await restartTogetherRun(t, lab, late);
+  },
+);
 
-await t.test(`Cilium ${NEWEST_CILIUM_LINE}: its allocator walks into kube-lb's service ID; kube-lb moves, Cilium's entries are never touched`, (t) =>
-  collisionRun(t, lab, late),
+await t.test(
+  `Cilium ${NEWEST_CILIUM_LINE}: its allocator walks into kube-lb's service ID; kube-lb moves, Cilium's entries are never touched`,
+  (t) => collisionRun(t, lab, late),
 );

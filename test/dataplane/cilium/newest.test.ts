@@ -5,5 +5,7 @@ import { NEWEST_CILIUM_LINE } from '../../../lab/cilium-agent.ts';
 import { provesLine, tapChecks } from '../../cilium/story.ts';
 
 for (const maglev of [false, true]) {
-  await t.test(`Cilium ${NEWEST_CILIUM_LINE}, ${maglev ? 'maglev' : 'random'}`, (t) => provesLine(tapChecks(t), { line: NEWEST_CILIUM_LINE, maglev, refusals: !maglev }).then(() => undefined));
+  await t.test(`Cilium ${NEWEST_CILIUM_LINE}, ${maglev ? 'maglev' : 'random'}`, (t) =>
+    provesLine(tapChecks(t), { line: NEWEST_CILIUM_LINE, maglev, refusals: !maglev }).then(() => undefined),
+  );
 }

@@ -24,7 +24,9 @@ const relay = await setup.step(startApiRelay(ledger, cluster, topo.dir), (r) => 
 const speakers = await setup.step(Promise.resolve(new L2Speakers(ledger, topo, relay)), (s) => s.stopAll());
 await setup.step(
   (async () => {
-    await cluster.kubeConfig.makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
+    await cluster.kubeConfig
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespace({ body: { metadata: { name: 'kube-lb-system' } } });
     await speakers.connectApi();
   })(),
   async () => undefined,
@@ -35,7 +37,18 @@ const macOf = new Map(topo.nodes.map((n) => [n.name, n.mac] as const));
 const vips = Array.from({ length: 30 }, (_, i) => topo.vip(i));
 // Heartbeat timeout of 1 s: on a loaded 2-core test machine a 500 ms stall of a speaker is not rare, and the
 // checks below want a stable owner, not a correct-but-brief ARP flip.
-const common = ['--vips', vips.join(','), '--interfaces', 'eth0', '--lease-duration', '2s', '--renew-period', '500ms', '--probe-timeout', '1s'];
+const common = [
+  '--vips',
+  vips.join(','),
+  '--interfaces',
+  'eth0',
+  '--lease-duration',
+  '2s',
+  '--renew-period',
+  '500ms',
+  '--probe-timeout',
+  '1s',
+];
 
 const until = <T>(what: string, probe: () => Promise<T | undefined>) => eventually(what, probe, 60_000, 200);
 
@@ -56,7 +69,11 @@ t.test('every VIP is answered exactly once per request, by its rendezvous owner,
     owners.set(owner, (owners.get(owner) ?? 0) + 1);
     await answeredBy(vip, macOf.get(owner)!);
     const replies = await arpingReplies(topo, vip, 3, 0.05);
-    t.same(replies, [macOf.get(owner), macOf.get(owner), macOf.get(owner)], `${vip}: one answer per request, from ${owner}`);
+    t.same(
+      replies,
+      [macOf.get(owner), macOf.get(owner), macOf.get(owner)],
+      `${vip}: one answer per request, from ${owner}`,
+    );
   }
   t.same([...owners.keys()].sort(), names, 'every node owns some');
   for (const [node, n] of owners) t.ok(n <= 15, `${node} owns ${n} of 30`);
@@ -68,9 +85,20 @@ t.test('the VIP is not a local address: a host service on the owner is not reach
   const route = await inNs(owner.ns, 'ip', ['route', 'get', vip]);
   t.match(route, /dev kube-lb0/, 'routed to the sink link');
   t.notMatch(route, /^local/, 'not local');
-  const server = spawnTracked(ledger, 'host-service', 'ip', ['netns', 'exec', owner.ns, process.execPath, '-e',
-    "require('net').createServer((s) => s.end('HTTP/1.0 200 OK\\r\\n\\r\\nhost service\\n')).listen(8080, '0.0.0.0', () => console.log('up'))"],
-    { logFile: `${topo.dir}/host-service.log` });
+  const server = spawnTracked(
+    ledger,
+    'host-service',
+    'ip',
+    [
+      'netns',
+      'exec',
+      owner.ns,
+      process.execPath,
+      '-e',
+      "require('net').createServer((s) => s.end('HTTP/1.0 200 OK\\r\\n\\r\\nhost service\\n')).listen(8080, '0.0.0.0', () => console.log('up'))",
+    ],
+    { logFile: `${topo.dir}/host-service.log` },
+  );
   t.teardown(() => server.stop());
   const viaNode = await until('host service up', async () => {
     const out = await inNs(topo.client.ns, 'curl', ['-s', '--max-time', '1', `http://${owner.ip}:8080/`]);
@@ -87,18 +115,41 @@ t.test('the VIP is not a local address: a host service on the owner is not reach
 t.test('kill -9 of an owner: another node answers, and its gratuitous ARP is on the wire', async (t) => {
   const vip = vips[0]!;
   const victim = rendezvousOwner(vip, names)!;
-  const heir = rendezvousOwner(vip, names.filter((n) => n !== victim))!;
+  const heir = rendezvousOwner(
+    vip,
+    names.filter((n) => n !== victim),
+  )!;
   const capture = await startCapture(ledger, topo.client.ns, 'eth0', 'arp', `${topo.dir}/kill.pcap`);
   await speakers.procs.get(victim)!.kill();
   await answeredBy(vip, macOf.get(heir)!);
   const frames = (await capture.stop()).map((f) => decodeArp(f.data)).filter((p) => p !== undefined);
   const garps = frames.filter((p) => isGratuitous(p) && p.senderIp === vip);
-  t.ok(garps.some((p) => p.op === ARP_REQUEST && p.senderMac === macOf.get(heir)), 'gratuitous request from the new owner');
-  t.ok(garps.some((p) => p.op === ARP_REPLY && p.senderMac === macOf.get(heir)), 'gratuitous reply from the new owner');
-  t.notOk(garps.some((p) => p.senderMac === macOf.get(victim)), 'nothing from the killed node');
+  t.ok(
+    garps.some((p) => p.op === ARP_REQUEST && p.senderMac === macOf.get(heir)),
+    'gratuitous request from the new owner',
+  );
+  t.ok(
+    garps.some((p) => p.op === ARP_REPLY && p.senderMac === macOf.get(heir)),
+    'gratuitous reply from the new owner',
+  );
+  t.notOk(
+    garps.some((p) => p.senderMac === macOf.get(victim)),
+    'nothing from the killed node',
+  );
   for (const v of vips.filter((v) => rendezvousOwner(v, names) === victim)) {
     const replies = await arpingReplies(topo, v, 2, 0.05);
-    t.same(replies, replies.map(() => macOf.get(rendezvousOwner(v, names.filter((n) => n !== victim))!)), `${v} moved`);
+    t.same(
+      replies,
+      replies.map(() =>
+        macOf.get(
+          rendezvousOwner(
+            v,
+            names.filter((n) => n !== victim),
+          )!,
+        ),
+      ),
+      `${v} moved`,
+    );
     t.equal(replies.length, 2, `${v}: one answer per request`);
   }
   speakers.start(victim, common);
@@ -109,7 +160,10 @@ t.test('kill -9 of an owner: another node answers, and its gratuitous ARP is on 
 t.test('graceful stop hands over with no unanswered ARP', async (t) => {
   const vip = vips[1]!;
   const leaver = rendezvousOwner(vip, names)!;
-  const heir = rendezvousOwner(vip, names.filter((n) => n !== leaver))!;
+  const heir = rendezvousOwner(
+    vip,
+    names.filter((n) => n !== leaver),
+  )!;
   await answeredBy(vip, macOf.get(leaver)!);
   const dots = arpingDots(topo, vip, 60, 0.05);
   await sleep(500);
@@ -130,10 +184,14 @@ t.test('graceful stop hands over with no unanswered ARP', async (t) => {
 t.test('an owner whose interface goes down hands its VIPs on, and takes them back when it comes up', async (t) => {
   const vip = vips[2]!;
   const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
-  const heir = rendezvousOwner(vip, names.filter((n) => n !== owner.name))!;
+  const heir = rendezvousOwner(
+    vip,
+    names.filter((n) => n !== owner.name),
+  )!;
   const leases = cluster.kubeConfig.makeApiClient(k8s.CoordinationV1Api);
   const advertised = async () =>
-    (await leases.readNamespacedLease({ name: `speaker-l2-${owner.name}`, namespace: 'kube-lb-system' })).metadata?.annotations?.['kube-lb.io/l2-interfaces'];
+    (await leases.readNamespacedLease({ name: `speaker-l2-${owner.name}`, namespace: 'kube-lb-system' })).metadata
+      ?.annotations?.['kube-lb.io/l2-interfaces'];
   t.equal(await advertised(), 'eth0', 'the Lease advertises eth0');
   await inNs(owner.ns, 'ip', ['link', 'set', 'eth0', 'down']);
   await until('eth0 withdrawn from the Lease', async () => ((await advertised()) === '' ? true : undefined));
@@ -146,29 +204,40 @@ t.test('an owner whose interface goes down hands its VIPs on, and takes them bac
   t.pass(`${owner.name} answers again (its proxy entry, flushed by the kernel on link down, is back)`);
 });
 
-t.test("a route to the VIP that kube-lb did not make is never replaced: that node does not announce it, the others' VIPs go on", async (t) => {
-  const vip = vips[3]!;
-  const other = vips.find((v) => v !== vip && rendezvousOwner(v, names) === rendezvousOwner(vip, names))!;
-  const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
-  await answeredBy(vip, macOf.get(owner.name)!);
-  const proc = speakers.procs.get(owner.name)!;
-  await proc.stop(10_000);
-  // The operator's own route for that address (a static /32 out of eth0), made while the speaker was away.
-  await inNs(owner.ns, 'ip', ['route', 'add', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
-  const theirs = async (): Promise<string> => inNs(owner.ns, 'ip', ['route', 'show', 'table', 'main', `${vip}/32`]);
-  const before = await theirs();
-  const restarted = speakers.start(owner.name, common);
-  await answeredBy(other, macOf.get(owner.name)!);
-  t.pass(`${owner.name} is back and answers for its other VIPs (${other})`);
-  const log = (): string => readFileSync(restarted.logFile, 'utf8');
-  await until(`${owner.name} to say why it does not announce ${vip}`, async () => (/did not make/.test(log()) ? true : undefined));
-  t.match(log(), new RegExp(`a route to ${vip.replaceAll('.', '\\.')}/32 in the main table exists that kube-lb did not make`));
-  t.equal(await theirs(), before, `the operator's route is as it was: ${before.trim()}`);
-  t.notOk((await inNs(owner.ns, 'ip', ['neigh', 'show', 'proxy'])).includes(vip), 'and no proxy entry answers for it on that node');
-  await inNs(owner.ns, 'ip', ['route', 'del', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
-  await answeredBy(vip, macOf.get(owner.name)!);
-  t.pass('once the operator removes it, the owner announces the VIP');
-});
+t.test(
+  "a route to the VIP that kube-lb did not make is never replaced: that node does not announce it, the others' VIPs go on",
+  async (t) => {
+    const vip = vips[3]!;
+    const other = vips.find((v) => v !== vip && rendezvousOwner(v, names) === rendezvousOwner(vip, names))!;
+    const owner = topo.nodes.find((n) => n.name === rendezvousOwner(vip, names))!;
+    await answeredBy(vip, macOf.get(owner.name)!);
+    const proc = speakers.procs.get(owner.name)!;
+    await proc.stop(10_000);
+    // The operator's own route for that address (a static /32 out of eth0), made while the speaker was away.
+    await inNs(owner.ns, 'ip', ['route', 'add', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
+    const theirs = async (): Promise<string> => inNs(owner.ns, 'ip', ['route', 'show', 'table', 'main', `${vip}/32`]);
+    const before = await theirs();
+    const restarted = speakers.start(owner.name, common);
+    await answeredBy(other, macOf.get(owner.name)!);
+    t.pass(`${owner.name} is back and answers for its other VIPs (${other})`);
+    const log = (): string => readFileSync(restarted.logFile, 'utf8');
+    await until(`${owner.name} to say why it does not announce ${vip}`, async () =>
+      /did not make/.test(log()) ? true : undefined,
+    );
+    t.match(
+      log(),
+      new RegExp(`a route to ${vip.replaceAll('.', '\\.')}/32 in the main table exists that kube-lb did not make`),
+    );
+    t.equal(await theirs(), before, `the operator's route is as it was: ${before.trim()}`);
+    t.notOk(
+      (await inNs(owner.ns, 'ip', ['neigh', 'show', 'proxy'])).includes(vip),
+      'and no proxy entry answers for it on that node',
+    );
+    await inNs(owner.ns, 'ip', ['route', 'del', `${vip}/32`, 'dev', 'eth0', 'proto', 'static']);
+    await answeredBy(vip, macOf.get(owner.name)!);
+    t.pass('once the operator removes it, the owner announces the VIP');
+  },
+);
 
 t.test('with the API server unreachable, every node keeps announcing what it had', async (t) => {
   await speakers.disconnectApi();

@@ -24,13 +24,24 @@ createCiliumMaps(dir, { profile: PROFILES['1.18'], maxEntries: 1 << 18 });
 
 t.test('a peer programming 220k entries keeps being heard, within the probe timeout', async (t) => {
   const port = 41000 + (process.pid % 10000);
-  const judge = new ProbeChannel({ nodeName: 'judge', bindAddress: '127.0.0.1', port, intervalMs: 100, timeoutMs: TIMEOUT_MS, logger: createLogger({ program: 'test', level: 'silent' }) });
+  const judge = new ProbeChannel({
+    nodeName: 'judge',
+    bindAddress: '127.0.0.1',
+    port,
+    intervalMs: 100,
+    timeoutMs: TIMEOUT_MS,
+    logger: createLogger({ program: 'test', level: 'silent' }),
+  });
   await judge.start();
   t.teardown(() => judge.stop());
   judge.setPeers([{ name: 'busy', host: '127.0.0.1', port: port + 1 }]);
-  const child = spawn(process.execPath, [join(import.meta.dirname, '../../support/busy-speaker.ts'), dir, String(port + 1), String(port), '3'], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(import.meta.dirname, '../../support/busy-speaker.ts'), dir, String(port + 1), String(port), '3'],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   t.teardown(() => void child.kill('SIGKILL'));
   const done = new Promise<{ passes: number[] }>((resolve, reject) => {
     createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l) as { passes: number[] }));
@@ -50,7 +61,12 @@ t.test('a peer programming 220k entries keeps being heard, within the probe time
   }
   const result = finished ?? (await done);
   t.ok(heard, 'the busy peer was heard');
-  t.comment(`busy peer's passes (ms): ${result.passes.join(', ')}; oldest its last heartbeat got: ${maxAgeMs.toFixed(0)} ms`);
+  t.comment(
+    `busy peer's passes (ms): ${result.passes.join(', ')}; oldest its last heartbeat got: ${maxAgeMs.toFixed(0)} ms`,
+  );
   t.ok(Math.max(...result.passes) > 200, 'its passes held its main thread for hundreds of milliseconds');
-  t.ok(maxAgeMs < TIMEOUT_MS, `never silent for the probe timeout: at most ${maxAgeMs.toFixed(0)} ms (timeout ${TIMEOUT_MS} ms)`);
+  t.ok(
+    maxAgeMs < TIMEOUT_MS,
+    `never silent for the probe timeout: at most ${maxAgeMs.toFixed(0)} ms (timeout ${TIMEOUT_MS} ms)`,
+  );
 });

@@ -30,7 +30,9 @@ async function restoredAfter(dir: string, expected: string[], sinceNs: bigint, l
 }
 
 for (const writeBack of [true, false]) {
-  const how = writeBack ? 'by the write-back (kernel: backends, revNAT; addon: services)' : 'from change events, within the bound';
+  const how = writeBack
+    ? 'by the write-back (kernel: backends, revNAT; addon: services)'
+    : 'from change events, within the bound';
   t.test(`a prune by another process is written back ${how}`, async (t) => {
     const lab = await labFor(t, writeBack ? 'evkwb' : 'events', { version: '1.18' });
     const { reconciler, opened } = reconcilerFor(t, lab, MINUTE, openChangeFeed({ writeBack }));
@@ -51,23 +53,46 @@ for (const writeBack of [true, false]) {
       if (writeBack) {
         // Backends and revNAT are back before each delete returned; the services map is read-only to programs.
         const notServices = (lines: string[]): string[] => lines.filter((l) => !l.startsWith(LB4_MAPS.services.name));
-        t.same(notServices(rawDump(lab.mapDir)), notServices(programmed), `round ${round}: backends and revNAT as programmed the moment the pruner has exited`);
+        t.same(
+          notServices(rawDump(lab.mapDir)),
+          notServices(programmed),
+          `round ${round}: backends and revNAT as programmed the moment the pruner has exited`,
+        );
       }
       const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
-      t.ok(ms <= EVENT_REPAIR_BOUND_MS, `round ${round}: all back ${ms.toFixed(1)} ms after the pruner's last delete (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
+      t.ok(
+        ms <= EVENT_REPAIR_BOUND_MS,
+        `round ${round}: all back ${ms.toFixed(1)} ms after the pruner's last delete (bound ${EVENT_REPAIR_BOUND_MS} ms)`,
+      );
       const restored = (): number => {
         const s = reconciler.stats();
         return s.eventRestoredEntries + s.writtenBackEntries - before.eventRestoredEntries - before.writtenBackEntries;
       };
       await waitFor('the counters', async () => restored() >= deleted);
       const after = reconciler.stats();
-      t.equal(after.passes - before.passes <= 1, true, 'written back without pass after pass (at most one pass to confirm)');
+      t.equal(
+        after.passes - before.passes <= 1,
+        true,
+        'written back without pass after pass (at most one pass to confirm)',
+      );
       const early = after.writtenBackEntries - before.writtenBackEntries;
-      t.equal(early, writeBack ? deleted : 0, writeBack ? 'all written back before JavaScript saw the events (kernel: backends, revNAT; addon: services)' : 'no write-back');
-      t.equal(after.eventRestoredEntries - before.eventRestoredEntries, deleted - early, 'the JavaScript handler wrote back the rest');
+      t.equal(
+        early,
+        writeBack ? deleted : 0,
+        writeBack
+          ? 'all written back before JavaScript saw the events (kernel: backends, revNAT; addon: services)'
+          : 'no write-back',
+      );
+      t.equal(
+        after.eventRestoredEntries - before.eventRestoredEntries,
+        deleted - early,
+        'the JavaScript handler wrote back the rest',
+      );
       t.equal(restored(), deleted, 'each deleted entry written back once, and by nothing else');
       const loop = await lab.loop();
-      t.comment(`round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`);
+      t.comment(
+        `round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`,
+      );
     }
     t.same(violations(opened), []);
     const loop = await lab.stopLoop();
@@ -75,54 +100,88 @@ for (const writeBack of [true, false]) {
   });
 }
 
-t.test('an ID another process writes under is given up at once, its entry left alone; entries kube-lb deletes itself are not reported back', async (t) => {
-  const lab = await labFor(t, 'evupd', { version: '1.18' });
-  const { reconciler } = reconcilerFor(t, lab, MINUTE, openChangeFeed());
-  reconciler.setDesired([web(lab)]);
-  reconciler.start();
-  await waitFor('first pass', async () => reconciler.stats().passes > 0);
+t.test(
+  'an ID another process writes under is given up at once, its entry left alone; entries kube-lb deletes itself are not reported back',
+  async (t) => {
+    const lab = await labFor(t, 'evupd', { version: '1.18' });
+    const { reconciler } = reconcilerFor(t, lab, MINUTE, openChangeFeed());
+    reconciler.setDesired([web(lab)]);
+    reconciler.start();
+    await waitFor('first pass', async () => reconciler.stats().passes > 0);
 
-  // bpftool, another process, writes another backend under kube-lb's first backend ID (as Cilium's allocator
-  // does when it reaches kube-lb's IDs).
-  const path = join(lab.mapDir, LB4_MAPS.backends.name);
-  const map = BpfMap.open(path, { readOnly: true });
-  const d = map.dump();
-  map.close();
-  const key = d.keys.subarray(0, d.keySize);
-  const ours = hex(d.values.subarray(0, d.valueSize));
-  const value = Uint8Array.from(d.values.subarray(0, d.valueSize));
-  value[4] = value[4]! ^ 0xff; // first byte of the port
-  const theirs = `${LB4_MAPS.backends.name} ${hex(key)} => ${hex(value)}`;
-  const at = process.hrtime.bigint();
-  execFileSync('bpftool', ['map', 'update', 'pinned', path, 'key', 'hex', ...hex(key).split(' '), 'value', 'hex', ...hex(value).split(' ')]);
-  let ms = 0;
-  for (;;) {
-    ms = Number(process.hrtime.bigint() - at) / 1e6;
-    const backends = rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.backends.name));
-    if (reconciler.stats().idMoves.backendIds === 1 && backends.some((l) => l.endsWith(`=> ${ours}`)) && reconciler.stats().lastPass?.error === undefined) break;
-    if (ms > 10_000) break;
-    await sleep(1);
-  }
-  t.ok(ms <= EVENT_REPAIR_BOUND_MS, `kube-lb's backend is back under a new ID ${ms.toFixed(1)} ms after bpftool started (bound ${EVENT_REPAIR_BOUND_MS} ms)`);
-  t.ok(rawDump(lab.mapDir).includes(theirs), "the other writer's entry is left exactly as written");
-  t.same(reconciler.stats().contestedIds.backendIds, [new DataView(key.buffer, key.byteOffset).getUint32(0, true)], 'the ID is held off');
+    // bpftool, another process, writes another backend under kube-lb's first backend ID (as Cilium's allocator
+    // does when it reaches kube-lb's IDs).
+    const path = join(lab.mapDir, LB4_MAPS.backends.name);
+    const map = BpfMap.open(path, { readOnly: true });
+    const d = map.dump();
+    map.close();
+    const key = d.keys.subarray(0, d.keySize);
+    const ours = hex(d.values.subarray(0, d.valueSize));
+    const value = Uint8Array.from(d.values.subarray(0, d.valueSize));
+    value[4] = value[4]! ^ 0xff; // first byte of the port
+    const theirs = `${LB4_MAPS.backends.name} ${hex(key)} => ${hex(value)}`;
+    const at = process.hrtime.bigint();
+    execFileSync('bpftool', [
+      'map',
+      'update',
+      'pinned',
+      path,
+      'key',
+      'hex',
+      ...hex(key).split(' '),
+      'value',
+      'hex',
+      ...hex(value).split(' '),
+    ]);
+    let ms = 0;
+    for (;;) {
+      ms = Number(process.hrtime.bigint() - at) / 1e6;
+      const backends = rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.backends.name));
+      if (
+        reconciler.stats().idMoves.backendIds === 1 &&
+        backends.some((l) => l.endsWith(`=> ${ours}`)) &&
+        reconciler.stats().lastPass?.error === undefined
+      )
+        break;
+      if (ms > 10_000) break;
+      await sleep(1);
+    }
+    t.ok(
+      ms <= EVENT_REPAIR_BOUND_MS,
+      `kube-lb's backend is back under a new ID ${ms.toFixed(1)} ms after bpftool started (bound ${EVENT_REPAIR_BOUND_MS} ms)`,
+    );
+    t.ok(rawDump(lab.mapDir).includes(theirs), "the other writer's entry is left exactly as written");
+    t.same(
+      reconciler.stats().contestedIds.backendIds,
+      [new DataView(key.buffer, key.byteOffset).getUint32(0, true)],
+      'the ID is held off',
+    );
 
-  // kube-lb's own writes are counted but never come back as events to act on.
-  const before = reconciler.stats();
-  reconciler.setDesired([]);
-  reconciler.reconcileOnce();
-  await sleep(50);
-  t.equal(reconciler.stats().eventRestoredEntries, before.eventRestoredEntries, 'its own deletes restored nothing');
-  t.equal(reconciler.stats().writtenBackEntries, before.writtenBackEntries, 'nor did the write-back');
-  t.same(rawDump(lab.mapDir).filter((l) => !l.startsWith('cilium_lb4_maglev')), [theirs], "only the other writer's entry is left");
+    // kube-lb's own writes are counted but never come back as events to act on.
+    const before = reconciler.stats();
+    reconciler.setDesired([]);
+    reconciler.reconcileOnce();
+    await sleep(50);
+    t.equal(reconciler.stats().eventRestoredEntries, before.eventRestoredEntries, 'its own deletes restored nothing');
+    t.equal(reconciler.stats().writtenBackEntries, before.writtenBackEntries, 'nor did the write-back');
+    t.same(
+      rawDump(lab.mapDir).filter((l) => !l.startsWith('cilium_lb4_maglev')),
+      [theirs],
+      "only the other writer's entry is left",
+    );
 
-  // A key that was kube-lb's, deleted by someone else once kube-lb let it go, stays deleted: the write-back's
-  // mirror follows the plan.
-  execFileSync('bpftool', ['map', 'delete', 'pinned', path, 'key', 'hex', ...hex(key).split(' ')]);
-  await sleep(50);
-  t.same(rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.backends.name)), [], 'no longer kube-lb\'s: not written back');
-  t.equal(reconciler.stats().writtenBackEntries, before.writtenBackEntries);
-});
+    // A key that was kube-lb's, deleted by someone else once kube-lb let it go, stays deleted: the write-back's
+    // mirror follows the plan.
+    execFileSync('bpftool', ['map', 'delete', 'pinned', path, 'key', 'hex', ...hex(key).split(' ')]);
+    await sleep(50);
+    t.same(
+      rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.backends.name)),
+      [],
+      "no longer kube-lb's: not written back",
+    );
+    t.equal(reconciler.stats().writtenBackEntries, before.writtenBackEntries);
+  },
+);
 
 t.test('without the tracing program the reconciler says so and repairs on its polling period', async (t) => {
   const lab = await labFor(t, 'evpoll', { version: '1.18' });
@@ -134,10 +193,17 @@ t.test('without the tracing program the reconciler says so and repairs on its po
   await waitFor('first pass', async () => reconciler.stats().passes > 0);
   const { detection } = reconciler.stats();
   t.equal(detection.mode, 'polling');
-  t.match(detection.reason, /no-such-object\.bpf\.o.*No such file/s, `the reason names what failed: ${detection.reason}`);
+  t.match(
+    detection.reason,
+    /no-such-object\.bpf\.o.*No such file/s,
+    `the reason names what failed: ${detection.reason}`,
+  );
   const programmed = rawDump(lab.mapDir);
   const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
   const ms = await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000);
-  t.ok(ms <= periodMs + EVENT_REPAIR_BOUND_MS, `repaired by a pass ${ms.toFixed(1)} ms after the prune (period ${periodMs} ms)`);
+  t.ok(
+    ms <= periodMs + EVENT_REPAIR_BOUND_MS,
+    `repaired by a pass ${ms.toFixed(1)} ms after the prune (period ${periodMs} ms)`,
+  );
   t.equal(reconciler.stats().eventRestoredEntries, 0, 'nothing came from events');
 });

@@ -26,7 +26,11 @@ t.test('prune of every kube-lb entry is repaired and traffic resumes; foreign en
     revNat: 0xfffe,
     backends: [{ id: 0xfffffffe, address: b1!.address, port: 30080 }],
   });
-  const paths = { services: lab.maps.paths.services!, backends: lab.maps.paths.backends!, revNat: lab.maps.paths.revNat! };
+  const paths = {
+    services: lab.maps.paths.services!,
+    backends: lab.maps.paths.backends!,
+    revNat: lab.maps.paths.revNat!,
+  };
   const foreignKeys = { services: new Set<string>(), backends: new Set<string>(), revNat: new Set<string>() };
   for (const e of foreign) {
     const m = BpfMap.open(paths[e.map]);
@@ -86,13 +90,22 @@ t.test('prune of every kube-lb entry is repaired and traffic resumes; foreign en
   const services = BpfMap.open(paths.services);
   const masterKey = rawDump(lab.mapDir).find((l) => l.startsWith(`${LB4_MAPS.services.name} 0a 14 00 01 00 50 00 00`));
   t.ok(masterKey, 'found our master');
-  const keyBytes = Uint8Array.from(masterKey!.split(' => ')[0]!.split(' ').slice(1).map((h) => parseInt(h, 16)));
+  const keyBytes = Uint8Array.from(
+    masterKey!
+      .split(' => ')[0]!
+      .split(' ')
+      .slice(1)
+      .map((h) => parseInt(h, 16)),
+  );
   const value = services.lookup(keyBytes)!;
   value[4] = 0;
   value[5] = 0;
   services.update(keyBytes, value);
   services.close();
-  await waitFor('the tampered master to be repaired', async () => rawDump(lab.mapDir).join('\n') === programmed.join('\n'));
+  await waitFor(
+    'the tampered master to be repaired',
+    async () => rawDump(lab.mapDir).join('\n') === programmed.join('\n'),
+  );
   t.ok(reconciler.stats().repairPasses >= 2, 'a second repair pass');
 
   reconciler.stop();

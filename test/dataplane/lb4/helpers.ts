@@ -47,11 +47,21 @@ export function reconcilerFor(
 }
 
 export function web(lab: Lab, port = 80, backends = lab.backends): DesiredFrontend {
-  return { vip: VIP, port, protocol: 'TCP', backends: backends.map((b) => ({ address: b.address, port: NODE_PORT_TCP })) };
+  return {
+    vip: VIP,
+    port,
+    protocol: 'TCP',
+    backends: backends.map((b) => ({ address: b.address, port: NODE_PORT_TCP })),
+  };
 }
 
 export function dns(lab: Lab, port = 53, backends = lab.backends): DesiredFrontend {
-  return { vip: VIP, port, protocol: 'UDP', backends: backends.map((b) => ({ address: b.address, port: NODE_PORT_UDP })) };
+  return {
+    vip: VIP,
+    port,
+    protocol: 'UDP',
+    backends: backends.map((b) => ({ address: b.address, port: NODE_PORT_UDP })),
+  };
 }
 
 /** Violations of the no-dangling-reference invariant in the real maps right now. */

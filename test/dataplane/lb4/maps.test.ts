@@ -57,7 +57,9 @@ interface BpftoolEntry {
   value: string[];
 }
 function bpftoolDump(path: string): Array<{ key: Uint8Array; value: Uint8Array }> {
-  const out = JSON.parse(execFileSync('bpftool', ['-j', 'map', 'dump', ...path.split(' ')], { encoding: 'utf8' })) as BpftoolEntry[];
+  const out = JSON.parse(
+    execFileSync('bpftool', ['-j', 'map', 'dump', ...path.split(' ')], { encoding: 'utf8' }),
+  ) as BpftoolEntry[];
   const bytes = (hex: string[]): Uint8Array => Uint8Array.from(hex.map((h) => parseInt(h, 16)));
   return out.map((e) => ({ key: bytes(e.key), value: bytes(e.value) }));
 }
@@ -88,7 +90,17 @@ t.test('bpftool -j map dump of what the reconciler wrote decodes to the desired 
   }));
   services.sort((a, b) => a.key.slot - b.key.slot);
   t.same(
-    services.map((s) => [formatIPv4(s.key.address), s.key.port, s.key.proto, s.key.slot, s.value.count, s.value.qcount, s.value.revNat, s.value.flags, s.value.flags2]),
+    services.map((s) => [
+      formatIPv4(s.key.address),
+      s.key.port,
+      s.key.proto,
+      s.key.slot,
+      s.value.count,
+      s.value.qcount,
+      s.value.revNat,
+      s.value.flags,
+      s.value.flags2,
+    ]),
     [
       ['10.20.0.1', 443, 6, 0, 1, 1, 0xfffe, 0x60, 0],
       ['10.20.0.1', 443, 6, 1, 0, 0, 0xfffe, 0, 0],
@@ -119,7 +131,11 @@ t.test('bpftool -j map dump of what the reconciler wrote decodes to the desired 
   const table = decodeMaglevTable(bpftoolDump(`id ${innerId}`)[0]!.value);
   t.equal(table.length, 251);
   t.same([...new Set(table)], [3003101371], 'the table holds only the active backend');
-  t.equal(bpftoolDump(`pinned ${join(dir, ID_TABLE_NAME)}`).length, 1, "kube-lb's ID table pinned beside Cilium's maps");
+  t.equal(
+    bpftoolDump(`pinned ${join(dir, ID_TABLE_NAME)}`).length,
+    1,
+    "kube-lb's ID table pinned beside Cilium's maps",
+  );
 });
 
 t.test('maps not shaped like Cilium 1.14–1.19 are refused before anything is written', async (t) => {
@@ -130,7 +146,14 @@ t.test('maps not shaped like Cilium 1.14–1.19 are refused before anything is w
   const wrong = freshDir();
   createCiliumMaps(wrong, { profile: PROFILES['1.18'] });
   execFileSync('rm', [join(wrong, LB4_MAPS.services.name)]);
-  const bad = BpfMap.create({ type: BPF_MAP_TYPE.HASH, keySize: 12, valueSize: 16, maxEntries: 16, flags: BPF_F_NO_PREALLOC, name: 'bad' });
+  const bad = BpfMap.create({
+    type: BPF_MAP_TYPE.HASH,
+    keySize: 12,
+    valueSize: 16,
+    maxEntries: 16,
+    flags: BPF_F_NO_PREALLOC,
+    name: 'bad',
+  });
   bad.pin(join(wrong, LB4_MAPS.services.name));
   bad.close();
   const err = t.throws(() => openLb4Maps({ dir: wrong, ciliumVersion: '1.18' })) as KubeLbError;
@@ -140,10 +163,20 @@ t.test('maps not shaped like Cilium 1.14–1.19 are refused before anything is w
   const lru = freshDir();
   createCiliumMaps(lru, { profile: PROFILES['1.18'] });
   execFileSync('rm', [join(lru, LB4_MAPS.backends.name)]);
-  const l = BpfMap.create({ type: BPF_MAP_TYPE.LRU_HASH, keySize: 4, valueSize: 12, maxEntries: 16, flags: 0, name: 'lru' });
+  const l = BpfMap.create({
+    type: BPF_MAP_TYPE.LRU_HASH,
+    keySize: 4,
+    valueSize: 12,
+    maxEntries: 16,
+    flags: 0,
+    name: 'lru',
+  });
   l.pin(join(lru, LB4_MAPS.backends.name));
   l.close();
-  t.throws(() => openLb4Maps({ dir: lru, ciliumVersion: '1.18' }), { code: 'DATAPLANE_MAP_SHAPE', message: /type 9, expected 1/ });
+  t.throws(() => openLb4Maps({ dir: lru, ciliumVersion: '1.18' }), {
+    code: 'DATAPLANE_MAP_SHAPE',
+    message: /type 9, expected 1/,
+  });
 });
 
 t.test("the Cilium version is read from Cilium's own entries", async (t) => {
@@ -198,7 +231,10 @@ t.test('kube-lb maps list prints frontends, marks what is kube-lb’s', async (t
   const text = await run(['maps', 'list', '--dir', dir]);
   t.equal(text.code, 0, text.err);
   t.match(text.out, /SERVICE ADDRESS\s+BACKEND ADDRESS \(REVNAT_ID\) \(SLOT\)\s+OWNER/);
-  t.match(text.out, /10\.96\.0\.1:443\/TCP\s+0\.0\.0\.0:0 \(1\) \(0\) \[LoadBalancer, revnat 10\.96\.0\.1:443\]\s+other/);
+  t.match(
+    text.out,
+    /10\.96\.0\.1:443\/TCP\s+0\.0\.0\.0:0 \(1\) \(0\) \[LoadBalancer, revnat 10\.96\.0\.1:443\]\s+other/,
+  );
   t.match(
     text.out,
     /10\.20\.0\.1:80\/TCP\s+0\.0\.0\.0:0 \(65534\) \(0\) \[LoadBalancer, sessionAffinity, check source-range, affinity 300s, ranges 10\.10\.0\.0\/24, revnat 10\.20\.0\.1:80\]\s+kube-lb/,
@@ -207,7 +243,10 @@ t.test('kube-lb maps list prints frontends, marks what is kube-lb’s', async (t
 
   const json = await run(['maps', 'list', '--dir', dir, '-o', 'json']);
   t.equal(json.code, 0, json.err);
-  const parsed = JSON.parse(json.out) as { ciliumVersion: string; frontends: Array<{ frontend: string; owner: string; backends: unknown[] }> };
+  const parsed = JSON.parse(json.out) as {
+    ciliumVersion: string;
+    frontends: Array<{ frontend: string; owner: string; backends: unknown[] }>;
+  };
   t.same(
     parsed.frontends.map((f) => [f.frontend, f.owner, f.backends.length]),
     [

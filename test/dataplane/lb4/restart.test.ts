@@ -23,9 +23,18 @@ t.test('kill -9 and restart of the reconciler process costs no request and chang
       label,
       process.execPath,
       [
-        STANDALONE, '--desired', desiredFile, '--map-dir', lab.mapDir, '--cilium-version', '1.18',
+        STANDALONE,
+        '--desired',
+        desiredFile,
+        '--map-dir',
+        lab.mapDir,
+        '--cilium-version',
+        '1.18',
         // What Cilium's configuration says (the speaker reads it from --cilium-config-dir).
-        '--maglev-table-size', String(lab.maps.maglevTableSize), '--log-level', 'info',
+        '--maglev-table-size',
+        String(lab.maps.maglevTableSize),
+        '--log-level',
+        'info',
       ],
       { logFile: join(lab.logDir, `${label}.log`) },
     );
@@ -36,7 +45,10 @@ t.test('kill -9 and restart of the reconciler process costs no request and chang
 
   const first = await start();
   const programmed = rawDump(lab.mapDir);
-  t.ok(programmed.some((l) => l.startsWith('cilium_lb4_maglev')), 'maglev tables written');
+  t.ok(
+    programmed.some((l) => l.startsWith('cilium_lb4_maglev')),
+    'maglev tables written',
+  );
   // A request fails if unanswered within 3 s: long enough for a loaded shared VM to schedule the client, short
   // enough that any map change breaking the path would show (and the maps are also compared byte for byte).
   await lab.startLoop('tcp', VIP, 80, 20, 3000);
@@ -54,7 +66,10 @@ t.test('kill -9 and restart of the reconciler process costs no request and chang
   t.same(rawDump(lab.mapDir), programmed, 'maps byte-identical, same maglev inner maps');
   t.notMatch(readFileSync(second.logFile, 'utf8'), /maps programmed|repaired/, 'no write at all since the restart');
   const tally = await lab.stopLoop();
-  const when = tally.lastFailAt === undefined ? '' : `, last failure ${tally.lastFailAt - killedAt} ms after the kill: ${tally.lastError}`;
+  const when =
+    tally.lastFailAt === undefined
+      ? ''
+      : `, last failure ${tally.lastFailAt - killedAt} ms after the kill: ${tally.lastError}`;
   t.equal(tally.fail, 0, `${tally.ok} requests across the restart, none failed${when}`);
   await second.stop();
 });

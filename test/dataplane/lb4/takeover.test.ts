@@ -16,7 +16,15 @@ t.test('a foreign service that takes over a kube-lb VIP is left alone', async (t
   const services = BpfMap.open(lab.maps.paths.services!);
   const mine = rawDump(lab.mapDir).filter((l) => l.startsWith(`${LB4_MAPS.services.name} 0a 14 00 01 00 50`));
   for (const line of mine) {
-    services.delete(Uint8Array.from(line.split(' => ')[0]!.split(' ').slice(1).map((h) => parseInt(h, 16))));
+    services.delete(
+      Uint8Array.from(
+        line
+          .split(' => ')[0]!
+          .split(' ')
+          .slice(1)
+          .map((h) => parseInt(h, 16)),
+      ),
+    );
   }
   services.close();
   for (const e of foreignServiceEntries(lab.profile, {
@@ -33,6 +41,10 @@ t.test('a foreign service that takes over a kube-lb VIP is left alone', async (t
   const before = rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.services.name));
   reconciler.reconcileOnce();
   t.equal(reconciler.statuses()[0]?.state, 'conflict');
-  t.same(rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.services.name)), before, 'foreign service untouched');
+  t.same(
+    rawDump(lab.mapDir).filter((l) => l.startsWith(LB4_MAPS.services.name)),
+    before,
+    'foreign service untouched',
+  );
   t.same((await lab.request('tcp', VIP, 80, 5)).answers, { [lab.backends[1]!.name]: 5 }, 'and it is what answers');
 });

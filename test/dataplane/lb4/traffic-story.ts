@@ -18,10 +18,16 @@ export function trafficStory(version: CiliumVersion, maglev: boolean): void {
 
     const tcp = await lab.request('tcp', VIP, 80, 30);
     t.equal(tcp.fail, 0, `TCP: ${tcp.ok} answers, no failure (${tcp.lastError ?? ''})`);
-    t.ok((tcp.answers[b1!.name] ?? 0) > 0 && (tcp.answers[b2!.name] ?? 0) > 0, `both backends answer TCP: ${JSON.stringify(tcp.answers)}`);
+    t.ok(
+      (tcp.answers[b1!.name] ?? 0) > 0 && (tcp.answers[b2!.name] ?? 0) > 0,
+      `both backends answer TCP: ${JSON.stringify(tcp.answers)}`,
+    );
     const udp = await lab.request('udp', VIP, 53, 30);
     t.equal(udp.fail, 0, `UDP: ${udp.ok} answers, no failure (${udp.lastError ?? ''})`);
-    t.ok((udp.answers[b1!.name] ?? 0) > 0 && (udp.answers[b2!.name] ?? 0) > 0, `both backends answer UDP: ${JSON.stringify(udp.answers)}`);
+    t.ok(
+      (udp.answers[b1!.name] ?? 0) > 0 && (udp.answers[b2!.name] ?? 0) > 0,
+      `both backends answer UDP: ${JSON.stringify(udp.answers)}`,
+    );
 
     reconciler.setDesired([web(lab, 80, [b2!]), dns(lab)]);
     t.equal(reconciler.reconcileOnce().error, undefined);
@@ -37,4 +43,3 @@ export function trafficStory(version: CiliumVersion, maglev: boolean): void {
     t.equal(still.ok, 5, 'the other service still does');
   });
 }
-

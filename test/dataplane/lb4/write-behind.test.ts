@@ -64,7 +64,10 @@ t.test('queued batches land in order, from copies of the buffers', async (t) => 
   t.equal(got.size, 300);
   t.equal(got.get(3), 30, 'the first batch as queued, not as the buffer was later');
   t.equal(got.get(1), 0x07070707, 'the later batch after the earlier one');
-  t.same([...contents(b).keys()].sort((x, y) => x - y), [1000, 1001, 1002, 1003, 1004]);
+  t.same(
+    [...contents(b).keys()].sort((x, y) => x - y),
+    [1000, 1001, 1002, 1003, 1004],
+  );
 });
 
 t.test('a failed write stops the queue; settling throws it with its map; the next queue starts clean', async (t) => {
@@ -101,7 +104,14 @@ function smallMaps(name: string, backendsMax: number): string {
     return m.info;
   })();
   unlinkSync(pin);
-  const small = BpfMap.create({ type: shape.type, keySize: shape.keySize, valueSize: shape.valueSize, maxEntries: backendsMax, flags: shape.flags, name: 'klb_wb_be' });
+  const small = BpfMap.create({
+    type: shape.type,
+    keySize: shape.keySize,
+    valueSize: shape.valueSize,
+    maxEntries: backendsMax,
+    flags: shape.flags,
+    name: 'klb_wb_be',
+  });
   small.pin(pin);
   small.close();
   return dir;
@@ -123,58 +133,105 @@ const TWO_HUNDRED = Array.from({ length: 200 }, (_, k) => {
 
 function mastersOf(maps: ReturnType<typeof openLb4Maps>['maps']): string[] {
   const services = maps.services.dump();
-  return Array.from({ length: services.count }, (_, i) => decode(lb4KeyCodec, services.keys.subarray(i * 12, (i + 1) * 12)))
+  return Array.from({ length: services.count }, (_, i) =>
+    decode(lb4KeyCodec, services.keys.subarray(i * 12, (i + 1) * 12)),
+  )
     .filter((k) => k.slot === 0)
     .map((k) => `${k.address >>> 24}.${(k.address >>> 16) & 255}.${(k.address >>> 8) & 255}.${k.address & 255}`)
     .sort();
 }
 
-t.test('frontends beyond kube-lb\'s share of a map are refused (MapFull), the first listed kept, and Cilium\'s part stays free', async (t) => {
-  // 100 backend entries: half is kept for Cilium (a map under 2,048 keeps half), so 25 frontends of 2 backends fit.
-  const opened = openLb4Maps({ dir: smallMaps('share', 100), ciliumVersion: '1.18' });
-  t.teardown(() => opened.maps.close());
-  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile: PROFILES['1.18'], logger: createLogger({ program: 'test', level: 'silent' }) });
-  reconciler.setDesired(TWO_HUNDRED);
-  const pass = reconciler.reconcileOnce();
-  t.equal(pass.error, undefined, 'the pass succeeds: nothing was written past the budget');
-  const statuses = reconciler.statuses();
-  const programmed = statuses.filter((s) => s.state === 'programmed');
-  const full = statuses.filter((s) => s.code === 'MapFull');
-  t.equal(programmed.length, 25, '25 frontends programmed');
-  t.equal(full.length, 175, 'the other 175 refused');
-  t.same(programmed.map((s) => s.name).sort(), TWO_HUNDRED.slice(0, 25).map((d) => `${d.vip}:80/TCP`).sort(), 'the first 25 of the list (the highest addresses)');
-  t.match(full[0]!.reason, /cilium_lb4_backends_v3 is full for kube-lb: 50 of its 50 entries taken by earlier frontends, 2 more needed \(the rest of the map's 100 is kept/);
-  t.equal(opened.maps.backends.dump().count, 50, 'the backends map holds 50: Cilium still has 50 entries of room');
-  t.equal(mastersOf(opened.maps).length, 25);
+t.test(
+  "frontends beyond kube-lb's share of a map are refused (MapFull), the first listed kept, and Cilium's part stays free",
+  async (t) => {
+    // 100 backend entries: half is kept for Cilium (a map under 2,048 keeps half), so 25 frontends of 2 backends fit.
+    const opened = openLb4Maps({ dir: smallMaps('share', 100), ciliumVersion: '1.18' });
+    t.teardown(() => opened.maps.close());
+    const reconciler = new DataplaneReconciler({
+      maps: opened.maps,
+      profile: PROFILES['1.18'],
+      logger: createLogger({ program: 'test', level: 'silent' }),
+    });
+    reconciler.setDesired(TWO_HUNDRED);
+    const pass = reconciler.reconcileOnce();
+    t.equal(pass.error, undefined, 'the pass succeeds: nothing was written past the budget');
+    const statuses = reconciler.statuses();
+    const programmed = statuses.filter((s) => s.state === 'programmed');
+    const full = statuses.filter((s) => s.code === 'MapFull');
+    t.equal(programmed.length, 25, '25 frontends programmed');
+    t.equal(full.length, 175, 'the other 175 refused');
+    t.same(
+      programmed.map((s) => s.name).sort(),
+      TWO_HUNDRED.slice(0, 25)
+        .map((d) => `${d.vip}:80/TCP`)
+        .sort(),
+      'the first 25 of the list (the highest addresses)',
+    );
+    t.match(
+      full[0]!.reason,
+      /cilium_lb4_backends_v3 is full for kube-lb: 50 of its 50 entries taken by earlier frontends, 2 more needed \(the rest of the map's 100 is kept/,
+    );
+    t.equal(opened.maps.backends.dump().count, 50, 'the backends map holds 50: Cilium still has 50 entries of room');
+    t.equal(mastersOf(opened.maps).length, 25);
 
-  // Cilium writes 40 backends of its own, most of its part: kube-lb gives up the last listed, so a quarter of the
-  // part (13) stays free for Cilium.
-  const profile = PROFILES['1.18'];
-  for (const e of foreignServiceEntries(profile, { vip: '10.96.0.10', port: 53, proto: 17, revNat: 7, backends: Array.from({ length: 40 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })) })) {
-    using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
-    m.update(e.key, e.value);
-  }
-  const again = reconciler.reconcileOnce();
-  t.equal(again.error, undefined);
-  const kept = reconciler.statuses().filter((s) => s.state === 'programmed');
-  t.equal(kept.length, 23, '23 of the 25 stay');
-  t.same(kept.map((s) => s.name).sort(), TWO_HUNDRED.slice(0, 23).map((d) => `${d.vip}:80/TCP`).sort(), 'the first 23 of the list');
-  t.equal(opened.maps.backends.dump().count, 86, '46 + 40: 14 entries of room left');
-});
+    // Cilium writes 40 backends of its own, most of its part: kube-lb gives up the last listed, so a quarter of the
+    // part (13) stays free for Cilium.
+    const profile = PROFILES['1.18'];
+    for (const e of foreignServiceEntries(profile, {
+      vip: '10.96.0.10',
+      port: 53,
+      proto: 17,
+      revNat: 7,
+      backends: Array.from({ length: 40 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })),
+    })) {
+      using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
+      m.update(e.key, e.value);
+    }
+    const again = reconciler.reconcileOnce();
+    t.equal(again.error, undefined);
+    const kept = reconciler.statuses().filter((s) => s.state === 'programmed');
+    t.equal(kept.length, 23, '23 of the 25 stay');
+    t.same(
+      kept.map((s) => s.name).sort(),
+      TWO_HUNDRED.slice(0, 23)
+        .map((d) => `${d.vip}:80/TCP`)
+        .sort(),
+      'the first 23 of the list',
+    );
+    t.equal(opened.maps.backends.dump().count, 86, '46 + 40: 14 entries of room left');
+  },
+);
 
-t.test('Cilium holding more than its part shrinks kube-lb\'s budget; nothing is overwritten, no write fails', async (t) => {
-  const opened = openLb4Maps({ dir: smallMaps('crowded', 100), ciliumVersion: '1.18' });
-  t.teardown(() => opened.maps.close());
-  const profile = PROFILES['1.18'];
-  for (const e of foreignServiceEntries(profile, { vip: '10.96.0.10', port: 53, proto: 17, revNat: 7, backends: Array.from({ length: 70 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })) })) {
-    using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
-    m.update(e.key, e.value);
-  }
-  const reconciler = new DataplaneReconciler({ maps: opened.maps, profile, logger: createLogger({ program: 'test', level: 'silent' }) });
-  reconciler.setDesired(TWO_HUNDRED);
-  const pass = reconciler.reconcileOnce();
-  t.equal(pass.error, undefined);
-  t.equal(reconciler.statuses().filter((s) => s.state === 'programmed').length, 8, '100 - (70 + 13 kept free) = 17 entries: 8 frontends');
-  t.equal(opened.maps.backends.dump().count, 86, '16 + 70: the map is never filled by kube-lb, and no write failed');
-  t.ok(mastersOf(opened.maps).includes('10.96.0.10'), 'Cilium\'s service is untouched');
-});
+t.test(
+  "Cilium holding more than its part shrinks kube-lb's budget; nothing is overwritten, no write fails",
+  async (t) => {
+    const opened = openLb4Maps({ dir: smallMaps('crowded', 100), ciliumVersion: '1.18' });
+    t.teardown(() => opened.maps.close());
+    const profile = PROFILES['1.18'];
+    for (const e of foreignServiceEntries(profile, {
+      vip: '10.96.0.10',
+      port: 53,
+      proto: 17,
+      revNat: 7,
+      backends: Array.from({ length: 70 }, (_, j) => ({ id: j + 1, address: `10.0.1.${j + 1}`, port: 53 })),
+    })) {
+      using m = BpfMap.open(join(opened.dir, LB4_MAPS[e.map].name));
+      m.update(e.key, e.value);
+    }
+    const reconciler = new DataplaneReconciler({
+      maps: opened.maps,
+      profile,
+      logger: createLogger({ program: 'test', level: 'silent' }),
+    });
+    reconciler.setDesired(TWO_HUNDRED);
+    const pass = reconciler.reconcileOnce();
+    t.equal(pass.error, undefined);
+    t.equal(
+      reconciler.statuses().filter((s) => s.state === 'programmed').length,
+      8,
+      '100 - (70 + 13 kept free) = 17 entries: 8 frontends',
+    );
+    t.equal(opened.maps.backends.dump().count, 86, '16 + 70: the map is never filled by kube-lb, and no write failed');
+    t.ok(mastersOf(opened.maps).includes('10.96.0.10'), "Cilium's service is untouched");
+  },
+);

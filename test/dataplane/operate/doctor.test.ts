@@ -38,7 +38,9 @@ writeFileSync(join(configDir, 'kube-proxy-replacement'), 'true');
 
 /** Runs doctor (JSON and text) with the config dir above unless `args` names another. */
 async function doctor(given: string[]): Promise<{ code: number; report: Report; text: string }> {
-  const args = given.some((a) => a.startsWith('--cilium-config-dir=')) ? given : [...given, `--cilium-config-dir=${configDir}`];
+  const args = given.some((a) => a.startsWith('--cilium-config-dir='))
+    ? given
+    : [...given, `--cilium-config-dir=${configDir}`];
   let out = '';
   const io: CliIO = { out: (s) => void (out += s), err: (s) => void (out += s), env: {} };
   const code = await doctorCommand([...args, '--output=json'], io);
@@ -73,7 +75,14 @@ function ciliumNode(version: '1.17' | '1.18', maglev = false): string {
   }
   if (maglev) {
     // Cilium's maglev table for that service (rev NAT 1): every slot on backend 1.
-    using inner = BpfMap.create({ type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 4 * 251, maxEntries: 1, flags: 0, name: 'cilium_maglev_inner' });
+    using inner = BpfMap.create({
+      type: BPF_MAP_TYPE.ARRAY,
+      keySize: 4,
+      valueSize: 4 * 251,
+      maxEntries: 1,
+      flags: 0,
+      name: 'cilium_maglev_inner',
+    });
     const table = new Uint8Array(4 * 251);
     for (let i = 0; i < 251; i++) new DataView(table.buffer).setUint32(i * 4, 1, true);
     inner.update(new Uint8Array(4), table);
@@ -96,7 +105,11 @@ t.test('a Cilium node is ready, with the profile detected from its entries', asy
   t.match(text, /READY: kube-lb can run on this node \(Cilium 1\.20 profile\)/);
   t.match(text, /cilium_lb4_maglev: absent \(optional: Cilium does not use maglev here\)/);
   t.match(text, /CAP_SYS_ADMIN is not needed/);
-  t.match(report.findings.find((f) => f.check === 'change events'), { severity: 'ok' }, 'the change-events program loads here');
+  t.match(
+    report.findings.find((f) => f.check === 'change events'),
+    { severity: 'ok' },
+    'the change-events program loads here',
+  );
 });
 
 t.test('maglev makes CAP_SYS_ADMIN required, and a configured version must fit the entries', async (t) => {
@@ -126,11 +139,21 @@ t.test('wrong map sizes', async (t) => {
   createCiliumMaps(dir, { profile: PROFILES['1.18'], sourceRange: false, affinity: false });
   // Replace the backends map by one with a 16-byte value, as a future Cilium might.
   rmSync(join(dir, LB4_MAPS.backends.name));
-  using odd = BpfMap.create({ type: BPF_MAP_TYPE.HASH, keySize: 4, valueSize: 16, maxEntries: 1024, flags: BPF_F_NO_PREALLOC, name: 'cilium_lb4_backends_v3' });
+  using odd = BpfMap.create({
+    type: BPF_MAP_TYPE.HASH,
+    keySize: 4,
+    valueSize: 16,
+    maxEntries: 1024,
+    flags: BPF_F_NO_PREALLOC,
+    name: 'cilium_lb4_backends_v3',
+  });
   odd.pin(join(dir, LB4_MAPS.backends.name));
   const { code, report } = await doctor([`--map-dir=${dir}`, '--cilium-version=1.18']);
   t.equal(code, 1);
-  t.same(failures(report).map((f) => [f.check, f.message]), [['map cilium_lb4_backends_v3', 'unexpected shape: value size 16, expected 12']]);
+  t.same(
+    failures(report).map((f) => [f.check, f.message]),
+    [['map cilium_lb4_backends_v3', 'unexpected shape: value size 16, expected 12']],
+  );
 });
 
 t.test('missing maps', async (t) => {
@@ -140,7 +163,12 @@ t.test('missing maps', async (t) => {
   rmSync(join(dir, LB4_MAPS.services.name));
   const { code, report, text } = await doctor([`--map-dir=${dir}`, '--cilium-version=1.18']);
   t.equal(code, 1);
-  t.same(failures(report).map((f) => f.check).sort(), ['map cilium_lb4_reverse_nat', 'map cilium_lb4_services_v2']);
+  t.same(
+    failures(report)
+      .map((f) => f.check)
+      .sort(),
+    ['map cilium_lb4_reverse_nat', 'map cilium_lb4_services_v2'],
+  );
   t.match(text, /kubeProxyReplacement=true/);
   t.match(text, /cilium_lb4_source_range: absent \(optional: loadBalancerSourceRanges cannot be enforced\)/);
 });
@@ -150,7 +178,11 @@ t.test('an empty Cilium map set cannot tell the version: the speaker would need 
   createCiliumMaps(dir, { profile: PROFILES['1.18'] });
   const { code, report } = await doctor([`--map-dir=${dir}`]);
   t.equal(code, 1);
-  t.match(failures(report)[0]!, { check: 'cilium version', message: /cannot tell the Cilium version/, hint: /--cilium-version/ });
+  t.match(failures(report)[0]!, {
+    check: 'cilium version',
+    message: /cannot tell the Cilium version/,
+    hint: /--cilium-version/,
+  });
 });
 
 t.test('without CAP_BPF and CAP_SYS_ADMIN doctor says which capability is missing', async (t) => {
@@ -158,9 +190,17 @@ t.test('without CAP_BPF and CAP_SYS_ADMIN doctor says which capability is missin
   const script = `import { doctorCommand } from ${JSON.stringify(join(root, 'src/cli/doctor.ts'))};
     const io = { out: (s) => process.stdout.write(s), err: (s) => process.stderr.write(s), env: {} };
     process.exitCode = await doctorCommand(['--map-dir=${dir}', '--cilium-config-dir=${configDir}', '--output=json'], io);`;
-  const r = spawnSync('setpriv', ['--bounding-set=-bpf,-sys_admin', '--inh-caps=-all', '--', process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(
+    'setpriv',
+    ['--bounding-set=-bpf,-sys_admin', '--inh-caps=-all', '--', process.execPath, '--input-type=module', '-e', script],
+    { encoding: 'utf8', timeout: 60_000 },
+  );
   t.equal(r.status, 1, r.stderr);
   const report = JSON.parse(r.stdout) as Report;
   t.match(JSON.stringify(failures(report)), /CAP_BPF missing/);
-  t.equal(report.ready, false, 'not ready: the speaker could not open the maps on a node that forbids unprivileged bpf(2)');
+  t.equal(
+    report.ready,
+    false,
+    'not ready: the speaker could not open the maps on a node that forbids unprivileged bpf(2)',
+  );
 });

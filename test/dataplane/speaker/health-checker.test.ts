@@ -11,7 +11,9 @@ import { eventually } from '../../../lab/eventually.ts';
 const logger = createLogger({ program: 'health-test', level: 'silent' });
 
 function listen<S extends TcpServer | HttpServer>(server: S, port = 0): Promise<number> {
-  return new Promise((resolve) => server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)));
+  return new Promise((resolve) =>
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port)),
+  );
 }
 const close = (s: TcpServer | HttpServer): Promise<void> => new Promise((r) => s.close(() => r()));
 
@@ -41,7 +43,13 @@ t.test('a NodePort that stops listening is taken out after `fall` probes and bac
   let tcp = createTcpServer((sock) => sock.end());
   const port = await listen(tcp);
   const key = `tcp://127.0.0.1:${port}`;
-  const checker = new HealthChecker({ intervalMs: 50, timeoutMs: 500, thresholds: { rise: 2, fall: 3 }, logger, now: () => performance.now() });
+  const checker = new HealthChecker({
+    intervalMs: 50,
+    timeoutMs: 500,
+    thresholds: { rise: 2, fall: 3 },
+    logger,
+    now: () => performance.now(),
+  });
   const transitions: string[] = [];
   checker.onTransition((k, from, to) => transitions.push(`${k === key ? 'np' : k}:${from}->${to}`));
   checker.setTargets([key, 'not a key']);
@@ -59,7 +67,11 @@ t.test('a NodePort that stops listening is taken out after `fall` probes and bac
   t.teardown(() => close(tcp));
   await eventually('healthy again', () => checker.state(key) === 'healthy', 10_000, 20);
   t.same(transitions, ['np:unknown->healthy', 'np:healthy->unhealthy', 'np:unhealthy->healthy']);
-  t.same(checker.report().map((r) => r.key), [key], 'a key that does not parse is ignored');
+  t.same(
+    checker.report().map((r) => r.key),
+    [key],
+    'a key that does not parse is ignored',
+  );
   checker.setTargets([]);
   t.same(checker.report(), [], 'targets no claim needs are dropped');
 });

@@ -10,7 +10,13 @@ t.test('which nodes are backends (eTP Cluster)', async (t) => {
     node('d', '10.0.0.4', { deleting: true }),
     node('e', '10.0.0.5', { taints: [{ key: 'ToBeDeletedByClusterAutoscaler', effect: 'NoSchedule' }] }),
     node('b', '10.0.0.1'), // same InternalIP as a: the claim is keyed by address
-    { metadata: { name: 'v6' }, status: { addresses: [{ type: 'InternalIP', address: 'fd00::1' }], conditions: [{ type: 'Ready', status: 'True' }] } },
+    {
+      metadata: { name: 'v6' },
+      status: {
+        addresses: [{ type: 'InternalIP', address: 'fd00::1' }],
+        conditions: [{ type: 'Ready', status: 'True' }],
+      },
+    },
   ];
   t.strictSame(backendsFor('Cluster', nodes, []), [
     { nodeName: 'a', address: '10.0.0.1', ready: true, zone: 'z1' },
@@ -23,23 +29,43 @@ t.test('which nodes are backends (eTP Cluster)', async (t) => {
 });
 
 t.test('eTP Local: only nodes with endpoints; terminating-only nodes drain', async (t) => {
-  const nodes = [node('n1', '10.0.0.1'), node('n2', '10.0.0.2'), node('n3', '10.0.0.3'), node('n4', '10.0.0.4', { ready: false })];
+  const nodes = [
+    node('n1', '10.0.0.1'),
+    node('n2', '10.0.0.2'),
+    node('n3', '10.0.0.3'),
+    node('n4', '10.0.0.4', { ready: false }),
+  ];
   const slices = [
-    slice([{ node: 'n1', ready: true }, { node: 'n2', ready: false, serving: true, terminating: true }]),
-    slice([{ node: 'n3', ready: false }, { node: 'n4', ready: true }]),
+    slice([
+      { node: 'n1', ready: true },
+      { node: 'n2', ready: false, serving: true, terminating: true },
+    ]),
+    slice([
+      { node: 'n3', ready: false },
+      { node: 'n4', ready: true },
+    ]),
     slice([{ node: 'n3', ready: true }], 'IPv6'),
   ];
-  t.strictSame(backendsFor('Local', nodes, slices), [
-    { nodeName: 'n1', address: '10.0.0.1', ready: true },
-    { nodeName: 'n2', address: '10.0.0.2', ready: false },
-    { nodeName: 'n4', address: '10.0.0.4', ready: false },
-  ], 'n3 has only a not-ready endpoint (and an IPv6 slice, ignored); n4 has a ready pod but the node is not ready');
+  t.strictSame(
+    backendsFor('Local', nodes, slices),
+    [
+      { nodeName: 'n1', address: '10.0.0.1', ready: true },
+      { nodeName: 'n2', address: '10.0.0.2', ready: false },
+      { nodeName: 'n4', address: '10.0.0.4', ready: false },
+    ],
+    'n3 has only a not-ready endpoint (and an IPv6 slice, ignored); n4 has a ready pod but the node is not ready',
+  );
   t.same(backendsFor('Local', nodes, []), [], 'no endpoints, no backends');
 });
 
 t.test('endpoint conditions: unset ready means ready; a ready endpoint beats a terminating one', async (t) => {
   const byNode = localEndpointsByNode([
-    slice([{ node: 'a' }, { node: 'b', serving: true, terminating: true }, { node: 'b', ready: true }, { node: 'c', serving: false, terminating: true }]),
+    slice([
+      { node: 'a' },
+      { node: 'b', serving: true, terminating: true },
+      { node: 'b', ready: true },
+      { node: 'c', serving: false, terminating: true },
+    ]),
   ]);
   t.same(Object.fromEntries(byNode), { a: 'Ready', b: 'Ready' });
 });

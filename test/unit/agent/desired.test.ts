@@ -72,7 +72,10 @@ t.test('multi-port, mixed protocols, default protocol TCP', async (t) => {
 
 t.test('requested IPs: the annotation list wins over spec.loadBalancerIP; duplicates collapse', async (t) => {
   const both = desiredClaim(
-    service({ metadata: { annotations: { 'kube-lb.io/ips': '192.0.2.10, 192.0.2.11 192.0.2.10' } }, spec: { loadBalancerIP: '192.0.2.99' } }),
+    service({
+      metadata: { annotations: { 'kube-lb.io/ips': '192.0.2.10, 192.0.2.11 192.0.2.10' } },
+      spec: { loadBalancerIP: '192.0.2.99' },
+    }),
     nodes,
     [],
     identity,
@@ -80,11 +83,20 @@ t.test('requested IPs: the annotation list wins over spec.loadBalancerIP; duplic
   t.same(both.ok && both.claim.spec.requestedIPs, ['192.0.2.10', '192.0.2.11']);
   const legacy = desiredClaim(service({ spec: { loadBalancerIP: '192.0.2.99' } }), nodes, [], identity);
   t.same(legacy.ok && legacy.claim.spec.requestedIPs, ['192.0.2.99']);
-  const bad = desiredClaim(service({ metadata: { annotations: { 'kube-lb.io/ips': '192.0.2.300' } } }), nodes, [], identity);
+  const bad = desiredClaim(
+    service({ metadata: { annotations: { 'kube-lb.io/ips': '192.0.2.300' } } }),
+    nodes,
+    [],
+    identity,
+  );
   t.same(bad.ok ? undefined : bad.reason, REFUSALS.InvalidRequestedIP);
   t.match(bad.ok ? '' : bad.message, /kube-lb.io\/ips: "192.0.2.300" is not an IPv4 address/);
   const many = desiredClaim(
-    service({ metadata: { annotations: { 'kube-lb.io/ips': Array.from({ length: 9 }, (_, i) => `192.0.2.${i + 1}`).join(',') } } }),
+    service({
+      metadata: {
+        annotations: { 'kube-lb.io/ips': Array.from({ length: 9 }, (_, i) => `192.0.2.${i + 1}`).join(',') },
+      },
+    }),
     nodes,
     [],
     identity,
@@ -116,13 +128,26 @@ t.test('pool, sharing key, source ranges, session affinity, eTP Local health che
   t.equal(d.claim.spec.externalTrafficPolicy, 'Local');
   t.equal(d.claim.spec.healthCheckNodePort, 31999);
 
-  const defaults = desiredClaim(service({ spec: { sessionAffinity: 'ClientIP', healthCheckNodePort: 31999 } }), nodes, [], identity);
+  const defaults = desiredClaim(
+    service({ spec: { sessionAffinity: 'ClientIP', healthCheckNodePort: 31999 } }),
+    nodes,
+    [],
+    identity,
+  );
   if (!defaults.ok) return t.fail(defaults.message);
-  t.same(defaults.claim.spec.sessionAffinity, { type: 'ClientIP', timeoutSeconds: 10800 }, "Kubernetes' default timeout");
+  t.same(
+    defaults.claim.spec.sessionAffinity,
+    { type: 'ClientIP', timeoutSeconds: 10800 },
+    "Kubernetes' default timeout",
+  );
   t.notOk('healthCheckNodePort' in defaults.claim.spec, 'no health check port with eTP Cluster');
 
   const legacyRanges = desiredClaim(
-    service({ metadata: { annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '203.0.113.0/24,198.51.100.7/32' } } }),
+    service({
+      metadata: {
+        annotations: { 'service.beta.kubernetes.io/load-balancer-source-ranges': '203.0.113.0/24,198.51.100.7/32' },
+      },
+    }),
     nodes,
     [],
     identity,

@@ -31,7 +31,16 @@ export function service(over: DeepPartialService = {}): ServiceView {
   };
 }
 
-export function node(name: string, ip: string, over: { ready?: boolean; labels?: Record<string, string>; taints?: Array<{ key: string; effect?: string }>; deleting?: boolean } = {}): NodeView {
+export function node(
+  name: string,
+  ip: string,
+  over: {
+    ready?: boolean;
+    labels?: Record<string, string>;
+    taints?: Array<{ key: string; effect?: string }>;
+    deleting?: boolean;
+  } = {},
+): NodeView {
   return {
     metadata: {
       name,
@@ -58,7 +67,11 @@ export interface EndpointSpec {
 
 export function slice(endpoints: EndpointSpec[], addressType = 'IPv4'): EndpointSliceView {
   return {
-    metadata: { namespace: 'shop', name: `web-${Math.random().toString(36).slice(2, 7)}`, labels: { 'kubernetes.io/service-name': 'web' } },
+    metadata: {
+      namespace: 'shop',
+      name: `web-${Math.random().toString(36).slice(2, 7)}`,
+      labels: { 'kubernetes.io/service-name': 'web' },
+    },
     addressType,
     endpoints: endpoints.map((e) => ({
       nodeName: e.node,
@@ -80,7 +93,13 @@ export function allocated(claim: VIPClaim, vip: string, extra: Condition[] = [])
       pool: 'default',
       approved: approvalOf(claim, vip, true),
       conditions: [
-        { type: 'Allocated', status: 'True', reason: 'Allocated', message: `from pool default`, lastTransitionTime: '2025-01-01T00:00:00Z' },
+        {
+          type: 'Allocated',
+          status: 'True',
+          reason: 'Allocated',
+          message: `from pool default`,
+          lastTransitionTime: '2025-01-01T00:00:00Z',
+        },
         ...extra,
       ],
     },
@@ -91,7 +110,9 @@ export function refused(claim: VIPClaim, reason: string, message: string): VIPCl
   return {
     ...claim,
     metadata: { ...claim.metadata, resourceVersion: '11' },
-    status: { conditions: [{ type: 'Allocated', status: 'False', reason, message, lastTransitionTime: '2025-01-01T00:00:01Z' }] },
+    status: {
+      conditions: [{ type: 'Allocated', status: 'False', reason, message, lastTransitionTime: '2025-01-01T00:00:01Z' }],
+    },
   };
 }
 

@@ -11,10 +11,24 @@ import { allocated, current, identity, node, now, refused, service } from './fix
 const nodes = [node('n1', '10.0.0.1'), node('n2', '10.0.0.2')];
 
 function input(svc: ServiceView | undefined, claims: VIPClaim[] = [], over: Partial<PlanInput> = {}): PlanInput {
-  return { namespace: 'shop', name: 'web', service: svc, claims, nodes, slices: [], identity, cluster: current, now, ...over };
+  return {
+    namespace: 'shop',
+    name: 'web',
+    service: svc,
+    claims,
+    nodes,
+    slices: [],
+    identity,
+    cluster: current,
+    now,
+    ...over,
+  };
 }
 
-const withFinalizer = (svc: ServiceView): ServiceView => ({ ...svc, metadata: { ...svc.metadata, finalizers: [FINALIZER] } });
+const withFinalizer = (svc: ServiceView): ServiceView => ({
+  ...svc,
+  metadata: { ...svc.metadata, finalizers: [FINALIZER] },
+});
 
 t.test('life of a Service', async (t) => {
   // 1. Created: finalizer first, then the claim; no status write yet (nothing to say).
@@ -24,7 +38,10 @@ t.test('life of a Service', async (t) => {
   t.ok(p1.addFinalizer, 'finalizer before the claim, so a deletion cannot leak it');
   t.equal(p1.write.op, 'create');
   t.equal(p1.status, undefined, 'ClaimSynced=True alone is not worth a status write');
-  t.same(p1.events.map((e) => e.reason), ['ClaimCreated']);
+  t.same(
+    p1.events.map((e) => e.reason),
+    ['ClaimCreated'],
+  );
   if (p1.write.op !== 'create') return t.fail('expected create');
   const claim = p1.write.claim;
 
@@ -53,15 +70,29 @@ t.test('life of a Service', async (t) => {
 
   // 5. Ports change: the claim's spec is patched (a JSON Patch, so the allocator's status writes cannot make it
   //    conflict), the status untouched.
-  const svc5: ServiceView = { ...svc3, spec: { ...svc3.spec, ports: [...svc3.spec!.ports!, { name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 }] } };
+  const svc5: ServiceView = {
+    ...svc3,
+    spec: { ...svc3.spec, ports: [...svc3.spec!.ports!, { name: 'dns', protocol: 'UDP', port: 53, nodePort: 30053 }] },
+  };
   const p5 = planService(input(svc5, [allocated(claim, '192.0.2.10')]));
   t.equal(p5.reason, 'Update');
   if (p5.write.op !== 'patch') return t.fail('expected patch');
   t.same(p5.write.changed, ['ports']);
-  t.same(p5.write.patch.map((o) => [o.op, o.path]), [['replace', '/spec']], 'labels already right: only the spec');
+  t.same(
+    p5.write.patch.map((o) => [o.op, o.path]),
+    [['replace', '/spec']],
+    'labels already right: only the spec',
+  );
   t.equal((p5.write.patch[0]!.value as VIPClaim['spec']).ports.length, 2);
   t.equal(p5.status, undefined);
-  const relabel = planService(input(svc5, [{ ...allocated(claim, '192.0.2.10'), metadata: { ...claim.metadata, labels: { 'kube-lb.io/cluster': 'c1', other: 'x' } } }]));
+  const relabel = planService(
+    input(svc5, [
+      {
+        ...allocated(claim, '192.0.2.10'),
+        metadata: { ...claim.metadata, labels: { 'kube-lb.io/cluster': 'c1', other: 'x' } },
+      },
+    ]),
+  );
   t.same(
     relabel.write.op === 'patch' && relabel.write.patch.slice(1).map((o) => o.path),
     ['/metadata/labels/kube-lb.io~1service-namespace', '/metadata/labels/kube-lb.io~1service-name'],
@@ -83,7 +114,10 @@ t.test('life of a Service', async (t) => {
   t.same(p8.deleteClaims, ['shop.web']);
   t.ok(p8.removeFinalizer);
   t.equal(p8.status, undefined);
-  t.same(p8.events.map((e) => e.message), ['VIPClaim tenant-c1/shop.web deleted, VIP 192.0.2.10 released']);
+  t.same(
+    p8.events.map((e) => e.message),
+    ['VIPClaim tenant-c1/shop.web deleted, VIP 192.0.2.10 released'],
+  );
 
   // 9. Deleted while the claim is not in the cache (yet): still delete it by name before letting go.
   const p9 = planService(input(dying, []));
@@ -100,7 +134,9 @@ t.test('the allocator refuses: the IP is cleared, a Warning carries its reason',
   };
   const r = planService(input(svc, [refused(claim, 'PoolExhausted', 'pool default has no free address')]));
   t.same(r.status?.loadBalancer?.ingress, []);
-  t.same(r.events, [{ type: 'Warning', reason: 'PoolExhausted', message: 'Allocated False: pool default has no free address' }]);
+  t.same(r.events, [
+    { type: 'Warning', reason: 'PoolExhausted', message: 'Allocated False: pool default has no free address' },
+  ]);
 });
 
 t.test('the agent refuses a Service it cannot express', async (t) => {
@@ -108,8 +144,14 @@ t.test('the agent refuses a Service it cannot express', async (t) => {
   const p = planService(input(svc));
   t.equal(p.reason, 'Refused');
   t.equal(p.write.op, 'none');
-  t.same(p.status?.conditions?.map((c) => [c.type, c.status, c.reason]), [[SERVICE_CONDITIONS.ClaimSynced, 'False', 'NodePortMissing']]);
-  t.same(p.events.map((e) => [e.type, e.reason]), [['Warning', 'NodePortMissing']]);
+  t.same(
+    p.status?.conditions?.map((c) => [c.type, c.status, c.reason]),
+    [[SERVICE_CONDITIONS.ClaimSynced, 'False', 'NodePortMissing']],
+  );
+  t.same(
+    p.events.map((e) => [e.type, e.reason]),
+    [['Warning', 'NodePortMissing']],
+  );
   const again = planService(input({ ...svc, status: p.status! }));
   t.same([again.status, again.events], [undefined, []], 'a standing refusal is not repeated');
 });
@@ -122,7 +164,10 @@ t.test('a claim the LB API rejected is not resent until the rejection expires', 
   const p = planService(input(svc, [], { rejection }));
   t.equal(p.reason, 'Rejected');
   t.equal(p.write.op, 'none');
-  t.same(p.events.map((e) => [e.type, e.reason, e.message]), [['Warning', 'ClaimRejected', rejection.message]]);
+  t.same(
+    p.events.map((e) => [e.type, e.reason, e.message]),
+    [['Warning', 'ClaimRejected', rejection.message]],
+  );
   const changed = planService(input(svc, [], { rejection, nodes: [node('n9', '10.9.0.1')] }));
   t.equal(changed.write.op, 'create', 'a different claim is tried at once');
 });
@@ -138,8 +183,20 @@ t.test('class or type changes away from kube-lb: claim deleted, status cleaned, 
     status: {
       loadBalancer: { ingress: [{ ip: '192.0.2.10', ipMode: 'Proxy' }] },
       conditions: [
-        { type: SERVICE_CONDITIONS.Allocated, status: 'True', reason: 'Allocated', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' },
-        { type: 'example.com/Other', status: 'True', reason: 'Fine', message: '', lastTransitionTime: '2025-01-01T00:00:00Z' },
+        {
+          type: SERVICE_CONDITIONS.Allocated,
+          status: 'True',
+          reason: 'Allocated',
+          message: '',
+          lastTransitionTime: '2025-01-01T00:00:00Z',
+        },
+        {
+          type: 'example.com/Other',
+          status: 'True',
+          reason: 'Fine',
+          message: '',
+          lastTransitionTime: '2025-01-01T00:00:00Z',
+        },
       ],
     },
   };
@@ -147,9 +204,17 @@ t.test('class or type changes away from kube-lb: claim deleted, status cleaned, 
   t.equal(p.reason, 'Released');
   t.same(p.deleteClaims, ['shop.web']);
   t.same(p.status?.loadBalancer?.ingress, []);
-  t.same(p.status?.conditions?.map((c) => c.type), ['example.com/Other'], "others' conditions are kept");
+  t.same(
+    p.status?.conditions?.map((c) => c.type),
+    ['example.com/Other'],
+    "others' conditions are kept",
+  );
   t.ok(p.removeFinalizer);
-  t.same(planService(input(service({ spec: { loadBalancerClass: 'other.io/lb' } }))).reason, 'NotOurs', 'never touched');
+  t.same(
+    planService(input(service({ spec: { loadBalancerClass: 'other.io/lb' } }))).reason,
+    'NotOurs',
+    'never touched',
+  );
 });
 
 t.test('orphans and strays', async (t) => {
@@ -160,7 +225,9 @@ t.test('orphans and strays', async (t) => {
   const stray: VIPClaim = { ...claim, metadata: { ...claim.metadata, name: 'old-name-shop-web' } };
   const p = planService(input(withFinalizer(service()), [claim, stray]));
   t.same(p.deleteClaims, ['old-name-shop-web']);
-  const recreated = planService(input(withFinalizer(service({ metadata: { uid: 'uid-2' } })), [allocated(claim, '192.0.2.10')]));
+  const recreated = planService(
+    input(withFinalizer(service({ metadata: { uid: 'uid-2' } })), [allocated(claim, '192.0.2.10')]),
+  );
   t.equal(recreated.reason, 'ServiceReplaced');
   t.same(recreated.deleteClaims, ['shop.web'], 'spec.service is immutable: delete, then create anew');
 });

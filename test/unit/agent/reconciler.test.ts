@@ -47,20 +47,26 @@ class World {
 
   servicePort(): ServicePort {
     const check = (svc: ServiceView): void => {
-      if (svc.metadata?.resourceVersion !== this.serverService.metadata?.resourceVersion) throw apiError(409, 'conflict');
+      if (svc.metadata?.resourceVersion !== this.serverService.metadata?.resourceVersion)
+        throw apiError(409, 'conflict');
     };
     return {
       get: async () => this.serverService,
       setFinalizers: async (svc, finalizers) => {
         this.requests.push('PATCH service');
         check(svc);
-        this.serverService = this.bump({ ...this.serverService, metadata: { ...this.serverService.metadata, finalizers } });
+        this.serverService = this.bump({
+          ...this.serverService,
+          metadata: { ...this.serverService.metadata, finalizers },
+        });
         return this.serverService;
       },
       setStatus: async (svc, status: ServiceStatusView) => {
         this.requests.push('PATCH service/status');
         check(svc);
-        const ingress = status.loadBalancer?.ingress?.map(({ ipMode, ...rest }) => (this.dropsIpMode ? rest : { ...rest, ipMode }));
+        const ingress = status.loadBalancer?.ingress?.map(({ ipMode, ...rest }) =>
+          this.dropsIpMode ? rest : { ...rest, ipMode },
+        );
         this.serverService = this.bump({ ...this.serverService, status: { ...status, loadBalancer: { ingress } } });
         return this.serverService;
       },
@@ -144,7 +150,19 @@ class World {
     const c = this.serverClaims.get('shop.web')!;
     const allocated = this.bump({
       ...c,
-      status: { vip, approved: approvalOf(c, vip, true), conditions: [{ type: 'Allocated', status: 'True' as const, reason: 'Allocated', message: '', lastTransitionTime: '2025-06-01T12:00:00Z' }] },
+      status: {
+        vip,
+        approved: approvalOf(c, vip, true),
+        conditions: [
+          {
+            type: 'Allocated',
+            status: 'True' as const,
+            reason: 'Allocated',
+            message: '',
+            lastTransitionTime: '2025-06-01T12:00:00Z',
+          },
+        ],
+      },
     });
     this.serverClaims.set('shop.web', allocated);
     this.informerClaims.set('shop.web', allocated);
@@ -205,7 +223,11 @@ t.test('create finds the claim already there (cache behind): adopt it, no second
   const r2 = w.reconciler();
   w.informerServices.set('shop/web', w.serverService);
   t.same(await r2.handle('shop/web'), { kind: 'done' });
-  t.same(w.requests, ['PATCH service', 'POST claim', 'POST claim'], 'one 409, then the claim is read and found up to date');
+  t.same(
+    w.requests,
+    ['PATCH service', 'POST claim', 'POST claim'],
+    'one 409, then the claim is read and found up to date',
+  );
 });
 
 t.test('a conflict on the Service: re-read, plan again, and the claim follows what was read', async (t) => {
@@ -221,25 +243,28 @@ t.test('a conflict on the Service: re-read, plan again, and the claim follows wh
   t.same(w.serverClaims.get('shop.web')?.spec.serviceLabels, { team: 'a' }, 'and seen by the claim');
 });
 
-t.test('a cluster that drops ipMode (1.29 with its gate off): learnt from the first status write, then one write to say so', async (t) => {
-  const w = new World(service());
-  w.dropsIpMode = true;
-  w.cluster = { version: 'v1.29.15', ipMode: true };
-  const r = w.reconciler();
-  await r.handle('shop/web');
-  w.allocate('192.0.2.10');
-  await r.handle('shop/web');
-  t.equal(w.ipModeDropped, 1, 'the stored Service came back without ipMode');
-  t.same(w.serverService.status?.loadBalancer?.ingress, [{ ip: '192.0.2.10' }]);
-  w.informerServices.set('shop/web', w.serverService);
-  await r.handle('shop/web');
-  const cond = w.serverService.status?.conditions?.find((c) => c.type === SERVICE_CONDITIONS.IPModeProxy);
-  t.same([cond?.status, cond?.reason], ['False', 'IPModeUnsupported']);
-  t.ok(w.events.includes('Warning IPModeUnsupported'));
-  w.informerServices.set('shop/web', w.serverService);
-  const writes = w.requests.length;
-  await r.handle('shop/web');
-  await r.handle('shop/web');
-  t.equal(w.requests.length, writes, 'then nothing more: the stored status matches what is wanted');
-  t.equal(w.ipModeDropped, 1);
-});
+t.test(
+  'a cluster that drops ipMode (1.29 with its gate off): learnt from the first status write, then one write to say so',
+  async (t) => {
+    const w = new World(service());
+    w.dropsIpMode = true;
+    w.cluster = { version: 'v1.29.15', ipMode: true };
+    const r = w.reconciler();
+    await r.handle('shop/web');
+    w.allocate('192.0.2.10');
+    await r.handle('shop/web');
+    t.equal(w.ipModeDropped, 1, 'the stored Service came back without ipMode');
+    t.same(w.serverService.status?.loadBalancer?.ingress, [{ ip: '192.0.2.10' }]);
+    w.informerServices.set('shop/web', w.serverService);
+    await r.handle('shop/web');
+    const cond = w.serverService.status?.conditions?.find((c) => c.type === SERVICE_CONDITIONS.IPModeProxy);
+    t.same([cond?.status, cond?.reason], ['False', 'IPModeUnsupported']);
+    t.ok(w.events.includes('Warning IPModeUnsupported'));
+    w.informerServices.set('shop/web', w.serverService);
+    const writes = w.requests.length;
+    await r.handle('shop/web');
+    await r.handle('shop/web');
+    t.equal(w.requests.length, writes, 'then nothing more: the stored status matches what is wanted');
+    t.equal(w.ipModeDropped, 1);
+  },
+);

@@ -14,9 +14,22 @@ t.test('the tenant RBAC template renders to objects scoped to one tenant', async
   const text = readFileSync(join(import.meta.dirname, '../../../deploy/tenant/agent-rbac.yaml'), 'utf8');
   const r = renderTemplate(text, { CLUSTER_NAME: 'east', TENANT_NAMESPACE: 'tenant-east' });
   if (!r.ok) return t.fail(`${r.reason}: ${r.names.join(', ')}`);
-  const docs = parseAllDocuments(r.text).map((d) => d.toJS() as { kind: string; metadata: { name: string; namespace?: string }; rules?: Array<{ resourceNames?: string[]; resources: string[] }> });
-  t.same(docs.map((d) => d.kind), ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding']);
+  const docs = parseAllDocuments(r.text).map(
+    (d) =>
+      d.toJS() as {
+        kind: string;
+        metadata: { name: string; namespace?: string };
+        rules?: Array<{ resourceNames?: string[]; resources: string[] }>;
+      },
+  );
+  t.same(
+    docs.map((d) => d.kind),
+    ['Namespace', 'ServiceAccount', 'Role', 'RoleBinding', 'ClusterRole', 'ClusterRoleBinding'],
+  );
   for (const d of docs.filter((d) => d.metadata.namespace !== undefined)) t.equal(d.metadata.namespace, 'tenant-east');
   const clusterRole = docs.find((d) => d.kind === 'ClusterRole')!;
-  t.ok(clusterRole.rules!.every((rule) => rule.resourceNames?.length === 1 && rule.resourceNames[0] === 'east'), 'cluster-wide rules name only its own ConsumerCluster');
+  t.ok(
+    clusterRole.rules!.every((rule) => rule.resourceNames?.length === 1 && rule.resourceNames[0] === 'east'),
+    'cluster-wide rules name only its own ConsumerCluster',
+  );
 });

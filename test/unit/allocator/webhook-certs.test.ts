@@ -2,7 +2,12 @@
 // judged stale when it should be; the shipped configuration carries the failure policies the docs promise.
 import t from 'tap';
 import { X509Certificate } from 'node:crypto';
-import { caUsable, certificateProblem, generateCertificates, RENEW_BEFORE_MS } from '../../../src/allocator/webhook/certs.ts';
+import {
+  caUsable,
+  certificateProblem,
+  generateCertificates,
+  RENEW_BEFORE_MS,
+} from '../../../src/allocator/webhook/certs.ts';
 import { WEBHOOK_PATH } from '../../../src/allocator/webhook/registration.ts';
 import { shippedWebhookConfiguration } from '../../../lab/webhook-configuration.ts';
 
@@ -35,14 +40,24 @@ t.test('a renewal re-issues the serving certificate under the same CA', async (t
 
 t.test('the shipped configuration: one endpoint, no CA of its own, a failure policy per rule', async (t) => {
   const c = shippedWebhookConfiguration();
-  t.same(c.webhooks!.map((w) => `${w.name} ${w.rules![0]!.operations!.join('+')} ${w.failurePolicy}`), [
-    'vippools.kube-lb.io CREATE+UPDATE Fail',
-    'vippools-delete.kube-lb.io DELETE Ignore',
-    'consumerclusters.kube-lb.io CREATE+UPDATE Fail',
-    'vipclaims.kube-lb.io CREATE+UPDATE Ignore',
-  ]);
+  t.same(
+    c.webhooks!.map((w) => `${w.name} ${w.rules![0]!.operations!.join('+')} ${w.failurePolicy}`),
+    [
+      'vippools.kube-lb.io CREATE+UPDATE Fail',
+      'vippools-delete.kube-lb.io DELETE Ignore',
+      'consumerclusters.kube-lb.io CREATE+UPDATE Fail',
+      'vipclaims.kube-lb.io CREATE+UPDATE Ignore',
+    ],
+  );
   for (const w of c.webhooks!) {
-    t.same(w.clientConfig, { service: { namespace: 'kube-lb-system', name: 'kube-lb-allocator', path: WEBHOOK_PATH, port: 443 } }, `${w.name}: the Service, no caBundle (the allocator patches it)`);
+    t.same(
+      w.clientConfig,
+      { service: { namespace: 'kube-lb-system', name: 'kube-lb-allocator', path: WEBHOOK_PATH, port: 443 } },
+      `${w.name}: the Service, no caBundle (the allocator patches it)`,
+    );
   }
-  t.ok(c.webhooks!.every((w) => w.sideEffects === 'None' && w.rules![0]!.resources!.every((r) => !r.includes('/'))), 'no status subresources');
+  t.ok(
+    c.webhooks!.every((w) => w.sideEffects === 'None' && w.rules![0]!.resources!.every((r) => !r.includes('/'))),
+    'no status subresources',
+  );
 });

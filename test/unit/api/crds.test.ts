@@ -13,13 +13,21 @@ import type { ClaimApproval, ClaimPort, VIPPool, VIPPoolSpec } from '../../../sr
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 
-t.test('deploy/crds and the Helm chart\'s crds/ are what scripts/gen-crds.ts renders (run it after editing src/api/v1alpha1-crds.ts)', async (t) => {
-  const rendered = renderCRDs();
-  for (const dir of ['deploy/crds', HELM_CRD_DIR]) {
-    t.same(readdirSync(join(root, dir)).sort(), rendered.map((r) => r.file).sort(), `${dir} holds exactly the rendered files`);
-    for (const { file, text } of rendered) t.equal(readFileSync(join(root, dir, file), 'utf8'), text, `${dir}/${file}`);
-  }
-});
+t.test(
+  "deploy/crds and the Helm chart's crds/ are what scripts/gen-crds.ts renders (run it after editing src/api/v1alpha1-crds.ts)",
+  async (t) => {
+    const rendered = renderCRDs();
+    for (const dir of ['deploy/crds', HELM_CRD_DIR]) {
+      t.same(
+        readdirSync(join(root, dir)).sort(),
+        rendered.map((r) => r.file).sort(),
+        `${dir} holds exactly the rendered files`,
+      );
+      for (const { file, text } of rendered)
+        t.equal(readFileSync(join(root, dir, file), 'utf8'), text, `${dir}/${file}`);
+    }
+  },
+);
 
 t.test('the derived types follow the schemas', async (t) => {
   // Compile-time checks; the values only make them part of a test.

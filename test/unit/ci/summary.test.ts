@@ -113,33 +113,46 @@ ok 2 - test/unit/d.test.ts # SKIP needs a bridge
   t.same(summarise(tap), ['assertions: 1 passed, 0 failed', 'skipped: 3', '1 passed, 0 failed']);
 });
 
-t.test('tap-count: a run that stopped early, bailed out, had no TAP or failed silently never says 0 failed', async (t) => {
-  const cut = PASSING.replace('1..1', '1..3');
-  t.same(summarise(cut).at(-2), 'failed: 2 of 3 test files reported no result (the run stopped before they finished)');
-  t.same(summarise(cut).at(-1), '2 passed, 2 failed');
-  // Each run of the compatibility matrix has its own plan.
-  t.same(summarise(PASSING + PASSING).at(-1), '4 passed, 0 failed');
-  t.same(summarise(cut + PASSING).at(-1), '4 passed, 2 failed');
+t.test(
+  'tap-count: a run that stopped early, bailed out, had no TAP or failed silently never says 0 failed',
+  async (t) => {
+    const cut = PASSING.replace('1..1', '1..3');
+    t.same(
+      summarise(cut).at(-2),
+      'failed: 2 of 3 test files reported no result (the run stopped before they finished)',
+    );
+    t.same(summarise(cut).at(-1), '2 passed, 2 failed');
+    // Each run of the compatibility matrix has its own plan.
+    t.same(summarise(PASSING + PASSING).at(-1), '4 passed, 0 failed');
+    t.same(summarise(cut + PASSING).at(-1), '4 passed, 2 failed');
 
-  const bail = `TAP version 14\n1..1\n# Subtest: test/unit/e.test.ts\n    ok 1 - first\n    Bail out! database is gone\nBail out! database is gone\n`;
-  t.same(summarise(bail), [
-    'assertions: 1 passed, 0 failed',
-    'failed: bailed out: database is gone',
-    'failed: 1 of 1 test files reported no result (the run stopped before they finished)',
-    '0 passed, 2 failed',
-  ]);
+    const bail = `TAP version 14\n1..1\n# Subtest: test/unit/e.test.ts\n    ok 1 - first\n    Bail out! database is gone\nBail out! database is gone\n`;
+    t.same(summarise(bail), [
+      'assertions: 1 passed, 0 failed',
+      'failed: bailed out: database is gone',
+      'failed: 1 of 1 test files reported no result (the run stopped before they finished)',
+      '0 passed, 2 failed',
+    ]);
 
-  t.same(summarise(''), ['assertions: 0 passed, 0 failed', 'failed: no test results: the TAP output has no test point', '0 passed, 1 failed']);
-  t.same(summarise('bash: line 1: tap: command not found\n', { status: 127 }).slice(1), [
-    'failed: no test results: the TAP output has no test point (tap exited with status 127)',
-    '0 passed, 1 failed',
-  ]);
-  t.same(summarise(PASSING, { status: 1 }).slice(1), ['failed: tap exited with status 1, yet no test in its TAP failed', '2 passed, 1 failed']);
-  t.same(summarise('', { failed: ['suite test/e2e has no *.test.ts files'] }).slice(1), [
-    'failed: suite test/e2e has no *.test.ts files',
-    '0 passed, 1 failed',
-  ]);
-});
+    t.same(summarise(''), [
+      'assertions: 0 passed, 0 failed',
+      'failed: no test results: the TAP output has no test point',
+      '0 passed, 1 failed',
+    ]);
+    t.same(summarise('bash: line 1: tap: command not found\n', { status: 127 }).slice(1), [
+      'failed: no test results: the TAP output has no test point (tap exited with status 127)',
+      '0 passed, 1 failed',
+    ]);
+    t.same(summarise(PASSING, { status: 1 }).slice(1), [
+      'failed: tap exited with status 1, yet no test in its TAP failed',
+      '2 passed, 1 failed',
+    ]);
+    t.same(summarise('', { failed: ['suite test/e2e has no *.test.ts files'] }).slice(1), [
+      'failed: suite test/e2e has no *.test.ts files',
+      '0 passed, 1 failed',
+    ]);
+  },
+);
 
 // ------------------------------------------------------------------------------------------ end to end
 
@@ -160,20 +173,33 @@ interface CiRun {
  * Runs .ci/run in a temporary project whose unit suite is `files` (path under test/unit → source). `npmTest`
  * replaces the project's test script (test.sh on the unit suite), to give .ci/run what test.sh never prints.
  */
-async function ciRun(t: Test, files: Record<string, string>, opts: { withTap?: boolean; npmTest?: string } = {}): Promise<CiRun> {
+async function ciRun(
+  t: Test,
+  files: Record<string, string>,
+  opts: { withTap?: boolean; npmTest?: string } = {},
+): Promise<CiRun> {
   const dir = mkdtempSync(join(tmpdir(), 'kube-lb-ci-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   for (const f of PLUMBING) cpSync(join(root, f), join(dir, f));
   mkdirSync(join(dir, 'test/unit'), { recursive: true });
   for (const [name, source] of Object.entries(files)) writeFileSync(join(dir, 'test/unit', name), source);
-  const pkg = { name: 'ci-plumbing', private: true, type: 'module', scripts: { test: opts.npmTest ?? 'bash scripts/test.sh unit' }, tap: TAP_CONFIG };
+  const pkg = {
+    name: 'ci-plumbing',
+    private: true,
+    type: 'module',
+    scripts: { test: opts.npmTest ?? 'bash scripts/test.sh unit' },
+    tap: TAP_CONFIG,
+  };
   writeFileSync(join(dir, 'package.json'), JSON.stringify(pkg));
   if (opts.withTap === false) mkdirSync(join(dir, 'node_modules'));
   else symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'));
   // Nothing of the tap run around this test leaks in (a nested tap would report into it), and nothing of the
   // repository's test environment: the ledger is the project's own.
-  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(TAP|_TAPJS|NODE_OPTIONS$|NODE_V8_COVERAGE$|npm_)/i.test(k)));
-  env['PATH'] = `${dirname(process.execPath)}:${opts.withTap === false ? '' : `${join(dir, 'node_modules/.bin')}:`}/usr/bin:/bin`;
+  const env = Object.fromEntries(
+    Object.entries(process.env).filter(([k]) => !/^(TAP|_TAPJS|NODE_OPTIONS$|NODE_V8_COVERAGE$|npm_)/i.test(k)),
+  );
+  env['PATH'] =
+    `${dirname(process.execPath)}:${opts.withTap === false ? '' : `${join(dir, 'node_modules/.bin')}:`}/usr/bin:/bin`;
   env['KUBE_LB_LEDGER_ROOT'] = join(dir, 'ledger');
   const child = spawn('bash', [join(dir, '.ci/run')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
@@ -187,7 +213,11 @@ async function ciRun(t: Test, files: Record<string, string>, opts: { withTap?: b
 
 // One line of the summary, with the whole output as the message when it is missing.
 function says(t: Test, run: CiRun, pattern: RegExp, what: string): void {
-  t.ok(run.summary.some((l) => pattern.test(l)), what, { summary: run.summary, output: run.output.slice(-4000) });
+  t.ok(
+    run.summary.some((l) => pattern.test(l)),
+    what,
+    { summary: run.summary, output: run.output.slice(-4000) },
+  );
 }
 
 function failedRun(t: Test, run: CiRun, failedAtLeast = 1): void {
@@ -207,23 +237,28 @@ function twoAtATime<T>(fn: () => Promise<T>): Promise<T> {
 }
 const cases = {
   passing: (t: Test) => ciRun(t, { 'pass.test.ts': PASS_FILE }),
-  failing: (t: Test) => ciRun(t, {
-    'pass.test.ts': PASS_FILE,
-    'fail.test.ts': `import t, { type Test } from 'tap';\nt.test('arithmetic', async (t) => { t.equal(1, 2, 'one is two'); });\n`,
-  }),
+  failing: (t: Test) =>
+    ciRun(t, {
+      'pass.test.ts': PASS_FILE,
+      'fail.test.ts': `import t, { type Test } from 'tap';\nt.test('arithmetic', async (t) => { t.equal(1, 2, 'one is two'); });\n`,
+    }),
   // Three ways to crash in one suite: each is counted and named on its own line, so none can hide another.
-  crashing: (t: Test) => ciRun(t, {
-    'pass.test.ts': PASS_FILE,
-    'throws.test.ts': `throw new Error('broken at import');\n`,
-    'exits.test.ts': `process.exit(1);\n`,
-    'silent.test.ts': `process.exit(0);\n`,
-  }),
+  crashing: (t: Test) =>
+    ciRun(t, {
+      'pass.test.ts': PASS_FILE,
+      'throws.test.ts': `throw new Error('broken at import');\n`,
+      'exits.test.ts': `process.exit(1);\n`,
+      'silent.test.ts': `process.exit(0);\n`,
+    }),
   empty: (t: Test) => ciRun(t, { 'helper.ts': `export const notATest = true;\n` }),
   noTap: (t: Test) => ciRun(t, { 'pass.test.ts': PASS_FILE }, { withTap: false }),
   noSummary: (t: Test) => ciRun(t, {}, { npmTest: 'echo tests ran, trust me' }),
-  falseSummary: (t: Test) => ciRun(t, {}, { npmTest: `printf 'assertions: 1 passed, 0 failed\\n1 passed, 0 failed\\n'; exit 3` }),
+  falseSummary: (t: Test) =>
+    ciRun(t, {}, { npmTest: `printf 'assertions: 1 passed, 0 failed\\n1 passed, 0 failed\\n'; exit 3` }),
 };
-const runs = Object.fromEntries(Object.entries(cases).map(([k, run]) => [k, twoAtATime(() => run(t))])) as { [K in keyof typeof cases]: Promise<CiRun> };
+const runs = Object.fromEntries(Object.entries(cases).map(([k, run]) => [k, twoAtATime(() => run(t))])) as {
+  [K in keyof typeof cases]: Promise<CiRun>;
+};
 
 t.test('.ci/run: a passing suite exits 0 and counts its file and subtest, with its assertions apart', async (t) => {
   const run = await runs.passing;
@@ -242,7 +277,12 @@ t.test('.ci/run: test files that crash: a throw at import, exit 1 and exit 0 wit
   const run = await runs.crashing;
   failedRun(t, run, 3);
   t.equal(run.summary.at(-1), '2 passed, 3 failed', 'the passing file and its subtest pass; each crashed file fails');
-  says(t, run, /^failed: test\/unit\/throws\.test\.ts crashed before its first test \(exit code 1\)$/, 'the throw at import');
+  says(
+    t,
+    run,
+    /^failed: test\/unit\/throws\.test\.ts crashed before its first test \(exit code 1\)$/,
+    'the throw at import',
+  );
   says(t, run, /^failed: test\/unit\/exits\.test\.ts crashed before its first test \(exit code 1\)$/, 'the exit 1');
   // tap itself calls such a file skipped ("no tests found") and exits 0 for it.
   says(t, run, /^failed: test\/unit\/silent\.test\.ts printed no TAP/, 'the exit 0 without a test');
@@ -257,7 +297,12 @@ t.test('.ci/run: a suite without test files', async (t) => {
 t.test('.ci/run: a run without tap, so without TAP', async (t) => {
   const run = await runs.noTap;
   failedRun(t, run);
-  says(t, run, /^failed: no test results: the TAP output has no test point \(tap exited with status 127\)$/, 'says there were no test results, and why');
+  says(
+    t,
+    run,
+    /^failed: no test results: the TAP output has no test point \(tap exited with status 127\)$/,
+    'says there were no test results, and why',
+  );
 });
 
 t.test('.ci/run: a test command that prints no summary', async (t) => {

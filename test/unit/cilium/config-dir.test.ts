@@ -21,5 +21,8 @@ t.test('a mounted ConfigMap: keys through ..data, values trimmed, directories sk
 });
 
 t.test('a missing directory is an error that says what to mount', async (t) => {
-  t.throws(() => readCiliumConfigDir('/nonexistent/cilium'), { code: 'CILIUM_CONFIG_DIR', message: /cilium-config ConfigMap/ });
+  t.throws(() => readCiliumConfigDir('/nonexistent/cilium'), {
+    code: 'CILIUM_CONFIG_DIR',
+    message: /cilium-config ConfigMap/,
+  });
 });

@@ -48,7 +48,9 @@ const claims: VIPClaim[] = [
     ],
     conditions: allTrue,
   }),
-  claim('bank', 'pay', 'api', { conditions: [cond('Allocated', 'False', 'PoolExhausted', 'pool public has no free address')] }),
+  claim('bank', 'pay', 'api', {
+    conditions: [cond('Allocated', 'False', 'PoolExhausted', 'pool public has no free address')],
+  }),
 ];
 
 const tenants: ConsumerCluster[] = [
@@ -59,10 +61,23 @@ const tenants: ConsumerCluster[] = [
     spec: { tenantNamespace: 'kube-lb-tenant-shop', allowedBackendCIDRs: ['10.200.0.0/24'], maxVIPs: 5 },
     status: { vips: 1, lastHeartbeatTime: '2026-01-01T11:59:30Z' },
   },
-  { apiVersion: 'kube-lb.io/v1alpha1', kind: 'ConsumerCluster', metadata: { name: 'bank' }, spec: { tenantNamespace: 'kube-lb-tenant-bank', allowedBackendCIDRs: ['10.201.0.0/24'] } },
+  {
+    apiVersion: 'kube-lb.io/v1alpha1',
+    kind: 'ConsumerCluster',
+    metadata: { name: 'bank' },
+    spec: { tenantNamespace: 'kube-lb-tenant-bank', allowedBackendCIDRs: ['10.201.0.0/24'] },
+  },
 ];
 
-const pools: VIPPool[] = [{ apiVersion: 'kube-lb.io/v1alpha1', kind: 'VIPPool', metadata: { name: 'public' }, spec: { addresses: ['198.51.100.10/32'] }, status: { capacity: 1, allocated: 1 } }];
+const pools: VIPPool[] = [
+  {
+    apiVersion: 'kube-lb.io/v1alpha1',
+    kind: 'VIPPool',
+    metadata: { name: 'public' },
+    spec: { addresses: ['198.51.100.10/32'] },
+    status: { capacity: 1, allocated: 1 },
+  },
+];
 
 const status: StatusSnapshot = { claims, tenants, pools, lbNodes: 3, now: new Date('2026-01-01T12:00:00Z') };
 
@@ -71,8 +86,18 @@ const diagnosis: Diagnosis = {
   profile: '1.20',
   findings: [
     { check: 'bpffs', severity: 'ok', message: '/sys/fs/bpf/tc/globals is on bpffs' },
-    { check: 'cilium version', severity: 'fail', message: 'the maps match 1.20, the speaker is told 1.18', hint: 'set --cilium-version=auto or 1.20' },
-    { check: 'sysctl net.ipv4.neigh.eth0.proxy_delay', severity: 'warn', message: 'is 80, wanted 0', hint: 'the speaker sets it when it may write /proc/sys' },
+    {
+      check: 'cilium version',
+      severity: 'fail',
+      message: 'the maps match 1.20, the speaker is told 1.18',
+      hint: 'set --cilium-version=auto or 1.20',
+    },
+    {
+      check: 'sysctl net.ipv4.neigh.eth0.proxy_delay',
+      severity: 'warn',
+      message: 'is 80, wanted 0',
+      hint: 'the speaker sets it when it may write /proc/sys',
+    },
   ],
 };
 
@@ -144,7 +169,11 @@ const speakerState: SpeakerStateView = {
   ],
   health: [
     { key: '10.200.0.11:30080/TCP', state: 'healthy' },
-    { key: '10.200.0.12:30080/TCP', state: 'unhealthy', lastFailure: { failure: 'refused', detail: 'connect ECONNREFUSED' } },
+    {
+      key: '10.200.0.12:30080/TCP',
+      state: 'unhealthy',
+      lastFailure: { failure: 'refused', detail: 'connect ECONNREFUSED' },
+    },
   ],
   apiWrites: { claimStatus: 3, nodeState: 1 },
   dataplane: { cilium: '1.20', passes: 42, repairedEntries: 0 },
@@ -153,11 +182,20 @@ const speakerState: SpeakerStateView = {
 export const cliFixtures = { status, diagnosis, listing, speakerState };
 
 /** A kubeconfig (as JSON text): per name a cluster, a token user (token PREFIX+name) and a context. */
-export function kubeconfigText(o: { server: string; names: readonly string[]; current?: string; tokenPrefix?: string; caFile?: string }): string {
+export function kubeconfigText(o: {
+  server: string;
+  names: readonly string[];
+  current?: string;
+  tokenPrefix?: string;
+  caFile?: string;
+}): string {
   return JSON.stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: o.names.map((n) => ({ name: n, cluster: { server: o.server, ...(o.caFile ? { 'certificate-authority': o.caFile } : {}) } })),
+    clusters: o.names.map((n) => ({
+      name: n,
+      cluster: { server: o.server, ...(o.caFile ? { 'certificate-authority': o.caFile } : {}) },
+    })),
     users: o.names.map((n) => ({ name: n, user: { token: `${o.tokenPrefix ?? ''}${n}` } })),
     contexts: o.names.map((n) => ({ name: n, context: { cluster: n, user: n } })),
     ...(o.current ? { 'current-context': o.current } : {}),

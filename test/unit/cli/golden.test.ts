@@ -20,7 +20,13 @@ import { cliFixtures } from './fixtures.ts';
 const GOLDEN = join(import.meta.dirname, 'golden');
 const update = process.env['KUBE_LB_UPDATE_GOLDEN'] === '1';
 
-const credentials = { clusterName: 'shop', tenantNamespace: 'kube-lb-tenant-shop', server: 'https://lb.example:6443', caPem: 'CA PEM\n', token: 'TOKEN' };
+const credentials = {
+  clusterName: 'shop',
+  tenantNamespace: 'kube-lb-tenant-shop',
+  server: 'https://lb.example:6443',
+  caPem: 'CA PEM\n',
+  token: 'TOKEN',
+};
 
 const VIEWS: Record<string, View> = {
   status: statusView(cliFixtures.status),
@@ -28,7 +34,9 @@ const VIEWS: Record<string, View> = {
   doctor: doctorView(cliFixtures.diagnosis),
   'maps-list': mapsListView(cliFixtures.listing),
   'speaker-state': speakerStateView(cliFixtures.speakerState),
-  'tenant-add': tenantAddView(consumerSecretFor(credentials, stringify(agentKubeconfig(credentials), { lineWidth: 0 })) as SecretManifest),
+  'tenant-add': tenantAddView(
+    consumerSecretFor(credentials, stringify(agentKubeconfig(credentials), { lineWidth: 0 })) as SecretManifest,
+  ),
   'tenant-remove': tenantRemoveView({
     tenant: 'shop',
     tenantNamespace: 'kube-lb-tenant-shop',
@@ -36,7 +44,12 @@ const VIEWS: Record<string, View> = {
       { kind: 'VIPClaim', apiVersion: 'kube-lb.io/v1alpha1', name: 'web.front', namespace: 'kube-lb-tenant-shop' },
       ...renderTenantObjects({ name: 'shop', tenantNamespace: 'kube-lb-tenant-shop' })
         .reverse()
-        .map((o) => ({ kind: o.kind ?? '', apiVersion: o.apiVersion ?? '', name: o.metadata?.name ?? '', ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}) })),
+        .map((o) => ({
+          kind: o.kind ?? '',
+          apiVersion: o.apiVersion ?? '',
+          name: o.metadata?.name ?? '',
+          ...(o.metadata?.namespace ? { namespace: o.metadata.namespace } : {}),
+        })),
       { kind: 'ConsumerCluster', apiVersion: 'kube-lb.io/v1alpha1', name: 'shop' },
     ],
   }),
@@ -63,6 +76,7 @@ for (const [command, view] of Object.entries(VIEWS)) {
 
 t.test('every line of -o name is KIND/NAME', async (t) => {
   for (const [command, view] of Object.entries(VIEWS)) {
-    for (const line of render('name', view).split('\n').filter(Boolean)) t.match(line, /^[a-z0-9.-]+\/\S+$/, `${command}: ${line}`);
+    for (const line of render('name', view).split('\n').filter(Boolean))
+      t.match(line, /^[a-z0-9.-]+\/\S+$/, `${command}: ${line}`);
   }
 });

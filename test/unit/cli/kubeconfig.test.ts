@@ -20,7 +20,12 @@ function kubeconfig(file: string, o: { current?: string; server: string; names: 
 
 // a: no current context; b: current "shared", defines "shared" and "b"; c: current "c", defines "shared" again.
 const a = kubeconfig('a', { server: 'https://a:6443', names: ['a'] });
-const b = kubeconfig('b', { current: 'shared', server: 'https://b:6443', names: ['shared', 'b'], caFile: 'certs/ca.crt' });
+const b = kubeconfig('b', {
+  current: 'shared',
+  server: 'https://b:6443',
+  names: ['shared', 'b'],
+  caFile: 'certs/ca.crt',
+});
 const c = kubeconfig('c', { current: 'c', server: 'https://c:6443', names: ['shared', 'c'] });
 const missing = join(dir, 'missing');
 const list = [a, missing, b, c].join(delimiter);
@@ -31,7 +36,11 @@ t.test('KUBECONFIG lists merge as kubectl merges them', async (t) => {
   t.equal(kc.getCurrentCluster()?.server, 'https://b:6443', 'a name defined twice: the first file wins');
   t.equal(kc.getCurrentUser()?.token, 'b-shared');
   t.same(kc.contexts.map((x) => x.name).sort(), ['a', 'b', 'c', 'shared'], 'every context of every file');
-  t.equal(kc.getCurrentCluster()?.caFile, join(dir, 'certs/ca.crt'), "relative paths resolve against the defining file's folder");
+  t.equal(
+    kc.getCurrentCluster()?.caFile,
+    join(dir, 'certs/ca.crt'),
+    "relative paths resolve against the defining file's folder",
+  );
   t.same(kubeconfigFiles({ env: { KUBECONFIG: list } }), [a, b, c], 'a listed file that does not exist is skipped');
 });
 
@@ -45,7 +54,11 @@ t.test('--kubeconfig is one file and wins over KUBECONFIG', async (t) => {
   const kc = loadMergedKubeConfig({ kubeconfig: c, env: { KUBECONFIG: list } });
   t.equal(kc.currentContext, 'c');
   t.same(kc.contexts.map((x) => x.name).sort(), ['c', 'shared']);
-  t.throws(() => loadMergedKubeConfig({ kubeconfig: missing, env: {} }), ConfigError, 'a --kubeconfig that does not exist');
+  t.throws(
+    () => loadMergedKubeConfig({ kubeconfig: missing, env: {} }),
+    ConfigError,
+    'a --kubeconfig that does not exist',
+  );
 });
 
 t.test('without either: ~/.kube/config, else a clear failure', async (t) => {
@@ -54,5 +67,9 @@ t.test('without either: ~/.kube/config, else a clear failure', async (t) => {
   t.throws(() => loadMergedKubeConfig({ env: {}, home }), KubeLbError);
   kubeconfig('home/.kube/config', { current: 'h', server: 'https://h:6443', names: ['h'] });
   t.equal(loadMergedKubeConfig({ env: {}, home }).getCurrentCluster()?.server, 'https://h:6443');
-  t.throws(() => loadMergedKubeConfig({ env: { KUBECONFIG: missing }, home }), /none of the KUBECONFIG files/, 'KUBECONFIG set: ~/.kube/config is not read');
+  t.throws(
+    () => loadMergedKubeConfig({ env: { KUBECONFIG: missing }, home }),
+    /none of the KUBECONFIG files/,
+    'KUBECONFIG set: ~/.kube/config is not read',
+  );
 });

@@ -21,7 +21,11 @@ symlinkSync(join(repo, 'src/cli/main.ts'), join(scratch, 'src/cli/main.ts'));
 // A Node too old for TypeScript, first on PATH (as a machine's default Node 18 or 20 would be).
 const oldBin = join(scratch, 'old-node');
 mkdirSync(oldBin);
-writeFileSync(join(oldBin, 'node'), '#!/bin/sh\n[ "$1" = --version ] && echo v20.11.1 && exit 0\necho "Unknown file extension .ts" >&2; exit 1\n', { mode: 0o755 });
+writeFileSync(
+  join(oldBin, 'node'),
+  '#!/bin/sh\n[ "$1" = --version ] && echo v20.11.1 && exit 0\necho "Unknown file extension .ts" >&2; exit 1\n',
+  { mode: 0o755 },
+);
 // npm links a bin from elsewhere: a link in another folder must still find the project.
 const onPath = join(scratch, 'on-path');
 mkdirSync(onPath);
@@ -64,11 +68,16 @@ t.test("the project's own .tools/node is found without PATH or KUBE_LB_NODE", as
 t.test("the launcher's floor is package.json's engines.node", async (t) => {
   const text = readFileSync(join(repo, 'bin/kube-lb'), 'utf8');
   const floor = `${/^min_major=(\d+)$/m.exec(text)?.[1]}.${/^min_minor=(\d+)$/m.exec(text)?.[1]}`;
-  const engines = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { engines: { node: string } }).engines.node;
+  const engines = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { engines: { node: string } })
+    .engines.node;
   t.equal(`>=${floor}`, engines);
 });
 
 t.test('package.json ships the CLI and the plugin through the launcher', async (t) => {
   const bin = (JSON.parse(readFileSync(join(repo, 'package.json'), 'utf8')) as { bin: Record<string, string> }).bin;
-  t.same(bin, { 'kube-lb': 'bin/kube-lb', 'kubectl-kube_lb': 'bin/kube-lb', 'kubectl_complete-kube_lb': 'bin/kube-lb' });
+  t.same(bin, {
+    'kube-lb': 'bin/kube-lb',
+    'kubectl-kube_lb': 'bin/kube-lb',
+    'kubectl_complete-kube_lb': 'bin/kube-lb',
+  });
 });

@@ -41,11 +41,18 @@ t.test('exit codes and help', async (t) => {
 
   const unknown = await run(['nope']);
   t.equal(unknown.code, 2, 'unknown command');
-  t.match(unknown.err, /^kube-lb: unknown command 'nope'/, "commander's errors name the command, as the actions' errors do");
+  t.match(
+    unknown.err,
+    /^kube-lb: unknown command 'nope'/,
+    "commander's errors name the command, as the actions' errors do",
+  );
   t.match(unknown.err, /\(add --help for usage\)/);
   const badFormat = await run(['status', '-o', 'text']);
   t.equal(badFormat.code, 2, 'a format that is not one of the five');
-  t.match(badFormat.err, /^kube-lb status: option '-o, --output <format>' argument 'text' is invalid\. Allowed choices are table, wide, json, yaml, name/);
+  t.match(
+    badFormat.err,
+    /^kube-lb status: option '-o, --output <format>' argument 'text' is invalid\. Allowed choices are table, wide, json, yaml, name/,
+  );
   t.equal((await run(['status', '--no-such-flag'])).code, 2, 'unknown flag');
   t.equal((await run(['tenant'])).code, 2, 'a group without its subcommand');
   t.equal((await run(['tenant', 'add'])).code, 2, 'missing NAME');
@@ -53,7 +60,11 @@ t.test('exit codes and help', async (t) => {
   const badCidr = await run(['tenant', 'add', 'shop', '--backend-cidr', '10.0.0.0/33']);
   t.equal(badCidr.code, 2, 'a request that fails its checks is a usage error');
   t.match(badCidr.err, /^kube-lb tenant add: /);
-  t.equal((await run(['tenant', 'add', 'shop', '--backend-cidr', '10.0.0.0/24', '--max-vips', 'many'])).code, 2, 'a bad number');
+  t.equal(
+    (await run(['tenant', 'add', 'shop', '--backend-cidr', '10.0.0.0/24', '--max-vips', 'many'])).code,
+    2,
+    'a bad number',
+  );
   t.equal((await run(['speaker', 'state', '--timeout', 'soon'])).code, 2, 'a bad duration');
   const noFile = await run(['status', '--kubeconfig', '/nonexistent/kubeconfig']);
   t.equal(noFile.code, 2, '--kubeconfig naming no file');
@@ -65,7 +76,16 @@ t.test('every command but completion takes -o with the same five formats', async
   const leaves: Command[] = [];
   const walk = (c: Command): void => (c.commands.length ? c.commands.forEach(walk) : void leaves.push(c));
   walk(program);
-  t.same(leaves.map((c) => c.name()).sort(), ['add', 'completion', 'doctor', 'list', 'remove', 'state', 'status', 'version']);
+  t.same(leaves.map((c) => c.name()).sort(), [
+    'add',
+    'completion',
+    'doctor',
+    'list',
+    'remove',
+    'state',
+    'status',
+    'version',
+  ]);
   for (const leaf of leaves.filter((c) => c.name() !== 'completion')) {
     const output = leaf.options.find((o) => o.long === '--output');
     t.same(output?.argChoices, [...OUTPUT_FORMATS], `${leaf.name()} -o`);
@@ -93,7 +113,11 @@ t.test('speaker state end to end, every format equal to its golden output', asyn
   for (const format of OUTPUT_FORMATS) {
     const r = await run(['speaker', 'state', '--socket', socket, '-o', format]);
     t.equal(r.code, 0, r.err);
-    t.equal(r.out, readFileSync(join(import.meta.dirname, 'golden', `speaker-state.${format}`), 'utf8'), `-o ${format}`);
+    t.equal(
+      r.out,
+      readFileSync(join(import.meta.dirname, 'golden', `speaker-state.${format}`), 'utf8'),
+      `-o ${format}`,
+    );
   }
   t.equal((await run(['speaker', 'state', '--socket', socket, '--output=yaml'])).code, 0, '--output=FORMAT');
   const gone = await run(['speaker', 'state', '--socket', join(dir, 'missing.sock')]);
@@ -110,7 +134,11 @@ t.test('status against an API server that is not there fails with 1', async (t) 
   t.equal(r.code, 1);
   t.match(r.err, /^kube-lb status: KUBE_API: listing claims, tenants and pools: /);
   t.equal(r.out, '', 'nothing on stdout');
-  t.equal((await run(['status', '--kubeconfig', kubeconfig, '--context', 'nope'])).code, 2, '--context naming no context');
+  t.equal(
+    (await run(['status', '--kubeconfig', kubeconfig, '--context', 'nope'])).code,
+    2,
+    '--context naming no context',
+  );
 });
 
 t.test('completion candidates come from the command tree', async (t) => {

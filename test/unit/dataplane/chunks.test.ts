@@ -25,7 +25,10 @@ function desired(n: number, backends: number, shift = 0): DesiredFrontend[] {
     vip: `10.20.${i >> 8}.${i & 255}`,
     port: 80,
     protocol: 'TCP' as const,
-    backends: Array.from({ length: backends }, (_, j) => ({ address: `10.${40 + j + shift}.${i >> 8}.${i & 255}`, port: 30080 })),
+    backends: Array.from({ length: backends }, (_, j) => ({
+      address: `10.${40 + j + shift}.${i >> 8}.${i & 255}`,
+      port: 30080,
+    })),
   }));
 }
 
@@ -89,7 +92,11 @@ function want(d: readonly DesiredFrontend[]): Map<string, string[]> {
   return new Map(d.map((f) => [`${f.vip}:${f.port}/TCP`, f.backends.map((b) => `${b.address}:${b.port}/TCP`).sort()]));
 }
 
-function plan(maps: FakeLb4Maps, planner: MapPlanner, d: readonly DesiredFrontend[]): { ops: readonly MapOp[]; handed: MapOp[] } {
+function plan(
+  maps: FakeLb4Maps,
+  planner: MapPlanner,
+  d: readonly DesiredFrontend[],
+): { ops: readonly MapOp[]; handed: MapOp[] } {
   const n = normalizeFrontends(d, profile);
   const handed: MapOp[] = [];
   const p = planner.plan(n.frontends, n.rejected, readSnapshot(maps), (op) => handed.push(op));
@@ -102,8 +109,14 @@ t.test('2,500 frontends from empty maps, then an older state changed in every wa
   const first = desired(2500, 3);
   const p1 = plan(maps, planner, first);
   t.equal(p1.handed.length, p1.ops.length, 'every operation handed over');
-  t.ok(p1.handed.every((op, i) => op === p1.ops[i]), 'in plan order');
-  t.ok(p1.ops.filter((o) => o.step === 'masters').length >= 4, `in chunks (${p1.ops.filter((o) => o.step === 'masters').length} master batches)`);
+  t.ok(
+    p1.handed.every((op, i) => op === p1.ops[i]),
+    'in plan order',
+  );
+  t.ok(
+    p1.ops.filter((o) => o.step === 'masters').length >= 4,
+    `in chunks (${p1.ops.filter((o) => o.step === 'masters').length} master batches)`,
+  );
   applyChecked(t, maps, p1.ops);
   t.same(served(maps), want(first), 'every frontend served by its backends');
 
@@ -114,7 +127,10 @@ t.test('2,500 frontends from empty maps, then an older state changed in every wa
   const second = desired(2700, 3).filter((_, i) => i < 2000 || i >= 2300 || i >= 2500);
   for (let i = 0; i < 400; i++) {
     const f = second[i * 4]!;
-    second[i * 4] = { ...f, backends: [...f.backends.slice(1), { address: `10.99.${i >> 8}.${i & 255}`, port: 30080 }] };
+    second[i * 4] = {
+      ...f,
+      backends: [...f.backends.slice(1), { address: `10.99.${i >> 8}.${i & 255}`, port: 30080 }],
+    };
   }
   const p2 = plan(maps, restarted, second);
   t.ok(p2.handed.every((op, i) => op === p2.ops[i]) && p2.handed.length === p2.ops.length, 'handed over in plan order');

@@ -44,9 +44,17 @@ t.test("the master's algorithm byte holds the node's algorithm (1 random, 2 magl
   const random = node('1.17', { ...KPR, 'bpf-lb-algorithm-annotation': 'true' });
   random.reconciler.setDesired([web({ sessionAffinity: { timeoutSeconds: 600 } })]);
   random.reconciler.reconcileOnce();
-  t.match(random.dump(), /slot=0 => u32=16777816 count=2/, '(1 << 24) | 600: random, affinity timeout kept in the low 24 bits');
+  t.match(
+    random.dump(),
+    /slot=0 => u32=16777816 count=2/,
+    '(1 << 24) | 600: random, affinity timeout kept in the low 24 bits',
+  );
 
-  const maglev = node('1.19', { ...KPR, 'bpf-lb-algorithm': 'maglev', 'bpf-lb-maglev-table-size': '251' }, { maglevTableSize: 251 });
+  const maglev = node(
+    '1.19',
+    { ...KPR, 'bpf-lb-algorithm': 'maglev', 'bpf-lb-maglev-table-size': '251' },
+    { maglevTableSize: 251 },
+  );
   maglev.reconciler.setDesired([web()]);
   maglev.reconciler.reconcileOnce();
   t.match(maglev.dump(), /slot=0 => u32=33554432 count=2/, '2 << 24: maglev');
@@ -55,12 +63,20 @@ t.test("the master's algorithm byte holds the node's algorithm (1 random, 2 magl
   const randomWithMap = node('1.18', { ...KPR, 'bpf-lb-algorithm-annotation': 'true' }, { maglevTableSize: 251 });
   randomWithMap.reconciler.setDesired([web()]);
   randomWithMap.reconciler.reconcileOnce();
-  t.equal(randomWithMap.maps.maglev!.tables.size, 0, 'random node: the maglev map exists (annotations on) but no table is needed');
+  t.equal(
+    randomWithMap.maps.maglev!.tables.size,
+    0,
+    'random node: the maglev map exists (annotations on) but no table is needed',
+  );
 });
 
 t.test('the configuration, not the maps, says maglev: a maglev node without its maglev map is refused', async (t) => {
   t.throws(() => node('1.19', { ...KPR, 'bpf-lb-algorithm': 'maglev' }), { code: 'DATAPLANE_MAP_MISSING' });
-  t.throws(() => node('1.19', { ...KPR, 'bpf-lb-algorithm': 'maglev' }, { maglevTableSize: 251 }), { code: 'DATAPLANE_MAGLEV_TABLE_SIZE' }, 'configured 16381, maps hold 251');
+  t.throws(
+    () => node('1.19', { ...KPR, 'bpf-lb-algorithm': 'maglev' }, { maglevTableSize: 251 }),
+    { code: 'DATAPLANE_MAGLEV_TABLE_SIZE' },
+    'configured 16381, maps hold 251',
+  );
 });
 
 t.test('affinity-match entries exist only for active backends, as Cilium writes them', async (t) => {
@@ -75,8 +91,13 @@ t.test('affinity-match entries exist only for active backends, as Cilium writes 
     }),
   ]);
   reconciler.reconcileOnce();
-  const aff = dump().split('\n').filter((l) => l.startsWith('aff '));
-  const [active, terminating] = [hashedBackendId(parseIPv4('10.1.0.5'), 30080, 6), hashedBackendId(parseIPv4('10.1.0.6'), 30080, 6)];
+  const aff = dump()
+    .split('\n')
+    .filter((l) => l.startsWith('aff '));
+  const [active, terminating] = [
+    hashedBackendId(parseIPv4('10.1.0.5'), 30080, 6),
+    hashedBackendId(parseIPv4('10.1.0.6'), 30080, 6),
+  ];
   t.same(aff, [`aff 65534 backend=${active}`], `the terminating backend (${terminating}) has none`);
   t.match(dump(), new RegExp(`be ${terminating} => 10.1.0.6:30080/TCP terminating`));
 });
@@ -89,22 +110,33 @@ t.test("bpf-lb-proto-diff=false: kube-lb's keys carry protocol 0 (no fallback in
   t.notMatch(dump(), /svc 10.0.0.1:80\/TCP/);
 });
 
-t.test('source ranges only where Cilium enforces them: 1.18 with the check off keeps its map but ignores it', async (t) => {
-  const { reconciler, dump } = node('1.18', { ...KPR, 'enable-svc-source-range-check': 'false' });
-  reconciler.setDesired([web({ sourceRanges: ['192.168.0.0/16'] })]);
-  reconciler.reconcileOnce();
-  t.match(reconciler.statuses()[0], { state: 'unsupported', reason: /does not enforce them/ });
-  t.notMatch(dump(), /10.0.0.1:80/, 'not exposed to every client');
-});
+t.test(
+  'source ranges only where Cilium enforces them: 1.18 with the check off keeps its map but ignores it',
+  async (t) => {
+    const { reconciler, dump } = node('1.18', { ...KPR, 'enable-svc-source-range-check': 'false' });
+    reconciler.setDesired([web({ sourceRanges: ['192.168.0.0/16'] })]);
+    reconciler.reconcileOnce();
+    t.match(reconciler.statuses()[0], { state: 'unsupported', reason: /does not enforce them/ });
+    t.notMatch(dump(), /10.0.0.1:80/, 'not exposed to every client');
+  },
+);
 
-t.test("a foreign wildcard entry on the VIP is a conflict, and kube-lb writes nothing for that address", async (t) => {
+t.test('a foreign wildcard entry on the VIP is a conflict, and kube-lb writes nothing for that address', async (t) => {
   const { reconciler, dump, seedCilium } = node('1.19', KPR);
   // A real 1.19 agent's entries: among them the wildcard {198.51.100.190, 0, 0} of its LoadBalancer Service (which
   // serves port 443 only), and none for its externalIP 198.51.100.180.
   seedCilium('1.19');
   const before = dump();
-  t.match(before, /svc 198.51.100.190:0\/ANY scope=0 slot=0 => u32=0 count=0 revnat=0 flags=0x20\/0x00/, 'the wildcard as Cilium writes it');
-  reconciler.setDesired([web({ vip: '198.51.100.190' }), web({ vip: '198.51.100.180', port: 81 }), web({ vip: '10.0.0.2' })]);
+  t.match(
+    before,
+    /svc 198.51.100.190:0\/ANY scope=0 slot=0 => u32=0 count=0 revnat=0 flags=0x20\/0x00/,
+    'the wildcard as Cilium writes it',
+  );
+  reconciler.setDesired([
+    web({ vip: '198.51.100.190' }),
+    web({ vip: '198.51.100.180', port: 81 }),
+    web({ vip: '10.0.0.2' }),
+  ]);
   reconciler.reconcileOnce();
   t.match(reconciler.statuses(), [
     { name: '10.0.0.2:80/TCP', state: 'programmed' },
@@ -112,27 +144,46 @@ t.test("a foreign wildcard entry on the VIP is a conflict, and kube-lb writes no
     { name: '198.51.100.190:80/TCP', state: 'conflict', reason: /wildcard entry for 198.51.100.190/ },
   ]);
   t.notMatch(dump(), /svc 198.51.100.190:80\//);
-  t.ok(before.split('\n').every((l) => dump().includes(l)), "Cilium's entries untouched");
+  t.ok(
+    before.split('\n').every((l) => dump().includes(l)),
+    "Cilium's entries untouched",
+  );
 });
 
-t.test('a node kube-lb cannot serve: nothing programmed, what was programmed removed, every frontend says why', async (t) => {
-  const maps = createFakeLb4Maps();
-  const serving = new DataplaneReconciler({ maps, profile: PROFILES['1.19'], cilium: parseCiliumConfig(KPR, '1.19', '/c'), logger });
-  serving.setDesired([web()]);
-  serving.reconcileOnce();
-  t.ok(maps.services.entries.size > 0);
+t.test(
+  'a node kube-lb cannot serve: nothing programmed, what was programmed removed, every frontend says why',
+  async (t) => {
+    const maps = createFakeLb4Maps();
+    const serving = new DataplaneReconciler({
+      maps,
+      profile: PROFILES['1.19'],
+      cilium: parseCiliumConfig(KPR, '1.19', '/c'),
+      logger,
+    });
+    serving.setDesired([web()]);
+    serving.reconcileOnce();
+    t.ok(maps.services.entries.size > 0);
 
-  // The agent is reconfigured to DSR and the speaker restarts.
-  const cilium = parseCiliumConfig({ ...KPR, 'bpf-lb-mode': 'dsr' }, '1.19', '/c');
-  const refusing = new DataplaneReconciler({ maps, profile: PROFILES['1.19'], cilium, logger });
-  t.match(refusing.servability, { ok: false, reason: 'CiliumDSRMode' });
-  refusing.setDesired([web(), web({ vip: '10.0.0.300' })]);
-  const pass = refusing.reconcileOnce();
-  t.equal(pass.error, undefined);
-  t.same([maps.services.entries.size, maps.backends.entries.size, maps.revNat.entries.size, maps.idTable.entries.size], [0, 0, 0, 0]);
-  t.match(refusing.statuses(), [
-    { state: 'rejected' },
-    { name: '10.0.0.1:80/TCP', state: 'refused', code: 'CiliumDSRMode', reason: /bpf-lb-mode=dsr without bpf-lb-mode-annotation/ },
-  ]);
-  t.equal(refusing.stats().frontends.refused, 1);
-});
+    // The agent is reconfigured to DSR and the speaker restarts.
+    const cilium = parseCiliumConfig({ ...KPR, 'bpf-lb-mode': 'dsr' }, '1.19', '/c');
+    const refusing = new DataplaneReconciler({ maps, profile: PROFILES['1.19'], cilium, logger });
+    t.match(refusing.servability, { ok: false, reason: 'CiliumDSRMode' });
+    refusing.setDesired([web(), web({ vip: '10.0.0.300' })]);
+    const pass = refusing.reconcileOnce();
+    t.equal(pass.error, undefined);
+    t.same(
+      [maps.services.entries.size, maps.backends.entries.size, maps.revNat.entries.size, maps.idTable.entries.size],
+      [0, 0, 0, 0],
+    );
+    t.match(refusing.statuses(), [
+      { state: 'rejected' },
+      {
+        name: '10.0.0.1:80/TCP',
+        state: 'refused',
+        code: 'CiliumDSRMode',
+        reason: /bpf-lb-mode=dsr without bpf-lb-mode-annotation/,
+      },
+    ]);
+    t.equal(refusing.stats().frontends.refused, 1);
+  },
+);

@@ -17,7 +17,12 @@ const profile = PROFILES['1.18'];
 const logger = createLogger({ program: 'test', level: 'silent' });
 const CILIUM_118 = goldenCiliumEntries('1.18');
 
-const web = (port: number, backends: DesiredFrontend['backends']): DesiredFrontend => ({ vip: '10.0.0.1', port, protocol: 'TCP', backends });
+const web = (port: number, backends: DesiredFrontend['backends']): DesiredFrontend => ({
+  vip: '10.0.0.1',
+  port,
+  protocol: 'TCP',
+  backends,
+});
 const A = { address: '10.1.0.5', port: 30080 };
 const B = { address: '10.1.0.6', port: 30080 };
 
@@ -27,7 +32,11 @@ function setup(options: Partial<ReconcilerOptions> = {}, maglevTableSize?: numbe
   const feed = new ScriptedFeed();
   const reconciler = new DataplaneReconciler({ maps, profile, logger, changes: feed, ...options });
   const dump = (): string[] =>
-    canonicalDump(readSnapshot(maps), profile, maps.maglev ? new Map([...maps.maglev.tables].map(([id, x]) => [id, x.bytes])) : undefined);
+    canonicalDump(
+      readSnapshot(maps),
+      profile,
+      maps.maglev ? new Map([...maps.maglev.tables].map(([id, x]) => [id, x.bytes])) : undefined,
+    );
   reconciler.setDesired([web(80, [A, B]), web(443, [B])]);
   t.equal(reconciler.reconcileOnce().mode, 'planned');
   return { maps, feed, reconciler, dump };
@@ -41,7 +50,13 @@ function ours(maps: FakeLb4Maps, role: Exclude<WatchedMap, 'maglev'>): Uint8Arra
 }
 
 /** Deletes keys the way another process would, and tells the feed. */
-function prune(maps: FakeLb4Maps, feed: ScriptedFeed, role: Exclude<WatchedMap, 'maglev'>, keys: Uint8Array[], report = true): void {
+function prune(
+  maps: FakeLb4Maps,
+  feed: ScriptedFeed,
+  role: Exclude<WatchedMap, 'maglev'>,
+  keys: Uint8Array[],
+  report = true,
+): void {
   for (const k of keys) (maps[role] as FakeByteMap).delete(k);
   feed.foreign += report ? 0 : keys.length;
   if (report) feed.emit(keys.map((key) => ({ map: role, op: 'delete', key })));
@@ -72,30 +87,37 @@ t.test('a deleted entry of ours goes back on its change event, without a pass', 
   t.same(dump(), good, 'backends and revNAT back, byte for byte');
   t.equal(reconciler.stats().passes, passes, 'no pass ran (the reconciler is not started)');
   t.equal(reconciler.stats().eventRestoredEntries, 5 + 2 + 2, '3 slots + 2 masters, 2 backends, 2 revNAT');
-  t.equal(reconciler.reconcileOnce().mode, 'idle', 'the next pass reads nothing: every change counted was one the events dealt with');
+  t.equal(
+    reconciler.reconcileOnce().mode,
+    'idle',
+    'the next pass reads nothing: every change counted was one the events dealt with',
+  );
 });
 
-t.test('a foreign delete is not restored; an update after a delete of the same key wins over the restore', async (t) => {
-  const { maps, feed, reconciler, dump } = setup();
-  reconciler.reconcileOnce();
-  const foreignBackend = CILIUM_118.find((e) => e.map === 'backends')!;
-  prune(maps, feed, 'backends', [foreignBackend.key]);
-  await tick();
-  t.equal(maps.backends.get(foreignBackend.key), undefined, "Cilium's own entry stays deleted");
-  const master = ours(maps, 'services').find((k) => k[6] === 0 && k[7] === 0 && k[5] === 80)!;
-  const theirs = new Uint8Array(12).fill(7);
-  maps.services.delete(master);
-  maps.services.set(master, theirs);
-  feed.emit([
-    { map: 'services', op: 'delete', key: master },
-    { map: 'services', op: 'update', key: master },
-  ]);
-  await tick();
-  t.same(maps.services.get(master), theirs, 'not overwritten on the event: the pass decides');
-  const pass = reconciler.reconcileOnce();
-  t.equal(pass.mode, 'planned', 'one of ours holding other bytes goes to the planner');
-  t.not(dump().length, 0);
-});
+t.test(
+  'a foreign delete is not restored; an update after a delete of the same key wins over the restore',
+  async (t) => {
+    const { maps, feed, reconciler, dump } = setup();
+    reconciler.reconcileOnce();
+    const foreignBackend = CILIUM_118.find((e) => e.map === 'backends')!;
+    prune(maps, feed, 'backends', [foreignBackend.key]);
+    await tick();
+    t.equal(maps.backends.get(foreignBackend.key), undefined, "Cilium's own entry stays deleted");
+    const master = ours(maps, 'services').find((k) => k[6] === 0 && k[7] === 0 && k[5] === 80)!;
+    const theirs = new Uint8Array(12).fill(7);
+    maps.services.delete(master);
+    maps.services.set(master, theirs);
+    feed.emit([
+      { map: 'services', op: 'delete', key: master },
+      { map: 'services', op: 'update', key: master },
+    ]);
+    await tick();
+    t.same(maps.services.get(master), theirs, 'not overwritten on the event: the pass decides');
+    const pass = reconciler.reconcileOnce();
+    t.equal(pass.mode, 'planned', 'one of ours holding other bytes goes to the planner');
+    t.not(dump().length, 0);
+  },
+);
 
 t.test('without events a pass finds lost entries and restores them without planning', async (t) => {
   const { maps, feed, reconciler, dump } = setup();
@@ -137,18 +159,21 @@ t.test('another value under one of our keys makes the next pass read and plan at
   t.equal(reconciler.reconcileOnce().mode, 'planned', 'read and planned, although events arrived just now');
 });
 
-t.test('while events keep arriving, a change they did not explain waits for them to settle, then is read', async (t) => {
-  const { maps, feed, reconciler, dump } = setup();
-  reconciler.reconcileOnce();
-  const good = dump();
-  prune(maps, feed, 'backends', ours(maps, 'backends').slice(0, 1), false); // counted, its event not yet delivered
-  const foreignKey = Uint8Array.of(0xde, 0xad, 0xbe, 0xef);
-  feed.emit([{ map: 'backends', op: 'delete', key: foreignKey }]); // events are flowing
-  t.equal(reconciler.reconcileOnce().mode, 'idle', 'put off: the count runs ahead of the events while they flow');
-  await new Promise((r) => setTimeout(r, 300));
-  t.equal(reconciler.reconcileOnce().mode, 'restored', 'once they stop, the read finds what no event explained');
-  t.same(dump(), good);
-});
+t.test(
+  'while events keep arriving, a change they did not explain waits for them to settle, then is read',
+  async (t) => {
+    const { maps, feed, reconciler, dump } = setup();
+    reconciler.reconcileOnce();
+    const good = dump();
+    prune(maps, feed, 'backends', ours(maps, 'backends').slice(0, 1), false); // counted, its event not yet delivered
+    const foreignKey = Uint8Array.of(0xde, 0xad, 0xbe, 0xef);
+    feed.emit([{ map: 'backends', op: 'delete', key: foreignKey }]); // events are flowing
+    t.equal(reconciler.reconcileOnce().mode, 'idle', 'put off: the count runs ahead of the events while they flow');
+    await new Promise((r) => setTimeout(r, 300));
+    t.equal(reconciler.reconcileOnce().mode, 'restored', 'once they stop, the read finds what no event explained');
+    t.same(dump(), good);
+  },
+);
 
 t.test('lost events: the next pass re-reads', async (t) => {
   const { maps, feed, reconciler, dump } = setup();

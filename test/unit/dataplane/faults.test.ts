@@ -74,7 +74,11 @@ function randomDesired(random: () => number): DesiredFrontend[] {
     for (let b = 0; b < 6; b++) {
       if (random() < 0.5) continue;
       const r = random();
-      backends.push({ address: `10.1.0.${b + 1}`, port: 30000 + f, state: r < 0.8 ? 'active' : r < 0.9 ? 'terminating' : 'maintenance' });
+      backends.push({
+        address: `10.1.0.${b + 1}`,
+        port: 30000 + f,
+        state: r < 0.8 ? 'active' : r < 0.9 ? 'terminating' : 'maintenance',
+      });
     }
     out.push({
       vip: `10.0.0.${1 + (f % 3)}`,
@@ -121,14 +125,18 @@ for (const maglev of [false, true]) {
       const reference = new DataplaneReconciler({ maps: clean, profile, logger });
       reference.setDesired(desired);
       reference.reconcileOnce();
-      const got = withoutIds(canonicalDump(readSnapshot(fake), profile, tables(fake))).filter((l) => !foreign.includes(l));
-      const want = withoutIds(canonicalDump(readSnapshot(clean), profile, tables(clean))).filter((l) => !foreign.includes(l));
+      const got = withoutIds(canonicalDump(readSnapshot(fake), profile, tables(fake))).filter(
+        (l) => !foreign.includes(l),
+      );
+      const want = withoutIds(canonicalDump(readSnapshot(clean), profile, tables(clean))).filter(
+        (l) => !foreign.includes(l),
+      );
       t.same(got, want, `step ${step}: same maps as a fault-free run`);
       const again = reconciler.reconcileOnce();
       t.same([again.absent, again.changed, again.deleted], [0, 0, 0], `step ${step}: stable`);
     }
     t.ok(failures > 20, `${failures} failed passes were injected`);
     t.same(violations.slice(0, 5), [], `no dangling reference after any of ${writes} writes`);
-    t.same(canonicalDump(readSnapshot(fake), profile), foreign, 'only Cilium\'s entries are left at the end');
+    t.same(canonicalDump(readSnapshot(fake), profile), foreign, "only Cilium's entries are left at the end");
   });
 }

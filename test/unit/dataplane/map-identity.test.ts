@@ -80,7 +80,10 @@ t.test('the same maps behind every pin: nothing is re-opened, the pass is as bef
   t.equal(reopens.length, 0, 'no re-open');
   t.same([second.absent, second.changed, second.deleted, second.unavailable], [0, 0, 0, false]);
   t.equal(reconciler.stats().mapReplacements, 0);
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed']);
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed'],
+  );
 });
 
 t.test('a re-created map is re-opened and every entry is written into the maps pinned now', async (t) => {
@@ -94,71 +97,111 @@ t.test('a re-created map is re-opened and every entry is written into the maps p
   const oldServices = dump(first).filter((l) => l.startsWith('svc'));
   const pass = reconciler.reconcileOnce();
   t.equal(pass.error, undefined);
-  t.same(pass.replaced.map((c) => c.name).sort(), ['cilium_lb4_maglev', 'cilium_lb4_services_v2'], 'both re-created pins found');
-  t.ok(pass.replaced.every((c) => c.held !== undefined && c.pinned !== undefined && c.held !== c.pinned), 'held and pinned IDs differ');
+  t.same(
+    pass.replaced.map((c) => c.name).sort(),
+    ['cilium_lb4_maglev', 'cilium_lb4_services_v2'],
+    'both re-created pins found',
+  );
+  t.ok(
+    pass.replaced.every((c) => c.held !== undefined && c.pinned !== undefined && c.held !== c.pinned),
+    'held and pinned IDs differ',
+  );
   t.equal(reopens.length, 1, 'the maps were opened again');
   t.same(dump(), programmed, 'the maps pinned now hold every kube-lb entry, byte for byte as before');
   const tables = (fs.pinned.get('maglev') as FakeLb4Maps['maglev'])!.tables;
   t.equal(tables.size, 2, 'a maglev table per frontend in the new outer map');
-  t.same(dump(first).filter((l) => l.startsWith('svc')), oldServices, 'the stale map is no longer written');
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed', 'programmed']);
+  t.same(
+    dump(first).filter((l) => l.startsWith('svc')),
+    oldServices,
+    'the stale map is no longer written',
+  );
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed', 'programmed'],
+  );
   t.equal(pass.unavailable, false);
   const r = reconciler.stats().lastReplacement;
-  t.ok(r && r.reprogrammedAt !== undefined && r.failedPasses === 0, 'recorded: found and re-programmed in the same pass');
+  t.ok(
+    r && r.reprogrammedAt !== undefined && r.failedPasses === 0,
+    'recorded: found and re-programmed in the same pass',
+  );
   const metrics = await registry.metrics();
-  t.match(metrics, /kube_lb_dataplane_map_replacements_total\{map="cilium_lb4_services_v2",change="recreated"[^}]*\} 1/);
+  t.match(
+    metrics,
+    /kube_lb_dataplane_map_replacements_total\{map="cilium_lb4_services_v2",change="recreated"[^}]*\} 1/,
+  );
   t.match(metrics, /kube_lb_dataplane_maps_current\{[^}]*\} 1/);
 
   const after = reconciler.reconcileOnce();
-  t.same([after.replaced.length, reopens.length, after.absent + after.changed + after.deleted], [0, 1, 0], 'the next pass finds the new maps in place');
+  t.same(
+    [after.replaced.length, reopens.length, after.absent + after.changed + after.deleted],
+    [0, 1, 0],
+    'the next pass finds the new maps in place',
+  );
 });
 
-t.test('until the re-created map is programmed, every frontend is unavailable and the claim not Programmed', async (t) => {
-  const { fs, reconciler, failures, dump, registry } = setup();
-  const c = claim({ name: 'web' });
-  const health = new HealthChecker({ intervalMs: 1000, timeoutMs: 100, thresholds: { rise: 1, fall: 1 }, logger, now: () => 0, probe: async () => ({ ok: true }) });
-  const controller = new SpeakerController({
-    nodeName: 'lb-1',
-    claims: () => [c],
-    dataplane: reconciler,
-    health,
-    publish: () => undefined,
-    peers: () => new Map(),
-    live: () => ['lb-1'],
-    invalidateStatus: () => undefined,
-    logger,
-    now: () => 0,
-    settleMs: 3000,
-  });
-  t.teardown(() => controller.stop());
-  controller.start();
-  const programmed = () => {
-    const input = controller.statusInput(c, undefined)!;
-    const cond = wantedStatus(input).conditions.find((x) => x.type === 'Programmed')!;
-    return [cond.status, cond.reason];
-  };
-  reconciler.reconcileOnce();
-  t.same(programmed(), ['True', 'Programmed'], 'programmed in the maps first opened');
+t.test(
+  'until the re-created map is programmed, every frontend is unavailable and the claim not Programmed',
+  async (t) => {
+    const { fs, reconciler, failures, dump, registry } = setup();
+    const c = claim({ name: 'web' });
+    const health = new HealthChecker({
+      intervalMs: 1000,
+      timeoutMs: 100,
+      thresholds: { rise: 1, fall: 1 },
+      logger,
+      now: () => 0,
+      probe: async () => ({ ok: true }),
+    });
+    const controller = new SpeakerController({
+      nodeName: 'lb-1',
+      claims: () => [c],
+      dataplane: reconciler,
+      health,
+      publish: () => undefined,
+      peers: () => new Map(),
+      live: () => ['lb-1'],
+      invalidateStatus: () => undefined,
+      logger,
+      now: () => 0,
+      settleMs: 3000,
+    });
+    t.teardown(() => controller.stop());
+    controller.start();
+    const programmed = () => {
+      const input = controller.statusInput(c, undefined)!;
+      const cond = wantedStatus(input).conditions.find((x) => x.type === 'Programmed')!;
+      return [cond.status, cond.reason];
+    };
+    reconciler.reconcileOnce();
+    t.same(programmed(), ['True', 'Programmed'], 'programmed in the maps first opened');
 
-  fs.recreate('services');
-  failures.left = 1;
-  const failed = reconciler.reconcileOnce();
-  t.ok(failed.error, 'the re-programming failed part way');
-  t.equal(failed.unavailable, true, 'the pass says its statuses are current all the same');
-  t.same(reconciler.statuses().map((s) => [s.state, s.code]), [['unavailable', MAPS_REPLACED]]);
-  t.match(reconciler.statuses()[0]!.reason, /cilium_lb4_services_v2 re-created .*re-programming failed: injected/);
-  t.same(programmed(), ['False', 'CiliumMapsReplaced'], 'the claim is not Programmed meanwhile');
-  t.match(await registry.metrics(), /kube_lb_dataplane_maps_current\{[^}]*\} 0/);
-  t.match(await registry.metrics(), /kube_lb_dataplane_frontends\{state="unavailable"[^}]*\} 1/);
+    fs.recreate('services');
+    failures.left = 1;
+    const failed = reconciler.reconcileOnce();
+    t.ok(failed.error, 'the re-programming failed part way');
+    t.equal(failed.unavailable, true, 'the pass says its statuses are current all the same');
+    t.same(
+      reconciler.statuses().map((s) => [s.state, s.code]),
+      [['unavailable', MAPS_REPLACED]],
+    );
+    t.match(reconciler.statuses()[0]!.reason, /cilium_lb4_services_v2 re-created .*re-programming failed: injected/);
+    t.same(programmed(), ['False', 'CiliumMapsReplaced'], 'the claim is not Programmed meanwhile');
+    t.match(await registry.metrics(), /kube_lb_dataplane_maps_current\{[^}]*\} 0/);
+    t.match(await registry.metrics(), /kube_lb_dataplane_frontends\{state="unavailable"[^}]*\} 1/);
 
-  const done = reconciler.reconcileOnce();
-  t.equal(done.error, undefined);
-  t.same(programmed(), ['True', 'Programmed'], 'Programmed again once the pinned maps hold everything');
-  t.ok(dump().some((l) => l.startsWith('svc 198.51.100.200:80/TCP scope=0 slot=0')), 'the master is in the map pinned now');
-  const r = reconciler.stats().lastReplacement!;
-  t.same([r.failedPasses, r.reprogrammedAt !== undefined], [1, true]);
-  t.match(await registry.metrics(), /kube_lb_dataplane_maps_current\{[^}]*\} 1/);
-});
+    const done = reconciler.reconcileOnce();
+    t.equal(done.error, undefined);
+    t.same(programmed(), ['True', 'Programmed'], 'Programmed again once the pinned maps hold everything');
+    t.ok(
+      dump().some((l) => l.startsWith('svc 198.51.100.200:80/TCP scope=0 slot=0')),
+      'the master is in the map pinned now',
+    );
+    const r = reconciler.stats().lastReplacement!;
+    t.same([r.failedPasses, r.reprogrammedAt !== undefined], [1, true]);
+    t.match(await registry.metrics(), /kube_lb_dataplane_maps_current\{[^}]*\} 1/);
+  },
+);
 
 t.test('a vanished map leaves the node unavailable, retried every pass until the pin is back', async (t) => {
   const { fs, reconciler, reopens, dump, registry } = setup();
@@ -167,44 +210,79 @@ t.test('a vanished map leaves the node unavailable, retried every pass until the
 
   fs.unpin('services');
   const gone = reconciler.reconcileOnce();
-  t.same(gone.replaced.map((c) => [c.name, c.pinned]), [['cilium_lb4_services_v2', undefined]], 'found vanished');
-  t.match(gone.error?.message ?? '', /cilium_lb4_services_v2 does not exist/, 'the re-open fails: a required map is missing');
+  t.same(
+    gone.replaced.map((c) => [c.name, c.pinned]),
+    [['cilium_lb4_services_v2', undefined]],
+    'found vanished',
+  );
+  t.match(
+    gone.error?.message ?? '',
+    /cilium_lb4_services_v2 does not exist/,
+    'the re-open fails: a required map is missing',
+  );
   t.equal(gone.unavailable, true);
-  t.same(reconciler.statuses().map((s) => s.state), ['unavailable']);
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['unavailable'],
+  );
   t.equal(reconciler.maps(), undefined, 'the stale maps are closed, none is held');
 
   const still = reconciler.reconcileOnce();
-  t.same([still.replaced.length, still.unavailable, reopens.length], [0, true, 0], 'retried (and failing) without counting a new replacement');
+  t.same(
+    [still.replaced.length, still.unavailable, reopens.length],
+    [0, true, 0],
+    'retried (and failing) without counting a new replacement',
+  );
   t.match(still.error?.message ?? '', /does not exist/);
   t.equal(reconciler.stats().mapReplacements, 1);
 
   fs.recreate('services');
   const back = reconciler.reconcileOnce();
   t.same([back.error, back.unavailable, reopens.length], [undefined, false, 1]);
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed']);
-  t.ok(dump().some((l) => l.startsWith('svc 10.0.0.1:80/TCP scope=0 slot=0')), 'programmed into the new pin');
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed'],
+  );
+  t.ok(
+    dump().some((l) => l.startsWith('svc 10.0.0.1:80/TCP scope=0 slot=0')),
+    'programmed into the new pin',
+  );
   t.equal(reconciler.stats().lastReplacement?.failedPasses, 2);
-  t.match(await registry.metrics(), /kube_lb_dataplane_map_replacements_total\{map="cilium_lb4_services_v2",change="vanished"[^}]*\} 1/);
+  t.match(
+    await registry.metrics(),
+    /kube_lb_dataplane_map_replacements_total\{map="cilium_lb4_services_v2",change="vanished"[^}]*\} 1/,
+  );
 });
 
-t.test('removed ID tables are created again with the records of the ones held; an optional map that appears is opened', async (t) => {
-  const { fs, reconciler, dump } = setup({ sourceRange: false });
-  reconciler.setDesired([web()]);
-  reconciler.reconcileOnce();
-  const before = dump();
-  fs.unpin('idTable');
-  fs.unpin('backendIdTable');
-  fs.recreate('sourceRange');
-  const pass = reconciler.reconcileOnce();
-  t.equal(pass.error, undefined);
-  t.same(pass.replaced.map((c) => [c.name, c.held === undefined ? 'appeared' : c.pinned === undefined ? 'vanished' : 're-created']).sort(), [
-    ['cilium_lb4_source_range', 'appeared'],
-    ['kube_lb_backend_ids', 'vanished'],
-    ['kube_lb_svc_ids', 'vanished'],
-  ]);
-  t.same(dump(), before, 'kube-lb\'s entries are still its own: the same IDs, the same bytes');
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed']);
-});
+t.test(
+  'removed ID tables are created again with the records of the ones held; an optional map that appears is opened',
+  async (t) => {
+    const { fs, reconciler, dump } = setup({ sourceRange: false });
+    reconciler.setDesired([web()]);
+    reconciler.reconcileOnce();
+    const before = dump();
+    fs.unpin('idTable');
+    fs.unpin('backendIdTable');
+    fs.recreate('sourceRange');
+    const pass = reconciler.reconcileOnce();
+    t.equal(pass.error, undefined);
+    t.same(
+      pass.replaced
+        .map((c) => [c.name, c.held === undefined ? 'appeared' : c.pinned === undefined ? 'vanished' : 're-created'])
+        .sort(),
+      [
+        ['cilium_lb4_source_range', 'appeared'],
+        ['kube_lb_backend_ids', 'vanished'],
+        ['kube_lb_svc_ids', 'vanished'],
+      ],
+    );
+    t.same(dump(), before, "kube-lb's entries are still its own: the same IDs, the same bytes");
+    t.same(
+      reconciler.statuses().map((s) => s.state),
+      ['programmed'],
+    );
+  },
+);
 
 t.test('between passes the pins are checked often: a replacement brings the next pass forward', async (t) => {
   const fs = new FakeBpffs();
@@ -224,9 +302,14 @@ t.test('between passes the pins are checked often: a replacement brings the next
   t.teardown(() => reconciler.stop());
   await firstPass;
   const started = performance.now();
-  const found = new Promise<number>((resolve) => reconciler.onPass((r) => r.replaced.length > 0 && resolve(performance.now() - started)));
+  const found = new Promise<number>((resolve) =>
+    reconciler.onPass((r) => r.replaced.length > 0 && resolve(performance.now() - started)),
+  );
   fs.recreate('services');
   const ms = await found;
   t.ok(ms < 1000, `found and re-programmed ${Math.round(ms)} ms after the re-creation, with a 60 s period`);
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed']);
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed'],
+  );
 });

@@ -12,9 +12,20 @@ interface Recorder {
   readonly port: BpfPort;
 }
 
-const empty = (keySize: number, valueSize: number) => ({ count: 0, keySize, valueSize, keys: new Uint8Array(0), values: new Uint8Array(0) });
+const empty = (keySize: number, valueSize: number) => ({
+  count: 0,
+  keySize,
+  valueSize,
+  keys: new Uint8Array(0),
+  values: new Uint8Array(0),
+});
 
-function handle(calls: string[], path: string, info: Omit<MapInfo, 'typeName' | 'id' | 'name' | 'maxEntries' | 'flags'>, dump = empty(info.keySize, info.valueSize)): BpfMapHandle {
+function handle(
+  calls: string[],
+  path: string,
+  info: Omit<MapInfo, 'typeName' | 'id' | 'name' | 'maxEntries' | 'flags'>,
+  dump = empty(info.keySize, info.valueSize),
+): BpfMapHandle {
   const write = (op: string) => () => {
     calls.push(`${op} ${path}`);
   };
@@ -56,7 +67,11 @@ function ciliumNode(options: { innerTableSize?: number } = {}): Recorder {
     },
     fromId(id) {
       calls.push(`fromId ${id}`);
-      return handle(calls, `inner ${id}`, { type: BPF_MAP_TYPE.ARRAY, keySize: 4, valueSize: 4 * (options.innerTableSize ?? 0) });
+      return handle(calls, `inner ${id}`, {
+        type: BPF_MAP_TYPE.ARRAY,
+        keySize: 4,
+        valueSize: 4 * (options.innerTableSize ?? 0),
+      });
     },
     pinnedId(path) {
       calls.push(`pinnedId ${path}`);
@@ -70,23 +85,43 @@ t.test('a read-only open of a maglev map without tables issues no create, update
   const node = ciliumNode();
   const opened = openLb4Maps({ dir: '/sys/fs/bpf/tc/globals', ciliumVersion: '1.19', readOnly: true }, node.port);
   opened.maps.close();
-  t.same(node.calls.filter((c) => !c.startsWith('open read-only ')), [], `only read-only opens: ${node.calls.join(', ')}`);
+  t.same(
+    node.calls.filter((c) => !c.startsWith('open read-only ')),
+    [],
+    `only read-only opens: ${node.calls.join(', ')}`,
+  );
   t.equal(opened.maps.maglev?.tableSize, undefined, 'no table to read, and no need to know its size');
 });
 
 t.test('a read-only open learns the table size from an existing inner map, still without writing', async (t) => {
   const node = ciliumNode({ innerTableSize: 251 });
-  const opened = openLb4Maps({ dir: '/sys/fs/bpf/tc/globals', ciliumVersion: 'auto', readOnly: true, guessVersion: true }, node.port);
+  const opened = openLb4Maps(
+    { dir: '/sys/fs/bpf/tc/globals', ciliumVersion: 'auto', readOnly: true, guessVersion: true },
+    node.port,
+  );
   t.equal(opened.maps.maglev?.tableSize, 251);
-  t.same(node.calls.filter((c) => !c.startsWith('open read-only ') && !c.startsWith('fromId ')), []);
+  t.same(
+    node.calls.filter((c) => !c.startsWith('open read-only ') && !c.startsWith('fromId ')),
+    [],
+  );
 });
 
-t.test('a writer takes the size from Cilium\'s configuration and refuses tables of another size', async (t) => {
+t.test("a writer takes the size from Cilium's configuration and refuses tables of another size", async (t) => {
   const fresh = ciliumNode();
   const opened = openLb4Maps({ dir: '/d', ciliumVersion: '1.19', maglevTableSize: 16381 }, fresh.port);
   t.equal(opened.maps.maglev?.tableSize, 16381);
-  t.notOk(fresh.calls.some((c) => c.startsWith('update ')), 'no probe write into the maglev map');
-  t.throws(() => openLb4Maps({ dir: '/d', ciliumVersion: '1.19', maglevTableSize: 16381 }, ciliumNode({ innerTableSize: 251 }).port), {
-    code: 'DATAPLANE_MAGLEV_TABLE_SIZE',
-  });
+  t.notOk(
+    fresh.calls.some((c) => c.startsWith('update ')),
+    'no probe write into the maglev map',
+  );
+  t.throws(
+    () =>
+      openLb4Maps(
+        { dir: '/d', ciliumVersion: '1.19', maglevTableSize: 16381 },
+        ciliumNode({ innerTableSize: 251 }).port,
+      ),
+    {
+      code: 'DATAPLANE_MAGLEV_TABLE_SIZE',
+    },
+  );
 });

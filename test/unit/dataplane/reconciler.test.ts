@@ -51,7 +51,8 @@ const A = { address: '10.1.0.5', port: 30080 };
 const B = { address: '10.1.0.6', port: 30080 };
 const C = { address: '10.1.0.7', port: 30080 };
 /** Each backend's hashed ID (ids.ts): the one it takes unless something else holds it. */
-const id = (b: { address: string; port: number }, proto = 6): number => hashedBackendId(parseIPv4(b.address), b.port, proto);
+const id = (b: { address: string; port: number }, proto = 6): number =>
+  hashedBackendId(parseIPv4(b.address), b.port, proto);
 const [a, b, c] = [id(A), id(B), id(C)];
 
 t.test('a frontend from empty maps, then the same desired state again', async (t) => {
@@ -59,16 +60,23 @@ t.test('a frontend from empty maps, then the same desired state again', async (t
   reconciler.setDesired([web([B, A])]);
   const first = reconciler.reconcileOnce();
   t.equal(first.error, undefined);
-  t.same(dump(), [
-    `be ${b} => 10.1.0.6:30080/TCP active cluster=0 zone=0`,
-    `be ${a} => 10.1.0.5:30080/TCP active cluster=0 zone=0`,
-    'ids 10.0.0.1:80/TCP scope=0 => 65534',
-    'rnat 65534 => 10.0.0.1:80',
-    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
-    `svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=${a} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
-    `svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=${b} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
-  ].sort(), 'service ID from the top, backends under their hashed IDs with no record; slots ordered by backend address; 1.18 slots carry the master flags; the master names the node algorithm (random: 1 << 24)');
-  t.same(reconciler.statuses().map((s) => [s.name, s.state, s.serviceId]), [['10.0.0.1:80/TCP', 'programmed', 65534]]);
+  t.same(
+    dump(),
+    [
+      `be ${b} => 10.1.0.6:30080/TCP active cluster=0 zone=0`,
+      `be ${a} => 10.1.0.5:30080/TCP active cluster=0 zone=0`,
+      'ids 10.0.0.1:80/TCP scope=0 => 65534',
+      'rnat 65534 => 10.0.0.1:80',
+      'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
+      `svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=${a} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
+      `svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=${b} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
+    ].sort(),
+    'service ID from the top, backends under their hashed IDs with no record; slots ordered by backend address; 1.18 slots carry the master flags; the master names the node algorithm (random: 1 << 24)',
+  );
+  t.same(
+    reconciler.statuses().map((s) => [s.name, s.state, s.serviceId]),
+    [['10.0.0.1:80/TCP', 'programmed', 65534]],
+  );
   const again = reconciler.reconcileOnce();
   t.same([again.absent, again.changed, again.deleted], [0, 0, 0], 'nothing to do the second time');
 });
@@ -80,7 +88,11 @@ t.test('backends come and go in make-before-break order', async (t) => {
 
   reconciler.setDesired([web([A, B, C])]);
   reconciler.reconcileOnce();
-  t.same(reconciler.lastPlan()?.ops.map((o) => o.step), ['backends', 'slots', 'masters'], 'the new backend first (its hashed ID needs no record), its slot before the count');
+  t.same(
+    reconciler.lastPlan()?.ops.map((o) => o.step),
+    ['backends', 'slots', 'masters'],
+    'the new backend first (its hashed ID needs no record), its slot before the count',
+  );
   t.match(dump().join('\n'), /slot=0 => u32=16777216 count=3/);
 
   reconciler.setDesired([web([A, C])]);
@@ -90,15 +102,18 @@ t.test('backends come and go in make-before-break order', async (t) => {
     ['slots', 'masters', 'stale-slots', 'stale-backends'],
     'slot 2 rewritten, count shrinks, then slot 3 and the backend go',
   );
-  t.same(dump(), [
-    `be ${c} => 10.1.0.7:30080/TCP active cluster=0 zone=0`,
-    `be ${a} => 10.1.0.5:30080/TCP active cluster=0 zone=0`,
-    'ids 10.0.0.1:80/TCP scope=0 => 65534',
-    'rnat 65534 => 10.0.0.1:80',
-    'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
-    `svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=${a} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
-    `svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=${c} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
-  ].sort());
+  t.same(
+    dump(),
+    [
+      `be ${c} => 10.1.0.7:30080/TCP active cluster=0 zone=0`,
+      `be ${a} => 10.1.0.5:30080/TCP active cluster=0 zone=0`,
+      'ids 10.0.0.1:80/TCP scope=0 => 65534',
+      'rnat 65534 => 10.0.0.1:80',
+      'svc 10.0.0.1:80/TCP scope=0 slot=0 => u32=16777216 count=2 revnat=65534 flags=0x60/0x00 qcount=0',
+      `svc 10.0.0.1:80/TCP scope=0 slot=1 => u32=${a} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
+      `svc 10.0.0.1:80/TCP scope=0 slot=2 => u32=${c} count=0 revnat=65534 flags=0x60/0x00 qcount=0`,
+    ].sort(),
+  );
 });
 
 t.test('non-active backends stay in slots after count (1.17 marks them quarantined, 1.16 has no qcount)', async (t) => {
@@ -111,7 +126,11 @@ t.test('non-active backends stay in slots after count (1.17 marks them quarantin
     reconciler.reconcileOnce();
     const d = dump().join('\n');
     const proto = version === '1.16' ? 'ANY' : 'TCP';
-    t.match(d, new RegExp(`svc 10.0.0.1:80/${proto} scope=0 slot=0 => u32=${union} count=1 .* ${expectQcount}`), version);
+    t.match(
+      d,
+      new RegExp(`svc 10.0.0.1:80/${proto} scope=0 slot=0 => u32=${union} count=1 .* ${expectQcount}`),
+      version,
+    );
     const [ia, ib] = version === '1.16' ? [id(A, 0), id(B, 0)] : [a, b];
     t.match(d, new RegExp(`be ${ib} => 10.1.0.6:30080/\\w+ active`), `${version}: active B`);
     t.match(d, new RegExp(`be ${ia} => 10.1.0.5:30080/\\w+ terminating`));
@@ -128,24 +147,45 @@ t.test('removing a frontend removes all of its entries and its ID, nothing else'
   reconciler.reconcileOnce();
   t.match(dump().join('\n'), new RegExp(`aff 65534 backend=${a}`));
   t.match(dump().join('\n'), /src 65534 192.168.0.0\/16/);
-  t.match(dump().join('\n'), /slot=0 => u32=16777816 count=2 revnat=65534 flags=0xf0/, 'affinity timeout 600 under algorithm 1, AFFINITY|SOURCE_RANGE');
+  t.match(
+    dump().join('\n'),
+    /slot=0 => u32=16777816 count=2 revnat=65534 flags=0xf0/,
+    'affinity timeout 600 under algorithm 1, AFFINITY|SOURCE_RANGE',
+  );
   reconciler.setDesired([]);
   reconciler.reconcileOnce();
   t.same(
     reconciler.lastPlan()?.ops.map((o) => o.step),
-    ['stale-masters', 'stale-slots', 'stale-rev-nat', 'stale-source-ranges', 'stale-affinity-match', 'stale-backends', 'stale-ids'],
+    [
+      'stale-masters',
+      'stale-slots',
+      'stale-rev-nat',
+      'stale-source-ranges',
+      'stale-affinity-match',
+      'stale-backends',
+      'stale-ids',
+    ],
   );
   t.same(dump(), foreign, "only Cilium's own entries are left");
 });
 
-t.test("foreign entries on the IDs kube-lb prefers are skipped and never touched", async (t) => {
+t.test('foreign entries on the IDs kube-lb prefers are skipped and never touched', async (t) => {
   const { reconciler, dump, seed } = setup('1.18');
-  seed({ vip: '10.96.0.10', port: 53, proto: 17, revNat: 0xfffe, backends: [{ id: a, address: '10.244.0.5', port: 53 }] });
+  seed({
+    vip: '10.96.0.10',
+    port: 53,
+    proto: 17,
+    revNat: 0xfffe,
+    backends: [{ id: a, address: '10.244.0.5', port: 53 }],
+  });
   const before = dump();
   reconciler.setDesired([web([A])]);
   reconciler.reconcileOnce();
   const after = dump();
-  t.ok(before.every((line) => after.includes(line)), 'every foreign line survives');
+  t.ok(
+    before.every((line) => after.includes(line)),
+    'every foreign line survives',
+  );
   t.same(reconciler.statuses()[0]?.serviceId, 0xfffd);
   t.match(after.join('\n'), new RegExp(`be ${a - 1} => 10.1.0.5`), 'the backend takes the next free ID below its own');
   t.match(after.join('\n'), new RegExp(`beids 10.1.0.5:30080/TCP => ${a - 1}`), 'and it is recorded');
@@ -166,7 +206,10 @@ t.test('Cilium 1.16 keys services without protocol: TCP and UDP on one port coll
   const { reconciler, dump } = setup('1.16');
   reconciler.setDesired([web([A]), web([B], { protocol: 'UDP' })]);
   reconciler.reconcileOnce();
-  t.same(reconciler.statuses().map((s) => s.state), ['programmed', 'conflict']);
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed', 'conflict'],
+  );
   t.match(reconciler.statuses()[1]?.reason, /without protocol/);
   t.match(dump().join('\n'), /svc 10.0.0.1:80\/ANY scope=0 slot=0/);
   t.match(dump().join('\n'), new RegExp(`be ${id(A, 0)} => 10.1.0.5:30080/ANY`), '1.16 backends have proto 0');
@@ -224,15 +267,29 @@ t.test('maglev: one table per service with active backends, the same for the sam
   node1.reconciler.reconcileOnce();
   node2.reconciler.reconcileOnce();
   t.same(node1.dump(), node2.dump());
-  t.match(node1.dump().join('\n'), new RegExp(`mag 65534 => ${Math.max(a, b)}x\\d+ ${Math.min(a, b)}x\\d+$`, 'm'), 'only the two active backends');
+  t.match(
+    node1.dump().join('\n'),
+    new RegExp(`mag 65534 => ${Math.max(a, b)}x\\d+ ${Math.min(a, b)}x\\d+$`, 'm'),
+    'only the two active backends',
+  );
   const before = node1.dump();
   node1.reconciler.setDesired([web([A, B])]);
   node1.reconciler.reconcileOnce();
-  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['masters', 'stale-slots', 'stale-backends']);
-  t.same(node1.dump().filter((l) => l.startsWith('mag')), before.filter((l) => l.startsWith('mag')), 'same table');
+  t.same(
+    node1.reconciler.lastPlan()?.ops.map((o) => o.step),
+    ['masters', 'stale-slots', 'stale-backends'],
+  );
+  t.same(
+    node1.dump().filter((l) => l.startsWith('mag')),
+    before.filter((l) => l.startsWith('mag')),
+    'same table',
+  );
   node1.reconciler.setDesired([web([A])]);
   node1.reconciler.reconcileOnce();
-  t.same(node1.reconciler.lastPlan()?.ops.map((o) => o.step), ['maglev', 'masters', 'stale-slots', 'stale-backends']);
+  t.same(
+    node1.reconciler.lastPlan()?.ops.map((o) => o.step),
+    ['maglev', 'masters', 'stale-slots', 'stale-backends'],
+  );
   node1.reconciler.setDesired([]);
   node1.reconciler.reconcileOnce();
   t.same(node1.dump(), [], 'empty again');
@@ -255,7 +312,11 @@ t.test('features Cilium lacks: source ranges fail closed, affinity is left out w
 
 t.test('invalid desired frontends are rejected with a reason, the rest programmed', async (t) => {
   const { reconciler } = setup('1.18');
-  reconciler.setDesired([web([A], { vip: '10.0.0.300' }), web([{ address: '10.1.0.9', port: 0 }], { port: 81 }), web([A])]);
+  reconciler.setDesired([
+    web([A], { vip: '10.0.0.300' }),
+    web([{ address: '10.1.0.9', port: 0 }], { port: 81 }),
+    web([A]),
+  ]);
   reconciler.reconcileOnce();
   t.same(
     reconciler.statuses().map((s) => s.state),

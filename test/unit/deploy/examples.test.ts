@@ -14,7 +14,11 @@ const files = (sub: string) => readdirSync(join(dir, sub)).map((f) => join(dir, 
 t.test('YAML parses; kind configs are kind Clusters; manifests have kinds', async (t) => {
   for (const f of [...files('kind'), ...files('containerlab')].filter((x) => x.endsWith('.yaml'))) {
     const docs = parseAllDocuments(readFileSync(f, 'utf8'));
-    t.same(docs.flatMap((d) => d.errors), [], f);
+    t.same(
+      docs.flatMap((d) => d.errors),
+      [],
+      f,
+    );
     for (const d of docs) {
       const o = d.toJS() as Record<string, unknown> | null;
       if (!o || f.endsWith('cilium-values.yaml') || f.endsWith('.clab.yaml')) continue;

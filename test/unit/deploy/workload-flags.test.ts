@@ -11,21 +11,38 @@ import { SPEAKER_OPTIONS } from '../../../src/speaker/options.ts';
 import { parseConfig, type OptionSpec } from '../../../src/shared/config.ts';
 
 const root = join(import.meta.dirname, '../../..');
-const TABLES: Record<string, Record<string, OptionSpec>> = { allocator: ALLOCATOR_OPTIONS, agent: AGENT_OPTIONS, speaker: SPEAKER_OPTIONS };
+const TABLES: Record<string, Record<string, OptionSpec>> = {
+  allocator: ALLOCATOR_OPTIONS,
+  agent: AGENT_OPTIONS,
+  speaker: SPEAKER_OPTIONS,
+};
 
 interface Container {
   args: string[];
-  env?: Array<{ name: string; value?: string; valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { key: string } } }>;
+  env?: Array<{
+    name: string;
+    value?: string;
+    valueFrom?: { fieldRef?: { fieldPath: string }; secretKeyRef?: { key: string } };
+  }>;
 }
 
 const workloads = ['deploy/kube-lb-cluster', 'deploy/lb-consumer-cluster'].flatMap((dir) =>
   readdirSync(join(root, dir))
     .filter((f) => f.endsWith('.yaml'))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(root, dir, f), 'utf8')).map((d) => d.toJS() as { kind?: string; metadata?: { name: string }; spec?: { template: { spec: { containers: Container[] } } } } | null))
+    .flatMap((f) =>
+      parseAllDocuments(readFileSync(join(root, dir, f), 'utf8')).map(
+        (d) =>
+          d.toJS() as {
+            kind?: string;
+            metadata?: { name: string };
+            spec?: { template: { spec: { containers: Container[] } } };
+          } | null,
+      ),
+    )
     .filter((o) => o?.kind === 'Deployment' || o?.kind === 'DaemonSet'),
 );
 
-t.test('every workload\'s args and env parse with its program\'s options', async (t) => {
+t.test("every workload's args and env parse with its program's options", async (t) => {
   t.equal(workloads.length, 3);
   for (const w of workloads) {
     const c = w!.spec!.template.spec.containers[0]!;
@@ -34,8 +51,11 @@ t.test('every workload\'s args and env parse with its program\'s options', async
     t.ok(table, `${w!.metadata!.name}: program ${program}`);
     const known = new Set(Object.values(table).flatMap((s) => (s.env ? [s.env] : [])));
     // Values the kubelet would fill in: plausible stand-ins that pass the options' checks.
-    const env = Object.fromEntries((c.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom?.fieldRef ? 'lb-1' : 'tenant-a')]));
-    for (const name of Object.keys(env)) t.ok(known.has(name), `${w!.metadata!.name}: ${name} is read by the ${program}`);
+    const env = Object.fromEntries(
+      (c.env ?? []).map((e) => [e.name, e.value ?? (e.valueFrom?.fieldRef ? 'lb-1' : 'tenant-a')]),
+    );
+    for (const name of Object.keys(env))
+      t.ok(known.has(name), `${w!.metadata!.name}: ${name} is read by the ${program}`);
     t.doesNotThrow(() => parseConfig(table, args, env), `${w!.metadata!.name}: ${args.join(' ')}`);
   }
 });

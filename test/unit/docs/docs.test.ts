@@ -16,7 +16,11 @@ t.test('docs/crds.md is generated from the CRD definitions (run node scripts/gen
 });
 
 t.test('every metric defined in src/ is documented in docs/metrics.md', async (t) => {
-  const documented = new Set([...documentedMetrics('allocator'), ...documentedMetrics('agent'), ...documentedMetrics('speaker')]);
+  const documented = new Set([
+    ...documentedMetrics('allocator'),
+    ...documentedMetrics('agent'),
+    ...documentedMetrics('speaker'),
+  ]);
   const defined = new Set<string>();
   for (const file of typescriptFiles(join(root, 'src'))) {
     const text = readFileSync(file, 'utf8');
@@ -37,7 +41,8 @@ t.test('relative links in docs/ resolve', async (t) => {
     for (const m of text.matchAll(/\]\(([\w./-]+)(#[^)]*)?\)/g)) {
       const target = m[1]!;
       if (/^[a-z]+:/.test(target)) continue;
-      if (!existsSync(join(root, 'docs', target)) && !existsSync(join(dirname(join(root, 'docs', f)), target))) broken.push(`${f}: ${target}`);
+      if (!existsSync(join(root, 'docs', target)) && !existsSync(join(dirname(join(root, 'docs', f)), target)))
+        broken.push(`${f}: ${target}`);
     }
   }
   t.same(broken, []);

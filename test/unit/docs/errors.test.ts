@@ -29,10 +29,20 @@ t.test('every error code raised in src/ is in the catalogue, and so in docs/erro
   }
   t.ok(used.size > 25, `${used.size} codes raised in src/`);
   const missing = [...used].filter(([code]) => !(code in ERROR_CODES) || !doc.includes(`| \`${code}\` |`));
-  t.same(missing.map(([code, file]) => `${code} (${file.slice(root.length + 1)})`), [], 'codes missing from docs/errors.md');
+  t.same(
+    missing.map(([code, file]) => `${code} (${file.slice(root.length + 1)})`),
+    [],
+    'codes missing from docs/errors.md',
+  );
 });
 
 t.test('every catalogued code is raised somewhere in src/ (no stale entries)', async (t) => {
-  const text = [...typescriptFiles(join(root, 'src'))].filter((f) => !f.endsWith('error-codes.ts')).map((f) => readFileSync(f, 'utf8')).join('\n');
-  t.same(Object.keys(ERROR_CODES).filter((code) => !text.includes(`'${code}'`)), []);
+  const text = [...typescriptFiles(join(root, 'src'))]
+    .filter((f) => !f.endsWith('error-codes.ts'))
+    .map((f) => readFileSync(f, 'utf8'))
+    .join('\n');
+  t.same(
+    Object.keys(ERROR_CODES).filter((code) => !text.includes(`'${code}'`)),
+    [],
+  );
 });

@@ -1,7 +1,14 @@
 // One target's life under rise=2, fall=3: presumed in service before the first probe, out after three failures
 // in a row, back after two successes in a row; the last failure is remembered.
 import t from 'tap';
-import { inService, observe, thresholdProblem, UNPROBED, type ProbeResult, type TargetHealth } from '../../../src/core/health/state.ts';
+import {
+  inService,
+  observe,
+  thresholdProblem,
+  UNPROBED,
+  type ProbeResult,
+  type TargetHealth,
+} from '../../../src/core/health/state.ts';
 
 const ok: ProbeResult = { ok: true };
 const refused: ProbeResult = { ok: false, failure: 'Refused', detail: 'connect ECONNREFUSED 10.0.0.5:30080' };
@@ -27,7 +34,14 @@ t.test('an unprobed target is in service; the first success confirms it', async 
 });
 
 t.test('fall consecutive failures take it out; fewer do not', async (t) => {
-  t.same(run([ok, refused, refused, ok, refused, refused]).states, ['healthy', 'healthy', 'healthy', 'healthy', 'healthy', 'healthy']);
+  t.same(run([ok, refused, refused, ok, refused, refused]).states, [
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+    'healthy',
+  ]);
   const r = run([ok, refused, refused, refused]);
   t.same(r.states, ['healthy', 'healthy', 'healthy', 'unhealthy']);
   t.notOk(inService(r.last.state));

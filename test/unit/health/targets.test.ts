@@ -38,7 +38,12 @@ t.test('UDP only, eTP Cluster: nothing to check', async (t) => {
 
 t.test('keys parse back; garbage does not', async (t) => {
   t.same(parseTargetKey('tcp://10.0.0.1:30080'), { kind: 'tcp', address: '10.0.0.1', port: 30080 });
-  t.same(parseTargetKey('http://10.0.0.1:31000/healthz'), { kind: 'http', address: '10.0.0.1', port: 31000, path: '/healthz' });
+  t.same(parseTargetKey('http://10.0.0.1:31000/healthz'), {
+    kind: 'http',
+    address: '10.0.0.1',
+    port: 31000,
+    path: '/healthz',
+  });
   t.equal(parseTargetKey('tcp://10.0.0.1:30080/x'), undefined);
   t.equal(parseTargetKey('udp://10.0.0.1:53'), undefined);
   t.equal(parseTargetKey('tcp://10.0.0.1:70000'), undefined);

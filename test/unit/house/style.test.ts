@@ -15,7 +15,9 @@ const biome = join(root, 'node_modules/@biomejs/biome/bin/biome');
 function biomeCi(dir: string, ...paths: string[]): { ok: boolean; output: string } {
   try {
     const out = execFileSync(process.execPath, [biome, 'ci', '--colors=off', '--max-diagnostics=50', ...paths], {
-      cwd: dir, encoding: 'utf8', stdio: 'pipe',
+      cwd: dir,
+      encoding: 'utf8',
+      stdio: 'pipe',
     });
     return { ok: true, output: out };
   } catch (err) {
@@ -26,7 +28,12 @@ function biomeCi(dir: string, ...paths: string[]): { ok: boolean; output: string
 
 t.test('the formatter and the linter report nothing', async (t) => {
   const r = biomeCi(root);
-  t.ok(r.ok, r.ok ? 'biome ci: clean' : `biome ci found problems (fix with \`npm run format\`, then \`npm run lint\`):\n${r.output}`);
+  t.ok(
+    r.ok,
+    r.ok
+      ? 'biome ci: clean'
+      : `biome ci found problems (fix with \`npm run format\`, then \`npm run lint\`):\n${r.output}`,
+  );
 });
 
 t.test('a misformatted file fails the check', async (t) => {
@@ -37,7 +44,7 @@ t.test('a misformatted file fails the check', async (t) => {
   delete config.vcs;
   writeFileSync(join(dir, 'biome.json'), JSON.stringify(config));
   mkdirSync(join(dir, 'src'));
-  writeFileSync(join(dir, 'src/well.ts'), "export const answer = { value: 42 };\n");
+  writeFileSync(join(dir, 'src/well.ts'), 'export const answer = { value: 42 };\n');
   t.ok(biomeCi(dir).ok, 'a well-formatted file passes');
   writeFileSync(join(dir, 'src/bad.ts'), 'export const answer = {value:42}\n');
   const r = biomeCi(dir);
@@ -49,9 +56,12 @@ t.test('class members are private one way', async (t) => {
   const offenders: string[] = [];
   for (const top of ['src', 'lab', 'test', 'scripts']) {
     for (const file of typescriptFiles(join(root, top))) {
-      readFileSync(file, 'utf8').split('\n').forEach((line, i) => {
-        if (/^\s+(?:static\s+)?private\s+(?!constructor\b)/.test(line)) offenders.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
-      });
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/^\s+(?:static\s+)?private\s+(?!constructor\b)/.test(line))
+            offenders.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+        });
     }
   }
   t.same(offenders, [], 'members use #name, not the private keyword');

@@ -31,7 +31,13 @@ t.test('tsc emits runnable JavaScript that the image entrypoint starts', { timeo
 
   execFileSync(
     process.execPath,
-    [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(app, 'dist')],
+    [
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+      '--outDir',
+      join(app, 'dist'),
+    ],
     { stdio: 'pipe' },
   );
   // The image's layout: /app/package.json, /app/dist, /app/native/build/Release.

@@ -35,9 +35,7 @@ function parseDockerfile(text: string): Instruction[] {
 }
 
 const dockerfile = parseDockerfile(readFileSync(join(root, 'Dockerfile'), 'utf8'));
-const args = new Map(
-  dockerfile.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]),
-);
+const args = new Map(dockerfile.filter((i) => i.op === 'ARG').map((i) => i.args.split('=') as [string, string]));
 const expand = (s: string): string => s.replace(/\$\{(\w+)\}/g, (_, name: string) => args.get(name) ?? '');
 const stages = dockerfile
   .map((ins, index) => ({ ins, index }))
@@ -77,8 +75,14 @@ t.test('every npm command of the build stage exists in package.json and is the o
   const npmRuns = runs.flatMap((r) => [...r.matchAll(/npm run ([\w:-]+)/g)].map((m) => m[1]!));
   t.ok(npmRuns.length > 0, 'the build runs at least one package script');
   for (const script of npmRuns) t.ok(pkg.scripts[script], `package.json has script "${script}"`);
-  t.ok(runs.some((r) => /\bnpm ci\b/.test(r)), 'dependencies come from the lock file (npm ci)');
-  t.ok(runs.some((r) => /npm prune --omit=dev/.test(r)), 'dev dependencies are pruned before the runtime copy');
+  t.ok(
+    runs.some((r) => /\bnpm ci\b/.test(r)),
+    'dependencies come from the lock file (npm ci)',
+  );
+  t.ok(
+    runs.some((r) => /npm prune --omit=dev/.test(r)),
+    'dev dependencies are pruned before the runtime copy',
+  );
   // `npm run build` (what CI runs) is a wrapper around the same build:all the image runs.
   t.match(pkg.scripts['build'], /npm run build:all/);
   t.match(pkg.scripts['build:all'], /tsc -p tsconfig\.build\.json/);
@@ -108,7 +112,10 @@ t.test('COPY sources exist and .dockerignore does not hide them', async (t) => {
   t.ok(sources.includes('/src/native/build/Release/kube_lb_native.node'), 'the native addon');
   t.ok(sources.includes('/src/node_modules/'), 'production dependencies');
   const runtimeCopies = stages[1]!.body.filter((i) => i.op === 'COPY' && !/--from=/.test(i.args)).map((i) => i.args);
-  t.ok(runtimeCopies.some((a) => a.startsWith('deploy/tenant/ deploy/tenant/')), 'the tenant templates, at the path src/cli/tenant.ts reads them from');
+  t.ok(
+    runtimeCopies.some((a) => a.startsWith('deploy/tenant/ deploy/tenant/')),
+    'the tenant templates, at the path src/cli/tenant.ts reads them from',
+  );
 });
 
 t.test('the entrypoint starts every program that the repository has', async (t) => {

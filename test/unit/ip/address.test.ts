@@ -1,6 +1,13 @@
 import t from 'tap';
 import {
-  parseIP, formatIP, canonicalIP, compareIP, ipAdd, isBuggyIP, ipv4ToUint32, uint32ToIPv4,
+  parseIP,
+  formatIP,
+  canonicalIP,
+  compareIP,
+  ipAdd,
+  isBuggyIP,
+  ipv4ToUint32,
+  uint32ToIPv4,
 } from '../../../src/core/ip/index.ts';
 
 t.test('parse and print: canonical text round-trips', async (t) => {
@@ -48,8 +55,13 @@ t.test('order, arithmetic and the uint32 bridge', async (t) => {
 
 t.test('buggy addresses are .0 and .255 of IPv4 only', async (t) => {
   const rows: Array<[string, boolean]> = [
-    ['10.0.0.0', true], ['10.0.0.255', true], ['10.0.1.0', true], ['10.0.0.1', false], ['10.0.0.254', false],
-    ['2001:db8::', false], ['2001:db8::ff', false],
+    ['10.0.0.0', true],
+    ['10.0.0.255', true],
+    ['10.0.1.0', true],
+    ['10.0.0.1', false],
+    ['10.0.0.254', false],
+    ['2001:db8::', false],
+    ['2001:db8::ff', false],
   ];
   for (const [ip, buggy] of rows) t.equal(isBuggyIP(parseIP(ip)!), buggy, ip);
 });

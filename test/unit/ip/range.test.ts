@@ -1,7 +1,20 @@
 import t from 'tap';
 import {
-  parsePoolEntry, parseCIDR, parseStrictCIDR, rangeSize, rangesOverlap, rangeContains, rangeWithinAny, countBuggy,
-  usableCount, formatRange, reservedOverlap, firstAcceptable, parseIP, formatIP, rangeIntersection,
+  parsePoolEntry,
+  parseCIDR,
+  parseStrictCIDR,
+  rangeSize,
+  rangesOverlap,
+  rangeContains,
+  rangeWithinAny,
+  countBuggy,
+  usableCount,
+  formatRange,
+  reservedOverlap,
+  firstAcceptable,
+  parseIP,
+  formatIP,
+  rangeIntersection,
 } from '../../../src/core/ip/index.ts';
 
 t.test('pool entries: CIDRs and ranges, with reasons for the bad ones', async (t) => {
@@ -19,11 +32,17 @@ t.test('pool entries: CIDRs and ranges, with reasons for the bad ones', async (t
     ['192.0.2.0/-1', 'error: 192.0.2.0/-1 is not a range: 192.0.2.0/ is not an IP address'],
     ['192.0.2.0/', 'error: 192.0.2.0/ is not a CIDR: prefix length must be 0-32'],
     ['192.0.2.0', 'error: 192.0.2.0 is not a CIDR (expected address/prefix)'],
-    ['192.0.2.20-192.0.2.10', 'error: range 192.0.2.20-192.0.2.10 is reversed: the first address must not be above the last'],
+    [
+      '192.0.2.20-192.0.2.10',
+      'error: range 192.0.2.20-192.0.2.10 is reversed: the first address must not be above the last',
+    ],
     ['192.0.2.1-2001:db8::1', 'error: range 192.0.2.1-2001:db8::1 mixes IPv4 and IPv6'],
     ['192.0.2.1-192.0.2.2-192.0.2.3', 'error: 192.0.2.1-192.0.2.2-192.0.2.3 is not a range (expected first-last)'],
     ['a.b.c.d/24', 'error: a.b.c.d/24 is not a CIDR: a.b.c.d is not an IP address'],
-    ['2001:db8::ff-2001:db8::1', 'error: range 2001:db8::ff-2001:db8::1 is reversed: the first address must not be above the last'],
+    [
+      '2001:db8::ff-2001:db8::1',
+      'error: range 2001:db8::ff-2001:db8::1 is reversed: the first address must not be above the last',
+    ],
   ];
   for (const [input, expect] of rows) {
     const r = parsePoolEntry(input);
@@ -65,7 +84,14 @@ t.test('sizes, overlap, containment', async (t) => {
 });
 
 t.test('buggy-address counting matches enumeration', async (t) => {
-  const rows = ['10.0.0.0/24', '10.0.0.0/22', '10.0.0.200-10.0.1.10', '10.0.0.1-10.0.0.254', '0.0.0.0-0.0.1.0', '10.0.0.255/32'];
+  const rows = [
+    '10.0.0.0/24',
+    '10.0.0.0/22',
+    '10.0.0.200-10.0.1.10',
+    '10.0.0.1-10.0.0.254',
+    '0.0.0.0-0.0.1.0',
+    '10.0.0.255/32',
+  ];
   for (const text of rows) {
     const p = parsePoolEntry(text);
     if (!p.ok) throw new Error(p.reason);
@@ -101,5 +127,8 @@ t.test('first acceptable address skips buggy ones when asked', async (t) => {
   const free = (ip: Parameters<typeof formatIP>[0]) => !taken.has(formatIP(ip));
   t.equal(formatIP(firstAcceptable(p.value, p.value.first, free, false)!), '10.0.0.255');
   t.equal(formatIP(firstAcceptable(p.value, p.value.first, free, true)!), '10.0.1.1');
-  t.equal(firstAcceptable(p.value, p.value.first, () => false, true), undefined);
+  t.equal(
+    firstAcceptable(p.value, p.value.first, () => false, true),
+    undefined,
+  );
 });

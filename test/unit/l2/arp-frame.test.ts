@@ -1,7 +1,15 @@
 import t from 'tap';
 import {
-  garpRequest, garpReply, decodeArp, encodeArp, isGratuitous, macToBytes, ipv4ToBytes, AddressFormatError,
-  ARP_REQUEST, ARP_REPLY,
+  garpRequest,
+  garpReply,
+  decodeArp,
+  encodeArp,
+  isGratuitous,
+  macToBytes,
+  ipv4ToBytes,
+  AddressFormatError,
+  ARP_REQUEST,
+  ARP_REPLY,
 } from '../../../src/core/l2/arp-frame.ts';
 
 const mac = '02:00:5e:10:00:01';
@@ -31,13 +39,32 @@ t.test('gratuitous ARP reply has op 2 and THA = SHA', async (t) => {
 
 t.test('decode inverts encode; both forms count as gratuitous', async (t) => {
   const req = decodeArp(garpRequest(mac, vip))!;
-  t.same(req, { ethDst: 'ff:ff:ff:ff:ff:ff', ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: vip, targetMac: '00:00:00:00:00:00', targetIp: vip });
+  t.same(req, {
+    ethDst: 'ff:ff:ff:ff:ff:ff',
+    ethSrc: mac,
+    op: ARP_REQUEST,
+    senderMac: mac,
+    senderIp: vip,
+    targetMac: '00:00:00:00:00:00',
+    targetIp: vip,
+  });
   t.ok(isGratuitous(req));
   t.ok(isGratuitous(decodeArp(garpReply(mac, vip))!));
-  const ordinary = { ethDst: 'ff:ff:ff:ff:ff:ff', ethSrc: mac, op: ARP_REQUEST, senderMac: mac, senderIp: '192.0.2.1', targetMac: '00:00:00:00:00:00', targetIp: vip };
+  const ordinary = {
+    ethDst: 'ff:ff:ff:ff:ff:ff',
+    ethSrc: mac,
+    op: ARP_REQUEST,
+    senderMac: mac,
+    senderIp: '192.0.2.1',
+    targetMac: '00:00:00:00:00:00',
+    targetIp: vip,
+  };
   t.same(decodeArp(encodeArp(ordinary)), ordinary);
   t.notOk(isGratuitous(ordinary), 'SPA != TPA');
-  t.notOk(isGratuitous({ ...ordinary, op: ARP_REPLY, senderIp: vip, targetMac: '02:00:00:00:00:09' }), 'reply with THA != SHA');
+  t.notOk(
+    isGratuitous({ ...ordinary, op: ARP_REPLY, senderIp: vip, targetMac: '02:00:00:00:00:09' }),
+    'reply with THA != SHA',
+  );
 });
 
 t.test('a 42-byte unpadded frame decodes; other frames do not', async (t) => {

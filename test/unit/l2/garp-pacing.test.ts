@@ -30,7 +30,10 @@ class HandClock implements GarpClock {
 }
 
 /** Each announcement is two frames (request and reply); records the VIP and time of each request. */
-function recorder(clock: HandClock): { sends: { vip: string; at: number }[]; send: (i: number, e: number, f: Uint8Array) => void } {
+function recorder(clock: HandClock): {
+  sends: { vip: string; at: number }[];
+  send: (i: number, e: number, f: Uint8Array) => void;
+} {
   const sends: { vip: string; at: number }[] = [];
   return {
     sends,
@@ -42,32 +45,47 @@ function recorder(clock: HandClock): { sends: { vip: string; at: number }[]; sen
 }
 
 const logger = createLogger({ program: 'test', level: 'silent' });
-const target = (i: number): GarpTarget => ({ vip: `10.0.${i >> 8}.${i & 255}`, ifname: 'eth0', ifindex: 2, mac: '02:00:5e:10:00:01' });
-const config = (over: Partial<GarpConfig> = {}): GarpConfig => ({ burstCount: 3, burstIntervalMs: 200, refreshMs: 0, ratePerS: 1000, ...over });
-
-t.test('a takeover of many VIPs is metered, first announcements before any repeat, and every burst completes', async (t) => {
-  const clock = new HandClock();
-  const rec = recorder(clock);
-  const garp = new GarpSender(rec, config(), logger, clock);
-  garp.start();
-  for (let i = 1; i <= 250; i++) garp.takeover(target(i));
-  t.ok(rec.sends.length <= 20, `only the bucket goes out at once (${rec.sends.length})`);
-  t.equal(rec.sends[0]?.vip, target(1).vip, 'the first VIP is announced at once');
-  clock.advance(5000);
-  t.equal(rec.sends.length, 750, 'every VIP got its 3 announcements');
-  for (let i = 1; i <= 250; i++) t.equal(rec.sends.filter((s) => s.vip === target(i).vip).length, 3, `${target(i).vip}: 3`);
-  // The cap: at most rate × window + the bucket, in any window of 100 ms.
-  for (let from = 0; from < 1000; from += 10) {
-    const n = rec.sends.filter((s) => s.at >= from && s.at < from + 100).length;
-    if (n > 100 + 20) t.fail(`${n} announcements in [${from}, ${from + 100}) ms`);
-  }
-  // Firsts: the 250 first announcements all went before the first repeat.
-  const firstOf = new Map<string, number>();
-  rec.sends.forEach((s, i) => firstOf.has(s.vip) || firstOf.set(s.vip, i));
-  t.equal(Math.max(...firstOf.values()), 249, 'the 250 first announcements are the first 250 sent');
-  t.ok(rec.sends[249]!.at < 260, `the last first announcement went at ${rec.sends[249]!.at} ms (250 at 1000/s)`);
-  garp.stop();
+const target = (i: number): GarpTarget => ({
+  vip: `10.0.${i >> 8}.${i & 255}`,
+  ifname: 'eth0',
+  ifindex: 2,
+  mac: '02:00:5e:10:00:01',
 });
+const config = (over: Partial<GarpConfig> = {}): GarpConfig => ({
+  burstCount: 3,
+  burstIntervalMs: 200,
+  refreshMs: 0,
+  ratePerS: 1000,
+  ...over,
+});
+
+t.test(
+  'a takeover of many VIPs is metered, first announcements before any repeat, and every burst completes',
+  async (t) => {
+    const clock = new HandClock();
+    const rec = recorder(clock);
+    const garp = new GarpSender(rec, config(), logger, clock);
+    garp.start();
+    for (let i = 1; i <= 250; i++) garp.takeover(target(i));
+    t.ok(rec.sends.length <= 20, `only the bucket goes out at once (${rec.sends.length})`);
+    t.equal(rec.sends[0]?.vip, target(1).vip, 'the first VIP is announced at once');
+    clock.advance(5000);
+    t.equal(rec.sends.length, 750, 'every VIP got its 3 announcements');
+    for (let i = 1; i <= 250; i++)
+      t.equal(rec.sends.filter((s) => s.vip === target(i).vip).length, 3, `${target(i).vip}: 3`);
+    // The cap: at most rate × window + the bucket, in any window of 100 ms.
+    for (let from = 0; from < 1000; from += 10) {
+      const n = rec.sends.filter((s) => s.at >= from && s.at < from + 100).length;
+      if (n > 100 + 20) t.fail(`${n} announcements in [${from}, ${from + 100}) ms`);
+    }
+    // Firsts: the 250 first announcements all went before the first repeat.
+    const firstOf = new Map<string, number>();
+    rec.sends.forEach((s, i) => firstOf.has(s.vip) || firstOf.set(s.vip, i));
+    t.equal(Math.max(...firstOf.values()), 249, 'the 250 first announcements are the first 250 sent');
+    t.ok(rec.sends[249]!.at < 260, `the last first announcement went at ${rec.sends[249]!.at} ms (250 at 1000/s)`);
+    garp.stop();
+  },
+);
 
 t.test('a takeover during a paced backlog jumps ahead of repeats and refreshes', async (t) => {
   const clock = new HandClock();

@@ -11,13 +11,20 @@ const logger = createLogger({ program: 'test', level: 'silent' });
 function claim(ns: string, name: string, status: VIPClaim['status'], deleting = false): VIPClaim {
   return {
     metadata: { namespace: ns, name, ...(deleting ? { deletionTimestamp: '2026-01-01T00:00:00Z' } : {}) },
-    spec: { service: { cluster: 'c', namespace: 'd', name, uid: name }, ports: [], backends: [], externalTrafficPolicy: 'Cluster' },
+    spec: {
+      service: { cluster: 'c', namespace: 'd', name, uid: name },
+      ports: [],
+      backends: [],
+      externalTrafficPolicy: 'Cluster',
+    },
     ...(status ? { status } : {}),
   };
 }
 
 t.test('claims sharing a VIP share one entry; claims without a VIP or being deleted are left out', async (t) => {
-  const pools = new Map<string, VIPPool>([['public', { metadata: { name: 'public', labels: { exposure: 'public' } }, spec: { addresses: [] } }]]);
+  const pools = new Map<string, VIPPool>([
+    ['public', { metadata: { name: 'public', labels: { exposure: 'public' } }, spec: { addresses: [] } }],
+  ]);
   const vips = vipsFromClaims(
     [
       claim('a', 'web', { vip: '192.0.2.10', pool: 'public' }),
@@ -29,16 +36,33 @@ t.test('claims sharing a VIP share one entry; claims without a VIP or being dele
     pools,
   );
   t.same(vips, [
-    { vip: '192.0.2.10', pool: 'public', poolLabels: { exposure: 'public' }, claims: [{ namespace: 'a', name: 'web' }, { namespace: 'a', name: 'dns' }] },
+    {
+      vip: '192.0.2.10',
+      pool: 'public',
+      poolLabels: { exposure: 'public' },
+      claims: [
+        { namespace: 'a', name: 'web' },
+        { namespace: 'a', name: 'dns' },
+      ],
+    },
     { vip: '192.0.2.2', pool: 'gone', poolLabels: {}, claims: [{ namespace: 'b', name: 'db' }] },
   ]);
 });
 
 t.test('announcements are parsed in name order; one with a bad pattern is skipped', async (t) => {
-  const a = (name: string, interfaces?: string[]): L2Announcement => ({ metadata: { name }, spec: interfaces ? { interfaces } : {} });
+  const a = (name: string, interfaces?: string[]): L2Announcement => ({
+    metadata: { name },
+    spec: interfaces ? { interfaces } : {},
+  });
   const rules = parseRules([a('z'), a('bad', ['/(/']), a('b', ['eth0', '/^vlan/'])], logger);
-  t.same(rules.map((r) => r.name), ['b', 'z']);
-  t.same(rules[0]!.interfaces.map((p) => p.kind), ['name', 'regex']);
+  t.same(
+    rules.map((r) => r.name),
+    ['b', 'z'],
+  );
+  t.same(
+    rules[0]!.interfaces.map((p) => p.kind),
+    ['name', 'regex'],
+  );
   t.same(rules[1]!.interfaces, [], 'no list: the default-route interface');
 });
 

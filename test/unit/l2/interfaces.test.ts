@@ -1,6 +1,10 @@
 import t from 'tap';
 import {
-  parseInterfacePattern, parseInterfaceSelection, selectInterfaces, pickPublished, InterfacePatternError,
+  parseInterfacePattern,
+  parseInterfaceSelection,
+  selectInterfaces,
+  pickPublished,
+  InterfacePatternError,
 } from '../../../src/core/l2/interfaces.ts';
 
 const links = [
@@ -15,8 +19,16 @@ const links = [
 t.test('names match exactly, /regex/ matches anywhere unless anchored', async (t) => {
   t.same(selectInterfaces(parseInterfaceSelection(['eth0']), links, undefined), ['eth0']);
   t.same(selectInterfaces(parseInterfaceSelection(['eth']), links, undefined), [], 'a name is not a prefix');
-  t.same(selectInterfaces(parseInterfaceSelection(['/^eth\\d+$/']), links, undefined), ['eth0', 'eth2'], 'down eth1 skipped');
-  t.same(selectInterfaces(parseInterfaceSelection(['/0/']), links, undefined), ['bond0', 'eth0'], 'lo and NOARP links never');
+  t.same(
+    selectInterfaces(parseInterfaceSelection(['/^eth\\d+$/']), links, undefined),
+    ['eth0', 'eth2'],
+    'down eth1 skipped',
+  );
+  t.same(
+    selectInterfaces(parseInterfaceSelection(['/0/']), links, undefined),
+    ['bond0', 'eth0'],
+    'lo and NOARP links never',
+  );
 });
 
 t.test('no list: the default-route interface, if it can answer', async (t) => {
@@ -35,7 +47,13 @@ t.test('bad patterns are rejected with the pattern named', async (t) => {
   t.throws(() => parseInterfacePattern('//'), InterfacePatternError);
   t.throws(() => parseInterfacePattern('a-very-long-interface-name'), InterfacePatternError);
   t.throws(() => parseInterfacePattern('eth 0'), InterfacePatternError);
-  const err = (() => { try { parseInterfacePattern('/[/'); } catch (e) { return e; } })() as InterfacePatternError;
+  const err = (() => {
+    try {
+      parseInterfacePattern('/[/');
+    } catch (e) {
+      return e;
+    }
+  })() as InterfacePatternError;
   t.equal(err.code, 'L2_INTERFACE_PATTERN');
   t.equal(err.pattern, '/[/');
 });

@@ -1,15 +1,26 @@
 // Ownership decisions with their reasons, as a story over one set of announcements and nodes.
 import t from 'tap';
 import {
-  decideOwnership, diffAnnouncements, localAnnouncements, publishableInterfaces, type AnnouncementRule, type Member,
+  decideOwnership,
+  diffAnnouncements,
+  localAnnouncements,
+  publishableInterfaces,
+  type AnnouncementRule,
+  type Member,
 } from '../../../src/core/l2/ownership.ts';
 import { parseInterfaceSelection } from '../../../src/core/l2/interfaces.ts';
 import { rendezvousOwner } from '../../../src/core/l2/rendezvous.ts';
 
 const rules: AnnouncementRule[] = [
-  { name: 'public', poolSelector: { matchLabels: { exposure: 'public' } }, interfaces: parseInterfaceSelection(['eth0']) },
   {
-    name: 'dmz', poolSelector: { matchLabels: { exposure: 'dmz' } }, nodeSelector: { matchLabels: { dmz: 'yes' } },
+    name: 'public',
+    poolSelector: { matchLabels: { exposure: 'public' } },
+    interfaces: parseInterfaceSelection(['eth0']),
+  },
+  {
+    name: 'dmz',
+    poolSelector: { matchLabels: { exposure: 'dmz' } },
+    nodeSelector: { matchLabels: { dmz: 'yes' } },
     interfaces: parseInterfaceSelection(['/^vlan/']),
   },
   { name: 'mgmt', poolSelector: { matchLabels: { exposure: 'mgmt' } }, interfaces: [] },
@@ -41,7 +52,12 @@ t.test('DMZ VIP: node selector and regex pick vlan interfaces on lb-2 and lb-3',
 });
 
 t.test('a pool no announcement selects is not announced', async (t) => {
-  const d = decideOwnership('lb-1', { vip: '203.0.113.1', pool: 'x', poolLabels: { exposure: 'private' } }, rules, members);
+  const d = decideOwnership(
+    'lb-1',
+    { vip: '203.0.113.1', pool: 'x', poolLabels: { exposure: 'private' } },
+    rules,
+    members,
+  );
   t.equal(d.reason, 'noMatchingAnnouncement');
   t.equal(d.owner, undefined);
 });
@@ -59,16 +75,36 @@ t.test('no interface list: the default-route interface, when the node published 
 });
 
 t.test('a node publishes the usable links some rule could pick for it', async (t) => {
-  t.same(publishableInterfaces(rules, { dmz: 'yes' }, ['eth0', 'vlan20', 'vlan30', 'eth1'], 'eth1'), ['eth0', 'eth1', 'vlan20', 'vlan30']);
+  t.same(publishableInterfaces(rules, { dmz: 'yes' }, ['eth0', 'vlan20', 'vlan30', 'eth1'], 'eth1'), [
+    'eth0',
+    'eth1',
+    'vlan20',
+    'vlan30',
+  ]);
   t.same(publishableInterfaces(rules, {}, ['eth0', 'vlan20'], 'eth0'), ['eth0'], 'dmz rule does not select this node');
 });
 
 t.test('local announcements and their diff', async (t) => {
   const owner = rendezvousOwner(pub.vip, ['lb-1', 'lb-2'])!;
-  const mine = localAnnouncements([decideOwnership(owner, pub, rules, members), decideOwnership(owner, dmz, rules, members)]);
+  const mine = localAnnouncements([
+    decideOwnership(owner, pub, rules, members),
+    decideOwnership(owner, dmz, rules, members),
+  ]);
   t.ok(mine.has(pub.vip));
-  const diff = diffAnnouncements(new Map([['192.0.2.99', ['eth0']], [pub.vip, ['eth1']]]), mine);
-  t.same(diff.add.filter((c) => c.vip === pub.vip), [{ vip: pub.vip, ifname: 'eth0' }]);
-  t.same(diff.remove, [{ vip: '192.0.2.99', ifname: 'eth0' }, { vip: pub.vip, ifname: 'eth1' }]);
+  const diff = diffAnnouncements(
+    new Map([
+      ['192.0.2.99', ['eth0']],
+      [pub.vip, ['eth1']],
+    ]),
+    mine,
+  );
+  t.same(
+    diff.add.filter((c) => c.vip === pub.vip),
+    [{ vip: pub.vip, ifname: 'eth0' }],
+  );
+  t.same(diff.remove, [
+    { vip: '192.0.2.99', ifname: 'eth0' },
+    { vip: pub.vip, ifname: 'eth1' },
+  ]);
   t.same(diffAnnouncements(mine, mine), { add: [], remove: [] });
 });

@@ -1,7 +1,14 @@
 // Signed L2 control datagrams (src/speaker/l2/probe-wire.ts): with the peers' key, only datagrams signed under it
 // are heard, a changed byte or another key is refused, and a replay is refused for its time.
 import t from 'tap';
-import { decodeProbe, encodeProbe, MAX_CLOCK_SKEW_MS, ProbeClock, ProbeReplayGuard, type ProbeMessage } from '../../../src/speaker/l2/probe-wire.ts';
+import {
+  decodeProbe,
+  encodeProbe,
+  MAX_CLOCK_SKEW_MS,
+  ProbeClock,
+  ProbeReplayGuard,
+  type ProbeMessage,
+} from '../../../src/speaker/l2/probe-wire.ts';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 const other = Buffer.from('fedcba9876543210fedcba9876543210');
@@ -29,10 +36,13 @@ t.test('replays: only a newer time per sender, within the clock skew', async (t)
   t.ok(guard.accept({ ...bye, at: now + 1 }, now + 10), 'a newer one');
   t.ok(guard.accept({ ...bye, n: 'lb-3', at: now - 5 }, now + 10), 'times are per sender');
   t.notOk(guard.accept({ ...bye, at: now + MAX_CLOCK_SKEW_MS + 100 }, now), 'too far ahead');
-  t.notOk(new ProbeReplayGuard().accept({ ...bye, at: now - MAX_CLOCK_SKEW_MS - 1 }, now), 'a capture older than the skew, even by a new receiver');
+  t.notOk(
+    new ProbeReplayGuard().accept({ ...bye, at: now - MAX_CLOCK_SKEW_MS - 1 }, now),
+    'a capture older than the skew, even by a new receiver',
+  );
 });
 
-t.test('a sender\'s times always increase, even within one millisecond or with the clock stepping back', async (t) => {
+t.test("a sender's times always increase, even within one millisecond or with the clock stepping back", async (t) => {
   const clock = new ProbeClock();
   t.same([clock.next(1000), clock.next(1000), clock.next(999.5), clock.next(1010)], [1000, 1001, 1002, 1010]);
 });

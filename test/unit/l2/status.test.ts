@@ -18,7 +18,12 @@ const member = (name: string): Member => ({ name, labels: {}, interfaces: ['eth0
 function setup(self: string) {
   let claim: VIPClaim = {
     metadata: { namespace: 'a', name: 'web', resourceVersion: '1' },
-    spec: { service: { cluster: 'c', namespace: 'd', name: 'web', uid: 'u' }, ports: [], backends: [], externalTrafficPolicy: 'Cluster' },
+    spec: {
+      service: { cluster: 'c', namespace: 'd', name: 'web', uid: 'u' },
+      ports: [],
+      backends: [],
+      externalTrafficPolicy: 'Cluster',
+    },
     status: { vip, pool: 'p' },
   };
   const written: VIPClaim[] = [];

@@ -55,7 +55,11 @@ t.test('master union: 32-bit timeout before 1.17, 24-bit timeout + 8-bit algorit
     timeoutSeconds: 0xffffff,
     algorithm: 0,
   });
-  t.throws(() => packAffinity(p, { timeoutSeconds: 0x1000000, algorithm: 0 }), Lb4CodecError, 'no spill into algorithm');
+  t.throws(
+    () => packAffinity(p, { timeoutSeconds: 0x1000000, algorithm: 0 }),
+    Lb4CodecError,
+    'no spill into algorithm',
+  );
   t.throws(() => packAffinity(p, { timeoutSeconds: 1, algorithm: 256 }), Lb4CodecError);
 });
 
@@ -100,7 +104,10 @@ t.test('source range key: host prefixlen counting rev_nat and pad, NBO rev_nat a
   const k = { revNat: 0xfffe, address: parseIPv4('192.168.0.0'), bits: 16 };
   t.equal(hex(encode(sourceRangeKeyCodec, k)), bytes('30 00 00 00  ff fe  00 00  c0 a8 00 00'));
   t.same(decode(sourceRangeKeyCodec, encode(sourceRangeKeyCodec, k)), k);
-  t.equal(hex(encode(sourceRangeKeyCodec, { ...k, bits: 0, address: 0 })), bytes('20 00 00 00 ff fe 00 00 00 00 00 00'));
+  t.equal(
+    hex(encode(sourceRangeKeyCodec, { ...k, bits: 0, address: 0 })),
+    bytes('20 00 00 00 ff fe 00 00 00 00 00 00'),
+  );
   t.throws(() => encode(sourceRangeKeyCodec, { ...k, bits: 33 }), Lb4CodecError);
 });
 

@@ -6,18 +6,22 @@ import { formatCidr4, formatIPv4, parseCidr4, parseIPv4 } from '../../../src/cor
 import { Lb4CodecError } from '../../../src/core/lb4/errors.ts';
 
 t.test('profiles follow the compatibility matrix', async (t) => {
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].keyProto), ['any', 'any', 'any', 'l4', 'l4', 'l4', 'l4']);
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].protoFallback), [false, false, false, true, true, false, false]);
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].backendTail), [
-    'cluster8',
-    'cluster16',
-    'cluster16-zone',
-    'cluster16-zone',
-    'cluster16-zone',
-    'cluster16-zone',
-    'cluster16-zone',
-  ]);
-  t.same(CILIUM_VERSIONS.map((v) => PROFILES[v].slotFlags), ['zero', 'zero', 'zero', 'quarantine', 'master', 'master', 'master']);
+  t.same(
+    CILIUM_VERSIONS.map((v) => PROFILES[v].keyProto),
+    ['any', 'any', 'any', 'l4', 'l4', 'l4', 'l4'],
+  );
+  t.same(
+    CILIUM_VERSIONS.map((v) => PROFILES[v].protoFallback),
+    [false, false, false, true, true, false, false],
+  );
+  t.same(
+    CILIUM_VERSIONS.map((v) => PROFILES[v].backendTail),
+    ['cluster8', 'cluster16', 'cluster16-zone', 'cluster16-zone', 'cluster16-zone', 'cluster16-zone', 'cluster16-zone'],
+  );
+  t.same(
+    CILIUM_VERSIONS.map((v) => PROFILES[v].slotFlags),
+    ['zero', 'zero', 'zero', 'quarantine', 'master', 'master', 'master'],
+  );
   const { version: _v, ...v20 } = PROFILES['1.20'];
   const { version: _w, ...v19 } = PROFILES['1.19'];
   t.same(v20, v19, '1.20 writes what 1.19 writes (same lb4 structs and map names in bpf/lib/lb.h of v1.20.2)');
@@ -39,7 +43,11 @@ t.test('flags', async (t) => {
   t.equal(LB_VIP_FLAGS, 0x60);
   t.same(describeServiceFlags(0x60, 0, PROFILES['1.16']), ['LoadBalancer']);
   t.same(
-    describeServiceFlags(LB_VIP_FLAGS | SVC_FLAG.AFFINITY | SVC_FLAG.EXT_LOCAL_SCOPE, SVC_FLAG2.FWD_MODE_DSR, PROFILES['1.18']),
+    describeServiceFlags(
+      LB_VIP_FLAGS | SVC_FLAG.AFFINITY | SVC_FLAG.EXT_LOCAL_SCOPE,
+      SVC_FLAG2.FWD_MODE_DSR,
+      PROFILES['1.18'],
+    ),
     ['LoadBalancer', 'Local', 'sessionAffinity', 'dsr'],
   );
   t.same(describeServiceFlags(0, 0, PROFILES['1.14']), ['ClusterIP', 'non-routable']);

@@ -1,6 +1,11 @@
 import t from 'tap';
 import { murmur3x64_128 } from '../../../src/core/maglev/murmur3.ts';
-import { DEFAULT_MAGLEV_HASH_SEED, maglevHashString, maglevMurmurSeed, maglevTable } from '../../../src/core/maglev/table.ts';
+import {
+  DEFAULT_MAGLEV_HASH_SEED,
+  maglevHashString,
+  maglevMurmurSeed,
+  maglevTable,
+} from '../../../src/core/maglev/table.ts';
 import { backendMaglevName, normalizeFrontends } from '../../../src/core/dataplane/frontend.ts';
 import { PROFILES, type Lb4Profile } from '../../../src/core/lb4/profile.ts';
 
@@ -33,21 +38,37 @@ t.test("weighted table matches Cilium's own test vector (pkg/maglev TestWeighted
 
 t.test('same input, same table, whatever the order and the node-local IDs', async (t) => {
   const names = ['10.1.0.5:30080/TCP', '10.1.0.6:30080/TCP', '10.1.0.7:30080/TCP'];
-  const nodeA = maglevTable(names.map((name, i) => ({ name, id: 100 + i, weight: 1 })), 251, seed);
+  const nodeA = maglevTable(
+    names.map((name, i) => ({ name, id: 100 + i, weight: 1 })),
+    251,
+    seed,
+  );
   const nodeB = maglevTable(
     [...names].reverse().map((name) => ({ name, id: 900 + names.indexOf(name), weight: 1 })),
     251,
     seed,
   );
-  t.same([...nodeA].map((id) => id - 100), [...nodeB].map((id) => id - 900), 'same backend in every cell');
+  t.same(
+    [...nodeA].map((id) => id - 100),
+    [...nodeB].map((id) => id - 900),
+    'same backend in every cell',
+  );
   t.equal(new Set(nodeA).size, 3, 'every backend appears');
   t.equal(maglevTable([], 251, seed).length, 0);
 });
 
 t.test('removing a backend moves little else (minimal disruption)', async (t) => {
   const names = Array.from({ length: 5 }, (_, i) => `10.0.0.${i + 1}:80/TCP`);
-  const before = maglevTable(names.map((name, i) => ({ name, id: i + 1, weight: 1 })), 1021, seed);
-  const after = maglevTable(names.slice(0, 4).map((name, i) => ({ name, id: i + 1, weight: 1 })), 1021, seed);
+  const before = maglevTable(
+    names.map((name, i) => ({ name, id: i + 1, weight: 1 })),
+    1021,
+    seed,
+  );
+  const after = maglevTable(
+    names.slice(0, 4).map((name, i) => ({ name, id: i + 1, weight: 1 })),
+    1021,
+    seed,
+  );
   let moved = 0;
   for (let i = 0; i < before.length; i++) if (before[i] !== 5 && before[i] !== after[i]) moved++;
   t.ok(moved / before.length < 0.05, `only ${moved} of ${before.length} cells of surviving backends moved`);
@@ -91,16 +112,34 @@ t.test("Cilium's backend hash string, and the very table Cilium computes for the
   t.equal(runs(maglevTable(backends, 251, seed)), CILIUM_REPRODUCIBLE);
 });
 
-t.test('equal weights are plain turns, so weight 1 (kube-lb) and 100 (Cilium\'s default) give one table', async (t) => {
-  const names = ['[10.1.0.5:30080/TCP,State:active]', '[10.1.0.6:30080/TCP,State:active]', '[10.1.0.7:30080/TCP,State:active]'];
-  const one = maglevTable(names.map((name, id) => ({ name, id, weight: 1 })), 251, seed);
-  const hundred = maglevTable(names.map((name, id) => ({ name, id, weight: 100 })), 251, seed);
+t.test("equal weights are plain turns, so weight 1 (kube-lb) and 100 (Cilium's default) give one table", async (t) => {
+  const names = [
+    '[10.1.0.5:30080/TCP,State:active]',
+    '[10.1.0.6:30080/TCP,State:active]',
+    '[10.1.0.7:30080/TCP,State:active]',
+  ];
+  const one = maglevTable(
+    names.map((name, id) => ({ name, id, weight: 1 })),
+    251,
+    seed,
+  );
+  const hundred = maglevTable(
+    names.map((name, id) => ({ name, id, weight: 100 })),
+    251,
+    seed,
+  );
   t.same([...one], [...hundred]);
 });
 
-t.test('the frontends name backends by Cilium\'s hash string (ANY where 1.17 strips protocols)', async (t) => {
-  const desired = [{ vip: '10.0.0.1', port: 53, protocol: 'UDP' as const, backends: [{ address: '10.1.0.5', port: 30053 }] }];
-  const name = (profile: Lb4Profile): string => backendMaglevName(normalizeFrontends(desired, profile).frontends[0]!.backends[0]!, profile);
+t.test("the frontends name backends by Cilium's hash string (ANY where 1.17 strips protocols)", async (t) => {
+  const desired = [
+    { vip: '10.0.0.1', port: 53, protocol: 'UDP' as const, backends: [{ address: '10.1.0.5', port: 30053 }] },
+  ];
+  const name = (profile: Lb4Profile): string =>
+    backendMaglevName(normalizeFrontends(desired, profile).frontends[0]!.backends[0]!, profile);
   t.equal(name(PROFILES['1.19']), '[10.1.0.5:30053/UDP,State:active]');
-  t.equal(name({ ...PROFILES['1.17'], keyProto: 'any', protoFallback: false, maglevHashProto: 'any' }), '[10.1.0.5:30053/ANY,State:active]');
+  t.equal(
+    name({ ...PROFILES['1.17'], keyProto: 'any', protoFallback: false, maglevHashProto: 'any' }),
+    '[10.1.0.5:30053/ANY,State:active]',
+  );
 });

@@ -10,9 +10,21 @@ t.test('acquired and released VIPs, announced count, gratuitous ARP frames', asy
   const acquired: string[][] = [];
   const m = createL2Observer({ garp, registry, onAcquired: (vips) => acquired.push([...vips]) });
   const result = { added: [], removed: [], errors: [] };
-  m.applied(result, new Map([['192.0.2.1', ['eth0']], ['192.0.2.2', ['eth0']]]));
+  m.applied(
+    result,
+    new Map([
+      ['192.0.2.1', ['eth0']],
+      ['192.0.2.2', ['eth0']],
+    ]),
+  );
   garp.sent = 12;
-  m.applied(result, new Map([['192.0.2.2', ['eth0', 'eth1']], ['192.0.2.3', ['eth0']]]));
+  m.applied(
+    result,
+    new Map([
+      ['192.0.2.2', ['eth0', 'eth1']],
+      ['192.0.2.3', ['eth0']],
+    ]),
+  );
   const text = await registry.metrics();
   t.match(text, /kube_lb_l2_ownership_changes_total\{change="acquired"\} 3/);
   t.match(text, /kube_lb_l2_ownership_changes_total\{change="released"\} 1/);
@@ -20,5 +32,9 @@ t.test('acquired and released VIPs, announced count, gratuitous ARP frames', asy
   t.match(text, /kube_lb_l2_gratuitous_arp_frames_total 12/);
   t.same(acquired, [['192.0.2.1', '192.0.2.2'], ['192.0.2.3']], 'acquisitions reported for Events');
   garp.sent = 20;
-  t.match(await registry.metrics(), /kube_lb_l2_gratuitous_arp_frames_total 20/, 'counts the frames since the last scrape once');
+  t.match(
+    await registry.metrics(),
+    /kube_lb_l2_gratuitous_arp_frames_total 20/,
+    'counts the frames since the last scrape once',
+  );
 });

@@ -9,10 +9,19 @@ import { workQueueMetrics } from '../../../src/kube/workqueue-metrics.ts';
 
 const tick = (ms = 0): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function value(registry: ReturnType<typeof createRegistry>, metric: string, name: string, suffix = ''): Promise<number | undefined> {
+async function value(
+  registry: ReturnType<typeof createRegistry>,
+  metric: string,
+  name: string,
+  suffix = '',
+): Promise<number | undefined> {
   const json = await registry.getMetricsAsJSON();
   const values = json.find((m) => m.name === metric)?.values ?? [];
-  return values.find((v) => v.labels['name'] === name && (suffix === '' || (v as { metricName?: string }).metricName === `${metric}${suffix}`))?.value;
+  return values.find(
+    (v) =>
+      v.labels['name'] === name &&
+      (suffix === '' || (v as { metricName?: string }).metricName === `${metric}${suffix}`),
+  )?.value;
 }
 
 t.test('adds, depth, waiting time and retries of one queue', async (t) => {
@@ -37,17 +46,29 @@ t.test('adds, depth, waiting time and retries of one queue', async (t) => {
   q.add('a');
   q.add('slow');
   q.add('slow');
-  t.equal(await value(registry, 'workqueue_adds_total', 'things'), 3, "repeated adds of a waiting key are one add (client-go's dirty set)");
+  t.equal(
+    await value(registry, 'workqueue_adds_total', 'things'),
+    3,
+    "repeated adds of a waiting key are one add (client-go's dirty set)",
+  );
   t.equal(await value(registry, 'workqueue_depth', 'things'), 2, '"a" waits, and "slow" again while a worker has it');
   release();
   await q.idle();
   await tick(50);
   await q.idle();
   t.equal(await value(registry, 'workqueue_depth', 'things'), 0);
-  t.equal(await value(registry, 'workqueue_retries_total', 'things'), 1, 'the one retry result; requeueAfter is not a retry');
+  t.equal(
+    await value(registry, 'workqueue_retries_total', 'things'),
+    1,
+    'the one retry result; requeueAfter is not a retry',
+  );
   t.equal(results.length, 0, 'every result was used');
   t.equal(await value(registry, 'workqueue_adds_total', 'things'), 5, 'the retry and the requeue came back as adds');
-  t.equal(await value(registry, 'workqueue_queue_duration_seconds', 'things', '_count'), 5, 'every add was timed once, when a worker took it');
+  t.equal(
+    await value(registry, 'workqueue_queue_duration_seconds', 'things', '_count'),
+    5,
+    'every add was timed once, when a worker took it',
+  );
   q.stop();
 });
 
@@ -69,7 +90,11 @@ t.test('metric names follow the conventions', async (t) => {
   const json = await registry.getMetricsAsJSON();
   const names = json.map((m) => m.name);
   t.ok(names.includes('process_cpu_seconds_total'), 'process metrics under their standard names');
-  t.same(names.filter((n) => n.includes('process_process')), [], 'no doubled process_ prefix');
+  t.same(
+    names.filter((n) => n.includes('process_process')),
+    [],
+    'no doubled process_ prefix',
+  );
   // prom-client's own defaults are left as they are (its nodejs_active_resources_total is a gauge).
   for (const m of json.filter((x) => !/^(process|nodejs)_/.test(x.name))) {
     if (String(m.type) === 'counter') t.match(m.name, /_total$/, `counter ${m.name} ends in _total`);

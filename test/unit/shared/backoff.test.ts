@@ -3,7 +3,12 @@
 import t from 'tap';
 import { Backoff, WATCH_BACKOFF, backoffDelay, type BackoffPolicy } from '../../../src/shared/backoff.ts';
 
-const policy = (jitter: BackoffPolicy['jitter']): BackoffPolicy => ({ initialMs: 200, maxMs: 30_000, jitter, resetAfterMs: 60_000 });
+const policy = (jitter: BackoffPolicy['jitter']): BackoffPolicy => ({
+  initialMs: 200,
+  maxMs: 30_000,
+  jitter,
+  resetAfterMs: 60_000,
+});
 
 t.test('no jitter: 200 ms doubling, capped at 30 s', async (t) => {
   const delays = Array.from({ length: 10 }, (_, i) => backoffDelay(policy('none'), i + 1));
@@ -13,15 +18,34 @@ t.test('no jitter: 200 ms doubling, capped at 30 s', async (t) => {
 });
 
 t.test('full jitter spans [0, d]; equal jitter spans [d/2, d]', async (t) => {
-  t.equal(backoffDelay(policy('full'), 4, () => 0), 0);
-  t.equal(backoffDelay(policy('full'), 4, () => 0.999999), 1599);
-  t.equal(backoffDelay(policy('equal'), 4, () => 0), 800);
-  t.equal(backoffDelay(policy('equal'), 4, () => 0.999999), 1599);
-  t.equal(backoffDelay(policy('equal'), 5000, () => 0.5), 22_500, 'the cap is jittered too, never NaN');
+  t.equal(
+    backoffDelay(policy('full'), 4, () => 0),
+    0,
+  );
+  t.equal(
+    backoffDelay(policy('full'), 4, () => 0.999999),
+    1599,
+  );
+  t.equal(
+    backoffDelay(policy('equal'), 4, () => 0),
+    800,
+  );
+  t.equal(
+    backoffDelay(policy('equal'), 4, () => 0.999999),
+    1599,
+  );
+  t.equal(
+    backoffDelay(policy('equal'), 5000, () => 0.5),
+    22_500,
+    'the cap is jittered too, never NaN',
+  );
   // Many clients failing together spread out: with the real random source, 1,000 draws of the 6th retry
   // take many distinct values inside the band.
   const draws = Array.from({ length: 1000 }, () => backoffDelay(policy('equal'), 6));
-  t.ok(draws.every((d) => d >= 3200 && d <= 6400), 'every draw in [3200, 6400]');
+  t.ok(
+    draws.every((d) => d >= 3200 && d <= 6400),
+    'every draw in [3200, 6400]',
+  );
   t.ok(new Set(draws).size > 100, 'draws spread across the band');
 });
 

@@ -5,7 +5,11 @@ const t0 = new Date('2026-01-01T00:00:00.123Z');
 const t1 = new Date('2026-01-01T00:05:00Z');
 
 t.test('lastTransitionTime moves only when the status changes', async (t) => {
-  let list = setCondition(undefined, { type: 'Allocated', status: 'False', reason: 'PoolExhausted', message: 'full' }, t0);
+  let list = setCondition(
+    undefined,
+    { type: 'Allocated', status: 'False', reason: 'PoolExhausted', message: 'full' },
+    t0,
+  );
   t.equal(list[0]!.lastTransitionTime, '2026-01-01T00:00:00Z');
   list = setCondition(list, { type: 'Allocated', status: 'False', reason: 'QuotaExceeded', message: 'quota' }, t1);
   t.equal(list[0]!.lastTransitionTime, '2026-01-01T00:00:00Z', 'same status keeps the time');

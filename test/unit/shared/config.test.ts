@@ -6,9 +6,9 @@ const specs = {
   kubeconfig: { kind: 'string', env: 'KUBECONFIG', help: 'path' },
   'log-level': { kind: 'string', default: 'info', oneOf: ['debug', 'info', 'warn'], help: 'level' },
   'metrics-port': { kind: 'int', default: 9100, min: 1, max: 65535, help: 'port' },
-  'resync': { kind: 'duration', default: 30_000, min: 100, help: 'period' },
+  resync: { kind: 'duration', default: 30_000, min: 100, help: 'period' },
   'leader-elect': { kind: 'bool', default: true, help: 'elect' },
-  'interfaces': { kind: 'list', default: [], help: 'names' },
+  interfaces: { kind: 'list', default: [], help: 'names' },
   'cluster-name': { kind: 'string', required: true, env: 'KUBE_LB_CLUSTER', help: 'tenant' },
 } satisfies Record<string, OptionSpec>;
 
@@ -29,7 +29,9 @@ t.test('flags win over environment, environment over defaults', async (t) => {
 });
 
 t.test('bare boolean flag and lists and durations', async (t) => {
-  const c = parseConfig(specs, ['--leader-elect', '--interfaces=eth0, /^bond/', '--resync=1.5s'], { KUBE_LB_CLUSTER: 'x' });
+  const c = parseConfig(specs, ['--leader-elect', '--interfaces=eth0, /^bond/', '--resync=1.5s'], {
+    KUBE_LB_CLUSTER: 'x',
+  });
   t.equal(c['leader-elect'], true);
   t.same(c.interfaces, ['eth0', '/^bond/']);
   t.equal(c.resync, 1500);

@@ -37,7 +37,10 @@ async function runAndStop(args: string[]): Promise<Run> {
   child.kill('SIGTERM');
   const code = await exited;
   const said = stderr.split('\n').filter((l) => l && !l.startsWith('ready'));
-  const logs = stdout.split('\n').filter(Boolean).map((l) => (JSON.parse(l) as { msg: string }).msg);
+  const logs = stdout
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { msg: string }).msg);
   return { code, said, logs, served };
 }
 

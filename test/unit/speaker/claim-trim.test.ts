@@ -4,13 +4,17 @@ import t from 'tap';
 import { trimClaimSpec } from '../../../src/speaker/claim-trim.ts';
 import { claim } from './fixtures.ts';
 
-t.test('the spec\'s ports and backends go; the approval, identity and the rest of the spec stay', async (t) => {
+t.test("the spec's ports and backends go; the approval, identity and the rest of the spec stay", async (t) => {
   const c = claim({ generation: 4 });
   const before = structuredClone(c);
   const trimmed = trimClaimSpec(c);
   t.same(trimmed.spec.ports, []);
   t.same(trimmed.spec.backends, []);
-  t.same({ ...trimmed.spec, ports: before.spec.ports, backends: before.spec.backends }, before.spec, 'service, policy and the rest untouched');
+  t.same(
+    { ...trimmed.spec, ports: before.spec.ports, backends: before.spec.backends },
+    before.spec,
+    'service, policy and the rest untouched',
+  );
   t.same(trimmed.status, before.status, 'status.approved, which is programmed, untouched');
   t.same(trimmed.metadata, before.metadata);
   const empty = claim({ ports: [], backends: [] });

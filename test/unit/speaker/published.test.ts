@@ -1,6 +1,15 @@
 // The per-node published state: bucketed digests of programmed claims and the failing targets.
 import t from 'tap';
-import { BUCKETS, MAX_FAILING, bucketDigests, bucketOf, decodePublished, encodePublished, publishedState, samePublished } from '../../../src/core/speaker/published.ts';
+import {
+  BUCKETS,
+  MAX_FAILING,
+  bucketDigests,
+  bucketOf,
+  decodePublished,
+  encodePublished,
+  publishedState,
+  samePublished,
+} from '../../../src/core/speaker/published.ts';
 
 const programmed = new Map([
   ['tenant-a/web', 'tenant-a/web@1=198.51.100.200'],

@@ -14,10 +14,18 @@ const upToDate = publishedState(expected, []);
 const behind = publishedState(new Map(), []);
 const announced = {
   announcedBy: 'lb-2',
-  condition: { type: 'Announced', status: 'True', reason: 'Announced', message: 'node lb-2 answers ARP' } as ConditionInput,
+  condition: {
+    type: 'Announced',
+    status: 'True',
+    reason: 'Announced',
+    message: 'node lb-2 answers ARP',
+  } as ConditionInput,
 };
 
-function input(over: Partial<StatusInput> = {}, peers: Record<string, PublishedState | undefined> = { 'lb-2': upToDate, 'lb-3': upToDate }): StatusInput {
+function input(
+  over: Partial<StatusInput> = {},
+  peers: Record<string, PublishedState | undefined> = { 'lb-2': upToDate, 'lb-3': upToDate },
+): StatusInput {
   return {
     claim: c,
     plan: claimPlan,
@@ -55,24 +63,37 @@ t.test('a peer that lags behind is not counted; traffic flows if the announcing 
 });
 
 t.test('the dataplane refusing the claim everywhere is Rejected with its reason', async (t) => {
-  const w = wantedStatus(input({ selfProgrammed: { ok: false, reason: 'not an IPv4 CIDR: "x"' } }, { 'lb-2': behind, 'lb-3': behind }));
+  const w = wantedStatus(
+    input({ selfProgrammed: { ok: false, reason: 'not an IPv4 CIDR: "x"' } }, { 'lb-2': behind, 'lb-3': behind }),
+  );
   t.match(cond(w, 'Programmed'), { status: 'False', reason: 'Rejected', message: /IPv4 CIDR/ });
 });
 
 t.test("LB nodes whose Cilium kube-lb cannot serve: Programmed=False under the refusal's own reason", async (t) => {
   const message = 'Cilium 1.19 (/etc/cilium/config-map) forwards every service with DSR';
-  const w = wantedStatus(input({ selfProgrammed: { ok: false, reason: message, code: 'CiliumDSRMode' } }, { 'lb-2': behind, 'lb-3': behind }));
+  const w = wantedStatus(
+    input(
+      { selfProgrammed: { ok: false, reason: message, code: 'CiliumDSRMode' } },
+      { 'lb-2': behind, 'lb-3': behind },
+    ),
+  );
   t.match(cond(w, 'Programmed'), { status: 'False', reason: 'CiliumDSRMode', message });
 });
 
 t.test('a backend failing from some LB nodes is reported with where it fails', async (t) => {
   const failing = publishedState(expected, ['tcp://10.200.0.12:30080']);
-  const w = wantedStatus(input({ selfFailing: new Set(['tcp://10.200.0.12:30080']) }, { 'lb-2': upToDate, 'lb-3': failing }));
+  const w = wantedStatus(
+    input({ selfFailing: new Set(['tcp://10.200.0.12:30080']) }, { 'lb-2': upToDate, 'lb-3': failing }),
+  );
   t.same(w.backendHealth, [
     { address: '10.200.0.11', healthy: true },
     { address: '10.200.0.12', healthy: false, failingFrom: ['lb-1', 'lb-3'] },
   ]);
-  t.match(cond(w, 'BackendsHealthy'), { status: 'False', reason: 'SomeUnhealthy', message: /node-b \(10\.200\.0\.12\) from lb-1, lb-3/ });
+  t.match(cond(w, 'BackendsHealthy'), {
+    status: 'False',
+    reason: 'SomeUnhealthy',
+    message: /node-b \(10\.200\.0\.12\) from lb-1, lb-3/,
+  });
 });
 
 t.test('every backend failing says the last set keeps traffic', async (t) => {
@@ -107,7 +128,10 @@ t.test('applying the wanted status once makes it not differ any more; other stat
   const applied = applyStatus(c, w, new Date('2025-02-01T00:00:00Z'));
   t.notOk(statusDiffers(applied.status, w));
   t.equal(applied.status?.vip, '198.51.100.200');
-  t.ok(applied.status?.conditions?.some((x) => x.type === 'Allocated'), 'the allocator condition is kept');
+  t.ok(
+    applied.status?.conditions?.some((x) => x.type === 'Allocated'),
+    'the allocator condition is kept',
+  );
   t.equal(applied.status?.announcedBy, 'lb-2');
   const again = applyStatus(applied, w, new Date('2025-03-01T00:00:00Z'));
   t.same(again.status?.conditions, applied.status?.conditions, 'no timestamp churn for an unchanged status');
@@ -119,7 +143,10 @@ t.test("a peer lagging behind another claim's change keeps its place while settl
   // Another claim of the same bucket that lb-3 programmed while the reporter does not expect it (yet).
   let n = 0;
   while (bucketOf(`tenant-a/other-${n}`) !== bucket) n++;
-  const lagging = publishedState(new Map([...expected, [`tenant-a/other-${n}`, `tenant-a/other-${n}@1=198.51.100.201`]]), []);
+  const lagging = publishedState(
+    new Map([...expected, [`tenant-a/other-${n}`, `tenant-a/other-${n}@1=198.51.100.201`]]),
+    [],
+  );
   const peers = { 'lb-2': upToDate, 'lb-3': lagging };
   const settling = wantedStatus(input({ claim: programmed, settling: new Map([['lb-3', new Set([bucket])]]) }, peers));
   t.same(settling.programmedNodes, ['lb-1', 'lb-2', 'lb-3'], 'kept while settling');
@@ -127,6 +154,8 @@ t.test("a peer lagging behind another claim's change keeps its place while settl
   const settled = wantedStatus(input({ claim: programmed, settling: new Map() }, peers));
   t.same(settled.programmedNodes, ['lb-1', 'lb-2'], 'a mismatch past the grace period counts');
   const newer = { ...programmed, metadata: { ...programmed.metadata, generation: 2 } };
-  const fresh = wantedStatus(input({ claim: newer, settling: new Map([['lb-3', new Set([bucket])]]) }, { 'lb-2': behind, 'lb-3': behind }));
+  const fresh = wantedStatus(
+    input({ claim: newer, settling: new Map([['lb-3', new Set([bucket])]]) }, { 'lb-2': behind, 'lb-3': behind }),
+  );
   t.same(fresh.programmedNodes, ['lb-1'], 'a status computed for an older generation proves nothing');
 });
