@@ -62,7 +62,7 @@ export async function startAllocator(
   ];
   // Node flags for the allocator alone (memory tuning experiments: `--max-semi-space-size=4`), as
   // KUBE_LB_SPEAKER_NODE_OPTIONS does for speakers; NODE_OPTIONS would reach every process of the run.
-  const nodeFlags = (process.env['KUBE_LB_ALLOCATOR_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean);
+  const nodeFlags = (process.env.KUBE_LB_ALLOCATOR_NODE_OPTIONS ?? '').split(' ').filter(Boolean);
   const proc = spawnTracked(ledger, `allocator-${o.identity}`, process.execPath, [...nodeFlags, ...args], {
     logFile: join(cluster.dir, `allocator-${o.identity}.log`),
     cwd: repoRoot,

@@ -49,20 +49,20 @@ export const LB_MINIMUM: KubernetesLine = lineNamed(matrix.lbMinimum, 'lbMinimum
 
 /** The consumer line this process tests (KUBE_LB_CONSUMER_K8S, else the suite's own). */
 export function consumerLine(): KubernetesLine {
-  const wanted = process.env['KUBE_LB_CONSUMER_K8S'];
+  const wanted = process.env.KUBE_LB_CONSUMER_K8S;
   return wanted ? lineNamed(wanted, 'KUBE_LB_CONSUMER_K8S') : SUITE_LINE;
 }
 
 /** The LB cluster's line in this process (KUBE_LB_LB_K8S, else the suite's own). */
 export function lbLine(): KubernetesLine {
-  const wanted = process.env['KUBE_LB_LB_K8S'];
+  const wanted = process.env.KUBE_LB_LB_K8S;
   return wanted ? lineNamed(wanted, 'KUBE_LB_LB_K8S') : SUITE_LINE;
 }
 
 /** The directory of a line's binaries; builds them on first use (scripts/setup/controlplane.sh MODULE_DIR). */
 export function lineBinDir(line: KubernetesLine): string {
   // with-toolchain.sh resolves the suite's own line once per run.
-  const fromEnv = process.env['KUBE_LB_CONTROLPLANE_BIN'];
+  const fromEnv = process.env.KUBE_LB_CONTROLPLANE_BIN;
   if (line === SUITE_LINE && fromEnv && existsSync(join(fromEnv, 'kube-apiserver'))) return fromEnv;
   return execFileSync('bash', [join(repoRoot, 'scripts/setup/controlplane.sh'), join(repoRoot, line.module)], {
     encoding: 'utf8',

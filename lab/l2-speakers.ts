@@ -59,7 +59,7 @@ export class L2Speakers {
         'exec',
         node.ns,
         process.execPath,
-        ...(process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] ?? '').split(' ').filter(Boolean),
+        ...(process.env.KUBE_LB_SPEAKER_NODE_OPTIONS ?? '').split(' ').filter(Boolean),
         STANDALONE,
         '--node-name',
         name,

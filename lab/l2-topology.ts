@@ -69,7 +69,7 @@ export async function createL2Topology(ledger: Ledger, nodeCount: number): Promi
         for (const h of hosts) await h.destroy();
         await segment.destroy();
         // KUBE_LB_KEEP_LOGS=DIR keeps the speakers' logs and captures for a post-mortem.
-        const keep = process.env['KUBE_LB_KEEP_LOGS'];
+        const keep = process.env.KUBE_LB_KEEP_LOGS;
         if (keep) cpSync(dir, join(keep, `l2-${process.pid}-${Date.now()}`), { recursive: true });
         rmSync(dir, { recursive: true, force: true });
         ledger.release('dir', dir);

@@ -6,7 +6,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFile
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 
-export const LEDGER_ROOT = process.env['KUBE_LB_LEDGER_ROOT'] ?? '/tmp/kube-lb-test';
+export const LEDGER_ROOT = process.env.KUBE_LB_LEDGER_ROOT ?? '/tmp/kube-lb-test';
 
 export type ResourceKind = 'proc' | 'netns' | 'link' | 'mount' | 'dir' | 'cgroup';
 

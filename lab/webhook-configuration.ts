@@ -74,16 +74,14 @@ export async function webhookRefusal(kc: k8s.KubeConfig, namespace: string): Pro
   };
   return eventually('the apiserver to call the webhook', async () => {
     try {
-      await kc
-        .makeApiClient(k8s.CustomObjectsApi)
-        .createNamespacedCustomObject({
-          group: 'kube-lb.io',
-          version: 'v1alpha1',
-          plural: 'vipclaims',
-          namespace,
-          body,
-          dryRun: 'All',
-        });
+      await kc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+        group: 'kube-lb.io',
+        version: 'v1alpha1',
+        plural: 'vipclaims',
+        namespace,
+        body,
+        dryRun: 'All',
+      });
       return undefined;
     } catch (err) {
       const m = apiMessage(err);

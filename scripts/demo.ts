@@ -144,7 +144,7 @@ function instructions(topo: Topology, vip: string): string {
   const owner = topo.lbNodes[0]!;
   return [
     'The demo keeps running. Try:',
-    `  export PATH=${process.env['KUBE_LB_CONTROLPLANE_BIN'] ?? '<control-plane bin dir>'}:$PATH   # kubectl`,
+    `  export PATH=${process.env.KUBE_LB_CONTROLPLANE_BIN ?? '<control-plane bin dir>'}:$PATH   # kubectl`,
     `  watch traffic:   ip netns exec ${topo.client.name} sh -c 'while :; do curl -s -m1 http://${vip}/ || echo FAIL; sleep 0.2; done'`,
     `  add a Service:   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} create service loadbalancer api --tcp=8080:20080`,
     `                   kubectl --kubeconfig ${c1.cluster.kubeconfigPath} set selector svc api ${BACKEND_SELECTOR}   # the backend pods answer on its target port`,

@@ -73,7 +73,7 @@ export function renderCrdReference(): string {
       const rules: string[] = [];
       rows(sub, '', false, out, rules);
       parts.push(`### ${names.kind}.${part}\n`);
-      parts.push(['| field | type | required | description |', '|---|---|---|---|', ...out].join('\n') + '\n');
+      parts.push(`${['| field | type | required | description |', '|---|---|---|---|', ...out].join('\n')}\n`);
       if (rules.length) parts.push(`Validation rules (CEL, enforced by the API server):\n\n${rules.join('\n')}\n`);
     }
   }

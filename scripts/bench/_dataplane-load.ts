@@ -20,8 +20,8 @@ const START_AFTER_MS = 5000;
 /** Every other round moves every backend's port: the next pass re-plans and rewrites everything. */
 const desired = (round: number): DesiredFrontend[] => benchFrontends(SERVICES, BACKENDS, 30080 + (round % 2));
 
-const base = process.env['KUBE_LB_BENCH_LOAD_DIR'];
-const out = process.env['KUBE_LB_BENCH_LOAD_OUT'];
+const base = process.env.KUBE_LB_BENCH_LOAD_DIR;
+const out = process.env.KUBE_LB_BENCH_LOAD_OUT;
 const at = process.argv.indexOf('--node-name');
 const node = at === -1 ? undefined : process.argv[at + 1];
 if (base && out && node) {

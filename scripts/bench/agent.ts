@@ -183,17 +183,17 @@ async function main(): Promise<void> {
     );
     const latencies = names.map((n) => ipSeen.get(n)! - created.get(n)!);
     // For digging into a slow run: KUBE_LB_BENCH_TRACE=FILE writes each Service's create and first-IP wall times.
-    const trace = process.env['KUBE_LB_BENCH_TRACE'];
+    const trace = process.env.KUBE_LB_BENCH_TRACE;
     if (trace) {
       const wall = Date.now() - performance.now();
       writeFileSync(
         trace,
-        names
+        `${names
           .map(
             (n) =>
               `${n} ${new Date(wall + created.get(n)!).toISOString()} ${new Date(wall + ipSeen.get(n)!).toISOString()}`,
           )
-          .join('\n') + '\n',
+          .join('\n')}\n`,
       );
     }
 

@@ -161,7 +161,7 @@ function startProber(topo: L2Topology, vip: string): Prober {
   let buf = '';
   proc.child.stdout?.on('data', (d: Buffer) => {
     buf += d.toString();
-    let nl;
+    let nl: number;
     while ((nl = buf.indexOf('\n')) !== -1) {
       const line = buf.slice(0, nl);
       buf = buf.slice(nl + 1);
@@ -335,17 +335,17 @@ async function loadPhase(
   await waitOwners(topo, vips, names);
   await Promise.all([...speakers.procs.values()].map((p) => p.stop(8000)));
   speakers.procs.clear();
-  const preload = process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'];
-  process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] = `${preload ?? ''} --import ${join(here, '_dataplane-load.ts')}`.trim();
-  process.env['KUBE_LB_BENCH_LOAD_DIR'] = fs.dir;
-  process.env['KUBE_LB_BENCH_LOAD_OUT'] = topo.dir;
+  const preload = process.env.KUBE_LB_SPEAKER_NODE_OPTIONS;
+  process.env.KUBE_LB_SPEAKER_NODE_OPTIONS = `${preload ?? ''} --import ${join(here, '_dataplane-load.ts')}`.trim();
+  process.env.KUBE_LB_BENCH_LOAD_DIR = fs.dir;
+  process.env.KUBE_LB_BENCH_LOAD_OUT = topo.dir;
   try {
     for (const n of names) speakers.start(n, args(n));
   } finally {
-    if (preload === undefined) delete process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'];
-    else process.env['KUBE_LB_SPEAKER_NODE_OPTIONS'] = preload;
-    delete process.env['KUBE_LB_BENCH_LOAD_DIR'];
-    delete process.env['KUBE_LB_BENCH_LOAD_OUT'];
+    if (preload === undefined) delete process.env.KUBE_LB_SPEAKER_NODE_OPTIONS;
+    else process.env.KUBE_LB_SPEAKER_NODE_OPTIONS = preload;
+    delete process.env.KUBE_LB_BENCH_LOAD_DIR;
+    delete process.env.KUBE_LB_BENCH_LOAD_OUT;
   }
   await waitOwners(topo, vips, names).catch((err: unknown) => {
     throw new Error(`${String(err)}\n${speakerLogTails(topo)}`);

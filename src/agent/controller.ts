@@ -232,7 +232,7 @@ export class AgentController {
       const { namespace, name } = parseServiceKey(key);
       const raw = services.get(name, namespace);
       const svc = raw && serviceView(raw);
-      if (!svc || svc.spec?.externalTrafficPolicy !== 'Local' || !selectService(svc, identity).ours) return;
+      if (svc?.spec?.externalTrafficPolicy !== 'Local' || !selectService(svc, identity).ours) return;
       const digest = canonical([...localEndpointsByNode([...(this.#sliceIndex.get(key)?.values() ?? [])])].sort());
       if (this.#endpointDigests.get(key) === digest) return;
       this.#endpointDigests.set(key, digest);

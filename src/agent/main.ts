@@ -37,7 +37,7 @@ async function loadLbKubeConfig(): Promise<k8s.KubeConfig> {
   const [namespace, name] = secret!.split('/') as [string, string];
   try {
     const s = await consumer.makeApiClient(k8s.CoreV1Api).readNamespacedSecret({ name, namespace });
-    const data = s.data?.['kubeconfig'];
+    const data = s.data?.kubeconfig;
     if (!data)
       throw new KubeLbError('LB_CREDENTIALS', 'the Secret has no "kubeconfig" key', {
         object: { kind: 'Secret', namespace, name, field: 'data.kubeconfig' },

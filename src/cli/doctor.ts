@@ -51,7 +51,7 @@ async function doctor(flags: DoctorFlags, io: CliIO): Promise<number> {
       mapDir: flags.mapDir,
       ciliumVersion: flags.ciliumVersion,
       ciliumConfigDir: flags.ciliumConfigDir,
-      procSys: flags.procSysDir ?? io.env['KUBE_LB_PROC_SYS_DIR'] ?? '/proc/sys',
+      procSys: flags.procSysDir ?? io.env.KUBE_LB_PROC_SYS_DIR ?? '/proc/sys',
       iface: flags.interface,
     }),
   );

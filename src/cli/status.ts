@@ -34,23 +34,20 @@ async function status(flags: StatusFlags, io: CliIO): Promise<number> {
   const { KubeApiError } = await import('../kube/client.ts');
   const { resourceClient } = await import('../kube/custom-objects.ts');
   const kc = await kubeConfigFor(flags, io);
-  let lists;
-  try {
-    lists = await Promise.all([
-      resourceClient<VIPClaim>(kc, 'VIPClaim').list(),
-      resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').list(),
-      resourceClient<VIPPool>(kc, 'VIPPool').list(),
-      kc
-        .makeApiClient(k8s.CoordinationV1Api)
-        .listNamespacedLease({ namespace: flags.namespace, labelSelector: SPEAKER_LEASES })
-        .then(
-          (l) => l.items.length,
-          () => undefined,
-        ),
-    ]);
-  } catch (err) {
+  const lists = await Promise.all([
+    resourceClient<VIPClaim>(kc, 'VIPClaim').list(),
+    resourceClient<ConsumerCluster>(kc, 'ConsumerCluster').list(),
+    resourceClient<VIPPool>(kc, 'VIPPool').list(),
+    kc
+      .makeApiClient(k8s.CoordinationV1Api)
+      .listNamespacedLease({ namespace: flags.namespace, labelSelector: SPEAKER_LEASES })
+      .then(
+        (l) => l.items.length,
+        () => undefined,
+      ),
+  ]).catch((err: unknown) => {
     throw new KubeApiError('listing claims, tenants and pools', undefined, err);
-  }
+  });
   const [claims, tenants, pools, lbNodes] = lists;
   const only = flags.tenant;
   io.out(

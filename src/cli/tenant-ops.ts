@@ -143,7 +143,7 @@ async function longLivedToken(
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const secret = await core.readNamespacedSecret({ name: TENANT_TOKEN_SECRET, namespace: req.tenantNamespace });
-    const token = secret.data?.['token'];
+    const token = secret.data?.token;
     if (token) {
       const ca = secret.data?.['ca.crt'];
       return {

@@ -26,7 +26,7 @@ import {
   type CliIO,
   type ConnectionFlags,
 } from './command-args.ts';
-import { render, type OutputFormat, type View } from './output.ts';
+import type { OutputFormat, View } from './output.ts';
 import type { CliContext } from './program.ts';
 
 const TEMPLATE_DIR = fileURLToPath(new URL('../../deploy/tenant/', import.meta.url));

@@ -106,9 +106,15 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
   let restartTimer: NodeJS.Timeout | undefined;
   let stopped = false;
 
-  informer.on('add', (o) => handlers.forEach((h) => h.onUpsert?.(o)));
-  informer.on('update', (o) => handlers.forEach((h) => h.onUpsert?.(o)));
-  informer.on('delete', (o) => handlers.forEach((h) => h.onDelete?.(o)));
+  informer.on('add', (o) => {
+    for (const h of handlers) h.onUpsert?.(o);
+  });
+  informer.on('update', (o) => {
+    for (const h of handlers) h.onUpsert?.(o);
+  });
+  informer.on('delete', (o) => {
+    for (const h of handlers) h.onDelete?.(o);
+  });
   informer.on('error', (err) => {
     // client-node stops the informer on errors other than its own reconnects; restart it unless we stopped
     // (stopping aborts the watch, which client-node also reports as an error). The backoff resets once the
@@ -134,7 +140,7 @@ export function createInformer<T extends k8s.KubernetesObject>(opts: InformerOpt
       await informer.start();
       if (opts.resyncMs && opts.resyncMs > 0) {
         resyncTimer = setInterval(() => {
-          for (const o of informer.list()) handlers.forEach((h) => h.onUpsert?.(o));
+          for (const o of informer.list()) for (const h of handlers) h.onUpsert?.(o);
         }, opts.resyncMs);
         resyncTimer.unref();
       }

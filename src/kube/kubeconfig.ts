@@ -31,7 +31,7 @@ export function kubeconfigFiles(choice: KubeconfigChoice): string[] {
     if (!existsSync(choice.kubeconfig)) throw new ConfigError('kubeconfig', choice.kubeconfig, 'no such file');
     return [choice.kubeconfig];
   }
-  const list = choice.env['KUBECONFIG'];
+  const list = choice.env.KUBECONFIG;
   if (list) return list.split(delimiter).filter((f) => f !== '' && existsSync(f));
   const fallback = join(choice.home ?? homedir(), '.kube', 'config');
   return existsSync(fallback) ? [fallback] : [];
@@ -40,8 +40,8 @@ export function kubeconfigFiles(choice: KubeconfigChoice): string[] {
 export function loadMergedKubeConfig(choice: KubeconfigChoice): k8s.KubeConfig {
   const files = kubeconfigFiles(choice);
   if (files.length === 0) {
-    const why = choice.env['KUBECONFIG']
-      ? `none of the KUBECONFIG files ${choice.env['KUBECONFIG']} exists`
+    const why = choice.env.KUBECONFIG
+      ? `none of the KUBECONFIG files ${choice.env.KUBECONFIG} exists`
       : 'KUBECONFIG is unset and ~/.kube/config does not exist';
     throw new KubeLbError('CLI_NO_KUBECONFIG', `no kubeconfig: ${why}; pass --kubeconfig`);
   }

@@ -170,7 +170,7 @@ export class WorkQueue {
     if (this.#pending.size === 0 && this.#active.size === 0) {
       const waiters = this.#idleWaiters;
       this.#idleWaiters = [];
-      waiters.forEach((w) => w());
+      for (const w of waiters) w();
     }
   }
 }

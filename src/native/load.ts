@@ -6,7 +6,7 @@ import { KubeLbError } from '../shared/errors.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const candidates = [
-  process.env['KUBE_LB_NATIVE_ADDON'],
+  process.env.KUBE_LB_NATIVE_ADDON,
   join(here, '../../native/build/Release/kube_lb_native.node'),
   join(here, '../../../native/build/Release/kube_lb_native.node'), // from dist/src/native
 ].filter((p): p is string => typeof p === 'string');

@@ -67,7 +67,7 @@ export class MapWatchError extends KubeLbError {
 
 const here = dirname(fileURLToPath(import.meta.url));
 const OBJECT_CANDIDATES = [
-  process.env['KUBE_LB_MAP_WATCH_OBJECT'],
+  process.env.KUBE_LB_MAP_WATCH_OBJECT,
   join(here, '../../native/build/Release/map-watch.bpf.o'),
   join(here, '../../../native/build/Release/map-watch.bpf.o'), // from dist/src/native
 ].filter((p): p is string => typeof p === 'string');

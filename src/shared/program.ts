@@ -200,7 +200,7 @@ function parseFlagsOrExit<Specs extends Record<string, OptionSpec>>(
     }
     throw err;
   }
-  if ((config as Record<string, unknown>)['help'] === true) {
+  if ((config as Record<string, unknown>).help === true) {
     console.log(`${command} ${version}\n${describeOptions(specs)}`);
     process.exit(0);
   }

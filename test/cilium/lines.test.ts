@@ -5,7 +5,7 @@ import t from 'tap';
 import { CILIUM_LINES } from '../../lab/cilium-agent.ts';
 import { provesLine, tapChecks } from './story.ts';
 
-const lines = (process.env['KUBE_LB_CILIUM_LINES'] ?? CILIUM_LINES.join(',')).split(',').filter(Boolean);
+const lines = (process.env.KUBE_LB_CILIUM_LINES ?? CILIUM_LINES.join(',')).split(',').filter(Boolean);
 for (const line of lines) {
   for (const maglev of [false, true]) {
     await t.test(`Cilium ${line}, ${maglev ? 'maglev' : 'random'}`, (t) =>

@@ -76,7 +76,10 @@ const baseline: Array<[string, string, ClaimOptions]> = [
   ['tenant-b', 'b1', { backends: bBackend }],
 ];
 for (const [ns, name, opts] of baseline)
-  await eventually(`create ${ns}/${name}`, async () => (await claims.create(newClaim(ns, name, opts)), true));
+  await eventually(`create ${ns}/${name}`, async () => {
+    await claims.create(newClaim(ns, name, opts));
+    return true;
+  });
 const before = new Map<string, string>();
 for (const [ns, name] of baseline) {
   const c = await waitClaim(kc, ns, name, (x) => allocatedOf(x)?.status === 'True');

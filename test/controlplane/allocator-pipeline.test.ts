@@ -5,7 +5,6 @@
 // has been handled, so the order that would show the duplicate is forced, not hoped for, and checks at b's
 // write what the apiserver shows for a.
 import t from 'tap';
-import type * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { AllocatorController } from '../../src/allocator/controller.ts';
 import { createAllocatorMetrics } from '../../src/allocator/metrics.ts';

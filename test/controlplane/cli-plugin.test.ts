@@ -59,7 +59,7 @@ for (const claim of snapshot.claims) await createWithStatus<VIPClaim>('VIPClaim'
 const nowhere = join(lb!.dir, 'nowhere.kubeconfig');
 writeFileSync(nowhere, kubeconfigText({ server: 'https://127.0.0.1:1', names: ['nowhere'], current: 'nowhere' }));
 const env = {
-  PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+  PATH: process.env.PATH ?? '/usr/bin:/bin',
   HOME: lb!.dir,
   KUBECONFIG: [nowhere, lb!.kubeconfigPath].join(delimiter),
 };

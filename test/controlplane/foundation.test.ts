@@ -137,7 +137,7 @@ t.test('informer lists, watches and resyncs', async (t) => {
   });
   const seen: string[] = [];
   informer.on({
-    onUpsert: (o) => seen.push(`up ${o.metadata?.name}=${o.data?.['v']}`),
+    onUpsert: (o) => seen.push(`up ${o.metadata?.name}=${o.data?.v}`),
     onDelete: (o) => seen.push(`del ${o.metadata?.name}`),
   });
   await informer.start();
@@ -168,13 +168,13 @@ t.test('conflicting writers both land through read-modify-write retries', async 
   const bump = () =>
     updateWithRetry<k8s.V1ConfigMap>({
       read: () => core.readNamespacedConfigMap({ name: 'counter', namespace: 'default' }),
-      mutate: (cm) => ({ ...cm, data: { n: String(Number(cm.data?.['n']) + 1) } }),
+      mutate: (cm) => ({ ...cm, data: { n: String(Number(cm.data?.n) + 1) } }),
       write: (cm) => core.replaceNamespacedConfigMap({ name: 'counter', namespace: 'default', body: cm }),
       attempts: 50,
     });
   await Promise.all(Array.from({ length: 10 }, bump));
   const cm = await core.readNamespacedConfigMap({ name: 'counter', namespace: 'default' });
-  t.equal(cm.data?.['n'], '10', 'no update was lost');
+  t.equal(cm.data?.n, '10', 'no update was lost');
   const unchanged = await updateWithRetry<k8s.V1ConfigMap>({
     read: () => core.readNamespacedConfigMap({ name: 'counter', namespace: 'default' }),
     mutate: () => undefined,

@@ -53,13 +53,13 @@ interface Run {
 /** Runs helm with its own config, cache and data homes (nothing under ~), against `kubeconfig` when given. */
 function helm(args: readonly string[], home: string, kubeconfig?: string): Run {
   const env: Record<string, string> = {
-    PATH: process.env['PATH'] ?? '/usr/bin:/bin',
+    PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
     HELM_CONFIG_HOME: join(home, 'config'),
     HELM_CACHE_HOME: join(home, 'cache'),
     HELM_DATA_HOME: join(home, 'data'),
   };
-  if (kubeconfig) env['KUBECONFIG'] = kubeconfig;
+  if (kubeconfig) env.KUBECONFIG = kubeconfig;
   try {
     const stdout = execFileSync(HELM, args, {
       encoding: 'utf8',
@@ -348,7 +348,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
   );
   t.same(allocator.nodeSelector, { zone: 'a' });
   t.same(allocator.tolerations, [{ key: 'dedicated', operator: 'Exists' }]);
-  t.equal(allocator.containers[0]!.resources?.limits?.['memory'], '1Gi');
+  t.equal(allocator.containers[0]!.resources?.limits?.memory, '1Gi');
   for (const name of ['kube-lb-allocator', 'kube-lb-speaker']) {
     t.ok(objs.get(`ServiceMonitor/${NS}/${name}`), `${name}: ServiceMonitor`);
     t.ok(objs.get(`Service/${NS}/${name}-metrics`), `${name}: metrics Service`);

@@ -114,7 +114,7 @@ t.test('an informer lists in pages and caches trimmed objects, from the list and
   );
   const watched = await eventually('the watch event', async () => {
     const c = informer.get('cm-03', NS);
-    return c?.data?.['i'] === 'changed' ? c : undefined;
+    return c?.data?.i === 'changed' ? c : undefined;
   });
   t.equal(watched.metadata?.managedFields, undefined, 'watched object: no managedFields');
   t.same(watched.metadata?.annotations, { keep: 'me' }, 'watched object: last-applied dropped');

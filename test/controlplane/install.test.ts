@@ -328,13 +328,13 @@ t.test("install, onboard two tenants, serve a Service with the manifests' RBAC, 
     (m) => volumes.find((v) => v.name === m.name)?.secret?.secretName === 'kube-lb-agent-lb-kubeconfig',
   )!;
   const mountRoot = join(consumer!.dir, 'agent-pod');
-  const lbKubeconfig = join(mountRoot, agentEnv['KUBE_LB_LB_KUBECONFIG']!);
+  const lbKubeconfig = join(mountRoot, agentEnv.KUBE_LB_LB_KUBECONFIG!);
   t.ok(
-    agentEnv['KUBE_LB_LB_KUBECONFIG']!.startsWith(`${mount.mountPath}/`),
+    agentEnv.KUBE_LB_LB_KUBECONFIG!.startsWith(`${mount.mountPath}/`),
     'the kubeconfig path is inside the Secret mount',
   );
   mkdirSync(dirname(lbKubeconfig), { recursive: true });
-  writeFileSync(lbKubeconfig, secretData['kubeconfig']!, { mode: 0o600 });
+  writeFileSync(lbKubeconfig, secretData.kubeconfig!, { mode: 0o600 });
   const agentConsumerKubeconfig = await serviceAccountKubeconfig(consumer!, SYSTEM, 'kube-lb-agent');
   const agentMetrics = await freePort();
   const [program, ...agentArgs] = agentContainer.args;

@@ -116,9 +116,13 @@ const writers = NODES.map(
       concurrency: 4,
     }),
 );
-t.teardown(() => writers.forEach((w) => w.stop()));
+t.teardown(() => {
+  for (const w of writers) w.stop();
+});
 const totalWrites = (): number => writers.reduce((s, w) => s + w.writes, 0);
-const invalidateAll = (): void => writers.forEach((w) => w.invalidate());
+const invalidateAll = (): void => {
+  for (const w of writers) w.invalidate();
+};
 
 async function allClaims(check: (c: VIPClaim) => boolean, what: string): Promise<void> {
   await eventually(what, async () => (await claims.list('tenant-a')).items.every(check), 30_000, 100);

@@ -5,7 +5,7 @@ import { createSocket } from 'node:dgram';
 
 const [name = 'backend', tcpPort = '30080', udpPort = '30053'] = process.argv.slice(2);
 
-const http = createServer((req, res) => {
+const http = createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'text/plain', connection: 'close' });
   res.end(`${name}\n`);
 });

@@ -134,8 +134,14 @@ class HeldFlow {
       const body = await new Promise<string>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('timeout')), timeoutMs);
         this.#waiter = {
-          resolve: (b) => (clearTimeout(timer), resolve(b)),
-          reject: (e) => (clearTimeout(timer), reject(e)),
+          resolve: (b) => {
+            clearTimeout(timer);
+            resolve(b);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
         };
         this.#socket.write('GET / HTTP/1.1\r\nHost: vip\r\nConnection: keep-alive\r\n\r\n');
       });
@@ -162,10 +168,10 @@ async function body(req: IncomingMessage): Promise<Record<string, unknown>> {
 
 function target(b: Record<string, unknown>): Target {
   return {
-    proto: b['proto'] === 'udp' ? 'udp' : 'tcp',
-    host: String(b['host']),
-    port: Number(b['port']),
-    timeoutMs: Number(b['timeoutMs'] ?? 1000),
+    proto: b.proto === 'udp' ? 'udp' : 'tcp',
+    host: String(b.host),
+    port: Number(b.port),
+    timeoutMs: Number(b.timeoutMs ?? 1000),
   };
 }
 
@@ -174,11 +180,11 @@ const server = createServer(async (req, res) => {
   let out: unknown;
   if (req.url === '/request') {
     const tally = newTally();
-    for (let i = 0; i < Number(b['count'] ?? 1); i++) await once(target(b), tally);
+    for (let i = 0; i < Number(b.count ?? 1); i++) await once(target(b), tally);
     out = tally;
   } else if (req.url === '/loop/start') {
     const t = target(b);
-    const interval = Number(b['intervalMs'] ?? 50);
+    const interval = Number(b.intervalMs ?? 50);
     const state = { tally: newTally(), running: true, done: Promise.resolve() };
     state.done = (async () => {
       while (state.running) {
@@ -190,10 +196,10 @@ const server = createServer(async (req, res) => {
     out = state.tally;
   } else if (req.url === '/flows/open') {
     for (const f of flows) f.close();
-    flows = Array.from({ length: Number(b['count'] ?? 1) }, () => new HeldFlow(String(b['host']), Number(b['port'])));
-    out = await Promise.all(flows.map((f) => f.ask(Number(b['timeoutMs'] ?? 1000))));
+    flows = Array.from({ length: Number(b.count ?? 1) }, () => new HeldFlow(String(b.host), Number(b.port)));
+    out = await Promise.all(flows.map((f) => f.ask(Number(b.timeoutMs ?? 1000))));
   } else if (req.url === '/flows/ask') {
-    out = await Promise.all(flows.map((f) => f.ask(Number(b['timeoutMs'] ?? 1000))));
+    out = await Promise.all(flows.map((f) => f.ask(Number(b.timeoutMs ?? 1000))));
   } else if (req.url === '/flows/close') {
     for (const f of flows) f.close();
     flows = [];

@@ -144,7 +144,7 @@ t.test('kube-lb doctor inside an LB node reports ready, and what is wrong elsewh
     ok.stdout,
     new RegExp(`READY: kube-lb can run on this node \\(Cilium ${line.replace('.', '\\.')} profile\\)`),
   );
-  t.match(ok.stdout, /\[ok  \] map cilium_lb4_services_v2/);
+  t.match(ok.stdout, /\[ok {2}\] map cilium_lb4_services_v2/);
   const notBpffs = doctor(`--map-dir=${topo.logDir}`);
   t.equal(notBpffs.status, 1);
   t.match(notBpffs.stdout, /\[FAIL\] bpffs: .* is not on a BPF filesystem/);

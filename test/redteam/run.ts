@@ -1,7 +1,7 @@
 // Runs the attacks one by one against a live red-team world, each between two snapshots: what it achieved
 // (blocked or leaked, with the evidence) and what it changed that it must not have (collateral).
 import type { Attack, Snapshot } from './context.ts';
-import { RedTeam } from './context.ts';
+import type { RedTeam } from './context.ts';
 
 export interface AttackResult {
   readonly name: string;

@@ -140,7 +140,7 @@ export async function serviceAccountKubeconfig(cluster: TestCluster, namespace: 
 const ALLOCATOR_MAIN = join(repoRoot, 'src/allocator/main.ts');
 
 function allocatorChoice(opts: AgentEnvOptions): 'real' | 'stand-in' {
-  const fromEnv = process.env['KUBE_LB_TEST_ALLOCATOR'];
+  const fromEnv = process.env.KUBE_LB_TEST_ALLOCATOR;
   if (fromEnv !== undefined && fromEnv !== 'real' && fromEnv !== 'stand-in') {
     throw new Error(`KUBE_LB_TEST_ALLOCATOR=${fromEnv}: expected real or stand-in`);
   }
@@ -308,7 +308,7 @@ async function wire(
     async stop() {
       await Promise.all(agents.map((a) => a.stop()));
       // For debugging a run: KUBE_LB_KEEP_LOGS=DIR keeps the agents' and the allocator's logs.
-      const keep = process.env['KUBE_LB_KEEP_LOGS'];
+      const keep = process.env.KUBE_LB_KEEP_LOGS;
       if (keep) {
         mkdirSync(keep, { recursive: true });
         for (const a of agents) copyFileSync(a.proc.logFile, join(keep, `${a.identity}.log`));

@@ -3,7 +3,7 @@
 // address of a fixed list (honouring requestedIPs), marks it Allocated, refuses with PoolExhausted when none is
 // left, and frees the address when the claim goes. Nothing else: no pools, quotas, sharing or webhook. It is
 // deliberately dumb; the real allocator is tested by its own suite.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../../src/api/v1alpha1.ts';
 import { approvalDigest, approvalOf } from '../../src/core/allocation/approval.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';

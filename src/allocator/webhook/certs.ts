@@ -107,9 +107,9 @@ export async function generateCertificates(
     ],
   });
   return {
-    caPEM: reuse ? reuse.caPEM : ca.toString('pem') + '\n',
+    caPEM: reuse ? reuse.caPEM : `${ca.toString('pem')}\n`,
     caKeyPEM,
-    certPEM: cert.toString('pem') + '\n',
+    certPEM: `${cert.toString('pem')}\n`,
     keyPEM: pem('PRIVATE KEY', await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)),
   };
 }

@@ -15,7 +15,7 @@
 //     same port and protocol, otherwise the newcomer is refused with SharingConflict.
 //  4. Requested IPs in order of preference, then the lowest free address of the eligible pools by
 //     priority. A new VIP counts against the tenant's maxVIPs; sharing an existing one does not.
-import { ALLOCATION_REASONS } from '../../api/v1alpha1.ts';
+import type { ALLOCATION_REASONS } from '../../api/v1alpha1.ts';
 import { firstAcceptable, formatIP, ipInAny, isBuggyIP, parseIP, rangeContains, type IPAddr } from '../ip/index.ts';
 import type { ClaimRequest, Model, PoolModel, PortKey, Problem, TenantModel } from './model.ts';
 import { byAge, checkClaim, eligiblePools, portClash, resolveTenant } from './validate.ts';
@@ -493,6 +493,7 @@ export class Allocator {
     const free = (ip: IPAddr): boolean => !this.#holders.has(formatIP(ip));
     for (; cursor.entry < pool.ranges.length; cursor.entry++) {
       const range = pool.ranges[cursor.entry]!;
+      // biome-ignore lint/complexity/useMathMinMax: bigint addresses, which Math.max does not take
       const from = cursor.next < range.first ? range.first : cursor.next;
       const ip = firstAcceptable(range, from, free, pool.avoidBuggyIPs);
       if (ip) {

@@ -37,7 +37,7 @@ export function hashedBackendId(address: number, port: number, proto: number): n
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
   const id = (h | BACKEND_ID_HASHED_FLOOR) >>> 0;
-  return id > BACKEND_ID_TOP ? BACKEND_ID_TOP : id;
+  return Math.min(id, BACKEND_ID_TOP);
 }
 
 /**

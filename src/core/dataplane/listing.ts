@@ -135,5 +135,5 @@ export function formatListing(frontends: readonly ListedFrontend[]): string {
   }
   const w0 = Math.max(...rows.map((r) => r[0].length));
   const w1 = Math.max(...rows.map((r) => r[1].length));
-  return rows.map(([a, b, c]) => `${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c}`.trimEnd()).join('\n') + '\n';
+  return `${rows.map(([a, b, c]) => `${a.padEnd(w0)}   ${b.padEnd(w1)}   ${c}`.trimEnd()).join('\n')}\n`;
 }

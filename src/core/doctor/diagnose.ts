@@ -80,7 +80,7 @@ export function parseCapEff(procStatus: string): bigint | undefined {
 }
 
 export function hasCap(caps: bigint, cap: CapName): boolean {
-  return (caps >> BigInt(CAP[cap])) & 1n ? true : false;
+  return !!((caps >> BigInt(CAP[cap])) & 1n);
 }
 
 function kernelAtLeast(release: string, major: number, minor: number): boolean | undefined {

@@ -83,6 +83,7 @@ export function rangesOverlap(a: IPRange, b: IPRange): boolean {
 
 export function rangeIntersection(a: IPRange, b: IPRange): IPRange | undefined {
   if (!rangesOverlap(a, b)) return undefined;
+  // biome-ignore lint/complexity/useMathMinMax: bigint addresses, which Math.min and Math.max do not take
   return { family: a.family, first: a.first > b.first ? a.first : b.first, last: a.last < b.last ? a.last : b.last };
 }
 

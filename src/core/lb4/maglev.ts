@@ -1,7 +1,7 @@
 // cilium_lb4_maglev: HASH_OF_MAPS, key u16 rev_nat_index (NBO); each value is an inner ARRAY map with one
 // element, the lookup table: M backend IDs as host-order u32 (M = bpf-lb-maglev-table-size).
 import { getHost32, putHost32, viewOf } from './bytes.ts';
-import { type StructCodec } from './codec.ts';
+import type { StructCodec } from './codec.ts';
 import { Lb4CodecError } from './errors.ts';
 import { revNatIndexCodec } from './reverse-nat.ts';
 

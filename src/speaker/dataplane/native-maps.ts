@@ -183,7 +183,9 @@ export class NativeMaglevMap implements MaglevMap {
   remove(serviceIds: readonly number[]): void {
     const keys = new Uint8Array(serviceIds.length * 2);
     const view = viewOf(keys);
-    serviceIds.forEach((id, i) => putNet16(view, i * 2, id));
+    serviceIds.forEach((id, i) => {
+      putNet16(view, i * 2, id);
+    });
     this.#outer.deleteMany(keys, serviceIds.length);
   }
 

@@ -448,7 +448,10 @@ export class DataplaneReconciler {
   #follow(maps: Lb4Maps): void {
     this.#foreignSeen = -1;
     this.#handled = 0;
-    if (!this.#feed) return this.#setDetection('polling', 'no change events configured');
+    if (!this.#feed) {
+      this.#setDetection('polling', 'no change events configured');
+      return;
+    }
     try {
       this.#feed.follow(maps);
       this.#setDetection('events', 'a BPF program on bpf(2) syscall exit reports changes made by other processes');
@@ -1024,7 +1027,7 @@ export class DataplaneReconciler {
             done.deleted += op.serviceIds.length;
             break;
           default:
-            return assertNever(op, 'map operation kind');
+            assertNever(op, 'map operation kind');
         }
       } catch (err) {
         failure = err;

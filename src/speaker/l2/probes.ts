@@ -243,7 +243,7 @@ export class ProbeChannel {
       case 'bind-error':
         return;
       default:
-        return assertNever(msg, 'message type');
+        assertNever(msg, 'message type');
     }
   }
 }

@@ -1,7 +1,7 @@
 // The rtnetlink operations L2 announcement needs, over the `netlink` package, in the speaker's network namespace.
 // Everything kube-lb installs carries its own protocol number (KUBE_LB_RTPROTO) so that it can find and remove
 // its own proxy entries and routes after a restart without touching anyone else's.
-import { createRtNetlink, FlagsNew, rt, type RtNetlinkSocket } from 'netlink';
+import { createRtNetlink, FlagsNew, type rt, type RtNetlinkSocket } from 'netlink';
 import { KubeLbError } from '../../shared/errors.ts';
 import type { LinkInfo } from '../../core/l2/interfaces.ts';
 import { ipv4FromBytes, ipv4ToBytes, macFromBytes } from '../../core/l2/arp-frame.ts';

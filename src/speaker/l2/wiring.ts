@@ -13,7 +13,7 @@ import type { ConfigOf } from '../../shared/config.ts';
 import { ConfigError } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 import { Announcer } from './announcer.ts';
-import { L2_OPTIONS } from './config.ts';
+import type { L2_OPTIONS } from './config.ts';
 import { DuplicateAddressGate } from './dad.ts';
 import { GarpSender } from './garp.ts';
 import { createL2Observer } from './metrics.ts';

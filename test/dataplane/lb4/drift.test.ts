@@ -4,7 +4,6 @@
 // prefers, are never touched.
 import t from 'tap';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { join } from 'node:path';
 import { BpfMap } from '../../../src/native/bpf.ts';
 import { LB4_MAPS } from '../../../src/core/lb4/maps.ts';
 import { bytesKey } from '../../../src/core/bpf/packed.ts';

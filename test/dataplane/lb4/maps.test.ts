@@ -15,7 +15,7 @@ import { lb4ReverseNatCodec, revNatKeyCodec } from '../../../src/core/lb4/revers
 import { lb4KeyCodec } from '../../../src/core/lb4/service-key.ts';
 import { lb4ServiceCodec } from '../../../src/core/lb4/service-value.ts';
 import { ID_TABLE_NAME } from '../../../src/core/dataplane/id-table.ts';
-import { KubeLbError } from '../../../src/shared/errors.ts';
+import type { KubeLbError } from '../../../src/shared/errors.ts';
 import { createLogger } from '../../../src/shared/logger.ts';
 import { BpfMap } from '../../../src/native/bpf.ts';
 import { openLb4Maps } from '../../../src/speaker/dataplane/native-maps.ts';

@@ -228,7 +228,10 @@ t.test('tenancy: namespace, cluster name and backends', async (t) => {
     ['rechecked', () => w.recheck('t1', 's'), 'held UnknownTenant 192.0.2.0'],
     [
       'nobody else gets the reserved VIP meanwhile',
-      () => (w.setTenants([T2]), w.assign('t2', 'x', { requestedIPs: ['192.0.2.0'] })),
+      () => {
+        w.setTenants([T2]);
+        return w.assign('t2', 'x', { requestedIPs: ['192.0.2.0'] });
+      },
       'refused RequestedIPUnavailable',
     ],
     ['the tenant comes back', () => w.setTenants([T1, T2]), 'ok'],
@@ -352,7 +355,14 @@ t.test('stability: restarts, pool edits, a shrunk and a deleted pool', async (t)
     ['b', () => w.assign('t1', 'b'), 'allocated 192.0.2.1'],
     ['c', () => w.assign('t2', 'c'), 'allocated 192.0.2.2'],
     ['a leaves: .0 is free', () => w.delete('t1', 'a'), 'freed 192.0.2.0'],
-    ['the allocator restarts', () => ((w = w.restart()), 'ok'), 'ok'],
+    [
+      'the allocator restarts',
+      () => {
+        w = w.restart();
+        return 'ok';
+      },
+      'ok',
+    ],
     ['b keeps its VIP', () => w.recheck('t1', 'b'), 'allocated 192.0.2.1'],
     ['c keeps its VIP', () => w.recheck('t2', 'c'), 'allocated 192.0.2.2'],
     ['a newcomer gets the freed .0, not a held one', () => w.assign('t1', 'd'), 'allocated 192.0.2.0'],
@@ -368,7 +378,14 @@ t.test('stability: restarts, pool edits, a shrunk and a deleted pool', async (t)
     ['new claims use what is left', () => w.assign('t1', 'e'), 'allocated 198.51.100.0'],
     ['the operator re-adds the range', () => w.setPools([pool('p1', ['192.0.2.0/29']), w.pools[0]!]), 'ok'],
     ['b is allocated again, same VIP', () => w.recheck('t1', 'b'), 'allocated 192.0.2.1'],
-    ['the operator restarts the allocator again', () => ((w = w.restart()), 'ok'), 'ok'],
+    [
+      'the operator restarts the allocator again',
+      () => {
+        w = w.restart();
+        return 'ok';
+      },
+      'ok',
+    ],
     ['d keeps .0 after all this', () => w.recheck('t1', 'd'), 'allocated 192.0.2.0'],
   ]);
 });

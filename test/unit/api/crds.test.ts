@@ -57,7 +57,7 @@ t.test('every list and string under a CEL rule is bounded', async (t) => {
   };
   for (const crd of customResourceDefinitions()) {
     const props = crd.spec.versions[0]!.schema.openAPIV3Schema.properties!;
-    walk(props['spec']!, `${crd.spec.names.kind}.spec`, false);
+    walk(props.spec!, `${crd.spec.names.kind}.spec`, false);
   }
   t.same(unbounded, []);
 });

@@ -198,9 +198,8 @@ async function ciRun(
   const env = Object.fromEntries(
     Object.entries(process.env).filter(([k]) => !/^(TAP|_TAPJS|NODE_OPTIONS$|NODE_V8_COVERAGE$|npm_)/i.test(k)),
   );
-  env['PATH'] =
-    `${dirname(process.execPath)}:${opts.withTap === false ? '' : `${join(dir, 'node_modules/.bin')}:`}/usr/bin:/bin`;
-  env['KUBE_LB_LEDGER_ROOT'] = join(dir, 'ledger');
+  env.PATH = `${dirname(process.execPath)}:${opts.withTap === false ? '' : `${join(dir, 'node_modules/.bin')}:`}/usr/bin:/bin`;
+  env.KUBE_LB_LEDGER_ROOT = join(dir, 'ledger');
   const child = spawn('bash', [join(dir, '.ci/run')], { cwd: dir, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout.on('data', (d: Buffer) => (output += d.toString()));

@@ -18,7 +18,7 @@ import { agentKubeconfig, consumerSecretFor } from '../../../src/core/tenant/onb
 import { cliFixtures } from './fixtures.ts';
 
 const GOLDEN = join(import.meta.dirname, 'golden');
-const update = process.env['KUBE_LB_UPDATE_GOLDEN'] === '1';
+const update = process.env.KUBE_LB_UPDATE_GOLDEN === '1';
 
 const credentials = {
   clusterName: 'shop',

@@ -22,8 +22,8 @@ t.test('YAML parses; kind configs are kind Clusters; manifests have kinds', asyn
     for (const d of docs) {
       const o = d.toJS() as Record<string, unknown> | null;
       if (!o || f.endsWith('cilium-values.yaml') || f.endsWith('.clab.yaml')) continue;
-      t.ok(o['kind'] && o['apiVersion'], `${f}: ${String(o['kind'])}`);
-      if (f.includes('-cluster.yaml')) t.equal(o['apiVersion'], 'kind.x-k8s.io/v1alpha4');
+      t.ok(o.kind && o.apiVersion, `${f}: ${String(o.kind)}`);
+      if (f.includes('-cluster.yaml')) t.equal(o.apiVersion, 'kind.x-k8s.io/v1alpha4');
     }
   }
 });

@@ -32,8 +32,8 @@ const objectsOf = (dir: string): Obj[] =>
       .map((d) => d.toJS() as Obj | null)
       .filter((o): o is Obj => !!o?.kind),
   );
-const podSpec = (o: Obj) => (o.spec?.['template'] as { spec: Record<string, unknown> }).spec;
-const containers = (o: Obj) => podSpec(o)['containers'] as Array<Record<string, unknown>>;
+const podSpec = (o: Obj) => (o.spec!.template as { spec: Record<string, unknown> }).spec;
+const containers = (o: Obj) => podSpec(o).containers as Array<Record<string, unknown>>;
 
 t.test("each Kustomization lists exactly its folder's YAML files", async (t) => {
   for (const dir of FOLDERS) {
@@ -68,10 +68,10 @@ t.test('namespaced objects live in kube-lb-system; service accounts exist; one i
         t.ok(accounts.has(`${s.namespace}/${s.name}`), `${o.kind} ${o.metadata.name} binds an existing ServiceAccount`);
       if (o.kind === 'Deployment' || o.kind === 'DaemonSet') {
         t.ok(
-          accounts.has(`kube-lb-system/${podSpec(o)['serviceAccountName']}`),
+          accounts.has(`kube-lb-system/${podSpec(o).serviceAccountName}`),
           `${o.kind} ${o.metadata.name} runs as an existing ServiceAccount`,
         );
-        for (const c of containers(o)) t.equal(c['image'], 'ghcr.io/kube-lb/kube-lb:v0.1.0');
+        for (const c of containers(o)) t.equal(c.image, 'ghcr.io/kube-lb/kube-lb:v0.1.0');
       }
     }
   }
@@ -84,26 +84,26 @@ t.test(
     t.same(workloads.map((w) => w.metadata.name).sort(), ['kube-lb-agent', 'kube-lb-allocator', 'kube-lb-speaker']);
     for (const w of workloads) {
       const [c] = containers(w);
-      const sc = c!['securityContext'] as Record<string, unknown>;
-      const program = (c!['args'] as string[])[0];
+      const sc = c!.securityContext as Record<string, unknown>;
+      const program = (c!.args as string[])[0];
       t.equal(`kube-lb-${program}`, w.metadata.name, 'the image entrypoint argument names the program');
-      t.equal(sc['readOnlyRootFilesystem'], true, `${w.metadata.name}: read-only root`);
-      t.ok(c!['livenessProbe'] && c!['readinessProbe'] && c!['resources'], `${w.metadata.name}: probes and resources`);
+      t.equal(sc.readOnlyRootFilesystem, true, `${w.metadata.name}: read-only root`);
+      t.ok(c!.livenessProbe && c!.readinessProbe && c!.resources, `${w.metadata.name}: probes and resources`);
       if (w.kind === 'Deployment') {
         t.equal(
-          (podSpec(w)['securityContext'] as Record<string, unknown>)['runAsNonRoot'],
+          (podSpec(w).securityContext as Record<string, unknown>).runAsNonRoot,
           true,
           `${w.metadata.name}: non-root`,
         );
-        t.same(sc['capabilities'], { drop: ['ALL'] });
-        t.equal(sc['allowPrivilegeEscalation'], false);
+        t.same(sc.capabilities, { drop: ['ALL'] });
+        t.equal(sc.allowPrivilegeEscalation, false);
       } else {
-        t.equal(podSpec(w)['hostNetwork'], true, 'speaker on the host network');
-        t.same(sc['capabilities'], { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] });
-        t.not(sc['privileged'], true, 'the speaker is not privileged');
-        const mounts = (c!['volumeMounts'] as Array<{ mountPath: string }>).map((m) => m.mountPath);
+        t.equal(podSpec(w).hostNetwork, true, 'speaker on the host network');
+        t.same(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] });
+        t.not(sc.privileged, true, 'the speaker is not privileged');
+        const mounts = (c!.volumeMounts as Array<{ mountPath: string }>).map((m) => m.mountPath);
         t.ok(mounts.includes('/sys/fs/bpf'), 'bpffs mounted');
-        t.ok(podSpec(w)['nodeSelector'] && podSpec(w)['tolerations'], 'node selector and tolerations');
+        t.ok(podSpec(w).nodeSelector && podSpec(w).tolerations, 'node selector and tolerations');
       }
     }
   },

@@ -167,7 +167,13 @@ function segment(answerers: (vip: string) => string[]) {
       const q: Uint8Array[] = [];
       queues.set(ifindex, q);
       open++;
-      return { next: () => q.shift(), close: () => void (queues.delete(ifindex), open--) };
+      return {
+        next: () => q.shift(),
+        close: () => {
+          queues.delete(ifindex);
+          open--;
+        },
+      };
     },
   };
 }

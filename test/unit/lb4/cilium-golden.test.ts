@@ -77,7 +77,7 @@ function entries<K, V>(
   for (const [kh, vh] of Object.entries(map?.entries ?? {})) {
     const k = decode(kc, bytes(kh));
     const v = decode(vc, bytes(vh));
-    const back = Buffer.from(encode(kc, k)).toString('hex') + '|' + Buffer.from(encode(vc, v)).toString('hex');
+    const back = `${Buffer.from(encode(kc, k)).toString('hex')}|${Buffer.from(encode(vc, v)).toString('hex')}`;
     if (back !== `${kh}|${vh}`) fails.push(`${name} ${kh}|${vh} re-encodes as ${back}`);
     out.push([k, v]);
   }
@@ -94,7 +94,7 @@ const u8: StructCodec<number> = {
 function decodeDump(d: GoldenDump, profile: Lb4Profile): Decoded {
   const fails: string[] = [];
   const frontends = new Map<string, Frontend>();
-  const svc = entries(d.maps['cilium_lb4_services_v2'], lb4KeyCodec, lb4ServiceCodec(profile), fails, 'services');
+  const svc = entries(d.maps.cilium_lb4_services_v2, lb4KeyCodec, lb4ServiceCodec(profile), fails, 'services');
   for (const [k, v] of svc) {
     if (k.slot !== 0) continue;
     frontends.set(feKey(ip(k.address), k.port, k.proto, k.scope), { key: k, master: v, slots: new Map() });
@@ -106,18 +106,16 @@ function decodeDump(d: GoldenDump, profile: Lb4Profile): Decoded {
     f.slots.set(k.slot, v);
   }
   const backends = new Map(
-    entries(d.maps['cilium_lb4_backends_v3'], backendIdCodec, lb4BackendCodec(profile), fails, 'backends'),
+    entries(d.maps.cilium_lb4_backends_v3, backendIdCodec, lb4BackendCodec(profile), fails, 'backends'),
   );
-  const revNat = new Map(
-    entries(d.maps['cilium_lb4_reverse_nat'], revNatKeyCodec, lb4ReverseNatCodec, fails, 'revNat'),
-  );
+  const revNat = new Map(entries(d.maps.cilium_lb4_reverse_nat, revNatKeyCodec, lb4ReverseNatCodec, fails, 'revNat'));
   const affinity = new Set(
-    entries(d.maps['cilium_lb_affinity_match'], affinityMatchKeyCodec, u8, fails, 'affinityMatch').map(
+    entries(d.maps.cilium_lb_affinity_match, affinityMatchKeyCodec, u8, fails, 'affinityMatch').map(
       ([k]) => `${k.backendId}/${k.revNat}`,
     ),
   );
   const sourceRanges = new Map<number, string[]>();
-  for (const [k] of entries(d.maps['cilium_lb4_source_range'], sourceRangeKeyCodec, u8, fails, 'sourceRange')) {
+  for (const [k] of entries(d.maps.cilium_lb4_source_range, sourceRangeKeyCodec, u8, fails, 'sourceRange')) {
     sourceRanges.set(
       k.revNat,
       [...(sourceRanges.get(k.revNat) ?? []), formatCidr4({ address: k.address, bits: k.bits })].sort(),
@@ -485,8 +483,8 @@ for (const { line, version, mode, dump } of golden) {
     });
 
     t.test('version detection keeps the line', async (t) => {
-      const services = dump.maps['cilium_lb4_services_v2']!;
-      const backends = dump.maps['cilium_lb4_backends_v3']!;
+      const services = dump.maps.cilium_lb4_services_v2!;
+      const backends = dump.maps.cilium_lb4_backends_v3!;
       const d = detectCiliumVersion({ services: packed(services), backends: packed(backends) });
       t.ok(
         d.candidates.includes(profile.version),

@@ -19,8 +19,7 @@ async function value(
   const values = json.find((m) => m.name === metric)?.values ?? [];
   return values.find(
     (v) =>
-      v.labels['name'] === name &&
-      (suffix === '' || (v as { metricName?: string }).metricName === `${metric}${suffix}`),
+      v.labels.name === name && (suffix === '' || (v as { metricName?: string }).metricName === `${metric}${suffix}`),
   )?.value;
 }
 

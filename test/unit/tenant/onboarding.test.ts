@@ -96,7 +96,7 @@ t.test('the ConsumerCluster and the consumer Secret', async (t) => {
     clusters: Array<{ cluster: Record<string, string> }>;
     users: Array<{ user: { token: string } }>;
   };
-  t.equal(kubeconfig.clusters[0]!.cluster['server'], 'https://lb.example:6443');
+  t.equal(kubeconfig.clusters[0]!.cluster.server, 'https://lb.example:6443');
   t.equal(Buffer.from(kubeconfig.clusters[0]!.cluster['certificate-authority-data']!, 'base64').toString(), 'PEM');
   t.equal(kubeconfig.users[0]!.user.token, 'tok');
   const secret = consumerSecretFor(creds, 'KUBECONFIG') as {
