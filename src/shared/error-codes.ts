@@ -125,6 +125,13 @@ export const ERROR_CODES = {
     meaning: 'A raw ARP socket call failed; the message names the call and the errno.',
     action: 'EPERM: the speaker lacks NET_RAW. ENODEV/ENXIO: the interface is gone.',
   },
+  L2_HEARTBEAT_SOCKET: {
+    raisedBy: 'the speaker, at start',
+    meaning:
+      'The heartbeat thread could not bind its UDP socket (the message names the address and why) or exited before it did.',
+    action:
+      'Check `--peer-address` and `--peer-port`, and that no other process holds that UDP port on the node; the speaker exits and is restarted.',
+  },
   L2_SINK_LINK: {
     raisedBy: 'the speaker, at start',
     meaning: 'The sink link the speaker creates for proxy ARP did not appear.',

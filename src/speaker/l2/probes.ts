@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 import type { Logger } from '../../shared/logger.ts';
 import type { FromWorker, ProbeWorkerData, ToWorker } from './probe-worker.ts';
 import { GapRing, SHARED_SLOTS, type PeerAddress, type ProbeMessage } from './probe-wire.ts';
-import { assertNever } from '../../shared/errors.ts';
+import { assertNever, KubeLbError } from '../../shared/errors.ts';
 
 /** Heartbeat slots: one per peer name for the life of the process (a handful of LB nodes in practice). */
 const MAX_PEER_SLOTS = 4096;
@@ -89,11 +89,18 @@ export class ProbeChannel {
         worker.on('message', (m: FromWorker) => {
           if (m.t === 'bound') resolve();
           else if (m.t === 'bind-error')
-            reject(new Error(`heartbeat socket ${this.#opts.bindAddress}:${this.#opts.port}: ${m.message}`));
+            reject(
+              new KubeLbError(
+                'L2_HEARTBEAT_SOCKET',
+                `heartbeat socket ${this.#opts.bindAddress}:${this.#opts.port}: ${m.message}`,
+              ),
+            );
           else this.#fromWorker(m);
         });
         worker.once('error', reject);
-        void exited.then((code) => reject(new Error(`heartbeat thread exited (${code}) before binding`)));
+        void exited.then((code) =>
+          reject(new KubeLbError('L2_HEARTBEAT_SOCKET', `heartbeat thread exited (${code}) before binding`)),
+        );
       });
     } catch (err) {
       await Promise.race([exited, worker.terminate()]);
