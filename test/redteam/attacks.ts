@@ -141,7 +141,29 @@ const backendAttacks: Attack[] = [
             ports: [{ name: 'https', port: 6443, protocol: 'TCP' }],
           },
         });
-        await sleep(2000); // the allocator's and the speakers' informers
+        // In a real cluster the apiserver's endpoints exist long before any tenant: wait until the webhook's
+        // deny-list has them (a dry run is refused for that reason), so the attack meets the rule and not the lab's
+        // informer lag. (A fixed 2 s sleep here once let the claim in on a loaded CI machine.)
+        await eventually(
+          "the webhook to know the LB cluster's apiserver endpoint",
+          async () => {
+            const probe = rt.claim('apiserver-probe', {
+              backends: [{ nodeName: 'probe', address: APISERVER_IN_TENANT_RANGE, ready: true }],
+            });
+            const r = await RedTeam.call(() =>
+              rt.tenantKc.makeApiClient(k8s.CustomObjectsApi).createNamespacedCustomObject({
+                group: 'kube-lb.io',
+                version: 'v1alpha1',
+                plural: 'vipclaims',
+                namespace: probe.metadata.namespace!,
+                body: probe,
+                dryRun: 'All',
+              }),
+            );
+            return r.refused && /LB cluster's apiserver/.test(r.message) ? true : undefined;
+          },
+          30_000,
+        );
         return APISERVER_IN_TENANT_RANGE;
       },
       /10\.200\.1\.250 is the LB cluster's apiserver/,
@@ -369,10 +391,20 @@ const tenancyAttacks: Attack[] = [
       ).catch(() => undefined);
       if (!third) return leaked("the claim over the tenant's total was not refused by the speakers");
       const vip = (await rt.readClaim('fill-0'))?.status?.vip;
-      const rows = [...(await rt.ciliumListing()).values()]
-        .flat()
-        .filter((l) => vip && l.startsWith(`${vip}:40`) && !l.includes('0.0.0.0:0'));
-      const perNode = rows.length / rt.topo.lbNodes.length;
+      // Each speaker decides on its own informer's view, so one that saw fill-2 before fill-1 may hold it for a
+      // moment after the status says NotServed; what must hold is where they settle.
+      let perNode = Number.POSITIVE_INFINITY;
+      await eventually(
+        "every LB node within the tenant's 64 slots",
+        async () => {
+          const rows = [...(await rt.ciliumListing()).values()]
+            .flat()
+            .filter((l) => vip && l.startsWith(`${vip}:40`) && !l.includes('0.0.0.0:0'));
+          perNode = rows.length / rt.topo.lbNodes.length;
+          return perNode <= 64 ? true : undefined;
+        },
+        15_000,
+      ).catch(() => undefined);
       return perNode <= 64
         ? blocked(`${third.reason}: ${third.message}; ${perNode} slots per LB node`)
         : leaked(`${perNode} slots per LB node, over the tenant's 64`);
