@@ -1,6 +1,7 @@
 // Reconcile latency, the same way in every program: a histogram of how long one work-queue handler run took, by
 // its closed result (done, retry, requeueAfter). Fed by WorkQueue's onProcessed hook.
-import { Histogram, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
+import { metricsOn } from '../shared/metrics.ts';
 import type { HandlerResult } from './workqueue.ts';
 
 /** Buckets from 1 ms to 10 s: an in-cache decision is sub-millisecond, an API write tens of milliseconds. */
@@ -10,12 +11,11 @@ export function reconcileDurationObserver(
   registry: Registry,
   program: 'allocator' | 'agent',
 ): (key: string, result: HandlerResult, durationMs: number) => void {
-  const histogram = new Histogram({
-    name: `kube_lb_${program}_reconcile_duration_seconds`,
-    help: 'Time one reconcile of one key took, by result (done, retry, requeueAfter).',
-    labelNames: ['result'] as const,
-    buckets: BUCKETS,
-    registers: [registry],
-  });
+  const histogram = metricsOn(registry).histogram(
+    `kube_lb_${program}_reconcile_duration_seconds`,
+    'Time one reconcile of one key took, by result (done, retry, requeueAfter).',
+    ['result'],
+    BUCKETS,
+  );
   return (_key, result, durationMs) => histogram.observe({ result: result.kind }, durationMs / 1000);
 }

@@ -5,12 +5,12 @@
 // SIGTERM hands the VIPs over to the other LB nodes before exiting; the map entries stay (a restart must not
 // disturb traffic), and the next speaker re-adopts them.
 import { performance } from 'node:perf_hooks';
-import { Counter } from 'prom-client';
 import type { VIPClaim } from '../api/v1alpha1.ts';
 import { loadApiKubeConfig } from '../kube/api-client.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
 import { createEventRecorder } from '../kube/events.ts';
 import { tokenAuthorizer } from '../kube/request-auth.ts';
+import { metricsOn } from '../shared/metrics.ts';
 import { startProgram, type StatusEndpoints } from '../shared/program.ts';
 import { ClusterView } from './cluster-view.ts';
 import { SpeakerController } from './controller.ts';
@@ -37,12 +37,11 @@ const { config, logger, registry, version } = program;
 const nodeName = config['node-name'];
 const now = (): number => performance.now();
 
-const apiRequests = new Counter({
-  name: 'kube_lb_speaker_api_requests_total',
-  help: 'API requests by method and resource.',
-  labelNames: ['method', 'resource'],
-  registers: [registry],
-});
+const metrics = metricsOn(registry);
+const apiRequests = metrics.counter('kube_lb_speaker_api_requests_total', 'API requests by method and resource.', [
+  'method',
+  'resource',
+]);
 const kubeConfig = loadApiKubeConfig(
   { kubeconfig: config.kubeconfig },
   {
@@ -152,21 +151,22 @@ writer = new ClaimStatusWriter({
 
 // A count of writes is a counter. The writers keep their own totals, so each scrape adds what is new since the last.
 const counted = { 'claim-status': 0, 'node-state': 0 };
-new Counter({
-  name: 'kube_lb_speaker_api_writes_total',
-  help: 'API writes made by this speaker since it started, by kind (claim-status, node-state).',
-  labelNames: ['kind'],
-  registers: [registry],
-  collect() {
-    for (const [kind, total] of [
-      ['claim-status', writer.writes],
-      ['node-state', publisher.writes],
-    ] as const) {
-      this.inc({ kind }, total - counted[kind]);
-      counted[kind] = total;
-    }
+metrics.counter(
+  'kube_lb_speaker_api_writes_total',
+  'API writes made by this speaker since it started, by kind (claim-status, node-state).',
+  ['kind'],
+  {
+    collect() {
+      for (const [kind, total] of [
+        ['claim-status', writer.writes],
+        ['node-state', publisher.writes],
+      ] as const) {
+        this.inc({ kind }, total - counted[kind]);
+        counted[kind] = total;
+      }
+    },
   },
-});
+);
 
 let synced = false;
 const state = (): unknown => ({

@@ -5,7 +5,7 @@
 // Every pass starts by checking that each pin still names the map held (no dump: one open and info call per
 // pin). A map Cilium re-created or removed is re-opened and fully programmed; until that is done, every frontend
 // is 'unavailable', so the node's claims do not say Programmed.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import type { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import {
   normalizeFrontends,
   type DesiredFrontend,
@@ -52,6 +52,7 @@ import {
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 import { assertNever, invariant } from '../../shared/errors.ts';
+import { metricsOn } from '../../shared/metrics.ts';
 
 export const DEFAULT_RECONCILE_PERIOD_MS = 500;
 
@@ -247,65 +248,53 @@ function plannerOptions(maps: Lb4Maps, profile: Lb4Profile, cilium: CiliumDatapa
 }
 
 function createMetrics(registry: Registry): Metrics {
+  const m = metricsOn(registry);
   return {
-    passes: new Counter({
-      name: 'kube_lb_dataplane_passes_total',
-      help: 'Map reconcile passes, by result (ok, error).',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
-    repairs: new Counter({
-      name: 'kube_lb_dataplane_repaired_entries_total',
-      help: 'Map entries rewritten or deleted because something else changed them.',
-      registers: [registry],
-    }),
-    frontends: new Gauge({
-      name: 'kube_lb_dataplane_frontends',
-      help: 'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted, refused, unavailable).',
-      labelNames: ['state'],
-      registers: [registry],
-    }),
-    replacements: new Counter({
-      name: 'kube_lb_dataplane_map_replacements_total',
-      help: 'Pinned maps found re-created (or re-pinned), vanished or appeared under kube-lb, by map and change; each is re-opened and fully re-programmed.',
-      labelNames: ['map', 'change'],
-      registers: [registry],
-    }),
-    current: new Gauge({
-      name: 'kube_lb_dataplane_maps_current',
-      help: '1 when the maps kube-lb writes are the pinned ones, 0 from finding a map replaced until the maps pinned now are re-opened and programmed.',
-      registers: [registry],
-    }),
-    detection: new Gauge({
-      name: 'kube_lb_dataplane_change_detection',
-      help: 'How changes made by others are found: 1 for the mode in use (events: a BPF program reports them as they happen; polling: every pass re-reads every map).',
-      labelNames: ['mode'],
-      registers: [registry],
-    }),
-    foreignChanges: new Counter({
-      name: 'kube_lb_dataplane_foreign_changes_total',
-      help: 'Changes other processes made to the maps kube-lb writes, as change events reported them, by map and op (update, delete, batch).',
-      labelNames: ['map', 'op'],
-      registers: [registry],
-    }),
-    eventRestoreGap: new Histogram({
-      name: 'kube_lb_dataplane_event_restore_gap_seconds',
-      help: 'For each write-back on change events: time from the kernel deleting the oldest entry of the batch to kube-lb writing it back (the longest a lookup could miss it).',
-      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
-      registers: [registry],
-    }),
-    idMoves: new Counter({
-      name: 'kube_lb_dataplane_id_moves_total',
-      help: "Service and backend IDs kube-lb moved off because another writer (Cilium's allocator reaching them, an operator) used them; each move rewrites that service's or backend's entries under a new ID.",
-      labelNames: ['kind'],
-      registers: [registry],
-    }),
-    restored: new Counter({
-      name: 'kube_lb_dataplane_restored_entries_total',
-      help: 'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; addon: by the addon as it consumed the event; event; pass).',
-      labelNames: ['trigger'],
-      registers: [registry],
-    }),
+    passes: m.counter('kube_lb_dataplane_passes_total', 'Map reconcile passes, by result (ok, error).', ['result']),
+    repairs: m.counter(
+      'kube_lb_dataplane_repaired_entries_total',
+      'Map entries rewritten or deleted because something else changed them.',
+    ),
+    frontends: m.gauge(
+      'kube_lb_dataplane_frontends',
+      'Desired frontends by state (programmed, conflict, rejected, unsupported, exhausted, refused, unavailable).',
+      ['state'],
+    ),
+    replacements: m.counter(
+      'kube_lb_dataplane_map_replacements_total',
+      'Pinned maps found re-created (or re-pinned), vanished or appeared under kube-lb, by map and change; each is re-opened and fully re-programmed.',
+      ['map', 'change'],
+    ),
+    current: m.gauge(
+      'kube_lb_dataplane_maps_current',
+      '1 when the maps kube-lb writes are the pinned ones, 0 from finding a map replaced until the maps pinned now are re-opened and programmed.',
+    ),
+    detection: m.gauge(
+      'kube_lb_dataplane_change_detection',
+      'How changes made by others are found: 1 for the mode in use (events: a BPF program reports them as they happen; polling: every pass re-reads every map).',
+      ['mode'],
+    ),
+    foreignChanges: m.counter(
+      'kube_lb_dataplane_foreign_changes_total',
+      'Changes other processes made to the maps kube-lb writes, as change events reported them, by map and op (update, delete, batch).',
+      ['map', 'op'],
+    ),
+    eventRestoreGap: m.histogram(
+      'kube_lb_dataplane_event_restore_gap_seconds',
+      'For each write-back on change events: time from the kernel deleting the oldest entry of the batch to kube-lb writing it back (the longest a lookup could miss it).',
+      [],
+      [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1],
+    ),
+    idMoves: m.counter(
+      'kube_lb_dataplane_id_moves_total',
+      "Service and backend IDs kube-lb moved off because another writer (Cilium's allocator reaching them, an operator) used them; each move rewrites that service's or backend's entries under a new ID.",
+      ['kind'],
+    ),
+    restored: m.counter(
+      'kube_lb_dataplane_restored_entries_total',
+      'Entries of kube-lb found deleted and written back from the last plan without planning again, by trigger (kernel: by the write-back program before the delete returned; addon: by the addon as it consumed the event; event; pass).',
+      ['trigger'],
+    ),
   };
 }
 

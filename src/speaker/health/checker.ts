@@ -1,7 +1,7 @@
 // Probes every health-check target the served claims need, from this LB node, each on its own period, and keeps
 // its state with the pure state machine (core/health/state.ts). Targets shared by many claims are probed once.
 // Listeners hear about state transitions only; the speaker then re-plans which backends get new flows.
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import {
   observe,
   UNPROBED,
@@ -12,6 +12,7 @@ import {
 } from '../../core/health/state.ts';
 import { parseTargetKey, type HealthTarget } from '../../core/health/targets.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { metricsOn } from '../../shared/metrics.ts';
 import { probe as realProbe } from './probe.ts';
 
 export interface HealthCheckerOptions {
@@ -44,19 +45,16 @@ interface Metrics {
 }
 
 function createMetrics(registry: Registry): Metrics {
+  const m = metricsOn(registry);
   return {
-    probes: new Counter({
-      name: 'kube_lb_health_probes_total',
-      help: 'Backend health probes from this LB node, by result (ok or the failure code).',
-      labelNames: ['result'],
-      registers: [registry],
-    }),
-    targets: new Gauge({
-      name: 'kube_lb_health_targets',
-      help: 'Backend health-check targets by state (unknown, healthy, unhealthy).',
-      labelNames: ['state'],
-      registers: [registry],
-    }),
+    probes: m.counter(
+      'kube_lb_health_probes_total',
+      'Backend health probes from this LB node, by result (ok or the failure code).',
+      ['result'],
+    ),
+    targets: m.gauge('kube_lb_health_targets', 'Backend health-check targets by state (unknown, healthy, unhealthy).', [
+      'state',
+    ]),
   };
 }
 

@@ -2,7 +2,8 @@
 // changes — a VIP taken over is a failover onto this node, a VIP given up one away from it — and gratuitous ARP
 // frames sent) and a callback with the VIPs just acquired (the speaker records Events for them). ARP replies
 // themselves are sent by the kernel from the proxy neighbour entries, so they are not counted here.
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Registry } from 'prom-client';
+import { metricsOn } from '../../shared/metrics.ts';
 import type { ApplyResult } from './announcer.ts';
 import type { GarpSender } from './garp.ts';
 import type { ProbeChannel } from './probes.ts';
@@ -23,38 +24,41 @@ export interface L2ObserverOptions {
 }
 
 export function createL2Observer(o: L2ObserverOptions): L2Observer {
-  const registers = o.registry ? [o.registry] : [];
-  const owned = new Gauge({ name: 'kube_lb_l2_announced_vips', help: 'VIPs this LB node answers ARP for.', registers });
-  const changes = new Counter({
-    name: 'kube_lb_l2_ownership_changes_total',
-    help: 'VIPs this LB node started (acquired: takeover or failover onto it) or stopped (released) answering ARP for.',
-    labelNames: ['change'] as const,
-    registers,
-  });
+  // Without a registry the metrics go on one nobody scrapes, so the code below records them unconditionally.
+  const m = metricsOn(o.registry ?? new Registry());
+  const owned = m.gauge('kube_lb_l2_announced_vips', 'VIPs this LB node answers ARP for.');
+  const changes = m.counter(
+    'kube_lb_l2_ownership_changes_total',
+    'VIPs this LB node started (acquired: takeover or failover onto it) or stopped (released) answering ARP for.',
+    ['change'],
+  );
   let counted = 0;
-  new Counter({
-    name: 'kube_lb_l2_gratuitous_arp_frames_total',
-    help: 'Gratuitous ARP frames sent (requests and replies) on takeovers and refreshes.',
-    registers,
-    collect() {
-      const sent = o.garp.sent;
-      if (sent > counted) this.inc(sent - counted);
-      counted = sent;
+  m.counter(
+    'kube_lb_l2_gratuitous_arp_frames_total',
+    'Gratuitous ARP frames sent (requests and replies) on takeovers and refreshes.',
+    [],
+    {
+      collect() {
+        const sent = o.garp.sent;
+        if (sent > counted) this.inc(sent - counted);
+        counted = sent;
+      },
     },
-  });
+  );
   if (o.probes) {
     const probes = o.probes;
-    new Histogram({
-      name: 'kube_lb_l2_heartbeat_gap_seconds',
-      help:
-        'Time between consecutive heartbeats heard from the same peer: the probe interval plus jitter. Gaps near the ' +
+    m.histogram(
+      'kube_lb_l2_heartbeat_gap_seconds',
+      'Time between consecutive heartbeats heard from the same peer: the probe interval plus jitter. Gaps near the ' +
         'probe timeout mean a peer came close to being declared dead.',
-      buckets: [0.01, 0.025, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5],
-      registers,
-      collect() {
-        for (const ms of probes.heartbeatGaps()) this.observe(ms / 1000);
+      [],
+      [0.01, 0.025, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15, 0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 2, 5],
+      {
+        collect() {
+          for (const ms of probes.heartbeatGaps()) this.observe(ms / 1000);
+        },
       },
-    });
+    );
   }
   changes.inc({ change: 'acquired' }, 0);
   changes.inc({ change: 'released' }, 0);

@@ -24,9 +24,11 @@ t.test('every metric defined in src/ is documented in docs/metrics.md', async (t
   const defined = new Set<string>();
   for (const file of typescriptFiles(join(root, 'src'))) {
     const text = readFileSync(file, 'utf8');
-    for (const m of text.matchAll(/name:\s*'((?:kube_lb|workqueue)_[a-z0-9_]+)'/g)) defined.add(m[1]!);
+    // Declared with metricsOn (src/shared/metrics.ts): the name is the first argument of counter, gauge, histogram.
+    for (const m of text.matchAll(/\.(?:counter|gauge|histogram)\(\s*'((?:kube_lb|workqueue)_[a-z0-9_]+)'/g))
+      defined.add(m[1]!);
     // Per-program names built from a template (src/kube/reconcile-metrics.ts).
-    for (const m of text.matchAll(/name:\s*`kube_lb_\$\{program\}_([a-z0-9_]+)`/g)) {
+    for (const m of text.matchAll(/\.(?:counter|gauge|histogram)\(\s*`kube_lb_\$\{program\}_([a-z0-9_]+)`/g)) {
       for (const program of ['allocator', 'agent']) defined.add(`kube_lb_${program}_${m[1]}`);
     }
   }

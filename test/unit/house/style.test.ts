@@ -1,6 +1,7 @@
 // The house style is checked, not discussed: Biome formats and lints every TypeScript file (biome.json), and class
 // members are private one way (ECMAScript `#`, which the runtime enforces; `private` stays only on constructors,
-// which have no `#` form). `npm test` fails on a misformatted file, proven here on a scratch copy of the config.
+// which have no `#` form), as are metrics (metricsOn in src/shared/metrics.ts). `npm test` fails on a misformatted
+// file, proven here on a scratch copy of the config.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -71,4 +72,19 @@ t.test('class members are private one way', async (t) => {
     }
   }
   t.same(offenders, [], 'members use #name, not the private keyword');
+});
+
+t.test('metrics are declared one way', async (t) => {
+  const helper = join(root, 'src/shared/metrics.ts');
+  const offenders: string[] = [];
+  for (const file of typescriptFiles(join(root, 'src'))) {
+    if (file === helper) continue;
+    readFileSync(file, 'utf8')
+      .split('\n')
+      .forEach((line, i) => {
+        if (/\bnew (?:Counter|Gauge|Histogram|Summary)\b/.test(line))
+          offenders.push(`${relative(root, file)}:${i + 1}: ${line.trim()}`);
+      });
+  }
+  t.same(offenders, [], 'prom-client metrics are made with metricsOn (src/shared/metrics.ts)');
 });
