@@ -19,6 +19,11 @@ have_cmd llc-19 || need+=(llvm-19)
 have_cmd iptables || need+=(iptables)
 # The lab's consumer nodes run real kube-proxy in nftables mode, which drives the kernel through the nft command.
 have_cmd nft || need+=(nftables)
+# BGP mode: each lab LB node runs FRR (bgpd, bfdd, zebra; the speaker drives it through vtysh and frr-reload.py),
+# and the lab's router runs BIRD 2, a different implementation, so the two interoperate as they would in a DC.
+have_cmd vtysh || need+=(frr)
+have_pkg frr-pythontools || need+=(frr-pythontools)
+have_cmd bird || need+=(bird2)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then echo "packages.sh: missing ${need[*]} and not root to install them" >&2; exit 1; fi
 echo "packages.sh: installing ${need[*]}" >&2

@@ -408,6 +408,16 @@ t.test('the owning LB node dies: traffic resumes through another LB node', async
     async () => (await topo.speakerState(owner)).live.length === 3,
     60_000,
   );
+  // The revived node takes its VIPs back (ownership follows the live set); a connection open at that ARP flip may
+  // be reset, as in the graceful handover above, so the spread starts once the client resolves to the agreed owner.
+  await eventually(
+    'the client resolves the VIP to the owner all speakers agree on',
+    async () => {
+      const agreed = await topo.announcedOwner(vip1);
+      return agreed !== undefined && (await topo.arpOwner(vip1)) === agreed;
+    },
+    30_000,
+  );
   const byNode = await spread(t, 'tcp', vip1, 80, 8);
   t.same([...byNode.keys()], ['c1-a'], 'traffic flows after the node came back');
 });
