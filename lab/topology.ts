@@ -44,6 +44,8 @@ import {
 } from './cilium-agent.ts';
 import { createCiliumMaps } from './cilium-maps.ts';
 import { freePort, startClusters, type TestCluster } from './controlplane.ts';
+import { buildBgpLab, speakerBgpArgs, type BgpLab } from './bgp-lab.ts';
+import type { FrrNode } from './frr.ts';
 import type { Ledger } from './ledger.ts';
 import { L2Segment, Netns, run, vethPair } from './netns.ts';
 import type { BackendSpec } from './backend-pod.ts';
@@ -116,6 +118,11 @@ export interface TopologyOptions {
    * KUBE_LB_CONSUMER_K8S, else the suite's own line; test/compat/lines.json).
    */
   readonly consumerLine?: KubernetesLine;
+  /**
+   * BGP mode (lab/bgp-lab.ts): a BIRD router between a remote client and the LB nodes, FRR on every LB node, the
+   * speakers run with --bgp. The BGP objects (BGPPeer, BGPAdvertisement, BFDProfile) are the test's to create.
+   */
+  readonly bgp?: boolean;
 }
 
 export interface LbNode {
@@ -130,6 +137,8 @@ export interface LbNode {
   speaker: TrackedProcess | undefined;
   /** The node's real Cilium agent (datapath 'cilium'). */
   cilium: CiliumAgent | undefined;
+  /** FRR beside the speaker (TopologyOptions.bgp). */
+  frr: FrrNode | undefined;
 }
 
 /** The one backend pod on a consumer node: a Pod object and a process in a namespace of its own. */
@@ -217,6 +226,8 @@ export class Topology {
   readonly datapath: Datapath;
   /** The Cilium build the LB nodes run (datapath 'cilium'). */
   readonly cilium: CiliumBuild | undefined;
+  /** The router, the remote client and FRR (TopologyOptions.bgp). */
+  readonly bgp: BgpLab | undefined;
   readonly #opts: TopologyOptions;
   readonly #relay: ApiRelay;
   readonly #relays = new Map<string, TrackedProcess>();
@@ -239,6 +250,7 @@ export class Topology {
     clientSocket: string;
     cleanups: (() => Promise<void> | void)[];
     cilium: CiliumBuild | undefined;
+    bgp: BgpLab | undefined;
   }) {
     this.ledger = init.ledger;
     this.logDir = init.logDir;
@@ -250,6 +262,7 @@ export class Topology {
     this.pool = init.opts.pool ?? DEFAULT_POOL;
     this.datapath = init.opts.datapath ?? 'cilium';
     this.cilium = init.cilium;
+    this.bgp = init.bgp;
     this.#relay = init.relay;
     this.#clientSocket = init.clientSocket;
     this.#cleanups = init.cleanups;
@@ -338,6 +351,7 @@ export class Topology {
         clientSocket: net.clientSocket,
         cleanups,
         cilium,
+        bgp: net.bgp,
       });
       await topo.#configureClusters();
       for (const n of net.lbNodes) {
@@ -439,6 +453,7 @@ export class Topology {
         `--namespace=${SPEAKER_NAMESPACE}`,
         `--map-dir=${n.mapDir}`,
         ...this.#datapathArgs(n),
+        ...(n.frr ? speakerBgpArgs(n.frr, join(this.logDir, `frr-work-${name}`)) : []),
         `--peer-address=${n.frontIp}`,
         // Signed heartbeats, byes and acks, as the manifests configure them.
         `--peer-key-file=${this.#peerKeyFile()}`,
@@ -935,10 +950,16 @@ export class Topology {
   }
 
   /** One request from the client (a new flow each time). */
-  async request(proto: 'tcp' | 'udp', vip: string, port: number, timeoutMs = 1000): Promise<RequestResult> {
+  async request(
+    proto: 'tcp' | 'udp',
+    vip: string,
+    port: number,
+    timeoutMs = 1000,
+    from: ClientSide = 'client',
+  ): Promise<RequestResult> {
     const tally = JSON.parse(
       await unixGet(
-        this.#clientSocket,
+        this.#socket(from),
         '/request',
         { proto, host: vip, port, count: 1, timeoutMs },
         timeoutMs + 10_000,
@@ -987,16 +1008,30 @@ export class Topology {
     await unixGet(this.#clientSocket, '/flows/close', {});
   }
 
-  async startLoop(proto: 'tcp' | 'udp', vip: string, port: number, intervalMs = 50, timeoutMs = 1000): Promise<void> {
-    await unixGet(this.#clientSocket, '/loop/start', { proto, host: vip, port, intervalMs, timeoutMs });
+  async startLoop(
+    proto: 'tcp' | 'udp',
+    vip: string,
+    port: number,
+    intervalMs = 50,
+    timeoutMs = 1000,
+    from: ClientSide = 'client',
+  ): Promise<void> {
+    await unixGet(this.#socket(from), '/loop/start', { proto, host: vip, port, intervalMs, timeoutMs });
   }
 
-  async loop(): Promise<Tally> {
-    return JSON.parse(await unixGet(this.#clientSocket, '/loop')) as Tally;
+  async loop(from: ClientSide = 'client'): Promise<Tally> {
+    return JSON.parse(await unixGet(this.#socket(from), '/loop')) as Tally;
   }
 
-  async stopLoop(): Promise<Tally> {
-    return JSON.parse(await unixGet(this.#clientSocket, '/loop/stop', {})) as Tally;
+  async stopLoop(from: ClientSide = 'client'): Promise<Tally> {
+    return JSON.parse(await unixGet(this.#socket(from), '/loop/stop', {})) as Tally;
+  }
+
+  /** The agent socket of the client on the LB nodes' segment, or of the remote client behind the BGP router. */
+  #socket(from: ClientSide): string {
+    if (from === 'client') return this.#clientSocket;
+    if (!this.bgp) throw new Error('the remote client exists only with TopologyOptions.bgp');
+    return this.bgp.remoteSocket;
   }
 
   /** The LB node whose MAC the client's neighbour table holds for `vip` (after it talked to it). */
@@ -1030,6 +1065,9 @@ export class Topology {
 }
 
 /** What a speaker's /state returns (the part tests read). */
+/** Where requests come from: the client on the LB nodes' segment (L2), or the remote one behind the router (BGP). */
+export type ClientSide = 'client' | 'remote';
+
 export interface SpeakerState {
   readonly node: string;
   readonly live: readonly string[];
@@ -1071,6 +1109,7 @@ function tail(file: string): string {
 interface Network {
   client: Netns;
   clientSocket: string;
+  bgp: BgpLab | undefined;
   lbNodes: LbNode[];
   consumerNodes: Map<string, ConsumerNode[]>;
 }
@@ -1149,6 +1188,7 @@ async function buildNetwork(
       stateSocket: join(logDir, `speaker-lb-${i}.sock`),
       speaker: undefined,
       cilium: undefined,
+      frr: undefined,
     });
   }
 
@@ -1187,25 +1227,30 @@ async function buildNetwork(
     consumerNodes.set(t.name, nodes);
   }
 
+  const startClientAgent = async (ns: Netns, socket: string): Promise<void> => {
+    const agent = ns.spawn(
+      'client-agent',
+      process.execPath,
+      [join(repoRoot, 'test/datapath/client-agent.ts'), socket],
+      logDir,
+    );
+    cleanups.push(() => agent.stop(1000));
+    await eventually(
+      `the client agent in ${ns.name}`,
+      async () =>
+        existsSync(socket) &&
+        (await unixGet(socket, '/loop').then(
+          () => true,
+          () => false,
+        )),
+      30_000,
+    );
+  };
   const clientSocket = join(logDir, 'client.sock');
-  const agent = client.spawn(
-    'client-agent',
-    process.execPath,
-    [join(repoRoot, 'test/datapath/client-agent.ts'), clientSocket],
-    logDir,
-  );
-  cleanups.push(() => agent.stop(1000));
-  await eventually(
-    'the client agent',
-    async () =>
-      existsSync(clientSocket) &&
-      (await unixGet(clientSocket, '/loop').then(
-        () => true,
-        () => false,
-      )),
-    30_000,
-  );
-  return { client, clientSocket, lbNodes, consumerNodes };
+  await startClientAgent(client, clientSocket);
+  const bgp = opts.bgp ? await buildBgpLab(ledger, front, lbNodes, logDir, startClientAgent, cleanups) : undefined;
+  for (const n of lbNodes) n.frr = bgp?.frr.get(n.name);
+  return { client, clientSocket, bgp, lbNodes, consumerNodes };
 }
 
 export { run, eventually };

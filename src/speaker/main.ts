@@ -22,6 +22,8 @@ import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
 import { addressInUseEvents, announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
+import { buildBgpSpeaker } from './bgp/wiring.ts';
+import type { BgpSpeaker } from './bgp/speaker.ts';
 import { buildL2Speaker } from './l2/wiring.ts';
 import type { L2Speaker } from './l2/speaker.ts';
 import { SPEAKER_OPTIONS } from './options.ts';
@@ -115,6 +117,7 @@ const publisher = new NodeStatePublisher({
 });
 
 let l2: L2Speaker | undefined;
+let bgp: BgpSpeaker | undefined;
 const live = (): readonly string[] => {
   const l = l2?.live() ?? [];
   return l.length > 0 ? l : [nodeName];
@@ -130,7 +133,10 @@ const controller = new SpeakerController({
   publish: (s) => publisher.publish(s),
   peers: () => publisher.peers(),
   live,
-  invalidateStatus: (keys) => writer.invalidate(keys),
+  invalidateStatus: (keys) => {
+    writer.invalidate(keys);
+    bgp?.schedule();
+  },
   logger: logger.child({ part: 'controller' }),
   now,
   settleMs: Math.max(3000, 3 * config['state-min-interval']),
@@ -185,6 +191,7 @@ const state = (): unknown => ({
     statuses: dataplane.statuses(),
   },
   apiWrites: { claimStatus: writer.writes, nodeState: publisher.writes },
+  ...(bgp ? { bgp: bgp.snapshot() } : {}),
 });
 const endpoints: StatusEndpoints = {
   json: { '/state': state },
@@ -223,17 +230,29 @@ l2 = await buildL2Speaker(config, logger.child({ part: 'l2' }), {
   onAddressInUse: addressInUseEvents(l2Events, nodeName, () => view.claims()),
 });
 await l2.start();
+if (config.bgp) {
+  bgp = await buildBgpSpeaker(config, logger.child({ part: 'bgp' }), {
+    kubeConfig,
+    controller,
+    view,
+    dataplane,
+    registry,
+  });
+}
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');
 
 // The VIPs go to the other LB nodes first, while this node still forwards; the map entries stay.
 program.stopOnSignals(
   async () => {
+    // BGP first: routers move new flows to the other nodes while this one still forwards (its entries stay).
+    const drained = bgp?.drain(config['bgp-drain-delay']);
     try {
       await l2?.handover();
     } catch (err) {
       // Not a failed stop: the peers take the VIPs over when this node's Lease and heartbeats lapse.
       logger.error({ err }, 'handover failed');
     }
+    await drained;
   },
   () => controller.stop(),
   () => health.stop(),

@@ -1,14 +1,16 @@
 // The speaker's flags (and environment variables), declared once; `node src/speaker/main.ts --help` lists them.
-// The L2 announcement options come from the L2 component (src/speaker/l2/config.ts).
+// The L2 and BGP announcement options come from their components (src/speaker/l2/config.ts, bgp/config.ts).
 import type { OptionSpec } from '../shared/config.ts';
 import { bindAddressOption } from '../shared/host-port.ts';
 import { PROGRAM_OPTIONS } from '../shared/program.ts';
+import { BGP_OPTIONS } from './bgp/config.ts';
 import { L2_OPTIONS } from './l2/config.ts';
 import { CILIUM_VERSION_RANGE } from '../core/lb4/profile.ts';
 import { DEFAULT_CILIUM_CONFIG_DIR } from './cilium-config-dir.ts';
 
 export const SPEAKER_OPTIONS = {
   ...L2_OPTIONS,
+  ...BGP_OPTIONS,
   kubeconfig: {
     kind: 'string',
     env: 'KUBECONFIG',

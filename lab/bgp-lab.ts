@@ -1,0 +1,92 @@
+// The lab's BGP side (TopologyOptions.bgp): a router between a remote client and the LB nodes, running BIRD 2
+// (a different implementation from the speakers' FRR, as in a real data centre), and FRR on every LB node under
+// the guard the speaker Pod's sidecar runs (deploy/frr/frr-guard.sh).
+//
+//   remote client 203.0.113.10 ── remote segment 203.0.113.0/24 ── .1 router .254 ── client segment (LB nodes' eth0)
+//
+// The router peers with every LB node over iBGP (AS 64512 on both sides, so localPref travels), installs the VIP
+// routes with one next hop per announcing node (ECMP, hashed on L4 ports), and runs BFD with them. The LB nodes
+// reach the remote segment through the router by a static route; they take no routes from BGP.
+import { join } from 'node:path';
+import { startBirdRouter, type BirdRouter } from './bird-router.ts';
+import { startFrrNode, type FrrNode } from './frr.ts';
+import type { Ledger } from './ledger.ts';
+import { L2Segment, Netns } from './netns.ts';
+
+export const ROUTER_FRONT_IP = '198.51.100.254';
+export const REMOTE_CLIENT_IP = '203.0.113.10';
+export const REMOTE_CIDR = '203.0.113.0/24';
+export const LAB_ASN = 64512;
+
+export interface BgpLab {
+  readonly router: Netns;
+  readonly bird: BirdRouter;
+  readonly remote: Netns;
+  /** The remote client's agent socket (test/datapath/client-agent.ts). */
+  readonly remoteSocket: string;
+  /** FRR on each LB node, by node name. */
+  readonly frr: Map<string, FrrNode>;
+}
+
+export interface BgpLabNode {
+  readonly name: string;
+  readonly ns: Netns;
+  readonly frontIp: string;
+}
+
+export async function buildBgpLab(
+  ledger: Ledger,
+  front: L2Segment,
+  nodes: readonly BgpLabNode[],
+  logDir: string,
+  startClientAgent: (ns: Netns, socket: string) => Promise<void>,
+  cleanups: (() => Promise<void> | void)[],
+): Promise<BgpLab> {
+  const remoteSegment = await L2Segment.create(ledger, 'rs');
+  cleanups.push(() => remoteSegment.destroy());
+  const router = await Netns.create(ledger, 'rt');
+  cleanups.push(() => router.destroy());
+  await front.attach(router, `${ROUTER_FRONT_IP}/24`, 'eth0');
+  await remoteSegment.attach(router, '203.0.113.1/24', 'eth1');
+  await router.sysctl('net.ipv4.conf.all.forwarding', 1);
+  const remote = await Netns.create(ledger, 'rc');
+  cleanups.push(() => remote.destroy());
+  await remoteSegment.attach(remote, `${REMOTE_CLIENT_IP}/24`, 'eth0');
+  await remote.addRoute('default', '203.0.113.1', 'eth0');
+
+  const frr = new Map<string, FrrNode>();
+  for (const n of nodes) {
+    await n.ns.addRoute(REMOTE_CIDR, ROUTER_FRONT_IP, 'eth0');
+    const node = await startFrrNode({ ledger, netns: n.ns, name: n.name, dir: join(logDir, `frr-${n.name}`) });
+    cleanups.push(() => node.stop());
+    frr.set(n.name, node);
+  }
+  const bird = await startBirdRouter({
+    ledger,
+    netns: router,
+    routerId: ROUTER_FRONT_IP,
+    localAs: LAB_ASN,
+    peers: nodes.map((n) => ({ address: n.frontIp, as: LAB_ASN, bfd: true })),
+    exportPrefixes: [],
+    bfd: { rxMs: 100, txMs: 100, multiplier: 3 },
+    dir: join(logDir, 'bird'),
+  });
+  cleanups.push(() => bird.stop());
+
+  const remoteSocket = join(logDir, 'remote-client.sock');
+  await startClientAgent(remote, remoteSocket);
+  return { router, bird, remote, remoteSocket, frr };
+}
+
+/** The speaker flags that point it at its node's FRR. */
+export function speakerBgpArgs(node: FrrNode, workDir: string): string[] {
+  return [
+    '--bgp',
+    `--frr-vty-socket=${node.vtySocketDir}`,
+    `--bgp-alive-fifo=${node.aliveFifo}`,
+    `--frr-work-dir=${workDir}`,
+    // The lab drains quickly: tests stop speakers often.
+    '--bgp-drain-delay=1s',
+    '--bgp-status-period=500ms',
+  ];
+}

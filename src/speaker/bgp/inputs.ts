@@ -1,0 +1,132 @@
+// The BGP objects the speaker watches: BGPPeers, BGPAdvertisements and BFDProfiles (cluster-scoped), and the
+// Secrets in the speakers' namespace that hold peer passwords. Converted to the plan's inputs with the CRD's
+// defaults filled in, so an object written before a default existed plans the same as a new one.
+import * as k8s from '@kubernetes/client-node';
+import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../api/v1alpha1.ts';
+import type { AdvertisementInput, BfdProfileInput } from '../../core/bgp/plan.ts';
+import { resourceClient, type Kind } from '../../kube/custom-objects.ts';
+import { createInformer, type TypedInformer } from '../../kube/informer.ts';
+import type { Logger } from '../../shared/logger.ts';
+import type { BgpObjects } from './speaker.ts';
+
+type Custom<T> = T & k8s.KubernetesObject;
+
+export class BgpObjectsView implements BgpObjects {
+  readonly #peers: TypedInformer<Custom<BGPPeer>>;
+  readonly #ads: TypedInformer<Custom<BGPAdvertisement>>;
+  readonly #bfd: TypedInformer<Custom<BFDProfile>>;
+  readonly #secrets: TypedInformer<k8s.V1Secret>;
+  readonly #namespace: string;
+
+  constructor(kubeConfig: k8s.KubeConfig, namespace: string, logger: Logger) {
+    this.#namespace = namespace;
+    const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
+      const rc = resourceClient<T>(kubeConfig, kind);
+      return createInformer<Custom<T>>({
+        kubeConfig,
+        path: rc.path(),
+        list: async () => (await rc.list()) as k8s.KubernetesListObject<Custom<T>>,
+        resyncMs: 60_000,
+        logger,
+      });
+    };
+    this.#peers = custom<BGPPeer>('BGPPeer');
+    this.#ads = custom<BGPAdvertisement>('BGPAdvertisement');
+    this.#bfd = custom<BFDProfile>('BFDProfile');
+    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    this.#secrets = createInformer<k8s.V1Secret>({
+      kubeConfig,
+      path: `/api/v1/namespaces/${namespace}/secrets`,
+      list: async (page) =>
+        (await core.listNamespacedSecret({
+          namespace,
+          limit: page.limit,
+          _continue: page.continue,
+        })) as k8s.KubernetesListObject<k8s.V1Secret>,
+      resyncMs: 60_000,
+      logger,
+    });
+  }
+
+  async start(): Promise<void> {
+    await Promise.all([this.#peers.start(), this.#ads.start(), this.#bfd.start(), this.#secrets.start()]);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([this.#peers.stop(), this.#ads.stop(), this.#bfd.stop(), this.#secrets.stop()]);
+  }
+
+  onChange(fn: () => void): void {
+    for (const i of [this.#peers, this.#ads, this.#bfd] as TypedInformer<k8s.KubernetesObject>[]) {
+      i.on({ onUpsert: fn, onDelete: fn });
+    }
+    this.#secrets.on({ onUpsert: fn, onDelete: fn });
+  }
+
+  peers(): ReturnType<BgpObjects['peers']> {
+    return this.#peers.list().flatMap((p) => {
+      const s = p.spec;
+      if (!s || p.metadata.deletionTimestamp) return [];
+      return [
+        {
+          name: p.metadata.name ?? '',
+          myASN: s.myASN,
+          peerASN: s.peerASN,
+          peerAddress: s.peerAddress,
+          peerPort: s.peerPort ?? 179,
+          sourceAddress: s.sourceAddress,
+          holdTimeSeconds: s.holdTimeSeconds ?? 90,
+          keepaliveTimeSeconds: s.keepaliveTimeSeconds ?? 30,
+          connectTimeSeconds: s.connectTimeSeconds,
+          ebgpMultiHop: s.ebgpMultiHop ?? false,
+          nodeSelector: s.nodeSelector,
+          bfdProfile: s.bfdProfile,
+          ...(s.passwordSecret
+            ? { passwordSecret: { name: s.passwordSecret.name, key: s.passwordSecret.key ?? 'password' } }
+            : {}),
+        },
+      ];
+    });
+  }
+
+  advertisements(): AdvertisementInput[] {
+    return this.#ads.list().flatMap((a) => {
+      const s = a.spec;
+      if (!s || a.metadata.deletionTimestamp) return [];
+      return [
+        {
+          name: a.metadata.name ?? '',
+          poolSelector: s.poolSelector,
+          nodeSelector: s.nodeSelector,
+          peers: s.peers ?? [],
+          aggregationLength: s.aggregationLength ?? 32,
+          aggregationLengthV6: s.aggregationLengthV6 ?? 128,
+          communities: s.communities ?? [],
+          largeCommunities: s.largeCommunities ?? [],
+          localPref: s.localPref,
+        },
+      ];
+    });
+  }
+
+  bfdProfiles(): BfdProfileInput[] {
+    return this.#bfd.list().map((b) => {
+      const s = b.spec ?? {};
+      return {
+        name: b.metadata.name ?? '',
+        receiveIntervalMs: s.receiveIntervalMs ?? 300,
+        transmitIntervalMs: s.transmitIntervalMs ?? 300,
+        detectMultiplier: s.detectMultiplier ?? 3,
+        echoMode: s.echoMode ?? false,
+        echoIntervalMs: s.echoIntervalMs ?? 50,
+        passiveMode: s.passiveMode ?? false,
+        minimumTtl: s.minimumTtl ?? 254,
+      };
+    });
+  }
+
+  secretValue(name: string, key: string): string | undefined {
+    const data = this.#secrets.get(name, this.#namespace)?.data?.[key];
+    return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
+  }
+}

@@ -1,0 +1,171 @@
+// BGP mode end to end (lab/bgp-lab.ts): three LB nodes with real Cilium agents and FRR, a BIRD router between
+// them and a remote client, peering over iBGP with BFD. One topology; the stories run in order. The Service is
+// eTP Local, so a backend pod sees the SNAT address of the LB node that carried the flow: counting the answers
+// by that address counts the LB nodes the router spread flows over.
+import t from 'tap';
+import * as k8s from '@kubernetes/client-node';
+import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../src/api/v1alpha1.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { parseAnswer } from '../../lab/backend-pod.ts';
+import { LAB_ASN, ROUTER_FRONT_IP } from '../../lab/bgp-lab.ts';
+import { eventually } from '../../lab/eventually.ts';
+import { Ledger } from '../../lab/ledger.ts';
+import { SPEAKER_NAMESPACE, Topology } from '../../lab/topology.ts';
+
+const ledger = Ledger.open('e2e-bgp');
+const topo = await Topology.up(ledger, {
+  label: 'e2e-bgp',
+  bgp: true,
+  speakerArgs: ['--health-interval=300ms', '--health-rise=2', '--health-fall=2', '--status-min-interval=300ms'],
+});
+t.teardown(() => topo.down());
+const bgp = topo.bgp!;
+const kc = topo.lb.kubeConfig;
+const peers = resourceClient<BGPPeer>(kc, 'BGPPeer');
+const ads = resourceClient<BGPAdvertisement>(kc, 'BGPAdvertisement');
+const profiles = resourceClient<BFDProfile>(kc, 'BFDProfile');
+const nodeNames = topo.lbNodes.map((n) => n.name);
+const nodeBySnat = new Map(topo.lbNodes.map((n) => [n.backendIp, n.name]));
+
+await profiles.create({
+  apiVersion: 'kube-lb.io/v1alpha1',
+  kind: 'BFDProfile',
+  metadata: { name: 'fast' },
+  spec: { receiveIntervalMs: 100, transmitIntervalMs: 100, detectMultiplier: 3 },
+});
+await peers.create({
+  apiVersion: 'kube-lb.io/v1alpha1',
+  kind: 'BGPPeer',
+  metadata: { name: 'router' },
+  spec: {
+    myASN: LAB_ASN,
+    peerASN: LAB_ASN,
+    peerAddress: ROUTER_FRONT_IP,
+    holdTimeSeconds: 9,
+    keepaliveTimeSeconds: 3,
+    bfdProfile: 'fast',
+  },
+});
+await ads.create({
+  apiVersion: 'kube-lb.io/v1alpha1',
+  kind: 'BGPAdvertisement',
+  metadata: { name: 'default' },
+  spec: { communities: ['64512:100', 'no-export'], largeCommunities: ['64512:7:1'], localPref: 200 },
+});
+
+/** Each node's session state, as the BGPPeer's status says. */
+async function sessions(peer: string): Promise<Map<string, { session: string; bfd?: string; message?: string }>> {
+  const p = await peers.get(peer);
+  return new Map((p.status?.nodes ?? []).map((n) => [n.node, n]));
+}
+
+t.test('every LB node peers with the router, BFD up, and says so in the BGPPeer status', async (t) => {
+  const s = await eventually(
+    'three Established sessions with BFD up',
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session === 'Established' && m.get(n)?.bfd === 'Up') ? m : undefined;
+    },
+    90_000,
+  );
+  t.same([...s.keys()].sort(), nodeNames, 'one entry per LB node');
+  const table = topo.lb.kubectl(['get', 'bgppeers']);
+  t.match(table, /router\s+198\.51\.100\.254\s+64512\s+64512\s+Established,Established,Established/);
+});
+
+let vip = '';
+t.test('a Service is reachable through the router, its flows spread over all three LB nodes', async (t) => {
+  await topo.createService('c1', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }], {
+    externalTrafficPolicy: 'Local',
+  });
+  vip = await topo.waitExternalIP('c1', 'web');
+  const hops = await eventually(
+    `${vip}/32 in the router with three next hops`,
+    async () => {
+      const h = await bgp.bird.kernelNexthops(`${vip}/32`);
+      return h.length === 3 ? h : undefined;
+    },
+    60_000,
+  );
+  t.same([...hops].sort(), topo.lbNodes.map((n) => n.frontIp).sort(), 'ECMP over every LB node');
+  const byNode = new Map<string, number>();
+  const failed: string[] = [];
+  for (let i = 0; i < 60; i++) {
+    const r = await topo.request('tcp', vip, 80, 2000, 'remote');
+    const a = r.ok ? parseAnswer(r.text) : undefined;
+    const node = a && nodeBySnat.get(a.from);
+    if (node) byNode.set(node, (byNode.get(node) ?? 0) + 1);
+    else failed.push(r.text);
+  }
+  t.same(failed, [], '60 requests from the remote client all answered, each through a known LB node');
+  t.comment(`answers per LB node: ${JSON.stringify(Object.fromEntries(byNode))}`);
+  t.same([...byNode.keys()].sort(), nodeNames, 'every LB node carried flows');
+  // L2 and BGP serve the same pool: the client on the LB segment reaches the VIP through its ARP owner.
+  const local = await topo.requestUntilOk('tcp', vip, 80, 30_000);
+  t.ok(parseAnswer(local.text), 'the VIP also answers on L2, from the LB segment');
+});
+
+t.test("the router's RIB carries the advertisement's communities and localPref", async (t) => {
+  const routes = await bgp.bird.routes(`${vip}/32`);
+  t.equal(routes.length, 3, 'one path per LB node');
+  for (const r of routes) {
+    t.equal(r.localPref, 200, `localPref 200 via ${r.nexthops.join(',')}`);
+    t.ok(r.communities.some((c) => /64512,\s*100/.test(c)), `community 64512:100 via ${r.nexthops.join(',')}`);
+    t.ok(r.largeCommunities.some((c) => /64512,\s*7,\s*1/.test(c)), 'large community 64512:7:1');
+  }
+});
+
+t.test('deleting the Service withdraws the route', async (t) => {
+  await topo.deleteService('c1', 'web');
+  await eventually(
+    `${vip}/32 gone from the router`,
+    async () => (await bgp.bird.kernelNexthops(`${vip}/32`)).length === 0 || undefined,
+    60_000,
+  );
+  t.pass('withdrawn');
+});
+
+t.test('a peer with a wrong ASN or password is not Established and says why, per node', async (t) => {
+  const core = kc.makeApiClient(k8s.CoreV1Api);
+  await core.createNamespacedSecret({
+    namespace: SPEAKER_NAMESPACE,
+    body: { metadata: { name: 'router-password' }, stringData: { password: 'not-the-routers' } },
+  });
+  // The router's address with the wrong AS: BIRD answers with a NOTIFICATION (bad peer AS).
+  await peers.update('router', undefined, (p) => ({ ...p, spec: { ...p.spec!, peerASN: 65099 } }));
+  const bad = await eventually(
+    'the router session down on every node, with a reason',
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session !== 'Established' && m.get(n)?.message) ? m : undefined;
+    },
+    60_000,
+  );
+  t.comment(`wrong ASN: ${JSON.stringify(bad.get(nodeNames[0]!))}`);
+  await peers.update('router', undefined, (p) => ({
+    ...p,
+    spec: { ...p.spec!, peerASN: LAB_ASN, passwordSecret: { name: 'router-password', key: 'password' } },
+  }));
+  const noAuth = await eventually(
+    'the router session down on every node with the wrong password',
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session !== 'Established' && m.get(n)?.message) ? m : undefined;
+    },
+    60_000,
+  );
+  t.comment(`wrong password: ${JSON.stringify(noAuth.get(nodeNames[0]!))}`);
+  await peers.update('router', undefined, (p) => {
+    const { passwordSecret: _, ...spec } = p.spec!;
+    return { ...p, spec };
+  });
+  await eventually(
+    'sessions back up',
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session === 'Established') || undefined;
+    },
+    90_000,
+  );
+  t.pass('restored');
+});
