@@ -8,7 +8,7 @@
 // pool or tenant changed.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
-import type { ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
+import type { BFDProfile, BGPAdvertisement, BGPPeer, ConsumerCluster, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { API_VERSION } from '../api/v1alpha1.ts';
 import { Allocator, type AllocationReason, type Decision } from '../core/allocation/allocator.ts';
 import {
@@ -100,6 +100,10 @@ export class AllocatorController {
   readonly claims: TypedInformer<VIPClaim & k8s.KubernetesObject>;
   /** The LB cluster's own addresses and the operator's deny-list: never backends (the webhook reads it too). */
   readonly denyList: BackendDenyList;
+  /** BGP mode's objects, for the webhook alone (allocation does not depend on them). */
+  readonly bgpPeers: TypedInformer<BGPPeer & k8s.KubernetesObject>;
+  readonly bgpAdvertisements: TypedInformer<BGPAdvertisement & k8s.KubernetesObject>;
+  readonly bfdProfiles: TypedInformer<BFDProfile & k8s.KubernetesObject>;
   #leading: Leading | undefined;
   readonly #digests = new Map<string, string>();
   readonly #now: () => Date;
@@ -127,6 +131,9 @@ export class AllocatorController {
     this.pools = informer<VIPPool>('VIPPool', trimConfig);
     this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);
     this.claims = informer<VIPClaim>('VIPClaim', trimClaim);
+    this.bgpPeers = informer<BGPPeer>('BGPPeer', trimConfig);
+    this.bgpAdvertisements = informer<BGPAdvertisement>('BGPAdvertisement', trimConfig);
+    this.bfdProfiles = informer<BFDProfile>('BFDProfile', trimConfig);
     this.denyList = new BackendDenyList(
       kubeConfig,
       opts.namespace ?? 'kube-lb-system',
@@ -159,12 +166,16 @@ export class AllocatorController {
 
   /** Starts the informers (every replica) and resolves when their first lists are in the caches. */
   async startInformers(): Promise<void> {
-    await Promise.all([this.pools.start(), this.tenants.start(), this.claims.start(), this.denyList.start()]);
-    await Promise.all([this.pools.synced, this.tenants.synced, this.claims.synced]);
+    await Promise.all([...this.#informers().map((i) => i.start()), this.denyList.start()]);
+    await this.synced;
   }
 
   get synced(): Promise<void> {
-    return Promise.all([this.pools.synced, this.tenants.synced, this.claims.synced]).then(() => undefined);
+    return Promise.all(this.#informers().map((i) => i.synced)).then(() => undefined);
+  }
+
+  #informers() {
+    return [this.pools, this.tenants, this.claims, this.bgpPeers, this.bgpAdvertisements, this.bfdProfiles] as const;
   }
 
   get isLeading(): boolean {
@@ -264,7 +275,7 @@ export class AllocatorController {
   async stop(): Promise<void> {
     this.#leading?.queue.stop();
     this.#leading = undefined;
-    await Promise.all([this.pools.stop(), this.tenants.stop(), this.claims.stop(), this.denyList.stop()]);
+    await Promise.all([...this.#informers().map((i) => i.stop()), this.denyList.stop()]);
   }
 
   /** Resolves when the leader's queue has nothing to do (tests, benchmark). */

@@ -23,7 +23,16 @@
 // What a single object can check lives here (OpenAPI + CEL); rules across objects (pool overlap, tenancy,
 // backends outside a tenant's networks) live in src/core/allocation/validate.ts, used by the webhook and the
 // allocator alike. Every list and string carries a bound so the apiserver's CEL cost estimate stays in budget.
-import { GROUP, VERSION, PLURALS, MAX_ADDRESSES_PER_ENTRY, type API_VERSION, type ObjectMeta } from './v1alpha1.ts';
+import {
+  GROUP,
+  VERSION,
+  PLURALS,
+  MAX_ADDRESSES_PER_ENTRY,
+  BGP_PEER_DEFAULTS,
+  WELL_KNOWN_COMMUNITIES,
+  type API_VERSION,
+  type ObjectMeta,
+} from './v1alpha1.ts';
 
 export interface Validation {
   rule: string;
@@ -277,6 +286,12 @@ const labelSelector = (description: string) =>
     ),
   });
 
+/** Which pools' VIPs an announcement or advertisement covers, and from which LB nodes. */
+const poolsAndNodes = (verb: string, nodes: string) => ({
+  poolSelector: labelSelector(`Pools whose VIPs are ${verb} (by pool labels). Unset: all pools.`),
+  nodeSelector: labelSelector(nodes),
+});
+
 const conditions = list(
   'Observations of the object, one per type.',
   obj(
@@ -349,7 +364,7 @@ function crd<K extends keyof typeof PLURALS, Spec, Status>(
   };
 }
 
-// ---------------------------------------------------------------- the four kinds
+// ---------------------------------------------------------------- the kinds
 
 const vipPool = crd(
   'VIPPool',
@@ -635,8 +650,7 @@ const l2Announcement = crd(
   ['l2a'],
   'Which pools are announced on L2 (ARP), from which LB nodes and interfaces.',
   obj('Pools, nodes and interfaces to announce from.', {
-    poolSelector: labelSelector('Pools whose VIPs are announced (by pool labels). Unset: all pools.'),
-    nodeSelector: labelSelector('LB nodes that may announce. Unset: every LB node running a speaker.'),
+    ...poolsAndNodes('announced', 'LB nodes that may announce. Unset: every LB node running a speaker.'),
     interfaces: list(
       "Interface names, or regular expressions written as /regex/. Unset: the default route's interface.",
       str('An interface name or /regex/.', { minLength: 1, maxLength: 128 }),
@@ -647,14 +661,258 @@ const l2Announcement = crd(
   [{ name: 'Interfaces', type: 'string', jsonPath: '.spec.interfaces' }],
 );
 
+// ---------------------------------------------------------------- BGP mode (MetalLB's semantics where they fit)
+
+const ASN_MAX = 4_294_967_295;
+const HOLD = `(has(self.holdTimeSeconds) ? self.holdTimeSeconds : ${BGP_PEER_DEFAULTS.holdTimeSeconds})`;
+const asn = (description: string): Typed<number> => int(description, { minimum: 1, maximum: ASN_MAX });
+
+const COMMUNITY = `^([0-9]{1,5}:[0-9]{1,5}|${WELL_KNOWN_COMMUNITIES.join('|')})$`;
+const LARGE_COMMUNITY = '^[0-9]{1,10}:[0-9]{1,10}:[0-9]{1,10}$';
+
+const bgpPeer = crd(
+  'BGPPeer',
+  'Cluster',
+  ['bgpp'],
+  'A BGP router the LB nodes open sessions to, to advertise VIPs.',
+  obj(
+    'The session: both ends, timers, authentication and which LB nodes open it.',
+    {
+      myASN: asn('AS number the LB nodes use on this session.'),
+      peerASN: asn("The router's AS number. Equal to myASN: iBGP; different: eBGP."),
+      peerAddress: ipAddress("The router's address (IPv4 or IPv6)."),
+      peerPort: int('TCP port of the router.', { minimum: 1, maximum: 65535, default: BGP_PEER_DEFAULTS.peerPort }),
+      sourceAddress: ipAddress(
+        "Local address of the session, of the peer's family. Unset: chosen by the node's routes.",
+      ),
+      holdTimeSeconds: int('BGP hold time proposed in OPEN: 0 (no keepalives, no hold timer) or 3 to 65535.', {
+        minimum: 0,
+        maximum: 65535,
+        default: BGP_PEER_DEFAULTS.holdTimeSeconds,
+        'x-kubernetes-validations': [
+          {
+            // A fixed message: the cost estimate of string() on an integer is unbounded.
+            rule: 'self == 0 || self >= 3',
+            message: 'holdTimeSeconds must be 0 or at least 3',
+            reason: 'FieldValueInvalid',
+          },
+        ],
+      }),
+      keepaliveTimeSeconds: int('Interval between KEEPALIVEs; below holdTimeSeconds unless that is 0.', {
+        minimum: 0,
+        maximum: 65535,
+        default: BGP_PEER_DEFAULTS.keepaliveTimeSeconds,
+      }),
+      connectTimeSeconds: int('How long a TCP connection attempt to the router may take. Unset: the speaker default.', {
+        minimum: 1,
+        maximum: 65535,
+      }),
+      passwordSecret: obj(
+        "TCP MD5 password of the session (RFC 2385): a Secret in the speakers' namespace (kube-lb-system). Unset: no password.",
+        {
+          name: dnsSubdomain('Secret name.'),
+          key: str('Key in the Secret whose value is the password.', {
+            minLength: 1,
+            pattern: '^[-._a-zA-Z0-9]+$',
+            default: 'password',
+          }),
+        },
+        ['name'],
+      ),
+      ebgpMultiHop: bool('Whether the router may be more than one hop away (eBGP only).', { default: false }),
+      nodeSelector: labelSelector('LB nodes that peer. Unset: every LB node.'),
+      bfdProfile: dnsSubdomain('Name of a BFDProfile: run BFD on the session with its settings. Unset: no BFD.'),
+    },
+    ['myASN', 'peerASN', 'peerAddress'],
+    {
+      'x-kubernetes-validations': [
+        {
+          // Defaults are applied before the rule runs; the fallbacks cover an object that predates them.
+          rule: `${HOLD} == 0 || (has(self.keepaliveTimeSeconds) ? self.keepaliveTimeSeconds : ${BGP_PEER_DEFAULTS.keepaliveTimeSeconds}) < ${HOLD}`,
+          message: 'keepaliveTimeSeconds must be below holdTimeSeconds (unless holdTimeSeconds is 0)',
+          fieldPath: '.keepaliveTimeSeconds',
+          reason: 'FieldValueInvalid',
+        },
+        {
+          rule: '!has(self.ebgpMultiHop) || !self.ebgpMultiHop || self.myASN != self.peerASN',
+          message: 'ebgpMultiHop is only allowed for eBGP (myASN different from peerASN)',
+          fieldPath: '.ebgpMultiHop',
+          reason: 'FieldValueInvalid',
+        },
+        {
+          rule: '!has(self.sourceAddress) || !isIP(self.sourceAddress) || !isIP(self.peerAddress) || ip(self.sourceAddress).family() == ip(self.peerAddress).family()',
+          message: 'sourceAddress and peerAddress must be of one family',
+          fieldPath: '.sourceAddress',
+          reason: 'FieldValueInvalid',
+        },
+      ],
+    },
+  ),
+  obj('Observed by the speakers.', {
+    conditions,
+    nodes: list(
+      'The session as each LB node that peers sees it, one entry per node.',
+      obj(
+        "One LB node's session with the router.",
+        {
+          node: str('LB node name.', { minLength: 1 }),
+          session: oneOf('BGP session state (RFC 4271 finite state machine), or Unknown.', [
+            'Idle',
+            'Connect',
+            'Active',
+            'OpenSent',
+            'OpenConfirm',
+            'Established',
+            'Unknown',
+          ]),
+          bfd: oneOf('BFD session state (RFC 5880), or Unknown. Unset: no BFD.', [
+            'Up',
+            'Down',
+            'Init',
+            'AdminDown',
+            'Unknown',
+          ]),
+          message: str(
+            "Why the session is not Established, e.g. the router's NOTIFICATION (bad peer AS, authentication failure).",
+            { maxLength: 1024 },
+          ),
+          since: str('When the session entered its state.', { format: 'date-time', maxLength: 64 }),
+          prefixesAdvertised: int('Prefixes this node advertises to the router.', { minimum: 0 }),
+        },
+        ['node', 'session'],
+      ),
+      256,
+      { 'x-kubernetes-list-type': 'map', 'x-kubernetes-list-map-keys': ['node'] },
+    ),
+  }),
+  [
+    { name: 'Peer', type: 'string', jsonPath: '.spec.peerAddress' },
+    { name: 'PeerASN', type: 'integer', jsonPath: '.spec.peerASN' },
+    { name: 'MyASN', type: 'integer', jsonPath: '.spec.myASN' },
+    {
+      // The apiserver prints the first value a column's path finds, so this is one node's state, not all of them.
+      name: 'Sessions',
+      type: 'string',
+      jsonPath: '.status.nodes[*].session',
+      description: 'Session state on the first LB node of status.nodes (a column shows one value).',
+    },
+    { name: 'BFD', type: 'string', jsonPath: '.spec.bfdProfile', priority: 1 },
+  ],
+);
+
+const bgpAdvertisement = crd(
+  'BGPAdvertisement',
+  'Cluster',
+  ['bgpadv'],
+  "Which pools' VIPs are advertised over BGP, from which LB nodes, to which peers, with which attributes.",
+  obj('Pools, nodes, peers and path attributes.', {
+    ...poolsAndNodes('advertised', 'LB nodes that advertise. Unset: every LB node.'),
+    peers: list(
+      'Names of the BGPPeers to advertise to. Unset or empty: every peer.',
+      dnsSubdomain('A BGPPeer name.'),
+      64,
+      { 'x-kubernetes-list-type': 'set' },
+    ),
+    aggregationLength: int(
+      'Prefix length IPv4 VIPs are advertised with: 32 advertises each VIP, shorter lengths the covering prefix.',
+      { minimum: 0, maximum: 32, default: 32 },
+    ),
+    aggregationLengthV6: int('Prefix length IPv6 VIPs are advertised with.', {
+      minimum: 0,
+      maximum: 128,
+      default: 128,
+    }),
+    communities: list(
+      `BGP communities (RFC 1997) to attach: ASN:VALUE, each part 0 to 65535, or one of ${WELL_KNOWN_COMMUNITIES.join(', ')}.`,
+      str('A community.', {
+        maxLength: 17,
+        pattern: COMMUNITY,
+        'x-kubernetes-validations': [
+          {
+            rule: "!self.matches('^[0-9]+:[0-9]+$') || self.split(':').all(p, int(p) <= 65535)",
+            messageExpression: "'community ' + self + ' is out of range: each part of ASN:VALUE is 0 to 65535'",
+            reason: 'FieldValueInvalid',
+          },
+        ],
+      }),
+      32,
+      { 'x-kubernetes-list-type': 'set' },
+    ),
+    largeCommunities: list(
+      'BGP large communities (RFC 8092) to attach: A:B:C, each part 0 to 4294967295.',
+      str('A large community.', {
+        maxLength: 32,
+        pattern: LARGE_COMMUNITY,
+        'x-kubernetes-validations': [
+          {
+            rule: `self.split(':').all(p, int(p) <= ${ASN_MAX})`,
+            messageExpression: `'large community ' + self + ' is out of range: each part of A:B:C is 0 to ${ASN_MAX}'`,
+            reason: 'FieldValueInvalid',
+          },
+        ],
+      }),
+      32,
+      { 'x-kubernetes-list-type': 'set' },
+    ),
+    localPref: int(
+      'LOCAL_PREF of the advertised routes. Sent only to iBGP peers (myASN equal to peerASN); eBGP peers never see it.',
+      { minimum: 0, maximum: ASN_MAX },
+    ),
+  }),
+  obj('Observed by the speakers.', { conditions }),
+  [
+    { name: 'Aggregation', type: 'integer', jsonPath: '.spec.aggregationLength' },
+    { name: 'LocalPref', type: 'integer', jsonPath: '.spec.localPref' },
+    { name: 'Peers', type: 'string', jsonPath: '.spec.peers', priority: 1 },
+  ],
+);
+
+const bfdInterval = (description: string, def: number): Typed<number> =>
+  int(`${description} In milliseconds.`, { minimum: 10, maximum: 60000, default: def });
+
+const bfdProfile = crd(
+  'BFDProfile',
+  'Cluster',
+  ['bfdp'],
+  'BFD (RFC 5880) settings that BGPPeers name in spec.bfdProfile, for fast failure detection.',
+  obj('Timers and modes of the BFD sessions.', {
+    receiveIntervalMs: bfdInterval('Shortest interval between received control packets this end accepts.', 300),
+    transmitIntervalMs: bfdInterval('Shortest interval between control packets this end sends.', 300),
+    detectMultiplier: int('Control packets missed before the session is declared down.', {
+      minimum: 2,
+      maximum: 255,
+      default: 3,
+    }),
+    echoMode: bool('Whether to send echo packets (forwarded back by the peer).', { default: false }),
+    echoIntervalMs: bfdInterval('Shortest interval between echo packets.', 50),
+    passiveMode: bool('Whether to wait for the peer to start the session instead of sending first.', {
+      default: false,
+    }),
+    minimumTtl: int('Lowest TTL accepted on incoming control packets (multi-hop sessions); 254: one hop at most.', {
+      minimum: 1,
+      maximum: 254,
+      default: 254,
+    }),
+  }),
+  obj('Observed by the speakers.', { conditions }),
+  [
+    { name: 'RX', type: 'integer', jsonPath: '.spec.receiveIntervalMs' },
+    { name: 'TX', type: 'integer', jsonPath: '.spec.transmitIntervalMs' },
+    { name: 'Multiplier', type: 'integer', jsonPath: '.spec.detectMultiplier' },
+  ],
+);
+
 export type VIPPool = TypeOf<typeof vipPool>;
 export type ConsumerCluster = TypeOf<typeof consumerCluster>;
 export type VIPClaim = TypeOf<typeof vipClaim>;
 export type L2Announcement = TypeOf<typeof l2Announcement>;
+export type BGPPeer = TypeOf<typeof bgpPeer>;
+export type BGPAdvertisement = TypeOf<typeof bgpAdvertisement>;
+export type BFDProfile = TypeOf<typeof bfdProfile>;
 
 /** Every CRD of the API group, in file order. */
 export function customResourceDefinitions(): CustomResourceDefinition[] {
-  return [vipPool, consumerCluster, vipClaim, l2Announcement];
+  return [vipPool, consumerCluster, vipClaim, l2Announcement, bgpPeer, bgpAdvertisement, bfdProfile];
 }
 
 /** deploy/crds/<group>_<plural>.yaml */

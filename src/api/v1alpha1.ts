@@ -2,7 +2,15 @@
 // Their shapes are written once, as the CRD schemas in src/api/v1alpha1-crds.ts, which deploy/crds/*.yaml and
 // docs/crds.md are generated from; the types here are derived from those schemas and only name their parts, with
 // type-only imports (nothing of the schemas is loaded at run time). To add or change a field, edit the schema.
-import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from './v1alpha1-crds.ts';
+import type {
+  BFDProfile,
+  BGPAdvertisement,
+  BGPPeer,
+  ConsumerCluster,
+  L2Announcement,
+  VIPClaim,
+  VIPPool,
+} from './v1alpha1-crds.ts';
 
 export const GROUP = 'kube-lb.io';
 export const VERSION = 'v1alpha1';
@@ -13,6 +21,9 @@ export const PLURALS = {
   ConsumerCluster: 'consumerclusters',
   VIPClaim: 'vipclaims',
   L2Announcement: 'l2announcements',
+  BGPPeer: 'bgppeers',
+  BGPAdvertisement: 'bgpadvertisements',
+  BFDProfile: 'bfdprofiles',
 } as const;
 
 /** The `loadBalancerClass` consumer Services use to be served by kube-lb. */
@@ -38,7 +49,7 @@ export const LABELS = {
   serviceName: 'kube-lb.io/service-name',
 } as const;
 
-export type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool };
+export type { BFDProfile, BGPAdvertisement, BGPPeer, ConsumerCluster, L2Announcement, VIPClaim, VIPPool };
 
 /** What kube-lb reads and writes of an object's metadata (the CRDs leave metadata to the apiserver). */
 export interface ObjectMeta {
@@ -132,3 +143,31 @@ export const ALLOCATION_REASONS = {
 // ---------------------------------------------------------------- L2Announcement (cluster-scoped)
 
 export type L2AnnouncementSpec = L2Announcement['spec'];
+
+// ---------------------------------------------------------------- BGP mode (cluster-scoped)
+
+export type BGPPeerSpec = BGPPeer['spec'];
+/** The Secret (in the speakers' namespace) and key holding a session's TCP MD5 password. */
+export type BGPPasswordSecret = NonNullable<BGPPeerSpec['passwordSecret']>;
+export type BGPPeerStatus = NonNullable<BGPPeer['status']>;
+/** One LB node's session with a BGPPeer (status.nodes, keyed by node). */
+export type BGPPeerNodeStatus = NonNullable<BGPPeerStatus['nodes']>[number];
+export type BGPSessionState = BGPPeerNodeStatus['session'];
+export type BFDSessionState = NonNullable<BGPPeerNodeStatus['bfd']>;
+/** Defaults of BGPPeer's spec, written into the CRD (the apiserver fills them in) and used where one is unset. */
+export const BGP_PEER_DEFAULTS = { peerPort: 179, holdTimeSeconds: 90, keepaliveTimeSeconds: 30 } as const;
+
+/** The BGP communities a BGPAdvertisement may attach by name (RFC 1997, RFC 7999, RFC 8326). */
+export const WELL_KNOWN_COMMUNITIES = [
+  'no-export',
+  'no-advertise',
+  'local-AS',
+  'blackhole',
+  'graceful-shutdown',
+] as const;
+
+export type BGPAdvertisementSpec = BGPAdvertisement['spec'];
+export type BGPAdvertisementStatus = NonNullable<BGPAdvertisement['status']>;
+
+export type BFDProfileSpec = BFDProfile['spec'];
+export type BFDProfileStatus = NonNullable<BFDProfile['status']>;

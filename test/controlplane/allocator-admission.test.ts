@@ -1,16 +1,25 @@
 // The allocator against a real apiserver with its webhook registered (clientConfig.url on 127.0.0.1, the
 // certificate bootstrapped by the allocator itself): each cross-object rule accepted and refused with a
 // message naming the object and the field, then a corpus of malformed and hostile objects, each refused at
-// admission (schema, CEL or webhook) or marked with a clear condition, while nothing already allocated moves.
+// admission (schema, CEL or webhook) or marked with a clear condition, while nothing already allocated moves;
+// and BGP mode's objects: their defaults, CEL rules, webhook refusals and warnings, and printer columns.
 import t from 'tap';
 import * as k8s from '@kubernetes/client-node';
-import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
+import type {
+  BFDProfile,
+  BGPAdvertisement,
+  BGPPeer,
+  ConsumerCluster,
+  VIPClaim,
+  VIPPool,
+} from '../../src/api/v1alpha1.ts';
 import { apiMessage } from '../../src/kube/client.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { startClusters } from '../../lab/controlplane.ts';
 import { claim, pool, tenant, type ClaimOptions } from '../support/allocation-fixtures.ts';
 import { allocatedOf, eventually, startAllocator, waitClaim, waitReady } from '../../lab/allocator.ts';
+import { bfdProfile, bgpAdvertisement, bgpPeer } from '../support/bgp-fixtures.ts';
 
 const ledger = Ledger.open('alloc-admission');
 const [lb] = await startClusters(ledger, [{ name: 'lb' }]);
@@ -441,4 +450,174 @@ t.test('pool and tenant status and printer columns', async (t) => {
     return x.status?.vips === 1 ? x : undefined;
   });
   t.equal(b.status?.claims, 2, 'b1 and the over-quota claim');
+});
+
+t.test('BGP mode: defaults, CEL rules, the webhook and printer columns', async (t) => {
+  const peers = resourceClient<BGPPeer>(kc, 'BGPPeer');
+  const advertisements = resourceClient<BGPAdvertisement>(kc, 'BGPAdvertisement');
+  const profiles = resourceClient<BFDProfile>(kc, 'BFDProfile');
+
+  const peer = await peers.create(
+    bgpPeer('tor-1', '198.18.0.1', {
+      nodeSelector: { matchLabels: { rack: 'r1' } },
+      passwordSecret: { name: 'tor-1-password' },
+      bfdProfile: 'fast',
+    }),
+  );
+  t.match(
+    peer.spec,
+    { peerPort: 179, holdTimeSeconds: 90, keepaliveTimeSeconds: 30, ebgpMultiHop: false },
+    'BGPPeer defaults',
+  );
+  t.equal(peer.spec.passwordSecret?.key, 'password', 'the password key defaults to "password"');
+  const adv = await advertisements.create(bgpAdvertisement('all', { communities: ['64512:100', 'no-export'] }));
+  t.match(adv.spec, { aggregationLength: 32, aggregationLengthV6: 128 }, 'BGPAdvertisement defaults');
+  const profile = await profiles.create(bfdProfile('fast'));
+  t.same(
+    profile.spec,
+    {
+      receiveIntervalMs: 300,
+      transmitIntervalMs: 300,
+      detectMultiplier: 3,
+      echoMode: false,
+      echoIntervalMs: 50,
+      passiveMode: false,
+      minimumTtl: 254,
+    },
+    'BFDProfile defaults',
+  );
+
+  const rows: Array<[what: string, create: () => Promise<unknown>, expect: RegExp | 'accepted']> = [
+    ['hold time 2', () => peers.create(bgpPeer('h2', '198.18.1.1', { holdTimeSeconds: 2 })), /must be 0 or at least 3/],
+    [
+      'hold time 0 with the default keepalive',
+      () => peers.create(bgpPeer('h0', '198.18.1.2', { holdTimeSeconds: 0 })),
+      'accepted',
+    ],
+    [
+      'keepalive equal to the hold time',
+      () => peers.create(bgpPeer('ka', '198.18.1.3', { holdTimeSeconds: 9, keepaliveTimeSeconds: 9 })),
+      /spec\.keepaliveTimeSeconds.*keepaliveTimeSeconds must be below holdTimeSeconds/,
+    ],
+    [
+      'keepalive above the default hold time',
+      () => peers.create(bgpPeer('ka2', '198.18.1.4', { keepaliveTimeSeconds: 100 })),
+      /keepaliveTimeSeconds must be below holdTimeSeconds/,
+    ],
+    [
+      'ebgpMultiHop on an iBGP session',
+      () => peers.create(bgpPeer('mh', '198.18.1.5', { peerASN: 64512, ebgpMultiHop: true })),
+      /spec\.ebgpMultiHop.*only allowed for eBGP/,
+    ],
+    [
+      'ebgpMultiHop on an eBGP session',
+      () => peers.create(bgpPeer('mh2', '198.18.1.6', { ebgpMultiHop: true })),
+      'accepted',
+    ],
+    [
+      'a source address of the other family',
+      () => peers.create(bgpPeer('src', '198.18.1.7', { sourceAddress: '2001:db8::7' })),
+      /spec\.sourceAddress.*one family/,
+    ],
+    ['a peer address that is not one', () => peers.create(bgpPeer('bad', '198.18.1.300')), /not an IP address/],
+    [
+      'AS 0',
+      () => peers.create(bgpPeer('asn0', '198.18.1.8', { myASN: 0 })),
+      /spec\.myASN.*greater than or equal to 1/,
+    ],
+    [
+      'AS 2^32',
+      () => peers.create(bgpPeer('asn32', '198.18.1.8', { peerASN: 4294967296 })),
+      /spec\.peerASN.*less than or equal to 4294967295/,
+    ],
+    [
+      'a four-byte AS',
+      () => peers.create(bgpPeer('asn4', '198.18.1.9', { myASN: 4200000000, peerASN: 4294967295 })),
+      'accepted',
+    ],
+    [
+      'a second peer for tor-1 on the same nodes (webhook)',
+      () => peers.create(bgpPeer('tor-1b', '198.18.0.1', { nodeSelector: { matchLabels: { zone: 'a' } } })),
+      /denied the request: BGPPeer tor-1b spec\.peerAddress: 198\.18\.0\.1 port 179 is also BGPPeer tor-1's router/,
+    ],
+    [
+      'the same router from another rack',
+      () => peers.create(bgpPeer('tor-1-r2', '198.18.0.1', { nodeSelector: { matchLabels: { rack: 'r2' } } })),
+      'accepted',
+    ],
+    [
+      'a community out of range',
+      () => advertisements.create(bgpAdvertisement('c1', { communities: ['65536:1'] })),
+      /spec\.communities\[0\].*community 65536:1 is out of range/,
+    ],
+    [
+      'a well-known community in the wrong case',
+      () => advertisements.create(bgpAdvertisement('c2', { communities: ['NO-EXPORT'] })),
+      /spec\.communities\[0\].*should match/,
+    ],
+    [
+      'a large community out of range',
+      () => advertisements.create(bgpAdvertisement('c3', { largeCommunities: ['4294967296:0:0'] })),
+      /spec\.largeCommunities\[0\].*out of range/,
+    ],
+    [
+      'aggregation length 33',
+      () => advertisements.create(bgpAdvertisement('c4', { aggregationLength: 33 })),
+      /spec\.aggregationLength.*less than or equal to 32/,
+    ],
+    [
+      'a BFD multiplier of 1',
+      () => profiles.create(bfdProfile('slow', { detectMultiplier: 1 })),
+      /spec\.detectMultiplier.*greater than or equal to 2/,
+    ],
+    [
+      'deleting a BFDProfile tor-1 names (webhook)',
+      () => profiles.delete('fast'),
+      /denied the request: BFDProfile fast is named in spec\.bfdProfile of BGPPeer tor-1/,
+    ],
+  ];
+  for (const [what, create, expect] of rows) {
+    const msg = await refusal(create);
+    if (expect === 'accepted') t.equal(msg, undefined, `${what}: accepted`);
+    else t.match(msg ?? 'accepted', expect, `${what}: refused`);
+  }
+
+  // Admission warnings reach the client: kubectl prints them, and --warnings-as-errors turns them into a failure.
+  const warningOf = (body: object): string => {
+    try {
+      cluster.kubectl(['create', '--dry-run=server', '--warnings-as-errors', '-f', '-'], JSON.stringify(body));
+      return 'no warning';
+    } catch (err) {
+      return String((err as { stderr?: unknown }).stderr);
+    }
+  };
+  t.match(
+    warningOf(bgpPeer('tor-2', '198.18.0.2', { bfdProfile: 'missing' })),
+    /BGPPeer tor-2 spec\.bfdProfile: there is no BFDProfile missing/,
+    'a peer naming a missing BFDProfile is admitted with a warning',
+  );
+  t.match(
+    warningOf(bgpAdvertisement('to-nobody', { peers: ['tor-1', 'nobody'] })),
+    /BGPAdvertisement to-nobody spec\.peers\[1\]: there is no BGPPeer nobody/,
+    'an advertisement naming a missing peer is admitted with a warning',
+  );
+
+  await peers.replaceStatus({
+    ...(await peers.get('tor-1')),
+    status: {
+      nodes: [
+        { node: 'lb-1', session: 'Established', since: '2026-01-01T00:00:00Z', prefixesAdvertised: 3 },
+        { node: 'lb-2', session: 'Active', bfd: 'Down', message: 'NOTIFICATION: OPEN message error, bad peer AS' },
+      ],
+    },
+  });
+  const table = cluster.kubectl(['get', 'bgppeers', '-o', 'wide']);
+  t.match(table, /NAME\s+PEER\s+PEERASN\s+MYASN\s+SESSIONS\s+BFD\s+AGE/);
+  // A column shows the first value its path finds: lb-1's session, not lb-2's.
+  t.match(table, /tor-1\s+198\.18\.0\.1\s+64513\s+64512\s+Established\s+fast\s/);
+  t.match(
+    cluster.kubectl(['get', 'bgpadv', '-o', 'wide']),
+    /NAME\s+AGGREGATION\s+LOCALPREF\s+PEERS\s+AGE\n(?:.*\n)*all\s+32\s+\d+s\n/,
+  );
+  t.match(cluster.kubectl(['get', 'bfdp']), /NAME\s+RX\s+TX\s+MULTIPLIER\s+AGE\s+fast\s+300\s+300\s+3/);
 });

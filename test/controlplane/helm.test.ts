@@ -413,6 +413,9 @@ t.test('helm install, upgrade with changed values, uninstall: against real apise
   t.strictSame(
     crdNames(lb!),
     [
+      'customresourcedefinition.apiextensions.k8s.io/bfdprofiles.kube-lb.io',
+      'customresourcedefinition.apiextensions.k8s.io/bgpadvertisements.kube-lb.io',
+      'customresourcedefinition.apiextensions.k8s.io/bgppeers.kube-lb.io',
       'customresourcedefinition.apiextensions.k8s.io/consumerclusters.kube-lb.io',
       'customresourcedefinition.apiextensions.k8s.io/l2announcements.kube-lb.io',
       'customresourcedefinition.apiextensions.k8s.io/vipclaims.kube-lb.io',
@@ -479,7 +482,7 @@ t.test('helm install, upgrade with changed values, uninstall: against real apise
   const vwc = await lb!.kubeConfig
     .makeApiClient(k8s.AdmissionregistrationV1Api)
     .readValidatingWebhookConfiguration({ name: 'kube-lb-allocator' });
-  t.equal(vwc.webhooks?.length, 4, 'the webhook configuration is installed, accepted by the apiserver');
+  t.equal(vwc.webhooks?.length, 7, 'the webhook configuration is installed, accepted by the apiserver');
   const role = await lb!.kubeConfig
     .makeApiClient(k8s.RbacAuthorizationV1Api)
     .readNamespacedRole({ name: 'kube-lb-allocator', namespace: NS });

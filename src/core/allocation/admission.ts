@@ -10,7 +10,10 @@
 //  - VIPClaim: its namespace is one tenant's, spec.service.cluster names that tenant, backends lie inside the
 //    tenant's allowedBackendCIDRs, requested IPs lie in pools the claim may use, a named pool exists and may
 //    serve it, and no claim of the tenant with the same sharing key uses one of its ports.
-import type { ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+//  - BGPPeer, BGPAdvertisement, BFDProfile: src/core/bgp/validate.ts (duplicate sessions, names of missing
+//    objects, communities; a BFDProfile in use is not deleted).
+import type { BFDProfile, BGPAdvertisement, BGPPeer, ConsumerCluster, VIPClaim, VIPPool } from '../../api/v1alpha1.ts';
+import { checkAdvertisement, checkPeer, checkProfileDeletion, type Findings } from '../bgp/validate.ts';
 import { ipInAny, parseIP } from '../ip/index.ts';
 import { checkClaim, problemsOf, sharingProblems, toClaimRequest, validate } from './validate.ts';
 import type { DeniedRange } from './deny-list.ts';
@@ -30,6 +33,9 @@ export interface World {
   claims: readonly VIPClaim[];
   /** The LB cluster's own addresses and the operator's deny-list (deny-list.ts). */
   denied?: readonly DeniedRange[];
+  bgpPeers: readonly BGPPeer[];
+  bgpAdvertisements: readonly BGPAdvertisement[];
+  bfdProfiles: readonly BFDProfile[];
 }
 
 export interface Verdict {
@@ -58,10 +64,23 @@ export function admit(input: AdmissionInput, world: World): Verdict {
       return admitTenant(input, world);
     case 'VIPClaim':
       return admitClaim(input, world);
+    case 'BGPPeer':
+      return input.operation === 'DELETE' ? allow() : verdictOf(checkPeer(input.object as BGPPeer, bgpOf(world)));
+    case 'BGPAdvertisement':
+      return input.operation === 'DELETE'
+        ? allow()
+        : verdictOf(checkAdvertisement(input.object as BGPAdvertisement, bgpOf(world)));
+    case 'BFDProfile':
+      return input.operation === 'DELETE' && input.oldObject
+        ? verdictOf(checkProfileDeletion(input.oldObject as BFDProfile, bgpOf(world)))
+        : allow();
     default:
       return allow();
   }
 }
+
+const bgpOf = (w: World) => ({ peers: w.bgpPeers, advertisements: w.bgpAdvertisements, profiles: w.bfdProfiles });
+const verdictOf = (f: Findings): Verdict => (f.refusals.length > 0 ? deny(f.refusals) : allow(f.warnings));
 
 function admitPool(input: AdmissionInput, world: World): Verdict {
   const old = input.oldObject as VIPPool | undefined;

@@ -10,6 +10,7 @@ import { claimStatus } from '../../../src/core/allocation/status.ts';
 import { toClaimRequest, validate } from '../../../src/core/allocation/validate.ts';
 import { serveDecision } from '../../../src/core/speaker/claims.ts';
 import { claim, pool, tenant, type ClaimOptions } from '../../support/allocation-fixtures.ts';
+import { NO_BGP } from '../../support/bgp-fixtures.ts';
 
 const pools = [pool('a', ['192.0.2.0/26']), pool('b', ['198.51.100.0/28'])];
 const tenants = [
@@ -22,7 +23,7 @@ const held = claim('t2', 'db', {
   statusPool: 'a',
   backends: [{ nodeName: 'n', address: '10.20.0.9', ready: true }],
 });
-const world: World = { pools, tenants, claims: [allocated, held] };
+const world: World = { pools, tenants, claims: [allocated, held], ...NO_BGP };
 
 /** The allocated claim as its tenant edits it: same object, next generation, status as the allocator left it. */
 function edited(opts: ClaimOptions): VIPClaim {

@@ -4,6 +4,7 @@ import t from 'tap';
 import { admit, type AdmissionInput, type World } from '../../../src/core/allocation/admission.ts';
 import { review } from '../../../src/allocator/webhook/server.ts';
 import { claim, pool, tenant } from '../../support/allocation-fixtures.ts';
+import { bfdProfile, bgpAdvertisement, bgpPeer } from '../../support/bgp-fixtures.ts';
 
 const world: World = {
   pools: [pool('a', ['192.0.2.0/26']), pool('b', ['198.51.100.0/28'])],
@@ -12,7 +13,14 @@ const world: World = {
     claim('t1', 'web', { sharingKey: 'web', vip: '192.0.2.1', statusPool: 'a' }),
     claim('t1', 'tail', { vip: '192.0.2.50', statusPool: 'a' }),
   ],
+  bgpPeers: [
+    bgpPeer('rtr-a', '198.18.0.1', { nodeSelector: { matchLabels: { rack: 'r1' } }, bfdProfile: 'fast' }),
+    bgpPeer('rtr-v6', '2001:db8::1'),
+  ],
+  bgpAdvertisements: [bgpAdvertisement('all')],
+  bfdProfiles: [bfdProfile('fast'), bfdProfile('unused')],
 };
+const r1 = { matchLabels: { rack: 'r1' } };
 const fresh = <T extends { metadata: { creationTimestamp?: string } }>(o: T): T => ({
   ...o,
   metadata: { ...o.metadata, creationTimestamp: undefined },
@@ -118,6 +126,107 @@ t.test('verdicts', async (t) => {
       'denied: VIPClaim t1/x spec.backends[0].address: 10.20.1.1 is outside ConsumerCluster t1 spec.allowedBackendCIDRs; VIPClaim t1/x spec.requestedIPs[0]: 8.8.8.8 is not in any VIPPool this claim may use',
     ],
     ['other kinds pass', { operation: 'CREATE', kind: 'L2Announcement', object: {} }, 'allowed'],
+    [
+      'a peer with a router of its own',
+      { operation: 'CREATE', kind: 'BGPPeer', object: bgpPeer('rtr-b', '198.18.0.2') },
+      'allowed',
+    ],
+    [
+      'a second peer for one router, on every node',
+      { operation: 'CREATE', kind: 'BGPPeer', object: bgpPeer('dup', '198.18.0.1') },
+      "denied: BGPPeer dup spec.peerAddress: 198.18.0.1 port 179 is also BGPPeer rtr-a's router, and their spec.nodeSelector may both select one LB node, which would open two sessions to it; give both peers matchLabels with different values for one label key, or make them one peer",
+    ],
+    [
+      'the same router on another port',
+      { operation: 'CREATE', kind: 'BGPPeer', object: bgpPeer('alt', '198.18.0.1', { peerPort: 1179 }) },
+      'allowed',
+    ],
+    [
+      'the same router from other racks',
+      {
+        operation: 'CREATE',
+        kind: 'BGPPeer',
+        object: bgpPeer('r2', '198.18.0.1', { nodeSelector: { matchLabels: { rack: 'r2', zone: 'z1' } } }),
+      },
+      'allowed',
+    ],
+    [
+      'the same router, selected by another label key',
+      {
+        operation: 'CREATE',
+        kind: 'BGPPeer',
+        object: bgpPeer('z1', '198.18.0.1', { nodeSelector: { matchLabels: { zone: 'z1' } } }),
+      },
+      "denied: BGPPeer z1 spec.peerAddress: 198.18.0.1 port 179 is also BGPPeer rtr-a's router, and their spec.nodeSelector may both select one LB node, which would open two sessions to it; give both peers matchLabels with different values for one label key, or make them one peer",
+    ],
+    [
+      'the same router, selected by expressions',
+      {
+        operation: 'CREATE',
+        kind: 'BGPPeer',
+        object: bgpPeer('ex', '198.18.0.1', {
+          peerPort: 179,
+          nodeSelector: { matchExpressions: [{ key: 'rack', operator: 'In', values: ['r2'] }] },
+        }),
+      },
+      "denied: BGPPeer ex spec.peerAddress: 198.18.0.1 port 179 is also BGPPeer rtr-a's router, and their spec.nodeSelector may both select one LB node, which would open two sessions to it; give both peers matchLabels with different values for one label key, or make them one peer",
+    ],
+    [
+      'an IPv6 router spelled another way',
+      { operation: 'CREATE', kind: 'BGPPeer', object: bgpPeer('v6', '2001:DB8:0::1') },
+      "denied: BGPPeer v6 spec.peerAddress: 2001:db8::1 port 179 is also BGPPeer rtr-v6's router, and their spec.nodeSelector may both select one LB node, which would open two sessions to it; give both peers matchLabels with different values for one label key, or make them one peer",
+    ],
+    [
+      'a peer updating itself',
+      {
+        operation: 'UPDATE',
+        kind: 'BGPPeer',
+        object: bgpPeer('rtr-a', '198.18.0.1', { nodeSelector: r1, holdTimeSeconds: 9, keepaliveTimeSeconds: 3 }),
+      },
+      'allowed',
+    ],
+    [
+      'a peer naming a BFDProfile that does not exist',
+      { operation: 'CREATE', kind: 'BGPPeer', object: bgpPeer('rtr-c', '198.18.0.3', { bfdProfile: 'slow' }) },
+      'allowed, warning: BGPPeer rtr-c spec.bfdProfile: there is no BFDProfile slow (yet)',
+    ],
+    ['deleting a peer', { operation: 'DELETE', kind: 'BGPPeer', oldObject: world.bgpPeers[0] }, 'allowed'],
+    [
+      'an advertisement to a peer that does not exist',
+      {
+        operation: 'CREATE',
+        kind: 'BGPAdvertisement',
+        object: bgpAdvertisement('some', { peers: ['rtr-a', 'nope'], communities: ['no-export', '65535:0'] }),
+      },
+      'allowed, warning: BGPAdvertisement some spec.peers[1]: there is no BGPPeer nope (yet); nothing is advertised to it until it exists',
+    ],
+    [
+      'communities out of range',
+      {
+        operation: 'UPDATE',
+        kind: 'BGPAdvertisement',
+        object: bgpAdvertisement('all', {
+          communities: ['64512:100', '65536:1', 'no-such'],
+          largeCommunities: ['4294967295:0:1', '1:4294967296:0'],
+        }),
+      },
+      'denied: BGPAdvertisement all spec.communities[1]: 65536:1 is out of range: each part of ASN:VALUE is 0 to 65535; BGPAdvertisement all spec.communities[2]: no-such is not ASN:VALUE nor one of no-export, no-advertise, local-AS, blackhole, graceful-shutdown; BGPAdvertisement all spec.largeCommunities[1]: 1:4294967296:0 is out of range: each part of A:B:C is 0 to 4294967295',
+    ],
+    [
+      'deleting a BFDProfile a peer names',
+      { operation: 'DELETE', kind: 'BFDProfile', oldObject: world.bfdProfiles[0] },
+      'denied: BFDProfile fast is named in spec.bfdProfile of BGPPeer rtr-a: change or delete those peers first',
+    ],
+    [
+      'deleting a BFDProfile no peer names',
+      { operation: 'DELETE', kind: 'BFDProfile', oldObject: world.bfdProfiles[1] },
+      'allowed',
+    ],
+    [
+      'changing a BFDProfile a peer names',
+      { operation: 'UPDATE', kind: 'BFDProfile', object: bfdProfile('fast', { detectMultiplier: 5 }) },
+      'allowed',
+    ],
   ];
   for (const [what, input, want] of rows) {
     const v = admit(input, world);
@@ -155,4 +264,28 @@ t.test('AdmissionReview in, AdmissionReview out', async (t) => {
     },
   });
   t.throws(() => review({}, world), /not an AdmissionReview/);
+  const warned = review(
+    {
+      request: {
+        uid: 'u-2',
+        kind: { kind: 'BGPPeer' },
+        operation: 'CREATE',
+        object: bgpPeer('rtr-c', '198.18.0.3', { bfdProfile: 'slow' }),
+      },
+    },
+    world,
+  );
+  t.same(
+    warned.response,
+    {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: {
+        uid: 'u-2',
+        allowed: true,
+        warnings: ['BGPPeer rtr-c spec.bfdProfile: there is no BFDProfile slow (yet)'],
+      },
+    },
+    'admitted with the warning, which kubectl prints',
+  );
 });

@@ -47,6 +47,9 @@ t.test('the shipped configuration: one endpoint, no CA of its own, a failure pol
       'vippools-delete.kube-lb.io DELETE Ignore',
       'consumerclusters.kube-lb.io CREATE+UPDATE Fail',
       'vipclaims.kube-lb.io CREATE+UPDATE Ignore',
+      'bgppeers.kube-lb.io CREATE+UPDATE Fail',
+      'bgpadvertisements.kube-lb.io CREATE+UPDATE Ignore',
+      'bfdprofiles-delete.kube-lb.io DELETE Ignore',
     ],
   );
   for (const w of c.webhooks!) {
