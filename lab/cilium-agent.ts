@@ -16,8 +16,8 @@ import { promisify } from 'node:util';
 import { removeCgroup } from './cleanup-stale.ts';
 import { eventually } from './eventually.ts';
 import { uniqueName, type Ledger } from './ledger.ts';
-import type { Netns } from './netns.ts';
-import { spawnTracked, type TrackedProcess } from './process.ts';
+import { spawnInOwnMounts, type Netns } from './netns.ts';
+import type { TrackedProcess } from './process.ts';
 
 const execFileAsync = promisify(execFile);
 const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -218,24 +218,7 @@ export class CiliumAgent {
     this.#startedAt = performance.now();
     this.readyMs = undefined;
     writeFileSync(this.logFile, `--- start ${this.#starts}\n`, { flag: 'a' });
-    this.process = spawnTracked(
-      o.ledger,
-      `cilium-${o.nodeName}`,
-      'nsenter',
-      [
-        `--net=/run/netns/${o.ns.name}`,
-        '--',
-        'unshare',
-        '--mount',
-        '--propagation',
-        'private',
-        '--',
-        'sh',
-        '-c',
-        script,
-      ],
-      { logFile: this.logFile },
-    );
+    this.process = spawnInOwnMounts(o.ledger, o.ns, `cilium-${o.nodeName}`, script, this.logFile);
     return this.process;
   }
 

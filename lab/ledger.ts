@@ -4,6 +4,7 @@
 // are still alive are left alone.
 import { appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const LEDGER_ROOT = process.env.KUBE_LB_LEDGER_ROOT ?? '/tmp/kube-lb-test';
@@ -81,4 +82,24 @@ export function uniqueName(prefix: string, maxLength = 15): string {
   const suffix = randomBytes(3).toString('hex');
   const head = `klb${prefix}`.slice(0, maxLength - suffix.length);
   return `${head}${suffix}`;
+}
+
+/**
+ * A lab component's directory: `given` as it is, or a fresh one in the temporary directory, recorded in the ledger.
+ * `remove` deletes only a fresh one, and only once.
+ */
+export function componentDir(ledger: Ledger, prefix: string, given?: string): { dir: string; remove(): void } {
+  if (given !== undefined) return { dir: given, remove: () => undefined };
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  ledger.record('dir', dir);
+  let removed = false;
+  return {
+    dir,
+    remove() {
+      if (removed) return;
+      removed = true;
+      rmSync(dir, { recursive: true, force: true });
+      ledger.release('dir', dir);
+    },
+  };
 }

@@ -98,6 +98,21 @@ export class Netns {
   }
 }
 
+/**
+ * Starts `sh -c script` in `ns`'s network namespace and a private mount namespace of its own (mounts the script
+ * makes stay there and go with its processes), logged to `logFile`, tracked in the ledger.
+ */
+export function spawnInOwnMounts(
+  ledger: Ledger,
+  ns: Netns,
+  label: string,
+  script: string,
+  logFile: string,
+): TrackedProcess {
+  const unshare = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script];
+  return spawnTracked(ledger, label, 'nsenter', [`--net=/run/netns/${ns.name}`, '--', ...unshare], { logFile });
+}
+
 /** A veth pair with one end in each namespace, both created in place. */
 export async function vethPair(a: Netns, aDev: string, b: Netns, bDev: string): Promise<void> {
   await run('ip', ['link', 'add', aDev, 'netns', a.name, 'type', 'veth', 'peer', 'name', bDev, 'netns', b.name]);

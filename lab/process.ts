@@ -1,7 +1,7 @@
 // Child processes for tests and the demo: recorded in the ledger, killed with the parent (PR_SET_PDEATHSIG via
 // setpriv) so that even a SIGKILLed test run leaves no server behind, and stopped politely on teardown.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { processStartTime, type Ledger } from './ledger.ts';
 
 export interface TrackedProcess {
@@ -64,4 +64,32 @@ export function spawnTracked(
       return waitExit();
     },
   };
+}
+
+/** The end of a log file, for an error message about a process that failed to start. */
+export function logTail(file: string, chars = 3000): string {
+  try {
+    return readFileSync(file, 'utf8').slice(-chars);
+  } catch {
+    return '(no log)';
+  }
+}
+
+/**
+ * Waits for `ready` while `proc` runs. If the process exits first, or `ready` fails, stops it and throws (an early
+ * exit names `what` and quotes the end of its log).
+ */
+export async function awaitReady(proc: TrackedProcess, what: string, ready: Promise<unknown>): Promise<void> {
+  let settled = false;
+  const exited = proc.exited.then((code) => {
+    if (!settled) throw new Error(`${what} exited (${code}) before it was ready: ${logTail(proc.logFile)}`);
+  });
+  try {
+    await Promise.race([exited, ready]);
+    settled = true;
+  } catch (err) {
+    settled = true;
+    await proc.stop(2000);
+    throw err;
+  }
 }

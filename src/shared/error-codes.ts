@@ -155,6 +155,34 @@ export const ERROR_CODES = {
     action: 'Fix the address the message quotes.',
   },
 
+  // BGP announcement (speaker)
+  BGP_FRR_COMMAND: {
+    raisedBy: 'the speaker',
+    meaning:
+      "vtysh could not be run, or did not answer in time, against FRR's vty sockets; the message names the command and quotes FRR.",
+    action:
+      "Check that the FRR sidecar runs and that `--frr-vty-socket` is the directory it shares with the speaker (frr-guard.sh's `--vty-dir`).",
+  },
+  BGP_FRR_RELOAD: {
+    raisedBy: 'the speaker',
+    meaning:
+      "frr-reload.py did not apply the speaker's FRR configuration; the message quotes what FRR said. FRR keeps the configuration it had.",
+    action:
+      'A configuration FRR refuses is a kube-lb bug (report it with the message); a timeout or a missing script is the FRR sidecar: check its logs.',
+  },
+  BGP_FRR_OUTPUT: {
+    raisedBy: 'the speaker',
+    meaning: "FRR's JSON answer about BGP neighbors or BFD peers could not be read.",
+    action: 'Check that the FRR sidecar runs a supported FRR version (8.4 or later); report it with the message.',
+  },
+  BGP_ALIVE_FIFO: {
+    raisedBy: 'the speaker, at start',
+    meaning:
+      "The FIFO that tells frr-guard.sh the speaker is alive (`--bgp-alive-fifo`) could not be held open, or is not a FIFO; without it FRR's routes would outlive the speaker.",
+    action:
+      "Check that the speaker and the FRR sidecar share the FIFO's directory and that frr-guard.sh's KUBE_LB_ALIVE_FIFO names the same path.",
+  },
+
   // Dataplane (speaker, doctor, maps list)
   NATIVE_ADDON_MISSING: {
     raisedBy: "the speaker and the CLI's node commands",
