@@ -26,7 +26,10 @@ LABEL org.opencontainers.image.title="kube-lb" \
       org.opencontainers.image.description="L4 LoadBalancer for bare-metal Kubernetes through Cilium's lb4 maps" \
       org.opencontainers.image.licenses="Apache-2.0"
 ENV NODE_ENV=production
-RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 && rm -rf /var/lib/apt/lists/*
+# FRR for BGP mode: the speaker drives it with vtysh and frr-reload.py, and the speaker Pod's frr sidecar runs this
+# same image (kube-lb-frr-guard), so the daemons and the tools that configure them are always one version.
+RUN apt-get update && apt-get install -y --no-install-recommends libbpf1 frr frr-pythontools \
+ && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/node_modules/ node_modules/
@@ -36,7 +39,8 @@ COPY --from=build /src/native/build/Release/map-watch.bpf.o native/build/Release
 # `kube-lb tenant add` renders these templates.
 COPY deploy/tenant/ deploy/tenant/
 COPY deploy/image/entrypoint.sh /usr/local/bin/kube-lb-entrypoint
-RUN chmod 0755 /usr/local/bin/kube-lb-entrypoint \
+COPY deploy/frr/frr-guard.sh /usr/local/bin/kube-lb-frr-guard
+RUN chmod 0755 /usr/local/bin/kube-lb-entrypoint /usr/local/bin/kube-lb-frr-guard \
  && ln -s /usr/local/bin/kube-lb-entrypoint /usr/local/bin/kube-lb
 # The allocator and the agent run as this unprivileged user; the speaker's DaemonSet overrides it with
 # runAsUser 0 and an explicit capability list (it opens pinned BPF maps and sets neighbour entries).

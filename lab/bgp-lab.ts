@@ -57,7 +57,8 @@ export async function buildBgpLab(
   const frr = new Map<string, FrrNode>();
   for (const n of nodes) {
     await n.ns.addRoute(REMOTE_CIDR, ROUTER_FRONT_IP, 'eth0');
-    const node = await startFrrNode({ ledger, netns: n.ns, name: n.name, dir: join(logDir, `frr-${n.name}`) });
+    // A directory of its own in the ledger: FRR's daemons run as FRR's user and must traverse every parent.
+    const node = await startFrrNode({ ledger, netns: n.ns, name: n.name });
     cleanups.push(() => node.stop());
     frr.set(n.name, node);
   }
@@ -69,7 +70,6 @@ export async function buildBgpLab(
     peers: nodes.map((n) => ({ address: n.frontIp, as: LAB_ASN, bfd: true })),
     exportPrefixes: [],
     bfd: { rxMs: 100, txMs: 100, multiplier: 3 },
-    dir: join(logDir, 'bird'),
   });
   cleanups.push(() => bird.stop());
 
@@ -79,12 +79,11 @@ export async function buildBgpLab(
 }
 
 /** The speaker flags that point it at its node's FRR. */
-export function speakerBgpArgs(node: FrrNode, workDir: string): string[] {
+export function speakerBgpArgs(node: FrrNode): string[] {
   return [
     '--bgp',
-    `--frr-vty-socket=${node.vtySocketDir}`,
-    `--bgp-alive-fifo=${node.aliveFifo}`,
-    `--frr-work-dir=${workDir}`,
+    ...node.speakerFlags,
+    `--frr-work-dir=${node.workDir}`,
     // The lab drains quickly: tests stop speakers often.
     '--bgp-drain-delay=1s',
     '--bgp-status-period=500ms',

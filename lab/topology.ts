@@ -453,7 +453,7 @@ export class Topology {
         `--namespace=${SPEAKER_NAMESPACE}`,
         `--map-dir=${n.mapDir}`,
         ...this.#datapathArgs(n),
-        ...(n.frr ? speakerBgpArgs(n.frr, join(this.logDir, `frr-work-${name}`)) : []),
+        ...(n.frr ? speakerBgpArgs(n.frr) : []),
         `--peer-address=${n.frontIp}`,
         // Signed heartbeats, byes and acks, as the manifests configure them.
         `--peer-key-file=${this.#peerKeyFile()}`,

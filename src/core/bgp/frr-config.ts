@@ -10,6 +10,8 @@ import type { BfdProfileInput, BgpPlan, PlannedPeer, PlannedPrefix } from './pla
 export const outMap = (peer: string): string => `kube-lb-out-${peer}`;
 /** The route-map every peer's inbound routes go through: deny all (an LB node routes nothing it learns). */
 export const IN_MAP = 'kube-lb-in';
+/** Seconds between connection attempts to a peer when BGPPeer.spec.connectTimeSeconds is unset. */
+export const DEFAULT_CONNECT_RETRY_S = 5;
 
 /** Why a password cannot be given to FRR (its CLI takes one word), or undefined. */
 export function passwordProblem(password: string): string | undefined {
@@ -30,7 +32,11 @@ function bfdBlock(profiles: readonly BfdProfileInput[]): string[] {
       `  transmit-interval ${p.transmitIntervalMs}`,
     );
     if (p.echoMode) {
-      out.push('  echo-mode', `  echo transmit-interval ${p.echoIntervalMs}`, `  echo receive-interval ${p.echoIntervalMs}`);
+      out.push(
+        '  echo-mode',
+        `  echo transmit-interval ${p.echoIntervalMs}`,
+        `  echo receive-interval ${p.echoIntervalMs}`,
+      );
     }
     if (p.passiveMode) out.push('  passive-mode');
     out.push(`  minimum-ttl ${p.minimumTtl}`, ' exit');
@@ -46,7 +52,8 @@ function neighborLines(asn: number, p: PlannedPeer): string[] {
   if (s.myASN !== asn) out.push(` neighbor ${a} local-as ${s.myASN} no-prepend replace-as`);
   if (s.peerPort !== 179) out.push(` neighbor ${a} port ${s.peerPort}`);
   out.push(` neighbor ${a} timers ${s.keepaliveTimeSeconds} ${s.holdTimeSeconds}`);
-  if (s.connectTimeSeconds !== undefined) out.push(` neighbor ${a} timers connect ${s.connectTimeSeconds}`);
+  // FRR retries a failed connection every 120 s by default: a repaired peer would wait that long.
+  out.push(` neighbor ${a} timers connect ${s.connectTimeSeconds ?? DEFAULT_CONNECT_RETRY_S}`);
   if (s.password !== undefined) out.push(` neighbor ${a} password ${s.password}`);
   if (s.ebgpMultiHop) out.push(` neighbor ${a} ebgp-multihop`);
   if (s.sourceAddress) out.push(` neighbor ${a} update-source ${s.sourceAddress}`);
@@ -117,6 +124,8 @@ export function renderFrrConfig(plan: BgpPlan): string {
   lines.push(`router bgp ${plan.asn}`);
   if (plan.routerId) lines.push(` bgp router-id ${plan.routerId}`);
   lines.push(' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast', ' no bgp network import-check');
+  // A node that is gone must not leave stale routes behind at the routers for a restart timer.
+  lines.push(' bgp graceful-restart-disable');
   for (const p of plan.peers) lines.push(...neighborLines(plan.asn, p));
   lines.push(...addressFamily(plan, 4), ...addressFamily(plan, 6), 'exit', '!');
   lines.push(`route-map ${IN_MAP} deny 10`, 'exit', '!');

@@ -1,5 +1,6 @@
 // The BGP objects the speaker watches: BGPPeers, BGPAdvertisements and BFDProfiles (cluster-scoped), and the
-// Secrets in the speakers' namespace that hold peer passwords. Converted to the plan's inputs with the CRD's
+// Secrets in the speakers' namespace that hold peer passwords, read by name (the speaker may get a Secret, never
+// list or watch them): when the peers change and every SECRET_REFRESH_MS, so a rotated password is applied. Converted to the plan's inputs with the CRD's
 // defaults filled in, so an object written before a default existed plans the same as a new one.
 import * as k8s from '@kubernetes/client-node';
 import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../api/v1alpha1.ts';
@@ -11,15 +12,24 @@ import type { BgpObjects } from './speaker.ts';
 
 type Custom<T> = T & k8s.KubernetesObject;
 
+const SECRET_REFRESH_MS = 30_000;
+
 export class BgpObjectsView implements BgpObjects {
   readonly #peers: TypedInformer<Custom<BGPPeer>>;
   readonly #ads: TypedInformer<Custom<BGPAdvertisement>>;
   readonly #bfd: TypedInformer<Custom<BFDProfile>>;
-  readonly #secrets: TypedInformer<k8s.V1Secret>;
+  readonly #core: k8s.CoreV1Api;
   readonly #namespace: string;
+  readonly #logger: Logger;
+  /** Secret name → its data (base64), for the Secrets some peer names; missing Secrets are absent. */
+  #secrets = new Map<string, Record<string, string>>();
+  #secretTimer: NodeJS.Timeout | undefined;
+  #refreshing: Promise<void> | undefined;
+  readonly #listeners: (() => void)[] = [];
 
   constructor(kubeConfig: k8s.KubeConfig, namespace: string, logger: Logger) {
     this.#namespace = namespace;
+    this.#logger = logger;
     const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
       const rc = resourceClient<T>(kubeConfig, kind);
       return createInformer<Custom<T>>({
@@ -33,34 +43,59 @@ export class BgpObjectsView implements BgpObjects {
     this.#peers = custom<BGPPeer>('BGPPeer');
     this.#ads = custom<BGPAdvertisement>('BGPAdvertisement');
     this.#bfd = custom<BFDProfile>('BFDProfile');
-    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.#secrets = createInformer<k8s.V1Secret>({
-      kubeConfig,
-      path: `/api/v1/namespaces/${namespace}/secrets`,
-      list: async (page) =>
-        (await core.listNamespacedSecret({
-          namespace,
-          limit: page.limit,
-          _continue: page.continue,
-        })) as k8s.KubernetesListObject<k8s.V1Secret>,
-      resyncMs: 60_000,
-      logger,
-    });
+    this.#core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
 
   async start(): Promise<void> {
-    await Promise.all([this.#peers.start(), this.#ads.start(), this.#bfd.start(), this.#secrets.start()]);
+    await Promise.all([this.#peers.start(), this.#ads.start(), this.#bfd.start()]);
+    this.#peers.on({ onUpsert: () => void this.#refreshSecrets(), onDelete: () => void this.#refreshSecrets() });
+    await this.#refreshSecrets();
+    const tick = (): void => {
+      this.#secretTimer = setTimeout(() => void this.#refreshSecrets().finally(tick), SECRET_REFRESH_MS);
+    };
+    tick();
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.#peers.stop(), this.#ads.stop(), this.#bfd.stop(), this.#secrets.stop()]);
+    if (this.#secretTimer) clearTimeout(this.#secretTimer);
+    this.#secretTimer = undefined;
+    await Promise.all([this.#peers.stop(), this.#ads.stop(), this.#bfd.stop()]);
   }
 
   onChange(fn: () => void): void {
     for (const i of [this.#peers, this.#ads, this.#bfd] as TypedInformer<k8s.KubernetesObject>[]) {
       i.on({ onUpsert: fn, onDelete: fn });
     }
-    this.#secrets.on({ onUpsert: fn, onDelete: fn });
+    this.#listeners.push(fn);
+  }
+
+  /** Reads the Secrets the peers name; tells the listeners when what they hold changed. */
+  #refreshSecrets(): Promise<void> {
+    this.#refreshing ??= (async () => {
+      const names = new Set(
+        this.#peers.list().flatMap((p) => (p.spec?.passwordSecret ? [p.spec.passwordSecret.name] : [])),
+      );
+      const next = new Map<string, Record<string, string>>();
+      for (const name of names) {
+        try {
+          const s = await this.#core.readNamespacedSecret({ name, namespace: this.#namespace });
+          next.set(name, s.data ?? {});
+        } catch (err) {
+          if ((err as { code?: number }).code !== 404) {
+            // Unknown is not absent: keep what was read last rather than drop a working password.
+            const had = this.#secrets.get(name);
+            if (had) next.set(name, had);
+            this.#logger.warn({ err, secret: name }, 'BGP password Secret not read');
+          }
+        }
+      }
+      const changed = JSON.stringify([...next].sort()) !== JSON.stringify([...this.#secrets].sort());
+      this.#secrets = next;
+      if (changed) for (const fn of this.#listeners) fn();
+    })().finally(() => {
+      this.#refreshing = undefined;
+    });
+    return this.#refreshing;
   }
 
   peers(): ReturnType<BgpObjects['peers']> {
@@ -126,7 +161,7 @@ export class BgpObjectsView implements BgpObjects {
   }
 
   secretValue(name: string, key: string): string | undefined {
-    const data = this.#secrets.get(name, this.#namespace)?.data?.[key];
+    const data = this.#secrets.get(name)?.[key];
     return data === undefined ? undefined : Buffer.from(data, 'base64').toString('utf8');
   }
 }

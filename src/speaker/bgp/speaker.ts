@@ -6,14 +6,14 @@
 import { renderFrrConfig, passwordProblem } from '../../core/bgp/frr-config.ts';
 import type { AdvertisementInput, BfdProfileInput, BgpPlan, PeerInput, ServedVip } from '../../core/bgp/plan.ts';
 import { planBgp } from '../../core/bgp/plan.ts';
-import type { BfdState, SessionState } from '../../core/bgp/frr-state.ts';
+import type { BfdPeerState, BfdStatus, BgpSessionState, NeighborState } from '../../core/bgp/frr-state.ts';
 import type { Logger } from '../../shared/logger.ts';
 
 /** What the speaker needs of the BGP daemon (src/speaker/bgp/frr.ts). */
 export interface BgpDaemon {
   apply(configText: string): Promise<void>;
-  neighbors(): Promise<readonly { address: string; state: SessionState; lastError?: string | undefined; prefixesSent?: number | undefined }[]>;
-  bfdPeers(): Promise<readonly { address: string; status: BfdState }[]>;
+  neighbors(): Promise<readonly Pick<NeighborState, 'peer' | 'state' | 'lastError' | 'prefixesSent'>[]>;
+  bfdPeers(): Promise<readonly Pick<BfdPeerState, 'peer' | 'status'>[]>;
 }
 
 /** The BGP objects as the speaker reads them, converted (src/speaker/bgp/inputs.ts). */
@@ -28,8 +28,8 @@ export interface BgpObjects {
 /** This node's entry in a BGPPeer's status.nodes. */
 export interface PeerNodeStatus {
   readonly node: string;
-  readonly session: SessionState;
-  readonly bfd?: BfdState | undefined;
+  readonly session: BgpSessionState;
+  readonly bfd?: BfdStatus | undefined;
   readonly message?: string | undefined;
   readonly since?: string | undefined;
   readonly prefixesAdvertised?: number | undefined;
@@ -71,7 +71,7 @@ export class BgpSpeaker {
   #retryTimer: NodeJS.Timeout | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #written = new Map<string, string>();
-  #since = new Map<string, { session: SessionState; at: string }>();
+  #since = new Map<string, { session: BgpSessionState; at: string }>();
   applies = 0;
   lastError: Error | undefined;
 
@@ -135,8 +135,15 @@ export class BgpSpeaker {
       withdrawn: this.#withdrawn,
       applies: this.applies,
       lastError: this.lastError?.message,
-      peers: this.#plan?.peers.map((p) => ({ name: p.name, address: p.address, prefixes: p.prefixes.map((x) => x.prefix) })),
-      problems: [...(this.#plan?.problems ?? []), ...[...this.#peerProblems].map(([name, message]) => ({ kind: 'BGPPeer', name, message }))],
+      peers: this.#plan?.peers.map((p) => ({
+        name: p.name,
+        address: p.address,
+        prefixes: p.prefixes.map((x) => x.prefix),
+      })),
+      problems: [
+        ...(this.#plan?.problems ?? []),
+        ...[...this.#peerProblems].map(([name, message]) => ({ kind: 'BGPPeer', name, message })),
+      ],
     };
   }
 
@@ -184,10 +191,20 @@ export class BgpSpeaker {
         { peers: plan.peers.length, prefixes: plan.prefixes.length, ms: Math.round(performance.now() - started) },
         'BGP configuration applied',
       );
-      this.#d.onApplied?.({ ok: true, prefixes: plan.prefixes.length, peers: plan.peers.length, ms: performance.now() - started });
+      this.#d.onApplied?.({
+        ok: true,
+        prefixes: plan.prefixes.length,
+        peers: plan.peers.length,
+        ms: performance.now() - started,
+      });
     } catch (err) {
       this.lastError = err as Error;
-      this.#d.onApplied?.({ ok: false, prefixes: plan.prefixes.length, peers: plan.peers.length, ms: performance.now() - started });
+      this.#d.onApplied?.({
+        ok: false,
+        prefixes: plan.prefixes.length,
+        peers: plan.peers.length,
+        ms: performance.now() - started,
+      });
       this.#d.logger.error({ err, retryMs: this.#retryMs }, 'BGP configuration not applied; FRR keeps the last one');
       if (!this.#stopped && !this.#retryTimer) {
         this.#retryTimer = setTimeout(() => {
@@ -211,12 +228,12 @@ export class BgpSpeaker {
     } catch (err) {
       readError = `FRR did not answer: ${(err as Error).message}`;
     }
-    const byAddress = new Map(neighbors.map((n) => [n.address, n]));
-    const bfdByAddress = new Map(bfd.map((b) => [b.address, b]));
+    const byAddress = new Map(neighbors.map((n) => [n.peer, n]));
+    const bfdByAddress = new Map(bfd.map((b) => [b.peer, b]));
     const want = new Map<string, PeerNodeStatus>();
     for (const p of plan.peers) {
       const n = byAddress.get(p.address);
-      const session: SessionState = n?.state ?? 'Unknown';
+      const session: BgpSessionState = n?.state ?? 'Unknown';
       const prev = this.#since.get(p.name);
       const since = prev && prev.session === session ? prev.at : new Date().toISOString();
       this.#since.set(p.name, { session, at: since });

@@ -45,8 +45,18 @@ t.test('peers are chosen by node selector; prefixes by pool, node and peer selec
       peer('spine', { peerAddress: '198.51.100.252', peerASN: 65000 }),
     ],
     advertisements: [
-      { ...base.advertisements[0]!, name: 'web', poolSelector: { matchLabels: { tier: 'web' } }, communities: ['64512:1'] },
-      { ...base.advertisements[0]!, name: 'db-to-spine', poolSelector: { matchLabels: { tier: 'db' } }, peers: ['spine'] },
+      {
+        ...base.advertisements[0]!,
+        name: 'web',
+        poolSelector: { matchLabels: { tier: 'web' } },
+        communities: ['64512:1'],
+      },
+      {
+        ...base.advertisements[0]!,
+        name: 'db-to-spine',
+        poolSelector: { matchLabels: { tier: 'db' } },
+        peers: ['spine'],
+      },
       { ...base.advertisements[0]!, name: 'other-nodes', nodeSelector: { matchLabels: { zone: 'b' } } },
     ],
   });
@@ -55,33 +65,45 @@ t.test('peers are chosen by node selector; prefixes by pool, node and peer selec
     ['router', 'spine'],
     'the zone-b peer is not opened on a zone-a node',
   );
-  t.same(plan.peers[0]!.prefixes.map((x) => x.prefix), ['192.0.2.10/32']);
+  t.same(
+    plan.peers[0]!.prefixes.map((x) => x.prefix),
+    ['192.0.2.10/32'],
+  );
   t.same(plan.peers[0]!.prefixes[0]!.communities, ['64512:1']);
-  t.same(plan.peers[1]!.prefixes.map((x) => x.prefix), ['192.0.2.10/32', '192.0.2.11/32']);
+  t.same(
+    plan.peers[1]!.prefixes.map((x) => x.prefix),
+    ['192.0.2.10/32', '192.0.2.11/32'],
+  );
   t.same(plan.prefixes, ['192.0.2.10/32', '192.0.2.11/32']);
 });
 
-t.test('advertisements for one prefix merge communities; differing localPrefs keep the highest and say so', async (t) => {
-  const plan = planBgp({
-    ...base,
-    advertisements: [
-      { ...base.advertisements[0]!, name: 'a', communities: ['64512:1'], localPref: 100 },
-      { ...base.advertisements[0]!, name: 'b', communities: ['64512:2', '64512:1'], localPref: 300 },
-    ],
-  });
-  const x = plan.peers[0]!.prefixes[0]!;
-  t.same(x.communities, ['64512:1', '64512:2']);
-  t.equal(x.localPref, 300);
-  t.match(plan.problems, [{ kind: 'BGPAdvertisement', name: 'b', field: 'spec.localPref' }]);
-});
+t.test(
+  'advertisements for one prefix merge communities; differing localPrefs keep the highest and say so',
+  async (t) => {
+    const plan = planBgp({
+      ...base,
+      advertisements: [
+        { ...base.advertisements[0]!, name: 'a', communities: ['64512:1'], localPref: 100 },
+        { ...base.advertisements[0]!, name: 'b', communities: ['64512:2', '64512:1'], localPref: 300 },
+      ],
+    });
+    const x = plan.peers[0]!.prefixes[0]!;
+    t.same(x.communities, ['64512:1', '64512:2']);
+    t.equal(x.localPref, 300);
+    t.match(plan.problems, [{ kind: 'BGPAdvertisement', name: 'b', field: 'spec.localPref' }]);
+  },
+);
 
 t.test('a missing BFD profile and a duplicate peer address are problems, not failures', async (t) => {
   const plan = planBgp({ ...base, peers: [peer('a', { bfdProfile: 'nope' }), peer('b')] });
-  t.same(plan.peers.map((p) => p.name), ['a']);
+  t.same(
+    plan.peers.map((p) => p.name),
+    ['a'],
+  );
   t.equal(plan.peers[0]!.bfd, undefined);
   t.match(plan.problems, [
-    { kind: 'BGPPeer', name: 'a', field: 'spec.bfdProfile' },
     { kind: 'BGPPeer', name: 'b', field: 'spec.peerAddress', message: /already the address of BGPPeer a/ },
+    { kind: 'BGPPeer', name: 'a', field: 'spec.bfdProfile' },
   ]);
 });
 
@@ -133,7 +155,10 @@ t.test('attributes render as route-map entries per attribute set; BFD profiles a
       ],
     }),
   );
-  t.match(text, /bfd\n profile fast\n {2}detect-multiplier 3\n {2}receive-interval 100\n {2}transmit-interval 100\n {2}passive-mode/);
+  t.match(
+    text,
+    /bfd\n profile fast\n {2}detect-multiplier 3\n {2}receive-interval 100\n {2}transmit-interval 100\n {2}passive-mode/,
+  );
   t.match(text, /router bgp 64513\n/);
   t.match(text, / neighbor 198\.51\.100\.254 password sekret\n/);
   t.match(text, / neighbor 198\.51\.100\.254 bfd profile fast\n/);
