@@ -111,14 +111,8 @@ t.test("the router's RIB carries the advertisement's communities and localPref",
   t.equal(routes.length, 3, 'one path per LB node');
   for (const r of routes) {
     t.equal(r.localPref, 200, `localPref 200 via ${r.nexthops.join(',')}`);
-    t.ok(
-      r.communities.some((c) => /64512,\s*100/.test(c)),
-      `community 64512:100 via ${r.nexthops.join(',')}`,
-    );
-    t.ok(
-      r.largeCommunities.some((c) => /64512,\s*7,\s*1/.test(c)),
-      'large community 64512:7:1',
-    );
+    t.ok(r.communities.includes('64512:100'), `community 64512:100 via ${r.nexthops.join(',')}`);
+    t.ok(r.largeCommunities.includes('64512:7:1'), 'large community 64512:7:1');
   }
 });
 

@@ -111,7 +111,7 @@ t.test('no peers: a configuration without a BGP instance; nothing served: sessio
   t.notMatch(renderFrrConfig(planBgp({ ...base, peers: [] })), /router bgp/);
   const idle = renderFrrConfig(planBgp({ ...base, served: [] }));
   t.match(idle, /neighbor 198\.51\.100\.254 remote-as 64512/);
-  t.notMatch(idle, /^  network /m);
+  t.notMatch(idle, /^ {2}network /m);
   t.match(idle, /route-map kube-lb-out-router deny 65000/, 'the peer still has its (deny-all) route-map');
 });
 
