@@ -44,7 +44,7 @@ import {
 } from './cilium-agent.ts';
 import { createCiliumMaps } from './cilium-maps.ts';
 import { freePort, startClusters, type TestCluster } from './controlplane.ts';
-import { buildBgpLab, speakerBgpArgs, type BgpLab } from './bgp-lab.ts';
+import { buildBgpLab, REMOTE_CIDR, ROUTER_FRONT_IP, speakerBgpArgs, type BgpLab } from './bgp-lab.ts';
 import type { FrrNode } from './frr.ts';
 import type { Ledger } from './ledger.ts';
 import { L2Segment, Netns, run, vethPair } from './netns.ts';
@@ -584,11 +584,16 @@ export class Topology {
     await n.ns.ip('link', 'set', 'eth1', 'down');
   }
 
-  /** Brings a crashed node's links back (its speaker is started separately). */
+  /**
+   * Brings a crashed node's links back (its speaker is started separately), and the routes through them: the
+   * kernel dropped every route whose next hop was on a link that went down.
+   */
   async reviveNode(name: string): Promise<void> {
     const n = this.lbNode(name);
     await n.ns.ip('link', 'set', 'eth0', 'up');
     await n.ns.ip('link', 'set', 'eth1', 'up');
+    await n.ns.ip('route', 'replace', 'default', 'via', CLIENT_IP, 'dev', 'eth0');
+    if (this.bgp) await n.ns.ip('route', 'replace', REMOTE_CIDR, 'via', ROUTER_FRONT_IP, 'dev', 'eth0');
   }
 
   consumerNode(tenant: string, node: string): ConsumerNode {

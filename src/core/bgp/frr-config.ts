@@ -2,8 +2,8 @@
 // frr-reload.py, which applies only what changed, so the text must be a pure function of the plan: the same plan
 // gives byte-identical text, and a change to one peer touches only that peer's lines (sessions whose lines did
 // not change are never reset). Every prefix is a `network` statement (import-check off: the VIP is not in the
-// node's RIB); each peer gets what is planned for it through its own outbound route-map, one entry per set of
-// attributes, and takes nothing in.
+// node's RIB) whose route-map tags it with its group (prefixes that every peer gets alike); each peer gets what is
+// planned for it through its own outbound route-map, one entry per group matched by tag, and takes nothing in.
 import type { BfdProfileInput, BgpPlan, PlannedPeer, PlannedPrefix } from './plan.ts';
 
 /** Outbound route-map of a peer; peer names are DNS subdomains, valid in FRR names. */
@@ -61,12 +61,14 @@ function neighborLines(asn: number, p: PlannedPeer): string[] {
   return out;
 }
 
-function addressFamily(plan: BgpPlan, family: 4 | 6): string[] {
+function addressFamily(plan: BgpPlan, groups: readonly PrefixGroup[], family: 4 | 6): string[] {
   const peers = plan.peers.filter((p) => p.family === family);
   if (peers.length === 0) return [];
-  const prefixes = plan.prefixes.filter((x) => x.includes(':') === (family === 6));
-  const out = [` address-family ${family === 4 ? 'ipv4' : 'ipv6'} unicast`];
-  for (const x of prefixes) out.push(`  network ${x}`);
+  const networks = groups
+    .filter((g) => g.family === family)
+    .flatMap((g) => g.prefixes.map((x) => `  network ${x} route-map ${originMap(g.id)}`))
+    .sort();
+  const out = [` address-family ${family === 4 ? 'ipv4' : 'ipv6'} unicast`, ...networks];
   for (const p of peers) {
     out.push(
       `  neighbor ${p.address} activate`,
@@ -78,36 +80,76 @@ function addressFamily(plan: BgpPlan, family: 4 | 6): string[] {
   return out;
 }
 
-const attributesKey = (x: PlannedPrefix): string =>
+/**
+ * Prefixes grouped by what every peer gets with them: the same group, the same `network … route-map` (which tags
+ * the route) and the same outbound entries. A group is named by a hash of that, so adding or removing a VIP of an
+ * existing group changes exactly one `network` line (the speaker then applies it without frr-reload.py).
+ */
+interface PrefixGroup {
+  readonly id: string;
+  readonly tag: number;
+  readonly family: 4 | 6;
+  readonly prefixes: string[];
+  /** Peer name → what the peer gets (peers not listed do not get the group). */
+  readonly perPeer: Map<string, PlannedPrefix>;
+}
+
+/** FNV-1a over the text, as 32 bits (never 0: tag 0 means "no tag" in FRR). */
+function hash32(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0 || 1;
+}
+
+const attributes = (x: PlannedPrefix): string =>
   `${x.communities.join(' ')}|${x.largeCommunities.join(' ')}|${x.localPref ?? ''}`;
 
-/** Prefix lists and the outbound route-map of one peer: one permit entry per distinct set of attributes. */
-function peerPolicy(p: PlannedPeer): string[] {
-  const groups = new Map<string, PlannedPrefix[]>();
-  for (const x of p.prefixes) {
-    const k = attributesKey(x);
-    groups.set(k, [...(groups.get(k) ?? []), x]);
+export function prefixGroups(plan: BgpPlan): PrefixGroup[] {
+  const byPrefix = new Map<string, { family: 4 | 6; perPeer: Map<string, PlannedPrefix> }>();
+  for (const p of plan.peers) {
+    for (const x of p.prefixes) {
+      const e = byPrefix.get(x.prefix) ?? { family: x.family, perPeer: new Map<string, PlannedPrefix>() };
+      e.perPeer.set(p.name, x);
+      byPrefix.set(x.prefix, e);
+    }
   }
-  const keys = [...groups.keys()].sort();
+  const groups = new Map<string, PrefixGroup>();
+  for (const [prefix, e] of [...byPrefix].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const key = [...e.perPeer].map(([peer, x]) => `${peer}=${attributes(x)}`).join(';');
+    let g = groups.get(key);
+    if (!g) {
+      let tag = hash32(key);
+      // Two groups with one hash: the later one (in key order, so deterministically) takes the next free tag.
+      while ([...groups.values()].some((o) => o.tag === tag)) tag = (tag % 0xffffffff) + 1;
+      g = { id: tag.toString(16).padStart(8, '0'), tag, family: e.family, prefixes: [], perPeer: e.perPeer };
+      groups.set(key, g);
+    }
+    g.prefixes.push(prefix);
+  }
+  return [...groups.values()].sort((a, b) => a.tag - b.tag);
+}
+
+/** The route-map a group's `network` statements use: it tags the route so that outbound maps can match it. */
+export const originMap = (groupId: string): string => `kube-lb-net-${groupId}`;
+
+function originMaps(groups: readonly PrefixGroup[]): string[] {
+  return groups.flatMap((g) => [`route-map ${originMap(g.id)} permit 10`, ` set tag ${g.tag}`, 'exit', '!']);
+}
+
+/** The outbound route-map of one peer: one permit entry per group it gets, then a deny. */
+function peerPolicy(p: PlannedPeer, groups: readonly PrefixGroup[]): string[] {
   const out: string[] = [];
-  const ipKind = p.family === 4 ? 'ip' : 'ipv6';
-  keys.forEach((k, i) => {
-    const list = `${outMap(p.name)}-${i + 1}`;
-    groups.get(k)!.forEach((x, j) => {
-      out.push(`${ipKind} prefix-list ${list} seq ${(j + 1) * 5} permit ${x.prefix}`);
-    });
-  });
-  keys.forEach((k, i) => {
-    const first = groups.get(k)![0]!;
-    out.push(
-      `route-map ${outMap(p.name)} permit ${(i + 1) * 10}`,
-      ` match ${ipKind} address prefix-list ${outMap(p.name)}-${i + 1}`,
-    );
-    if (first.communities.length > 0) out.push(` set community ${first.communities.join(' ')}`);
-    if (first.largeCommunities.length > 0) out.push(` set large-community ${first.largeCommunities.join(' ')}`);
-    if (first.localPref !== undefined) out.push(` set local-preference ${first.localPref}`);
+  let seq = 0;
+  for (const g of groups) {
+    const x = g.perPeer.get(p.name);
+    if (!x) continue;
+    seq += 10;
+    out.push(`route-map ${outMap(p.name)} permit ${seq}`, ` match tag ${g.tag}`);
+    if (x.communities.length > 0) out.push(` set community ${x.communities.join(' ')}`);
+    if (x.largeCommunities.length > 0) out.push(` set large-community ${x.largeCommunities.join(' ')}`);
+    if (x.localPref !== undefined) out.push(` set local-preference ${x.localPref}`);
     out.push('exit', '!');
-  });
+  }
   // The last entry denies what no entry above permits (explicit, so an empty map is still defined).
   out.push(`route-map ${outMap(p.name)} deny 65000`, 'exit', '!');
   return out;
@@ -124,11 +166,10 @@ export function renderFrrConfig(plan: BgpPlan): string {
   lines.push(`router bgp ${plan.asn}`);
   if (plan.routerId) lines.push(` bgp router-id ${plan.routerId}`);
   lines.push(' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast', ' no bgp network import-check');
-  // A node that is gone must not leave stale routes behind at the routers for a restart timer.
-  lines.push(' bgp graceful-restart-disable');
   for (const p of plan.peers) lines.push(...neighborLines(plan.asn, p));
-  lines.push(...addressFamily(plan, 4), ...addressFamily(plan, 6), 'exit', '!');
-  lines.push(`route-map ${IN_MAP} deny 10`, 'exit', '!');
-  for (const p of plan.peers) lines.push(...peerPolicy(p));
+  const groups = prefixGroups(plan);
+  lines.push(...addressFamily(plan, groups, 4), ...addressFamily(plan, groups, 6), 'exit', '!');
+  lines.push(`route-map ${IN_MAP} deny 10`, 'exit', '!', ...originMaps(groups));
+  for (const p of plan.peers) lines.push(...peerPolicy(p, groups));
   return `${lines.join('\n')}\n`;
 }

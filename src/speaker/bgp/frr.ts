@@ -132,6 +132,20 @@ export class Frr {
     return parseBfdPeers(await this.vtysh('show bfd peers json'));
   }
 
+  /**
+   * Applies `commands` (configuration mode, from core/bgp/frr-diff.ts) in one vtysh call, serialized with apply(),
+   * and records `configText` as the configuration they lead to. vtysh exits non-zero when a command fails.
+   */
+  configure(commands: readonly string[], configText: string): Promise<void> {
+    const run = this.#applying.then(async () => {
+      await this.vtysh(...commands);
+      mkdirSync(this.#workDir, { recursive: true });
+      writeFileSync(this.configFile, configText.endsWith('\n') ? configText : `${configText}\n`);
+    });
+    this.#applying = run.catch(() => undefined);
+    return run;
+  }
+
   /** Runs vtysh commands (each one a `-c`) against FRR's sockets; returns what vtysh printed. */
   async vtysh(...commands: string[]): Promise<string> {
     const args = [

@@ -4,6 +4,7 @@
 // with a field manager of this node's own, so nodes never overwrite each other). One apply runs at a time; a
 // failed one is retried with backoff, and the last good configuration stays in FRR meanwhile.
 import { renderFrrConfig, passwordProblem } from '../../core/bgp/frr-config.ts';
+import { incrementalCommands } from '../../core/bgp/frr-diff.ts';
 import type { AdvertisementInput, BfdProfileInput, BgpPlan, PeerInput, ServedVip } from '../../core/bgp/plan.ts';
 import { planBgp } from '../../core/bgp/plan.ts';
 import type { BfdPeerState, BfdStatus, BgpSessionState, NeighborState } from '../../core/bgp/frr-state.ts';
@@ -12,6 +13,8 @@ import type { Logger } from '../../shared/logger.ts';
 /** What the speaker needs of the BGP daemon (src/speaker/bgp/frr.ts). */
 export interface BgpDaemon {
   apply(configText: string): Promise<void>;
+  /** Applies configuration commands that lead from the applied configuration to `configText`. */
+  configure(commands: readonly string[], configText: string): Promise<void>;
   neighbors(): Promise<readonly Pick<NeighborState, 'peer' | 'state' | 'lastError' | 'prefixesSent'>[]>;
   bfdPeers(): Promise<readonly Pick<BfdPeerState, 'peer' | 'status'>[]>;
 }
@@ -63,6 +66,7 @@ export class BgpSpeaker {
   /** Problems of peers the plan never sees (a missing Secret), by peer name. */
   #peerProblems = new Map<string, string>();
   #applied: string | undefined;
+  #reloadNext = false;
   #running: Promise<void> | undefined;
   #again = false;
   #withdrawn = false;
@@ -181,14 +185,24 @@ export class BgpSpeaker {
     const text = renderFrrConfig(plan);
     if (text === this.#applied) return;
     const started = performance.now();
+    // Only announcements changed (the common case): the `network` lines go in one vtysh call, not a full reload.
+    const commands =
+      this.#applied === undefined || this.#reloadNext ? undefined : incrementalCommands(this.#applied, text);
     try {
-      await this.#d.daemon.apply(text);
+      if (commands) await this.#d.daemon.configure(commands, text);
+      else await this.#d.daemon.apply(text);
       this.#applied = text;
       this.applies++;
       this.lastError = undefined;
+      this.#reloadNext = false;
       this.#retryMs = RETRY_MIN_MS;
       this.#d.logger.info(
-        { peers: plan.peers.length, prefixes: plan.prefixes.length, ms: Math.round(performance.now() - started) },
+        {
+          peers: plan.peers.length,
+          prefixes: plan.prefixes.length,
+          ms: Math.round(performance.now() - started),
+          how: commands ? 'incremental' : 'reload',
+        },
         'BGP configuration applied',
       );
       this.#d.onApplied?.({
@@ -199,6 +213,8 @@ export class BgpSpeaker {
       });
     } catch (err) {
       this.lastError = err as Error;
+      // Commands may have half applied: what FRR runs is unknown, and only a full reload converges from there.
+      if (commands) this.#reloadNext = true;
       this.#d.onApplied?.({
         ok: false,
         prefixes: plan.prefixes.length,

@@ -162,8 +162,15 @@ t.test('attributes render as route-map entries per attribute set; BFD profiles a
   t.match(text, /router bgp 64513\n/);
   t.match(text, / neighbor 198\.51\.100\.254 password sekret\n/);
   t.match(text, / neighbor 198\.51\.100\.254 bfd profile fast\n/);
-  t.match(text, /ip prefix-list kube-lb-out-router-1 seq 5 permit 192\.0\.2\.10\/32\n/);
-  t.match(text, / set community 64512:100 no-export\n set large-community 64512:7:1\n set local-preference 200\n/);
+  const tag = /route-map (kube-lb-net-[0-9a-f]{8}) permit 10\n set tag (\d+)\n/.exec(text);
+  t.ok(tag, 'the group of the prefixes has an origin route-map that tags them');
+  t.match(text, new RegExp(`  network 192\\.0\\.2\\.10/32 route-map ${tag?.[1]}\\n`));
+  t.match(
+    text,
+    new RegExp(
+      `route-map kube-lb-out-router permit 10\\n match tag ${tag?.[2]}\\n set community 64512:100 no-export\\n set large-community 64512:7:1\\n set local-preference 200\\n`,
+    ),
+  );
   t.match(text, / neighbor 198\.51\.100\.254 route-map kube-lb-in in\n/, 'nothing is taken in');
 });
 

@@ -1,0 +1,85 @@
+// Announcement-only changes become a few vtysh commands; anything else asks for a full reload.
+import t from 'tap';
+import { renderFrrConfig } from '../../../src/core/bgp/frr-config.ts';
+import { incrementalCommands } from '../../../src/core/bgp/frr-diff.ts';
+import { planBgp, type AdvertisementInput, type BgpInputs } from '../../../src/core/bgp/plan.ts';
+
+const ad: AdvertisementInput = {
+  name: 'a',
+  peers: [],
+  aggregationLength: 32,
+  aggregationLengthV6: 128,
+  communities: ['64512:1'],
+  largeCommunities: [],
+};
+const inputs = (vips: string[], extra: Partial<BgpInputs> = {}): BgpInputs => ({
+  node: { name: 'lb-1', labels: {} },
+  peers: [
+    {
+      name: 'r',
+      myASN: 64512,
+      peerASN: 64512,
+      peerAddress: '198.51.100.254',
+      peerPort: 179,
+      holdTimeSeconds: 9,
+      keepaliveTimeSeconds: 3,
+      ebgpMultiHop: false,
+    },
+  ],
+  advertisements: [
+    ad,
+    { ...ad, name: 'web', poolSelector: { matchLabels: { tier: 'web' } }, communities: ['64512:2'] },
+  ],
+  bfdProfiles: [],
+  served: vips.map((vip) => ({ vip, pool: 'p', poolLabels: {} })),
+  ...extra,
+});
+const render = (vips: string[], extra: Partial<BgpInputs> = {}): string =>
+  renderFrrConfig(planBgp(inputs(vips, extra)));
+
+t.test('VIPs of an existing group added and removed: network lines only, additions first', async (t) => {
+  const before = render(['192.0.2.1', '192.0.2.2']);
+  const after = render(['192.0.2.2', '192.0.2.3']);
+  const cmds = incrementalCommands(before, after)!;
+  t.equal(cmds[0], 'configure terminal');
+  t.same(cmds.slice(1, 3), ['router bgp 64512', 'address-family ipv4 unicast']);
+  t.match(cmds[3], /^network 192\.0\.2\.3\/32 route-map kube-lb-net-/);
+  t.match(cmds[4], /^no network 192\.0\.2\.1\/32 route-map kube-lb-net-/);
+  t.equal(cmds.length, 5);
+  t.same(incrementalCommands(after, after), [], 'nothing changed: nothing to do');
+});
+
+t.test(
+  'a VIP that moves to another existing group is re-announced with the new route-map, never withdrawn',
+  async (t) => {
+    const pools = (web: string[]): BgpInputs['served'] =>
+      ['192.0.2.1', '192.0.2.2', '192.0.2.3'].map((vip) => ({
+        vip,
+        pool: 'p',
+        poolLabels: (web.includes(vip) ? { tier: 'web' } : {}) as Record<string, string>,
+      }));
+    const before = render([], { served: pools(['192.0.2.1']) });
+    const after = render([], { served: pools(['192.0.2.1', '192.0.2.2']) });
+    const cmds = incrementalCommands(before, after)!;
+    t.same(
+      cmds.filter((c) => c.startsWith('no ')),
+      [],
+      'no withdrawal of the moving prefix',
+    );
+    t.match(cmds.at(-1), /^network 192\.0\.2\.2\/32 route-map kube-lb-net-/);
+  },
+);
+
+t.test('anything but announcements needs a full reload', async (t) => {
+  const base = render(['192.0.2.1']);
+  t.equal(incrementalCommands('', base), undefined, 'the first configuration');
+  t.equal(incrementalCommands(base, render(['192.0.2.1'], { routerId: '198.51.100.11' })), undefined, 'router-id');
+  const newGroup = render(['192.0.2.1'], {
+    served: [
+      { vip: '192.0.2.1', pool: 'p', poolLabels: {} },
+      { vip: '192.0.2.9', pool: 'p', poolLabels: { tier: 'web' } },
+    ],
+  });
+  t.equal(incrementalCommands(base, newGroup), undefined, 'a new group (new route-map entries)');
+  t.equal(incrementalCommands(base, render([])), undefined, 'the last VIP of a group gone (its route-map goes)');
+});
