@@ -5,18 +5,22 @@
 //   remote client 203.0.113.10 ── remote segment 203.0.113.0/24 ── .1 router .254 ── client segment (LB nodes' eth0)
 //
 // The router peers with every LB node over iBGP (AS 64512 on both sides, so localPref travels), installs the VIP
-// routes with one next hop per announcing node (ECMP, hashed on L4 ports), and runs BFD with them. The LB nodes
+// routes with one next hop per announcing node (ECMP, hashed on L4 ports) through resilient nexthop groups
+// (lab/resilient-fib.ts: a next hop that goes moves only its own flows), and runs BFD with them. The LB nodes
 // reach the remote segment through the router by a static route; they take no routes from BGP.
 import { join } from 'node:path';
 import { startBirdRouter, type BirdRouter } from './bird-router.ts';
 import { startFrrNode, type FrrNode } from './frr.ts';
 import type { Ledger } from './ledger.ts';
 import { L2Segment, Netns } from './netns.ts';
+import { startResilientFib } from './resilient-fib.ts';
 
 export const ROUTER_FRONT_IP = '198.51.100.254';
 export const REMOTE_CLIENT_IP = '203.0.113.10';
 export const REMOTE_CIDR = '203.0.113.0/24';
 export const LAB_ASN = 64512;
+/** BIRD's kernel table in the router; the resilient mirror forwards from main (lab/resilient-fib.ts). */
+const BIRD_TABLE = 100;
 
 export interface BgpLab {
   readonly router: Netns;
@@ -70,8 +74,11 @@ export async function buildBgpLab(
     peers: nodes.map((n) => ({ address: n.frontIp, as: LAB_ASN, bfd: true })),
     exportPrefixes: [],
     bfd: { rxMs: 100, txMs: 100, multiplier: 3 },
+    kernelTable: BIRD_TABLE,
   });
   cleanups.push(() => bird.stop());
+  const fib = await startResilientFib(router, BIRD_TABLE, logDir);
+  cleanups.push(() => fib.stop());
 
   const remoteSocket = join(logDir, 'remote-client.sock');
   await startClientAgent(remote, remoteSocket);

@@ -39,6 +39,11 @@ export interface BirdRouterOptions {
   readonly bfd?: BfdTimers;
   /** Where the router's directory goes; a fresh one in the ledger by default. */
   readonly dir?: string;
+  /**
+   * The kernel table BIRD installs its routes in (default: main). The lab puts them in a table of their own and
+   * mirrors them into main through resilient nexthop groups (lab/resilient-fib.ts).
+   */
+  readonly kernelTable?: number;
 }
 
 export interface BirdRoute {
@@ -100,6 +105,7 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
     'protocol device { scan time 10; }',
     // Only BGP routes go to the kernel; equal BGP paths become one multipath route.
     'protocol kernel {',
+    ...(o.kernelTable ? [`  kernel table ${o.kernelTable};`] : []),
     '  ipv4 { import none; export where source = RTS_BGP; };',
     '  merge paths on;',
     '}',
@@ -131,6 +137,9 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
       ...(p.password === undefined ? [] : [`  password "${p.password}";`]),
       ...(p.bfd ? ['  bfd on;'] : []),
       '  connect retry time 1;',
+      // BIRD waits 60-300 s after a session error before it talks to the peer again (damping for a flapping
+      // neighbour); the lab's stories misconfigure a peer on purpose and expect it back within seconds.
+      '  error wait time 1, 5;',
       '  error wait time 1, 5;',
       '  ipv4 {',
       '    import all;',
@@ -247,7 +256,8 @@ export async function startBirdRouter(options: BirdRouterOptions): Promise<BirdR
       }
     },
     async kernelNexthops(prefix) {
-      return parseKernelNexthops(await netns.ip('-4', 'route', 'show', prefix));
+      const table = options.kernelTable ? ['table', String(options.kernelTable)] : [];
+      return parseKernelNexthops(await netns.ip('-4', 'route', 'show', ...table, prefix));
     },
     async protocols() {
       const out = await birdc('show', 'protocols', 'all');

@@ -996,21 +996,27 @@ export class Topology {
   }
 
   /** Opens `count` TCP connections to vip:port kept open, each asked once: what each answered. */
-  async openFlows(vip: string, port: number, count: number, timeoutMs = 2000): Promise<FlowAnswer[]> {
+  async openFlows(
+    vip: string,
+    port: number,
+    count: number,
+    timeoutMs = 2000,
+    from: ClientSide = 'client',
+  ): Promise<FlowAnswer[]> {
     return JSON.parse(
-      await unixGet(this.#clientSocket, '/flows/open', { host: vip, port, count, timeoutMs }, timeoutMs + 10_000),
+      await unixGet(this.#socket(from), '/flows/open', { host: vip, port, count, timeoutMs }, timeoutMs + 10_000),
     ) as FlowAnswer[];
   }
 
   /** One more request on each connection openFlows() left open. */
-  async askFlows(timeoutMs = 2000): Promise<FlowAnswer[]> {
+  async askFlows(timeoutMs = 2000, from: ClientSide = 'client'): Promise<FlowAnswer[]> {
     return JSON.parse(
-      await unixGet(this.#clientSocket, '/flows/ask', { timeoutMs }, timeoutMs + 10_000),
+      await unixGet(this.#socket(from), '/flows/ask', { timeoutMs }, timeoutMs + 10_000),
     ) as FlowAnswer[];
   }
 
-  async closeFlows(): Promise<void> {
-    await unixGet(this.#clientSocket, '/flows/close', {});
+  async closeFlows(from: ClientSide = 'client'): Promise<void> {
+    await unixGet(this.#socket(from), '/flows/close', {});
   }
 
   async startLoop(
