@@ -138,7 +138,9 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
     'the router session down on every node, saying the peer AS is wrong',
     async () => {
       const m = await sessions('router');
-      return nodeNames.every((n) => m.get(n)?.session !== 'Established' && /Bad Peer AS/i.test(m.get(n)?.message ?? ''))
+      return nodeNames.every(
+        (n) => m.get(n)?.session !== 'Established' && /Bad Peer AS|refuses its OPEN/i.test(m.get(n)?.message ?? ''),
+      )
         ? m
         : undefined;
     },
@@ -153,7 +155,9 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
     'the router session down on every node, naming the password',
     async () => {
       const m = await sessions('router');
-      return nodeNames.every((n) => m.get(n)?.session !== 'Established' && /password/i.test(m.get(n)?.message ?? ''))
+      return nodeNames.every(
+        (n) => m.get(n)?.session !== 'Established' && /password mismatch/i.test(m.get(n)?.message ?? ''),
+      )
         ? m
         : undefined;
     },

@@ -97,6 +97,15 @@ export function neighborError(n: Json, state: BgpSessionState): string | undefin
     const direction = resetDueTo?.includes('received') ? 'received' : resetDueTo?.includes('send') ? 'sent' : '';
     return direction ? `NOTIFICATION ${direction}: ${notification}` : `NOTIFICATION: ${notification}`;
   }
+  // OPENs exchanged and refused: FRR does not always keep the NOTIFICATION as the last reset (a session reset by
+  // BFD or a configuration change keeps that reason), but its message counters tell which side said no.
+  const stats = (n.messageStats ?? {}) as Json;
+  if (state !== 'Established' && (num(stats.opensRecv) ?? 0) > 0) {
+    if ((num(stats.notificationsSent) ?? 0) > 0)
+      return "the peer answers, but this node refuses its OPEN (NOTIFICATION sent): the peer's AS is not spec.peerASN, or its router ID or capabilities are refused";
+    if ((num(stats.notificationsRecv) ?? 0) > 0)
+      return "the peer refuses this node's OPEN (NOTIFICATION received): check spec.myASN and the router's neighbor configuration for this node";
+  }
   // FRR sets a reset reason from the start ("Waiting for peer OPEN"): it says something only after a drop.
   if (dropped > 0 && resetDueTo) return resetDueTo;
   if (state === 'Connect' || state === 'Active') {

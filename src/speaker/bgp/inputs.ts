@@ -25,6 +25,8 @@ export class BgpObjectsView implements BgpObjects {
   #secrets = new Map<string, Record<string, string>>();
   #secretTimer: NodeJS.Timeout | undefined;
   #refreshing: Promise<void> | undefined;
+  #refreshAgain = false;
+  #notifyAgain = false;
   readonly #listeners: (() => void)[] = [];
 
   constructor(kubeConfig: k8s.KubeConfig, namespace: string, logger: Logger) {
@@ -48,7 +50,12 @@ export class BgpObjectsView implements BgpObjects {
 
   async start(): Promise<void> {
     await Promise.all([this.#peers.start(), this.#ads.start(), this.#bfd.start()]);
-    this.#peers.on({ onUpsert: () => void this.#refreshSecrets(), onDelete: () => void this.#refreshSecrets() });
+    // A peer change is passed on only once the Secrets it names are read: planning it before would drop a peer
+    // whose password is not loaded yet, and reset its session.
+    this.#peers.on({
+      onUpsert: () => void this.#refreshSecrets(true),
+      onDelete: () => void this.#refreshSecrets(true),
+    });
     await this.#refreshSecrets();
     const tick = (): void => {
       this.#secretTimer = setTimeout(() => void this.#refreshSecrets().finally(tick), SECRET_REFRESH_MS);
@@ -63,15 +70,21 @@ export class BgpObjectsView implements BgpObjects {
   }
 
   onChange(fn: () => void): void {
-    for (const i of [this.#peers, this.#ads, this.#bfd] as TypedInformer<k8s.KubernetesObject>[]) {
+    for (const i of [this.#ads, this.#bfd] as TypedInformer<k8s.KubernetesObject>[]) {
       i.on({ onUpsert: fn, onDelete: fn });
     }
     this.#listeners.push(fn);
   }
 
-  /** Reads the Secrets the peers name; tells the listeners when what they hold changed. */
-  #refreshSecrets(): Promise<void> {
-    this.#refreshing ??= (async () => {
+  /** Reads the Secrets the peers name; tells the listeners when what they hold changed (or always, `notify`). */
+  #refreshSecrets(notify = false): Promise<void> {
+    if (this.#refreshing) {
+      // A read in flight may have listed the peers before this change: one more pass after it.
+      this.#refreshAgain ||= true;
+      this.#notifyAgain ||= notify;
+      return this.#refreshing;
+    }
+    this.#refreshing = (async () => {
       const names = new Set(
         this.#peers.list().flatMap((p) => (p.spec?.passwordSecret ? [p.spec.passwordSecret.name] : [])),
       );
@@ -91,9 +104,15 @@ export class BgpObjectsView implements BgpObjects {
       }
       const changed = JSON.stringify([...next].sort()) !== JSON.stringify([...this.#secrets].sort());
       this.#secrets = next;
-      if (changed) for (const fn of this.#listeners) fn();
+      if (changed || notify) for (const fn of this.#listeners) fn();
     })().finally(() => {
       this.#refreshing = undefined;
+      if (this.#refreshAgain) {
+        const again = this.#notifyAgain;
+        this.#refreshAgain = false;
+        this.#notifyAgain = false;
+        void this.#refreshSecrets(again);
+      }
     });
     return this.#refreshing;
   }

@@ -3,7 +3,13 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bfdStatus, bgpSessionState, parseBfdPeers, parseNeighbors } from '../../../src/core/bgp/frr-state.ts';
+import {
+  bfdStatus,
+  bgpSessionState,
+  neighborError,
+  parseBfdPeers,
+  parseNeighbors,
+} from '../../../src/core/bgp/frr-state.ts';
 
 const fixture = (name: string): string => readFileSync(join(import.meta.dirname, 'fixtures/frr', name), 'utf8');
 
@@ -69,3 +75,19 @@ t.test('states FRR may print, and answers that are not JSON', async (t) => {
   t.throws(() => parseNeighbors('% Unknown command'), { name: 'KubeLbError', code: 'BGP_FRR_OUTPUT' });
   t.throws(() => parseBfdPeers('{}'), { name: 'KubeLbError', code: 'BGP_FRR_OUTPUT' });
 });
+
+t.test(
+  'OPENs refused without a NOTIFICATION kept as the last reset: the message counters say which side refused',
+  async (t) => {
+    const stale = { lastResetDueTo: 'BFD down received', connectionsDropped: 0 };
+    t.match(
+      neighborError({ ...stale, messageStats: { opensRecv: 3, notificationsSent: 3 } }, 'Active'),
+      /this node refuses its OPEN.*peerASN/,
+    );
+    t.match(
+      neighborError({ ...stale, messageStats: { opensRecv: 1, notificationsRecv: 1 } }, 'Idle'),
+      /the peer refuses this node's OPEN.*myASN/,
+    );
+    t.equal(neighborError({ messageStats: { opensRecv: 3, notificationsSent: 3 } }, 'Established'), undefined);
+  },
+);
