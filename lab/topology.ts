@@ -576,12 +576,15 @@ export class Topology {
     await this.lbNode(name).speaker?.kill();
   }
 
-  /** The node dies: its speaker is killed and its links go down, so it neither answers nor forwards. */
+  /**
+   * The node dies: its links go down, then its speaker is killed, so it neither answers nor forwards, and nothing
+   * it does on the way out (FRR's guard closing the BGP sessions) reaches anyone, as after a power loss.
+   */
   async crashNode(name: string): Promise<void> {
     const n = this.lbNode(name);
-    await n.speaker?.kill();
     await n.ns.ip('link', 'set', 'eth0', 'down');
     await n.ns.ip('link', 'set', 'eth1', 'down');
+    await n.speaker?.kill();
   }
 
   /**

@@ -21,25 +21,31 @@ export function passwordProblem(password: string): string | undefined {
   return undefined;
 }
 
+/** FRR's BFD profile defaults: its running configuration omits them, and so does ours (frr-reload.py diffs text). */
+const BFD_DEFAULTS = {
+  detectMultiplier: 3,
+  receiveIntervalMs: 300,
+  transmitIntervalMs: 300,
+  echoIntervalMs: 50,
+  minimumTtl: 254,
+} as const;
+
 function bfdBlock(profiles: readonly BfdProfileInput[]): string[] {
   if (profiles.length === 0) return [];
   const out = ['bfd'];
   for (const p of profiles) {
-    out.push(
-      ` profile ${p.name}`,
-      `  detect-multiplier ${p.detectMultiplier}`,
-      `  receive-interval ${p.receiveIntervalMs}`,
-      `  transmit-interval ${p.transmitIntervalMs}`,
-    );
-    if (p.echoMode) {
-      out.push(
-        '  echo-mode',
-        `  echo transmit-interval ${p.echoIntervalMs}`,
-        `  echo receive-interval ${p.echoIntervalMs}`,
-      );
+    out.push(` profile ${p.name}`);
+    if (p.detectMultiplier !== BFD_DEFAULTS.detectMultiplier) out.push(`  detect-multiplier ${p.detectMultiplier}`);
+    if (p.receiveIntervalMs !== BFD_DEFAULTS.receiveIntervalMs) out.push(`  receive-interval ${p.receiveIntervalMs}`);
+    if (p.transmitIntervalMs !== BFD_DEFAULTS.transmitIntervalMs)
+      out.push(`  transmit-interval ${p.transmitIntervalMs}`);
+    if (p.echoMode) out.push('  echo-mode');
+    if (p.echoMode && p.echoIntervalMs !== BFD_DEFAULTS.echoIntervalMs) {
+      out.push(`  echo transmit-interval ${p.echoIntervalMs}`, `  echo receive-interval ${p.echoIntervalMs}`);
     }
     if (p.passiveMode) out.push('  passive-mode');
-    out.push(`  minimum-ttl ${p.minimumTtl}`, ' exit');
+    if (p.minimumTtl !== BFD_DEFAULTS.minimumTtl) out.push(`  minimum-ttl ${p.minimumTtl}`);
+    out.push(' exit');
   }
   out.push('exit', '!');
   return out;
@@ -57,7 +63,9 @@ function neighborLines(asn: number, p: PlannedPeer): string[] {
   if (s.password !== undefined) out.push(` neighbor ${a} password ${s.password}`);
   if (s.ebgpMultiHop) out.push(` neighbor ${a} ebgp-multihop`);
   if (s.sourceAddress) out.push(` neighbor ${a} update-source ${s.sourceAddress}`);
-  if (p.bfd) out.push(` neighbor ${a} bfd profile ${p.bfd.name}`);
+  // As FRR shows it: `bfd` turns BFD on, `bfd profile` picks the timers; without the first line frr-reload.py
+  // would remove BFD from the neighbour and add it back, resetting the session.
+  if (p.bfd) out.push(` neighbor ${a} bfd`, ` neighbor ${a} bfd profile ${p.bfd.name}`);
   return out;
 }
 
@@ -139,11 +147,15 @@ function originMaps(groups: readonly PrefixGroup[]): string[] {
 /** The outbound route-map of one peer: one permit entry per group it gets, then a deny. */
 function peerPolicy(p: PlannedPeer, groups: readonly PrefixGroup[]): string[] {
   const out: string[] = [];
-  let seq = 0;
+  // Each group's entry has a sequence number of its own (from its tag), so adding or removing a group adds or
+  // removes one entry and never renumbers the others (a renumbered entry would match the wrong routes mid-change).
+  const used = new Set<number>();
   for (const g of groups) {
     const x = g.perPeer.get(p.name);
     if (!x) continue;
-    seq += 10;
+    let seq = 1 + (g.tag % 64_000);
+    while (used.has(seq)) seq = (seq % 64_000) + 1;
+    used.add(seq);
     out.push(`route-map ${outMap(p.name)} permit ${seq}`, ` match tag ${g.tag}`);
     if (x.communities.length > 0) out.push(` set community ${x.communities.join(' ')}`);
     if (x.largeCommunities.length > 0) out.push(` set large-community ${x.largeCommunities.join(' ')}`);

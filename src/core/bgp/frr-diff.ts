@@ -2,7 +2,8 @@
 // announced: `network` lines inside an address family that exists in both. That is nearly every change in a
 // running cluster (a VIP programmed, withdrawn, its last backend gone), and one vtysh call applies it in
 // milliseconds where frr-reload.py takes seconds (it starts Python, reads and marks up both configurations).
-// Anything else (a peer, a timer, a new group of attributes) returns undefined: the caller reloads in full.
+// Whole route-map entries of kube-lb's own may come and go with them (a group of prefixes appears or empties).
+// Anything else (a peer, a timer, BFD) returns undefined: the caller reloads in full.
 // Pure; the text is the one frr-config.ts renders (contexts by indentation, closed by `exit…` and `!`).
 
 interface Leaf {
@@ -36,42 +37,63 @@ const key = (x: Leaf): string => [...x.path, x.line].join('\n');
 const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean =>
   a.size === b.size && [...a].every((x) => b.has(x));
 
+/** Top-level contexts kube-lb owns whole and may add or remove without a reload: origin and outbound route-map entries. */
+const OWN_ENTRY = /^route-map kube-lb-(net|out)-\S+ permit \d+$/;
+
 /** `configure terminal` commands from `before` to `after`, or undefined when only a full reload will do. */
 export function incrementalCommands(before: string, after: string): string[] | undefined {
   const a = leaves(before);
   const b = leaves(after);
-  if (!sameSet(a.headers, b.headers)) return undefined;
+  const addedContexts = [...b.headers].filter((h) => !a.headers.has(h));
+  const removedContexts = [...a.headers].filter((h) => !b.headers.has(h));
+  if (![...addedContexts, ...removedContexts].every((h) => OWN_ENTRY.test(h))) return undefined;
+  const inContext = (x: Leaf, contexts: readonly string[]): boolean =>
+    x.path.length === 1 && contexts.includes(x.path[0]!);
   const had = new Map(a.leaves.map((x) => [key(x), x]));
   const has = new Map(b.leaves.map((x) => [key(x), x]));
   const removed = [...had].filter(([k]) => !has.has(k)).map(([, x]) => x);
   const added = [...has].filter(([k]) => !had.has(k)).map(([, x]) => x);
-  const changed = [...removed, ...added];
-  if (changed.length === 0) return [];
   const announcing = (x: Leaf): boolean =>
     x.path.length === 2 &&
     x.path[0]!.startsWith('router bgp ') &&
     x.path[1]!.startsWith('address-family ') &&
     x.line.startsWith('network ');
-  if (!changed.every(announcing)) return undefined;
+  // Inside contexts both have, only network lines may change; whole entries come and go only with their leaves.
+  if (!added.every((x) => announcing(x) || inContext(x, addedContexts))) return undefined;
+  if (!removed.every((x) => announcing(x) || inContext(x, removedContexts))) return undefined;
+  if (added.length === 0 && removed.length === 0 && addedContexts.length === 0) return [];
   const out: string[] = [];
-  let at = '';
-  const enter = (x: Leaf): void => {
-    const here = x.path.join('\n');
+  let at: string | undefined;
+  const enter = (path: readonly string[]): void => {
+    const here = path.join('\n');
     if (here === at) return;
-    out.push('end', 'configure terminal', ...x.path);
+    out.push('end', 'configure terminal', ...path);
     at = here;
   };
-  // Additions first: a VIP that moves between groups is announced with its new tag before the old line goes.
-  for (const x of added) {
-    enter(x);
+  // New route-map entries first, so the network lines that name them find them complete.
+  for (const h of addedContexts) {
+    enter([h]);
+    for (const x of added) if (x.path[0] === h && x.path.length === 1) out.push(x.line);
+  }
+  // Additions before removals: a VIP that moves between groups is announced with its new tag before the old line
+  // goes.
+  const networksAdded = added.filter(announcing);
+  for (const x of networksAdded) {
+    enter(x.path);
     out.push(x.line);
   }
-  for (const x of removed) {
+  for (const x of removed.filter(announcing)) {
     // The same prefix re-added with another route-map replaced the line already; `no network P` would withdraw it.
     const prefix = x.line.split(' ')[1];
-    if (added.some((y) => y.line.split(' ')[1] === prefix && y.path.join('\n') === x.path.join('\n'))) continue;
-    enter(x);
+    const path = x.path.join('\n');
+    if (networksAdded.some((y) => y.line.split(' ')[1] === prefix && y.path.join('\n') === path)) continue;
+    enter(x.path);
     out.push(`no ${x.line}`);
+  }
+  // Entries no network line names any more go last.
+  if (removedContexts.length > 0) {
+    out.push('end', 'configure terminal');
+    for (const h of removedContexts) out.push(`no ${h}`);
   }
   return out.slice(out[0] === 'end' ? 1 : 0);
 }

@@ -80,6 +80,54 @@ t.test('anything but announcements needs a full reload', async (t) => {
       { vip: '192.0.2.9', pool: 'p', poolLabels: { tier: 'web' } },
     ],
   });
-  t.equal(incrementalCommands(base, newGroup), undefined, 'a new group (new route-map entries)');
-  t.equal(incrementalCommands(base, render([])), undefined, 'the last VIP of a group gone (its route-map goes)');
+  const bfd = render(['192.0.2.1'], {
+    peers: [{ ...inputs([]).peers[0]!, bfdProfile: 'fast' }],
+    bfdProfiles: [
+      {
+        name: 'fast',
+        receiveIntervalMs: 100,
+        transmitIntervalMs: 100,
+        detectMultiplier: 3,
+        echoMode: false,
+        echoIntervalMs: 50,
+        passiveMode: false,
+        minimumTtl: 254,
+      },
+    ],
+  });
+  t.equal(incrementalCommands(base, bfd), undefined, 'BFD on a peer');
+});
+
+t.test('a group that appears or empties brings or takes its whole route-map entries, and nothing else', async (t) => {
+  const base = render(['192.0.2.1']);
+  const newGroup = render(['192.0.2.1'], {
+    served: [
+      { vip: '192.0.2.1', pool: 'p', poolLabels: {} },
+      { vip: '192.0.2.9', pool: 'p', poolLabels: { tier: 'web' } },
+    ],
+  });
+  const up = incrementalCommands(base, newGroup)!;
+  const network = up.findIndex((c) => c.startsWith('network 192.0.2.9/32 route-map kube-lb-net-'));
+  const origin = up.findIndex((c) => /^route-map kube-lb-net-[0-9a-f]{8} permit 10$/.test(c));
+  const out = up.findIndex((c) => /^route-map kube-lb-out-r permit \d+$/.test(c));
+  t.ok(
+    origin >= 0 && out >= 0 && network > origin && network > out,
+    'the entries exist before the network line names them',
+  );
+  t.ok(up.includes(' set community 64512:1 64512:2'.trim()), 'with their attributes');
+  t.same(
+    up.filter((c) => c.startsWith('no ')),
+    [],
+    'nothing removed',
+  );
+  const down = incrementalCommands(newGroup, base)!;
+  t.match(
+    down.join('\n'),
+    /no network 192\.0\.2\.9\/32 route-map kube-lb-net-[0-9a-f]{8}\n(end\nconfigure terminal\n)?no route-map kube-lb-net-[0-9a-f]{8} permit 10\nno route-map kube-lb-out-r permit \d+$/,
+  );
+  const none = incrementalCommands(base, render([]))!;
+  t.ok(
+    none.some((c) => c.startsWith('no network 192.0.2.1/32')),
+    'the last VIP withdrawn incrementally too',
+  );
 });

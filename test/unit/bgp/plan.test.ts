@@ -157,7 +157,8 @@ t.test('attributes render as route-map entries per attribute set; BFD profiles a
   );
   t.match(
     text,
-    /bfd\n profile fast\n {2}detect-multiplier 3\n {2}receive-interval 100\n {2}transmit-interval 100\n {2}passive-mode/,
+    /bfd\n profile fast\n {2}receive-interval 100\n {2}transmit-interval 100\n {2}passive-mode\n exit/,
+    'non-default timers only, as FRR shows them',
   );
   t.match(text, /router bgp 64513\n/);
   t.match(text, / neighbor 198\.51\.100\.254 password sekret\n/);
@@ -168,9 +169,10 @@ t.test('attributes render as route-map entries per attribute set; BFD profiles a
   t.match(
     text,
     new RegExp(
-      `route-map kube-lb-out-router permit 10\\n match tag ${tag?.[2]}\\n set community 64512:100 no-export\\n set large-community 64512:7:1\\n set local-preference 200\\n`,
+      `route-map kube-lb-out-router permit ${1 + (Number(tag?.[2]) % 64_000)}\\n match tag ${tag?.[2]}\\n set community 64512:100 no-export\\n set large-community 64512:7:1\\n set local-preference 200\\n`,
     ),
   );
+  t.match(text, / neighbor 198\.51\.100\.254 bfd\n neighbor 198\.51\.100\.254 bfd profile fast\n/);
   t.match(text, / neighbor 198\.51\.100\.254 route-map kube-lb-in in\n/, 'nothing is taken in');
 });
 
