@@ -34,8 +34,6 @@ function leaves(text: string): { leaves: Leaf[]; headers: Set<string> } {
 }
 
 const key = (x: Leaf): string => [...x.path, x.line].join('\n');
-const sameSet = (a: ReadonlySet<string>, b: ReadonlySet<string>): boolean =>
-  a.size === b.size && [...a].every((x) => b.has(x));
 
 /** Top-level contexts kube-lb owns whole and may add or remove without a reload: origin and outbound route-map entries. */
 const OWN_ENTRY = /^route-map kube-lb-(net|out)-\S+ permit \d+$/;

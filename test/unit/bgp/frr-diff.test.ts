@@ -74,12 +74,6 @@ t.test('anything but announcements needs a full reload', async (t) => {
   const base = render(['192.0.2.1']);
   t.equal(incrementalCommands('', base), undefined, 'the first configuration');
   t.equal(incrementalCommands(base, render(['192.0.2.1'], { routerId: '198.51.100.11' })), undefined, 'router-id');
-  const newGroup = render(['192.0.2.1'], {
-    served: [
-      { vip: '192.0.2.1', pool: 'p', poolLabels: {} },
-      { vip: '192.0.2.9', pool: 'p', poolLabels: { tier: 'web' } },
-    ],
-  });
   const bfd = render(['192.0.2.1'], {
     peers: [{ ...inputs([]).peers[0]!, bfdProfile: 'fast' }],
     bfdProfiles: [
