@@ -290,3 +290,23 @@ t.test('a crashed speaker (SIGKILL, node still up) takes its sessions down: the 
   await topo.waitSpeakerReady(victim);
   await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
 });
+
+t.test('an LB apiserver outage keeps every announcement and every flow', async (t) => {
+  const vip2 = await topo.waitExternalIP('c1', 'web2');
+  await eventually('three next hops', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
+  await topo.startLoop('tcp', vip2, 80, 50, 1000, 'remote');
+  await topo.lb.stopApiserver();
+  const seen = new Set<number>();
+  try {
+    for (let i = 0; i < 30; i++) {
+      seen.add(await hopsOf(vip2));
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await topo.lb.startApiserver();
+  }
+  const tally = await topo.stopLoop('remote');
+  t.same([...seen], [3], 'the route kept all three next hops through 15 s without the API');
+  t.equal(tally.fail, 0, `0 of ${tally.ok + tally.fail} new connections failed`);
+  for (const n of nodeNames) await topo.waitSpeakerReady(n);
+});
