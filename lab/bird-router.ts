@@ -140,7 +140,13 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
       // BIRD waits 60-300 s after a session error before it talks to the peer again (damping for a flapping
       // neighbour); the lab's stories misconfigure a peer on purpose and expect it back within seconds.
       '  error wait time 1, 5;',
+      // Not a graceful-restart helper: FRR advertises the capability by default, and a helper keeps a lost peer's
+      // routes as stale for its restart time (120 s), black-holing the flows of a dead LB node (docs/bgp.md).
+      '  graceful restart off;',
       '  error wait time 1, 5;',
+      // Not a graceful-restart helper: FRR advertises the capability by default, and a helper keeps a lost peer's
+      // routes as stale for its restart time (120 s), black-holing the flows of a dead LB node (docs/bgp.md).
+      '  graceful restart off;',
       '  ipv4 {',
       '    import all;',
       `    export ${exportFilter === 'none' ? 'none' : exportFilter};`,
