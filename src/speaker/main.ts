@@ -22,7 +22,7 @@ import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
 import { addressInUseEvents, announcementEvents } from './events.ts';
 import { registerDataplaneMetrics } from './metrics.ts';
-import { buildBgpSpeaker } from './bgp/wiring.ts';
+import { bgpMetrics, buildBgpSpeaker } from './bgp/wiring.ts';
 import type { BgpSpeaker } from './bgp/speaker.ts';
 import { buildL2Speaker } from './l2/wiring.ts';
 import type { L2Speaker } from './l2/speaker.ts';
@@ -118,6 +118,7 @@ const publisher = new NodeStatePublisher({
 
 let l2: L2Speaker | undefined;
 let bgp: BgpSpeaker | undefined;
+const bgpMetricsDeclared = bgpMetrics(registry);
 const live = (): readonly string[] => {
   const l = l2?.live() ?? [];
   return l.length > 0 ? l : [nodeName];
@@ -236,7 +237,7 @@ if (config.bgp) {
     controller,
     view,
     dataplane,
-    registry,
+    metrics: bgpMetricsDeclared,
   });
 }
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');

@@ -23,8 +23,20 @@ export interface BgpParts {
   readonly controller: SpeakerController;
   readonly view: Pick<L2Inputs, 'vips' | 'nodeLabels' | 'onChange'>;
   readonly dataplane: Pick<DataplaneSink, 'onPass'>;
-  readonly registry: Registry;
+  readonly metrics: BgpMetrics;
 }
+
+/** The BGP metrics, declared whether or not BGP runs (a scrape shows them at zero without it). */
+export function bgpMetrics(registry: Registry) {
+  const metrics = metricsOn(registry);
+  return {
+    applies: metrics.counter('kube_lb_speaker_bgp_config_applies_total', 'FRR configuration applies, by result.', [
+      'result',
+    ]),
+    prefixes: metrics.gauge('kube_lb_speaker_bgp_prefixes', 'Prefixes this node announces to some BGP peer.', []),
+  };
+}
+export type BgpMetrics = ReturnType<typeof bgpMetrics>;
 
 export async function buildBgpSpeaker(cfg: BgpConfig, logger: Logger, parts: BgpParts): Promise<BgpSpeaker> {
   const nodeName = cfg['node-name'];
@@ -38,11 +50,7 @@ export async function buildBgpSpeaker(cfg: BgpConfig, logger: Logger, parts: Bgp
   // Held for the process's lifetime: when it closes (any exit, SIGKILL too) FRR's guard drops every session.
   await frr.holdAlive(cfg['bgp-alive-fifo']);
   const objects = new BgpObjectsView(parts.kubeConfig, cfg.namespace, logger.child({ part: 'bgp-objects' }));
-  const metrics = metricsOn(parts.registry);
-  const applies = metrics.counter('kube_lb_speaker_bgp_config_applies_total', 'FRR configuration applies, by result.', [
-    'result',
-  ]);
-  const prefixes = metrics.gauge('kube_lb_speaker_bgp_prefixes', 'Prefixes this node announces to some BGP peer.', []);
+  const { applies, prefixes } = parts.metrics;
   const speaker = new BgpSpeaker({
     nodeName,
     objects,
