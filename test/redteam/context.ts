@@ -135,8 +135,12 @@ export class RedTeam {
     }
     // Map exhaustion is tried against a small budget so it is cheap to reach: the rule is the same at the default.
     const tenants = resourceClient<ConsumerCluster>(lb.kubeConfig, 'ConsumerCluster');
-    const attacker = await tenants.get(ATTACKER);
-    await tenants.replace({ ...attacker, spec: { ...attacker.spec, maxVIPs: 8, limits: { backendEntries: 64 } } });
+    // Read-modify-write with retries: the allocator writes the ConsumerCluster's status meanwhile (a plain replace
+    // lost that race once with a 409).
+    await tenants.update(ATTACKER, undefined, (cur) => ({
+      ...cur,
+      spec: { ...cur.spec!, maxVIPs: 8, limits: { backendEntries: 64 } },
+    }));
 
     const tenantKc = loadKubeconfig(
       await serviceAccountKubeconfig(lb, topo.tenant(ATTACKER).tenantNamespace, 'kube-lb-agent'),
