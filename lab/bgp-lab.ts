@@ -9,6 +9,9 @@
 // (lab/resilient-fib.ts: a next hop that goes moves only its own flows), and runs BFD with them. The LB nodes
 // reach the remote segment through the router by a static route; they take no routes from BGP.
 import { join } from 'node:path';
+import type * as k8s from '@kubernetes/client-node';
+import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../src/api/v1alpha1.ts';
+import { resourceClient } from '../src/kube/custom-objects.ts';
 import { startBirdRouter, type BirdRouter } from './bird-router.ts';
 import { startFrrNode, type FrrNode } from './frr.ts';
 import type { Ledger } from './ledger.ts';
@@ -95,4 +98,42 @@ export function speakerBgpArgs(node: FrrNode): string[] {
     '--bgp-drain-delay=1s',
     '--bgp-status-period=500ms',
   ];
+}
+
+/**
+ * The LB cluster's side of the lab's peering: BGPPeer `router` (iBGP with the lab router, hold 9 s, keepalive 3 s),
+ * with BFDProfile `fast` (100 ms × 3) when `bfd`, and BGPAdvertisement `default` with `advertisement` as its spec.
+ */
+export async function createLabBgpObjects(
+  kubeConfig: k8s.KubeConfig,
+  opts: { readonly bfd: boolean; readonly advertisement?: NonNullable<BGPAdvertisement['spec']> },
+): Promise<void> {
+  const apiVersion = 'kube-lb.io/v1alpha1';
+  if (opts.bfd) {
+    await resourceClient<BFDProfile>(kubeConfig, 'BFDProfile').create({
+      apiVersion,
+      kind: 'BFDProfile',
+      metadata: { name: 'fast' },
+      spec: { receiveIntervalMs: 100, transmitIntervalMs: 100, detectMultiplier: 3 },
+    });
+  }
+  await resourceClient<BGPPeer>(kubeConfig, 'BGPPeer').create({
+    apiVersion,
+    kind: 'BGPPeer',
+    metadata: { name: 'router' },
+    spec: {
+      myASN: LAB_ASN,
+      peerASN: LAB_ASN,
+      peerAddress: ROUTER_FRONT_IP,
+      holdTimeSeconds: 9,
+      keepaliveTimeSeconds: 3,
+      ...(opts.bfd ? { bfdProfile: 'fast' } : {}),
+    },
+  });
+  await resourceClient<BGPAdvertisement>(kubeConfig, 'BGPAdvertisement').create({
+    apiVersion,
+    kind: 'BGPAdvertisement',
+    metadata: { name: 'default' },
+    spec: opts.advertisement ?? {},
+  });
 }

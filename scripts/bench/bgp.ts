@@ -15,10 +15,10 @@
 // Usage: npm run bench -- bgp [--services N] [--runs N] [--runs-no-bfd N]
 // Last line: {"ecmp_nodes", "announce_ms_p50", "withdraw_ms_p50", "failover_gap_ms_p50", "failover_gap_ms_max", "failover_gap_ms_p50_no_bfd", ...}
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../src/api/v1alpha1.ts';
+import type { BGPPeer } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { LAB_ASN, ROUTER_FRONT_IP } from '../../lab/bgp-lab.ts';
+import { createLabBgpObjects, LAB_ASN } from '../../lab/bgp-lab.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { Topology } from '../../lab/topology.ts';
@@ -50,31 +50,7 @@ try {
   const kc = topo.lb.kubeConfig;
   const bird = topo.bgp!.bird;
   const peers = resourceClient<BGPPeer>(kc, 'BGPPeer');
-  await resourceClient<BFDProfile>(kc, 'BFDProfile').create({
-    apiVersion: 'kube-lb.io/v1alpha1',
-    kind: 'BFDProfile',
-    metadata: { name: 'fast' },
-    spec: { receiveIntervalMs: 100, transmitIntervalMs: 100, detectMultiplier: 3 },
-  });
-  await peers.create({
-    apiVersion: 'kube-lb.io/v1alpha1',
-    kind: 'BGPPeer',
-    metadata: { name: 'router' },
-    spec: {
-      myASN: LAB_ASN,
-      peerASN: LAB_ASN,
-      peerAddress: ROUTER_FRONT_IP,
-      holdTimeSeconds: 9,
-      keepaliveTimeSeconds: 3,
-      bfdProfile: 'fast',
-    },
-  });
-  await resourceClient<BGPAdvertisement>(kc, 'BGPAdvertisement').create({
-    apiVersion: 'kube-lb.io/v1alpha1',
-    kind: 'BGPAdvertisement',
-    metadata: { name: 'default' },
-    spec: {},
-  });
+  await createLabBgpObjects(kc, { bfd: true });
   const established = async (): Promise<void> => {
     await eventually(
       'every node Established',

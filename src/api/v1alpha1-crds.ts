@@ -30,6 +30,8 @@ import {
   MAX_ADDRESSES_PER_ENTRY,
   BGP_PEER_DEFAULTS,
   WELL_KNOWN_COMMUNITIES,
+  BGP_SESSION_STATES,
+  BFD_STATUSES,
   type API_VERSION,
   type ObjectMeta,
 } from './v1alpha1.ts';
@@ -756,22 +758,8 @@ const bgpPeer = crd(
         "One LB node's session with the router.",
         {
           node: str('LB node name.', { minLength: 1 }),
-          session: oneOf('BGP session state (RFC 4271 finite state machine), or Unknown.', [
-            'Idle',
-            'Connect',
-            'Active',
-            'OpenSent',
-            'OpenConfirm',
-            'Established',
-            'Unknown',
-          ]),
-          bfd: oneOf('BFD session state (RFC 5880), or Unknown. Unset: no BFD.', [
-            'Up',
-            'Down',
-            'Init',
-            'AdminDown',
-            'Unknown',
-          ]),
+          session: oneOf('BGP session state (RFC 4271 finite state machine), or Unknown.', BGP_SESSION_STATES),
+          bfd: oneOf('BFD session state (RFC 5880), or Unknown. Unset: no BFD.', BFD_STATUSES),
           message: str(
             "Why the session is not Established, e.g. the router's NOTIFICATION (bad peer AS, authentication failure).",
             { maxLength: 1024 },

@@ -158,6 +158,19 @@ export type BFDSessionState = NonNullable<BGPPeerNodeStatus['bfd']>;
 export const BGP_PEER_DEFAULTS = { peerPort: 179, holdTimeSeconds: 90, keepaliveTimeSeconds: 30 } as const;
 
 /** The BGP communities a BGPAdvertisement may attach by name (RFC 1997, RFC 7999, RFC 8326). */
+/** BGP session states (RFC 4271's finite state machine) as BGPPeer status reports them, or Unknown. */
+export const BGP_SESSION_STATES = [
+  'Idle',
+  'Connect',
+  'Active',
+  'OpenSent',
+  'OpenConfirm',
+  'Established',
+  'Unknown',
+] as const;
+/** BFD session states (RFC 5880) as BGPPeer status reports them, or Unknown. */
+export const BFD_STATUSES = ['Up', 'Down', 'Init', 'AdminDown', 'Unknown'] as const;
+
 export const WELL_KNOWN_COMMUNITIES = [
   'no-export',
   'no-advertise',

@@ -3,10 +3,8 @@
 // three LB nodes. The mimic forwards by its own FIB lookups, so this shows the routed return path is the lab's,
 // not something only Cilium gets right.
 import t from 'tap';
-import type { BGPAdvertisement, BGPPeer } from '../../src/api/v1alpha1.ts';
-import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { LAB_ASN, ROUTER_FRONT_IP } from '../../lab/bgp-lab.ts';
+import { createLabBgpObjects } from '../../lab/bgp-lab.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { Topology } from '../../lab/topology.ts';
@@ -17,18 +15,7 @@ t.teardown(() => topo.down());
 const kc = topo.lb.kubeConfig;
 
 t.test('a VIP behind the router answers through every LB node on the mimic datapath', async (t) => {
-  await resourceClient<BGPPeer>(kc, 'BGPPeer').create({
-    apiVersion: 'kube-lb.io/v1alpha1',
-    kind: 'BGPPeer',
-    metadata: { name: 'router' },
-    spec: { myASN: LAB_ASN, peerASN: LAB_ASN, peerAddress: ROUTER_FRONT_IP },
-  });
-  await resourceClient<BGPAdvertisement>(kc, 'BGPAdvertisement').create({
-    apiVersion: 'kube-lb.io/v1alpha1',
-    kind: 'BGPAdvertisement',
-    metadata: { name: 'default' },
-    spec: {},
-  });
+  await createLabBgpObjects(kc, { bfd: false });
   await topo.createService('c1', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }], {
     externalTrafficPolicy: 'Local',
   });

@@ -4,10 +4,10 @@
 // by that address counts the LB nodes the router spread flows over.
 import t from 'tap';
 import * as k8s from '@kubernetes/client-node';
-import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../src/api/v1alpha1.ts';
+import type { BGPPeer } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { LAB_ASN, ROUTER_FRONT_IP } from '../../lab/bgp-lab.ts';
+import { createLabBgpObjects, LAB_ASN } from '../../lab/bgp-lab.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { SPEAKER_NAMESPACE, Topology } from '../../lab/topology.ts';
@@ -22,35 +22,12 @@ t.teardown(() => topo.down());
 const bgp = topo.bgp!;
 const kc = topo.lb.kubeConfig;
 const peers = resourceClient<BGPPeer>(kc, 'BGPPeer');
-const ads = resourceClient<BGPAdvertisement>(kc, 'BGPAdvertisement');
-const profiles = resourceClient<BFDProfile>(kc, 'BFDProfile');
 const nodeNames = topo.lbNodes.map((n) => n.name);
 const nodeBySnat = new Map(topo.lbNodes.map((n) => [n.backendIp, n.name]));
 
-await profiles.create({
-  apiVersion: 'kube-lb.io/v1alpha1',
-  kind: 'BFDProfile',
-  metadata: { name: 'fast' },
-  spec: { receiveIntervalMs: 100, transmitIntervalMs: 100, detectMultiplier: 3 },
-});
-await peers.create({
-  apiVersion: 'kube-lb.io/v1alpha1',
-  kind: 'BGPPeer',
-  metadata: { name: 'router' },
-  spec: {
-    myASN: LAB_ASN,
-    peerASN: LAB_ASN,
-    peerAddress: ROUTER_FRONT_IP,
-    holdTimeSeconds: 9,
-    keepaliveTimeSeconds: 3,
-    bfdProfile: 'fast',
-  },
-});
-await ads.create({
-  apiVersion: 'kube-lb.io/v1alpha1',
-  kind: 'BGPAdvertisement',
-  metadata: { name: 'default' },
-  spec: { communities: ['64512:100', 'no-export'], largeCommunities: ['64512:7:1'], localPref: 200 },
+await createLabBgpObjects(kc, {
+  bfd: true,
+  advertisement: { communities: ['64512:100', 'no-export'], largeCommunities: ['64512:7:1'], localPref: 200 },
 });
 
 /** Each node's session state, as the BGPPeer's status says. */

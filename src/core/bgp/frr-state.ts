@@ -2,20 +2,12 @@
 // `show bfd peers json`, FRR 8.x field names) into kube-lb's own types. Pure: the speaker's FRR shell runs vtysh
 // and hands the text here. A field FRR leaves out becomes a neutral value (0, undefined, Unknown), never a throw:
 // FRR omits many fields while a session is down; only output that is not JSON at all is an error.
+import { type BFD_STATUSES, BGP_SESSION_STATES } from '../../api/v1alpha1.ts';
 import { KubeLbError } from '../../shared/errors.ts';
 
-export const BGP_SESSION_STATES = [
-  'Idle',
-  'Connect',
-  'Active',
-  'OpenSent',
-  'OpenConfirm',
-  'Established',
-  'Unknown',
-] as const;
+// One list of states: the API's, which the CRD's enum is made of.
+export { BFD_STATUSES, BGP_SESSION_STATES } from '../../api/v1alpha1.ts';
 export type BgpSessionState = (typeof BGP_SESSION_STATES)[number];
-
-export const BFD_STATUSES = ['Up', 'Down', 'Init', 'AdminDown', 'Unknown'] as const;
 export type BfdStatus = (typeof BFD_STATUSES)[number];
 
 export interface NeighborState {
