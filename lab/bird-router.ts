@@ -71,6 +71,8 @@ export interface BirdProtocol {
   readonly since: string;
   /** BIRD's "Last error" line, when there is one. */
   readonly lastError?: string;
+  /** The capabilities the peer advertised, as BIRD names them ("Graceful restart", "Route refresh", ...). */
+  readonly neighborCaps: readonly string[];
 }
 
 export interface BirdRouter {
@@ -140,13 +142,9 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
       // BIRD waits 60-300 s after a session error before it talks to the peer again (damping for a flapping
       // neighbour); the lab's stories misconfigure a peer on purpose and expect it back within seconds.
       '  error wait time 1, 5;',
-      // Not a graceful-restart helper: FRR advertises the capability by default, and a helper keeps a lost peer's
-      // routes as stale for its restart time (120 s), black-holing the flows of a dead LB node (docs/bgp.md).
-      '  graceful restart off;',
-      '  error wait time 1, 5;',
-      // Not a graceful-restart helper: FRR advertises the capability by default, and a helper keeps a lost peer's
-      // routes as stale for its restart time (120 s), black-holing the flows of a dead LB node (docs/bgp.md).
-      '  graceful restart off;',
+      // A graceful-restart helper, as routers are by default (BIRD: `graceful restart aware`): the LB nodes must
+      // advertise no graceful-restart capability themselves, or a helper keeps a dead node's routes for 120 s.
+      '  graceful restart aware;',
       '  ipv4 {',
       '    import all;',
       `    export ${exportFilter === 'none' ? 'none' : exportFilter};`,
@@ -208,6 +206,21 @@ export function parseBirdRoutes(text: string): BirdRoute[] {
 }
 
 /** Next hops of one route in `ip route show` output: the single `via`, or every `nexthop via` of a multipath. */
+/** The names under "Neighbor capabilities" in one protocol of `birdc show protocols all` (BIRD 2). */
+export function neighborCapabilities(block: string): string[] {
+  const lines = block.split('\n');
+  const at = lines.findIndex((l) => /^\s*Neighbor capabilities\s*$/.test(l));
+  if (at < 0) return [];
+  const indent = (l: string): number => l.length - l.trimStart().length;
+  const below: string[] = [];
+  for (const l of lines.slice(at + 1)) {
+    if (l.trim() === '' || indent(l) <= indent(lines[at]!)) break;
+    below.push(l);
+  }
+  const top = Math.min(...below.map(indent));
+  return below.filter((l) => indent(l) === top).map((l) => l.trim());
+}
+
 export function parseKernelNexthops(text: string): string[] {
   return [...text.matchAll(/\bvia (\S+)/g)].map((m) => m[1]!);
 }
@@ -279,6 +292,7 @@ export async function startBirdRouter(options: BirdRouterOptions): Promise<BirdR
           state: head[2]!,
           since: head[3]!,
           bgpState: /BGP state:\s+(\S+)/.exec(block)?.[1] ?? head[4]!,
+          neighborCaps: neighborCapabilities(block),
           ...(lastError === undefined ? {} : { lastError }),
         });
       }

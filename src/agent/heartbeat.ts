@@ -9,6 +9,7 @@ import * as k8s from '@kubernetes/client-node';
 import { GROUP, VERSION, PLURALS } from '../api/v1alpha1.ts';
 import { apiMessage } from '../kube/client.ts';
 import type { Logger } from '../shared/logger.ts';
+import { backoffDelay } from '../shared/backoff.ts';
 import type { AgentMetrics } from './metrics.ts';
 import type { ConsumerCapabilities } from '../core/agent/capabilities.ts';
 
@@ -54,7 +55,10 @@ export class Heartbeat {
     if (ok && this.#failures > 0) this.#opts.onRecovered?.();
     this.#failures = ok ? 0 : this.#failures + 1;
     if (!this.#running) return;
-    const delay = ok ? this.#opts.periodMs : Math.min(this.#opts.periodMs, FIRST_RETRY_MS * 2 ** (this.#failures - 1));
+    // After a failure: 1 s doubling up to the period, with jitter (every consumer's agent fails together when the
+    // LB cluster's apiserver restarts).
+    const retry = { initialMs: Math.min(FIRST_RETRY_MS, this.#opts.periodMs), maxMs: this.#opts.periodMs };
+    const delay = ok ? this.#opts.periodMs : backoffDelay({ ...retry, jitter: 'equal' }, this.#failures);
     this.#timer = setTimeout(() => void this.#loop(), delay);
     this.#timer.unref();
   }

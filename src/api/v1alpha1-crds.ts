@@ -752,6 +752,10 @@ const bgpPeer = crd(
   ),
   obj('Observed by the speakers.', {
     conditions,
+    established: str(
+      'LB nodes with an Established session, of the live LB nodes that peer, e.g. 2/3 (the Established condition names the others).',
+      { maxLength: 32 },
+    ),
     nodes: list(
       'The session as each LB node that peers sees it, one entry per node.',
       obj(
@@ -777,13 +781,8 @@ const bgpPeer = crd(
     { name: 'Peer', type: 'string', jsonPath: '.spec.peerAddress' },
     { name: 'PeerASN', type: 'integer', jsonPath: '.spec.peerASN' },
     { name: 'MyASN', type: 'integer', jsonPath: '.spec.myASN' },
-    {
-      // The apiserver prints the first value a column's path finds, so this is one node's state, not all of them.
-      name: 'Sessions',
-      type: 'string',
-      jsonPath: '.status.nodes[*].session',
-      description: 'Session state on the first LB node of status.nodes (a column shows one value).',
-    },
+    { name: 'Established', type: 'string', jsonPath: '.status.established' },
+    { name: 'Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="Established")].status' },
     { name: 'BFD', type: 'string', jsonPath: '.spec.bfdProfile', priority: 1 },
   ],
 );

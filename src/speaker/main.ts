@@ -238,6 +238,7 @@ if (config.bgp) {
     view,
     dataplane,
     metrics: bgpMetricsDeclared,
+    liveNodes: live,
   });
 }
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');

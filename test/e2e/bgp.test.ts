@@ -46,9 +46,26 @@ t.test('every LB node peers with the router, BFD up, and says so in the BGPPeer 
     90_000,
   );
   t.same([...s.keys()].sort(), nodeNames, 'one entry per LB node');
-  const table = topo.lb.kubectl(['get', 'bgppeers']);
-  // The column shows the first node's session (kubectl prints one value of a list path).
-  t.match(table, /router\s+198\.51\.100\.254\s+64512\s+64512\s+Established/);
+  const table = await eventually(
+    'the summary: 3/3 Established',
+    async () => {
+      const out = topo.lb.kubectl(['get', 'bgppeers']);
+      return /router\s+198\.51\.100\.254\s+64512\s+64512\s+3\/3\s+True/.test(out) ? out : undefined;
+    },
+    30_000,
+  );
+  t.comment(table);
+  const established = (await peers.get('router')).status?.conditions?.find((c) => c.type === 'Established');
+  t.match(established, { status: 'True', reason: 'Established' }, 'the Established condition');
+  t.match(established?.message, new RegExp(`all 3 live LB nodes that peer: ${nodeNames.join(', ')}`));
+  // The router is a graceful-restart helper, as routers are by default: it would keep a dead node's routes.
+  const capabilities = (await bgp.bird.protocols()).filter((p) => p.bgpState === 'Established');
+  t.equal(capabilities.length, 3, 'the router has three sessions');
+  for (const p of capabilities)
+    t.notOk(
+      p.neighborCaps.some((c) => /graceful restart/i.test(c)),
+      `${p.peer} advertises no graceful-restart capability (${p.neighborCaps.join(', ')})`,
+    );
 });
 
 let vip = '';
@@ -124,6 +141,17 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
     60_000,
   );
   t.comment(`wrong ASN: ${JSON.stringify(bad.get(nodeNames[0]!))}`);
+  const summary = await eventually(
+    'the summary: none Established, each node and why',
+    async () => {
+      const p = await peers.get('router');
+      const c = p.status?.conditions?.find((x) => x.type === 'Established');
+      const why = (n: string): boolean => new RegExp(`${n}: \\w+ \\(`).test(c?.message ?? '');
+      return p.status?.established === '0/3' && c?.status === 'False' && nodeNames.every(why) ? c : undefined;
+    },
+    30_000,
+  );
+  t.equal(summary.reason, 'NotEstablished', summary.message);
   await peers.update('router', undefined, (p) => ({
     ...p,
     spec: { ...p.spec!, peerASN: LAB_ASN, passwordSecret: { name: 'router-password', key: 'password' } },
@@ -263,6 +291,17 @@ t.test('a crashed speaker (SIGKILL, node still up) takes its sessions down: the 
   const ms = Date.now() - killedAt;
   t.comment(`the router dropped the route ${ms} ms after the SIGKILL`);
   t.ok(ms < 10_000, `well before any hold timer (9 s): ${ms} ms`);
+  // Its entry still says Established (nobody writes for a dead speaker); the summary does not count it.
+  const summary = await eventually(
+    `the summary without ${victim}`,
+    async () => {
+      const p = await peers.get('router');
+      const c = p.status?.conditions?.find((x) => x.type === 'Established');
+      return p.status?.established === '2/2' && c?.message.includes(`not alive: ${victim}`) ? c : undefined;
+    },
+    30_000,
+  );
+  t.equal(summary.status, 'True', `2/2: ${summary.message}`);
   topo.startSpeaker(victim);
   await topo.waitSpeakerReady(victim);
   await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);

@@ -6,6 +6,9 @@
 // planned for it through its own outbound route-map, one entry per group matched by tag, and takes nothing in.
 import type { BfdProfileInput, BgpPlan, PlannedPeer, PlannedPrefix } from './plan.ts';
 
+/** The line that keeps FRR from advertising the graceful-restart capability (frr-diff.ts creates the instance with it). */
+export const GRACEFUL_RESTART_OFF = 'bgp graceful-restart-disable';
+
 /** Outbound route-map of a peer; peer names are DNS subdomains, valid in FRR names. */
 export const outMap = (peer: string): string => `kube-lb-out-${peer}`;
 /** The route-map every peer's inbound routes go through: deny all (an LB node routes nothing it learns). */
@@ -177,6 +180,9 @@ export function renderFrrConfig(plan: BgpPlan): string {
   lines.push(...bfdBlock(profiles.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))));
   lines.push(`router bgp ${plan.asn}`);
   if (plan.routerId) lines.push(` bgp router-id ${plan.routerId}`);
+  // No graceful-restart capability: a router that helps a restarting peer keeps a lost node's routes as stale for
+  // the restart time (120 s), and a speaker never restarts with its forwarding state kept anyway.
+  lines.push(` ${GRACEFUL_RESTART_OFF}`);
   lines.push(' no bgp ebgp-requires-policy', ' no bgp default ipv4-unicast', ' no bgp network import-check');
   for (const p of plan.peers) lines.push(...neighborLines(plan.asn, p));
   const groups = prefixGroups(plan);

@@ -6,6 +6,8 @@
 // Anything else (a peer, a timer, BFD) returns undefined: the caller reloads in full.
 // Pure; the text is the one frr-config.ts renders (contexts by indentation, closed by `exit…` and `!`).
 
+import { GRACEFUL_RESTART_OFF } from './frr-config.ts';
+
 interface Leaf {
   /** The context headers above the line, outermost first. */
   readonly path: readonly string[];
@@ -94,4 +96,32 @@ export function incrementalCommands(before: string, after: string): string[] | u
     for (const h of removedContexts) out.push(`no ${h}`);
   }
   return out.slice(out[0] === 'end' ? 1 : 0);
+}
+
+const DEFAULT_INSTANCE = /^router bgp (\d+)$/;
+
+/**
+ * The commands that create the BGP instance `rendered` wants, with the graceful-restart capability off, before
+ * frr-reload.py runs; undefined when `running` has it already (or `rendered` has no instance). FRR 8.4 answers
+ * `bgp graceful-restart-disable` with a warning status, and frr-reload.py takes that for a failed load, so the
+ * line must already be in the running configuration when the reload compares the two. An instance of another AS
+ * goes first: FRR keeps one default instance, and frr-reload.py would replace it anyway. On an instance that
+ * exists without the line (a speaker from before it), the capability goes at the next session reset.
+ */
+export function instancePreamble(running: string, rendered: string): string[] | undefined {
+  const wanted = leaves(rendered).headers;
+  const asn = [...wanted].map((h) => DEFAULT_INSTANCE.exec(h)?.[1]).find((x) => x !== undefined);
+  if (asn === undefined) return undefined;
+  const now = leaves(running);
+  const has = now.leaves.some(
+    (x) => x.path.length === 1 && x.path[0] === `router bgp ${asn}` && x.line === GRACEFUL_RESTART_OFF,
+  );
+  if (has) return undefined;
+  const other = [...now.headers].map((h) => DEFAULT_INSTANCE.exec(h)?.[1]).find((x) => x !== undefined && x !== asn);
+  return [
+    'configure terminal',
+    ...(other ? [`no router bgp ${other}`] : []),
+    `router bgp ${asn}`,
+    GRACEFUL_RESTART_OFF,
+  ];
 }

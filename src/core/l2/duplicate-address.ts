@@ -8,6 +8,7 @@
 // announced before is taken over at once.
 import { ARP_REPLY, ARP_REQUEST, ZERO_MAC, type ArpPacket } from './arp-frame.ts';
 import { assertNever } from '../../shared/errors.ts';
+import { backoffDelay } from '../../shared/backoff.ts';
 
 /**
  * The MAC of a host that claims `vip` according to `p`, or undefined when `p` says nothing about it or comes from
@@ -51,7 +52,7 @@ export type DadStep =
   | { readonly action: 'wait'; readonly inUse?: AddressInUse | undefined };
 
 export function retryDelayMs(conflicts: number, retry: DadRetry): number {
-  return Math.min(retry.maxMs, retry.minMs * 2 ** Math.max(0, Math.min(30, conflicts - 1)));
+  return backoffDelay({ initialMs: retry.minMs, maxMs: retry.maxMs, jitter: 'none' }, Math.max(1, conflicts));
 }
 
 type State =

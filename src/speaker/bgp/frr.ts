@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify, stripVTControlCharacters } from 'node:util';
 import { type BfdPeerState, type NeighborState, parseBfdPeers, parseNeighbors } from '../../core/bgp/frr-state.ts';
+import { instancePreamble } from '../../core/bgp/frr-diff.ts';
 import { KubeLbError, type ErrorCode } from '../../shared/errors.ts';
 import type { Logger } from '../../shared/logger.ts';
 
@@ -115,6 +116,8 @@ export class Frr {
       file,
     ];
     const started = performance.now();
+    const preamble = instancePreamble(await this.vtysh('show running-config'), configText);
+    if (preamble) await this.vtysh(...preamble);
     const { stdout, stderr } = await this.#run('BGP_FRR_RELOAD', this.#reloadScript, args);
     this.#logger.debug(
       { ms: Math.round(performance.now() - started), output: `${stdout}${stderr}`.slice(-2000) },

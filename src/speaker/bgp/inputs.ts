@@ -143,6 +143,15 @@ export class BgpObjectsView implements BgpObjects {
     });
   }
 
+  statuses(): ReturnType<BgpObjects['statuses']> {
+    return this.#peers.list().map((p) => ({
+      name: p.metadata.name ?? '',
+      nodes: p.status?.nodes ?? [],
+      established: p.status?.established,
+      conditions: p.status?.conditions,
+    }));
+  }
+
   advertisements(): AdvertisementInput[] {
     return this.#ads.list().flatMap((a) => {
       const s = a.spec;

@@ -1,6 +1,7 @@
-// Writes this node's entry of a BGPPeer's status.nodes by server-side apply, as a field manager of this node's
-// own: status.nodes is a list-map keyed by node, so every speaker owns exactly its entry, and applying an empty
-// list releases (removes) it. No read-modify-write, no conflicts between nodes.
+// Writes a BGPPeer's status by server-side apply. Each node's entry of status.nodes goes under a field manager of
+// that node's own: status.nodes is a list-map keyed by node, so every speaker owns exactly its entry, and applying
+// an empty list releases (removes) it. The summary (status.established and the Established condition) goes under
+// one manager whichever node writes it. No read-modify-write, no conflicts between nodes.
 import * as k8s from '@kubernetes/client-node';
 import { GROUP, PLURALS, VERSION } from '../../api/v1alpha1.ts';
 import type { PeerNodeStatus, PeerStatusSink } from './speaker.ts';
@@ -8,25 +9,26 @@ import type { PeerNodeStatus, PeerStatusSink } from './speaker.ts';
 export function peerStatusWriter(kubeConfig: k8s.KubeConfig, nodeName: string): PeerStatusSink {
   const api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const ssa = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+  const apply = (peer: string, status: object, fieldManager: string) =>
+    api.patchClusterCustomObjectStatus(
+      {
+        group: GROUP,
+        version: VERSION,
+        plural: PLURALS.BGPPeer,
+        name: peer,
+        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'BGPPeer', metadata: { name: peer }, status },
+        fieldManager,
+        force: true,
+      },
+      ssa,
+    );
   return {
     async write(peer: string, entry: PeerNodeStatus | undefined): Promise<void> {
-      await api.patchClusterCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURALS.BGPPeer,
-          name: peer,
-          body: {
-            apiVersion: `${GROUP}/${VERSION}`,
-            kind: 'BGPPeer',
-            metadata: { name: peer },
-            status: { nodes: entry ? [entry] : [] },
-          },
-          fieldManager: `kube-lb-speaker-${nodeName}`,
-          force: true,
-        },
-        ssa,
-      );
+      await apply(peer, { nodes: entry ? [entry] : [] }, `kube-lb-speaker-${nodeName}`);
+    },
+    // One field manager for the summary whichever node writes it, so the next writer replaces it, never adds.
+    async writeSummary(peer, summary): Promise<void> {
+      await apply(peer, summary, 'kube-lb-speaker-summary');
     },
   };
 }

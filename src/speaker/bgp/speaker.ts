@@ -9,6 +9,10 @@ import type { AdvertisementInput, BfdProfileInput, BgpPlan, PeerInput, ServedVip
 import { planBgp } from '../../core/bgp/plan.ts';
 import type { BfdPeerState, BfdStatus, BgpSessionState, NeighborState } from '../../core/bgp/frr-state.ts';
 import type { Logger } from '../../shared/logger.ts';
+import { Backoff, type BackoffPolicy } from '../../shared/backoff.ts';
+import type { Condition } from '../../api/v1alpha1.ts';
+import { conditionUnchanged, setCondition } from '../../core/conditions.ts';
+import { type NodeSession, summarizePeer } from '../../core/bgp/peer-summary.ts';
 
 /** What the speaker needs of the BGP daemon (src/speaker/bgp/frr.ts). */
 export interface BgpDaemon {
@@ -26,6 +30,15 @@ export interface BgpObjects {
   bfdProfiles(): readonly BfdProfileInput[];
   /** A key of a Secret in the speakers' namespace; undefined when the Secret or the key is missing. */
   secretValue(name: string, key: string): string | undefined;
+  /** Every BGPPeer's status as written, for the summary. */
+  statuses(): readonly PeerStatusView[];
+}
+
+export interface PeerStatusView {
+  readonly name: string;
+  readonly nodes: readonly NodeSession[];
+  readonly established?: string | undefined;
+  readonly conditions?: readonly Condition[] | undefined;
 }
 
 /** This node's entry in a BGPPeer's status.nodes. */
@@ -41,6 +54,8 @@ export interface PeerNodeStatus {
 export interface PeerStatusSink {
   /** Writes this node's entry of the BGPPeer's status.nodes; undefined removes it. */
   write(peer: string, entry: PeerNodeStatus | undefined): Promise<void>;
+  /** Writes the BGPPeer's summary: status.established and its Established condition. */
+  writeSummary(peer: string, summary: { established: string; conditions: Condition[] }): Promise<void>;
 }
 
 export interface BgpSpeakerDeps {
@@ -52,13 +67,15 @@ export interface BgpSpeakerDeps {
   readonly routerId?: string | undefined;
   readonly status: PeerStatusSink;
   readonly statusPeriodMs: number;
+  /** The LB nodes alive in the L2 membership's view; the first by name writes the BGPPeers' summaries. */
+  readonly liveNodes: () => readonly string[];
   readonly logger: Logger;
   /** Called after every apply attempt (metrics). */
   readonly onApplied?: ((r: { ok: boolean; prefixes: number; peers: number; ms: number }) => void) | undefined;
 }
 
-const RETRY_MIN_MS = 500;
-const RETRY_MAX_MS = 30_000;
+/** Retrying a failed apply: 0.5 s doubling to 30 s, with jitter (every node may fail alike, e.g. on a bad peer). */
+const APPLY_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, jitter: 'equal' };
 
 export class BgpSpeaker {
   readonly #d: BgpSpeakerDeps;
@@ -71,7 +88,7 @@ export class BgpSpeaker {
   #again = false;
   #withdrawn = false;
   #stopped = false;
-  #retryMs = RETRY_MIN_MS;
+  readonly #backoff = new Backoff(APPLY_BACKOFF);
   #retryTimer: NodeJS.Timeout | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
   #written = new Map<string, string>();
@@ -195,7 +212,7 @@ export class BgpSpeaker {
       this.applies++;
       this.lastError = undefined;
       this.#reloadNext = false;
-      this.#retryMs = RETRY_MIN_MS;
+      this.#backoff.reset();
       this.#d.logger.info(
         {
           peers: plan.peers.length,
@@ -221,14 +238,14 @@ export class BgpSpeaker {
         peers: plan.peers.length,
         ms: performance.now() - started,
       });
-      this.#d.logger.error({ err, retryMs: this.#retryMs }, 'BGP configuration not applied; FRR keeps the last one');
       if (!this.#stopped && !this.#retryTimer) {
+        const retryMs = this.#backoff.fail(performance.now());
+        this.#d.logger.error({ err, retryMs }, 'BGP configuration not applied; FRR keeps the last one');
         this.#retryTimer = setTimeout(() => {
           this.#retryTimer = undefined;
           this.schedule();
-        }, this.#retryMs);
-        this.#retryMs = Math.min(RETRY_MAX_MS, this.#retryMs * 2);
-      }
+        }, retryMs);
+      } else this.#d.logger.error({ err }, 'BGP configuration not applied; FRR keeps the last one');
     }
   }
 
@@ -281,6 +298,34 @@ export class BgpSpeaker {
         // A BGPPeer deleted meanwhile has no status to write; anything else is tried again next period.
         if ((err as { code?: number }).code === 404) this.#written.delete(name);
         else this.#d.logger.warn({ err, peer: name }, 'BGPPeer status not written');
+      }
+    }
+    await this.#writeSummaries();
+  }
+
+  /**
+   * One node writes every BGPPeer's summary: the first live node by name, so a dead node's stale entry is
+   * judged by one that is alive. Two nodes that briefly both think they are first write the same thing.
+   */
+  async #writeSummaries(): Promise<void> {
+    const live = [...this.#d.liveNodes()].sort();
+    if (live[0] !== this.#d.nodeName) return;
+    const alive = new Set(live);
+    for (const p of this.#d.objects.statuses()) {
+      const { established, condition } = summarizePeer(p.nodes, alive);
+      if (p.established === established && conditionUnchanged(p.conditions, condition)) continue;
+      try {
+        await this.#d.status.writeSummary(p.name, {
+          established,
+          conditions: setCondition(
+            p.conditions?.filter((c) => c.type === condition.type),
+            condition,
+            new Date(),
+          ),
+        });
+      } catch (err) {
+        if ((err as { code?: number }).code !== 404)
+          this.#d.logger.warn({ err, peer: p.name }, 'BGPPeer summary not written');
       }
     }
   }

@@ -24,6 +24,8 @@ export interface BgpParts {
   readonly view: Pick<L2Inputs, 'vips' | 'nodeLabels' | 'onChange'>;
   readonly dataplane: Pick<DataplaneSink, 'onPass'>;
   readonly metrics: BgpMetrics;
+  /** The LB nodes alive in the L2 membership's view (the BGPPeer summaries count only those). */
+  readonly liveNodes: () => readonly string[];
 }
 
 /** The BGP metrics, declared whether or not BGP runs (a scrape shows them at zero without it). */
@@ -60,6 +62,7 @@ export async function buildBgpSpeaker(cfg: BgpConfig, logger: Logger, parts: Bgp
     routerId: cfg['bgp-router-id'] || undefined,
     status: peerStatusWriter(parts.kubeConfig, nodeName),
     statusPeriodMs: cfg['bgp-status-period'],
+    liveNodes: parts.liveNodes,
     logger,
     onApplied: (r) => {
       applies.inc({ result: r.ok ? 'ok' : 'error' });

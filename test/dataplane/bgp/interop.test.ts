@@ -49,6 +49,7 @@ function frrConfig(c: NodeConfig): string {
     'exit',
     `router bgp ${AS}`,
     ` bgp router-id ${c.routerId}`,
+    ' bgp graceful-restart-disable',
     ' no bgp ebgp-requires-policy',
     ' no bgp network import-check',
     ` ${n} remote-as ${c.remoteAs ?? AS}`,
@@ -145,6 +146,13 @@ t.test('FRR nodes under frr-guard.sh and a BIRD 2 router', async (t) => {
     t.match(neighbors[0], { peer: ROUTER, state: 'Established', prefixesSent: 1, lastError: undefined });
     const bfd = await n1!.frr.bfdPeers();
     t.match(bfd, [{ peer: ROUTER, status: 'Up' }], 'BFD to the router is up');
+    const caps = (await router.protocols()).find((p) => p.peer === n1!.ip)!.neighborCaps;
+    t.comment(`the router sees lb-1's capabilities: ${caps.join(' ')}`);
+    t.ok(caps.length > 0, 'the router lists them');
+    t.notOk(
+      caps.some((c) => /graceful restart/i.test(c)),
+      'no graceful-restart capability: the router, a helper, keeps nothing of a node that goes',
+    );
   });
 
   await t.test('adding a prefix resets no session', async (t) => {

@@ -1,7 +1,7 @@
 // Announcement-only changes become a few vtysh commands; anything else asks for a full reload.
 import t from 'tap';
 import { renderFrrConfig } from '../../../src/core/bgp/frr-config.ts';
-import { incrementalCommands } from '../../../src/core/bgp/frr-diff.ts';
+import { incrementalCommands, instancePreamble } from '../../../src/core/bgp/frr-diff.ts';
 import { planBgp, type AdvertisementInput, type BgpInputs } from '../../../src/core/bgp/plan.ts';
 
 const ad: AdvertisementInput = {
@@ -123,5 +123,30 @@ t.test('a group that appears or empties brings or takes its whole route-map entr
   t.ok(
     none.some((c) => c.startsWith('no network 192.0.2.1/32')),
     'the last VIP withdrawn incrementally too',
+  );
+});
+
+t.test('the BGP instance is created with graceful restart off before a reload, and only then', async (t) => {
+  const rendered = render(['192.0.2.1']);
+  t.match(rendered, /^router bgp 64512\n( .*\n)* bgp graceful-restart-disable\n/m, 'the rendered instance has it');
+  const empty = 'frr version 8.4.4\nfrr defaults traditional\n!\nend\n';
+  t.same(instancePreamble(empty, rendered), ['configure terminal', 'router bgp 64512', 'bgp graceful-restart-disable']);
+  const running =
+    'frr defaults traditional\n!\nrouter bgp 64512\n bgp router-id 10.0.0.1\n bgp graceful-restart-disable\nexit\n!\n';
+  t.equal(instancePreamble(running, rendered), undefined, 'the running instance has it: the reload does the rest');
+  t.same(
+    instancePreamble(running.replace(' bgp graceful-restart-disable\n', ''), rendered),
+    ['configure terminal', 'router bgp 64512', 'bgp graceful-restart-disable'],
+    'an instance from before it gets it',
+  );
+  t.same(
+    instancePreamble(running.replace('64512', '64999'), rendered),
+    ['configure terminal', 'no router bgp 64999', 'router bgp 64512', 'bgp graceful-restart-disable'],
+    'an instance of another AS goes first',
+  );
+  t.equal(
+    instancePreamble(running, renderFrrConfig(planBgp(inputs([], { peers: [] })))),
+    undefined,
+    'no peers: nothing',
   );
 });
