@@ -1,5 +1,5 @@
-// Golden lb4 map dumps written by the real cilium-agent of each line (style.md point 19: layouts checked against
-// the other side's own truth, not against bytes kube-lb encoded itself).
+// Golden lb4 map dumps written by the real cilium-agent of each line, so layouts are checked against the other
+// side's own truth, not against bytes kube-lb encoded itself.
 //
 //   node scripts/cilium-golden.ts [LINE...]     default: every line of test/cilium/lines.json that is built
 //

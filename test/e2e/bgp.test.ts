@@ -124,7 +124,7 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
   const core = kc.makeApiClient(k8s.CoreV1Api);
   await core.createNamespacedSecret({
     namespace: SPEAKER_NAMESPACE,
-    body: { metadata: { name: 'router-password' }, stringData: { password: 'not-the-routers' } },
+    body: { metadata: { name: 'router-password' }, stringData: { password: 'lab-md5-secret' } },
   });
   // The router's address with the wrong AS: BIRD answers with a NOTIFICATION (bad peer AS).
   await peers.update('router', undefined, (p) => ({ ...p, spec: { ...p.spec!, peerASN: 65099 } }));
@@ -169,6 +169,20 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
     60_000,
   );
   t.comment(`wrong password: ${JSON.stringify(noAuth.get(nodeNames[0]!))}`);
+  // The router gets the same password: the TCP-MD5 sessions come up.
+  const routerPeers = (await bgp.bird.protocols()).map((p) => ({ address: p.peer, as: LAB_ASN, bfd: true }));
+  t.equal(routerPeers.length, 3, 'the router peers with three nodes');
+  await bgp.bird.setPeers(routerPeers.map((p) => ({ ...p, password: 'lab-md5-secret' })));
+  await eventually(
+    'Established on every node with TCP-MD5 on both sides',
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session === 'Established') || undefined;
+    },
+    90_000,
+  );
+  t.pass('a matching password: Established');
+  await bgp.bird.setPeers(routerPeers);
   await peers.update('router', undefined, (p) => {
     const { passwordSecret: _, ...spec } = p.spec!;
     return { ...p, spec };
