@@ -20,6 +20,8 @@ export interface BirdPeer {
   /** TCP MD5 password. */
   readonly password?: string;
   readonly bfd?: boolean;
+  /** eBGP to a peer that need not be directly connected (BIRD `multihop`). */
+  readonly multihop?: boolean;
 }
 
 export interface BfdTimers {
@@ -111,6 +113,8 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
     '  ipv4 { import none; export where source = RTS_BGP; };',
     '  merge paths on;',
     '}',
+    // Multihop sessions resolve their next hops through the connected routes.
+    ...(peers.some((p) => p.multihop) ? ['protocol direct { ipv4; ipv6; }'] : []),
     'protocol static originated {',
     '  ipv4;',
     ...exports.map((p) => `  route ${p} unreachable;`),
@@ -130,6 +134,8 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
     exports.length === 0 ? 'none' : `where proto = "originated" && net ~ [ ${exports.map((p) => `${p}`).join(', ')} ]`;
   for (const p of peers) {
     const ibgp = p.as === o.localAs;
+    // A session over IPv6 carries IPv6 routes (BIRD's master6 table; only IPv4 goes to the kernel).
+    const channel = p.address.includes(':') ? 'ipv6' : 'ipv4';
     lines.push(
       `protocol bgp ${protocolName(p.address)} {`,
       `  local as ${o.localAs};`,
@@ -138,6 +144,7 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
       ...(ibgp ? ['  direct;'] : []),
       ...(p.password === undefined ? [] : [`  password "${p.password}";`]),
       ...(p.bfd ? ['  bfd on;'] : []),
+      ...(p.multihop ? ['  multihop;'] : []),
       '  connect retry time 1;',
       // BIRD waits 60-300 s after a session error before it talks to the peer again (damping for a flapping
       // neighbour); the lab's stories misconfigure a peer on purpose and expect it back within seconds.
@@ -145,9 +152,9 @@ function birdConfig(o: BirdRouterOptions, peers: readonly BirdPeer[]): string {
       // A graceful-restart helper, as routers are by default (BIRD: `graceful restart aware`): the LB nodes must
       // advertise no graceful-restart capability themselves, or a helper keeps a dead node's routes for 120 s.
       '  graceful restart aware;',
-      '  ipv4 {',
+      `  ${channel} {`,
       '    import all;',
-      `    export ${exportFilter === 'none' ? 'none' : exportFilter};`,
+      `    export ${exportFilter === 'none' || channel === 'ipv6' ? 'none' : exportFilter};`,
       '    next hop self;',
       ...(ibgp ? ['    gateway direct;'] : []),
       '  };',
@@ -205,7 +212,6 @@ export function parseBirdRoutes(text: string): BirdRoute[] {
   return routes;
 }
 
-/** Next hops of one route in `ip route show` output: the single `via`, or every `nexthop via` of a multipath. */
 /** The names under "Neighbor capabilities" in one protocol of `birdc show protocols all` (BIRD 2). */
 export function neighborCapabilities(block: string): string[] {
   const lines = block.split('\n');
@@ -221,6 +227,7 @@ export function neighborCapabilities(block: string): string[] {
   return below.filter((l) => indent(l) === top).map((l) => l.trim());
 }
 
+/** Next hops of one route in `ip route show` output: the single `via`, or every `nexthop via` of a multipath. */
 export function parseKernelNexthops(text: string): string[] {
   return [...text.matchAll(/\bvia (\S+)/g)].map((m) => m[1]!);
 }
