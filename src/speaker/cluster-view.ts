@@ -145,6 +145,10 @@ export class ClusterView implements L2Inputs {
     return parseRules(this.#announcements.list(), this.#logger);
   }
 
+  hasNode(name: string): boolean {
+    return this.#nodes.get(name) !== undefined;
+  }
+
   nodeLabels(name: string): Readonly<Record<string, string>> {
     return this.#nodes.get(name)?.metadata?.labels ?? {};
   }

@@ -239,6 +239,7 @@ if (config.bgp) {
     dataplane,
     metrics: bgpMetricsDeclared,
     liveNodes: live,
+    nodeExists: (name) => view.hasNode(name),
   });
 }
 logger.info({ claims: view.claims().length }, 'kube-lb speaker started');

@@ -316,6 +316,30 @@ t.test('a crashed speaker (SIGKILL, node still up) takes its sessions down: the 
     30_000,
   );
   t.equal(summary.status, 'True', `2/2: ${summary.message}`);
+  // The entry of a node the LB cluster no longer has (written here as its speaker would have) goes.
+  await kc.makeApiClient(k8s.CustomObjectsApi).patchClusterCustomObjectStatus(
+    {
+      group: 'kube-lb.io',
+      version: 'v1alpha1',
+      plural: 'bgppeers',
+      name: 'router',
+      body: {
+        apiVersion: 'kube-lb.io/v1alpha1',
+        kind: 'BGPPeer',
+        metadata: { name: 'router' },
+        status: { nodes: [{ node: 'lb-retired', session: 'Established' }] },
+      },
+      fieldManager: 'kube-lb-speaker-lb-retired',
+      force: true,
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+  );
+  await eventually(
+    "the retired node's entry removed",
+    async () => !(await sessions('router')).has('lb-retired') || undefined,
+    30_000,
+  );
+  t.ok((await sessions('router')).has(nodeNames[1]!), "the live nodes' entries stay");
   topo.startSpeaker(victim);
   await topo.waitSpeakerReady(victim);
   await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);

@@ -56,6 +56,8 @@ export interface PeerStatusSink {
   write(peer: string, entry: PeerNodeStatus | undefined): Promise<void>;
   /** Writes the BGPPeer's summary: status.established and its Established condition. */
   writeSummary(peer: string, summary: { established: string; conditions: Condition[] }): Promise<void>;
+  /** Removes another node's entry, at `index` of status.nodes, if it is still there. */
+  removeEntry(peer: string, node: string, index: number): Promise<void>;
 }
 
 export interface BgpSpeakerDeps {
@@ -69,6 +71,8 @@ export interface BgpSpeakerDeps {
   readonly statusPeriodMs: number;
   /** The LB nodes alive in the L2 membership's view; the first by name writes the BGPPeers' summaries. */
   readonly liveNodes: () => readonly string[];
+  /** Whether the LB cluster has this Node: the entry of a node that is neither alive nor a Node goes. */
+  readonly nodeExists: (name: string) => boolean;
   readonly logger: Logger;
   /** Called after every apply attempt (metrics). */
   readonly onApplied?: ((r: { ok: boolean; prefixes: number; peers: number; ms: number }) => void) | undefined;
@@ -312,7 +316,20 @@ export class BgpSpeaker {
     if (live[0] !== this.#d.nodeName) return;
     const alive = new Set(live);
     for (const p of this.#d.objects.statuses()) {
-      const { established, condition } = summarizePeer(p.nodes, alive);
+      // Highest index first, so removing one does not move the next.
+      const gone = p.nodes.flatMap((e, i) => (alive.has(e.node) || this.#d.nodeExists(e.node) ? [] : [i])).reverse();
+      for (const i of gone) {
+        try {
+          await this.#d.status.removeEntry(p.name, p.nodes[i]!.node, i);
+          this.#d.logger.info({ peer: p.name, node: p.nodes[i]!.node }, 'BGPPeer entry of a node that is gone removed');
+        } catch (err) {
+          this.#d.logger.debug({ err, peer: p.name }, 'BGPPeer entry not removed (changed meanwhile)');
+        }
+      }
+      const { established, condition } = summarizePeer(
+        p.nodes.filter((_, i) => !gone.includes(i)),
+        alive,
+      );
       if (p.established === established && conditionUnchanged(p.conditions, condition)) continue;
       try {
         await this.#d.status.writeSummary(p.name, {

@@ -26,6 +26,8 @@ export interface BgpParts {
   readonly metrics: BgpMetrics;
   /** The LB nodes alive in the L2 membership's view (the BGPPeer summaries count only those). */
   readonly liveNodes: () => readonly string[];
+  /** Whether the LB cluster has this Node. */
+  readonly nodeExists: (name: string) => boolean;
 }
 
 /** The BGP metrics, declared whether or not BGP runs (a scrape shows them at zero without it). */
@@ -63,6 +65,7 @@ export async function buildBgpSpeaker(cfg: BgpConfig, logger: Logger, parts: Bgp
     status: peerStatusWriter(parts.kubeConfig, nodeName),
     statusPeriodMs: cfg['bgp-status-period'],
     liveNodes: parts.liveNodes,
+    nodeExists: parts.nodeExists,
     logger,
     onApplied: (r) => {
       applies.inc({ result: r.ok ? 'ok' : 'error' });
