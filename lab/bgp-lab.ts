@@ -41,6 +41,9 @@ export interface BgpLabNode {
   readonly frontIp: string;
 }
 
+/** The lab's BFD interval both ways (× 3): steady on a busy two-core machine running the whole suite. */
+export const LAB_BFD_INTERVAL_MS = 100;
+
 export async function buildBgpLab(
   ledger: Ledger,
   front: L2Segment,
@@ -48,6 +51,7 @@ export async function buildBgpLab(
   logDir: string,
   startClientAgent: (ns: Netns, socket: string) => Promise<void>,
   cleanups: (() => Promise<void> | void)[],
+  bfdIntervalMs = LAB_BFD_INTERVAL_MS,
 ): Promise<BgpLab> {
   const remoteSegment = await L2Segment.create(ledger, 'rs');
   cleanups.push(() => remoteSegment.destroy());
@@ -76,7 +80,7 @@ export async function buildBgpLab(
     localAs: LAB_ASN,
     peers: nodes.map((n) => ({ address: n.frontIp, as: LAB_ASN, bfd: true })),
     exportPrefixes: [],
-    bfd: { rxMs: 100, txMs: 100, multiplier: 3 },
+    bfd: { rxMs: bfdIntervalMs, txMs: bfdIntervalMs, multiplier: 3 },
     kernelTable: BIRD_TABLE,
   });
   cleanups.push(() => bird.stop());
@@ -102,19 +106,25 @@ export function speakerBgpArgs(node: FrrNode): string[] {
 
 /**
  * The LB cluster's side of the lab's peering: BGPPeer `router` (iBGP with the lab router, hold 9 s, keepalive 3 s),
- * with BFDProfile `fast` (100 ms × 3) when `bfd`, and BGPAdvertisement `default` with `advertisement` as its spec.
+ * with BFDProfile `fast` (LAB_BFD_INTERVAL_MS × 3 unless said) when `bfd`, and BGPAdvertisement `default` with `advertisement` as its spec.
  */
 export async function createLabBgpObjects(
   kubeConfig: k8s.KubeConfig,
-  opts: { readonly bfd: boolean; readonly advertisement?: NonNullable<BGPAdvertisement['spec']> },
+  opts: {
+    readonly bfd: boolean;
+    /** The BFD profile's intervals; the router's must match (TopologyOptions.bgp). */
+    readonly bfdIntervalMs?: number;
+    readonly advertisement?: NonNullable<BGPAdvertisement['spec']>;
+  },
 ): Promise<void> {
+  const ms = opts.bfdIntervalMs ?? LAB_BFD_INTERVAL_MS;
   const apiVersion = 'kube-lb.io/v1alpha1';
   if (opts.bfd) {
     await resourceClient<BFDProfile>(kubeConfig, 'BFDProfile').create({
       apiVersion,
       kind: 'BFDProfile',
       metadata: { name: 'fast' },
-      spec: { receiveIntervalMs: 100, transmitIntervalMs: 100, detectMultiplier: 3 },
+      spec: { receiveIntervalMs: ms, transmitIntervalMs: ms, detectMultiplier: 3 },
     });
   }
   await resourceClient<BGPPeer>(kubeConfig, 'BGPPeer').create({

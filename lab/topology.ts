@@ -121,8 +121,9 @@ export interface TopologyOptions {
   /**
    * BGP mode (lab/bgp-lab.ts): a BIRD router between a remote client and the LB nodes, FRR on every LB node, the
    * speakers run with --bgp. The BGP objects (BGPPeer, BGPAdvertisement, BFDProfile) are the test's to create.
+   * `bfdIntervalMs`: the router's BFD intervals (default LAB_BFD_INTERVAL_MS).
    */
-  readonly bgp?: boolean;
+  readonly bgp?: boolean | { readonly bfdIntervalMs: number };
 }
 
 export interface LbNode {
@@ -1262,7 +1263,10 @@ async function buildNetwork(
   };
   const clientSocket = join(logDir, 'client.sock');
   await startClientAgent(client, clientSocket);
-  const bgp = opts.bgp ? await buildBgpLab(ledger, front, lbNodes, logDir, startClientAgent, cleanups) : undefined;
+  const bfdIntervalMs = typeof opts.bgp === 'object' ? opts.bgp.bfdIntervalMs : undefined;
+  const bgp = opts.bgp
+    ? await buildBgpLab(ledger, front, lbNodes, logDir, startClientAgent, cleanups, bfdIntervalMs)
+    : undefined;
   for (const n of lbNodes) n.frr = bgp?.frr.get(n.name);
   return { client, clientSocket, bgp, lbNodes, consumerNodes };
 }
