@@ -269,6 +269,11 @@ export class AgentController {
    * Reconciles every Service again now, e.g. when the LB cluster is reachable again after an outage: keys that
    * were backing off are retried at once (adding a key cancels its backoff timer).
    */
+  /** Services are queued or being reconciled (Normal Events wait meanwhile: src/kube/paced-events.ts). */
+  get busy(): boolean {
+    return this.#queue?.busy ?? false;
+  }
+
   kick(): void {
     if (!this.#running) return;
     for (const key of this.#allKeys()) this.#queue?.add(key);

@@ -68,6 +68,8 @@ const controller = new AgentController({
     concurrency: 2,
     maxBacklog: 1000,
     onDropped: () => metrics.eventDropped(),
+    // The controller is made with these Events; it exists before any Event is recorded.
+    busy: (): boolean => controller.busy,
   }),
   metrics,
   logger,

@@ -178,6 +178,11 @@ export class AllocatorController {
     return [this.pools, this.tenants, this.claims, this.bgpPeers, this.bgpAdvertisements, this.bfdProfiles] as const;
   }
 
+  /** Keys are queued or being handled (Normal Events wait meanwhile: src/kube/paced-events.ts). */
+  get busy(): boolean {
+    return this.#leading?.queue.busy ?? false;
+  }
+
   get isLeading(): boolean {
     return this.#leading !== undefined;
   }

@@ -40,6 +40,8 @@ const controller = new AllocatorController({
     concurrency: 2,
     maxBacklog: 1000,
     onDropped: () => metrics.eventDropped(),
+    // The controller is made with these Events; it exists before any Event is recorded.
+    busy: (): boolean => controller.busy,
   }),
   metrics,
   logger,

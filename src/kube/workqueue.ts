@@ -99,6 +99,11 @@ export class WorkQueue {
     return this.#pending.size + this.#active.size + this.#timers.size;
   }
 
+  /** Keys are queued or being handled now (timers for later retries do not count). */
+  get busy(): boolean {
+    return this.#pending.size + this.#active.size > 0;
+  }
+
   /** Resolves when nothing is queued or running (timers for later retries do not count). */
   async idle(): Promise<void> {
     if (this.#pending.size === 0 && this.#active.size === 0) return;

@@ -34,3 +34,39 @@ t.test('order, concurrency and dropping', async (t) => {
   t.same(written, ['Normal:n1', 'Normal:n2', 'Warning:w1', 'Normal:n3', 'Normal:n4', 'Normal:n5']);
   t.equal(maxInFlight, 2);
 });
+
+t.test('Normal Events wait while the program is busy, at most maxDelayMs; Warnings never wait', async (t) => {
+  const written: string[] = [];
+  const recorder: EventRecorder = {
+    record: async (_target, type, reason) => {
+      written.push(`${type}:${reason}`);
+    },
+  };
+  let busy = true;
+  let now = 0;
+  const paced = new PacedEvents({
+    recorder,
+    concurrency: 2,
+    maxBacklog: 10,
+    busy: () => busy,
+    maxDelayMs: 1000,
+    now: () => now,
+  });
+  const target = { apiVersion: 'v1', kind: 'X', name: 'x' };
+  const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+  await paced.record(target, 'Normal', 'n1', '');
+  await paced.record(target, 'Warning', 'w1', '');
+  await settle(20);
+  t.same(written, ['Warning:w1'], 'busy: the Warning goes, the Normal one waits');
+  now = 500;
+  await settle(250);
+  t.same(written, ['Warning:w1'], 'still busy and not yet maxDelayMs: it still waits');
+  busy = false;
+  await settle(250);
+  t.same(written, ['Warning:w1', 'Normal:n1'], 'idle: it goes');
+  busy = true;
+  await paced.record(target, 'Normal', 'n2', '');
+  now = 1600;
+  await settle(250);
+  t.same(written, ['Warning:w1', 'Normal:n1', 'Normal:n2'], 'busy for longer than maxDelayMs: it goes anyway');
+});
