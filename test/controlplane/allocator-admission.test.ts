@@ -605,6 +605,16 @@ t.test('BGP mode: defaults, CEL rules, the webhook and printer columns', async (
   await peers.replaceStatus({
     ...(await peers.get('tor-1')),
     status: {
+      established: '1/2',
+      conditions: [
+        {
+          type: 'Established',
+          status: 'False',
+          reason: 'NotEstablished',
+          message: 'Established on 1 of 2 live LB nodes that peer; lb-2: Active (bad peer AS)',
+          lastTransitionTime: '2026-01-01T00:00:00Z',
+        },
+      ],
       nodes: [
         { node: 'lb-1', session: 'Established', since: '2026-01-01T00:00:00Z', prefixesAdvertised: 3 },
         { node: 'lb-2', session: 'Active', bfd: 'Down', message: 'NOTIFICATION: OPEN message error, bad peer AS' },
@@ -612,9 +622,9 @@ t.test('BGP mode: defaults, CEL rules, the webhook and printer columns', async (
     },
   });
   const table = cluster.kubectl(['get', 'bgppeers', '-o', 'wide']);
-  t.match(table, /NAME\s+PEER\s+PEERASN\s+MYASN\s+SESSIONS\s+BFD\s+AGE/);
-  // A column shows the first value its path finds: lb-1's session, not lb-2's.
-  t.match(table, /tor-1\s+198\.18\.0\.1\s+64513\s+64512\s+Established\s+fast\s/);
+  t.match(table, /NAME\s+PEER\s+PEERASN\s+MYASN\s+ESTABLISHED\s+READY\s+BFD\s+AGE/);
+  // The summary the first live speaker writes (src/core/bgp/peer-summary.ts): live nodes Established, and Ready.
+  t.match(table, /tor-1\s+198\.18\.0\.1\s+64513\s+64512\s+1\/2\s+False\s+fast\s/);
   t.match(
     cluster.kubectl(['get', 'bgpadv', '-o', 'wide']),
     /NAME\s+AGGREGATION\s+LOCALPREF\s+PEERS\s+AGE\n(?:.*\n)*all\s+32\s+\d+s\n/,
