@@ -57,8 +57,12 @@ export class Heartbeat {
     if (!this.#running) return;
     // After a failure: 1 s doubling up to the period, with jitter (every consumer's agent fails together when the
     // LB cluster's apiserver restarts).
-    const retry = { initialMs: Math.min(FIRST_RETRY_MS, this.#opts.periodMs), maxMs: this.#opts.periodMs };
-    const delay = ok ? this.#opts.periodMs : backoffDelay({ ...retry, jitter: 'equal' }, this.#failures);
+    const retry = {
+      initialMs: Math.min(FIRST_RETRY_MS, this.#opts.periodMs),
+      maxMs: this.#opts.periodMs,
+      jitter: 'equal',
+    } as const;
+    const delay = ok ? this.#opts.periodMs : backoffDelay(retry, this.#failures);
     this.#timer = setTimeout(() => void this.#loop(), delay);
     this.#timer.unref();
   }

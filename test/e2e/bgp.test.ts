@@ -68,6 +68,18 @@ t.test('every LB node peers with the router, BFD up, and says so in the BGPPeer 
     );
 });
 
+/** Waits until every LB node's entry says Established. */
+async function everyNodeEstablished(what: string): Promise<void> {
+  await eventually(
+    what,
+    async () => {
+      const m = await sessions('router');
+      return nodeNames.every((n) => m.get(n)?.session === 'Established') || undefined;
+    },
+    90_000,
+  );
+}
+
 let vip = '';
 t.test('a Service is reachable through the router, its flows spread over all three LB nodes', async (t) => {
   await topo.createService('c1', 'web', [{ name: 'http', protocol: 'TCP', port: 80 }], {
@@ -173,28 +185,14 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
   const routerPeers = (await bgp.bird.protocols()).map((p) => ({ address: p.peer, as: LAB_ASN, bfd: true }));
   t.equal(routerPeers.length, 3, 'the router peers with three nodes');
   await bgp.bird.setPeers(routerPeers.map((p) => ({ ...p, password: 'lab-md5-secret' })));
-  await eventually(
-    'Established on every node with TCP-MD5 on both sides',
-    async () => {
-      const m = await sessions('router');
-      return nodeNames.every((n) => m.get(n)?.session === 'Established') || undefined;
-    },
-    90_000,
-  );
+  await everyNodeEstablished('Established on every node with TCP-MD5 on both sides');
   t.pass('a matching password: Established');
   await bgp.bird.setPeers(routerPeers);
   await peers.update('router', undefined, (p) => {
     const { passwordSecret: _, ...spec } = p.spec!;
     return { ...p, spec };
   });
-  await eventually(
-    'sessions back up',
-    async () => {
-      const m = await sessions('router');
-      return nodeNames.every((n) => m.get(n)?.session === 'Established') || undefined;
-    },
-    90_000,
-  );
+  await everyNodeEstablished('sessions back up');
   t.pass('restored');
 });
 

@@ -109,15 +109,16 @@ const DEFAULT_INSTANCE = /^router bgp (\d+)$/;
  * exists without the line (a speaker from before it), the capability goes at the next session reset.
  */
 export function instancePreamble(running: string, rendered: string): string[] | undefined {
-  const wanted = leaves(rendered).headers;
-  const asn = [...wanted].map((h) => DEFAULT_INSTANCE.exec(h)?.[1]).find((x) => x !== undefined);
+  const asnsOf = (headers: ReadonlySet<string>): string[] =>
+    [...headers].flatMap((h) => DEFAULT_INSTANCE.exec(h)?.[1] ?? []);
+  const asn = asnsOf(leaves(rendered).headers)[0];
   if (asn === undefined) return undefined;
   const now = leaves(running);
   const has = now.leaves.some(
     (x) => x.path.length === 1 && x.path[0] === `router bgp ${asn}` && x.line === GRACEFUL_RESTART_OFF,
   );
   if (has) return undefined;
-  const other = [...now.headers].map((h) => DEFAULT_INSTANCE.exec(h)?.[1]).find((x) => x !== undefined && x !== asn);
+  const other = asnsOf(now.headers).find((x) => x !== asn);
   return [
     'configure terminal',
     ...(other ? [`no router bgp ${other}`] : []),

@@ -10,18 +10,25 @@ import type { PeerNodeStatus, PeerStatusSink } from './speaker.ts';
 export function peerStatusWriter(kubeConfig: k8s.KubeConfig, nodeName: string): PeerStatusSink {
   const api = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const ssa = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
-  const apply = (peer: string, status: object, fieldManager: string) =>
+  const jsonPatch = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch);
+  const patch = (peer: string, body: object, options: typeof ssa, fieldManager?: string) =>
     api.patchClusterCustomObjectStatus(
       {
         group: GROUP,
         version: VERSION,
         plural: PLURALS.BGPPeer,
         name: peer,
-        body: { apiVersion: `${GROUP}/${VERSION}`, kind: 'BGPPeer', metadata: { name: peer }, status },
-        fieldManager,
-        force: true,
+        body,
+        ...(fieldManager ? { fieldManager, force: true } : {}),
       },
+      options,
+    );
+  const apply = (peer: string, status: object, fieldManager: string) =>
+    patch(
+      peer,
+      { apiVersion: `${GROUP}/${VERSION}`, kind: 'BGPPeer', metadata: { name: peer }, status },
       ssa,
+      fieldManager,
     );
   return {
     async write(peer: string, entry: PeerNodeStatus | undefined): Promise<void> {
@@ -33,18 +40,14 @@ export function peerStatusWriter(kubeConfig: k8s.KubeConfig, nodeName: string): 
     },
     // A JSON patch that holds only while the entry at `index` is still that node's (the test fails the patch).
     async removeEntry(peer, node, index): Promise<void> {
-      await api.patchClusterCustomObjectStatus(
-        {
-          group: GROUP,
-          version: VERSION,
-          plural: PLURALS.BGPPeer,
-          name: peer,
-          body: [
-            { op: 'test', path: `/status/nodes/${index}/node`, value: node },
-            { op: 'remove', path: `/status/nodes/${index}` },
-          ],
-        },
-        k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.JsonPatch),
+      const at = `/status/nodes/${index}`;
+      await patch(
+        peer,
+        [
+          { op: 'test', path: `${at}/node`, value: node },
+          { op: 'remove', path: at },
+        ],
+        jsonPatch,
       );
     },
   };
