@@ -199,9 +199,15 @@ t.test('a peer with a wrong ASN or password is not Established and says why, per
 t.test(
   'an LB node crashes: new connections succeed again within BFD detection, flows through the others stay',
   async (t) => {
-    await topo.createService('c1', 'web2', [{ name: 'http', protocol: 'TCP', port: 80 }], {
-      externalTrafficPolicy: 'Local',
-    });
+    await topo.createService(
+      'c1',
+      'web2',
+      [
+        { name: 'http', protocol: 'TCP', port: 80 },
+        { name: 'dns', protocol: 'UDP', port: 53 },
+      ],
+      { externalTrafficPolicy: 'Local' },
+    );
     const vip2 = await topo.waitExternalIP('c1', 'web2');
     await eventually(
       'three next hops',
@@ -281,13 +287,22 @@ t.test(
     const vip2 = await topo.waitExternalIP('c1', 'web2');
     await eventually('three next hops', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
     const victim = nodeNames[2]!;
-    await topo.startLoop('tcp', vip2, 80, 20, 1000, 'remote');
+    // UDP: each request is one datagram and its answer, so a request is lost only where no node forwards it, which
+    // is what the drain promises against. A TCP connection in flight at the instant the router moves the victim's
+    // buckets is reset on the node it lands on, whose SNAT the backend does not know (docs/bgp.md, "ECMP, maglev
+    // and SNAT"): that depends on the router's timing, not on the stop, and a loaded machine made it happen.
+    await topo.startLoop('udp', vip2, 53, 20, 1000, 'remote');
     await new Promise((r) => setTimeout(r, 500));
     await topo.stopSpeaker(victim);
     t.equal(await hopsOf(vip2), 2, `${victim}'s route was gone by the time its speaker exited`);
     await new Promise((r) => setTimeout(r, 1000));
     const tally = await topo.stopLoop('remote');
-    t.equal(tally.fail, 0, `0 of ${tally.ok + tally.fail} new connections failed across the graceful stop`);
+    t.ok(tally.ok > 0, `the loop ran (${tally.ok} answers)`);
+    t.equal(
+      tally.fail,
+      0,
+      `0 of ${tally.ok + tally.fail} requests lost across the graceful stop${tally.lastError ? ` (last error: ${tally.lastError})` : ''}`,
+    );
     topo.startSpeaker(victim);
     await topo.waitSpeakerReady(victim);
     await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
