@@ -2,8 +2,9 @@
 //   backlog: 2,000 claims created while no allocator runs (their create rate is raw_create_per_s, the same-run
 //            baseline of plain creates), then one starts: its pure decide-and-write rate;
 //   small: 1,000 claims created as fast as the apiserver takes them while the allocator runs;
-//   big:   10,000 more the same way; then the allocator's resident memory (rss_mb);
-//   claims_50k: 50,000 more the same way (--claims-50k N sizes it, 0 skips it); then rss_mb_50k.
+//   big:   10,000 more the same way; then the allocator's resident memory, 30 s later (rss_mb) and the most it
+//          reached during the runs (rss_mb_max);
+//   claims_50k: 50,000 more the same way (--claims-50k N sizes it, 0 skips it); then rss_mb_50k and _max.
 // Latency is per claim, from the create response to the watch event that shows Allocated=True. The baselines,
 // measured in the same run: raw_create_per_s, how fast the apiserver takes plain creates with no allocator
 // running, and per phase how fast it accepted that phase's creates (the allocator cannot beat either);
@@ -78,6 +79,8 @@ function coreDecisionsPerSecond(n: number): number {
 const ledger = Ledger.open('bench-alloc');
 const [cluster] = await startClusters(ledger, [{ name: 'bench', apiserverFlags: ['--max-requests-inflight=4000'] }]);
 let allocator: AllocatorProcess | undefined;
+/** Stops the RSS sampler below (it reads /proc of an allocator that is about to stop). */
+let stopSampling = (): void => {};
 try {
   const kc = loadApiKubeConfig(
     { kubeconfig: cluster!.kubeconfigPath },
@@ -212,6 +215,33 @@ try {
     };
   }
 
+  // The resident set is reported settled (what a dashboard shows once a burst is over, after the allocator gave
+  // memory back: src/shared/memory-trim.ts) and at its maximum, sampled every 250 ms (what a memory limit must allow).
+  const SETTLE_MS = 30_000;
+  const peak = (() => {
+    let max = 0;
+    const timer = setInterval(() => {
+      if (allocator) max = Math.max(max, rssMB(allocator.proc.child.pid!));
+    }, 250);
+    timer.unref();
+    stopSampling = () => clearInterval(timer);
+    return {
+      /** The maximum since the last take. */
+      take: (): number => {
+        const m = Math.max(max, rssMB(allocator!.proc.child.pid!));
+        max = 0;
+        return m;
+      },
+    };
+  })();
+  async function settled(): Promise<{ rss: number; heap: Awaited<ReturnType<typeof heapMB>> }> {
+    await new Promise((r) => setTimeout(r, SETTLE_MS));
+    const rss = rssMB(allocator!.proc.child.pid!);
+    const heap = await heapMB();
+    peak.take();
+    return { rss, heap };
+  }
+
   // Backlog first, while no allocator runs: plain creates, the baseline.
   let backlog: Record<string, number> | undefined;
   const backlogBatch = makeBatch('backlog', opts.backlog);
@@ -242,20 +272,23 @@ try {
   log(`big run: ${opts.big} claims`);
   const big = await run('big', opts.big);
   await new Promise((r) => setTimeout(r, 2000));
-  const rss = rssMB(allocator.proc.child.pid!);
-  const heap = await heapMB();
+  const rssMax = peak.take();
+  const heapBusy = await heapMB();
   const dup = await duplicates();
+  const { rss, heap } = await settled();
+  log(`rss ${rss} MB settled (heap ${JSON.stringify(heap)}), ${rssMax} MB at most during the runs`);
   let large: Record<string, number> | undefined;
   let rss50k: number | undefined;
+  let rss50kMax: number | undefined;
   let heap50k: Awaited<ReturnType<typeof heapMB>> | undefined;
   let dup50k: { total: number; duplicate_vips: number } | undefined;
   if (opts['claims-50k'] > 0) {
     log(`large run: ${opts['claims-50k']} claims`);
     large = await run('large', opts['claims-50k']);
-    await new Promise((r) => setTimeout(r, 2000));
-    rss50k = rssMB(allocator.proc.child.pid!);
-    heap50k = await heapMB();
+    rss50kMax = peak.take();
     dup50k = await duplicates();
+    ({ rss: rss50k, heap: heap50k } = await settled());
+    log(`rss ${rss50k} MB settled, ${rss50kMax} MB at most during the run`);
   }
   const result = {
     claims: big.claims,
@@ -266,14 +299,17 @@ try {
     latency_ms_p99: big.latency_ms_p99,
     latency_ms_max: big.latency_ms_max,
     rss_mb: rss,
-    rss_mb_note: `allocator RSS holding ${dup.total} claims`,
+    rss_mb_note: `allocator RSS holding ${dup.total} claims, ${SETTLE_MS / 1000} s after the last was allocated`,
     heap: heap,
+    rss_mb_max: rssMax,
+    heap_right_after: heapBusy,
     raw_create_per_s: rawCreatePerS,
     claims_per_s_to_raw: round(big.claims_per_s! / rawCreatePerS, 2),
     baseline_apiserver_creates_per_s: big.baseline_apiserver_creates_per_s,
     core_decisions_per_s: coreDecisionsPerSecond(opts.big),
     claims_50k: large,
     rss_mb_50k: rss50k,
+    rss_mb_50k_max: rss50kMax,
     rss_mb_50k_note: dup50k ? `allocator RSS holding ${dup50k.total} claims` : 'skipped (--claims-50k 0)',
     heap_50k: heap50k,
     duplicate_vips_50k: dup50k?.duplicate_vips,
@@ -284,6 +320,7 @@ try {
   await watch.stop();
   console.log(JSON.stringify(result));
 } finally {
+  stopSampling();
   await allocator?.proc.stop();
   await cluster!.stop();
 }

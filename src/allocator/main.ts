@@ -9,6 +9,7 @@ import { PacedEvents } from '../kube/paced-events.ts';
 import { reconcileDurationObserver } from '../kube/reconcile-metrics.ts';
 import { workQueueMetrics } from '../kube/workqueue-metrics.ts';
 import { listenAddress } from '../shared/host-port.ts';
+import { startMemoryTrim } from '../shared/memory-trim.ts';
 import { startProgram } from '../shared/program.ts';
 import { AllocatorController } from './controller.ts';
 import { registerInventoryMetrics } from './inventory-metrics.ts';
@@ -103,7 +104,11 @@ startLeadership(program, {
   lead: (signal) => controller.lead(signal),
 });
 
+// After a burst (thousands of claims at once), the heap is given back once the queue is idle (src/shared/memory-trim.ts).
+const trim = startMemoryTrim({ busy: () => controller.busy, logger });
+
 program.stopOnSignals(
   () => webhook?.close(),
   () => controller.stop(),
+  () => trim.stop(),
 );
