@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
-import type { ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
+import type { BGPPeer, ConsumerCluster, VIPClaim, VIPPool } from '../../src/api/v1alpha1.ts';
 import { approvalOf } from '../../src/core/allocation/approval.ts';
 import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
@@ -625,6 +625,58 @@ const speakerAttacks: Attack[] = [
         .catch(() => undefined);
     },
   },
+  {
+    name: 'speaker-forges-another-nodes-bgp-session',
+    credential: 'speaker token',
+    covers: "a node's speaker reporting another node's BGP session up (or down) in BGPPeer status",
+    async run(rt) {
+      const [mine, theirs] = [rt.topo.lbNodes[0]!.name, rt.topo.lbNodes[1]!.name];
+      await resourceClient<BGPPeer>(rt.topo.lb.kubeConfig, 'BGPPeer').create({
+        apiVersion: 'kube-lb.io/v1alpha1',
+        kind: 'BGPPeer',
+        metadata: { name: 'redteam-router' },
+        spec: { peerAddress: '192.0.2.254', peerASN: 64512, myASN: 64512 },
+      });
+      const token = await podBoundSpeakerToken(rt, mine, 'redteam-speaker-bgp');
+      const custom = rt.topo.lb
+        .kubeConfigForToken(token, `system:serviceaccount:${SPEAKER_NAMESPACE}:kube-lb-speaker`)
+        .kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+      const entry = (node: string) =>
+        custom.patchClusterCustomObjectStatus(
+          {
+            group: 'kube-lb.io',
+            version: 'v1alpha1',
+            plural: 'bgppeers',
+            name: 'redteam-router',
+            body: {
+              apiVersion: 'kube-lb.io/v1alpha1',
+              kind: 'BGPPeer',
+              metadata: { name: 'redteam-router' },
+              status: { nodes: [{ node, session: 'Established' }] },
+            },
+            fieldManager: `kube-lb-speaker-${node}`,
+            force: true,
+          },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+        );
+      // The control: the same token writes its own node's entry, as every speaker does.
+      const own = await RedTeam.call(() => entry(mine));
+      if (own.refused) return leaked(`the speaker could not write its own entry either: ${own.code}: ${own.message}`);
+      return refusedWith(
+        await RedTeam.call(() => entry(theirs)),
+        new RegExp(`the speaker on node ${mine} writes only that node's session entry`),
+      );
+    },
+    async cleanup(rt) {
+      await resourceClient<BGPPeer>(rt.topo.lb.kubeConfig, 'BGPPeer')
+        .delete('redteam-router')
+        .catch(() => undefined);
+      await rt.topo.lb.kubeConfig
+        .makeApiClient(k8s.CoreV1Api)
+        .deleteNamespacedPod({ namespace: SPEAKER_NAMESPACE, name: 'redteam-speaker-bgp', gracePeriodSeconds: 0 })
+        .catch(() => undefined);
+    },
+  },
   refusedCall(
     'speaker-edits-claim-spec',
     'speaker token',
@@ -654,12 +706,12 @@ const speakerAttacks: Attack[] = [
  * A speaker token as the DaemonSet's Pod on `node` holds it: a TokenRequest bound to a Pod scheduled there (the
  * lab has no kubelet; the Pod object is what binds the token).
  */
-async function podBoundSpeakerToken(rt: RedTeam, node: string): Promise<string> {
+async function podBoundSpeakerToken(rt: RedTeam, node: string, podName = 'redteam-speaker'): Promise<string> {
   const core = rt.topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const pod = await core.createNamespacedPod({
     namespace: SPEAKER_NAMESPACE,
     body: {
-      metadata: { name: 'redteam-speaker' },
+      metadata: { name: podName },
       spec: {
         nodeName: node,
         serviceAccountName: 'kube-lb-speaker',
