@@ -2,7 +2,7 @@
 // that tests of it share: waiting for claims' status, creating objects in bulk.
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { eventually as poll } from './eventually.ts';
 import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../src/api/v1alpha1.ts';
 import { resourceClient } from '../src/kube/custom-objects.ts';
@@ -77,26 +77,14 @@ export async function startAllocator(
   return { identity: o.identity, proc, metricsPort, webhookPort, ready };
 }
 
-/** Polls until `check` returns a value (not undefined), or fails after `timeoutMs` with `what`. */
-export async function eventually<T>(
+/** lab/eventually.ts with the allocator tests' patience: 60 s, every 200 ms (allocations behind a busy apiserver). */
+export function eventually<T>(
   what: string,
   check: () => Promise<T | undefined>,
   timeoutMs = 60_000,
   everyMs = 200,
 ): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v !== undefined) return v;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline)
-      throw new Error(`timed out waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
-    await sleep(everyMs);
-  }
+  return poll(what, check, timeoutMs, everyMs);
 }
 
 export async function waitReady(a: AllocatorProcess, timeoutMs = 60_000): Promise<void> {
