@@ -13,10 +13,11 @@ import type * as k8s from '@kubernetes/client-node';
 import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../src/api/v1alpha1.ts';
 import { resourceClient } from '../src/kube/custom-objects.ts';
 import { startBirdRouter, type BirdRouter } from './bird-router.ts';
+import { eventually } from './eventually.ts';
 import { startFrrNode, type FrrNode } from './frr.ts';
 import type { Ledger } from './ledger.ts';
 import { L2Segment, Netns } from './netns.ts';
-import { startResilientFib } from './resilient-fib.ts';
+import { startResilientFib, type ResilientFib } from './resilient-fib.ts';
 
 export const ROUTER_FRONT_IP = '198.51.100.254';
 export const REMOTE_CLIENT_IP = '203.0.113.10';
@@ -33,6 +34,8 @@ export interface BgpLab {
   readonly remoteSocket: string;
   /** FRR on each LB node, by node name. */
   readonly frr: Map<string, FrrNode>;
+  /** The router's forwarding plane: BIRD's multipath routes mirrored as resilient groups. */
+  readonly fib: ResilientFib;
 }
 
 export interface BgpLabNode {
@@ -89,7 +92,26 @@ export async function buildBgpLab(
 
   const remoteSocket = join(logDir, 'remote-client.sock');
   await startClientAgent(remote, remoteSocket);
-  return { router, bird, remote, remoteSocket, frr };
+  return { router, bird, remote, remoteSocket, frr, fib };
+}
+
+/**
+ * Waits until the router has `n` next hops for `vip` and forwards by every one of them: BIRD's table first, then the
+ * resilient mirror, which forwards one pass later. Traffic started between the two reaches the VIP through its L2
+ * owner (the router's connected route) and moves once the mirror lands, so every story that starts traffic waits
+ * for this. Returns the gateways.
+ */
+export async function waitForwarded(lab: BgpLab, vip: string, n: number, timeoutMs = 60_000): Promise<string[]> {
+  const prefix = `${vip}/32`;
+  return eventually(
+    `${prefix} forwarded over ${n} next hops`,
+    async () => {
+      if ((await lab.bird.kernelNexthops(prefix)).length !== n) return undefined;
+      const gateways = await lab.fib.forwarding(prefix);
+      return gateways.length === n ? gateways : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 /** The speaker flags that point it at its node's FRR. */

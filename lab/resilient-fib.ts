@@ -11,6 +11,12 @@ import type { TrackedProcess } from './process.ts';
 export interface ResilientFib {
   /** Converges now (also runs on every route event). */
   sync(): Promise<void>;
+  /**
+   * The gateways that hold at least one hash bucket of `prefix`'s group in the main table: what the router forwards
+   * by, which lags BIRD's table by one mirror pass (until then the router reaches a VIP on the LB segment through
+   * its connected route, i.e. through the VIP's L2 owner alone). Sorted; empty when the prefix is not mirrored.
+   */
+  forwarding(prefix: string): Promise<string[]>;
   stop(): Promise<void>;
 }
 
@@ -33,6 +39,7 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
   const ip = (...args: string[]): Promise<string> => run('ip', ['-n', netns.name, ...args]);
   const groups = new Map<string, { id: number; members: string }>();
   const gateways = new Set<string>();
+  const gatewayOf = new Map<number, string>();
   let nextGroup = 2_000_000;
   let running: Promise<void> | undefined;
   let again = false;
@@ -50,6 +57,7 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
         if (gateways.has(h.gateway)) continue;
         await ip('nexthop', 'replace', 'id', String(gatewayId(h.gateway)), 'via', h.gateway, 'dev', h.dev);
         gateways.add(h.gateway);
+        gatewayOf.set(gatewayId(h.gateway), h.gateway);
       }
       const members = hops
         .map((h) => gatewayId(h.gateway))
@@ -58,6 +66,9 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
       const g = groups.get(dst) ?? { id: nextGroup++, members: '' };
       if (g.members !== members) {
         // replace keeps the buckets of members that stay (idle timer long, so nothing is rebalanced behind them).
+        // A member that joins gets its share after the group has been unbalanced for 1 s, active buckets or not, as
+        // a switch's resilient hashing gives a new path its share: without that, buckets move only once idle for
+        // the idle timer, and a node that joins a group made before it (paths arrive one by one) got nothing.
         await ip(
           'nexthop',
           'replace',
@@ -71,6 +82,8 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
           String(BUCKETS),
           'idle_timer',
           '3600',
+          'unbalanced_timer',
+          '1',
         );
         if (g.members === '') await ip('route', 'replace', dst, 'nhid', String(g.id));
         groups.set(dst, { id: g.id, members });
@@ -104,6 +117,15 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
   await sync();
   return {
     sync,
+    async forwarding(prefix) {
+      const g = groups.get(prefix);
+      if (!g) return [];
+      const buckets = JSON.parse((await ip('-j', 'nexthop', 'bucket', 'show', 'id', String(g.id))) || '[]') as {
+        bucket?: { nhid?: number };
+      }[];
+      const used = new Set(buckets.map((b) => gatewayOf.get(b.bucket?.nhid ?? -1)).filter((x) => x !== undefined));
+      return [...used].sort();
+    },
     async stop() {
       await monitor.stop(1000);
     },

@@ -19,7 +19,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { BGPPeer } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { createLabBgpObjects, LAB_ASN } from '../../lab/bgp-lab.ts';
+import { createLabBgpObjects, LAB_ASN, waitForwarded } from '../../lab/bgp-lab.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { Topology } from '../../lab/topology.ts';
@@ -93,7 +93,7 @@ try {
     externalTrafficPolicy: 'Local',
   });
   const vip = await topo.waitExternalIP('c1', 'web');
-  await eventually(`${vip} via 3 next hops`, async () => (await hops(vip)) === 3 || undefined, 60_000, 20);
+  await waitForwarded(topo.bgp!, vip, 3);
   const bySnat = new Map(topo.lbNodes.map((n) => [n.backendIp, n.name]));
   const carried = new Map<string, number>();
   for (let i = 0; i < 60; i++) {
@@ -125,7 +125,7 @@ try {
     topo.startSpeaker(victim);
     await topo.waitSpeakerReady(victim);
     await established();
-    await eventually(`${vip} via 3 next hops again`, async () => (await hops(vip)) === 3 || undefined, 60_000, 20);
+    await waitForwarded(topo.bgp!, vip, 3);
     return gap;
   };
   const gaps: number[] = [];

@@ -4,8 +4,7 @@
 // not something only Cilium gets right.
 import t from 'tap';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { createLabBgpObjects } from '../../lab/bgp-lab.ts';
-import { eventually } from '../../lab/eventually.ts';
+import { createLabBgpObjects, waitForwarded } from '../../lab/bgp-lab.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { Topology } from '../../lab/topology.ts';
 
@@ -20,11 +19,7 @@ t.test('a VIP behind the router answers through every LB node on the mimic datap
     externalTrafficPolicy: 'Local',
   });
   const vip = await topo.waitExternalIP('c1', 'web');
-  await eventually(
-    'three next hops',
-    async () => (await topo.bgp!.bird.kernelNexthops(`${vip}/32`)).length === 3 || undefined,
-    60_000,
-  );
+  await waitForwarded(topo.bgp!, vip, 3);
   const bySnat = new Map(topo.lbNodes.map((n) => [n.backendIp, n.name]));
   const carried = new Set<string>();
   const failed: string[] = [];

@@ -7,7 +7,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { BGPPeer } from '../../src/api/v1alpha1.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
-import { createLabBgpObjects, LAB_ASN } from '../../lab/bgp-lab.ts';
+import { createLabBgpObjects, LAB_ASN, waitForwarded } from '../../lab/bgp-lab.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { SPEAKER_NAMESPACE, Topology } from '../../lab/topology.ts';
@@ -86,15 +86,8 @@ t.test('a Service is reachable through the router, its flows spread over all thr
     externalTrafficPolicy: 'Local',
   });
   vip = await topo.waitExternalIP('c1', 'web');
-  const hops = await eventually(
-    `${vip}/32 in the router with three next hops`,
-    async () => {
-      const h = await bgp.bird.kernelNexthops(`${vip}/32`);
-      return h.length === 3 ? h : undefined;
-    },
-    60_000,
-  );
-  t.same([...hops].sort(), topo.lbNodes.map((n) => n.frontIp).sort(), 'ECMP over every LB node');
+  const hops = await waitForwarded(bgp, vip, 3);
+  t.same(hops, topo.lbNodes.map((n) => n.frontIp).sort(), 'ECMP over every LB node');
   const byNode = new Map<string, number>();
   const failed: string[] = [];
   for (let i = 0; i < 60; i++) {
@@ -209,11 +202,7 @@ t.test(
       { externalTrafficPolicy: 'Local' },
     );
     const vip2 = await topo.waitExternalIP('c1', 'web2');
-    await eventually(
-      'three next hops',
-      async () => (await bgp.bird.kernelNexthops(`${vip2}/32`)).length === 3 || undefined,
-      60_000,
-    );
+    await waitForwarded(bgp, vip2, 3);
     const opened = await topo.openFlows(vip2, 80, 30, 2000, 'remote');
     const nodeOf = (answer: string | undefined): string | undefined =>
       nodeBySnat.get(parseAnswer(answer ?? '')?.from ?? '');
@@ -251,11 +240,7 @@ t.test(
     await topo.reviveNode(victim);
     topo.startSpeaker(victim);
     await topo.waitSpeakerReady(victim);
-    await eventually(
-      'three next hops again',
-      async () => (await bgp.bird.kernelNexthops(`${vip2}/32`)).length === 3 || undefined,
-      90_000,
-    );
+    await waitForwarded(bgp, vip2, 3, 90_000);
   },
 );
 
@@ -285,7 +270,7 @@ t.test(
   'SIGTERM: the speaker withdraws first and keeps forwarding while routers move away; no request fails',
   async (t) => {
     const vip2 = await topo.waitExternalIP('c1', 'web2');
-    await eventually('three next hops', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
+    await waitForwarded(bgp, vip2, 3);
     const victim = nodeNames[2]!;
     // UDP: each request is one datagram and its answer, so a request is lost only where no node forwards it, which
     // is what the drain promises against. A TCP connection in flight at the instant the router moves the victim's
@@ -305,7 +290,7 @@ t.test(
     );
     topo.startSpeaker(victim);
     await topo.waitSpeakerReady(victim);
-    await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
+    await waitForwarded(bgp, vip2, 3);
   },
 );
 
@@ -355,12 +340,12 @@ t.test('a crashed speaker (SIGKILL, node still up) takes its sessions down: the 
   t.ok((await sessions('router')).has(nodeNames[1]!), "the live nodes' entries stay");
   topo.startSpeaker(victim);
   await topo.waitSpeakerReady(victim);
-  await eventually('announced again', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
+  await waitForwarded(bgp, vip2, 3);
 });
 
 t.test('an LB apiserver outage keeps every announcement and every flow', async (t) => {
   const vip2 = await topo.waitExternalIP('c1', 'web2');
-  await eventually('three next hops', async () => (await hopsOf(vip2)) === 3 || undefined, 60_000);
+  await waitForwarded(bgp, vip2, 3);
   await topo.startLoop('tcp', vip2, 80, 50, 1000, 'remote');
   await topo.lb.stopApiserver();
   const seen = new Set<number>();
