@@ -12,9 +12,10 @@ export interface ResilientFib {
   /** Converges now (also runs on every route event). */
   sync(): Promise<void>;
   /**
-   * The gateways that hold at least one hash bucket of `prefix`'s group in the main table: what the router forwards
-   * by, which lags BIRD's table by one mirror pass (until then the router reaches a VIP on the LB segment through
-   * its connected route, i.e. through the VIP's L2 owner alone). Sorted; empty when the prefix is not mirrored.
+   * The gateways that hold their share of `prefix`'s hash buckets in the main table (all but one of an even share):
+   * what the router forwards by, which lags BIRD's table by one mirror pass (until then the router reaches a VIP on
+   * the LB segment through its connected route, i.e. through the VIP's L2 owner alone), and a member that joined
+   * gets its buckets a moment later still. Sorted; empty when the prefix is not mirrored.
    */
   forwarding(prefix: string): Promise<string[]>;
   stop(): Promise<void>;
@@ -123,8 +124,16 @@ export async function startResilientFib(netns: Netns, table: number, logDir: str
       const buckets = JSON.parse((await ip('-j', 'nexthop', 'bucket', 'show', 'id', String(g.id))) || '[]') as {
         bucket?: { nhid?: number };
       }[];
-      const used = new Set(buckets.map((b) => gatewayOf.get(b.bucket?.nhid ?? -1)).filter((x) => x !== undefined));
-      return [...used].sort();
+      const held = new Map<string, number>();
+      for (const b of buckets) {
+        const gateway = gatewayOf.get(b.bucket?.nhid ?? -1);
+        if (gateway) held.set(gateway, (held.get(gateway) ?? 0) + 1);
+      }
+      const share = Math.floor(BUCKETS / g.members.split('/').length) - 1;
+      return [...held]
+        .filter(([, n]) => n >= share)
+        .map(([gateway]) => gateway)
+        .sort();
     },
     async stop() {
       await monitor.stop(1000);
