@@ -97,9 +97,9 @@ export async function buildBgpLab(
 
 /**
  * Waits until the router has `n` next hops for `vip` and forwards by every one of them, each with its share of the
- * hash buckets: BIRD's table first, then the resilient mirror, which forwards one pass later. Traffic started between the two reaches the VIP through its L2
- * owner (the router's connected route) and moves once the mirror lands, so every story that starts traffic waits
- * for this. Returns the gateways.
+ * hash buckets: BIRD's table first, then the resilient mirror, which forwards one pass later. Traffic started
+ * between the two reaches the VIP through its L2 owner (the router's connected route) and moves once the mirror
+ * lands, so every story that starts traffic waits for this. Returns the gateways.
  */
 export async function waitForwarded(lab: BgpLab, vip: string, n: number, timeoutMs = 60_000): Promise<string[]> {
   const prefix = `${vip}/32`;

@@ -104,7 +104,8 @@ startLeadership(program, {
   lead: (signal) => controller.lead(signal),
 });
 
-// After a burst (thousands of claims at once), the heap is given back once the queue is idle (src/shared/memory-trim.ts).
+// After a burst (thousands of claims at once), the heap is given back once the queue is idle
+// (src/shared/memory-trim.ts).
 const trim = startMemoryTrim({ busy: () => controller.busy, logger });
 
 program.stopOnSignals(

@@ -4,7 +4,8 @@
 // pages. Only a last-resort collection (the one V8 runs before giving up on an allocation) compacts the heap and
 // unmaps what it freed. It stops the program while it marks and compacts the live set (72 ms for 27 MB, about
 // 0.3 s for 110 MB: docs/allocator.md), so it runs only when the work queue has been idle for a while, only after
-// the resident set grew well past what the last trim left, and at most once per interval. The decision is `trimDue` (pure); `startMemoryTrim` is the timer around it.
+// the resident set grew well past what the last trim left, and at most once per interval. The decision is
+// `trimDue` (pure); `startMemoryTrim` is the timer around it.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import type { Logger } from './logger.ts';
