@@ -189,6 +189,12 @@ interface Diff {
 const CHUNK_FRONTENDS = 1024;
 const FIRST_CHUNK_FRONTENDS = 128;
 
+/** Where a chunk of the plan ends: in the assigned frontends, and in each table of the image. */
+interface ChunkEnd {
+  readonly assigned: number;
+  readonly marks: ImageMarks;
+}
+
 /** A holder no backend key equals (keys are ≥ 0): the ID is someone else's. */
 const NOT_OURS = -1;
 
@@ -226,7 +232,14 @@ export class MapPlanner {
   /** Just above where new service IDs start: the other allocator's position once it reached ours (ids.ts). */
   readonly #cursor = { service: SERVICE_ID_TOP + 1 };
   readonly #maglevMemo: MaglevMemo = new Map();
-  #cache: { frontends: readonly Frontend[]; assigned: readonly AssignedFrontend[]; image: DesiredImage } | undefined;
+  #cache:
+    | {
+        readonly frontends: readonly Frontend[];
+        readonly assigned: readonly AssignedFrontend[];
+        readonly image: DesiredImage;
+        readonly chunks: readonly ChunkEnd[];
+      }
+    | undefined;
 
   constructor(options: PlannerOptions) {
     this.options = options;
@@ -363,44 +376,55 @@ export class MapPlanner {
       upsert('masters', 'services', masters, image.services);
     };
 
-    // The same frontends as last time: assign them all to see whether any ID changed; if none did, the last
-    // image stands. Otherwise frontends are assigned, built and handed over a chunk at a time.
-    const c = this.#cache;
-    let assigned: AssignedFrontend[] | undefined;
-    if (c && c.frontends === frontends) assigned = assignAll(frontends, assigner.assign);
-    let image = c && assigned && sameAssignment(c.assigned, assigned) ? c.image : undefined;
-    if (image) {
-      upsertRange(image, NO_ENTRIES, marksOf(image), image.maglev.keys());
-    } else {
+    // Frontends are assigned, built and handed over a chunk at a time, so the writer starts on the first chunk
+    // while the rest is planned. With the same frontends as last time (a repair, a re-created map), each chunk
+    // whose IDs came out as before is handed over from the last image; from the first chunk that differs on, a new
+    // image is built (the chunks before it replayed into it unwritten: they were handed over already).
+    const cached = this.#cache?.frontends === frontends ? this.#cache : undefined;
+    let builder: ImageBuilder | undefined;
+    const newBuilder = (): ImageBuilder => {
       const { algorithm, maglev, affinityMatchMap } = this.options;
-      const builder = new ImageBuilder(
-        { profile, algorithm, maglev, affinityMatch: affinityMatchMap },
-        this.#maglevMemo,
-        {
-          frontends: frontends.length,
-          slots: backendCount,
-        },
-      );
-      const all: AssignedFrontend[] = [];
-      const source = assigned ?? frontends;
-      // A small first chunk, so the writer starts early; then chunks long enough to keep it busy.
-      for (let k = 0, size = FIRST_CHUNK_FRONTENDS; k < source.length; k += size, size = CHUNK_FRONTENDS) {
-        const chunk = assigned ? assigned.slice(k, k + size) : assignAll(frontends.slice(k, k + size), assigner.assign);
-        const from = builder.marks();
-        for (const a of chunk) {
-          builder.add(a);
-          all.push(a);
+      return new ImageBuilder({ profile, algorithm, maglev, affinityMatch: affinityMatchMap }, this.#maglevMemo, {
+        frontends: frontends.length,
+        slots: backendCount,
+      });
+    };
+    if (!cached) builder = newBuilder();
+    const all: AssignedFrontend[] = [];
+    const ends: ChunkEnd[] = [];
+    // A small first chunk, so the writer starts early; then chunks long enough to keep it busy.
+    for (let k = 0, start = 0, size = FIRST_CHUNK_FRONTENDS; start < frontends.length; k++) {
+      const chunk = assignAll(frontends.slice(start, start + size), assigner.assign);
+      start += size;
+      size = CHUNK_FRONTENDS;
+      const before = ends[k - 1] ?? NO_CHUNK;
+      for (const a of chunk) all.push(a);
+      const serviceIds = chunk.map((a) => a.serviceId);
+      if (!builder) {
+        const last = cached!.chunks[k];
+        if (last && sameAssignment(chunk, cached!.assigned.slice(before.assigned, last.assigned))) {
+          upsertRange(cached!.image, before.marks, last.marks, serviceIds);
+          ends.push(last);
+          continue;
         }
-        builder.endChunk();
-        upsertRange(
-          builder.image,
-          from,
-          builder.marks(),
-          chunk.map((a) => a.serviceId),
-        );
+        builder = newBuilder();
+        for (let j = 0; j < k; j++) {
+          for (let i = ends[j - 1]?.assigned ?? 0; i < ends[j]!.assigned; i++) builder.add(all[i]!);
+          builder.endChunk();
+        }
       }
+      for (const a of chunk) builder.add(a);
+      builder.endChunk();
+      const marks = builder.marks();
+      upsertRange(builder.image, before.marks, marks, serviceIds);
+      ends.push({ assigned: all.length, marks });
+    }
+    let image: DesiredImage;
+    if (builder) {
       image = builder.finish();
-      this.#cache = { frontends, assigned: all, image };
+      this.#cache = { frontends, assigned: all, image, chunks: ends };
+    } else {
+      image = cached!.image;
     }
 
     const [slotDeletes, masterDeletes] = partition(diffs.services.deletes(), (i) =>
@@ -726,19 +750,6 @@ class MapDiff {
   }
 }
 
-/** Image tables' sizes as one whole range. */
-function marksOf(image: DesiredImage): ImageMarks {
-  return {
-    idTable: image.idTable.count,
-    backendIdTable: image.backendIdTable.count,
-    backends: image.backends.count,
-    services: image.services.count,
-    revNat: image.revNat.count,
-    sourceRange: image.sourceRange.count,
-    affinityMatch: image.affinityMatch.count,
-  };
-}
-
 const NO_ENTRIES: ImageMarks = {
   idTable: 0,
   backendIdTable: 0,
@@ -748,6 +759,8 @@ const NO_ENTRIES: ImageMarks = {
   sourceRange: 0,
   affinityMatch: 0,
 };
+
+const NO_CHUNK: ChunkEnd = { assigned: 0, marks: NO_ENTRIES };
 
 /** lb4_key bytes 6–7 are the slot; both zero means master. */
 function isMaster(keys: Uint8Array, index: number): boolean {
@@ -769,17 +782,11 @@ function splitBySlot(d: Diff, desiredKeys: Uint8Array): [Diff, Diff] {
     while (m < to && !isMaster(desiredKeys, m)) m++;
     let n = m;
     while (n < to && isMaster(desiredKeys, n)) n++;
-    if (n === to) {
-      return [
-        { upserts: [], run: { from, to: m }, absent: m - from, changed: 0 },
-        { upserts: [], run: { from: m, to }, absent: to - m, changed: 0 },
-      ];
-    }
-    // Several chunks in one run (a whole image): entry by entry.
-    return splitBySlot(
-      { upserts: Array.from({ length: to - from }, (_, i) => from + i), absent: to - from, changed: 0 },
-      desiredKeys,
-    );
+    invariant(n === to, () => 'planner: a run of service entries spans more than one chunk');
+    return [
+      { upserts: [], run: { from, to: m }, absent: m - from, changed: 0 },
+      { upserts: [], run: { from: m, to }, absent: to - m, changed: 0 },
+    ];
   }
   const slots: Diff = { upserts: [], absent: 0, changed: 0 };
   const masters: Diff = { upserts: [], absent: 0, changed: 0 };

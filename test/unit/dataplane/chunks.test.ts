@@ -12,7 +12,9 @@ import { getHost32, getNet16, getHost16, viewOf } from '../../../src/core/lb4/by
 import { LB4_KEY_OFFSETS } from '../../../src/core/lb4/service-key.ts';
 import { LB4_SERVICE_OFFSETS } from '../../../src/core/lb4/service-value.ts';
 import { PROFILES } from '../../../src/core/lb4/profile.ts';
-import { createFakeLb4Maps, type FakeLb4Maps } from '../../../src/speaker/dataplane/fake-maps.ts';
+import { createFakeLb4Maps, type FakeByteMap, type FakeLb4Maps } from '../../../src/speaker/dataplane/fake-maps.ts';
+import { hashedBackendId } from '../../../src/core/dataplane/ids.ts';
+import { foreignServiceEntries } from '../../support/lb4-fixtures.ts';
 import { readSnapshot } from '../../../src/speaker/dataplane/maps.ts';
 import { bytesKey } from '../../../src/core/bpf/packed.ts';
 
@@ -137,4 +139,67 @@ t.test('2,500 frontends from empty maps, then an older state changed in every wa
   applyChecked(t, maps, p2.ops);
   t.same(served(maps), want(second), 'exactly the new state');
   t.same(plan(maps, new MapPlanner(options), second).ops, [], 'and nothing left to do');
+});
+
+t.test('the same frontends over emptied maps (a re-created map) are handed over chunk by chunk', async (t) => {
+  const maps = createFakeLb4Maps();
+  const planner = new MapPlanner(options);
+  const d = desired(2500, 3);
+  const n = normalizeFrontends(d, profile);
+  const run = (): { ops: readonly MapOp[]; handed: MapOp[] } => {
+    const handed: MapOp[] = [];
+    const p = planner.plan(n.frontends, n.rejected, readSnapshot(maps), (op) => handed.push(op));
+    return { ops: p.ops, handed };
+  };
+  applyChecked(t, maps, run().ops);
+  const empty = (): void => {
+    for (const m of [maps.services, maps.backends, maps.revNat]) m.entries.clear();
+  };
+  /** How many keys the operations upsert more than once (a chunk handed over twice). */
+  const rewritten = (ops: readonly MapOp[]): number => {
+    const seen = new Set<string>();
+    let twice = 0;
+    for (const op of ops) {
+      if (op.kind !== 'upsert') continue;
+      for (let i = 0; i < op.entries.count; i++) {
+        const k = `${op.map} ${bytesKey(op.entries.keys, i * op.entries.keySize, op.entries.keySize)}`;
+        if (seen.has(k)) twice++;
+        seen.add(k);
+      }
+    }
+    return twice;
+  };
+
+  empty();
+  const again = run();
+  const masterBatches = again.ops.filter((o) => o.step === 'masters').length;
+  t.ok(masterBatches >= 4, `from the last image, in chunks (${masterBatches} master batches)`);
+  t.ok(again.handed.length === again.ops.length && again.handed.every((op, i) => op === again.ops[i]), 'in plan order');
+  t.equal(rewritten(again.ops), 0, 'no entry handed over twice');
+  applyChecked(t, maps, again.ops);
+  t.same(served(maps), want(d), 'every frontend served again');
+  t.same(run().ops, [], 'and nothing left to do');
+
+  // Emptied again, and another writer now holds the hashed ID of a backend in a late chunk: the chunks before it
+  // come from the last image, that chunk and the rest from a new one, where the backend has moved to another ID.
+  empty();
+  const moved = n.frontends[2000]!.backends[0]!;
+  for (const e of foreignServiceEntries(profile, {
+    vip: '10.96.0.30',
+    port: 443,
+    proto: 6,
+    revNat: 7,
+    backends: [{ id: hashedBackendId(moved.address, moved.port, 6), address: '10.244.1.9', port: 6443 }],
+  }))
+    (maps[e.map as 'services' | 'backends' | 'revNat'] as FakeByteMap).set(e.key, e.value);
+  const third = run();
+  t.equal(rewritten(third.ops), 0, 'no entry handed over twice');
+  applyChecked(t, maps, third.ops);
+  t.same(
+    new Map([...served(maps)].filter(([vip]) => vip !== '10.96.0.30:443/TCP')),
+    want(d),
+    'every frontend served, the one whose backend moved too',
+  );
+  t.same(run().ops, [], 'nothing left to do');
+  t.same(plan(maps, new MapPlanner(options), d).ops, [], 'a new planner agrees (the moved ID was recorded)');
 });
