@@ -39,6 +39,7 @@ type Dispatcher = NonNullable<ReturnType<k8s.RequestContext['getDispatcher']>>;
 class InstrumentedKubeConfig extends k8s.KubeConfig {
   #options: ApiClientOptions = { timeoutMs: 30_000, userAgent: 'kube-lb' };
   #shared: { key: string; dispatcher: Dispatcher; at: number } | undefined;
+  #keyMemo: { cluster: k8s.Cluster | null; user: k8s.User | null; key: string } | undefined;
 
   /**
    * client-node 2.0 builds a new undici Agent for every request, so every request paid a TLS handshake (most of
@@ -80,10 +81,16 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
     return super.createDispatcherOptions(...args);
   }
 
+  /**
+   * What the shared Agent depends on. Asked twice per request; the certificates in it are kilobytes, so the key
+   * is kept until the kubeconfig's current cluster or user is another object (a reload builds new ones).
+   */
   #dispatcherKey(): string {
     const c = this.getCurrentCluster();
     const u = this.getCurrentUser();
-    return JSON.stringify([
+    const memo = this.#keyMemo;
+    if (memo && memo.cluster === c && memo.user === u) return memo.key;
+    const key = JSON.stringify([
       c?.server,
       c?.caData,
       c?.caFile,
@@ -94,6 +101,8 @@ class InstrumentedKubeConfig extends k8s.KubeConfig {
       u?.keyData,
       u?.keyFile,
     ]);
+    this.#keyMemo = { cluster: c, user: u, key };
+    return key;
   }
 
   #sharedValid(key: string): boolean {
