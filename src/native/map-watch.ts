@@ -54,6 +54,7 @@ interface NativeMapWatch {
   mapWatchWriteBackIds(handle: unknown): Uint32Array;
   mapWatchSet(handle: unknown, ids: Uint32Array): void;
   mapWatchCounters(handle: unknown, out: Buffer): void;
+  mapWatchConsumerNice(handle: unknown): { nice: number; errno?: number; code?: string };
   mapWatchDrain(handle: unknown): (Buffer & { lost?: boolean }) | undefined;
   mapWatchClose(handle: unknown): void;
 }
@@ -127,6 +128,12 @@ export interface MapWatchOptions {
   readonly writeBack?: Partial<Record<WriteBackRole, { readonly fd: number }>>;
 }
 
+/** The consumer thread's priority: its nice value, and why a higher one was refused. */
+export interface ConsumerPriority {
+  readonly nice: number;
+  readonly refused?: string;
+}
+
 export type MapChangeListener = (events: readonly MapChangeEvent[], lost: boolean) => void;
 
 export class MapWatch {
@@ -158,6 +165,15 @@ export class MapWatch {
     const wb = options.writeBack;
     const fds = wb ? Int32Array.from(WRITE_BACK_ROLES, (r) => wb[r]?.fd ?? -1) : undefined;
     return new MapWatch(native(), path, process.pid, fds);
+  }
+
+  /**
+   * The nice value of the thread that consumes events and writes deleted entries back (-10 when the process may
+   * raise it: CAP_SYS_NICE), and why it could not be raised.
+   */
+  consumerPriority(): ConsumerPriority {
+    const r = this.#api.mapWatchConsumerNice(this.#open());
+    return r.code === undefined ? { nice: r.nice } : { nice: r.nice, refused: `setpriority: ${r.code}` };
   }
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */

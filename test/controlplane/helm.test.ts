@@ -339,7 +339,7 @@ t.test('values reach the objects: image, log level, Cilium, metrics, scheduling'
   t.equal(speaker.containers[0]!.volumeMounts?.find((m) => m.name === 'cilium-config')?.mountPath, '/etc/cilium/cfg');
   t.strictSame(
     speaker.containers[0]!.securityContext?.capabilities,
-    { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW'] },
+    { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_NICE'] },
     'no SYS_ADMIN without maglev',
   );
   t.equal(speaker.containers[0]!.securityContext?.allowPrivilegeEscalation, false);

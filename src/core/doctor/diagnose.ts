@@ -10,7 +10,7 @@ import { assertNever } from '../../shared/errors.ts';
 export const BPF_FS_MAGIC = 0xcafe4a11;
 
 /** Capability numbers (include/uapi/linux/capability.h). */
-export const CAP = { NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21, BPF: 39 } as const;
+export const CAP = { NET_ADMIN: 12, NET_RAW: 13, SYS_ADMIN: 21, SYS_NICE: 23, BPF: 39 } as const;
 export type CapName = keyof typeof CAP;
 
 export type Severity = 'ok' | 'info' | 'warn' | 'fail';
@@ -256,6 +256,13 @@ export function diagnose(f: DoctorFacts): Diagnosis {
         "add it to the speaker container's securityContext.capabilities",
       );
     if (missing.length === 0) add('capabilities', 'ok', `${need.map(([, c]) => c).join(', ')} present`);
+    if (!hasCap(caps, 'SYS_NICE'))
+      add(
+        'capabilities',
+        'warn',
+        'CAP_SYS_NICE missing: the thread that writes back entries a Cilium prune deletes runs at normal priority, so they may wait for a CPU before they go back',
+        "add SYS_NICE to the speaker container's securityContext.capabilities",
+      );
     if (!maglev && hasCap(caps, 'SYS_ADMIN'))
       add('capabilities', 'info', 'CAP_SYS_ADMIN is not needed: Cilium does not use maglev on this node');
   }

@@ -5,7 +5,13 @@
 import { bytesEqual, bytesKey, pickEntries, type EntryTable } from '../../core/bpf/packed.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import type { BpfMap } from '../../native/bpf.ts';
-import { MapWatch, WRITE_BACK_ROLES, type MapChangeEvent, type WriteBackRole } from '../../native/map-watch.ts';
+import {
+  MapWatch,
+  WRITE_BACK_ROLES,
+  type ConsumerPriority,
+  type MapChangeEvent,
+  type WriteBackRole,
+} from '../../native/map-watch.ts';
 import type { Lb4Maps, MapChange, MapChangeFeed, WatchedMap } from './maps.ts';
 import { invariant } from '../../shared/errors.ts';
 
@@ -119,6 +125,10 @@ export class NativeMapChangeFeed implements MapChangeFeed {
       if (next) this.#mirrored[role] = next;
       else delete this.#mirrored[role];
     }
+  }
+
+  consumerPriority(): ConsumerPriority | undefined {
+    return this.#watch?.consumerPriority();
   }
 
   foreignChanges(): number {

@@ -128,6 +128,11 @@ export interface MapChangeFeed {
    * is applied), or none.
    */
   mirror?(image: DesiredImage | undefined): void;
+  /**
+   * Where events are consumed on a thread of their own: its nice value (a prune's deleted entries go back as soon
+   * as that thread runs), and why a higher priority was refused. undefined before follow().
+   */
+  consumerPriority?(): { readonly nice: number; readonly refused?: string } | undefined;
   close(): void;
 }
 

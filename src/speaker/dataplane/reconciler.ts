@@ -443,7 +443,17 @@ export class DataplaneReconciler {
     }
     try {
       this.#feed.follow(maps);
-      this.#setDetection('events', 'a BPF program on bpf(2) syscall exit reports changes made by other processes');
+      const priority = this.#feed.consumerPriority?.();
+      this.#setDetection(
+        'events',
+        'a BPF program on bpf(2) syscall exit reports changes made by other processes' +
+          (priority === undefined
+            ? ''
+            : priority.refused === undefined
+              ? `; their consumer thread runs at nice ${priority.nice}`
+              : `; their consumer thread runs at nice ${priority.nice} (${priority.refused}: without CAP_SYS_NICE, a prune's deleted entries wait for a CPU behind other work before they go back)`),
+        priority?.refused !== undefined,
+      );
     } catch (err) {
       this.#setDetection(
         'polling',
@@ -452,14 +462,18 @@ export class DataplaneReconciler {
     }
   }
 
-  #setDetection(mode: 'events' | 'polling', reason: string): void {
+  /** `degraded`: events, but not as well as they could be (said as a warning). */
+  #setDetection(mode: 'events' | 'polling', reason: string, degraded = false): void {
     const before = this.#detection;
     this.#detection = { mode, reason };
     this.#metrics?.detection.set({ mode: 'events' }, mode === 'events' ? 1 : 0);
     this.#metrics?.detection.set({ mode: 'polling' }, mode === 'polling' ? 1 : 0);
     if (before?.mode === mode && before.reason === reason) return;
     if (mode === 'events')
-      this.#log.info({ detection: mode }, `map changes by others are detected by events: ${reason}`);
+      this.#log[degraded ? 'warn' : 'info'](
+        { detection: mode },
+        `map changes by others are detected by events: ${reason}`,
+      );
     else if (this.#feed)
       this.#log.warn(
         { detection: mode },

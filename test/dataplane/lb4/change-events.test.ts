@@ -4,6 +4,7 @@
 // Without the tracing program (it cannot load), the reconciler says so and repairs on its polling period.
 import t from 'tap';
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,14 @@ import { labFor, rawDump, reconcilerFor, VIP, violations, web } from './helpers.
 /** What kube-lb promises: a deleted entry is back within this long (measured: a few ms; the margin is generous). */
 const EVENT_REPAIR_BOUND_MS = 1000;
 const MINUTE = 60_000;
+
+/** The nice value of each thread of this process (field 19 of /proc/self/task/TID/stat). */
+function threadNices(): number[] {
+  return readdirSync('/proc/self/task').map((tid) => {
+    const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+  });
+}
 
 /** Resolves with the ms from `sinceNs` (CLOCK_MONOTONIC) until the maps dump as `expected`. */
 async function restoredAfter(dir: string, expected: string[], sinceNs: bigint, limitMs: number): Promise<number> {
@@ -40,6 +49,12 @@ for (const writeBack of [true, false]) {
     reconciler.start();
     await waitFor('first pass', async () => reconciler.stats().passes > 0);
     t.equal(reconciler.stats().detection.mode, 'events', `detection: ${reconciler.stats().detection.reason}`);
+    t.match(reconciler.stats().detection.reason, /their consumer thread runs at nice -10$/, 'the reason says so');
+    t.same(
+      threadNices().filter((n) => n !== 0),
+      [-10],
+      'one thread of this process (the consumer) at nice -10, the others at 0',
+    );
     const programmed = rawDump(lab.mapDir);
     await lab.startLoop('tcp', VIP, 80, 10);
     await waitFor('the client loop to run', async () => (await lab.loop()).ok >= 10);
@@ -206,4 +221,21 @@ t.test('without the tracing program the reconciler says so and repairs on its po
     `repaired by a pass ${ms.toFixed(1)} ms after the prune (period ${periodMs} ms)`,
   );
   t.equal(reconciler.stats().eventRestoredEntries, 0, 'nothing came from events');
+});
+
+t.test('without CAP_SYS_NICE the consumer thread stays at nice 0 and says why', async (t) => {
+  // The same watch in a process whose capability sets lack CAP_SYS_NICE (setpriv drops it).
+  const script = `import { MapWatch } from ${JSON.stringify(join(import.meta.dirname, '../../../src/native/map-watch.ts'))};
+const w = MapWatch.open();
+console.log(JSON.stringify(w.consumerPriority()));
+w.close();`;
+  const node = [process.execPath, '--input-type=module', '-e', script];
+  const run = (command: readonly string[]): unknown =>
+    JSON.parse(execFileSync(command[0]!, command.slice(1), { encoding: 'utf8' }));
+  t.same(run(node), { nice: -10 }, 'with it: nice -10');
+  t.same(
+    run(['setpriv', '--bounding-set', '-sys_nice', '--inh-caps', '-sys_nice', '--', ...node]),
+    { nice: 0, refused: 'setpriority: EACCES' },
+    'without it: nice 0, and the refusal named',
+  );
 });

@@ -99,7 +99,10 @@ t.test(
         t.equal(sc.allowPrivilegeEscalation, false);
       } else {
         t.equal(podSpec(w).hostNetwork, true, 'speaker on the host network');
-        t.same(sc.capabilities, { drop: ['ALL'], add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_ADMIN'] });
+        t.same(sc.capabilities, {
+          drop: ['ALL'],
+          add: ['BPF', 'PERFMON', 'NET_ADMIN', 'NET_RAW', 'SYS_NICE', 'SYS_ADMIN'],
+        });
         t.not(sc.privileged, true, 'the speaker is not privileged');
         const mounts = (c!.volumeMounts as Array<{ mountPath: string }>).map((m) => m.mountPath);
         t.ok(mounts.includes('/sys/fs/bpf'), 'bpffs mounted');

@@ -26,7 +26,7 @@ const present = (role: Lb4MapRole) => {
     shape: { type: s.type, keySize: s.keySize, valueSize: s.valueSize, maxEntries: 65536, flags: 1 },
   };
 };
-const ALL_CAPS = (1n << 12n) | (1n << 13n) | (1n << 21n) | (1n << 39n);
+const ALL_CAPS = (1n << 12n) | (1n << 13n) | (1n << 21n) | (1n << 23n) | (1n << 39n);
 
 function facts(over: Partial<DoctorFacts> = {}): DoctorFacts {
   return {
@@ -79,7 +79,7 @@ t.test('sysctls: fine when the speaker can set them, a failure when it cannot', 
   t.match(stuck.findings.find((f) => f.severity === 'fail')!, { hint: /hostPath/ });
 });
 
-t.test('capabilities: NET_RAW missing; SYS_ADMIN only with maglev', async (t) => {
+t.test('capabilities: NET_RAW missing; SYS_ADMIN only with maglev; SYS_NICE a warning', async (t) => {
   const noRaw = diagnose(facts({ effectiveCaps: ALL_CAPS & ~(1n << 13n) }));
   t.equal(noRaw.ready, false);
   t.match(
@@ -98,6 +98,12 @@ t.test('capabilities: NET_RAW missing; SYS_ADMIN only with maglev', async (t) =>
   t.match(
     maglev.findings.find((f) => f.severity === 'fail')!.message,
     /CAP_SYS_ADMIN missing: needed for reading maglev inner maps/,
+  );
+  const noNice = diagnose(facts({ effectiveCaps: ALL_CAPS & ~(1n << 23n) }));
+  t.equal(noNice.ready, true, 'without SYS_NICE the speaker still serves');
+  t.match(
+    noNice.findings.filter((f) => f.severity === 'warn').map((f) => f.message),
+    [/CAP_SYS_NICE missing: the thread that writes back entries a Cilium prune deletes runs at normal priority/],
   );
 });
 
