@@ -13,6 +13,7 @@ import * as k8s from '@kubernetes/client-node';
 import type { VIPClaim } from '../api/v1alpha1.ts';
 import { resourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
+import { nodeInformer } from '../kube/cluster-informers.ts';
 import { createInformer, type TypedInformer } from '../kube/informer.ts';
 import { WorkQueue, type WorkQueueOptions } from '../kube/workqueue.ts';
 import type { Logger } from '../shared/logger.ts';
@@ -106,12 +107,7 @@ export class AgentController {
       resyncMs,
       logger: logger.child({ informer: 'services' }),
     });
-    const nodes = createInformer<k8s.V1Node>({
-      kubeConfig: consumer,
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
-      logger: logger.child({ informer: 'nodes' }),
-    });
+    const nodes = nodeInformer(consumer, { logger: logger.child({ informer: 'nodes' }) });
     const slices = createInformer<k8s.V1EndpointSlice>({
       kubeConfig: consumer,
       path: '/apis/discovery.k8s.io/v1/endpointslices',

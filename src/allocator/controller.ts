@@ -23,7 +23,8 @@ import { apiStatus, isNotFound, isTransientApiError, apiMessage } from '../kube/
 import { resourceClient, type Kind, type ResourceClient } from '../kube/custom-objects.ts';
 import type { EventRecorder } from '../kube/events.ts';
 import { BackendDenyList } from '../kube/backend-deny-list.ts';
-import { createInformer, type TypedInformer } from '../kube/informer.ts';
+import type { TypedInformer } from '../kube/informer.ts';
+import { customInformer } from '../kube/cluster-informers.ts';
 import { DEFAULT_PAGE_SIZE, listAllPages } from '../kube/paging.ts';
 import { WorkQueue, done, retry, type HandlerResult, type WorkQueueOptions } from '../kube/workqueue.ts';
 import { Backoff, WATCH_BACKOFF } from '../shared/backoff.ts';
@@ -113,20 +114,10 @@ export class AllocatorController {
     this.#opts = opts;
     this.#now = opts.now ?? (() => new Date());
     const { kubeConfig, logger, resyncMs } = opts;
-    const informer = <T extends { metadata: object }>(
+    const informer = <T extends { metadata: { name?: string } }>(
       kind: Kind,
       transform: (o: T & k8s.KubernetesObject) => T & k8s.KubernetesObject,
-    ) => {
-      const client = resourceClient<T & k8s.KubernetesObject & { metadata: { name?: string } }>(kubeConfig, kind);
-      return createInformer<T & k8s.KubernetesObject>({
-        kubeConfig,
-        path: client.path(),
-        list: (page) => client.list(undefined, undefined, page),
-        transform,
-        resyncMs,
-        logger: logger.child({ informer: kind }),
-      });
-    };
+    ) => customInformer<T>(kubeConfig, kind, { transform, resyncMs, logger: logger.child({ informer: kind }) });
     this.#claimClient = resourceClient<VIPClaim>(kubeConfig, 'VIPClaim');
     this.pools = informer<VIPPool>('VIPPool', trimConfig);
     this.tenants = informer<ConsumerCluster>('ConsumerCluster', trimConfig);

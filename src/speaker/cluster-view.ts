@@ -1,14 +1,14 @@
 // The speaker's one view of the LB cluster: informers over VIPClaims (every tenant namespace), VIPPools,
 // ConsumerClusters, L2Announcements and Nodes. The dataplane side and the L2 side read the same caches (it implements the L2
 // component's L2Inputs), so every object is watched once per speaker.
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { ConsumerCluster, L2Announcement, VIPClaim, VIPPool } from '../api/v1alpha1.ts';
 import { backendGuard, type BackendGuard } from '../core/speaker/backend-guard.ts';
 import type { AnnouncementRule } from '../core/l2/ownership.ts';
 import { serveDecision } from '../core/speaker/claims.ts';
-import { resourceClient, type Kind } from '../kube/custom-objects.ts';
 import { BackendDenyList } from '../kube/backend-deny-list.ts';
-import { createInformer, type TypedInformer } from '../kube/informer.ts';
+import type { TypedInformer } from '../kube/informer.ts';
+import { customInformer, nodeInformer } from '../kube/cluster-informers.ts';
 import type { Logger } from '../shared/logger.ts';
 import { trimClaimSpec } from './claim-trim.ts';
 import { parseRules, vipsFromClaims, type ClaimRef, type L2Inputs, type VipEntry } from './l2/inputs.ts';
@@ -35,32 +35,13 @@ export class ClusterView implements L2Inputs {
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger, namespace = 'kube-lb-system') {
     this.#logger = logger;
     this.#denyList = new BackendDenyList(kubeConfig, namespace, logger.child({ part: 'deny-list' }));
-    const custom = <T extends { metadata: { name?: string } }>(
-      kind: Kind,
-      transform?: (o: Custom<T>) => Custom<T>,
-    ): TypedInformer<Custom<T>> => {
-      const rc = resourceClient<T>(kubeConfig, kind);
-      return createInformer<Custom<T>>({
-        kubeConfig,
-        path: rc.path(),
-        list: async () => (await rc.list()) as k8s.KubernetesListObject<Custom<T>>,
-        // A periodic replay repairs anything a dropped watch event left stale.
-        resyncMs: 60_000,
-        logger,
-        ...(transform ? { transform } : {}),
-      });
-    };
-    this.#claims = custom<VIPClaim>('VIPClaim', trimClaimSpec);
-    this.#pools = custom<VIPPool>('VIPPool');
-    this.#tenants = custom<ConsumerCluster>('ConsumerCluster');
-    this.#announcements = custom<L2Announcement>('L2Announcement');
-    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.#nodes = createInformer<k8s.V1Node>({
-      kubeConfig,
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
-      logger,
-    });
+    // A periodic replay repairs anything a dropped watch event left stale.
+    const replay = { logger, resyncMs: 60_000 };
+    this.#claims = customInformer<VIPClaim>(kubeConfig, 'VIPClaim', { ...replay, transform: trimClaimSpec });
+    this.#pools = customInformer<VIPPool>(kubeConfig, 'VIPPool', replay);
+    this.#tenants = customInformer<ConsumerCluster>(kubeConfig, 'ConsumerCluster', replay);
+    this.#announcements = customInformer<L2Announcement>(kubeConfig, 'L2Announcement', replay);
+    this.#nodes = nodeInformer(kubeConfig, { logger });
   }
 
   /** Idempotent: the speaker starts the view before the L2 side, which starts its inputs too. */

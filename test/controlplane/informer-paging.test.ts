@@ -6,6 +6,9 @@ import * as k8s from '@kubernetes/client-node';
 import { loadApiKubeConfig } from '../../src/kube/api-client.ts';
 import { apiStatus } from '../../src/kube/client.ts';
 import { createInformer } from '../../src/kube/informer.ts';
+import { customInformer, nodeInformer } from '../../src/kube/cluster-informers.ts';
+import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { GROUP, VERSION, type VIPPool } from '../../src/api/v1alpha1.ts';
 import { listAllPages, type ListPage } from '../../src/kube/paging.ts';
 import { LAST_APPLIED, stripManagedFields } from '../../src/kube/trim.ts';
 import { createLogger } from '../../src/shared/logger.ts';
@@ -246,4 +249,37 @@ t.test('a failed list or watch restarts after growing jittered delays, and the i
       `attempt ${r.attempt}: ${r.delayMs} ms in [${ceiling / 2}, ${ceiling}]`,
     );
   }
+});
+
+t.test('the shared Node and kube-lb kind informers page their LISTs too', async (t) => {
+  const lists: string[] = [];
+  const counted = loadApiKubeConfig(
+    { kubeconfig: cluster!.kubeconfigPath },
+    {
+      timeoutMs: 30_000,
+      userAgent: 'kube-lb-test',
+      onRequest: ({ method, resource }) => void (method === 'GET' && lists.push(resource)),
+    },
+  );
+  await cluster!.createNodes(
+    Array.from({ length: 5 }, (_, i) => ({ name: `paged-${i}`, internalIP: `10.9.0.${i + 1}` })),
+  );
+  const pools = resourceClient<VIPPool>(kc, 'VIPPool');
+  for (let i = 0; i < 5; i++)
+    await pools.create({
+      apiVersion: `${GROUP}/${VERSION}`,
+      kind: 'VIPPool',
+      metadata: { name: `paged-${i}` },
+      spec: { addresses: [`192.0.2.${i * 8}/29`] },
+    });
+  const logger = createLogger({ program: 'test', level: 'silent' });
+  const nodes = nodeInformer(counted, { logger, pageSize: 2 });
+  const poolInformer = customInformer<VIPPool>(counted, 'VIPPool', { logger, pageSize: 2 });
+  await Promise.all([nodes.start(), poolInformer.start()]);
+  t.teardown(() => Promise.all([nodes.stop(), poolInformer.stop()]));
+  await Promise.all([nodes.synced, poolInformer.synced]);
+  t.equal(nodes.list().filter((n) => n.metadata?.name?.startsWith('paged-')).length, 5, 'every Node cached');
+  t.equal(poolInformer.list().length, 5, 'every VIPPool cached');
+  t.ok(lists.filter((r) => r === 'nodes').length >= 3, `Nodes listed in pages of 2 (${lists.join(', ')})`);
+  t.ok(lists.filter((r) => r === 'vippools').length >= 3, 'VIPPools listed in pages of 2');
 });

@@ -5,8 +5,8 @@
 import * as k8s from '@kubernetes/client-node';
 import type { BFDProfile, BGPAdvertisement, BGPPeer } from '../../api/v1alpha1.ts';
 import type { AdvertisementInput, BfdProfileInput } from '../../core/bgp/plan.ts';
-import { resourceClient, type Kind } from '../../kube/custom-objects.ts';
-import { createInformer, type TypedInformer } from '../../kube/informer.ts';
+import type { TypedInformer } from '../../kube/informer.ts';
+import { customInformer } from '../../kube/cluster-informers.ts';
 import type { Logger } from '../../shared/logger.ts';
 import type { BgpObjects } from './speaker.ts';
 
@@ -32,19 +32,10 @@ export class BgpObjectsView implements BgpObjects {
   constructor(kubeConfig: k8s.KubeConfig, namespace: string, logger: Logger) {
     this.#namespace = namespace;
     this.#logger = logger;
-    const custom = <T extends { metadata: { name?: string } }>(kind: Kind): TypedInformer<Custom<T>> => {
-      const rc = resourceClient<T>(kubeConfig, kind);
-      return createInformer<Custom<T>>({
-        kubeConfig,
-        path: rc.path(),
-        list: async () => (await rc.list()) as k8s.KubernetesListObject<Custom<T>>,
-        resyncMs: 60_000,
-        logger,
-      });
-    };
-    this.#peers = custom<BGPPeer>('BGPPeer');
-    this.#ads = custom<BGPAdvertisement>('BGPAdvertisement');
-    this.#bfd = custom<BFDProfile>('BFDProfile');
+    const replay = { logger, resyncMs: 60_000 };
+    this.#peers = customInformer<BGPPeer>(kubeConfig, 'BGPPeer', replay);
+    this.#ads = customInformer<BGPAdvertisement>(kubeConfig, 'BGPAdvertisement', replay);
+    this.#bfd = customInformer<BFDProfile>(kubeConfig, 'BFDProfile', replay);
     this.#core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   }
 

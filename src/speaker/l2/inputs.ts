@@ -1,11 +1,11 @@
 // What the L2 speaker decides from besides membership: the VIPs (from VIPClaims' status), their pools' labels,
 // the L2Announcements, and the LB nodes' labels. KubeInputs watches them; StaticInputs serves a fixed list
 // (tests, and running the L2 part alone).
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { CLAIM_CONDITIONS, type L2Announcement, type VIPClaim, type VIPPool } from '../../api/v1alpha1.ts';
 import { ANNOUNCED_REASONS } from '../../core/l2/report.ts';
-import { resourceClient } from '../../kube/custom-objects.ts';
-import { createInformer, type TypedInformer } from '../../kube/informer.ts';
+import type { TypedInformer } from '../../kube/informer.ts';
+import { customInformer, nodeInformer } from '../../kube/cluster-informers.ts';
 import { parseInterfaceSelection, type InterfacePatternError } from '../../core/l2/interfaces.ts';
 import type { AnnouncementRule, VipInput } from '../../core/l2/ownership.ts';
 import type { Logger } from '../../shared/logger.ts';
@@ -101,26 +101,10 @@ export class KubeInputs implements L2Inputs {
 
   constructor(kubeConfig: k8s.KubeConfig, logger: Logger) {
     this.#logger = logger;
-    const custom = <T extends { metadata: { name?: string } }>(kind: 'VIPClaim' | 'VIPPool' | 'L2Announcement') => {
-      const rc = resourceClient<T>(kubeConfig, kind);
-      return createInformer<T & k8s.KubernetesObject>({
-        kubeConfig,
-        path: rc.path(),
-        list: async () => (await rc.list()) as k8s.KubernetesListObject<T & k8s.KubernetesObject>,
-        resyncMs: 0,
-        logger,
-      });
-    };
-    this.#claims = custom<VIPClaim>('VIPClaim');
-    this.#pools = custom<VIPPool>('VIPPool');
-    this.#announcements = custom<L2Announcement>('L2Announcement');
-    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
-    this.#nodes = createInformer<k8s.V1Node>({
-      kubeConfig,
-      path: '/api/v1/nodes',
-      list: () => core.listNode(),
-      logger,
-    });
+    this.#claims = customInformer<VIPClaim>(kubeConfig, 'VIPClaim', { logger });
+    this.#pools = customInformer<VIPPool>(kubeConfig, 'VIPPool', { logger });
+    this.#announcements = customInformer<L2Announcement>(kubeConfig, 'L2Announcement', { logger });
+    this.#nodes = nodeInformer(kubeConfig, { logger });
   }
 
   async start(): Promise<void> {
