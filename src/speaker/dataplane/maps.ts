@@ -1,6 +1,7 @@
 // The one interface the reconciler sees the maps through, composed of small per-map interfaces. Three
 // implementations: native (bpf(2) via the addon), fake (byte-keyed, behaves like the kernel) and faulty
 // (fails at a set rate, for fault-injection tests).
+import type { ConsumerPriority } from '../../native/map-watch.ts';
 import { sameEntries, type PackedEntries } from '../../core/bpf/packed.ts';
 import type { DriftMap } from '../../core/dataplane/drift.ts';
 import type { MapsSnapshot, MaglevObserved } from '../../core/dataplane/ownership.ts';
@@ -132,7 +133,7 @@ export interface MapChangeFeed {
    * Where events are consumed on a thread of their own: its nice value (a prune's deleted entries go back as soon
    * as that thread runs), and why a higher priority was refused. undefined before follow().
    */
-  consumerPriority?(): { readonly nice: number; readonly refused?: string } | undefined;
+  consumerPriority?(): ConsumerPriority | undefined;
   close(): void;
 }
 

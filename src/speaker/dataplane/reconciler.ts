@@ -27,6 +27,7 @@ import { profileUnder, servability, type CiliumDatapathConfig, type Servability 
 import { DEFAULT_MAGLEV_HASH_SEED, maglevMurmurSeed } from '../../core/maglev/table.ts';
 import { DataplaneMapError } from './errors.ts';
 import type { Logger } from '../../shared/logger.ts';
+import type { ConsumerPriority } from '../../native/map-watch.ts';
 import {
   describePinChange,
   IMMEDIATE_WRITER,
@@ -329,6 +330,14 @@ const EMPTY_COUNTS: Record<FrontendState, number> = {
   unavailable: 0,
 };
 
+/** What the detection reason says of the change-event consumer thread's priority. */
+function priorityNote(priority: ConsumerPriority | undefined): string {
+  if (priority === undefined) return '';
+  const note = `; their consumer thread runs at nice ${priority.nice}`;
+  if (priority.refused === undefined) return note;
+  return `${note} (${priority.refused}: without CAP_SYS_NICE, a prune's deleted entries wait for a CPU behind other work before they go back)`;
+}
+
 export class DataplaneReconciler {
   /** The profile kube-lb writes with: the line's, as the node's Cilium configuration adjusts it. */
   readonly profile: Lb4Profile;
@@ -446,12 +455,7 @@ export class DataplaneReconciler {
       const priority = this.#feed.consumerPriority?.();
       this.#setDetection(
         'events',
-        'a BPF program on bpf(2) syscall exit reports changes made by other processes' +
-          (priority === undefined
-            ? ''
-            : priority.refused === undefined
-              ? `; their consumer thread runs at nice ${priority.nice}`
-              : `; their consumer thread runs at nice ${priority.nice} (${priority.refused}: without CAP_SYS_NICE, a prune's deleted entries wait for a CPU behind other work before they go back)`),
+        `a BPF program on bpf(2) syscall exit reports changes made by other processes${priorityNote(priority)}`,
         priority?.refused !== undefined,
       );
     } catch (err) {
