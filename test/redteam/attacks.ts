@@ -610,9 +610,6 @@ const speakerAttacks: Attack[] = [
               ...lease,
               metadata: {
                 ...lease.metadata,
-                // Unconditional: lb-2's own speaker renews this Lease every few seconds, and a write carrying the
-                // version read would meet that renewal as a 409 instead of the policy (CI saw it once).
-                resourceVersion: undefined,
                 annotations: { ...lease.metadata?.annotations, 'kube-lb.io/l2-leaving': 'true' },
               },
             },
