@@ -600,9 +600,12 @@ const speakerAttacks: Attack[] = [
       const coord = rt.topo.lb
         .kubeConfigForToken(token, `system:serviceaccount:${SPEAKER_NAMESPACE}:kube-lb-speaker`)
         .kubeConfig.makeApiClient(k8s.CoordinationV1Api);
-      const lease = await coord.readNamespacedLease({ namespace: SPEAKER_NAMESPACE, name: `speaker-l2-${theirs}` });
-      return refusedWith(
-        await RedTeam.call(() =>
+      // lb-2's own speaker renews this Lease every few hundred ms. A renewal landing between our read and our
+      // write answers with a 409 before admission runs, so a conflict is retried on a fresh read: only the
+      // policy may answer.
+      const attempt = async (): Promise<CallResult> => {
+        const lease = await coord.readNamespacedLease({ namespace: SPEAKER_NAMESPACE, name: `speaker-l2-${theirs}` });
+        return RedTeam.call(() =>
           coord.replaceNamespacedLease({
             namespace: SPEAKER_NAMESPACE,
             name: `speaker-l2-${theirs}`,
@@ -614,7 +617,12 @@ const speakerAttacks: Attack[] = [
               },
             },
           }),
-        ),
+        );
+      };
+      let result = await attempt();
+      for (let tries = 1; tries < 10 && result.refused && result.code === 409; tries++) result = await attempt();
+      return refusedWith(
+        result,
         new RegExp(`the speaker on node ${mine} writes only that node's Leases, not speaker-l2-${theirs}`),
       );
     },
