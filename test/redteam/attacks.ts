@@ -8,6 +8,7 @@ import { approvalOf } from '../../src/core/allocation/approval.ts';
 import { main } from '../../src/cli/main.ts';
 import type { CliIO } from '../../src/cli/command-args.ts';
 import { resourceClient } from '../../src/kube/custom-objects.ts';
+import { updateWithRetry } from '../../src/kube/update.ts';
 import { encodeProbe, parsePeerAddress } from '../../src/speaker/l2/probe-wire.ts';
 import { eventually } from '../../lab/eventually.ts';
 import { SPEAKER_NAMESPACE } from '../../lab/topology.ts';
@@ -601,28 +602,24 @@ const speakerAttacks: Attack[] = [
         .kubeConfigForToken(token, `system:serviceaccount:${SPEAKER_NAMESPACE}:kube-lb-speaker`)
         .kubeConfig.makeApiClient(k8s.CoordinationV1Api);
       // lb-2's own speaker renews this Lease every few hundred ms. A renewal landing between our read and our
-      // write answers with a 409 before admission runs, so a conflict is retried on a fresh read: only the
-      // policy may answer.
-      const attempt = async (): Promise<CallResult> => {
-        const lease = await coord.readNamespacedLease({ namespace: SPEAKER_NAMESPACE, name: `speaker-l2-${theirs}` });
-        return RedTeam.call(() =>
-          coord.replaceNamespacedLease({
-            namespace: SPEAKER_NAMESPACE,
-            name: `speaker-l2-${theirs}`,
-            body: {
+      // write answers with a 409 before admission runs, so the write goes through kube-lb's conflict loop (read
+      // again on a 409): only the policy may answer.
+      const name = `speaker-l2-${theirs}`;
+      return refusedWith(
+        await RedTeam.call(() =>
+          updateWithRetry<k8s.V1Lease>({
+            attempts: 10,
+            read: () => coord.readNamespacedLease({ namespace: SPEAKER_NAMESPACE, name }),
+            mutate: (lease) => ({
               ...lease,
               metadata: {
                 ...lease.metadata,
                 annotations: { ...lease.metadata?.annotations, 'kube-lb.io/l2-leaving': 'true' },
               },
-            },
+            }),
+            write: (body) => coord.replaceNamespacedLease({ namespace: SPEAKER_NAMESPACE, name, body }),
           }),
-        );
-      };
-      let result = await attempt();
-      for (let tries = 1; tries < 10 && result.refused && result.code === 409; tries++) result = await attempt();
-      return refusedWith(
-        result,
+        ),
         new RegExp(`the speaker on node ${mine} writes only that node's Leases, not speaker-l2-${theirs}`),
       );
     },
