@@ -52,7 +52,14 @@ interface NativeBpf {
   ): NativeBatchResult;
   bpfMapUpdateBatch(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number): number;
   bpfMapDeleteBatch(fd: number, keys: Uint8Array, count: number): number;
-  bpfQueueUpdate(fd: number, keys: Uint8Array, values: Uint8Array, count: number, elemFlags: number): number;
+  bpfQueueUpdate(
+    fd: number,
+    keys: Uint8Array,
+    values: Uint8Array,
+    count: number,
+    elemFlags: number,
+    level?: number,
+  ): number;
   bpfQueueSettle(): { seq: number; code: string; processed: number } | undefined;
 }
 
@@ -421,12 +428,16 @@ export class BpfMap {
 
   /**
    * Queues `count` packed entries for the process's writer thread (native/src/write_behind.c), which writes
-   * them as updateMany does, after everything queued before, while the caller goes on. Nothing is written
-   * after a failed write. settleQueuedWrites() waits for the queue and throws that failure.
+   * them as updateMany does while the caller goes on: after everything queued before, or with a `level` (0..254)
+   * only after what was queued before at a lower level. Nothing that had not started is written after a failed
+   * write. settleQueuedWrites() waits for the queue (writing some of it on this thread) and throws that failure.
    */
-  queueUpdateMany(keys: Uint8Array, values: Uint8Array, count: number, flags: number = BPF_ANY): void {
+  queueUpdateMany(keys: Uint8Array, values: Uint8Array, count: number, flags: number = BPF_ANY, level?: number): void {
     if (count === 0) return;
-    const seq = this.#api.bpfQueueUpdate(this.fd, keys, values, count, flags);
+    const seq =
+      level === undefined
+        ? this.#api.bpfQueueUpdate(this.fd, keys, values, count, flags)
+        : this.#api.bpfQueueUpdate(this.fd, keys, values, count, flags, level);
     queuedPaths.set(seq, this.path);
   }
 

@@ -55,6 +55,23 @@ export type Step =
   | 'stale-backends'
   | 'stale-ids';
 
+/**
+ * The make-before-break level of an upsert step: what an entry of that step refers to is written at a lower level
+ * (an ID record before the backend or service that uses it, a backend before the slots that name it, slots, revNAT
+ * and source ranges before the master that counts them). A writer may reorder upserts of the same level, and may
+ * write one before an earlier upsert of a higher level, never before an earlier one of a lower level. Steps not
+ * listed are not upserts (they run after every queued upsert is written).
+ */
+export const UPSERT_LEVELS: Readonly<Partial<Record<Step, number>>> = {
+  ids: 0,
+  backends: 1,
+  'affinity-match': 2,
+  'source-ranges': 2,
+  slots: 2,
+  'rev-nat': 2,
+  masters: 3,
+};
+
 export interface UpsertOp {
   readonly kind: 'upsert';
   readonly step: Step;

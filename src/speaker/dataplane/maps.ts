@@ -25,11 +25,12 @@ export interface ByteMap {
 
 /**
  * Writes upserts in the order given, possibly after the call returns (on another thread, so the caller can plan
- * the next batch meanwhile). settle() waits until all are written and throws the first failure; nothing given
- * after a failed write is written.
+ * the next batch meanwhile). An upsert with a level (UPSERT_LEVELS in src/core/dataplane/planner.ts) waits only
+ * for the earlier ones of a lower level; one without waits for all earlier ones. settle() waits until all are
+ * written and throws the first failure; nothing that had not started when a write failed is written.
  */
 export interface OrderedWriter {
-  upsert(map: ByteMap, entries: PackedEntries): void;
+  upsert(map: ByteMap, entries: PackedEntries, level?: number): void;
   settle(): void;
 }
 

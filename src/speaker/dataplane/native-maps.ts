@@ -3,7 +3,7 @@
 // Anything unexpected is refused before a single byte is written.
 import { join } from 'node:path';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
-import { BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
+import { BPF_ANY, BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
 import { detectCiliumVersion, type Detection } from '../../core/dataplane/detect.ts';
 import { BACKEND_ID_TABLE_SHAPE, ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
 import { tableDigest } from '../../core/dataplane/maglev-digest.ts';
@@ -82,15 +82,16 @@ export class NativeByteMap implements ByteMap {
     this.map.deleteMany(keys.keys, keys.count);
   }
   /** Hands the entries to the process's writer thread (immediate for a handle without one). */
-  queueUpsert(e: PackedEntries): void {
-    if (this.map.queueUpdateMany) this.map.queueUpdateMany(e.keys, e.values, e.count);
+  queueUpsert(e: PackedEntries, level?: number): void {
+    if (this.map.queueUpdateMany) this.map.queueUpdateMany(e.keys, e.values, e.count, BPF_ANY, level);
     else this.upsert(e);
   }
 }
 
 /** The addon's writer thread (native/src/write_behind.c): kube-lb's own maps and Cilium's alike. */
 const QUEUED_WRITER: OrderedWriter = {
-  upsert: (map, entries) => (map instanceof NativeByteMap ? map.queueUpsert(entries) : map.upsert(entries)),
+  upsert: (map, entries, level) =>
+    map instanceof NativeByteMap ? map.queueUpsert(entries, level) : map.upsert(entries),
   settle: settleQueuedWrites,
 };
 

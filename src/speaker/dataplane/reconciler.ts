@@ -15,6 +15,7 @@ import {
 import {
   MapPlanner,
   rejectedStatuses,
+  UPSERT_LEVELS,
   type FrontendState,
   type FrontendStatus,
   type MapName,
@@ -1016,7 +1017,7 @@ export class DataplaneReconciler {
         if (op.kind !== 'upsert') writer.settle();
         switch (op.kind) {
           case 'upsert':
-            writer.upsert(byteMap(op.map), op.entries);
+            writer.upsert(byteMap(op.map), op.entries, UPSERT_LEVELS[op.step]);
             done.absent += op.absent;
             done.changed += op.changed;
             break;

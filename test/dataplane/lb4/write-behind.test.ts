@@ -1,6 +1,7 @@
-// The addon's writer thread (native/src/write_behind.c) on real maps: queued batches land in order, the bytes
-// are copied at queue time, and a failed write stops the queue: what was queued after it is never written, and
-// settling throws the failure with the map it was for. Then the reconciler on top of it: frontends that do not
+// The addon's writer thread (native/src/write_behind.c) on real maps: queued batches land in order (or, with
+// levels, never before an earlier batch of a lower level), the bytes are copied at queue time, and a failed write
+// stops the queue: what was queued after it is never written, and settling throws the failure with the map it was
+// for. Then the reconciler on top of it: frontends that do not
 // fit in kube-lb's share of a map are refused one by one, the first listed kept, and no write ever fails for room.
 import t from 'tap';
 import { mkdirSync, unlinkSync } from 'node:fs';
@@ -91,6 +92,41 @@ t.test('a failed write stops the queue; settling throws it with its map; the nex
   after.queueUpdateMany(later.keys, later.values, 3);
   settleQueuedWrites();
   t.equal(contents(after).size, 3, 'and the queue works again');
+});
+
+t.test('levelled jobs: all are written, a failed job keeps every later job of a higher level out', async (t) => {
+  // 40 jobs over four maps at levels 0..3, as a pass queues them chunk by chunk; the JavaScript thread is far
+  // enough ahead that it writes some of them itself.
+  const maps = [0, 1, 2, 3].map((level) => u32Map(`klb_wb_l${level}`, 4096));
+  t.teardown(() => {
+    for (const m of maps) m.close();
+  });
+  for (let chunk = 0; chunk < 10; chunk++) {
+    for (let level = 0; level < 4; level++) {
+      const e = entries(chunk * 100 + level * 1000, 100);
+      maps[level]!.queueUpdateMany(e.keys, e.values, 100, 0, level);
+    }
+  }
+  settleQueuedWrites();
+  t.same(
+    maps.map((m) => contents(m).size),
+    [1000, 1000, 1000, 1000],
+    'every entry of every job is written',
+  );
+
+  using low = u32Map('klb_wb_low', 4);
+  using high = u32Map('klb_wb_high', 64);
+  using ordered = u32Map('klb_wb_ord', 64);
+  const tooMany = entries(1, 10);
+  low.queueUpdateMany(tooMany.keys, tooMany.values, 10, 0, 1);
+  const after = entries(100, 3);
+  high.queueUpdateMany(after.keys, after.values, 3, 0, 2);
+  ordered.queueUpdateMany(after.keys, after.values, 3);
+  const err = t.throws(() => settleQueuedWrites()) as unknown as BpfError;
+  t.equal(err.path, low.path, 'the failure names its map');
+  t.equal(contents(high).size, 0, 'a later job of a higher level never starts before the failed one ends');
+  t.equal(contents(ordered).size, 0, 'nor does a later ordered job');
+  t.throws(() => high.queueUpdateMany(after.keys, after.values, 3, 0, 256), /level/, 'a level out of range is refused');
 });
 
 /** Kernel maps shaped as Cilium 1.18's, the backends map holding at most `backendsMax` entries. */
