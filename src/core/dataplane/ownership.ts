@@ -23,6 +23,7 @@ import type { Lb4Profile } from '../lb4/profile.ts';
 import { backendEntryKey } from './frontend.ts';
 import { hashedBackendId } from './ids.ts';
 import { frontendKeyOfServiceKey } from './id-table.ts';
+import { IntMap, type ReadonlyIntMap } from './int-map.ts';
 
 export interface MaglevObserved {
   /** Kernel ID of the inner map the outer entry points at. */
@@ -58,7 +59,7 @@ export interface Ownership {
   readonly ourBackendIds: ReadonlySet<number>;
   readonly foreignBackendIds: ReadonlySet<number>;
   /** Our backend entries by entry identity (backendEntryKey); the highest ID wins a duplicate. */
-  readonly ourBackendsByKey: ReadonlyMap<number, number>;
+  readonly ourBackendsByKey: ReadonlyIntMap;
   /**
    * Our backend table: entry identity → ID of the backends whose ID is not their hashed one, foreign IDs
    * included (a backend whose ID is foreign moves).
@@ -189,7 +190,7 @@ export function classify(
   const beKeys = viewOf(be.keys);
   const beVals = viewOf(be.values);
   const ourBackendIds = new Set<number>();
-  const ourBackendsByKey = new Map<number, number>();
+  const ourBackendsByKey = new IntMap(be.count);
   for (let i = 0; i < be.count; i++) {
     const id = getHost32(beKeys, i * be.keySize);
     const off = i * be.valueSize;

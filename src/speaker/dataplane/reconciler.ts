@@ -676,6 +676,7 @@ export class DataplaneReconciler {
     let replaced: readonly PinChange[] = [];
     let applied: Applied = { absent: 0, changed: 0, deleted: 0 };
     let mode: PassMode = 'failed';
+    let mirrorAfter = false;
     try {
       replaced = this.#checkPins();
       const maps = this.#maps ?? this.#reopenMaps(replaced);
@@ -749,7 +750,7 @@ export class DataplaneReconciler {
             const print = plan.ops.length === 0 ? findDrift(image, snapshot, undefined).print : undefined;
             this.#owned = { image, generation, print, foreignAtPlan: foreign };
           }
-          this.#mirror(this.#owned?.image);
+          mirrorAfter = true;
           if (plan.ops.length === 0) {
             this.#baseline = snapshot;
             this.#foreignSeen = foreign;
@@ -761,6 +762,9 @@ export class DataplaneReconciler {
       error = err instanceof Error ? err : new Error(String(err));
     }
     const unavailable = this.#afterReplacement(error);
+    // The kernel write-back's mirrors follow a new plan once the maps carry it (and a replacement is counted
+    // programmed): they only guard the entries against others' deletes.
+    if (mirrorAfter) this.#mirror(this.#owned?.image);
     const result: PassResult = {
       ...applied,
       repair,
