@@ -1,5 +1,6 @@
-// Map contents as the kernel's batch calls move them: `count` keys and values packed back to back. Keys are
-// compared as strings of their bytes (one char per byte), which is exact and cheap to hash.
+// Map contents as the kernel's batch calls move them: `count` keys and values packed back to back. Whole tables are
+// indexed by their key bytes (PackedIndex); a few keys at a time are compared as strings of their bytes (bytesKey,
+// one char per byte), which is exact and cheap to hash.
 
 export interface PackedEntries {
   readonly count: number;
@@ -73,7 +74,7 @@ export class EntryTable implements PackedEntries {
   values: Uint8Array;
   keyView: DataView;
   valueView: DataView;
-  #index: Map<string, number> | undefined;
+  #index: PackedIndex | undefined;
 
   constructor(keySize: number, valueSize: number, capacity = 64) {
     this.keySize = keySize;
@@ -100,12 +101,9 @@ export class EntryTable implements PackedEntries {
     return this.count++;
   }
 
-  /** Entry index by key bytes (bytesKey). */
-  get index(): ReadonlyMap<string, number> {
-    if (!this.#index) {
-      this.#index = new Map();
-      for (let i = 0; i < this.count; i++) this.#index.set(bytesKey(this.keys, i * this.keySize, this.keySize), i);
-    }
+  /** Entry index by key bytes. */
+  get index(): PackedIndex {
+    this.#index ??= new PackedIndex(this);
     return this.#index;
   }
 
@@ -199,6 +197,10 @@ export class PackedIndex {
       }
       if (this.#slots[s] === 0) this.#slots[s] = i + 1;
     }
+  }
+
+  has(keys: Uint8Array, offset: number): boolean {
+    return this.get(keys, offset) !== undefined;
   }
 
   /** The index of the entry whose key is the keySize bytes of `keys` at `offset`; undefined when there is none. */

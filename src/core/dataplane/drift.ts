@@ -3,7 +3,7 @@
 // written back from that image without planning again, in the planner's make-before-break order. Anything else
 // (one of ours holding other bytes, a foreign entry added or changed) can move ownership or IDs, and goes to the
 // full planner instead.
-import { bytesEqual, bytesKey, pickEntries, type PackedEntries } from '../bpf/packed.ts';
+import { bytesEqual, pickEntries, type EntryTable, type PackedEntries } from '../bpf/packed.ts';
 import { getHost32, getNet16, viewOf } from '../lb4/bytes.ts';
 import type { DesiredImage } from './image.ts';
 import type { MapsSnapshot } from './ownership.ts';
@@ -42,8 +42,7 @@ export function restoreOps(image: DesiredImage, lost: readonly LostEntry[]): Res
   const wanted = new Map<DriftMap, Set<number>>();
   let notOurs = 0;
   for (const l of lost) {
-    const index =
-      l.map === 'maglev' ? maglevIndex(image, l.key) : image[l.map].index.get(bytesKey(l.key, 0, l.key.length));
+    const index = l.map === 'maglev' ? maglevIndex(image, l.key) : indexOfKey(image[l.map], l.key);
     if (index === undefined) {
       notOurs++;
       continue;
@@ -118,7 +117,12 @@ export function idsOfKey(map: DriftMap, key: Uint8Array): { serviceIds: number[]
 
 /** Whether `key` in `map` is one of kube-lb's entries in the image. */
 export function ownsKey(image: DesiredImage, map: DriftMap, key: Uint8Array): boolean {
-  return map === 'maglev' ? maglevIndex(image, key) !== undefined : image[map].index.has(bytesKey(key, 0, key.length));
+  return map === 'maglev' ? maglevIndex(image, key) !== undefined : indexOfKey(image[map], key) !== undefined;
+}
+
+/** The index of the image entry whose key is `key` (a whole key: one of another size is no entry of it). */
+function indexOfKey(table: EntryTable, key: Uint8Array): number | undefined {
+  return key.length === table.keySize ? table.index.get(key, 0) : undefined;
 }
 
 /** The service ID of a maglev key, when the image has a table for it (the ID stands in for an index). */
@@ -171,8 +175,7 @@ export function findDrift(image: DesiredImage, snapshot: MapsSnapshot, print: Fo
     const fp = new Fingerprint();
     const { keySize, valueSize } = current;
     for (let i = 0; i < current.count; i++) {
-      const k = bytesKey(current.keys, i * keySize, keySize);
-      const w = index.get(k);
+      const w = keySize === want.keySize ? index.get(current.keys, i * keySize) : undefined;
       if (w === undefined) {
         fp.add(current.keys, i * keySize, keySize, current.values, i * valueSize, valueSize);
         continue;

@@ -2,7 +2,7 @@
 // kernel IDs of the maps the reconciler holds, its events translated to the reconciler's map names; and the
 // kernel write-back, whose mirrors of kube-lb's services, backends and revNAT entries it keeps equal to the
 // reconciler's image.
-import { bytesEqual, bytesKey, pickEntries, type EntryTable } from '../../core/bpf/packed.ts';
+import { bytesEqual, pickEntries, type EntryTable } from '../../core/bpf/packed.ts';
 import type { DesiredImage } from '../../core/dataplane/image.ts';
 import { BPF_ANY } from '../../core/bpf/uapi.ts';
 import { settleQueuedWrites, type BpfMap } from '../../native/bpf.ts';
@@ -26,7 +26,7 @@ function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTab
   if (before) {
     const keep = after?.index;
     for (let i = 0; i < before.count; i++) {
-      if (!keep?.has(bytesKey(before.keys, i * before.keySize, before.keySize))) gone.push(i);
+      if (!keep?.has(before.keys, i * before.keySize)) gone.push(i);
     }
   }
   if (gone.length > 0) {
@@ -37,7 +37,7 @@ function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTab
   const changed: number[] = [];
   const had = before?.index;
   for (let i = 0; i < after.count; i++) {
-    const j = had?.get(bytesKey(after.keys, i * after.keySize, after.keySize));
+    const j = had?.get(after.keys, i * after.keySize);
     if (
       j === undefined ||
       !bytesEqual(before!.values, j * before!.valueSize, after.values, i * after.valueSize, after.valueSize)
