@@ -119,9 +119,12 @@ static void run(job *j) {
   }
   *at = j->next;
   if (tail == j) tail = prev;
+  pthread_cond_broadcast(&changed);
+  // Freed without the lock: giving a large buffer back may unmap it, and the other thread need not wait for that.
+  pthread_mutex_unlock(&mu);
   free(j->bytes);
   free(j);
-  pthread_cond_broadcast(&changed);
+  pthread_mutex_lock(&mu);
 }
 
 static void *writer(void *arg) {
