@@ -337,7 +337,9 @@ export class MapPlanner {
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
     const backendCount = frontends.reduce((n, f) => n + f.backends.length, 0);
-    const assigner = this.#assigner(own, statuses, backendCount, this.#overBudget(frontends, own));
+    // int32 keys (`id | 0`): kube-lb's backend IDs are above 2^31, and a Set of such doubles is slow to probe.
+    const ourBackendIds = int32Set(own.ourBackendIds);
+    const assigner = this.#assigner(own, ourBackendIds, statuses, backendCount, this.#overBudget(frontends, own));
 
     const ops: MapOp[] = [];
     let absent = 0;
@@ -361,8 +363,6 @@ export class MapPlanner {
     };
 
     const ourService = (id: number): boolean => own.ourServiceIds.has(id);
-    // int32 keys (`id | 0`): kube-lb's backend IDs are above 2^31, and a Set of such doubles is slow to probe.
-    const ourBackendIds = int32Set(own.ourBackendIds);
     const diffs = {
       idTable: new MapDiff(snapshot.idTable, () => true),
       backendIdTable: new MapDiff(snapshot.backendIdTable, () => true),
@@ -487,6 +487,8 @@ export class MapPlanner {
    */
   #assigner(
     own: Ownership,
+    /** own.ourBackendIds as int32 (`id | 0`). */
+    ourIds: ReadonlySet<number>,
     statuses: FrontendStatus[],
     backendCount: number,
     overBudget: ReadonlyMap<Frontend, string> | undefined,
@@ -501,7 +503,6 @@ export class MapPlanner {
     );
     // Backend IDs in these sets are int32 (`id | 0`) so that kube-lb's IDs, above 2^31, stay small integers.
     const foreignIds = int32Set(own.foreignBackendIds);
-    const ourIds = int32Set(own.ourBackendIds);
     const recordedIds = int32Set(own.backendTable.values());
     /** IDs handed out in this plan → the backend (backendEntryKey) that has it. */
     const takenNow = new IntMap(backendCount);
