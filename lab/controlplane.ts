@@ -91,7 +91,24 @@ function accepts(port: number): Promise<boolean> {
   });
 }
 
+/** Ports this process handed out: the kernel may offer one again as soon as its probe closes, before its user binds. */
+const issuedPorts = new Set<number>();
+
+/**
+ * A loopback port nothing listens on, never one this process handed out before: two taken in a row for one
+ * process (its metrics and its webhook) came out equal once, and the second listen failed with EADDRINUSE.
+ */
 export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const port = await unusedPort();
+    if (issuedPorts.has(port)) continue;
+    issuedPorts.add(port);
+    return port;
+  }
+  throw new Error('no loopback port this process has not handed out already, in 100 tries');
+}
+
+function unusedPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
