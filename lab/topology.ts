@@ -18,7 +18,7 @@
 // kube-proxy on each node (lab/kube-proxy.ts, reaching its API server through a relay like the
 // speakers) serves the NodePorts, externalTrafficPolicy Local and the healthCheckNodePorts the speakers probe.
 // Everything is in the ledger; `down()` (or cleanup-stale after a crash) removes it all.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -289,6 +289,9 @@ export class Topology {
         const dir = mkdtempSync(join(tmpdir(), `klb-${opts.label}-`));
         ledger.record('dir', dir);
         cleanups.push(() => {
+          // KUBE_LB_KEEP_LOGS=DIR keeps every process's log for a post-mortem, as the L2 topology does.
+          const keep = process.env.KUBE_LB_KEEP_LOGS;
+          if (keep) cpSync(dir, join(keep, `${opts.label}-${process.pid}-${Date.now()}`), { recursive: true });
           rmSync(dir, { recursive: true, force: true });
           ledger.release('dir', dir);
         });

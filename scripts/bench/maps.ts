@@ -17,7 +17,7 @@ import { PROFILES } from '../../src/core/lb4/profile.ts';
 import { createLogger } from '../../src/shared/logger.ts';
 import { parseConfig } from '../../src/shared/config.ts';
 import { BpfMap } from '../../src/native/bpf.ts';
-import { openLb4Maps } from '../../src/speaker/dataplane/native-maps.ts';
+import { openLb4Maps, watchPinDirectory } from '../../src/speaker/dataplane/native-maps.ts';
 import {
   DataplaneReconciler,
   DEFAULT_RECONCILE_PERIOD_MS,
@@ -160,6 +160,7 @@ async function eventsPhase(frontends: DesiredFrontend[], logger: Logger): Promis
   const reconciler = new DataplaneReconciler({
     maps: opened.maps,
     pins: opened.pins,
+    pinEvents: watchPinDirectory(dir),
     reopen: () => openLb4Maps({ dir, ciliumVersion: '1.18' }),
     profile: opened.profile,
     logger,

@@ -16,7 +16,7 @@ import { ClusterView } from './cluster-view.ts';
 import { SpeakerController } from './controller.ts';
 import { declaredProtoDiff, parseCiliumConfig } from '../core/cilium/config.ts';
 import { readCiliumConfigDir } from './cilium-config-dir.ts';
-import { openLb4Maps, type OpenedLb4Maps } from './dataplane/native-maps.ts';
+import { openLb4Maps, watchPinDirectory, type OpenedLb4Maps } from './dataplane/native-maps.ts';
 import { DataplaneReconciler } from './dataplane/reconciler.ts';
 import { openChangeFeed } from './dataplane/change-feed.ts';
 import { HealthChecker } from './health/checker.ts';
@@ -72,6 +72,7 @@ const dataplane = new DataplaneReconciler({
   verifyPeriodMs: config['verify-period'],
   maps: opened.maps,
   pins: opened.pins,
+  pinEvents: watchPinDirectory(opened.dir),
   // A map Cilium re-created is opened again with the line decided now (its entries may be gone: no evidence).
   reopen: () => openMaps(opened.profile.version),
   profile: opened.profile,

@@ -90,6 +90,13 @@ export interface PinIdentity {
   changes(): readonly PinChange[];
 }
 
+/**
+ * Calls `onChange` soon after a pin in the maps' directory is created, removed or renamed, which is how Cilium
+ * re-creates a map, and `onFailure` once if the events stop or cannot start; returns a function that stops them.
+ * The pins are then compared at once (PinIdentity), instead of at the next periodic check.
+ */
+export type PinEvents = (onChange: () => void, onFailure: (reason: string) => void) => () => void;
+
 /** Maps as opened from their pins, with the means to tell when the pins moved on. */
 export interface PinnedLb4Maps {
   readonly maps: Lb4Maps;

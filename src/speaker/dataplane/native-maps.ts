@@ -1,6 +1,7 @@
 // Opens Cilium's pinned lb4 maps (and kube-lb's ID table beside them) through the addon, after checking that
 // every map has exactly the shape kube-lb's codecs are written for and deciding the Cilium version profile.
 // Anything unexpected is refused before a single byte is written.
+import { watch } from 'node:fs';
 import { join } from 'node:path';
 import type { PackedEntries } from '../../core/bpf/packed.ts';
 import { BPF_ANY, BPF_MAP_TYPE } from '../../core/bpf/uapi.ts';
@@ -22,6 +23,7 @@ import {
   type MaglevMap,
   type OrderedWriter,
   type PinChange,
+  type PinEvents,
   type PinIdentity,
 } from './maps.ts';
 import { invariant } from '../../shared/errors.ts';
@@ -306,6 +308,28 @@ function maglevTableSizeOf(
     }
   }
   return configured;
+}
+
+/**
+ * Pin events for the maps in `dir`, from inotify: bpffs reports a pin, an unpin and a rename as any file system
+ * does, within a millisecond. A map Cilium re-creates is so found as it is pinned, before its datapath is
+ * attached to it, rather than up to a pin-check period (100 ms) later, while that datapath may already read it.
+ */
+export function watchPinDirectory(dir: string): PinEvents {
+  return (onChange, onFailure) => {
+    let watcher: ReturnType<typeof watch>;
+    try {
+      watcher = watch(dir, { persistent: false }, () => onChange());
+    } catch (err) {
+      onFailure(`${dir} cannot be watched: ${(err as Error).message}`);
+      return () => {};
+    }
+    watcher.on('error', (err) => {
+      watcher.close();
+      onFailure(`watching ${dir}: ${err.message}`);
+    });
+    return () => watcher.close();
+  };
 }
 
 /** Opens every map, checks shapes, decides the profile. Closes what it opened if it refuses. */

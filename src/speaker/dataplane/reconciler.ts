@@ -37,6 +37,7 @@ import {
   type ByteMap,
   type Lb4Maps,
   type PinChange,
+  type PinEvents,
   type PinIdentity,
   type PinnedLb4Maps,
   type MapChange,
@@ -89,6 +90,11 @@ export interface ReconcilerOptions {
    * check costs one open and info call per pin, so a replaced map is found well within a period.
    */
   readonly pinCheckMs?: number;
+  /**
+   * Events of pins created, removed or renamed in the maps' directory (the speaker: inotify). With them a replaced
+   * map is found as Cilium pins it, before its datapath can use it; the periodic check stays as the safety net.
+   */
+  readonly pinEvents?: PinEvents;
   /**
    * Events of changes others make to the maps (the speaker: NativeMapChangeFeed). With it, a deleted entry of
    * kube-lb's is written back as soon as the event arrives, and a pass skips re-reading maps that nobody else
@@ -162,6 +168,8 @@ export interface DataplaneStats {
   readonly recentReplacements: readonly MapReplacement[];
   /** 'events' when change events are followed, 'polling' when every pass re-reads the maps (and why). */
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
+  /** How replaced maps are found: 'events' from pin events, 'polling' by the periodic pin check alone (and why). */
+  readonly pinDetection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   /** Entries written back on a change event, without waiting for a pass. */
   readonly eventRestoredEntries: number;
   /**
@@ -365,6 +373,9 @@ export class DataplaneReconciler {
   #immediate: NodeJS.Immediate | undefined;
   readonly #pinCheckMs: number;
   #pinTimer: NodeJS.Timeout | undefined;
+  readonly #pinEvents: PinEvents | undefined;
+  #offPinEvents: (() => void) | undefined;
+  #pinDetection: { mode: 'events' | 'polling'; reason: string };
   #running = false;
   #stats = { passes: 0, failedPasses: 0, repairedEntries: 0, repairPasses: 0, mapReplacements: 0 };
   readonly #idMoves = { serviceIds: 0, backendIds: 0 };
@@ -427,6 +438,10 @@ export class DataplaneReconciler {
       : { ok: true, message: 'no Cilium configuration given: assumed serveable' };
     this.periodMs = options.periodMs ?? DEFAULT_RECONCILE_PERIOD_MS;
     this.#pinCheckMs = options.pinCheckMs ?? DEFAULT_PIN_CHECK_MS;
+    this.#pinEvents = options.pinEvents;
+    this.#pinDetection = options.pinEvents
+      ? { mode: 'events', reason: 'pins created, removed or renamed in the maps directory are reported as they happen' }
+      : { mode: 'polling', reason: 'no pin events configured' };
     this.#cilium = cilium;
     this.#maps = options.maps;
     this.#pins = options.pins;
@@ -614,6 +629,32 @@ export class DataplaneReconciler {
     this.#running = true;
     this.#schedule(0);
     if (this.#pins && this.#pinCheckMs > 0) this.#pinTimer = setInterval(() => this.#watchPins(), this.#pinCheckMs);
+    this.#offPinEvents = this.#pinEvents?.(
+      () => this.#onPinEvent(),
+      (reason) => this.#pinEventsFailed(reason),
+    );
+  }
+
+  /**
+   * A pin came, went or moved: compared at once while maps are held; while they are not (a replacement not
+   * re-opened yet, a pin missing), the next pass tries again now.
+   */
+  #onPinEvent(): void {
+    if (!this.#running) return;
+    if (this.#maps) this.#watchPins();
+    else this.#schedule(0);
+  }
+
+  /** The pin events stopped (the directory went away, the watch failed): the periodic check alone goes on. */
+  #pinEventsFailed(reason: string): void {
+    if (this.#pinDetection.mode === 'polling') return;
+    this.#pinDetection = { mode: 'polling', reason: `pin events stopped (${reason})` };
+    this.#offPinEvents?.();
+    this.#offPinEvents = undefined;
+    this.#log.warn(
+      { reason },
+      `replaced maps are found by checking every pin every ${this.#pinCheckMs} ms: pin events stopped`,
+    );
   }
 
   /** Between passes: a pin that names another map brings the next pass forward (the pass handles it). */
@@ -635,6 +676,8 @@ export class DataplaneReconciler {
     if (this.#timer) clearTimeout(this.#timer);
     if (this.#immediate) clearImmediate(this.#immediate);
     if (this.#pinTimer) clearInterval(this.#pinTimer);
+    this.#offPinEvents?.();
+    this.#offPinEvents = undefined;
     this.#timer = undefined;
     this.#immediate = undefined;
     this.#pinTimer = undefined;
@@ -830,6 +873,7 @@ export class DataplaneReconciler {
       lastReplacement: this.#replacement,
       recentReplacements: recent,
       detection: this.#detection,
+      pinDetection: this.#pinDetection,
       eventRestoredEntries: this.#eventRestored,
       writtenBackEntries: this.#writtenBack,
       eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,

@@ -11,7 +11,7 @@ import { DEFAULT_MAP_DIR } from '../../core/lb4/maps.ts';
 import { CILIUM_VERSION_RANGE } from '../../core/lb4/profile.ts';
 import { parseConfig } from '../../shared/config.ts';
 import { createLogger, LOG_LEVELS, type LogLevel } from '../../shared/logger.ts';
-import { openLb4Maps, type OpenedLb4Maps } from './native-maps.ts';
+import { openLb4Maps, watchPinDirectory, type OpenedLb4Maps } from './native-maps.ts';
 import { DataplaneReconciler, DEFAULT_RECONCILE_PERIOD_MS } from './reconciler.ts';
 
 const OPTIONS = {
@@ -44,6 +44,7 @@ logger.info(
 const reconciler = new DataplaneReconciler({
   maps: opened.maps,
   pins: opened.pins,
+  pinEvents: watchPinDirectory(opened.dir),
   reopen: () => openMaps(opened.profile.version),
   profile: opened.profile,
   logger,

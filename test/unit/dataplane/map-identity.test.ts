@@ -313,3 +313,70 @@ t.test('between passes the pins are checked often: a replacement brings the next
     ['programmed'],
   );
 });
+
+t.test('pin events bring the check forward; when they stop, the periodic check is what is left', async (t) => {
+  const fs = new FakeBpffs();
+  const first = fs.open();
+  let emit = (): void => {};
+  let fail = (_reason: string): void => {};
+  let unsubscribed = 0;
+  const warnings: string[] = [];
+  const reconciler = new DataplaneReconciler({
+    maps: first.maps,
+    pins: first.pins,
+    pinEvents: (onChange, onFailure) => {
+      emit = onChange;
+      fail = onFailure;
+      return () => unsubscribed++;
+    },
+    reopen: () => fs.open(),
+    profile,
+    logger: createLogger(
+      { program: 'test', level: 'warn' },
+      { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) },
+    ),
+    periodMs: 60_000,
+    pinCheckMs: 0,
+  });
+  reconciler.setDesired([web()]);
+  const firstPass = new Promise<void>((resolve) => reconciler.onPass(() => resolve()));
+  reconciler.start();
+  t.teardown(() => reconciler.stop());
+  await firstPass;
+  t.equal(reconciler.stats().pinDetection.mode, 'events');
+
+  const found = new Promise<void>((resolve) => reconciler.onPass((r) => r.replaced.length > 0 && resolve()));
+  fs.recreate('services');
+  emit();
+  await found;
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed'],
+    'the new map programmed on the event, with no periodic check and a 60 s period',
+  );
+
+  // A pin that vanished: the maps are let go, and the event of its return is what re-opens them.
+  const missing = new Promise<void>((resolve) => reconciler.onPass((r) => r.error !== undefined && resolve()));
+  fs.unpin('services');
+  emit();
+  await missing;
+  t.equal(reconciler.maps(), undefined, 'nothing held while the pin is missing');
+  const back = new Promise<void>((resolve) => reconciler.onPass((r) => r.error === undefined && resolve()));
+  fs.recreate('services');
+  emit();
+  await back;
+  t.same(
+    reconciler.statuses().map((s) => s.state),
+    ['programmed'],
+    're-opened and programmed on the event of the new pin',
+  );
+
+  fail('watching /sys/fs/bpf/tc/globals: EIO');
+  t.equal(reconciler.stats().pinDetection.mode, 'polling');
+  t.match(reconciler.stats().pinDetection.reason, /EIO/);
+  t.equal(unsubscribed, 1, 'the events unsubscribed');
+  t.ok(
+    warnings.some((w) => /pin events stopped/.test(w)),
+    'a warning says replaced maps are now found by the periodic check',
+  );
+});
