@@ -145,7 +145,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       Object.assign(figures, {
         prune_failed_requests: p.failedRequests,
         // When requests failed: [from, to] ms after the prune command started.
-        prune_outages_ms: JSON.stringify(p.outages.map((o) => [o.from, o.to ?? null])),
+        prune_outages_ms: JSON.stringify(p.outages.map((o) => [o.from, o.to ?? null, o.error ?? null])),
         prune_requests: p.failedRequests + p.okRequests,
         prune_written_back_entries: p.writtenBack,
         prune_event_restored_entries: p.eventRestored,
@@ -161,7 +161,7 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
       restart_failed_requests: r.failedRequests,
       restart_requests: r.failedRequests + r.okRequests,
       restart_gap_ms: longestOutage(r.outages),
-      restart_outages_ms: JSON.stringify(r.outages.map((o) => [o.from, o.to ?? null])),
+      restart_outages_ms: JSON.stringify(r.outages.map((o) => [o.from, o.to ?? null, o.error ?? null])),
       restart_written_back_entries: r.writtenBack,
       restart_event_restored_entries: r.eventRestored,
       restart_id_moves: r.idMoves,

@@ -45,8 +45,11 @@ export interface HousekeepingFigures {
   readonly gapMaxMs: number;
   readonly okRequests: number;
   readonly failedRequests: number;
-  /** Every run of failed requests: from the first failure to the next answer, ms after the action started. */
-  readonly outages: readonly { from: number; to: number | undefined }[];
+  /**
+   * Every run of failed requests: from the first failure to the next answer, ms after the action started, and the
+   * client's error (a timeout, a reset, a refusal) for telling a dropped packet from an answer from elsewhere.
+   */
+  readonly outages: readonly { from: number; to: number | undefined; error: string | undefined }[];
 }
 
 async function stats(topo: Topology, node: string): Promise<DataplaneStats> {
@@ -68,14 +71,14 @@ async function underLoop(
   const start = await topo.loop();
   const startedAt = Date.now();
   await action();
-  const outages: { from: number; to: number | undefined }[] = [];
+  const outages: { from: number; to: number | undefined; error: string | undefined }[] = [];
   let seen = start;
   for (const until = Date.now() + settleMs; ; ) {
     await sleep(20);
     const now = await topo.loop();
     const open = outages.at(-1);
     if (now.fail > seen.fail && (!open || open.to !== undefined))
-      outages.push({ from: (now.lastFailAt ?? Date.now()) - startedAt, to: undefined });
+      outages.push({ from: (now.lastFailAt ?? Date.now()) - startedAt, to: undefined, error: now.lastError });
     if (now.ok > seen.ok && open && open.to === undefined && (now.lastOkAt ?? 0) > (now.lastFailAt ?? 0))
       open.to = (now.lastOkAt ?? Date.now()) - startedAt;
     seen = now;

@@ -62,6 +62,27 @@ function syncMirror(own: BpfMap, before: EntryTable | undefined, after: EntryTab
 
 const MIRROR_SLICE = 8192;
 
+/** Each map of Lb4Maps the events are followed for, by its kernel ID. */
+function followedNames(maps: Lb4Maps): Map<number, WatchedMap> {
+  const names = new Map<number, WatchedMap>();
+  const add = (name: WatchedMap, id: number | undefined): void => {
+    if (id !== undefined) names.set(id, name);
+  };
+  add('services', maps.services.kernelId);
+  add('backends', maps.backends.kernelId);
+  add('revNat', maps.revNat.kernelId);
+  add('idTable', maps.idTable.kernelId);
+  add('backendIdTable', maps.backendIdTable.kernelId);
+  add('sourceRange', maps.sourceRange?.kernelId);
+  add('affinityMatch', maps.affinityMatch?.kernelId);
+  add('maglev', maps.maglev?.kernelId);
+  return names;
+}
+
+function sameWriteBack(a: Partial<Record<WriteBackRole, number>>, b: Partial<Record<WriteBackRole, number>>): boolean {
+  return WRITE_BACK_ROLES.every((role) => a[role] === b[role]);
+}
+
 export interface ChangeFeedOptions {
   /** The BPF object; by default the one built next to the addon. */
   readonly objectPath?: string;
@@ -79,6 +100,8 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   /** The write-back's mirrors of the maps followed now, and the image each holds. */
   #own: Partial<Record<WriteBackRole, BpfMap>> = {};
   #mirrored: Partial<Record<WriteBackRole, EntryTable>> = {};
+  /** The IDs of the maps the loaded program writes back into (undefined for a role it does not). */
+  #writeBackIds: Partial<Record<WriteBackRole, number>> = {};
 
   constructor(options: ChangeFeedOptions = {}) {
     this.#objectPath = options.objectPath;
@@ -92,9 +115,25 @@ export class NativeMapChangeFeed implements MapChangeFeed {
    */
   follow(maps: Lb4Maps): void {
     const writeBack: Partial<Record<WriteBackRole, { fd: number }>> = {};
+    const writeBackIds: Partial<Record<WriteBackRole, number>> = {};
     for (const role of WRITE_BACK_ROLES) {
       const fd = maps[role].kernelFd;
-      if (fd !== undefined && this.#writeBack) writeBack[role] = { fd };
+      const id = maps[role].kernelId;
+      if (fd !== undefined && id !== undefined && this.#writeBack) {
+        writeBack[role] = { fd };
+        writeBackIds[role] = id;
+      }
+    }
+    const names = followedNames(maps);
+    // The maps written back are the ones the loaded program writes into (a re-open for another map: the maglev
+    // map Cilium re-creates in random mode, an optional map that appeared): the program, its mirrors and what they
+    // hold stay, and only the IDs followed change. Loading a new program would leave Cilium's deletes unanswered
+    // by the kernel until its mirrors were filled again, after the pass, and an agent that has just restarted
+    // prunes right then.
+    if (this.#watch && sameWriteBack(this.#writeBackIds, writeBackIds)) {
+      this.#watch.watch([...names.keys()]);
+      this.#names = names;
+      return;
     }
     const watch = MapWatch.open({
       ...(this.#objectPath === undefined ? {} : { objectPath: this.#objectPath }),
@@ -108,24 +147,13 @@ export class NativeMapChangeFeed implements MapChangeFeed {
       watch.close();
       throw err;
     }
-    const names = new Map<number, WatchedMap>();
-    const add = (name: WatchedMap, id: number | undefined): void => {
-      if (id !== undefined) names.set(id, name);
-    };
-    add('services', maps.services.kernelId);
-    add('backends', maps.backends.kernelId);
-    add('revNat', maps.revNat.kernelId);
-    add('idTable', maps.idTable.kernelId);
-    add('backendIdTable', maps.backendIdTable.kernelId);
-    add('sourceRange', maps.sourceRange?.kernelId);
-    add('affinityMatch', maps.affinityMatch?.kernelId);
-    add('maglev', maps.maglev?.kernelId);
     watch.watch([...names.keys()]);
     watch.onEvents((events, lost) => this.#deliver(events, lost));
     this.#closeWatch();
     this.#watch = watch;
     this.#own = own;
     this.#mirrored = {};
+    this.#writeBackIds = writeBackIds;
     this.#names = names;
   }
 

@@ -116,6 +116,41 @@ for (const writeBack of [true, false]) {
 }
 
 t.test(
+  'following the same maps again keeps the write-back armed: a prune right after is answered by the kernel',
+  async (t) => {
+    // What a re-open for a map the write-back does not cover does (the maglev map a restarted 1.20 agent re-creates
+    // in random mode): the reconciler follows the maps again and only fills the mirrors after its next pass. An agent
+    // that has just restarted prunes right then; a fresh program with empty mirrors would leave that to JavaScript.
+    const lab = await labFor(t, 'evrefollow', { version: '1.18' });
+    const feed = openChangeFeed({ writeBack: true });
+    const { reconciler, opened } = reconcilerFor(t, lab, MINUTE, feed);
+    reconciler.setDesired([web(lab)]);
+    reconciler.start();
+    await waitFor('first pass', async () => reconciler.stats().passes > 0);
+    const programmed = rawDump(lab.mapDir);
+    const before = reconciler.stats();
+    feed.follow(opened.maps);
+    const pruned = await pruneFromAnotherProcess({ dir: lab.mapDir });
+    const deleted = Object.values(pruned.deleted).reduce((a, b) => a + b, 0);
+    t.equal(deleted, 6, 'the pruner deleted the master, 2 slots, 2 backends and the revNAT entry');
+    t.ok(
+      (await restoredAfter(lab.mapDir, programmed, pruned.endNs, 10_000)) <= EVENT_REPAIR_BOUND_MS,
+      'all back within the bound',
+    );
+    const restored = (): number => {
+      const s = reconciler.stats();
+      return s.eventRestoredEntries + s.writtenBackEntries - before.eventRestoredEntries - before.writtenBackEntries;
+    };
+    await waitFor('the counters', async () => restored() >= deleted);
+    t.equal(
+      reconciler.stats().writtenBackEntries - before.writtenBackEntries,
+      deleted,
+      'all written back by the kernel and the addon, with no pass in between to fill a new program',
+    );
+  },
+);
+
+t.test(
   'an ID another process writes under is given up at once, its entry left alone; entries kube-lb deletes itself are not reported back',
   async (t) => {
     const lab = await labFor(t, 'evupd', { version: '1.18' });
