@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 #include "addon.h"
@@ -63,6 +64,9 @@ struct watch {
   unsigned char *buf;
   size_t n, cap;
   bool oom;
+  // The addon's write-backs so far: how many, how many came more than 1 ms after the deleting syscall's exit, and
+  // the longest such gap. Written by the consumer thread only, read by JS (relaxed atomics: figures, not sync).
+  uint64_t wb_count, wb_over_1ms, wb_max_ns;
 };
 
 // libbpf reports why a load failed through its print callback: keep the tail for the error message.
@@ -93,6 +97,7 @@ static void throw_libbpf(napi_env env, const char *what, int err) {
 #define EV_OP 8
 #define EV_KEY_SIZE 9
 #define EV_FLAGS 10
+#define EV_NS 16 // bpf_ktime_get_ns() at the deleting syscall's exit: CLOCK_MONOTONIC
 #define EV_KEY 24
 #define OP_DELETE 2
 #define FLAG_WRITTEN_BACK_KERNEL 1
@@ -113,6 +118,14 @@ static void write_back_in_addon(struct watch *w, unsigned char *ev) {
         bpf_map_update_elem(w->user_fd[r], ev + EV_KEY, value, BPF_NOEXIST) == 0) {
       flags |= FLAG_WRITTEN_BACK_ADDON;
       memcpy(ev + EV_FLAGS, &flags, 2);
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      uint64_t deleted, back = (uint64_t)now.tv_sec * 1000000000ULL + (uint64_t)now.tv_nsec;
+      memcpy(&deleted, ev + EV_NS, 8);
+      uint64_t gap = back > deleted ? back - deleted : 0;
+      __atomic_store_n(&w->wb_count, w->wb_count + 1, __ATOMIC_RELAXED);
+      if (gap > 1000000) __atomic_store_n(&w->wb_over_1ms, w->wb_over_1ms + 1, __ATOMIC_RELAXED);
+      if (gap > w->wb_max_ns) __atomic_store_n(&w->wb_max_ns, gap, __ATOMIC_RELAXED);
     }
     return;
   }
@@ -489,6 +502,22 @@ static napi_value watch_consumer_nice(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// mapWatchAddonWriteBacks(handle) -> { count, over1ms, maxNs }: the addon's write-backs since the watch opened.
+static napi_value watch_addon_write_backs(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  struct watch *w = watch_arg(env, info, 1, argv);
+  if (!w) return NULL;
+  napi_value r, v;
+  napi_create_object(env, &r);
+  napi_create_double(env, (double)__atomic_load_n(&w->wb_count, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, r, "count", v);
+  napi_create_double(env, (double)__atomic_load_n(&w->wb_over_1ms, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, r, "over1ms", v);
+  napi_create_double(env, (double)__atomic_load_n(&w->wb_max_ns, __ATOMIC_RELAXED), &v);
+  napi_set_named_property(env, r, "maxNs", v);
+  return r;
+}
+
 // mapWatchCounters(handle, out: Uint8Array of 16 × 24 bytes): {changes, foreign, dropped} per slot, host order.
 static napi_value watch_counters(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -581,6 +610,7 @@ napi_value kl_map_watch_init(napi_env env, napi_value exports) {
       KL_FUNCTION("mapWatchSet", watch_set),
       KL_FUNCTION("mapWatchCounters", watch_counters),
       KL_FUNCTION("mapWatchConsumerNice", watch_consumer_nice),
+      KL_FUNCTION("mapWatchAddonWriteBacks", watch_addon_write_backs),
       KL_FUNCTION("mapWatchDrain", watch_drain),
       KL_FUNCTION("mapWatchOwnFd", watch_own_fd),
       KL_FUNCTION("mapWatchWriteBackIds", watch_write_back_ids),

@@ -1,4 +1,5 @@
-// `npm run bench -- cilium [--lines 1.19,1.20] [--services 50] [--failover-runs 5]`: kube-lb on real Cilium.
+// `npm run bench -- cilium [--lines 1.19,1.20] [--services 50] [--failover-runs 5] [--housekeeping [--restarts N]]`:
+// kube-lb on real Cilium.
 //  - per line (test/cilium/lines.json; default all): the proof of test/cilium/story.ts in random mode with every
 //    mode kube-lb must refuse, then in maglev mode; reported per module version as traffic_ok (TCP and UDP on
 //    every port from every consumer node, in both modes), cilium_service_ok (a Service Cilium serves keeps
@@ -12,7 +13,9 @@
 //    speaker, each with a 10 ms client loop on the VIP (test/cilium/housekeeping-story.ts, recreate-story.ts):
 //    the loop alone as the control (quiet_failed_requests), an on-demand prune (1.18+; prune_failed_requests,
 //    prune_written_back_entries: back before JavaScript saw them), an agent restart
-//    (restart_failed_requests, restart_gap_ms: the longest run of failed requests), and the agent restarted with
+//    (restart_failed_requests, restart_gap_ms: the longest run of failed requests; --restarts N repeats it, and
+//    each restart is followed by the same one with the loop on a Service Cilium serves itself, the control:
+//    restart_control_failed_requests), and the agent restarted with
 //    another bpf-lb-map-max (recreate_detect_ms: services pin re-created → the speaker found it;
 //    recreate_repair_ms: agent ready → first answer after the last failed request; recreate_failed_requests);
 //    rewrite_gap_ms_max is the speaker's longest delete-to-rewrite over the prune and the restart;
@@ -26,7 +29,13 @@ import { Ledger } from '../../lab/ledger.ts';
 import { Topology } from '../../lab/topology.ts';
 import { provesLine, recordingChecks, type StoryFigures } from '../../test/cilium/story.ts';
 import { recreateLab, recreateRun } from '../../test/cilium/recreate-story.ts';
-import { pruneRun, quietRun, restartRun } from '../../test/cilium/housekeeping-story.ts';
+import {
+  ciliumOwnTarget,
+  pruneRun,
+  quietRun,
+  restartRun,
+  type HousekeepingFigures,
+} from '../../test/cilium/housekeeping-story.ts';
 import { createToTraffic, failoverRun, intFlag, log, percentile, round } from './_topology-figures.ts';
 
 interface LineResult {
@@ -128,7 +137,10 @@ function longestOutage(outages: readonly { from: number; to: number | undefined 
   return Math.max(0, ...outages.map((o) => (o.to ?? o.from) - o.from));
 }
 
-async function housekeepingFigures(line: string): Promise<[string, Record<string, number | string | undefined>]> {
+async function housekeepingFigures(
+  line: string,
+  restarts: number,
+): Promise<[string, Record<string, number | string | undefined>]> {
   const version = ciliumBuild(line).version.replace(/^v/, '');
   const lab = await recreateLab({ label: 'bench-housekeeping', line, progress: (l) => log(`- ${l}`) });
   try {
@@ -148,25 +160,46 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
         prune_outages_ms: JSON.stringify(p.outages.map((o) => [o.from, o.to ?? null, o.error ?? null])),
         prune_requests: p.failedRequests + p.okRequests,
         prune_written_back_entries: p.writtenBack,
+        prune_addon_write_backs_over_1ms: p.addonWriteBacksOver1ms,
         prune_event_restored_entries: p.eventRestored,
         prune_pass_repaired_entries: p.passRepaired,
         prune_id_moves: p.idMoves,
       });
     }
-    log(`Cilium ${version}: agent restart under a running speaker`);
-    const r = await restartRun(lab);
-    const detection = r.detection.mode;
+    // Agent restarts, each followed by the control: the same restart with the loop on a Service Cilium serves
+    // itself, so what the restart costs Cilium's own Services is measured beside what it costs kube-lb's VIP.
+    const control = await ciliumOwnTarget(lab);
+    const runs: HousekeepingFigures[] = [];
+    const controls: HousekeepingFigures[] = [];
+    for (let i = 1; i <= restarts; i++) {
+      log(`Cilium ${version}: agent restart ${i} of ${restarts} under a running speaker, the loop on kube-lb's VIP`);
+      runs.push(await restartRun(lab));
+      log(`Cilium ${version}: agent restart ${i} of ${restarts}, the loop on Cilium's own Service (the control)`);
+      controls.push(await restartRun(lab, 10, control));
+    }
+    const sum = (rs: HousekeepingFigures[], f: (r: HousekeepingFigures) => number): number =>
+      rs.reduce((n, r) => n + f(r), 0);
+    const outages = (rs: HousekeepingFigures[]): string =>
+      JSON.stringify(rs.flatMap((r, i) => r.outages.map((o) => [i + 1, o.from, o.to ?? null, o.error ?? null])));
     Object.assign(figures, {
-      change_detection: detection,
-      restart_failed_requests: r.failedRequests,
-      restart_requests: r.failedRequests + r.okRequests,
-      restart_gap_ms: longestOutage(r.outages),
-      restart_outages_ms: JSON.stringify(r.outages.map((o) => [o.from, o.to ?? null, o.error ?? null])),
-      restart_written_back_entries: r.writtenBack,
-      restart_event_restored_entries: r.eventRestored,
-      restart_id_moves: r.idMoves,
-      restart_maps_replaced: r.mapReplacements,
-      rewrite_gap_ms_max: Math.round(r.gapMaxMs * 10) / 10,
+      change_detection: runs.at(-1)!.detection.mode,
+      restarts,
+      restart_failed_requests: sum(runs, (r) => r.failedRequests),
+      restart_requests: sum(runs, (r) => r.failedRequests + r.okRequests),
+      restart_gap_ms: Math.max(...runs.map((r) => longestOutage(r.outages))),
+      // [restart, from, to, error]: ms after the restart began, and the client's error.
+      restart_outages_ms: outages(runs),
+      restart_written_back_entries: sum(runs, (r) => r.writtenBack),
+      restart_event_restored_entries: sum(runs, (r) => r.eventRestored),
+      restart_id_moves: sum(runs, (r) => r.idMoves),
+      restart_maps_replaced: sum(runs, (r) => r.mapReplacements),
+      // Service entries the addon wrote back more than 1 ms after Cilium's delete (a SYN could meet the gap).
+      restart_addon_write_backs_over_1ms: sum(runs, (r) => r.addonWriteBacksOver1ms),
+      addon_write_back_max_ms: Math.round(Math.max(...runs.map((r) => r.addonWriteBackMaxMs)) * 1000) / 1000,
+      restart_control_failed_requests: sum(controls, (r) => r.failedRequests),
+      restart_control_requests: sum(controls, (r) => r.failedRequests + r.okRequests),
+      restart_control_outages_ms: outages(controls),
+      rewrite_gap_ms_max: Math.round(Math.max(...[...runs, ...controls].map((r) => r.gapMaxMs)) * 10) / 10,
     });
     log(`Cilium ${version}: lb maps re-created under a running speaker`);
     const f = await recreateRun(lab);
@@ -192,12 +225,16 @@ async function housekeepingFigures(line: string): Promise<[string, Record<string
 
 async function main(): Promise<void> {
   const i = process.argv.indexOf('--lines');
+  const r = process.argv.indexOf('--restarts');
+  const restarts = r === -1 ? 1 : Number(process.argv[r + 1]);
+  if (!Number.isInteger(restarts) || restarts < 1)
+    throw new Error(`--restarts takes a count of 1 or more, not ${process.argv[r + 1]}`);
   cleanupStale();
   if (process.argv.includes('--housekeeping')) {
     const lines = i === -1 ? [NEWEST_CILIUM_LINE] : (process.argv[i + 1] ?? '').split(',').filter(Boolean);
     const out: Record<string, unknown> = {};
     for (const line of lines) {
-      const [version, figures] = await housekeepingFigures(line);
+      const [version, figures] = await housekeepingFigures(line, restarts);
       out[version] = figures;
     }
     console.log(JSON.stringify(out));
@@ -207,7 +244,7 @@ async function main(): Promise<void> {
   const perLine: Record<string, LineResult & Record<string, unknown>> = {};
   for (const line of lines) {
     const [version, result] = await proveLine(line);
-    const [, housekeeping] = await housekeepingFigures(line);
+    const [, housekeeping] = await housekeepingFigures(line, restarts);
     perLine[version] = { ...result, ...housekeeping };
   }
   const newest = await newestFigures(intFlag('services', 50), intFlag('failover-runs', 5));

@@ -55,6 +55,7 @@ interface NativeMapWatch {
   mapWatchSet(handle: unknown, ids: Uint32Array): void;
   mapWatchCounters(handle: unknown, out: Buffer): void;
   mapWatchConsumerNice(handle: unknown): { nice: number; errno?: number; code?: string };
+  mapWatchAddonWriteBacks(handle: unknown): { count: number; over1ms: number; maxNs: number };
   mapWatchDrain(handle: unknown): (Buffer & { lost?: boolean }) | undefined;
   mapWatchClose(handle: unknown): void;
 }
@@ -134,6 +135,18 @@ export interface ConsumerPriority {
   readonly refused?: string;
 }
 
+/**
+ * The entries the addon wrote back (maps programs may not write: Cilium's services map), and how long after the
+ * deleting syscall returned: the time a packet could find the entry missing.
+ */
+export interface AddonWriteBacks {
+  readonly count: number;
+  /** Write-backs that came more than 1 ms after the delete. */
+  readonly over1ms: number;
+  /** The longest gap, ms. */
+  readonly maxMs: number;
+}
+
 export type MapChangeListener = (events: readonly MapChangeEvent[], lost: boolean) => void;
 
 export class MapWatch {
@@ -174,6 +187,12 @@ export class MapWatch {
   consumerPriority(): ConsumerPriority {
     const r = this.#api.mapWatchConsumerNice(this.#open());
     return r.code === undefined ? { nice: r.nice } : { nice: r.nice, refused: `setpriority: ${r.code}` };
+  }
+
+  /** The addon's write-backs since this watch opened. */
+  addonWriteBacks(): AddonWriteBacks {
+    const r = this.#api.mapWatchAddonWriteBacks(this.#open());
+    return { count: r.count, over1ms: r.over1ms, maxMs: r.maxNs / 1e6 };
   }
 
   /** Follows exactly these map IDs from now on; counters start again from zero. */

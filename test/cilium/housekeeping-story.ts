@@ -8,12 +8,14 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RecreateLab } from './recreate-story.ts';
 import type { Topology } from '../../lab/topology.ts';
+import { CILIUM_EXTERNAL_IP, ciliumOwnService } from './cilium-own-service.ts';
 
 interface DataplaneStats {
   readonly detection: { readonly mode: 'events' | 'polling'; readonly reason: string };
   readonly eventRestoredEntries: number;
   readonly writtenBackEntries: number;
   readonly eventRestoreGapMaxMs: number;
+  readonly addonWriteBacks?: { readonly count: number; readonly over1ms: number; readonly maxMs: number };
   readonly repairedEntries: number;
   readonly passes: number;
   readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
@@ -43,6 +45,10 @@ export interface HousekeepingFigures {
   readonly idMoves: number;
   /** The speaker's longest delete-to-rewrite since it started (ms). */
   readonly gapMaxMs: number;
+  /** Service entries the addon wrote back more than 1 ms after Cilium's delete returned, during the action. */
+  readonly addonWriteBacksOver1ms: number;
+  /** The longest of the addon's write-back gaps since the speaker started (ms). */
+  readonly addonWriteBackMaxMs: number;
   readonly okRequests: number;
   readonly failedRequests: number;
   /**
@@ -56,16 +62,23 @@ async function stats(topo: Topology, node: string): Promise<DataplaneStats> {
   return ((await topo.speakerState(node)) as unknown as { dataplane: DataplaneStats }).dataplane;
 }
 
+/** Where the client loop sends its requests: kube-lb's VIP unless said otherwise. */
+export interface LoopTarget {
+  readonly host: string;
+  readonly port: number;
+}
+
 /** Runs `action` under a client loop (every `intervalMs`, 1 s timeout) and records what the loop and the speaker saw. */
 async function underLoop(
   lab: RecreateLab,
   action: () => Promise<void>,
   settleMs: number,
   intervalMs: number,
+  target: LoopTarget = { host: lab.vip, port: 80 },
 ): Promise<HousekeepingFigures> {
-  const { topo, vip } = lab;
+  const { topo } = lab;
   const node = topo.lbNodes[0]!.name;
-  await topo.startLoop('tcp', vip, 80, intervalMs, 1000);
+  await topo.startLoop('tcp', target.host, target.port, intervalMs, 1000);
   await sleep(1000);
   const before = await stats(topo, node);
   const start = await topo.loop();
@@ -95,6 +108,8 @@ async function underLoop(
     eventRestored,
     passRepaired: after.repairedEntries - before.repairedEntries - eventRestored - writtenBack,
     gapMaxMs: after.eventRestoreGapMaxMs,
+    addonWriteBacksOver1ms: (after.addonWriteBacks?.over1ms ?? 0) - (before.addonWriteBacks?.over1ms ?? 0),
+    addonWriteBackMaxMs: after.addonWriteBacks?.maxMs ?? 0,
     mapReplacements: after.mapReplacements - before.mapReplacements,
     replacedMaps:
       after.mapReplacements > before.mapReplacements ? (after.lastReplacement?.changes.map((c) => c.name) ?? []) : [],
@@ -117,8 +132,21 @@ export function pruneRun(lab: RecreateLab, intervalMs = 10): Promise<Housekeepin
   return underLoop(lab, async () => void (await agent.dbg(['shell', '--', 'lb/prune'])), 3000, intervalMs);
 }
 
-/** The agent stopped and started again with the same configuration, the speaker left running, the loop on. */
-export function restartRun(lab: RecreateLab, intervalMs = 10): Promise<HousekeepingFigures> {
+/**
+ * The control for a restart: a Service Cilium serves itself (its externalIP, backed by the first consumer node),
+ * which the client loop can be pointed at instead of kube-lb's VIP. Created once; resolves once it answers.
+ */
+export async function ciliumOwnTarget(lab: RecreateLab): Promise<LoopTarget> {
+  await ciliumOwnService(lab.topo);
+  await lab.topo.requestUntilOk('tcp', CILIUM_EXTERNAL_IP, 80, 60_000);
+  return { host: CILIUM_EXTERNAL_IP, port: 80 };
+}
+
+/**
+ * The agent stopped and started again with the same configuration, the speaker left running, the loop on
+ * kube-lb's VIP (or on `target`: Cilium's own Service, the control).
+ */
+export function restartRun(lab: RecreateLab, intervalMs = 10, target?: LoopTarget): Promise<HousekeepingFigures> {
   const agent = lab.topo.lbNodes[0]!.cilium!;
   return underLoop(
     lab,
@@ -131,5 +159,6 @@ export function restartRun(lab: RecreateLab, intervalMs = 10): Promise<Housekeep
     },
     5000,
     intervalMs,
+    target,
   );
 }

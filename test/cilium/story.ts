@@ -9,7 +9,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import { isDeepStrictEqual, promisify } from 'node:util';
 import type { Test } from 'tap';
 import { lb4KeyCodec } from '../../src/core/lb4/service-key.ts';
@@ -23,10 +22,8 @@ import { eventually } from '../../lab/eventually.ts';
 import { Ledger } from '../../lab/ledger.ts';
 import { parseAnswer } from '../../lab/backend-pod.ts';
 import { Topology } from '../../lab/topology.ts';
+import { CILIUM_BACKEND_PORT, CILIUM_EXTERNAL_IP, ciliumOwnService } from './cilium-own-service.ts';
 
-/** An address on the client segment, outside the kube-lb pool, for the Service Cilium serves itself. */
-const CILIUM_EXTERNAL_IP = '198.51.100.180';
-const CILIUM_BACKEND_PORT = 8080;
 const LB_MAPS = ['cilium_lb4_services_v2', 'cilium_lb4_backends_v3', 'cilium_lb4_reverse_nat'] as const;
 
 /** What each check proves; the benchmark reports one boolean per group and line. */
@@ -169,42 +166,6 @@ async function fromLbNodeUnderSocketLb(topo: Topology, url: string): Promise<str
   } catch (err) {
     return `failed: ${(err as { stderr?: string }).stderr?.trim() || String(err)}`;
   }
-}
-
-/** Creates it; returns its ClusterIP. */
-async function ciliumOwnService(topo: Topology): Promise<string> {
-  const core = topo.lb.kubeConfig.makeApiClient(k8s.CoreV1Api);
-  const discovery = topo.lb.kubeConfig.makeApiClient(k8s.DiscoveryV1Api);
-  const backend = topo.tenants[0]!.nodes[0]!;
-  const svc = await core.createNamespacedService({
-    namespace: 'default',
-    body: {
-      metadata: { name: 'cilium-own' },
-      spec: {
-        type: 'ClusterIP',
-        ports: [{ name: 'http', port: 80, targetPort: CILIUM_BACKEND_PORT, protocol: 'TCP' }],
-        externalIPs: [CILIUM_EXTERNAL_IP],
-      },
-    },
-  });
-  await discovery.createNamespacedEndpointSlice({
-    namespace: 'default',
-    body: {
-      metadata: { name: 'cilium-own-1', labels: { 'kubernetes.io/service-name': 'cilium-own' } },
-      addressType: 'IPv4',
-      ports: [{ name: 'http', port: CILIUM_BACKEND_PORT, protocol: 'TCP' }],
-      endpoints: [{ addresses: [backend.ip], conditions: { ready: true } }],
-    },
-  });
-  // Nothing answers ARP for an externalIP in this setup: the client routes it to the LB node.
-  await topo.client.ip('route', 'add', `${CILIUM_EXTERNAL_IP}/32`, 'via', topo.lbNodes[0]!.frontIp);
-  backend.ns.spawn(
-    'cilium-own-backend',
-    process.execPath,
-    [join(import.meta.dirname, '../datapath/backend-server.ts'), 'cilium-own', String(CILIUM_BACKEND_PORT), '8053'],
-    topo.logDir,
-  );
-  return svc.spec!.clusterIP!;
 }
 
 /**

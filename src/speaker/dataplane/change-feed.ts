@@ -9,6 +9,7 @@ import { settleQueuedWrites, type BpfMap } from '../../native/bpf.ts';
 import {
   MapWatch,
   WRITE_BACK_ROLES,
+  type AddonWriteBacks,
   type ConsumerPriority,
   type MapChangeEvent,
   type WriteBackRole,
@@ -100,6 +101,8 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   /** The write-back's mirrors of the maps followed now, and the image each holds. */
   #own: Partial<Record<WriteBackRole, BpfMap>> = {};
   #mirrored: Partial<Record<WriteBackRole, EntryTable>> = {};
+  /** The addon's write-backs of the programs closed before the one loaded now. */
+  #pastWriteBacks: AddonWriteBacks = { count: 0, over1ms: 0, maxMs: 0 };
   /** The IDs of the maps the loaded program writes back into (undefined for a role it does not). */
   #writeBackIds: Partial<Record<WriteBackRole, number>> = {};
 
@@ -173,6 +176,17 @@ export class NativeMapChangeFeed implements MapChangeFeed {
     }
   }
 
+  addonWriteBacks(): AddonWriteBacks {
+    const now = this.#watch?.addonWriteBacks();
+    const past = this.#pastWriteBacks;
+    if (!now) return past;
+    return {
+      count: past.count + now.count,
+      over1ms: past.over1ms + now.over1ms,
+      maxMs: Math.max(past.maxMs, now.maxMs),
+    };
+  }
+
   consumerPriority(): ConsumerPriority | undefined {
     return this.#watch?.consumerPriority();
   }
@@ -199,6 +213,7 @@ export class NativeMapChangeFeed implements MapChangeFeed {
   }
 
   #closeWatch(): void {
+    this.#pastWriteBacks = this.addonWriteBacks();
     for (const m of Object.values(this.#own)) m.close();
     this.#own = {};
     this.#watch?.close();

@@ -1,7 +1,7 @@
 // The one interface the reconciler sees the maps through, composed of small per-map interfaces. Three
 // implementations: native (bpf(2) via the addon), fake (byte-keyed, behaves like the kernel) and faulty
 // (fails at a set rate, for fault-injection tests).
-import type { ConsumerPriority } from '../../native/map-watch.ts';
+import type { AddonWriteBacks, ConsumerPriority } from '../../native/map-watch.ts';
 import { sameEntries, type PackedEntries } from '../../core/bpf/packed.ts';
 import type { DriftMap } from '../../core/dataplane/drift.ts';
 import type { MapsSnapshot, MaglevObserved } from '../../core/dataplane/ownership.ts';
@@ -142,6 +142,8 @@ export interface MapChangeFeed {
    * as that thread runs), and why a higher priority was refused. undefined before follow().
    */
   consumerPriority?(): ConsumerPriority | undefined;
+  /** Where the addon writes entries back itself: how many since the feed opened, and how late at most. */
+  addonWriteBacks?(): AddonWriteBacks;
   close(): void;
 }
 

@@ -44,6 +44,7 @@ import {
   type MapChangeFeed,
 } from './maps.ts';
 import type { MapsSnapshot } from '../../core/dataplane/ownership.ts';
+import type { AddonWriteBacks } from '../../native/map-watch.ts';
 import {
   findDrift,
   idsOfKey,
@@ -179,6 +180,11 @@ export interface DataplaneStats {
   readonly writtenBackEntries: number;
   /** The longest time from the kernel's delete to the write-back on its event, since start (ms; 0 if none). */
   readonly eventRestoreGapMaxMs: number;
+  /**
+   * The addon's own write-backs (the services map, which programs may not write) since start: how many, how many
+   * came more than 1 ms after the deleting call returned, the longest gap. undefined without a kernel write-back.
+   */
+  readonly addonWriteBacks: AddonWriteBacks | undefined;
   /** IDs kube-lb moved off since start because someone else took them (Plan.moves, summed). */
   readonly idMoves: { readonly serviceIds: number; readonly backendIds: number };
   /** IDs change events showed another writer using, held off until nothing is left under them. */
@@ -877,6 +883,7 @@ export class DataplaneReconciler {
       eventRestoredEntries: this.#eventRestored,
       writtenBackEntries: this.#writtenBack,
       eventRestoreGapMaxMs: this.#eventRestoreGapMaxMs,
+      addonWriteBacks: this.#feed?.addonWriteBacks?.(),
       idMoves: { ...this.#idMoves },
       contestedIds: {
         serviceIds: [...this.#planner.contested.serviceIds],

@@ -109,6 +109,11 @@ for (const writeBack of [true, false]) {
         `round ${round}: client loop ${loop.ok - loopBefore.ok} ok, ${loop.fail - loopBefore.fail} failed over the prune`,
       );
     }
+    if (writeBack) {
+      const addon = reconciler.stats().addonWriteBacks!;
+      t.equal(addon.count, 9, 'the addon wrote back the 3 service entries of each round, and counted them');
+      t.ok(addon.maxMs > 0 && addon.maxMs < EVENT_REPAIR_BOUND_MS, `its longest gap ${addon.maxMs.toFixed(3)} ms`);
+    }
     t.same(violations(opened), []);
     const loop = await lab.stopLoop();
     t.ok(loop.ok > 0, 'traffic flowed');
