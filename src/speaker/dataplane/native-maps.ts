@@ -312,8 +312,8 @@ function maglevTableSizeOf(
 
 /**
  * Pin events for the maps in `dir`, from inotify: bpffs reports a pin, an unpin and a rename as any file system
- * does, within a millisecond. A map Cilium re-creates is so found as it is pinned, before its datapath is
- * attached to it, rather than up to a pin-check period (100 ms) later, while that datapath may already read it.
+ * does, within a millisecond. A map Cilium re-creates is so found as it is pinned, rather than up to a pin-check
+ * period (100 ms) later, while Cilium's new datapath may already read it.
  */
 export function watchPinDirectory(dir: string): PinEvents {
   return (onChange, onFailure) => {

@@ -93,7 +93,7 @@ export interface ReconcilerOptions {
   readonly pinCheckMs?: number;
   /**
    * Events of pins created, removed or renamed in the maps' directory (the speaker: inotify). With them a replaced
-   * map is found as Cilium pins it, before its datapath can use it; the periodic check stays as the safety net.
+   * map is found as Cilium pins it, not at the next periodic check, which stays as the safety net.
    */
   readonly pinEvents?: PinEvents;
   /**
@@ -182,7 +182,7 @@ export interface DataplaneStats {
   readonly eventRestoreGapMaxMs: number;
   /**
    * The addon's own write-backs (the services map, which programs may not write) since start: how many, how many
-   * came more than 1 ms after the deleting call returned, the longest gap. undefined without a kernel write-back.
+   * came more than 1 ms after the deleting call returned, the longest gap. undefined without change events.
    */
   readonly addonWriteBacks: AddonWriteBacks | undefined;
   /** IDs kube-lb moved off since start because someone else took them (Plan.moves, summed). */
