@@ -9,7 +9,7 @@
 // Everything is in the ledger. Configuration goes through a config directory (one file per key, as Kubernetes
 // mounts the cilium-config ConfigMap), which the speaker reads too: one source for what the datapath does.
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -300,6 +300,12 @@ export class CiliumAgent {
     await this.stop(5000);
     removeCgroup(this.cgroup);
     this.options.ledger.release('cgroup', this.cgroup);
+    // KUBE_LB_KEEP_LOGS=DIR keeps the agent's log for a post-mortem, as the topology keeps the others.
+    const keep = process.env.KUBE_LB_KEEP_LOGS;
+    if (keep && existsSync(this.logFile)) {
+      mkdirSync(keep, { recursive: true });
+      cpSync(this.logFile, join(keep, `cilium-${this.options.nodeName}-${process.pid}-${Date.now()}.log`));
+    }
     rmSync(this.options.dir, { recursive: true, force: true });
     this.options.ledger.release('dir', this.options.dir);
   }
