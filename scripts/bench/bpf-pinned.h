@@ -11,10 +11,8 @@
 
 static inline long sys_bpf(enum bpf_cmd cmd, union bpf_attr *attr) { return syscall(__NR_bpf, cmd, attr, sizeof(*attr)); }
 
-// DIR/NAME opened with `file_flags` (0 or BPF_F_RDONLY); exits with a message when it cannot be.
-static inline int open_pinned(const char *dir, const char *name, uint32_t file_flags) {
-  char path[4096];
-  snprintf(path, sizeof(path), "%s/%s", dir, name);
+// The map pinned at PATH opened with `file_flags` (0 or BPF_F_RDONLY); exits with a message when it cannot be.
+static inline int open_pinned_path(const char *path, uint32_t file_flags) {
   union bpf_attr attr;
   memset(&attr, 0, sizeof(attr));
   attr.pathname = (uint64_t)(uintptr_t)path;
@@ -25,4 +23,11 @@ static inline int open_pinned(const char *dir, const char *name, uint32_t file_f
     exit(1);
   }
   return (int)fd;
+}
+
+// DIR/NAME, as open_pinned_path.
+static inline int open_pinned(const char *dir, const char *name, uint32_t file_flags) {
+  char path[4096];
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  return open_pinned_path(path, file_flags);
 }

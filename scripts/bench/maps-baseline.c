@@ -2,7 +2,10 @@
 // S services x B backends (backends, slots, revNAT, masters; Cilium 1.18 layout) into pinned maps with raw
 // bpf() calls, and prints {"entries":N,"ms":T,"cpu_ms":C}: wall and CPU (user+system) time of the updates only
 // (entries are encoded before).
-//   maps-baseline DIR SERVICES BACKENDS single|batch
+//   maps-baseline DIR SERVICES BACKENDS single|batch [ID_TABLE]
+// ID_TABLE: the pin of kube-lb's service ID table (created by the bench, as the reconciler creates it): its one record
+// per service is written after the Cilium entries and timed apart, as "id_entries", "id_ms" and "id_cpu_ms". A first
+// programming writes those records too; a repair of Cilium's maps does not.
 // single: one BPF_MAP_UPDATE_ELEM per entry (what a tight C writer does); batch: one BPF_MAP_UPDATE_BATCH per map.
 #include "bpf-pinned.h"
 #include <errno.h>
@@ -59,8 +62,8 @@ static struct packed alloc_packed(size_t n, size_t ks, size_t vs) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s DIR SERVICES BACKENDS single|batch\n", argv[0]);
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: %s DIR SERVICES BACKENDS single|batch [ID_TABLE]\n", argv[0]);
     return 2;
   }
   const char *dir = argv[1];
@@ -73,6 +76,8 @@ int main(int argc, char **argv) {
   size_t nb = services * backends;
   struct packed be = alloc_packed(nb, 4, 12), slots = alloc_packed(nb, 12, 12);
   struct packed rn = alloc_packed(services, 2, 6), masters = alloc_packed(services, 12, 12);
+  // kube-lb's service ID record: the frontend (address and port big-endian, proto, scope) -> its service ID.
+  struct packed ids = alloc_packed(services, 8, 4);
   uint32_t next_backend = 0xfffffffe;
   for (size_t s = 0; s < services; s++) {
     uint32_t vip = 0x0a800000u + (uint32_t)s; // 10.128.0.0 + s
@@ -109,6 +114,13 @@ int main(int argc, char **argv) {
     put16be(mv + 6, id);
     mv[8] = 0x60;
     masters.count++;
+    uint8_t *ik = ids.keys + ids.count * 8;
+    put32be(ik, vip);
+    put16be(ik + 4, 80);
+    ik[6] = 6;
+    uint32_t service_id = id;
+    memcpy(ids.values + ids.count * 4, &service_id, 4);
+    ids.count++;
   }
 
   struct timespec a, b, ca, cb;
@@ -123,7 +135,18 @@ int main(int argc, char **argv) {
   clock_gettime(CLOCK_MONOTONIC, &b);
   double ms = (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6;
   double cpu_ms = (cb.tv_sec - ca.tv_sec) * 1e3 + (cb.tv_nsec - ca.tv_nsec) / 1e6;
-  printf("{\"entries\":%zu,\"ms\":%.3f,\"cpu_ms\":%.3f}\n", be.count + slots.count + rn.count + masters.count, ms,
-         cpu_ms);
+  printf("{\"entries\":%zu,\"ms\":%.3f,\"cpu_ms\":%.3f", be.count + slots.count + rn.count + masters.count, ms, cpu_ms);
+  if (argc == 6) {
+    int ids_fd = open_pinned_path(argv[5], 0);
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
+    write(ids_fd, &ids);
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    printf(",\"id_entries\":%zu,\"id_ms\":%.3f,\"id_cpu_ms\":%.3f", ids.count,
+           (b.tv_sec - a.tv_sec) * 1e3 + (b.tv_nsec - a.tv_nsec) / 1e6,
+           (cb.tv_sec - ca.tv_sec) * 1e3 + (cb.tv_nsec - ca.tv_nsec) / 1e6);
+  }
+  printf("}\n");
   return 0;
 }

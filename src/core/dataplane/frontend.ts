@@ -134,7 +134,8 @@ function normalizeOne(d: DesiredFrontend, profile: Lb4Profile, priority: number)
   const listed: Backend[] = [];
   // Whether the list is already in slot order (active, ascending, no duplicates): the common case, no sorting.
   let inOrder = true;
-  for (const b of d.backends) {
+  for (let i = 0; i < d.backends.length; i++) {
+    const b = d.backends[i]!;
     if (!isPort(b.port)) return `backend ${b.address}:${b.port}: port is not 1..65535`;
     const state = b.state === undefined ? 0 : BACKEND_STATES.indexOf(b.state);
     if (state < 0) return `backend ${b.address}: unknown state ${String(b.state)}`;

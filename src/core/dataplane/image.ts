@@ -92,8 +92,8 @@ function put<K, V>(t: EntryTable, keyCodec: StructCodec<K>, key: K, valueCodec: 
 /** Copies entry `from` of a table over entry `to` (key and value). */
 function copyEntry(t: EntryTable, from: number, to: number): void {
   const { keySize, valueSize, keys, values } = t;
-  for (let b = 0; b < keySize; b++) keys[to * keySize + b] = keys[from * keySize + b]!;
-  for (let b = 0; b < valueSize; b++) values[to * valueSize + b] = values[from * valueSize + b]!;
+  keys.copyWithin(to * keySize, from * keySize, (from + 1) * keySize);
+  values.copyWithin(to * valueSize, from * valueSize, (from + 1) * valueSize);
 }
 
 /** Master flags: a routable LoadBalancer VIP, plus what the frontend asks for. */
@@ -120,6 +120,46 @@ function slotFlagsOf(profile: Lb4Profile, active: boolean, master: Lb4Service, w
   }
 }
 
+// The scratch structs are classes, not object literals: V8 gives literals with the same number of properties one
+// hidden-class chain, so the first write into a literal scratch struct marked the fields of every Backend object
+// ({address, port, proto, ...}, five properties like the slot key) as mutable, and threw away the optimized code
+// of the planner and normalisation that had assumed them constant, during the first pass (four deopts and their
+// recompiles, on a cold start with two cores). Fields that take IDs or IPv4 addresses start as doubles (kube-lb's
+// backend IDs are above 2^31, and so are addresses from 128.0.0.0): a field that starts as a small integer and then
+// gets a double changes representation, and the code that wrote it is thrown away once more.
+const DOUBLE = 2 ** 31;
+class SlotKeyScratch {
+  address = DOUBLE;
+  port = 0;
+  proto = 0;
+  scope: number = LB_LOOKUP_SCOPE.EXT;
+  slot = 0;
+}
+class SlotValueScratch {
+  union = DOUBLE;
+  count = 0;
+  revNat = 0;
+  flags = 0;
+  flags2 = 0;
+  qcount = 0;
+}
+class BackendValueScratch {
+  address = DOUBLE;
+  port = 0;
+  proto = 0;
+  state = 0;
+  clusterId = 0;
+  zone = 0;
+}
+class MatchKeyScratch {
+  backendId = DOUBLE;
+  revNat = 0;
+}
+class RevNatValueScratch {
+  address = DOUBLE;
+  port = 0;
+}
+
 /** Memo of maglev tables by their inputs, so a periodic re-plan does not recompute unchanged tables. */
 export type MaglevMemo = Map<string, MaglevWant>;
 
@@ -142,12 +182,15 @@ export class ImageBuilder {
   readonly #backendCodec: StructCodec<Lb4Backend>;
   /** The node's own algorithm, never 0: 1.17's datapath selects no backend for 0 under per-service selection. */
   readonly #algorithm: number;
-  #masters: Array<[{ address: number; port: number; proto: number; scope: number }, Lb4Service]> = [];
+  /** This chunk's masters, written by endChunk() after its slots: their keys (slot 0) and values, in order. */
+  #masterKeys: Array<{ address: number; port: number; proto: number; scope: number; slot: number }> = [];
+  #masterValues: Lb4Service[] = [];
   // Scratch structs, rewritten for every entry (hundreds of thousands of entries, no garbage).
-  readonly #slotKey = { address: 0, port: 0, proto: 0, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
-  readonly #slotValue = { union: 0, count: 0, revNat: 0, flags: 0, flags2: 0, qcount: 0 };
-  readonly #backendValue = { address: 0, port: 0, proto: 0, state: 0, clusterId: 0, zone: 0 };
-  readonly #matchKey = { backendId: 0, revNat: 0 };
+  readonly #slotKey = new SlotKeyScratch();
+  readonly #slotValue = new SlotValueScratch();
+  readonly #backendValue = new BackendValueScratch();
+  readonly #matchKey = new MatchKeyScratch();
+  readonly #revNatValue = new RevNatValueScratch();
 
   /** `capacity`: how many frontends and slots are coming, so the tables are allocated once. */
   constructor(options: ImageOptions, memo: MaglevMemo, capacity: { frontends: number; slots: number }) {
@@ -191,8 +234,9 @@ export class ImageBuilder {
     const backendValue = this.#backendValue;
     const matchKey = this.#matchKey;
     const f = a.frontend;
-    const frontendKey = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT };
-    put(image.idTable, idTableKeyCodec, frontendKey, idTableValueCodec, a.serviceId);
+    // The master's key, and the ID table's (which reads all but the slot).
+    const masterKey = { address: f.address, port: f.port, proto: f.keyProto, scope: LB_LOOKUP_SCOPE.EXT, slot: 0 };
+    put(image.idTable, idTableKeyCodec, masterKey, idTableValueCodec, a.serviceId);
 
     const master: Lb4Service = {
       union: packAffinity(profile, {
@@ -256,8 +300,12 @@ export class ImageBuilder {
         put(image.affinityMatch, affinityMatchKeyCodec, matchKey, zeroByte, 0);
       }
     }
-    this.#masters.push([frontendKey, master]);
-    put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, { address: f.address, port: f.port });
+    this.#masterKeys.push(masterKey);
+    this.#masterValues.push(master);
+    const revNatValue = this.#revNatValue;
+    revNatValue.address = f.address;
+    revNatValue.port = f.port;
+    put(image.revNat, revNatKeyCodec, a.serviceId, lb4ReverseNatCodec, revNatValue);
     for (const cidr of f.sourceRanges) {
       put(
         image.sourceRange,
@@ -288,10 +336,12 @@ export class ImageBuilder {
 
   /** Ends a chunk: its masters go after its slots, so each group is one run of the table, written without copying. */
   endChunk(): void {
-    for (const [frontendKey, master] of this.#masters) {
-      put(this.image.services, lb4KeyCodec, { ...frontendKey, slot: 0 }, this.#serviceCodec, master);
-    }
-    this.#masters = [];
+    const keys = this.#masterKeys;
+    const values = this.#masterValues;
+    for (let i = 0; i < keys.length; i++)
+      put(this.image.services, lb4KeyCodec, keys[i]!, this.#serviceCodec, values[i]!);
+    this.#masterKeys = [];
+    this.#masterValues = [];
   }
 
   /** The whole image; the maglev memo keeps only the tables it uses. */

@@ -227,8 +227,8 @@ function assignAll(
   assign: (f: Frontend) => AssignedFrontend | undefined,
 ): AssignedFrontend[] {
   const out: AssignedFrontend[] = [];
-  for (const f of frontends) {
-    const a = assign(f);
+  for (let i = 0; i < frontends.length; i++) {
+    const a = assign(frontends[i]!);
     if (a) out.push(a);
   }
   return out;
@@ -424,7 +424,7 @@ export class MapPlanner {
       start += size;
       size = CHUNK_FRONTENDS;
       const before = ends[k - 1] ?? NO_CHUNK;
-      for (const a of chunk) all.push(a);
+      for (let i = 0; i < chunk.length; i++) all.push(chunk[i]!);
       const serviceIds = chunk.map((a) => a.serviceId);
       if (!builder) {
         const last = cached!.chunks[k];
@@ -439,7 +439,7 @@ export class MapPlanner {
           builder.endChunk();
         }
       }
-      for (const a of chunk) builder.add(a);
+      for (let i = 0; i < chunk.length; i++) builder.add(chunk[i]!);
       builder.endChunk();
       const marks = builder.marks();
       upsertRange(builder.image, before.marks, marks, serviceIds);
@@ -548,7 +548,8 @@ export class MapPlanner {
       }
       const ids: number[] = [];
       const firstUse = new Uint8Array(f.backends.length);
-      for (const b of f.backends) {
+      for (let i = 0; i < f.backends.length; i++) {
+        const b = f.backends[i]!;
         // The entry in the maps, else the ID the backend table records for it (it had to take another ID
         // once), else its hashed ID: a deleted entry comes back under its ID, so conntrack entries that name
         // the ID still reach it. When that ID is in use, the next free one below it. Each ID serves one backend.
@@ -617,7 +618,8 @@ export class MapPlanner {
     for (const m of maps) if (capacity[m] !== undefined) budget[m] = kubeLbBudget(capacity[m], own.foreignEntries[m]);
     const needOf = (f: Frontend) => ({ services: 1 + f.backends.length, backends: f.backends.length, revNat: 1 });
     const total = { services: 0, backends: 0, revNat: 0 };
-    for (const f of frontends) {
+    for (let i = 0; i < frontends.length; i++) {
+      const f = frontends[i]!;
       total.services += 1 + f.backends.length;
       total.backends += f.backends.length;
       total.revNat += 1;

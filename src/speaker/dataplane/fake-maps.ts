@@ -5,7 +5,14 @@ import type { MaglevObserved } from '../../core/dataplane/ownership.ts';
 import { KubeLbError } from '../../shared/errors.ts';
 import { DataplaneMapError } from './errors.ts';
 import { BACKEND_ID_TABLE_SHAPE, ID_TABLE_SHAPE } from '../../core/dataplane/id-table.ts';
-import type { ByteMap, Lb4Maps, MaglevMap, PinChange, PinnedLb4Maps } from './maps.ts';
+import {
+  readSnapshot,
+  type ByteMap,
+  type Lb4Maps,
+  type MaglevMap,
+  type PinChange,
+  type PinnedLb4Maps,
+} from './maps.ts';
 
 export class FakeByteMap implements ByteMap {
   readonly name: string;
@@ -15,6 +22,8 @@ export class FakeByteMap implements ByteMap {
   /** The kernel's map ID, as a FakeBpffs hands them out (0 outside one). */
   readonly id: number;
   readonly entries = new Map<string, Uint8Array>();
+  /** How many times the map was dumped (read whole). */
+  dumps = 0;
 
   constructor(name: string, keySize: number, valueSize: number, maxEntries = 65536, id = 0) {
     this.name = name;
@@ -25,6 +34,7 @@ export class FakeByteMap implements ByteMap {
   }
 
   dump(): PackedEntries {
+    this.dumps++;
     const count = this.entries.size;
     const keys = new Uint8Array(count * this.keySize);
     const values = new Uint8Array(count * this.valueSize);
@@ -234,7 +244,8 @@ export class FakeBpffs {
           return was === now ? [] : [{ name, path: `${this.dir}/${name}`, held: was, pinned: now }];
         }),
     };
-    return { maps, pins };
+    // As the native open: it reads the maps (but maglev) to check the Cilium line, and hands the read over.
+    return { maps, pins, read: readSnapshot({ ...maps, maglev: undefined }) };
   }
 
   #create(role: FakeMapRole, maxEntries?: number): FakeByteMap | FakeMaglevMap {

@@ -101,6 +101,11 @@ export type PinEvents = (onChange: () => void, onFailure: (reason: string) => vo
 export interface PinnedLb4Maps {
   readonly maps: Lb4Maps;
   readonly pins: PinIdentity;
+  /**
+   * The maps (all but maglev) as the open read them right before it returned, where it read them: the pass that
+   * re-opened plans on this rather than read the same entries again.
+   */
+  readonly read?: MapsSnapshot;
 }
 
 /** The maps of Lb4Maps that change events and drift repair name (the maglev outer map included). */

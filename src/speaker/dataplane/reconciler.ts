@@ -397,6 +397,8 @@ export class DataplaneReconciler {
   #replacementLoggedAt = Number.NEGATIVE_INFINITY;
   /** The records of kube-lb's ID tables found replaced, for the ones opened next. */
   #carried: { idTable?: PackedEntries; backendIdTable?: PackedEntries } = {};
+  /** What the re-open in this pass read (PinnedLb4Maps.read), for this pass's read. */
+  #reopenRead: MapsSnapshot | undefined;
   #replacementsUnlogged = 0;
   readonly #feed: MapChangeFeed | undefined;
   readonly #verifyPeriodMs: number;
@@ -727,6 +729,7 @@ export class DataplaneReconciler {
     let mode: PassMode = 'failed';
     let mirrorAfter = false;
     try {
+      this.#reopenRead = undefined;
       replaced = this.#checkPins();
       const maps = this.#maps ?? this.#reopenMaps(replaced);
       const foreign = this.#foreignCount();
@@ -740,7 +743,8 @@ export class DataplaneReconciler {
       ) {
         mode = 'idle';
       } else {
-        const snapshot = readSnapshot(maps);
+        const reopened = this.#takeReopenRead();
+        const snapshot = reopened ? { ...reopened, maglev: maps.maglev?.read() } : readSnapshot(maps);
         this.#lastReadAt = started;
         this.#mustRead = false;
         this.#deferredSince = undefined;
@@ -945,11 +949,17 @@ export class DataplaneReconciler {
       opened.maps.close();
       throw err;
     }
+    let carriedBack = false;
     for (const table of ['idTable', 'backendIdTable'] as const) {
       const carried = this.#carried[table];
-      if (carried && carried.count > 0 && opened.maps[table].dump().count === 0) opened.maps[table].upsert(carried);
+      if (carried && carried.count > 0 && (opened.read?.[table] ?? opened.maps[table].dump()).count === 0) {
+        opened.maps[table].upsert(carried);
+        carriedBack = true;
+      }
     }
     this.#carried = {};
+    // The open's read stands for this pass's own, unless an ID table was written since.
+    this.#reopenRead = carriedBack ? undefined : opened.read;
     this.#maps = opened.maps;
     this.#pins = opened.pins;
     this.#baseline = undefined;
@@ -960,6 +970,12 @@ export class DataplaneReconciler {
       'maps re-opened; programming them in full',
     );
     return opened.maps;
+  }
+
+  #takeReopenRead(): MapsSnapshot | undefined {
+    const read = this.#reopenRead;
+    this.#reopenRead = undefined;
+    return read;
   }
 
   #replaced(changes: readonly PinChange[]): void {

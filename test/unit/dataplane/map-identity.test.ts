@@ -28,8 +28,11 @@ const web = (port = 80): DesiredFrontend => ({ vip: '10.0.0.1', port, protocol: 
 
 /** Maps whose next `failures` writes (upsert or remove, any map) throw: a re-programming that fails part way. */
 function failingWrites(maps: FakeLb4Maps, failures: { left: number }): Lb4Maps {
-  const guard = <T extends { upsert(e: PackedEntries): void; remove(k: PackedEntries): void }>(m: T): T =>
+  const guard = <T extends { upsert(e: PackedEntries): void; remove(k: PackedEntries): void; dump(): PackedEntries }>(
+    m: T,
+  ): T =>
     Object.assign(Object.create(m) as T, {
+      dump: () => m.dump(), // read on the map itself, where its reads are counted
       upsert: (e: PackedEntries) => {
         if (failures.left-- > 0) throw new Error(`injected: ${(m as unknown as { name: string }).name} upsert`);
         m.upsert(e);
@@ -58,7 +61,7 @@ function setup(options: FakeMapsOptions = {}) {
     reopen: () => {
       const o = fs.open();
       held = o.maps;
-      const opened = { maps: failingWrites(o.maps, failures), pins: o.pins };
+      const opened = { maps: failingWrites(o.maps, failures), pins: o.pins, read: o.read };
       reopens.push(opened);
       return opened;
     },
@@ -87,7 +90,7 @@ t.test('the same maps behind every pin: nothing is re-opened, the pass is as bef
 });
 
 t.test('a re-created map is re-opened and every entry is written into the maps pinned now', async (t) => {
-  const { fs, reconciler, reopens, dump, first, registry } = setup({ maglevTableSize: 251 });
+  const { fs, reconciler, reopens, dump, first, registry, held } = setup({ maglevTableSize: 251 });
   reconciler.setDesired([web(), web(443)]);
   reconciler.reconcileOnce();
   const programmed = dump(first);
@@ -95,6 +98,7 @@ t.test('a re-created map is re-opened and every entry is written into the maps p
   fs.recreate('services', 131072);
   fs.recreate('maglev');
   const oldServices = dump(first).filter((l) => l.startsWith('svc'));
+  const idTableReads = held().idTable.dumps;
   const pass = reconciler.reconcileOnce();
   t.equal(pass.error, undefined);
   t.same(
@@ -107,6 +111,11 @@ t.test('a re-created map is re-opened and every entry is written into the maps p
     'held and pinned IDs differ',
   );
   t.equal(reopens.length, 1, 'the maps were opened again');
+  t.same(
+    [held().services.dumps, held().idTable.dumps - idTableReads],
+    [1, 1],
+    "the pass planned on the re-open's read: no map read twice",
+  );
   t.same(dump(), programmed, 'the maps pinned now hold every kube-lb entry, byte for byte as before');
   const tables = (fs.pinned.get('maglev') as FakeLb4Maps['maglev'])!.tables;
   t.equal(tables.size, 2, 'a maglev table per frontend in the new outer map');
