@@ -247,7 +247,7 @@ export class ImageBuilder {
       revNat: a.serviceId,
       flags: masterFlags(a, profile),
       flags2: 0,
-      qcount: profile.serviceTail === 'qcount' ? f.backends.length - f.activeCount : 0,
+      qcount: profile.serviceTail === 'qcount' ? f.backendCount - f.activeCount : 0,
     };
     slotKey.address = f.address;
     slotKey.port = f.port;
@@ -257,8 +257,9 @@ export class ImageBuilder {
     const backends = image.backends;
     const services = image.services;
     let firstSlot = -1;
-    for (let i = 0; i < f.backends.length; i++) {
-      const b = f.backends[i]!;
+    const fb = f.backends;
+    for (let i = 0; i < fb.length; i++) {
+      const b = fb[i]!;
       const id = a.backendIds[i]!;
       // A backend shared by several frontends is one entry: the first frontend's view of its state wins.
       if (a.firstUse[i] === 1) {

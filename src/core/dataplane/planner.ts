@@ -336,7 +336,7 @@ export class MapPlanner {
     const own = classify(snapshot, profile, this.#contested);
 
     const statuses: FrontendStatus[] = rejectedStatuses(rejected);
-    const backendCount = frontends.reduce((n, f) => n + f.backends.length, 0);
+    const backendCount = frontends.reduce((n, f) => n + f.backendCount, 0);
     // int32 keys (`id | 0`): kube-lb's backend IDs are above 2^31, and a Set of such doubles is slow to probe.
     const ourBackendIds = int32Set(own.ourBackendIds);
     const assigner = this.#assigner(own, ourBackendIds, statuses, backendCount, this.#overBudget(frontends, own));
@@ -547,9 +547,10 @@ export class MapPlanner {
         return undefined;
       }
       const ids: number[] = [];
-      const firstUse = new Uint8Array(f.backends.length);
-      for (let i = 0; i < f.backends.length; i++) {
-        const b = f.backends[i]!;
+      const backends = f.backends;
+      const firstUse = new Uint8Array(backends.length);
+      for (let i = 0; i < backends.length; i++) {
+        const b = backends[i]!;
         // The entry in the maps, else the ID the backend table records for it (it had to take another ID
         // once), else its hashed ID: a deleted entry comes back under its ID, so conntrack entries that name
         // the ID still reach it. When that ID is in use, the next free one below it. Each ID serves one backend.
@@ -581,7 +582,7 @@ export class MapPlanner {
         if (holder === undefined) firstUse[ids.length] = 1;
         ids.push(id);
       }
-      if (ids.length < f.backends.length) {
+      if (ids.length < backends.length) {
         statuses.push({
           name: f.name,
           origin: f.origin,
@@ -620,8 +621,8 @@ export class MapPlanner {
     const total = { services: 0, backends: 0, revNat: 0 };
     for (let i = 0; i < frontends.length; i++) {
       const f = frontends[i]!;
-      total.services += 1 + f.backends.length;
-      total.backends += f.backends.length;
+      total.services += 1 + f.backendCount;
+      total.backends += f.backendCount;
       total.revNat += 1;
     }
     if (maps.every((m) => total[m] <= budget[m])) return undefined;
