@@ -20,7 +20,7 @@ export class IntMap implements ReadonlyIntMap {
   constructor(expected = 16) {
     let capacity = 16;
     while (capacity < expected * 2) capacity *= 2;
-    this.#slots = new Float64Array(capacity * 2);
+    this.#slots = zeroedTable(capacity * 2);
     this.#mask = capacity - 1;
   }
 
@@ -78,7 +78,7 @@ export class IntMap implements ReadonlyIntMap {
 
   #grow(): void {
     const old = this.#slots;
-    this.#slots = new Float64Array(old.length * 2);
+    this.#slots = zeroedTable(old.length * 2);
     this.#mask = this.#slots.length / 2 - 1;
     for (let i = 0; i < old.length; i += 2) {
       if (old[i] === 0) continue;
@@ -87,4 +87,15 @@ export class IntMap implements ReadonlyIntMap {
       this.#slots[2 * j + 1] = old[i + 1]!;
     }
   }
+}
+
+/**
+ * A zeroed table whose pages are written once, in order. A new typed array is untouched memory: a lookup's read
+ * maps the kernel's shared zero page, and the write that follows faults again to copy it, flushing the TLB of
+ * every CPU this process runs on (the map writer's too): two faults and an interrupt per page, at random.
+ */
+function zeroedTable(length: number): Float64Array {
+  const table = new Float64Array(length);
+  table.fill(0);
+  return table;
 }
