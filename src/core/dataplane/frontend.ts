@@ -114,11 +114,21 @@ function isPort(n: number): boolean {
   return Number.isInteger(n) && n >= 1 && n <= 65535;
 }
 
+/**
+ * Every backend of a desired list as checked: address, port and weight, in the order given (one allocation per
+ * list). A frontend made lazily reads its backends from here, not from the caller's objects.
+ */
+interface CheckedBackends {
+  readonly addresses: Float64Array;
+  readonly ports: Uint16Array;
+  readonly weights: Uint16Array;
+}
+
 function normalizeOne(
   d: DesiredFrontend,
   profile: Lb4Profile,
   priority: number,
-  addresses: Float64Array,
+  checked: CheckedBackends,
   at: number,
 ): Frontend | string {
   const proto = L4_PROTOCOLS[d.protocol];
@@ -139,8 +149,9 @@ function normalizeOne(
   if (timeout !== undefined && !(Number.isInteger(timeout) && timeout >= 1 && timeout <= 0xffffff)) {
     return `session affinity timeout ${timeout} is not 1..16777215 seconds`;
   }
-  // Every backend is validated here; its address is kept in `addresses`, from `at` on.
+  // Every backend is checked here, into `checked` from `at` on.
   // Whether the list is already in slot order (active, ascending, no duplicates): the common case, no sorting.
+  const { addresses, ports, weights } = checked;
   let inOrder = true;
   for (let i = 0; i < d.backends.length; i++) {
     const b = d.backends[i]!;
@@ -158,6 +169,8 @@ function normalizeOne(
       return (err as Error).message;
     }
     addresses[at + i] = baddr;
+    ports[at + i] = b.port;
+    weights[at + i] = weight;
     if (state !== 0) inOrder = false;
     else if (i > 0) {
       const prev = addresses[at + i - 1]!;
@@ -176,19 +189,24 @@ function normalizeOne(
     origin: d.origin,
     priority,
   };
-  if (inOrder) return new ValidFrontend(frontend, d.backends, addresses, at);
-  const backends = slotOrder(d.backends.map((b, i) => makeBackend(b, addresses[at + i]!, proto)));
+  if (inOrder) return new ValidFrontend(frontend, checked, at, d.backends.length);
+  const backends = slotOrder(
+    d.backends.map(
+      (b, i): Backend => ({
+        address: addresses[at + i]!,
+        port: b.port,
+        proto,
+        state: b.state === undefined ? 0 : BACKEND_STATES.indexOf(b.state),
+        weight: weights[at + i]!,
+      }),
+    ),
+  );
   return {
     ...frontend,
     backends,
     backendCount: backends.length,
     activeCount: backends.reduce((n, b) => (b.state === 0 ? n + 1 : n), 0),
   };
-}
-
-function makeBackend(b: DesiredBackend, address: number, proto: number): Backend {
-  const state = b.state === undefined ? 0 : BACKEND_STATES.indexOf(b.state);
-  return { address, port: b.port, proto, state, weight: b.weight ?? 1 };
 }
 
 /**
@@ -211,16 +229,15 @@ class ValidFrontend implements Frontend {
   readonly backendCount: number;
   readonly activeCount: number;
   #backends: readonly Backend[] | undefined;
-  /** Until the backends are made: what they are made from. */
-  #from:
-    | { readonly desired: readonly DesiredBackend[]; readonly addresses: Float64Array; readonly at: number }
-    | undefined;
+  /** Until the backends are made: where they are, as checked. */
+  #checked: CheckedBackends | undefined;
+  readonly #at: number;
 
   constructor(
     f: Omit<Frontend, 'backends' | 'backendCount' | 'activeCount'>,
-    desired: readonly DesiredBackend[],
-    addresses: Float64Array,
+    checked: CheckedBackends,
     at: number,
+    count: number,
   ) {
     this.name = f.name;
     this.address = f.address;
@@ -232,21 +249,28 @@ class ValidFrontend implements Frontend {
     this.localScope = f.localScope;
     this.origin = f.origin;
     this.priority = f.priority;
-    this.backendCount = desired.length;
-    this.activeCount = desired.length;
-    this.#from = { desired, addresses, at };
+    this.backendCount = count;
+    this.activeCount = count;
+    this.#checked = checked;
+    this.#at = at;
   }
 
   get backends(): readonly Backend[] {
     if (this.#backends === undefined) {
-      const { desired, addresses, at } = this.#from!;
-      const backends: Backend[] = new Array(desired.length);
-      for (let i = 0; i < desired.length; i++) {
-        const b = desired[i]!;
-        backends[i] = { address: addresses[at + i]!, port: b.port, proto: this.proto, state: 0, weight: b.weight ?? 1 };
+      const { addresses, ports, weights } = this.#checked!;
+      const at = this.#at;
+      const backends: Backend[] = new Array(this.backendCount);
+      for (let i = 0; i < backends.length; i++) {
+        backends[i] = {
+          address: addresses[at + i]!,
+          port: ports[at + i]!,
+          proto: this.proto,
+          state: 0,
+          weight: weights[at + i]!,
+        };
       }
       this.#backends = backends;
-      this.#from = undefined;
+      this.#checked = undefined; // the list's arrays go once every frontend has made its backends
     }
     return this.#backends;
   }
@@ -272,13 +296,16 @@ function slotOrder(listed: Backend[]): Backend[] {
 export function normalizeFrontends(desired: readonly DesiredFrontend[], profile: Lb4Profile): NormalizeResult {
   const frontends: Frontend[] = [];
   const rejected: RejectedFrontend[] = [];
-  // Every backend address, parsed, in the order given: one allocation for the whole list.
   let total = 0;
   for (let i = 0; i < desired.length; i++) total += desired[i]!.backends.length;
-  const addresses = new Float64Array(total);
+  const checked: CheckedBackends = {
+    addresses: new Float64Array(total),
+    ports: new Uint16Array(total),
+    weights: new Uint16Array(total),
+  };
   for (let i = 0, at = 0; i < desired.length; i++) {
     const d = desired[i]!;
-    const r = normalizeOne(d, profile, i, addresses, at);
+    const r = normalizeOne(d, profile, i, checked, at);
     at += d.backends.length;
     if (typeof r === 'string') rejected.push({ frontend: d, reason: r });
     else frontends.push(r);

@@ -74,3 +74,20 @@ t.test('a bad backend anywhere in an in-order list rejects its frontend up front
     t.match(r.rejected[0]!.reason, reason);
   }
 });
+
+t.test('backends made on first use are the ones checked, whatever the caller does with its list after', async (t) => {
+  const list = [
+    { address: '10.1.0.1', port: 30080 },
+    { address: '10.1.0.2', port: 30080 },
+  ];
+  const [f] = normalizeFrontends([frontend(list)], profile).frontends;
+  list[0]!.port = 0; // would have been refused
+  list.push({ address: '10.1.0.3', port: 30080 });
+  t.same(
+    f!.backends.map((b) => [b.address, b.port]),
+    [
+      [0x0a010001, 30080],
+      [0x0a010002, 30080],
+    ],
+  );
+});
