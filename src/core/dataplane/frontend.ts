@@ -115,13 +115,25 @@ function isPort(n: number): boolean {
 }
 
 /**
- * Every backend of a desired list as checked: address, port and weight, in the order given (one allocation per
- * list). A frontend made lazily reads its backends from here, not from the caller's objects.
+ * Every backend of a desired list as checked: address, port, state and weight, in the order given (one allocation
+ * per list). Backends are made from here, never from the caller's objects.
  */
 interface CheckedBackends {
   readonly addresses: Float64Array;
   readonly ports: Uint16Array;
+  readonly states: Uint8Array;
   readonly weights: Uint16Array;
+}
+
+/** The Backend objects of `count` checked backends from `at` on, in the order given. */
+function makeBackends(checked: CheckedBackends, at: number, count: number, proto: number): Backend[] {
+  const { addresses, ports, states, weights } = checked;
+  const backends: Backend[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const j = at + i;
+    backends[i] = { address: addresses[j]!, port: ports[j]!, proto, state: states[j]!, weight: weights[j]! };
+  }
+  return backends;
 }
 
 function normalizeOne(
@@ -151,7 +163,7 @@ function normalizeOne(
   }
   // Every backend is checked here, into `checked` from `at` on.
   // Whether the list is already in slot order (active, ascending, no duplicates): the common case, no sorting.
-  const { addresses, ports, weights } = checked;
+  const { addresses, ports, states, weights } = checked;
   let inOrder = true;
   for (let i = 0; i < d.backends.length; i++) {
     const b = d.backends[i]!;
@@ -170,11 +182,12 @@ function normalizeOne(
     }
     addresses[at + i] = baddr;
     ports[at + i] = b.port;
+    states[at + i] = state;
     weights[at + i] = weight;
     if (state !== 0) inOrder = false;
     else if (i > 0) {
       const prev = addresses[at + i - 1]!;
-      if (prev > baddr || (prev === baddr && d.backends[i - 1]!.port >= b.port)) inOrder = false;
+      if (prev > baddr || (prev === baddr && ports[at + i - 1]! >= b.port)) inOrder = false;
     }
   }
   const frontend = {
@@ -190,17 +203,7 @@ function normalizeOne(
     priority,
   };
   if (inOrder) return new ValidFrontend(frontend, checked, at, d.backends.length);
-  const backends = slotOrder(
-    d.backends.map(
-      (b, i): Backend => ({
-        address: addresses[at + i]!,
-        port: b.port,
-        proto,
-        state: b.state === undefined ? 0 : BACKEND_STATES.indexOf(b.state),
-        weight: weights[at + i]!,
-      }),
-    ),
-  );
+  const backends = slotOrder(makeBackends(checked, at, d.backends.length, proto));
   return {
     ...frontend,
     backends,
@@ -257,19 +260,7 @@ class ValidFrontend implements Frontend {
 
   get backends(): readonly Backend[] {
     if (this.#backends === undefined) {
-      const { addresses, ports, weights } = this.#checked!;
-      const at = this.#at;
-      const backends: Backend[] = new Array(this.backendCount);
-      for (let i = 0; i < backends.length; i++) {
-        backends[i] = {
-          address: addresses[at + i]!,
-          port: ports[at + i]!,
-          proto: this.proto,
-          state: 0,
-          weight: weights[at + i]!,
-        };
-      }
-      this.#backends = backends;
+      this.#backends = makeBackends(this.#checked!, this.#at, this.backendCount, this.proto);
       this.#checked = undefined; // the list's arrays go once every frontend has made its backends
     }
     return this.#backends;
@@ -301,6 +292,7 @@ export function normalizeFrontends(desired: readonly DesiredFrontend[], profile:
   const checked: CheckedBackends = {
     addresses: new Float64Array(total),
     ports: new Uint16Array(total),
+    states: new Uint8Array(total),
     weights: new Uint16Array(total),
   };
   for (let i = 0, at = 0; i < desired.length; i++) {

@@ -397,8 +397,6 @@ export class DataplaneReconciler {
   #replacementLoggedAt = Number.NEGATIVE_INFINITY;
   /** The records of kube-lb's ID tables found replaced, for the ones opened next. */
   #carried: { idTable?: PackedEntries; backendIdTable?: PackedEntries } = {};
-  /** What the re-open in this pass read (PinnedLb4Maps.read), for this pass's read. */
-  #reopenRead: MapsSnapshot | undefined;
   #replacementsUnlogged = 0;
   readonly #feed: MapChangeFeed | undefined;
   readonly #verifyPeriodMs: number;
@@ -729,9 +727,9 @@ export class DataplaneReconciler {
     let mode: PassMode = 'failed';
     let mirrorAfter = false;
     try {
-      this.#reopenRead = undefined;
       replaced = this.#checkPins();
-      const maps = this.#maps ?? this.#reopenMaps(replaced);
+      // A re-open hands over what it read (PinnedLb4Maps.read), for this pass to plan on.
+      const { maps, read: reopened } = this.#maps ? { maps: this.#maps, read: undefined } : this.#reopenMaps(replaced);
       const foreign = this.#foreignCount();
       const due = started - this.#lastReadAt >= this.#verifyPeriodMs;
       if (
@@ -743,7 +741,6 @@ export class DataplaneReconciler {
       ) {
         mode = 'idle';
       } else {
-        const reopened = this.#takeReopenRead();
         const snapshot = reopened ? { ...reopened, maglev: maps.maglev?.read() } : readSnapshot(maps);
         this.#lastReadAt = started;
         this.#mustRead = false;
@@ -933,7 +930,8 @@ export class DataplaneReconciler {
    * Opens the maps pinned now, shape-checked as at start. A re-open that fails (a map missing, a shape kube-lb
    * cannot write) fails the pass, and the next pass tries again.
    */
-  #reopenMaps(changes: readonly PinChange[]): Lb4Maps {
+  /** Opens the maps pinned now; `read`: what the open read, unless an ID table was written since. */
+  #reopenMaps(changes: readonly PinChange[]): { maps: Lb4Maps; read: MapsSnapshot | undefined } {
     if (!this.#reopen)
       throw new DataplaneMapError(
         'DATAPLANE_MAP_MISSING',
@@ -958,8 +956,6 @@ export class DataplaneReconciler {
       }
     }
     this.#carried = {};
-    // The open's read stands for this pass's own, unless an ID table was written since.
-    this.#reopenRead = carriedBack ? undefined : opened.read;
     this.#maps = opened.maps;
     this.#pins = opened.pins;
     this.#baseline = undefined;
@@ -969,13 +965,7 @@ export class DataplaneReconciler {
       { maps: this.#replacement?.changes.map(describePinChange) },
       'maps re-opened; programming them in full',
     );
-    return opened.maps;
-  }
-
-  #takeReopenRead(): MapsSnapshot | undefined {
-    const read = this.#reopenRead;
-    this.#reopenRead = undefined;
-    return read;
+    return { maps: opened.maps, read: carriedBack ? undefined : opened.read };
   }
 
   #replaced(changes: readonly PinChange[]): void {
